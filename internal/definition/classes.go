@@ -1,0 +1,358 @@
+package definition
+
+import (
+	"fmt"
+	"regexp"
+
+	"go.starlark.net/starlark"
+)
+
+// The framework classes. They are filled in by init because their methods
+// refer to each other.
+var (
+	clusterClass = &class{name: "Cluster", known: []string{"name", "hosts", "defaultHost", "network", "info"}}
+	networkClass = &class{name: "Network", known: []string{"name", "clusterName", "ip", "netmask", "DHCPRange", "bridgeName", "lbAlias", "lbHosts"}}
+	hostClass    = &class{name: "Host", known: []string{"name", "ip", "net", "ramSize", "arch", "bootImage", "cacheBootImage", "emulatorPath", "uuid", "aliases", "mac", "disks", "clusterName"}}
+	diskClass    = &class{name: "Disk", known: []string{"name", "size", "device", "mountPoint", "cache"}}
+	suiteClass   = &class{name: "TestSuite", known: []string{"name", "descName", "clusters", "machines", "tests", "schedule", "initialize", "finalize", "logs", "alert_emails", "alert_success", "alert_failure", "stage_timeout"}}
+	// TestCase objects are accepted and ignored, as by the original: cases
+	// come from the tc/ folders.
+	caseClass = &class{name: "TestCase"}
+)
+
+func init() {
+	clusterClass.onSet = clusterOnSet
+	clusterClass.methods = map[string]method{
+		"addHost":  oneArg("addHost", clusterAddHost),
+		"addHosts": eachArg("addHosts", clusterAddHost),
+		// The original set the (ignored) emulator path of every host.
+		"setEmulatorPath": func(*evaluator, *object, starlark.Tuple, []starlark.Tuple) (starlark.Value, error) {
+			return starlark.None, nil
+		},
+	}
+	networkClass.methods = map[string]method{
+		"addHost":     oneArg("addHost", networkAddHost),
+		"addHosts":    eachArg("addHosts", networkAddHost),
+		"addDnsHost":  oneArg("addDnsHost", networkAddHost),
+		"addDHCPHost": oneArg("addDHCPHost", networkAddHost),
+	}
+	networkClass.derived = func(n *object, attr string) starlark.Value {
+		if attr == "bridgeName" {
+			return starlark.String(defaultBridgeName(n.getString("name")))
+		}
+		return nil
+	}
+}
+
+// predeclared returns the names every definition file sees.
+func (ev *evaluator) predeclared() starlark.StringDict {
+	return starlark.StringDict{
+		"Cluster":   starlark.NewBuiltin("Cluster", ev.newCluster),
+		"Network":   starlark.NewBuiltin("Network", ev.newNetwork),
+		"Host":      starlark.NewBuiltin("Host", ev.newHost),
+		"Disk":      starlark.NewBuiltin("Disk", ev.newDisk),
+		"TestSuite": starlark.NewBuiltin("TestSuite", ev.newSuite),
+		"TestCase":  starlark.NewBuiltin("TestCase", ev.newCase),
+	}
+}
+
+// bind unpacks a constructor's arguments by parameter name. The result
+// holds only the parameters the caller passed.
+func bind(fn string, params []string, required int, args starlark.Tuple, kwargs []starlark.Tuple) (map[string]starlark.Value, error) {
+	vals := make([]starlark.Value, len(params))
+	pairs := make([]any, 0, 2*len(params))
+	for i, p := range params {
+		if i >= required {
+			p += "?"
+		}
+		pairs = append(pairs, p, &vals[i])
+	}
+	if err := starlark.UnpackArgs(fn, args, kwargs, pairs...); err != nil {
+		return nil, err
+	}
+	given := map[string]starlark.Value{}
+	for i, p := range params {
+		if vals[i] != nil {
+			given[p] = vals[i]
+		}
+	}
+	return given, nil
+}
+
+func newList() *starlark.List { return starlark.NewList(nil) }
+
+func (ev *evaluator) newCluster(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	given, err := bind(b.Name(), []string{"name"}, 0, args, kwargs)
+	if err != nil {
+		return nil, err
+	}
+	c := ev.newObject(clusterClass)
+	c.setDefault("name", starlark.String(""))
+	c.setDefault("hosts", newList())
+	c.setDefault("info", starlark.None)
+	dh := ev.blankHost()
+	c.setDefault("defaultHost", dh)
+	net := ev.newObject(networkClass)
+	net.setNetworkDefaults()
+	c.setDefault("network", net)
+	name := given["name"]
+	if name != nil {
+		c.set("name", name, c.line)
+	} else {
+		name = starlark.String("")
+	}
+	// Naming the cluster names its implicit network <cluster>_net.
+	if err := clusterOnSet(c, "name", name); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (n *object) setNetworkDefaults() {
+	n.setDefault("name", starlark.String(""))
+	n.setDefault("clusterName", starlark.String(""))
+	n.setDefault("ip", starlark.String(""))
+	n.setDefault("netmask", starlark.String(""))
+	n.setDefault("DHCPRange", starlark.Tuple{starlark.String(""), starlark.String("")})
+	n.setDefault("lbAlias", starlark.String(""))
+	n.setDefault("lbHosts", newList())
+}
+
+// clusterOnSet keeps the derived names consistent, as the original's
+// constructor and network property did.
+func clusterOnSet(c *object, attr string, v starlark.Value) error {
+	dh := asObject(c.attrs["defaultHost"], hostClass)
+	switch attr {
+	case "name":
+		name, ok := starlark.AsString(v)
+		if !ok {
+			return nil // reported by validation, with the line
+		}
+		net := asObject(c.attrs["network"], networkClass)
+		if net == nil {
+			return nil
+		}
+		if !net.explicit("clusterName") {
+			net.setDefault("clusterName", starlark.String(name))
+		}
+		if net.explicit("name") {
+			return nil
+		}
+		old := net.getString("name")
+		derived := ""
+		if name != "" {
+			derived = name + "_net"
+		}
+		net.setDefault("name", starlark.String(derived))
+		if dh != nil && !dh.explicit("net") && dh.getString("net") == old {
+			dh.setDefault("net", starlark.String(derived))
+		}
+	case "network":
+		net := asObject(v, networkClass)
+		if net == nil {
+			return fmt.Errorf("Cluster.network must be a Network, got %s", v.Type())
+		}
+		net.attrs["clusterName"] = c.attrs["name"]
+		if dh != nil {
+			dh.set("net", net.attrs["name"], c.ev.line())
+		}
+	}
+	return nil
+}
+
+// oneArg adapts f to a method taking one positional argument.
+func oneArg(name string, f func(ev *evaluator, self, arg *object) error) method {
+	return func(ev *evaluator, self *object, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+		var v starlark.Value
+		if err := starlark.UnpackPositionalArgs(self.cls.name+"."+name, args, kwargs, 1, &v); err != nil {
+			return nil, err
+		}
+		h := asObject(v, hostClass)
+		if h == nil {
+			return nil, fmt.Errorf("want a Host, got %s %s", v.Type(), describe(v))
+		}
+		return starlark.None, f(ev, self, h)
+	}
+}
+
+// eachArg adapts f to a method taking a list of hosts.
+func eachArg(name string, f func(ev *evaluator, self, arg *object) error) method {
+	return func(ev *evaluator, self *object, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+		var it starlark.Iterable
+		if err := starlark.UnpackPositionalArgs(self.cls.name+"."+name, args, kwargs, 1, &it); err != nil {
+			return nil, err
+		}
+		var hosts []*object
+		iter := it.Iterate()
+		defer iter.Done()
+		var v starlark.Value
+		for i := 0; iter.Next(&v); i++ {
+			h := asObject(v, hostClass)
+			if h == nil {
+				return nil, fmt.Errorf("element %d: want a Host, got %s %s", i, v.Type(), describe(v))
+			}
+			hosts = append(hosts, h)
+		}
+		for _, h := range hosts {
+			if err := f(ev, self, h); err != nil {
+				return nil, err
+			}
+		}
+		return starlark.None, nil
+	}
+}
+
+// clusterAddHost copies the cluster's default arch, ramSize and net into
+// the host's empty ones (at call time, as the original did), and registers
+// the host in the cluster and its network.
+func clusterAddHost(ev *evaluator, c, h *object) error {
+	dh := asObject(c.attrs["defaultHost"], hostClass)
+	if dh == nil {
+		return fmt.Errorf("Cluster.defaultHost is not a Host")
+	}
+	for _, f := range []string{"arch", "ramSize", "net"} {
+		if v, ok := h.attrs[f]; ok && bool(v.Truth()) {
+			continue
+		}
+		h.attrs[f] = dh.attrs[f]
+		if l, ok := dh.setAt[f]; ok {
+			h.setAt[f] = l
+		} else {
+			delete(h.setAt, f)
+		}
+	}
+	h.attrs["clusterName"] = c.attrs["name"]
+	net := asObject(c.attrs["network"], networkClass)
+	if net == nil {
+		return fmt.Errorf("Cluster.network is not a Network")
+	}
+	if err := networkAddHost(ev, net, h); err != nil {
+		return err
+	}
+	hosts, ok := c.attrs["hosts"].(*starlark.List)
+	if !ok {
+		return fmt.Errorf("Cluster.hosts is not a list")
+	}
+	for i := range hosts.Len() {
+		if hosts.Index(i) == h {
+			ev.rep.warnf(ev.line(), "host %s added to the cluster twice: added once", h.getString("name"))
+			return nil
+		}
+	}
+	return hosts.Append(h)
+}
+
+// networkAddHost registers a host for DHCP and DNS. 2012 definitions call
+// both net.addHosts and cluster.addHosts with the same hosts: registering
+// is idempotent.
+func networkAddHost(_ *evaluator, n, h *object) error {
+	for _, r := range n.netHosts {
+		if r == h {
+			return nil
+		}
+	}
+	n.netHosts = append(n.netHosts, h)
+	return nil
+}
+
+func (ev *evaluator) newNetwork(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	given, err := bind(b.Name(), []string{"name", "clusterName"}, 0, args, kwargs)
+	if err != nil {
+		return nil, err
+	}
+	n := ev.newObject(networkClass)
+	n.setNetworkDefaults()
+	for k, v := range given {
+		n.set(k, v, n.line)
+	}
+	return n, nil
+}
+
+var (
+	hostParams     = []string{"name", "ip", "net", "ramSize", "arch", "bootImage", "cacheBootImage", "emulatorPath", "uuid", "aliases", "mac"}
+	hostParams2012 = []string{"name", "ip", "mac", "net", "ramSize", "arch", "bootImage", "cacheBootImage", "emulatorPath", "uuid"}
+	macRe          = regexp.MustCompile(`^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$`)
+)
+
+// blankHost is a Host with the framework's defaults.
+func (ev *evaluator) blankHost() *object {
+	h := ev.newObject(hostClass)
+	for _, f := range []string{"name", "ip", "net", "ramSize", "arch", "emulatorPath", "uuid", "mac", "clusterName"} {
+		h.setDefault(f, starlark.String(""))
+	}
+	h.setDefault("bootImage", starlark.None)
+	h.setDefault("cacheBootImage", starlark.True)
+	h.setDefault("aliases", newList()) // one list per host (the original shared one)
+	h.setDefault("disks", newList())
+	return h
+}
+
+func (ev *evaluator) newHost(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	params := hostParams
+	if len(args) >= 3 {
+		// The 2012 releases had the MAC third; a MAC-shaped third argument
+		// can only mean that order (a network name cannot look like one).
+		if s, ok := starlark.AsString(args[2]); ok && macRe.MatchString(s) {
+			params = hostParams2012
+		}
+	}
+	given, err := bind(b.Name(), params, 0, args, kwargs)
+	if err != nil {
+		return nil, err
+	}
+	h := ev.blankHost()
+	for k, v := range given {
+		h.set(k, v, h.line)
+	}
+	return h, nil
+}
+
+func (ev *evaluator) newDisk(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	given, err := bind(b.Name(), []string{"name", "size", "device", "mountPoint", "cache"}, 2, args, kwargs)
+	if err != nil {
+		return nil, err
+	}
+	d := ev.newObject(diskClass)
+	d.setDefault("device", starlark.String("vda"))
+	d.setDefault("mountPoint", starlark.String("/data"))
+	d.setDefault("cache", starlark.True)
+	for k, v := range given {
+		d.set(k, v, d.line)
+	}
+	return d, nil
+}
+
+func (ev *evaluator) newSuite(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	given, err := bind(b.Name(), []string{"name"}, 0, args, kwargs)
+	if err != nil {
+		return nil, err
+	}
+	s := ev.newObject(suiteClass)
+	for _, f := range []string{"name", "descName", "initialize", "finalize"} {
+		s.setDefault(f, starlark.String(""))
+	}
+	for _, f := range []string{"clusters", "machines", "tests", "logs", "alert_emails"} {
+		s.setDefault(f, newList())
+	}
+	s.setDefault("schedule", starlark.NewDict(0))
+	s.setDefault("alert_success", starlark.String(AlertSuite))
+	s.setDefault("alert_failure", starlark.String(AlertCase))
+	s.setDefault("stage_timeout", starlark.None)
+	for k, v := range given {
+		s.set(k, v, s.line)
+	}
+	return s, nil
+}
+
+func (ev *evaluator) newCase(_ *starlark.Thread, _ *starlark.Builtin, _ starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	c := ev.newObject(caseClass)
+	for _, f := range []string{"name", "initialize", "run", "finalize"} {
+		c.setDefault(f, starlark.String(""))
+	}
+	c.setDefault("machines", newList())
+	for _, kv := range kwargs {
+		name, _ := starlark.AsString(kv[0])
+		c.set(name, kv[1], c.line)
+	}
+	return c, nil
+}

@@ -1,0 +1,194 @@
+package definition
+
+import (
+	"errors"
+	"regexp"
+	"strings"
+
+	"go.starlark.net/resolve"
+	"go.starlark.net/starlark"
+	"go.starlark.net/syntax"
+)
+
+// DefaultMaxSteps bounds the Starlark execution steps of one definition
+// file. Real definitions take a few thousand; the bound turns an endless
+// loop into an error instead of a hung master.
+const DefaultMaxSteps = 5_000_000
+
+// fileOptions accept the Python the definitions are written in: while
+// loops, top-level if/for and reassigned globals. Recursion stays off:
+// Starlark would recurse on the Go stack, and no definition needs it.
+var fileOptions = &syntax.FileOptions{Set: true, While: true, TopLevelControl: true, GlobalReassign: true}
+
+// evaluator evaluates one definition file.
+type evaluator struct {
+	file     string // name used in positions: the path relative to the repo
+	rep      reporter
+	thread   *starlark.Thread
+	nextID   uint64
+	maxSteps uint64
+}
+
+// line returns the line of the definition file being executed: the
+// innermost call frame that is in the file (builtins have no position).
+func (ev *evaluator) line() int {
+	if ev.thread == nil {
+		return 0
+	}
+	for i := range ev.thread.CallStackDepth() {
+		fr := ev.thread.CallFrame(i)
+		if fr.Pos.IsValid() && fr.Pos.Line > 0 && fr.Pos.Filename() == ev.file {
+			return int(fr.Pos.Line)
+		}
+	}
+	return 0
+}
+
+// evaluate runs src and calls its entry function (getCluster or
+// getTestSuite), which must return an instance of want. Problems are
+// reported; the result is nil when there is none to convert.
+func (ev *evaluator) evaluate(src []byte, entry string, want *class) *object {
+	text, errs := blankImports(string(src))
+	for _, e := range errs {
+		ev.rep.errorf(e.line, "%s", e.msg)
+	}
+	if len(errs) > 0 {
+		return nil
+	}
+	predeclared := ev.predeclared()
+	f, prog, err := starlark.SourceProgramOptions(fileOptions, ev.file, text, predeclared.Has)
+	if err != nil {
+		ev.reportCompileError(err, text)
+		return nil
+	}
+	if !definesFunction(f, entry) {
+		ev.rep.errorf(0, "no %s() function: a %s definition file must define %s() returning a %s",
+			entry, strings.ToLower(want.name), entry, want.name)
+		return nil
+	}
+	ev.thread = &starlark.Thread{
+		Name: ev.file,
+		Load: func(*starlark.Thread, string) (starlark.StringDict, error) {
+			return nil, errors.New("load() is not allowed in definition files")
+		},
+		Print: func(*starlark.Thread, string) {}, // print() is harmless; its output goes nowhere
+	}
+	ev.thread.SetMaxExecutionSteps(ev.maxSteps)
+	globals, err := prog.Init(ev.thread, predeclared)
+	if err != nil {
+		ev.reportEvalError(err)
+		return nil
+	}
+	// The entry function runs against unfrozen globals: with Python
+	// semantics a module-level list may be mutated inside it.
+	fn, ok := globals[entry].(starlark.Callable)
+	if !ok {
+		ev.rep.errorf(0, "%s is a %s, not a function", entry, globals[entry].Type())
+		return nil
+	}
+	v, err := starlark.Call(ev.thread, fn, nil, nil)
+	if err != nil {
+		ev.reportEvalError(err)
+		return nil
+	}
+	root := asObject(v, want)
+	if root == nil {
+		got := "None"
+		if v != starlark.None {
+			got = article(v.Type()) + " " + describe(v)
+		}
+		ev.rep.errorf(functionLine(f, entry), "%s() returned %s, want a %s", entry, got, want.name)
+		return nil
+	}
+	return root
+}
+
+func article(s string) string {
+	if strings.ContainsRune("aeiouAEIOU", rune(s[0])) {
+		return "an " + s
+	}
+	return "a " + s
+}
+
+// definesFunction reports whether a top-level def binds name.
+func definesFunction(f *syntax.File, name string) bool {
+	return functionLine(f, name) > 0
+}
+
+func functionLine(f *syntax.File, name string) int {
+	for _, st := range f.Stmts {
+		if d, ok := st.(*syntax.DefStmt); ok && d.Name.Name == name {
+			return int(d.Def.Line)
+		}
+	}
+	return 0
+}
+
+var py2Print = regexp.MustCompile(`^\s*print\s+[^\s(=]`)
+
+func (ev *evaluator) reportCompileError(err error, text string) {
+	var se syntax.Error
+	var rl resolve.ErrorList
+	switch {
+	case errors.As(err, &se):
+		msg := "syntax error: " + se.Msg
+		if line := lineText(text, int(se.Pos.Line)); py2Print.MatchString(line) {
+			msg += " (a Python 2 print statement: definitions are evaluated as Starlark, a Python 3 dialect; use print(...))"
+		} else if strings.Contains(se.Msg, "reserved") {
+			msg += " (definitions are evaluated as Starlark: class, try, with, import and similar Python statements are not available)"
+		}
+		ev.rep.errorf(int(se.Pos.Line), "%s", msg)
+	case errors.As(err, &rl):
+		for _, e := range rl {
+			ev.rep.errorf(int(e.Pos.Line), "%s", e.Msg)
+		}
+	default:
+		ev.rep.errorf(0, "%v", err)
+	}
+}
+
+func lineText(text string, line int) string {
+	lines := strings.Split(text, "\n")
+	if line < 1 || line > len(lines) {
+		return ""
+	}
+	return lines[line-1]
+}
+
+// reportEvalError reports a runtime error at the innermost line of the
+// definition file on the call stack.
+func (ev *evaluator) reportEvalError(err error) {
+	if ev.thread.ExecutionSteps() >= ev.maxSteps {
+		line := 0
+		var ee *starlark.EvalError
+		if errors.As(err, &ee) {
+			line = ev.stackLine(ee.CallStack)
+		}
+		ev.rep.errorf(line, "evaluation stopped after %d steps: an endless loop?", ev.maxSteps)
+		return
+	}
+	var ee *starlark.EvalError
+	if errors.As(err, &ee) {
+		ev.rep.errorf(ev.stackLine(ee.CallStack), "%s", ee.Msg)
+		return
+	}
+	ev.rep.errorf(0, "%v", err)
+}
+
+func (ev *evaluator) stackLine(stack starlark.CallStack) int {
+	for i := len(stack) - 1; i >= 0; i-- {
+		if p := stack[i].Pos; p.IsValid() && p.Line > 0 && p.Filename() == ev.file {
+			return int(p.Line)
+		}
+	}
+	return 0
+}
+
+// evalDefinition evaluates a definition file for its root object.
+func evalDefinition(rep reporter, src []byte, entry string, want *class, maxSteps uint64) *object {
+	if maxSteps == 0 {
+		maxSteps = DefaultMaxSteps
+	}
+	ev := &evaluator{file: rep.file, rep: rep, maxSteps: maxSteps}
+	return ev.evaluate(src, entry, want)
+}

@@ -1,0 +1,299 @@
+package definition
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// MaxDefinitionBytes bounds a definition file.
+const MaxDefinitionBytes = 1 << 20
+
+// Repo is one definitions repository: a folder of cluster definitions and
+// a folder of test suites, both relative to Root.
+type Repo struct {
+	Root       string
+	ClusterDir string // default "clusters"
+	SuiteDir   string // default "test-suites"
+}
+
+// Options tune loading; the zero value is usable.
+type Options struct {
+	// Fetcher gets http(s) scripts; nil: HTTPFetcher with http.DefaultClient.
+	Fetcher Fetcher
+	// FetchTimeout bounds one fetch; 0: 10 s.
+	FetchTimeout time.Duration
+	// MaxSteps bounds the evaluation of one file; 0: DefaultMaxSteps.
+	MaxSteps uint64
+}
+
+// Set is everything loaded from one or more repositories.
+type Set struct {
+	Clusters []*Cluster
+	Suites   []*Suite
+	// Failed lists the definitions that did not load, by the name they
+	// would have had (the file stem or folder name when unknown).
+	Failed      []Failed
+	Diagnostics Diagnostics
+}
+
+// Failed names a definition that did not load.
+type Failed struct {
+	Kind string // "cluster" or "suite"
+	Name string
+	Repo string
+	File string
+}
+
+// Cluster returns the loaded cluster with the given name, or nil.
+func (s *Set) Cluster(name string) *Cluster {
+	for _, c := range s.Clusters {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// Suite returns the loaded suite with the given name, or nil.
+func (s *Set) Suite(name string) *Suite {
+	for _, t := range s.Suites {
+		if t.Name == name {
+			return t
+		}
+	}
+	return nil
+}
+
+// loader holds the state of one Load call.
+type loader struct {
+	ctx      context.Context
+	opts     Options
+	set      *Set
+	subnets  map[*Cluster]subnet
+	broken   map[string]string // cluster name -> file
+	clusters map[string]*Cluster
+}
+
+// Load reads every repository's clusters, then every suite (suites may use
+// clusters of any repository). Nothing here fails as a whole: each problem
+// is a diagnostic, and every good definition loads.
+func Load(ctx context.Context, repos []Repo, opts Options) *Set {
+	if opts.Fetcher == nil {
+		opts.Fetcher = HTTPFetcher{}
+	}
+	if opts.FetchTimeout == 0 {
+		opts.FetchTimeout = 10 * time.Second
+	}
+	l := &loader{ctx: ctx, opts: opts, set: &Set{Diagnostics: Diagnostics{}},
+		subnets: map[*Cluster]subnet{}, broken: map[string]string{}, clusters: map[string]*Cluster{}}
+	for i := range repos {
+		r := &repos[i]
+		r.ClusterDir = cmp.Or(r.ClusterDir, "clusters")
+		r.SuiteDir = cmp.Or(r.SuiteDir, "test-suites")
+		l.checkLayout(*r)
+		for _, f := range discoverClusters(filepath.Join(r.Root, r.ClusterDir)) {
+			l.loadCluster(*r, f)
+		}
+	}
+	for _, r := range repos {
+		for _, s := range discoverSuites(filepath.Join(r.Root, r.SuiteDir)) {
+			l.loadSuite(r, s.folder, s.file)
+		}
+	}
+	l.set.Diagnostics.sort()
+	return l.set
+}
+
+func (l *loader) reporter(r Repo, path string) reporter {
+	rel, err := filepath.Rel(r.Root, path)
+	if err != nil {
+		rel = path
+	}
+	return reporter{repo: r.Root, file: filepath.ToSlash(rel), out: &l.set.Diagnostics}
+}
+
+func (l *loader) checkLayout(r Repo) {
+	rep := reporter{repo: r.Root, out: &l.set.Diagnostics}
+	var missing []string
+	for _, d := range []string{r.ClusterDir, r.SuiteDir} {
+		if st, err := os.Stat(filepath.Join(r.Root, d)); err != nil || !st.IsDir() {
+			missing = append(missing, d)
+		}
+	}
+	switch len(missing) {
+	case 1:
+		rep.file = filepath.ToSlash(missing[0])
+		rep.warnf(0, "no such folder: this repository has no %s", missing[0])
+	case 2:
+		rep.file = "."
+		rep.errorf(0, "%s is not a definitions repository: it has neither %s/ nor %s/", r.Root, r.ClusterDir, r.SuiteDir)
+	}
+}
+
+// discoverClusters lists cluster*.py in dir and cluster*/cluster*.py (the
+// 2012 layout), sorted; everything else is ignored.
+func discoverClusters(dir string) []string {
+	var files []string
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		name := e.Name()
+		if !strings.HasPrefix(name, "cluster") {
+			continue
+		}
+		switch {
+		case e.Type().IsRegular() && strings.HasSuffix(name, ".py"):
+			files = append(files, filepath.Join(dir, name))
+		case e.IsDir():
+			sub, _ := os.ReadDir(filepath.Join(dir, name))
+			for _, s := range sub {
+				if n := s.Name(); s.Type().IsRegular() && strings.HasPrefix(n, "cluster") && strings.HasSuffix(n, ".py") {
+					files = append(files, filepath.Join(dir, name, n))
+				}
+			}
+		}
+	}
+	return files
+}
+
+type suiteFile struct{ folder, file string }
+
+// discoverSuites finds S/test_suite.py, else S/S.py (2012), for each
+// folder S; folders with neither (helpers such as utils/) are ignored.
+func discoverSuites(dir string) []suiteFile {
+	var out []suiteFile
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		for _, f := range []string{"test_suite.py", e.Name() + ".py"} {
+			p := filepath.Join(dir, e.Name(), f)
+			if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+				out = append(out, suiteFile{e.Name(), p})
+				break
+			}
+		}
+	}
+	return out
+}
+
+func readDefinition(rep reporter, path string) []byte {
+	st, err := os.Stat(path)
+	if err == nil && st.Size() > MaxDefinitionBytes {
+		err = fmt.Errorf("larger than %d bytes", MaxDefinitionBytes)
+	}
+	var src []byte
+	if err == nil {
+		src, err = os.ReadFile(path)
+	}
+	if err != nil {
+		rep.errorf(0, "cannot read: %v", err)
+		return nil
+	}
+	return src
+}
+
+func (l *loader) loadCluster(r Repo, path string) {
+	rep := l.reporter(r, path)
+	stem := strings.TrimSuffix(filepath.Base(path), ".py")
+	fail := func() {
+		l.set.Failed = append(l.set.Failed, Failed{Kind: "cluster", Name: stem, Repo: r.Root, File: rep.file})
+		if _, ok := l.broken[stem]; !ok && l.clusters[stem] == nil {
+			l.broken[stem] = rep.file
+		}
+	}
+	src := readDefinition(rep, path)
+	if src == nil {
+		fail()
+		return
+	}
+	root := evalDefinition(rep, src, "getCluster", clusterClass, l.opts.MaxSteps)
+	if root == nil {
+		fail()
+		return
+	}
+	cl, sub := convertCluster(rep, root, stem)
+	if cl == nil || !l.checkAgainstOthers(rep, cl, sub) {
+		fail()
+		return
+	}
+	l.set.Clusters = append(l.set.Clusters, cl)
+	l.clusters[cl.Name] = cl
+	l.subnets[cl] = sub
+	delete(l.broken, cl.Name)
+}
+
+// checkAgainstOthers rejects a cluster whose name, network name, bridge or
+// gateway is already taken by a loaded cluster, naming both files; an
+// overlapping subnet is only a warning (the networks are isolated).
+func (l *loader) checkAgainstOthers(rep reporter, cl *Cluster, sub subnet) bool {
+	ok := true
+	for _, o := range l.set.Clusters {
+		where := o.File
+		if o.Repo != cl.Repo {
+			where = filepath.Join(o.Repo, o.File)
+		}
+		clash := func(what, v string) {
+			rep.errorf(0, "%s %q is already used by cluster %q in %s", what, v, o.Name, where)
+			ok = false
+		}
+		switch {
+		case o.Name == cl.Name:
+			clash("cluster name", cl.Name)
+			continue
+		case o.Network.Name == cl.Network.Name:
+			clash("network name", cl.Network.Name)
+		case o.Network.BridgeName == cl.Network.BridgeName:
+			clash("bridge name", cl.Network.BridgeName)
+		case o.Network.IP == cl.Network.IP:
+			clash("network ip", cl.Network.IP)
+		case sub.valid && l.subnets[o].valid && sub.overlaps(l.subnets[o]):
+			rep.warnf(0, "network %s/%s overlaps network %s/%s of cluster %q in %s", cl.Network.IP, cl.Network.Netmask, o.Network.IP, o.Network.Netmask, o.Name, where)
+		}
+	}
+	return ok
+}
+
+func (l *loader) loadSuite(r Repo, folder, path string) {
+	rep := l.reporter(r, path)
+	fail := func(name string) {
+		l.set.Failed = append(l.set.Failed, Failed{Kind: "suite", Name: name, Repo: r.Root, File: rep.file})
+	}
+	src := readDefinition(rep, path)
+	if src == nil {
+		fail(folder)
+		return
+	}
+	root := evalDefinition(rep, src, "getTestSuite", suiteClass, l.opts.MaxSteps)
+	if root == nil {
+		fail(folder)
+		return
+	}
+	dir := filepath.Dir(path)
+	dirRel, _ := filepath.Rel(r.Root, dir)
+	env := suiteEnv{
+		scripts:  scriptEnv{ctx: l.ctx, root: r.Root, dir: dir, fetch: l.opts.Fetcher, timeout: l.opts.FetchTimeout},
+		folder:   folder,
+		dirRel:   filepath.ToSlash(dirRel),
+		clusters: l.clusters,
+		broken:   l.broken,
+	}
+	s := convertSuite(rep, root, env)
+	if s == nil {
+		fail(cmp.Or(root.getString("name"), folder))
+		return
+	}
+	if i := slices.IndexFunc(l.set.Suites, func(o *Suite) bool { return o.Name == s.Name }); i >= 0 {
+		o := l.set.Suites[i]
+		rep.errorf(root.lineOf("name"), "test suite name %q is already used by %s", s.Name, filepath.Join(o.Repo, o.File))
+		fail(s.Name)
+		return
+	}
+	l.set.Suites = append(l.set.Suites, s)
+}

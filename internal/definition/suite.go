@@ -1,0 +1,298 @@
+package definition
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/mail"
+	"path"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"go.starlark.net/starlark"
+
+	"github.com/xrdtest/xrdtest/internal/cron"
+)
+
+// jobOptions are APScheduler job options that the original passed through
+// in the schedule dict; they mean nothing to us.
+var jobOptions = []string{"misfire_grace_time", "coalesce", "max_runs", "max_instances", "name"}
+
+// suiteEnv is what converting a suite needs besides the suite itself.
+type suiteEnv struct {
+	scripts  scriptEnv
+	folder   string // the suite's folder name
+	dirRel   string // the suite's folder relative to the repo root
+	clusters map[string]*Cluster
+	broken   map[string]string // cluster name -> file of a cluster that failed to load
+}
+
+func convertSuite(rep reporter, root *object, env suiteEnv) *Suite {
+	c := &conv{rep: rep}
+	s := &Suite{File: rep.file, Repo: rep.repo, Dir: env.dirRel}
+	s.Name = c.str(root, "name")
+	switch {
+	case s.Name == "":
+		c.errorf(root.lineOf("name"), "the test suite has no name: use TestSuite(%q)", env.folder)
+	case strings.ContainsAny(s.Name, " \t\r\n"):
+		c.errorf(root.lineOf("name"), "test suite name %q contains blanks", s.Name)
+	case !validName(s.Name):
+		c.errorf(root.lineOf("name"), "invalid test suite name %q: use letters, digits, '_', '.' and '-'", s.Name)
+	case s.Name != env.folder:
+		c.warnf(root.lineOf("name"), "test suite name %q differs from its folder name %q", s.Name, env.folder)
+	}
+	s.DescName = c.str(root, "descName")
+	c.suiteClusters(s, root, env)
+	c.suiteTests(s, root, env)
+	c.suiteSchedule(s, root)
+
+	var err error
+	if s.Initialize, err = env.scripts.resolve(c.str(root, "initialize")); err != nil {
+		c.errorf(root.lineOf("initialize"), "initialize: %v", err)
+	} else if s.Initialize == nil {
+		c.errorf(root.lineOf("initialize"), "no initialize script: set ts.initialize (e.g. \"file://suite_init.sh\" or an inline \"#!/bin/bash\\n...\")")
+	}
+	if s.Finalize, err = env.scripts.resolve(c.str(root, "finalize")); err != nil {
+		c.errorf(root.lineOf("finalize"), "finalize: %v", err)
+	}
+
+	s.Logs = c.strList(root, "logs")
+	for _, l := range s.Logs {
+		p := strings.ReplaceAll(l, "@slavename@", "host")
+		if !path.IsAbs(p) || strings.ContainsAny(l, "\x00\r\n") || slices.Contains(strings.Split(p, "/"), "..") {
+			c.errorf(root.lineOf("logs"), "logs: %q is not a clean absolute path on the slaves", l)
+		}
+	}
+	s.AlertEmails = c.strList(root, "alert_emails")
+	for _, a := range s.AlertEmails {
+		if _, err := mail.ParseAddress(a); err != nil {
+			c.errorf(root.lineOf("alert_emails"), "alert_emails: %q is not an e-mail address", a)
+		}
+	}
+	s.AlertSuccess = c.alertPolicy(root, "alert_success")
+	s.AlertFailure = c.alertPolicy(root, "alert_failure")
+	s.StageTimeout = c.stageTimeout(root)
+	if c.errs > 0 {
+		return nil
+	}
+	return s
+}
+
+func (c *conv) suiteClusters(s *Suite, root *object, env suiteEnv) {
+	s.Clusters = c.strList(root, "clusters")
+	if len(s.Clusters) == 0 {
+		c.errorf(root.lineOf("clusters"), "no clusters: set ts.clusters to the names of the clusters the suite runs on")
+		return
+	}
+	var hosts []*Host
+	resolvable := true
+	for _, name := range s.Clusters {
+		cl, ok := env.clusters[name]
+		switch {
+		case ok:
+			hosts = append(hosts, cl.Hosts...)
+		case env.broken[name] != "":
+			resolvable = false
+			c.errorf(root.lineOf("clusters"), "cluster %q failed to load (see the errors of %s)", name, env.broken[name])
+		default:
+			resolvable = false
+			c.errorf(root.lineOf("clusters"), "unknown cluster %q (known: %s)", name, knownNames(env.clusters))
+		}
+	}
+	machines := c.strList(root, "machines")
+	if !resolvable {
+		s.Machines = machines
+		return
+	}
+	if len(machines) == 0 {
+		for _, h := range hosts {
+			s.Machines = append(s.Machines, h.Name)
+		}
+		return
+	}
+	s.Machines = []string{}
+	for _, m := range machines {
+		full, err := resolveMachine(m, hosts)
+		if err != nil {
+			c.errorf(root.lineOf("machines"), "machines: %v", err)
+			continue
+		}
+		if slices.Contains(s.Machines, full) {
+			c.warnf(root.lineOf("machines"), "machines: %q is listed twice", full)
+			continue
+		}
+		s.Machines = append(s.Machines, full)
+	}
+}
+
+// resolveMachine maps a machine entry to a full host name: the name itself
+// or a unique first label (2012 definitions used short names).
+func resolveMachine(m string, hosts []*Host) (string, error) {
+	var matches []string
+	for _, h := range hosts {
+		if h.Name == m {
+			return m, nil
+		}
+		if first, _, _ := strings.Cut(h.Name, "."); first == m {
+			matches = append(matches, h.Name)
+		}
+	}
+	switch len(matches) {
+	case 1:
+		return matches[0], nil
+	case 0:
+		names := make([]string, len(hosts))
+		for i, h := range hosts {
+			names[i] = h.Name
+		}
+		return "", fmt.Errorf("unknown machine %q: not a host of the suite's clusters (%s)", m, strings.Join(names, ", "))
+	default:
+		return "", fmt.Errorf("machine %q is ambiguous: it could be %s", m, strings.Join(matches, " or "))
+	}
+}
+
+func knownNames(clusters map[string]*Cluster) string {
+	if len(clusters) == 0 {
+		return "none loaded"
+	}
+	names := make([]string, 0, len(clusters))
+	for n := range clusters {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return strings.Join(names, ", ")
+}
+
+// suiteTests reads each listed case's tc/<case>/{init,run,finalize}.sh.
+func (c *conv) suiteTests(s *Suite, root *object, env suiteEnv) {
+	names := c.strList(root, "tests")
+	line := root.lineOf("tests")
+	if len(names) == 0 {
+		c.errorf(line, "no tests: set ts.tests to the names of the case folders under tc/")
+		return
+	}
+	s.Tests = []TestCase{}
+	seen := map[string]bool{}
+	for _, name := range names {
+		if seen[name] {
+			c.errorf(line, "tests: case %q is listed twice", name)
+			continue
+		}
+		seen[name] = true
+		if !validName(name) {
+			c.errorf(line, "tests: invalid case name %q: use letters, digits, '_', '.' and '-'", name)
+			continue
+		}
+		tc := TestCase{Name: name}
+		dir := filepath.Join(env.scripts.dir, "tc", name)
+		read := func(file string) (*Script, bool) {
+			rel, text, err := readRepoFile(env.scripts.root, filepath.Join(dir, file))
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil, false
+			}
+			if err != nil {
+				c.errorf(line, "tests: case %q: %s: %v", name, file, err)
+				return nil, true
+			}
+			return &Script{Path: rel, Text: text}, true
+		}
+		var ok bool
+		if tc.Run, ok = read("run.sh"); !ok {
+			c.errorf(line, "tests: case %q has no %s", name, path.Join(env.dirRel, "tc", name, "run.sh"))
+			continue
+		}
+		if tc.Init, ok = read("init.sh"); !ok {
+			c.warnf(line, "tests: case %q has no init.sh: its init stage does nothing", name)
+		}
+		tc.Finalize, _ = read("finalize.sh")
+		s.Tests = append(s.Tests, tc)
+	}
+}
+
+func (c *conv) suiteSchedule(s *Suite, root *object) {
+	line := root.lineOf("schedule")
+	d, ok := root.get("schedule").(*starlark.Dict)
+	if !ok {
+		c.typeError(root, "schedule", "a dict such as dict(hour='3')", root.get("schedule"))
+		return
+	}
+	s.Schedule = map[string]any{}
+	fields := map[string]string{}
+	for _, kv := range d.Items() {
+		key, ok := starlark.AsString(kv[0])
+		if !ok {
+			c.errorf(line, "schedule: key %s must be a string", kv[0])
+			continue
+		}
+		var val string
+		switch v := kv[1].(type) {
+		case starlark.String:
+			val = string(v)
+			s.Schedule[key] = val
+		case starlark.Int:
+			i, _ := v.Int64()
+			val = strconv.FormatInt(i, 10)
+			s.Schedule[key] = i
+		default:
+			c.errorf(line, "schedule: %s must be a string or an int, got %s %s", key, v.Type(), describe(v))
+			continue
+		}
+		if slices.Contains(jobOptions, key) {
+			c.warnf(line, "schedule: %s is an APScheduler job option, not a schedule field: ignored", key)
+			continue
+		}
+		fields[key] = val
+	}
+	if d.Len() == 0 {
+		c.errorf(line, "no schedule: set ts.schedule, e.g. dict(hour='3') to run daily at 03:00")
+		return
+	}
+	sched, err := cron.Parse(fields)
+	if err != nil {
+		c.errorf(line, "schedule: %v", err)
+		return
+	}
+	s.Cron = sched
+}
+
+func (c *conv) alertPolicy(root *object, attr string) AlertPolicy {
+	v := c.str(root, attr)
+	switch p := AlertPolicy(v); p {
+	case AlertSuite, AlertCase, AlertNone:
+		return p
+	case "":
+		// The original sent no mail for an empty value.
+		c.warnf(root.lineOf(attr), "%s is empty: taken as 'NONE' (no mail), as the original did", attr)
+		return AlertNone
+	default:
+		hint := ""
+		if up := AlertPolicy(strings.ToUpper(v)); up == AlertSuite || up == AlertCase || up == AlertNone {
+			hint = fmt.Sprintf(" (write %q: the value is case-sensitive)", up)
+		}
+		c.errorf(root.lineOf(attr), "%s %q is invalid: want 'SUITE', 'CASE' or 'NONE'%s", attr, v, hint)
+		return ""
+	}
+}
+
+func (c *conv) stageTimeout(root *object) float64 {
+	var secs float64
+	switch v := root.get("stage_timeout").(type) {
+	case nil, starlark.NoneType:
+		return 0
+	case starlark.Int:
+		i, _ := v.Int64()
+		secs = float64(i)
+	case starlark.Float:
+		secs = float64(v)
+	default:
+		c.typeError(root, "stage_timeout", "a number of seconds", v)
+		return 0
+	}
+	if secs <= 0 {
+		c.errorf(root.lineOf("stage_timeout"), "stage_timeout must be a positive number of seconds, got %v", secs)
+		return 0
+	}
+	return secs
+}
