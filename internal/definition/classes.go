@@ -36,6 +36,7 @@ func init() {
 		"addDnsHost":  oneArg("addDnsHost", networkAddHost),
 		"addDHCPHost": oneArg("addDHCPHost", networkAddHost),
 	}
+	networkClass.onSet = networkOnSet
 	networkClass.derived = func(n *object, attr string) starlark.Value {
 		if attr == "bridgeName" {
 			return starlark.String(defaultBridgeName(n.getString("name")))
@@ -95,6 +96,7 @@ func (ev *evaluator) newCluster(_ *starlark.Thread, b *starlark.Builtin, args st
 	net := ev.newObject(networkClass)
 	net.setNetworkDefaults()
 	c.setDefault("network", net)
+	net.owner = c
 	name := given["name"]
 	if name != nil {
 		c.set("name", name, c.line)
@@ -153,9 +155,24 @@ func clusterOnSet(c *object, attr string, v starlark.Value) error {
 			return fmt.Errorf("Cluster.network must be a Network, got %s", v.Type())
 		}
 		net.attrs["clusterName"] = c.attrs["name"]
+		net.owner = c
 		if dh != nil {
-			dh.set("net", net.attrs["name"], c.ev.line())
+			dh.setDefault("net", net.attrs["name"])
 		}
+	}
+	return nil
+}
+
+// networkOnSet keeps the default host's network name in step with the
+// cluster network's name, unless the definition set it itself.
+func networkOnSet(n *object, attr string, v starlark.Value) error {
+	name, ok := starlark.AsString(v)
+	if attr != "name" || !ok || n.owner == nil || asObject(n.owner.attrs["network"], networkClass) != n {
+		return nil
+	}
+	dh := asObject(n.owner.attrs["defaultHost"], hostClass)
+	if dh != nil && !dh.explicit("net") && dh.getString("net") == n.getString("name") {
+		dh.setDefault("net", starlark.String(name))
 	}
 	return nil
 }

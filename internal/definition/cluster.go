@@ -301,7 +301,7 @@ func (c *conv) uniqueDisks(who string, h *object, disks []Disk) {
 	names, devs, mounts := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, d := range disks {
 		for _, u := range []struct {
-			seen map[string]bool
+			seen    map[string]bool
 			v, what string
 		}{{names, d.Name, "disk name"}, {devs, d.Device, "device"}, {mounts, d.MountPoint, "mountPoint"}} {
 			if u.seen[u.v] {

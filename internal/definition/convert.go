@@ -106,7 +106,7 @@ func (c *conv) strList(o *object, attr string) []string {
 
 // uintValue accepts a digit string or a non-negative int, as the original
 // did for ramSize. present is false when the attribute is unset, None or
-// ''; a value of the wrong kind is reported and counts as present.
+// ”; a value of the wrong kind is reported and counts as present.
 func (c *conv) uintValue(o *object, attr string) (n uint64, present bool) {
 	switch v := o.get(attr).(type) {
 	case nil, starlark.NoneType:

@@ -27,6 +27,8 @@ type evaluator struct {
 	thread   *starlark.Thread
 	nextID   uint64
 	maxSteps uint64
+	// stepsLine is where the step limit stopped the evaluation.
+	stepsLine int
 }
 
 // line returns the line of the definition file being executed: the
@@ -74,6 +76,10 @@ func (ev *evaluator) evaluate(src []byte, entry string, want *class) *object {
 		Print: func(*starlark.Thread, string) {}, // print() is harmless; its output goes nowhere
 	}
 	ev.thread.SetMaxExecutionSteps(ev.maxSteps)
+	ev.thread.OnMaxSteps = func(th *starlark.Thread) {
+		ev.stepsLine = ev.line()
+		th.Cancel("too many steps")
+	}
 	globals, err := prog.Init(ev.thread, predeclared)
 	if err != nil {
 		ev.reportEvalError(err)
@@ -159,12 +165,7 @@ func lineText(text string, line int) string {
 // definition file on the call stack.
 func (ev *evaluator) reportEvalError(err error) {
 	if ev.thread.ExecutionSteps() >= ev.maxSteps {
-		line := 0
-		var ee *starlark.EvalError
-		if errors.As(err, &ee) {
-			line = ev.stackLine(ee.CallStack)
-		}
-		ev.rep.errorf(line, "evaluation stopped after %d steps: an endless loop?", ev.maxSteps)
+		ev.rep.errorf(ev.stepsLine, "evaluation stopped after %d steps: an endless loop?", ev.maxSteps)
 		return
 	}
 	var ee *starlark.EvalError

@@ -39,6 +39,7 @@ type object struct {
 	frozen   bool
 	warned   map[string]bool
 	netHosts []*object // Network only: hosts registered for DHCP and DNS
+	owner    *object   // Network only: the cluster it was made the network of
 }
 
 var (

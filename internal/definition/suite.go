@@ -88,7 +88,12 @@ func (c *conv) suiteClusters(s *Suite, root *object, env suiteEnv) {
 	}
 	var hosts []*Host
 	resolvable := true
-	for _, name := range s.Clusters {
+	for i, name := range s.Clusters {
+		if slices.Contains(s.Clusters[:i], name) {
+			c.errorf(root.lineOf("clusters"), "cluster %q is listed twice", name)
+			resolvable = false
+			continue
+		}
 		cl, ok := env.clusters[name]
 		switch {
 		case ok:
@@ -99,6 +104,22 @@ func (c *conv) suiteClusters(s *Suite, root *object, env suiteEnv) {
 		default:
 			resolvable = false
 			c.errorf(root.lineOf("clusters"), "unknown cluster %q (known: %s)", name, knownNames(env.clusters))
+		}
+	}
+	// A slave is identified by its host name, so one session cannot have
+	// two machines of the same name.
+	owner := map[string]string{}
+	for _, name := range s.Clusters {
+		cl := env.clusters[name]
+		if cl == nil {
+			continue
+		}
+		for _, h := range cl.Hosts {
+			if prev, dup := owner[h.Name]; dup && prev != name {
+				resolvable = false
+				c.errorf(root.lineOf("clusters"), "host %q is in both cluster %q and cluster %q: a suite cannot use both", h.Name, prev, name)
+			}
+			owner[h.Name] = name
 		}
 	}
 	machines := c.strList(root, "machines")

@@ -1,0 +1,3 @@
+#!/bin/bash
+source /etc/XrdTest/utils/functions.sh
+log "suite_bad_finalize: suite init on @slavename@"

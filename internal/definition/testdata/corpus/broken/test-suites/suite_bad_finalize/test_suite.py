@@ -1,0 +1,11 @@
+from XrdTest.TestUtils import TestSuite, TestCase
+
+def getTestSuite():
+    ts = TestSuite('suite_bad_finalize')
+    ts.clusters = ['cluster_good']
+    ts.tests = ['ping']
+    ts.schedule = dict(minute='0', hour='4')
+    ts.initialize = 'file://suite_init.sh'
+    ts.finalize = 'suite_finalize.sh'
+    ts.alert_emails = ['qa@example.org']
+    return ts

@@ -1,0 +1,3 @@
+#!/bin/bash
+source /etc/XrdTest/utils/functions.sh
+log "suite_good: suite init on @slavename@"

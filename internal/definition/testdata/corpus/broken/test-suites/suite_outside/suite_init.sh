@@ -1,0 +1,3 @@
+#!/bin/bash
+source /etc/XrdTest/utils/functions.sh
+log "suite_outside: suite init on @slavename@"

@@ -1,0 +1,3 @@
+#!/bin/bash
+source /etc/XrdTest/utils/functions.sh
+log "ts_two suite finalize on @slavename@"
