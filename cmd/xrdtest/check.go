@@ -84,8 +84,8 @@ func nextRun(s *definition.Suite, now time.Time) *string {
 
 func writeCheckJSON(w io.Writer, set *definition.Set, now time.Time) error {
 	out := struct {
-		Clusters []*definition.Cluster `json:"clusters"`
-		Suites   []suiteView           `json:"suites"`
+		Clusters []*definition.Cluster  `json:"clusters"`
+		Suites   []suiteView            `json:"suites"`
 		Warnings definition.Diagnostics `json:"warnings"`
 		Errors   definition.Diagnostics `json:"errors"`
 	}{Clusters: set.Clusters, Suites: []suiteView{}, Warnings: set.Diagnostics.Warnings(), Errors: set.Diagnostics.Errors()}
@@ -120,6 +120,9 @@ func writeCheckText(w io.Writer, set *definition.Set, now time.Time) error {
 			}
 			for _, d := range h.Disks {
 				extra += fmt.Sprintf(" disk %s %s %s->%s", d.Name, bytesize(d.Size), d.Device, d.MountPoint)
+				if !d.Cache {
+					extra += " (fresh)"
+				}
 			}
 			cache := ""
 			if !h.CacheBootImage {

@@ -249,6 +249,9 @@ func (c *conv) suiteSchedule(s *Suite, root *object) {
 		}
 		var val string
 		switch v := kv[1].(type) {
+		case starlark.NoneType:
+			continue // APScheduler drops fields whose value is None
+
 		case starlark.String:
 			val = string(v)
 			s.Schedule[key] = val

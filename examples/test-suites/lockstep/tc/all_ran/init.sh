@@ -1,0 +1,3 @@
+#!/bin/bash
+SHARED=${XRDTEST_SHARED:-/tmp/xrdtest-example}
+rm -f "$SHARED/ran.@slavename@"
