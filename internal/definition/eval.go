@@ -1,7 +1,11 @@
 package definition
 
 import (
+	"cmp"
 	"errors"
+	"runtime/metrics"
+	"sync/atomic"
+	"time"
 	"regexp"
 	"strings"
 
@@ -14,6 +18,12 @@ import (
 // file. Real definitions take a few thousand; the bound turns an endless
 // loop into an error instead of a hung master.
 const DefaultMaxSteps = 5_000_000
+
+// DefaultMaxMemory bounds the heap growth while one file is evaluated.
+// Starlark caps a single allocation at 1 GiB but not their sum, so a
+// definition such as [s * 1000 for i in range(10**6)] would exhaust the
+// machine; a watchdog cancels it instead.
+const DefaultMaxMemory = 512 << 20
 
 // fileOptions accept the Python the definitions are written in: while
 // loops, top-level if/for and reassigned globals. Recursion stays off:
@@ -29,6 +39,10 @@ type evaluator struct {
 	maxSteps uint64
 	// stepsLine is where the step limit stopped the evaluation.
 	stepsLine int
+	// maxMemory bounds heap growth; memExceeded is set when it stopped the
+	// evaluation.
+	maxMemory   uint64
+	memExceeded atomic.Bool
 }
 
 // line returns the line of the definition file being executed: the
@@ -80,6 +94,7 @@ func (ev *evaluator) evaluate(src []byte, entry string, want *class) *object {
 		ev.stepsLine = ev.line()
 		th.Cancel("too many steps")
 	}
+	defer ev.watchMemory()()
 	globals, err := prog.Init(ev.thread, predeclared)
 	if err != nil {
 		ev.reportEvalError(err)
@@ -164,11 +179,19 @@ func lineText(text string, line int) string {
 // reportEvalError reports a runtime error at the innermost line of the
 // definition file on the call stack.
 func (ev *evaluator) reportEvalError(err error) {
+	var ee *starlark.EvalError
+	if ev.memExceeded.Load() {
+		line := 0
+		if errors.As(err, &ee) {
+			line = ev.stackLine(ee.CallStack)
+		}
+		ev.rep.errorf(line, "evaluation stopped: it used more than %d MiB of memory", ev.maxMemory>>20)
+		return
+	}
 	if ev.thread.ExecutionSteps() >= ev.maxSteps {
 		ev.rep.errorf(ev.stepsLine, "evaluation stopped after %d steps: an endless loop?", ev.maxSteps)
 		return
 	}
-	var ee *starlark.EvalError
 	if errors.As(err, &ee) {
 		ev.rep.errorf(ev.stackLine(ee.CallStack), "%s", ee.Msg)
 		return
@@ -185,11 +208,43 @@ func (ev *evaluator) stackLine(stack starlark.CallStack) int {
 	return 0
 }
 
-// evalDefinition evaluates a definition file for its root object.
-func evalDefinition(rep reporter, src []byte, entry string, want *class, maxSteps uint64) *object {
-	if maxSteps == 0 {
-		maxSteps = DefaultMaxSteps
+// watchMemory cancels the evaluation when the heap grows by more than
+// maxMemory; it returns the function that stops watching.
+func (ev *evaluator) watchMemory() (stop func()) {
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	heap := func() uint64 {
+		metrics.Read(sample)
+		return sample[0].Value.Uint64()
 	}
-	ev := &evaluator{file: rep.file, rep: rep, maxSteps: maxSteps}
+	base := heap()
+	done := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(2 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				if h := heap(); h > base && h-base > ev.maxMemory {
+					ev.memExceeded.Store(true)
+					ev.thread.Cancel("memory limit")
+					return
+				}
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+// limits bound the evaluation of one file; zero values mean the defaults.
+type limits struct {
+	maxSteps, maxMemory uint64
+}
+
+// evalDefinition evaluates a definition file for its root object.
+func evalDefinition(rep reporter, src []byte, entry string, want *class, lim limits) *object {
+	ev := &evaluator{file: rep.file, rep: rep,
+		maxSteps: cmp.Or(lim.maxSteps, DefaultMaxSteps), maxMemory: cmp.Or(lim.maxMemory, DefaultMaxMemory)}
 	return ev.evaluate(src, entry, want)
 }

@@ -22,7 +22,7 @@ func FuzzLoadCluster(f *testing.F) {
 	f.Fuzz(func(t *testing.T, src []byte) {
 		var ds Diagnostics
 		rep := reporter{file: "clusters/cluster_t.py", out: &ds}
-		root := evalDefinition(rep, src, "getCluster", clusterClass, 200_000)
+		root := evalDefinition(rep, src, "getCluster", clusterClass, limits{maxSteps: 200_000, maxMemory: 256 << 20})
 		if root == nil {
 			if len(ds.Errors()) == 0 {
 				t.Fatalf("no cluster and no error for:\n%s", src)

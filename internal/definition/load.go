@@ -30,6 +30,9 @@ type Options struct {
 	FetchTimeout time.Duration
 	// MaxSteps bounds the evaluation of one file; 0: DefaultMaxSteps.
 	MaxSteps uint64
+	// MaxMemory bounds the heap growth while a file is evaluated; 0:
+	// DefaultMaxMemory.
+	MaxMemory uint64
 }
 
 // Set is everything loaded from one or more repositories.
@@ -108,6 +111,10 @@ func Load(ctx context.Context, repos []Repo, opts Options) *Set {
 	}
 	l.set.Diagnostics.sort()
 	return l.set
+}
+
+func (l *loader) limits() limits {
+	return limits{maxSteps: l.opts.MaxSteps, maxMemory: l.opts.MaxMemory}
 }
 
 func (l *loader) reporter(r Repo, path string) reporter {
@@ -213,7 +220,7 @@ func (l *loader) loadCluster(r Repo, path string) {
 		fail()
 		return
 	}
-	root := evalDefinition(rep, src, "getCluster", clusterClass, l.opts.MaxSteps)
+	root := evalDefinition(rep, src, "getCluster", clusterClass, l.limits())
 	if root == nil {
 		fail()
 		return
@@ -270,7 +277,7 @@ func (l *loader) loadSuite(r Repo, folder, path string) {
 		fail(folder)
 		return
 	}
-	root := evalDefinition(rep, src, "getTestSuite", suiteClass, l.opts.MaxSteps)
+	root := evalDefinition(rep, src, "getTestSuite", suiteClass, l.limits())
 	if root == nil {
 		fail(folder)
 		return

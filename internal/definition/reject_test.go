@@ -161,3 +161,13 @@ func TestClusterNameClashAcrossRepos(t *testing.T) {
 	}
 	t.Errorf("no clash error naming both files:\n%s", dump(set.Diagnostics))
 }
+
+func TestMemoryBomb(t *testing.T) {
+	src := body("s = 'x' * 1000000", "big = [s * 8 for i in range(100000)]", "c.addHost(Host('a.xrd.test', '10.0.0.5'))")
+	root := writeRepo(t, map[string]string{"clusters/cluster_t.py": src, "test-suites/.keep": ""})
+	set := Load(context.Background(), []Repo{{Root: root}}, Options{MaxMemory: 64 << 20})
+	if set.Cluster("cluster_t") != nil {
+		t.Fatal("a definition allocating 800 GB loaded")
+	}
+	wantDiag(t, set.Diagnostics, Error, 12, "used more than 64 MiB of memory")
+}
