@@ -3,11 +3,11 @@ package definition
 import (
 	"cmp"
 	"errors"
+	"regexp"
 	"runtime/metrics"
+	"strings"
 	"sync/atomic"
 	"time"
-	"regexp"
-	"strings"
 
 	"go.starlark.net/resolve"
 	"go.starlark.net/starlark"
