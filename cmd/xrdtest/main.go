@@ -5,11 +5,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/xrdtest/xrdtest/internal/store"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -25,6 +28,8 @@ type command struct {
 // commands lists every subcommand explicitly (no init() registration).
 func commands() []command {
 	return []command{
+		{"quickstart", "run suites once on local slaves: a master, a local backend and slaves in one command", runQuickstart},
+		{"slave", "run the slave daemon", runSlave},
 		{"check", "validate definition repositories and show what they define", runCheck},
 		{"version", "print the version", func(_ context.Context, _ []string, stdout, _ io.Writer) int {
 			fmt.Fprintln(stdout, "xrdtest", version)
@@ -65,3 +70,5 @@ func usage(w io.Writer) {
 	}
 	fmt.Fprintln(w, "\nRun 'xrdtest COMMAND -h' for the options of a command.")
 }
+
+func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }

@@ -9,4 +9,3 @@ if [ -n "$XRDTEST_SHARED" ] && [ "@slavename@" = "client.xrd.test" ]; then
     done
     log "all four machines ran before finalize"
 fi
-rm -f "$SHARED/ran.@slavename@"

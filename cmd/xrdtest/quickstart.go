@@ -1,0 +1,229 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/xrdtest/xrdtest/internal/definition"
+	"github.com/xrdtest/xrdtest/internal/hypervisor/local"
+	"github.com/xrdtest/xrdtest/internal/master"
+	"github.com/xrdtest/xrdtest/internal/store"
+)
+
+func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("quickstart", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	defs := fs.String("defs", "examples", "the definitions repository `DIR`")
+	suiteName := fs.String("suite", "", "run only this suite (default: every suite, one after another)")
+	asJSON := fs.Bool("json", false, "print one JSON document instead of the summary")
+	keep := fs.Bool("keep", false, "leave the master (and its API) running after the sessions")
+	stateDir := fs.String("state-dir", "", "keep the master's state here (default: a new temporary folder)")
+	slaveWait := fs.Duration("slave-wait", 60*time.Second, "how long a session waits for its slaves")
+	stageTimeout := fs.Duration("stage-timeout", 10*time.Minute, "stage timeout when the suite sets none")
+	logLevel := fs.String("log-level", "WARNING", "log level of the master (logs go to stderr)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: xrdtest quickstart [--defs DIR] [--suite NAME] [--json] [--keep]\n\nStarts a master, a local hypervisor backend and one local slave process per\nhost, runs the suites once and prints what happened on every stage and slave.\nExits non-zero when a session did not pass.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "xrdtest quickstart: "+format+"\n", a...)
+		return 1
+	}
+	log, err := newLogger(stderr, *logLevel, "text")
+	if err != nil {
+		return fail("%v", err)
+	}
+	dir := *stateDir
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "xrdtest-quickstart-"); err != nil {
+			return fail("%v", err)
+		}
+	}
+	if dir, err = filepath.Abs(dir); err != nil {
+		return fail("%v", err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fail("cannot find the xrdtest binary: %v", err)
+	}
+	set := definition.Load(ctx, []definition.Repo{{Root: *defs}}, definition.Options{})
+	if errs := set.Diagnostics.Errors(); len(errs) > 0 {
+		for _, d := range errs {
+			fmt.Fprintf(stderr, "%s\n", filepath.Join(d.Repo, d.String()))
+		}
+		if len(set.Suites) == 0 {
+			return fail("no suite loaded from %s", *defs)
+		}
+	}
+	var suites []string
+	for _, s := range set.Suites {
+		if *suiteName == "" || s.Name == *suiteName {
+			suites = append(suites, s.Name)
+		}
+	}
+	if len(suites) == 0 {
+		return fail("no suite %q in %s", *suiteName, *defs)
+	}
+
+	backend := &local.Backend{Binary: self, Dir: filepath.Join(dir, "machines"), Token: randomToken(), Log: log}
+	apiToken := randomToken()
+	m, err := master.Open(ctx, master.Options{
+		StateDir: filepath.Join(dir, "master"), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0",
+		Token: backend.Token, APIToken: apiToken, Repos: []definition.Repo{{Root: *defs}},
+		Settings: master.SessionSettings{StageTimeout: *stageTimeout, KillGrace: 5 * time.Second, SlaveWait: *slaveWait,
+			WebPort: 8080, WebProto: "http", LogMaxBytes: 1 << 20},
+		Clusters: backend, Log: log, Version: version,
+	})
+	if err != nil {
+		return fail("%v", err)
+	}
+	backend.MasterAddr = m.DaemonAddr().String()
+	backend.Fingerprint = m.CA.Fingerprint()
+	m.Manager.Settings.WebPort = portOf(m.WebAddr().String())
+	serveCtx, stop := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- m.Serve(serveCtx) }()
+	defer func() {
+		stop()
+		<-served
+	}()
+
+	var details []*master.SessionDetail
+	code := 0
+	for _, name := range suites {
+		s, err := m.Manager.Start(ctx, name, nil, "quickstart")
+		if err != nil {
+			return fail("%v", err)
+		}
+		if !*asJSON {
+			fmt.Fprintf(stdout, "running suite %s as session %d...\n", name, s.ID)
+		}
+		if _, err := m.Manager.Wait(ctx, s.ID); err != nil {
+			return fail("%v", err)
+		}
+		d, err := master.Detail(context.WithoutCancel(ctx), m.Store, s.ID)
+		if err != nil {
+			return fail("%v", err)
+		}
+		details = append(details, d)
+		if d.State != store.SessionPassed {
+			code = 1
+		}
+		if !*asJSON {
+			printSummary(stdout, d)
+			fmt.Fprintln(stdout)
+		}
+	}
+	if *asJSON {
+		if err := writeQuickstartJSON(stdout, m.Store, details); err != nil {
+			return fail("%v", err)
+		}
+	} else {
+		fmt.Fprintf(stdout, "State, outputs and logs: %s\n", dir)
+		fmt.Fprintf(stdout, "  outputs:   %s\n", filepath.Join(dir, "master", "history", "outputs"))
+		fmt.Fprintf(stdout, "  slave logs: %s\n", filepath.Join(dir, "machines", "<cluster>", "<host>", "slave.log"))
+	}
+	if *keep {
+		fmt.Fprintf(stderr, "master running: API http://%s (token %s), daemons %s; Ctrl-C stops it\n", m.WebAddr(), apiToken, m.DaemonAddr())
+		<-ctx.Done()
+	}
+	return code
+}
+
+func randomToken() string {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on Linux
+	}
+	return hex.EncodeToString(b)
+}
+
+func portOf(addr string) int {
+	var port int
+	for i := len(addr) - 1; i >= 0; i-- {
+		if addr[i] == ':' {
+			fmt.Sscan(addr[i+1:], &port)
+			break
+		}
+	}
+	return port
+}
+
+// quickstart --json document.
+type qsResult struct {
+	Slave    string  `json:"slave"`
+	Status   string  `json:"status"`
+	ExitCode *int    `json:"exit_code"`
+	Start    *string `json:"start"`
+	End      *string `json:"end"`
+	Output   string  `json:"output"`
+}
+
+type qsStage struct {
+	Name    string     `json:"name"`
+	Results []qsResult `json:"results"`
+}
+
+type qsSession struct {
+	ID     int64     `json:"id"`
+	Suite  string    `json:"suite"`
+	State  string    `json:"state"`
+	Stages []qsStage `json:"stages"`
+}
+
+func rfc3339(t time.Time) *string {
+	if t.IsZero() {
+		return nil
+	}
+	s := t.Format(time.RFC3339Nano)
+	return &s
+}
+
+func writeQuickstartJSON(w io.Writer, st store.Store, details []*master.SessionDetail) error {
+	out := struct {
+		Sessions []qsSession `json:"sessions"`
+	}{Sessions: []qsSession{}}
+	for _, d := range details {
+		s := qsSession{ID: d.ID, Suite: d.Suite, State: string(d.State), Stages: []qsStage{}}
+		for _, stg := range d.Stages {
+			qs := qsStage{Name: stg.Name, Results: []qsResult{}}
+			for _, r := range stg.Results {
+				output, err := readOutput(st, d.ID, stg.Index, r.Slave)
+				if err != nil {
+					return err
+				}
+				qs.Results = append(qs.Results, qsResult{Slave: r.Slave, Status: string(r.Status), ExitCode: r.ExitCode,
+					Start: rfc3339(r.Start), End: rfc3339(r.End), Output: output})
+			}
+			s.Stages = append(s.Stages, qs)
+		}
+		out.Sessions = append(out.Sessions, s)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+func readOutput(st store.Store, session int64, stage int, slave string) (string, error) {
+	f, err := st.OpenOutput(session, stage, slave)
+	if err != nil {
+		if isNotFound(err) {
+			return "", nil
+		}
+		return "", err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(f)
+	return string(b), err
+}

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/xrdtest/xrdtest/internal/master"
+	"github.com/xrdtest/xrdtest/internal/store"
+)
+
+// printSummary prints a session as a matrix: one row per stage, one
+// column per slave, each cell the status (and exit code when it failed).
+func printSummary(w io.Writer, d *master.SessionDetail) {
+	s := d.Session
+	dur := ""
+	if !s.Started.IsZero() && !s.Ended.IsZero() {
+		dur = " in " + s.Ended.Sub(s.Started).Round(10*time.Millisecond).String()
+	}
+	fmt.Fprintf(w, "session %d  suite %s  %s%s\n", s.ID, s.Suite, strings.ToUpper(string(s.State)), dur)
+	if s.Reason != "" {
+		fmt.Fprintf(w, "  %s\n", s.Reason)
+	}
+	if len(d.Stages) == 0 {
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprint(tw, "  stage")
+	for _, m := range s.Machines {
+		fmt.Fprintf(tw, "\t%s", m)
+	}
+	fmt.Fprintln(tw)
+	for _, st := range d.Stages {
+		fmt.Fprintf(tw, "  %s", st.Name)
+		for _, m := range s.Machines {
+			fmt.Fprintf(tw, "\t%s", cell(st.Results, m))
+		}
+		fmt.Fprintln(tw)
+	}
+	tw.Flush()
+}
+
+func cell(results []*store.Result, slave string) string {
+	for _, r := range results {
+		if r.Slave != slave {
+			continue
+		}
+		c := string(r.Status)
+		if r.ExitCode != nil && *r.ExitCode != 0 {
+			c += fmt.Sprintf(" (exit %d)", *r.ExitCode)
+		}
+		if !r.Start.IsZero() && !r.End.IsZero() && r.Status != store.StatusSkipped {
+			c += " " + r.End.Sub(r.Start).Round(time.Millisecond).String()
+		}
+		return c
+	}
+	return "-"
+}

@@ -1,0 +1,185 @@
+// Package local is the hypervisor backend that runs a cluster's hosts as
+// slave processes on this machine, each with its own state and work
+// folder and, when run as root, its own UTS namespace so that `hostname`
+// prints the host's short name as test scripts expect.
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/xrdtest/xrdtest/internal/definition"
+	"github.com/xrdtest/xrdtest/internal/hypervisor"
+	"github.com/xrdtest/xrdtest/internal/pki"
+	"github.com/xrdtest/xrdtest/internal/slave/runner"
+)
+
+// OriginalFunctionsPath is where the original framework's scripts source
+// functions.sh from.
+const OriginalFunctionsPath = "/etc/XrdTest/utils/functions.sh"
+
+// Backend runs slaves as local processes.
+type Backend struct {
+	Binary      string // the xrdtest executable
+	Dir         string // <Dir>/<cluster>/<host>/{state,work,slave.log}, <Dir>/<cluster>/shared
+	MasterAddr  string
+	Token       string // enrollment token, passed in the environment (not argv)
+	Fingerprint pki.Fingerprint
+	Log         *slog.Logger
+	// FunctionsPath is where the slaves install functions.sh; "" means
+	// the original path when root, else <Dir>/functions.sh (scripts then
+	// find it through $XRDTEST_FUNCTIONS).
+	FunctionsPath string
+	// StopGrace is how long a slave gets to stop after SIGTERM.
+	StopGrace time.Duration
+
+	mu       sync.Mutex
+	clusters map[string][]*slaveProc
+}
+
+var _ hypervisor.Backend = (*Backend)(nil)
+
+type slaveProc struct {
+	host   string
+	cmd    *exec.Cmd
+	done   chan struct{}
+	err    error
+	marker string
+	log    *os.File
+}
+
+// clusterMarker is put in every slave's environment; everything the slaves
+// start inherits it, so StopCluster can find leftovers (services a test
+// started in the background) and stop them too.
+func clusterMarker(cluster string) string { return "XRDTEST_LOCAL_CLUSTER=" + cluster }
+
+func (b *Backend) functionsPath() string {
+	switch {
+	case b.FunctionsPath != "":
+		return b.FunctionsPath
+	case os.Geteuid() == 0:
+		return OriginalFunctionsPath
+	}
+	return filepath.Join(b.Dir, "functions.sh")
+}
+
+// StartCluster starts one slave process per host.
+func (b *Backend) StartCluster(ctx context.Context, c *definition.Cluster) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.clusters == nil {
+		b.clusters = map[string][]*slaveProc{}
+	}
+	if len(b.clusters[c.Name]) > 0 {
+		return fmt.Errorf("cluster %s is already running", c.Name)
+	}
+	shared := filepath.Join(b.Dir, c.Name, "shared")
+	if err := os.MkdirAll(shared, 0o755); err != nil {
+		return err
+	}
+	var procs []*slaveProc
+	for _, h := range c.Hosts {
+		p, err := b.startSlave(c, h, shared)
+		if err != nil {
+			b.clusters[c.Name] = procs
+			b.stopLocked(c.Name)
+			return fmt.Errorf("host %s: %w", h.Name, err)
+		}
+		procs = append(procs, p)
+	}
+	b.clusters[c.Name] = procs
+	b.Log.Info("local cluster started", "cluster", c.Name, "hosts", len(procs))
+	return nil
+}
+
+func (b *Backend) startSlave(c *definition.Cluster, h *definition.Host, shared string) (*slaveProc, error) {
+	dir := filepath.Join(b.Dir, c.Name, h.Name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	logf, err := os.OpenFile(filepath.Join(dir, "slave.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	fp := b.functionsPath()
+	args := []string{"slave",
+		"--master", b.MasterAddr, "--name", h.Name,
+		"--state-dir", filepath.Join(dir, "state"), "--work-dir", filepath.Join(dir, "work"),
+		"--functions-path", fp, "--ca-fingerprint", b.Fingerprint.String()}
+	cmd := exec.Command(b.Binary, args...)
+	cmd.Env = append(os.Environ(),
+		"XRDTEST_TOKEN="+b.Token,
+		"XRDTEST_SHARED="+shared,
+		"XRDTEST_FUNCTIONS="+fp,
+		clusterMarker(c.Name),
+	)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	if os.Geteuid() == 0 {
+		// Its own host name: the slave sets it inside the new namespace.
+		short, _, _ := strings.Cut(h.Name, ".")
+		cmd.Args = append(cmd.Args, "--hostname", short)
+		cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWUTS
+	}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, err
+	}
+	p := &slaveProc{host: h.Name, cmd: cmd, done: make(chan struct{}), marker: clusterMarker(c.Name), log: logf}
+	go func() {
+		p.err = cmd.Wait()
+		logf.Close()
+		close(p.done)
+		if p.err != nil {
+			b.Log.Warn("local slave exited", "host", h.Name, "err", p.err, "log", logf.Name())
+		}
+	}()
+	return p, nil
+}
+
+// StopCluster stops the cluster's slaves (TERM, then KILL after
+// StopGrace) and whatever their scripts left running.
+func (b *Backend) StopCluster(ctx context.Context, c *definition.Cluster) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.stopLocked(c.Name)
+}
+
+func (b *Backend) stopLocked(cluster string) error {
+	procs := b.clusters[cluster]
+	delete(b.clusters, cluster)
+	grace := b.StopGrace
+	if grace == 0 {
+		grace = 10 * time.Second
+	}
+	for _, p := range procs {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	}
+	deadline := time.After(grace)
+	var errs []error
+	for _, p := range procs {
+		select {
+		case <-p.done:
+		case <-deadline:
+			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+			<-p.done
+			errs = append(errs, fmt.Errorf("slave %s did not stop within %s: killed", p.host, grace))
+		}
+	}
+	if n := runner.KillMarked(clusterMarker(cluster), 2*time.Second); n > 0 {
+		b.Log.Info("stopped processes left by the cluster's scripts", "cluster", cluster, "processes", n)
+	}
+	if len(procs) > 0 {
+		b.Log.Info("local cluster stopped", "cluster", cluster)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,318 @@
+package master
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/xrdtest/xrdtest/internal/pki"
+	"github.com/xrdtest/xrdtest/internal/store"
+)
+
+// API serves the JSON API under /api/v1. Reads are public; actions need
+// `Authorization: Bearer <token>` (a header browsers do not send across
+// sites, so the API is not open to CSRF).
+type API struct {
+	Manager  *Manager
+	Registry *Registry
+	Store    store.Store
+	// Token returns the token actions need; "" disables actions.
+	Token   func() string
+	Version string
+	Started time.Time
+}
+
+// SessionDetail is a session with its stages and per-slave results.
+type SessionDetail struct {
+	*store.Session
+	Stages []StageDetail `json:"stages"`
+}
+
+// StageDetail is a stage with its results.
+type StageDetail struct {
+	*store.Stage
+	Results []*store.Result `json:"results"`
+}
+
+// Handler returns the API's routes.
+func (a *API) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/status", a.status)
+	mux.HandleFunc("GET /api/v1/daemons", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, a.Registry.Daemons()) })
+	mux.HandleFunc("GET /api/v1/suites", a.suites)
+	mux.HandleFunc("GET /api/v1/sessions", a.sessions)
+	mux.HandleFunc("POST /api/v1/sessions", a.authorized(a.startSession))
+	mux.HandleFunc("GET /api/v1/sessions/{id}", a.session)
+	mux.HandleFunc("GET /api/v1/sessions/{id}/output", a.output)
+	mux.HandleFunc("POST /api/v1/sessions/{id}/cancel", a.authorized(a.cancel))
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, fmt.Errorf("no such API endpoint: %s %s", r.Method, r.URL.Path))
+	})
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, err error) {
+	writeJSON(w, code, map[string]string{"error": err.Error()})
+}
+
+func (a *API) authorized(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		token := a.Token()
+		if token == "" {
+			writeError(w, http.StatusForbidden, errors.New("actions are disabled on this master: set [webserver] suite_run_pass or api_token"))
+			return
+		}
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || !pki.TokenEqual(got, token) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="xrdtest"`)
+			writeError(w, http.StatusUnauthorized, errors.New("a valid API token is required (Authorization: Bearer TOKEN)"))
+			return
+		}
+		h(w, r)
+	}
+}
+
+func (a *API) status(w http.ResponseWriter, r *http.Request) {
+	running, _, err := a.Store.Sessions(r.Context(), store.Filter{States: []store.SessionState{store.SessionQueued, store.SessionRunning}})
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err)
+		return
+	}
+	if running == nil {
+		running = []*store.Session{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"version": a.Version, "started": a.Started, "daemons": a.Registry.Daemons(), "sessions": running,
+	})
+}
+
+func (a *API) suites(w http.ResponseWriter, r *http.Request) {
+	type suite struct {
+		Name     string   `json:"name"`
+		Clusters []string `json:"clusters"`
+		Machines []string `json:"machines"`
+		Cases    []string `json:"cases"`
+	}
+	out := []suite{}
+	for _, s := range a.Manager.Definitions().Suites {
+		v := suite{Name: s.Name, Clusters: s.Clusters, Machines: s.Machines}
+		for _, tc := range s.Tests {
+			v.Cases = append(v.Cases, tc.Name)
+		}
+		out = append(out, v)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (a *API) sessions(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := store.Filter{Suite: q.Get("suite"), Limit: 50}
+	for _, s := range q["state"] {
+		f.States = append(f.States, store.SessionState(s))
+	}
+	if v, err := strconv.Atoi(q.Get("limit")); err == nil && v > 0 && v <= 1000 {
+		f.Limit = v
+	}
+	if v, err := strconv.Atoi(q.Get("offset")); err == nil && v >= 0 {
+		f.Offset = v
+	}
+	list, total, err := a.Store.Sessions(r.Context(), f)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err)
+		return
+	}
+	if list == nil {
+		list = []*store.Session{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"sessions": list, "total": total})
+}
+
+func (a *API) startSession(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Suite string   `json:"suite"`
+		Cases []string `json:"cases"`
+		By    string   `json:"by"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("bad request body: %w", err))
+		return
+	}
+	by := "api"
+	if req.By != "" {
+		by = "api (" + req.By + ")"
+	}
+	s, err := a.Manager.Start(r.Context(), req.Suite, req.Cases, by)
+	if err != nil {
+		code := http.StatusInternalServerError
+		if errors.Is(err, ErrUnknownSuite) || strings.Contains(err.Error(), "has no test case") {
+			code = http.StatusNotFound
+		}
+		writeError(w, code, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, s)
+}
+
+func sessionID(w http.ResponseWriter, r *http.Request) (int64, bool) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("bad session id %q", r.PathValue("id")))
+		return 0, false
+	}
+	return id, true
+}
+
+// Detail loads a session with its stages and results.
+func Detail(ctx context.Context, st store.Store, id int64) (*SessionDetail, error) {
+	s, err := st.Session(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	stages, err := st.Stages(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	results, err := st.Results(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	d := &SessionDetail{Session: s, Stages: make([]StageDetail, len(stages))}
+	byIndex := map[int]int{}
+	for i, stg := range stages {
+		d.Stages[i] = StageDetail{Stage: stg, Results: []*store.Result{}}
+		byIndex[stg.Index] = i
+	}
+	for _, res := range results {
+		if i, ok := byIndex[res.Stage]; ok {
+			d.Stages[i].Results = append(d.Stages[i].Results, res)
+		}
+	}
+	return d, nil
+}
+
+func (a *API) session(w http.ResponseWriter, r *http.Request) {
+	id, ok := sessionID(w, r)
+	if !ok {
+		return
+	}
+	d, err := Detail(r.Context(), a.Store, id)
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, fmt.Errorf("no session %d", id))
+		return
+	}
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
+func (a *API) cancel(w http.ResponseWriter, r *http.Request) {
+	id, ok := sessionID(w, r)
+	if !ok {
+		return
+	}
+	if err := a.Manager.Cancel(id); err != nil {
+		writeError(w, http.StatusConflict, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"cancelling": id})
+}
+
+// output streams one slave's output of one stage as plain text; with
+// follow=1 it keeps streaming until the stage has ended there.
+func (a *API) output(w http.ResponseWriter, r *http.Request) {
+	id, ok := sessionID(w, r)
+	if !ok {
+		return
+	}
+	stage, err := strconv.Atoi(r.URL.Query().Get("stage"))
+	slave := r.URL.Query().Get("slave")
+	if err != nil || slave == "" {
+		writeError(w, http.StatusBadRequest, errors.New("give stage=INDEX and slave=NAME"))
+		return
+	}
+	follow := r.URL.Query().Get("follow") == "1"
+	ended := func() bool {
+		results, err := a.Store.Results(r.Context(), id)
+		if err != nil {
+			return true
+		}
+		for _, res := range results {
+			if res.Stage == stage && res.Slave == slave {
+				return res.Status != store.StatusRunning && res.Status != store.StatusPending
+			}
+		}
+		s, err := a.Store.Session(r.Context(), id)
+		return err != nil || s.State.Finished()
+	}
+	var f io.ReadSeekCloser
+	for {
+		f, err = a.Store.OpenOutput(id, stage, slave)
+		if err == nil || !follow || !errors.Is(err, store.ErrNotFound) || ended() {
+			break
+		}
+		select {
+		case <-r.Context().Done():
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, fmt.Errorf("no output for session %d stage %d slave %s", id, stage, slave))
+		return
+	}
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err)
+		return
+	}
+	defer f.Close()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	flusher, _ := w.(http.Flusher)
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := f.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return
+			}
+			continue
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return
+		}
+		// At the end of what was written so far.
+		if !follow || ended() {
+			// One last read: the stage may have written its tail
+			// between our read and the check.
+			if n, _ := f.Read(buf); n > 0 {
+				w.Write(buf[:n])
+				continue
+			}
+			return
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+		select {
+		case <-r.Context().Done():
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,213 @@
+package master
+
+import (
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/xrdtest/xrdtest/internal/pki"
+	"github.com/xrdtest/xrdtest/internal/protocol"
+	"github.com/xrdtest/xrdtest/internal/store"
+)
+
+// daemonConn is the master's side of one daemon's Connect stream.
+type daemonConn struct {
+	id       pki.Identity
+	addr     string
+	version  string
+	hostname string
+	since    time.Time
+	log      *slog.Logger
+
+	// out feeds the goroutine that writes to the stream (a gRPC stream
+	// must not be written concurrently).
+	out    chan *protocol.MasterMessage
+	closed chan struct{} // closed when the stream ended
+
+	mu       sync.Mutex
+	stages   map[string]*stageWait // running stage commands by id
+	logs     map[string]*logWait   // log collections by id
+	reason   string                // why the connection ended
+	lastSeen time.Time
+}
+
+func newDaemonConn(id pki.Identity, addr string, hello *protocol.Hello, log *slog.Logger) *daemonConn {
+	return &daemonConn{
+		id: id, addr: addr, version: hello.GetVersion(), hostname: hello.GetHostname(), since: time.Now(), log: log,
+		out: make(chan *protocol.MasterMessage, 64), closed: make(chan struct{}),
+		stages: map[string]*stageWait{}, logs: map[string]*logWait{}, lastSeen: time.Now(),
+	}
+}
+
+func (c *daemonConn) info() DaemonInfo {
+	return DaemonInfo{Role: string(c.id.Role), Name: c.id.Name, Address: c.addr, Version: c.version, Hostname: c.hostname, Since: c.since, Stage: c.busy()}
+}
+
+// send queues a message for the stream; it gives up when the stream ended.
+func (c *daemonConn) send(m *protocol.MasterMessage) bool {
+	select {
+	case c.out <- m:
+		return true
+	case <-c.closed:
+		return false
+	}
+}
+
+func (c *daemonConn) close(reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	select {
+	case <-c.closed:
+	default:
+		c.reason = reason
+		close(c.closed)
+	}
+}
+
+func (c *daemonConn) closeReason() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reason
+}
+
+func (c *daemonConn) seen() {
+	c.mu.Lock()
+	c.lastSeen = time.Now()
+	c.mu.Unlock()
+}
+
+func (c *daemonConn) silentFor() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Since(c.lastSeen)
+}
+
+// busy names the stage command the slave runs, or "".
+func (c *daemonConn) busy() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, w := range c.stages {
+		return w.name + " (" + id + ")"
+	}
+	return ""
+}
+
+// stageWait follows one stage command on one slave.
+type stageWait struct {
+	name string
+	sink OutputSink
+	done chan *protocol.StageDone
+
+	mu      sync.Mutex
+	started time.Time
+	sinkErr error
+}
+
+func (w *stageWait) startTime(fallback time.Time) time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.started.IsZero() {
+		return fallback
+	}
+	return w.started
+}
+
+// outcome converts the slave's report; the end time is the master's
+// clock at the report.
+func (w *stageWait) outcome(d *protocol.StageDone, sent time.Time) Outcome {
+	o := Outcome{Start: w.startTime(sent), End: time.Now()}
+	code := int(d.GetExitCode())
+	switch {
+	case d.GetError() != "":
+		o.Status, o.Message = store.StatusFailed, "the slave could not run the script: "+d.GetError()
+	case d.GetTimedOut():
+		o.Status, o.ExitCode, o.Message = store.StatusTimeout, &code, "killed after the stage timeout"
+	case d.GetCancelled():
+		o.Status, o.ExitCode, o.Message = store.StatusCancelled, &code, "cancelled"
+	case code == 0:
+		o.Status, o.ExitCode = store.StatusPassed, &code
+	default:
+		o.Status, o.ExitCode = store.StatusFailed, &code
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.sinkErr != nil {
+		o.Message = firstNonEmpty(o.Message, "output incomplete: "+w.sinkErr.Error())
+	}
+	return o
+}
+
+func (c *daemonConn) startStage(cmd StageCommand, sink OutputSink) (*stageWait, error) {
+	w := &stageWait{name: cmd.StageName, sink: sink, done: make(chan *protocol.StageDone, 1)}
+	c.mu.Lock()
+	if _, dup := c.stages[cmd.ID]; dup {
+		c.mu.Unlock()
+		return nil, fmt.Errorf("stage %s is already running on %s", cmd.ID, c.id.Name)
+	}
+	c.stages[cmd.ID] = w
+	c.mu.Unlock()
+	ok := c.send(&protocol.MasterMessage{Msg: &protocol.MasterMessage_RunStage{RunStage: &protocol.RunStage{
+		Id: cmd.ID, Session: cmd.Session, Stage: int32(cmd.Stage), StageName: cmd.StageName,
+		Script: cmd.Script, Env: cmd.Env, TimeoutMs: cmd.Timeout.Milliseconds(), KillGraceMs: cmd.Grace.Milliseconds(),
+	}}})
+	if !ok {
+		c.endStage(cmd.ID)
+		return nil, fmt.Errorf("connection to %s lost", c.id.Name)
+	}
+	return w, nil
+}
+
+func (c *daemonConn) endStage(id string) {
+	c.mu.Lock()
+	delete(c.stages, id)
+	c.mu.Unlock()
+}
+
+func (c *daemonConn) stage(id string) *stageWait {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stages[id]
+}
+
+// handle processes one message from the daemon. Output is written to its
+// sink here, on the receiving goroutine, so a slow disk slows the stream
+// down (gRPC flow control) instead of filling memory.
+func (c *daemonConn) handle(m *protocol.DaemonMessage) {
+	c.seen()
+	switch m := m.Msg.(type) {
+	case *protocol.DaemonMessage_Heartbeat:
+	case *protocol.DaemonMessage_StageStarted:
+		if w := c.stage(m.StageStarted.GetId()); w != nil {
+			w.mu.Lock()
+			w.started = time.Now()
+			w.mu.Unlock()
+		}
+	case *protocol.DaemonMessage_StageOutput:
+		o := m.StageOutput
+		w := c.stage(o.GetId())
+		if w == nil {
+			c.log.Warn("output for an unknown stage", "id", o.GetId())
+			return
+		}
+		if err := w.sink.Append(o.GetSeq(), o.GetData()); err != nil {
+			w.mu.Lock()
+			if w.sinkErr == nil {
+				w.sinkErr = err
+				c.log.Error("cannot store stage output", "id", o.GetId(), "err", err)
+			}
+			w.mu.Unlock()
+		}
+	case *protocol.DaemonMessage_StageDone:
+		if w := c.stage(m.StageDone.GetId()); w != nil {
+			select {
+			case w.done <- m.StageDone:
+			default:
+			}
+		}
+	case *protocol.DaemonMessage_LogChunk:
+		c.handleLogChunk(m.LogChunk)
+	default:
+		c.log.Warn("unexpected message from daemon", "type", fmt.Sprintf("%T", m))
+	}
+}

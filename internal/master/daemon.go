@@ -1,0 +1,167 @@
+package master
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
+	"github.com/xrdtest/xrdtest/internal/definition"
+	"github.com/xrdtest/xrdtest/internal/pki"
+	"github.com/xrdtest/xrdtest/internal/protocol"
+	"github.com/xrdtest/xrdtest/internal/store"
+)
+
+// Options configure a master.
+type Options struct {
+	StateDir   string // CA, history database, outputs
+	DaemonAddr string // where daemons connect (gRPC, mutual TLS)
+	WebAddr    string // the JSON API
+	Token      string // the connection token daemons enroll with
+	APIToken   string // the token API actions need ("" disables actions)
+	Repos      []definition.Repo
+	Settings   SessionSettings
+	Clusters   ClusterProvider
+	Heartbeat  time.Duration
+	// HeartbeatTimeout disconnects a daemon silent for this long.
+	HeartbeatTimeout time.Duration
+	Log              *slog.Logger
+	Version          string
+}
+
+// Master is an assembled master: CA, history, definitions, the daemon
+// port, the API and the session manager.
+type Master struct {
+	CA       *pki.CA
+	Store    store.Store
+	Registry *Registry
+	Manager  *Manager
+	opts     Options
+	defs     atomic.Pointer[definition.Set]
+
+	daemonLn, webLn net.Listener
+	grpcServer      *grpc.Server
+	httpServer      *http.Server
+}
+
+// Open creates or loads the master's state and listens on its ports; Serve
+// then serves them.
+func Open(ctx context.Context, opts Options) (*Master, error) {
+	if opts.Heartbeat == 0 {
+		opts.Heartbeat = 2 * time.Second
+	}
+	if opts.HeartbeatTimeout == 0 {
+		opts.HeartbeatTimeout = 10 * time.Second
+	}
+	ca, created, err := pki.LoadOrCreateCA(opts.StateDir + "/ca")
+	if err != nil {
+		return nil, fmt.Errorf("certificate authority: %w", err)
+	}
+	if created {
+		opts.Log.Info("created the master's certificate authority", "fingerprint", ca.Fingerprint().String())
+	} else {
+		opts.Log.Info("certificate authority loaded", "fingerprint", ca.Fingerprint().String())
+	}
+	tlsConf, err := ca.ServerTLS(opts.StateDir + "/ca")
+	if err != nil {
+		return nil, fmt.Errorf("master certificate: %w", err)
+	}
+	st, err := store.OpenSQLite(ctx, opts.StateDir+"/history")
+	if err != nil {
+		return nil, fmt.Errorf("history: %w", err)
+	}
+	if ids, err := st.InterruptUnfinished(ctx, "the master stopped while the session was queued or running"); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("history: %w", err)
+	} else if len(ids) > 0 {
+		opts.Log.Warn("sessions left unfinished by the previous master marked interrupted", "sessions", ids)
+	}
+	m := &Master{CA: ca, Store: st, Registry: NewRegistry(), opts: opts}
+	m.Reload(ctx)
+	m.Manager = &Manager{Store: st, Registry: m.Registry, Definitions: m.Definitions, Clusters: opts.Clusters, Settings: opts.Settings, Log: opts.Log}
+
+	if m.daemonLn, err = net.Listen("tcp", opts.DaemonAddr); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("daemon port: %w", err)
+	}
+	if m.webLn, err = net.Listen("tcp", opts.WebAddr); err != nil {
+		m.daemonLn.Close()
+		st.Close()
+		return nil, fmt.Errorf("web port: %w", err)
+	}
+	srv := &Server{CA: ca, Token: func() string { return opts.Token }, Registry: m.Registry, Log: opts.Log,
+		Version: opts.Version, Heartbeat: opts.Heartbeat, HeartbeatTimeout: opts.HeartbeatTimeout}
+	m.grpcServer = grpc.NewServer(grpc.Creds(credentials.NewTLS(tlsConf)))
+	protocol.RegisterMasterServer(m.grpcServer, srv)
+	api := &API{Manager: m.Manager, Registry: m.Registry, Store: st, Token: func() string { return opts.APIToken }, Version: opts.Version, Started: time.Now()}
+	m.httpServer = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(opts.Log.Handler(), slog.LevelWarn), TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12}}
+	return m, nil
+}
+
+// DaemonAddr is the address daemons connect to.
+func (m *Master) DaemonAddr() net.Addr { return m.daemonLn.Addr() }
+
+// WebAddr is the address of the API.
+func (m *Master) WebAddr() net.Addr { return m.webLn.Addr() }
+
+// Definitions returns the definitions loaded last.
+func (m *Master) Definitions() *definition.Set { return m.defs.Load() }
+
+// Reload loads the definition repositories again. Running sessions keep
+// the definitions they started with.
+func (m *Master) Reload(ctx context.Context) *definition.Set {
+	set := definition.Load(ctx, m.opts.Repos, definition.Options{})
+	for _, d := range set.Diagnostics.Errors() {
+		m.opts.Log.Warn("definition error", "repo", d.Repo, "file", d.File, "line", d.Line, "msg", d.Message)
+	}
+	m.opts.Log.Info("definitions loaded", "clusters", len(set.Clusters), "suites", len(set.Suites), "errors", len(set.Diagnostics.Errors()))
+	m.defs.Store(set)
+	return set
+}
+
+// Serve serves until ctx ends, then stops the sessions (they end as
+// cancelled), the ports and the history.
+func (m *Master) Serve(ctx context.Context) error {
+	errc := make(chan error, 2)
+	go func() { errc <- m.grpcServer.Serve(m.daemonLn) }()
+	go func() {
+		if err := m.httpServer.Serve(m.webLn); !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+		}
+	}()
+	m.opts.Log.Info("master serving", "daemons", m.DaemonAddr().String(), "api", m.WebAddr().String())
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	m.Close()
+	return err
+}
+
+// Close stops everything; sessions still running are cancelled first.
+func (m *Master) Close() {
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	m.Manager.Shutdown(sctx)
+	m.httpServer.Shutdown(sctx)
+	stopped := make(chan struct{})
+	go func() { m.grpcServer.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(2 * time.Second):
+		m.grpcServer.Stop() // daemon streams never end by themselves
+	}
+	if err := m.Store.Close(); err != nil {
+		m.opts.Log.Error("closing the history", "err", err)
+	}
+}

@@ -1,0 +1,340 @@
+package master
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/xrdtest/xrdtest/internal/definition"
+	"github.com/xrdtest/xrdtest/internal/store"
+)
+
+// ClusterProvider brings a cluster's machines up and down (a hypervisor
+// backend). Without one, the slaves are expected to connect by themselves
+// (physical machines).
+type ClusterProvider interface {
+	StartCluster(ctx context.Context, c *definition.Cluster) error
+	StopCluster(ctx context.Context, c *definition.Cluster) error
+}
+
+// SessionSettings are the master-wide defaults of a session.
+type SessionSettings struct {
+	StageTimeout time.Duration // when the suite sets none
+	KillGrace    time.Duration // between TERM and KILL
+	SlaveWait    time.Duration // how long a session waits for its slaves
+	WebPort      int           // @port@
+	WebProto     string        // @proto@
+	LogMaxBytes  int64         // per collected log file, from its end (0: all)
+}
+
+// Manager starts, runs, cancels and records sessions.
+type Manager struct {
+	Store    store.Store
+	Registry *Registry
+	// Dispatcher runs stages; nil: Registry.
+	Dispatcher Dispatcher
+	// Definitions returns the current definitions; a session keeps the
+	// snapshot it started with.
+	Definitions func() *definition.Set
+	Clusters    ClusterProvider
+	Settings    SessionSettings
+	Log         *slog.Logger
+	// Changed is called when a session's record changed (live views).
+	Changed func(session int64)
+
+	mu       sync.Mutex
+	running  map[int64]*activeSession
+	reserved map[string]int64 // machine -> session holding it
+	released chan struct{}    // closed and replaced when machines are released
+	wg       sync.WaitGroup
+}
+
+type activeSession struct {
+	cancel     chan struct{}
+	cancelOnce sync.Once
+	done       chan struct{}
+}
+
+// ErrUnknownSuite is returned when starting a suite that is not loaded.
+var ErrUnknownSuite = errors.New("unknown suite")
+
+func (m *Manager) init() {
+	if m.running == nil {
+		m.running = map[int64]*activeSession{}
+		m.reserved = map[string]int64{}
+		m.released = make(chan struct{})
+	}
+}
+
+// Start queues a session of suite (only the given cases, in suite order,
+// when cases is not empty) and runs it in the background.
+func (m *Manager) Start(ctx context.Context, suiteName string, cases []string, triggeredBy string) (*store.Session, error) {
+	defs := m.Definitions()
+	suite := defs.Suite(suiteName)
+	if suite == nil {
+		return nil, fmt.Errorf("%w %q", ErrUnknownSuite, suiteName)
+	}
+	var runCases []string
+	for _, tc := range suite.Tests {
+		if len(cases) == 0 || slices.Contains(cases, tc.Name) {
+			runCases = append(runCases, tc.Name)
+		}
+	}
+	for _, c := range cases {
+		if !slices.Contains(runCases, c) {
+			return nil, fmt.Errorf("suite %s has no test case %q", suiteName, c)
+		}
+	}
+	s := &store.Session{Suite: suite.Name, State: store.SessionQueued, Machines: suite.Machines, Cases: runCases, TriggeredBy: triggeredBy}
+	if err := m.Store.CreateSession(ctx, s); err != nil {
+		return nil, fmt.Errorf("cannot record the session: %w", err)
+	}
+	a := &activeSession{cancel: make(chan struct{}), done: make(chan struct{})}
+	m.mu.Lock()
+	m.init()
+	m.running[s.ID] = a
+	m.mu.Unlock()
+	m.event(ctx, s.ID, "queued", fmt.Sprintf("session of %s queued by %s", suite.Name, triggeredBy))
+	snapshot := *s
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		defer close(a.done)
+		m.execute(context.WithoutCancel(ctx), &snapshot, suite, defs, a)
+		m.mu.Lock()
+		delete(m.running, s.ID)
+		m.mu.Unlock()
+	}()
+	return s, nil
+}
+
+// Cancel cancels a queued or running session: the running stage is
+// stopped, finalize stages still run.
+func (m *Manager) Cancel(id int64) error {
+	m.mu.Lock()
+	a := m.running[id]
+	m.mu.Unlock()
+	if a == nil {
+		return fmt.Errorf("session %d is not running", id)
+	}
+	a.cancelOnce.Do(func() { close(a.cancel) })
+	return nil
+}
+
+// Wait waits until the session has ended and returns its record.
+func (m *Manager) Wait(ctx context.Context, id int64) (*store.Session, error) {
+	m.mu.Lock()
+	a := m.running[id]
+	m.mu.Unlock()
+	if a != nil {
+		select {
+		case <-a.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return m.Store.Session(ctx, id)
+}
+
+// Shutdown cancels every session and waits for them (bounded by ctx).
+func (m *Manager) Shutdown(ctx context.Context) {
+	m.mu.Lock()
+	for _, a := range m.running {
+		a.cancelOnce.Do(func() { close(a.cancel) })
+	}
+	m.mu.Unlock()
+	done := make(chan struct{})
+	go func() { m.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+func (m *Manager) event(ctx context.Context, id int64, kind, msg string) {
+	if err := m.Store.AddEvent(context.WithoutCancel(ctx), store.Event{Session: id, Kind: kind, Message: msg}); err != nil {
+		m.Log.Error("cannot record event", "session", id, "err", err)
+	}
+	m.notify(id)
+}
+
+func (m *Manager) notify(id int64) {
+	if m.Changed != nil {
+		m.Changed(id)
+	}
+}
+
+func (m *Manager) update(ctx context.Context, s *store.Session) {
+	if err := m.Store.UpdateSession(context.WithoutCancel(ctx), s); err != nil {
+		m.Log.Error("cannot record session", "session", s.ID, "err", err)
+	}
+	m.notify(s.ID)
+}
+
+// finish records the final state of a session.
+func (m *Manager) finish(ctx context.Context, s *store.Session, state store.SessionState, reason string) {
+	s.State, s.Reason, s.Ended = state, reason, time.Now()
+	m.update(ctx, s)
+	msg := string(state)
+	if reason != "" {
+		msg += ": " + reason
+	}
+	m.event(ctx, s.ID, "finished", msg)
+	m.Log.Info("session finished", "session", s.ID, "suite", s.Suite, "state", state, "reason", reason)
+}
+
+func (m *Manager) execute(ctx context.Context, s *store.Session, suite *definition.Suite, defs *definition.Set, a *activeSession) {
+	log := m.Log.With("session", s.ID, "suite", s.Suite)
+	// Queued: wait until no other session holds these machines.
+	if err := m.reserve(ctx, s.ID, s.Machines, a.cancel); err != nil {
+		m.finish(ctx, s, store.SessionCancelled, "cancelled while queued")
+		return
+	}
+	defer m.release(s.ID)
+
+	clusters := make([]*definition.Cluster, 0, len(suite.Clusters))
+	hosts := map[string]*definition.Host{}
+	for _, name := range suite.Clusters {
+		if c := defs.Cluster(name); c != nil {
+			clusters = append(clusters, c)
+			for _, h := range c.Hosts {
+				hosts[h.Name] = h
+			}
+		}
+	}
+	if m.Clusters != nil {
+		for i, c := range clusters {
+			m.event(ctx, s.ID, "cluster", "starting cluster "+c.Name)
+			if err := m.Clusters.StartCluster(ctx, c); err != nil {
+				m.stopClusters(ctx, clusters[:i+1], log)
+				m.finish(ctx, s, store.SessionFailed, fmt.Sprintf("cannot start cluster %s: %v", c.Name, err))
+				return
+			}
+		}
+		defer m.stopClusters(ctx, clusters, log)
+	}
+
+	// Wait, bounded, for every machine to be connected and idle.
+	waitCtx, stop := context.WithTimeout(ctx, m.Settings.SlaveWait)
+	go func() {
+		select {
+		case <-a.cancel:
+			stop()
+		case <-waitCtx.Done():
+		}
+	}()
+	missing := m.Registry.WaitForSlaves(waitCtx, s.Machines)
+	stop()
+	if len(missing) > 0 {
+		select {
+		case <-a.cancel:
+			m.finish(ctx, s, store.SessionCancelled, "cancelled while waiting for slaves")
+		default:
+			m.finish(ctx, s, store.SessionFailed, fmt.Sprintf("slaves not connected and idle after %s: %s", m.Settings.SlaveWait, strings.Join(missing, ", ")))
+		}
+		return
+	}
+
+	s.State, s.Started = store.SessionRunning, time.Now()
+	m.update(ctx, s)
+	m.event(ctx, s.ID, "started", "all slaves connected: "+strings.Join(s.Machines, ", "))
+	timeout := m.Settings.StageTimeout
+	if suite.StageTimeout > 0 {
+		timeout = time.Duration(suite.StageTimeout * float64(time.Second))
+	}
+	disp := m.Dispatcher
+	if disp == nil {
+		disp = m.Registry
+	}
+	run := &sessionRun{
+		store: m.Store, disp: disp, log: log, session: s, suite: suite, hosts: hosts,
+		stages: plan(suite, s.Cases), webPort: m.Settings.WebPort, webProto: m.Settings.WebProto,
+		timeout: timeout, grace: m.Settings.KillGrace, cancelReq: a.cancel, changed: m.Changed, now: time.Now,
+	}
+	state, reason := run.run(ctx)
+	m.collectLogs(ctx, s, suite, log)
+	m.finish(ctx, s, state, reason)
+}
+
+func (m *Manager) stopClusters(ctx context.Context, clusters []*definition.Cluster, log *slog.Logger) {
+	for _, c := range clusters {
+		if err := m.Clusters.StopCluster(context.WithoutCancel(ctx), c); err != nil {
+			log.Error("cannot stop cluster", "cluster", c.Name, "err", err)
+		}
+	}
+}
+
+// collectLogs fetches the suite's log files from every slave still
+// connected. Missing files are recorded as events, not failures.
+func (m *Manager) collectLogs(ctx context.Context, s *store.Session, suite *definition.Suite, log *slog.Logger) {
+	if len(suite.Logs) == 0 {
+		return
+	}
+	var wg sync.WaitGroup
+	for _, slave := range s.Machines {
+		paths := make([]string, len(suite.Logs))
+		for i, p := range suite.Logs {
+			paths[i] = strings.ReplaceAll(p, "@slavename@", slave)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			open := func(path string) (io.WriteCloser, error) { return m.Store.LogWriter(s.ID, slave, path) }
+			id := fmt.Sprintf("%d/logs/%s", s.ID, slave)
+			if err := m.Registry.CollectLogs(ctx, slave, id, paths, m.Settings.LogMaxBytes, open); err != nil {
+				log.Warn("log collection incomplete", "slave", slave, "err", err)
+				m.event(ctx, s.ID, "logs", fmt.Sprintf("logs of %s: %v", slave, err))
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// reserve waits until none of the machines is held by another session,
+// then holds them all for session id.
+func (m *Manager) reserve(ctx context.Context, id int64, machines []string, cancel <-chan struct{}) error {
+	for {
+		m.mu.Lock()
+		m.init()
+		free := true
+		for _, h := range machines {
+			if holder, ok := m.reserved[h]; ok && holder != id {
+				free = false
+			}
+		}
+		if free {
+			for _, h := range machines {
+				m.reserved[h] = id
+			}
+			m.mu.Unlock()
+			return nil
+		}
+		released := m.released
+		m.mu.Unlock()
+		select {
+		case <-released:
+		case <-cancel:
+			return errors.New("cancelled")
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (m *Manager) release(id int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for h, holder := range m.reserved {
+		if holder == id {
+			delete(m.reserved, h)
+		}
+	}
+	close(m.released)
+	m.released = make(chan struct{})
+}

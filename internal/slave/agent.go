@@ -1,0 +1,403 @@
+// Package slave is the slave daemon: it enrolls with the master once,
+// keeps one Connect stream open (reconnecting with backoff), runs the
+// stage scripts the master sends and streams their output back.
+package slave
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/status"
+
+	"github.com/xrdtest/xrdtest/internal/pki"
+	"github.com/xrdtest/xrdtest/internal/protocol"
+	"github.com/xrdtest/xrdtest/internal/slave/runner"
+)
+
+// Config configures a slave.
+type Config struct {
+	Master        string // host:port of the master's daemon port
+	Name          string // the host's full name: the slave's identity
+	StateDir      string // enrolled key and certificates
+	WorkDir       string // one subfolder per session
+	FunctionsPath string // where functions.sh is installed
+	Token         string // connection token, needed to enroll
+	Pin           pki.Pin
+	HavePin       bool
+	Version       string
+	Log           *slog.Logger
+	// Env is added to every script's environment.
+	Env []string
+	// MinBackoff and MaxBackoff bound the reconnect delay.
+	MinBackoff, MaxBackoff time.Duration
+}
+
+// Agent is a running slave.
+type Agent struct {
+	cfg Config
+	log *slog.Logger
+	// out is drained by whichever stream is connected, so a stage that
+	// produces output while the master is away waits instead of losing it.
+	out chan *protocol.DaemonMessage
+
+	mu     sync.Mutex
+	stages map[string]*runningStage
+}
+
+type runningStage struct {
+	cancel context.CancelFunc
+}
+
+// ErrRefused wraps a refusal by the master that retrying cannot cure (a
+// wrong token or pin, a certificate for another name).
+var ErrRefused = errors.New("refused by the master")
+
+// New returns an agent; Run starts it.
+func New(cfg Config) *Agent {
+	if cfg.MinBackoff == 0 {
+		cfg.MinBackoff = 500 * time.Millisecond
+	}
+	if cfg.MaxBackoff == 0 {
+		cfg.MaxBackoff = 30 * time.Second
+	}
+	return &Agent{cfg: cfg, log: cfg.Log.With("slave", cfg.Name), out: make(chan *protocol.DaemonMessage, 16), stages: map[string]*runningStage{}}
+}
+
+// Run enrolls if needed, then serves the master until ctx ends or the
+// master refuses the slave for good.
+func (a *Agent) Run(ctx context.Context) error {
+	if err := runner.InstallFunctions(a.cfg.FunctionsPath); err != nil {
+		return fmt.Errorf("cannot install functions.sh: %w", err)
+	}
+	creds, err := a.credentials(ctx)
+	if err != nil {
+		return err
+	}
+	a.log.Info("slave starting", "master", a.cfg.Master, "ca", creds.CAFingerprint().String())
+	backoff := a.cfg.MinBackoff
+	for {
+		start := time.Now()
+		err := a.session(ctx, creds)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if errors.Is(err, ErrRefused) {
+			return err
+		}
+		if time.Since(start) > 10*time.Second {
+			backoff = a.cfg.MinBackoff // it was a working connection
+		}
+		wait := backoff/2 + rand.N(backoff/2+1)
+		a.log.Warn("connection to the master lost; reconnecting", "err", err, "in", wait.Round(time.Millisecond))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+		backoff = min(2*backoff, a.cfg.MaxBackoff)
+	}
+}
+
+// credentials loads the slave's certificate, enrolling first if it has
+// none. Enrollment retries while the master is unreachable.
+func (a *Agent) credentials(ctx context.Context) (*pki.Credentials, error) {
+	creds, err := pki.LoadCredentials(a.cfg.StateDir)
+	if err == nil {
+		if creds.Identity != (pki.Identity{Role: pki.RoleSlave, Name: a.cfg.Name}) {
+			return nil, fmt.Errorf("the certificate in %s is for %s, not slave %s: remove the folder to enroll again", a.cfg.StateDir, creds.Identity, a.cfg.Name)
+		}
+		return creds, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("cannot load credentials: %w", err)
+	}
+	if a.cfg.Token == "" || !a.cfg.HavePin {
+		return nil, fmt.Errorf("%w: this slave is not enrolled yet: give the master's connection token and its CA fingerprint (--token/XRDTEST_TOKEN and --ca-fingerprint)", ErrRefused)
+	}
+	backoff := a.cfg.MinBackoff
+	for {
+		creds, err := a.enroll(ctx)
+		if err == nil || errors.Is(err, ErrRefused) || ctx.Err() != nil {
+			return creds, err
+		}
+		a.log.Warn("cannot enroll yet; retrying", "err", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, a.cfg.MaxBackoff)
+	}
+}
+
+func (a *Agent) enroll(ctx context.Context) (*pki.Credentials, error) {
+	key, err := pki.NewKey()
+	if err != nil {
+		return nil, err
+	}
+	id := pki.Identity{Role: pki.RoleSlave, Name: a.cfg.Name}
+	csr, err := pki.CSR(key, id)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := grpc.NewClient(a.cfg.Master, grpc.WithTransportCredentials(credentials.NewTLS(a.cfg.Pin.EnrollTLS())))
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	resp, err := protocol.NewMasterClient(conn).Enroll(cctx, &protocol.EnrollRequest{Role: string(id.Role), Name: id.Name, Token: a.cfg.Token, CsrPem: csr})
+	if err != nil {
+		return nil, classify("enrollment", err)
+	}
+	creds, err := pki.SaveCredentials(a.cfg.StateDir, key, resp.GetCertificatePem(), resp.GetCaCertificatePem())
+	if err != nil {
+		return nil, fmt.Errorf("cannot store the certificate: %w", err)
+	}
+	a.log.Info("enrolled with the master", "ca", creds.CAFingerprint().String())
+	return creds, nil
+}
+
+// classify marks the errors that retrying cannot cure as ErrRefused. A
+// pin mismatch shows up as a TLS verification error in the transport.
+func classify(what string, err error) error {
+	st, _ := status.FromError(err)
+	switch st.Code() {
+	case codes.PermissionDenied, codes.Unauthenticated, codes.InvalidArgument:
+		return fmt.Errorf("%w: %s: %s", ErrRefused, what, st.Message())
+	case codes.Unavailable:
+		if msg := st.Message(); containsAny(msg, "does not match the pinned", "not a master", "certificate") {
+			return fmt.Errorf("%w: %s: %s", ErrRefused, what, msg)
+		}
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+func containsAny(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// session is one connection to the master: Hello, Welcome, then messages
+// until the stream breaks.
+func (a *Agent) session(ctx context.Context, creds *pki.Credentials) error {
+	conn, err := grpc.NewClient(a.cfg.Master, grpc.WithTransportCredentials(credentials.NewTLS(creds.ClientTLS())))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := protocol.NewMasterClient(conn).Connect(sctx)
+	if err != nil {
+		return classify("connect", err)
+	}
+	hostname, _ := os.Hostname()
+	hello := &protocol.DaemonMessage{Msg: &protocol.DaemonMessage_Hello{Hello: &protocol.Hello{
+		Role: string(pki.RoleSlave), Name: a.cfg.Name, Version: a.cfg.Version, Hostname: hostname}}}
+	if err := stream.Send(hello); err != nil {
+		return classify("connect", err)
+	}
+	first, err := stream.Recv()
+	if err != nil {
+		if st, ok := status.FromError(err); ok && st.Code() == codes.AlreadyExists {
+			return fmt.Errorf("connect: %s", st.Message()) // a stale connection of ours: retry
+		}
+		return classify("connect", err)
+	}
+	w := first.GetWelcome()
+	if w == nil {
+		return errors.New("the master did not answer with Welcome")
+	}
+	interval := time.Duration(w.GetHeartbeatIntervalMs()) * time.Millisecond
+	if interval <= 0 {
+		interval = 2 * time.Second
+	}
+	a.log.Info("connected to the master", "master_version", w.GetMasterVersion())
+
+	errc := make(chan error, 2)
+	var lastSeen sync.Mutex
+	seen := time.Now()
+	go func() {
+		for {
+			m, err := stream.Recv()
+			if err != nil {
+				errc <- err
+				return
+			}
+			lastSeen.Lock()
+			seen = time.Now()
+			lastSeen.Unlock()
+			a.handle(ctx, m)
+		}
+	}()
+	go func() {
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case m := <-a.out:
+				if err := stream.Send(m); err != nil {
+					// The message is lost with the stream; the master
+					// notices the gap in the sequence numbers.
+					errc <- err
+					return
+				}
+			case <-tick.C:
+				lastSeen.Lock()
+				silent := time.Since(seen)
+				lastSeen.Unlock()
+				if silent > 5*interval {
+					errc <- fmt.Errorf("the master has been silent for %s", silent.Round(time.Millisecond))
+					return
+				}
+				hb := &protocol.DaemonMessage{Msg: &protocol.DaemonMessage_Heartbeat{Heartbeat: &protocol.Heartbeat{UnixNano: time.Now().UnixNano()}}}
+				if err := stream.Send(hb); err != nil {
+					errc <- err
+					return
+				}
+			case <-sctx.Done():
+				errc <- sctx.Err()
+				return
+			}
+		}
+	}()
+	return <-errc
+}
+
+// send queues a message for the master; it waits while disconnected.
+func (a *Agent) send(ctx context.Context, m *protocol.DaemonMessage) {
+	select {
+	case a.out <- m:
+	case <-ctx.Done():
+	}
+}
+
+func (a *Agent) handle(ctx context.Context, m *protocol.MasterMessage) {
+	switch m := m.Msg.(type) {
+	case *protocol.MasterMessage_RunStage:
+		a.startStage(ctx, m.RunStage)
+	case *protocol.MasterMessage_CancelStage:
+		a.mu.Lock()
+		if s := a.stages[m.CancelStage.GetId()]; s != nil {
+			s.cancel()
+		}
+		a.mu.Unlock()
+	case *protocol.MasterMessage_CollectLogs:
+		go a.collectLogs(ctx, m.CollectLogs)
+	case *protocol.MasterMessage_Heartbeat:
+	default:
+		a.log.Warn("unexpected message from the master", "type", fmt.Sprintf("%T", m))
+	}
+}
+
+// startStage runs a stage in the background. A command whose id is
+// already running is a resend and is ignored.
+func (a *Agent) startStage(ctx context.Context, rs *protocol.RunStage) {
+	a.mu.Lock()
+	if _, dup := a.stages[rs.GetId()]; dup {
+		a.mu.Unlock()
+		return
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	a.stages[rs.GetId()] = &runningStage{cancel: cancel}
+	a.mu.Unlock()
+	go func() {
+		defer func() {
+			cancel()
+			a.mu.Lock()
+			delete(a.stages, rs.GetId())
+			a.mu.Unlock()
+		}()
+		a.runStage(sctx, ctx, rs)
+	}()
+}
+
+func (a *Agent) runStage(ctx, agentCtx context.Context, rs *protocol.RunStage) {
+	id := rs.GetId()
+	log := a.log.With("stage", rs.GetStageName(), "session", rs.GetSession())
+	a.send(agentCtx, &protocol.DaemonMessage{Msg: &protocol.DaemonMessage_StageStarted{StageStarted: &protocol.StageStarted{Id: id}}})
+	var seq uint64
+	env := append(append([]string{}, a.cfg.Env...), rs.GetEnv()...)
+	res := runner.Run(ctx, runner.Spec{
+		Script:  rs.GetScript(),
+		Dir:     filepath.Join(a.cfg.WorkDir, "session-"+strconv.FormatInt(rs.GetSession(), 10)),
+		Env:     env,
+		Timeout: time.Duration(rs.GetTimeoutMs()) * time.Millisecond,
+		Grace:   time.Duration(rs.GetKillGraceMs()) * time.Millisecond,
+		Output: func(chunk []byte) {
+			seq++
+			a.send(agentCtx, &protocol.DaemonMessage{Msg: &protocol.DaemonMessage_StageOutput{StageOutput: &protocol.StageOutput{
+				Id: id, Seq: seq, Data: append([]byte(nil), chunk...)}}})
+		},
+	})
+	done := &protocol.StageDone{Id: id, ExitCode: int32(res.ExitCode), TimedOut: res.TimedOut, Cancelled: res.Cancelled, Chunks: seq}
+	if res.Err != nil {
+		done.Error = res.Err.Error()
+	}
+	log.Info("stage done", "exit", res.ExitCode, "timed_out", res.TimedOut, "cancelled", res.Cancelled, "err", res.Err)
+	a.send(agentCtx, &protocol.DaemonMessage{Msg: &protocol.DaemonMessage_StageDone{StageDone: done}})
+}
+
+// logChunkSize is the size of the pieces log files are sent in.
+const logChunkSize = 64 << 10
+
+// collectLogs sends the requested files, each from its end when
+// max_bytes is set.
+func (a *Agent) collectLogs(ctx context.Context, req *protocol.CollectLogs) {
+	chunk := func(c *protocol.LogChunk) {
+		c.Id = req.GetId()
+		a.send(ctx, &protocol.DaemonMessage{Msg: &protocol.DaemonMessage_LogChunk{LogChunk: c}})
+	}
+	for _, p := range req.GetPaths() {
+		if err := a.sendFile(p, req.GetMaxBytes(), chunk); err != nil {
+			chunk(&protocol.LogChunk{Path: p, Eof: true, Error: err.Error()})
+		}
+	}
+	chunk(&protocol.LogChunk{Done: true})
+}
+
+func (a *Agent) sendFile(path string, maxBytes int64, chunk func(*protocol.LogChunk)) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && maxBytes > 0 && st.Size() > maxBytes {
+		if _, err := f.Seek(-maxBytes, io.SeekEnd); err != nil {
+			return err
+		}
+	}
+	buf := make([]byte, logChunkSize)
+	for {
+		n, err := f.Read(buf)
+		if n > 0 {
+			chunk(&protocol.LogChunk{Path: path, Data: append([]byte(nil), buf[:n]...)})
+		}
+		if errors.Is(err, io.EOF) {
+			chunk(&protocol.LogChunk{Path: path, Eof: true})
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
