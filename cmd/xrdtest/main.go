@@ -30,6 +30,10 @@ func commands() []command {
 	return []command{
 		{"quickstart", "run suites once on local slaves: a master, a local backend and slaves in one command", runQuickstart},
 		{"slave", "run the slave daemon", runSlave},
+		{"run", "start a session of a suite on a master (--wait: until it ends)", runRun},
+		{"status", "show connected daemons and recent sessions, or one session", runStatus},
+		{"logs", "print the output of a session's stages (-f: follow)", runLogs},
+		{"cancel", "cancel a running session", runCancel},
 		{"check", "validate definition repositories and show what they define", runCheck},
 		{"version", "print the version", func(_ context.Context, _ []string, stdout, _ io.Writer) int {
 			fmt.Fprintln(stdout, "xrdtest", version)

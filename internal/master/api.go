@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -200,6 +201,15 @@ func Detail(ctx context.Context, st store.Store, id int64) (*SessionDetail, erro
 		if i, ok := byIndex[res.Stage]; ok {
 			d.Stages[i].Results = append(d.Stages[i].Results, res)
 		}
+	}
+	// Results in the order of the session's machines, whatever order the
+	// slaves finished in.
+	rank := map[string]int{}
+	for i, m := range s.Machines {
+		rank[m] = i
+	}
+	for _, st := range d.Stages {
+		slices.SortStableFunc(st.Results, func(a, b *store.Result) int { return rank[a.Slave] - rank[b.Slave] })
 	}
 	return d, nil
 }

@@ -1,0 +1,318 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/xrdtest/xrdtest/internal/master"
+	"github.com/xrdtest/xrdtest/internal/store"
+)
+
+// apiClient talks to a master's JSON API.
+type apiClient struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+// clientFlags adds --master and --token to a command's flags.
+func clientFlags(fs *flag.FlagSet) func() *apiClient {
+	base := fs.String("master", envOr("XRDTEST_MASTER", "http://127.0.0.1:8080"), "the master's web `URL` (env XRDTEST_MASTER)")
+	token := fs.String("token", "", "API token for actions (default: env XRDTEST_API_TOKEN)")
+	return func() *apiClient {
+		t := *token
+		if t == "" {
+			t = os.Getenv("XRDTEST_API_TOKEN")
+		}
+		return &apiClient{base: strings.TrimSuffix(*base, "/"), token: t, http: &http.Client{}}
+	}
+}
+
+func (c *apiClient) do(ctx context.Context, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("cannot reach the master at %s: %w", c.base, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		var e struct{ Error string }
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+		if json.Unmarshal(b, &e) == nil && e.Error != "" {
+			return fmt.Errorf("%s", e.Error)
+		}
+		return fmt.Errorf("%s %s: %s", method, path, resp.Status)
+	}
+	if out == nil {
+		return nil
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+func (c *apiClient) session(ctx context.Context, id int64) (*master.SessionDetail, error) {
+	var d master.SessionDetail
+	if err := c.do(ctx, http.MethodGet, fmt.Sprintf("/api/v1/sessions/%d", id), nil, &d); err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+func parseID(s string) (int64, error) {
+	id, err := strconv.ParseInt(strings.TrimPrefix(s, "#"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, fmt.Errorf("bad session id %q", s)
+	}
+	return id, nil
+}
+
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	client := clientFlags(fs)
+	wait := fs.Bool("wait", false, "wait for the session to end, print what happened and exit non-zero unless it passed")
+	var cases listFlag
+	fs.Var(&cases, "case", "run only this test case (repeatable)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: xrdtest run [--wait] [--case NAME]... SUITE")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
+		if err == nil {
+			fs.Usage()
+		}
+		return 2
+	}
+	c := client()
+	var s store.Session
+	user := os.Getenv("USER")
+	if err := c.do(ctx, http.MethodPost, "/api/v1/sessions", map[string]any{"suite": fs.Arg(0), "cases": cases, "by": user}, &s); err != nil {
+		fmt.Fprintf(stderr, "xrdtest run: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "session %d of suite %s queued\n", s.ID, s.Suite)
+	if !*wait {
+		return 0
+	}
+	return waitAndPrint(ctx, c, s.ID, stdout, stderr)
+}
+
+func waitAndPrint(ctx context.Context, c *apiClient, id int64, stdout, stderr io.Writer) int {
+	state := store.SessionState("")
+	for {
+		d, err := c.session(ctx, id)
+		if err != nil {
+			fmt.Fprintf(stderr, "xrdtest: %v\n", err)
+			return 1
+		}
+		if d.State != state && !d.State.Finished() {
+			fmt.Fprintf(stdout, "session %d %s\n", id, d.State)
+			state = d.State
+		}
+		if d.State.Finished() {
+			printSummary(stdout, d)
+			if d.State != store.SessionPassed {
+				return 1
+			}
+			return 0
+		}
+		select {
+		case <-ctx.Done():
+			return 1
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	client := clientFlags(fs)
+	limit := fs.Int("n", 10, "how many recent sessions to list")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: xrdtest status [SESSION]\n\nWithout SESSION: connected daemons and recent sessions; with it: that session.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil || fs.NArg() > 1 {
+		return 2
+	}
+	c := client()
+	if fs.NArg() == 1 {
+		id, err := parseID(fs.Arg(0))
+		if err != nil {
+			fmt.Fprintf(stderr, "xrdtest status: %v\n", err)
+			return 2
+		}
+		d, err := c.session(ctx, id)
+		if err != nil {
+			fmt.Fprintf(stderr, "xrdtest status: %v\n", err)
+			return 1
+		}
+		printSummary(stdout, d)
+		return 0
+	}
+	var daemons []master.DaemonInfo
+	var list struct {
+		Sessions []*store.Session `json:"sessions"`
+		Total    int              `json:"total"`
+	}
+	if err := c.do(ctx, http.MethodGet, "/api/v1/daemons", nil, &daemons); err != nil {
+		fmt.Fprintf(stderr, "xrdtest status: %v\n", err)
+		return 1
+	}
+	if err := c.do(ctx, http.MethodGet, "/api/v1/sessions?limit="+strconv.Itoa(*limit), nil, &list); err != nil {
+		fmt.Fprintf(stderr, "xrdtest status: %v\n", err)
+		return 1
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "Daemons (%d)\n", len(daemons))
+	for _, d := range daemons {
+		stage := "idle"
+		if d.Stage != "" {
+			stage = d.Stage
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\tsince %s\t%s\n", d.Role, d.Name, d.Address, d.Since.Local().Format(time.DateTime), stage)
+	}
+	fmt.Fprintf(tw, "\nSessions (%d of %d)\n", len(list.Sessions), list.Total)
+	for _, s := range list.Sessions {
+		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\n", s.ID, s.Suite, s.State, s.Created.Local().Format(time.DateTime), s.Reason)
+	}
+	tw.Flush()
+	return 0
+}
+
+func runCancel(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("cancel", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	client := clientFlags(fs)
+	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "usage: xrdtest cancel SESSION")
+		return 2
+	}
+	id, err := parseID(fs.Arg(0))
+	if err != nil {
+		fmt.Fprintf(stderr, "xrdtest cancel: %v\n", err)
+		return 2
+	}
+	if err := client().do(ctx, http.MethodPost, fmt.Sprintf("/api/v1/sessions/%d/cancel", id), map[string]any{}, nil); err != nil {
+		fmt.Fprintf(stderr, "xrdtest cancel: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "session %d: cancelling (finalize stages still run)\n", id)
+	return 0
+}
+
+// runLogs prints the output of a session's stages, every slave's in turn;
+// with -f it follows a running session until it ends.
+func runLogs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("logs", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	client := clientFlags(fs)
+	follow := fs.Bool("f", false, "follow the session while it runs")
+	stageFilter := fs.String("stage", "", "only this stage (name)")
+	slaveFilter := fs.String("slave", "", "only this slave")
+	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "usage: xrdtest logs [-f] [--stage NAME] [--slave NAME] SESSION")
+		return 2
+	}
+	id, err := parseID(fs.Arg(0))
+	if err != nil {
+		fmt.Fprintf(stderr, "xrdtest logs: %v\n", err)
+		return 2
+	}
+	c := client()
+	printed := map[string]bool{}
+	for {
+		d, err := c.session(ctx, id)
+		if err != nil {
+			fmt.Fprintf(stderr, "xrdtest logs: %v\n", err)
+			return 1
+		}
+		for _, st := range d.Stages {
+			if *stageFilter != "" && st.Name != *stageFilter {
+				continue
+			}
+			for _, r := range st.Results {
+				key := fmt.Sprintf("%d %s", st.Index, r.Slave)
+				if printed[key] || (*slaveFilter != "" && r.Slave != *slaveFilter) || r.Status == store.StatusSkipped || r.Status == store.StatusPending {
+					continue
+				}
+				if r.Status == store.StatusRunning && !*follow {
+					continue
+				}
+				printed[key] = true
+				fmt.Fprintf(stdout, "==> %s on %s <==\n", st.Name, r.Slave)
+				q := url.Values{"stage": {strconv.Itoa(st.Index)}, "slave": {r.Slave}}
+				if *follow {
+					q.Set("follow", "1")
+				}
+				if err := c.stream(ctx, fmt.Sprintf("/api/v1/sessions/%d/output?%s", id, q.Encode()), stdout); err != nil {
+					fmt.Fprintf(stderr, "xrdtest logs: %v\n", err)
+				}
+				fmt.Fprintf(stdout, "<== %s on %s: %s\n\n", st.Name, r.Slave, r.Status)
+			}
+		}
+		if !*follow || d.State.Finished() {
+			return 0
+		}
+		select {
+		case <-ctx.Done():
+			return 1
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// stream copies a plain-text API answer to w as it arrives.
+func (c *apiClient) stream(ctx context.Context, path string, w io.Writer) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		return nil // no output (yet)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return errors.New(resp.Status)
+	}
+	_, err = io.Copy(w, resp.Body)
+	return err
+}

@@ -1,0 +1,421 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/xrdtest/xrdtest/internal/definition"
+	"github.com/xrdtest/xrdtest/internal/hypervisor/local"
+	"github.com/xrdtest/xrdtest/internal/master"
+	"github.com/xrdtest/xrdtest/internal/store"
+)
+
+// TestMain lets the test binary act as xrdtest itself, so the local
+// backend can start real slave processes without a separate build.
+func TestMain(m *testing.M) {
+	if os.Getenv("XRDTEST_TEST_MAIN") == "1" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
+	}
+	os.Exit(m.Run())
+}
+
+// syncBuffer collects log output written from several goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+const e2eToken = "e2e-secret-token-0123456789"
+
+// testMaster is a master with a local backend whose slaves are real
+// processes, on loopback.
+type testMaster struct {
+	*master.Master
+	backend *local.Backend
+	logs    *syncBuffer
+	dir     string
+}
+
+// cluster3 is a three-host cluster definition.
+const cluster3 = `
+def getCluster():
+    c = Cluster('cluster_e2e')
+    c.defaultHost.bootImage = 'none.img'
+    c.defaultHost.arch = 'x86_64'
+    c.defaultHost.ramSize = '1024'
+    c.network.ip = '10.99.0.1'
+    c.network.netmask = '255.255.255.0'
+    c.network.DHCPRange = ('10.99.0.100', '10.99.0.200')
+    c.addHosts([Host('s1.xrd.test', '10.99.0.11'), Host('s2.xrd.test', '10.99.0.12'), Host('s3.xrd.test', '10.99.0.13')])
+    return c
+`
+
+func writeFiles(t *testing.T, root string, files map[string]string) {
+	t.Helper()
+	for p, c := range files {
+		full := filepath.Join(root, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func startMaster(t *testing.T, suites map[string]string) *testMaster {
+	t.Helper()
+	t.Setenv("XRDTEST_TEST_MAIN", "1") // inherited by the slave processes
+	dir := t.TempDir()
+	repo := filepath.Join(dir, "repo")
+	files := map[string]string{"clusters/cluster_e2e.py": cluster3}
+	for k, v := range suites {
+		files["test-suites/"+k] = v
+	}
+	writeFiles(t, repo, files)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	backend := &local.Backend{Binary: self, Dir: filepath.Join(dir, "machines"), Token: e2eToken, Log: log,
+		FunctionsPath: filepath.Join(dir, "functions.sh"), StopGrace: 5 * time.Second}
+	m, err := master.Open(context.Background(), master.Options{
+		StateDir: filepath.Join(dir, "master"), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0",
+		Token: e2eToken, APIToken: "e2e-api-token", Repos: []definition.Repo{{Root: repo}},
+		Settings: master.SessionSettings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: 30 * time.Second, WebPort: 8080, WebProto: "http"},
+		Clusters: backend, Log: log, Version: "e2e", Heartbeat: 500 * time.Millisecond, HeartbeatTimeout: 5 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs := m.Definitions().Diagnostics.Errors(); len(errs) > 0 {
+		t.Fatalf("definitions: %v", errs)
+	}
+	backend.MasterAddr = m.DaemonAddr().String()
+	backend.Fingerprint = m.CA.Fingerprint()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := m.Serve(ctx); err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		if t.Failed() {
+			t.Logf("master log:\n%s", logs.String())
+			for _, h := range []string{"s1", "s2", "s3"} {
+				b, _ := os.ReadFile(filepath.Join(dir, "machines", "cluster_e2e", h+".xrd.test", "slave.log"))
+				t.Logf("slave %s log:\n%s", h, b)
+			}
+		}
+	})
+	return &testMaster{Master: m, backend: backend, logs: logs, dir: dir}
+}
+
+// runSuite runs a session of suite and returns it with its stages.
+func (tm *testMaster) runSuite(t *testing.T, suite string) *master.SessionDetail {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s, err := tm.Manager.Start(ctx, suite, nil, "e2e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tm.Manager.Wait(ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	d, err := master.Detail(ctx, tm.Store, s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func (tm *testMaster) output(t *testing.T, d *master.SessionDetail, stage, slave string) string {
+	t.Helper()
+	for _, st := range d.Stages {
+		if st.Name == stage {
+			out, err := readOutput(tm.Store, d.ID, st.Index, slave)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return out
+		}
+	}
+	t.Fatalf("no stage %s", stage)
+	return ""
+}
+
+func result(d *master.SessionDetail, stage, slave string) *store.Result {
+	for _, st := range d.Stages {
+		if st.Name == stage {
+			for _, r := range st.Results {
+				if r.Slave == slave {
+					return r
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func suiteDef(name, extra string, cases ...string) string {
+	return "def getTestSuite():\n    ts = TestSuite('" + name + "')\n    ts.clusters = ['cluster_e2e']\n" +
+		"    ts.tests = ['" + strings.Join(cases, "', '") + "']\n    ts.schedule = dict(hour='3')\n" +
+		"    ts.initialize = 'file://init.sh'\n" + extra + "    return ts\n"
+}
+
+// TestLockStep: stages with deliberately slow members still run in
+// lock-step, proven from the times the master recorded.
+func TestLockStep(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	slow := "#!/bin/bash\ncase @slavename@ in s1.xrd.test) sleep 0.6;; s2.xrd.test) sleep 0.3;; esac\necho done on @slavename@\n"
+	tm := startMaster(t, map[string]string{
+		"ls/test_suite.py":     suiteDef("ls", "    ts.finalize = 'file://fin.sh'\n", "c1", "c2"),
+		"ls/init.sh":           slow,
+		"ls/fin.sh":            slow,
+		"ls/tc/c1/init.sh":     slow,
+		"ls/tc/c1/run.sh":      slow,
+		"ls/tc/c1/finalize.sh": slow,
+		"ls/tc/c2/run.sh":      "#!/bin/bash\ncase @slavename@ in s3.xrd.test) sleep 0.5;; esac\n",
+		"ls/tc/c2/finalize.sh": slow,
+	})
+	d := tm.runSuite(t, "ls")
+	if d.State != store.SessionPassed {
+		t.Fatalf("session %s: %s", d.State, d.Reason)
+	}
+	names := []string{}
+	for i, st := range d.Stages {
+		names = append(names, st.Name)
+		if len(st.Results) != 3 {
+			t.Fatalf("stage %s has %d results", st.Name, len(st.Results))
+		}
+		if i == 0 {
+			continue
+		}
+		var lastEnd, firstStart time.Time
+		for _, r := range d.Stages[i-1].Results {
+			if r.End.After(lastEnd) {
+				lastEnd = r.End
+			}
+		}
+		for _, r := range st.Results {
+			if firstStart.IsZero() || r.Start.Before(firstStart) {
+				firstStart = r.Start
+			}
+		}
+		if firstStart.Before(lastEnd) {
+			t.Errorf("stage %s started at %s before %s ended at %s", st.Name, firstStart.Format("15:04:05.000"), d.Stages[i-1].Name, lastEnd.Format("15:04:05.000"))
+		}
+	}
+	want := "suite_init c1:init c1:run c1:finalize c2:init c2:run c2:finalize suite_finalize"
+	if strings.Join(names, " ") != want {
+		t.Errorf("stages %v, want %s", names, want)
+	}
+	if r := result(d, "c2:init", "s1.xrd.test"); r.Status != store.StatusPassed || r.Message == "" {
+		t.Errorf("absent c2:init: %+v, want passed with a note", r)
+	}
+	if out := tm.output(t, d, "c1:run", "s2.xrd.test"); out != "done on s2.xrd.test\n" {
+		t.Errorf("output %q", out)
+	}
+}
+
+// TestFailureRulesEndToEnd runs the failure rules with real slaves.
+func TestFailureRulesEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	ok := "#!/bin/bash\necho ok\n"
+	tm := startMaster(t, map[string]string{
+		// a: init fails on s2 -> a:run skipped, a:finalize runs; b: run fails on s3; c passes.
+		"rules/test_suite.py":    suiteDef("rules", "    ts.finalize = 'file://fin.sh'\n", "a", "b", "c"),
+		"rules/init.sh":          ok,
+		"rules/fin.sh":           ok,
+		"rules/tc/a/init.sh":     "#!/bin/bash\n[ @slavename@ != s2.xrd.test ]\n",
+		"rules/tc/a/run.sh":      ok,
+		"rules/tc/a/finalize.sh": ok,
+		"rules/tc/b/init.sh":     ok,
+		"rules/tc/b/run.sh":      "#!/bin/bash\n[ @slavename@ != s3.xrd.test ] || exit 7\n",
+		"rules/tc/b/finalize.sh": ok,
+		"rules/tc/c/run.sh":      ok,
+		// suite init fails on s1 -> every case skipped, suite finalize runs.
+		"sinit/test_suite.py": suiteDef("sinit", "    ts.finalize = 'file://fin.sh'\n", "a"),
+		"sinit/init.sh":       "#!/bin/bash\necho broken >&2\n[ @slavename@ != s1.xrd.test ]\n",
+		"sinit/fin.sh":        ok,
+		"sinit/tc/a/run.sh":   ok,
+	})
+	d := tm.runSuite(t, "rules")
+	if d.State != store.SessionFailed {
+		t.Errorf("rules: state %s", d.State)
+	}
+	checks := []struct {
+		stage, slave string
+		want         store.Status
+		exit         int
+	}{
+		{"a:init", "s2.xrd.test", store.StatusFailed, 1},
+		{"a:init", "s1.xrd.test", store.StatusPassed, 0},
+		{"a:run", "s1.xrd.test", store.StatusSkipped, -1},
+		{"a:finalize", "s2.xrd.test", store.StatusPassed, 0},
+		{"b:run", "s3.xrd.test", store.StatusFailed, 7},
+		{"b:finalize", "s3.xrd.test", store.StatusPassed, 0},
+		{"c:run", "s1.xrd.test", store.StatusPassed, 0},
+		{"suite_finalize", "s3.xrd.test", store.StatusPassed, 0},
+	}
+	for _, c := range checks {
+		r := result(d, c.stage, c.slave)
+		if r == nil || r.Status != c.want || (c.exit >= 0 && (r.ExitCode == nil || *r.ExitCode != c.exit)) {
+			t.Errorf("%s on %s: %+v, want %s exit %d", c.stage, c.slave, r, c.want, c.exit)
+		}
+	}
+	if !strings.Contains(d.Reason, "a:init failed on s2.xrd.test (exit 1)") || !strings.Contains(d.Reason, "b:run failed on s3.xrd.test (exit 7)") {
+		t.Errorf("reason %q", d.Reason)
+	}
+
+	d = tm.runSuite(t, "sinit")
+	if d.State != store.SessionFailed {
+		t.Errorf("sinit: state %s", d.State)
+	}
+	for _, c := range []struct {
+		stage string
+		want  store.Status
+	}{{"suite_init", store.StatusFailed}, {"a:init", store.StatusSkipped}, {"a:run", store.StatusSkipped}, {"a:finalize", store.StatusSkipped}, {"suite_finalize", store.StatusPassed}} {
+		if r := result(d, c.stage, "s1.xrd.test"); r == nil || r.Status != c.want {
+			t.Errorf("sinit %s on s1: %+v, want %s", c.stage, r, c.want)
+		}
+	}
+	if out := tm.output(t, d, "suite_init", "s1.xrd.test"); out != "broken\n" {
+		t.Errorf("stderr not captured: %q", out)
+	}
+}
+
+// TestScriptsEnvironment: tags, functions.sh, stderr interleaving, stdin,
+// the work dir shared by a session's stages, the host name.
+func TestScriptsEnvironment(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	tm := startMaster(t, map[string]string{
+		"env/test_suite.py": suiteDef("env", "", "t"),
+		"env/init.sh":       "#!/bin/bash\necho '@slavename@ @port@ @proto@ @unknown@'\necho kept > relative.txt\n",
+		"env/tc/t/init.sh": `#!/bin/bash
+source "$XRDTEST_FUNCTIONS"
+echo out1; echo err1 >&2; echo out2
+log hello
+run true
+stamp echo stamped
+assert_fail false
+read x && echo "stdin was not /dev/null"
+cat relative.txt
+echo "host=$(hostname)"
+`,
+		"env/tc/t/run.sh": "#!/bin/bash\nsource \"$XRDTEST_FUNCTIONS\"\nrun false\necho not reached\n",
+	})
+	d := tm.runSuite(t, "env")
+	if out := tm.output(t, d, "suite_init", "s2.xrd.test"); out != "s2.xrd.test 8080 http @unknown@\n" {
+		t.Errorf("tags: %q", out)
+	}
+	out := tm.output(t, d, "t:init", "s1.xrd.test")
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(lines) < 7 || lines[0] != "out1" || lines[1] != "err1" || lines[2] != "out2" {
+		t.Fatalf("stdout/stderr not interleaved in order: %q", out)
+	}
+	if !strings.HasPrefix(lines[3], "[20") || !strings.HasSuffix(lines[3], "] hello") {
+		t.Errorf("log: %q", lines[3])
+	}
+	if !strings.HasSuffix(lines[4], "\tstamped") || lines[5] != "kept" {
+		t.Errorf("stamp / work dir: %q", out)
+	}
+	if strings.Contains(out, "stdin was not") {
+		t.Errorf("stdin is not /dev/null")
+	}
+	if os.Geteuid() == 0 {
+		if lines[6] != "host=s1" {
+			t.Errorf("hostname in the slave's UTS namespace: %q, want host=s1", lines[6])
+		}
+	} else if os.Getenv("CI") == "true" {
+		t.Errorf("CI runs as root: the UTS namespace check cannot be skipped")
+	}
+	r := result(d, "t:run", "s3.xrd.test")
+	if r.Status != store.StatusFailed || *r.ExitCode != 1 {
+		t.Errorf("run false: %+v", r)
+	}
+	if out := tm.output(t, d, "t:run", "s3.xrd.test"); !strings.HasPrefix(out, "[false]") || strings.Contains(out, "not reached") {
+		t.Errorf("run failure output: %q", out)
+	}
+}
+
+// TestStageTimeoutKillsSetsidChildren: a stage timeout kills the whole
+// process tree, including a child that left the process group.
+func TestStageTimeoutKillsSetsidChildren(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	tm := startMaster(t, map[string]string{
+		"to/test_suite.py": suiteDef("to", "    ts.stage_timeout = 2\n", "t"),
+		"to/init.sh":       "#!/bin/bash\n",
+		"to/tc/t/run.sh":   "#!/bin/bash\nsetsid sleep 600 &\necho $! > escaped.pid\necho started\nsleep 600\n",
+	})
+	start := time.Now()
+	d := tm.runSuite(t, "to")
+	if took := time.Since(start); took > 30*time.Second {
+		t.Errorf("session took %s", took)
+	}
+	for _, s := range []string{"s1.xrd.test", "s2.xrd.test", "s3.xrd.test"} {
+		r := result(d, "t:run", s)
+		if r == nil || r.Status != store.StatusTimeout {
+			t.Errorf("%s: %+v, want timeout", s, r)
+		}
+		pidFile := filepath.Join(tm.dir, "machines", "cluster_e2e", s, "work", "session-"+strconv.FormatInt(d.ID, 10), "escaped.pid")
+		b, err := os.ReadFile(pidFile)
+		if err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+		pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		if pid <= 0 {
+			t.Fatalf("bad pid %q", b)
+		}
+		if err := syscall.Kill(pid, 0); err == nil {
+			stat, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+			if !strings.Contains(string(stat), ") Z ") {
+				t.Errorf("%s: the setsid child %d survived the timeout", s, pid)
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	}
+	if d.State != store.SessionFailed {
+		t.Errorf("state %s", d.State)
+	}
+}
