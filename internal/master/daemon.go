@@ -99,7 +99,7 @@ func Open(ctx context.Context, opts Options) (*Master, error) {
 	}
 	srv := &Server{CA: ca, Token: func() string { return opts.Token }, Registry: m.Registry, Log: opts.Log,
 		Version: opts.Version, Heartbeat: opts.Heartbeat, HeartbeatTimeout: opts.HeartbeatTimeout}
-	m.grpcServer = grpc.NewServer(grpc.Creds(credentials.NewTLS(tlsConf)))
+	m.grpcServer = grpc.NewServer(grpc.Creds(loggedTLS{credentials.NewTLS(tlsConf), opts.Log}))
 	protocol.RegisterMasterServer(m.grpcServer, srv)
 	api := &API{Manager: m.Manager, Registry: m.Registry, Store: st, Token: func() string { return opts.APIToken }, Version: opts.Version, Started: time.Now()}
 	m.httpServer = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second,
@@ -164,4 +164,24 @@ func (m *Master) Close() {
 	if err := m.Store.Close(); err != nil {
 		m.opts.Log.Error("closing the history", "err", err)
 	}
+}
+
+// loggedTLS logs failed handshakes: a daemon with a wrong CA pin or a
+// certificate of another CA is refused during the TLS handshake, before
+// any RPC, and the master's log should say so.
+type loggedTLS struct {
+	credentials.TransportCredentials
+	log *slog.Logger
+}
+
+func (c loggedTLS) ServerHandshake(conn net.Conn) (net.Conn, credentials.AuthInfo, error) {
+	nc, info, err := c.TransportCredentials.ServerHandshake(conn)
+	if err != nil {
+		c.log.Warn("TLS handshake with a daemon failed", "addr", conn.RemoteAddr().String(), "err", err)
+	}
+	return nc, info, err
+}
+
+func (c loggedTLS) Clone() credentials.TransportCredentials {
+	return loggedTLS{c.TransportCredentials.Clone(), c.log}
 }

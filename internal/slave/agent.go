@@ -79,6 +79,9 @@ func New(cfg Config) *Agent {
 // Run enrolls if needed, then serves the master until ctx ends or the
 // master refuses the slave for good.
 func (a *Agent) Run(ctx context.Context) error {
+	if err := (pki.Identity{Role: pki.RoleSlave, Name: a.cfg.Name}).Validate(); err != nil {
+		return fmt.Errorf("%w: invalid slave name %q: %v", ErrRefused, a.cfg.Name, err)
+	}
 	if err := runner.InstallFunctions(a.cfg.FunctionsPath); err != nil {
 		return fmt.Errorf("cannot install functions.sh: %w", err)
 	}
@@ -213,9 +216,8 @@ func (a *Agent) session(ctx context.Context, creds *pki.Credentials) error {
 	hostname, _ := os.Hostname()
 	hello := &protocol.DaemonMessage{Msg: &protocol.DaemonMessage_Hello{Hello: &protocol.Hello{
 		Role: string(pki.RoleSlave), Name: a.cfg.Name, Version: a.cfg.Version, Hostname: hostname}}}
-	if err := stream.Send(hello); err != nil {
-		return classify("connect", err)
-	}
+	// A refused stream makes Send return io.EOF; Recv gives the reason.
+	_ = stream.Send(hello)
 	first, err := stream.Recv()
 	if err != nil {
 		if st, ok := status.FromError(err); ok && st.Code() == codes.AlreadyExists {
