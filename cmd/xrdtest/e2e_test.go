@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -417,5 +419,119 @@ func TestStageTimeoutKillsSetsidChildren(t *testing.T) {
 	}
 	if d.State != store.SessionFailed {
 		t.Errorf("state %s", d.State)
+	}
+}
+
+// TestLogsCollected: the suite's logs files are fetched from every slave
+// after the session.
+func TestLogsCollected(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	logDir := t.TempDir()
+	tm := startMaster(t, map[string]string{
+		"lg/test_suite.py": suiteDef("lg", "    ts.logs = ['"+logDir+"/@slavename@.log', '"+logDir+"/missing.log']\n", "t"),
+		"lg/init.sh":       "#!/bin/bash\necho 'service log of @slavename@' > " + logDir + "/@slavename@.log\n",
+		"lg/tc/t/run.sh":   "#!/bin/bash\n",
+	})
+	d := tm.runSuite(t, "lg")
+	if d.State != store.SessionPassed {
+		t.Fatalf("state %s: %s", d.State, d.Reason)
+	}
+	files, err := tm.Store.Logs(context.Background(), d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, f := range files {
+		got[f.Slave+" "+f.Path] = true
+		rc, err := tm.Store.OpenLog(d.ID, f.Slave, f.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		if want := "service log of " + f.Slave + "\n"; string(b) != want {
+			t.Errorf("%s %s: %q, want %q", f.Slave, f.Path, b, want)
+		}
+	}
+	for _, s := range []string{"s1.xrd.test", "s2.xrd.test", "s3.xrd.test"} {
+		if !got[s+" "+logDir+"/"+s+".log"] {
+			t.Errorf("log of %s not collected: %v", s, files)
+		}
+	}
+	events, _ := tm.Store.Events(context.Background(), d.ID)
+	found := false
+	for _, e := range events {
+		found = found || strings.Contains(e.Message, "missing.log")
+	}
+	if !found {
+		t.Errorf("the missing log file is not reported in the session's events: %+v", events)
+	}
+}
+
+// TestQuickstartJSON runs the quickstart command on the examples and
+// checks its one JSON document.
+func TestQuickstartJSON(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	t.Setenv("XRDTEST_TEST_MAIN", "1")
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"quickstart", "--defs", "../../examples", "--json", "--state-dir", t.TempDir()}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	var doc struct {
+		Sessions []struct {
+			ID     int64  `json:"id"`
+			Suite  string `json:"suite"`
+			State  string `json:"state"`
+			Stages []struct {
+				Name    string `json:"name"`
+				Results []struct {
+					Slave    string `json:"slave"`
+					Status   string `json:"status"`
+					ExitCode *int   `json:"exit_code"`
+					Start    string `json:"start"`
+					End      string `json:"end"`
+					Output   string `json:"output"`
+				} `json:"results"`
+			} `json:"stages"`
+		} `json:"sessions"`
+	}
+	dec := json.NewDecoder(&stdout)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&doc); err != nil {
+		t.Fatalf("not the documented JSON: %v", err)
+	}
+	if dec.More() {
+		t.Fatal("more than one JSON document")
+	}
+	if len(doc.Sessions) != 1 || doc.Sessions[0].Suite != "lockstep" || doc.Sessions[0].State != "passed" {
+		t.Fatalf("sessions: %+v", doc.Sessions)
+	}
+	var names []string
+	for _, st := range doc.Sessions[0].Stages {
+		names = append(names, st.Name)
+		if len(st.Results) != 4 {
+			t.Errorf("%s: %d results", st.Name, len(st.Results))
+		}
+		for _, r := range st.Results {
+			for _, ts := range []string{r.Start, r.End} {
+				if _, err := time.Parse(time.RFC3339Nano, ts); err != nil || !strings.Contains(ts, ".") {
+					t.Errorf("%s %s: time %q is not RFC 3339 with sub-seconds", st.Name, r.Slave, ts)
+				}
+			}
+			if strings.Contains(r.Output, "#!/bin/bash") {
+				t.Errorf("a script body leaked into the output of %s", st.Name)
+			}
+		}
+	}
+	if want := "suite_init handoff:init handoff:run handoff:finalize all_ran:init all_ran:run all_ran:finalize suite_finalize"; strings.Join(names, " ") != want {
+		t.Errorf("stages %v", names)
+	}
+	if out := doc.Sessions[0].Stages[2].Results[3].Output; !strings.Contains(out, "read: payload written by ds1.xrd.test") {
+		t.Errorf("client's handoff:run output: %q", out)
 	}
 }

@@ -1,0 +1,22 @@
+// Package store keeps the history of the xrdtest master: test sessions, their
+// stages and per-slave results, the output of every slave's stage, the log
+// files collected from the slaves after a session, a per-session event log and
+// the enabled/disabled state of the suites.
+//
+// Everything survives a restart of the master. The [Store] interface is the
+// contract; [SQLite] (opened with [OpenSQLite]) is the implementation: a
+// directory holding
+//
+//	history.db                          SQLite database (WAL mode)
+//	outputs/<session>/<stage>/<slave>.out   output of one slave's stage
+//	logs/<session>/<slave>/<path>       log files collected after a session
+//
+// Metadata lives in the database; outputs and logs are plain files so that
+// they have no size cap, are written and read with bounded memory and can be
+// read (tailed) while they are still being written. Every path component
+// derived from user data (slave names, log paths) is escaped by a reversible,
+// injective percent encoding, so that nothing can escape the directory and two
+// different names never share a file.
+//
+// The shared behaviour tests of the interface are in package storetest.
+package store

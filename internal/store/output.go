@@ -1,0 +1,206 @@
+package store
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+)
+
+const (
+	dirPerm  = 0o700
+	filePerm = 0o600
+	// bufSize is the buffer of output and log writers. Output chunks larger
+	// than the buffer bypass it (bufio writes them directly).
+	bufSize = 64 << 10
+)
+
+// OutputWriter appends the output of one slave's stage to its file.
+//
+// The output arrives in chunks numbered 1, 2, 3... Append ignores a chunk
+// whose sequence number was already written (an idempotent resend after a
+// reconnect) and rejects one beyond the next expected number with
+// ErrOutputGap, so that the file is always exactly the concatenation of
+// chunks 1..NextSeq()-1.
+//
+// Flush policy: every Append is flushed to the file before it returns. The
+// output is watched live (OpenOutput readers, "tail -f" by an admin), the
+// sequence number acknowledged to the slave must describe bytes that are in
+// the file (they survive a crash of the master process, the page cache
+// keeps them), and chunks from slaves are already coalesced at the source,
+// so one write(2) per chunk costs little; the alternative, a time-based
+// flush, would need a timer goroutine and leave readers behind. The bufio
+// layer therefore only coalesces the (rare) small chunks' copies and lets
+// large chunks through unbuffered. Close also fsyncs the file.
+//
+// An error writing the file is sticky: every later Append returns it.
+//
+// Append must be called from one goroutine at a time; Bytes, NextSeq and
+// Close may be called from any goroutine.
+type OutputWriter struct {
+	mu     sync.Mutex
+	path   string
+	f      *os.File
+	bw     *bufio.Writer
+	next   uint64
+	n      int64
+	err    error
+	closed bool
+}
+
+func createOutput(path string) (*OutputWriter, error) {
+	if err := os.MkdirAll(filepath.Dir(path), dirPerm); err != nil {
+		return nil, fmt.Errorf("store: output: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, filePerm)
+	if err != nil {
+		return nil, fmt.Errorf("store: output: %w", err)
+	}
+	return &OutputWriter{path: path, f: f, bw: bufio.NewWriterSize(f, bufSize), next: 1}, nil
+}
+
+// Append writes chunk seq. See OutputWriter for the rules.
+func (w *OutputWriter) Append(seq uint64, p []byte) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case w.closed:
+		return fmt.Errorf("store: output %s: %w", w.path, ErrClosed)
+	case w.err != nil:
+		return w.err
+	case seq == 0:
+		return fmt.Errorf("%w: output chunk sequence number 0 (they start at 1)", ErrInvalid)
+	case seq < w.next:
+		return nil // already written: a resend
+	case seq > w.next:
+		return fmt.Errorf("%w: got chunk %d, expected %d", ErrOutputGap, seq, w.next)
+	}
+	if _, err := w.bw.Write(p); err != nil {
+		w.err = fmt.Errorf("store: output: %w", err)
+		return w.err
+	}
+	if err := w.bw.Flush(); err != nil {
+		w.err = fmt.Errorf("store: output: %w", err)
+		return w.err
+	}
+	w.n += int64(len(p))
+	w.next++
+	return nil
+}
+
+// Bytes returns the number of bytes written.
+func (w *OutputWriter) Bytes() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.n
+}
+
+// NextSeq returns the sequence number of the next chunk expected.
+func (w *OutputWriter) NextSeq() uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.next
+}
+
+// Close flushes, syncs and closes the file. Closing twice is a no-op.
+func (w *OutputWriter) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return nil
+	}
+	w.closed = true
+	if w.err != nil {
+		w.f.Close()
+		return w.err
+	}
+	err := w.bw.Flush()
+	if err == nil {
+		err = w.f.Sync()
+	}
+	if cerr := w.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("store: output: %w", err)
+	}
+	return nil
+}
+
+// openFile opens a stored file for reading.
+func openFile(path string) (io.ReadSeekCloser, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %w", ErrNotFound, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return f, nil
+}
+
+// logWriter writes a collected log file; Close records its size in the
+// database.
+type logWriter struct {
+	mu                   sync.Mutex
+	s                    *SQLite
+	session              int64
+	slave, logPath, path string
+	f                    *os.File
+	bw                   *bufio.Writer
+	n                    int64
+	err                  error
+	closed               bool
+}
+
+func (w *logWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return 0, fmt.Errorf("store: log %s: %w", w.path, ErrClosed)
+	}
+	if w.err != nil {
+		return 0, w.err
+	}
+	n, err := w.bw.Write(p)
+	w.n += int64(n)
+	if err != nil {
+		w.err = fmt.Errorf("store: log: %w", err)
+		return n, w.err
+	}
+	return n, nil
+}
+
+func (w *logWriter) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return nil
+	}
+	w.closed = true
+	err := w.err
+	if err == nil {
+		err = w.bw.Flush()
+	}
+	if err == nil {
+		err = w.f.Sync()
+	}
+	if cerr := w.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("store: log: %w", err)
+	}
+	_, err = w.s.w.ExecContext(context.Background(),
+		`UPDATE logs SET size = ?, complete = 1 WHERE session_id = ? AND slave = ? AND path = ?`,
+		w.n, w.session, w.slave, w.logPath)
+	if err != nil {
+		return fmt.Errorf("store: log: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,710 @@
+package store
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// SQLite is the Store kept in a directory: history.db (SQLite, WAL mode) and
+// the outputs/ and logs/ file trees.
+//
+// Connections: one sql.DB with a single connection does every write
+// (SQLite has one writer at a time anyway; a single connection makes
+// SQLITE_BUSY between writers of this process impossible and transactions
+// begin IMMEDIATE), and a second sql.DB, a pool of query_only connections,
+// serves the reads, which WAL lets run concurrently with the writer. Every
+// connection has busy_timeout 10s; the writer has foreign_keys on and
+// synchronous NORMAL, which in WAL mode never corrupts the database and loses
+// no committed transaction when the master process dies (only a power loss
+// can drop the last few).
+type SQLite struct {
+	dir string
+	w   *sql.DB // the writer: one connection
+	r   *sql.DB // readers
+	now func() time.Time
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ Store = (*SQLite)(nil)
+
+const busyTimeout = 10 * time.Second
+
+// OpenSQLite opens (creating it, mode 0700, if missing) the store in dir and
+// brings its schema up to date.
+func OpenSQLite(ctx context.Context, dir string) (*SQLite, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	for _, d := range []string{dir, filepath.Join(dir, "outputs"), filepath.Join(dir, "logs")} {
+		if err := os.MkdirAll(d, dirPerm); err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+	}
+	// A file: URI, so that any byte of the path is escaped.
+	uri := (&url.URL{Scheme: "file", Path: filepath.ToSlash(filepath.Join(dir, "history.db"))}).String()
+	bt := fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds())
+
+	wq := url.Values{"_pragma": {bt, "foreign_keys(1)", "journal_mode(WAL)", "synchronous(NORMAL)", "analysis_limit(1000)"},
+		"_txlock": {"immediate"}}
+	w, err := sql.Open("sqlite", uri+"?"+wq.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	if err := migrate(ctx, w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("store: open %s: %w", dir, err)
+	}
+	if _, err := w.ExecContext(ctx, optimize); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("store: open %s: %w", dir, err)
+	}
+
+	rq := url.Values{"_pragma": {bt}, "_query_only": {"1"}}
+	r, err := sql.Open("sqlite", uri+"?"+rq.Encode())
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	if err := r.PingContext(ctx); err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("store: open %s: %w", dir, err)
+	}
+	return &SQLite{dir: dir, w: w, r: r, now: time.Now}, nil
+}
+
+// Dir returns the directory of the store.
+func (s *SQLite) Dir() string { return s.dir }
+
+// Close closes the database. Open output and log writers stay usable until
+// they are closed (a log writer's Close then fails to record the size).
+func (s *SQLite) Close() error {
+	s.closeOnce.Do(func() {
+		err := s.r.Close()
+		s.w.Exec(optimize)
+		if werr := s.w.Close(); err == nil {
+			err = werr
+		}
+		if err != nil {
+			s.closeErr = fmt.Errorf("store: close: %w", err)
+		}
+	})
+	return s.closeErr
+}
+
+// optimize refreshes the planner statistics of the tables that need it
+// (all tables are checked, not only those this connection queried: reads
+// use the other pool). analysis_limit bounds its cost; see
+// https://sqlite.org/pragma.html#pragma_optimize. Without statistics the
+// planner may pick a less selective index for Sessions, so this runs at
+// open and close, after bulk inserts, and whenever Optimize is called.
+const optimize = `PRAGMA optimize=0x10002`
+
+// Optimize refreshes the query planner statistics when they are stale. It
+// is cheap when they are not; a long-running master may call it, say,
+// daily.
+func (s *SQLite) Optimize(ctx context.Context) error {
+	_, err := s.w.ExecContext(ctx, optimize)
+	return wrap(err)
+}
+
+// tx runs fn in a write transaction.
+func (s *SQLite) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// ---- conversions ----
+
+var (
+	minTime = time.Unix(0, math.MinInt64)
+	maxTime = time.Unix(0, math.MaxInt64)
+)
+
+// ns converts a time to its column value: unix nanoseconds, NULL for zero.
+func ns(t time.Time) (any, error) {
+	if t.IsZero() {
+		return nil, nil
+	}
+	if t.Before(minTime) || t.After(maxTime) {
+		return nil, fmt.Errorf("%w: time %v out of range", ErrInvalid, t)
+	}
+	return t.UnixNano(), nil
+}
+
+// times converts several times, for query arguments.
+func times(ts ...time.Time) ([]any, error) {
+	out := make([]any, len(ts))
+	for i, t := range ts {
+		v, err := ns(t)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+// nsTime scans a nanosecond column into a time (UTC; zero for NULL).
+type nsTime struct{ t *time.Time }
+
+func (n nsTime) Scan(v any) error {
+	switch v := v.(type) {
+	case nil:
+		*n.t = time.Time{}
+	case int64:
+		*n.t = time.Unix(0, v).UTC()
+	default:
+		return fmt.Errorf("store: time column holds %T", v)
+	}
+	return nil
+}
+
+func listJSON(l []string) string {
+	if len(l) == 0 {
+		return "[]"
+	}
+	b, _ := json.Marshal(l) // cannot fail for []string
+	return string(b)
+}
+
+// jsonList scans a JSON list column; an empty list is read as nil.
+type jsonList struct{ l *[]string }
+
+func (j jsonList) Scan(v any) error {
+	var b []byte
+	switch v := v.(type) {
+	case string:
+		b = []byte(v)
+	case []byte:
+		b = v
+	default:
+		return fmt.Errorf("store: list column holds %T", v)
+	}
+	var l []string
+	if err := json.Unmarshal(b, &l); err != nil {
+		return fmt.Errorf("store: list column: %w", err)
+	}
+	if len(l) == 0 {
+		l = nil
+	}
+	*j.l = l
+	return nil
+}
+
+// missingSession turns a foreign key violation into ErrNotFound.
+func missingSession(err error, session int64) error {
+	var e *sqlite.Error
+	if errors.As(err, &e) && e.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
+		return fmt.Errorf("%w: session %d", ErrNotFound, session)
+	}
+	return err
+}
+
+func wrap(err error) error {
+	if err == nil || errors.Is(err, ErrNotFound) || errors.Is(err, ErrInvalid) {
+		return err
+	}
+	return fmt.Errorf("store: %w", err)
+}
+
+// ---- sessions ----
+
+const sessionColumns = `id, suite, state, reason, machines, cases, repo_revision, triggered_by, created_ns, started_ns, ended_ns`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanSession(row scanner) (*Session, error) {
+	s := new(Session)
+	err := row.Scan(&s.ID, &s.Suite, &s.State, &s.Reason, jsonList{&s.Machines}, jsonList{&s.Cases},
+		&s.RepoRevision, &s.TriggeredBy, nsTime{&s.Created}, nsTime{&s.Started}, nsTime{&s.Ended})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// prepareNew fills the defaults of a session about to be created.
+func (s *SQLite) prepareNew(se *Session) {
+	if se.Created.IsZero() {
+		se.Created = s.now()
+	}
+	if se.State == "" {
+		se.State = SessionQueued
+	}
+}
+
+const insertSession = `INSERT INTO sessions (suite, state, reason, machines, cases, repo_revision, triggered_by, created_ns, started_ns, ended_ns)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+func sessionArgs(se *Session) ([]any, error) {
+	ts, err := times(se.Created, se.Started, se.Ended)
+	if err != nil {
+		return nil, err
+	}
+	return append([]any{se.Suite, string(se.State), se.Reason, listJSON(se.Machines), listJSON(se.Cases),
+		se.RepoRevision, se.TriggeredBy}, ts...), nil
+}
+
+// CreateSession implements Store.
+func (s *SQLite) CreateSession(ctx context.Context, se *Session) error {
+	return s.CreateSessions(ctx, []*Session{se})
+}
+
+// CreateSessions creates several sessions in one transaction (much faster
+// than one CreateSession each: an import of old history, a benchmark) and
+// sets their IDs.
+func (s *SQLite) CreateSessions(ctx context.Context, ss []*Session) error {
+	for _, se := range ss {
+		s.prepareNew(se)
+	}
+	ids := make([]int64, len(ss))
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, insertSession)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for i, se := range ss {
+			args, err := sessionArgs(se)
+			if err != nil {
+				return err
+			}
+			res, err := st.ExecContext(ctx, args...)
+			if err != nil {
+				return err
+			}
+			if ids[i], err = res.LastInsertId(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return wrap(err)
+	}
+	for i, se := range ss {
+		se.ID = ids[i]
+	}
+	if len(ss) >= 1000 {
+		s.Optimize(ctx) // best effort: the sessions are stored
+	}
+	return nil
+}
+
+// UpdateSession implements Store. A zero Created keeps the stored one.
+func (s *SQLite) UpdateSession(ctx context.Context, se *Session) error {
+	args, err := sessionArgs(se)
+	if err != nil {
+		return err
+	}
+	res, err := s.w.ExecContext(ctx, `UPDATE sessions SET suite = ?, state = ?, reason = ?, machines = ?, cases = ?,
+		repo_revision = ?, triggered_by = ?, created_ns = coalesce(?, created_ns), started_ns = ?, ended_ns = ?
+		WHERE id = ?`, append(args, se.ID)...)
+	if err != nil {
+		return wrap(err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return wrap(err)
+	} else if n == 0 {
+		return fmt.Errorf("%w: session %d", ErrNotFound, se.ID)
+	}
+	return nil
+}
+
+// Session implements Store.
+func (s *SQLite) Session(ctx context.Context, id int64) (*Session, error) {
+	se, err := scanSession(s.r.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: session %d", ErrNotFound, id)
+	}
+	return se, wrap(err)
+}
+
+// sessionsWhere returns the WHERE clause ("" or " WHERE ...") and its
+// arguments for f.
+func sessionsWhere(f Filter) (string, []any, error) {
+	var where []string
+	var args []any
+	if f.Suite != "" {
+		where = append(where, "suite = ?")
+		args = append(args, f.Suite)
+	}
+	if len(f.States) > 0 {
+		where = append(where, "state IN (?"+strings.Repeat(", ?", len(f.States)-1)+")")
+		for _, st := range f.States {
+			args = append(args, string(st))
+		}
+	}
+	if !f.From.IsZero() {
+		v, err := ns(f.From)
+		if err != nil {
+			return "", nil, err
+		}
+		where = append(where, "created_ns >= ?")
+		args = append(args, v)
+	}
+	if !f.To.IsZero() {
+		v, err := ns(f.To)
+		if err != nil {
+			return "", nil, err
+		}
+		where = append(where, "created_ns < ?")
+		args = append(args, v)
+	}
+	if len(where) == 0 {
+		return "", nil, nil
+	}
+	return " WHERE " + strings.Join(where, " AND "), args, nil
+}
+
+const (
+	sessionsPage  = `SELECT ` + sessionColumns + ` FROM sessions%s ORDER BY created_ns DESC, id DESC LIMIT ? OFFSET ?`
+	sessionsCount = `SELECT count(*) FROM sessions%s`
+)
+
+// Sessions implements Store. The page and the total are read in one
+// transaction, so they agree.
+func (s *SQLite) Sessions(ctx context.Context, f Filter) ([]*Session, int, error) {
+	cond, args, err := sessionsWhere(f)
+	if err != nil {
+		return nil, 0, err
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	offset := max(f.Offset, 0)
+
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, 0, wrap(err)
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, fmt.Sprintf(sessionsPage, cond), append(args[:len(args):len(args)], limit, offset)...)
+	if err != nil {
+		return nil, 0, wrap(err)
+	}
+	var out []*Session
+	for rows.Next() {
+		se, err := scanSession(rows)
+		if err != nil {
+			rows.Close()
+			return nil, 0, wrap(err)
+		}
+		out = append(out, se)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, wrap(err)
+	}
+	// The total is known without counting when the page is not cut.
+	total := offset + len(out)
+	if (limit > 0 && len(out) == limit) || (len(out) == 0 && offset > 0) {
+		if err := tx.QueryRowContext(ctx, fmt.Sprintf(sessionsCount, cond), args...).Scan(&total); err != nil {
+			return nil, 0, wrap(err)
+		}
+	}
+	return out, total, nil
+}
+
+// InterruptUnfinished implements Store.
+func (s *SQLite) InterruptUnfinished(ctx context.Context, reason string) ([]int64, error) {
+	now := s.now().UnixNano()
+	var ids []int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT id FROM sessions WHERE state IN (?, ?) ORDER BY id`,
+			string(SessionQueued), string(SessionRunning))
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		msg := string(SessionInterrupted)
+		if reason != "" {
+			msg += ": " + reason
+		}
+		for _, id := range ids {
+			if _, err := tx.ExecContext(ctx, `UPDATE sessions SET state = ?, reason = ?, ended_ns = coalesce(ended_ns, ?)
+				WHERE id = ?`, string(SessionInterrupted), reason, now, id); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO events (session_id, time_ns, kind, message) VALUES (?, ?, 'state', ?)`,
+				id, now, msg); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, wrap(err)
+	}
+	return ids, nil
+}
+
+// ---- stages and results ----
+
+// PutStage implements Store.
+func (s *SQLite) PutStage(ctx context.Context, st *Stage) error {
+	if st.Index < 0 {
+		return fmt.Errorf("%w: stage index %d", ErrInvalid, st.Index)
+	}
+	ts, err := times(st.Started, st.Ended)
+	if err != nil {
+		return err
+	}
+	_, err = s.w.ExecContext(ctx, `INSERT INTO stages (session_id, idx, name, case_name, started_ns, ended_ns)
+		VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (session_id, idx) DO UPDATE SET name = excluded.name, case_name = excluded.case_name,
+			started_ns = excluded.started_ns, ended_ns = excluded.ended_ns`,
+		st.SessionID, st.Index, st.Name, st.Case, ts[0], ts[1])
+	return wrap(missingSession(err, st.SessionID))
+}
+
+// Stages implements Store.
+func (s *SQLite) Stages(ctx context.Context, session int64) ([]*Stage, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT session_id, idx, name, case_name, started_ns, ended_ns
+		FROM stages WHERE session_id = ? ORDER BY idx`, session)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	defer rows.Close()
+	var out []*Stage
+	for rows.Next() {
+		st := new(Stage)
+		if err := rows.Scan(&st.SessionID, &st.Index, &st.Name, &st.Case, nsTime{&st.Started}, nsTime{&st.Ended}); err != nil {
+			return nil, wrap(err)
+		}
+		out = append(out, st)
+	}
+	return out, wrap(rows.Err())
+}
+
+// PutResult implements Store.
+func (s *SQLite) PutResult(ctx context.Context, r *Result) error {
+	if r.Stage < 0 {
+		return fmt.Errorf("%w: stage index %d", ErrInvalid, r.Stage)
+	}
+	ts, err := times(r.Start, r.End)
+	if err != nil {
+		return err
+	}
+	var code any
+	if r.ExitCode != nil {
+		code = int64(*r.ExitCode)
+	}
+	_, err = s.w.ExecContext(ctx, `INSERT INTO results (session_id, stage, slave, status, exit_code, start_ns, end_ns,
+			message, script, output_bytes)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (session_id, stage, slave) DO UPDATE SET status = excluded.status, exit_code = excluded.exit_code,
+			start_ns = excluded.start_ns, end_ns = excluded.end_ns, message = excluded.message,
+			script = excluded.script, output_bytes = excluded.output_bytes`,
+		r.SessionID, r.Stage, r.Slave, string(r.Status), code, ts[0], ts[1], r.Message, r.Script, r.OutputBytes)
+	return wrap(missingSession(err, r.SessionID))
+}
+
+// Results implements Store.
+func (s *SQLite) Results(ctx context.Context, session int64) ([]*Result, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT session_id, stage, slave, status, exit_code, start_ns, end_ns,
+			message, script, output_bytes
+		FROM results WHERE session_id = ? ORDER BY stage, id`, session)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	defer rows.Close()
+	var out []*Result
+	for rows.Next() {
+		r := new(Result)
+		var code sql.NullInt64
+		if err := rows.Scan(&r.SessionID, &r.Stage, &r.Slave, &r.Status, &code, nsTime{&r.Start}, nsTime{&r.End},
+			&r.Message, &r.Script, &r.OutputBytes); err != nil {
+			return nil, wrap(err)
+		}
+		if code.Valid {
+			c := int(code.Int64)
+			r.ExitCode = &c
+		}
+		out = append(out, r)
+	}
+	return out, wrap(rows.Err())
+}
+
+// ---- outputs and logs ----
+
+// OutputWriter implements Store.
+func (s *SQLite) OutputWriter(session int64, stage int, slave string) (*OutputWriter, error) {
+	p, err := outputPath(s.dir, session, stage, slave)
+	if err != nil {
+		return nil, err
+	}
+	return createOutput(p)
+}
+
+// OpenOutput implements Store.
+func (s *SQLite) OpenOutput(session int64, stage int, slave string) (io.ReadSeekCloser, error) {
+	p, err := outputPath(s.dir, session, stage, slave)
+	if err != nil {
+		return nil, err
+	}
+	return openFile(p)
+}
+
+// LogWriter implements Store. The log is listed by Logs as soon as it is
+// created, as incomplete until the writer is closed. A log written again
+// replaces the previous copy (a retried collection).
+func (s *SQLite) LogWriter(session int64, slave, path string) (io.WriteCloser, error) {
+	full, file, err := logPath(s.dir, session, slave, path)
+	if err != nil {
+		return nil, err
+	}
+	ctx := context.Background()
+	// Record it first: this fails (ErrNotFound) for an unknown session
+	// before any file is created.
+	if _, err := s.w.ExecContext(ctx, `INSERT INTO logs (session_id, slave, path, file, size, complete)
+		VALUES (?, ?, ?, ?, 0, 0)
+		ON CONFLICT (session_id, slave, path) DO UPDATE SET file = excluded.file, size = 0, complete = 0`,
+		session, slave, path, file); err != nil {
+		return nil, wrap(missingSession(err, session))
+	}
+	if err := os.MkdirAll(filepath.Dir(full), dirPerm); err != nil {
+		return nil, fmt.Errorf("store: log: %w", err)
+	}
+	f, err := os.OpenFile(full, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, filePerm)
+	if err != nil {
+		return nil, fmt.Errorf("store: log: %w", err)
+	}
+	return &logWriter{s: s, session: session, slave: slave, logPath: path, path: full, f: f,
+		bw: bufio.NewWriterSize(f, bufSize)}, nil
+}
+
+// Logs implements Store. The size of an incomplete log is the size of its
+// file now.
+func (s *SQLite) Logs(ctx context.Context, session int64) ([]LogFile, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT slave, path, size, complete FROM logs
+		WHERE session_id = ? ORDER BY slave, path`, session)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	defer rows.Close()
+	var out []LogFile
+	for rows.Next() {
+		var l LogFile
+		if err := rows.Scan(&l.Slave, &l.Path, &l.Size, &l.Complete); err != nil {
+			return nil, wrap(err)
+		}
+		if !l.Complete {
+			if p, _, err := logPath(s.dir, session, l.Slave, l.Path); err == nil {
+				if fi, err := os.Stat(p); err == nil {
+					l.Size = fi.Size()
+				}
+			}
+		}
+		out = append(out, l)
+	}
+	return out, wrap(rows.Err())
+}
+
+// OpenLog implements Store.
+func (s *SQLite) OpenLog(session int64, slave, path string) (io.ReadSeekCloser, error) {
+	p, _, err := logPath(s.dir, session, slave, path)
+	if err != nil {
+		return nil, err
+	}
+	return openFile(p)
+}
+
+// ---- suites and events ----
+
+// SetSuiteEnabled implements Store.
+func (s *SQLite) SetSuiteEnabled(ctx context.Context, suite string, enabled bool) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO suites (name, enabled, updated_ns) VALUES (?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET enabled = excluded.enabled, updated_ns = excluded.updated_ns`,
+		suite, enabled, s.now().UnixNano())
+	return wrap(err)
+}
+
+// SuiteEnabled implements Store.
+func (s *SQLite) SuiteEnabled(ctx context.Context, suite string) (enabled, known bool, err error) {
+	err = s.r.QueryRowContext(ctx, `SELECT enabled FROM suites WHERE name = ?`, suite).Scan(&enabled)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, false, nil
+	}
+	if err != nil {
+		return false, false, wrap(err)
+	}
+	return enabled, true, nil
+}
+
+// AddEvent implements Store.
+func (s *SQLite) AddEvent(ctx context.Context, e Event) error {
+	if e.Time.IsZero() {
+		e.Time = s.now()
+	}
+	t, err := ns(e.Time)
+	if err != nil {
+		return err
+	}
+	_, err = s.w.ExecContext(ctx, `INSERT INTO events (session_id, time_ns, kind, message) VALUES (?, ?, ?, ?)`,
+		e.Session, t, e.Kind, e.Message)
+	return wrap(missingSession(err, e.Session))
+}
+
+// Events implements Store.
+func (s *SQLite) Events(ctx context.Context, session int64) ([]Event, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT session_id, time_ns, kind, message FROM events
+		WHERE session_id = ? ORDER BY id`, session)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		var e Event
+		if err := rows.Scan(&e.Session, nsTime{&e.Time}, &e.Kind, &e.Message); err != nil {
+			return nil, wrap(err)
+		}
+		out = append(out, e)
+	}
+	return out, wrap(rows.Err())
+}

@@ -1,0 +1,191 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// SessionState is the state of a whole session.
+type SessionState string
+
+// Session states. Queued and Running are the unfinished states (see
+// [Store.InterruptUnfinished]); the others are final.
+const (
+	SessionQueued      SessionState = "queued"
+	SessionRunning     SessionState = "running"
+	SessionPassed      SessionState = "passed"
+	SessionFailed      SessionState = "failed"
+	SessionCancelled   SessionState = "cancelled"
+	SessionInterrupted SessionState = "interrupted"
+)
+
+// Finished reports whether s is a final state.
+func (s SessionState) Finished() bool {
+	return s != SessionQueued && s != SessionRunning && s != ""
+}
+
+// Status is the status of one slave in one stage.
+type Status string
+
+// Per slave, per stage statuses.
+const (
+	StatusPending   Status = "pending"
+	StatusRunning   Status = "running"
+	StatusPassed    Status = "passed"
+	StatusFailed    Status = "failed"
+	StatusSkipped   Status = "skipped"
+	StatusTimeout   Status = "timeout"
+	StatusLost      Status = "lost"
+	StatusCancelled Status = "cancelled"
+)
+
+// Session is one run of a test suite on several slave machines.
+//
+// Times are stored with nanosecond precision and read back in UTC; a zero
+// time means "not yet". Empty lists are read back as nil.
+type Session struct {
+	ID           int64        `json:"id"` // assigned by CreateSession
+	Suite        string       `json:"suite"`
+	State        SessionState `json:"state"`
+	Reason       string       `json:"reason,omitempty"` // why it failed or was cancelled/interrupted
+	Machines     []string     `json:"machines"`         // full host names, in order
+	Cases        []string     `json:"cases"`            // test case names (a re-run may run only some)
+	RepoRevision string       `json:"repo_revision,omitempty"`
+	TriggeredBy  string       `json:"triggered_by,omitempty"` // "schedule", "user alice", "quickstart"...
+	Created      time.Time    `json:"created,omitzero"`
+	Started      time.Time    `json:"started,omitzero"`
+	Ended        time.Time    `json:"ended,omitzero"`
+}
+
+// Stage is one step of a session, run by all its slaves in lock-step.
+type Stage struct {
+	SessionID int64     `json:"session_id"`
+	Index     int       `json:"index"` // execution order, 0-based
+	Name      string    `json:"name"`  // "suite_init", "<case>:init", "<case>:run", "<case>:finalize", "suite_finalize"
+	Case      string    `json:"case,omitempty"`
+	Started   time.Time `json:"started,omitzero"`
+	Ended     time.Time `json:"ended,omitzero"`
+}
+
+// Result is the outcome of one stage on one slave.
+type Result struct {
+	SessionID   int64     `json:"session_id"`
+	Stage       int       `json:"stage"` // Stage.Index
+	Slave       string    `json:"slave"`
+	Status      Status    `json:"status"`
+	ExitCode    *int      `json:"exit_code"`      // nil when the script did not run or finish
+	Start       time.Time `json:"start,omitzero"` // master's clock
+	End         time.Time `json:"end,omitzero"`
+	Message     string    `json:"message,omitempty"` // "killed after stage timeout 1m0s", "slave lost"...
+	Script      string    `json:"script,omitempty"`  // the exact script that ran (after tag substitution)
+	OutputBytes int64     `json:"output_bytes"`
+}
+
+// Event is one entry of a session's append-only event log.
+type Event struct {
+	Session int64     `json:"session"`
+	Time    time.Time `json:"time"` // AddEvent sets it to now when zero
+	Kind    string    `json:"kind"`
+	Message string    `json:"message"`
+}
+
+// LogFile describes a log file collected from a slave.
+type LogFile struct {
+	Slave string `json:"slave"`
+	Path  string `json:"path"` // the path on the slave, as given to LogWriter
+	Size  int64  `json:"size"` // bytes stored
+	// Complete is false while the file is being written, and stays false
+	// when the transfer was cut (the writer was never closed).
+	Complete bool `json:"complete"`
+}
+
+// Filter selects sessions. Zero fields do not filter. Results are newest
+// first (by Created, then by ID).
+type Filter struct {
+	Suite  string         `json:"suite,omitempty"`
+	States []SessionState `json:"states,omitempty"`
+	From   time.Time      `json:"from,omitzero"`   // Created >= From
+	To     time.Time      `json:"to,omitzero"`     // Created < To
+	Limit  int            `json:"limit,omitempty"` // <= 0: no limit
+	Offset int            `json:"offset,omitempty"`
+}
+
+// Errors. They are wrapped: test them with errors.Is.
+var (
+	// ErrNotFound: the session (or output, log file) does not exist.
+	ErrNotFound = errors.New("store: not found")
+	// ErrOutputGap: an output chunk arrived with a sequence number beyond
+	// the next expected one; the chunks in between are missing.
+	ErrOutputGap = errors.New("store: gap in output sequence")
+	// ErrInvalid: an argument cannot be stored (negative stage index, empty
+	// slave name, time out of range...).
+	ErrInvalid = errors.New("store: invalid argument")
+	// ErrClosed: the writer or store was closed.
+	ErrClosed = errors.New("store: closed")
+)
+
+// Store is the history of the master. Implementations are safe for
+// concurrent use.
+type Store interface {
+	// CreateSession inserts s and sets s.ID. A zero s.Created is set to
+	// now and an empty s.State to queued.
+	CreateSession(ctx context.Context, s *Session) error
+	// UpdateSession overwrites every field of the session s.ID
+	// (ErrNotFound when absent).
+	UpdateSession(ctx context.Context, s *Session) error
+	// Session returns the session id, ErrNotFound when absent.
+	Session(ctx context.Context, id int64) (*Session, error)
+	// Sessions returns one page of the sessions matching f, newest first,
+	// and the total number of matching sessions.
+	Sessions(ctx context.Context, f Filter) ([]*Session, int, error)
+
+	// PutStage inserts or replaces the stage (SessionID, Index).
+	PutStage(ctx context.Context, st *Stage) error
+	// Stages returns the stages of a session by index.
+	Stages(ctx context.Context, session int64) ([]*Stage, error)
+	// PutResult inserts or replaces the result (SessionID, Stage, Slave).
+	PutResult(ctx context.Context, r *Result) error
+	// Results returns the results of a session by stage, then in the order
+	// their slaves were first inserted for that stage.
+	Results(ctx context.Context, session int64) ([]*Result, error)
+
+	// OutputWriter creates the output file of one slave's stage. Each
+	// output is written once: an existing output is an error
+	// (fs.ErrExist). Outputs are files only: the session is not looked up
+	// (the caller records OutputBytes in the Result).
+	OutputWriter(session int64, stage int, slave string) (*OutputWriter, error)
+	// OpenOutput opens an output for reading, also while it is still
+	// being written. ErrNotFound when absent.
+	OpenOutput(session int64, stage int, slave string) (io.ReadSeekCloser, error)
+
+	// LogWriter creates (or replaces) a log file collected from a slave.
+	LogWriter(session int64, slave, path string) (io.WriteCloser, error)
+	// Logs lists the log files of a session by slave, then path.
+	Logs(ctx context.Context, session int64) ([]LogFile, error)
+	// OpenLog opens a log file for reading. ErrNotFound when absent.
+	OpenLog(session int64, slave, path string) (io.ReadSeekCloser, error)
+
+	// SetSuiteEnabled records whether a suite is enabled.
+	SetSuiteEnabled(ctx context.Context, suite string, enabled bool) error
+	// SuiteEnabled returns the recorded state; known is false when it was
+	// never set.
+	SuiteEnabled(ctx context.Context, suite string) (enabled, known bool, err error)
+
+	// InterruptUnfinished marks the sessions left queued or running (by a
+	// master that died) interrupted, with Reason = reason and Ended = now
+	// (unless already set), appends to each an event of kind "state"
+	// ("interrupted: <reason>"), and returns their IDs in increasing order.
+	// Their stages and results are left as recorded.
+	InterruptUnfinished(ctx context.Context, reason string) ([]int64, error)
+
+	// AddEvent appends to a session's event log (ErrNotFound when the
+	// session does not exist).
+	AddEvent(ctx context.Context, e Event) error
+	// Events returns a session's events in the order they were added.
+	Events(ctx context.Context, session int64) ([]Event, error)
+
+	// Close releases the store; closing twice is harmless.
+	Close() error
+}
