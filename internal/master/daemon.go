@@ -8,8 +8,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -50,6 +54,7 @@ type Master struct {
 	daemonLn, webLn net.Listener
 	grpcServer      *grpc.Server
 	httpServer      *http.Server
+	lock            *os.File
 }
 
 // Open creates or loads the master's state and listens on its ports; Serve
@@ -61,6 +66,37 @@ func Open(ctx context.Context, opts Options) (*Master, error) {
 	if opts.HeartbeatTimeout == 0 {
 		opts.HeartbeatTimeout = 10 * time.Second
 	}
+	lock, err := lockStateDir(opts.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	m, err := open(ctx, opts)
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	m.lock = lock
+	return m, nil
+}
+
+// lockStateDir makes sure one master at a time uses a state folder: two
+// would corrupt each other's history.
+func lockStateDir(dir string) (*os.File, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("state folder: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("state folder: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("another master is using the state folder %s (%v)", dir, err)
+	}
+	return f, nil
+}
+
+func open(ctx context.Context, opts Options) (*Master, error) {
 	ca, created, err := pki.LoadOrCreateCA(opts.StateDir + "/ca")
 	if err != nil {
 		return nil, fmt.Errorf("certificate authority: %w", err)
@@ -164,6 +200,7 @@ func (m *Master) Close() {
 	if err := m.Store.Close(); err != nil {
 		m.opts.Log.Error("closing the history", "err", err)
 	}
+	m.lock.Close()
 }
 
 // loggedTLS logs failed handshakes: a daemon with a wrong CA pin or a

@@ -229,3 +229,21 @@ func TestSecretsNotLogged(t *testing.T) {
 		}
 	}
 }
+
+func TestOneMasterPerStateDir(t *testing.T) {
+	dir := t.TempDir()
+	opts := master.Options{StateDir: dir, DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0", Log: logger()}
+	m, err := master.Open(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := master.Open(context.Background(), opts); err == nil || !strings.Contains(err.Error(), "another master is using the state folder") {
+		t.Errorf("second master: %v", err)
+	}
+	m.Close()
+	m, err = master.Open(context.Background(), opts)
+	if err != nil {
+		t.Fatalf("after the first closed: %v", err)
+	}
+	m.Close()
+}
