@@ -29,6 +29,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"quickstart", "run suites once on local slaves: a master, a local backend and slaves in one command", runQuickstart},
+		{"master", "run the master daemon", runMaster},
 		{"slave", "run the slave daemon", runSlave},
 		{"run", "start a session of a suite on a master (--wait: until it ends)", runRun},
 		{"status", "show connected daemons and recent sessions, or one session", runStatus},

@@ -5,10 +5,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/xrdtest/xrdtest/internal/config"
 	"github.com/xrdtest/xrdtest/internal/pki"
 	"github.com/xrdtest/xrdtest/internal/slave"
 	"github.com/xrdtest/xrdtest/internal/slave/runner"
@@ -17,66 +20,85 @@ import (
 func runSlave(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("slave", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	masterAddr := fs.String("master", envOr("XRDTEST_MASTER_ADDR", "master.xrd.test:20000"), "the master's daemon `HOST:PORT`")
-	name := fs.String("name", "", "this slave's name, the host's full name (default: the machine's host name)")
-	fingerprint := fs.String("ca-fingerprint", os.Getenv("XRDTEST_CA_FINGERPRINT"), "SHA-256 `fingerprint` of the master's CA, to enroll")
+	file := fs.String("c", "", "configuration `file` (default "+config.DefaultSlaveFile+" when it exists; \"none\": no file)")
+	var sets setFlags
+	fs.Var(&sets, "set", "override a key: `section.key=value` (repeatable); XRDTEST_SECTION_KEY variables work too")
+	masterAddr := fs.String("master", "", "the master's daemon `HOST:PORT` ([test_master] ip and port)")
+	name := fs.String("name", "", "this slave's name, the host's full name ([slave] name; default: the machine's host name)")
+	fingerprint := fs.String("ca-fingerprint", "", "SHA-256 `fingerprint` of the master's CA, to enroll ([test_master] ca_fingerprint)")
 	caFile := fs.String("ca-file", "", "the master's CA certificate `file`, instead of --ca-fingerprint")
-	stateDir := fs.String("state-dir", "/var/lib/xrdtest/slave", "where the slave keeps its key and certificate")
-	workDir := fs.String("work-dir", "/var/lib/xrdtest/slave/work", "where scripts run (one folder per session)")
-	functions := fs.String("functions-path", "/etc/XrdTest/utils/functions.sh", "where to install functions.sh")
+	stateDir := fs.String("state-dir", "", "where the slave keeps its key and certificate ([slave] state_dir)")
+	workDir := fs.String("work-dir", "", "where scripts run, one folder per session ([slave] work_dir)")
+	functions := fs.String("functions-path", "", "where to install functions.sh ([slave] functions_path)")
 	hostname := fs.String("hostname", "", "set the host name first (in a UTS namespace of its own)")
-	logLevel := fs.String("log-level", "INFO", "DEBUG, INFO, WARNING or ERROR")
 	logFormat := fs.String("log-format", "text", "text or json")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: xrdtest slave --master HOST:PORT [--name NAME] [options]\n\nRuns the slave daemon: connects to the master, runs the stage scripts it sends.\nThe first start enrolls with the connection token (XRDTEST_TOKEN) and the\nmaster's CA fingerprint; later starts use the stored certificate.")
+		fmt.Fprintln(stderr, "usage: xrdtest slave [-c FILE] [--master HOST:PORT] [--name NAME] [options]\n\nRuns the slave daemon: connects to the master and runs the stage scripts it\nsends. The first start enrolls with the connection token ([test_master]\nconnection_passwd, or XRDTEST_TOKEN) and the master's CA fingerprint; later\nstarts use the stored certificate.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	log, err := newLogger(stderr, *logLevel, *logFormat)
+	fail := func(code int, format string, a ...any) int {
+		fmt.Fprintf(stderr, "xrdtest slave: "+format+"\n", a...)
+		return code
+	}
+	token := os.Getenv("XRDTEST_TOKEN")
+	// Scripts inherit the slave's environment: the token must not reach them.
+	os.Unsetenv("XRDTEST_TOKEN")
+	named := map[string]string{"slave.name": *name, "test_master.ca_fingerprint": *fingerprint, "test_master.ca_file": *caFile,
+		"slave.state_dir": *stateDir, "slave.work_dir": *workDir, "slave.functions_path": *functions,
+		"test_master.connection_passwd": token}
+	if *masterAddr != "" {
+		host, port, err := net.SplitHostPort(*masterAddr)
+		if err != nil {
+			return fail(2, "--master %q: %v", *masterAddr, err)
+		}
+		named["test_master.ip"], named["test_master.port"] = host, port
+	}
+	cfg := config.DefaultSlave()
+	if err := loadDaemonConfig(cfg, *file, config.DefaultSlaveFile, sets, named, stderr); err != nil {
+		return fail(2, "configuration: %v", err)
+	}
+	log, err := newLogger(stderr, string(cfg.Daemon.LogLevel), *logFormat)
 	if err != nil {
-		fmt.Fprintf(stderr, "xrdtest slave: %v\n", err)
-		return 2
+		return fail(2, "%v", err)
 	}
 	if *hostname != "" {
 		if err := unix.Sethostname([]byte(*hostname)); err != nil {
-			fmt.Fprintf(stderr, "xrdtest slave: cannot set the host name to %s: %v\n", *hostname, err)
-			return 1
+			return fail(1, "cannot set the host name to %s: %v", *hostname, err)
 		}
 	}
-	if *name == "" {
-		if *name, err = os.Hostname(); err != nil {
-			fmt.Fprintf(stderr, "xrdtest slave: no --name and no host name: %v\n", err)
-			return 2
+	slaveName := cfg.Slave.Name
+	if slaveName == "" {
+		if slaveName, err = os.Hostname(); err != nil {
+			return fail(2, "no name given and no host name: %v", err)
 		}
 	}
-	cfg := slave.Config{
-		Master: *masterAddr, Name: *name, StateDir: *stateDir, WorkDir: *workDir, FunctionsPath: *functions,
-		Token: os.Getenv("XRDTEST_TOKEN"), Version: version, Log: log,
+	ac := slave.Config{
+		Master: net.JoinHostPort(cfg.TestMaster.IP, strconv.Itoa(cfg.TestMaster.Port)), Name: slaveName,
+		StateDir: cfg.Slave.StateDir, WorkDir: cfg.Slave.WorkDir, FunctionsPath: cfg.Slave.FunctionsPath,
+		Token: cfg.TestMaster.ConnectionPasswd.Reveal(), Version: version, Log: log,
 	}
 	switch {
-	case *caFile != "":
-		if cfg.Pin, err = pki.PinFile(*caFile); err != nil {
-			fmt.Fprintf(stderr, "xrdtest slave: --ca-file: %v\n", err)
-			return 2
+	case cfg.TestMaster.CAFile != "":
+		if ac.Pin, err = pki.PinFile(cfg.TestMaster.CAFile); err != nil {
+			return fail(2, "ca_file: %v", err)
 		}
-		cfg.HavePin = true
-	case *fingerprint != "":
-		fp, err := pki.ParseFingerprint(*fingerprint)
+		ac.HavePin = true
+	case cfg.TestMaster.CAFingerprint != "":
+		fp, err := pki.ParseFingerprint(cfg.TestMaster.CAFingerprint)
 		if err != nil {
-			fmt.Fprintf(stderr, "xrdtest slave: --ca-fingerprint: %v\n", err)
-			return 2
+			return fail(2, "ca_fingerprint: %v", err)
 		}
-		cfg.Pin, cfg.HavePin = pki.PinFingerprint(fp), true
+		ac.Pin, ac.HavePin = pki.PinFingerprint(fp), true
 	}
 	if err := runner.BecomeSubreaper(); err != nil {
 		log.Warn("cannot become a child subreaper; orphaned script processes will not be reaped", "err", err)
 	}
-	if err := slave.New(cfg).Run(ctx); err != nil {
+	if err := slave.New(ac).Run(ctx); err != nil {
 		log.Error("slave stopped", "err", err)
-		fmt.Fprintf(stderr, "xrdtest slave: %v\n", err)
-		return 1
+		return fail(1, "%v", err)
 	}
 	return 0
 }

@@ -111,7 +111,7 @@ func (b *Backend) startSlave(c *definition.Cluster, h *definition.Host, shared s
 		return nil, err
 	}
 	fp := b.functionsPath()
-	args := []string{"slave",
+	args := []string{"slave", "-c", "none",
 		"--master", b.MasterAddr, "--name", h.Name,
 		"--state-dir", filepath.Join(dir, "state"), "--work-dir", filepath.Join(dir, "work"),
 		"--functions-path", fp, "--ca-fingerprint", b.Fingerprint.String()}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/xrdtest/xrdtest/internal/config"
+)
+
+// daemonConfig is what the master, slave and hypervisor configurations
+// share: keys set by file, environment or flag.
+type daemonConfig interface {
+	Load(path string) ([]config.Warning, error)
+	Set(key, value, source string) error
+	Settings() []config.Setting
+	Validate() error
+}
+
+// setFlags collects repeated --set section.key=value flags.
+type setFlags []string
+
+func (s *setFlags) String() string     { return strings.Join(*s, " ") }
+func (s *setFlags) Set(v string) error { *s = append(*s, v); return nil }
+
+// envName is the environment variable that overrides a key: section.key
+// -> XRDTEST_SECTION_KEY, any other character becoming '_' (so
+// server.connection_passwd is XRDTEST_SERVER_CONNECTION_PASSWD).
+func envName(key string) string {
+	var b strings.Builder
+	b.WriteString("XRDTEST_")
+	for _, r := range strings.ToUpper(key) {
+		if r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
+}
+
+// loadDaemonConfig applies, in order: defaults, the file (the given one,
+// else defaultFile when it exists), XRDTEST_* environment variables, then
+// the flags (sets, then the named flags), and validates. Warnings go to
+// stderr.
+func loadDaemonConfig(cfg daemonConfig, file, defaultFile string, sets []string, named map[string]string, stderr io.Writer) error {
+	switch file {
+	case "none":
+		file = ""
+	case "":
+		if _, err := os.Stat(defaultFile); err == nil {
+			file = defaultFile
+		}
+	}
+	if file != "" {
+		warns, err := cfg.Load(file)
+		for _, w := range warns {
+			fmt.Fprintf(stderr, "warning: %s\n", w)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	var errs []error
+	for _, s := range cfg.Settings() {
+		name := envName(s.Key)
+		if v, ok := os.LookupEnv(name); ok {
+			errs = append(errs, cfg.Set(s.Key, v, "env "+name))
+		}
+	}
+	for _, s := range sets {
+		key, value, ok := strings.Cut(s, "=")
+		if !ok {
+			errs = append(errs, fmt.Errorf("--set %q: want section.key=value", s))
+			continue
+		}
+		errs = append(errs, cfg.Set(strings.TrimSpace(key), value, "flag --set "+key))
+	}
+	for key, value := range named {
+		if value != "" {
+			errs = append(errs, cfg.Set(key, value, "flag"))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return cfg.Validate()
+}
