@@ -95,6 +95,10 @@ func runSlave(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if err := runner.BecomeSubreaper(); err != nil {
 		log.Warn("cannot become a child subreaper; orphaned script processes will not be reaped", "err", err)
+	} else {
+		// Services a stage left behind are reparented to us when their
+		// parent script ends; reap them when they exit.
+		go runner.RunReaper(ctx, 0)
 	}
 	if err := slave.New(ac).Run(ctx); err != nil {
 		log.Error("slave stopped", "err", err)

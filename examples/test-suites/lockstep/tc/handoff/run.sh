@@ -1,6 +1,7 @@
 #!/bin/bash
 # The client reads what ds1 wrote in init: this only works in lock-step.
-source /etc/XrdTest/utils/functions.sh
+# The original path; local quickstart slaves not run as root say where it is.
+source "${XRDTEST_FUNCTIONS:-/etc/XrdTest/utils/functions.sh}"
 SHARED=${XRDTEST_SHARED:-/tmp/xrdtest-example}
 if [ "@slavename@" = "client.xrd.test" ]; then
     run test -s "$SHARED/payload.txt"

@@ -1,0 +1,140 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// BecomeSubreaper makes the calling process a child subreaper
+// (PR_SET_CHILD_SUBREAPER): orphaned descendants of the scripts, such as
+// services started in the background by one stage or children that called
+// setsid, are reparented to the slave instead of init. They stay visible to
+// later stages and to the killing in Run, and the slave must reap them when
+// they exit: run RunReaper. The daemon calls it once at start.
+func BecomeSubreaper() error {
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("runner: prctl(PR_SET_CHILD_SUBREAPER): %w", err)
+	}
+	return nil
+}
+
+// RunReaper reaps adopted orphans (see ReapOrphans) whenever a child
+// changes state (SIGCHLD) and at least every interval (0 = 10s), until ctx
+// is done. A subreaper daemon runs it in a goroutine for its lifetime:
+// without it, background services that exit after their stage stay
+// zombies, and "kill -0 $pid" keeps saying they run.
+func RunReaper(ctx context.Context, interval time.Duration) {
+	if interval <= 0 {
+		interval = 10 * time.Second
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, unix.SIGCHLD)
+	defer signal.Stop(sig)
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		ReapOrphans()
+		select {
+		case <-ctx.Done():
+			return
+		case <-sig:
+		case <-tick.C:
+		}
+	}
+}
+
+// ReapOrphans reaps, without blocking, the zombie children of this process
+// that are adopted orphans, and returns how many it reaped.
+//
+// A global wait(-1) would steal exit statuses that os/exec's Wait expects.
+// So a zombie child is reaped only if
+//   - it is not in this process's own process group: os/exec children that
+//     other code started normally stay in it, while every process of a
+//     script runs in the script's group (Setpgid) or in one it created with
+//     setsid/setpgid;
+//   - it is not a process that Run (or StartCommand) started and still
+//     waits for: those are registered under a lock that also covers the
+//     window between fork and registration.
+func ReapOrphans() int {
+	started.Lock()
+	defer started.Unlock()
+	self, pgrp := os.Getpid(), unix.Getpgrp()
+	n := 0
+	for _, pid := range procPIDs() {
+		if reapLocked(pid, self, pgrp) {
+			n++
+		}
+	}
+	return n
+}
+
+// reapOrphan reaps pid if it is an adopted orphan zombie (as ReapOrphans).
+func reapOrphan(pid int) bool {
+	started.Lock()
+	defer started.Unlock()
+	return reapLocked(pid, os.Getpid(), unix.Getpgrp())
+}
+
+func reapLocked(pid, self, pgrp int) bool {
+	st, err := readStat(pid)
+	if err != nil || st.state != 'Z' || st.ppid != self || st.pgrp == pgrp {
+		return false
+	}
+	started.mu.Lock()
+	_, ok := started.pids[pid]
+	started.mu.Unlock()
+	if ok {
+		return false
+	}
+	var ws unix.WaitStatus
+	wpid, err := unix.Wait4(pid, &ws, unix.WNOHANG, nil)
+	return err == nil && wpid == pid
+}
+
+// started holds the children started in their own process group whose
+// exit status belongs to an os/exec Wait, not to the reaper.
+var started struct {
+	sync.RWMutex // read: around Start; write: while reaping
+	pids         map[int]struct{}
+	mu           sync.Mutex // guards pids under the read lock
+}
+
+// StartCommand starts cmd so that ReapOrphans never reaps it, and returns
+// a function to call once cmd.Wait returned. Code in the daemon other than
+// Run that starts children in their own process group or session must use
+// it (children in the daemon's own process group are safe anyway).
+func StartCommand(cmd *exec.Cmd) (done func(), err error) {
+	if err := startProtected(cmd); err != nil {
+		return nil, err
+	}
+	pid := cmd.Process.Pid
+	return func() { unprotect(pid) }, nil
+}
+
+func startProtected(cmd *exec.Cmd) error {
+	started.RLock()
+	defer started.RUnlock()
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	started.mu.Lock()
+	if started.pids == nil {
+		started.pids = make(map[int]struct{})
+	}
+	started.pids[cmd.Process.Pid] = struct{}{}
+	started.mu.Unlock()
+	return nil
+}
+
+func unprotect(pid int) {
+	started.mu.Lock()
+	delete(started.pids, pid)
+	started.mu.Unlock()
+}

@@ -1,0 +1,124 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// orphan leaves a background child of a finished stage, which is
+// reparented to the test process (a subreaper), and returns its pid.
+func orphan(t *testing.T) int {
+	t.Helper()
+	var c capture
+	s := spec(t, &c, `sleep 600 >/dev/null 2>&1 & echo $! > bg.pid`)
+	if res := Run(context.Background(), s); !res.OK() {
+		t.Fatalf("result %+v", res)
+	}
+	pid := readPid(t, s.Dir, "bg.pid")
+	waitStat(t, pid, func(st procStat) bool { return st.ppid == os.Getpid() })
+	return pid
+}
+
+// waitStat waits until /proc/pid/stat satisfies ok.
+func waitStat(t *testing.T, pid int, ok func(procStat) bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st, err := readStat(pid)
+		if err == nil && ok(st) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pid %d: stat %+v, %v", pid, st, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func isZombie(st procStat) bool { return st.state == 'Z' }
+
+// Not parallel: ReapOrphans reaps every adopted orphan of the process.
+func TestReapOrphans(t *testing.T) {
+	pid := orphan(t)
+	ReapOrphans() // orphans of earlier tests may have exited meanwhile
+	if st, err := readStat(pid); err != nil || st.state == 'Z' {
+		t.Fatalf("running orphan %d: %+v %v", pid, st, err)
+	}
+	if err := unix.Kill(pid, unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitStat(t, pid, isZombie)
+	if n := ReapOrphans(); n < 1 {
+		t.Errorf("reaped %d, want at least 1", n)
+	}
+	if _, err := readStat(pid); err == nil {
+		t.Errorf("pid %d still exists", pid)
+	}
+}
+
+// Not parallel: it runs the process-wide reaper.
+func TestRunReaperReapsOnSIGCHLD(t *testing.T) {
+	pid := orphan(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		RunReaper(ctx, time.Hour) // the ticker never fires: SIGCHLD does it
+	}()
+	defer func() { cancel(); <-done }()
+
+	time.Sleep(50 * time.Millisecond) // let it start listening
+	if err := unix.Kill(pid, unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := readStat(pid); err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("orphan %d not reaped", pid)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+
+	// A script run meanwhile keeps its exit status.
+	if res, _ := runScript(t, "exit 9"); res.ExitCode != 9 {
+		t.Errorf("exit code %d with the reaper running", res.ExitCode)
+	}
+}
+
+// Not parallel: ReapOrphans must leave other children of the process alone.
+func TestReapOrphansLeavesExecChildren(t *testing.T) {
+	// In our process group: never an orphan.
+	plain := exec.Command("sh", "-c", "exit 5")
+	// In its own group, started through StartCommand.
+	grouped := exec.Command("sh", "-c", "exit 6")
+	grouped.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+
+	if err := plain.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done, err := StartCommand(grouped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer done()
+	for _, c := range []*exec.Cmd{plain, grouped} {
+		waitStat(t, c.Process.Pid, isZombie)
+	}
+	ReapOrphans() // may reap stray orphans of earlier tests, not these
+	for want, c := range map[int]*exec.Cmd{5: plain, 6: grouped} {
+		var ee *exec.ExitError
+		if err := c.Wait(); !errors.As(err, &ee) || ee.ExitCode() != want {
+			t.Errorf("%v: Wait: %v, want exit %d", c.Args, err, want)
+		}
+	}
+}
