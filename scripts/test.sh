@@ -17,11 +17,15 @@ fi
 echo "== go vet"
 go vet ./...
 
+echo "== generated code is current"
+bash scripts/generate.sh --check
+
 echo "== go test"
 go test -count=1 ./...
 
 echo "== go test -race (core packages)"
-go test -count=1 -race ./internal/definition/... ./internal/cron/...
+go test -count=1 -race ./internal/definition/... ./internal/cron/... ./internal/master/... \
+    ./internal/slave/... ./internal/store/... ./internal/pki/... ./internal/config/...
 
 echo "== fuzz (fixed time)"
 go test -run '^$' -fuzz '^FuzzLoadCluster$' -fuzztime 20s ./internal/definition

@@ -133,6 +133,9 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fmt.Fprintf(stdout, "State, outputs and logs: %s\n", dir)
 		fmt.Fprintf(stdout, "  outputs:   %s\n", filepath.Join(dir, "master", "history", "outputs"))
 		fmt.Fprintf(stdout, "  slave logs: %s\n", filepath.Join(dir, "machines", "<cluster>", "<host>", "slave.log"))
+		if !*keep {
+			fmt.Fprintln(stdout, "With --keep the master stays up: browse it with xrdtest status, xrdtest logs SESSION, xrdtest run SUITE.")
+		}
 	}
 	if *keep {
 		fmt.Fprintf(stderr, "master running: API http://%s (token %s), daemons %s; Ctrl-C stops it\n", m.WebAddr(), apiToken, m.DaemonAddr())
