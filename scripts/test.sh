@@ -31,5 +31,6 @@ echo "== fuzz (fixed time)"
 go test -run '^$' -fuzz '^FuzzLoadCluster$' -fuzztime 20s ./internal/definition
 go test -run '^$' -fuzz '^FuzzBlankImports$' -fuzztime 10s ./internal/definition
 go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 10s ./internal/cron
+go test -run '^$' -fuzz '^FuzzParseINI$' -fuzztime 10s ./internal/config
 
 echo "== all checks passed"

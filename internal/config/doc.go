@@ -1,0 +1,51 @@
+// Package config reads the INI configuration files of the three xrdtest
+// daemons: master, hypervisor and slave. Files written for the original
+// XrdTest framework (XrdTestMaster.conf, XrdTestHypervisor.conf,
+// XrdTestSlave.conf) load unchanged.
+//
+// # Files
+//
+// ParseINI reads a file with the rules of Python 2's ConfigParser, which
+// the original used: [sections], "key = value" or "key: value", '#' and
+// ';' comment lines, ';' inline comments after whitespace, indented
+// continuation lines, case-insensitive keys, a [DEFAULT] section inherited
+// by every section, and "%(key)s" interpolation. See ParseINI and
+// File.Interpolate for the exact rules, quirks included.
+//
+// # Configurations
+//
+// Master, Hypervisor and Slave are the typed configurations. Each is built
+// in the same order, and records where every value came from (Source):
+//
+//	c := DefaultMaster()              // built-in defaults     Source "default"
+//	warns, err := c.Load(path)        // the INI file          Source "file:line"
+//	err = c.Set("server.port", "20001", "flag --port")  // flags, environment
+//	err = c.Validate()                // the whole configuration
+//
+// LoadMaster, LoadHypervisor and LoadSlave do the first, second and last
+// step. Keys are addressed as "section.key" (test-repo sections included:
+// "test-repo-local.local_path"). Load and Set parse and check each value
+// (ports 1-65535; switches 0/1, true/false, yes/no, on/off; durations as
+// seconds or Go durations; log levels as Python names); Validate checks
+// what involves several keys (each listed repository has a section, a git
+// repository has remote_repo, ...). A relative path in a file is resolved
+// against the file's directory, one given by Set against the working
+// directory. Errors are *Error values naming
+// source, section and key ("master.conf:12: [server] port: invalid port
+// ..."), joined; unknown sections and keys are Warnings, returned and
+// never printed. Settings lists every key with its value and source, for
+// `xrdtest config check`.
+//
+// The keys of each daemon, original and new, are listed in the doc
+// comments of Master, Hypervisor and Slave; testdata/*-full.conf are
+// complete commented examples, testdata/orig*/ the files the original
+// shipped.
+//
+// # Secrets
+//
+// Passwords and tokens (connection_passwd, suite_run_pass, api_token)
+// have type Secret, which prints, marshals to JSON and text, and logs with
+// slog as "[redacted]"; Reveal returns the value. Configurations keep no
+// raw copy of the file, and error and warning messages never quote values
+// that could be secrets, so a configuration can be logged whole.
+package config

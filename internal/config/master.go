@@ -1,0 +1,489 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// DefaultMasterFile is where the original framework looked for the master
+// configuration.
+const DefaultMasterFile = "/etc/XrdTest/XrdTestMaster.conf"
+
+// RepoSectionPrefix starts the name of each repository's section:
+// [test-repo-NAME].
+const RepoSectionPrefix = "test-repo-"
+
+// Repository types.
+const (
+	RepoLocalFS = "localfs"
+	RepoGit     = "git"
+)
+
+// Master is the master daemon's configuration (XrdTestMaster.conf).
+//
+// Original keys:
+//
+//	[general]      test-repos (comma list; each NAME needs a [test-repo-NAME]),
+//	               suite_sessions_file
+//	[test-repo-NAME] type (localfs|git), local_path (required), cluster_defs_path
+//	               (clusters), suite_defs_path (test-suites), remote_repo (git:
+//	               required), remote_branch (origin/master), local_branch (master)
+//	[server]       ip (0.0.0.0), port (20000), connection_passwd
+//	[webserver]    webpage_dir (/usr/share/XrdTest/webpage), protocol (http|https),
+//	               port (8080 for http, 8443 for https), suite_run_pass
+//	[scheduler]    enabled (1)
+//	[security]     certfile, keyfile, ca_certfile, ca_keyfile
+//	[daemon]       pid_file_path, log_file_path, log_level (INFO)
+//
+// Keys added by xrdtest (see testdata/master-full.conf):
+//
+//	[general]   state_dir (/var/lib/xrdtest/master): CA, database, outputs
+//	[session]   stage_timeout (3600 s): limit of one stage on one slave
+//	            slave_wait_timeout (300 s): how long a session waits for its slaves
+//	            heartbeat_interval (2 s): how often daemons send a heartbeat
+//	            heartbeat_timeout (10 s): silence after which a daemon is lost
+//	[webserver] api_token: bearer token of the JSON API (empty: none)
+//
+// Durations are seconds ("3600", "1.5") or Go durations ("90s", "5m").
+// Relative paths (everything named *_path, *_dir, *file, except
+// cluster_defs_path and suite_defs_path, which are inside local_path) are
+// resolved against the directory of the file that sets them; the original
+// used the working directory.
+type Master struct {
+	General   MasterGeneral
+	Repos     []Repo // the [test-repo-NAME] sections in the order of test-repos
+	Server    Server
+	Webserver Webserver
+	Scheduler Scheduler
+	Session   Session
+	Security  MasterSecurity
+	Daemon    Daemon
+
+	repoDefs map[string]*Repo // every [test-repo-NAME] seen, listed or not
+	sources  map[string]Source
+}
+
+// MasterGeneral is the master's [general] section.
+type MasterGeneral struct {
+	// TestRepos: test-repos, the repository names in order.
+	TestRepos []string
+	// SuiteSessionsFile: suite_sessions_file, the original's history file
+	// (a Python shelve). Accepted for compatibility; xrdtest keeps its
+	// history in the database under StateDir.
+	SuiteSessionsFile string
+	// StateDir: state_dir (new), the master's CA, database and stage
+	// outputs. Default /var/lib/xrdtest/master.
+	StateDir string
+}
+
+// Repo is one [test-repo-NAME] section: where cluster and suite
+// definitions come from.
+type Repo struct {
+	// Name is NAME in [test-repo-NAME].
+	Name string
+	// Type: type, RepoLocalFS or RepoGit (required).
+	Type string
+	// LocalPath: local_path (required), the repository's directory (for
+	// git, where the clone lives).
+	LocalPath string
+	// ClusterDefsPath: cluster_defs_path, the cluster directory inside
+	// LocalPath (default "clusters").
+	ClusterDefsPath string
+	// SuiteDefsPath: suite_defs_path, the test-suite directory inside
+	// LocalPath (default "test-suites").
+	SuiteDefsPath string
+	// RemoteRepo: remote_repo, any git URL (required for git).
+	RemoteRepo string
+	// RemoteBranch: remote_branch (default "origin/master").
+	RemoteBranch string
+	// LocalBranch: local_branch (default "master").
+	LocalBranch string
+	// Source locates the section header.
+	Source Source
+}
+
+// Section returns "test-repo-NAME".
+func (r Repo) Section() string { return RepoSectionPrefix + r.Name }
+
+// ClusterDir returns the cluster definition directory.
+func (r Repo) ClusterDir() string { return underDir(r.LocalPath, r.ClusterDefsPath) }
+
+// SuiteDir returns the test-suite definition directory.
+func (r Repo) SuiteDir() string { return underDir(r.LocalPath, r.SuiteDefsPath) }
+
+// underDir joins like Python's os.path.join: an absolute p wins.
+func underDir(dir, p string) string {
+	if filepath.IsAbs(p) {
+		return filepath.Clean(p)
+	}
+	return filepath.Join(dir, p)
+}
+
+func newRepo(name string, src Source) *Repo {
+	return &Repo{Name: name, ClusterDefsPath: "clusters", SuiteDefsPath: "test-suites",
+		RemoteBranch: "origin/master", LocalBranch: "master", Source: src}
+}
+
+// Server is the master's [server] section: the daemon port.
+type Server struct {
+	// IP: ip, the listening address (default 0.0.0.0); the web server
+	// binds to it too.
+	IP string
+	// Port: port (default 20000).
+	Port int
+	// ConnectionPasswd: connection_passwd, the token daemons enroll with.
+	ConnectionPasswd Secret
+}
+
+// Webserver is the master's [webserver] section.
+type Webserver struct {
+	// WebpageDir: webpage_dir (default /usr/share/XrdTest/webpage).
+	WebpageDir string
+	// Protocol: protocol, "http" (default) or "https".
+	Protocol string
+	// Port: port; 0 (unset) means 8080 for http and 8443 for https, see
+	// EffectivePort.
+	Port int
+	// SuiteRunPass: suite_run_pass, the password of the web actions (run,
+	// cancel, cluster actions). Empty: the actions are disabled.
+	SuiteRunPass Secret
+	// APIToken: api_token (new), bearer token of the JSON API. Empty: none.
+	APIToken Secret
+}
+
+// EffectivePort returns Port, or the protocol's default when unset.
+func (w Webserver) EffectivePort() int {
+	switch {
+	case w.Port != 0:
+		return w.Port
+	case w.Protocol == "https":
+		return 8443
+	}
+	return 8080
+}
+
+// Scheduler is the master's [scheduler] section.
+type Scheduler struct {
+	// Enabled: enabled (default 1); 0 keeps scheduled suites from running.
+	Enabled bool
+}
+
+// Session is the master's [session] section (new).
+type Session struct {
+	// StageTimeout: stage_timeout (default 3600 s), the limit of one stage.
+	StageTimeout time.Duration
+	// SlaveWaitTimeout: slave_wait_timeout (default 300 s), how long a
+	// session waits for its slaves to connect.
+	SlaveWaitTimeout time.Duration
+	// HeartbeatInterval: heartbeat_interval (default 2 s).
+	HeartbeatInterval time.Duration
+	// HeartbeatTimeout: heartbeat_timeout (default 10 s), the silence after
+	// which a daemon is lost. Must exceed HeartbeatInterval.
+	HeartbeatTimeout time.Duration
+}
+
+// MasterSecurity is the master's [security] section.
+type MasterSecurity struct {
+	// CertFile, KeyFile: certfile, keyfile, the certificate of the daemon
+	// port and https. Empty: issued by the master's CA in StateDir.
+	CertFile string
+	KeyFile  string
+	// CACertFile, CAKeyFile: ca_certfile, ca_keyfile, the master's CA.
+	// Empty: created once in StateDir.
+	CACertFile string
+	CAKeyFile  string
+}
+
+// DefaultMaster returns the master configuration with every default.
+func DefaultMaster() *Master {
+	return &Master{
+		General:   MasterGeneral{StateDir: "/var/lib/xrdtest/master"},
+		Server:    Server{IP: "0.0.0.0", Port: 20000},
+		Webserver: Webserver{WebpageDir: "/usr/share/XrdTest/webpage", Protocol: "http"},
+		Scheduler: Scheduler{Enabled: true},
+		Session: Session{StageTimeout: time.Hour, SlaveWaitTimeout: 5 * time.Minute,
+			HeartbeatInterval: 2 * time.Second, HeartbeatTimeout: 10 * time.Second},
+		Daemon: defaultDaemon(),
+	}
+}
+
+// LoadMaster returns the defaults merged with the file at path, validated.
+func LoadMaster(path string) (*Master, []Warning, error) {
+	m := DefaultMaster()
+	warns, err := m.Load(path)
+	if err != nil {
+		return m, warns, err
+	}
+	return m, warns, m.Validate()
+}
+
+// Load merges the INI file at path into m. It returns the warnings
+// (unknown sections and keys, repeated keys, unlisted repositories) and
+// all the errors (syntax, bad values), joined; errors.As finds *Error.
+func (m *Master) Load(path string) ([]Warning, error) {
+	f, err := readFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return m.Merge(f)
+}
+
+// Merge merges a parsed file into m, as Load.
+func (m *Master) Merge(f *File) ([]Warning, error) {
+	m.syncReposIn()
+	for _, name := range f.Sections() {
+		if repo, ok := strings.CutPrefix(name, RepoSectionPrefix); ok && repo != "" && m.repoDefs[repo] == nil {
+			m.repoDefs[repo] = newRepo(repo, Source{File: f.Name, Line: f.Section(name).Line})
+		}
+	}
+	warns, err := m.table().merge(f, m.knownSection)
+	m.syncReposOut()
+
+	if e, ok := f.Raw("general", "test-repos"); ok {
+		seen := map[string]bool{}
+		for _, name := range ParseList(e.Value) {
+			if seen[name] {
+				warns = append(warns, Warning{Source: Source{File: f.Name, Line: e.Line}, Section: "general", Key: "test-repos",
+					Msg: fmt.Sprintf("repository %q listed twice: used once", name)})
+			}
+			seen[name] = true
+		}
+	}
+	for _, name := range f.Sections() {
+		if repo, ok := strings.CutPrefix(name, RepoSectionPrefix); ok && repo != "" && !slices.Contains(m.General.TestRepos, repo) {
+			warns = append(warns, Warning{Source: Source{File: f.Name, Line: f.Section(name).Line}, Section: name,
+				Msg: fmt.Sprintf("repository %q is not listed in [general] test-repos: ignored", repo)})
+		}
+	}
+	return warns, err
+}
+
+// Set sets one key, addressed as "section.key" (e.g. "server.port",
+// "test-repo-local.local_path"), with the parsing and checks of the file;
+// source names where the value comes from ("flag --port", "env
+// XRDTEST_MASTER_PORT") for Source and messages.
+func (m *Master) Set(key, value, source string) error {
+	m.syncReposIn()
+	if section, _, ok := splitKey(key); ok {
+		if repo, ok := strings.CutPrefix(section, RepoSectionPrefix); ok && repo != "" && m.repoDefs[repo] == nil {
+			m.repoDefs[repo] = newRepo(repo, Source{Origin: source})
+		}
+	}
+	_, err := m.table().set(key, value, source)
+	m.syncReposOut()
+	return err
+}
+
+// Override is Set.
+func (m *Master) Override(key, value, source string) error { return m.Set(key, value, source) }
+
+// Source returns where the value of key ("section.key") came from.
+func (m *Master) Source(key string) Source { return m.table().source(key) }
+
+// Settings returns every key with its value (secrets redacted) and source,
+// in the order of the original file.
+func (m *Master) Settings() []Setting {
+	m.syncReposIn()
+	s := m.table().settings()
+	for i := range s {
+		if s[i].Key == "webserver.port" {
+			s[i].Value = fmt.Sprint(m.Webserver.EffectivePort())
+		}
+	}
+	return s
+}
+
+// Validate checks the whole configuration; the errors name section, key
+// and where the value came from, joined.
+func (m *Master) Validate() error {
+	t := m.table()
+	var errs []error
+	seen := map[string]bool{}
+	for _, name := range m.General.TestRepos {
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		i := slices.IndexFunc(m.Repos, func(r Repo) bool { return r.Name == name })
+		if i < 0 {
+			errs = append(errs, t.invalid("general", "test-repos",
+				fmt.Sprintf("repository %q has no [%s%s] section", name, RepoSectionPrefix, name)))
+			continue
+		}
+		errs = append(errs, m.validateRepo(t, m.Repos[i])...)
+	}
+	if m.General.StateDir == "" {
+		errs = append(errs, t.invalid("general", "state_dir", "empty"))
+	}
+	errs = append(errs, t.validatePort("server", "port", m.Server.Port))
+	if m.Webserver.Protocol != "http" && m.Webserver.Protocol != "https" {
+		errs = append(errs, t.invalid("webserver", "protocol", fmt.Sprintf("invalid value %q: want http or https", m.Webserver.Protocol)))
+	}
+	if m.Webserver.Port != 0 {
+		errs = append(errs, t.validatePort("webserver", "port", m.Webserver.Port))
+	}
+	s := m.Session
+	errs = append(errs,
+		t.validatePositive("session", "stage_timeout", s.StageTimeout),
+		t.validatePositive("session", "slave_wait_timeout", s.SlaveWaitTimeout),
+		t.validatePositive("session", "heartbeat_interval", s.HeartbeatInterval),
+		t.validatePositive("session", "heartbeat_timeout", s.HeartbeatTimeout))
+	if s.HeartbeatInterval > 0 && s.HeartbeatTimeout > 0 && s.HeartbeatTimeout <= s.HeartbeatInterval {
+		errs = append(errs, t.invalid("session", "heartbeat_timeout",
+			fmt.Sprintf("%s must exceed heartbeat_interval %s (%s)", s.HeartbeatTimeout, s.HeartbeatInterval, t.source("session.heartbeat_interval"))))
+	}
+	if (m.Security.CertFile == "") != (m.Security.KeyFile == "") {
+		errs = append(errs, t.invalid("security", "keyfile", "certfile and keyfile go together: set both or neither"))
+	}
+	if (m.Security.CACertFile == "") != (m.Security.CAKeyFile == "") {
+		errs = append(errs, t.invalid("security", "ca_keyfile", "ca_certfile and ca_keyfile go together: set both or neither"))
+	}
+	errs = append(errs, t.validateDaemon(m.Daemon))
+	return errors.Join(errs...)
+}
+
+func (m *Master) validateRepo(t *table, r Repo) []error {
+	sec := r.Section()
+	missing := func(key, msg string) error {
+		return &Error{Source: r.Source, Section: sec, Key: key, Err: ErrMissing, Msg: msg}
+	}
+	var errs []error
+	switch r.Type {
+	case RepoLocalFS, RepoGit:
+	case "":
+		errs = append(errs, missing("type", "missing: want localfs or git"))
+	default:
+		errs = append(errs, t.invalid(sec, "type", fmt.Sprintf("invalid value %q: want localfs or git", r.Type)))
+	}
+	if r.LocalPath == "" {
+		errs = append(errs, missing("local_path", "missing: the repository's directory is required"))
+	}
+	if r.Type == RepoGit {
+		if r.RemoteRepo == "" {
+			errs = append(errs, missing("remote_repo", "missing: required for a git repository"))
+		}
+		if r.RemoteBranch == "" {
+			errs = append(errs, t.invalid(sec, "remote_branch", "empty"))
+		}
+		if r.LocalBranch == "" {
+			errs = append(errs, t.invalid(sec, "local_branch", "empty"))
+		}
+	}
+	return errs
+}
+
+func (m *Master) knownSection(s string) bool {
+	switch s {
+	case "general", "server", "webserver", "scheduler", "session", "security", "daemon":
+		return true
+	}
+	repo, ok := strings.CutPrefix(s, RepoSectionPrefix)
+	return ok && repo != ""
+}
+
+// syncReposIn makes repoDefs reflect m.Repos, which callers may have
+// edited.
+func (m *Master) syncReposIn() {
+	if m.repoDefs == nil {
+		m.repoDefs = map[string]*Repo{}
+	}
+	for _, r := range m.Repos {
+		if d := m.repoDefs[r.Name]; d != nil {
+			*d = r
+		} else {
+			c := r
+			m.repoDefs[r.Name] = &c
+		}
+	}
+}
+
+// syncReposOut rebuilds m.Repos from test-repos and repoDefs.
+func (m *Master) syncReposOut() {
+	m.Repos = m.Repos[:0:0]
+	seen := map[string]bool{}
+	for _, name := range m.General.TestRepos {
+		if d := m.repoDefs[name]; d != nil && !seen[name] {
+			m.Repos = append(m.Repos, *d)
+		}
+		seen[name] = true
+	}
+}
+
+func (m *Master) table() *table {
+	if m.repoDefs == nil {
+		m.repoDefs = map[string]*Repo{}
+	}
+	g := &m.General
+	fields := []field{
+		{section: "general", key: "test-repos",
+			set: func(v string, _ Source) error {
+				g.TestRepos = dedupe(ParseList(v))
+				return nil
+			},
+			show: func() string { return strings.Join(g.TestRepos, ",") }},
+		pathField("general", "suite_sessions_file", &g.SuiteSessionsFile),
+		pathField("general", "state_dir", &g.StateDir),
+	}
+	// Repositories: listed ones in list order, then the others by name.
+	names := slices.Clone(m.General.TestRepos)
+	var others []string
+	for name := range m.repoDefs {
+		if !slices.Contains(names, name) {
+			others = append(others, name)
+		}
+	}
+	slices.Sort(others)
+	for _, name := range append(names, others...) {
+		if r := m.repoDefs[name]; r != nil {
+			fields = append(fields, repoFields(r)...)
+		}
+	}
+	w := &m.Webserver
+	fields = append(fields,
+		strField("server", "ip", &m.Server.IP),
+		portField("server", "port", &m.Server.Port),
+		secretField("server", "connection_passwd", &m.Server.ConnectionPasswd),
+		pathField("webserver", "webpage_dir", &w.WebpageDir),
+		choiceField("webserver", "protocol", &w.Protocol, "http", "https"),
+		portField("webserver", "port", &w.Port),
+		secretField("webserver", "suite_run_pass", &w.SuiteRunPass),
+		secretField("webserver", "api_token", &w.APIToken),
+		switchField("scheduler", "enabled", &m.Scheduler.Enabled),
+		durationField("session", "stage_timeout", &m.Session.StageTimeout),
+		durationField("session", "slave_wait_timeout", &m.Session.SlaveWaitTimeout),
+		durationField("session", "heartbeat_interval", &m.Session.HeartbeatInterval),
+		durationField("session", "heartbeat_timeout", &m.Session.HeartbeatTimeout),
+		pathField("security", "certfile", &m.Security.CertFile),
+		pathField("security", "keyfile", &m.Security.KeyFile),
+		pathField("security", "ca_certfile", &m.Security.CACertFile),
+		pathField("security", "ca_keyfile", &m.Security.CAKeyFile),
+	)
+	return newTable(&m.sources, fields, daemonFields(&m.Daemon))
+}
+
+func repoFields(r *Repo) []field {
+	sec := r.Section()
+	return []field{
+		choiceField(sec, "type", &r.Type, RepoLocalFS, RepoGit),
+		pathField(sec, "local_path", &r.LocalPath),
+		strField(sec, "cluster_defs_path", &r.ClusterDefsPath),
+		strField(sec, "suite_defs_path", &r.SuiteDefsPath),
+		strField(sec, "remote_repo", &r.RemoteRepo),
+		strField(sec, "remote_branch", &r.RemoteBranch),
+		strField(sec, "local_branch", &r.LocalBranch),
+	}
+}
+
+func dedupe(list []string) []string {
+	var out []string
+	for _, s := range list {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
