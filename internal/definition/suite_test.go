@@ -188,7 +188,9 @@ func TestSuiteHTTPScripts(t *testing.T) {
 	mux.HandleFunc("/slow.sh", func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
+			panic(http.ErrAbortHandler) // never answer: the client must time out
 		case <-time.After(5 * time.Second):
+			w.Write([]byte("#!/bin/bash\necho too late\n"))
 		}
 	})
 	for _, tls := range []bool{false, true} {
