@@ -1,0 +1,187 @@
+package master_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xrdtest/xrdtest/internal/definition"
+	"github.com/xrdtest/xrdtest/internal/master"
+	"github.com/xrdtest/xrdtest/internal/store"
+)
+
+const twoHosts = `
+def getCluster():
+    c = Cluster('cluster_t')
+    c.defaultHost.bootImage = 'i.img'
+    c.defaultHost.arch = 'x86_64'
+    c.defaultHost.ramSize = 1024
+    c.network.ip = '10.1.0.1'
+    c.network.netmask = '255.255.255.0'
+    c.network.DHCPRange = ('10.1.0.100', '10.1.0.200')
+    c.addHosts([Host('h1.xrd.test', '10.1.0.11'), Host('h2.xrd.test', '10.1.0.12')])
+    return c
+`
+
+// masterWithRepo opens a master on state (reused across restarts) with a
+// repository holding twoHosts and the suite "ts" whose run.sh is given.
+func masterWithRepo(t *testing.T, state, run string, slaveWait time.Duration) *master.Master {
+	t.Helper()
+	repo := filepath.Join(state, "..", "repo-"+filepath.Base(state))
+	files := map[string]string{
+		"clusters/cluster_t.py":        twoHosts,
+		"test-suites/ts/test_suite.py": "def getTestSuite():\n    ts = TestSuite('ts')\n    ts.clusters = ['cluster_t']\n    ts.tests = ['c']\n    ts.schedule = dict(hour='1')\n    ts.initialize = '#!/bin/bash\\necho init'\n    return ts\n",
+		"test-suites/ts/tc/c/run.sh":   run,
+	}
+	for p, c := range files {
+		full := filepath.Join(repo, p)
+		os.MkdirAll(filepath.Dir(full), 0o755)
+		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := master.Open(context.Background(), master.Options{
+		StateDir: state, DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0", Token: token, Log: logger(),
+		Repos:     []definition.Repo{{Root: repo}},
+		Settings:  master.SessionSettings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: slaveWait},
+		Heartbeat: 200 * time.Millisecond, HeartbeatTimeout: 2 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func serve(t *testing.T, m *master.Master) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); m.Serve(ctx) }()
+	return func() { cancel(); <-done }
+}
+
+func TestSessionFailsNamingAbsentSlaves(t *testing.T) {
+	m := masterWithRepo(t, t.TempDir(), "#!/bin/bash\n", 500*time.Millisecond)
+	defer serve(t, m)()
+	stopA, errc := runAgent(t, m, agentConfig(t, m, "h1.xrd.test"))
+	defer func() { stopA(); <-errc }()
+	waitConnected(t, m, "h1.xrd.test")
+	s, err := m.Manager.Start(context.Background(), "ts", nil, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err = m.Manager.Wait(context.Background(), s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.State != store.SessionFailed || !strings.Contains(s.Reason, "slaves not connected and idle after 500ms: h2.xrd.test") || strings.Contains(s.Reason, "h1") {
+		t.Errorf("session %s: %q", s.State, s.Reason)
+	}
+}
+
+func TestCancelRunningScript(t *testing.T) {
+	m := masterWithRepo(t, t.TempDir(), "#!/bin/bash\necho started\nsleep 600\n", 10*time.Second)
+	defer serve(t, m)()
+	for _, h := range []string{"h1.xrd.test", "h2.xrd.test"} {
+		stop, errc := runAgent(t, m, agentConfig(t, m, h))
+		defer func() { stop(); <-errc }()
+	}
+	ctx := context.Background()
+	s, err := m.Manager.Start(ctx, "ts", nil, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Cancel once the run stage is under way on both.
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		d, _ := master.Detail(ctx, m.Store, s.ID)
+		running := 0
+		for _, st := range d.Stages {
+			for _, r := range st.Results {
+				if st.Name == "c:run" && r.Status == store.StatusRunning && r.OutputBytes == 0 {
+					running++
+				}
+			}
+		}
+		if running == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the run stage never started")
+		}
+	}
+	start := time.Now()
+	if err := m.Manager.Cancel(s.ID); err != nil {
+		t.Fatal(err)
+	}
+	s, err = m.Manager.Wait(ctx, s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("cancel took %s", took)
+	}
+	d, _ := master.Detail(ctx, m.Store, s.ID)
+	if s.State != store.SessionCancelled {
+		t.Errorf("state %s", s.State)
+	}
+	for _, st := range d.Stages {
+		for _, r := range st.Results {
+			want := store.StatusPassed
+			if st.Name == "c:run" {
+				want = store.StatusCancelled
+			}
+			if r.Status != want {
+				t.Errorf("%s on %s: %s, want %s", st.Name, r.Slave, r.Status, want)
+			}
+		}
+	}
+}
+
+func TestHistorySurvivesRestart(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "state")
+	m := masterWithRepo(t, state, "#!/bin/bash\necho 'kept across restarts'\n", 10*time.Second)
+	stopServe := serve(t, m)
+	var stops []func()
+	for _, h := range []string{"h1.xrd.test", "h2.xrd.test"} {
+		stop, errc := runAgent(t, m, agentConfig(t, m, h))
+		stops = append(stops, func() { stop(); <-errc })
+	}
+	ctx := context.Background()
+	s, err := m.Manager.Start(ctx, "ts", nil, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err = m.Manager.Wait(ctx, s.ID); err != nil || s.State != store.SessionPassed {
+		t.Fatalf("session: %v %+v", err, s)
+	}
+	fp := m.CA.Fingerprint()
+	for _, stop := range stops {
+		stop()
+	}
+	stopServe()
+
+	m = masterWithRepo(t, state, "#!/bin/bash\n", 10*time.Second)
+	defer m.Close()
+	if m.CA.Fingerprint() != fp {
+		t.Errorf("the CA changed across a restart")
+	}
+	d, err := master.Detail(ctx, m.Store, s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.State != store.SessionPassed || len(d.Stages) != 5 {
+		t.Fatalf("after restart: %s, %d stages", d.State, len(d.Stages))
+	}
+	rc, err := m.Store.OpenOutput(s.ID, 2, "h2.xrd.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	b := make([]byte, 100)
+	n, _ := rc.Read(b)
+	if string(b[:n]) != "kept across restarts\n" {
+		t.Errorf("output after restart: %q", b[:n])
+	}
+}
