@@ -45,7 +45,9 @@ const (
 //	[session]   stage_timeout (3600 s): limit of one stage on one slave
 //	            slave_wait_timeout (300 s): how long a session waits for its slaves
 //	            heartbeat_interval (2 s): how often daemons send a heartbeat
-//	            heartbeat_timeout (10 s): silence after which a daemon is lost
+//	            heartbeat_timeout (10 s): silence after which a daemon is disconnected
+//	            reconnect_grace (10 s): how long a disconnected slave may take to
+//	            come back before its stages are lost
 //	[webserver] api_token: bearer token of the JSON API (empty: none)
 //
 // Durations are seconds ("3600", "1.5") or Go durations ("90s", "5m").
@@ -181,6 +183,10 @@ type Session struct {
 	SlaveWaitTimeout time.Duration
 	// HeartbeatInterval: heartbeat_interval (default 2 s).
 	HeartbeatInterval time.Duration
+	// ReconnectGrace: reconnect_grace (default 10 s), how long a slave whose
+	// connection dropped may take to come back and carry on with its stages
+	// before they are lost.
+	ReconnectGrace time.Duration
 	// HeartbeatTimeout: heartbeat_timeout (default 10 s), the silence after
 	// which a daemon is lost. Must exceed HeartbeatInterval.
 	HeartbeatTimeout time.Duration
@@ -206,7 +212,7 @@ func DefaultMaster() *Master {
 		Webserver: Webserver{WebpageDir: "/usr/share/XrdTest/webpage", Protocol: "http"},
 		Scheduler: Scheduler{Enabled: true},
 		Session: Session{StageTimeout: time.Hour, SlaveWaitTimeout: 5 * time.Minute,
-			HeartbeatInterval: 2 * time.Second, HeartbeatTimeout: 10 * time.Second},
+			HeartbeatInterval: 2 * time.Second, HeartbeatTimeout: 10 * time.Second, ReconnectGrace: 10 * time.Second},
 		Daemon: defaultDaemon(),
 	}
 }
@@ -331,7 +337,8 @@ func (m *Master) Validate() error {
 		t.validatePositive("session", "stage_timeout", s.StageTimeout),
 		t.validatePositive("session", "slave_wait_timeout", s.SlaveWaitTimeout),
 		t.validatePositive("session", "heartbeat_interval", s.HeartbeatInterval),
-		t.validatePositive("session", "heartbeat_timeout", s.HeartbeatTimeout))
+		t.validatePositive("session", "heartbeat_timeout", s.HeartbeatTimeout),
+		t.validatePositive("session", "reconnect_grace", s.ReconnectGrace))
 	if s.HeartbeatInterval > 0 && s.HeartbeatTimeout > 0 && s.HeartbeatTimeout <= s.HeartbeatInterval {
 		errs = append(errs, t.invalid("session", "heartbeat_timeout",
 			fmt.Sprintf("%s must exceed heartbeat_interval %s (%s)", s.HeartbeatTimeout, s.HeartbeatInterval, t.source("session.heartbeat_interval"))))
@@ -457,6 +464,7 @@ func (m *Master) table() *table {
 		durationField("session", "slave_wait_timeout", &m.Session.SlaveWaitTimeout),
 		durationField("session", "heartbeat_interval", &m.Session.HeartbeatInterval),
 		durationField("session", "heartbeat_timeout", &m.Session.HeartbeatTimeout),
+		durationField("session", "reconnect_grace", &m.Session.ReconnectGrace),
 		pathField("security", "certfile", &m.Security.CertFile),
 		pathField("security", "keyfile", &m.Security.KeyFile),
 		pathField("security", "ca_certfile", &m.Security.CACertFile),

@@ -25,23 +25,24 @@ type daemonConn struct {
 	out    chan *protocol.MasterMessage
 	closed chan struct{} // closed when the stream ended
 
+	registry *Registry
+
 	mu       sync.Mutex
-	stages   map[string]*stageWait // running stage commands by id
-	logs     map[string]*logWait   // log collections by id
-	reason   string                // why the connection ended
+	logs     map[string]*logWait // log collections by id
+	reason   string              // why the connection ended
 	lastSeen time.Time
 }
 
-func newDaemonConn(id pki.Identity, addr string, hello *protocol.Hello, log *slog.Logger) *daemonConn {
+func newDaemonConn(r *Registry, id pki.Identity, addr string, hello *protocol.Hello, log *slog.Logger) *daemonConn {
 	return &daemonConn{
-		id: id, addr: addr, version: hello.GetVersion(), hostname: hello.GetHostname(), since: time.Now(), log: log,
+		registry: r, id: id, addr: addr, version: hello.GetVersion(), hostname: hello.GetHostname(), since: time.Now(), log: log,
 		out: make(chan *protocol.MasterMessage, 64), closed: make(chan struct{}),
-		stages: map[string]*stageWait{}, logs: map[string]*logWait{}, lastSeen: time.Now(),
+		logs: map[string]*logWait{}, lastSeen: time.Now(),
 	}
 }
 
 func (c *daemonConn) info() DaemonInfo {
-	return DaemonInfo{Role: string(c.id.Role), Name: c.id.Name, Address: c.addr, Version: c.version, Hostname: c.hostname, Since: c.since, Stage: c.busy()}
+	return DaemonInfo{Role: string(c.id.Role), Name: c.id.Name, Address: c.addr, Version: c.version, Hostname: c.hostname, Since: c.since}
 }
 
 // send queues a message for the stream; it gives up when the stream ended.
@@ -83,19 +84,10 @@ func (c *daemonConn) silentFor() time.Duration {
 	return time.Since(c.lastSeen)
 }
 
-// busy names the stage command the slave runs, or "".
-func (c *daemonConn) busy() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for id, w := range c.stages {
-		return w.name + " (" + id + ")"
-	}
-	return ""
-}
 
 // stageWait follows one stage command on one slave.
 type stageWait struct {
-	name string
+	cmd  StageCommand
 	sink OutputSink
 	done chan *protocol.StageDone
 
@@ -138,73 +130,49 @@ func (w *stageWait) outcome(d *protocol.StageDone, sent time.Time) Outcome {
 	return o
 }
 
-func (c *daemonConn) startStage(cmd StageCommand, sink OutputSink) (*stageWait, error) {
-	w := &stageWait{name: cmd.StageName, sink: sink, done: make(chan *protocol.StageDone, 1)}
-	c.mu.Lock()
-	if _, dup := c.stages[cmd.ID]; dup {
-		c.mu.Unlock()
-		return nil, fmt.Errorf("stage %s is already running on %s", cmd.ID, c.id.Name)
-	}
-	c.stages[cmd.ID] = w
-	c.mu.Unlock()
-	ok := c.send(&protocol.MasterMessage{Msg: &protocol.MasterMessage_RunStage{RunStage: &protocol.RunStage{
-		Id: cmd.ID, Session: cmd.Session, Stage: int32(cmd.Stage), StageName: cmd.StageName,
-		Script: cmd.Script, Env: cmd.Env, TimeoutMs: cmd.Timeout.Milliseconds(), KillGraceMs: cmd.Grace.Milliseconds(),
-	}}})
-	if !ok {
-		c.endStage(cmd.ID)
-		return nil, fmt.Errorf("connection to %s lost", c.id.Name)
-	}
-	return w, nil
-}
 
-func (c *daemonConn) endStage(id string) {
-	c.mu.Lock()
-	delete(c.stages, id)
-	c.mu.Unlock()
-}
 
-func (c *daemonConn) stage(id string) *stageWait {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.stages[id]
-}
 
 // handle processes one message from the daemon. Output is written to its
 // sink here, on the receiving goroutine, so a slow disk slows the stream
-// down (gRPC flow control) instead of filling memory.
+// down (gRPC flow control) instead of filling memory. Every chunk and
+// stage end is acknowledged once stored, known or not, so the slave can
+// drop it from its resend buffer.
 func (c *daemonConn) handle(m *protocol.DaemonMessage) {
 	c.seen()
 	switch m := m.Msg.(type) {
 	case *protocol.DaemonMessage_Heartbeat:
 	case *protocol.DaemonMessage_StageStarted:
-		if w := c.stage(m.StageStarted.GetId()); w != nil {
+		if w := c.registry.pendingStage(c.id.Name, m.StageStarted.GetId()); w != nil {
 			w.mu.Lock()
-			w.started = time.Now()
+			if w.started.IsZero() {
+				w.started = time.Now()
+			}
 			w.mu.Unlock()
 		}
 	case *protocol.DaemonMessage_StageOutput:
 		o := m.StageOutput
-		w := c.stage(o.GetId())
-		if w == nil {
-			c.log.Warn("output for an unknown stage", "id", o.GetId())
-			return
-		}
-		if err := w.sink.Append(o.GetSeq(), o.GetData()); err != nil {
-			w.mu.Lock()
-			if w.sinkErr == nil {
-				w.sinkErr = err
-				c.log.Error("cannot store stage output", "id", o.GetId(), "err", err)
+		if w := c.registry.pendingStage(c.id.Name, o.GetId()); w != nil {
+			if err := w.sink.Append(o.GetSeq(), o.GetData()); err != nil {
+				w.mu.Lock()
+				if w.sinkErr == nil {
+					w.sinkErr = err
+					c.log.Error("cannot store stage output", "id", o.GetId(), "seq", o.GetSeq(), "err", err)
+				}
+				w.mu.Unlock()
+				return // not acknowledged: the slave resends it after a reconnect
 			}
-			w.mu.Unlock()
 		}
+		c.send(ackMessage(o.GetId(), o.GetSeq(), false))
 	case *protocol.DaemonMessage_StageDone:
-		if w := c.stage(m.StageDone.GetId()); w != nil {
+		d := m.StageDone
+		if w := c.registry.pendingStage(c.id.Name, d.GetId()); w != nil {
 			select {
-			case w.done <- m.StageDone:
+			case w.done <- d:
 			default:
 			}
 		}
+		c.send(ackMessage(d.GetId(), d.GetChunks(), true))
 	case *protocol.DaemonMessage_LogChunk:
 		c.handleLogChunk(m.LogChunk)
 	default:

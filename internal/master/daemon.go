@@ -37,6 +37,9 @@ type Options struct {
 	Heartbeat  time.Duration
 	// HeartbeatTimeout disconnects a daemon silent for this long.
 	HeartbeatTimeout time.Duration
+	// ReconnectGrace is how long a disconnected slave may take to come back
+	// before its stages are lost (0: DefaultGrace).
+	ReconnectGrace time.Duration
 	Log              *slog.Logger
 	Version          string
 }
@@ -119,8 +122,12 @@ func open(ctx context.Context, opts Options) (*Master, error) {
 		return nil, fmt.Errorf("history: %w", err)
 	} else if len(ids) > 0 {
 		opts.Log.Warn("sessions left unfinished by the previous master marked interrupted", "sessions", ids)
+		closeInterrupted(ctx, st, ids, opts.Log)
 	}
 	m := &Master{CA: ca, Store: st, Registry: NewRegistry(), opts: opts}
+	if opts.ReconnectGrace > 0 {
+		m.Registry.Grace = opts.ReconnectGrace
+	}
 	m.Reload(ctx)
 	m.Manager = &Manager{Store: st, Registry: m.Registry, Definitions: m.Definitions, Clusters: opts.Clusters, Settings: opts.Settings, Log: opts.Log}
 
@@ -141,6 +148,27 @@ func open(ctx context.Context, opts Options) (*Master, error) {
 	m.httpServer = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(opts.Log.Handler(), slog.LevelWarn), TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12}}
 	return m, nil
+}
+
+// closeInterrupted ends the results an interrupted session left running:
+// their scripts are cancelled when the slaves reconnect (Registry.resume),
+// and nothing of them runs again.
+func closeInterrupted(ctx context.Context, st store.Store, ids []int64, log *slog.Logger) {
+	for _, id := range ids {
+		results, err := st.Results(ctx, id)
+		if err != nil {
+			log.Error("cannot read an interrupted session", "session", id, "err", err)
+			continue
+		}
+		for _, r := range results {
+			if r.Status == store.StatusRunning || r.Status == store.StatusPending {
+				r.Status, r.Message, r.End = store.StatusCancelled, "interrupted: the master stopped during the stage", time.Now()
+				if err := st.PutResult(ctx, r); err != nil {
+					log.Error("cannot close an interrupted result", "session", id, "err", err)
+				}
+			}
+		}
+	}
 }
 
 // DaemonAddr is the address daemons connect to.

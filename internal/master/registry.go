@@ -29,16 +29,29 @@ type DaemonInfo struct {
 type Registry struct {
 	mu      sync.Mutex
 	daemons map[pki.Identity]*daemonConn
+	// pending holds the stage commands in flight, by slave and id. They
+	// belong to the slave, not to a connection: a slave that reconnects
+	// within the grace period carries on with them.
+	pending map[string]map[string]*stageWait
+	// gone records when a slave with pending stages disconnected.
+	gone map[string]time.Time
 	// changed is closed and replaced at every connect and disconnect, so
 	// waiters can select on it.
 	changed chan struct{}
-	// stageGrace bounds how long a cancelled stage may take to confirm.
+	// cancelWait bounds how long a cancelled stage may take to confirm.
 	cancelWait time.Duration
+	// Grace is how long a disconnected slave may take to come back before
+	// its stages are lost.
+	Grace time.Duration
 }
+
+// DefaultGrace is the default reconnect grace period.
+const DefaultGrace = 10 * time.Second
 
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry {
-	return &Registry{daemons: map[pki.Identity]*daemonConn{}, changed: make(chan struct{}), cancelWait: 30 * time.Second}
+	return &Registry{daemons: map[pki.Identity]*daemonConn{}, pending: map[string]map[string]*stageWait{},
+		gone: map[string]time.Time{}, changed: make(chan struct{}), cancelWait: 30 * time.Second, Grace: DefaultGrace}
 }
 
 var _ Dispatcher = (*Registry)(nil)
@@ -52,6 +65,7 @@ func (r *Registry) add(c *daemonConn) error {
 		return fmt.Errorf("a %s named %s is already connected (from %s since %s)", c.id.Role, c.id.Name, old.addr, old.since.Format(time.RFC3339))
 	}
 	r.daemons[c.id] = c
+	delete(r.gone, c.id.Name)
 	r.signal()
 	return nil
 }
@@ -61,7 +75,90 @@ func (r *Registry) remove(c *daemonConn) {
 	defer r.mu.Unlock()
 	if r.daemons[c.id] == c {
 		delete(r.daemons, c.id)
+		if len(r.pending[c.id.Name]) > 0 {
+			r.gone[c.id.Name] = time.Now()
+		}
 		r.signal()
+	}
+}
+
+func (r *Registry) addPending(slave string, w *stageWait) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.pending[slave] == nil {
+		r.pending[slave] = map[string]*stageWait{}
+	}
+	if _, dup := r.pending[slave][w.cmd.ID]; dup {
+		return fmt.Errorf("stage %s is already running on %s", w.cmd.ID, slave)
+	}
+	r.pending[slave][w.cmd.ID] = w
+	return nil
+}
+
+func (r *Registry) removePending(slave, id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.pending[slave], id)
+	if len(r.pending[slave]) == 0 {
+		delete(r.pending, slave)
+		delete(r.gone, slave)
+	}
+}
+
+func (r *Registry) pendingStage(slave, id string) *stageWait {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.pending[slave][id]
+}
+
+// busy names the stage a slave runs, or "".
+func (r *Registry) busy(slave string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.busyLocked(slave)
+}
+
+func (r *Registry) busyLocked(slave string) string {
+	for id, w := range r.pending[slave] {
+		return w.cmd.StageName + " (" + id + ")"
+	}
+	return ""
+}
+
+// resume runs when a slave (re)connects: commands it does not hold are
+// sent again (they were lost with the old connection); stages it holds
+// that no session waits for (left by a master that restarted, or by a
+// session that ended) are cancelled, so nothing runs twice or forever.
+func (r *Registry) resume(c *daemonConn, held []*protocol.HeldStage) {
+	known := map[string]bool{}
+	for _, h := range held {
+		known[h.GetId()] = true
+	}
+	r.mu.Lock()
+	var resend []StageCommand
+	for id, w := range r.pending[c.id.Name] {
+		if !known[id] {
+			resend = append(resend, w.cmd)
+		}
+	}
+	var orphans []*protocol.HeldStage
+	for _, h := range held {
+		if r.pending[c.id.Name][h.GetId()] == nil {
+			orphans = append(orphans, h)
+		}
+	}
+	r.mu.Unlock()
+	for _, cmd := range resend {
+		c.log.Info("resending a stage command lost with the previous connection", "id", cmd.ID)
+		c.send(runStageMessage(cmd))
+	}
+	for _, h := range orphans {
+		if h.GetFinished() {
+			c.send(ackMessage(h.GetId(), 0, true))
+			continue
+		}
+		c.log.Warn("cancelling a stage no session waits for (left by a previous master or session)", "id", h.GetId())
+		c.send(&protocol.MasterMessage{Msg: &protocol.MasterMessage_CancelStage{CancelStage: &protocol.CancelStage{Id: h.GetId()}}})
 	}
 }
 
@@ -82,7 +179,9 @@ func (r *Registry) Daemons() []DaemonInfo {
 	defer r.mu.Unlock()
 	out := make([]DaemonInfo, 0, len(r.daemons))
 	for _, c := range r.daemons {
-		out = append(out, c.info())
+		info := c.info()
+		info.Stage = r.busyLocked(c.id.Name)
+		out = append(out, info)
 	}
 	slices.SortFunc(out, func(a, b DaemonInfo) int {
 		if a.Role != b.Role {
@@ -115,8 +214,8 @@ func (r *Registry) WaitForSlaves(ctx context.Context, names []string) []string {
 			switch {
 			case c == nil:
 				missing = append(missing, n)
-			case c.busy() != "":
-				missing = append(missing, n+" (busy with "+c.busy()+")")
+			case r.busyLocked(n) != "":
+				missing = append(missing, n+" (busy with "+r.busyLocked(n)+")")
 			}
 		}
 		changed := r.changed
@@ -133,40 +232,84 @@ func (r *Registry) WaitForSlaves(ctx context.Context, names []string) []string {
 	}
 }
 
-// RunStage sends the stage to the slave and waits for its end.
+// RunStage sends the stage to the slave and waits for its end. A slave
+// whose connection drops has Grace to come back and carry on; after that
+// the stage is lost, naming the slave.
 func (r *Registry) RunStage(ctx context.Context, slave string, cmd StageCommand, out OutputSink) Outcome {
-	c := r.slave(slave)
 	sent := time.Now()
-	if c == nil {
-		return Outcome{Status: store.StatusLost, Start: sent, End: sent, Message: "slave not connected"}
-	}
-	w, err := c.startStage(cmd, out)
-	if err != nil {
+	w := &stageWait{cmd: cmd, sink: out, done: make(chan *protocol.StageDone, 1)}
+	if err := r.addPending(slave, w); err != nil {
 		return Outcome{Status: store.StatusFailed, Start: sent, End: time.Now(), Message: err.Error()}
 	}
-	defer c.endStage(cmd.ID)
-	select {
-	case d := <-w.done:
-		return w.outcome(d, sent)
-	case <-c.closed:
-		return Outcome{Status: store.StatusLost, Start: w.startTime(sent), End: time.Now(), Message: "connection to the slave lost: " + c.closeReason()}
-	case <-ctx.Done():
+	defer r.removePending(slave, cmd.ID)
+	c := r.slave(slave)
+	if c == nil {
+		return Outcome{Status: store.StatusLost, Start: sent, End: sent, Message: "slave " + slave + " not connected"}
 	}
-	// Cancelled: ask the slave to stop the script (TERM, then KILL after
-	// the grace) and wait for it to confirm.
-	c.send(&protocol.MasterMessage{Msg: &protocol.MasterMessage_CancelStage{CancelStage: &protocol.CancelStage{Id: cmd.ID}}})
-	timer := time.NewTimer(cmd.Grace + r.cancelWait)
-	defer timer.Stop()
-	select {
-	case d := <-w.done:
-		o := w.outcome(d, sent)
-		if o.Status != store.StatusPassed && o.Status != store.StatusFailed {
+	c.send(runStageMessage(cmd))
+	cancelled := ctx.Done()
+	var confirmTimeout <-chan time.Time
+	for {
+		select {
+		case d := <-w.done:
+			o := w.outcome(d, sent)
+			if confirmTimeout != nil && (o.Status == store.StatusPassed || o.Status == store.StatusFailed) {
+				o.Status, o.Message = store.StatusCancelled, "cancelled (the script ended on its own)"
+			}
 			return o
+		case <-c.closed:
+			reason := c.closeReason()
+			if c = r.awaitReconnect(slave, c, r.Grace); c == nil {
+				return Outcome{Status: store.StatusLost, Start: w.startTime(sent), End: time.Now(),
+					Message: fmt.Sprintf("slave %s lost: disconnected (%s) and not back within %s", slave, reason, r.Grace)}
+			}
+			if confirmTimeout != nil {
+				c.send(cancelMessage(cmd.ID))
+			}
+		case <-cancelled:
+			// Ask the slave to stop the script (TERM, then KILL after the
+			// grace) and wait for it to confirm.
+			cancelled = nil
+			c.send(cancelMessage(cmd.ID))
+			confirmTimeout = time.After(cmd.Grace + r.cancelWait)
+		case <-confirmTimeout:
+			return Outcome{Status: store.StatusCancelled, Start: w.startTime(sent), End: time.Now(), Message: "cancelled; the slave did not confirm"}
 		}
-		o.Status, o.Message = store.StatusCancelled, "cancelled (the script ended on its own)"
-		return o
-	case <-c.closed:
-	case <-timer.C:
 	}
-	return Outcome{Status: store.StatusCancelled, Start: w.startTime(sent), End: time.Now(), Message: "cancelled; the slave did not confirm"}
+}
+
+// awaitReconnect waits up to grace for the slave to connect again and
+// returns its new connection, or nil.
+func (r *Registry) awaitReconnect(slave string, old *daemonConn, grace time.Duration) *daemonConn {
+	timer := time.NewTimer(grace)
+	defer timer.Stop()
+	for {
+		r.mu.Lock()
+		c := r.daemons[pki.Identity{Role: pki.RoleSlave, Name: slave}]
+		changed := r.changed
+		r.mu.Unlock()
+		if c != nil && c != old {
+			return c
+		}
+		select {
+		case <-changed:
+		case <-timer.C:
+			return nil
+		}
+	}
+}
+
+func runStageMessage(cmd StageCommand) *protocol.MasterMessage {
+	return &protocol.MasterMessage{Msg: &protocol.MasterMessage_RunStage{RunStage: &protocol.RunStage{
+		Id: cmd.ID, Session: cmd.Session, Stage: int32(cmd.Stage), StageName: cmd.StageName,
+		Script: cmd.Script, Env: cmd.Env, TimeoutMs: cmd.Timeout.Milliseconds(), KillGraceMs: cmd.Grace.Milliseconds(),
+	}}}
+}
+
+func cancelMessage(id string) *protocol.MasterMessage {
+	return &protocol.MasterMessage{Msg: &protocol.MasterMessage_CancelStage{CancelStage: &protocol.CancelStage{Id: id}}}
+}
+
+func ackMessage(id string, seq uint64, done bool) *protocol.MasterMessage {
+	return &protocol.MasterMessage{Msg: &protocol.MasterMessage_Ack{Ack: &protocol.Ack{Id: id, Seq: seq, Done: done}}}
 }

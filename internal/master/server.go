@@ -108,7 +108,7 @@ func (s *Server) Connect(stream protocol.Master_ConnectServer) error {
 		log.Warn("connection refused: certificate and claimed identity differ", "claimed_role", hello.GetRole(), "claimed_name", hello.GetName())
 		return status.Errorf(codes.PermissionDenied, "the certificate is for %s %s, not %s %s", id.Role, id.Name, hello.GetRole(), hello.GetName())
 	}
-	c := newDaemonConn(id, addr, hello, log)
+	c := newDaemonConn(s.Registry, id, addr, hello, log)
 	if err := s.Registry.add(c); err != nil {
 		log.Warn("connection refused", "err", err)
 		return status.Error(codes.AlreadyExists, err.Error())
@@ -127,6 +127,9 @@ func (s *Server) Connect(stream protocol.Master_ConnectServer) error {
 	}
 	errc := make(chan error, 2)
 	go func() { errc <- s.sendLoop(stream, c) }()
+	if id.Role == pki.RoleSlave {
+		s.Registry.resume(c, hello.GetHeldStages())
+	}
 	go func() {
 		for {
 			m, err := stream.Recv()

@@ -300,6 +300,7 @@ type MasterMessage struct {
 	//	*MasterMessage_CancelStage
 	//	*MasterMessage_CollectLogs
 	//	*MasterMessage_Heartbeat
+	//	*MasterMessage_Ack
 	Msg           isMasterMessage_Msg `protobuf_oneof:"msg"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -387,6 +388,15 @@ func (x *MasterMessage) GetHeartbeat() *Heartbeat {
 	return nil
 }
 
+func (x *MasterMessage) GetAck() *Ack {
+	if x != nil {
+		if x, ok := x.Msg.(*MasterMessage_Ack); ok {
+			return x.Ack
+		}
+	}
+	return nil
+}
+
 type isMasterMessage_Msg interface {
 	isMasterMessage_Msg()
 }
@@ -411,6 +421,10 @@ type MasterMessage_Heartbeat struct {
 	Heartbeat *Heartbeat `protobuf:"bytes,5,opt,name=heartbeat,proto3,oneof"`
 }
 
+type MasterMessage_Ack struct {
+	Ack *Ack `protobuf:"bytes,6,opt,name=ack,proto3,oneof"`
+}
+
 func (*MasterMessage_Welcome) isMasterMessage_Msg() {}
 
 func (*MasterMessage_RunStage) isMasterMessage_Msg() {}
@@ -421,6 +435,8 @@ func (*MasterMessage_CollectLogs) isMasterMessage_Msg() {}
 
 func (*MasterMessage_Heartbeat) isMasterMessage_Msg() {}
 
+func (*MasterMessage_Ack) isMasterMessage_Msg() {}
+
 type Hello struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
 	Role         string                 `protobuf:"bytes,1,opt,name=role,proto3" json:"role,omitempty"`
@@ -428,7 +444,12 @@ type Hello struct {
 	Version      string                 `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`
 	Capabilities []string               `protobuf:"bytes,4,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
 	// The host name the daemon's machine reports, for display.
-	Hostname      string `protobuf:"bytes,5,opt,name=hostname,proto3" json:"hostname,omitempty"`
+	Hostname string `protobuf:"bytes,5,opt,name=hostname,proto3" json:"hostname,omitempty"`
+	// Stage commands the slave still holds after a reconnect: running, or
+	// finished but not yet acknowledged. The slave resends their unacknowledged
+	// output and end itself; the master resends commands missing here and
+	// cancels listed ones it does not know (left by a master that restarted).
+	HeldStages    []*HeldStage `protobuf:"bytes,6,rep,name=held_stages,json=heldStages,proto3" json:"held_stages,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -498,6 +519,127 @@ func (x *Hello) GetHostname() string {
 	return ""
 }
 
+func (x *Hello) GetHeldStages() []*HeldStage {
+	if x != nil {
+		return x.HeldStages
+	}
+	return nil
+}
+
+type HeldStage struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Finished      bool                   `protobuf:"varint,2,opt,name=finished,proto3" json:"finished,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HeldStage) Reset() {
+	*x = HeldStage{}
+	mi := &file_xrdtest_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HeldStage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HeldStage) ProtoMessage() {}
+
+func (x *HeldStage) ProtoReflect() protoreflect.Message {
+	mi := &file_xrdtest_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HeldStage.ProtoReflect.Descriptor instead.
+func (*HeldStage) Descriptor() ([]byte, []int) {
+	return file_xrdtest_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *HeldStage) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *HeldStage) GetFinished() bool {
+	if x != nil {
+		return x.Finished
+	}
+	return false
+}
+
+// Ack tells a slave what the master has stored: output chunks up to seq,
+// or (done) the whole stage, which the slave may then forget.
+type Ack struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Seq           uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	Done          bool                   `protobuf:"varint,3,opt,name=done,proto3" json:"done,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Ack) Reset() {
+	*x = Ack{}
+	mi := &file_xrdtest_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Ack) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Ack) ProtoMessage() {}
+
+func (x *Ack) ProtoReflect() protoreflect.Message {
+	mi := &file_xrdtest_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Ack.ProtoReflect.Descriptor instead.
+func (*Ack) Descriptor() ([]byte, []int) {
+	return file_xrdtest_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Ack) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Ack) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *Ack) GetDone() bool {
+	if x != nil {
+		return x.Done
+	}
+	return false
+}
+
 type Welcome struct {
 	state               protoimpl.MessageState `protogen:"open.v1"`
 	MasterVersion       string                 `protobuf:"bytes,1,opt,name=master_version,json=masterVersion,proto3" json:"master_version,omitempty"`
@@ -508,7 +650,7 @@ type Welcome struct {
 
 func (x *Welcome) Reset() {
 	*x = Welcome{}
-	mi := &file_xrdtest_proto_msgTypes[5]
+	mi := &file_xrdtest_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -520,7 +662,7 @@ func (x *Welcome) String() string {
 func (*Welcome) ProtoMessage() {}
 
 func (x *Welcome) ProtoReflect() protoreflect.Message {
-	mi := &file_xrdtest_proto_msgTypes[5]
+	mi := &file_xrdtest_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -533,7 +675,7 @@ func (x *Welcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Welcome.ProtoReflect.Descriptor instead.
 func (*Welcome) Descriptor() ([]byte, []int) {
-	return file_xrdtest_proto_rawDescGZIP(), []int{5}
+	return file_xrdtest_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Welcome) GetMasterVersion() string {
@@ -570,7 +712,7 @@ type RunStage struct {
 
 func (x *RunStage) Reset() {
 	*x = RunStage{}
-	mi := &file_xrdtest_proto_msgTypes[6]
+	mi := &file_xrdtest_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -582,7 +724,7 @@ func (x *RunStage) String() string {
 func (*RunStage) ProtoMessage() {}
 
 func (x *RunStage) ProtoReflect() protoreflect.Message {
-	mi := &file_xrdtest_proto_msgTypes[6]
+	mi := &file_xrdtest_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -595,7 +737,7 @@ func (x *RunStage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunStage.ProtoReflect.Descriptor instead.
 func (*RunStage) Descriptor() ([]byte, []int) {
-	return file_xrdtest_proto_rawDescGZIP(), []int{6}
+	return file_xrdtest_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *RunStage) GetId() string {
@@ -663,7 +805,7 @@ type StageStarted struct {
 
 func (x *StageStarted) Reset() {
 	*x = StageStarted{}
-	mi := &file_xrdtest_proto_msgTypes[7]
+	mi := &file_xrdtest_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -675,7 +817,7 @@ func (x *StageStarted) String() string {
 func (*StageStarted) ProtoMessage() {}
 
 func (x *StageStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_xrdtest_proto_msgTypes[7]
+	mi := &file_xrdtest_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -688,7 +830,7 @@ func (x *StageStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StageStarted.ProtoReflect.Descriptor instead.
 func (*StageStarted) Descriptor() ([]byte, []int) {
-	return file_xrdtest_proto_rawDescGZIP(), []int{7}
+	return file_xrdtest_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *StageStarted) GetId() string {
@@ -711,7 +853,7 @@ type StageOutput struct {
 
 func (x *StageOutput) Reset() {
 	*x = StageOutput{}
-	mi := &file_xrdtest_proto_msgTypes[8]
+	mi := &file_xrdtest_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -723,7 +865,7 @@ func (x *StageOutput) String() string {
 func (*StageOutput) ProtoMessage() {}
 
 func (x *StageOutput) ProtoReflect() protoreflect.Message {
-	mi := &file_xrdtest_proto_msgTypes[8]
+	mi := &file_xrdtest_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -736,7 +878,7 @@ func (x *StageOutput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StageOutput.ProtoReflect.Descriptor instead.
 func (*StageOutput) Descriptor() ([]byte, []int) {
-	return file_xrdtest_proto_rawDescGZIP(), []int{8}
+	return file_xrdtest_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *StageOutput) GetId() string {
@@ -776,7 +918,7 @@ type StageDone struct {
 
 func (x *StageDone) Reset() {
 	*x = StageDone{}
-	mi := &file_xrdtest_proto_msgTypes[9]
+	mi := &file_xrdtest_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -788,7 +930,7 @@ func (x *StageDone) String() string {
 func (*StageDone) ProtoMessage() {}
 
 func (x *StageDone) ProtoReflect() protoreflect.Message {
-	mi := &file_xrdtest_proto_msgTypes[9]
+	mi := &file_xrdtest_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -801,7 +943,7 @@ func (x *StageDone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StageDone.ProtoReflect.Descriptor instead.
 func (*StageDone) Descriptor() ([]byte, []int) {
-	return file_xrdtest_proto_rawDescGZIP(), []int{9}
+	return file_xrdtest_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *StageDone) GetId() string {
@@ -855,7 +997,7 @@ type CancelStage struct {
 
 func (x *CancelStage) Reset() {
 	*x = CancelStage{}
-	mi := &file_xrdtest_proto_msgTypes[10]
+	mi := &file_xrdtest_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -867,7 +1009,7 @@ func (x *CancelStage) String() string {
 func (*CancelStage) ProtoMessage() {}
 
 func (x *CancelStage) ProtoReflect() protoreflect.Message {
-	mi := &file_xrdtest_proto_msgTypes[10]
+	mi := &file_xrdtest_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -880,7 +1022,7 @@ func (x *CancelStage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelStage.ProtoReflect.Descriptor instead.
 func (*CancelStage) Descriptor() ([]byte, []int) {
-	return file_xrdtest_proto_rawDescGZIP(), []int{10}
+	return file_xrdtest_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CancelStage) GetId() string {
@@ -903,7 +1045,7 @@ type CollectLogs struct {
 
 func (x *CollectLogs) Reset() {
 	*x = CollectLogs{}
-	mi := &file_xrdtest_proto_msgTypes[11]
+	mi := &file_xrdtest_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -915,7 +1057,7 @@ func (x *CollectLogs) String() string {
 func (*CollectLogs) ProtoMessage() {}
 
 func (x *CollectLogs) ProtoReflect() protoreflect.Message {
-	mi := &file_xrdtest_proto_msgTypes[11]
+	mi := &file_xrdtest_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -928,7 +1070,7 @@ func (x *CollectLogs) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CollectLogs.ProtoReflect.Descriptor instead.
 func (*CollectLogs) Descriptor() ([]byte, []int) {
-	return file_xrdtest_proto_rawDescGZIP(), []int{11}
+	return file_xrdtest_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CollectLogs) GetId() string {
@@ -968,7 +1110,7 @@ type LogChunk struct {
 
 func (x *LogChunk) Reset() {
 	*x = LogChunk{}
-	mi := &file_xrdtest_proto_msgTypes[12]
+	mi := &file_xrdtest_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -980,7 +1122,7 @@ func (x *LogChunk) String() string {
 func (*LogChunk) ProtoMessage() {}
 
 func (x *LogChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_xrdtest_proto_msgTypes[12]
+	mi := &file_xrdtest_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -993,7 +1135,7 @@ func (x *LogChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogChunk.ProtoReflect.Descriptor instead.
 func (*LogChunk) Descriptor() ([]byte, []int) {
-	return file_xrdtest_proto_rawDescGZIP(), []int{12}
+	return file_xrdtest_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *LogChunk) GetId() string {
@@ -1047,7 +1189,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_xrdtest_proto_msgTypes[13]
+	mi := &file_xrdtest_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1059,7 +1201,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_xrdtest_proto_msgTypes[13]
+	mi := &file_xrdtest_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1072,7 +1214,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_xrdtest_proto_rawDescGZIP(), []int{13}
+	return file_xrdtest_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Heartbeat) GetUnixNano() int64 {
@@ -1104,20 +1246,30 @@ const file_xrdtest_proto_rawDesc = "" +
 	"stage_done\x18\x04 \x01(\v2\x15.xrdtest.v1.StageDoneH\x00R\tstageDone\x123\n" +
 	"\tlog_chunk\x18\x05 \x01(\v2\x14.xrdtest.v1.LogChunkH\x00R\blogChunk\x125\n" +
 	"\theartbeat\x18\x06 \x01(\v2\x15.xrdtest.v1.HeartbeatH\x00R\theartbeatB\x05\n" +
-	"\x03msg\"\xaf\x02\n" +
+	"\x03msg\"\xd4\x02\n" +
 	"\rMasterMessage\x12/\n" +
 	"\awelcome\x18\x01 \x01(\v2\x13.xrdtest.v1.WelcomeH\x00R\awelcome\x123\n" +
 	"\trun_stage\x18\x02 \x01(\v2\x14.xrdtest.v1.RunStageH\x00R\brunStage\x12<\n" +
 	"\fcancel_stage\x18\x03 \x01(\v2\x17.xrdtest.v1.CancelStageH\x00R\vcancelStage\x12<\n" +
 	"\fcollect_logs\x18\x04 \x01(\v2\x17.xrdtest.v1.CollectLogsH\x00R\vcollectLogs\x125\n" +
-	"\theartbeat\x18\x05 \x01(\v2\x15.xrdtest.v1.HeartbeatH\x00R\theartbeatB\x05\n" +
-	"\x03msg\"\x89\x01\n" +
+	"\theartbeat\x18\x05 \x01(\v2\x15.xrdtest.v1.HeartbeatH\x00R\theartbeat\x12#\n" +
+	"\x03ack\x18\x06 \x01(\v2\x0f.xrdtest.v1.AckH\x00R\x03ackB\x05\n" +
+	"\x03msg\"\xc1\x01\n" +
 	"\x05Hello\x12\x12\n" +
 	"\x04role\x18\x01 \x01(\tR\x04role\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\tR\aversion\x12\"\n" +
 	"\fcapabilities\x18\x04 \x03(\tR\fcapabilities\x12\x1a\n" +
-	"\bhostname\x18\x05 \x01(\tR\bhostname\"d\n" +
+	"\bhostname\x18\x05 \x01(\tR\bhostname\x126\n" +
+	"\vheld_stages\x18\x06 \x03(\v2\x15.xrdtest.v1.HeldStageR\n" +
+	"heldStages\"7\n" +
+	"\tHeldStage\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
+	"\bfinished\x18\x02 \x01(\bR\bfinished\";\n" +
+	"\x03Ack\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x12\n" +
+	"\x04done\x18\x03 \x01(\bR\x04done\"d\n" +
 	"\aWelcome\x12%\n" +
 	"\x0emaster_version\x18\x01 \x01(\tR\rmasterVersion\x122\n" +
 	"\x15heartbeat_interval_ms\x18\x02 \x01(\x03R\x13heartbeatIntervalMs\"\xd6\x01\n" +
@@ -1176,44 +1328,48 @@ func file_xrdtest_proto_rawDescGZIP() []byte {
 	return file_xrdtest_proto_rawDescData
 }
 
-var file_xrdtest_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_xrdtest_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_xrdtest_proto_goTypes = []any{
 	(*EnrollRequest)(nil),  // 0: xrdtest.v1.EnrollRequest
 	(*EnrollResponse)(nil), // 1: xrdtest.v1.EnrollResponse
 	(*DaemonMessage)(nil),  // 2: xrdtest.v1.DaemonMessage
 	(*MasterMessage)(nil),  // 3: xrdtest.v1.MasterMessage
 	(*Hello)(nil),          // 4: xrdtest.v1.Hello
-	(*Welcome)(nil),        // 5: xrdtest.v1.Welcome
-	(*RunStage)(nil),       // 6: xrdtest.v1.RunStage
-	(*StageStarted)(nil),   // 7: xrdtest.v1.StageStarted
-	(*StageOutput)(nil),    // 8: xrdtest.v1.StageOutput
-	(*StageDone)(nil),      // 9: xrdtest.v1.StageDone
-	(*CancelStage)(nil),    // 10: xrdtest.v1.CancelStage
-	(*CollectLogs)(nil),    // 11: xrdtest.v1.CollectLogs
-	(*LogChunk)(nil),       // 12: xrdtest.v1.LogChunk
-	(*Heartbeat)(nil),      // 13: xrdtest.v1.Heartbeat
+	(*HeldStage)(nil),      // 5: xrdtest.v1.HeldStage
+	(*Ack)(nil),            // 6: xrdtest.v1.Ack
+	(*Welcome)(nil),        // 7: xrdtest.v1.Welcome
+	(*RunStage)(nil),       // 8: xrdtest.v1.RunStage
+	(*StageStarted)(nil),   // 9: xrdtest.v1.StageStarted
+	(*StageOutput)(nil),    // 10: xrdtest.v1.StageOutput
+	(*StageDone)(nil),      // 11: xrdtest.v1.StageDone
+	(*CancelStage)(nil),    // 12: xrdtest.v1.CancelStage
+	(*CollectLogs)(nil),    // 13: xrdtest.v1.CollectLogs
+	(*LogChunk)(nil),       // 14: xrdtest.v1.LogChunk
+	(*Heartbeat)(nil),      // 15: xrdtest.v1.Heartbeat
 }
 var file_xrdtest_proto_depIdxs = []int32{
 	4,  // 0: xrdtest.v1.DaemonMessage.hello:type_name -> xrdtest.v1.Hello
-	7,  // 1: xrdtest.v1.DaemonMessage.stage_started:type_name -> xrdtest.v1.StageStarted
-	8,  // 2: xrdtest.v1.DaemonMessage.stage_output:type_name -> xrdtest.v1.StageOutput
-	9,  // 3: xrdtest.v1.DaemonMessage.stage_done:type_name -> xrdtest.v1.StageDone
-	12, // 4: xrdtest.v1.DaemonMessage.log_chunk:type_name -> xrdtest.v1.LogChunk
-	13, // 5: xrdtest.v1.DaemonMessage.heartbeat:type_name -> xrdtest.v1.Heartbeat
-	5,  // 6: xrdtest.v1.MasterMessage.welcome:type_name -> xrdtest.v1.Welcome
-	6,  // 7: xrdtest.v1.MasterMessage.run_stage:type_name -> xrdtest.v1.RunStage
-	10, // 8: xrdtest.v1.MasterMessage.cancel_stage:type_name -> xrdtest.v1.CancelStage
-	11, // 9: xrdtest.v1.MasterMessage.collect_logs:type_name -> xrdtest.v1.CollectLogs
-	13, // 10: xrdtest.v1.MasterMessage.heartbeat:type_name -> xrdtest.v1.Heartbeat
-	0,  // 11: xrdtest.v1.Master.Enroll:input_type -> xrdtest.v1.EnrollRequest
-	2,  // 12: xrdtest.v1.Master.Connect:input_type -> xrdtest.v1.DaemonMessage
-	1,  // 13: xrdtest.v1.Master.Enroll:output_type -> xrdtest.v1.EnrollResponse
-	3,  // 14: xrdtest.v1.Master.Connect:output_type -> xrdtest.v1.MasterMessage
-	13, // [13:15] is the sub-list for method output_type
-	11, // [11:13] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	9,  // 1: xrdtest.v1.DaemonMessage.stage_started:type_name -> xrdtest.v1.StageStarted
+	10, // 2: xrdtest.v1.DaemonMessage.stage_output:type_name -> xrdtest.v1.StageOutput
+	11, // 3: xrdtest.v1.DaemonMessage.stage_done:type_name -> xrdtest.v1.StageDone
+	14, // 4: xrdtest.v1.DaemonMessage.log_chunk:type_name -> xrdtest.v1.LogChunk
+	15, // 5: xrdtest.v1.DaemonMessage.heartbeat:type_name -> xrdtest.v1.Heartbeat
+	7,  // 6: xrdtest.v1.MasterMessage.welcome:type_name -> xrdtest.v1.Welcome
+	8,  // 7: xrdtest.v1.MasterMessage.run_stage:type_name -> xrdtest.v1.RunStage
+	12, // 8: xrdtest.v1.MasterMessage.cancel_stage:type_name -> xrdtest.v1.CancelStage
+	13, // 9: xrdtest.v1.MasterMessage.collect_logs:type_name -> xrdtest.v1.CollectLogs
+	15, // 10: xrdtest.v1.MasterMessage.heartbeat:type_name -> xrdtest.v1.Heartbeat
+	6,  // 11: xrdtest.v1.MasterMessage.ack:type_name -> xrdtest.v1.Ack
+	5,  // 12: xrdtest.v1.Hello.held_stages:type_name -> xrdtest.v1.HeldStage
+	0,  // 13: xrdtest.v1.Master.Enroll:input_type -> xrdtest.v1.EnrollRequest
+	2,  // 14: xrdtest.v1.Master.Connect:input_type -> xrdtest.v1.DaemonMessage
+	1,  // 15: xrdtest.v1.Master.Enroll:output_type -> xrdtest.v1.EnrollResponse
+	3,  // 16: xrdtest.v1.Master.Connect:output_type -> xrdtest.v1.MasterMessage
+	15, // [15:17] is the sub-list for method output_type
+	13, // [13:15] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_xrdtest_proto_init() }
@@ -1235,6 +1391,7 @@ func file_xrdtest_proto_init() {
 		(*MasterMessage_CancelStage)(nil),
 		(*MasterMessage_CollectLogs)(nil),
 		(*MasterMessage_Heartbeat)(nil),
+		(*MasterMessage_Ack)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1242,7 +1399,7 @@ func file_xrdtest_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_xrdtest_proto_rawDesc), len(file_xrdtest_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -54,12 +54,36 @@ type Agent struct {
 	out chan *protocol.DaemonMessage
 
 	mu     sync.Mutex
-	stages map[string]*runningStage
+	stages map[string]*heldStage // running, or finished and not yet acknowledged
+	order  []string              // stage ids in the order they started
+	// completed remembers recently acknowledged stage ids, so a command
+	// resent by the master after a reconnect never runs twice.
+	completed map[string]bool
+	compOrder []string
 }
 
-type runningStage struct {
-	cancel context.CancelFunc
+// heldStage is a stage command the slave holds until the master has
+// acknowledged all of it: its unacknowledged output chunks (resent after a
+// reconnect) and its end.
+type heldStage struct {
+	id      string
+	cancel  context.CancelFunc
+	mu      sync.Mutex
+	chunks  []*protocol.StageOutput // sent, not yet acknowledged
+	bytes   int                     // their size
+	done    *protocol.StageDone     // nil while running
+	started bool
+	acked   chan struct{}           // closed and replaced at every ack
 }
+
+// window bounds the unacknowledged output a stage may hold: beyond it the
+// script's output is not read, which blocks the script, until the master
+// catches up. It is what keeps a slave's memory bounded while the master
+// is away.
+const window = 8 << 20
+
+// maxCompleted bounds the memory of acknowledged stage ids.
+const maxCompleted = 4096
 
 // ErrRefused wraps a refusal by the master that retrying cannot cure (a
 // wrong token or pin, a certificate for another name).
@@ -73,7 +97,8 @@ func New(cfg Config) *Agent {
 	if cfg.MaxBackoff == 0 {
 		cfg.MaxBackoff = 30 * time.Second
 	}
-	return &Agent{cfg: cfg, log: cfg.Log.With("slave", cfg.Name), out: make(chan *protocol.DaemonMessage, 16), stages: map[string]*runningStage{}}
+	return &Agent{cfg: cfg, log: cfg.Log.With("slave", cfg.Name), out: make(chan *protocol.DaemonMessage, 16),
+		stages: map[string]*heldStage{}, completed: map[string]bool{}}
 }
 
 // Run enrolls if needed, then serves the master until ctx ends or the
@@ -214,8 +239,9 @@ func (a *Agent) session(ctx context.Context, creds *pki.Credentials) error {
 		return classify("connect", err)
 	}
 	hostname, _ := os.Hostname()
+	held := a.held()
 	hello := &protocol.DaemonMessage{Msg: &protocol.DaemonMessage_Hello{Hello: &protocol.Hello{
-		Role: string(pki.RoleSlave), Name: a.cfg.Name, Version: a.cfg.Version, Hostname: hostname}}}
+		Role: string(pki.RoleSlave), Name: a.cfg.Name, Version: a.cfg.Version, Hostname: hostname, HeldStages: held}}}
 	// A refused stream makes Send return io.EOF; Recv gives the reason.
 	_ = stream.Send(hello)
 	first, err := stream.Recv()
@@ -233,7 +259,14 @@ func (a *Agent) session(ctx context.Context, creds *pki.Credentials) error {
 	if interval <= 0 {
 		interval = 2 * time.Second
 	}
-	a.log.Info("connected to the master", "master_version", w.GetMasterVersion())
+	a.log.Info("connected to the master", "master_version", w.GetMasterVersion(), "held_stages", len(held))
+	// What the master has not acknowledged goes first, in order; newer
+	// messages queued meanwhile follow (duplicates are ignored by seq).
+	for _, m := range a.resends() {
+		if err := stream.Send(m); err != nil {
+			return err
+		}
+	}
 
 	errc := make(chan error, 2)
 	var lastSeen sync.Mutex
@@ -293,6 +326,78 @@ func (a *Agent) send(ctx context.Context, m *protocol.DaemonMessage) {
 	}
 }
 
+// held lists the stages the slave holds, for Hello.
+func (a *Agent) held() []*protocol.HeldStage {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []*protocol.HeldStage
+	for _, id := range a.order {
+		st := a.stages[id]
+		st.mu.Lock()
+		out = append(out, &protocol.HeldStage{Id: id, Finished: st.done != nil})
+		st.mu.Unlock()
+	}
+	return out
+}
+
+// resends returns, stage by stage, what the master has not acknowledged:
+// the start, the output chunks in order, the end.
+func (a *Agent) resends() []*protocol.DaemonMessage {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []*protocol.DaemonMessage
+	for _, id := range a.order {
+		st := a.stages[id]
+		st.mu.Lock()
+		if st.started {
+			out = append(out, &protocol.DaemonMessage{Msg: &protocol.DaemonMessage_StageStarted{StageStarted: &protocol.StageStarted{Id: id}}})
+		}
+		for _, c := range st.chunks {
+			out = append(out, &protocol.DaemonMessage{Msg: &protocol.DaemonMessage_StageOutput{StageOutput: c}})
+		}
+		if st.done != nil {
+			out = append(out, &protocol.DaemonMessage{Msg: &protocol.DaemonMessage_StageDone{StageDone: st.done}})
+		}
+		st.mu.Unlock()
+	}
+	return out
+}
+
+// ack drops what the master has stored.
+func (a *Agent) ack(ack *protocol.Ack) {
+	a.mu.Lock()
+	st := a.stages[ack.GetId()]
+	if st != nil && ack.GetDone() {
+		delete(a.stages, ack.GetId())
+		for i, id := range a.order {
+			if id == ack.GetId() {
+				a.order = append(a.order[:i], a.order[i+1:]...)
+				break
+			}
+		}
+		a.completed[ack.GetId()] = true
+		a.compOrder = append(a.compOrder, ack.GetId())
+		if len(a.compOrder) > maxCompleted {
+			delete(a.completed, a.compOrder[0])
+			a.compOrder = a.compOrder[1:]
+		}
+	}
+	a.mu.Unlock()
+	if st == nil {
+		return
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	n := 0
+	for n < len(st.chunks) && (ack.GetDone() || st.chunks[n].GetSeq() <= ack.GetSeq()) {
+		st.bytes -= len(st.chunks[n].GetData())
+		n++
+	}
+	st.chunks = st.chunks[n:]
+	close(st.acked)
+	st.acked = make(chan struct{})
+}
+
 func (a *Agent) handle(ctx context.Context, m *protocol.MasterMessage) {
 	switch m := m.Msg.(type) {
 	case *protocol.MasterMessage_RunStage:
@@ -303,6 +408,8 @@ func (a *Agent) handle(ctx context.Context, m *protocol.MasterMessage) {
 			s.cancel()
 		}
 		a.mu.Unlock()
+	case *protocol.MasterMessage_Ack:
+		a.ack(m.Ack)
 	case *protocol.MasterMessage_CollectLogs:
 		go a.collectLogs(ctx, m.CollectLogs)
 	case *protocol.MasterMessage_Heartbeat:
@@ -311,31 +418,32 @@ func (a *Agent) handle(ctx context.Context, m *protocol.MasterMessage) {
 	}
 }
 
-// startStage runs a stage in the background. A command whose id is
-// already running is a resend and is ignored.
+// startStage runs a stage in the background. A command the slave holds or
+// has recently completed is a resend and is ignored: nothing runs twice.
 func (a *Agent) startStage(ctx context.Context, rs *protocol.RunStage) {
 	a.mu.Lock()
-	if _, dup := a.stages[rs.GetId()]; dup {
+	if _, held := a.stages[rs.GetId()]; held || a.completed[rs.GetId()] {
 		a.mu.Unlock()
+		a.log.Debug("ignoring a stage command already received", "id", rs.GetId())
 		return
 	}
 	sctx, cancel := context.WithCancel(ctx)
-	a.stages[rs.GetId()] = &runningStage{cancel: cancel}
+	st := &heldStage{id: rs.GetId(), cancel: cancel, acked: make(chan struct{})}
+	a.stages[rs.GetId()] = st
+	a.order = append(a.order, rs.GetId())
 	a.mu.Unlock()
 	go func() {
-		defer func() {
-			cancel()
-			a.mu.Lock()
-			delete(a.stages, rs.GetId())
-			a.mu.Unlock()
-		}()
-		a.runStage(sctx, ctx, rs)
+		defer cancel()
+		a.runStage(sctx, ctx, st, rs)
 	}()
 }
 
-func (a *Agent) runStage(ctx, agentCtx context.Context, rs *protocol.RunStage) {
+func (a *Agent) runStage(ctx, agentCtx context.Context, st *heldStage, rs *protocol.RunStage) {
 	id := rs.GetId()
 	log := a.log.With("stage", rs.GetStageName(), "session", rs.GetSession())
+	st.mu.Lock()
+	st.started = true
+	st.mu.Unlock()
 	a.send(agentCtx, &protocol.DaemonMessage{Msg: &protocol.DaemonMessage_StageStarted{StageStarted: &protocol.StageStarted{Id: id}}})
 	var seq uint64
 	env := append(append([]string{}, a.cfg.Env...), rs.GetEnv()...)
@@ -345,18 +453,45 @@ func (a *Agent) runStage(ctx, agentCtx context.Context, rs *protocol.RunStage) {
 		Env:     env,
 		Timeout: time.Duration(rs.GetTimeoutMs()) * time.Millisecond,
 		Grace:   time.Duration(rs.GetKillGraceMs()) * time.Millisecond,
+		Logger:  log,
 		Output: func(chunk []byte) {
 			seq++
-			a.send(agentCtx, &protocol.DaemonMessage{Msg: &protocol.DaemonMessage_StageOutput{StageOutput: &protocol.StageOutput{
-				Id: id, Seq: seq, Data: append([]byte(nil), chunk...)}}})
+			c := &protocol.StageOutput{Id: id, Seq: seq, Data: append([]byte(nil), chunk...)}
+			st.mu.Lock()
+			st.chunks = append(st.chunks, c)
+			st.bytes += len(c.Data)
+			st.mu.Unlock()
+			a.send(agentCtx, &protocol.DaemonMessage{Msg: &protocol.DaemonMessage_StageOutput{StageOutput: c}})
+			a.waitWindow(agentCtx, st)
 		},
 	})
 	done := &protocol.StageDone{Id: id, ExitCode: int32(res.ExitCode), TimedOut: res.TimedOut, Cancelled: res.Cancelled, Chunks: seq}
 	if res.Err != nil {
 		done.Error = res.Err.Error()
 	}
+	st.mu.Lock()
+	st.done = done
+	st.mu.Unlock()
 	log.Info("stage done", "exit", res.ExitCode, "timed_out", res.TimedOut, "cancelled", res.Cancelled, "err", res.Err)
 	a.send(agentCtx, &protocol.DaemonMessage{Msg: &protocol.DaemonMessage_StageDone{StageDone: done}})
+}
+
+// waitWindow blocks while the stage holds more unacknowledged output than
+// the window allows.
+func (a *Agent) waitWindow(ctx context.Context, st *heldStage) {
+	for {
+		st.mu.Lock()
+		full, acked := st.bytes > window, st.acked
+		st.mu.Unlock()
+		if !full {
+			return
+		}
+		select {
+		case <-acked:
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // logChunkSize is the size of the pieces log files are sent in.
