@@ -84,7 +84,6 @@ func (c *daemonConn) silentFor() time.Duration {
 	return time.Since(c.lastSeen)
 }
 
-
 // stageWait follows one stage command on one slave.
 type stageWait struct {
 	cmd  StageCommand
@@ -129,9 +128,6 @@ func (w *stageWait) outcome(d *protocol.StageDone, sent time.Time) Outcome {
 	}
 	return o
 }
-
-
-
 
 // handle processes one message from the daemon. Output is written to its
 // sink here, on the receiving goroutine, so a slow disk slows the stream

@@ -40,8 +40,8 @@ type Options struct {
 	// ReconnectGrace is how long a disconnected slave may take to come back
 	// before its stages are lost (0: DefaultGrace).
 	ReconnectGrace time.Duration
-	Log              *slog.Logger
-	Version          string
+	Log            *slog.Logger
+	Version        string
 }
 
 // Master is an assembled master: CA, history, definitions, the daemon

@@ -73,7 +73,7 @@ type heldStage struct {
 	bytes   int                     // their size
 	done    *protocol.StageDone     // nil while running
 	started bool
-	acked   chan struct{}           // closed and replaced at every ack
+	acked   chan struct{} // closed and replaced at every ack
 }
 
 // window bounds the unacknowledged output a stage may hold: beyond it the
