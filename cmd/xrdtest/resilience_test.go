@@ -1,0 +1,282 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/xrdtest/xrdtest/internal/definition"
+	"github.com/xrdtest/xrdtest/internal/master"
+	"github.com/xrdtest/xrdtest/internal/store"
+)
+
+const (
+	testHeartbeat = 200 * time.Millisecond
+	testGrace     = 2 * time.Second
+)
+
+// resilienceMaster is an in-process master whose slaves the test starts
+// as real processes (so it can kill, cut and freeze them).
+type resilienceMaster struct {
+	*master.Master
+	dir   string
+	logs  *syncBuffer
+	stop  func()
+	procs []*slaveProc
+}
+
+type slaveProc struct {
+	name string
+	cmd  *exec.Cmd
+	log  *syncBuffer
+}
+
+func startResilienceMaster(t *testing.T, suites map[string]string) *resilienceMaster {
+	t.Helper()
+	dir := t.TempDir()
+	files := map[string]string{"clusters/cluster_e2e.py": cluster3}
+	for k, v := range suites {
+		files["test-suites/"+k] = v
+	}
+	writeFiles(t, filepath.Join(dir, "repo"), files)
+	logs := &syncBuffer{}
+	m, err := master.Open(context.Background(), master.Options{
+		StateDir: filepath.Join(dir, "master"), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0",
+		Token: e2eToken, Repos: []definition.Repo{{Root: filepath.Join(dir, "repo")}},
+		Settings:  master.SessionSettings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: 30 * time.Second},
+		Heartbeat: testHeartbeat, HeartbeatTimeout: 5 * testHeartbeat, ReconnectGrace: testGrace,
+		Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Version: "e2e",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); m.Serve(ctx) }()
+	rm := &resilienceMaster{Master: m, dir: dir, logs: logs}
+	rm.stop = func() { cancel(); <-done }
+	t.Cleanup(func() {
+		for _, p := range rm.procs {
+			p.cmd.Process.Kill()
+			p.cmd.Wait()
+		}
+		rm.stop()
+		if t.Failed() {
+			t.Logf("master log:\n%s", logs.String())
+			for _, p := range rm.procs {
+				t.Logf("slave %s log:\n%s", p.name, p.log.String())
+			}
+		}
+	})
+	return rm
+}
+
+// startSlave starts a slave process dialing addr (the master or a proxy).
+func (rm *resilienceMaster) startSlave(t *testing.T, name, addr string) *slaveProc {
+	t.Helper()
+	self, _ := os.Executable()
+	d := filepath.Join(rm.dir, "slaves", name)
+	c := exec.Command(self, "slave", "-c", "none", "--master", addr, "--name", name, "--ca-fingerprint", rm.CA.Fingerprint().String(),
+		"--state-dir", filepath.Join(d, "state"), "--work-dir", filepath.Join(d, "work"), "--functions-path", filepath.Join(d, "functions.sh"))
+	c.Env = append(os.Environ(), "XRDTEST_TEST_MAIN=1", "XRDTEST_TOKEN="+e2eToken, "XRDTEST_SHARED="+rm.dir)
+	p := &slaveProc{name: name, cmd: c, log: &syncBuffer{}}
+	c.Stdout, c.Stderr = p.log, p.log
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	rm.procs = append(rm.procs, p)
+	return p
+}
+
+// startAll starts s1, s2, s3; s2 dials via2 when not empty.
+func (rm *resilienceMaster) startAll(t *testing.T, via2 string) map[string]*slaveProc {
+	out := map[string]*slaveProc{}
+	for _, n := range []string{"s1.xrd.test", "s2.xrd.test", "s3.xrd.test"} {
+		addr := rm.DaemonAddr().String()
+		if n == "s2.xrd.test" && via2 != "" {
+			addr = via2
+		}
+		out[n] = rm.startSlave(t, n, addr)
+	}
+	return out
+}
+
+// waitStage waits until every slave runs (or ran) stage of session id.
+func (rm *resilienceMaster) waitStage(t *testing.T, id int64, stage string) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		d, err := master.Detail(context.Background(), rm.Store, id)
+		if err == nil {
+			for _, st := range d.Stages {
+				if st.Name == stage && len(st.Results) == 3 {
+					return
+				}
+			}
+		}
+	}
+	t.Fatalf("stage %s never started", stage)
+}
+
+func (rm *resilienceMaster) finish(t *testing.T, id int64) *master.SessionDetail {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := rm.Manager.Wait(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	d, err := master.Detail(ctx, rm.Store, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func longSuite(run string) map[string]string {
+	return map[string]string{
+		"long/test_suite.py":      suiteDef("long", "    ts.finalize = 'file://fin.sh'\n", "c", "d"),
+		"long/init.sh":            "#!/bin/bash\n",
+		"long/fin.sh":             "#!/bin/bash\necho suite finalize\n",
+		"long/tc/c/run.sh":        run,
+		"long/tc/c/finalize.sh":   "#!/bin/bash\necho case finalize\n",
+		"long/tc/d/run.sh":        "#!/bin/bash\necho should be skipped\n",
+	}
+}
+
+// checkLost asserts the rules for a lost s2 in session d.
+func checkLost(t *testing.T, d *master.SessionDetail) {
+	t.Helper()
+	if d.State != store.SessionFailed || !strings.Contains(d.Reason, "slave lost: s2.xrd.test") {
+		t.Errorf("session %s: %q, want failed naming s2", d.State, d.Reason)
+	}
+	for _, c := range []struct{ stage, slave, want string }{
+		{"c:run", "s2.xrd.test", "lost"},
+		{"c:finalize", "s1.xrd.test", "passed"},
+		{"c:finalize", "s2.xrd.test", "skipped"},
+		{"d:init", "s1.xrd.test", "skipped"},
+		{"d:run", "s3.xrd.test", "skipped"},
+		{"suite_finalize", "s3.xrd.test", "passed"},
+		{"suite_finalize", "s2.xrd.test", "skipped"},
+	} {
+		if r := result(d, c.stage, c.slave); r == nil || string(r.Status) != c.want {
+			t.Errorf("%s on %s: %+v, want %s", c.stage, c.slave, r, c.want)
+		}
+	}
+	if r := result(d, "c:run", "s2.xrd.test"); r != nil && !strings.Contains(r.Message, "s2.xrd.test lost") {
+		t.Errorf("lost message %q", r.Message)
+	}
+}
+
+// TestSlaveKilledMidStage: kill -9 of a slave is named in the failure
+// within the grace period plus two heartbeats.
+func TestSlaveKilledMidStage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	rm := startResilienceMaster(t, longSuite("#!/bin/bash\n[ @slavename@ = s2.xrd.test ] && sleep 600\necho run done\n"))
+	procs := rm.startAll(t, "")
+	s, err := rm.Manager.Start(context.Background(), "long", nil, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rm.waitStage(t, s.ID, "c:run")
+	time.Sleep(200 * time.Millisecond) // let s2's script start
+	killed := time.Now()
+	procs["s2.xrd.test"].cmd.Process.Signal(syscall.SIGKILL)
+	// Wait for the lost verdict on c:run.
+	for {
+		d, _ := master.Detail(context.Background(), rm.Store, s.ID)
+		if r := result(d, "c:run", "s2.xrd.test"); r != nil && r.Status == store.StatusLost {
+			if took := time.Since(killed); took > testGrace+2*testHeartbeat+time.Second {
+				t.Errorf("lost after %s, want within grace %s + 2 heartbeats", took, testGrace)
+			}
+			break
+		}
+		if time.Since(killed) > 20*time.Second {
+			t.Fatal("s2 never declared lost")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	checkLost(t, rm.finish(t, s.ID))
+}
+
+// TestFrozenConnection: a slave whose connection stays open but carries
+// nothing is detected by heartbeats and lost.
+func TestFrozenConnection(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	rm := startResilienceMaster(t, longSuite("#!/bin/bash\n[ @slavename@ = s2.xrd.test ] && sleep 600\necho run done\n"))
+	proxy := newFaultProxy(t, rm.DaemonAddr().String())
+	rm.startAll(t, proxy.addr())
+	s, err := rm.Manager.Start(context.Background(), "long", nil, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rm.waitStage(t, s.ID, "c:run")
+	proxy.freeze()
+	start := time.Now()
+	d := rm.finish(t, s.ID)
+	if took := time.Since(start); took > 5*testHeartbeat+testGrace+5*time.Second {
+		t.Errorf("frozen slave declared lost after %s", took)
+	}
+	checkLost(t, d)
+	if !strings.Contains(rm.logs.String(), "heartbeat timeout") {
+		t.Errorf("the master did not log the heartbeat timeout")
+	}
+}
+
+// TestCutAndResume: a connection cut while a script runs is resumed: the
+// script ran once, its output is complete and in order.
+func TestCutAndResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	run := `#!/bin/bash
+if [ @slavename@ = s2.xrd.test ]; then
+    echo "one line" >> "$XRDTEST_SHARED/appended.txt"
+    # Output all along, so that chunks are in flight when the cut comes.
+    for i in $(seq 1 300); do echo "line $i"; sleep 0.01; done
+fi
+`
+	rm := startResilienceMaster(t, longSuite(run))
+	proxy := newFaultProxy(t, rm.DaemonAddr().String())
+	rm.startAll(t, proxy.addr())
+	s, err := rm.Manager.Start(context.Background(), "long", nil, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rm.waitStage(t, s.ID, "c:run")
+	time.Sleep(time.Second)
+	// Hold what s2 sends in the proxy for a while, then cut: those chunks
+	// never reach the master and must be resent after the reconnect.
+	proxy.freeze()
+	time.Sleep(300 * time.Millisecond)
+	proxy.cut()
+	proxy.unfreeze()
+	d := rm.finish(t, s.ID)
+	if d.State != store.SessionPassed {
+		t.Fatalf("session %s: %s", d.State, d.Reason)
+	}
+	b, err := os.ReadFile(filepath.Join(rm.dir, "appended.txt"))
+	if err != nil || string(b) != "one line\n" {
+		t.Errorf("the script ran %d times: %q (%v)", strings.Count(string(b), "one line"), b, err)
+	}
+	var want strings.Builder
+	for i := 1; i <= 300; i++ {
+		fmt.Fprintf(&want, "line %d\n", i)
+	}
+	out, err := readOutput(rm.Store, d.ID, 2, "s2.xrd.test")
+	if err != nil || out != want.String() {
+		t.Errorf("output after a cut (%v):\n%s", err, out)
+	}
+	if n := strings.Count(rm.logs.String(), `msg="daemon connected" role=slave name=s2.xrd.test`); n < 2 {
+		t.Errorf("s2 connected %d times, want a reconnect", n)
+	}
+}
