@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -278,5 +281,161 @@ fi
 	}
 	if n := strings.Count(rm.logs.String(), `msg="daemon connected" role=slave name=s2.xrd.test`); n < 2 {
 		t.Errorf("s2 connected %d times, want a reconnect", n)
+	}
+}
+
+// TestMasterKilledAndRestarted: kill -9 of the master mid-session; on
+// restart the session is interrupted with its history intact, the
+// reconnecting slaves stop the script the session left running, and
+// nothing runs twice.
+func TestMasterKilledAndRestarted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	dir := t.TempDir()
+	shared := filepath.Join(dir, "shared")
+	os.MkdirAll(shared, 0o755)
+	writeFiles(t, filepath.Join(dir, "repo"), map[string]string{
+		"clusters/cluster_e2e.py":         cluster3,
+		"test-suites/mk/test_suite.py":    suiteDef("mk", "", "c"),
+		"test-suites/mk/init.sh":          "#!/bin/bash\necho init output kept\n",
+		"test-suites/mk/tc/c/run.sh":      "#!/bin/bash\necho ran >> \"$XRDTEST_SHARED/ran.@slavename@\"\nsleep 600 &\necho $! > \"$XRDTEST_SHARED/pid.@slavename@\"\necho started\nwait\n",
+	})
+	daemonPort, webPort := freePort(t), freePort(t)
+	writeFiles(t, dir, map[string]string{"master.conf": fmt.Sprintf(`[general]
+test-repos = local
+state_dir = state
+[test-repo-local]
+type = localfs
+local_path = repo
+[server]
+ip = 127.0.0.1
+port = %d
+connection_passwd = %s
+[webserver]
+port = %d
+api_token = api-token
+[session]
+heartbeat_interval = 0.2
+heartbeat_timeout = 1
+reconnect_grace = 2
+[daemon]
+log_level = DEBUG
+`, daemonPort, e2eToken, webPort)})
+	self, _ := os.Executable()
+	var masterLog syncBuffer
+	startMasterProc := func() *exec.Cmd {
+		c := exec.Command(self, "master", "-c", filepath.Join(dir, "master.conf"))
+		c.Env = append(os.Environ(), "XRDTEST_TEST_MAIN=1")
+		c.Stdout, c.Stderr = &masterLog, &masterLog
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	mc := startMasterProc()
+	defer func() { mc.Process.Kill(); mc.Wait() }()
+	api := fmt.Sprintf("http://127.0.0.1:%d", webPort)
+	client := &apiClient{base: api, token: "api-token", http: &http.Client{Timeout: 5 * time.Second}}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var fp string
+	for deadline := time.Now().Add(20 * time.Second); fp == ""; time.Sleep(50 * time.Millisecond) {
+		if m := regexp.MustCompile(`CA fingerprint[^:]*: (sha256:[0-9a-f]{64})`).FindStringSubmatch(masterLog.String()); m != nil {
+			fp = m[1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no fingerprint:\n%s", masterLog.String())
+		}
+	}
+	var slaveLogs []*syncBuffer
+	for _, h := range []string{"s1", "s2", "s3"} {
+		c := exec.Command(self, "slave", "-c", "none", "--master", fmt.Sprintf("127.0.0.1:%d", daemonPort), "--name", h+".xrd.test",
+			"--ca-fingerprint", fp, "--state-dir", filepath.Join(dir, h, "state"), "--work-dir", filepath.Join(dir, h, "work"),
+			"--functions-path", filepath.Join(dir, h, "functions.sh"))
+		c.Env = append(os.Environ(), "XRDTEST_TEST_MAIN=1", "XRDTEST_TOKEN="+e2eToken, "XRDTEST_SHARED="+shared)
+		l := &syncBuffer{}
+		slaveLogs = append(slaveLogs, l)
+		c.Stdout, c.Stderr = l, l
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { c.Process.Signal(os.Interrupt); c.Wait() }()
+	}
+	defer func() {
+		if t.Failed() {
+			for i, l := range slaveLogs {
+				t.Logf("slave %d log:\n%s", i+1, l.String())
+			}
+		}
+	}()
+	var s store.Session
+	if err := client.do(ctx, http.MethodPost, "/api/v1/sessions", map[string]any{"suite": "mk"}, &s); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the three scripts of c:run are running.
+	pids := map[string]int{}
+	for deadline := time.Now().Add(30 * time.Second); len(pids) < 3; time.Sleep(50 * time.Millisecond) {
+		for _, h := range []string{"s1", "s2", "s3"} {
+			if b, err := os.ReadFile(filepath.Join(shared, "pid."+h+".xrd.test")); err == nil {
+				var pid int
+				if _, err := fmt.Sscan(string(b), &pid); err == nil {
+					pids[h] = pid
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("c:run did not start: %v", pids)
+		}
+	}
+	mc.Process.Signal(syscall.SIGKILL)
+	mc.Wait()
+	mc = startMasterProc()
+
+	// The session is interrupted, its history intact.
+	var d *master.SessionDetail
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		var err error
+		if d, err = client.session(ctx, s.ID); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("restarted master does not answer: %v", err)
+		}
+	}
+	if d.State != store.SessionInterrupted {
+		t.Errorf("state %s, want interrupted", d.State)
+	}
+	for _, st := range d.Stages {
+		for _, r := range st.Results {
+			if r.Status == store.StatusRunning || r.Status == store.StatusPending {
+				t.Errorf("%s on %s still %s", st.Name, r.Slave, r.Status)
+			}
+		}
+	}
+	var out bytes.Buffer
+	if err := client.stream(ctx, fmt.Sprintf("/api/v1/sessions/%d/output?stage=0&slave=s1.xrd.test", s.ID), &out); err != nil || out.String() != "init output kept\n" {
+		t.Errorf("output of suite_init after the restart: %q (%v)", out.String(), err)
+	}
+	// The slaves reconnect and stop what the session left running.
+	for h, pid := range pids {
+		for deadline := time.Now().Add(20 * time.Second); syscall.Kill(pid, 0) == nil; time.Sleep(50 * time.Millisecond) {
+			stat, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+			if strings.Contains(string(stat), ") Z ") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("%s: the script's child %d still runs after the master restarted", h, pid)
+				syscall.Kill(pid, syscall.SIGKILL)
+				break
+			}
+		}
+		// Nothing ran twice.
+		if b, _ := os.ReadFile(filepath.Join(shared, "ran."+h+".xrd.test")); string(b) != "ran\n" {
+			t.Errorf("%s: c:run ran %d times", h, strings.Count(string(b), "ran"))
+		}
+	}
+	if !strings.Contains(masterLog.String(), "cancelling a stage no session waits for") {
+		t.Errorf("the restarted master did not cancel the orphaned stages")
 	}
 }
