@@ -171,7 +171,24 @@ func (c *daemonConn) handle(m *protocol.DaemonMessage) {
 		c.send(ackMessage(d.GetId(), d.GetChunks(), true))
 	case *protocol.DaemonMessage_LogChunk:
 		c.handleLogChunk(m.LogChunk)
+	case *protocol.DaemonMessage_SyncRequest:
+		c.handleSync(m.SyncRequest)
 	default:
 		c.log.Warn("unexpected message from daemon", "type", fmt.Sprintf("%T", m))
 	}
+}
+
+// handleSync passes a script's sync call to the session's hub. The answer
+// goes to whatever connection the slave has when it is decided.
+func (c *daemonConn) handleSync(req *protocol.SyncRequest) {
+	respond := func(errMsg string) {
+		c.send(&protocol.MasterMessage{Msg: &protocol.MasterMessage_SyncResponse{SyncResponse: &protocol.SyncResponse{Id: req.GetId(), Error: errMsg}}})
+	}
+	w := c.registry.pendingStage(c.id.Name, req.GetStageId())
+	if w == nil {
+		respond("the stage " + req.GetStageId() + " is not running on " + c.id.Name)
+		return
+	}
+	c.registry.sync.request(w.cmd.Session, c.id.Name, req.GetId(), req.GetOp(), req.GetName(), req.GetCount(),
+		time.Duration(req.GetTimeoutMs())*time.Millisecond, respond)
 }

@@ -71,6 +71,8 @@ type sessionRun struct {
 	cancelReq <-chan struct{}
 	// changed is called after every recorded change (live views).
 	changed func(session int64)
+	// sync coordinates the scripts' sync calls (nil: none).
+	sync *syncHub
 	now     func() time.Time
 }
 
@@ -134,6 +136,7 @@ func (r *sessionRun) run(ctx context.Context) (store.SessionState, string) {
 			}
 		}
 	}
+	r.sync.endSession(r.session.ID)
 	switch {
 	case cancelled:
 		return store.SessionCancelled, joinReasons(append([]string{"cancelled"}, failures...))
@@ -185,6 +188,15 @@ func (r *sessionRun) runStage(ctx context.Context, ps plannedStage, lost map[str
 			}
 		}()
 	}
+	var members []string
+	if skip == "" && !ps.script.NoOp() {
+		for _, slave := range r.session.Machines {
+			if !lost[slave] {
+				members = append(members, slave)
+			}
+		}
+	}
+	r.sync.beginStage(r.session.ID, members)
 	for _, slave := range r.session.Machines {
 		res := &store.Result{SessionID: r.session.ID, Stage: ps.index, Slave: slave}
 		switch {
@@ -200,6 +212,11 @@ func (r *sessionRun) runStage(ctx context.Context, ps plannedStage, lost map[str
 			go func() {
 				defer wg.Done()
 				out := r.dispatch(stageCtx, ps, slave, res)
+				why := "finished its stage"
+				if out.Status == store.StatusLost {
+					why = "lost"
+				}
+				r.sync.finished(r.session.ID, slave, why)
 				mu.Lock()
 				defer mu.Unlock()
 				switch out.Status {

@@ -256,6 +256,7 @@ func (m *Manager) execute(ctx context.Context, s *store.Session, suite *definiti
 		store: m.Store, disp: disp, log: log, session: s, suite: suite, hosts: hosts,
 		stages: plan(suite, s.Cases), webPort: m.Settings.WebPort, webProto: m.Settings.WebProto,
 		timeout: timeout, grace: m.Settings.KillGrace, cancelReq: a.cancel, changed: m.Changed, now: time.Now,
+		sync: m.Registry.sync,
 	}
 	state, reason := run.run(ctx)
 	m.collectLogs(ctx, s, suite, log)

@@ -43,6 +43,8 @@ type Registry struct {
 	// Grace is how long a disconnected slave may take to come back before
 	// its stages are lost.
 	Grace time.Duration
+	// sync coordinates the scripts' `xrdtest sync` calls.
+	sync *syncHub
 }
 
 // DefaultGrace is the default reconnect grace period.
@@ -51,7 +53,7 @@ const DefaultGrace = 10 * time.Second
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry {
 	return &Registry{daemons: map[pki.Identity]*daemonConn{}, pending: map[string]map[string]*stageWait{},
-		gone: map[string]time.Time{}, changed: make(chan struct{}), cancelWait: 30 * time.Second, Grace: DefaultGrace}
+		gone: map[string]time.Time{}, changed: make(chan struct{}), cancelWait: 30 * time.Second, Grace: DefaultGrace, sync: newSyncHub()}
 }
 
 var _ Dispatcher = (*Registry)(nil)

@@ -155,6 +155,7 @@ type DaemonMessage struct {
 	//	*DaemonMessage_StageDone
 	//	*DaemonMessage_LogChunk
 	//	*DaemonMessage_Heartbeat
+	//	*DaemonMessage_SyncRequest
 	Msg           isDaemonMessage_Msg `protobuf_oneof:"msg"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -251,6 +252,15 @@ func (x *DaemonMessage) GetHeartbeat() *Heartbeat {
 	return nil
 }
 
+func (x *DaemonMessage) GetSyncRequest() *SyncRequest {
+	if x != nil {
+		if x, ok := x.Msg.(*DaemonMessage_SyncRequest); ok {
+			return x.SyncRequest
+		}
+	}
+	return nil
+}
+
 type isDaemonMessage_Msg interface {
 	isDaemonMessage_Msg()
 }
@@ -279,6 +289,10 @@ type DaemonMessage_Heartbeat struct {
 	Heartbeat *Heartbeat `protobuf:"bytes,6,opt,name=heartbeat,proto3,oneof"`
 }
 
+type DaemonMessage_SyncRequest struct {
+	SyncRequest *SyncRequest `protobuf:"bytes,7,opt,name=sync_request,json=syncRequest,proto3,oneof"`
+}
+
 func (*DaemonMessage_Hello) isDaemonMessage_Msg() {}
 
 func (*DaemonMessage_StageStarted) isDaemonMessage_Msg() {}
@@ -291,6 +305,8 @@ func (*DaemonMessage_LogChunk) isDaemonMessage_Msg() {}
 
 func (*DaemonMessage_Heartbeat) isDaemonMessage_Msg() {}
 
+func (*DaemonMessage_SyncRequest) isDaemonMessage_Msg() {}
+
 type MasterMessage struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Msg:
@@ -301,6 +317,7 @@ type MasterMessage struct {
 	//	*MasterMessage_CollectLogs
 	//	*MasterMessage_Heartbeat
 	//	*MasterMessage_Ack
+	//	*MasterMessage_SyncResponse
 	Msg           isMasterMessage_Msg `protobuf_oneof:"msg"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -397,6 +414,15 @@ func (x *MasterMessage) GetAck() *Ack {
 	return nil
 }
 
+func (x *MasterMessage) GetSyncResponse() *SyncResponse {
+	if x != nil {
+		if x, ok := x.Msg.(*MasterMessage_SyncResponse); ok {
+			return x.SyncResponse
+		}
+	}
+	return nil
+}
+
 type isMasterMessage_Msg interface {
 	isMasterMessage_Msg()
 }
@@ -425,6 +451,10 @@ type MasterMessage_Ack struct {
 	Ack *Ack `protobuf:"bytes,6,opt,name=ack,proto3,oneof"`
 }
 
+type MasterMessage_SyncResponse struct {
+	SyncResponse *SyncResponse `protobuf:"bytes,7,opt,name=sync_response,json=syncResponse,proto3,oneof"`
+}
+
 func (*MasterMessage_Welcome) isMasterMessage_Msg() {}
 
 func (*MasterMessage_RunStage) isMasterMessage_Msg() {}
@@ -436,6 +466,8 @@ func (*MasterMessage_CollectLogs) isMasterMessage_Msg() {}
 func (*MasterMessage_Heartbeat) isMasterMessage_Msg() {}
 
 func (*MasterMessage_Ack) isMasterMessage_Msg() {}
+
+func (*MasterMessage_SyncResponse) isMasterMessage_Msg() {}
 
 type Hello struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
@@ -1224,6 +1256,149 @@ func (x *Heartbeat) GetUnixNano() int64 {
 	return 0
 }
 
+// SyncRequest is a script's `xrdtest sync` call, relayed by its slave.
+// The id is unique per call: a request resent after a reconnect is
+// recognised and answered once.
+type SyncRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The stage command the calling script belongs to.
+	StageId string `protobuf:"bytes,2,opt,name=stage_id,json=stageId,proto3" json:"stage_id,omitempty"`
+	// "barrier", "signal" or "wait".
+	Op   string `protobuf:"bytes,3,opt,name=op,proto3" json:"op,omitempty"`
+	Name string `protobuf:"bytes,4,opt,name=name,proto3" json:"name,omitempty"`
+	// For wait: how many signals to wait for.
+	Count         int64 `protobuf:"varint,5,opt,name=count,proto3" json:"count,omitempty"`
+	TimeoutMs     int64 `protobuf:"varint,6,opt,name=timeout_ms,json=timeoutMs,proto3" json:"timeout_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SyncRequest) Reset() {
+	*x = SyncRequest{}
+	mi := &file_xrdtest_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SyncRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SyncRequest) ProtoMessage() {}
+
+func (x *SyncRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_xrdtest_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SyncRequest.ProtoReflect.Descriptor instead.
+func (*SyncRequest) Descriptor() ([]byte, []int) {
+	return file_xrdtest_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *SyncRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *SyncRequest) GetStageId() string {
+	if x != nil {
+		return x.StageId
+	}
+	return ""
+}
+
+func (x *SyncRequest) GetOp() string {
+	if x != nil {
+		return x.Op
+	}
+	return ""
+}
+
+func (x *SyncRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SyncRequest) GetCount() int64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *SyncRequest) GetTimeoutMs() int64 {
+	if x != nil {
+		return x.TimeoutMs
+	}
+	return 0
+}
+
+// SyncResponse answers a SyncRequest: an empty error means it completed.
+type SyncResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Error         string                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SyncResponse) Reset() {
+	*x = SyncResponse{}
+	mi := &file_xrdtest_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SyncResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SyncResponse) ProtoMessage() {}
+
+func (x *SyncResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_xrdtest_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SyncResponse.ProtoReflect.Descriptor instead.
+func (*SyncResponse) Descriptor() ([]byte, []int) {
+	return file_xrdtest_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *SyncResponse) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *SyncResponse) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 var File_xrdtest_proto protoreflect.FileDescriptor
 
 const file_xrdtest_proto_rawDesc = "" +
@@ -1237,7 +1412,7 @@ const file_xrdtest_proto_rawDesc = "" +
 	"\acsr_pem\x18\x04 \x01(\fR\x06csrPem\"g\n" +
 	"\x0eEnrollResponse\x12'\n" +
 	"\x0fcertificate_pem\x18\x01 \x01(\fR\x0ecertificatePem\x12,\n" +
-	"\x12ca_certificate_pem\x18\x02 \x01(\fR\x10caCertificatePem\"\xe4\x02\n" +
+	"\x12ca_certificate_pem\x18\x02 \x01(\fR\x10caCertificatePem\"\xa2\x03\n" +
 	"\rDaemonMessage\x12)\n" +
 	"\x05hello\x18\x01 \x01(\v2\x11.xrdtest.v1.HelloH\x00R\x05hello\x12?\n" +
 	"\rstage_started\x18\x02 \x01(\v2\x18.xrdtest.v1.StageStartedH\x00R\fstageStarted\x12<\n" +
@@ -1245,15 +1420,17 @@ const file_xrdtest_proto_rawDesc = "" +
 	"\n" +
 	"stage_done\x18\x04 \x01(\v2\x15.xrdtest.v1.StageDoneH\x00R\tstageDone\x123\n" +
 	"\tlog_chunk\x18\x05 \x01(\v2\x14.xrdtest.v1.LogChunkH\x00R\blogChunk\x125\n" +
-	"\theartbeat\x18\x06 \x01(\v2\x15.xrdtest.v1.HeartbeatH\x00R\theartbeatB\x05\n" +
-	"\x03msg\"\xd4\x02\n" +
+	"\theartbeat\x18\x06 \x01(\v2\x15.xrdtest.v1.HeartbeatH\x00R\theartbeat\x12<\n" +
+	"\fsync_request\x18\a \x01(\v2\x17.xrdtest.v1.SyncRequestH\x00R\vsyncRequestB\x05\n" +
+	"\x03msg\"\x95\x03\n" +
 	"\rMasterMessage\x12/\n" +
 	"\awelcome\x18\x01 \x01(\v2\x13.xrdtest.v1.WelcomeH\x00R\awelcome\x123\n" +
 	"\trun_stage\x18\x02 \x01(\v2\x14.xrdtest.v1.RunStageH\x00R\brunStage\x12<\n" +
 	"\fcancel_stage\x18\x03 \x01(\v2\x17.xrdtest.v1.CancelStageH\x00R\vcancelStage\x12<\n" +
 	"\fcollect_logs\x18\x04 \x01(\v2\x17.xrdtest.v1.CollectLogsH\x00R\vcollectLogs\x125\n" +
 	"\theartbeat\x18\x05 \x01(\v2\x15.xrdtest.v1.HeartbeatH\x00R\theartbeat\x12#\n" +
-	"\x03ack\x18\x06 \x01(\v2\x0f.xrdtest.v1.AckH\x00R\x03ackB\x05\n" +
+	"\x03ack\x18\x06 \x01(\v2\x0f.xrdtest.v1.AckH\x00R\x03ack\x12?\n" +
+	"\rsync_response\x18\a \x01(\v2\x18.xrdtest.v1.SyncResponseH\x00R\fsyncResponseB\x05\n" +
 	"\x03msg\"\xc1\x01\n" +
 	"\x05Hello\x12\x12\n" +
 	"\x04role\x18\x01 \x01(\tR\x04role\x12\x12\n" +
@@ -1311,7 +1488,18 @@ const file_xrdtest_proto_rawDesc = "" +
 	"\x05error\x18\x05 \x01(\tR\x05error\x12\x12\n" +
 	"\x04done\x18\x06 \x01(\bR\x04done\"(\n" +
 	"\tHeartbeat\x12\x1b\n" +
-	"\tunix_nano\x18\x01 \x01(\x03R\bunixNano2\x8e\x01\n" +
+	"\tunix_nano\x18\x01 \x01(\x03R\bunixNano\"\x91\x01\n" +
+	"\vSyncRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x19\n" +
+	"\bstage_id\x18\x02 \x01(\tR\astageId\x12\x0e\n" +
+	"\x02op\x18\x03 \x01(\tR\x02op\x12\x12\n" +
+	"\x04name\x18\x04 \x01(\tR\x04name\x12\x14\n" +
+	"\x05count\x18\x05 \x01(\x03R\x05count\x12\x1d\n" +
+	"\n" +
+	"timeout_ms\x18\x06 \x01(\x03R\ttimeoutMs\"4\n" +
+	"\fSyncResponse\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error2\x8e\x01\n" +
 	"\x06Master\x12?\n" +
 	"\x06Enroll\x12\x19.xrdtest.v1.EnrollRequest\x1a\x1a.xrdtest.v1.EnrollResponse\x12C\n" +
 	"\aConnect\x12\x19.xrdtest.v1.DaemonMessage\x1a\x19.xrdtest.v1.MasterMessage(\x010\x01B.Z,github.com/xrdtest/xrdtest/internal/protocolb\x06proto3"
@@ -1328,7 +1516,7 @@ func file_xrdtest_proto_rawDescGZIP() []byte {
 	return file_xrdtest_proto_rawDescData
 }
 
-var file_xrdtest_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_xrdtest_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_xrdtest_proto_goTypes = []any{
 	(*EnrollRequest)(nil),  // 0: xrdtest.v1.EnrollRequest
 	(*EnrollResponse)(nil), // 1: xrdtest.v1.EnrollResponse
@@ -1346,6 +1534,8 @@ var file_xrdtest_proto_goTypes = []any{
 	(*CollectLogs)(nil),    // 13: xrdtest.v1.CollectLogs
 	(*LogChunk)(nil),       // 14: xrdtest.v1.LogChunk
 	(*Heartbeat)(nil),      // 15: xrdtest.v1.Heartbeat
+	(*SyncRequest)(nil),    // 16: xrdtest.v1.SyncRequest
+	(*SyncResponse)(nil),   // 17: xrdtest.v1.SyncResponse
 }
 var file_xrdtest_proto_depIdxs = []int32{
 	4,  // 0: xrdtest.v1.DaemonMessage.hello:type_name -> xrdtest.v1.Hello
@@ -1354,22 +1544,24 @@ var file_xrdtest_proto_depIdxs = []int32{
 	11, // 3: xrdtest.v1.DaemonMessage.stage_done:type_name -> xrdtest.v1.StageDone
 	14, // 4: xrdtest.v1.DaemonMessage.log_chunk:type_name -> xrdtest.v1.LogChunk
 	15, // 5: xrdtest.v1.DaemonMessage.heartbeat:type_name -> xrdtest.v1.Heartbeat
-	7,  // 6: xrdtest.v1.MasterMessage.welcome:type_name -> xrdtest.v1.Welcome
-	8,  // 7: xrdtest.v1.MasterMessage.run_stage:type_name -> xrdtest.v1.RunStage
-	12, // 8: xrdtest.v1.MasterMessage.cancel_stage:type_name -> xrdtest.v1.CancelStage
-	13, // 9: xrdtest.v1.MasterMessage.collect_logs:type_name -> xrdtest.v1.CollectLogs
-	15, // 10: xrdtest.v1.MasterMessage.heartbeat:type_name -> xrdtest.v1.Heartbeat
-	6,  // 11: xrdtest.v1.MasterMessage.ack:type_name -> xrdtest.v1.Ack
-	5,  // 12: xrdtest.v1.Hello.held_stages:type_name -> xrdtest.v1.HeldStage
-	0,  // 13: xrdtest.v1.Master.Enroll:input_type -> xrdtest.v1.EnrollRequest
-	2,  // 14: xrdtest.v1.Master.Connect:input_type -> xrdtest.v1.DaemonMessage
-	1,  // 15: xrdtest.v1.Master.Enroll:output_type -> xrdtest.v1.EnrollResponse
-	3,  // 16: xrdtest.v1.Master.Connect:output_type -> xrdtest.v1.MasterMessage
-	15, // [15:17] is the sub-list for method output_type
-	13, // [13:15] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	16, // 6: xrdtest.v1.DaemonMessage.sync_request:type_name -> xrdtest.v1.SyncRequest
+	7,  // 7: xrdtest.v1.MasterMessage.welcome:type_name -> xrdtest.v1.Welcome
+	8,  // 8: xrdtest.v1.MasterMessage.run_stage:type_name -> xrdtest.v1.RunStage
+	12, // 9: xrdtest.v1.MasterMessage.cancel_stage:type_name -> xrdtest.v1.CancelStage
+	13, // 10: xrdtest.v1.MasterMessage.collect_logs:type_name -> xrdtest.v1.CollectLogs
+	15, // 11: xrdtest.v1.MasterMessage.heartbeat:type_name -> xrdtest.v1.Heartbeat
+	6,  // 12: xrdtest.v1.MasterMessage.ack:type_name -> xrdtest.v1.Ack
+	17, // 13: xrdtest.v1.MasterMessage.sync_response:type_name -> xrdtest.v1.SyncResponse
+	5,  // 14: xrdtest.v1.Hello.held_stages:type_name -> xrdtest.v1.HeldStage
+	0,  // 15: xrdtest.v1.Master.Enroll:input_type -> xrdtest.v1.EnrollRequest
+	2,  // 16: xrdtest.v1.Master.Connect:input_type -> xrdtest.v1.DaemonMessage
+	1,  // 17: xrdtest.v1.Master.Enroll:output_type -> xrdtest.v1.EnrollResponse
+	3,  // 18: xrdtest.v1.Master.Connect:output_type -> xrdtest.v1.MasterMessage
+	17, // [17:19] is the sub-list for method output_type
+	15, // [15:17] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_xrdtest_proto_init() }
@@ -1384,6 +1576,7 @@ func file_xrdtest_proto_init() {
 		(*DaemonMessage_StageDone)(nil),
 		(*DaemonMessage_LogChunk)(nil),
 		(*DaemonMessage_Heartbeat)(nil),
+		(*DaemonMessage_SyncRequest)(nil),
 	}
 	file_xrdtest_proto_msgTypes[3].OneofWrappers = []any{
 		(*MasterMessage_Welcome)(nil),
@@ -1392,6 +1585,7 @@ func file_xrdtest_proto_init() {
 		(*MasterMessage_CollectLogs)(nil),
 		(*MasterMessage_Heartbeat)(nil),
 		(*MasterMessage_Ack)(nil),
+		(*MasterMessage_SyncResponse)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1399,7 +1593,7 @@ func file_xrdtest_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_xrdtest_proto_rawDesc), len(file_xrdtest_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   16,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -25,6 +25,7 @@ import (
 	"github.com/xrdtest/xrdtest/internal/pki"
 	"github.com/xrdtest/xrdtest/internal/protocol"
 	"github.com/xrdtest/xrdtest/internal/slave/runner"
+	"github.com/xrdtest/xrdtest/internal/slave/syncsock"
 )
 
 // Config configures a slave.
@@ -60,6 +61,15 @@ type Agent struct {
 	// resent by the master after a reconnect never runs twice.
 	completed map[string]bool
 	compOrder []string
+	// syncCalls are the scripts' sync calls waiting for the master.
+	syncCalls map[string]*syncCall
+	syncSeq   uint64
+	binDir    string // holds the `xrdtest` the scripts call
+}
+
+type syncCall struct {
+	req    *protocol.SyncRequest
+	answer chan string
 }
 
 // heldStage is a stage command the slave holds until the master has
@@ -98,7 +108,7 @@ func New(cfg Config) *Agent {
 		cfg.MaxBackoff = 30 * time.Second
 	}
 	return &Agent{cfg: cfg, log: cfg.Log.With("slave", cfg.Name), out: make(chan *protocol.DaemonMessage, 16),
-		stages: map[string]*heldStage{}, completed: map[string]bool{}}
+		stages: map[string]*heldStage{}, completed: map[string]bool{}, syncCalls: map[string]*syncCall{}}
 }
 
 // Run enrolls if needed, then serves the master until ctx ends or the
@@ -109,6 +119,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	if err := runner.InstallFunctions(a.cfg.FunctionsPath); err != nil {
 		return fmt.Errorf("cannot install functions.sh: %w", err)
+	}
+	if err := a.installBinary(); err != nil {
+		return fmt.Errorf("cannot put xrdtest on the scripts' PATH: %w", err)
 	}
 	creds, err := a.credentials(ctx)
 	if err != nil {
@@ -318,6 +331,50 @@ func (a *Agent) session(ctx context.Context, creds *pki.Credentials) error {
 	return <-errc
 }
 
+// installBinary links the running executable as `xrdtest` into a folder
+// put first on the scripts' PATH, so that `xrdtest sync` works in any
+// script unchanged.
+func (a *Agent) installBinary() error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	a.binDir = filepath.Join(a.cfg.StateDir, "bin")
+	if err := os.MkdirAll(a.binDir, 0o755); err != nil {
+		return err
+	}
+	link := filepath.Join(a.binDir, "xrdtest")
+	tmp := link + ".new"
+	os.Remove(tmp)
+	if err := os.Symlink(self, tmp); err != nil {
+		return err
+	}
+	return os.Rename(tmp, link)
+}
+
+// relaySync sends a script's sync call to the master and waits for the
+// answer; the call is resent after a reconnect until answered.
+func (a *Agent) relaySync(ctx, agentCtx context.Context, stageID string, r syncsock.Request) string {
+	a.mu.Lock()
+	a.syncSeq++
+	call := &syncCall{req: &protocol.SyncRequest{Id: fmt.Sprintf("%s/sync/%d", stageID, a.syncSeq), StageId: stageID,
+		Op: r.Op, Name: r.Name, Count: r.Count, TimeoutMs: r.TimeoutMs}, answer: make(chan string, 1)}
+	a.syncCalls[call.req.Id] = call
+	a.mu.Unlock()
+	defer func() {
+		a.mu.Lock()
+		delete(a.syncCalls, call.req.Id)
+		a.mu.Unlock()
+	}()
+	a.send(agentCtx, &protocol.DaemonMessage{Msg: &protocol.DaemonMessage_SyncRequest{SyncRequest: call.req}})
+	select {
+	case ans := <-call.answer:
+		return ans
+	case <-ctx.Done():
+		return "the stage ended"
+	}
+}
+
 // send queues a message for the master; it waits while disconnected.
 func (a *Agent) send(ctx context.Context, m *protocol.DaemonMessage) {
 	select {
@@ -359,6 +416,9 @@ func (a *Agent) resends() []*protocol.DaemonMessage {
 			out = append(out, &protocol.DaemonMessage{Msg: &protocol.DaemonMessage_StageDone{StageDone: st.done}})
 		}
 		st.mu.Unlock()
+	}
+	for _, c := range a.syncCalls {
+		out = append(out, &protocol.DaemonMessage{Msg: &protocol.DaemonMessage_SyncRequest{SyncRequest: c.req}})
 	}
 	return out
 }
@@ -410,6 +470,16 @@ func (a *Agent) handle(ctx context.Context, m *protocol.MasterMessage) {
 		a.mu.Unlock()
 	case *protocol.MasterMessage_Ack:
 		a.ack(m.Ack)
+	case *protocol.MasterMessage_SyncResponse:
+		a.mu.Lock()
+		call := a.syncCalls[m.SyncResponse.GetId()]
+		a.mu.Unlock()
+		if call != nil {
+			select {
+			case call.answer <- m.SyncResponse.GetError():
+			default:
+			}
+		}
 	case *protocol.MasterMessage_CollectLogs:
 		go a.collectLogs(ctx, m.CollectLogs)
 	case *protocol.MasterMessage_Heartbeat:
@@ -447,6 +517,15 @@ func (a *Agent) runStage(ctx, agentCtx context.Context, st *heldStage, rs *proto
 	a.send(agentCtx, &protocol.DaemonMessage{Msg: &protocol.DaemonMessage_StageStarted{StageStarted: &protocol.StageStarted{Id: id}}})
 	var seq uint64
 	env := append(append([]string{}, a.cfg.Env...), rs.GetEnv()...)
+	env = append(env, "PATH="+a.binDir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	if sock, err := syncsock.Listen(); err != nil {
+		log.Warn("no sync socket for this stage: xrdtest sync will fail", "err", err)
+	} else {
+		env = append(env, sock.Env()...)
+		go sock.Serve(ctx, func(callCtx context.Context, r syncsock.Request) string {
+			return a.relaySync(callCtx, agentCtx, id, r)
+		})
+	}
 	res := runner.Run(ctx, runner.Spec{
 		Script:  rs.GetScript(),
 		Dir:     filepath.Join(a.cfg.WorkDir, "session-"+strconv.FormatInt(rs.GetSession(), 10)),
