@@ -143,12 +143,12 @@ func (rm *resilienceMaster) finish(t *testing.T, id int64) *master.SessionDetail
 
 func longSuite(run string) map[string]string {
 	return map[string]string{
-		"long/test_suite.py":      suiteDef("long", "    ts.finalize = 'file://fin.sh'\n", "c", "d"),
-		"long/init.sh":            "#!/bin/bash\n",
-		"long/fin.sh":             "#!/bin/bash\necho suite finalize\n",
-		"long/tc/c/run.sh":        run,
-		"long/tc/c/finalize.sh":   "#!/bin/bash\necho case finalize\n",
-		"long/tc/d/run.sh":        "#!/bin/bash\necho should be skipped\n",
+		"long/test_suite.py":    suiteDef("long", "    ts.finalize = 'file://fin.sh'\n", "c", "d"),
+		"long/init.sh":          "#!/bin/bash\n",
+		"long/fin.sh":           "#!/bin/bash\necho suite finalize\n",
+		"long/tc/c/run.sh":      run,
+		"long/tc/c/finalize.sh": "#!/bin/bash\necho case finalize\n",
+		"long/tc/d/run.sh":      "#!/bin/bash\necho should be skipped\n",
 	}
 }
 
@@ -296,10 +296,10 @@ func TestMasterKilledAndRestarted(t *testing.T) {
 	shared := filepath.Join(dir, "shared")
 	os.MkdirAll(shared, 0o755)
 	writeFiles(t, filepath.Join(dir, "repo"), map[string]string{
-		"clusters/cluster_e2e.py":         cluster3,
-		"test-suites/mk/test_suite.py":    suiteDef("mk", "", "c"),
-		"test-suites/mk/init.sh":          "#!/bin/bash\necho init output kept\n",
-		"test-suites/mk/tc/c/run.sh":      "#!/bin/bash\necho ran >> \"$XRDTEST_SHARED/ran.@slavename@\"\nsleep 600 &\necho $! > \"$XRDTEST_SHARED/pid.@slavename@\"\necho started\nwait\n",
+		"clusters/cluster_e2e.py":      cluster3,
+		"test-suites/mk/test_suite.py": suiteDef("mk", "", "c"),
+		"test-suites/mk/init.sh":       "#!/bin/bash\necho init output kept\n",
+		"test-suites/mk/tc/c/run.sh":   "#!/bin/bash\necho ran >> \"$XRDTEST_SHARED/ran.@slavename@\"\nsleep 600 &\necho $! > \"$XRDTEST_SHARED/pid.@slavename@\"\necho started\nwait\n",
 	})
 	daemonPort, webPort := freePort(t), freePort(t)
 	writeFiles(t, dir, map[string]string{"master.conf": fmt.Sprintf(`[general]

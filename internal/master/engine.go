@@ -73,7 +73,7 @@ type sessionRun struct {
 	changed func(session int64)
 	// sync coordinates the scripts' sync calls (nil: none).
 	sync *syncHub
-	now     func() time.Time
+	now  func() time.Time
 }
 
 // stageVerdict summarises one stage over all its slaves.
