@@ -204,7 +204,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		if d.Stage != "" {
 			stage = d.Stage
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\tsince %s\t%s\n", d.Role, d.Name, d.Address, d.Since.Local().Format(time.DateTime), stage)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s since %s\t%s\n", d.Role, d.Name, d.Address, d.State, d.Since.Local().Format(time.DateTime), stage)
 	}
 	fmt.Fprintf(tw, "\nSessions (%d of %d)\n", len(list.Sessions), list.Total)
 	for _, s := range list.Sessions {

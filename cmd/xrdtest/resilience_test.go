@@ -52,7 +52,7 @@ func startResilienceMaster(t *testing.T, suites map[string]string) *resilienceMa
 	logs := &syncBuffer{}
 	m, err := master.Open(context.Background(), master.Options{
 		StateDir: filepath.Join(dir, "master"), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0",
-		Token: e2eToken, Repos: []definition.Repo{{Root: filepath.Join(dir, "repo")}},
+		Token: e2eToken, APIToken: "api-token", Repos: []definition.Repo{{Root: filepath.Join(dir, "repo")}},
 		Settings:  master.SessionSettings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: 30 * time.Second},
 		Heartbeat: testHeartbeat, HeartbeatTimeout: 5 * testHeartbeat, ReconnectGrace: testGrace,
 		Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Version: "e2e",
@@ -192,6 +192,20 @@ func TestSlaveKilledMidStage(t *testing.T) {
 	time.Sleep(200 * time.Millisecond) // let s2's script start
 	killed := time.Now()
 	procs["s2.xrd.test"].cmd.Process.Signal(syscall.SIGKILL)
+	// While within the grace period, s2 is shown as disconnected.
+	for deadline := time.Now().Add(testGrace); ; time.Sleep(20 * time.Millisecond) {
+		states := map[string]string{}
+		for _, d := range rm.Registry.Daemons() {
+			states[d.Name] = d.State
+		}
+		if states["s2.xrd.test"] == "disconnected" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("s2 not shown as disconnected during the grace period: %v", states)
+			break
+		}
+	}
 	// Wait for the lost verdict on c:run.
 	for {
 		d, _ := master.Detail(context.Background(), rm.Store, s.ID)
@@ -437,5 +451,56 @@ log_level = DEBUG
 	}
 	if !strings.Contains(masterLog.String(), "cancelling a stage no session waits for") {
 		t.Errorf("the restarted master did not cancel the orphaned stages")
+	}
+}
+
+// TestCancelFromCLI: `xrdtest cancel` stops the running stage (TERM, then
+// KILL after the grace), the finalize stages still run, the session ends
+// cancelled.
+func TestCancelFromCLI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	rm := startResilienceMaster(t, longSuite("#!/bin/bash\ntrap '' TERM\nsleep 600 &\necho $! > \"$XRDTEST_SHARED/cancel.@slavename@\"\nwait\n"))
+	rm.startAll(t, "")
+	s, err := rm.Manager.Start(context.Background(), "long", nil, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rm.waitStage(t, s.ID, "c:run")
+	time.Sleep(300 * time.Millisecond)
+	api := "http://" + rm.WebAddr().String()
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"cancel", "--master", api, "--token", "api-token", fmt.Sprint(s.ID)}, &out, &errOut); code != 0 {
+		t.Fatalf("cancel: exit %d: %s", code, errOut.String())
+	}
+	start := time.Now()
+	d := rm.finish(t, s.ID)
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("cancel took %s", took)
+	}
+	if d.State != store.SessionCancelled {
+		t.Errorf("state %s", d.State)
+	}
+	for _, c := range []struct{ stage, want string }{{"c:run", "cancelled"}, {"c:finalize", "passed"}, {"d:run", "skipped"}, {"suite_finalize", "passed"}} {
+		if r := result(d, c.stage, "s1.xrd.test"); r == nil || string(r.Status) != c.want {
+			t.Errorf("%s: %+v, want %s", c.stage, r, c.want)
+		}
+	}
+	for _, h := range []string{"s1", "s2", "s3"} {
+		b, _ := os.ReadFile(filepath.Join(rm.dir, "cancel."+h+".xrd.test"))
+		var pid int
+		fmt.Sscan(string(b), &pid)
+		if pid > 0 && syscall.Kill(pid, 0) == nil {
+			stat, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+			if !strings.Contains(string(stat), ") Z ") {
+				t.Errorf("%s: the cancelled script's child %d survived", h, pid)
+			}
+		}
+	}
+	// Cancelling again is refused with a clear message.
+	errOut.Reset()
+	if code := run(context.Background(), []string{"cancel", "--master", api, "--token", "api-token", fmt.Sprint(s.ID)}, &out, &errOut); code == 0 || !strings.Contains(errOut.String(), "is not running") {
+		t.Errorf("second cancel: exit %d: %s", code, errOut.String())
 	}
 }

@@ -42,7 +42,7 @@ func newDaemonConn(r *Registry, id pki.Identity, addr string, hello *protocol.He
 }
 
 func (c *daemonConn) info() DaemonInfo {
-	return DaemonInfo{Role: string(c.id.Role), Name: c.id.Name, Address: c.addr, Version: c.version, Hostname: c.hostname, Since: c.since}
+	return DaemonInfo{Role: string(c.id.Role), Name: c.id.Name, Address: c.addr, Version: c.version, Hostname: c.hostname, Since: c.since, State: "connected"}
 }
 
 // send queues a message for the stream; it gives up when the stream ended.

@@ -22,6 +22,10 @@ type DaemonInfo struct {
 	Since    time.Time `json:"connected_since"`
 	// Stage is the stage command the slave is running ("" when idle).
 	Stage string `json:"stage,omitempty"`
+	// State is "connected", or "disconnected" for a slave whose connection
+	// dropped while it had stages: it is lost unless it comes back within
+	// the grace period.
+	State string `json:"state"`
 }
 
 // Registry knows the connected daemons and dispatches stages to slaves.
@@ -184,6 +188,9 @@ func (r *Registry) Daemons() []DaemonInfo {
 		info := c.info()
 		info.Stage = r.busyLocked(c.id.Name)
 		out = append(out, info)
+	}
+	for name, since := range r.gone {
+		out = append(out, DaemonInfo{Role: string(pki.RoleSlave), Name: name, Since: since, State: "disconnected", Stage: r.busyLocked(name)})
 	}
 	slices.SortFunc(out, func(a, b DaemonInfo) int {
 		if a.Role != b.Role {
