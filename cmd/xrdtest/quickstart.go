@@ -76,11 +76,13 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return fail("no suite %q in %s", *suiteName, *defs)
 	}
 
-	backend := &local.Backend{Binary: self, Dir: filepath.Join(dir, "machines"), Token: randomToken(), Log: log}
+	// The local slaves enroll with one-time tokens the master issues per
+	// host; the master needs no connection token.
+	backend := &local.Backend{Binary: self, Dir: filepath.Join(dir, "machines"), Log: log}
 	apiToken := randomToken()
 	m, err := master.Open(ctx, master.Options{
 		StateDir: filepath.Join(dir, "master"), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0",
-		Token: backend.Token, APIToken: apiToken, Repos: []definition.Repo{{Root: *defs}},
+		APIToken: apiToken, Repos: []definition.Repo{{Root: *defs}},
 		Settings: master.SessionSettings{StageTimeout: *stageTimeout, KillGrace: 5 * time.Second, SlaveWait: *slaveWait,
 			WebPort: 8080, WebProto: "http", LogMaxBytes: 1 << 20},
 		Clusters: backend, Log: log, Version: version,

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	"github.com/xrdtest/xrdtest/internal/definition"
+	"github.com/xrdtest/xrdtest/internal/hypervisor"
 	"github.com/xrdtest/xrdtest/internal/pki"
 	"github.com/xrdtest/xrdtest/internal/protocol"
 	"github.com/xrdtest/xrdtest/internal/store"
@@ -129,7 +130,8 @@ func open(ctx context.Context, opts Options) (*Master, error) {
 		m.Registry.Grace = opts.ReconnectGrace
 	}
 	m.Reload(ctx)
-	m.Manager = &Manager{Store: st, Registry: m.Registry, Definitions: m.Definitions, Clusters: opts.Clusters, Settings: opts.Settings, Log: opts.Log}
+	tokens := &OneTimeTokens{}
+	m.Manager = &Manager{Store: st, Registry: m.Registry, Definitions: m.Definitions, Clusters: opts.Clusters, Settings: opts.Settings, Log: opts.Log, Tokens: tokens}
 
 	if m.daemonLn, err = net.Listen("tcp", opts.DaemonAddr); err != nil {
 		st.Close()
@@ -140,7 +142,8 @@ func open(ctx context.Context, opts Options) (*Master, error) {
 		st.Close()
 		return nil, fmt.Errorf("web port: %w", err)
 	}
-	srv := &Server{CA: ca, Token: func() string { return opts.Token }, Registry: m.Registry, Log: opts.Log,
+	m.Manager.Endpoint = hypervisor.MasterEndpoint{Port: m.daemonLn.Addr().(*net.TCPAddr).Port, Fingerprint: ca.Fingerprint()}
+	srv := &Server{CA: ca, Token: func() string { return opts.Token }, Tokens: tokens, Registry: m.Registry, Log: opts.Log,
 		Version: opts.Version, Heartbeat: opts.Heartbeat, HeartbeatTimeout: opts.HeartbeatTimeout}
 	m.grpcServer = grpc.NewServer(grpc.Creds(loggedTLS{credentials.NewTLS(tlsConf), opts.Log}))
 	protocol.RegisterMasterServer(m.grpcServer, srv)

@@ -12,16 +12,14 @@ import (
 	"time"
 
 	"github.com/xrdtest/xrdtest/internal/definition"
+	"github.com/xrdtest/xrdtest/internal/hypervisor"
 	"github.com/xrdtest/xrdtest/internal/store"
 )
 
 // ClusterProvider brings a cluster's machines up and down (a hypervisor
 // backend). Without one, the slaves are expected to connect by themselves
 // (physical machines).
-type ClusterProvider interface {
-	StartCluster(ctx context.Context, c *definition.Cluster) error
-	StopCluster(ctx context.Context, c *definition.Cluster) error
-}
+type ClusterProvider = hypervisor.Backend
 
 // SessionSettings are the master-wide defaults of a session.
 type SessionSettings struct {
@@ -43,7 +41,11 @@ type Manager struct {
 	// snapshot it started with.
 	Definitions func() *definition.Set
 	Clusters    ClusterProvider
-	Settings    SessionSettings
+	// Endpoint is the master as cluster machines see it (port, CA pin).
+	Endpoint hypervisor.MasterEndpoint
+	// Tokens issues the machines' one-time enrollment tokens.
+	Tokens   *OneTimeTokens
+	Settings SessionSettings
 	Log         *slog.Logger
 	// Changed is called when a session's record changed (live views).
 	Changed func(session int64)
@@ -211,7 +213,11 @@ func (m *Manager) execute(ctx context.Context, s *store.Session, suite *definiti
 	if m.Clusters != nil {
 		for i, c := range clusters {
 			m.event(ctx, s.ID, "cluster", "starting cluster "+c.Name)
-			if err := m.Clusters.StartCluster(ctx, c); err != nil {
+			spec := hypervisor.ClusterSpec{Cluster: c, Master: m.Endpoint, Tokens: map[string]string{}}
+			for _, h := range c.Hosts {
+				spec.Tokens[h.Name] = m.Tokens.Issue(h.Name)
+			}
+			if err := m.Clusters.StartCluster(ctx, spec); err != nil {
 				m.stopClusters(ctx, clusters[:i+1], log)
 				m.finish(ctx, s, store.SessionFailed, fmt.Sprintf("cannot start cluster %s: %v", c.Name, err))
 				return
@@ -265,7 +271,7 @@ func (m *Manager) execute(ctx context.Context, s *store.Session, suite *definiti
 
 func (m *Manager) stopClusters(ctx context.Context, clusters []*definition.Cluster, log *slog.Logger) {
 	for _, c := range clusters {
-		if err := m.Clusters.StopCluster(context.WithoutCancel(ctx), c); err != nil {
+		if err := m.Clusters.StopCluster(context.WithoutCancel(ctx), c.Name); err != nil {
 			log.Error("cannot stop cluster", "cluster", c.Name, "err", err)
 		}
 	}

@@ -247,3 +247,33 @@ func TestOneMasterPerStateDir(t *testing.T) {
 	}
 	m.Close()
 }
+
+func TestOneTimeTokens(t *testing.T) {
+	m := startMaster(t)
+	tok := m.Manager.Tokens.Issue("vm1.xrd.test")
+	cfg := agentConfig(t, m, "vm1.xrd.test")
+	cfg.Token = tok
+	stop, errc := runAgent(t, m, cfg)
+	waitConnected(t, m, "vm1.xrd.test")
+	stop()
+	<-errc
+	// Spent: a second enrollment with it fails, and so does another name.
+	for _, name := range []string{"vm1.xrd.test", "vm2.xrd.test"} {
+		cfg := agentConfig(t, m, name)
+		cfg.Token = tok
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := slave.New(cfg).Run(ctx)
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), "wrong connection token") {
+			t.Errorf("%s with a spent token: %v", name, err)
+		}
+	}
+	tok2 := m.Manager.Tokens.Issue("vm3.xrd.test")
+	cfg = agentConfig(t, m, "vm4.xrd.test")
+	cfg.Token = tok2
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := slave.New(cfg).Run(ctx); err == nil || !strings.Contains(err.Error(), "wrong connection token") {
+		t.Errorf("a token bound to vm3 used by vm4: %v", err)
+	}
+}

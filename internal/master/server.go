@@ -25,7 +25,9 @@ const certValidity = 5 * 365 * 24 * time.Hour
 type Server struct {
 	protocol.UnimplementedMasterServer
 	CA       *pki.CA
-	Token    func() string // the connection token; "" disables enrollment
+	Token    func() string // the connection token; "" disables enrollment with it
+	// Tokens are the one-time tokens of the machines the master started.
+	Tokens *OneTimeTokens
 	Registry *Registry
 	Log      *slog.Logger
 	Version  string
@@ -70,6 +72,8 @@ func (s *Server) Enroll(ctx context.Context, req *protocol.EnrollRequest) (*prot
 	}
 	token := s.Token()
 	switch {
+	case s.Tokens.Consume(id.Name, req.GetToken()):
+		log.Info("one-time enrollment token accepted")
 	case token == "":
 		log.Warn("enrollment refused: no connection token is configured on the master")
 		return nil, status.Error(codes.PermissionDenied, "enrollment is disabled: the master has no connection token ([server] connection_passwd)")

@@ -32,7 +32,9 @@ type Backend struct {
 	Binary      string // the xrdtest executable
 	Dir         string // <Dir>/<cluster>/<host>/{state,work,slave.log}, <Dir>/<cluster>/shared
 	MasterAddr  string
-	Token       string // enrollment token, passed in the environment (not argv)
+	// Token is the enrollment token used when the spec brings none; it is
+	// passed in the environment, never in argv.
+	Token       string
 	Fingerprint pki.Fingerprint
 	Log         *slog.Logger
 	// FunctionsPath is where the slaves install functions.sh; "" means
@@ -73,7 +75,8 @@ func (b *Backend) functionsPath() string {
 }
 
 // StartCluster starts one slave process per host.
-func (b *Backend) StartCluster(ctx context.Context, c *definition.Cluster) error {
+func (b *Backend) StartCluster(ctx context.Context, spec hypervisor.ClusterSpec) error {
+	c := spec.Cluster
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.clusters == nil {
@@ -88,7 +91,11 @@ func (b *Backend) StartCluster(ctx context.Context, c *definition.Cluster) error
 	}
 	var procs []*slaveProc
 	for _, h := range c.Hosts {
-		p, err := b.startSlave(c, h, shared)
+		token := spec.Tokens[h.Name]
+		if token == "" {
+			token = b.Token
+		}
+		p, err := b.startSlave(c, h, shared, token)
 		if err != nil {
 			b.clusters[c.Name] = procs
 			b.stopLocked(c.Name)
@@ -101,7 +108,7 @@ func (b *Backend) StartCluster(ctx context.Context, c *definition.Cluster) error
 	return nil
 }
 
-func (b *Backend) startSlave(c *definition.Cluster, h *definition.Host, shared string) (*slaveProc, error) {
+func (b *Backend) startSlave(c *definition.Cluster, h *definition.Host, shared, token string) (*slaveProc, error) {
 	dir := filepath.Join(b.Dir, c.Name, h.Name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -117,7 +124,7 @@ func (b *Backend) startSlave(c *definition.Cluster, h *definition.Host, shared s
 		"--functions-path", fp, "--ca-fingerprint", b.Fingerprint.String()}
 	cmd := exec.Command(b.Binary, args...)
 	cmd.Env = append(os.Environ(),
-		"XRDTEST_TOKEN="+b.Token,
+		"XRDTEST_TOKEN="+token,
 		"XRDTEST_SHARED="+shared,
 		"XRDTEST_FUNCTIONS="+fp,
 		clusterMarker(c.Name),
@@ -148,10 +155,10 @@ func (b *Backend) startSlave(c *definition.Cluster, h *definition.Host, shared s
 
 // StopCluster stops the cluster's slaves (TERM, then KILL after
 // StopGrace) and whatever their scripts left running.
-func (b *Backend) StopCluster(ctx context.Context, c *definition.Cluster) error {
+func (b *Backend) StopCluster(ctx context.Context, cluster string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.stopLocked(c.Name)
+	return b.stopLocked(cluster)
 }
 
 func (b *Backend) stopLocked(cluster string) error {
