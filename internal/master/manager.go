@@ -46,7 +46,7 @@ type Manager struct {
 	// Tokens issues the machines' one-time enrollment tokens.
 	Tokens   *OneTimeTokens
 	Settings SessionSettings
-	Log         *slog.Logger
+	Log      *slog.Logger
 	// Changed is called when a session's record changed (live views).
 	Changed func(session int64)
 

@@ -24,10 +24,10 @@ const certValidity = 5 * 365 * 24 * time.Hour
 // Connect streams.
 type Server struct {
 	protocol.UnimplementedMasterServer
-	CA       *pki.CA
-	Token    func() string // the connection token; "" disables enrollment with it
+	CA    *pki.CA
+	Token func() string // the connection token; "" disables enrollment with it
 	// Tokens are the one-time tokens of the machines the master started.
-	Tokens *OneTimeTokens
+	Tokens   *OneTimeTokens
 	Registry *Registry
 	Log      *slog.Logger
 	Version  string

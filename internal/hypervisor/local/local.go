@@ -29,9 +29,9 @@ const OriginalFunctionsPath = "/etc/XrdTest/utils/functions.sh"
 
 // Backend runs slaves as local processes.
 type Backend struct {
-	Binary      string // the xrdtest executable
-	Dir         string // <Dir>/<cluster>/<host>/{state,work,slave.log}, <Dir>/<cluster>/shared
-	MasterAddr  string
+	Binary     string // the xrdtest executable
+	Dir        string // <Dir>/<cluster>/<host>/{state,work,slave.log}, <Dir>/<cluster>/shared
+	MasterAddr string
 	// Token is the enrollment token used when the spec brings none; it is
 	// passed in the environment, never in argv.
 	Token       string
