@@ -9,19 +9,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/status"
-
+	"github.com/xrdtest/xrdtest/internal/daemonclient"
 	"github.com/xrdtest/xrdtest/internal/pki"
 	"github.com/xrdtest/xrdtest/internal/protocol"
 	"github.com/xrdtest/xrdtest/internal/slave/runner"
@@ -48,11 +42,9 @@ type Config struct {
 
 // Agent is a running slave.
 type Agent struct {
-	cfg Config
-	log *slog.Logger
-	// out is drained by whichever stream is connected, so a stage that
-	// produces output while the master is away waits instead of losing it.
-	out chan *protocol.DaemonMessage
+	cfg    Config
+	log    *slog.Logger
+	client *daemonclient.Client
 
 	mu     sync.Mutex
 	stages map[string]*heldStage // running, or finished and not yet acknowledged
@@ -95,24 +87,22 @@ const window = 8 << 20
 // maxCompleted bounds the memory of acknowledged stage ids.
 const maxCompleted = 4096
 
-// ErrRefused wraps a refusal by the master that retrying cannot cure (a
-// wrong token or pin, a certificate for another name).
-var ErrRefused = errors.New("refused by the master")
+// ErrRefused wraps a refusal by the master that retrying cannot cure.
+var ErrRefused = daemonclient.ErrRefused
 
 // New returns an agent; Run starts it.
 func New(cfg Config) *Agent {
-	if cfg.MinBackoff == 0 {
-		cfg.MinBackoff = 500 * time.Millisecond
-	}
-	if cfg.MaxBackoff == 0 {
-		cfg.MaxBackoff = 30 * time.Second
-	}
-	return &Agent{cfg: cfg, log: cfg.Log.With("slave", cfg.Name), out: make(chan *protocol.DaemonMessage, 16),
+	a := &Agent{cfg: cfg, log: cfg.Log.With("slave", cfg.Name),
 		stages: map[string]*heldStage{}, completed: map[string]bool{}, syncCalls: map[string]*syncCall{}}
+	a.client = daemonclient.New(daemonclient.Config{
+		Master: cfg.Master, Role: pki.RoleSlave, Name: cfg.Name, StateDir: cfg.StateDir, Token: cfg.Token,
+		Pin: cfg.Pin, HavePin: cfg.HavePin, Version: cfg.Version, Log: a.log, MinBackoff: cfg.MinBackoff, MaxBackoff: cfg.MaxBackoff,
+	})
+	return a
 }
 
-// Run enrolls if needed, then serves the master until ctx ends or the
-// master refuses the slave for good.
+// Run serves the master until ctx ends or the master refuses the slave
+// for good.
 func (a *Agent) Run(ctx context.Context) error {
 	if err := (pki.Identity{Role: pki.RoleSlave, Name: a.cfg.Name}).Validate(); err != nil {
 		return fmt.Errorf("%w: invalid slave name %q: %v", ErrRefused, a.cfg.Name, err)
@@ -123,213 +113,15 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err := a.installBinary(); err != nil {
 		return fmt.Errorf("cannot put xrdtest on the scripts' PATH: %w", err)
 	}
-	creds, err := a.credentials(ctx)
-	if err != nil {
-		return err
-	}
-	a.log.Info("slave starting", "master", a.cfg.Master, "ca", creds.CAFingerprint().String())
-	backoff := a.cfg.MinBackoff
-	for {
-		start := time.Now()
-		err := a.session(ctx, creds)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if errors.Is(err, ErrRefused) {
-			return err
-		}
-		if time.Since(start) > 10*time.Second {
-			backoff = a.cfg.MinBackoff // it was a working connection
-		}
-		wait := backoff/2 + rand.N(backoff/2+1)
-		a.log.Warn("connection to the master lost; reconnecting", "err", err, "in", wait.Round(time.Millisecond))
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(wait):
-		}
-		backoff = min(2*backoff, a.cfg.MaxBackoff)
-	}
+	return a.client.Run(ctx, (*handler)(a))
 }
 
-// credentials loads the slave's certificate, enrolling first if it has
-// none. Enrollment retries while the master is unreachable.
-func (a *Agent) credentials(ctx context.Context) (*pki.Credentials, error) {
-	creds, err := pki.LoadCredentials(a.cfg.StateDir)
-	if err == nil {
-		if creds.Identity != (pki.Identity{Role: pki.RoleSlave, Name: a.cfg.Name}) {
-			return nil, fmt.Errorf("the certificate in %s is for %s, not slave %s: remove the folder to enroll again", a.cfg.StateDir, creds.Identity, a.cfg.Name)
-		}
-		return creds, nil
-	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("cannot load credentials: %w", err)
-	}
-	if a.cfg.Token == "" || !a.cfg.HavePin {
-		return nil, fmt.Errorf("%w: this slave is not enrolled yet: give the master's connection token and its CA fingerprint (--token/XRDTEST_TOKEN and --ca-fingerprint)", ErrRefused)
-	}
-	backoff := a.cfg.MinBackoff
-	for {
-		creds, err := a.enroll(ctx)
-		if err == nil || errors.Is(err, ErrRefused) || ctx.Err() != nil {
-			return creds, err
-		}
-		a.log.Warn("cannot enroll yet; retrying", "err", err, "in", backoff)
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, a.cfg.MaxBackoff)
-	}
-}
+// handler is the Agent as the connection sees it.
+type handler Agent
 
-func (a *Agent) enroll(ctx context.Context) (*pki.Credentials, error) {
-	key, err := pki.NewKey()
-	if err != nil {
-		return nil, err
-	}
-	id := pki.Identity{Role: pki.RoleSlave, Name: a.cfg.Name}
-	csr, err := pki.CSR(key, id)
-	if err != nil {
-		return nil, err
-	}
-	conn, err := grpc.NewClient(a.cfg.Master, grpc.WithTransportCredentials(credentials.NewTLS(a.cfg.Pin.EnrollTLS())))
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	resp, err := protocol.NewMasterClient(conn).Enroll(cctx, &protocol.EnrollRequest{Role: string(id.Role), Name: id.Name, Token: a.cfg.Token, CsrPem: csr})
-	if err != nil {
-		return nil, classify("enrollment", err)
-	}
-	creds, err := pki.SaveCredentials(a.cfg.StateDir, key, resp.GetCertificatePem(), resp.GetCaCertificatePem())
-	if err != nil {
-		return nil, fmt.Errorf("cannot store the certificate: %w", err)
-	}
-	a.log.Info("enrolled with the master", "ca", creds.CAFingerprint().String())
-	return creds, nil
-}
-
-// classify marks the errors that retrying cannot cure as ErrRefused. A
-// pin mismatch shows up as a TLS verification error in the transport.
-func classify(what string, err error) error {
-	st, _ := status.FromError(err)
-	switch st.Code() {
-	case codes.PermissionDenied, codes.Unauthenticated, codes.InvalidArgument:
-		return fmt.Errorf("%w: %s: %s", ErrRefused, what, st.Message())
-	case codes.Unavailable:
-		if msg := st.Message(); containsAny(msg, "does not match the pinned", "not a master", "certificate") {
-			return fmt.Errorf("%w: %s: %s", ErrRefused, what, msg)
-		}
-	}
-	return fmt.Errorf("%s: %w", what, err)
-}
-
-func containsAny(s string, subs ...string) bool {
-	for _, sub := range subs {
-		if strings.Contains(s, sub) {
-			return true
-		}
-	}
-	return false
-}
-
-// session is one connection to the master: Hello, Welcome, then messages
-// until the stream breaks.
-func (a *Agent) session(ctx context.Context, creds *pki.Credentials) error {
-	conn, err := grpc.NewClient(a.cfg.Master, grpc.WithTransportCredentials(credentials.NewTLS(creds.ClientTLS())))
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	sctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stream, err := protocol.NewMasterClient(conn).Connect(sctx)
-	if err != nil {
-		return classify("connect", err)
-	}
-	hostname, _ := os.Hostname()
-	held := a.held()
-	hello := &protocol.DaemonMessage{Msg: &protocol.DaemonMessage_Hello{Hello: &protocol.Hello{
-		Role: string(pki.RoleSlave), Name: a.cfg.Name, Version: a.cfg.Version, Hostname: hostname, HeldStages: held}}}
-	// A refused stream makes Send return io.EOF; Recv gives the reason.
-	_ = stream.Send(hello)
-	first, err := stream.Recv()
-	if err != nil {
-		if st, ok := status.FromError(err); ok && st.Code() == codes.AlreadyExists {
-			return fmt.Errorf("connect: %s", st.Message()) // a stale connection of ours: retry
-		}
-		return classify("connect", err)
-	}
-	w := first.GetWelcome()
-	if w == nil {
-		return errors.New("the master did not answer with Welcome")
-	}
-	interval := time.Duration(w.GetHeartbeatIntervalMs()) * time.Millisecond
-	if interval <= 0 {
-		interval = 2 * time.Second
-	}
-	a.log.Info("connected to the master", "master_version", w.GetMasterVersion(), "held_stages", len(held))
-	// What the master has not acknowledged goes first, in order; newer
-	// messages queued meanwhile follow (duplicates are ignored by seq).
-	for _, m := range a.resends() {
-		if err := stream.Send(m); err != nil {
-			return err
-		}
-	}
-
-	errc := make(chan error, 2)
-	var lastSeen sync.Mutex
-	seen := time.Now()
-	go func() {
-		for {
-			m, err := stream.Recv()
-			if err != nil {
-				errc <- err
-				return
-			}
-			lastSeen.Lock()
-			seen = time.Now()
-			lastSeen.Unlock()
-			a.handle(ctx, m)
-		}
-	}()
-	go func() {
-		tick := time.NewTicker(interval)
-		defer tick.Stop()
-		for {
-			select {
-			case m := <-a.out:
-				if err := stream.Send(m); err != nil {
-					// The message is lost with the stream; the master
-					// notices the gap in the sequence numbers.
-					errc <- err
-					return
-				}
-			case <-tick.C:
-				lastSeen.Lock()
-				silent := time.Since(seen)
-				lastSeen.Unlock()
-				if silent > 5*interval {
-					errc <- fmt.Errorf("the master has been silent for %s", silent.Round(time.Millisecond))
-					return
-				}
-				hb := &protocol.DaemonMessage{Msg: &protocol.DaemonMessage_Heartbeat{Heartbeat: &protocol.Heartbeat{UnixNano: time.Now().UnixNano()}}}
-				if err := stream.Send(hb); err != nil {
-					errc <- err
-					return
-				}
-			case <-sctx.Done():
-				errc <- sctx.Err()
-				return
-			}
-		}
-	}()
-	return <-errc
-}
+func (h *handler) Hello(hello *protocol.Hello)                           { hello.HeldStages = (*Agent)(h).held() }
+func (h *handler) Resends() []*protocol.DaemonMessage                    { return (*Agent)(h).resends() }
+func (h *handler) Handle(ctx context.Context, m *protocol.MasterMessage) { (*Agent)(h).handle(ctx, m) }
 
 // installBinary links the running executable as `xrdtest` into a folder
 // put first on the scripts' PATH, so that `xrdtest sync` works in any
@@ -376,12 +168,7 @@ func (a *Agent) relaySync(ctx, agentCtx context.Context, stageID string, r syncs
 }
 
 // send queues a message for the master; it waits while disconnected.
-func (a *Agent) send(ctx context.Context, m *protocol.DaemonMessage) {
-	select {
-	case a.out <- m:
-	case <-ctx.Done():
-	}
-}
+func (a *Agent) send(ctx context.Context, m *protocol.DaemonMessage) { a.client.Send(ctx, m) }
 
 // held lists the stages the slave holds, for Hello.
 func (a *Agent) held() []*protocol.HeldStage {
