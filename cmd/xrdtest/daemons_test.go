@@ -58,6 +58,10 @@ connection_passwd = daemon-secret-4242
 port = %d
 suite_run_pass = web-secret-4242
 
+[session]
+# physical machines: the slaves connect by themselves
+start_clusters = 0
+
 [daemon]
 log_level = DEBUG
 `, dir, daemonPort, webPort)

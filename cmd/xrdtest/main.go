@@ -31,6 +31,7 @@ func commands() []command {
 		{"quickstart", "run suites once on local slaves: a master, a local backend and slaves in one command", runQuickstart},
 		{"master", "run the master daemon", runMaster},
 		{"slave", "run the slave daemon", runSlave},
+		{"hypervisor", "run the hypervisor daemon (starts the suites' clusters)", runHypervisor},
 		{"run", "start a session of a suite on a master (--wait: until it ends)", runRun},
 		{"status", "show connected daemons and recent sessions, or one session", runStatus},
 		{"logs", "print the output of a session's stages (-f: follow)", runLogs},

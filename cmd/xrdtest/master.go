@@ -65,7 +65,8 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		Repos:      repos,
 		Settings: master.SessionSettings{StageTimeout: cfg.Session.StageTimeout, KillGrace: 10 * time.Second, SlaveWait: cfg.Session.SlaveWaitTimeout,
 			WebPort: webPortN, WebProto: cfg.Webserver.Protocol, LogMaxBytes: 16 << 20},
-		Heartbeat: cfg.Session.HeartbeatInterval, HeartbeatTimeout: cfg.Session.HeartbeatTimeout, ReconnectGrace: cfg.Session.ReconnectGrace,
+		StartClusters: cfg.Session.StartClusters,
+		Heartbeat:     cfg.Session.HeartbeatInterval, HeartbeatTimeout: cfg.Session.HeartbeatTimeout, ReconnectGrace: cfg.Session.ReconnectGrace,
 		Log: log, Version: version,
 	})
 	if err != nil {

@@ -330,6 +330,7 @@ connection_passwd = %s
 port = %d
 api_token = api-token
 [session]
+start_clusters = 0
 heartbeat_interval = 0.2
 heartbeat_timeout = 1
 reconnect_grace = 2

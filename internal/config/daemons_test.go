@@ -118,7 +118,7 @@ func TestHypervisorOriginal(t *testing.T) {
 	equal(t, "Daemon", h.Daemon, Daemon{PidFilePath: "/var/run/XrdTest/XrdTestHypervisor.pid",
 		LogFilePath: "/var/log/XrdTest/XrdTestHypervisor.log", LogLevel: "INFO"})
 	equal(t, "Libvirt", h.Libvirt, Libvirt{URI: "qemu:///system"})
-	equal(t, "Hypervisor", h.Hypervisor, HypervisorSection{StateDir: "/var/lib/xrdtest/hypervisor"})
+	equal(t, "Hypervisor", h.Hypervisor, HypervisorSection{StateDir: "/var/lib/xrdtest/hypervisor", Backend: "libvirt"})
 }
 
 func TestHypervisorFull(t *testing.T) {
@@ -132,7 +132,7 @@ func TestHypervisorFull(t *testing.T) {
 	}
 	equal(t, "TestMaster", h.TestMaster, TestMaster{IP: "master.example.org", Port: 20000, ConnectionPasswd: "enroll-me",
 		CAFile: abs(t, "testdata/certs/master-ca.pem")})
-	equal(t, "Hypervisor", h.Hypervisor, HypervisorSection{Name: "hv1.example.org", StateDir: "/var/lib/xrdtest/hypervisor"})
+	equal(t, "Hypervisor", h.Hypervisor, HypervisorSection{Name: "hv1.example.org", StateDir: "/var/lib/xrdtest/hypervisor", Backend: "libvirt"})
 	equal(t, "Libvirt", h.Libvirt, Libvirt{URI: "qemu:///system", ForceTCG: true})
 	equal(t, "LogLevel", h.Daemon.LogLevel, LogLevel("WARNING"))
 	for _, st := range h.Settings() {

@@ -65,6 +65,9 @@ type HypervisorSection struct {
 	// StateDir: state_dir (default /var/lib/xrdtest/hypervisor): enrolled
 	// key and certificate, VM records.
 	StateDir string
+	// Backend: backend (new), "libvirt" (default: VMs) or "local" (the
+	// hosts run as local slave processes: tests, demos).
+	Backend string
 }
 
 // Libvirt is the hypervisor's [libvirt] section (new).
@@ -82,7 +85,7 @@ func DefaultHypervisor() *Hypervisor {
 	return &Hypervisor{
 		TestMaster:      TestMaster{Port: 20000},
 		VirtualMachines: VirtualMachines{StoragePool: DefaultStoragePool},
-		Hypervisor:      HypervisorSection{StateDir: "/var/lib/xrdtest/hypervisor"},
+		Hypervisor:      HypervisorSection{StateDir: "/var/lib/xrdtest/hypervisor", Backend: "libvirt"},
 		Libvirt:         Libvirt{URI: "qemu:///system"},
 		Daemon:          defaultDaemon(),
 	}
@@ -176,6 +179,7 @@ func (h *Hypervisor) table() *table {
 				show: func() string { return h.VirtualMachines.StoragePool }},
 			strField("hypervisor", "name", &h.Hypervisor.Name),
 			pathField("hypervisor", "state_dir", &h.Hypervisor.StateDir),
+			choiceField("hypervisor", "backend", &h.Hypervisor.Backend, "libvirt", "local"),
 			strField("libvirt", "uri", &h.Libvirt.URI),
 			switchField("libvirt", "force_tcg", &h.Libvirt.ForceTCG),
 		},

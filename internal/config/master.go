@@ -48,6 +48,9 @@ const (
 //	            heartbeat_timeout (10 s): silence after which a daemon is disconnected
 //	            reconnect_grace (10 s): how long a disconnected slave may take to
 //	            come back before its stages are lost
+//	            start_clusters (1): start the suites' clusters on the connected
+//	            hypervisors; 0: the machines are physical, their slaves connect
+//	            by themselves
 //	[webserver] api_token: bearer token of the JSON API (empty: none)
 //
 // Durations are seconds ("3600", "1.5") or Go durations ("90s", "5m").
@@ -183,6 +186,10 @@ type Session struct {
 	SlaveWaitTimeout time.Duration
 	// HeartbeatInterval: heartbeat_interval (default 2 s).
 	HeartbeatInterval time.Duration
+	// StartClusters: start_clusters (default 1), start the suites' clusters
+	// on the connected hypervisor daemons; 0: the machines are physical and
+	// their slaves connect by themselves.
+	StartClusters bool
 	// ReconnectGrace: reconnect_grace (default 10 s), how long a slave whose
 	// connection dropped may take to come back and carry on with its stages
 	// before they are lost.
@@ -212,7 +219,7 @@ func DefaultMaster() *Master {
 		Webserver: Webserver{WebpageDir: "/usr/share/XrdTest/webpage", Protocol: "http"},
 		Scheduler: Scheduler{Enabled: true},
 		Session: Session{StageTimeout: time.Hour, SlaveWaitTimeout: 5 * time.Minute,
-			HeartbeatInterval: 2 * time.Second, HeartbeatTimeout: 10 * time.Second, ReconnectGrace: 10 * time.Second},
+			HeartbeatInterval: 2 * time.Second, HeartbeatTimeout: 10 * time.Second, ReconnectGrace: 10 * time.Second, StartClusters: true},
 		Daemon: defaultDaemon(),
 	}
 }
@@ -465,6 +472,7 @@ func (m *Master) table() *table {
 		durationField("session", "heartbeat_interval", &m.Session.HeartbeatInterval),
 		durationField("session", "heartbeat_timeout", &m.Session.HeartbeatTimeout),
 		durationField("session", "reconnect_grace", &m.Session.ReconnectGrace),
+		switchField("session", "start_clusters", &m.Session.StartClusters),
 		pathField("security", "certfile", &m.Security.CertFile),
 		pathField("security", "keyfile", &m.Security.KeyFile),
 		pathField("security", "ca_certfile", &m.Security.CACertFile),

@@ -109,7 +109,7 @@ func TestMasterFull(t *testing.T) {
 	equal(t, "Webserver", m.Webserver, Webserver{WebpageDir: "/usr/share/XrdTest/webpage", Protocol: "https", Port: 8443,
 		SuiteRunPass: "run-me", APIToken: "api-secret"})
 	equal(t, "Session", m.Session, Session{StageTimeout: time.Hour, SlaveWaitTimeout: 5 * time.Minute,
-		HeartbeatInterval: 2 * time.Second, HeartbeatTimeout: 10 * time.Second, ReconnectGrace: 10 * time.Second})
+		HeartbeatInterval: 2 * time.Second, HeartbeatTimeout: 10 * time.Second, ReconnectGrace: 10 * time.Second, StartClusters: true})
 	equal(t, "Daemon.LogLevel", m.Daemon.LogLevel, LogLevel("DEBUG"))
 	// Every key of the master appears in the example, so that it documents
 	// them all.
@@ -129,7 +129,7 @@ func TestMasterDefaults(t *testing.T) {
 	m.Webserver.Protocol = "https"
 	equal(t, "web port https", m.Webserver.EffectivePort(), 8443)
 	equal(t, "Session", m.Session, Session{StageTimeout: 3600 * time.Second, SlaveWaitTimeout: 300 * time.Second,
-		HeartbeatInterval: 2 * time.Second, HeartbeatTimeout: 10 * time.Second, ReconnectGrace: 10 * time.Second})
+		HeartbeatInterval: 2 * time.Second, HeartbeatTimeout: 10 * time.Second, ReconnectGrace: 10 * time.Second, StartClusters: true})
 	equal(t, "Server", m.Server, Server{IP: "0.0.0.0", Port: 20000})
 	equal(t, "Scheduler", m.Scheduler.Enabled, true)
 	equal(t, "Daemon", m.Daemon.LogLevel, LogLevel("INFO"))

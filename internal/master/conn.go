@@ -23,7 +23,8 @@ type daemonConn struct {
 	// out feeds the goroutine that writes to the stream (a gRPC stream
 	// must not be written concurrently).
 	out    chan *protocol.MasterMessage
-	closed chan struct{} // closed when the stream ended
+	closed chan struct{}            // closed when the stream ended
+	hv     *protocol.HypervisorInfo // hypervisors: capacity, clusters
 
 	registry *Registry
 
@@ -37,7 +38,7 @@ func newDaemonConn(r *Registry, id pki.Identity, addr string, hello *protocol.He
 	return &daemonConn{
 		registry: r, id: id, addr: addr, version: hello.GetVersion(), hostname: hello.GetHostname(), since: time.Now(), log: log,
 		out: make(chan *protocol.MasterMessage, 64), closed: make(chan struct{}),
-		logs: map[string]*logWait{}, lastSeen: time.Now(),
+		logs: map[string]*logWait{}, lastSeen: time.Now(), hv: hello.GetHypervisor(),
 	}
 }
 
@@ -173,6 +174,10 @@ func (c *daemonConn) handle(m *protocol.DaemonMessage) {
 		c.handleLogChunk(m.LogChunk)
 	case *protocol.DaemonMessage_SyncRequest:
 		c.handleSync(m.SyncRequest)
+	case *protocol.DaemonMessage_ClusterState:
+		if f := c.registry.clusterStates; f != nil {
+			f(m.ClusterState)
+		}
 	default:
 		c.log.Warn("unexpected message from daemon", "type", fmt.Sprintf("%T", m))
 	}

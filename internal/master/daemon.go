@@ -34,8 +34,12 @@ type Options struct {
 	APIToken   string // the token API actions need ("" disables actions)
 	Repos      []definition.Repo
 	Settings   SessionSettings
-	Clusters   ClusterProvider
-	Heartbeat  time.Duration
+	// Clusters starts the suites' clusters; nil with StartClusters: the
+	// connected hypervisor daemons; nil without: none (the slaves of
+	// physical machines connect by themselves).
+	Clusters      ClusterProvider
+	StartClusters bool
+	Heartbeat     time.Duration
 	// HeartbeatTimeout disconnects a daemon silent for this long.
 	HeartbeatTimeout time.Duration
 	// ReconnectGrace is how long a disconnected slave may take to come back
@@ -130,6 +134,11 @@ func open(ctx context.Context, opts Options) (*Master, error) {
 		m.Registry.Grace = opts.ReconnectGrace
 	}
 	m.Reload(ctx)
+	if opts.Clusters == nil && opts.StartClusters {
+		hv := &Hypervisors{Registry: m.Registry}
+		m.Registry.clusterStates, m.Registry.hypervisorConnected = hv.clusterState, hv.adopt
+		opts.Clusters = hv
+	}
 	tokens := &OneTimeTokens{}
 	m.Manager = &Manager{Store: st, Registry: m.Registry, Definitions: m.Definitions, Clusters: opts.Clusters, Settings: opts.Settings, Log: opts.Log, Tokens: tokens}
 

@@ -49,6 +49,10 @@ type Registry struct {
 	Grace time.Duration
 	// sync coordinates the scripts' `xrdtest sync` calls.
 	sync *syncHub
+	// clusterStates receives the hypervisors' cluster reports, and
+	// hypervisorConnected their clusters when they connect.
+	clusterStates       func(*protocol.ClusterState)
+	hypervisorConnected func(c *daemonConn, clusters []string)
 }
 
 // DefaultGrace is the default reconnect grace period.
@@ -174,9 +178,27 @@ func (r *Registry) signal() {
 }
 
 func (r *Registry) slave(name string) *daemonConn {
+	return r.daemon(pki.Identity{Role: pki.RoleSlave, Name: name})
+}
+
+func (r *Registry) daemon(id pki.Identity) *daemonConn {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.daemons[pki.Identity{Role: pki.RoleSlave, Name: name}]
+	return r.daemons[id]
+}
+
+// hypervisors lists the connected hypervisors by name.
+func (r *Registry) hypervisors() []*daemonConn {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []*daemonConn
+	for id, c := range r.daemons {
+		if id.Role == pki.RoleHypervisor {
+			out = append(out, c)
+		}
+	}
+	slices.SortFunc(out, func(a, b *daemonConn) int { return compareStrings(a.id.Name, b.id.Name) })
+	return out
 }
 
 // Daemons lists the connected daemons by role and name.

@@ -131,8 +131,13 @@ func (s *Server) Connect(stream protocol.Master_ConnectServer) error {
 	}
 	errc := make(chan error, 2)
 	go func() { errc <- s.sendLoop(stream, c) }()
-	if id.Role == pki.RoleSlave {
+	switch id.Role {
+	case pki.RoleSlave:
 		s.Registry.resume(c, hello.GetHeldStages())
+	case pki.RoleHypervisor:
+		if f := s.Registry.hypervisorConnected; f != nil {
+			f(c, hello.GetHypervisor().GetClusters())
+		}
 	}
 	go func() {
 		for {

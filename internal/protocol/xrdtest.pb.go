@@ -156,6 +156,7 @@ type DaemonMessage struct {
 	//	*DaemonMessage_LogChunk
 	//	*DaemonMessage_Heartbeat
 	//	*DaemonMessage_SyncRequest
+	//	*DaemonMessage_ClusterState
 	Msg           isDaemonMessage_Msg `protobuf_oneof:"msg"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -261,6 +262,15 @@ func (x *DaemonMessage) GetSyncRequest() *SyncRequest {
 	return nil
 }
 
+func (x *DaemonMessage) GetClusterState() *ClusterState {
+	if x != nil {
+		if x, ok := x.Msg.(*DaemonMessage_ClusterState); ok {
+			return x.ClusterState
+		}
+	}
+	return nil
+}
+
 type isDaemonMessage_Msg interface {
 	isDaemonMessage_Msg()
 }
@@ -293,6 +303,10 @@ type DaemonMessage_SyncRequest struct {
 	SyncRequest *SyncRequest `protobuf:"bytes,7,opt,name=sync_request,json=syncRequest,proto3,oneof"`
 }
 
+type DaemonMessage_ClusterState struct {
+	ClusterState *ClusterState `protobuf:"bytes,8,opt,name=cluster_state,json=clusterState,proto3,oneof"`
+}
+
 func (*DaemonMessage_Hello) isDaemonMessage_Msg() {}
 
 func (*DaemonMessage_StageStarted) isDaemonMessage_Msg() {}
@@ -307,6 +321,8 @@ func (*DaemonMessage_Heartbeat) isDaemonMessage_Msg() {}
 
 func (*DaemonMessage_SyncRequest) isDaemonMessage_Msg() {}
 
+func (*DaemonMessage_ClusterState) isDaemonMessage_Msg() {}
+
 type MasterMessage struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Msg:
@@ -318,6 +334,8 @@ type MasterMessage struct {
 	//	*MasterMessage_Heartbeat
 	//	*MasterMessage_Ack
 	//	*MasterMessage_SyncResponse
+	//	*MasterMessage_StartCluster
+	//	*MasterMessage_StopCluster
 	Msg           isMasterMessage_Msg `protobuf_oneof:"msg"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -423,6 +441,24 @@ func (x *MasterMessage) GetSyncResponse() *SyncResponse {
 	return nil
 }
 
+func (x *MasterMessage) GetStartCluster() *StartCluster {
+	if x != nil {
+		if x, ok := x.Msg.(*MasterMessage_StartCluster); ok {
+			return x.StartCluster
+		}
+	}
+	return nil
+}
+
+func (x *MasterMessage) GetStopCluster() *StopCluster {
+	if x != nil {
+		if x, ok := x.Msg.(*MasterMessage_StopCluster); ok {
+			return x.StopCluster
+		}
+	}
+	return nil
+}
+
 type isMasterMessage_Msg interface {
 	isMasterMessage_Msg()
 }
@@ -455,6 +491,14 @@ type MasterMessage_SyncResponse struct {
 	SyncResponse *SyncResponse `protobuf:"bytes,7,opt,name=sync_response,json=syncResponse,proto3,oneof"`
 }
 
+type MasterMessage_StartCluster struct {
+	StartCluster *StartCluster `protobuf:"bytes,8,opt,name=start_cluster,json=startCluster,proto3,oneof"`
+}
+
+type MasterMessage_StopCluster struct {
+	StopCluster *StopCluster `protobuf:"bytes,9,opt,name=stop_cluster,json=stopCluster,proto3,oneof"`
+}
+
 func (*MasterMessage_Welcome) isMasterMessage_Msg() {}
 
 func (*MasterMessage_RunStage) isMasterMessage_Msg() {}
@@ -469,6 +513,10 @@ func (*MasterMessage_Ack) isMasterMessage_Msg() {}
 
 func (*MasterMessage_SyncResponse) isMasterMessage_Msg() {}
 
+func (*MasterMessage_StartCluster) isMasterMessage_Msg() {}
+
+func (*MasterMessage_StopCluster) isMasterMessage_Msg() {}
+
 type Hello struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
 	Role         string                 `protobuf:"bytes,1,opt,name=role,proto3" json:"role,omitempty"`
@@ -481,7 +529,9 @@ type Hello struct {
 	// finished but not yet acknowledged. The slave resends their unacknowledged
 	// output and end itself; the master resends commands missing here and
 	// cancels listed ones it does not know (left by a master that restarted).
-	HeldStages    []*HeldStage `protobuf:"bytes,6,rep,name=held_stages,json=heldStages,proto3" json:"held_stages,omitempty"`
+	HeldStages []*HeldStage `protobuf:"bytes,6,rep,name=held_stages,json=heldStages,proto3" json:"held_stages,omitempty"`
+	// Hypervisors: what they can host and which clusters they run.
+	Hypervisor    *HypervisorInfo `protobuf:"bytes,7,opt,name=hypervisor,proto3" json:"hypervisor,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -558,6 +608,91 @@ func (x *Hello) GetHeldStages() []*HeldStage {
 	return nil
 }
 
+func (x *Hello) GetHypervisor() *HypervisorInfo {
+	if x != nil {
+		return x.Hypervisor
+	}
+	return nil
+}
+
+type HypervisorInfo struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Backend       string                 `protobuf:"bytes,1,opt,name=backend,proto3" json:"backend,omitempty"`
+	MemoryKib     int64                  `protobuf:"varint,2,opt,name=memory_kib,json=memoryKib,proto3" json:"memory_kib,omitempty"`
+	FreeMemoryKib int64                  `protobuf:"varint,3,opt,name=free_memory_kib,json=freeMemoryKib,proto3" json:"free_memory_kib,omitempty"`
+	Cpus          int32                  `protobuf:"varint,4,opt,name=cpus,proto3" json:"cpus,omitempty"`
+	// Clusters this hypervisor runs (after its restart, for the master to
+	// re-adopt or clean up).
+	Clusters      []string `protobuf:"bytes,5,rep,name=clusters,proto3" json:"clusters,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HypervisorInfo) Reset() {
+	*x = HypervisorInfo{}
+	mi := &file_xrdtest_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HypervisorInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HypervisorInfo) ProtoMessage() {}
+
+func (x *HypervisorInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_xrdtest_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HypervisorInfo.ProtoReflect.Descriptor instead.
+func (*HypervisorInfo) Descriptor() ([]byte, []int) {
+	return file_xrdtest_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *HypervisorInfo) GetBackend() string {
+	if x != nil {
+		return x.Backend
+	}
+	return ""
+}
+
+func (x *HypervisorInfo) GetMemoryKib() int64 {
+	if x != nil {
+		return x.MemoryKib
+	}
+	return 0
+}
+
+func (x *HypervisorInfo) GetFreeMemoryKib() int64 {
+	if x != nil {
+		return x.FreeMemoryKib
+	}
+	return 0
+}
+
+func (x *HypervisorInfo) GetCpus() int32 {
+	if x != nil {
+		return x.Cpus
+	}
+	return 0
+}
+
+func (x *HypervisorInfo) GetClusters() []string {
+	if x != nil {
+		return x.Clusters
+	}
+	return nil
+}
+
 type HeldStage struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -568,7 +703,7 @@ type HeldStage struct {
 
 func (x *HeldStage) Reset() {
 	*x = HeldStage{}
-	mi := &file_xrdtest_proto_msgTypes[5]
+	mi := &file_xrdtest_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -580,7 +715,7 @@ func (x *HeldStage) String() string {
 func (*HeldStage) ProtoMessage() {}
 
 func (x *HeldStage) ProtoReflect() protoreflect.Message {
-	mi := &file_xrdtest_proto_msgTypes[5]
+	mi := &file_xrdtest_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -593,7 +728,7 @@ func (x *HeldStage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeldStage.ProtoReflect.Descriptor instead.
 func (*HeldStage) Descriptor() ([]byte, []int) {
-	return file_xrdtest_proto_rawDescGZIP(), []int{5}
+	return file_xrdtest_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *HeldStage) GetId() string {
@@ -623,7 +758,7 @@ type Ack struct {
 
 func (x *Ack) Reset() {
 	*x = Ack{}
-	mi := &file_xrdtest_proto_msgTypes[6]
+	mi := &file_xrdtest_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -635,7 +770,7 @@ func (x *Ack) String() string {
 func (*Ack) ProtoMessage() {}
 
 func (x *Ack) ProtoReflect() protoreflect.Message {
-	mi := &file_xrdtest_proto_msgTypes[6]
+	mi := &file_xrdtest_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -648,7 +783,7 @@ func (x *Ack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ack.ProtoReflect.Descriptor instead.
 func (*Ack) Descriptor() ([]byte, []int) {
-	return file_xrdtest_proto_rawDescGZIP(), []int{6}
+	return file_xrdtest_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Ack) GetId() string {
@@ -682,7 +817,7 @@ type Welcome struct {
 
 func (x *Welcome) Reset() {
 	*x = Welcome{}
-	mi := &file_xrdtest_proto_msgTypes[7]
+	mi := &file_xrdtest_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -694,7 +829,7 @@ func (x *Welcome) String() string {
 func (*Welcome) ProtoMessage() {}
 
 func (x *Welcome) ProtoReflect() protoreflect.Message {
-	mi := &file_xrdtest_proto_msgTypes[7]
+	mi := &file_xrdtest_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -707,7 +842,7 @@ func (x *Welcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Welcome.ProtoReflect.Descriptor instead.
 func (*Welcome) Descriptor() ([]byte, []int) {
-	return file_xrdtest_proto_rawDescGZIP(), []int{7}
+	return file_xrdtest_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Welcome) GetMasterVersion() string {
@@ -744,7 +879,7 @@ type RunStage struct {
 
 func (x *RunStage) Reset() {
 	*x = RunStage{}
-	mi := &file_xrdtest_proto_msgTypes[8]
+	mi := &file_xrdtest_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -756,7 +891,7 @@ func (x *RunStage) String() string {
 func (*RunStage) ProtoMessage() {}
 
 func (x *RunStage) ProtoReflect() protoreflect.Message {
-	mi := &file_xrdtest_proto_msgTypes[8]
+	mi := &file_xrdtest_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -769,7 +904,7 @@ func (x *RunStage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunStage.ProtoReflect.Descriptor instead.
 func (*RunStage) Descriptor() ([]byte, []int) {
-	return file_xrdtest_proto_rawDescGZIP(), []int{8}
+	return file_xrdtest_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *RunStage) GetId() string {
@@ -837,7 +972,7 @@ type StageStarted struct {
 
 func (x *StageStarted) Reset() {
 	*x = StageStarted{}
-	mi := &file_xrdtest_proto_msgTypes[9]
+	mi := &file_xrdtest_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -849,7 +984,7 @@ func (x *StageStarted) String() string {
 func (*StageStarted) ProtoMessage() {}
 
 func (x *StageStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_xrdtest_proto_msgTypes[9]
+	mi := &file_xrdtest_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -862,7 +997,7 @@ func (x *StageStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StageStarted.ProtoReflect.Descriptor instead.
 func (*StageStarted) Descriptor() ([]byte, []int) {
-	return file_xrdtest_proto_rawDescGZIP(), []int{9}
+	return file_xrdtest_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *StageStarted) GetId() string {
@@ -885,7 +1020,7 @@ type StageOutput struct {
 
 func (x *StageOutput) Reset() {
 	*x = StageOutput{}
-	mi := &file_xrdtest_proto_msgTypes[10]
+	mi := &file_xrdtest_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -897,7 +1032,7 @@ func (x *StageOutput) String() string {
 func (*StageOutput) ProtoMessage() {}
 
 func (x *StageOutput) ProtoReflect() protoreflect.Message {
-	mi := &file_xrdtest_proto_msgTypes[10]
+	mi := &file_xrdtest_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -910,7 +1045,7 @@ func (x *StageOutput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StageOutput.ProtoReflect.Descriptor instead.
 func (*StageOutput) Descriptor() ([]byte, []int) {
-	return file_xrdtest_proto_rawDescGZIP(), []int{10}
+	return file_xrdtest_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *StageOutput) GetId() string {
@@ -950,7 +1085,7 @@ type StageDone struct {
 
 func (x *StageDone) Reset() {
 	*x = StageDone{}
-	mi := &file_xrdtest_proto_msgTypes[11]
+	mi := &file_xrdtest_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -962,7 +1097,7 @@ func (x *StageDone) String() string {
 func (*StageDone) ProtoMessage() {}
 
 func (x *StageDone) ProtoReflect() protoreflect.Message {
-	mi := &file_xrdtest_proto_msgTypes[11]
+	mi := &file_xrdtest_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -975,7 +1110,7 @@ func (x *StageDone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StageDone.ProtoReflect.Descriptor instead.
 func (*StageDone) Descriptor() ([]byte, []int) {
-	return file_xrdtest_proto_rawDescGZIP(), []int{11}
+	return file_xrdtest_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *StageDone) GetId() string {
@@ -1029,7 +1164,7 @@ type CancelStage struct {
 
 func (x *CancelStage) Reset() {
 	*x = CancelStage{}
-	mi := &file_xrdtest_proto_msgTypes[12]
+	mi := &file_xrdtest_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1041,7 +1176,7 @@ func (x *CancelStage) String() string {
 func (*CancelStage) ProtoMessage() {}
 
 func (x *CancelStage) ProtoReflect() protoreflect.Message {
-	mi := &file_xrdtest_proto_msgTypes[12]
+	mi := &file_xrdtest_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1054,7 +1189,7 @@ func (x *CancelStage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelStage.ProtoReflect.Descriptor instead.
 func (*CancelStage) Descriptor() ([]byte, []int) {
-	return file_xrdtest_proto_rawDescGZIP(), []int{12}
+	return file_xrdtest_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CancelStage) GetId() string {
@@ -1077,7 +1212,7 @@ type CollectLogs struct {
 
 func (x *CollectLogs) Reset() {
 	*x = CollectLogs{}
-	mi := &file_xrdtest_proto_msgTypes[13]
+	mi := &file_xrdtest_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1089,7 +1224,7 @@ func (x *CollectLogs) String() string {
 func (*CollectLogs) ProtoMessage() {}
 
 func (x *CollectLogs) ProtoReflect() protoreflect.Message {
-	mi := &file_xrdtest_proto_msgTypes[13]
+	mi := &file_xrdtest_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1102,7 +1237,7 @@ func (x *CollectLogs) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CollectLogs.ProtoReflect.Descriptor instead.
 func (*CollectLogs) Descriptor() ([]byte, []int) {
-	return file_xrdtest_proto_rawDescGZIP(), []int{13}
+	return file_xrdtest_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CollectLogs) GetId() string {
@@ -1142,7 +1277,7 @@ type LogChunk struct {
 
 func (x *LogChunk) Reset() {
 	*x = LogChunk{}
-	mi := &file_xrdtest_proto_msgTypes[14]
+	mi := &file_xrdtest_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1154,7 +1289,7 @@ func (x *LogChunk) String() string {
 func (*LogChunk) ProtoMessage() {}
 
 func (x *LogChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_xrdtest_proto_msgTypes[14]
+	mi := &file_xrdtest_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1167,7 +1302,7 @@ func (x *LogChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogChunk.ProtoReflect.Descriptor instead.
 func (*LogChunk) Descriptor() ([]byte, []int) {
-	return file_xrdtest_proto_rawDescGZIP(), []int{14}
+	return file_xrdtest_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *LogChunk) GetId() string {
@@ -1221,7 +1356,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_xrdtest_proto_msgTypes[15]
+	mi := &file_xrdtest_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1233,7 +1368,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_xrdtest_proto_msgTypes[15]
+	mi := &file_xrdtest_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1246,7 +1381,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_xrdtest_proto_rawDescGZIP(), []int{15}
+	return file_xrdtest_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Heartbeat) GetUnixNano() int64 {
@@ -1276,7 +1411,7 @@ type SyncRequest struct {
 
 func (x *SyncRequest) Reset() {
 	*x = SyncRequest{}
-	mi := &file_xrdtest_proto_msgTypes[16]
+	mi := &file_xrdtest_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1288,7 +1423,7 @@ func (x *SyncRequest) String() string {
 func (*SyncRequest) ProtoMessage() {}
 
 func (x *SyncRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_xrdtest_proto_msgTypes[16]
+	mi := &file_xrdtest_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1301,7 +1436,7 @@ func (x *SyncRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncRequest.ProtoReflect.Descriptor instead.
 func (*SyncRequest) Descriptor() ([]byte, []int) {
-	return file_xrdtest_proto_rawDescGZIP(), []int{16}
+	return file_xrdtest_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SyncRequest) GetId() string {
@@ -1357,7 +1492,7 @@ type SyncResponse struct {
 
 func (x *SyncResponse) Reset() {
 	*x = SyncResponse{}
-	mi := &file_xrdtest_proto_msgTypes[17]
+	mi := &file_xrdtest_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1369,7 +1504,7 @@ func (x *SyncResponse) String() string {
 func (*SyncResponse) ProtoMessage() {}
 
 func (x *SyncResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_xrdtest_proto_msgTypes[17]
+	mi := &file_xrdtest_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1382,7 +1517,7 @@ func (x *SyncResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncResponse.ProtoReflect.Descriptor instead.
 func (*SyncResponse) Descriptor() ([]byte, []int) {
-	return file_xrdtest_proto_rawDescGZIP(), []int{17}
+	return file_xrdtest_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SyncResponse) GetId() string {
@@ -1393,6 +1528,234 @@ func (x *SyncResponse) GetId() string {
 }
 
 func (x *SyncResponse) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+// StartCluster asks a hypervisor to start a cluster's machines.
+type StartCluster struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The cluster definition, as the definition package's JSON.
+	ClusterJson []byte `protobuf:"bytes,2,opt,name=cluster_json,json=clusterJson,proto3" json:"cluster_json,omitempty"`
+	MasterPort  int32  `protobuf:"varint,3,opt,name=master_port,json=masterPort,proto3" json:"master_port,omitempty"`
+	// The address master.xrd.test resolves to in the cluster network; empty:
+	// the network's gateway.
+	MasterIp      string `protobuf:"bytes,4,opt,name=master_ip,json=masterIp,proto3" json:"master_ip,omitempty"`
+	CaFingerprint string `protobuf:"bytes,5,opt,name=ca_fingerprint,json=caFingerprint,proto3" json:"ca_fingerprint,omitempty"`
+	// One-time enrollment token per host name.
+	Tokens        map[string]string `protobuf:"bytes,6,rep,name=tokens,proto3" json:"tokens,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartCluster) Reset() {
+	*x = StartCluster{}
+	mi := &file_xrdtest_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartCluster) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartCluster) ProtoMessage() {}
+
+func (x *StartCluster) ProtoReflect() protoreflect.Message {
+	mi := &file_xrdtest_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartCluster.ProtoReflect.Descriptor instead.
+func (*StartCluster) Descriptor() ([]byte, []int) {
+	return file_xrdtest_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *StartCluster) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *StartCluster) GetClusterJson() []byte {
+	if x != nil {
+		return x.ClusterJson
+	}
+	return nil
+}
+
+func (x *StartCluster) GetMasterPort() int32 {
+	if x != nil {
+		return x.MasterPort
+	}
+	return 0
+}
+
+func (x *StartCluster) GetMasterIp() string {
+	if x != nil {
+		return x.MasterIp
+	}
+	return ""
+}
+
+func (x *StartCluster) GetCaFingerprint() string {
+	if x != nil {
+		return x.CaFingerprint
+	}
+	return ""
+}
+
+func (x *StartCluster) GetTokens() map[string]string {
+	if x != nil {
+		return x.Tokens
+	}
+	return nil
+}
+
+// StopCluster asks a hypervisor to remove a cluster.
+type StopCluster struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Cluster       string                 `protobuf:"bytes,2,opt,name=cluster,proto3" json:"cluster,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StopCluster) Reset() {
+	*x = StopCluster{}
+	mi := &file_xrdtest_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StopCluster) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StopCluster) ProtoMessage() {}
+
+func (x *StopCluster) ProtoReflect() protoreflect.Message {
+	mi := &file_xrdtest_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StopCluster.ProtoReflect.Descriptor instead.
+func (*StopCluster) Descriptor() ([]byte, []int) {
+	return file_xrdtest_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *StopCluster) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *StopCluster) GetCluster() string {
+	if x != nil {
+		return x.Cluster
+	}
+	return ""
+}
+
+// ClusterState reports progress (per host: defining, booting) and, with
+// done, the end of a StartCluster or StopCluster command.
+type ClusterState struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Cluster       string                 `protobuf:"bytes,2,opt,name=cluster,proto3" json:"cluster,omitempty"`
+	Host          string                 `protobuf:"bytes,3,opt,name=host,proto3" json:"host,omitempty"`
+	Phase         string                 `protobuf:"bytes,4,opt,name=phase,proto3" json:"phase,omitempty"`
+	Done          bool                   `protobuf:"varint,5,opt,name=done,proto3" json:"done,omitempty"`
+	Error         string                 `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClusterState) Reset() {
+	*x = ClusterState{}
+	mi := &file_xrdtest_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClusterState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClusterState) ProtoMessage() {}
+
+func (x *ClusterState) ProtoReflect() protoreflect.Message {
+	mi := &file_xrdtest_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClusterState.ProtoReflect.Descriptor instead.
+func (*ClusterState) Descriptor() ([]byte, []int) {
+	return file_xrdtest_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ClusterState) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ClusterState) GetCluster() string {
+	if x != nil {
+		return x.Cluster
+	}
+	return ""
+}
+
+func (x *ClusterState) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *ClusterState) GetPhase() string {
+	if x != nil {
+		return x.Phase
+	}
+	return ""
+}
+
+func (x *ClusterState) GetDone() bool {
+	if x != nil {
+		return x.Done
+	}
+	return false
+}
+
+func (x *ClusterState) GetError() string {
 	if x != nil {
 		return x.Error
 	}
@@ -1412,7 +1775,7 @@ const file_xrdtest_proto_rawDesc = "" +
 	"\acsr_pem\x18\x04 \x01(\fR\x06csrPem\"g\n" +
 	"\x0eEnrollResponse\x12'\n" +
 	"\x0fcertificate_pem\x18\x01 \x01(\fR\x0ecertificatePem\x12,\n" +
-	"\x12ca_certificate_pem\x18\x02 \x01(\fR\x10caCertificatePem\"\xa2\x03\n" +
+	"\x12ca_certificate_pem\x18\x02 \x01(\fR\x10caCertificatePem\"\xe3\x03\n" +
 	"\rDaemonMessage\x12)\n" +
 	"\x05hello\x18\x01 \x01(\v2\x11.xrdtest.v1.HelloH\x00R\x05hello\x12?\n" +
 	"\rstage_started\x18\x02 \x01(\v2\x18.xrdtest.v1.StageStartedH\x00R\fstageStarted\x12<\n" +
@@ -1421,8 +1784,9 @@ const file_xrdtest_proto_rawDesc = "" +
 	"stage_done\x18\x04 \x01(\v2\x15.xrdtest.v1.StageDoneH\x00R\tstageDone\x123\n" +
 	"\tlog_chunk\x18\x05 \x01(\v2\x14.xrdtest.v1.LogChunkH\x00R\blogChunk\x125\n" +
 	"\theartbeat\x18\x06 \x01(\v2\x15.xrdtest.v1.HeartbeatH\x00R\theartbeat\x12<\n" +
-	"\fsync_request\x18\a \x01(\v2\x17.xrdtest.v1.SyncRequestH\x00R\vsyncRequestB\x05\n" +
-	"\x03msg\"\x95\x03\n" +
+	"\fsync_request\x18\a \x01(\v2\x17.xrdtest.v1.SyncRequestH\x00R\vsyncRequest\x12?\n" +
+	"\rcluster_state\x18\b \x01(\v2\x18.xrdtest.v1.ClusterStateH\x00R\fclusterStateB\x05\n" +
+	"\x03msg\"\x94\x04\n" +
 	"\rMasterMessage\x12/\n" +
 	"\awelcome\x18\x01 \x01(\v2\x13.xrdtest.v1.WelcomeH\x00R\awelcome\x123\n" +
 	"\trun_stage\x18\x02 \x01(\v2\x14.xrdtest.v1.RunStageH\x00R\brunStage\x12<\n" +
@@ -1430,8 +1794,10 @@ const file_xrdtest_proto_rawDesc = "" +
 	"\fcollect_logs\x18\x04 \x01(\v2\x17.xrdtest.v1.CollectLogsH\x00R\vcollectLogs\x125\n" +
 	"\theartbeat\x18\x05 \x01(\v2\x15.xrdtest.v1.HeartbeatH\x00R\theartbeat\x12#\n" +
 	"\x03ack\x18\x06 \x01(\v2\x0f.xrdtest.v1.AckH\x00R\x03ack\x12?\n" +
-	"\rsync_response\x18\a \x01(\v2\x18.xrdtest.v1.SyncResponseH\x00R\fsyncResponseB\x05\n" +
-	"\x03msg\"\xc1\x01\n" +
+	"\rsync_response\x18\a \x01(\v2\x18.xrdtest.v1.SyncResponseH\x00R\fsyncResponse\x12?\n" +
+	"\rstart_cluster\x18\b \x01(\v2\x18.xrdtest.v1.StartClusterH\x00R\fstartCluster\x12<\n" +
+	"\fstop_cluster\x18\t \x01(\v2\x17.xrdtest.v1.StopClusterH\x00R\vstopClusterB\x05\n" +
+	"\x03msg\"\xfd\x01\n" +
 	"\x05Hello\x12\x12\n" +
 	"\x04role\x18\x01 \x01(\tR\x04role\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +
@@ -1439,7 +1805,17 @@ const file_xrdtest_proto_rawDesc = "" +
 	"\fcapabilities\x18\x04 \x03(\tR\fcapabilities\x12\x1a\n" +
 	"\bhostname\x18\x05 \x01(\tR\bhostname\x126\n" +
 	"\vheld_stages\x18\x06 \x03(\v2\x15.xrdtest.v1.HeldStageR\n" +
-	"heldStages\"7\n" +
+	"heldStages\x12:\n" +
+	"\n" +
+	"hypervisor\x18\a \x01(\v2\x1a.xrdtest.v1.HypervisorInfoR\n" +
+	"hypervisor\"\xa1\x01\n" +
+	"\x0eHypervisorInfo\x12\x18\n" +
+	"\abackend\x18\x01 \x01(\tR\abackend\x12\x1d\n" +
+	"\n" +
+	"memory_kib\x18\x02 \x01(\x03R\tmemoryKib\x12&\n" +
+	"\x0ffree_memory_kib\x18\x03 \x01(\x03R\rfreeMemoryKib\x12\x12\n" +
+	"\x04cpus\x18\x04 \x01(\x05R\x04cpus\x12\x1a\n" +
+	"\bclusters\x18\x05 \x03(\tR\bclusters\"7\n" +
 	"\tHeldStage\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
 	"\bfinished\x18\x02 \x01(\bR\bfinished\";\n" +
@@ -1499,7 +1875,28 @@ const file_xrdtest_proto_rawDesc = "" +
 	"timeout_ms\x18\x06 \x01(\x03R\ttimeoutMs\"4\n" +
 	"\fSyncResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
-	"\x05error\x18\x02 \x01(\tR\x05error2\x8e\x01\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error\"\x9f\x02\n" +
+	"\fStartCluster\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
+	"\fcluster_json\x18\x02 \x01(\fR\vclusterJson\x12\x1f\n" +
+	"\vmaster_port\x18\x03 \x01(\x05R\n" +
+	"masterPort\x12\x1b\n" +
+	"\tmaster_ip\x18\x04 \x01(\tR\bmasterIp\x12%\n" +
+	"\x0eca_fingerprint\x18\x05 \x01(\tR\rcaFingerprint\x12<\n" +
+	"\x06tokens\x18\x06 \x03(\v2$.xrdtest.v1.StartCluster.TokensEntryR\x06tokens\x1a9\n" +
+	"\vTokensEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"7\n" +
+	"\vStopCluster\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
+	"\acluster\x18\x02 \x01(\tR\acluster\"\x8c\x01\n" +
+	"\fClusterState\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
+	"\acluster\x18\x02 \x01(\tR\acluster\x12\x12\n" +
+	"\x04host\x18\x03 \x01(\tR\x04host\x12\x14\n" +
+	"\x05phase\x18\x04 \x01(\tR\x05phase\x12\x12\n" +
+	"\x04done\x18\x05 \x01(\bR\x04done\x12\x14\n" +
+	"\x05error\x18\x06 \x01(\tR\x05error2\x8e\x01\n" +
 	"\x06Master\x12?\n" +
 	"\x06Enroll\x12\x19.xrdtest.v1.EnrollRequest\x1a\x1a.xrdtest.v1.EnrollResponse\x12C\n" +
 	"\aConnect\x12\x19.xrdtest.v1.DaemonMessage\x1a\x19.xrdtest.v1.MasterMessage(\x010\x01B.Z,github.com/xrdtest/xrdtest/internal/protocolb\x06proto3"
@@ -1516,52 +1913,62 @@ func file_xrdtest_proto_rawDescGZIP() []byte {
 	return file_xrdtest_proto_rawDescData
 }
 
-var file_xrdtest_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_xrdtest_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_xrdtest_proto_goTypes = []any{
 	(*EnrollRequest)(nil),  // 0: xrdtest.v1.EnrollRequest
 	(*EnrollResponse)(nil), // 1: xrdtest.v1.EnrollResponse
 	(*DaemonMessage)(nil),  // 2: xrdtest.v1.DaemonMessage
 	(*MasterMessage)(nil),  // 3: xrdtest.v1.MasterMessage
 	(*Hello)(nil),          // 4: xrdtest.v1.Hello
-	(*HeldStage)(nil),      // 5: xrdtest.v1.HeldStage
-	(*Ack)(nil),            // 6: xrdtest.v1.Ack
-	(*Welcome)(nil),        // 7: xrdtest.v1.Welcome
-	(*RunStage)(nil),       // 8: xrdtest.v1.RunStage
-	(*StageStarted)(nil),   // 9: xrdtest.v1.StageStarted
-	(*StageOutput)(nil),    // 10: xrdtest.v1.StageOutput
-	(*StageDone)(nil),      // 11: xrdtest.v1.StageDone
-	(*CancelStage)(nil),    // 12: xrdtest.v1.CancelStage
-	(*CollectLogs)(nil),    // 13: xrdtest.v1.CollectLogs
-	(*LogChunk)(nil),       // 14: xrdtest.v1.LogChunk
-	(*Heartbeat)(nil),      // 15: xrdtest.v1.Heartbeat
-	(*SyncRequest)(nil),    // 16: xrdtest.v1.SyncRequest
-	(*SyncResponse)(nil),   // 17: xrdtest.v1.SyncResponse
+	(*HypervisorInfo)(nil), // 5: xrdtest.v1.HypervisorInfo
+	(*HeldStage)(nil),      // 6: xrdtest.v1.HeldStage
+	(*Ack)(nil),            // 7: xrdtest.v1.Ack
+	(*Welcome)(nil),        // 8: xrdtest.v1.Welcome
+	(*RunStage)(nil),       // 9: xrdtest.v1.RunStage
+	(*StageStarted)(nil),   // 10: xrdtest.v1.StageStarted
+	(*StageOutput)(nil),    // 11: xrdtest.v1.StageOutput
+	(*StageDone)(nil),      // 12: xrdtest.v1.StageDone
+	(*CancelStage)(nil),    // 13: xrdtest.v1.CancelStage
+	(*CollectLogs)(nil),    // 14: xrdtest.v1.CollectLogs
+	(*LogChunk)(nil),       // 15: xrdtest.v1.LogChunk
+	(*Heartbeat)(nil),      // 16: xrdtest.v1.Heartbeat
+	(*SyncRequest)(nil),    // 17: xrdtest.v1.SyncRequest
+	(*SyncResponse)(nil),   // 18: xrdtest.v1.SyncResponse
+	(*StartCluster)(nil),   // 19: xrdtest.v1.StartCluster
+	(*StopCluster)(nil),    // 20: xrdtest.v1.StopCluster
+	(*ClusterState)(nil),   // 21: xrdtest.v1.ClusterState
+	nil,                    // 22: xrdtest.v1.StartCluster.TokensEntry
 }
 var file_xrdtest_proto_depIdxs = []int32{
 	4,  // 0: xrdtest.v1.DaemonMessage.hello:type_name -> xrdtest.v1.Hello
-	9,  // 1: xrdtest.v1.DaemonMessage.stage_started:type_name -> xrdtest.v1.StageStarted
-	10, // 2: xrdtest.v1.DaemonMessage.stage_output:type_name -> xrdtest.v1.StageOutput
-	11, // 3: xrdtest.v1.DaemonMessage.stage_done:type_name -> xrdtest.v1.StageDone
-	14, // 4: xrdtest.v1.DaemonMessage.log_chunk:type_name -> xrdtest.v1.LogChunk
-	15, // 5: xrdtest.v1.DaemonMessage.heartbeat:type_name -> xrdtest.v1.Heartbeat
-	16, // 6: xrdtest.v1.DaemonMessage.sync_request:type_name -> xrdtest.v1.SyncRequest
-	7,  // 7: xrdtest.v1.MasterMessage.welcome:type_name -> xrdtest.v1.Welcome
-	8,  // 8: xrdtest.v1.MasterMessage.run_stage:type_name -> xrdtest.v1.RunStage
-	12, // 9: xrdtest.v1.MasterMessage.cancel_stage:type_name -> xrdtest.v1.CancelStage
-	13, // 10: xrdtest.v1.MasterMessage.collect_logs:type_name -> xrdtest.v1.CollectLogs
-	15, // 11: xrdtest.v1.MasterMessage.heartbeat:type_name -> xrdtest.v1.Heartbeat
-	6,  // 12: xrdtest.v1.MasterMessage.ack:type_name -> xrdtest.v1.Ack
-	17, // 13: xrdtest.v1.MasterMessage.sync_response:type_name -> xrdtest.v1.SyncResponse
-	5,  // 14: xrdtest.v1.Hello.held_stages:type_name -> xrdtest.v1.HeldStage
-	0,  // 15: xrdtest.v1.Master.Enroll:input_type -> xrdtest.v1.EnrollRequest
-	2,  // 16: xrdtest.v1.Master.Connect:input_type -> xrdtest.v1.DaemonMessage
-	1,  // 17: xrdtest.v1.Master.Enroll:output_type -> xrdtest.v1.EnrollResponse
-	3,  // 18: xrdtest.v1.Master.Connect:output_type -> xrdtest.v1.MasterMessage
-	17, // [17:19] is the sub-list for method output_type
-	15, // [15:17] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	10, // 1: xrdtest.v1.DaemonMessage.stage_started:type_name -> xrdtest.v1.StageStarted
+	11, // 2: xrdtest.v1.DaemonMessage.stage_output:type_name -> xrdtest.v1.StageOutput
+	12, // 3: xrdtest.v1.DaemonMessage.stage_done:type_name -> xrdtest.v1.StageDone
+	15, // 4: xrdtest.v1.DaemonMessage.log_chunk:type_name -> xrdtest.v1.LogChunk
+	16, // 5: xrdtest.v1.DaemonMessage.heartbeat:type_name -> xrdtest.v1.Heartbeat
+	17, // 6: xrdtest.v1.DaemonMessage.sync_request:type_name -> xrdtest.v1.SyncRequest
+	21, // 7: xrdtest.v1.DaemonMessage.cluster_state:type_name -> xrdtest.v1.ClusterState
+	8,  // 8: xrdtest.v1.MasterMessage.welcome:type_name -> xrdtest.v1.Welcome
+	9,  // 9: xrdtest.v1.MasterMessage.run_stage:type_name -> xrdtest.v1.RunStage
+	13, // 10: xrdtest.v1.MasterMessage.cancel_stage:type_name -> xrdtest.v1.CancelStage
+	14, // 11: xrdtest.v1.MasterMessage.collect_logs:type_name -> xrdtest.v1.CollectLogs
+	16, // 12: xrdtest.v1.MasterMessage.heartbeat:type_name -> xrdtest.v1.Heartbeat
+	7,  // 13: xrdtest.v1.MasterMessage.ack:type_name -> xrdtest.v1.Ack
+	18, // 14: xrdtest.v1.MasterMessage.sync_response:type_name -> xrdtest.v1.SyncResponse
+	19, // 15: xrdtest.v1.MasterMessage.start_cluster:type_name -> xrdtest.v1.StartCluster
+	20, // 16: xrdtest.v1.MasterMessage.stop_cluster:type_name -> xrdtest.v1.StopCluster
+	6,  // 17: xrdtest.v1.Hello.held_stages:type_name -> xrdtest.v1.HeldStage
+	5,  // 18: xrdtest.v1.Hello.hypervisor:type_name -> xrdtest.v1.HypervisorInfo
+	22, // 19: xrdtest.v1.StartCluster.tokens:type_name -> xrdtest.v1.StartCluster.TokensEntry
+	0,  // 20: xrdtest.v1.Master.Enroll:input_type -> xrdtest.v1.EnrollRequest
+	2,  // 21: xrdtest.v1.Master.Connect:input_type -> xrdtest.v1.DaemonMessage
+	1,  // 22: xrdtest.v1.Master.Enroll:output_type -> xrdtest.v1.EnrollResponse
+	3,  // 23: xrdtest.v1.Master.Connect:output_type -> xrdtest.v1.MasterMessage
+	22, // [22:24] is the sub-list for method output_type
+	20, // [20:22] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_xrdtest_proto_init() }
@@ -1577,6 +1984,7 @@ func file_xrdtest_proto_init() {
 		(*DaemonMessage_LogChunk)(nil),
 		(*DaemonMessage_Heartbeat)(nil),
 		(*DaemonMessage_SyncRequest)(nil),
+		(*DaemonMessage_ClusterState)(nil),
 	}
 	file_xrdtest_proto_msgTypes[3].OneofWrappers = []any{
 		(*MasterMessage_Welcome)(nil),
@@ -1586,6 +1994,8 @@ func file_xrdtest_proto_init() {
 		(*MasterMessage_Heartbeat)(nil),
 		(*MasterMessage_Ack)(nil),
 		(*MasterMessage_SyncResponse)(nil),
+		(*MasterMessage_StartCluster)(nil),
+		(*MasterMessage_StopCluster)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1593,7 +2003,7 @@ func file_xrdtest_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_xrdtest_proto_rawDesc), len(file_xrdtest_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

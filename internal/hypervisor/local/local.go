@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -34,7 +35,8 @@ type Backend struct {
 	MasterAddr string
 	// Token is the enrollment token used when the spec brings none; it is
 	// passed in the environment, never in argv.
-	Token       string
+	Token string
+	// Fingerprint pins the master's CA when the spec brings none.
 	Fingerprint pki.Fingerprint
 	Log         *slog.Logger
 	// FunctionsPath is where the slaves install functions.sh; "" means
@@ -89,13 +91,17 @@ func (b *Backend) StartCluster(ctx context.Context, spec hypervisor.ClusterSpec)
 	if err := os.MkdirAll(shared, 0o755); err != nil {
 		return err
 	}
+	fp := spec.Master.Fingerprint
+	if fp == (pki.Fingerprint{}) {
+		fp = b.Fingerprint
+	}
 	var procs []*slaveProc
 	for _, h := range c.Hosts {
 		token := spec.Tokens[h.Name]
 		if token == "" {
 			token = b.Token
 		}
-		p, err := b.startSlave(c, h, shared, token)
+		p, err := b.startSlave(c, h, shared, token, fp)
 		if err != nil {
 			b.clusters[c.Name] = procs
 			b.stopLocked(c.Name)
@@ -108,7 +114,7 @@ func (b *Backend) StartCluster(ctx context.Context, spec hypervisor.ClusterSpec)
 	return nil
 }
 
-func (b *Backend) startSlave(c *definition.Cluster, h *definition.Host, shared, token string) (*slaveProc, error) {
+func (b *Backend) startSlave(c *definition.Cluster, h *definition.Host, shared, token string, fp pki.Fingerprint) (*slaveProc, error) {
 	dir := filepath.Join(b.Dir, c.Name, h.Name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -117,16 +123,16 @@ func (b *Backend) startSlave(c *definition.Cluster, h *definition.Host, shared, 
 	if err != nil {
 		return nil, err
 	}
-	fp := b.functionsPath()
+	functions := b.functionsPath()
 	args := []string{"slave", "-c", "none",
 		"--master", b.MasterAddr, "--name", h.Name,
 		"--state-dir", filepath.Join(dir, "state"), "--work-dir", filepath.Join(dir, "work"),
-		"--functions-path", fp, "--ca-fingerprint", b.Fingerprint.String()}
+		"--functions-path", functions, "--ca-fingerprint", fp.String()}
 	cmd := exec.Command(b.Binary, args...)
 	cmd.Env = append(os.Environ(),
 		"XRDTEST_TOKEN="+token,
 		"XRDTEST_SHARED="+shared,
-		"XRDTEST_FUNCTIONS="+fp,
+		"XRDTEST_FUNCTIONS="+functions,
 		clusterMarker(c.Name),
 	)
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -151,6 +157,34 @@ func (b *Backend) startSlave(c *definition.Cluster, h *definition.Host, shared, 
 		}
 	}()
 	return p, nil
+}
+
+// Clusters lists the clusters running here.
+func (b *Backend) Clusters() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []string
+	for c := range b.clusters {
+		out = append(out, c)
+	}
+	return out
+}
+
+// Capacity reports this machine's memory and CPUs (/proc/meminfo).
+func (b *Backend) Capacity() (memKiB, freeKiB int64, cpus int) {
+	data, _ := os.ReadFile("/proc/meminfo")
+	for _, line := range strings.Split(string(data), "\n") {
+		var v int64
+		switch {
+		case strings.HasPrefix(line, "MemTotal:"):
+			fmt.Sscan(strings.TrimPrefix(line, "MemTotal:"), &v)
+			memKiB = v
+		case strings.HasPrefix(line, "MemAvailable:"):
+			fmt.Sscan(strings.TrimPrefix(line, "MemAvailable:"), &v)
+			freeKiB = v
+		}
+	}
+	return memKiB, freeKiB, runtime.NumCPU()
 }
 
 // StopCluster stops the cluster's slaves (TERM, then KILL after

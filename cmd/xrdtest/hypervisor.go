@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/xrdtest/xrdtest/internal/config"
+	"github.com/xrdtest/xrdtest/internal/daemonclient"
+	"github.com/xrdtest/xrdtest/internal/hypervisor"
+	"github.com/xrdtest/xrdtest/internal/hypervisor/agent"
+	"github.com/xrdtest/xrdtest/internal/hypervisor/local"
+	"github.com/xrdtest/xrdtest/internal/pki"
+)
+
+func runHypervisor(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("hypervisor", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.String("c", "", "configuration `file` (default "+config.DefaultHypervisorFile+" when it exists; \"none\": no file)")
+	var sets setFlags
+	fs.Var(&sets, "set", "override a key: `section.key=value` (repeatable); XRDTEST_SECTION_KEY variables work too")
+	masterAddr := fs.String("master", "", "the master's daemon `HOST:PORT` ([test_master] ip and port)")
+	name := fs.String("name", "", "this hypervisor's name ([hypervisor] name; default: the host name)")
+	fingerprint := fs.String("ca-fingerprint", "", "SHA-256 `fingerprint` of the master's CA, to enroll ([test_master] ca_fingerprint)")
+	stateDir := fs.String("state-dir", "", "key, certificate and cluster records ([hypervisor] state_dir)")
+	backend := fs.String("backend", "", "libvirt or local ([hypervisor] backend)")
+	logFormat := fs.String("log-format", "text", "text or json")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: xrdtest hypervisor [-c FILE] [--master HOST:PORT] [options]\n\nRuns the hypervisor daemon: connects to the master and starts and stops the\nsuites' clusters on command. The first start enrolls with the connection\ntoken ([test_master] connection_passwd, or XRDTEST_TOKEN) and the master's CA\nfingerprint.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	fail := func(code int, format string, a ...any) int {
+		fmt.Fprintf(stderr, "xrdtest hypervisor: "+format+"\n", a...)
+		return code
+	}
+	token := os.Getenv("XRDTEST_TOKEN")
+	os.Unsetenv("XRDTEST_TOKEN")
+	named := map[string]string{"hypervisor.name": *name, "test_master.ca_fingerprint": *fingerprint,
+		"hypervisor.state_dir": *stateDir, "hypervisor.backend": *backend, "test_master.connection_passwd": token}
+	if *masterAddr != "" {
+		host, port, err := net.SplitHostPort(*masterAddr)
+		if err != nil {
+			return fail(2, "--master %q: %v", *masterAddr, err)
+		}
+		named["test_master.ip"], named["test_master.port"] = host, port
+	}
+	cfg := config.DefaultHypervisor()
+	if err := loadDaemonConfig(cfg, *file, config.DefaultHypervisorFile, sets, named, stderr); err != nil {
+		return fail(2, "configuration: %v", err)
+	}
+	log, err := newLogger(stderr, string(cfg.Daemon.LogLevel), *logFormat)
+	if err != nil {
+		return fail(2, "%v", err)
+	}
+	hvName := cfg.Hypervisor.Name
+	if hvName == "" {
+		if hvName, err = os.Hostname(); err != nil {
+			return fail(2, "no name given and no host name: %v", err)
+		}
+	}
+	master := net.JoinHostPort(cfg.TestMaster.IP, strconv.Itoa(cfg.TestMaster.Port))
+	conn := daemonclient.Config{Master: master, Name: hvName, StateDir: cfg.Hypervisor.StateDir,
+		Token: cfg.TestMaster.ConnectionPasswd.Reveal(), Version: version}
+	switch {
+	case cfg.TestMaster.CAFile != "":
+		if conn.Pin, err = pki.PinFile(cfg.TestMaster.CAFile); err != nil {
+			return fail(2, "ca_file: %v", err)
+		}
+		conn.HavePin = true
+	case cfg.TestMaster.CAFingerprint != "":
+		fp, err := pki.ParseFingerprint(cfg.TestMaster.CAFingerprint)
+		if err != nil {
+			return fail(2, "ca_fingerprint: %v", err)
+		}
+		conn.Pin, conn.HavePin = pki.PinFingerprint(fp), true
+	}
+	var be hypervisor.Backend
+	switch cfg.Hypervisor.Backend {
+	case "local":
+		self, err := os.Executable()
+		if err != nil {
+			return fail(1, "%v", err)
+		}
+		be = &local.Backend{Binary: self, Dir: filepath.Join(cfg.Hypervisor.StateDir, "machines"), MasterAddr: master, Log: log}
+	default:
+		return fail(2, "backend %q is not available in this build yet: use --backend local", cfg.Hypervisor.Backend)
+	}
+	a := agent.New(agent.Config{Connection: conn, BackendName: cfg.Hypervisor.Backend, Backend: be, Log: log.With("hypervisor", hvName)})
+	if err := a.Run(ctx); err != nil {
+		log.Error("hypervisor stopped", "err", err)
+		return fail(1, "%v", err)
+	}
+	// Leave nothing running behind us.
+	if l, ok := be.(hypervisor.ClusterLister); ok {
+		for _, c := range l.Clusters() {
+			be.StopCluster(context.WithoutCancel(ctx), c)
+		}
+	}
+	return 0
+}

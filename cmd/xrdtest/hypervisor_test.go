@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xrdtest/xrdtest/internal/definition"
+	"github.com/xrdtest/xrdtest/internal/master"
+	"github.com/xrdtest/xrdtest/internal/store"
+)
+
+// TestHypervisorDaemon: a master that starts clusters on hypervisors, and
+// an `xrdtest hypervisor` process (local backend): the session runs on
+// the slaves the hypervisor started with one-time tokens; without a
+// hypervisor, or without room on it, the session fails saying so.
+func TestHypervisorDaemon(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	dir := t.TempDir()
+	huge := strings.ReplaceAll(strings.ReplaceAll(cluster3, "cluster_e2e", "cluster_huge"), "'1024'", "'107374182400'")
+	huge = strings.ReplaceAll(strings.ReplaceAll(huge, "10.99.0.", "10.98.0."), ".xrd.test", ".huge.test")
+	writeFiles(t, filepath.Join(dir, "repo"), map[string]string{
+		"clusters/cluster_e2e.py":       cluster3,
+		"clusters/cluster_huge.py":      huge,
+		"test-suites/hv/test_suite.py":  suiteDef("hv", "", "c"),
+		"test-suites/hv/init.sh":        "#!/bin/bash\necho init on @slavename@\n",
+		"test-suites/hv/tc/c/run.sh":    "#!/bin/bash\necho run on @slavename@\n",
+		"test-suites/big/test_suite.py": strings.Replace(suiteDef("big", "", "c"), "cluster_e2e", "cluster_huge", 1),
+		"test-suites/big/init.sh":       "#!/bin/bash\n",
+		"test-suites/big/tc/c/run.sh":   "#!/bin/bash\n",
+	})
+	logs := &syncBuffer{}
+	m, err := master.Open(context.Background(), master.Options{
+		StateDir: filepath.Join(dir, "master"), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0",
+		Token: e2eToken, Repos: []definition.Repo{{Root: filepath.Join(dir, "repo")}}, StartClusters: true,
+		Settings:  master.SessionSettings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: 30 * time.Second},
+		Heartbeat: testHeartbeat, HeartbeatTimeout: 5 * testHeartbeat, ReconnectGrace: testGrace,
+		Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Version: "e2e",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); m.Serve(ctx) }()
+	defer func() { cancel(); <-done }()
+	run := func(suite string) *master.SessionDetail {
+		t.Helper()
+		s, err := m.Manager.Start(context.Background(), suite, nil, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		wctx, wcancel := context.WithTimeout(context.Background(), time.Minute)
+		defer wcancel()
+		if _, err := m.Manager.Wait(wctx, s.ID); err != nil {
+			t.Fatal(err)
+		}
+		d, err := master.Detail(wctx, m.Store, s.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+
+	if d := run("hv"); d.State != store.SessionFailed || !strings.Contains(d.Reason, "no hypervisor is connected") {
+		t.Errorf("without a hypervisor: %s: %q", d.State, d.Reason)
+	}
+
+	self, _ := os.Executable()
+	hvLog := &syncBuffer{}
+	hv := exec.Command(self, "hypervisor", "-c", "none", "--backend", "local", "--master", m.DaemonAddr().String(),
+		"--name", "hv1", "--ca-fingerprint", m.CA.Fingerprint().String(), "--state-dir", filepath.Join(dir, "hv"))
+	hv.Env = append(os.Environ(), "XRDTEST_TEST_MAIN=1", "XRDTEST_TOKEN="+e2eToken)
+	hv.Stdout, hv.Stderr = hvLog, hvLog
+	if err := hv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		hv.Process.Signal(os.Interrupt)
+		hv.Wait()
+		if t.Failed() {
+			t.Logf("master log:\n%s\nhypervisor log:\n%s", logs.String(), hvLog.String())
+		}
+	}()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		found := false
+		for _, d := range m.Registry.Daemons() {
+			found = found || d.Role == "hypervisor" && d.Name == "hv1"
+		}
+		if found {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the hypervisor did not connect")
+		}
+	}
+
+	d := run("hv")
+	if d.State != store.SessionPassed {
+		t.Fatalf("on the hypervisor: %s: %q", d.State, d.Reason)
+	}
+	if out, _ := readOutput(m.Store, d.ID, 2, "s3.xrd.test"); out != "run on s3.xrd.test\n" {
+		t.Errorf("output %q", out)
+	}
+	if !strings.Contains(logs.String(), "one-time enrollment token accepted") {
+		t.Errorf("the hypervisor's slaves did not enroll with one-time tokens")
+	}
+	// The cluster was stopped after the session: its slaves are gone.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		slaves := 0
+		for _, d := range m.Registry.Daemons() {
+			if d.Role == "slave" {
+				slaves++
+			}
+		}
+		if slaves == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d slaves still connected after the session", slaves)
+		}
+	}
+
+	if d := run("big"); d.State != store.SessionFailed || !strings.Contains(d.Reason, "no hypervisor has room for cluster cluster_huge") || !strings.Contains(d.Reason, "hv1 has") {
+		t.Errorf("too big: %s: %q", d.State, d.Reason)
+	}
+}

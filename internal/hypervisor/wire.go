@@ -1,0 +1,54 @@
+package hypervisor
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/xrdtest/xrdtest/internal/definition"
+)
+
+// wireCluster carries a cluster to a hypervisor: the definition's JSON
+// (as `xrdtest check --json` shows it) plus what that view leaves out.
+type wireCluster struct {
+	*definition.Cluster
+	UUIDs map[string]string `json:"uuids"`
+	Info  string            `json:"info,omitempty"`
+}
+
+// EncodeCluster serialises a cluster for the StartCluster command.
+func EncodeCluster(c *definition.Cluster) ([]byte, error) {
+	w := wireCluster{Cluster: c, UUIDs: map[string]string{}, Info: c.Info}
+	for _, h := range c.Hosts {
+		w.UUIDs[h.Name] = h.UUID
+	}
+	return json.Marshal(w)
+}
+
+// DecodeCluster is the inverse of EncodeCluster.
+func DecodeCluster(b []byte) (*definition.Cluster, error) {
+	w := wireCluster{Cluster: &definition.Cluster{}}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return nil, fmt.Errorf("bad cluster definition: %w", err)
+	}
+	if w.Name == "" || len(w.Hosts) == 0 {
+		return nil, fmt.Errorf("bad cluster definition: no name or no hosts")
+	}
+	for _, h := range w.Hosts {
+		h.UUID = w.UUIDs[h.Name]
+	}
+	w.Cluster.Info = w.Info
+	return w.Cluster, nil
+}
+
+// CapacityReporter is implemented by backends that know what they can
+// host; the master places clusters by it.
+type CapacityReporter interface {
+	// Capacity returns the machine's memory, free memory (KiB) and CPUs.
+	Capacity() (memKiB, freeKiB int64, cpus int)
+}
+
+// ClusterLister is implemented by backends that can tell which clusters
+// they run (e.g. after a restart).
+type ClusterLister interface {
+	Clusters() []string
+}
