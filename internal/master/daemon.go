@@ -17,6 +17,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/keepalive"
 
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/hypervisor"
@@ -154,7 +155,11 @@ func open(ctx context.Context, opts Options) (*Master, error) {
 	m.Manager.Endpoint = hypervisor.MasterEndpoint{Port: m.daemonLn.Addr().(*net.TCPAddr).Port, Fingerprint: ca.Fingerprint()}
 	srv := &Server{CA: ca, Token: func() string { return opts.Token }, Tokens: tokens, Registry: m.Registry, Log: opts.Log,
 		Version: opts.Version, Heartbeat: opts.Heartbeat, HeartbeatTimeout: opts.HeartbeatTimeout}
-	m.grpcServer = grpc.NewServer(grpc.Creds(loggedTLS{credentials.NewTLS(tlsConf), opts.Log}))
+	// Transport keepalives end a dead connection even when a send is
+	// blocked by flow control and no heartbeat can be checked.
+	m.grpcServer = grpc.NewServer(grpc.Creds(loggedTLS{credentials.NewTLS(tlsConf), opts.Log}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 2 * opts.Heartbeat, Timeout: opts.HeartbeatTimeout}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: opts.Heartbeat / 2, PermitWithoutStream: true}))
 	protocol.RegisterMasterServer(m.grpcServer, srv)
 	api := &API{Manager: m.Manager, Registry: m.Registry, Store: st, Token: func() string { return opts.APIToken }, Version: opts.Version, Started: time.Now()}
 	m.httpServer = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second,

@@ -280,8 +280,20 @@ func (r *Registry) RunStage(ctx context.Context, slave string, cmd StageCommand,
 	c.send(runStageMessage(cmd))
 	cancelled := ctx.Done()
 	var confirmTimeout <-chan time.Time
+	// The slave enforces the stage timeout; this bound only guards against
+	// a slave that never reports.
+	var overdue <-chan time.Time
+	if cmd.Timeout > 0 {
+		t := time.NewTimer(cmd.Timeout + cmd.Grace + r.cancelWait)
+		defer t.Stop()
+		overdue = t.C
+	}
 	for {
 		select {
+		case <-overdue:
+			c.send(cancelMessage(cmd.ID))
+			return Outcome{Status: store.StatusTimeout, Start: w.startTime(sent), End: time.Now(),
+				Message: fmt.Sprintf("the slave did not report the end of the stage within its timeout %s", cmd.Timeout)}
 		case d := <-w.done:
 			o := w.outcome(d, sent)
 			if confirmTimeout != nil && (o.Status == store.StatusPassed || o.Status == store.StatusFailed) {
