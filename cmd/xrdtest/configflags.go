@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 
 	"github.com/xrdtest/xrdtest/internal/config"
+	"github.com/xrdtest/xrdtest/internal/pki"
 )
 
 // daemonConfig is what the master, slave and hypervisor configurations
@@ -87,4 +89,44 @@ func loadDaemonConfig(cfg daemonConfig, file, defaultFile string, sets []string,
 		return err
 	}
 	return cfg.Validate()
+}
+
+// masterFlag splits a --master HOST:PORT flag into the [test_master] keys.
+func masterFlag(addr string, named map[string]string) error {
+	if addr == "" {
+		return nil
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--master %q: %w", addr, err)
+	}
+	named["test_master.ip"], named["test_master.port"] = host, port
+	return nil
+}
+
+// takeToken reads the enrollment token from XRDTEST_TOKEN and removes it
+// from the environment: scripts and children inherit it otherwise.
+func takeToken() string {
+	token := os.Getenv("XRDTEST_TOKEN")
+	os.Unsetenv("XRDTEST_TOKEN")
+	return token
+}
+
+// masterPin is the CA pin a daemon's [test_master] section gives, if any.
+func masterPin(tm config.TestMaster) (pin pki.Pin, ok bool, err error) {
+	switch {
+	case tm.CAFile != "":
+		pin, err = pki.PinFile(tm.CAFile)
+		if err != nil {
+			return pin, false, fmt.Errorf("ca_file: %w", err)
+		}
+		return pin, true, nil
+	case tm.CAFingerprint != "":
+		fp, err := pki.ParseFingerprint(tm.CAFingerprint)
+		if err != nil {
+			return pin, false, fmt.Errorf("ca_fingerprint: %w", err)
+		}
+		return pki.PinFingerprint(fp), true, nil
+	}
+	return pin, false, nil
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/xrdtest/xrdtest/internal/hypervisor"
 	"github.com/xrdtest/xrdtest/internal/hypervisor/agent"
 	"github.com/xrdtest/xrdtest/internal/hypervisor/local"
-	"github.com/xrdtest/xrdtest/internal/pki"
 )
 
 func runHypervisor(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -41,16 +40,11 @@ func runHypervisor(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fmt.Fprintf(stderr, "xrdtest hypervisor: "+format+"\n", a...)
 		return code
 	}
-	token := os.Getenv("XRDTEST_TOKEN")
-	os.Unsetenv("XRDTEST_TOKEN")
+	token := takeToken()
 	named := map[string]string{"hypervisor.name": *name, "test_master.ca_fingerprint": *fingerprint,
 		"hypervisor.state_dir": *stateDir, "hypervisor.backend": *backend, "test_master.connection_passwd": token}
-	if *masterAddr != "" {
-		host, port, err := net.SplitHostPort(*masterAddr)
-		if err != nil {
-			return fail(2, "--master %q: %v", *masterAddr, err)
-		}
-		named["test_master.ip"], named["test_master.port"] = host, port
+	if err := masterFlag(*masterAddr, named); err != nil {
+		return fail(2, "%v", err)
 	}
 	cfg := config.DefaultHypervisor()
 	if err := loadDaemonConfig(cfg, *file, config.DefaultHypervisorFile, sets, named, stderr); err != nil {
@@ -69,18 +63,8 @@ func runHypervisor(ctx context.Context, args []string, stdout, stderr io.Writer)
 	master := net.JoinHostPort(cfg.TestMaster.IP, strconv.Itoa(cfg.TestMaster.Port))
 	conn := daemonclient.Config{Master: master, Name: hvName, StateDir: cfg.Hypervisor.StateDir,
 		Token: cfg.TestMaster.ConnectionPasswd.Reveal(), Version: version}
-	switch {
-	case cfg.TestMaster.CAFile != "":
-		if conn.Pin, err = pki.PinFile(cfg.TestMaster.CAFile); err != nil {
-			return fail(2, "ca_file: %v", err)
-		}
-		conn.HavePin = true
-	case cfg.TestMaster.CAFingerprint != "":
-		fp, err := pki.ParseFingerprint(cfg.TestMaster.CAFingerprint)
-		if err != nil {
-			return fail(2, "ca_fingerprint: %v", err)
-		}
-		conn.Pin, conn.HavePin = pki.PinFingerprint(fp), true
+	if conn.Pin, conn.HavePin, err = masterPin(cfg.TestMaster); err != nil {
+		return fail(2, "%v", err)
 	}
 	var be hypervisor.Backend
 	switch cfg.Hypervisor.Backend {

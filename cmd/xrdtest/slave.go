@@ -12,7 +12,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/xrdtest/xrdtest/internal/config"
-	"github.com/xrdtest/xrdtest/internal/pki"
 	"github.com/xrdtest/xrdtest/internal/slave"
 	"github.com/xrdtest/xrdtest/internal/slave/runner"
 )
@@ -43,18 +42,12 @@ func runSlave(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "xrdtest slave: "+format+"\n", a...)
 		return code
 	}
-	token := os.Getenv("XRDTEST_TOKEN")
-	// Scripts inherit the slave's environment: the token must not reach them.
-	os.Unsetenv("XRDTEST_TOKEN")
+	token := takeToken()
 	named := map[string]string{"slave.name": *name, "test_master.ca_fingerprint": *fingerprint, "test_master.ca_file": *caFile,
 		"slave.state_dir": *stateDir, "slave.work_dir": *workDir, "slave.functions_path": *functions,
 		"test_master.connection_passwd": token}
-	if *masterAddr != "" {
-		host, port, err := net.SplitHostPort(*masterAddr)
-		if err != nil {
-			return fail(2, "--master %q: %v", *masterAddr, err)
-		}
-		named["test_master.ip"], named["test_master.port"] = host, port
+	if err := masterFlag(*masterAddr, named); err != nil {
+		return fail(2, "%v", err)
 	}
 	cfg := config.DefaultSlave()
 	if err := loadDaemonConfig(cfg, *file, config.DefaultSlaveFile, sets, named, stderr); err != nil {
@@ -80,18 +73,8 @@ func runSlave(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		StateDir: cfg.Slave.StateDir, WorkDir: cfg.Slave.WorkDir, FunctionsPath: cfg.Slave.FunctionsPath,
 		Token: cfg.TestMaster.ConnectionPasswd.Reveal(), Version: version, Log: log,
 	}
-	switch {
-	case cfg.TestMaster.CAFile != "":
-		if ac.Pin, err = pki.PinFile(cfg.TestMaster.CAFile); err != nil {
-			return fail(2, "ca_file: %v", err)
-		}
-		ac.HavePin = true
-	case cfg.TestMaster.CAFingerprint != "":
-		fp, err := pki.ParseFingerprint(cfg.TestMaster.CAFingerprint)
-		if err != nil {
-			return fail(2, "ca_fingerprint: %v", err)
-		}
-		ac.Pin, ac.HavePin = pki.PinFingerprint(fp), true
+	if ac.Pin, ac.HavePin, err = masterPin(cfg.TestMaster); err != nil {
+		return fail(2, "%v", err)
 	}
 	if err := runner.BecomeSubreaper(); err != nil {
 		log.Warn("cannot become a child subreaper; orphaned script processes will not be reaped", "err", err)

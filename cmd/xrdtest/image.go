@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/xrdtest/xrdtest/internal/image"
+)
+
+func runImage(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprintln(stderr, "usage: xrdtest image build [--out DIR] [--cache DIR] [--kernel-package NAME] [--binary PATH]\n\nRun 'xrdtest image build -h' for the options.")
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	if args[0] != "build" {
+		fmt.Fprintf(stderr, "xrdtest image: unknown subcommand %q (want build)\n", args[0])
+		return 2
+	}
+	return runImageBuild(ctx, args[1:], stdout, stderr)
+}
+
+func runImageBuild(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("image build", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("out", "xrdtest-image", "output `folder`: vmlinuz, initrd.gz, image.json")
+	cache := fs.String("cache", image.DefaultCacheDir(), "cache `folder` for downloaded packages and the built binary")
+	kpkg := fs.String("kernel-package", image.DefaultKernelPackage, "kernel `package`; a meta-package is resolved to the versioned one it depends on")
+	binary := fs.String("binary", "", "static xrdtest binary to put in the image (default: this one if it is static, else built with CGO_ENABLED=0 go build)")
+	modules := fs.String("modules", strings.Join(image.DefaultModules, ","), "kernel `modules` to load at boot, comma-separated (dependencies are added)")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, `usage: xrdtest image build [--out DIR] [--cache DIR] [--kernel-package NAME] [--binary PATH]
+
+Builds the slave image VMs boot directly (-kernel/-initrd, or libvirt's
+<kernel>/<initrd>): Debian's cloud kernel and an initramfs with busybox,
+bash, the static xrdtest binary and the virtio/disk modules. Its /init gets
+an address by DHCP on eth0 (virtio-net) and runs 'xrdtest slave', restarting
+it when it exits, its output on the serial console. Packages come from
+'apt-get download' (no install on this host); 'apt-get update' runs only
+when the package lists do not know them.
+
+Guests need at least %d MiB of RAM, a virtio-net NIC, a serial console and
+this kernel command line:
+
+  %s xrdtest.name=FQDN \
+    [xrdtest.master=HOST:PORT] [xrdtest.token=TOKEN] [xrdtest.ca=sha256:...] \
+    [xrdtest.gw=IP] [xrdtest.poweroff_on_exit=1]
+
+xrdtest.name is required; the master defaults to %s; the token (one-time
+enrollment token) and the CA pin are needed for the first connection. The
+same xrdtest.* words are also read from SMBIOS OEM strings (type 11).
+Data disks (virtio-blk vdb, ...) are mounted by the scripts (ext4).
+See docs/full-image.md.
+
+options:
+`, image.MinRAMMiB, image.BaseCmdline, image.DefaultMaster)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "xrdtest image build: unexpected arguments %q\n", fs.Args())
+		return 2
+	}
+	var mods []string
+	for _, m := range strings.Split(*modules, ",") {
+		if m = strings.TrimSpace(m); m != "" {
+			mods = append(mods, m)
+		}
+	}
+	img, err := image.Build(ctx, image.Options{OutDir: *out, CacheDir: *cache, KernelPackage: *kpkg, Binary: *binary,
+		Modules: mods, Version: version, Log: stdout})
+	if err != nil {
+		fmt.Fprintf(stderr, "xrdtest image build: %v\n", err)
+		return 1
+	}
+	m := img.Info
+	fmt.Fprintf(stdout, "\n%s\n  vmlinuz     %s  (kernel %s, %s)\n  initrd.gz   %s  (%s unpacked in the guest's RAM; xrdtest %s)\n  image.json\n",
+		img.Dir, mib(m.Sizes["vmlinuz"]), m.KernelVersion, m.KernelPackage, mib(m.Sizes["initrd.gz"]), mib(img.InitrdUncompressed), m.XrdtestVersion)
+	fmt.Fprintf(stdout, "boot with >= %d MiB RAM and: %s xrdtest.name=FQDN xrdtest.master=HOST:PORT xrdtest.token=... xrdtest.ca=sha256:...\n",
+		m.MinRAMMiB, m.Cmdline)
+	return 0
+}
+
+func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
