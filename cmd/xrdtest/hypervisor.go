@@ -14,6 +14,7 @@ import (
 	"github.com/xrdtest/xrdtest/internal/daemonclient"
 	"github.com/xrdtest/xrdtest/internal/hypervisor"
 	"github.com/xrdtest/xrdtest/internal/hypervisor/agent"
+	"github.com/xrdtest/xrdtest/internal/hypervisor/libvirt"
 	"github.com/xrdtest/xrdtest/internal/hypervisor/local"
 )
 
@@ -75,7 +76,14 @@ func runHypervisor(ctx context.Context, args []string, stdout, stderr io.Writer)
 		}
 		be = &local.Backend{Binary: self, Dir: filepath.Join(cfg.Hypervisor.StateDir, "machines"), MasterAddr: master, Log: log}
 	default:
-		return fail(2, "backend %q is not available in this build yet: use --backend local", cfg.Hypervisor.Backend)
+		lb, err := libvirt.New(ctx, libvirt.Config{URI: cfg.Libvirt.URI, Pool: cfg.VirtualMachines.StoragePool,
+			ForceTCG: cfg.Libvirt.ForceTCG, StateDir: filepath.Join(cfg.Hypervisor.StateDir, "libvirt")}, log)
+		if err != nil {
+			return fail(1, "libvirt: %v", err)
+		}
+		defer lb.Close()
+		log.Info("libvirt backend ready", "uri", cfg.Libvirt.URI, "pool", cfg.VirtualMachines.StoragePool, "domain_type", lb.DomainType())
+		be = libvirtBackend{lb}
 	}
 	a := agent.New(agent.Config{Connection: conn, BackendName: cfg.Hypervisor.Backend, Backend: be, Log: log.With("hypervisor", hvName)})
 	if err := a.Run(ctx); err != nil {
@@ -89,4 +97,16 @@ func runHypervisor(ctx context.Context, args []string, stdout, stderr io.Writer)
 		}
 	}
 	return 0
+}
+
+// libvirtBackend reports the libvirt backend's capacity the way the agent
+// asks for it.
+type libvirtBackend struct{ *libvirt.Backend }
+
+func (b libvirtBackend) Capacity() (memKiB, freeKiB int64, cpus int) {
+	free, cpus, err := b.Backend.Capacity(context.Background())
+	if err != nil {
+		return 0, 0, 0
+	}
+	return int64(free), int64(free), cpus
 }

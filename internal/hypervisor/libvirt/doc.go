@@ -1,0 +1,63 @@
+// Package libvirt is the hypervisor backend that starts a cluster's hosts
+// as libvirt/QEMU virtual machines on a private, isolated libvirt network.
+// It talks to libvirtd over its unix socket with go-libvirt (pure Go, no
+// cgo) and builds all XML with libvirtxml.
+//
+// # What StartCluster creates
+//
+// For cluster C with network N and host H (a full name such as
+// slave1.xrd.test):
+//
+//	network  C_N            isolated (no <forward>), the definition's bridge,
+//	                        gateway and netmask, DHCP range, a fixed lease per
+//	                        host (MAC, IP, first label of the name), DNS: every
+//	                        host name and alias (an alias on N hosts = N A
+//	                        records, round robin) and master.xrd.test
+//	volume   C_H.qcow2      qcow2 overlay of the host's boot image (the image
+//	                        itself is never written)
+//	volume   C_H_D.img      raw data disk D, formatted ext4 on the hypervisor
+//	                        host (mkfs.ext4 -F -q on the volume file)
+//	domain   C_H            1 vCPU, RAMKiB, boot overlay as sda on virtio-scsi,
+//	                        data disks as virtio-blk at Disk.Device (vda...),
+//	                        virtio NIC with the host's MAC, serial console to
+//	                        <StateDir>/console/C_H.log
+//
+// Domains are defined and started in parallel. The domain type is kvm where
+// libvirtd offers it (Config.ForceTCG forces qemu, i.e. TCG).
+//
+// # Boot images
+//
+// Host.BootImage names a volume of the storage pool (Config.Pool). If the
+// pool also holds <image without extension>.vmlinuz and .initrd.gz, as
+// written by `xrdtest image build` (e.g. slave.qcow2 beside slave.vmlinuz
+// and slave.initrd.gz), the domain boots that kernel directly with
+//
+//	console=ttyS0 panic=-1 clocksource=hpet quiet xrdtest.name=<FQDN>
+//	xrdtest.master=master.xrd.test:<port> xrdtest.token=<token>
+//	xrdtest.ca=<CA fingerprint> xrdtest.gw=<gateway> [Config.ExtraKernelArgs]
+//
+// Otherwise it boots from the overlay disk and finds the same xrdtest.*
+// key=value pairs as SMBIOS OEM strings (type 11: dmidecode -t 11, or
+// /sys/firmware/dmi/entries/11-0/raw).
+//
+// # Caching
+//
+// Host.CacheBootImage true keeps the overlay across stops (and reuses it,
+// unless the boot image changed); false recreates it at every start.
+// Disk.Cache true keeps the data disk and its contents (formatted only when
+// created); false recreates and formats it at every start. Purge deletes
+// the kept volumes.
+//
+// # Ownership and the state file
+//
+// Every domain and network carries a metadata element in the namespace
+// MetadataNS naming its cluster, host, network and the state file
+// (<StateDir>/state.json) of the backend that made it. The state file
+// records every object before it is created (JSON, written atomically), so
+// a crash leaves a record. Only objects with our metadata, or recorded in
+// our state file, are ever removed: foreign domains, networks and volumes
+// are never touched, and a start that would need one of their names fails
+// before creating anything. A failed start removes what it created.
+// Leftovers lists what belongs to no started cluster; Cleanup removes all
+// clusters but those it is told to keep.
+package libvirt

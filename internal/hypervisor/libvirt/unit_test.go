@@ -1,0 +1,236 @@
+package libvirt
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"libvirt.org/go/libvirtxml"
+)
+
+func TestParseURI(t *testing.T) {
+	for _, tc := range []struct {
+		uri, socket, err string
+	}{
+		{"", DefaultSocket, ""},
+		{"qemu:///system", DefaultSocket, ""},
+		{"qemu+unix:///system", DefaultSocket, ""},
+		{"qemu+unix:///system?socket=/tmp/x/libvirt-sock", "/tmp/x/libvirt-sock", ""},
+		{"qemu:///system?socket=/tmp//x/../y/sock", "/tmp/y/sock", ""},
+		{"qemu:///session", "", "want /system"},
+		{"qemu+ssh://root@host/system", "", `transport "ssh"`},
+		{"qemu+tcp://host/system", "", `transport "tcp"`},
+		{"qemu://host/system", "", "remote host"},
+		{"xen:///system", "", `driver "xen"`},
+		{"qemu+unix:///system?socket=relative/sock", "", "absolute"},
+		{"qemu+unix:///system?socket=/a&socket=/b", "", "one absolute"},
+		{"qemu:///system?no_verify=1", "", `parameter "no_verify"`},
+		{"qemu:// /system", "", "invalid"},
+	} {
+		ep, err := ParseURI(tc.uri)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("ParseURI(%q) = %+v, %v; want error with %q", tc.uri, ep, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || ep.Socket != tc.socket || ep.Remote != "qemu:///system" {
+			t.Errorf("ParseURI(%q) = %+v, %v; want socket %s", tc.uri, ep, err, tc.socket)
+		}
+	}
+}
+
+func TestNames(t *testing.T) {
+	if got := DomainName("c1", "h1.xrd.test"); got != "c1_h1.xrd.test" {
+		t.Errorf("DomainName = %q", got)
+	}
+	if got := NetworkName("c1", "c1_net"); got != "c1_c1_net" {
+		t.Errorf("NetworkName = %q", got)
+	}
+	if got := OverlayVolumeName("c1", "h1.xrd.test"); got != "c1_h1.xrd.test.qcow2" {
+		t.Errorf("OverlayVolumeName = %q", got)
+	}
+	if got := DataVolumeName("c1", "h1.xrd.test", "data"); got != "c1_h1.xrd.test_data.img" {
+		t.Errorf("DataVolumeName = %q", got)
+	}
+	for img, want := range map[string]string{
+		"slave.qcow2":     "slave",
+		"slave-1.2.qcow2": "slave-1.2",
+		"slave":           "slave",
+		"slave.img":       "slave",
+		".hidden":         ".hidden",
+	} {
+		k, i := KernelVolumeNames(img)
+		if k != want+".vmlinuz" || i != want+".initrd.gz" {
+			t.Errorf("KernelVolumeNames(%q) = %q, %q", img, k, i)
+		}
+	}
+	if shortName("h1.xrd.test") != "h1" || shortName("h1") != "h1" {
+		t.Error("shortName")
+	}
+	for vol, want := range map[string]bool{
+		"c1_h1.qcow2": true, "c1_h1_data.img": true, "c1_h1": false, "c2_h1.qcow2": false, "c1.qcow2": false,
+	} {
+		if ownsVolumeName("c1", vol) != want {
+			t.Errorf("ownsVolumeName(c1, %q) != %v", vol, want)
+		}
+	}
+}
+
+func netXML(name, bridge, ip, mask string, prefix uint) *libvirtxml.Network {
+	return &libvirtxml.Network{
+		Name:   name,
+		Bridge: &libvirtxml.NetworkBridge{Name: bridge},
+		IPs:    []libvirtxml.NetworkIP{{Address: ip, Netmask: mask, Prefix: prefix}},
+	}
+}
+
+func TestCheckCollisions(t *testing.T) {
+	want := netXML("c_net", "xrdc0", "10.213.50.1", "255.255.255.0", 0)
+	for _, tc := range []struct {
+		name     string
+		existing []existingNetwork
+		err      string
+	}{
+		{"none", nil, ""},
+		{"other subnet and bridge", []existingNetwork{{netXML("o", "virbr0", "192.168.122.1", "255.255.255.0", 0), true}}, ""},
+		{"same name", []existingNetwork{{netXML("c_net", "x9", "10.9.0.1", "255.255.255.0", 0), false}}, "a network named c_net already exists"},
+		{"same bridge, inactive", []existingNetwork{{netXML("o", "xrdc0", "10.9.0.1", "255.255.255.0", 0), false}}, "network o already uses bridge xrdc0"},
+		{"same subnet, active", []existingNetwork{{netXML("o", "o0", "10.213.50.254", "255.255.255.0", 0), true}}, "active network o has subnet 10.213.50.0/24, which overlaps 10.213.50.0/24"},
+		{"same subnet, inactive", []existingNetwork{{netXML("o", "o0", "10.213.50.254", "255.255.255.0", 0), false}}, ""},
+		{"wider subnet by prefix, active", []existingNetwork{{netXML("o", "o0", "10.213.0.1", "", 16), true}}, "subnet 10.213.0.0/16"},
+		{"narrower subnet, active", []existingNetwork{{netXML("o", "o0", "10.213.50.129", "255.255.255.128", 0), true}}, "subnet 10.213.50.128/25"},
+		{"adjacent subnet, active", []existingNetwork{{netXML("o", "o0", "10.213.51.1", "255.255.255.0", 0), true}}, ""},
+		{"classful default /8, active", []existingNetwork{{netXML("o", "o0", "10.1.0.1", "", 0), true}}, "subnet 10.0.0.0/8"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := checkCollisions(want, tc.existing)
+			if tc.err == "" {
+				if err != nil {
+					t.Fatalf("unexpected %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Fatalf("got %v, want %q", err, tc.err)
+			}
+			if !errors.Is(err, ErrNetworkCollision) {
+				t.Errorf("%v is not ErrNetworkCollision", err)
+			}
+			var ce *CollisionError
+			if !errors.As(err, &ce) || ce.Network != "c_net" {
+				t.Errorf("not a CollisionError naming c_net: %v", err)
+			}
+		})
+	}
+}
+
+func TestStateRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, StateFileName)
+	s, err := loadState(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	if err := s.update(func(st *State) {
+		st.Clusters["c1"] = &ClusterRecord{
+			Live:    true,
+			Started: started,
+			Network: &NetworkRecord{Name: "c1_net", UUID: "u-1", Bridge: "br1"},
+			Domains: []string{"c1_h1", "c1_h2"},
+			Volumes: []VolumeRecord{{Pool: "p", Name: "c1_h1_data.img", Cluster: "c1"}},
+		}
+		st.Cached = append(st.Cached, VolumeRecord{Pool: "p", Name: "c1_h1.qcow2", Cluster: "c1"})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	again, err := loadState(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := again.st.Clusters["c1"]
+	if r == nil || !r.Live || !r.Started.Equal(started) || r.Network.UUID != "u-1" || len(r.Domains) != 2 ||
+		len(r.Volumes) != 1 || len(again.st.Cached) != 1 || !again.st.isCached("p", "c1_h1.qcow2") ||
+		!again.st.recordedVolume("p", "c1_h1_data.img") || !again.st.live("c1") {
+		t.Errorf("state did not round trip: %+v", again.st)
+	}
+	again.st.dropCached("p", "c1_h1.qcow2")
+	if again.st.isCached("p", "c1_h1.qcow2") {
+		t.Error("dropCached")
+	}
+	// Atomic writes leave no temporary files; the file is private.
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 {
+		t.Errorf("state dir holds %d entries, want only %s", len(ents), StateFileName)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("state file mode: %v %v", fi.Mode(), err)
+	}
+	// A state of another version or broken JSON is refused, not overwritten.
+	os.WriteFile(path, []byte(`{"version": 99}`), 0o600)
+	if _, err := loadState(path); err == nil || !strings.Contains(err.Error(), "version 99") {
+		t.Errorf("version 99: %v", err)
+	}
+	os.WriteFile(path, []byte(`{`), 0o600)
+	if _, err := loadState(path); err == nil {
+		t.Error("broken JSON accepted")
+	}
+}
+
+func TestConfigDefaults(t *testing.T) {
+	var c Config
+	if err := c.setDefaults(); err == nil {
+		t.Error("no StateDir accepted")
+	}
+	c = Config{StateDir: "rel"}
+	if err := c.setDefaults(); err != nil {
+		t.Fatal(err)
+	}
+	if c.URI != DefaultURI || c.Pool != DefaultPool || !filepath.IsAbs(c.StateDir) || c.Mkfs[0] != "mkfs.ext4" {
+		t.Errorf("defaults: %+v", c)
+	}
+}
+
+func TestUndoStack(t *testing.T) {
+	var u undoStack
+	var order []string
+	u.push("a", func() error { order = append(order, "a"); return nil })
+	u.push("b", func() error { order = append(order, "b"); return errors.New("boom") })
+	u.push("c", func() error { order = append(order, "c"); return nil })
+	err := u.run()
+	if strings.Join(order, "") != "cba" {
+		t.Errorf("undo order %v, want newest first", order)
+	}
+	if err == nil || !strings.Contains(err.Error(), "undo b: boom") {
+		t.Errorf("undo error %v", err)
+	}
+}
+
+func TestCPUHasVirt(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, s string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(s), 0o644)
+		return p
+	}
+	for _, tc := range []struct {
+		name, text string
+		want       bool
+	}{
+		{"intel", "processor\t: 0\nflags\t\t: fpu vme vmx sse\n", true},
+		{"amd", "flags\t\t: fpu svm\n", true},
+		{"none", "processor\t: 0\nflags\t\t: fpu vme de pse tsc hypervisor\n", false},
+		{"no flags line", "processor\t: 0\n", true},
+	} {
+		if got := cpuHasVirt(write(tc.name, tc.text)); got != tc.want {
+			t.Errorf("%s: cpuHasVirt = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	if !cpuHasVirt(filepath.Join(dir, "missing")) {
+		t.Error("unreadable cpuinfo should trust libvirt")
+	}
+}
