@@ -51,11 +51,11 @@ this kernel command line:
     [xrdtest.master=HOST:PORT] [xrdtest.token=TOKEN] [xrdtest.ca=sha256:...] \
     [xrdtest.gw=IP] [xrdtest.poweroff_on_exit=1]
 
-xrdtest.name is required; the master defaults to %s; the token (one-time
-enrollment token) and the CA pin are needed for the first connection. The
-same xrdtest.* words are also read from SMBIOS OEM strings (type 11).
-Data disks (virtio-blk vdb, ...) are mounted by the scripts (ext4).
-See docs/full-image.md.
+xrdtest.name is required; the master defaults to %s. The
+one-time enrollment token and the CA pin are needed for the first
+connection. The same xrdtest.* words are also read from SMBIOS OEM strings
+(type 11). Data disks (virtio-blk, formatted ext4) are mounted by the
+scripts. See docs/full-image.md.
 
 options:
 `, image.MinRAMMiB, image.BaseCmdline, image.DefaultMaster)

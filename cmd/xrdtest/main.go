@@ -36,6 +36,7 @@ func commands() []command {
 		{"status", "show connected daemons and recent sessions, or one session", runStatus},
 		{"logs", "print the output of a session's stages (-f: follow)", runLogs},
 		{"cancel", "cancel a running session", runCancel},
+		{"image", "build a small bootable slave image (kernel + initramfs) for VMs", runImage},
 		{"sync", "in a stage script: barrier, signal or wait with the other slaves", runSync},
 		{"check", "validate definition repositories and show what they define", runCheck},
 		{"version", "print the version", func(_ context.Context, _ []string, stdout, _ io.Writer) int {
