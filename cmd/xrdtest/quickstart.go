@@ -8,12 +8,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/xrdtest/xrdtest/internal/definition"
+	"github.com/xrdtest/xrdtest/internal/hypervisor/libvirt"
 	"github.com/xrdtest/xrdtest/internal/hypervisor/local"
+	"github.com/xrdtest/xrdtest/internal/image"
 	"github.com/xrdtest/xrdtest/internal/master"
 	"github.com/xrdtest/xrdtest/internal/store"
 )
@@ -26,7 +29,11 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 	asJSON := fs.Bool("json", false, "print one JSON document instead of the summary")
 	keep := fs.Bool("keep", false, "leave the master (and its API) running after the sessions")
 	stateDir := fs.String("state-dir", "", "keep the master's state here (default: a new temporary folder)")
-	slaveWait := fs.Duration("slave-wait", 60*time.Second, "how long a session waits for its slaves")
+	slaveWait := fs.Duration("slave-wait", 0, "how long a session waits for its slaves (default 60s, 5m with libvirt)")
+	backendName := fs.String("backend", "local", "where the hosts run: local (slave processes) or libvirt (VMs)")
+	libvirtURI := fs.String("libvirt-uri", "qemu:///system", "libvirt `URI` (qemu:///system or qemu+unix:///system?socket=PATH)")
+	pool := fs.String("pool", "default", "libvirt storage `pool` holding the boot images")
+	imageDir := fs.String("image", "", "an image `DIR` made by `xrdtest image build` (default: build one)")
 	stageTimeout := fs.Duration("stage-timeout", 10*time.Minute, "stage timeout when the suite sets none")
 	logLevel := fs.String("log-level", "WARNING", "log level of the master (logs go to stderr)")
 	fs.Usage = func() {
@@ -76,22 +83,57 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return fail("no suite %q in %s", *suiteName, *defs)
 	}
 
-	// The local slaves enroll with one-time tokens the master issues per
-	// host; the master needs no connection token.
-	backend := &local.Backend{Binary: self, Dir: filepath.Join(dir, "machines"), Log: log}
+	// The machines' slaves enroll with one-time tokens the master issues
+	// per host; the master needs no connection token.
+	var clusters master.ClusterProvider
+	daemonAddr := "127.0.0.1:0"
+	var localBackend *local.Backend
+	switch *backendName {
+	case "local":
+		localBackend = &local.Backend{Binary: self, Dir: filepath.Join(dir, "machines"), Log: log}
+		clusters = localBackend
+		if *slaveWait == 0 {
+			*slaveWait = time.Minute
+		}
+	case "libvirt":
+		lb, err := libvirtQuickstart(ctx, set, *libvirtURI, *pool, *imageDir, dir, log, stdout, *asJSON)
+		if err != nil {
+			return fail("%v", err)
+		}
+		defer lb.Close()
+		// A quickstart leaves nothing behind, cached volumes included:
+		// its state folder (which owns them) is temporary.
+		defer func() {
+			if !*keep {
+				if err := lb.Purge(context.WithoutCancel(ctx)); err != nil {
+					log.Warn("cannot remove the cached volumes", "err", err)
+				}
+			}
+		}()
+		clusters = lb
+		// The VMs reach the master through their network's gateway.
+		daemonAddr = "0.0.0.0:0"
+		if *slaveWait == 0 {
+			*slaveWait = 5 * time.Minute
+		}
+	default:
+		return fail("unknown --backend %q: local or libvirt", *backendName)
+	}
 	apiToken := randomToken()
 	m, err := master.Open(ctx, master.Options{
-		StateDir: filepath.Join(dir, "master"), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0",
+		StateDir: filepath.Join(dir, "master"), DaemonAddr: daemonAddr, WebAddr: "127.0.0.1:0",
 		APIToken: apiToken, Repos: []definition.Repo{{Root: *defs}},
 		Settings: master.SessionSettings{StageTimeout: *stageTimeout, KillGrace: 5 * time.Second, SlaveWait: *slaveWait,
 			WebPort: 8080, WebProto: "http", LogMaxBytes: 1 << 20},
-		Clusters: backend, Log: log, Version: version,
+		Clusters: clusters, Log: log, Version: version,
 	})
 	if err != nil {
 		return fail("%v", err)
 	}
-	backend.MasterAddr = m.DaemonAddr().String()
-	backend.Fingerprint = m.CA.Fingerprint()
+	if localBackend != nil {
+		localBackend.MasterAddr = m.DaemonAddr().String()
+		localBackend.Fingerprint = m.CA.Fingerprint()
+	}
 	m.Manager.Settings.WebPort = portOf(m.WebAddr().String())
 	serveCtx, stop := context.WithCancel(ctx)
 	served := make(chan error, 1)
@@ -144,6 +186,44 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 		<-ctx.Done()
 	}
 	return code
+}
+
+// libvirtQuickstart connects the libvirt backend and installs the slave
+// image (built unless given) into the pool under every boot image name the
+// suites' clusters use.
+func libvirtQuickstart(ctx context.Context, set *definition.Set, uri, pool, imageDir, dir string, log *slog.Logger, stdout io.Writer, quiet bool) (*libvirt.Backend, error) {
+	kernel, initrd := filepath.Join(imageDir, "vmlinuz"), filepath.Join(imageDir, "initrd.gz")
+	if imageDir == "" {
+		if !quiet {
+			fmt.Fprintln(stdout, "building the slave image (xrdtest image build)...")
+		}
+		var steps io.Writer = stdout
+		if quiet {
+			steps = io.Discard
+		}
+		img, err := image.Build(ctx, image.Options{OutDir: filepath.Join(dir, "image"), Version: version, Log: steps})
+		if err != nil {
+			return nil, fmt.Errorf("building the slave image: %w", err)
+		}
+		kernel, initrd = img.Kernel, img.Initrd
+	}
+	lb, err := libvirt.New(ctx, libvirt.Config{URI: uri, Pool: pool, StateDir: filepath.Join(dir, "libvirt")}, log)
+	if err != nil {
+		return nil, fmt.Errorf("libvirt: %w", err)
+	}
+	images := map[string]bool{}
+	for _, c := range set.Clusters {
+		for _, h := range c.Hosts {
+			images[h.BootImage] = true
+		}
+	}
+	for name := range images {
+		if err := lb.InstallImage(ctx, name, kernel, initrd); err != nil {
+			lb.Close()
+			return nil, err
+		}
+	}
+	return lb, nil
 }
 
 func randomToken() string {

@@ -1,5 +1,6 @@
 #!/bin/bash
-SHARED=${XRDTEST_SHARED:-/tmp/xrdtest-example}
 if [ "@slavename@" = "ds1.xrd.test" ]; then
-    rm -f "$SHARED/payload.txt"
+    rm -f "${XRDTEST_SHARED:-/tmp/xrdtest-example}/payload.txt"
+    [ -f /tmp/xrdtest-example-httpd.pid ] && kill "$(cat /tmp/xrdtest-example-httpd.pid)" && rm -f /tmp/xrdtest-example-httpd.pid
 fi
+exit 0
