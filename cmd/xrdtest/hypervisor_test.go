@@ -109,6 +109,16 @@ func TestHypervisorDaemon(t *testing.T) {
 	if out, _ := readOutput(m.Store, d.ID, 2, "s3.xrd.test"); out != "run on s3.xrd.test\n" {
 		t.Errorf("output %q", out)
 	}
+	events, _ := m.Store.Events(context.Background(), d.ID)
+	var evs []string
+	for _, e := range events {
+		evs = append(evs, e.Message)
+	}
+	for _, want := range []string{"s2.xrd.test: starting its slave process", "s2.xrd.test: slave connected"} {
+		if !strings.Contains(strings.Join(evs, "\n"), want) {
+			t.Errorf("session events lack %q:\n%s", want, strings.Join(evs, "\n"))
+		}
+	}
 	if !strings.Contains(logs.String(), "one-time enrollment token accepted") {
 		t.Errorf("the hypervisor's slaves did not enroll with one-time tokens")
 	}

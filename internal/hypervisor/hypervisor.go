@@ -39,3 +39,21 @@ type Backend interface {
 	StartCluster(ctx context.Context, spec ClusterSpec) error
 	StopCluster(ctx context.Context, cluster string) error
 }
+
+type progressKey struct{}
+
+// WithProgress returns a context whose StartCluster calls report per-host
+// progress (defining, booting...) to f. The master records it in the
+// session's events; a hypervisor daemon relays it to the master.
+func WithProgress(ctx context.Context, f func(host, phase string)) context.Context {
+	return context.WithValue(ctx, progressKey{}, f)
+}
+
+// ReportProgress reports a host's progress to whoever asked for it with
+// WithProgress; it does nothing otherwise. Safe from several goroutines
+// when f is.
+func ReportProgress(ctx context.Context, host, phase string) {
+	if f, ok := ctx.Value(progressKey{}).(func(host, phase string)); ok && f != nil {
+		f(host, phase)
+	}
+}

@@ -20,8 +20,6 @@ type Hypervisors struct {
 	Registry *Registry
 	// StartTimeout bounds a StartCluster command on the hypervisor.
 	StartTimeout time.Duration
-	// Progress, when set, receives per-host progress (defining, booting).
-	Progress func(cluster, host, phase string)
 
 	mu     sync.Mutex
 	placed map[string]placement // cluster -> where it runs
@@ -164,9 +162,7 @@ func (h *Hypervisors) command(ctx context.Context, c *daemonConn, cluster string
 	for {
 		select {
 		case st := <-w.progress:
-			if h.Progress != nil {
-				h.Progress(cluster, st.GetHost(), st.GetPhase())
-			}
+			hypervisor.ReportProgress(ctx, st.GetHost(), st.GetPhase())
 		case st := <-w.done:
 			if st.GetError() != "" {
 				return fmt.Errorf("%s", st.GetError())

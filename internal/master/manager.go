@@ -217,7 +217,10 @@ func (m *Manager) execute(ctx context.Context, s *store.Session, suite *definiti
 			for _, h := range c.Hosts {
 				spec.Tokens[h.Name] = m.Tokens.Issue(h.Name)
 			}
-			if err := m.Clusters.StartCluster(ctx, spec); err != nil {
+			pctx := hypervisor.WithProgress(ctx, func(host, phase string) {
+				m.event(ctx, s.ID, "cluster", fmt.Sprintf("%s: %s", host, phase))
+			})
+			if err := m.Clusters.StartCluster(pctx, spec); err != nil {
 				m.stopClusters(ctx, clusters[:i+1], log)
 				m.finish(ctx, s, store.SessionFailed, fmt.Sprintf("cannot start cluster %s: %v", c.Name, err))
 				return
@@ -235,7 +238,9 @@ func (m *Manager) execute(ctx context.Context, s *store.Session, suite *definiti
 		case <-waitCtx.Done():
 		}
 	}()
-	missing := m.Registry.WaitForSlaves(waitCtx, s.Machines)
+	missing := m.Registry.waitForSlaves(waitCtx, s.Machines, func(slave string) {
+		m.event(ctx, s.ID, "slave", slave+": slave connected")
+	})
 	stop()
 	if len(missing) > 0 {
 		select {

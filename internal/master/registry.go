@@ -237,11 +237,22 @@ func compareStrings(a, b string) int {
 // ctx ends; it returns the slaves still missing (connected but busy ones
 // are named as such).
 func (r *Registry) WaitForSlaves(ctx context.Context, names []string) []string {
+	return r.waitForSlaves(ctx, names, nil)
+}
+
+// waitForSlaves is WaitForSlaves, calling connected once for each slave
+// as it becomes connected.
+func (r *Registry) waitForSlaves(ctx context.Context, names []string, connected func(string)) []string {
+	seen := map[string]bool{}
 	for {
 		r.mu.Lock()
-		var missing []string
+		var missing, newly []string
 		for _, n := range names {
 			c := r.daemons[pki.Identity{Role: pki.RoleSlave, Name: n}]
+			if c != nil && !seen[n] {
+				seen[n] = true
+				newly = append(newly, n)
+			}
 			switch {
 			case c == nil:
 				missing = append(missing, n)
@@ -251,6 +262,11 @@ func (r *Registry) WaitForSlaves(ctx context.Context, names []string) []string {
 		}
 		changed := r.changed
 		r.mu.Unlock()
+		if connected != nil {
+			for _, n := range newly {
+				connected(n)
+			}
+		}
 		if len(missing) == 0 {
 			return nil
 		}

@@ -86,7 +86,12 @@ func (a *Agent) Handle(ctx context.Context, m *protocol.MasterMessage) {
 			spec := hypervisor.ClusterSpec{Cluster: c, Tokens: m.StartCluster.GetTokens(),
 				Master: hypervisor.MasterEndpoint{Port: int(m.StartCluster.GetMasterPort()), IP: m.StartCluster.GetMasterIp(), Fingerprint: fp}}
 			a.cfg.Log.Info("starting cluster", "cluster", c.Name, "hosts", len(c.Hosts))
-			return c.Name, a.cfg.Backend.StartCluster(ctx, spec)
+			id := m.StartCluster.GetId()
+			pctx := hypervisor.WithProgress(ctx, func(host, phase string) {
+				a.client.Send(ctx, &protocol.DaemonMessage{Msg: &protocol.DaemonMessage_ClusterState{ClusterState: &protocol.ClusterState{
+					Id: id, Cluster: c.Name, Host: host, Phase: phase}}})
+			})
+			return c.Name, a.cfg.Backend.StartCluster(pctx, spec)
 		})
 	case *protocol.MasterMessage_StopCluster:
 		a.run(ctx, m.StopCluster.GetId(), func() (string, error) {

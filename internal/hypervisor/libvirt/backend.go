@@ -219,10 +219,11 @@ func (b *Backend) lockCluster(name string) func() {
 	return m.Unlock
 }
 
-func (b *Backend) progress(host, phase string) {
+func (b *Backend) progress(ctx context.Context, host, phase string) {
 	if b.cfg.Progress != nil {
 		b.cfg.Progress(host, phase)
 	}
+	hypervisor.ReportProgress(ctx, host, phase)
 }
 
 // poolInfo is the storage pool the backend works in.

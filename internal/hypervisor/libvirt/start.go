@@ -199,7 +199,7 @@ func (b *Backend) StartCluster(ctx context.Context, spec hypervisor.ClusterSpec)
 	}
 
 	// Domains: defined and started in parallel.
-	if err := parallel(plans, func(p *hostPlan) error { return b.startDomain(l, pool, spec, netName, p, undo) }); err != nil {
+	if err := parallel(plans, func(p *hostPlan) error { return b.startDomain(ctx, l, pool, spec, netName, p, undo) }); err != nil {
 		return err
 	}
 	if err := b.st.update(func(st *State) { st.Clusters[c.Name].Live = true }); err != nil {
@@ -425,7 +425,7 @@ func (b *Backend) checkFree(l *libvirt.Libvirt, pool poolInfo, c *definition.Clu
 // prepareVolumes makes a host's boot overlay and data disks: cached ones
 // of ours are reused, the others (re)created, data disks formatted.
 func (b *Backend) prepareVolumes(ctx context.Context, l *libvirt.Libvirt, pool poolInfo, cluster string, p *hostPlan, undo *undoStack) error {
-	b.progress(p.host.Name, PhasePreparing)
+	b.progress(ctx, p.host.Name, PhasePreparing)
 	capacity := p.boot.capacity
 	if capacity == 0 {
 		capacity = 1 << 30
@@ -512,9 +512,9 @@ func deleteVolume(l *libvirt.Libvirt, pool poolInfo, name string) error {
 }
 
 // startDomain defines and starts a host's domain.
-func (b *Backend) startDomain(l *libvirt.Libvirt, pool poolInfo, spec hypervisor.ClusterSpec, netName string, p *hostPlan, undo *undoStack) error {
+func (b *Backend) startDomain(ctx context.Context, l *libvirt.Libvirt, pool poolInfo, spec hypervisor.ClusterSpec, netName string, p *hostPlan, undo *undoStack) error {
 	c := spec.Cluster
-	b.progress(p.host.Name, PhaseDefining)
+	b.progress(ctx, p.host.Name, PhaseDefining)
 	overlay, err := volPath(l, pool, p.overlay.name)
 	if err != nil {
 		return fmt.Errorf("volume %s: %w", p.overlay.name, err)
@@ -573,6 +573,6 @@ func (b *Backend) startDomain(l *libvirt.Libvirt, pool poolInfo, spec hypervisor
 		}
 		return nil
 	})
-	b.progress(p.host.Name, PhaseBooting)
+	b.progress(ctx, p.host.Name, PhaseBooting)
 	return nil
 }

@@ -101,6 +101,7 @@ func (b *Backend) StartCluster(ctx context.Context, spec hypervisor.ClusterSpec)
 		if token == "" {
 			token = b.Token
 		}
+		hypervisor.ReportProgress(ctx, h.Name, "starting its slave process")
 		p, err := b.startSlave(c, h, shared, token, fp)
 		if err != nil {
 			b.clusters[c.Name] = procs
