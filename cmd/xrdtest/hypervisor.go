@@ -19,6 +19,10 @@ import (
 )
 
 func runHypervisor(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	// Maintenance subcommands work on the libvirt backend directly.
+	if len(args) > 0 && (args[0] == "purge" || args[0] == "install-image") {
+		return runHypervisorTool(ctx, args[0], args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("hypervisor", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	file := fs.String("c", "", "configuration `file` (default "+config.DefaultHypervisorFile+" when it exists; \"none\": no file)")
@@ -31,7 +35,7 @@ func runHypervisor(ctx context.Context, args []string, stdout, stderr io.Writer)
 	backend := fs.String("backend", "", "libvirt or local ([hypervisor] backend)")
 	logFormat := fs.String("log-format", "text", "text or json")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: xrdtest hypervisor [-c FILE] [--master HOST:PORT] [options]\n\nRuns the hypervisor daemon: connects to the master and starts and stops the\nsuites' clusters on command. The first start enrolls with the connection\ntoken ([test_master] connection_passwd, or XRDTEST_TOKEN) and the master's CA\nfingerprint.")
+		fmt.Fprintln(stderr, "usage: xrdtest hypervisor [-c FILE] [--master HOST:PORT] [options]\n       xrdtest hypervisor purge [-c FILE]\n       xrdtest hypervisor install-image [-c FILE] --image DIR [--name VOLUME]\n\nRuns the hypervisor daemon: connects to the master and starts and stops the\nsuites' clusters on command. The first start enrolls with the connection\ntoken ([test_master] connection_passwd, or XRDTEST_TOKEN) and the master's CA\nfingerprint. purge removes the cached volumes xrdtest created (boot image\ncopies and data disks kept across runs); install-image puts an image made by\n`xrdtest image build` into the storage pool as a boot image.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -109,4 +113,53 @@ func (b libvirtBackend) Capacity() (memKiB, freeKiB int64, cpus int) {
 		return 0, 0, 0
 	}
 	return int64(free), int64(free), cpus
+}
+
+// runHypervisorTool runs `xrdtest hypervisor purge|install-image` against
+// the configured libvirt.
+func runHypervisorTool(ctx context.Context, tool string, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("hypervisor "+tool, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.String("c", "", "configuration `file` (default "+config.DefaultHypervisorFile+" when it exists; \"none\": no file)")
+	var sets setFlags
+	fs.Var(&sets, "set", "override a key: `section.key=value` (repeatable)")
+	imageDir := fs.String("image", "", "install-image: the image `DIR` (vmlinuz, initrd.gz)")
+	name := fs.String("name", "xrdtest-slave.qcow2", "install-image: the boot image `volume` name definitions use")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	fail := func(code int, format string, a ...any) int {
+		fmt.Fprintf(stderr, "xrdtest hypervisor %s: "+format+"\n", append([]any{tool}, a...)...)
+		return code
+	}
+	cfg := config.DefaultHypervisor()
+	if err := loadDaemonConfig(cfg, *file, config.DefaultHypervisorFile, sets, nil, stderr); err != nil {
+		return fail(2, "configuration: %v", err)
+	}
+	log, err := newLogger(stderr, string(cfg.Daemon.LogLevel), "text")
+	if err != nil {
+		return fail(2, "%v", err)
+	}
+	lb, err := libvirt.New(ctx, libvirt.Config{URI: cfg.Libvirt.URI, Pool: cfg.VirtualMachines.StoragePool,
+		ForceTCG: cfg.Libvirt.ForceTCG, StateDir: filepath.Join(cfg.Hypervisor.StateDir, "libvirt")}, log)
+	if err != nil {
+		return fail(1, "libvirt: %v", err)
+	}
+	defer lb.Close()
+	switch tool {
+	case "purge":
+		if err := lb.Purge(ctx); err != nil {
+			return fail(1, "%v", err)
+		}
+		fmt.Fprintln(stdout, "cached volumes removed")
+	case "install-image":
+		if *imageDir == "" {
+			return fail(2, "--image DIR is required")
+		}
+		if err := lb.InstallImage(ctx, *name, filepath.Join(*imageDir, "vmlinuz"), filepath.Join(*imageDir, "initrd.gz")); err != nil {
+			return fail(1, "%v", err)
+		}
+		fmt.Fprintf(stdout, "installed %s into pool %s\n", *name, cfg.VirtualMachines.StoragePool)
+	}
+	return 0
 }

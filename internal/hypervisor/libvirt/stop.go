@@ -322,3 +322,18 @@ func (b *Backend) Purge(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Clusters lists the clusters this backend started and has not stopped,
+// from its state file: after a restart of the hypervisor daemon they are
+// reported to the master, which re-adopts those its sessions still use
+// and has the others stopped.
+func (b *Backend) Clusters() []string {
+	var out []string
+	b.st.view(func(st *State) {
+		for name := range st.Clusters {
+			out = append(out, name)
+		}
+	})
+	slices.Sort(out)
+	return out
+}

@@ -1,0 +1,44 @@
+package master
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/xrdtest/xrdtest/internal/pki"
+	"github.com/xrdtest/xrdtest/internal/protocol"
+)
+
+func TestPlacement(t *testing.T) {
+	r := NewRegistry()
+	h := &Hypervisors{Registry: r}
+	if _, err := h.choose("c1", 1); err == nil || !strings.Contains(err.Error(), "no hypervisor is connected") {
+		t.Fatalf("none connected: %v", err)
+	}
+	for name, free := range map[string]int64{"hv-small": 1 << 20, "hv-big": 8 << 20} {
+		id := pki.Identity{Role: pki.RoleHypervisor, Name: name}
+		r.daemons[id] = &daemonConn{id: id, hv: &protocol.HypervisorInfo{FreeMemoryKib: free}, closed: make(chan struct{})}
+	}
+	// The one with the most room, counting what was already placed.
+	// 3 GiB clusters: big (8 GiB) takes two, then small (1 GiB) has no
+	// room and big has 2 GiB left.
+	for i, want := range []string{"hv-big", "hv-big"} {
+		c, err := h.choose("c", 3<<20)
+		if err != nil {
+			t.Fatalf("placement %d: %v", i, err)
+		}
+		if c.id.Name != want {
+			t.Errorf("placement %d on %s, want %s", i, c.id.Name, want)
+		}
+		h.mu.Lock()
+		h.placed[string(rune('a'+i))] = placement{hypervisor: c.id.Name, memKiB: 3 << 20}
+		h.mu.Unlock()
+	}
+	// A 1 GiB cluster goes where most room is left: big (2 GiB).
+	if c, err := h.choose("d", 1<<20); err != nil || c.id.Name != "hv-big" {
+		t.Errorf("1 GiB cluster: %v %v", c, err)
+	}
+	_, err := h.choose("huge", 3<<20)
+	if err == nil || err.Error() != "no hypervisor has room for cluster huge, which needs 3072 MiB: hv-big has 2048 MiB free; hv-small has 1024 MiB free" {
+		t.Errorf("no room: %v", err)
+	}
+}
