@@ -1,0 +1,190 @@
+// Command vms measures how long VM clusters take to come up through the
+// libvirt backend: from the start request to every slave connected to the
+// master, for 1, 4 and 8 VMs started in parallel, and 8 started one after
+// another. It prints figures; it asserts nothing.
+//
+// It needs the private libvirtd of scripts/libvirt-env.sh and runs itself
+// inside its network namespace, where the VMs reach the master through
+// their network's gateway:
+//
+//	set -a; eval "$(bash scripts/libvirt-env.sh start)"; set +a
+//	go run ./bench/vms
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	"github.com/xrdtest/xrdtest/internal/definition"
+	"github.com/xrdtest/xrdtest/internal/hypervisor"
+	"github.com/xrdtest/xrdtest/internal/hypervisor/libvirt"
+	"github.com/xrdtest/xrdtest/internal/image"
+	"github.com/xrdtest/xrdtest/internal/master"
+)
+
+func main() {
+	ramMiB := flag.Int("ram", 160, "guest RAM in MiB")
+	timeout := flag.Duration("timeout", 5*time.Minute, "how long to wait for the slaves of one round")
+	flag.Parse()
+	uri, pool := os.Getenv("XRDTEST_LIBVIRT_URI"), envOr("XRDTEST_LIBVIRT_POOL", "xrdtest")
+	if uri == "" {
+		fatal("XRDTEST_LIBVIRT_URI is not set: set -a; eval \"$(bash scripts/libvirt-env.sh start)\"; set +a")
+	}
+	if os.Getenv("XRDTEST_BENCH_IN_NETNS") == "" {
+		// Re-run inside the namespace of the private libvirtd.
+		self, err := os.Executable()
+		if err != nil {
+			fatal(err.Error())
+		}
+		cmd := exec.Command("ip", append([]string{"netns", "exec", envOr("XRDTEST_LIBVIRT_NETNS", "xrdtest-lv"), self}, os.Args[1:]...)...)
+		cmd.Env = append(os.Environ(), "XRDTEST_BENCH_IN_NETNS=1")
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		if err := cmd.Run(); err != nil {
+			os.Exit(1)
+		}
+		return
+	}
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "xrdtest-bench-vms-")
+	if err != nil {
+		fatal(err.Error())
+	}
+	defer os.RemoveAll(dir)
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+
+	fmt.Println("building the slave image...")
+	img, err := image.Build(ctx, image.Options{OutDir: filepath.Join(dir, "image")})
+	if err != nil {
+		fatal("image: " + err.Error())
+	}
+	lb, err := libvirt.New(ctx, libvirt.Config{URI: uri, Pool: pool, StateDir: filepath.Join(dir, "libvirt")}, log)
+	if err != nil {
+		fatal("libvirt: " + err.Error())
+	}
+	defer lb.Close()
+	defer lb.Purge(ctx)
+	if err := lb.InstallImage(ctx, "xrdtest-bench.qcow2", img.Kernel, img.Initrd); err != nil {
+		fatal(err.Error())
+	}
+	m, err := master.Open(ctx, master.Options{StateDir: filepath.Join(dir, "master"), DaemonAddr: "0.0.0.0:0", WebAddr: "127.0.0.1:0", Log: log})
+	if err != nil {
+		fatal(err.Error())
+	}
+	sctx, stop := context.WithCancel(ctx)
+	served := make(chan struct{})
+	go func() { defer close(served); m.Serve(sctx) }()
+	defer func() { stop(); <-served }()
+
+	// up starts the clusters (all at once), waits for all their slaves and
+	// returns the time from the first request; the clusters are stopped
+	// afterwards.
+	seq := 0
+	up := func(sizes []int, sequential bool) (time.Duration, error) {
+		var clusters []*definition.Cluster
+		for _, n := range sizes {
+			seq++
+			clusters = append(clusters, cluster(fmt.Sprintf("cluster_b%d", seq), seq, n, *ramMiB))
+		}
+		defer func() {
+			for _, c := range clusters {
+				lb.StopCluster(ctx, c.Name)
+			}
+		}()
+		start := time.Now()
+		wait := func(c *definition.Cluster) error {
+			var names []string
+			for _, h := range c.Hosts {
+				names = append(names, h.Name)
+			}
+			wctx, cancel := context.WithTimeout(ctx, *timeout)
+			defer cancel()
+			if missing := m.Registry.WaitForSlaves(wctx, names); len(missing) > 0 {
+				return fmt.Errorf("slaves never connected: %v (consoles in %s)", missing, filepath.Join(dir, "libvirt", "console"))
+			}
+			return nil
+		}
+		for _, c := range clusters {
+			spec := hypervisor.ClusterSpec{Cluster: c, Master: m.Manager.Endpoint, Tokens: map[string]string{}}
+			for _, h := range c.Hosts {
+				spec.Tokens[h.Name] = m.Manager.Tokens.Issue(h.Name)
+			}
+			if err := lb.StartCluster(ctx, spec); err != nil {
+				return 0, err
+			}
+			if sequential {
+				if err := wait(c); err != nil {
+					return 0, err
+				}
+			}
+		}
+		if !sequential {
+			for _, c := range clusters {
+				if err := wait(c); err != nil {
+					return 0, err
+				}
+			}
+		}
+		return time.Since(start), nil
+	}
+
+	fmt.Printf("domain type %s, %d MiB per VM\n\n", lb.DomainType(), *ramMiB)
+	fmt.Printf("%-28s %s\n", "start", "request -> all slaves connected")
+	results := map[string]time.Duration{}
+	for _, r := range []struct {
+		name       string
+		sizes      []int
+		sequential bool
+	}{
+		{"1 VM", []int{1}, false},
+		{"4 VMs in parallel", []int{4}, false},
+		{"8 VMs in parallel", []int{8}, false},
+		{"8 VMs one after another", []int{1, 1, 1, 1, 1, 1, 1, 1}, true},
+	} {
+		d, err := up(r.sizes, r.sequential)
+		if err != nil {
+			fatal(r.name + ": " + err.Error())
+		}
+		results[r.name] = d
+		fmt.Printf("%-28s %6.1f s\n", r.name, d.Seconds())
+	}
+	ratio := results["8 VMs in parallel"].Seconds() / results["8 VMs one after another"].Seconds()
+	verdict := "met"
+	if ratio > 0.5 {
+		verdict = "NOT met"
+	}
+	fmt.Printf("\nparallel(8) / sequential(8) = %.2f (target <= 0.50: %s)\n", ratio, verdict)
+}
+
+// cluster makes a cluster of n VMs of the bench image on its own /24.
+func cluster(name string, net3, n, ramMiB int) *definition.Cluster {
+	prefix := fmt.Sprintf("10.96.%d.", net3)
+	c := &definition.Cluster{Name: name, Network: definition.Network{Name: name + "_net", IP: prefix + "1", Netmask: "255.255.255.0",
+		DHCPRange: [2]string{prefix + "100", prefix + "200"}, BridgeName: fmt.Sprintf("xrdbench%d", net3)}}
+	for i := 1; i <= n; i++ {
+		c.Hosts = append(c.Hosts, &definition.Host{
+			Name: fmt.Sprintf("b%d-%d.bench.test", net3, i), IP: prefix + fmt.Sprint(10+i),
+			MAC: fmt.Sprintf("52:54:00:96:%02x:%02x", net3, i), RAMKiB: uint64(ramMiB) << 10, Arch: "x86_64",
+			BootImage: "xrdtest-bench.qcow2", CacheBootImage: false, Aliases: []string{}, Disks: []definition.Disk{},
+			UUID: fmt.Sprintf("00000000-0000-5000-8000-%012x", net3*100+i),
+		})
+	}
+	return c
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func fatal(msg string) {
+	fmt.Fprintln(os.Stderr, "bench/vms:", msg)
+	os.Exit(1)
+}
