@@ -1,6 +1,8 @@
 package master
 
 import (
+	"io"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -42,3 +44,28 @@ func TestPlacement(t *testing.T) {
 		t.Errorf("no room: %v", err)
 	}
 }
+
+func TestAdoptAfterHypervisorRestart(t *testing.T) {
+	r := NewRegistry()
+	h := &Hypervisors{Registry: r}
+	h.init()
+	h.placed["live"] = placement{hypervisor: "hv1", memKiB: 1}
+	h.placed["elsewhere"] = placement{hypervisor: "hv2", memKiB: 1}
+	id := pki.Identity{Role: pki.RoleHypervisor, Name: "hv1"}
+	c := &daemonConn{id: id, out: make(chan *protocol.MasterMessage, 8), closed: make(chan struct{}), log: discardLogger()}
+	h.adopt(c, []string{"live", "orphan", "elsewhere"})
+	var stopped []string
+	for len(c.out) > 0 {
+		m := <-c.out
+		if s := m.GetStopCluster(); s != nil {
+			stopped = append(stopped, s.GetCluster())
+		}
+	}
+	// The live cluster of a session is adopted again; the others are
+	// stopped (one placed on another hypervisor runs here, so it is stale).
+	if strings.Join(stopped, ",") != "orphan,elsewhere" {
+		t.Errorf("stopped %v, want orphan and elsewhere", stopped)
+	}
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
