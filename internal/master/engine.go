@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strings"
 	"sync"
 	"time"
@@ -73,7 +74,9 @@ type sessionRun struct {
 	changed func(session int64)
 	// sync coordinates the scripts' sync calls (nil: none).
 	sync *syncHub
-	now  func() time.Time
+	// results writes the current stage's results in batches.
+	results *resultBatcher
+	now     func() time.Time
 }
 
 // stageVerdict summarises one stage over all its slaves.
@@ -172,6 +175,7 @@ func firstNonEmpty(ss ...string) string {
 func (r *sessionRun) runStage(ctx context.Context, ps plannedStage, lost map[string]bool, skip string, afterCancel bool) stageVerdict {
 	st := &store.Stage{SessionID: r.session.ID, Index: ps.index, Name: ps.name, Case: ps.cas, Started: r.now()}
 	r.put(ctx, st)
+	r.results = newResultBatcher(ctx, r.store, r.log, r.notify)
 	log := r.log.With("stage", ps.name)
 
 	var v stageVerdict
@@ -188,10 +192,13 @@ func (r *sessionRun) runStage(ctx context.Context, ps plannedStage, lost map[str
 			}
 		}()
 	}
+	// The dispatch goroutines record losses in lost; this stage's loop
+	// reads the losses of earlier stages only.
+	lostBefore := maps.Clone(lost)
 	var members []string
 	if skip == "" && !ps.script.NoOp() {
 		for _, slave := range r.session.Machines {
-			if !lost[slave] {
+			if !lostBefore[slave] {
 				members = append(members, slave)
 			}
 		}
@@ -202,7 +209,7 @@ func (r *sessionRun) runStage(ctx context.Context, ps plannedStage, lost map[str
 		switch {
 		case skip != "":
 			res.Status, res.Message = store.StatusSkipped, skip
-		case lost[slave]:
+		case lostBefore[slave]:
 			res.Status, res.Message = store.StatusSkipped, "the slave was lost earlier in the session"
 		case ps.script.NoOp():
 			now := r.now()
@@ -234,6 +241,7 @@ func (r *sessionRun) runStage(ctx context.Context, ps plannedStage, lost map[str
 		r.putResult(ctx, res)
 	}
 	wg.Wait()
+	r.results.close()
 	st.Ended = r.now()
 	r.put(ctx, st)
 	if !v.ok() {
@@ -316,11 +324,8 @@ func (r *sessionRun) put(ctx context.Context, st *store.Stage) {
 	r.notify()
 }
 
-func (r *sessionRun) putResult(ctx context.Context, res *store.Result) {
-	if err := r.store.PutResult(context.WithoutCancel(ctx), res); err != nil {
-		r.log.Error("cannot record result", "stage", res.Stage, "slave", res.Slave, "err", err)
-	}
-	r.notify()
+func (r *sessionRun) putResult(_ context.Context, res *store.Result) {
+	r.results.put(res)
 }
 
 func (r *sessionRun) notify() {

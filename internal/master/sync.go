@@ -176,8 +176,14 @@ func (s *syncSession) pending() []*syncCall {
 	return out
 }
 
-// evaluate completes or fails every pending call that can be decided.
+// evaluate completes or fails every pending call that can be decided. It
+// runs each time a member ends its stage, so it returns at once when no
+// call is pending (the common case: scripts that never sync).
 func (s *syncSession) evaluate() {
+	pending := s.pending()
+	if len(pending) == 0 {
+		return
+	}
 	for name, arrived := range s.barriers {
 		var missing, blockers []string
 		for _, m := range s.members {
@@ -199,7 +205,7 @@ func (s *syncSession) evaluate() {
 		default:
 			continue
 		}
-		for _, c := range s.pending() {
+		for _, c := range pending {
 			if c.op == "barrier" && c.name == name {
 				s.complete(c, result)
 			}
@@ -209,8 +215,13 @@ func (s *syncSession) evaluate() {
 	// A wait can complete when enough signals came; it can never
 	// complete when no member is left that could still signal.
 	blocked := map[string]bool{}
-	for _, c := range s.pending() {
-		blocked[c.slave] = true
+	waits := false
+	for _, c := range pending {
+		blocked[c.slave] = !c.done
+		waits = waits || c.op == "wait" && !c.done
+	}
+	if !waits {
+		return
 	}
 	var couldSignal, gone []string
 	for _, m := range s.members {

@@ -28,15 +28,13 @@ const (
 // ErrOutputGap, so that the file is always exactly the concatenation of
 // chunks 1..NextSeq()-1.
 //
-// Flush policy: every Append is flushed to the file before it returns. The
-// output is watched live (OpenOutput readers, "tail -f" by an admin), the
-// sequence number acknowledged to the slave must describe bytes that are in
-// the file (they survive a crash of the master process, the page cache
-// keeps them), and chunks from slaves are already coalesced at the source,
-// so one write(2) per chunk costs little; the alternative, a time-based
-// flush, would need a timer goroutine and leave readers behind. The bufio
-// layer therefore only coalesces the (rare) small chunks' copies and lets
-// large chunks through unbuffered. Close also fsyncs the file.
+// Write policy: every chunk is written to the file before Append returns,
+// unbuffered. The output is watched live (OpenOutput readers, "tail -f" by
+// an admin), the sequence number acknowledged to the slave must describe
+// bytes that are in the file (they survive a crash of the master process),
+// and chunks from slaves are already coalesced at the source, so one
+// write(2) per chunk costs little. The file is created by the first chunk;
+// OpenOutput finds no output before it. Close fsyncs the file.
 //
 // An error writing the file is sticky: every later Append returns it.
 //
@@ -45,26 +43,28 @@ const (
 type OutputWriter struct {
 	mu     sync.Mutex
 	path   string
-	f      *os.File
-	bw     *bufio.Writer
+	f      *os.File // nil until the first chunk
 	next   uint64
 	n      int64
 	err    error
 	closed bool
 }
 
+// createOutput prepares a writer. The file is created with the first
+// chunk: most stages print nothing, and a stage of 1000 slaves should not
+// create, sync and hold 1000 empty files. Refusing an existing output
+// (history is never overwritten) is checked here and again, atomically,
+// when the file is created.
 func createOutput(path string) (*OutputWriter, error) {
-	if err := os.MkdirAll(filepath.Dir(path), dirPerm); err != nil {
-		return nil, fmt.Errorf("store: output: %w", err)
+	if _, err := os.Lstat(path); err == nil {
+		return nil, fmt.Errorf("store: output: %w", &fs.PathError{Op: "create", Path: path, Err: fs.ErrExist})
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, filePerm)
-	if err != nil {
-		return nil, fmt.Errorf("store: output: %w", err)
-	}
-	return &OutputWriter{path: path, f: f, bw: bufio.NewWriterSize(f, bufSize), next: 1}, nil
+	return &OutputWriter{path: path, next: 1}, nil
 }
 
-// Append writes chunk seq. See OutputWriter for the rules.
+// Append writes chunk seq; resends are ignored, gaps refused. Each chunk
+// goes to the file before Append returns, so a live reader sees it and an
+// acknowledged chunk is on disk.
 func (w *OutputWriter) Append(seq uint64, p []byte) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -80,11 +80,19 @@ func (w *OutputWriter) Append(seq uint64, p []byte) error {
 	case seq > w.next:
 		return fmt.Errorf("%w: got chunk %d, expected %d", ErrOutputGap, seq, w.next)
 	}
-	if _, err := w.bw.Write(p); err != nil {
-		w.err = fmt.Errorf("store: output: %w", err)
-		return w.err
+	if w.f == nil {
+		if err := os.MkdirAll(filepath.Dir(w.path), dirPerm); err != nil {
+			w.err = fmt.Errorf("store: output: %w", err)
+			return w.err
+		}
+		f, err := os.OpenFile(w.path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, filePerm)
+		if err != nil {
+			w.err = fmt.Errorf("store: output: %w", err)
+			return w.err
+		}
+		w.f = f
 	}
-	if err := w.bw.Flush(); err != nil {
+	if _, err := w.f.Write(p); err != nil {
 		w.err = fmt.Errorf("store: output: %w", err)
 		return w.err
 	}
@@ -93,21 +101,21 @@ func (w *OutputWriter) Append(seq uint64, p []byte) error {
 	return nil
 }
 
-// Bytes returns the number of bytes written.
+// Bytes returns how many bytes were written.
 func (w *OutputWriter) Bytes() int64 {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.n
 }
 
-// NextSeq returns the sequence number of the next chunk expected.
+// NextSeq returns the sequence number expected next.
 func (w *OutputWriter) NextSeq() uint64 {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.next
 }
 
-// Close flushes, syncs and closes the file. Closing twice is a no-op.
+// Close syncs and closes the file, if any chunk created one.
 func (w *OutputWriter) Close() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -115,14 +123,14 @@ func (w *OutputWriter) Close() error {
 		return nil
 	}
 	w.closed = true
+	if w.f == nil {
+		return w.err
+	}
 	if w.err != nil {
 		w.f.Close()
 		return w.err
 	}
-	err := w.bw.Flush()
-	if err == nil {
-		err = w.f.Sync()
-	}
+	err := w.f.Sync()
 	if cerr := w.f.Close(); err == nil {
 		err = cerr
 	}

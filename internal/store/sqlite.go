@@ -523,25 +523,57 @@ func (s *SQLite) Stages(ctx context.Context, session int64) ([]*Stage, error) {
 
 // PutResult implements Store.
 func (s *SQLite) PutResult(ctx context.Context, r *Result) error {
-	if r.Stage < 0 {
-		return fmt.Errorf("%w: stage index %d", ErrInvalid, r.Stage)
+	return s.PutResults(ctx, []*Result{r})
+}
+
+const upsertResult = `INSERT INTO results (session_id, stage, slave, status, exit_code, start_ns, end_ns,
+		message, script, output_bytes)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (session_id, stage, slave) DO UPDATE SET status = excluded.status, exit_code = excluded.exit_code,
+		start_ns = excluded.start_ns, end_ns = excluded.end_ns, message = excluded.message,
+		script = excluded.script, output_bytes = excluded.output_bytes`
+
+// PutResults implements Store: one transaction and one prepared statement
+// for the whole batch, which is what keeps a stage of 1000 slaves from
+// queueing 1000 commits behind the single writer.
+func (s *SQLite) PutResults(ctx context.Context, rs []*Result) error {
+	type row struct {
+		r    *Result
+		code any
+		ts   [2]any
 	}
-	ts, err := times(r.Start, r.End)
-	if err != nil {
-		return err
+	rows := make([]row, 0, len(rs))
+	for _, r := range rs {
+		if r.Stage < 0 {
+			return fmt.Errorf("%w: stage index %d", ErrInvalid, r.Stage)
+		}
+		ts, err := times(r.Start, r.End)
+		if err != nil {
+			return err
+		}
+		var code any
+		if r.ExitCode != nil {
+			code = int64(*r.ExitCode)
+		}
+		rows = append(rows, row{r, code, [2]any{ts[0], ts[1]}})
 	}
-	var code any
-	if r.ExitCode != nil {
-		code = int64(*r.ExitCode)
-	}
-	_, err = s.w.ExecContext(ctx, `INSERT INTO results (session_id, stage, slave, status, exit_code, start_ns, end_ns,
-			message, script, output_bytes)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (session_id, stage, slave) DO UPDATE SET status = excluded.status, exit_code = excluded.exit_code,
-			start_ns = excluded.start_ns, end_ns = excluded.end_ns, message = excluded.message,
-			script = excluded.script, output_bytes = excluded.output_bytes`,
-		r.SessionID, r.Stage, r.Slave, string(r.Status), code, ts[0], ts[1], r.Message, r.Script, r.OutputBytes)
-	return wrap(missingSession(err, r.SessionID))
+	var sessionID int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, upsertResult)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, w := range rows {
+			sessionID = w.r.SessionID
+			if _, err := st.ExecContext(ctx, w.r.SessionID, w.r.Stage, w.r.Slave, string(w.r.Status), w.code, w.ts[0], w.ts[1],
+				w.r.Message, w.r.Script, w.r.OutputBytes); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return wrap(missingSession(err, sessionID))
 }
 
 // Results implements Store.

@@ -126,9 +126,21 @@ func TestReadableNames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := w.Append(1, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
 	w.Close()
 	if _, err := os.Stat(filepath.Join(dir, "outputs", "3", "2", "a.xrd.test.out")); err != nil {
 		t.Error(err)
+	}
+	// A stage that printed nothing leaves no file.
+	w, err = s.OutputWriter(3, 3, "a.xrd.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if _, err := os.Stat(filepath.Join(dir, "outputs", "3", "3", "a.xrd.test.out")); !os.IsNotExist(err) {
+		t.Errorf("empty output: %v", err)
 	}
 }
 

@@ -147,6 +147,8 @@ type Store interface {
 	Stages(ctx context.Context, session int64) ([]*Stage, error)
 	// PutResult inserts or replaces the result (SessionID, Stage, Slave).
 	PutResult(ctx context.Context, r *Result) error
+	// PutResults is PutResult for several results, atomically.
+	PutResults(ctx context.Context, rs []*Result) error
 	// Results returns the results of a session by stage, then in the order
 	// their slaves were first inserted for that stage.
 	Results(ctx context.Context, session int64) ([]*Result, error)

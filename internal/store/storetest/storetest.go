@@ -785,8 +785,8 @@ func testOutputSeq(t *testing.T, open func(*testing.T) store.Store) {
 	}
 }
 
-// testOutputReadWhileWriting checks that every Append is visible to a
-// reader opened before the first one, at once.
+// testOutputReadWhileWriting checks that every Append is visible at once
+// to a reader; before the first chunk there is no output to open.
 func testOutputReadWhileWriting(t *testing.T, open func(*testing.T) store.Store) {
 	s := open(t)
 	w, err := s.OutputWriter(7, 0, "a.xrd.test")
@@ -794,6 +794,12 @@ func testOutputReadWhileWriting(t *testing.T, open func(*testing.T) store.Store)
 		t.Fatal(err)
 	}
 	defer w.Close()
+	if _, err := s.OpenOutput(7, 0, "a.xrd.test"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("output before its first chunk: %v, want ErrNotFound", err)
+	}
+	if err := w.Append(1, nil); err != nil { // an empty first chunk creates the file
+		t.Fatal(err)
+	}
 	r, err := s.OpenOutput(7, 0, "a.xrd.test")
 	if err != nil {
 		t.Fatal(err)
@@ -801,7 +807,7 @@ func testOutputReadWhileWriting(t *testing.T, open func(*testing.T) store.Store)
 	defer r.Close()
 	var want, got []byte
 	buf := make([]byte, 100)
-	for seq := uint64(1); seq <= 50; seq++ {
+	for seq := uint64(2); seq <= 50; seq++ {
 		chunk := []byte(strings.Repeat(fmt.Sprintf("line %d ✓\n", seq), int(seq%5)))
 		if err := w.Append(seq, chunk); err != nil {
 			t.Fatal(err)
@@ -860,9 +866,15 @@ func testOutputConcurrentTail(t *testing.T, open func(*testing.T) store.Store) {
 		}
 		done <- w.Close()
 	}()
-	r, err := s.OpenOutput(8, 1, "b.xrd.test")
-	if err != nil {
-		t.Fatal(err)
+	// The file appears with the first chunk.
+	var r io.ReadSeekCloser
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		if r, err = s.OpenOutput(8, 1, "b.xrd.test"); err == nil {
+			break
+		}
+		if !errors.Is(err, store.ErrNotFound) || time.Now().After(deadline) {
+			t.Fatal(err)
+		}
 	}
 	defer r.Close()
 	var got []byte
