@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	_ "net/http/pprof" // served only when XRDTEST_PPROF is set
+	"os"
 	"strconv"
 	"time"
 
@@ -77,6 +80,12 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		version, m.CA.Fingerprint(), m.DaemonAddr(), m.WebAddr())
 	if cfg.Server.ConnectionPasswd == "" {
 		log.Warn("no [server] connection_passwd: new daemons cannot enroll")
+	}
+	if addr := os.Getenv("XRDTEST_PPROF"); addr != "" {
+		// Profiling for developers (bench/): never on by default.
+		go func() {
+			log.Warn("pprof server", "addr", addr, "err", http.ListenAndServe(addr, nil))
+		}()
 	}
 	if err := m.Serve(ctx); err != nil {
 		log.Error("master stopped", "err", err)
