@@ -27,8 +27,11 @@ type syncSession struct {
 	members  []string          // the slaves running the current stage
 	finished map[string]string // slave -> why it can no longer call: "finished its stage", "lost"
 	barriers map[string]map[string]bool
-	signals  map[string]int64
-	calls    map[string]*syncCall // by request id, pending and completed
+	// broken holds, per barrier name, why it failed in this stage: a
+	// member that arrives late gets the same answer, not a fresh barrier.
+	broken  map[string]string
+	signals map[string]int64
+	calls   map[string]*syncCall // by request id, pending and completed
 }
 
 // syncCall is one pending or completed call.
@@ -46,7 +49,7 @@ func newSyncHub() *syncHub { return &syncHub{sessions: map[int64]*syncSession{}}
 func (h *syncHub) session(id int64) *syncSession {
 	s := h.sessions[id]
 	if s == nil {
-		s = &syncSession{finished: map[string]string{}, barriers: map[string]map[string]bool{},
+		s = &syncSession{finished: map[string]string{}, barriers: map[string]map[string]bool{}, broken: map[string]string{},
 			signals: map[string]int64{}, calls: map[string]*syncCall{}}
 		h.sessions[id] = s
 	}
@@ -63,6 +66,7 @@ func (h *syncHub) beginStage(session int64, members []string) {
 	s := h.session(session)
 	s.members = slices.Clone(members)
 	clear(s.finished)
+	clear(s.broken)
 }
 
 // finished records that a member can no longer make calls in this stage;
@@ -123,6 +127,10 @@ func (h *syncHub) request(session int64, slave, id, op, name string, count int64
 	s.calls[id] = c
 	switch op {
 	case "barrier":
+		if why := s.broken[name]; why != "" {
+			s.complete(c, why)
+			return
+		}
 		if s.barriers[name] == nil {
 			s.barriers[name] = map[string]bool{}
 		}
@@ -210,7 +218,12 @@ func (s *syncSession) evaluate() {
 				s.complete(c, result)
 			}
 		}
-		delete(s.barriers, name) // reset: the name can be used again
+		// A completed barrier resets: the name can be used again. A failed
+		// one stays failed for this stage.
+		delete(s.barriers, name)
+		if result != "" {
+			s.broken[name] = result
+		}
 	}
 	// A wait can complete when enough signals came; it can never
 	// complete when no member is left that could still signal.

@@ -72,6 +72,16 @@ func TestSyncHub(t *testing.T) {
 		t.Errorf("wait never: %q %v", r, ok)
 	}
 
+	// A barrier that failed stays failed for members that arrive late.
+	h.beginStage(1, []string{"a", "b", "c"})
+	h.request(1, "a", "11", "barrier", "late", 0, time.Minute, a.respond("11"))
+	h.finished(1, "c", "finished its stage")
+	first, _ := a.get(t, "11")
+	h.request(1, "b", "12", "barrier", "late", 0, time.Minute, a.respond("12"))
+	if r, ok := a.get(t, "12"); !ok || r != first || !strings.Contains(r, "c (finished its stage) did not reach it") || strings.Contains(r, "b (") {
+		t.Errorf("late arrival: %q (first %q) %v", r, first, ok)
+	}
+
 	// Timeouts name what is missing.
 	h.beginStage(1, []string{"a", "b"})
 	h.request(1, "a", "8", "barrier", "slow", 0, 50*time.Millisecond, a.respond("8"))
