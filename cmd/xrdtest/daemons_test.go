@@ -62,6 +62,10 @@ suite_run_pass = web-secret-4242
 # physical machines: the slaves connect by themselves
 start_clusters = 0
 
+[scheduler]
+# only the sessions the test starts
+enabled = 0
+
 [daemon]
 log_level = DEBUG
 `, dir, daemonPort, webPort)

@@ -15,6 +15,8 @@ import (
 	"github.com/xrdtest/xrdtest/internal/config"
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/master"
+	"github.com/xrdtest/xrdtest/internal/notify"
+	"github.com/xrdtest/xrdtest/internal/scheduler"
 )
 
 func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -59,6 +61,22 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		apiToken = cfg.Webserver.SuiteRunPass.Reveal()
 	}
 	webPortN := cfg.Webserver.EffectivePort()
+	baseURL := cfg.Webserver.BaseURL
+	if baseURL == "" {
+		host, _ := os.Hostname()
+		baseURL = fmt.Sprintf("%s://%s", cfg.Webserver.Protocol, net.JoinHostPort(host, strconv.Itoa(webPortN)))
+	}
+	var mailer notify.Notifier
+	if cfg.SMTP.Host != "" {
+		smtp := notify.NewSMTP(notify.Config{Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, TLS: cfg.SMTP.TLS,
+			Username: cfg.SMTP.Username, Password: cfg.SMTP.Password.Reveal(), From: cfg.SMTP.From}, log)
+		defer func() {
+			cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			smtp.Close(cctx)
+		}()
+		mailer = smtp
+	}
 	m, err := master.Open(ctx, master.Options{
 		StateDir:   cfg.General.StateDir,
 		DaemonAddr: net.JoinHostPort(cfg.Server.IP, strconv.Itoa(cfg.Server.Port)),
@@ -69,6 +87,9 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		Settings: master.SessionSettings{StageTimeout: cfg.Session.StageTimeout, KillGrace: 10 * time.Second, SlaveWait: cfg.Session.SlaveWaitTimeout,
 			WebPort: webPortN, WebProto: cfg.Webserver.Protocol, LogMaxBytes: 16 << 20},
 		StartClusters: cfg.Session.StartClusters,
+		Schedule:      scheduler.Config{Enabled: cfg.Scheduler.Enabled, Overlap: scheduler.Overlap(cfg.Scheduler.Overlap), Location: time.Local},
+		Notifier:      mailer,
+		BaseURL:       baseURL,
 		Heartbeat:     cfg.Session.HeartbeatInterval, HeartbeatTimeout: cfg.Session.HeartbeatTimeout, ReconnectGrace: cfg.Session.ReconnectGrace,
 		Log: log, Version: version,
 	})

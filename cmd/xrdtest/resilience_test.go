@@ -329,6 +329,8 @@ connection_passwd = %s
 [webserver]
 port = %d
 api_token = api-token
+[scheduler]
+enabled = 0
 [session]
 start_clusters = 0
 heartbeat_interval = 0.2

@@ -64,6 +64,7 @@ type Master struct {
 	Server    Server
 	Webserver Webserver
 	Scheduler Scheduler
+	SMTP      SMTP
 	Session   Session
 	Security  MasterSecurity
 	Daemon    Daemon
@@ -158,6 +159,9 @@ type Webserver struct {
 	SuiteRunPass Secret
 	// APIToken: api_token (new), bearer token of the JSON API. Empty: none.
 	APIToken Secret
+	// BaseURL: base_url (new), how users reach the web pages, for links in
+	// alert mails. Empty: http(s)://<host name>:<port>.
+	BaseURL string
 }
 
 // EffectivePort returns Port, or the protocol's default when unset.
@@ -175,6 +179,20 @@ func (w Webserver) EffectivePort() int {
 type Scheduler struct {
 	// Enabled: enabled (default 1); 0 keeps scheduled suites from running.
 	Enabled bool
+	// Overlap: overlap (new), what a run due while the same suite still
+	// runs does: "queue" (default: one waiting run, never more) or "skip".
+	Overlap string
+}
+
+// SMTP is the master's [smtp] section (new): where alert mails go.
+// Without a host no mail is sent.
+type SMTP struct {
+	Host     string
+	Port     int    // 0: the default of the TLS mode (25, 587, 465)
+	TLS      string // none, starttls (default) or tls
+	Username string
+	Password Secret
+	From     string
 }
 
 // Session is the master's [session] section (new).
@@ -217,7 +235,8 @@ func DefaultMaster() *Master {
 		General:   MasterGeneral{StateDir: "/var/lib/xrdtest/master"},
 		Server:    Server{IP: "0.0.0.0", Port: 20000},
 		Webserver: Webserver{WebpageDir: "/usr/share/XrdTest/webpage", Protocol: "http"},
-		Scheduler: Scheduler{Enabled: true},
+		Scheduler: Scheduler{Enabled: true, Overlap: "queue"},
+		SMTP:      SMTP{TLS: "starttls", From: "xrdtest@localhost"},
 		Session: Session{StageTimeout: time.Hour, SlaveWaitTimeout: 5 * time.Minute,
 			HeartbeatInterval: 2 * time.Second, HeartbeatTimeout: 10 * time.Second, ReconnectGrace: 10 * time.Second, StartClusters: true},
 		Daemon: defaultDaemon(),
@@ -392,7 +411,7 @@ func (m *Master) validateRepo(t *table, r Repo) []error {
 
 func (m *Master) knownSection(s string) bool {
 	switch s {
-	case "general", "server", "webserver", "scheduler", "session", "security", "daemon":
+	case "general", "server", "webserver", "scheduler", "smtp", "session", "security", "daemon":
 		return true
 	}
 	repo, ok := strings.CutPrefix(s, RepoSectionPrefix)
@@ -467,6 +486,14 @@ func (m *Master) table() *table {
 		secretField("webserver", "suite_run_pass", &w.SuiteRunPass),
 		secretField("webserver", "api_token", &w.APIToken),
 		switchField("scheduler", "enabled", &m.Scheduler.Enabled),
+		choiceField("scheduler", "overlap", &m.Scheduler.Overlap, "queue", "skip"),
+		strField("smtp", "host", &m.SMTP.Host),
+		portField("smtp", "port", &m.SMTP.Port),
+		choiceField("smtp", "tls", &m.SMTP.TLS, "none", "starttls", "tls"),
+		strField("smtp", "username", &m.SMTP.Username),
+		secretField("smtp", "password", &m.SMTP.Password),
+		strField("smtp", "from", &m.SMTP.From),
+		strField("webserver", "base_url", &m.Webserver.BaseURL),
 		durationField("session", "stage_timeout", &m.Session.StageTimeout),
 		durationField("session", "slave_wait_timeout", &m.Session.SlaveWaitTimeout),
 		durationField("session", "heartbeat_interval", &m.Session.HeartbeatInterval),

@@ -72,7 +72,7 @@ func TestMasterOriginal(t *testing.T) {
 	equal(t, "SuiteDir", m.Repos[1].SuiteDir(), "/var/tmp/some-repo/test-suites")
 	equal(t, "Server", m.Server, Server{IP: "0.0.0.0", Port: 20000, ConnectionPasswd: "some_password"})
 	equal(t, "Webserver", m.Webserver, Webserver{WebpageDir: "/usr/share/XrdTest/webpage", Protocol: "https", Port: 8443, SuiteRunPass: "somepass"})
-	equal(t, "Scheduler", m.Scheduler, Scheduler{Enabled: true})
+	equal(t, "Scheduler", m.Scheduler, Scheduler{Enabled: true, Overlap: "queue"})
 	equal(t, "Session", m.Session, DefaultMaster().Session)
 	equal(t, "Security", m.Security, MasterSecurity{
 		CertFile: "/etc/XrdTest/certs/mastercert.pem", KeyFile: "/etc/XrdTest/certs/masterkey.pem",
@@ -107,7 +107,7 @@ func TestMasterFull(t *testing.T) {
 		SuiteSessionsFile: "/var/log/XrdTest/suite_history.bin", StateDir: "/var/lib/xrdtest/master"})
 	equal(t, "repo paths", []string{m.Repos[0].LocalPath, m.Repos[1].LocalPath}, []string{"/srv/xrdtest/local", "/srv/xrdtest/remote"})
 	equal(t, "Webserver", m.Webserver, Webserver{WebpageDir: "/usr/share/XrdTest/webpage", Protocol: "https", Port: 8443,
-		SuiteRunPass: "run-me", APIToken: "api-secret"})
+		SuiteRunPass: "run-me", APIToken: "api-secret", BaseURL: "https://xrdtest.example.org"})
 	equal(t, "Session", m.Session, Session{StageTimeout: time.Hour, SlaveWaitTimeout: 5 * time.Minute,
 		HeartbeatInterval: 2 * time.Second, HeartbeatTimeout: 10 * time.Second, ReconnectGrace: 10 * time.Second, StartClusters: true})
 	equal(t, "Daemon.LogLevel", m.Daemon.LogLevel, LogLevel("DEBUG"))

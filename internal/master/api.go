@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/xrdtest/xrdtest/internal/pki"
+	"github.com/xrdtest/xrdtest/internal/scheduler"
 	"github.com/xrdtest/xrdtest/internal/store"
 )
 
@@ -20,9 +21,10 @@ import (
 // `Authorization: Bearer <token>` (a header browsers do not send across
 // sites, so the API is not open to CSRF).
 type API struct {
-	Manager  *Manager
-	Registry *Registry
-	Store    store.Store
+	Manager   *Manager
+	Scheduler *scheduler.Scheduler
+	Registry  *Registry
+	Store     store.Store
 	// Token returns the token actions need; "" disables actions.
 	Token   func() string
 	Version string
@@ -52,6 +54,8 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/sessions/{id}", a.session)
 	mux.HandleFunc("GET /api/v1/sessions/{id}/output", a.output)
 	mux.HandleFunc("POST /api/v1/sessions/{id}/cancel", a.authorized(a.cancel))
+	mux.HandleFunc("GET /api/v1/schedule", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, a.Scheduler.NextRuns()) })
+	mux.HandleFunc("POST /api/v1/suites/{name}/enabled", a.authorized(a.setEnabled))
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Errorf("no such API endpoint: %s %s", r.Method, r.URL.Path))
 	})
@@ -166,6 +170,27 @@ func (a *API) startSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, s)
+}
+
+// setEnabled enables or disables a suite's schedule: {"enabled": bool}.
+func (a *API) setEnabled(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Enabled *bool `json:"enabled"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil || req.Enabled == nil {
+		writeError(w, http.StatusBadRequest, errors.New(`want {"enabled": true|false}`))
+		return
+	}
+	name := r.PathValue("name")
+	if err := a.Scheduler.SetEnabled(r.Context(), name, *req.Enabled); err != nil {
+		code := http.StatusInternalServerError
+		if errors.Is(err, scheduler.ErrUnknownSuite) {
+			code = http.StatusNotFound
+		}
+		writeError(w, code, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"suite": name, "enabled": *req.Enabled})
 }
 
 func sessionID(w http.ResponseWriter, r *http.Request) (int64, bool) {

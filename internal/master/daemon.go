@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -21,8 +22,10 @@ import (
 
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/hypervisor"
+	"github.com/xrdtest/xrdtest/internal/notify"
 	"github.com/xrdtest/xrdtest/internal/pki"
 	"github.com/xrdtest/xrdtest/internal/protocol"
+	"github.com/xrdtest/xrdtest/internal/scheduler"
 	"github.com/xrdtest/xrdtest/internal/store"
 )
 
@@ -48,17 +51,24 @@ type Options struct {
 	ReconnectGrace time.Duration
 	Log            *slog.Logger
 	Version        string
+	// Schedule runs the suites at their cron times (Clock, Location and
+	// Log may be left zero); Enabled false fires nothing.
+	Schedule scheduler.Config
+	// Notifier sends the alert mails (nil: none); BaseURL makes the links.
+	Notifier notify.Notifier
+	BaseURL  string
 }
 
 // Master is an assembled master: CA, history, definitions, the daemon
 // port, the API and the session manager.
 type Master struct {
-	CA       *pki.CA
-	Store    store.Store
-	Registry *Registry
-	Manager  *Manager
-	opts     Options
-	defs     atomic.Pointer[definition.Set]
+	CA        *pki.CA
+	Store     store.Store
+	Registry  *Registry
+	Manager   *Manager
+	Scheduler *scheduler.Scheduler
+	opts      Options
+	defs      atomic.Pointer[definition.Set]
 
 	daemonLn, webLn net.Listener
 	grpcServer      *grpc.Server
@@ -134,6 +144,13 @@ func open(ctx context.Context, opts Options) (*Master, error) {
 	if opts.ReconnectGrace > 0 {
 		m.Registry.Grace = opts.ReconnectGrace
 	}
+	sc := opts.Schedule
+	if sc.Log == nil {
+		sc.Log = opts.Log
+	}
+	m.Manager = &Manager{Store: st, Registry: m.Registry, Definitions: m.Definitions, Settings: opts.Settings, Log: opts.Log}
+	m.Scheduler = scheduler.New(sc, managerStarter{m.Manager}, st)
+	m.Manager.Ended = m.sessionEnded
 	m.Reload(ctx)
 	if opts.Clusters == nil && opts.StartClusters {
 		hv := &Hypervisors{Registry: m.Registry}
@@ -141,7 +158,7 @@ func open(ctx context.Context, opts Options) (*Master, error) {
 		opts.Clusters = hv
 	}
 	tokens := &OneTimeTokens{}
-	m.Manager = &Manager{Store: st, Registry: m.Registry, Definitions: m.Definitions, Clusters: opts.Clusters, Settings: opts.Settings, Log: opts.Log, Tokens: tokens}
+	m.Manager.Clusters, m.Manager.Tokens = opts.Clusters, tokens
 
 	if m.daemonLn, err = net.Listen("tcp", opts.DaemonAddr); err != nil {
 		st.Close()
@@ -161,10 +178,69 @@ func open(ctx context.Context, opts Options) (*Master, error) {
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 2 * opts.Heartbeat, Timeout: opts.HeartbeatTimeout}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: opts.Heartbeat / 2, PermitWithoutStream: true}))
 	protocol.RegisterMasterServer(m.grpcServer, srv)
-	api := &API{Manager: m.Manager, Registry: m.Registry, Store: st, Token: func() string { return opts.APIToken }, Version: opts.Version, Started: time.Now()}
+	api := &API{Manager: m.Manager, Scheduler: m.Scheduler, Registry: m.Registry, Store: st, Token: func() string { return opts.APIToken }, Version: opts.Version, Started: time.Now()}
 	m.httpServer = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(opts.Log.Handler(), slog.LevelWarn), TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12}}
 	return m, nil
+}
+
+// managerStarter lets the scheduler start sessions.
+type managerStarter struct{ m *Manager }
+
+func (s managerStarter) Start(ctx context.Context, suite string, cases []string, by string) (int64, error) {
+	se, err := s.m.Start(ctx, suite, cases, by)
+	if err != nil {
+		return 0, err
+	}
+	return se.ID, nil
+}
+
+func (s managerStarter) Running(suite string) bool { return s.m.Running(suite) }
+
+// sessionEnded lets a queued scheduled run start, and sends the alert
+// mails the suite asks for.
+func (m *Master) sessionEnded(s *store.Session, suite *definition.Suite) {
+	m.Scheduler.SessionEnded(suite.Name)
+	if m.opts.Notifier == nil || len(suite.AlertEmails) == 0 {
+		return
+	}
+	ctx := context.Background()
+	d, err := Detail(ctx, m.Store, s.ID)
+	if err != nil {
+		m.opts.Log.Error("alert mails: cannot read the session", "session", s.ID, "err", err)
+		return
+	}
+	rep := notify.SessionReport{Session: d.Session}
+	for _, st := range d.Stages {
+		sr := notify.StageReport{Stage: st.Stage, Results: st.Results, OutputTail: map[string]string{}}
+		for _, r := range st.Results {
+			if r.Status == store.StatusFailed || r.Status == store.StatusTimeout || r.Status == store.StatusLost {
+				sr.OutputTail[r.Slave] = outputTail(m.Store, s.ID, st.Index, r.Slave, 8<<10)
+			}
+		}
+		rep.Stages = append(rep.Stages, sr)
+	}
+	mails := notify.SessionMails(suite, rep, m.opts.BaseURL)
+	for _, c := range s.Cases {
+		mails = append(mails, notify.CaseMails(suite, rep, c, m.opts.BaseURL)...)
+	}
+	notify.NotifyAll(ctx, m.opts.Notifier, mails)
+}
+
+// outputTail returns at most max bytes from the end of a stage's output.
+func outputTail(st store.Store, session int64, stage int, slave string, max int64) string {
+	f, err := st.OpenOutput(session, stage, slave)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	if end, err := f.Seek(0, io.SeekEnd); err == nil && end > max {
+		f.Seek(-max, io.SeekEnd)
+	} else {
+		f.Seek(0, io.SeekStart)
+	}
+	b, _ := io.ReadAll(io.LimitReader(f, max))
+	return string(b)
 }
 
 // closeInterrupted ends the results an interrupted session left running:
@@ -206,6 +282,7 @@ func (m *Master) Reload(ctx context.Context) *definition.Set {
 	}
 	m.opts.Log.Info("definitions loaded", "clusters", len(set.Clusters), "suites", len(set.Suites), "errors", len(set.Diagnostics.Errors()))
 	m.defs.Store(set)
+	m.Scheduler.SetSuites(set.Suites)
 	return set
 }
 
@@ -220,6 +297,9 @@ func (m *Master) Serve(ctx context.Context) error {
 		}
 	}()
 	m.opts.Log.Info("master serving", "daemons", m.DaemonAddr().String(), "api", m.WebAddr().String())
+	schedDone := make(chan struct{})
+	go func() { defer close(schedDone); m.Scheduler.Run(ctx) }()
+	defer func() { <-schedDone }()
 	var err error
 	select {
 	case <-ctx.Done():

@@ -49,9 +49,13 @@ type Manager struct {
 	Log      *slog.Logger
 	// Changed is called when a session's record changed (live views).
 	Changed func(session int64)
+	// Ended is called once a session has ended and is fully recorded (the
+	// scheduler's queue, alert mails).
+	Ended func(s *store.Session, suite *definition.Suite)
 
 	mu       sync.Mutex
 	running  map[int64]*activeSession
+	bySuite  map[string]int   // active sessions per suite
 	reserved map[string]int64 // machine -> session holding it
 	released chan struct{}    // closed and replaced when machines are released
 	wg       sync.WaitGroup
@@ -69,6 +73,7 @@ var ErrUnknownSuite = errors.New("unknown suite")
 func (m *Manager) init() {
 	if m.running == nil {
 		m.running = map[int64]*activeSession{}
+		m.bySuite = map[string]int{}
 		m.reserved = map[string]int64{}
 		m.released = make(chan struct{})
 	}
@@ -101,6 +106,7 @@ func (m *Manager) Start(ctx context.Context, suiteName string, cases []string, t
 	m.mu.Lock()
 	m.init()
 	m.running[s.ID] = a
+	m.bySuite[suite.Name]++
 	m.mu.Unlock()
 	m.event(ctx, s.ID, "queued", fmt.Sprintf("session of %s queued by %s", suite.Name, triggeredBy))
 	snapshot := *s
@@ -111,9 +117,20 @@ func (m *Manager) Start(ctx context.Context, suiteName string, cases []string, t
 		m.execute(context.WithoutCancel(ctx), &snapshot, suite, defs, a)
 		m.mu.Lock()
 		delete(m.running, s.ID)
+		m.bySuite[suite.Name]--
 		m.mu.Unlock()
+		if m.Ended != nil {
+			m.Ended(&snapshot, suite)
+		}
 	}()
 	return s, nil
+}
+
+// Running reports whether a session of the suite is queued or running.
+func (m *Manager) Running(suite string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.bySuite[suite] > 0
 }
 
 // Cancel cancels a queued or running session: the running stage is
