@@ -103,3 +103,27 @@ func TestCheckNotARepo(t *testing.T) {
 		t.Errorf("no explanation:\n%s", stdout.String())
 	}
 }
+
+func TestConfigCheck(t *testing.T) {
+	orig := "../../internal/config/testdata/orig"
+	for _, f := range []string{"XrdTestMaster.conf", "XrdTestHypervisor.conf", "XrdTestSlave.conf"} {
+		var stdout, stderr bytes.Buffer
+		if code := run(context.Background(), []string{"config", "check", filepath.Join(orig, f)}, &stdout, &stderr); code != 0 {
+			t.Errorf("%s: exit %d\n%s%s", f, code, stdout.String(), stderr.String())
+		}
+		if !bytes.Contains(stdout.Bytes(), []byte("is valid")) {
+			t.Errorf("%s:\n%s", f, stdout.String())
+		}
+	}
+	bad := filepath.Join(t.TempDir(), "XrdTestMaster.conf")
+	os.WriteFile(bad, []byte("[server]\nport = 70000\nbogus = 1\n"), 0o644)
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"config", "check", bad}, &stdout, &stderr); code != 1 {
+		t.Errorf("bad file: exit %d", code)
+	}
+	for _, want := range []string{"error: " + bad + ":2: [server] port", "warning: " + bad + ":3: [server] bogus"} {
+		if !bytes.Contains(stdout.Bytes(), []byte(want)) {
+			t.Errorf("output lacks %q:\n%s", want, stdout.String())
+		}
+	}
+}

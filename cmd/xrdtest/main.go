@@ -38,6 +38,7 @@ func commands() []command {
 		{"cancel", "cancel a running session", runCancel},
 		{"image", "build a small bootable slave image (kernel + initramfs) for VMs", runImage},
 		{"sync", "in a stage script: barrier, signal or wait with the other slaves", runSync},
+		{"config", "config check FILE: validate a master, hypervisor or slave configuration", runConfig},
 		{"check", "validate definition repositories and show what they define", runCheck},
 		{"version", "print the version", func(_ context.Context, _ []string, stdout, _ io.Writer) int {
 			fmt.Fprintln(stdout, "xrdtest", version)
