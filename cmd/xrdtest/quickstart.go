@@ -37,7 +37,7 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 	stageTimeout := fs.Duration("stage-timeout", 10*time.Minute, "stage timeout when the suite sets none")
 	logLevel := fs.String("log-level", "WARNING", "log level of the master (logs go to stderr)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: xrdtest quickstart [--defs DIR] [--suite NAME] [--json] [--keep]\n\nStarts a master, a local hypervisor backend and one local slave process per\nhost, runs the suites once and prints what happened on every stage and slave.\nExits non-zero when a session did not pass.")
+		fmt.Fprintln(stderr, "usage: xrdtest quickstart [--defs DIR] [--suite NAME] [--json] [--keep] [--backend local|libvirt]\n\nStarts a master and a hypervisor backend (local: one slave process per host;\nlibvirt: one VM per host, booting the slave image, built when --image is not\ngiven), runs the suites once and prints what happened on every stage and\nslave. Exits non-zero when a session did not pass.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
