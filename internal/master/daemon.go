@@ -1,6 +1,7 @@
 package master
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -57,6 +59,9 @@ type Options struct {
 	// Notifier sends the alert mails (nil: none); BaseURL makes the links.
 	Notifier notify.Notifier
 	BaseURL  string
+	// ReloadDebounce is how long the definitions must stay unchanged on
+	// disk before they are reloaded (0: 500 ms; negative: no watching).
+	ReloadDebounce time.Duration
 }
 
 // Master is an assembled master: CA, history, definitions, the daemon
@@ -277,6 +282,7 @@ func (m *Master) Definitions() *definition.Set { return m.defs.Load() }
 // the definitions they started with.
 func (m *Master) Reload(ctx context.Context) *definition.Set {
 	set := definition.Load(ctx, m.opts.Repos, definition.Options{})
+	keepLastGood(m.defs.Load(), set)
 	for _, d := range set.Diagnostics.Errors() {
 		m.opts.Log.Warn("definition error", "repo", d.Repo, "file", d.File, "line", d.Line, "msg", d.Message)
 	}
@@ -297,9 +303,24 @@ func (m *Master) Serve(ctx context.Context) error {
 		}
 	}()
 	m.opts.Log.Info("master serving", "daemons", m.DaemonAddr().String(), "api", m.WebAddr().String())
-	schedDone := make(chan struct{})
-	go func() { defer close(schedDone); m.Scheduler.Run(ctx) }()
-	defer func() { <-schedDone }()
+	// The scheduler and the watcher stop when Serve returns, whatever
+	// ended it (the deferred cancel runs before the waits).
+	bg, stopBg := context.WithCancel(ctx)
+	var bgWait sync.WaitGroup
+	defer bgWait.Wait()
+	defer stopBg()
+	bgWait.Add(1)
+	go func() { defer bgWait.Done(); m.Scheduler.Run(bg) }()
+	if m.opts.ReloadDebounce >= 0 {
+		debounce := cmp.Or(m.opts.ReloadDebounce, 500*time.Millisecond)
+		bgWait.Add(1)
+		go func() {
+			defer bgWait.Done()
+			if err := m.watch(bg, debounce); err != nil {
+				m.opts.Log.Warn("definitions are not watched: reload by restarting", "err", err)
+			}
+		}()
+	}
 	var err error
 	select {
 	case <-ctx.Done():

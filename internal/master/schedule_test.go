@@ -82,3 +82,71 @@ func TestScheduledSessionAndAlerts(t *testing.T) {
 		t.Errorf("mail %+v", got)
 	}
 }
+
+// TestReloadOnChange: an edit of a definition reloads it; a broken edit
+// keeps the last good definition and reports the error.
+func TestReloadOnChange(t *testing.T) {
+	dir := t.TempDir()
+	repo := filepath.Join(dir, "repo")
+	suite := func(tests string) string {
+		return "def getTestSuite():\n    ts = TestSuite('ts')\n    ts.clusters = ['cluster_t']\n    ts.tests = [" + tests + "]\n" +
+			"    ts.schedule = dict(hour='1')\n    ts.initialize = '#!/bin/bash\\necho init'\n    return ts\n"
+	}
+	write := func(p, c string) {
+		full := filepath.Join(repo, p)
+		os.MkdirAll(filepath.Dir(full), 0o755)
+		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("clusters/cluster_t.py", twoHosts)
+	write("test-suites/ts/test_suite.py", suite("'c'"))
+	write("test-suites/ts/tc/c/run.sh", "#!/bin/bash\n")
+	write("test-suites/ts/tc/d/run.sh", "#!/bin/bash\n")
+	m, err := master.Open(context.Background(), master.Options{
+		StateDir: filepath.Join(dir, "state"), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0", Log: logger(),
+		Repos: []definition.Repo{{Root: repo}}, ReloadDebounce: 50 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer serve(t, m)()
+	cases := func() string {
+		s := m.Definitions().Suite("ts")
+		if s == nil {
+			return "<none>"
+		}
+		var names []string
+		for _, tc := range s.Tests {
+			names = append(names, tc.Name)
+		}
+		return strings.Join(names, ",")
+	}
+	waitFor := func(want string) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); cases() != want; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("cases %q, want %q", cases(), want)
+			}
+		}
+	}
+	time.Sleep(100 * time.Millisecond) // let the watcher start
+	write("test-suites/ts/test_suite.py", suite("'c', 'd'"))
+	waitFor("c,d")
+	write("test-suites/ts/test_suite.py", "def getTestSuite(:\n") // a syntax error
+	for deadline := time.Now().Add(10 * time.Second); len(m.Definitions().Diagnostics.Errors()) == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the broken edit was not reloaded")
+		}
+	}
+	if cases() != "c,d" {
+		t.Errorf("after a broken edit: cases %q, want the last good c,d", cases())
+	}
+	found := false
+	for _, d := range m.Definitions().Diagnostics.Warnings() {
+		found = found || strings.Contains(d.Message, "the last good definition is kept")
+	}
+	if !found {
+		t.Errorf("no warning about the kept definition: %v", m.Definitions().Diagnostics)
+	}
+}
