@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -129,4 +130,44 @@ func masterPin(tm config.TestMaster) (pin pki.Pin, ok bool, err error) {
 		return pki.PinFingerprint(fp), true, nil
 	}
 	return pin, false, nil
+}
+
+// daemonFlags are the flags the slave and the hypervisor share: the
+// configuration file, overrides, how to reach and trust the master, the
+// daemon's name and state folder.
+type daemonFlags struct {
+	section                                 string // [slave] or [hypervisor]
+	file, master, name, fingerprint, caFile *string
+	stateDir, logFormat                     *string
+	sets                                    setFlags
+}
+
+func addDaemonFlags(fs *flag.FlagSet, section, defaultFile, stateHelp string) *daemonFlags {
+	d := &daemonFlags{section: section}
+	d.file = fs.String("c", "", "configuration `file` (default "+defaultFile+" when it exists; \"none\": no file)")
+	fs.Var(&d.sets, "set", "override a key: `section.key=value` (repeatable); XRDTEST_SECTION_KEY variables work too")
+	d.master = fs.String("master", "", "the master's daemon `HOST:PORT` ([test_master] ip and port)")
+	d.name = fs.String("name", "", "this "+section+"'s name (["+section+"] name; default: the machine's host name)")
+	d.fingerprint = fs.String("ca-fingerprint", "", "SHA-256 `fingerprint` of the master's CA, to enroll ([test_master] ca_fingerprint)")
+	d.caFile = fs.String("ca-file", "", "the master's CA certificate `file`, instead of --ca-fingerprint ([test_master] ca_file)")
+	d.stateDir = fs.String("state-dir", "", stateHelp+" (["+section+"] state_dir)")
+	d.logFormat = fs.String("log-format", "text", "text or json")
+	return d
+}
+
+// load applies defaults, the file, XRDTEST_* variables, then the flags
+// (the shared ones, the token from XRDTEST_TOKEN and extra) to cfg.
+func (d *daemonFlags) load(cfg daemonConfig, defaultFile string, extra map[string]string, stderr io.Writer) error {
+	named := map[string]string{
+		d.section + ".name": *d.name, d.section + ".state_dir": *d.stateDir,
+		"test_master.ca_fingerprint": *d.fingerprint, "test_master.ca_file": *d.caFile,
+		"test_master.connection_passwd": takeToken(),
+	}
+	for k, v := range extra {
+		named[k] = v
+	}
+	if err := masterFlag(*d.master, named); err != nil {
+		return err
+	}
+	return loadDaemonConfig(cfg, *d.file, defaultFile, d.sets, named, stderr)
 }

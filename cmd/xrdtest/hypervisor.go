@@ -25,15 +25,8 @@ func runHypervisor(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	fs := flag.NewFlagSet("hypervisor", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	file := fs.String("c", "", "configuration `file` (default "+config.DefaultHypervisorFile+" when it exists; \"none\": no file)")
-	var sets setFlags
-	fs.Var(&sets, "set", "override a key: `section.key=value` (repeatable); XRDTEST_SECTION_KEY variables work too")
-	masterAddr := fs.String("master", "", "the master's daemon `HOST:PORT` ([test_master] ip and port)")
-	name := fs.String("name", "", "this hypervisor's name ([hypervisor] name; default: the host name)")
-	fingerprint := fs.String("ca-fingerprint", "", "SHA-256 `fingerprint` of the master's CA, to enroll ([test_master] ca_fingerprint)")
-	stateDir := fs.String("state-dir", "", "key, certificate and cluster records ([hypervisor] state_dir)")
+	df := addDaemonFlags(fs, "hypervisor", config.DefaultHypervisorFile, "key, certificate and cluster records")
 	backend := fs.String("backend", "", "libvirt or local ([hypervisor] backend)")
-	logFormat := fs.String("log-format", "text", "text or json")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: xrdtest hypervisor [-c FILE] [--master HOST:PORT] [options]\n       xrdtest hypervisor purge [-c FILE]\n       xrdtest hypervisor install-image [-c FILE] --image DIR [--name VOLUME]\n\nRuns the hypervisor daemon: connects to the master and starts and stops the\nsuites' clusters on command. The first start enrolls with the connection\ntoken ([test_master] connection_passwd, or XRDTEST_TOKEN) and the master's CA\nfingerprint. purge removes the cached volumes xrdtest created (boot image\ncopies and data disks kept across runs); install-image puts an image made by\n`xrdtest image build` into the storage pool as a boot image.")
 		fs.PrintDefaults()
@@ -45,17 +38,11 @@ func runHypervisor(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fmt.Fprintf(stderr, "xrdtest hypervisor: "+format+"\n", a...)
 		return code
 	}
-	token := takeToken()
-	named := map[string]string{"hypervisor.name": *name, "test_master.ca_fingerprint": *fingerprint,
-		"hypervisor.state_dir": *stateDir, "hypervisor.backend": *backend, "test_master.connection_passwd": token}
-	if err := masterFlag(*masterAddr, named); err != nil {
-		return fail(2, "%v", err)
-	}
 	cfg := config.DefaultHypervisor()
-	if err := loadDaemonConfig(cfg, *file, config.DefaultHypervisorFile, sets, named, stderr); err != nil {
+	if err := df.load(cfg, config.DefaultHypervisorFile, map[string]string{"hypervisor.backend": *backend}, stderr); err != nil {
 		return fail(2, "configuration: %v", err)
 	}
-	log, err := newLogger(stderr, string(cfg.Daemon.LogLevel), *logFormat)
+	log, err := newLogger(stderr, string(cfg.Daemon.LogLevel), *df.logFormat)
 	if err != nil {
 		return fail(2, "%v", err)
 	}

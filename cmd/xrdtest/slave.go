@@ -19,18 +19,10 @@ import (
 func runSlave(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("slave", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	file := fs.String("c", "", "configuration `file` (default "+config.DefaultSlaveFile+" when it exists; \"none\": no file)")
-	var sets setFlags
-	fs.Var(&sets, "set", "override a key: `section.key=value` (repeatable); XRDTEST_SECTION_KEY variables work too")
-	masterAddr := fs.String("master", "", "the master's daemon `HOST:PORT` ([test_master] ip and port)")
-	name := fs.String("name", "", "this slave's name, the host's full name ([slave] name; default: the machine's host name)")
-	fingerprint := fs.String("ca-fingerprint", "", "SHA-256 `fingerprint` of the master's CA, to enroll ([test_master] ca_fingerprint)")
-	caFile := fs.String("ca-file", "", "the master's CA certificate `file`, instead of --ca-fingerprint")
-	stateDir := fs.String("state-dir", "", "where the slave keeps its key and certificate ([slave] state_dir)")
+	df := addDaemonFlags(fs, "slave", config.DefaultSlaveFile, "where the slave keeps its key and certificate")
 	workDir := fs.String("work-dir", "", "where scripts run, one folder per session ([slave] work_dir)")
 	functions := fs.String("functions-path", "", "where to install functions.sh ([slave] functions_path)")
 	hostname := fs.String("hostname", "", "set the host name first (in a UTS namespace of its own)")
-	logFormat := fs.String("log-format", "text", "text or json")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: xrdtest slave [-c FILE] [--master HOST:PORT] [--name NAME] [options]\n\nRuns the slave daemon: connects to the master and runs the stage scripts it\nsends. The first start enrolls with the connection token ([test_master]\nconnection_passwd, or XRDTEST_TOKEN) and the master's CA fingerprint; later\nstarts use the stored certificate.")
 		fs.PrintDefaults()
@@ -42,18 +34,12 @@ func runSlave(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "xrdtest slave: "+format+"\n", a...)
 		return code
 	}
-	token := takeToken()
-	named := map[string]string{"slave.name": *name, "test_master.ca_fingerprint": *fingerprint, "test_master.ca_file": *caFile,
-		"slave.state_dir": *stateDir, "slave.work_dir": *workDir, "slave.functions_path": *functions,
-		"test_master.connection_passwd": token}
-	if err := masterFlag(*masterAddr, named); err != nil {
-		return fail(2, "%v", err)
-	}
 	cfg := config.DefaultSlave()
-	if err := loadDaemonConfig(cfg, *file, config.DefaultSlaveFile, sets, named, stderr); err != nil {
+	extra := map[string]string{"slave.work_dir": *workDir, "slave.functions_path": *functions}
+	if err := df.load(cfg, config.DefaultSlaveFile, extra, stderr); err != nil {
 		return fail(2, "configuration: %v", err)
 	}
-	log, err := newLogger(stderr, string(cfg.Daemon.LogLevel), *logFormat)
+	log, err := newLogger(stderr, string(cfg.Daemon.LogLevel), *df.logFormat)
 	if err != nil {
 		return fail(2, "%v", err)
 	}
