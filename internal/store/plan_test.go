@@ -30,26 +30,45 @@ func TestQueryPlans(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rows, err := s.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+fmt.Sprintf(sessionsPage, cond), append(args, 50, 0)...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, notused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
-		p := strings.Join(plan, "; ")
+		p := queryPlan(t, s, fmt.Sprintf(sessionsPage, cond), append(args, 50, 0)...)
 		if !strings.Contains(p, "INDEX sessions_") || strings.Contains(p, "TEMP B-TREE") {
 			t.Errorf("%+v: plan %q", f, p)
 		}
 		t.Logf("%+v: %s", f, p)
 	}
+}
+
+// TestStatsPlan checks that Stats reads its covering index only, not the
+// wide session rows.
+func TestStatsPlan(t *testing.T) {
+	s, err := OpenSQLite(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	p := queryPlan(t, s, statsQuery, dayNS, 0, 1)
+	if !strings.Contains(p, "COVERING INDEX sessions_created_stats") {
+		t.Errorf("plan %q", p)
+	}
+}
+
+func queryPlan(t *testing.T, s *SQLite, query string, args ...any) string {
+	t.Helper()
+	rows, err := s.r.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	return strings.Join(plan, "; ")
 }
 
 func TestEscapeComponent(t *testing.T) {

@@ -89,6 +89,10 @@ CREATE TABLE suites (
 	updated_ns INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
 `,
+	// 2: Stats reads a window of sessions from this index alone.
+	`
+CREATE INDEX sessions_created_stats ON sessions (created_ns, state, started_ns, ended_ns);
+`,
 }
 
 // migrate brings the database to the latest schema version in one transaction. A database

@@ -740,3 +740,61 @@ func (s *SQLite) Events(ctx context.Context, session int64) ([]Event, error) {
 	}
 	return out, wrap(rows.Err())
 }
+
+// dayNS is one day in nanoseconds: created_ns / dayNS is the UTC day.
+const dayNS = int64(24 * time.Hour)
+
+const statsQuery = `
+SELECT created_ns / ?, state, count(*),
+       sum(CASE WHEN started_ns IS NOT NULL AND ended_ns IS NOT NULL THEN ended_ns - started_ns END),
+       count(CASE WHEN started_ns IS NOT NULL AND ended_ns IS NOT NULL THEN 1 END)
+FROM sessions WHERE created_ns >= ? AND created_ns < ?
+GROUP BY 1, 2 ORDER BY 1, 2`
+
+// Stats implements Store, from the sessions_created_stats index alone.
+func (s *SQLite) Stats(ctx context.Context, from, to time.Time) (*Stats, error) {
+	args, err := times(from, to)
+	if err != nil {
+		return nil, err
+	}
+	if args[0] == nil || args[1] == nil || !from.Before(to) {
+		return nil, fmt.Errorf("%w: stats window [%v, %v)", ErrInvalid, from, to)
+	}
+	rows, err := s.r.QueryContext(ctx, statsQuery, dayNS, args[0], args[1])
+	if err != nil {
+		return nil, wrap(err)
+	}
+	defer rows.Close()
+	st := &Stats{From: from.UTC(), To: to.UTC(), ByState: map[SessionState]int{}}
+	var total time.Duration
+	var timed int64
+	for rows.Next() {
+		var (
+			day, n, timedN int64
+			state          string
+			sum            sql.NullInt64
+		)
+		if err := rows.Scan(&day, &state, &n, &sum, &timedN); err != nil {
+			return nil, wrap(err)
+		}
+		if len(st.PerDay) == 0 || st.PerDay[len(st.PerDay)-1].Day.UnixNano() != day*dayNS {
+			st.PerDay = append(st.PerDay, DayStats{Day: time.Unix(0, day*dayNS).UTC(), ByState: map[SessionState]int{}})
+		}
+		d := &st.PerDay[len(st.PerDay)-1]
+		d.Sessions += int(n)
+		d.ByState[SessionState(state)] += int(n)
+		st.Sessions += int(n)
+		st.ByState[SessionState(state)] += int(n)
+		if SessionState(state).Finished() {
+			total += time.Duration(sum.Int64)
+			timed += timedN
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap(err)
+	}
+	if timed > 0 {
+		st.MeanDuration = total / time.Duration(timed)
+	}
+	return st, nil
+}

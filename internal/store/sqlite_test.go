@@ -167,14 +167,14 @@ func TestSchemaVersion(t *testing.T) {
 	if err := db.QueryRow(`SELECT version, (SELECT count(*) FROM schema_version) FROM schema_version`).Scan(&v, &n); err != nil {
 		t.Fatal(err)
 	}
-	if v != 1 || n != 1 {
-		t.Errorf("schema_version: version %d in %d rows, want 1 in 1", v, n)
+	if v != 2 || n != 1 {
+		t.Errorf("schema_version: version %d in %d rows, want 2 in 1", v, n)
 	}
 	var mode string
 	if err := db.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
 		t.Errorf("journal_mode = %q, %v", mode, err)
 	}
-	for _, idx := range []string{"sessions_suite_created", "sessions_state_created", "sessions_created"} {
+	for _, idx := range []string{"sessions_suite_created", "sessions_state_created", "sessions_created", "sessions_created_stats"} {
 		var name string
 		if err := db.QueryRow(`SELECT name FROM sqlite_schema WHERE type = 'index' AND name = ?`, idx).Scan(&name); err != nil {
 			t.Errorf("index %s: %v", idx, err)

@@ -112,6 +112,37 @@ type Filter struct {
 	Offset int            `json:"offset,omitempty"`
 }
 
+// Stats summarizes the sessions created in a time window.
+type Stats struct {
+	From     time.Time            `json:"from"` // the window asked for
+	To       time.Time            `json:"to"`
+	Sessions int                  `json:"sessions"` // all sessions created in the window
+	ByState  map[SessionState]int `json:"by_state"` // only states that occur
+	// PerDay lists the UTC days of the window that have sessions, oldest
+	// first.
+	PerDay []DayStats `json:"per_day"`
+	// MeanDuration is the mean Ended - Started of the finished sessions
+	// that have both (0 when there are none).
+	MeanDuration time.Duration `json:"mean_duration_ns"`
+}
+
+// DayStats counts the sessions created on one UTC day.
+type DayStats struct {
+	Day      time.Time            `json:"day"` // midnight UTC
+	Sessions int                  `json:"sessions"`
+	ByState  map[SessionState]int `json:"by_state"`
+}
+
+// PassRate is passed / (passed + failed), the share of sessions that ran to
+// a verdict and passed; ok is false when none did.
+func (s *Stats) PassRate() (rate float64, ok bool) {
+	p, f := s.ByState[SessionPassed], s.ByState[SessionFailed]
+	if p+f == 0 {
+		return 0, false
+	}
+	return float64(p) / float64(p+f), true
+}
+
 // Errors. They are wrapped: test them with errors.Is.
 var (
 	// ErrNotFound: the session (or output, log file) does not exist.
@@ -140,6 +171,10 @@ type Store interface {
 	// Sessions returns one page of the sessions matching f, newest first,
 	// and the total number of matching sessions.
 	Sessions(ctx context.Context, f Filter) ([]*Session, int, error)
+
+	// Stats summarizes the sessions created in [from, to). It reads
+	// aggregates only, so it stays fast with a long history.
+	Stats(ctx context.Context, from, to time.Time) (*Stats, error)
 
 	// PutStage inserts or replaces the stage (SessionID, Index).
 	PutStage(ctx context.Context, st *Stage) error

@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Stages", testStages},
 		{"Results", testResults},
 		{"Filter", testFilter},
+		{"Stats", testStats},
 		{"InterruptUnfinished", testInterruptUnfinished},
 		{"SuiteEnabled", testSuiteEnabled},
 		{"Events", testEvents},
@@ -428,6 +429,71 @@ func testFilter(t *testing.T, open func(*testing.T) store.Store) {
 	}
 	if d := diff(all[0], got[0]); d != "" {
 		t.Error(d)
+	}
+}
+
+func testStats(t *testing.T, open func(*testing.T) store.Store) {
+	s := open(t)
+	day := time.Date(2026, 5, 10, 0, 0, 0, 0, time.UTC)
+	mk := func(created time.Time, state store.SessionState, dur time.Duration) {
+		se := &store.Session{Suite: "s", State: state, Created: created}
+		if dur > 0 {
+			se.Started = created.Add(time.Second)
+			se.Ended = se.Started.Add(dur)
+		}
+		mustCreate(t, s, se)
+	}
+	mk(day.Add(-time.Nanosecond), store.SessionPassed, time.Hour) // before the window
+	mk(day, store.SessionPassed, 10*time.Second)                  // first instant: in
+	mk(day.Add(23*time.Hour), store.SessionFailed, 20*time.Second)
+	mk(day.Add(25*time.Hour), store.SessionPassed, 30*time.Second)
+	mk(day.Add(25*time.Hour), store.SessionRunning, 0) // unfinished: no duration
+	mk(day.Add(26*time.Hour), store.SessionCancelled, 0)
+	mk(day.Add(48*time.Hour), store.SessionPassed, time.Hour) // the end is excluded
+
+	st, err := s.Stats(ctx, day.In(zone), day.Add(48*time.Hour))
+	if err != nil {
+		t.Fatalf("Stats: %v", err)
+	}
+	if st.Sessions != 5 {
+		t.Errorf("Sessions = %d, want 5", st.Sessions)
+	}
+	wantStates := map[store.SessionState]int{store.SessionPassed: 2, store.SessionFailed: 1, store.SessionRunning: 1, store.SessionCancelled: 1}
+	if !reflect.DeepEqual(st.ByState, wantStates) {
+		t.Errorf("ByState = %v, want %v", st.ByState, wantStates)
+	}
+	if st.MeanDuration != 20*time.Second {
+		t.Errorf("MeanDuration = %v, want 20s (of the three finished sessions with times)", st.MeanDuration)
+	}
+	if r, ok := st.PassRate(); !ok || r < 0.666 || r > 0.667 {
+		t.Errorf("PassRate = %v, %v, want 2/3", r, ok)
+	}
+	if len(st.PerDay) != 2 {
+		t.Fatalf("PerDay = %+v, want 2 days", st.PerDay)
+	}
+	for i, want := range []struct {
+		day      time.Time
+		sessions int
+		passed   int
+	}{{day, 2, 1}, {day.Add(24 * time.Hour), 3, 1}} {
+		got := st.PerDay[i]
+		if !got.Day.Equal(want.day) || got.Day.Location() != time.UTC || got.Sessions != want.sessions || got.ByState[store.SessionPassed] != want.passed {
+			t.Errorf("PerDay[%d] = %+v, want day %v with %d sessions, %d passed", i, got, want.day, want.sessions, want.passed)
+		}
+	}
+
+	empty, err := s.Stats(ctx, day.Add(-48*time.Hour), day.Add(-24*time.Hour))
+	if err != nil {
+		t.Fatalf("Stats of an empty window: %v", err)
+	}
+	if empty.Sessions != 0 || len(empty.PerDay) != 0 || empty.MeanDuration != 0 {
+		t.Errorf("empty window: %+v", empty)
+	}
+	if _, ok := empty.PassRate(); ok {
+		t.Error("PassRate of an empty window is ok")
+	}
+	if _, err := s.Stats(ctx, day, day); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("Stats of an empty range: err = %v, want ErrInvalid", err)
 	}
 }
 
