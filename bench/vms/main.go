@@ -19,6 +19,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/xrdtest/xrdtest/internal/definition"
@@ -31,6 +33,8 @@ import (
 func main() {
 	ramMiB := flag.Int("ram", 160, "guest RAM in MiB")
 	timeout := flag.Duration("timeout", 5*time.Minute, "how long to wait for the slaves of one round")
+	rounds := flag.String("rounds", "1,4,8,seq8", "the rounds to run, comma separated: 1, 4, 8 (VMs in parallel), seq8 (8 one after another)")
+	keep := flag.String("consoles", "", "copy the guests' serial console logs into this folder")
 	flag.Parse()
 	uri, pool := os.Getenv("XRDTEST_LIBVIRT_URI"), envOr("XRDTEST_LIBVIRT_POOL", "xrdtest")
 	if uri == "" {
@@ -85,7 +89,7 @@ func main() {
 	// returns the time from the first request; the clusters are stopped
 	// afterwards.
 	seq := 0
-	up := func(sizes []int, sequential bool) (time.Duration, error) {
+	up := func(sizes []int, sequential bool) (_ time.Duration, guest string, _ error) {
 		var clusters []*definition.Cluster
 		for _, n := range sizes {
 			seq++
@@ -95,6 +99,26 @@ func main() {
 			for _, c := range clusters {
 				lb.StopCluster(ctx, c.Name)
 			}
+		}()
+		// The guests' own view: their uptime when /init started the slave
+		// (boot CPU), read from their consoles.
+		defer func() {
+			var ups []float64
+			for _, c := range clusters {
+				for _, h := range c.Hosts {
+					console := lb.ConsoleLog(c.Name, h.Name)
+					if *keep != "" {
+						if b, err := os.ReadFile(console); err == nil {
+							os.MkdirAll(*keep, 0o755)
+							os.WriteFile(filepath.Join(*keep, filepath.Base(console)), b, 0o644)
+						}
+					}
+					if u, ok := slaveStartUptime(console); ok {
+						ups = append(ups, u)
+					}
+				}
+			}
+			guest = summarize(ups)
 		}()
 		start := time.Now()
 		wait := func(c *definition.Cluster) error {
@@ -115,43 +139,53 @@ func main() {
 				spec.Tokens[h.Name] = m.Manager.Tokens.Issue(h.Name)
 			}
 			if err := lb.StartCluster(ctx, spec); err != nil {
-				return 0, err
+				return 0, "", err
 			}
 			if sequential {
 				if err := wait(c); err != nil {
-					return 0, err
+					return 0, "", err
 				}
 			}
 		}
 		if !sequential {
 			for _, c := range clusters {
 				if err := wait(c); err != nil {
-					return 0, err
+					return 0, "", err
 				}
 			}
 		}
-		return time.Since(start), nil
+		return time.Since(start), "", nil
 	}
 
 	fmt.Printf("domain type %s, %d MiB per VM\n\n", lb.DomainType(), *ramMiB)
 	fmt.Printf("%-28s %s\n", "start", "request -> all slaves connected")
 	results := map[string]time.Duration{}
+	want := map[string]bool{}
+	for _, r := range strings.Split(*rounds, ",") {
+		want[strings.TrimSpace(r)] = true
+	}
 	for _, r := range []struct {
-		name       string
+		key, name  string
 		sizes      []int
 		sequential bool
 	}{
-		{"1 VM", []int{1}, false},
-		{"4 VMs in parallel", []int{4}, false},
-		{"8 VMs in parallel", []int{8}, false},
-		{"8 VMs one after another", []int{1, 1, 1, 1, 1, 1, 1, 1}, true},
+		{"1", "1 VM", []int{1}, false},
+		{"4", "4 VMs in parallel", []int{4}, false},
+		{"8", "8 VMs in parallel", []int{8}, false},
+		{"seq8", "8 VMs one after another", []int{1, 1, 1, 1, 1, 1, 1, 1}, true},
 	} {
-		d, err := up(r.sizes, r.sequential)
+		if !want[r.key] {
+			continue
+		}
+		d, guest, err := up(r.sizes, r.sequential)
 		if err != nil {
 			fatal(r.name + ": " + err.Error())
 		}
 		results[r.name] = d
-		fmt.Printf("%-28s %6.1f s\n", r.name, d.Seconds())
+		fmt.Printf("%-28s %6.1f s   (guest uptime at slave start: %s)\n", r.name, d.Seconds(), guest)
+	}
+	if len(results) < 4 {
+		return
 	}
 	ratio := results["8 VMs in parallel"].Seconds() / results["8 VMs one after another"].Seconds()
 	verdict := "met"
@@ -175,6 +209,35 @@ func cluster(name string, net3, n, ramMiB int) *definition.Cluster {
 		})
 	}
 	return c
+}
+
+// slaveStartUptime reads the guest's uptime at the start of its slave from
+// its console log ("xrdtest-init [12.34]: starting: xrdtest slave ...").
+func slaveStartUptime(console string) (float64, bool) {
+	b, err := os.ReadFile(console)
+	if err != nil {
+		return 0, false
+	}
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, "xrdtest-init ["); ok && strings.Contains(line, "]: starting: xrdtest") {
+			if v, err := strconv.ParseFloat(rest[:strings.IndexByte(rest, ']')], 64); err == nil {
+				return v, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// summarize prints the mean and range of some seconds.
+func summarize(v []float64) string {
+	if len(v) == 0 {
+		return "unknown"
+	}
+	lo, hi, sum := v[0], v[0], 0.0
+	for _, x := range v {
+		lo, hi, sum = min(lo, x), max(hi, x), sum+x
+	}
+	return fmt.Sprintf("mean %.1f s, %.1f-%.1f s over %d", sum/float64(len(v)), lo, hi, len(v))
 }
 
 func envOr(k, def string) string {
