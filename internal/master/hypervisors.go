@@ -123,6 +123,13 @@ func (h *Hypervisors) StopCluster(ctx context.Context, cluster string) error {
 	}
 	c := h.Registry.daemon(pki.Identity{Role: pki.RoleHypervisor, Name: p.hypervisor})
 	if c == nil {
+		// No longer placed: when the hypervisor comes back with the
+		// cluster, adopt finds no session using it and removes it.
+		h.mu.Lock()
+		if h.placed[cluster] == p {
+			delete(h.placed, cluster)
+		}
+		h.mu.Unlock()
 		return fmt.Errorf("hypervisor %s, which runs cluster %s, is not connected: it cleans up when it reconnects", p.hypervisor, cluster)
 	}
 	err := h.command(ctx, c, cluster, func(id string) *protocol.MasterMessage {

@@ -69,3 +69,23 @@ func TestAdoptAfterHypervisorRestart(t *testing.T) {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// A session that ends while its hypervisor is away cannot stop its
+// cluster; when the hypervisor comes back with it, no session uses it
+// any more and it is removed, not re-adopted.
+func TestStopWhileHypervisorAway(t *testing.T) {
+	r := NewRegistry()
+	h := &Hypervisors{Registry: r}
+	h.init()
+	h.placed["c1"] = placement{hypervisor: "hv1", memKiB: 1}
+	err := h.StopCluster(t.Context(), "c1")
+	if err == nil || !strings.Contains(err.Error(), "hypervisor hv1, which runs cluster c1, is not connected") {
+		t.Fatalf("StopCluster with the hypervisor away: %v", err)
+	}
+	id := pki.Identity{Role: pki.RoleHypervisor, Name: "hv1"}
+	c := &daemonConn{id: id, out: make(chan *protocol.MasterMessage, 8), closed: make(chan struct{}), log: discardLogger()}
+	h.adopt(c, []string{"c1"})
+	if len(c.out) != 1 || (<-c.out).GetStopCluster().GetCluster() != "c1" {
+		t.Error("the cluster of the ended session was not removed when its hypervisor came back")
+	}
+}
