@@ -22,7 +22,7 @@ bash scripts/generate.sh --check
 
 echo "== go test"
 # The VM tests need the private libvirtd: they run in the next step.
-go test -count=1 -skip '^TestVMQuickstart$' $(go list ./... | grep -v /internal/hypervisor/libvirt)
+go test -count=1 -skip '^TestVM' $(go list ./... | grep -v /internal/hypervisor/libvirt)
 
 echo "== libvirt backend against a private libvirtd in its own network namespace"
 # scripts/libvirt-env.sh installs qemu, libvirt and dnsmasq if missing and
@@ -34,7 +34,7 @@ set +a
 trap 'bash scripts/libvirt-env.sh stop >&2' EXIT
 XRDTEST_LIBVIRT_REQUIRED=1 go test -count=1 ./internal/hypervisor/libvirt/
 echo "== quickstart on VMs (3 VMs of the slave image)"
-XRDTEST_LIBVIRT_REQUIRED=1 go test -count=1 -run '^TestVMQuickstart$' -v ./cmd/xrdtest
+XRDTEST_LIBVIRT_REQUIRED=1 go test -count=1 -run '^TestVM' -v ./cmd/xrdtest
 bash scripts/libvirt-env.sh stop
 trap - EXIT
 

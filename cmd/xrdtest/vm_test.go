@@ -66,16 +66,7 @@ fi
 // of the slave image, inside the private libvirtd's network namespace
 // (scripts/libvirt-env.sh), and checks that nothing is left afterwards.
 func TestVMQuickstart(t *testing.T) {
-	uri := os.Getenv("XRDTEST_LIBVIRT_URI")
-	if uri == "" {
-		msg := "needs a private libvirtd: set -a; eval \"$(bash scripts/libvirt-env.sh start)\"; set +a"
-		if os.Getenv("CI") == "true" || os.Getenv("XRDTEST_LIBVIRT_REQUIRED") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	netns := envOr("XRDTEST_LIBVIRT_NETNS", "xrdtest-lv")
-	pool := envOr("XRDTEST_LIBVIRT_POOL", "xrdtest")
+	uri, netns, pool := libvirtEnv(t)
 	dir := t.TempDir()
 	files := map[string]string{"clusters/cluster_vm.py": vmCluster}
 	for k, v := range vmSuite {
