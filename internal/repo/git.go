@@ -50,7 +50,8 @@ type Git struct {
 	GitPath string
 
 	mu      sync.Mutex // one Sync at a time
-	environ []string   // of the Sync under way
+	environ []string   // git's environment, made by the first Sync
+	checked bool       // the settings passed the first Sync's checks
 }
 
 // Result is what a Sync did.
@@ -83,23 +84,13 @@ var validRef = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_./-]*$`)
 func (g *Git) Sync(ctx context.Context) (Result, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.environ = g.env()
+	if g.environ == nil {
+		g.environ = g.env()
+	}
 	var res Result
 	remote, branch := g.remote()
-	if !validRef.MatchString(remote) || !validRef.MatchString(branch) || strings.Contains(g.RemoteBranch, "..") {
-		return res, fmt.Errorf("invalid remote_branch %q: want REMOTE/BRANCH, e.g. origin/master", g.RemoteBranch)
-	}
-	if !validRef.MatchString(g.LocalBranch) || strings.Contains(g.LocalBranch, "..") {
-		return res, fmt.Errorf("invalid local_branch %q", g.LocalBranch)
-	}
-	if g.URL == "" || strings.HasPrefix(g.URL, "-") {
-		return res, fmt.Errorf("invalid remote_repo %q", Redact(g.URL))
-	}
-	if _, err := g.run(ctx, "", "check-ref-format", "refs/remotes/"+remote+"/"+branch); err != nil {
-		return res, fmt.Errorf("invalid remote_branch %q", g.RemoteBranch)
-	}
-	if _, err := g.run(ctx, "", "check-ref-format", "refs/heads/"+g.LocalBranch); err != nil {
-		return res, fmt.Errorf("invalid local_branch %q", g.LocalBranch)
+	if err := g.check(ctx, remote, branch); err != nil {
+		return res, err
 	}
 
 	cloned := false
@@ -127,10 +118,14 @@ func (g *Git) Sync(ctx context.Context) (Result, error) {
 		return res, fmt.Errorf("%s has no branch %q (remote_branch %s)", Redact(g.URL), branch, g.RemoteBranch)
 	}
 	old := res.Revision
+	clean := false
 	if !cloned {
-		if res.Warnings, err = g.setAside(ctx, old, target); err != nil {
+		if res.Warnings, clean, err = g.setAside(ctx, old, target); err != nil {
 			return res, err
 		}
+	}
+	if clean && old == target {
+		return res, nil // the tree is the target's already
 	}
 	if _, err := g.run(ctx, g.Dir, "checkout", "--quiet", "--force", "-B", g.LocalBranch, target, "--"); err != nil {
 		return res, err
@@ -141,6 +136,31 @@ func (g *Git) Sync(ctx context.Context) (Result, error) {
 	}
 	res.Changed = cloned || old != res.Revision
 	return res, nil
+}
+
+// check refuses, once (they do not change), settings git could take for
+// options or that are no ref names.
+func (g *Git) check(ctx context.Context, remote, branch string) error {
+	if g.checked {
+		return nil
+	}
+	if !validRef.MatchString(remote) || !validRef.MatchString(branch) || strings.Contains(g.RemoteBranch, "..") {
+		return fmt.Errorf("invalid remote_branch %q: want REMOTE/BRANCH, e.g. origin/master", g.RemoteBranch)
+	}
+	if !validRef.MatchString(g.LocalBranch) || strings.Contains(g.LocalBranch, "..") {
+		return fmt.Errorf("invalid local_branch %q", g.LocalBranch)
+	}
+	if g.URL == "" || strings.HasPrefix(g.URL, "-") {
+		return fmt.Errorf("invalid remote_repo %q", Redact(g.URL))
+	}
+	if _, err := g.run(ctx, "", "check-ref-format", "refs/remotes/"+remote+"/"+branch); err != nil {
+		return fmt.Errorf("invalid remote_branch %q", g.RemoteBranch)
+	}
+	if _, err := g.run(ctx, "", "check-ref-format", "refs/heads/"+g.LocalBranch); err != nil {
+		return fmt.Errorf("invalid local_branch %q", g.LocalBranch)
+	}
+	g.checked = true
+	return nil
 }
 
 // clone clones into a new folder beside Dir and renames it into place: a
@@ -203,12 +223,12 @@ func (g *Git) head(ctx context.Context) string {
 }
 
 // setAside stashes local edits (untracked files included) and reports
-// local commits that the checkout of target leaves behind.
-func (g *Git) setAside(ctx context.Context, old, target string) ([]string, error) {
-	var warns []string
+// local commits that the checkout of target leaves behind; clean tells
+// that there were no edits.
+func (g *Git) setAside(ctx context.Context, old, target string) (warns []string, clean bool, err error) {
 	status, err := g.run(ctx, g.Dir, "status", "--porcelain", "--untracked-files=all")
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if status != "" {
 		files := strings.Split(status, "\n")
@@ -221,7 +241,7 @@ func (g *Git) setAside(ctx context.Context, old, target string) ([]string, error
 		}
 		msg := "xrdtest: local changes set aside before checking out " + g.RemoteBranch + " at " + time.Now().UTC().Format(time.RFC3339)
 		if _, err := g.run(ctx, g.Dir, "stash", "push", "--quiet", "--include-untracked", "--message", msg); err != nil {
-			return nil, fmt.Errorf("local changes in %s (%s) could not be set aside: %w", g.Dir, strings.Join(shown, ", "), err)
+			return nil, false, fmt.Errorf("local changes in %s (%s) could not be set aside: %w", g.Dir, strings.Join(shown, ", "), err)
 		}
 		warns = append(warns, fmt.Sprintf("local changes in %s (%s) were set aside with git stash (see git stash list there): the master's checkout follows %s",
 			g.Dir, strings.Join(shown, ", "), g.RemoteBranch))
@@ -232,7 +252,7 @@ func (g *Git) setAside(ctx context.Context, old, target string) ([]string, error
 				g.Dir, short(old), g.RemoteBranch, short(target)))
 		}
 	}
-	return warns, nil
+	return warns, status == "", nil
 }
 
 func short(rev string) string { return rev[:min(12, len(rev))] }

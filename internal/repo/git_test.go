@@ -4,80 +4,15 @@ import (
 	"context"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/xrdtest/xrdtest/internal/testutil"
 )
 
-// hermetic keeps the user's git configuration out of the tests.
-func hermetic(t *testing.T) {
-	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("no git binary (scripts/setup.sh installs it)")
-	}
-	t.Setenv("HOME", t.TempDir())
-	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
-	t.Setenv("GIT_CONFIG_NOSYSTEM", "1")
-	for _, v := range []string{"GIT_SSH_COMMAND", "GIT_SSH", "http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy"} {
-		t.Setenv(v, "")
-	}
-}
-
-// Upstream is a bare repository and a work tree that pushes to it.
-type Upstream struct {
-	t    *testing.T
-	Bare string
-	work string
-}
-
-// NewUpstream creates a bare repository whose master has one commit with
-// the given files.
-func NewUpstream(t *testing.T, files map[string]string) *Upstream {
-	t.Helper()
-	dir := t.TempDir()
-	u := &Upstream{t: t, Bare: filepath.Join(dir, "origin.git"), work: filepath.Join(dir, "work")}
-	gitT(t, dir, "init", "--quiet", "--bare", "--initial-branch=master", u.Bare)
-	gitT(t, dir, "init", "--quiet", "--initial-branch=master", u.work)
-	gitT(t, u.work, "remote", "add", "origin", u.Bare)
-	u.Commit("first", files)
-	return u
-}
-
-// Commit writes files ("" deletes), commits and pushes; it returns the
-// commit id.
-func (u *Upstream) Commit(msg string, files map[string]string) string {
-	u.t.Helper()
-	for p, c := range files {
-		full := filepath.Join(u.work, p)
-		if c == "" {
-			os.Remove(full)
-			continue
-		}
-		os.MkdirAll(filepath.Dir(full), 0o755)
-		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
-			u.t.Fatal(err)
-		}
-	}
-	gitT(u.t, u.work, "add", "--all")
-	gitT(u.t, u.work, "commit", "--quiet", "--allow-empty", "-m", msg)
-	gitT(u.t, u.work, "push", "--quiet", "--force", "origin", "HEAD:master")
-	return gitT(u.t, u.work, "rev-parse", "HEAD")
-}
-
-func gitT(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("git", append([]string{"-c", "user.name=t", "-c", "user.email=t@t"}, args...)...)
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %v: %v\n%s", args, err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
-
-func newGit(u *Upstream, dir string) *Git {
+func newGit(u *testutil.Upstream, dir string) *Git {
 	return &Git{URL: u.Bare, RemoteBranch: "origin/master", LocalBranch: "master", Dir: dir, Timeout: 30 * time.Second}
 }
 
@@ -91,10 +26,10 @@ func readT(t *testing.T, path string) string {
 }
 
 func TestSyncClonesThenFollows(t *testing.T) {
-	hermetic(t)
+	testutil.HermeticGit(t)
 	ctx := context.Background()
-	u := NewUpstream(t, map[string]string{"clusters/cluster_a.py": "one"})
-	first := gitT(t, u.work, "rev-parse", "HEAD")
+	u := testutil.NewUpstream(t, map[string]string{"clusters/cluster_a.py": "one"})
+	first := testutil.Git(t, u.Work, "rev-parse", "HEAD")
 	dir := filepath.Join(t.TempDir(), "sub", "checkout")
 	g := newGit(u, dir)
 
@@ -108,7 +43,7 @@ func TestSyncClonesThenFollows(t *testing.T) {
 	if got := readT(t, filepath.Join(dir, "clusters/cluster_a.py")); got != "one" {
 		t.Errorf("checkout has %q", got)
 	}
-	if b := gitT(t, dir, "symbolic-ref", "--short", "HEAD"); b != "master" {
+	if b := testutil.Git(t, dir, "symbolic-ref", "--short", "HEAD"); b != "master" {
 		t.Errorf("branch %q, want master", b)
 	}
 
@@ -127,7 +62,7 @@ func TestSyncClonesThenFollows(t *testing.T) {
 	}
 
 	// A deleted file goes; so does a forced push's old history.
-	gitT(t, u.work, "reset", "--quiet", "--hard", first)
+	testutil.Git(t, u.Work, "reset", "--quiet", "--hard", first)
 	third := u.Commit("rewritten", map[string]string{"clusters/cluster_c.py": "c"})
 	res, err = g.Sync(ctx)
 	if err != nil || !res.Changed || res.Revision != third {
@@ -142,21 +77,21 @@ func TestSyncClonesThenFollows(t *testing.T) {
 }
 
 func TestSyncOtherBranches(t *testing.T) {
-	hermetic(t)
-	u := NewUpstream(t, map[string]string{"f": "master"})
-	gitT(t, u.work, "checkout", "--quiet", "-b", "stable")
+	testutil.HermeticGit(t)
+	u := testutil.NewUpstream(t, map[string]string{"f": "master"})
+	testutil.Git(t, u.Work, "checkout", "--quiet", "-b", "stable")
 	rev := u.Commit("stable", map[string]string{"f": "stable"})
-	gitT(t, u.work, "push", "--quiet", "origin", "stable")
+	testutil.Git(t, u.Work, "push", "--quiet", "origin", "stable")
 	dir := filepath.Join(t.TempDir(), "c")
 	g := &Git{URL: "file://" + u.Bare, RemoteBranch: "upstream/stable", LocalBranch: "tests", Dir: dir}
 	res, err := g.Sync(context.Background())
 	if err != nil || res.Revision != rev {
 		t.Fatalf("%+v, %v", res, err)
 	}
-	if b := gitT(t, dir, "symbolic-ref", "--short", "HEAD"); b != "tests" {
+	if b := testutil.Git(t, dir, "symbolic-ref", "--short", "HEAD"); b != "tests" {
 		t.Errorf("branch %q, want tests", b)
 	}
-	if got := gitT(t, dir, "config", "--get", "remote.upstream.url"); got != "file://"+u.Bare {
+	if got := testutil.Git(t, dir, "config", "--get", "remote.upstream.url"); got != "file://"+u.Bare {
 		t.Errorf("remote upstream is %q", got)
 	}
 	if got := readT(t, filepath.Join(dir, "f")); got != "stable" {
@@ -172,9 +107,9 @@ func TestSyncOtherBranches(t *testing.T) {
 // TestSyncSetsLocalEditsAside: the master's checkout follows the remote,
 // but an edit made there by hand is stashed, not lost.
 func TestSyncSetsLocalEditsAside(t *testing.T) {
-	hermetic(t)
+	testutil.HermeticGit(t)
 	ctx := context.Background()
-	u := NewUpstream(t, map[string]string{"a.py": "a"})
+	u := testutil.NewUpstream(t, map[string]string{"a.py": "a"})
 	dir := filepath.Join(t.TempDir(), "c")
 	g := newGit(u, dir)
 	if _, err := g.Sync(ctx); err != nil {
@@ -197,10 +132,10 @@ func TestSyncSetsLocalEditsAside(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "new.py")); !os.IsNotExist(err) {
 		t.Errorf("new.py still in the checkout: %v", err)
 	}
-	if got := gitT(t, dir, "show", "stash@{0}:a.py"); got != "edited by hand" {
+	if got := testutil.Git(t, dir, "show", "stash@{0}:a.py"); got != "edited by hand" {
 		t.Errorf("stash has a.py = %q", got)
 	}
-	if got := gitT(t, dir, "show", "stash@{0}^3:new.py"); got != "untracked" {
+	if got := testutil.Git(t, dir, "show", "stash@{0}^3:new.py"); got != "untracked" {
 		t.Errorf("stash has new.py = %q", got)
 	}
 	if res, err := g.Sync(ctx); err != nil || len(res.Warnings) != 0 || res.Changed {
@@ -209,9 +144,9 @@ func TestSyncSetsLocalEditsAside(t *testing.T) {
 }
 
 func TestSyncRefusesForeignFolders(t *testing.T) {
-	hermetic(t)
+	testutil.HermeticGit(t)
 	ctx := context.Background()
-	u := NewUpstream(t, map[string]string{"a.py": "a"})
+	u := testutil.NewUpstream(t, map[string]string{"a.py": "a"})
 
 	plain := t.TempDir()
 	os.WriteFile(filepath.Join(plain, "notes.txt"), []byte("mine"), 0o644)
@@ -224,17 +159,17 @@ func TestSyncRefusesForeignFolders(t *testing.T) {
 	}
 
 	// A folder inside someone's checkout is not a checkout of its own.
-	other := NewUpstream(t, map[string]string{"x/y": "z"})
-	_, err = newGit(u, filepath.Join(other.work, "x")).Sync(ctx)
+	other := testutil.NewUpstream(t, map[string]string{"x/y": "z"})
+	_, err = newGit(u, filepath.Join(other.Work, "x")).Sync(ctx)
 	if err == nil || !strings.Contains(err.Error(), "is inside") {
 		t.Errorf("subfolder of a checkout: %v", err)
 	}
 
-	_, err = newGit(u, other.work).Sync(ctx)
+	_, err = newGit(u, other.Work).Sync(ctx)
 	if err == nil || !strings.Contains(err.Error(), "is a checkout of "+other.Bare+", not of remote_repo "+u.Bare) {
 		t.Errorf("checkout of another remote: %v", err)
 	}
-	if got := gitT(t, other.work, "log", "--format=%s"); got != "first" {
+	if got := testutil.Git(t, other.Work, "log", "--format=%s"); got != "first" {
 		t.Errorf("the other checkout was changed: %q", got)
 	}
 }
@@ -242,9 +177,9 @@ func TestSyncRefusesForeignFolders(t *testing.T) {
 // TestSyncFailureKeepsCheckout: an unreachable remote is an error; the
 // checkout and its revision stay as they were.
 func TestSyncFailureKeepsCheckout(t *testing.T) {
-	hermetic(t)
+	testutil.HermeticGit(t)
 	ctx := context.Background()
-	u := NewUpstream(t, map[string]string{"a.py": "a"})
+	u := testutil.NewUpstream(t, map[string]string{"a.py": "a"})
 	dir := filepath.Join(t.TempDir(), "c")
 	g := newGit(u, dir)
 	first, err := g.Sync(ctx)
@@ -286,7 +221,7 @@ func TestSyncFailureKeepsCheckout(t *testing.T) {
 // TestSyncNeverShowsCredentials: a password (or token) in remote_repo is
 // not in any error.
 func TestSyncNeverShowsCredentials(t *testing.T) {
-	hermetic(t)
+	testutil.HermeticGit(t)
 	for _, url := range []string{
 		"https://alice:s3cret@127.0.0.1:1/defs.git",
 		"https://s3cret@127.0.0.1:1/defs.git",
@@ -309,7 +244,7 @@ func TestSyncNeverShowsCredentials(t *testing.T) {
 // TestSyncTimeout: a remote that never answers is given up after the
 // timeout, its ssh child included.
 func TestSyncTimeout(t *testing.T) {
-	hermetic(t)
+	testutil.HermeticGit(t)
 	t.Setenv("GIT_SSH_COMMAND", "sleep 60 #")
 	g := &Git{URL: "ssh://git@example.invalid/defs.git", RemoteBranch: "origin/master", LocalBranch: "master",
 		Dir: filepath.Join(t.TempDir(), "c"), Timeout: 300 * time.Millisecond}
@@ -349,7 +284,7 @@ func TestSyncTimeout(t *testing.T) {
 }
 
 func TestSyncRejectsBadSettings(t *testing.T) {
-	hermetic(t)
+	testutil.HermeticGit(t)
 	dir := filepath.Join(t.TempDir(), "c")
 	for _, g := range []*Git{
 		{URL: "/x", RemoteBranch: "origin/--upload-pack=evil", LocalBranch: "master", Dir: dir},
