@@ -4,8 +4,10 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/xrdtest/xrdtest/internal/definition"
@@ -67,8 +69,8 @@ type ReloadReport struct {
 // git repository's last sync went.
 type repoState struct {
 	mu     sync.Mutex
-	git    map[string]*gitState
-	report *ReloadReport // of the set loaded last; under mu
+	git    map[string]*gitState         // under mu
+	report atomic.Pointer[ReloadReport] // of the set loaded last
 }
 
 type gitState struct {
@@ -102,27 +104,24 @@ func (m *Master) ReloadReport(ctx context.Context) *ReloadReport {
 	return m.reload(ctx, func(string) bool { return true }, true)
 }
 
-// LastReload reports the definitions loaded last.
-func (m *Master) LastReload() *ReloadReport {
-	m.repos.mu.Lock()
-	defer m.repos.mu.Unlock()
-	return m.repos.report
-}
+// LastReload reports the definitions loaded last; it does not wait for a
+// reload under way.
+func (m *Master) LastReload() *ReloadReport { return m.repos.report.Load() }
 
-// reload syncs the git repositories that sync selects, then loads the
+// reload syncs the git repositories that which selects, then loads the
 // definitions if asked to (force) or if a sync changed something: a new
 // revision, or a failure appearing, changing or going away.
-func (m *Master) reload(ctx context.Context, sync func(name string) bool, force bool) *ReloadReport {
+func (m *Master) reload(ctx context.Context, which func(name string) bool, force bool) *ReloadReport {
 	m.repos.mu.Lock()
 	defer m.repos.mu.Unlock()
 	changed := force
 	for _, g := range m.opts.Git {
-		if sync(g.Name) && m.syncGit(ctx, m.repos.git[g.Name]) {
+		if which(g.Name) && m.syncGit(ctx, m.repos.git[g.Name]) {
 			changed = true
 		}
 	}
-	if !changed && m.repos.report != nil {
-		return m.repos.report
+	if last := m.repos.report.Load(); !changed && last != nil {
+		return last
 	}
 
 	repos := slices.Clone(m.opts.Repos)
@@ -154,8 +153,9 @@ func (m *Master) reload(ctx context.Context, sync func(name string) bool, force 
 	m.opts.Log.Info("definitions loaded", "clusters", len(set.Clusters), "suites", len(set.Suites), "errors", len(set.Diagnostics.Errors()))
 	m.defs.Store(set)
 	m.Scheduler.SetSuites(set.Suites)
-	m.repos.report = m.report(set)
-	return m.repos.report
+	rep := m.report(set)
+	m.repos.report.Store(rep)
+	return rep
 }
 
 // syncGit fetches one repository; it reports whether the definitions
@@ -170,12 +170,12 @@ func (m *Master) syncGit(ctx context.Context, g *gitState) bool {
 		if res.Revision != "" {
 			g.revision = res.Revision
 		}
-		if g.err != prevErr {
-			log.Warn("cannot update the definitions repository: the last good checkout stays in use", "err", g.err)
-		} else {
+		if sameError(g.err, prevErr) {
 			log.Debug("the definitions repository is still not reachable", "err", g.err)
+			return false
 		}
-		return g.err != prevErr
+		log.Warn("cannot update the definitions repository: the last good checkout stays in use", "err", g.err)
+		return true
 	}
 	if prevErr != "" {
 		log.Info("the definitions repository is reachable again")
@@ -195,6 +195,14 @@ func (m *Master) syncGit(ctx context.Context, g *gitState) bool {
 }
 
 func short(rev string) string { return rev[:min(12, len(rev))] }
+
+var digits = regexp.MustCompile(`[0-9]+`)
+
+// sameError tells whether two failures are the same but for numbers
+// ("after 3 ms"), which would reload and log again at every poll.
+func sameError(a, b string) bool {
+	return digits.ReplaceAllString(a, "N") == digits.ReplaceAllString(b, "N")
+}
 
 func (m *Master) report(set *definition.Set) *ReloadReport {
 	r := &ReloadReport{Loaded: time.Now(), Clusters: len(set.Clusters), Suites: len(set.Suites), Errors: []Problem{}, Warnings: []Problem{}}
