@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -318,6 +319,24 @@ func TestRedact(t *testing.T) {
 	} {
 		if got := Redact(in); got != want {
 			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// BenchmarkSyncUnchanged is the cost of a poll that finds nothing new
+// (the master's steady state, every poll_interval per repository).
+func BenchmarkSyncUnchanged(b *testing.B) {
+	if _, err := exec.LookPath("git"); err != nil {
+		b.Skip("no git binary")
+	}
+	u := testutil.NewUpstream(b, map[string]string{"a.py": "a"})
+	g := newGit(u, filepath.Join(b.TempDir(), "c"))
+	if _, err := g.Sync(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if res, err := g.Sync(context.Background()); err != nil || res.Changed {
+			b.Fatal(res, err)
 		}
 	}
 }
