@@ -39,10 +39,7 @@ type Options struct {
 	Token      string // the connection token daemons enroll with
 	APIToken   string // the token API actions need ("" disables actions)
 	Repos      []definition.Repo
-	// Git lists the repositories of Repos that are git checkouts the
-	// master clones and fetches; the others are watched on disk.
-	Git      []GitRepo
-	Settings SessionSettings
+	Settings   SessionSettings
 	// Clusters starts the suites' clusters; nil with StartClusters: the
 	// connected hypervisor daemons; nil without: none (the slaves of
 	// physical machines connect by themselves).
@@ -65,6 +62,9 @@ type Options struct {
 	// ReloadDebounce is how long the definitions must stay unchanged on
 	// disk before they are reloaded (0: 500 ms; negative: no watching).
 	ReloadDebounce time.Duration
+	// Git lists the repositories of Repos that are git checkouts the
+	// master clones and fetches; the others are watched on disk.
+	Git []GitRepo
 }
 
 // Master is an assembled master: CA, history, definitions, the daemon
