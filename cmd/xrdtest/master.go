@@ -16,6 +16,7 @@ import (
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/master"
 	"github.com/xrdtest/xrdtest/internal/notify"
+	"github.com/xrdtest/xrdtest/internal/repo"
 	"github.com/xrdtest/xrdtest/internal/scheduler"
 )
 
@@ -49,12 +50,13 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return 2
 	}
 	var repos []definition.Repo
+	var gitRepos []master.GitRepo
 	for _, r := range cfg.Repos {
-		if r.Type != config.RepoLocalFS {
-			log.Warn("repository type not supported yet: skipped", "repo", r.Name, "type", r.Type)
-			continue
+		repos = append(repos, definition.Repo{Name: r.Name, Root: r.LocalPath, ClusterDir: r.ClusterDefsPath, SuiteDir: r.SuiteDefsPath})
+		if r.Type == config.RepoGit {
+			gitRepos = append(gitRepos, master.GitRepo{Name: r.Name, Interval: r.PollInterval,
+				Git: &repo.Git{URL: r.RemoteRepo, RemoteBranch: r.RemoteBranch, LocalBranch: r.LocalBranch, Dir: r.LocalPath}})
 		}
-		repos = append(repos, definition.Repo{Root: r.LocalPath, ClusterDir: r.ClusterDefsPath, SuiteDir: r.SuiteDefsPath})
 	}
 	apiToken := cfg.Webserver.APIToken.Reveal()
 	if apiToken == "" {
@@ -84,6 +86,7 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		Token:      cfg.Server.ConnectionPasswd.Reveal(),
 		APIToken:   apiToken,
 		Repos:      repos,
+		Git:        gitRepos,
 		Settings: master.SessionSettings{StageTimeout: cfg.Session.StageTimeout, KillGrace: 10 * time.Second, SlaveWait: cfg.Session.SlaveWaitTimeout,
 			WebPort: webPortN, WebProto: cfg.Webserver.Protocol, LogMaxBytes: 16 << 20},
 		StartClusters: cfg.Session.StartClusters,

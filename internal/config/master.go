@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -42,6 +43,8 @@ const (
 // Keys added by xrdtest (see testdata/master-full.conf):
 //
 //	[general]   state_dir (/var/lib/xrdtest/master): CA, database, outputs
+//	[test-repo-NAME] poll_interval (30 s): how often a git repository is
+//	            fetched (the original's fixed period)
 //	[session]   stage_timeout (3600 s): limit of one stage on one slave
 //	            slave_wait_timeout (300 s): how long a session waits for its slaves
 //	            heartbeat_interval (2 s): how often daemons send a heartbeat
@@ -108,6 +111,9 @@ type Repo struct {
 	RemoteBranch string
 	// LocalBranch: local_branch (default "master").
 	LocalBranch string
+	// PollInterval: poll_interval (new, default 30 s), how often a git
+	// repository is fetched; ignored for localfs (changes are watched).
+	PollInterval time.Duration
 	// Source locates the section header.
 	Source Source
 }
@@ -131,7 +137,7 @@ func underDir(dir, p string) string {
 
 func newRepo(name string, src Source) *Repo {
 	return &Repo{Name: name, ClusterDefsPath: "clusters", SuiteDefsPath: "test-suites",
-		RemoteBranch: "origin/master", LocalBranch: "master", Source: src}
+		RemoteBranch: "origin/master", LocalBranch: "master", PollInterval: 30 * time.Second, Source: src}
 }
 
 // Server is the master's [server] section: the daemon port.
@@ -399,15 +405,19 @@ func (m *Master) validateRepo(t *table, r Repo) []error {
 		if r.RemoteRepo == "" {
 			errs = append(errs, missing("remote_repo", "missing: required for a git repository"))
 		}
-		if r.RemoteBranch == "" {
-			errs = append(errs, t.invalid(sec, "remote_branch", "empty"))
+		if !gitRefRe.MatchString(r.RemoteBranch) || strings.Contains(r.RemoteBranch, "..") {
+			errs = append(errs, t.invalid(sec, "remote_branch", fmt.Sprintf("invalid value %q: want REMOTE/BRANCH, e.g. origin/master", r.RemoteBranch)))
 		}
-		if r.LocalBranch == "" {
-			errs = append(errs, t.invalid(sec, "local_branch", "empty"))
+		if !gitRefRe.MatchString(r.LocalBranch) || strings.Contains(r.LocalBranch, "..") {
+			errs = append(errs, t.invalid(sec, "local_branch", fmt.Sprintf("invalid value %q: want a branch name, e.g. master", r.LocalBranch)))
 		}
+		errs = append(errs, t.validatePositive(sec, "poll_interval", r.PollInterval))
 	}
 	return errs
 }
+
+// gitRefRe is a plain branch name: nothing git could take for an option.
+var gitRefRe = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_./-]*$`)
 
 func (m *Master) knownSection(s string) bool {
 	switch s {
@@ -518,6 +528,7 @@ func repoFields(r *Repo) []field {
 		strField(sec, "remote_repo", &r.RemoteRepo),
 		strField(sec, "remote_branch", &r.RemoteBranch),
 		strField(sec, "local_branch", &r.LocalBranch),
+		durationField(sec, "poll_interval", &r.PollInterval),
 	}
 }
 

@@ -63,10 +63,10 @@ func TestMasterOriginal(t *testing.T) {
 	examples := abs(t, "testdata/examples") // local_path=../examples, relative to testdata/orig
 	equal(t, "Repos", m.Repos, []Repo{
 		{Name: "local", Type: RepoLocalFS, LocalPath: examples, ClusterDefsPath: "clusters", SuiteDefsPath: "test-suites",
-			RemoteBranch: "origin/master", LocalBranch: "master", Source: Source{File: path, Line: 39}},
+			RemoteBranch: "origin/master", LocalBranch: "master", PollInterval: 30 * time.Second, Source: Source{File: path, Line: 39}},
 		{Name: "remote", Type: RepoGit, LocalPath: "/var/tmp/some-repo", ClusterDefsPath: "clusters", SuiteDefsPath: "test-suites",
 			RemoteRepo: "http://someserver.com/repos/some-repo.git", RemoteBranch: "origin/master", LocalBranch: "master",
-			Source: Source{File: path, Line: 52}},
+			PollInterval: 30 * time.Second, Source: Source{File: path, Line: 52}},
 	})
 	equal(t, "ClusterDir", m.Repos[0].ClusterDir(), filepath.Join(examples, "clusters"))
 	equal(t, "SuiteDir", m.Repos[1].SuiteDir(), "/var/tmp/some-repo/test-suites")
@@ -195,6 +195,13 @@ func TestMasterErrors(t *testing.T) {
 			[]string{`FILE:4: [test-repo-r] remote_repo: missing: required for a git repository`}},
 		{"repo without type and local_path", "[general]\ntest-repos = r\n[test-repo-r]\n", ErrMissing,
 			[]string{`FILE:3: [test-repo-r] type: missing: want localfs or git`, `FILE:3: [test-repo-r] local_path: missing`}},
+		{"bad poll interval", "[general]\ntest-repos = r\n[test-repo-r]\ntype = git\nlocal_path = /x\nremote_repo = /y\npoll_interval = often\n", ErrInvalid,
+			[]string{`FILE:7: [test-repo-r] poll_interval: invalid duration "often"`}},
+		{"zero poll interval", "[general]\ntest-repos = r\n[test-repo-r]\ntype = git\nlocal_path = /x\nremote_repo = /y\npoll_interval = 0\n", ErrInvalid,
+			[]string{`FILE:7: [test-repo-r] poll_interval: invalid duration "0": must be positive`}},
+		{"bad branches", "[general]\ntest-repos = r\n[test-repo-r]\ntype = git\nlocal_path = /x\nremote_repo = /y\nremote_branch = --upload-pack=x\nlocal_branch = a..b\n", ErrInvalid,
+			[]string{`FILE:7: [test-repo-r] remote_branch: invalid value "--upload-pack=x": want REMOTE/BRANCH, e.g. origin/master`,
+				`FILE:8: [test-repo-r] local_branch: invalid value "a..b": want a branch name`}},
 		{"bad repo type", "[general]\ntest-repos = r\n[test-repo-r]\ntype = svn\nlocal_path = /x\n", ErrInvalid,
 			[]string{`FILE:4: [test-repo-r] type: invalid value "svn": want localfs or git`}},
 		{"certfile without keyfile", "[security]\ncertfile = /c.pem\n", ErrInvalid,

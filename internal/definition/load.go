@@ -3,7 +3,10 @@ package definition
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"hash"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,9 +20,17 @@ const MaxDefinitionBytes = 1 << 20
 // Repo is one definitions repository: a folder of cluster definitions and
 // a folder of test suites, both relative to Root.
 type Repo struct {
+	// Name names the repository in revisions (NAME@REVISION); default:
+	// the base name of Root.
+	Name       string
 	Root       string
 	ClusterDir string // default "clusters"
 	SuiteDir   string // default "test-suites"
+	// Revision identifies what is loaded, e.g. the git commit checked
+	// out. Empty: Load sets it to a digest of the files it read from the
+	// repository (definitions and stage scripts): "sha256:" and 12 hex
+	// digits, equal for equal contents.
+	Revision string
 }
 
 // Options tune loading; the zero value is usable.
@@ -43,6 +54,8 @@ type Set struct {
 	// would have had (the file stem or folder name when unknown).
 	Failed      []Failed
 	Diagnostics Diagnostics
+	// Repos are the repositories loaded, in order, with their revisions.
+	Repos []Repo
 }
 
 // Failed names a definition that did not load.
@@ -81,6 +94,7 @@ type loader struct {
 	subnets  map[*Cluster]subnet
 	broken   map[string]string // cluster name -> file
 	clusters map[string]*Cluster
+	digests  map[string]hash.Hash // repository root -> what was read there
 }
 
 // Load reads every repository's clusters, then every suite (suites may use
@@ -94,11 +108,13 @@ func Load(ctx context.Context, repos []Repo, opts Options) *Set {
 		opts.FetchTimeout = 10 * time.Second
 	}
 	l := &loader{ctx: ctx, opts: opts, set: &Set{Diagnostics: Diagnostics{}},
-		subnets: map[*Cluster]subnet{}, broken: map[string]string{}, clusters: map[string]*Cluster{}}
+		subnets: map[*Cluster]subnet{}, broken: map[string]string{}, clusters: map[string]*Cluster{}, digests: map[string]hash.Hash{}}
 	for i := range repos {
 		r := &repos[i]
+		r.Name = cmp.Or(r.Name, filepath.Base(r.Root))
 		r.ClusterDir = cmp.Or(r.ClusterDir, "clusters")
 		r.SuiteDir = cmp.Or(r.SuiteDir, "test-suites")
+		l.digests[r.Root] = sha256.New()
 		l.checkLayout(*r)
 		for _, f := range discoverClusters(filepath.Join(r.Root, r.ClusterDir)) {
 			l.loadCluster(*r, f)
@@ -109,8 +125,57 @@ func Load(ctx context.Context, repos []Repo, opts Options) *Set {
 			l.loadSuite(r, s.folder, s.file)
 		}
 	}
+	l.setRevisions(repos)
 	l.set.Diagnostics.sort()
 	return l.set
+}
+
+// record adds a file read from the repository at root to its digest.
+func (l *loader) record(root, rel string, content []byte) {
+	if h := l.digests[root]; h != nil {
+		fmt.Fprintf(h, "%s\x00%d\x00", rel, len(content))
+		h.Write(content)
+	}
+}
+
+// setRevisions gives each repository without a revision the digest of
+// what was read from it, and every definition its repository's revision.
+func (l *loader) setRevisions(repos []Repo) {
+	byRoot := map[string]Repo{}
+	for _, r := range repos {
+		if r.Revision == "" {
+			r.Revision = "sha256:" + hex.EncodeToString(l.digests[r.Root].Sum(nil))[:12]
+		}
+		if _, ok := byRoot[r.Root]; !ok {
+			byRoot[r.Root] = r
+		}
+		l.set.Repos = append(l.set.Repos, r)
+	}
+	for _, c := range l.set.Clusters {
+		c.RepoName, c.Revision = byRoot[c.Repo].Name, byRoot[c.Repo].Revision
+	}
+	for _, s := range l.set.Suites {
+		s.RepoName, s.Revision = byRoot[s.Repo].Name, byRoot[s.Repo].Revision
+	}
+}
+
+// Revision names the revisions of the repositories whose definitions a
+// session of suite s runs, the suite's first and then its clusters':
+// "NAME@REVISION", comma-separated when several.
+func (s *Set) Revision(suite *Suite) string {
+	var out []string
+	add := func(name, rev string) {
+		if v := name + "@" + rev; rev != "" && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	add(suite.RepoName, suite.Revision)
+	for _, name := range suite.Clusters {
+		if c := s.Cluster(name); c != nil {
+			add(c.RepoName, c.Revision)
+		}
+	}
+	return strings.Join(out, ",")
 }
 
 func (l *loader) limits() limits {
@@ -190,7 +255,7 @@ func discoverSuites(dir string) []suiteFile {
 	return out
 }
 
-func readDefinition(rep reporter, path string) []byte {
+func (l *loader) readDefinition(rep reporter, path string) []byte {
 	st, err := os.Stat(path)
 	if err == nil && st.Size() > MaxDefinitionBytes {
 		err = fmt.Errorf("larger than %d bytes", MaxDefinitionBytes)
@@ -203,6 +268,7 @@ func readDefinition(rep reporter, path string) []byte {
 		rep.errorf(0, "cannot read: %v", err)
 		return nil
 	}
+	l.record(rep.repo, rep.file, src)
 	return src
 }
 
@@ -215,7 +281,7 @@ func (l *loader) loadCluster(r Repo, path string) {
 			l.broken[stem] = rep.file
 		}
 	}
-	src := readDefinition(rep, path)
+	src := l.readDefinition(rep, path)
 	if src == nil {
 		fail()
 		return
@@ -272,7 +338,7 @@ func (l *loader) loadSuite(r Repo, folder, path string) {
 	fail := func(name string) {
 		l.set.Failed = append(l.set.Failed, Failed{Kind: "suite", Name: name, Repo: r.Root, File: rep.file})
 	}
-	src := readDefinition(rep, path)
+	src := l.readDefinition(rep, path)
 	if src == nil {
 		fail(folder)
 		return
@@ -285,7 +351,8 @@ func (l *loader) loadSuite(r Repo, folder, path string) {
 	dir := filepath.Dir(path)
 	dirRel, _ := filepath.Rel(r.Root, dir)
 	env := suiteEnv{
-		scripts:  scriptEnv{ctx: l.ctx, root: r.Root, dir: dir, fetch: l.opts.Fetcher, timeout: l.opts.FetchTimeout},
+		scripts: scriptEnv{ctx: l.ctx, root: r.Root, dir: dir, fetch: l.opts.Fetcher, timeout: l.opts.FetchTimeout,
+			record: func(rel, text string) { l.record(r.Root, rel, []byte(text)) }},
 		folder:   folder,
 		dirRel:   filepath.ToSlash(dirRel),
 		clusters: l.clusters,

@@ -11,11 +11,15 @@ import (
 type Cluster struct {
 	Name string `json:"name"`
 	// File is the definition file, relative to Repo.
-	File    string  `json:"file"`
-	Repo    string  `json:"-"`
-	Network Network `json:"network"`
-	Hosts   []*Host `json:"hosts"`
-	Info    string  `json:"-"`
+	File string `json:"file"`
+	Repo string `json:"-"`
+	// RepoName and Revision name the repository and its revision the
+	// definition was loaded from (see Repo).
+	RepoName string  `json:"-"`
+	Revision string  `json:"-"`
+	Network  Network `json:"network"`
+	Hosts    []*Host `json:"hosts"`
+	Info     string  `json:"-"`
 }
 
 // Host returns the host with the given full name, or nil.
@@ -67,9 +71,13 @@ type Disk struct {
 type Suite struct {
 	Name string `json:"name"`
 	// Dir is the suite's folder and File its definition, relative to Repo.
-	Dir      string   `json:"dir"`
-	File     string   `json:"file"`
-	Repo     string   `json:"-"`
+	Dir  string `json:"dir"`
+	File string `json:"file"`
+	Repo string `json:"-"`
+	// RepoName and Revision name the repository and its revision the
+	// definition was loaded from (see Repo).
+	RepoName string   `json:"-"`
+	Revision string   `json:"-"`
 	DescName string   `json:"-"`
 	Clusters []string `json:"clusters"`
 	// Machines are full host names: every stage runs on all of them.

@@ -103,6 +103,18 @@ type scriptEnv struct {
 	dir     string // folder of the definition file
 	fetch   Fetcher
 	timeout time.Duration
+	// record notes a file read from the repository (its revision digest).
+	record func(rel, text string)
+}
+
+// read reads a script file of the repository, whole: a session runs what
+// was read at load time, whatever happens to the file later.
+func (env scriptEnv) read(path string) (rel, text string, err error) {
+	rel, text, err = readRepoFile(env.root, path)
+	if err == nil && env.record != nil {
+		env.record(rel, text)
+	}
+	return rel, text, err
 }
 
 // resolveScript turns an initialize/finalize value into a script: inline
@@ -120,7 +132,7 @@ func (env scriptEnv) resolve(value string) (*Script, error) {
 		if !filepath.IsAbs(p) {
 			p = filepath.Join(env.dir, p)
 		}
-		rel, text, err := readRepoFile(env.root, p)
+		rel, text, err := env.read(p)
 		if err != nil {
 			return nil, fmt.Errorf("cannot read %s: %w", strings.TrimSpace(t), err)
 		}

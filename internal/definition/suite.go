@@ -209,7 +209,7 @@ func (c *conv) suiteTests(s *Suite, root *object, env suiteEnv) {
 		tc := TestCase{Name: name}
 		dir := filepath.Join(env.scripts.dir, "tc", name)
 		read := func(file string) (*Script, bool) {
-			rel, text, err := readRepoFile(env.scripts.root, filepath.Join(dir, file))
+			rel, text, err := env.scripts.read(filepath.Join(dir, file))
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil, false
 			}

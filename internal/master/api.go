@@ -29,6 +29,10 @@ type API struct {
 	Token   func() string
 	Version string
 	Started time.Time
+	// Reload fetches the git repositories and loads the definitions
+	// again; LastReload reports the last load. Nil: not offered.
+	Reload     func(context.Context) *ReloadReport
+	LastReload func() *ReloadReport
 }
 
 // SessionDetail is a session with its stages and per-slave results.
@@ -56,6 +60,8 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/sessions/{id}/cancel", a.authorized(a.cancel))
 	mux.HandleFunc("GET /api/v1/schedule", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, a.Scheduler.NextRuns()) })
 	mux.HandleFunc("POST /api/v1/suites/{name}/enabled", a.authorized(a.setEnabled))
+	mux.HandleFunc("GET /api/v1/repos", a.repos)
+	mux.HandleFunc("POST /api/v1/reload", a.authorized(a.reload))
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Errorf("no such API endpoint: %s %s", r.Method, r.URL.Path))
 	})

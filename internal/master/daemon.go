@@ -62,6 +62,9 @@ type Options struct {
 	// ReloadDebounce is how long the definitions must stay unchanged on
 	// disk before they are reloaded (0: 500 ms; negative: no watching).
 	ReloadDebounce time.Duration
+	// Git lists the repositories of Repos that are git checkouts the
+	// master clones and fetches; the others are watched on disk.
+	Git []GitRepo
 }
 
 // Master is an assembled master: CA, history, definitions, the daemon
@@ -74,6 +77,7 @@ type Master struct {
 	Scheduler *scheduler.Scheduler
 	opts      Options
 	defs      atomic.Pointer[definition.Set]
+	repos     repoState
 
 	daemonLn, webLn net.Listener
 	grpcServer      *grpc.Server
@@ -156,6 +160,10 @@ func open(ctx context.Context, opts Options) (*Master, error) {
 	m.Manager = &Manager{Store: st, Registry: m.Registry, Definitions: m.Definitions, Settings: opts.Settings, Log: opts.Log}
 	m.Scheduler = scheduler.New(sc, managerStarter{m.Manager}, st)
 	m.Manager.Ended = m.sessionEnded
+	if err := m.initRepos(); err != nil {
+		st.Close()
+		return nil, err
+	}
 	m.Reload(ctx)
 	if opts.Clusters == nil && opts.StartClusters {
 		hv := &Hypervisors{Registry: m.Registry}
@@ -183,7 +191,8 @@ func open(ctx context.Context, opts Options) (*Master, error) {
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 2 * opts.Heartbeat, Timeout: opts.HeartbeatTimeout}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: opts.Heartbeat / 2, PermitWithoutStream: true}))
 	protocol.RegisterMasterServer(m.grpcServer, srv)
-	api := &API{Manager: m.Manager, Scheduler: m.Scheduler, Registry: m.Registry, Store: st, Token: func() string { return opts.APIToken }, Version: opts.Version, Started: time.Now()}
+	api := &API{Manager: m.Manager, Scheduler: m.Scheduler, Registry: m.Registry, Store: st, Token: func() string { return opts.APIToken }, Version: opts.Version, Started: time.Now(),
+		Reload: m.ReloadReport, LastReload: m.LastReload}
 	m.httpServer = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(opts.Log.Handler(), slog.LevelWarn), TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12}}
 	return m, nil
@@ -278,20 +287,6 @@ func (m *Master) WebAddr() net.Addr { return m.webLn.Addr() }
 // Definitions returns the definitions loaded last.
 func (m *Master) Definitions() *definition.Set { return m.defs.Load() }
 
-// Reload loads the definition repositories again. Running sessions keep
-// the definitions they started with.
-func (m *Master) Reload(ctx context.Context) *definition.Set {
-	set := definition.Load(ctx, m.opts.Repos, definition.Options{})
-	keepLastGood(m.defs.Load(), set)
-	for _, d := range set.Diagnostics.Errors() {
-		m.opts.Log.Warn("definition error", "repo", d.Repo, "file", d.File, "line", d.Line, "msg", d.Message)
-	}
-	m.opts.Log.Info("definitions loaded", "clusters", len(set.Clusters), "suites", len(set.Suites), "errors", len(set.Diagnostics.Errors()))
-	m.defs.Store(set)
-	m.Scheduler.SetSuites(set.Suites)
-	return set
-}
-
 // Serve serves until ctx ends, then stops the sessions (they end as
 // cancelled), the ports and the history.
 func (m *Master) Serve(ctx context.Context) error {
@@ -311,6 +306,7 @@ func (m *Master) Serve(ctx context.Context) error {
 	defer stopBg()
 	bgWait.Add(1)
 	go func() { defer bgWait.Done(); m.Scheduler.Run(bg) }()
+	m.pollGit(bg, &bgWait)
 	if m.opts.ReloadDebounce >= 0 {
 		debounce := cmp.Or(m.opts.ReloadDebounce, 500*time.Millisecond)
 		bgWait.Add(1)

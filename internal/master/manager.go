@@ -98,7 +98,8 @@ func (m *Manager) Start(ctx context.Context, suiteName string, cases []string, t
 			return nil, fmt.Errorf("suite %s has no test case %q", suiteName, c)
 		}
 	}
-	s := &store.Session{Suite: suite.Name, State: store.SessionQueued, Machines: suite.Machines, Cases: runCases, TriggeredBy: triggeredBy}
+	s := &store.Session{Suite: suite.Name, State: store.SessionQueued, Machines: suite.Machines, Cases: runCases, TriggeredBy: triggeredBy,
+		RepoRevision: defs.Revision(suite)}
 	if err := m.Store.CreateSession(ctx, s); err != nil {
 		return nil, fmt.Errorf("cannot record the session: %w", err)
 	}

@@ -41,8 +41,9 @@ func keepLastGood(prev, set *definition.Set) {
 	}
 }
 
-// watch reloads the definitions when files of the repositories change,
-// once per burst of changes (an editor writes several times per save).
+// watch reloads the definitions when files of the localfs repositories
+// change, once per burst of changes (an editor writes several times per
+// save). Git checkouts change only when the master syncs them.
 func (m *Master) watch(ctx context.Context, debounce time.Duration) error {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
@@ -62,7 +63,7 @@ func (m *Master) watch(ctx context.Context, debounce time.Duration) error {
 			return nil
 		})
 	}
-	for _, r := range m.opts.Repos {
+	for _, r := range m.localRepos() {
 		addTree(r.Root)
 	}
 	var timer <-chan time.Time
@@ -88,7 +89,7 @@ func (m *Master) watch(ctx context.Context, debounce time.Duration) error {
 		case <-timer:
 			timer = nil
 			m.opts.Log.Info("definitions changed on disk: reloading")
-			m.Reload(ctx)
+			m.reload(ctx, func(string) bool { return false }, true) // no git fetch
 		}
 	}
 }

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"text/tabwriter"
+	"time"
+
+	"github.com/xrdtest/xrdtest/internal/master"
+)
+
+// runReload asks the master to fetch its git repositories and load the
+// definitions again, and prints what it found. It exits 1 when a
+// repository could not be fetched or a definition has errors (the master
+// keeps the last good ones).
+func runReload(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("reload", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	client := clientFlags(fs)
+	asJSON := fs.Bool("json", false, "print the master's report as JSON")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: xrdtest reload [--json]\n\nFetches the master's git repositories now and loads the definitions again.\nRunning sessions keep the definitions they started with. Exits 1 when a\nrepository could not be fetched or a definition has errors.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
+		if err == nil {
+			fs.Usage()
+		}
+		return 2
+	}
+	var rep master.ReloadReport
+	if err := client().do(ctx, http.MethodPost, "/api/v1/reload", map[string]any{}, &rep); err != nil {
+		fmt.Fprintf(stderr, "xrdtest reload: %v\n", err)
+		return 1
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(rep)
+	} else {
+		printReload(stdout, &rep)
+	}
+	if len(rep.Errors) > 0 {
+		return 1
+	}
+	return 0
+}
+
+func printReload(w io.Writer, rep *master.ReloadReport) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, r := range rep.Repos {
+		from := r.Path
+		if r.Type == "git" {
+			from = r.Branch + " of " + r.Remote
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Name, r.Type, r.Revision, from)
+		if r.Error != "" {
+			fmt.Fprintf(tw, "  not updated: %s\n", r.Error)
+		}
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "%d clusters, %d suites loaded at %s; %d errors, %d warnings\n",
+		rep.Clusters, rep.Suites, rep.Loaded.Local().Format(time.DateTime), len(rep.Errors), len(rep.Warnings))
+	for _, list := range []struct {
+		kind string
+		ps   []master.Problem
+	}{{"error", rep.Errors}, {"warning", rep.Warnings}} {
+		for _, p := range list.ps {
+			where := p.Repo + ":" + p.File
+			if p.Line > 0 {
+				where += fmt.Sprintf(":%d", p.Line)
+			}
+			fmt.Fprintf(w, "  %s: %s: %s\n", where, list.kind, p.Message)
+		}
+	}
+}
