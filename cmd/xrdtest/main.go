@@ -36,6 +36,8 @@ func commands() []command {
 		{"status", "show connected daemons and recent sessions, or one session", runStatus},
 		{"logs", "print the output of a session's stages (-f: follow)", runLogs},
 		{"cancel", "cancel a running session", runCancel},
+		{"rerun", "start a new session of a session's suite and test cases", runRerun},
+		{"cluster", "cluster stop NAME: stop a cluster no session uses", runCluster},
 		{"image", "build a small bootable slave image (kernel + initramfs) for VMs", runImage},
 		{"sync", "in a stage script: barrier, signal or wait with the other slaves", runSync},
 		{"config", "config check FILE: validate a master, hypervisor or slave configuration", runConfig},

@@ -1,0 +1,194 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xrdtest/xrdtest/internal/master"
+	"github.com/xrdtest/xrdtest/internal/store"
+)
+
+func TestParseInterspersed(t *testing.T) {
+	tests := []struct {
+		args  []string
+		pos   []string
+		cases []string
+		wait  bool
+	}{
+		{[]string{"s"}, []string{"s"}, nil, false},
+		{[]string{"s", "--case", "a", "--case", "b"}, []string{"s"}, []string{"a", "b"}, false},
+		{[]string{"--case", "a", "s", "--wait"}, []string{"s"}, []string{"a"}, true},
+		{[]string{"s", "--wait", "t"}, []string{"s", "t"}, nil, true},
+		{[]string{"--wait", "--", "--case", "x"}, []string{"--case", "x"}, nil, true},
+		{nil, nil, nil, false},
+	}
+	for _, tt := range tests {
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		var cases listFlag
+		fs.Var(&cases, "case", "")
+		wait := fs.Bool("wait", false, "")
+		pos, err := parseInterspersed(fs, tt.args)
+		if err != nil || !slices.Equal(pos, tt.pos) || !slices.Equal(cases, tt.cases) || *wait != tt.wait {
+			t.Errorf("%q: pos %q cases %q wait %v err %v", tt.args, pos, cases, *wait, err)
+		}
+	}
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	if _, err := parseInterspersed(fs, []string{"s", "--nope"}); err == nil {
+		t.Errorf("an unknown flag after the suite is accepted")
+	}
+}
+
+// cli runs an xrdtest command against the test master's API.
+func (tm *testMaster) cli(args ...string) (code int, stdout, stderr string) {
+	var out, errOut bytes.Buffer
+	api := "http://" + tm.WebAddr().String()
+	full := append([]string{args[0], "--master", api}, args[1:]...)
+	code = run(context.Background(), full, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func stageNames(d *master.SessionDetail) string {
+	var names []string
+	for _, st := range d.Stages {
+		names = append(names, st.Name)
+	}
+	return strings.Join(names, " ")
+}
+
+// TestRunCasesAndRerunCLI: `xrdtest run SUITE --case X --case Y` runs only
+// those cases (in suite order), `xrdtest rerun` runs them again, and an
+// unknown case is refused naming the suite's cases.
+func TestRunCasesAndRerunCLI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	tm := startMaster(t, map[string]string{
+		"cs/test_suite.py": suiteDef("cs", "", "c1", "c2", "c3"),
+		"cs/init.sh":       "#!/bin/bash\n",
+		"cs/tc/c1/run.sh":  "#!/bin/bash\necho c1\n",
+		"cs/tc/c2/run.sh":  "#!/bin/bash\nexit 1\n",
+		"cs/tc/c3/run.sh":  "#!/bin/bash\necho c3\n",
+	})
+	t.Setenv("USER", "alice")
+	code, out, errOut := tm.cli("run", "cs", "--token", "e2e-api-token", "--case", "c3", "--case", "c1", "--wait")
+	if code != 0 {
+		t.Fatalf("run: exit %d\n%s%s", code, out, errOut)
+	}
+	var id int64
+	if _, err := fmt.Sscanf(out, "session %d of suite cs queued (cases c1, c3)\n", &id); err != nil {
+		t.Fatalf("run output %q: %v", out, err)
+	}
+	ctx := context.Background()
+	d, err := master.Detail(ctx, tm.Store, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = "suite_init c1:init c1:run c1:finalize c3:init c3:run c3:finalize suite_finalize"
+	if got := stageNames(d); got != want || d.State != store.SessionPassed || d.TriggeredBy != "api token (alice)" {
+		t.Errorf("session %d %s by %q: %s", id, d.State, d.TriggeredBy, got)
+	}
+
+	code, out, errOut = tm.cli("rerun", "--token", "e2e-api-token", "--wait", fmt.Sprint(id))
+	if code != 0 {
+		t.Fatalf("rerun: exit %d\n%s%s", code, out, errOut)
+	}
+	var id2, of int64
+	if _, err := fmt.Sscanf(out, "session %d of suite cs queued (re-run of session %d)\n", &id2, &of); err != nil || of != id || id2 == id {
+		t.Fatalf("rerun output %q: %v", out, err)
+	}
+	d2, err := master.Detail(ctx, tm.Store, id2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := stageNames(d2); got != want || d2.State != store.SessionPassed {
+		t.Errorf("re-run %d %s: %s", id2, d2.State, got)
+	}
+	if d2.TriggeredBy != fmt.Sprintf("api token (alice), re-run of session %d", id) {
+		t.Errorf("re-run triggered by %q", d2.TriggeredBy)
+	}
+
+	for _, tt := range []struct {
+		args []string
+		code int
+		err  string
+	}{
+		{[]string{"run", "cs", "--token", "e2e-api-token", "--case", "nope"}, 1, `suite cs has no test case "nope" (its cases: c1, c2, c3)`},
+		{[]string{"run", "nosuch", "--token", "e2e-api-token"}, 1, `unknown suite "nosuch"`},
+		{[]string{"run", "cs", "--case", "c1"}, 1, "a valid API token is required"},
+		{[]string{"rerun", "--token", "e2e-api-token", "999"}, 1, "cannot re-run session 999"},
+		{[]string{"rerun", "--token", "e2e-api-token", "x"}, 2, `bad session id "x"`},
+		{[]string{"rerun"}, 2, "usage: xrdtest rerun"},
+		{[]string{"run", "cs", "other"}, 2, "usage: xrdtest run"},
+	} {
+		code, out, errOut := tm.cli(tt.args...)
+		if code != tt.code || !strings.Contains(errOut, tt.err) {
+			t.Errorf("%q: exit %d, stderr %q, want %d and %q (stdout %q)", tt.args, code, errOut, tt.code, tt.err, out)
+		}
+	}
+}
+
+// TestClusterStopCLI: `xrdtest cluster stop` is refused while a session
+// uses the cluster and works once it ended.
+func TestClusterStopCLI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	tm := startMaster(t, map[string]string{
+		"cl/test_suite.py": suiteDef("cl", "", "c"),
+		"cl/init.sh":       "#!/bin/bash\n",
+		"cl/tc/c/run.sh":   "#!/bin/bash\nsleep 60\n",
+	})
+	ctx := context.Background()
+	s, err := tm.Manager.Start(ctx, "cl", nil, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if d, _ := master.Detail(ctx, tm.Store, s.ID); d != nil && d.State == store.SessionRunning {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the session never ran")
+		}
+	}
+	code, out, errOut := tm.cli("cluster", "stop", "--token", "e2e-api-token", "cluster_e2e")
+	if want := fmt.Sprintf("cluster cluster_e2e is used by session %d: cancel it first", s.ID); code != 1 || !strings.Contains(errOut, want) {
+		t.Errorf("stop while used: exit %d %q %q", code, out, errOut)
+	}
+	if err := tm.Manager.Cancel(s.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tm.Manager.Wait(ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = tm.cli("cluster", "stop", "--token", "e2e-api-token", "cluster_e2e")
+	if code != 0 || out != "cluster cluster_e2e stopped\n" {
+		t.Errorf("stop: exit %d %q %q", code, out, errOut)
+	}
+	for _, tt := range []struct {
+		args []string
+		code int
+		err  string
+	}{
+		{[]string{"cluster", "stop", "--token", "e2e-api-token", "nope"}, 1, `unknown cluster "nope"`},
+		{[]string{"cluster", "stop", "cluster_e2e"}, 1, "a valid API token is required"},
+		{[]string{"cluster", "start", "cluster_e2e"}, 2, "usage: xrdtest cluster stop NAME"},
+		{[]string{"cluster"}, 2, "usage: xrdtest cluster stop NAME"},
+	} {
+		code, out, errOut := tm.cli(tt.args...)
+		if code != tt.code || !strings.Contains(errOut, tt.err) {
+			t.Errorf("%q: exit %d, stderr %q, want %d and %q (stdout %q)", tt.args, code, errOut, tt.code, tt.err, out)
+		}
+	}
+	if strings.Contains(tm.logs.String(), "e2e-api-token") {
+		t.Errorf("the API token appears in the master's log")
+	}
+}
