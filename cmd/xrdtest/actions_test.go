@@ -3,15 +3,20 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/xrdtest/xrdtest/internal/master"
+	"github.com/xrdtest/xrdtest/internal/scheduler"
 	"github.com/xrdtest/xrdtest/internal/store"
 )
 
@@ -190,5 +195,123 @@ func TestClusterStopCLI(t *testing.T) {
 	}
 	if strings.Contains(tm.logs.String(), "e2e-api-token") {
 		t.Errorf("the API token appears in the master's log")
+	}
+}
+
+// TestSuiteCLI: suite list, enable and disable through the API.
+func TestSuiteCLI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	tm := startMaster(t, map[string]string{
+		"sb/test_suite.py": suiteDef("sb", "", "x"),
+		"sb/init.sh":       "#!/bin/bash\n",
+		"sb/tc/x/run.sh":   "#!/bin/bash\n",
+		"sa/test_suite.py": suiteDef("sa", "", "c1", "c2"),
+		"sa/init.sh":       "#!/bin/bash\n",
+		"sa/tc/c1/run.sh":  "#!/bin/bash\n",
+		"sa/tc/c2/run.sh":  "#!/bin/bash\n",
+	})
+	list := func() map[string][]string {
+		t.Helper()
+		code, out, errOut := tm.cli("suite", "list")
+		if code != 0 {
+			t.Fatalf("suite list: exit %d %s", code, errOut)
+		}
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		if len(lines) != 3 || !strings.HasPrefix(lines[0], "SUITE") || !strings.HasPrefix(lines[1], "sa ") || !strings.HasPrefix(lines[2], "sb ") {
+			t.Fatalf("suite list:\n%s", out)
+		}
+		rows := map[string][]string{}
+		for _, l := range lines[1:] {
+			f := regexp.MustCompile(`\s{2,}`).Split(l, -1)
+			rows[f[0]] = f[1:]
+		}
+		return rows
+	}
+	rows := list()
+	// The test master's scheduler is off (see TestSuiteListFormat for the
+	// times).
+	if r := rows["sa"]; len(r) != 3 || r[0] != "yes" || r[1] != "- (the scheduler is off)" || r[2] != "c1 c2" {
+		t.Errorf("sa: %q", r)
+	}
+	t.Setenv("USER", "alice")
+	if code, out, errOut := tm.cli("suite", "disable", "--token", "e2e-api-token", "sa"); code != 0 || out != "suite sa disabled\n" {
+		t.Fatalf("disable: exit %d %q %q", code, out, errOut)
+	}
+	rows = list()
+	if r := rows["sa"]; r[0] != "no" || r[1] != "-" || rows["sb"][0] != "yes" {
+		t.Errorf("after disable: %q", rows)
+	}
+	if en, known, err := tm.Store.SuiteEnabled(context.Background(), "sa"); err != nil || !known || en {
+		t.Errorf("stored state: %v %v %v", en, known, err)
+	}
+	if code, out, errOut := tm.cli("suite", "enable", "sa", "--token", "e2e-api-token"); code != 0 || out != "suite sa enabled\n" {
+		t.Fatalf("enable: exit %d %q %q", code, out, errOut)
+	}
+	if r := list()["sa"]; r[0] != "yes" || r[1] != "- (the scheduler is off)" {
+		t.Errorf("after enable: %q", r)
+	}
+	if !strings.Contains(tm.logs.String(), `msg="API: set suite enabled" suite=sa enabled=false by="api token (alice)"`) {
+		t.Errorf("the change is not logged with who asked")
+	}
+	for _, tt := range []struct {
+		args []string
+		code int
+		err  string
+	}{
+		{[]string{"suite", "enable", "--token", "e2e-api-token", "nope"}, 1, `unknown suite "nope"`},
+		{[]string{"suite", "disable", "sa"}, 1, "a valid API token is required"},
+		{[]string{"suite", "toggle", "sa"}, 2, "usage: xrdtest suite list"},
+		{[]string{"suite"}, 2, "usage: xrdtest suite list"},
+	} {
+		code, out, errOut := tm.cli(tt.args...)
+		if code != tt.code || !strings.Contains(errOut, tt.err) {
+			t.Errorf("%q: exit %d, stderr %q, want %d and %q (stdout %q)", tt.args, code, errOut, tt.code, tt.err, out)
+		}
+	}
+}
+
+// TestSuiteListFormat: the next-run column, from a fake API.
+func TestSuiteListFormat(t *testing.T) {
+	next := time.Date(2030, 5, 6, 3, 0, 0, 0, time.Local)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/api/v1/suites":
+			json.NewEncoder(w).Encode([]map[string]any{{"name": "daily", "cases": []string{"a", "b"}}, {"name": "bynow"}, {"name": "off"}, {"name": "gone"}, {"name": "queued"}})
+		case "/api/v1/schedule":
+			json.NewEncoder(w).Encode([]scheduler.NextRun{
+				{Suite: "daily", Next: next, Enabled: true, SuiteEnabled: true},
+				{Suite: "queued", Next: next, Enabled: true, SuiteEnabled: true, Pending: true},
+				{Suite: "bynow", Enabled: true, SuiteEnabled: true},
+				{Suite: "off", Next: next},
+			})
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"suite", "list", "--master", srv.URL}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	at := next.Format("2006-01-02 15:04 MST")
+	want := []string{
+		"SUITE   ENABLED  NEXT RUN" + strings.Repeat(" ", len(at)+len(" (a run is queued)")-len("NEXT RUN")) + "  CASES",
+		"bynow   yes      never",
+		"daily   yes      " + at + strings.Repeat(" ", len(" (a run is queued)")) + "  a b",
+		"gone    ?        -",
+		"off     no       -",
+		"queued  yes      " + at + " (a run is queued)",
+	}
+	got := strings.Split(strings.TrimRight(out.String(), "\n"), "\n")
+	for i := range got {
+		got[i] = strings.TrimRight(got[i], " ")
+	}
+	for i := range want {
+		want[i] = strings.TrimRight(want[i], " ")
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("suite list:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -38,6 +38,7 @@ func commands() []command {
 		{"cancel", "cancel a running session", runCancel},
 		{"rerun", "start a new session of a session's suite and test cases", runRerun},
 		{"cluster", "cluster stop NAME: stop a cluster no session uses", runCluster},
+		{"suite", "suite list|enable NAME|disable NAME: the suites' schedules", runSuite},
 		{"image", "build a small bootable slave image (kernel + initramfs) for VMs", runImage},
 		{"sync", "in a stage script: barrier, signal or wait with the other slaves", runSync},
 		{"config", "config check FILE: validate a master, hypervisor or slave configuration", runConfig},
