@@ -59,7 +59,7 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/sessions/{id}/cancel", a.authorized(a.cancel))
 	mux.HandleFunc("GET /api/v1/schedule", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, a.Scheduler.NextRuns()) })
 	mux.HandleFunc("POST /api/v1/suites/{name}/enabled", a.authorized(a.setEnabled))
-	a.actionRoutes(mux)
+	a.extraRoutes(mux)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Errorf("no such API endpoint: %s %s", r.Method, r.URL.Path))
 	})

@@ -18,8 +18,8 @@ import (
 // itself is never logged.
 const apiIdentity = "api token"
 
-// actionRoutes adds the actions beyond run, cancel and enable.
-func (a *API) actionRoutes(mux *http.ServeMux) {
+// extraRoutes adds the routes beyond the first ones (Handler).
+func (a *API) extraRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v1/sessions/{id}/rerun", a.authorized(a.rerun))
 	mux.HandleFunc("POST /api/v1/clusters/{name}/stop", a.authorized(a.stopCluster))
 }
