@@ -22,6 +22,7 @@ const apiIdentity = "api token"
 func (a *API) extraRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v1/sessions/{id}/rerun", a.authorized(a.rerun))
 	mux.HandleFunc("POST /api/v1/clusters/{name}/stop", a.authorized(a.stopCluster))
+	mux.HandleFunc("GET /api/v1/sessions/{id}/junit.xml", a.junit)
 }
 
 func (a *API) log() *slog.Logger {
