@@ -72,6 +72,7 @@ type Master struct {
 	Registry  *Registry
 	Manager   *Manager
 	Scheduler *scheduler.Scheduler
+	Metrics   *Metrics
 	opts      Options
 	defs      atomic.Pointer[definition.Set]
 
@@ -156,6 +157,7 @@ func open(ctx context.Context, opts Options) (*Master, error) {
 	m.Manager = &Manager{Store: st, Registry: m.Registry, Definitions: m.Definitions, Settings: opts.Settings, Log: opts.Log}
 	m.Scheduler = scheduler.New(sc, managerStarter{m.Manager}, st)
 	m.Manager.Ended = m.sessionEnded
+	m.Metrics = newMetrics(st, m.Manager, m.Registry, opts.Version, opts.Log)
 	m.Reload(ctx)
 	if opts.Clusters == nil && opts.StartClusters {
 		hv := &Hypervisors{Registry: m.Registry}

@@ -61,6 +61,9 @@ type Manager struct {
 	stopping map[string]string       // cluster -> who is stopping it (StopCluster)
 	pending  map[*activeSession]bool // being recorded by Start
 	wg       sync.WaitGroup
+
+	// observeStage is told of every stage a slave ran (metrics).
+	observeStage func(kind stageKind, r *store.Result)
 }
 
 type activeSession struct {
@@ -297,7 +300,7 @@ func (m *Manager) execute(ctx context.Context, s *store.Session, suite *definiti
 		store: m.Store, disp: disp, log: log, session: s, suite: suite, hosts: hosts,
 		stages: plan(suite, s.Cases), webPort: m.Settings.WebPort, webProto: m.Settings.WebProto,
 		timeout: timeout, grace: m.Settings.KillGrace, cancelReq: a.cancel, changed: m.Changed, now: time.Now,
-		sync: m.Registry.sync,
+		sync: m.Registry.sync, observe: m.observeStage,
 	}
 	state, reason := run.run(ctx)
 	m.collectLogs(ctx, s, suite, log)

@@ -6,11 +6,12 @@ import (
 )
 
 // routes is the web listener's top-level handler: the JSON API under
-// /api/ and the repositories' scripts under /downloadScript/
+// /api/, /metrics, and the repositories' scripts under /downloadScript/
 // and /showScript/. Other pages go on mux.
 func (m *Master) routes(api *API) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/api/", api.Handler())
+	mux.Handle("GET /metrics", m.Metrics.Handler(m.opts.Log))
 	return withScripts(&scriptServer{repos: m.opts.Repos, log: m.opts.Log}, mux)
 }
 
