@@ -202,6 +202,37 @@ func TestRerun(t *testing.T) {
 	}
 }
 
+// TestActionsLogged: every action is logged with who asked, never with
+// the token; a claimed name cannot forge log lines.
+func TestActionsLogged(t *testing.T) {
+	m := actionsMaster(t, actionsRepo(t), nil)
+	ctx := context.Background()
+	var s store.Session
+	if code, body := post(t, m, "/api/v1/sessions", apiToken, map[string]any{"suite": "ts", "cases": []string{"a"}, "by": "erin"}, &s); code != http.StatusCreated {
+		t.Fatalf("run: %d %s", code, body)
+	}
+	post(t, m, fmt.Sprintf("/api/v1/sessions/%d/cancel", s.ID), apiToken, map[string]string{"by": "frank\nlevel=ERROR msg=forged"}, nil)
+	m.Manager.Wait(ctx, s.ID)
+	post(t, m, "/api/v1/suites/ts/enabled", apiToken, map[string]any{"enabled": false, "by": "gina"}, nil)
+	post(t, m, "/api/v1/suites/ts/enabled", apiToken, map[string]any{"enabled": true}, nil)
+	for _, want := range []string{
+		`msg="API: run suite" suite=ts cases=[a] by="api token (erin)"`,
+		fmt.Sprintf(`msg="API: cancel session" session=%d by="api token (franklevel=ERROR msg=forged)"`, s.ID),
+		`msg="API: set suite enabled" suite=ts enabled=false by="api token (gina)"`,
+		`msg="API: set suite enabled" suite=ts enabled=true by="api token"`,
+	} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %s", want)
+		}
+	}
+	if s2, _ := m.Store.Session(ctx, s.ID); s2.TriggeredBy != "api token (erin)" {
+		t.Errorf("triggered by %q", s2.TriggeredBy)
+	}
+	if strings.Contains(logs.String(), apiToken) {
+		t.Errorf("the API token appears in the logs")
+	}
+}
+
 func TestStartUnknownCase(t *testing.T) {
 	m := actionsMaster(t, actionsRepo(t), nil)
 	code, body := post(t, m, "/api/v1/sessions", apiToken, map[string]any{"suite": "ts", "cases": []string{"a", "zz"}}, nil)
