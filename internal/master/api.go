@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strconv"
@@ -33,6 +34,8 @@ type API struct {
 	// again; LastReload reports the last load. Nil: not offered.
 	Reload     func(context.Context) *ReloadReport
 	LastReload func() *ReloadReport
+	// Log records every action with who asked (nil: no log).
+	Log *slog.Logger
 }
 
 // SessionDetail is a session with its stages and per-slave results.
@@ -62,6 +65,7 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/suites/{name}/enabled", a.authorized(a.setEnabled))
 	mux.HandleFunc("GET /api/v1/repos", a.repos)
 	mux.HandleFunc("POST /api/v1/reload", a.authorized(a.reload))
+	a.extraRoutes(mux)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Errorf("no such API endpoint: %s %s", r.Method, r.URL.Path))
 	})
@@ -162,17 +166,11 @@ func (a *API) startSession(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Errorf("bad request body: %w", err))
 		return
 	}
-	by := "api"
-	if req.By != "" {
-		by = "api (" + req.By + ")"
-	}
+	by := actor(req.By)
+	a.log().Info("API: run suite", "suite", req.Suite, "cases", req.Cases, "by", by)
 	s, err := a.Manager.Start(r.Context(), req.Suite, req.Cases, by)
 	if err != nil {
-		code := http.StatusInternalServerError
-		if errors.Is(err, ErrUnknownSuite) || strings.Contains(err.Error(), "has no test case") {
-			code = http.StatusNotFound
-		}
-		writeError(w, code, err)
+		writeError(w, actionErrorCode(err), err)
 		return
 	}
 	writeJSON(w, http.StatusCreated, s)
@@ -181,13 +179,15 @@ func (a *API) startSession(w http.ResponseWriter, r *http.Request) {
 // setEnabled enables or disables a suite's schedule: {"enabled": bool}.
 func (a *API) setEnabled(w http.ResponseWriter, r *http.Request) {
 	var req struct {
-		Enabled *bool `json:"enabled"`
+		Enabled *bool  `json:"enabled"`
+		By      string `json:"by"`
 	}
 	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil || req.Enabled == nil {
 		writeError(w, http.StatusBadRequest, errors.New(`want {"enabled": true|false}`))
 		return
 	}
 	name := r.PathValue("name")
+	a.log().Info("API: set suite enabled", "suite", name, "enabled", *req.Enabled, "by", actor(req.By))
 	if err := a.Scheduler.SetEnabled(r.Context(), name, *req.Enabled); err != nil {
 		code := http.StatusInternalServerError
 		if errors.Is(err, scheduler.ErrUnknownSuite) {
@@ -267,6 +267,12 @@ func (a *API) cancel(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	claimed, err := actionBody(r, nil)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	a.log().Info("API: cancel session", "session", id, "by", actor(claimed))
 	if err := a.Manager.Cancel(id); err != nil {
 		writeError(w, http.StatusConflict, err)
 		return

@@ -75,6 +75,7 @@ type Master struct {
 	Registry  *Registry
 	Manager   *Manager
 	Scheduler *scheduler.Scheduler
+	Metrics   *Metrics
 	opts      Options
 	defs      atomic.Pointer[definition.Set]
 	repos     repoState
@@ -164,6 +165,7 @@ func open(ctx context.Context, opts Options) (*Master, error) {
 		st.Close()
 		return nil, err
 	}
+	m.Metrics = newMetrics(st, m.Manager, m.Registry, opts.Version, opts.Log)
 	m.Reload(ctx)
 	if opts.Clusters == nil && opts.StartClusters {
 		hv := &Hypervisors{Registry: m.Registry}
@@ -192,8 +194,8 @@ func open(ctx context.Context, opts Options) (*Master, error) {
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: opts.Heartbeat / 2, PermitWithoutStream: true}))
 	protocol.RegisterMasterServer(m.grpcServer, srv)
 	api := &API{Manager: m.Manager, Scheduler: m.Scheduler, Registry: m.Registry, Store: st, Token: func() string { return opts.APIToken }, Version: opts.Version, Started: time.Now(),
-		Reload: m.ReloadReport, LastReload: m.LastReload}
-	m.httpServer = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second,
+		Reload: m.ReloadReport, LastReload: m.LastReload, Log: opts.Log}
+	m.httpServer = &http.Server{Handler: m.routes(api), ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(opts.Log.Handler(), slog.LevelWarn), TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12}}
 	return m, nil
 }
