@@ -166,6 +166,9 @@ func (a *API) startSession(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, ErrUnknownSuite) || strings.Contains(err.Error(), "has no test case") {
 			code = http.StatusNotFound
 		}
+		if errors.Is(err, ErrShuttingDown) {
+			code = http.StatusServiceUnavailable
+		}
 		writeError(w, code, err)
 		return
 	}

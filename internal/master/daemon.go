@@ -62,6 +62,9 @@ type Options struct {
 	// ReloadDebounce is how long the definitions must stay unchanged on
 	// disk before they are reloaded (0: 500 ms; negative: no watching).
 	ReloadDebounce time.Duration
+	// ShutdownTimeout bounds how long Close waits for the interrupted
+	// sessions to record their end (0: 20 s).
+	ShutdownTimeout time.Duration
 }
 
 // Master is an assembled master: CA, history, definitions, the daemon
@@ -74,6 +77,7 @@ type Master struct {
 	Scheduler *scheduler.Scheduler
 	opts      Options
 	defs      atomic.Pointer[definition.Set]
+	reloadMu  sync.Mutex // one reload at a time (watcher, SIGHUP)
 
 	daemonLn, webLn net.Listener
 	grpcServer      *grpc.Server
@@ -281,6 +285,8 @@ func (m *Master) Definitions() *definition.Set { return m.defs.Load() }
 // Reload loads the definition repositories again. Running sessions keep
 // the definitions they started with.
 func (m *Master) Reload(ctx context.Context) *definition.Set {
+	m.reloadMu.Lock()
+	defer m.reloadMu.Unlock()
 	set := definition.Load(ctx, m.opts.Repos, definition.Options{})
 	keepLastGood(m.defs.Load(), set)
 	for _, d := range set.Diagnostics.Errors() {
@@ -292,8 +298,8 @@ func (m *Master) Reload(ctx context.Context) *definition.Set {
 	return set
 }
 
-// Serve serves until ctx ends, then stops the sessions (they end as
-// cancelled), the ports and the history.
+// Serve serves until ctx ends, then stops the scheduler, the sessions
+// (they end interrupted, see Close), the ports and the history.
 func (m *Master) Serve(ctx context.Context) error {
 	errc := make(chan error, 2)
 	go func() { errc <- m.grpcServer.Serve(m.daemonLn) }()
@@ -326,16 +332,30 @@ func (m *Master) Serve(ctx context.Context) error {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
+	// No new sessions from the scheduler from now on.
+	stopBg()
+	bgWait.Wait()
 	m.Close()
 	return err
 }
 
-// Close stops everything; sessions still running are cancelled first.
+// Close stops everything. The sessions still running are interrupted
+// first (Manager.Shutdown) while the daemons are still connected to
+// confirm their cancelled stages, within Options.ShutdownTimeout; a
+// session that did not end by then is marked interrupted at the next
+// start.
 func (m *Master) Close() {
-	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	timeout := cmp.Or(m.opts.ShutdownTimeout, 20*time.Second)
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	m.Manager.Shutdown(sctx)
-	m.httpServer.Shutdown(sctx)
+	if !m.Manager.Shutdown(sctx) {
+		m.opts.Log.Warn("sessions still running at the end of the shutdown timeout: the next start marks them interrupted", "timeout", timeout)
+	}
+	hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer hcancel()
+	if m.httpServer.Shutdown(hctx) != nil {
+		m.httpServer.Close() // followers of live output do not end by themselves
+	}
 	stopped := make(chan struct{})
 	go func() { m.grpcServer.GracefulStop(); close(stopped) }()
 	select {
