@@ -42,10 +42,13 @@ func runHypervisor(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err := df.load(cfg, config.DefaultHypervisorFile, map[string]string{"hypervisor.backend": *backend}, stderr); err != nil {
 		return fail(2, "configuration: %v", err)
 	}
-	log, err := newLogger(stderr, string(cfg.Daemon.LogLevel), *df.logFormat)
+	proc, err := startDaemon("hypervisor", cfg.Daemon, stderr)
 	if err != nil {
-		return fail(2, "%v", err)
+		return fail(1, "%v", err)
 	}
+	defer proc.close()
+	proc.handleHangups(ctx, nil)
+	log := proc.log
 	hvName := cfg.Hypervisor.Name
 	if hvName == "" {
 		if hvName, err = os.Hostname(); err != nil {
@@ -123,7 +126,7 @@ func runHypervisorTool(ctx context.Context, tool string, args []string, stdout, 
 	if err := loadDaemonConfig(cfg, *file, config.DefaultHypervisorFile, sets, nil, stderr); err != nil {
 		return fail(2, "configuration: %v", err)
 	}
-	log, err := newLogger(stderr, string(cfg.Daemon.LogLevel), "text")
+	log, err := newLogger(stderr, string(cfg.Daemon.LogLevel), cfg.Daemon.LogFormat)
 	if err != nil {
 		return fail(2, "%v", err)
 	}
