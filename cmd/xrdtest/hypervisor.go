@@ -84,11 +84,19 @@ func runHypervisor(ctx context.Context, args []string, stdout, stderr io.Writer)
 		log.Error("hypervisor stopped", "err", err)
 		return fail(1, "%v", err)
 	}
-	// Leave nothing running behind us.
-	if l, ok := be.(hypervisor.ClusterLister); ok {
-		for _, c := range l.Clusters() {
-			be.StopCluster(context.WithoutCancel(ctx), c)
+	// The libvirt backend's VMs outlive the daemon: its state file lists
+	// them, and when the daemon is back the master re-adopts those its
+	// sessions still use and has the others stopped (a restart or upgrade
+	// of the hypervisor does not end the sessions). The local backend's
+	// slaves are child processes it cannot take over again: stop them.
+	if cfg.Hypervisor.Backend == "local" {
+		if l, ok := be.(hypervisor.ClusterLister); ok {
+			for _, c := range l.Clusters() {
+				be.StopCluster(context.WithoutCancel(ctx), c)
+			}
 		}
+	} else if l, ok := be.(hypervisor.ClusterLister); ok && len(l.Clusters()) > 0 {
+		log.Info("clusters left running for the master to re-adopt", "clusters", l.Clusters())
 	}
 	return 0
 }
