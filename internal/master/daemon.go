@@ -160,6 +160,7 @@ func open(ctx context.Context, opts Options) (*Master, error) {
 	m.Manager = &Manager{Store: st, Registry: m.Registry, Definitions: m.Definitions, Settings: opts.Settings, Log: opts.Log}
 	m.Scheduler = scheduler.New(sc, managerStarter{m.Manager}, st)
 	m.Manager.Ended = m.sessionEnded
+	m.Manager.CaseEnded = m.caseEnded
 	m.Reload(ctx)
 	if opts.Clusters == nil && opts.StartClusters {
 		hv := &Hypervisors{Registry: m.Registry}
@@ -206,8 +207,8 @@ func (s managerStarter) Start(ctx context.Context, suite string, cases []string,
 
 func (s managerStarter) Running(suite string) bool { return s.m.Running(suite) }
 
-// sessionEnded lets a queued scheduled run start, and sends the alert
-// mails the suite asks for.
+// sessionEnded lets a queued scheduled run start, and sends the session's
+// alert mail if the suite asks for one.
 func (m *Master) sessionEnded(s *store.Session, suite *definition.Suite) {
 	m.Scheduler.SessionEnded(suite.Name)
 	if m.opts.Notifier == nil || len(suite.AlertEmails) == 0 {
@@ -229,11 +230,8 @@ func (m *Master) sessionEnded(s *store.Session, suite *definition.Suite) {
 		}
 		rep.Stages = append(rep.Stages, sr)
 	}
-	mails := notify.SessionMails(suite, rep, m.opts.BaseURL)
-	for _, c := range s.Cases {
-		mails = append(mails, notify.CaseMails(suite, rep, c, m.opts.BaseURL)...)
-	}
-	notify.NotifyAll(ctx, m.opts.Notifier, mails)
+	// The CASE mails went out as each case ended (caseEnded).
+	notify.NotifyAll(ctx, m.opts.Notifier, notify.SessionMails(suite, rep, m.opts.BaseURL))
 }
 
 // outputTail returns at most max bytes from the end of a stage's output.

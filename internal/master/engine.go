@@ -75,6 +75,9 @@ type sessionRun struct {
 	changed func(session int64)
 	// sync coordinates the scripts' sync calls (nil: none).
 	sync *syncHub
+	// caseEnded, if set, is called when a test case's finalize stage
+	// ended, its results recorded (CASE alert mails).
+	caseEnded func(caseName string)
 	// results writes the current stage's results in batches.
 	results *resultBatcher
 	now     func() time.Time
@@ -146,6 +149,9 @@ func (r *sessionRun) run(ctx context.Context) (store.SessionState, string) {
 			case caseInit:
 				skipRun = ps.name + " failed"
 			}
+		}
+		if ps.kind == caseFinalize && r.caseEnded != nil {
+			r.caseEnded(ps.cas)
 		}
 	}
 	r.sync.endSession(r.session.ID)

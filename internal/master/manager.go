@@ -52,6 +52,10 @@ type Manager struct {
 	// Ended is called once a session has ended and is fully recorded (the
 	// scheduler's queue, alert mails).
 	Ended func(s *store.Session, suite *definition.Suite)
+	// CaseEnded is called, in the session's goroutine, when a test case of
+	// a running session has ended and its results are recorded (the CASE
+	// alert mails); it must not block for long.
+	CaseEnded func(s *store.Session, suite *definition.Suite, caseName string)
 
 	mu       sync.Mutex
 	running  map[int64]*activeSession
@@ -336,6 +340,9 @@ func (m *Manager) execute(ctx context.Context, s *store.Session, suite *definiti
 		stages: plan(suite, s.Cases), webPort: m.Settings.WebPort, webProto: m.Settings.WebProto,
 		timeout: timeout, grace: m.Settings.KillGrace, cancelReq: a.cancel, changed: m.Changed, now: time.Now,
 		sync: m.Registry.sync,
+	}
+	if m.CaseEnded != nil {
+		run.caseEnded = func(c string) { m.CaseEnded(s, suite, c) }
 	}
 	state, reason := run.run(ctx)
 	if ctx.Err() != nil {
