@@ -365,3 +365,61 @@ func TestMasterSIGTERMMidSession(t *testing.T) {
 	}
 	mc.stop(t, syscall.SIGTERM, 20*time.Second)
 }
+
+// TestSlaveSIGTERMStopsScripts: a slave stopped with SIGTERM mid-stage
+// stops its script's process tree before it exits 0; the master sees the
+// slave lost.
+func TestSlaveSIGTERMStopsScripts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	rm := startResilienceMaster(t, longSuite("#!/bin/bash\n[ @slavename@ = s1.xrd.test ] || exit 0\ntrap '' TERM\nsleep 600 &\necho $! > \"$XRDTEST_SHARED/child.@slavename@\"\nwait\n"))
+	procs := rm.startAll(t, "")
+	s, err := rm.Manager.Start(context.Background(), "long", nil, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	child := filepath.Join(rm.dir, "child.s1.xrd.test")
+	waitFor(t, "c:run on s1", func() bool { b, _ := os.ReadFile(child); return len(b) > 0 })
+	b, _ := os.ReadFile(child)
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	p := procs["s1.xrd.test"]
+	start := time.Now()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	exited := make(chan error, 1)
+	go func() { exited <- p.cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("slave after SIGTERM: %v\n%s", err, p.log.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("the slave did not exit after SIGTERM:\n%s", p.log.String())
+	}
+	took := time.Since(start)
+	// The script ignores TERM: it was killed after the grace (1 s), and
+	// the slave waited for that.
+	if took < 900*time.Millisecond {
+		t.Errorf("the slave exited after %s, before its script's kill grace", took)
+	}
+	if syscall.Kill(pid, 0) == nil {
+		if stat, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); !strings.Contains(string(stat), ") Z ") {
+			t.Errorf("the script's child %d outlived the slave", pid)
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	rm.procs = slicesDelete(rm.procs, p)
+	if r := result(rm.finish(t, s.ID), "c:run", "s1.xrd.test"); r == nil || r.Status != store.StatusLost {
+		t.Errorf("c:run on the stopped slave: %+v, want lost", r)
+	}
+}
+
+func slicesDelete(ps []*slaveProc, p *slaveProc) []*slaveProc {
+	var out []*slaveProc
+	for _, q := range ps {
+		if q != p {
+			out = append(out, q)
+		}
+	}
+	return out
+}
