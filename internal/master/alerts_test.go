@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -119,10 +120,17 @@ func TestCaseAlertsAsCasesEnd(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			var m *master.Master
-			var sessionID int64
+			// Set once the session started; read by the mail server.
+			var started atomic.Pointer[struct {
+				m  *master.Master
+				id int64
+			}]
 			state := func() store.SessionState {
-				s, err := m.Store.Session(context.Background(), sessionID)
+				st := started.Load()
+				if st == nil {
+					return ""
+				}
+				s, err := st.m.Store.Session(context.Background(), st.id)
 				if err != nil {
 					return ""
 				}
@@ -131,8 +139,7 @@ func TestCaseAlertsAsCasesEnd(t *testing.T) {
 			srv, port := startMailServer(t, state)
 			mailer := notify.NewSMTP(notify.Config{Host: "127.0.0.1", Port: port, TLS: notify.TLSNone, From: "xrdtest@example.org"}, logger())
 			defer mailer.Close(context.Background())
-			var err error
-			m, err = master.Open(context.Background(), master.Options{
+			m, err := master.Open(context.Background(), master.Options{
 				StateDir: filepath.Join(dir, "state"), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0", Token: token, Log: logger(),
 				Repos:    []definition.Repo{{Root: repo}},
 				Settings: master.SessionSettings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: 10 * time.Second},
@@ -150,7 +157,10 @@ func TestCaseAlertsAsCasesEnd(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			sessionID = s.ID
+			started.Store(&struct {
+				m  *master.Master
+				id int64
+			}{m, s.ID})
 			var got []gotMail
 			if tt.policy == definition.AlertCase {
 				a := srv.next(t)

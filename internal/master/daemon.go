@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -285,7 +286,8 @@ func (m *Master) Definitions() *definition.Set { return m.defs.Load() }
 func (m *Master) Reload(ctx context.Context) *definition.Set {
 	m.reloadMu.Lock()
 	defer m.reloadMu.Unlock()
-	set := definition.Load(ctx, m.opts.Repos, definition.Options{})
+	// A copy: Load fills in defaults, and the watcher reads m.opts.Repos.
+	set := definition.Load(ctx, slices.Clone(m.opts.Repos), definition.Options{})
 	keepLastGood(m.defs.Load(), set)
 	for _, d := range set.Diagnostics.Errors() {
 		m.opts.Log.Warn("definition error", "repo", d.Repo, "file", d.File, "line", d.Line, "msg", d.Message)
