@@ -280,6 +280,7 @@ func TestMasterSIGTERMMidSession(t *testing.T) {
 	if code != 0 || took > 15*time.Second {
 		t.Errorf("master after SIGTERM: exit %d after %s, want 0 within 15s", code, took)
 	}
+	t.Logf("the master exited %s after SIGTERM, with a stage running on 3 slaves", took.Round(time.Millisecond))
 	for _, want := range []string{"master shutting down: interrupting the sessions", `state=interrupted reason="the master shut down during c:run"`, "xrdtest master stopped"} {
 		if !strings.Contains(mc.out.String(), want) {
 			t.Errorf("master log lacks %q", want)
