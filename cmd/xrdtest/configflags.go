@@ -151,7 +151,7 @@ func addDaemonFlags(fs *flag.FlagSet, section, defaultFile, stateHelp string) *d
 	d.fingerprint = fs.String("ca-fingerprint", "", "SHA-256 `fingerprint` of the master's CA, to enroll ([test_master] ca_fingerprint)")
 	d.caFile = fs.String("ca-file", "", "the master's CA certificate `file`, instead of --ca-fingerprint ([test_master] ca_file)")
 	d.stateDir = fs.String("state-dir", "", stateHelp+" (["+section+"] state_dir)")
-	d.logFormat = fs.String("log-format", "text", "text or json")
+	d.logFormat = fs.String("log-format", "", "text or json ([daemon] log_format)")
 	return d
 }
 
@@ -161,7 +161,7 @@ func (d *daemonFlags) load(cfg daemonConfig, defaultFile string, extra map[strin
 	named := map[string]string{
 		d.section + ".name": *d.name, d.section + ".state_dir": *d.stateDir,
 		"test_master.ca_fingerprint": *d.fingerprint, "test_master.ca_file": *d.caFile,
-		"test_master.connection_passwd": takeToken(),
+		"test_master.connection_passwd": takeToken(), "daemon.log_format": *d.logFormat,
 	}
 	for k, v := range extra {
 		named[k] = v

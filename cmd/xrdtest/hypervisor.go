@@ -42,10 +42,13 @@ func runHypervisor(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err := df.load(cfg, config.DefaultHypervisorFile, map[string]string{"hypervisor.backend": *backend}, stderr); err != nil {
 		return fail(2, "configuration: %v", err)
 	}
-	log, err := newLogger(stderr, string(cfg.Daemon.LogLevel), *df.logFormat)
+	proc, err := startDaemon("hypervisor", cfg.Daemon, stderr)
 	if err != nil {
-		return fail(2, "%v", err)
+		return fail(1, "%v", err)
 	}
+	defer proc.close()
+	proc.handleHangups(ctx, nil)
+	log := proc.log
 	hvName := cfg.Hypervisor.Name
 	if hvName == "" {
 		if hvName, err = os.Hostname(); err != nil {
@@ -81,11 +84,19 @@ func runHypervisor(ctx context.Context, args []string, stdout, stderr io.Writer)
 		log.Error("hypervisor stopped", "err", err)
 		return fail(1, "%v", err)
 	}
-	// Leave nothing running behind us.
-	if l, ok := be.(hypervisor.ClusterLister); ok {
-		for _, c := range l.Clusters() {
-			be.StopCluster(context.WithoutCancel(ctx), c)
+	// The libvirt backend's VMs outlive the daemon: its state file lists
+	// them, and when the daemon is back the master re-adopts those its
+	// sessions still use and has the others stopped (a restart or upgrade
+	// of the hypervisor does not end the sessions). The local backend's
+	// slaves are child processes it cannot take over again: stop them.
+	if cfg.Hypervisor.Backend == "local" {
+		if l, ok := be.(hypervisor.ClusterLister); ok {
+			for _, c := range l.Clusters() {
+				be.StopCluster(context.WithoutCancel(ctx), c)
+			}
 		}
+	} else if l, ok := be.(hypervisor.ClusterLister); ok && len(l.Clusters()) > 0 {
+		log.Info("clusters left running for the master to re-adopt", "clusters", l.Clusters())
 	}
 	return 0
 }
@@ -123,7 +134,7 @@ func runHypervisorTool(ctx context.Context, tool string, args []string, stdout, 
 	if err := loadDaemonConfig(cfg, *file, config.DefaultHypervisorFile, sets, nil, stderr); err != nil {
 		return fail(2, "configuration: %v", err)
 	}
-	log, err := newLogger(stderr, string(cfg.Daemon.LogLevel), "text")
+	log, err := newLogger(stderr, string(cfg.Daemon.LogLevel), cfg.Daemon.LogFormat)
 	if err != nil {
 		return fail(2, "%v", err)
 	}

@@ -30,7 +30,7 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	port := fs.String("port", "", "daemon port ([server] port)")
 	webPort := fs.String("web-port", "", "web port ([webserver] port)")
 	ip := fs.String("ip", "", "listening address ([server] ip)")
-	logFormat := fs.String("log-format", "text", "text or json")
+	logFormat := fs.String("log-format", "", "text or json ([daemon] log_format)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: xrdtest master [-c FILE] [--set section.key=value]...\n\nRuns the master daemon in the foreground: daemons connect to its daemon port,\nthe JSON API is on its web port. The configuration is the original\nXrdTestMaster.conf, plus the keys documented in internal/config.")
 		fs.PrintDefaults()
@@ -39,16 +39,18 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return 2
 	}
 	cfg := config.DefaultMaster()
-	named := map[string]string{"general.state_dir": *stateDir, "server.port": *port, "webserver.port": *webPort, "server.ip": *ip}
+	named := map[string]string{"general.state_dir": *stateDir, "server.port": *port, "webserver.port": *webPort, "server.ip": *ip, "daemon.log_format": *logFormat}
 	if err := loadDaemonConfig(cfg, *file, config.DefaultMasterFile, sets, named, stderr); err != nil {
 		fmt.Fprintf(stderr, "xrdtest master: configuration: %v\n", err)
 		return 2
 	}
-	log, err := newLogger(stderr, string(cfg.Daemon.LogLevel), *logFormat)
+	proc, err := startDaemon("master", cfg.Daemon, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "xrdtest master: %v\n", err)
-		return 2
+		return 1
 	}
+	defer proc.close()
+	log := proc.log
 	var repos []definition.Repo
 	var gitRepos []master.GitRepo
 	for _, r := range cfg.Repos {
@@ -97,9 +99,17 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		Log: log, Version: version,
 	})
 	if err != nil {
+		if proc.file != nil {
+			log.Error("cannot start", "err", err)
+		}
 		fmt.Fprintf(stderr, "xrdtest master: %v\n", err)
 		return 1
 	}
+	// SIGHUP: the log file is reopened and the definitions reloaded.
+	proc.handleHangups(ctx, func() {
+		log.Info("reloading the definitions (SIGHUP)")
+		m.Reload(ctx)
+	})
 	fmt.Fprintf(stdout, "xrdtest master %s\nCA fingerprint (give it to slaves as --ca-fingerprint): %s\ndaemon port %s, web port %s\n",
 		version, m.CA.Fingerprint(), m.DaemonAddr(), m.WebAddr())
 	if cfg.Server.ConnectionPasswd == "" {

@@ -39,10 +39,13 @@ func runSlave(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err := df.load(cfg, config.DefaultSlaveFile, extra, stderr); err != nil {
 		return fail(2, "configuration: %v", err)
 	}
-	log, err := newLogger(stderr, string(cfg.Daemon.LogLevel), *df.logFormat)
+	proc, err := startDaemon("slave", cfg.Daemon, stderr)
 	if err != nil {
-		return fail(2, "%v", err)
+		return fail(1, "%v", err)
 	}
+	defer proc.close()
+	proc.handleHangups(ctx, nil)
+	log := proc.log
 	if *hostname != "" {
 		if err := unix.Sethostname([]byte(*hostname)); err != nil {
 			return fail(1, "cannot set the host name to %s: %v", *hostname, err)

@@ -109,7 +109,7 @@ func TestVMHypervisorRestart(t *testing.T) {
 		if err := hv.Start(); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 30*time.Second, "the hypervisor to connect", func() bool {
+		waitUntil(t, 30*time.Second, "the hypervisor to connect", func() bool {
 			for _, d := range m.Registry.Daemons() {
 				if d.Role == "hypervisor" && d.Name == "hv1" {
 					return true
@@ -122,7 +122,7 @@ func TestVMHypervisorRestart(t *testing.T) {
 		t.Helper()
 		hv.Process.Kill()
 		hv.Wait()
-		waitFor(t, 30*time.Second, "the master to see the hypervisor gone", func() bool {
+		waitUntil(t, 30*time.Second, "the master to see the hypervisor gone", func() bool {
 			for _, d := range m.Registry.Daemons() {
 				if d.Role == "hypervisor" {
 					return false
@@ -153,7 +153,7 @@ func TestVMHypervisorRestart(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 4*time.Minute, "the wait stage to run on both VMs", func() bool {
+		waitUntil(t, 4*time.Minute, "the wait stage to run on both VMs", func() bool {
 			d, err := master.Detail(ctx, m.Store, s.ID)
 			if err != nil || d.State.Finished() {
 				t.Fatalf("session %d ended early: %v %+v", s.ID, err, d.Session)
@@ -193,7 +193,7 @@ func TestVMHypervisorRestart(t *testing.T) {
 	}
 	gone := func(why string) {
 		t.Helper()
-		waitFor(t, 2*time.Minute, why, func() bool {
+		waitUntil(t, 2*time.Minute, why, func() bool {
 			return !strings.Contains(virsh("list", "--all", "--name"), "cluster_hvr") &&
 				!strings.Contains(virsh("net-list", "--all", "--name"), "cluster_hvr") &&
 				!strings.Contains(virsh("vol-list", pool), "cluster_hvr")
@@ -205,7 +205,7 @@ func TestVMHypervisorRestart(t *testing.T) {
 	s := running()
 	kill()
 	startHV()
-	waitFor(t, 30*time.Second, "the re-adoption", func() bool {
+	waitUntil(t, 30*time.Second, "the re-adoption", func() bool {
 		return strings.Contains(logs.String(), "cluster re-adopted after the hypervisor reconnected")
 	})
 	passed(s)
@@ -223,7 +223,7 @@ func TestVMHypervisorRestart(t *testing.T) {
 		t.Fatal("the VMs of session 2 did not outlive their killed hypervisor")
 	}
 	startHV()
-	waitFor(t, 30*time.Second, "the orphan cluster's removal", func() bool {
+	waitUntil(t, 30*time.Second, "the orphan cluster's removal", func() bool {
 		return strings.Contains(logs.String(), "removing a cluster no session uses")
 	})
 	gone("the orphan cluster to be removed")
@@ -249,8 +249,8 @@ func libvirtEnv(t *testing.T) (uri, netns, pool string) {
 	return uri, envOr("XRDTEST_LIBVIRT_NETNS", "xrdtest-lv"), envOr("XRDTEST_LIBVIRT_POOL", "xrdtest")
 }
 
-// waitFor polls cond until it holds, failing the test after d.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+// waitUntil polls cond until it holds, failing the test after d.
+func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(d); !cond(); time.Sleep(200 * time.Millisecond) {
 		if time.Now().After(deadline) {

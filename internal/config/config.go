@@ -556,17 +556,22 @@ func fingerprintField(section, key string, p *string) field {
 
 // Daemon is the [daemon] section every daemon has.
 type Daemon struct {
-	// PidFilePath: pid_file_path, the PID file written in background
-	// mode. Empty: none.
+	// PidFilePath: pid_file_path, the PID file the daemon writes at start
+	// (refusing to start while another live process holds it) and
+	// removes at exit. Empty: none (systemd needs none).
 	PidFilePath string
-	// LogFilePath: log_file_path, where a background daemon logs. Empty:
-	// standard error.
+	// LogFilePath: log_file_path, the file the daemon logs to (appending;
+	// reopened on SIGHUP, for logrotate). Empty: standard error (the
+	// journal under systemd).
 	LogFilePath string
 	// LogLevel: log_level, default INFO.
 	LogLevel LogLevel
+	// LogFormat: log_format (new), text (default; key=value lines) or
+	// json (one object per line).
+	LogFormat string
 }
 
-func defaultDaemon() Daemon { return Daemon{LogLevel: "INFO"} }
+func defaultDaemon() Daemon { return Daemon{LogLevel: "INFO", LogFormat: "text"} }
 
 func daemonFields(d *Daemon) []field {
 	return []field{
@@ -581,12 +586,16 @@ func daemonFields(d *Daemon) []field {
 				return err
 			},
 			show: func() string { return string(d.LogLevel) }},
+		choiceField("daemon", "log_format", &d.LogFormat, "text", "json"),
 	}
 }
 
 func (t *table) validateDaemon(d Daemon) error {
 	if !d.LogLevel.Valid() {
 		return t.invalid("daemon", "log_level", fmt.Sprintf("unknown log level %q", string(d.LogLevel)))
+	}
+	if d.LogFormat != "text" && d.LogFormat != "json" {
+		return t.invalid("daemon", "log_format", fmt.Sprintf("invalid value %q: want text or json", d.LogFormat))
 	}
 	return nil
 }

@@ -20,7 +20,7 @@ func TestSlaveOriginal(t *testing.T) {
 	equal(t, "TestMaster", s.TestMaster, TestMaster{IP: "master.xrd.test", Port: 20000})
 	equal(t, "Security", s.Security, Security{CertFile: "/etc/XrdTest/certs/slavecert.pem", KeyFile: "/etc/XrdTest/certs/slavekey.pem"})
 	equal(t, "Daemon", s.Daemon, Daemon{PidFilePath: "/var/run/XrdTest/XrdTestSlave.pid",
-		LogFilePath: "/var/log/XrdTest/XrdTestSlave.log", LogLevel: "DEBUG"})
+		LogFilePath: "/var/log/XrdTest/XrdTestSlave.log", LogLevel: "DEBUG", LogFormat: "text"})
 	equal(t, "Slave", s.Slave, DefaultSlave().Slave)
 	equal(t, "source", s.Source("daemon.log_level").String(), path+":29")
 }
@@ -39,6 +39,7 @@ func TestSlaveFull(t *testing.T) {
 	equal(t, "Slave", s.Slave, SlaveSection{Name: "slave1.xrd.test", StateDir: "/var/lib/xrdtest/slave",
 		WorkDir: "/var/lib/xrdtest/slave/work", FunctionsPath: "/etc/XrdTest/utils/functions.sh"})
 	equal(t, "LogLevel", s.Daemon.LogLevel, LogLevel("DEBUG"))
+	equal(t, "LogFormat", s.Daemon.LogFormat, "json")
 	for _, st := range s.Settings() {
 		if st.Source.IsDefault() && st.Key != "test_master.ca_file" {
 			t.Errorf("%s is not in %s", st.Key, path)
@@ -116,7 +117,7 @@ func TestHypervisorOriginal(t *testing.T) {
 	equal(t, "VirtualMachines", h.VirtualMachines, VirtualMachines{EmulatorPath: "/usr/libexec/qemu-kvm", StoragePool: "XrdTest"})
 	equal(t, "Security", h.Security, Security{CertFile: "/etc/XrdTest/certs/hypervisorcert.pem", KeyFile: "/etc/XrdTest/certs/hypervisorkey.pem"})
 	equal(t, "Daemon", h.Daemon, Daemon{PidFilePath: "/var/run/XrdTest/XrdTestHypervisor.pid",
-		LogFilePath: "/var/log/XrdTest/XrdTestHypervisor.log", LogLevel: "INFO"})
+		LogFilePath: "/var/log/XrdTest/XrdTestHypervisor.log", LogLevel: "INFO", LogFormat: "text"})
 	equal(t, "Libvirt", h.Libvirt, Libvirt{URI: "qemu:///system"})
 	equal(t, "Hypervisor", h.Hypervisor, HypervisorSection{StateDir: "/var/lib/xrdtest/hypervisor", Backend: "libvirt"})
 }

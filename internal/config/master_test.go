@@ -79,7 +79,7 @@ func TestMasterOriginal(t *testing.T) {
 		CACertFile: "/etc/XrdTest/certs/cacert.pem", CAKeyFile: "/etc/XrdTest/certs/cakey.pem",
 	})
 	equal(t, "Daemon", m.Daemon, Daemon{PidFilePath: "/var/run/XrdTest/XrdTestMaster.pid",
-		LogFilePath: "/var/log/XrdTest/XrdTestMaster.log", LogLevel: "INFO"}) // "INFO " in the file
+		LogFilePath: "/var/log/XrdTest/XrdTestMaster.log", LogLevel: "INFO", LogFormat: "text"}) // "INFO " in the file
 	for key, want := range map[string]string{
 		"server.port":                  path + ":20",
 		"webserver.port":               path + ":33",
@@ -111,6 +111,7 @@ func TestMasterFull(t *testing.T) {
 	equal(t, "Session", m.Session, Session{StageTimeout: time.Hour, SlaveWaitTimeout: 5 * time.Minute,
 		HeartbeatInterval: 2 * time.Second, HeartbeatTimeout: 10 * time.Second, ReconnectGrace: 10 * time.Second, StartClusters: true})
 	equal(t, "Daemon.LogLevel", m.Daemon.LogLevel, LogLevel("DEBUG"))
+	equal(t, "Daemon.LogFormat", m.Daemon.LogFormat, "json")
 	// Every key of the master appears in the example, so that it documents
 	// them all.
 	for _, s := range m.Settings() {
@@ -181,6 +182,8 @@ func TestMasterErrors(t *testing.T) {
 			[]string{`FILE:2: [webserver] protocol: invalid value "ftp": want http or https`}},
 		{"unknown log level", "[daemon]\nlog_level = VERBOSE\n", ErrInvalid,
 			[]string{`FILE:2: [daemon] log_level: unknown log level "VERBOSE"`}},
+		{"unknown log format", "[daemon]\nlog_format = xml\n", ErrInvalid,
+			[]string{`FILE:2: [daemon] log_format: invalid value "xml": want text or json`}},
 		{"bad duration", "[session]\nstage_timeout = soon\n", ErrInvalid,
 			[]string{`FILE:2: [session] stage_timeout: invalid duration "soon"`}},
 		{"negative duration", "[session]\nstage_timeout = -5\n", ErrInvalid,

@@ -121,6 +121,8 @@ func actionErrorCode(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, ErrClusterInUse), errors.Is(err, ErrNoClusters):
 		return http.StatusConflict
+	case errors.Is(err, ErrShuttingDown):
+		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
 }

@@ -65,6 +65,9 @@ type Options struct {
 	// Git lists the repositories of Repos that are git checkouts the
 	// master clones and fetches; the others are watched on disk.
 	Git []GitRepo
+	// ShutdownTimeout bounds how long Close waits for the interrupted
+	// sessions to record their end (0: 20 s).
+	ShutdownTimeout time.Duration
 }
 
 // Master is an assembled master: CA, history, definitions, the daemon
@@ -166,6 +169,7 @@ func open(ctx context.Context, opts Options) (*Master, error) {
 		return nil, err
 	}
 	m.Metrics = newMetrics(st, m.Manager, m.Registry, opts.Version, opts.Log)
+	m.Manager.CaseEnded = m.caseEnded
 	m.Reload(ctx)
 	if opts.Clusters == nil && opts.StartClusters {
 		hv := &Hypervisors{Registry: m.Registry}
@@ -213,8 +217,8 @@ func (s managerStarter) Start(ctx context.Context, suite string, cases []string,
 
 func (s managerStarter) Running(suite string) bool { return s.m.Running(suite) }
 
-// sessionEnded lets a queued scheduled run start, and sends the alert
-// mails the suite asks for.
+// sessionEnded lets a queued scheduled run start, and sends the session's
+// alert mail if the suite asks for one.
 func (m *Master) sessionEnded(s *store.Session, suite *definition.Suite) {
 	m.Scheduler.SessionEnded(suite.Name)
 	if m.opts.Notifier == nil || len(suite.AlertEmails) == 0 {
@@ -236,11 +240,8 @@ func (m *Master) sessionEnded(s *store.Session, suite *definition.Suite) {
 		}
 		rep.Stages = append(rep.Stages, sr)
 	}
-	mails := notify.SessionMails(suite, rep, m.opts.BaseURL)
-	for _, c := range s.Cases {
-		mails = append(mails, notify.CaseMails(suite, rep, c, m.opts.BaseURL)...)
-	}
-	notify.NotifyAll(ctx, m.opts.Notifier, mails)
+	// The CASE mails went out as each case ended (caseEnded).
+	notify.NotifyAll(ctx, m.opts.Notifier, notify.SessionMails(suite, rep, m.opts.BaseURL))
 }
 
 // outputTail returns at most max bytes from the end of a stage's output.
@@ -289,8 +290,8 @@ func (m *Master) WebAddr() net.Addr { return m.webLn.Addr() }
 // Definitions returns the definitions loaded last.
 func (m *Master) Definitions() *definition.Set { return m.defs.Load() }
 
-// Serve serves until ctx ends, then stops the sessions (they end as
-// cancelled), the ports and the history.
+// Serve serves until ctx ends, then stops the scheduler, the sessions
+// (they end interrupted, see Close), the ports and the history.
 func (m *Master) Serve(ctx context.Context) error {
 	errc := make(chan error, 2)
 	go func() { errc <- m.grpcServer.Serve(m.daemonLn) }()
@@ -324,16 +325,30 @@ func (m *Master) Serve(ctx context.Context) error {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
+	// No new sessions from the scheduler from now on.
+	stopBg()
+	bgWait.Wait()
 	m.Close()
 	return err
 }
 
-// Close stops everything; sessions still running are cancelled first.
+// Close stops everything. The sessions still running are interrupted
+// first (Manager.Shutdown) while the daemons are still connected to
+// confirm their cancelled stages, within Options.ShutdownTimeout; a
+// session that did not end by then is marked interrupted at the next
+// start.
 func (m *Master) Close() {
-	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	timeout := cmp.Or(m.opts.ShutdownTimeout, 20*time.Second)
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	m.Manager.Shutdown(sctx)
-	m.httpServer.Shutdown(sctx)
+	if !m.Manager.Shutdown(sctx) {
+		m.opts.Log.Warn("sessions still running at the end of the shutdown timeout: the next start marks them interrupted", "timeout", timeout)
+	}
+	hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer hcancel()
+	if m.httpServer.Shutdown(hctx) != nil {
+		m.httpServer.Close() // followers of live output do not end by themselves
+	}
 	stopped := make(chan struct{})
 	go func() { m.grpcServer.GracefulStop(); close(stopped) }()
 	select {

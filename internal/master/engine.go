@@ -2,6 +2,7 @@ package master
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -74,6 +75,9 @@ type sessionRun struct {
 	changed func(session int64)
 	// sync coordinates the scripts' sync calls (nil: none).
 	sync *syncHub
+	// caseEnded, if set, is called when a test case's finalize stage
+	// ended, its results recorded (CASE alert mails).
+	caseEnded func(caseName string)
 	// results writes the current stage's results in batches.
 	results *resultBatcher
 	now     func() time.Time
@@ -100,6 +104,7 @@ func (r *sessionRun) run(ctx context.Context) (store.SessionState, string) {
 		caseActive string // the case whose init was dispatched
 		failures   []string
 		cancelled  bool
+		shutdownAt string // "during <stage>" the master's shutdown interrupted
 	)
 	for _, ps := range r.stages {
 		skip := ""
@@ -117,10 +122,17 @@ func (r *sessionRun) run(ctx context.Context) (store.SessionState, string) {
 				skip = skipCases
 			}
 		}
-		if ctx.Err() != nil {
+		down := ctx.Err() != nil
+		if down {
 			skip = "the master is shutting down"
 		}
 		v := r.runStage(ctx, ps, lost, skip, cancelled)
+		if ctx.Err() != nil && shutdownAt == "" {
+			shutdownAt = "during " + ps.name
+			if down {
+				shutdownAt = "before " + ps.name
+			}
+		}
 		for _, f := range v.failed {
 			failures = append(failures, fmt.Sprintf("%s failed on %s", ps.name, f))
 		}
@@ -140,13 +152,18 @@ func (r *sessionRun) run(ctx context.Context) (store.SessionState, string) {
 				skipRun = ps.name + " failed"
 			}
 		}
+		if ps.kind == caseFinalize && r.caseEnded != nil {
+			r.caseEnded(ps.cas)
+		}
 	}
 	r.sync.endSession(r.session.ID)
 	switch {
+	case shutdownAt != "":
+		// The stage the shutdown cancelled shows as cancelled: the
+		// session is interrupted, not cancelled by a user.
+		return store.SessionInterrupted, joinReasons(append([]string{fmt.Sprintf("%v %s", context.Cause(ctx), shutdownAt)}, failures...))
 	case cancelled:
 		return store.SessionCancelled, joinReasons(append([]string{"cancelled"}, failures...))
-	case ctx.Err() != nil:
-		return store.SessionInterrupted, "the master stopped during the session"
 	case len(failures) > 0:
 		return store.SessionFailed, joinReasons(failures)
 	}
@@ -297,6 +314,9 @@ func (r *sessionRun) dispatch(ctx context.Context, ps plannedStage, slave string
 		Grace:   r.grace,
 	}
 	out := r.disp.RunStage(ctx, slave, cmd, w)
+	if out.Status == store.StatusCancelled && ctx.Err() != nil && errors.Is(context.Cause(ctx), errShutdown) {
+		out.Message = strings.TrimSuffix(errShutdown.Error()+": "+out.Message, ": ")
+	}
 	if err := w.Close(); err != nil && out.Message == "" {
 		out.Message = "output incomplete: " + err.Error()
 	}

@@ -109,10 +109,17 @@ func (w tWriter) Write(p []byte) (int, error) {
 // reason and a compact matrix "stage: m1 m2 m3" of statuses.
 func runSession(t *testing.T, suite *definition.Suite, disp Dispatcher, cancel chan struct{}) (store.SessionState, string, []string) {
 	t.Helper()
-	ctx := context.Background()
+	state, reason, matrix, _ := runSessionCtx(t, context.Background(), suite, disp, cancel)
+	return state, reason, matrix
+}
+
+// runSessionCtx is runSession under ctx (the master's shutdown cancels
+// it), also returning the session's record.
+func runSessionCtx(t *testing.T, ctx context.Context, suite *definition.Suite, disp Dispatcher, cancel chan struct{}) (store.SessionState, string, []string, *SessionDetail) {
+	t.Helper()
 	st := openStore(t)
 	s := &store.Session{Suite: suite.Name, Machines: suite.Machines, State: store.SessionRunning}
-	if err := st.CreateSession(ctx, s); err != nil {
+	if err := st.CreateSession(context.Background(), s); err != nil {
 		t.Fatal(err)
 	}
 	if cancel == nil {
@@ -121,7 +128,7 @@ func runSession(t *testing.T, suite *definition.Suite, disp Dispatcher, cancel c
 	r := &sessionRun{store: st, disp: disp, log: testLogger(t), session: s, suite: suite, stages: plan(suite, nil),
 		timeout: time.Minute, grace: time.Second, cancelReq: cancel, now: time.Now, webPort: 8080, webProto: "http"}
 	state, reason := r.run(ctx)
-	d, err := Detail(ctx, st, s.ID)
+	d, err := Detail(context.Background(), st, s.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +146,7 @@ func runSession(t *testing.T, suite *definition.Suite, disp Dispatcher, cancel c
 		}
 		matrix = append(matrix, row)
 	}
-	return state, reason, matrix
+	return state, reason, matrix, d
 }
 
 func TestFailureSemantics(t *testing.T) {
@@ -237,6 +244,50 @@ func TestCancelRunsFinalizes(t *testing.T) {
 		"b:finalize: skipped skipped skipped", "suite_finalize: passed passed passed"}
 	if state != store.SessionCancelled || !slices.Equal(matrix, want) {
 		t.Errorf("state %s, matrix:\n%s", state, strings.Join(matrix, "\n"))
+	}
+}
+
+// TestShutdownInterrupts: the master's shutdown cancels the running
+// stage, records the stages left as skipped (no finalize runs: the
+// shutdown is bounded) and ends the session interrupted, naming the stage.
+func TestShutdownInterrupts(t *testing.T) {
+	ctx, shutdown := context.WithCancelCause(context.Background())
+	disp := &fakeDispatcher{
+		steps: map[string]fakeStep{"m1 a:run": {sleep: time.Minute}, "m2 a:run": {sleep: time.Minute}, "m3 a:run": {exit: 4}},
+		onStart: func(slave, stage string) {
+			if stage == "a:run" && slave == "m1" {
+				go func() { time.Sleep(50 * time.Millisecond); shutdown(errShutdown) }()
+			}
+		},
+	}
+	start := time.Now()
+	state, reason, matrix, d := runSessionCtx(t, ctx, testSuite(), disp, nil)
+	if time.Since(start) > 10*time.Second {
+		t.Errorf("shutdown took %s", time.Since(start))
+	}
+	want := []string{"suite_init: passed passed passed", "a:init: passed passed passed", "a:run: cancelled cancelled failed",
+		"a:finalize: skipped skipped skipped", "b:init: skipped skipped skipped", "b:run: skipped skipped skipped",
+		"b:finalize: skipped skipped skipped", "suite_finalize: skipped skipped skipped"}
+	if state != store.SessionInterrupted || !slices.Equal(matrix, want) {
+		t.Errorf("state %s, matrix:\n%s", state, strings.Join(matrix, "\n"))
+	}
+	if reason != "the master shut down during a:run; a:run failed on m3 (exit 4)" {
+		t.Errorf("reason %q", reason)
+	}
+	for _, st := range d.Stages {
+		for _, r := range st.Results {
+			if st.Name == "a:run" && r.Slave == "m1" && r.Message != "the master shut down" {
+				t.Errorf("cancelled result's message %q", r.Message)
+			}
+			if st.Name == "a:finalize" && r.Message != "the master is shutting down" {
+				t.Errorf("skipped result's message %q", r.Message)
+			}
+		}
+	}
+	for _, r := range disp.runs {
+		if r.stage != "suite_init" && r.stage != "a:init" && r.stage != "a:run" {
+			t.Errorf("%s dispatched to %s after the shutdown", r.stage, r.slave)
+		}
 	}
 }
 

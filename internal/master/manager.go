@@ -52,6 +52,10 @@ type Manager struct {
 	// Ended is called once a session has ended and is fully recorded (the
 	// scheduler's queue, alert mails).
 	Ended func(s *store.Session, suite *definition.Suite)
+	// CaseEnded is called, in the session's goroutine, when a test case of
+	// a running session has ended and its results are recorded (the CASE
+	// alert mails); it must not block for long.
+	CaseEnded func(s *store.Session, suite *definition.Suite, caseName string)
 
 	mu       sync.Mutex
 	running  map[int64]*activeSession
@@ -61,6 +65,7 @@ type Manager struct {
 	stopping map[string]string       // cluster -> who is stopping it (StopCluster)
 	pending  map[*activeSession]bool // being recorded by Start
 	wg       sync.WaitGroup
+	closing  bool // Shutdown was called: no new sessions
 
 	// observeStage is told of every stage a slave ran (metrics).
 	observeStage func(kind stageKind, r *store.Result)
@@ -71,10 +76,20 @@ type activeSession struct {
 	cancelOnce sync.Once
 	done       chan struct{}
 	clusters   []string // the suite's clusters (StopCluster refuses them)
+	// interrupt ends the session's context with errShutdown.
+	interrupt context.CancelCauseFunc
 }
 
 // ErrUnknownSuite is returned when starting a suite that is not loaded.
 var ErrUnknownSuite = errors.New("unknown suite")
+
+// ErrShuttingDown is returned when starting a session while the master
+// shuts down.
+var ErrShuttingDown = errors.New("the master is shutting down")
+
+// errShutdown is the cause of the context of a session the master's
+// shutdown interrupts: the session ends interrupted, not cancelled.
+var errShutdown = errors.New("the master shut down")
 
 func (m *Manager) init() {
 	if m.running == nil {
@@ -90,6 +105,12 @@ func (m *Manager) init() {
 // Start queues a session of suite (only the given cases, in suite order,
 // when cases is not empty) and runs it in the background.
 func (m *Manager) Start(ctx context.Context, suiteName string, cases []string, triggeredBy string) (*store.Session, error) {
+	m.mu.Lock()
+	closing := m.closing
+	m.mu.Unlock()
+	if closing {
+		return nil, ErrShuttingDown
+	}
 	defs := m.Definitions()
 	suite := defs.Suite(suiteName)
 	if suite == nil {
@@ -120,8 +141,16 @@ func (m *Manager) Start(ctx context.Context, suiteName string, cases []string, t
 		m.mu.Unlock()
 		return nil, fmt.Errorf("cannot record the session: %w", err)
 	}
+	ectx, interrupt := context.WithCancelCause(context.WithoutCancel(ctx))
+	a.interrupt = interrupt
 	m.mu.Lock()
 	delete(m.pending, a)
+	if m.closing {
+		m.mu.Unlock()
+		interrupt(errShutdown)
+		m.finish(ctx, s, store.SessionInterrupted, errShutdown.Error()+" before the session started")
+		return nil, ErrShuttingDown
+	}
 	m.running[s.ID] = a
 	m.bySuite[suite.Name]++
 	m.mu.Unlock()
@@ -131,7 +160,8 @@ func (m *Manager) Start(ctx context.Context, suiteName string, cases []string, t
 	go func() {
 		defer m.wg.Done()
 		defer close(a.done)
-		m.execute(context.WithoutCancel(ctx), &snapshot, suite, defs, a)
+		m.execute(ectx, &snapshot, suite, defs, a)
+		interrupt(nil)
 		m.mu.Lock()
 		delete(m.running, s.ID)
 		m.bySuite[suite.Name]--
@@ -178,18 +208,32 @@ func (m *Manager) Wait(ctx context.Context, id int64) (*store.Session, error) {
 	return m.Store.Session(ctx, id)
 }
 
-// Shutdown cancels every session and waits for them (bounded by ctx).
-func (m *Manager) Shutdown(ctx context.Context) {
+// Shutdown refuses new sessions and interrupts the running ones: their
+// current stage is cancelled on the slaves (TERM, then KILL after the
+// grace), what they reported so far is recorded, the stages left are
+// recorded skipped and the sessions end interrupted; nothing of them runs
+// again. It waits for them, bounded by ctx, and reports whether all ended
+// (those that did not are marked interrupted at the next start).
+func (m *Manager) Shutdown(ctx context.Context) bool {
 	m.mu.Lock()
-	for _, a := range m.running {
-		a.cancelOnce.Do(func() { close(a.cancel) })
+	m.closing = true
+	var ids []int64
+	for id, a := range m.running {
+		ids = append(ids, id)
+		a.interrupt(errShutdown)
 	}
 	m.mu.Unlock()
+	if len(ids) > 0 {
+		slices.Sort(ids)
+		m.Log.Info("master shutting down: interrupting the sessions", "sessions", ids)
+	}
 	done := make(chan struct{})
 	go func() { m.wg.Wait(); close(done) }()
 	select {
 	case <-done:
+		return true
 	case <-ctx.Done():
+		return false
 	}
 }
 
@@ -229,6 +273,10 @@ func (m *Manager) execute(ctx context.Context, s *store.Session, suite *definiti
 	log := m.Log.With("session", s.ID, "suite", s.Suite)
 	// Queued: wait until no other session holds these machines.
 	if err := m.reserve(ctx, s.ID, s.Machines, a.cancel); err != nil {
+		if ctx.Err() != nil {
+			m.finish(ctx, s, store.SessionInterrupted, errShutdown.Error()+" before the session started")
+			return
+		}
 		m.finish(ctx, s, store.SessionCancelled, "cancelled while queued")
 		return
 	}
@@ -256,6 +304,10 @@ func (m *Manager) execute(ctx context.Context, s *store.Session, suite *definiti
 			})
 			if err := m.Clusters.StartCluster(pctx, spec); err != nil {
 				m.stopClusters(ctx, clusters[:i+1], log)
+				if ctx.Err() != nil {
+					m.finish(ctx, s, store.SessionInterrupted, fmt.Sprintf("%v while starting cluster %s", errShutdown, c.Name))
+					return
+				}
 				m.finish(ctx, s, store.SessionFailed, fmt.Sprintf("cannot start cluster %s: %v", c.Name, err))
 				return
 			}
@@ -277,6 +329,10 @@ func (m *Manager) execute(ctx context.Context, s *store.Session, suite *definiti
 	})
 	stop()
 	if len(missing) > 0 {
+		if ctx.Err() != nil {
+			m.finish(ctx, s, store.SessionInterrupted, errShutdown.Error()+" while waiting for slaves")
+			return
+		}
 		select {
 		case <-a.cancel:
 			m.finish(ctx, s, store.SessionCancelled, "cancelled while waiting for slaves")
@@ -303,14 +359,31 @@ func (m *Manager) execute(ctx context.Context, s *store.Session, suite *definiti
 		timeout: timeout, grace: m.Settings.KillGrace, cancelReq: a.cancel, changed: m.Changed, now: time.Now,
 		sync: m.Registry.sync, observe: m.observeStage,
 	}
+	if m.CaseEnded != nil {
+		run.caseEnded = func(c string) { m.CaseEnded(s, suite, c) }
+	}
 	state, reason := run.run(ctx)
-	m.collectLogs(ctx, s, suite, log)
+	if ctx.Err() != nil {
+		if len(suite.Logs) > 0 {
+			m.event(ctx, s.ID, "logs", "logs not collected: "+errShutdown.Error())
+		}
+	} else {
+		m.collectLogs(ctx, s, suite, log)
+	}
 	m.finish(ctx, s, state, reason)
 }
 
 func (m *Manager) stopClusters(ctx context.Context, clusters []*definition.Cluster, log *slog.Logger) {
+	sctx := context.WithoutCancel(ctx)
+	if ctx.Err() != nil {
+		// Shutting down: bounded. A hypervisor removes what is left when
+		// it reconnects to the next master (no session uses it then).
+		var cancel context.CancelFunc
+		sctx, cancel = context.WithTimeout(sctx, 10*time.Second)
+		defer cancel()
+	}
 	for _, c := range clusters {
-		if err := m.Clusters.StopCluster(context.WithoutCancel(ctx), c.Name); err != nil {
+		if err := m.Clusters.StopCluster(sctx, c.Name); err != nil {
 			log.Error("cannot stop cluster", "cluster", c.Name, "err", err)
 		}
 	}

@@ -96,12 +96,13 @@ func SessionMails(suite *definition.Suite, d SessionReport, baseURL string) []Me
 	}}
 }
 
-// CaseMails returns the mails due when the test case caseName of a session
-// ended, for the CASE policies only (as the original XrdTest): when
-// alert_success is CASE and every slave passed every stage of the case, one
-// "passed" mail; when alert_failure is CASE, one mail per stage of the case
-// that failed on some slave (failed, timeout, lost or cancelled), naming
-// those slaves with their status, exit code, message and output tail.
+// CaseMails returns the mail due when the test case caseName of a session
+// ended, for the CASE policies only: when alert_success is CASE and every
+// slave passed every stage of the case, a "passed" mail; when
+// alert_failure is CASE and a stage of the case failed on some slave
+// (failed, timeout, lost or cancelled), a mail naming each such stage and
+// slave with its status, exit code, message and output tail. One mail per
+// case at most (the original sent one per failing stage).
 //
 // The stages of the case are those with Stage.Case == caseName (or named
 // "<caseName>:..."); d may hold the whole session or only these stages. With
@@ -147,30 +148,34 @@ func CaseMails(suite *definition.Suite, d SessionReport, caseName string, baseUR
 		if policy(suite, false) != definition.AlertCase {
 			return nil
 		}
-		var msgs []Message
+		var b strings.Builder
+		writeHeader(&b, suite, d, baseURL)
+		fmt.Fprintf(&b, "Case:      %s FAILED\n", caseOrSuite(caseName))
+		var where []string
+		nfail := 0
 		for _, sr := range stages {
 			fr := failedResults(sr)
 			if len(fr) == 0 {
 				continue
 			}
-			var b strings.Builder
-			writeHeader(&b, suite, d, baseURL)
-			fmt.Fprintf(&b, "Case:      %s\n", caseOrSuite(caseName))
-			fmt.Fprintf(&b, "\nStage %s failed on %d of %d slaves:\n", sr.Stage.Name, len(fr), countResults(sr))
-			writeFailures(&b, sr)
-			writeStageTable(&b, stages)
-			writeTails(&b, []StageReport{sr})
+			nfail += len(fr)
 			on := fr[0].Slave
 			if len(fr) > 1 {
 				on = fmt.Sprintf("%d slaves", len(fr))
 			}
-			msgs = append(msgs, Message{
-				To:      to,
-				Subject: subject(fmt.Sprintf("[xrdtest] suite %s session %d %s: stage %s FAILED on %s", name, d.Session.ID, what, sr.Stage.Name, on)),
-				Body:    b.String(),
-			})
+			where = append(where, sr.Stage.Name+" on "+on)
 		}
-		return msgs
+		fmt.Fprintf(&b, "\nFailures (%d):\n", nfail)
+		for _, sr := range stages {
+			writeFailures(&b, sr)
+		}
+		writeStageTable(&b, stages)
+		writeTails(&b, stages)
+		return []Message{{
+			To:      to,
+			Subject: subject(fmt.Sprintf("[xrdtest] suite %s session %d %s FAILED: %s", name, d.Session.ID, what, strings.Join(where, ", "))),
+			Body:    b.String(),
+		}}
 	case allPassed && nresults > 0 && caseName != "":
 		if policy(suite, true) != definition.AlertCase {
 			return nil

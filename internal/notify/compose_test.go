@@ -157,16 +157,17 @@ func TestCaseMails(t *testing.T) {
 		{"passed case, success SUITE", suite(S, C, "a@x.org"), passedReport(), "b", nil, nil, nil},
 		{"passed case, success NONE", suite(N, C, "a@x.org"), passedReport(), "b", nil, nil, nil},
 		{"failed case, failure CASE", suite(C, C, "a@x.org"), failedReport(), "b",
-			[]string{"[xrdtest] suite xrootd_basic session 42 case b: stage b:run FAILED on m2.example.org"},
-			[]string{"Stage b:run failed on 1 of 2 slaves:", "stage b:run on m2.example.org: failed, exit code 3", "[3011] No such file", "b:init", "b:finalize"},
+			[]string{"[xrdtest] suite xrootd_basic session 42 case b FAILED: b:run on m2.example.org"},
+			[]string{"Case:      b FAILED", "Failures (1):", "stage b:run on m2.example.org: failed, exit code 3", "[3011] No such file", "b:init", "b:finalize",
+				"Link:      http://m/sessions/42"},
 			[]string{"all good on m1", "a:finalize", "sleeping forever"}},
 		{"failed case a (timeout), failure CASE", suite(C, C, "a@x.org"), failedReport(), "a",
-			[]string{"[xrdtest] suite xrootd_basic session 42 case a: stage a:finalize FAILED on m1.example.org"},
+			[]string{"[xrdtest] suite xrootd_basic session 42 case a FAILED: a:finalize on m1.example.org"},
 			[]string{"timeout, no exit code", "killed after stage timeout 1m0s", "sleeping forever"}, nil},
 		{"failed case, failure SUITE", suite(C, S, "a@x.org"), failedReport(), "b", nil, nil, nil},
 		{"failed case, failure NONE", suite(C, N, "a@x.org"), failedReport(), "b", nil, nil, nil},
 		{"failed case, default policies", suite("", "", "a@x.org"), failedReport(), "b",
-			[]string{"[xrdtest] suite xrootd_basic session 42 case b: stage b:run FAILED on m2.example.org"}, nil, nil},
+			[]string{"[xrdtest] suite xrootd_basic session 42 case b FAILED: b:run on m2.example.org"}, nil, nil},
 		{"no recipients", suite(C, C), failedReport(), "b", nil, nil, nil},
 		{"two slaves fail in two stages", suite(C, C, "a@x.org"), func() SessionReport {
 			d := failedReport()
@@ -174,12 +175,12 @@ func TestCaseMails(t *testing.T) {
 			d.Stages[6].Results[0] = res(6, "m1.example.org", store.StatusFailed, intp(2), "")
 			return d
 		}(), "b", []string{
-			"[xrdtest] suite xrootd_basic session 42 case b: stage b:run FAILED on 2 slaves",
-			"[xrdtest] suite xrootd_basic session 42 case b: stage b:finalize FAILED on m1.example.org",
-		}, []string{"lost, no exit code", "slave lost"}, nil},
+			"[xrdtest] suite xrootd_basic session 42 case b FAILED: b:run on 2 slaves, b:finalize on m1.example.org",
+		}, []string{"Failures (3):", "stage b:run on m1.example.org: lost, no exit code, after 500ms: slave lost", "stage b:run on m2.example.org: failed, exit code 3",
+			"stage b:finalize on m1.example.org: failed, exit code 2", "[3011] No such file"}, nil},
 		{"skipped case: no mail", suite(C, C, "a@x.org"), suiteInitFailed(), "a", nil, nil, nil},
 		{"suite stages failed", suite(C, C, "a@x.org"), suiteInitFailed(), "",
-			[]string{"[xrdtest] suite xrootd_basic session 42 suite stages: stage suite_init FAILED on m1.example.org"},
+			[]string{"[xrdtest] suite xrootd_basic session 42 suite stages FAILED: suite_init on m1.example.org"},
 			[]string{"exit code 1", "cannot mount /data"}, []string{"a:run"}},
 		{"suite stages passed: no mail", suite(C, C, "a@x.org"), passedReport(), "", nil, nil, nil},
 	}

@@ -57,6 +57,8 @@ type Agent struct {
 	syncCalls map[string]*syncCall
 	syncSeq   uint64
 	binDir    string // holds the `xrdtest` the scripts call
+	// scripts counts the stages running, for Run to wait for them.
+	scripts sync.WaitGroup
 }
 
 type syncCall struct {
@@ -113,7 +115,12 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err := a.installBinary(); err != nil {
 		return fmt.Errorf("cannot put xrdtest on the scripts' PATH: %w", err)
 	}
-	return a.client.Run(ctx, (*handler)(a))
+	err := a.client.Run(ctx, (*handler)(a))
+	// The scripts' contexts end with ctx: wait until they are stopped
+	// (TERM, then KILL after their grace), so that none outlives the
+	// slave.
+	a.scripts.Wait()
+	return err
 }
 
 // handler is the Agent as the connection sees it.
@@ -289,7 +296,9 @@ func (a *Agent) startStage(ctx context.Context, rs *protocol.RunStage) {
 	a.stages[rs.GetId()] = st
 	a.order = append(a.order, rs.GetId())
 	a.mu.Unlock()
+	a.scripts.Add(1)
 	go func() {
+		defer a.scripts.Done()
 		defer cancel()
 		a.runStage(sctx, ctx, st, rs)
 	}()

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/xrdtest/xrdtest/internal/config"
+)
+
+// daemonProc is what the master, slave and hypervisor daemons share as
+// Linux processes, from their [daemon] section: the logger (standard
+// error, or log_file_path reopened on SIGHUP), the pid file, and the
+// hang-up signal. SIGTERM and SIGINT end the context main gives the
+// daemons.
+type daemonProc struct {
+	name    string
+	log     *slog.Logger
+	file    *logFile // nil: standard error
+	pidFile string   // "": none
+	hup     chan os.Signal
+}
+
+// startDaemon writes the pid file, opens the log file and makes the
+// logger. Errors are for standard error: nothing is logged yet.
+func startDaemon(name string, d config.Daemon, stderr io.Writer) (*daemonProc, error) {
+	p := &daemonProc{name: name, hup: make(chan os.Signal, 1)}
+	// SIGHUP ends a process that does not handle it: from now on it means
+	// "reopen the log file" (and, for the master, reload the definitions).
+	signal.Notify(p.hup, syscall.SIGHUP)
+	var stale int
+	if d.PidFilePath != "" {
+		var err error
+		if stale, err = writePidFile(d.PidFilePath); err != nil {
+			signal.Stop(p.hup)
+			return nil, err
+		}
+		p.pidFile = d.PidFilePath
+	}
+	var w io.Writer = stderr
+	if d.LogFilePath != "" {
+		f, err := openLogFile(d.LogFilePath)
+		if err != nil {
+			p.close()
+			return nil, err
+		}
+		p.file, w = f, f
+	}
+	log, err := newLogger(w, string(d.LogLevel), d.LogFormat)
+	if err != nil {
+		p.close()
+		return nil, err
+	}
+	p.log = log
+	if stale != 0 {
+		log.Warn("replaced a stale pid file: its process is not running", "pid_file", p.pidFile, "stale_pid", stale)
+	}
+	log.Info("xrdtest "+name+" starting", "version", version, "pid", os.Getpid(), "pid_file", p.pidFile, "log_file", d.LogFilePath,
+		"log_level", string(d.LogLevel))
+	return p, nil
+}
+
+// handleHangups serves SIGHUP until ctx ends: the log file is reopened,
+// then reload (if any) runs.
+func (p *daemonProc) handleHangups(ctx context.Context, reload func()) {
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-p.hup:
+			}
+			if p.file != nil {
+				if err := p.file.reopen(); err != nil {
+					p.log.Error("cannot reopen the log file: still logging to the old one", "err", err)
+				} else {
+					p.log.Info("log file reopened (SIGHUP)", "log_file", p.file.path)
+				}
+			}
+			if reload != nil {
+				reload()
+			}
+		}
+	}()
+}
+
+// close removes the pid file and closes the log file.
+func (p *daemonProc) close() {
+	signal.Stop(p.hup)
+	if p.pidFile != "" {
+		if err := removePidFile(p.pidFile); err != nil && !errors.Is(err, os.ErrNotExist) && p.log != nil {
+			p.log.Warn("cannot remove the pid file", "pid_file", p.pidFile, "err", err)
+		}
+	}
+	if p.log != nil {
+		p.log.Info("xrdtest " + p.name + " stopped")
+	}
+	if p.file != nil {
+		p.file.Close()
+	}
+}
