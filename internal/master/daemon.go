@@ -62,6 +62,19 @@ type Options struct {
 	// ReloadDebounce is how long the definitions must stay unchanged on
 	// disk before they are reloaded (0: 500 ms; negative: no watching).
 	ReloadDebounce time.Duration
+	// WebTLS serves the web port over HTTPS with the master's certificate
+	// ([webserver] protocol = https).
+	WebTLS bool
+	// WebUI builds the web pages served beside the API (nil: API only).
+	WebUI func(m *Master) (WebUI, error)
+}
+
+// WebUI is the web pages' handler, mounted at / on the web port.
+type WebUI interface {
+	http.Handler
+	// Protect wraps everything the web port serves (the API too): it
+	// may refuse requests, e.g. reads when the pages are not public.
+	Protect(http.Handler) http.Handler
 }
 
 // Master is an assembled master: CA, history, definitions, the daemon
@@ -72,7 +85,10 @@ type Master struct {
 	Registry  *Registry
 	Manager   *Manager
 	Scheduler *scheduler.Scheduler
-	opts      Options
+	// Changes tells live views which sessions changed.
+	Changes *Changes
+	views   *Views
+	opts    Options
 	defs      atomic.Pointer[definition.Set]
 
 	daemonLn, webLn net.Listener
@@ -156,6 +172,8 @@ func open(ctx context.Context, opts Options) (*Master, error) {
 	m.Manager = &Manager{Store: st, Registry: m.Registry, Definitions: m.Definitions, Settings: opts.Settings, Log: opts.Log}
 	m.Scheduler = scheduler.New(sc, managerStarter{m.Manager}, st)
 	m.Manager.Ended = m.sessionEnded
+	m.Changes = &Changes{}
+	m.Manager.Changed = m.Changes.Publish
 	m.Reload(ctx)
 	if opts.Clusters == nil && opts.StartClusters {
 		hv := &Hypervisors{Registry: m.Registry}
@@ -174,6 +192,9 @@ func open(ctx context.Context, opts Options) (*Master, error) {
 		st.Close()
 		return nil, fmt.Errorf("web port: %w", err)
 	}
+	if opts.WebTLS {
+		m.webLn = tls.NewListener(m.webLn, webTLS(tlsConf))
+	}
 	m.Manager.Endpoint = hypervisor.MasterEndpoint{Port: m.daemonLn.Addr().(*net.TCPAddr).Port, Fingerprint: ca.Fingerprint()}
 	srv := &Server{CA: ca, Token: func() string { return opts.Token }, Tokens: tokens, Registry: m.Registry, Log: opts.Log,
 		Version: opts.Version, Heartbeat: opts.Heartbeat, HeartbeatTimeout: opts.HeartbeatTimeout}
@@ -184,7 +205,22 @@ func open(ctx context.Context, opts Options) (*Master, error) {
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: opts.Heartbeat / 2, PermitWithoutStream: true}))
 	protocol.RegisterMasterServer(m.grpcServer, srv)
 	api := &API{Manager: m.Manager, Scheduler: m.Scheduler, Registry: m.Registry, Store: st, Token: func() string { return opts.APIToken }, Version: opts.Version, Started: time.Now()}
-	m.httpServer = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second,
+	m.views = api.views()
+	mux := http.NewServeMux()
+	mux.Handle("/api/", api.Handler())
+	var web http.Handler = mux
+	if opts.WebUI != nil {
+		ui, err := opts.WebUI(m)
+		if err != nil {
+			m.daemonLn.Close()
+			m.webLn.Close()
+			st.Close()
+			return nil, fmt.Errorf("web pages: %w", err)
+		}
+		mux.Handle("/", ui)
+		web = ui.Protect(mux)
+	}
+	m.httpServer = &http.Server{Handler: web, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(opts.Log.Handler(), slog.LevelWarn), TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12}}
 	return m, nil
 }
@@ -268,6 +304,18 @@ func closeInterrupted(ctx context.Context, st store.Store, ids []int64, log *slo
 		}
 	}
 }
+
+// webTLS is the web port's TLS: the master's certificate (issued by its
+// CA), no client certificates.
+func webTLS(daemon *tls.Config) *tls.Config {
+	return &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: daemon.GetCertificate, NextProtos: []string{"http/1.1"}}
+}
+
+// Views builds what the web pages and the API show.
+func (m *Master) Views() *Views { return m.views }
+
+// Options returns the options the master was opened with.
+func (m *Master) Options() Options { return m.opts }
 
 // DaemonAddr is the address daemons connect to.
 func (m *Master) DaemonAddr() net.Addr { return m.daemonLn.Addr() }
