@@ -220,7 +220,9 @@ func detail(ctx context.Context, st store.Store, id int64, scripts bool) (*Sessi
 	}
 	read := st.Results
 	if !scripts {
-		read = func(ctx context.Context, id int64) ([]*store.Result, error) { return store.ResultSummaries(ctx, st, id) }
+		read = func(ctx context.Context, id int64) ([]*store.Result, error) {
+			return store.ResultSummaries(ctx, st, id)
+		}
 	}
 	results, err := read(ctx, id)
 	if err != nil {

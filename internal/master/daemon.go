@@ -89,7 +89,7 @@ type Master struct {
 	Changes *Changes
 	views   *Views
 	opts    Options
-	defs      atomic.Pointer[definition.Set]
+	defs    atomic.Pointer[definition.Set]
 
 	daemonLn, webLn net.Listener
 	grpcServer      *grpc.Server

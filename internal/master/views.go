@@ -256,7 +256,7 @@ type ClusterView struct {
 	// Hypervisor runs the cluster ("" when not started on a hypervisor).
 	Hypervisor string `json:"hypervisor,omitempty"`
 	// Sessions are the active sessions that use the cluster.
-	Sessions []int64   `json:"sessions"`
+	Sessions []int64    `json:"sessions"`
 	Hosts    []HostView `json:"hosts"`
 }
 
