@@ -85,11 +85,10 @@ type Master struct {
 	Registry  *Registry
 	Manager   *Manager
 	Scheduler *scheduler.Scheduler
-	// Changes tells live views which sessions changed.
-	Changes *Changes
-	views   *Views
-	opts    Options
-	defs    atomic.Pointer[definition.Set]
+	Changes   *Changes // tells live views which sessions changed
+	views     *Views
+	opts      Options
+	defs      atomic.Pointer[definition.Set]
 
 	daemonLn, webLn net.Listener
 	grpcServer      *grpc.Server
