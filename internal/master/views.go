@@ -559,8 +559,9 @@ func ParseHistoryQuery(q url.Values) (HistoryQuery, error) {
 		if d.v == "" {
 			continue
 		}
-		if _, err := time.Parse(time.DateOnly, d.v); err != nil {
-			return bad("%s %q: want a date YYYY-MM-DD", d.name, d.v)
+		// Times are stored as int64 nanoseconds: 1678 to 2262.
+		if t, err := time.Parse(time.DateOnly, d.v); err != nil || t.Year() < 1970 || t.Year() > 2200 {
+			return bad("%s %q: want a date YYYY-MM-DD from 1970 to 2200", d.name, d.v)
 		}
 	}
 	if h.From != "" && h.To != "" && h.To < h.From {
