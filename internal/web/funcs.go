@@ -60,7 +60,14 @@ var funcs = template.FuncMap{
 	},
 	"perDay":  perDay,
 	"slice50": func() []int { return []int{25, 50, 100, 200, 500} },
-	"chartW":  func(s *master.StatsView) int { return s.Days * 20 },
+	"chartW":  func(s *master.StatsView) int { return s.Days * 40 },
+	"reverse": func(l []master.SessionBrief) []master.SessionBrief {
+		out := make([]master.SessionBrief, len(l))
+		for i, x := range l {
+			out[len(l)-1-i] = x
+		}
+		return out
+	},
 }
 
 func fmtTime(t time.Time) string {
@@ -114,7 +121,7 @@ type dayBar struct {
 	Label                    string
 	Passed, Failed, Other    int // heights in chart units
 	PassedY, FailedY, OtherY int // tops
-	Total                    int
+	Total, LabelX            int
 	X                        int
 	Title                    string
 	ShowLabel                bool
@@ -138,13 +145,14 @@ func perDay(s *master.StatsView) []dayBar {
 		day := start.AddDate(0, 0, i)
 		d := byDay[day.Format(time.DateOnly)]
 		scale := func(n int) int { return n * 90 / most }
-		b := dayBar{Label: day.Format("01-02"), Total: d.Sessions, X: i * 20,
+		b := dayBar{Label: day.Format("01-02"), Total: d.Sessions, X: i * 40,
 			Passed: scale(d.ByState[store.SessionPassed]), Failed: scale(d.ByState[store.SessionFailed])}
 		b.Other = scale(d.Sessions) - b.Passed - b.Failed
 		b.PassedY = 100 - b.Passed
 		b.FailedY = b.PassedY - b.Failed
 		b.OtherY = b.FailedY - b.Other
 		b.ShowLabel = s.Days <= 16 || i%2 == 0
+		b.LabelX = b.X + 16
 		b.Title = fmt.Sprintf("%s: %d sessions, %d passed, %d failed", day.Format(time.DateOnly), d.Sessions,
 			d.ByState[store.SessionPassed], d.ByState[store.SessionFailed])
 		out = append(out, b)
@@ -176,6 +184,7 @@ type timelineBar struct {
 type timelineTick struct {
 	X     int
 	Label string
+	Class string // first, last or ""
 }
 
 const (
@@ -235,7 +244,14 @@ func buildTimeline(v *master.SessionView, now time.Time) *timeline {
 	}
 	for i := 0; i <= 4; i++ {
 		at := t0.Add(span * time.Duration(i) / 4)
-		tl.Ticks = append(tl.Ticks, timelineTick{X: scale(at), Label: "+" + dur(at.Sub(t0))})
+		tick := timelineTick{X: scale(at), Label: "+" + dur(at.Sub(t0))}
+		switch i {
+		case 0:
+			tick.Class = "first"
+		case 4:
+			tick.Class = "last"
+		}
+		tl.Ticks = append(tl.Ticks, tick)
 	}
 	return tl
 }

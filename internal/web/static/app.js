@@ -12,7 +12,9 @@
   function refresh() {
     if (refreshing) { again = true; return; }
     refreshing = true;
-    fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+    var ctl = window.AbortController ? new AbortController() : null;
+    var abort = ctl ? setTimeout(function () { ctl.abort(); }, 10000) : null;
+    fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" }, signal: ctl ? ctl.signal : undefined })
       .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
       .then(function (html) {
         var doc = new DOMParser().parseFromString(html, "text/html");
@@ -25,6 +27,7 @@
       })
       .catch(function () {})
       .then(function () {
+        if (abort) { clearTimeout(abort); }
         refreshing = false;
         if (again) { again = false; setTimeout(refresh, 200); }
       });
@@ -36,9 +39,13 @@
   var live = document.body.getAttribute("data-live");
   if (live && window.EventSource) {
     var es = new EventSource(live);
-    es.addEventListener("open", function () { setState("live"); });
+    // A change between the page's rendering and the stream's start (or
+    // while reconnecting) would be missed: refresh once connected, and
+    // now and then anyway.
+    es.addEventListener("open", function () { setState("live"); soon(); });
+    var every = setInterval(soon, 10000);
     es.addEventListener("change", soon);
-    es.addEventListener("end", function () { es.close(); setState("finished"); refresh(); });
+    es.addEventListener("end", function () { es.close(); clearInterval(every); setState("finished"); refresh(); });
     es.addEventListener("error", function () { setState("reconnecting…"); });
   }
 
