@@ -128,7 +128,7 @@ func startBrowserMaster(t *testing.T, suites map[string]string) *resilienceMaste
 		Settings:  master.SessionSettings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: 30 * time.Second},
 		Heartbeat: testHeartbeat, HeartbeatTimeout: 5 * testHeartbeat, ReconnectGrace: testGrace,
 		Schedule: scheduler.Config{Enabled: true}, ReloadDebounce: -1,
-		Log:      slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Version: "e2e",
+		Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Version: "e2e",
 		WebUI: func(m *master.Master) (master.WebUI, error) {
 			return web.New(web.FromMaster(m, browserPass, "api-token", true, ""))
 		},
