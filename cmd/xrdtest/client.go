@@ -107,23 +107,29 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var cases listFlag
 	fs.Var(&cases, "case", "run only this test case (repeatable)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: xrdtest run [--wait] [--case NAME]... SUITE")
+		fmt.Fprintln(stderr, "usage: xrdtest run [--wait] SUITE [--case NAME]...")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
-		if err == nil {
-			fs.Usage()
-		}
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return 2
+	}
+	if len(pos) != 1 {
+		fs.Usage()
 		return 2
 	}
 	c := client()
 	var s store.Session
 	user := os.Getenv("USER")
-	if err := c.do(ctx, http.MethodPost, "/api/v1/sessions", map[string]any{"suite": fs.Arg(0), "cases": cases, "by": user}, &s); err != nil {
+	if err := c.do(ctx, http.MethodPost, "/api/v1/sessions", map[string]any{"suite": pos[0], "cases": cases, "by": user}, &s); err != nil {
 		fmt.Fprintf(stderr, "xrdtest run: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "session %d of suite %s queued\n", s.ID, s.Suite)
+	only := ""
+	if len(cases) > 0 {
+		only = " (cases " + strings.Join(s.Cases, ", ") + ")"
+	}
+	fmt.Fprintf(stdout, "session %d of suite %s queued%s\n", s.ID, s.Suite, only)
 	if !*wait {
 		return 0
 	}
@@ -227,7 +233,7 @@ func runCancel(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "xrdtest cancel: %v\n", err)
 		return 2
 	}
-	if err := client().do(ctx, http.MethodPost, fmt.Sprintf("/api/v1/sessions/%d/cancel", id), map[string]any{}, nil); err != nil {
+	if err := client().do(ctx, http.MethodPost, fmt.Sprintf("/api/v1/sessions/%d/cancel", id), who(), nil); err != nil {
 		fmt.Fprintf(stderr, "xrdtest cancel: %v\n", err)
 		return 1
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strconv"
@@ -29,6 +30,8 @@ type API struct {
 	Token   func() string
 	Version string
 	Started time.Time
+	// Log records every action with who asked (nil: no log).
+	Log *slog.Logger
 }
 
 // SessionDetail is a session with its stages and per-slave results.
@@ -57,6 +60,7 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/sessions/{id}/cancel", a.authorized(a.cancel))
 	mux.HandleFunc("GET /api/v1/schedule", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, a.Scheduler.NextRuns()) })
 	mux.HandleFunc("POST /api/v1/suites/{name}/enabled", a.authorized(a.setEnabled))
+	a.extraRoutes(mux)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Errorf("no such API endpoint: %s %s", r.Method, r.URL.Path))
 	})
@@ -157,17 +161,11 @@ func (a *API) startSession(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Errorf("bad request body: %w", err))
 		return
 	}
-	by := "api"
-	if req.By != "" {
-		by = "api (" + req.By + ")"
-	}
+	by := actor(req.By)
+	a.log().Info("API: run suite", "suite", req.Suite, "cases", req.Cases, "by", by)
 	s, err := a.Manager.Start(r.Context(), req.Suite, req.Cases, by)
 	if err != nil {
-		code := http.StatusInternalServerError
-		if errors.Is(err, ErrUnknownSuite) || strings.Contains(err.Error(), "has no test case") {
-			code = http.StatusNotFound
-		}
-		writeError(w, code, err)
+		writeError(w, actionErrorCode(err), err)
 		return
 	}
 	writeJSON(w, http.StatusCreated, s)
@@ -176,13 +174,15 @@ func (a *API) startSession(w http.ResponseWriter, r *http.Request) {
 // setEnabled enables or disables a suite's schedule: {"enabled": bool}.
 func (a *API) setEnabled(w http.ResponseWriter, r *http.Request) {
 	var req struct {
-		Enabled *bool `json:"enabled"`
+		Enabled *bool  `json:"enabled"`
+		By      string `json:"by"`
 	}
 	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil || req.Enabled == nil {
 		writeError(w, http.StatusBadRequest, errors.New(`want {"enabled": true|false}`))
 		return
 	}
 	name := r.PathValue("name")
+	a.log().Info("API: set suite enabled", "suite", name, "enabled", *req.Enabled, "by", actor(req.By))
 	if err := a.Scheduler.SetEnabled(r.Context(), name, *req.Enabled); err != nil {
 		code := http.StatusInternalServerError
 		if errors.Is(err, scheduler.ErrUnknownSuite) {
@@ -275,6 +275,12 @@ func (a *API) cancel(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	claimed, err := actionBody(r, nil)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	a.log().Info("API: cancel session", "session", id, "by", actor(claimed))
 	if err := a.Manager.Cancel(id); err != nil {
 		writeError(w, http.StatusConflict, err)
 		return

@@ -87,6 +87,7 @@ type Master struct {
 	Scheduler *scheduler.Scheduler
 	Changes   *Changes // tells live views which sessions changed
 	views     *Views
+	Metrics   *Metrics
 	opts      Options
 	defs      atomic.Pointer[definition.Set]
 
@@ -173,6 +174,7 @@ func open(ctx context.Context, opts Options) (*Master, error) {
 	m.Manager.Ended = m.sessionEnded
 	m.Changes = &Changes{}
 	m.Manager.Changed = m.Changes.Publish
+	m.Metrics = newMetrics(st, m.Manager, m.Registry, opts.Version, opts.Log)
 	m.Reload(ctx)
 	if opts.Clusters == nil && opts.StartClusters {
 		hv := &Hypervisors{Registry: m.Registry}
@@ -203,23 +205,18 @@ func open(ctx context.Context, opts Options) (*Master, error) {
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 2 * opts.Heartbeat, Timeout: opts.HeartbeatTimeout}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: opts.Heartbeat / 2, PermitWithoutStream: true}))
 	protocol.RegisterMasterServer(m.grpcServer, srv)
-	api := &API{Manager: m.Manager, Scheduler: m.Scheduler, Registry: m.Registry, Store: st, Token: func() string { return opts.APIToken }, Version: opts.Version, Started: time.Now()}
+	api := &API{Manager: m.Manager, Scheduler: m.Scheduler, Registry: m.Registry, Store: st, Token: func() string { return opts.APIToken }, Version: opts.Version, Started: time.Now(), Log: opts.Log}
 	m.views = api.views()
-	mux := http.NewServeMux()
-	mux.Handle("/api/", api.Handler())
-	var web http.Handler = mux
+	var ui WebUI
 	if opts.WebUI != nil {
-		ui, err := opts.WebUI(m)
-		if err != nil {
+		if ui, err = opts.WebUI(m); err != nil {
 			m.daemonLn.Close()
 			m.webLn.Close()
 			st.Close()
 			return nil, fmt.Errorf("web pages: %w", err)
 		}
-		mux.Handle("/", ui)
-		web = ui.Protect(mux)
 	}
-	m.httpServer = &http.Server{Handler: web, ReadHeaderTimeout: 10 * time.Second,
+	m.httpServer = &http.Server{Handler: m.routes(api, ui), ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(opts.Log.Handler(), slog.LevelWarn), TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12}}
 	return m, nil
 }

@@ -77,6 +77,8 @@ type sessionRun struct {
 	// results writes the current stage's results in batches.
 	results *resultBatcher
 	now     func() time.Time
+	// observe is told of every stage that ran on a slave (nil: nobody).
+	observe func(kind stageKind, r *store.Result)
 }
 
 // stageVerdict summarises one stage over all its slaves.
@@ -275,7 +277,7 @@ func (r *sessionRun) dispatch(ctx context.Context, ps plannedStage, slave string
 	w, err := r.store.OutputWriter(r.session.ID, ps.index, slave)
 	if err != nil {
 		out := Outcome{Status: store.StatusFailed, Start: res.Start, End: r.now(), Message: "cannot store output: " + err.Error()}
-		r.record(ctx, res, out)
+		r.record(ctx, ps, res, out)
 		return out
 	}
 	cmd := StageCommand{
@@ -299,11 +301,11 @@ func (r *sessionRun) dispatch(ctx context.Context, ps plannedStage, slave string
 		out.Message = "output incomplete: " + err.Error()
 	}
 	res.OutputBytes = w.Bytes()
-	r.record(ctx, res, out)
+	r.record(ctx, ps, res, out)
 	return out
 }
 
-func (r *sessionRun) record(ctx context.Context, res *store.Result, out Outcome) {
+func (r *sessionRun) record(ctx context.Context, ps plannedStage, res *store.Result, out Outcome) {
 	res.Status, res.ExitCode, res.Message = out.Status, out.ExitCode, out.Message
 	if !out.Start.IsZero() {
 		res.Start = out.Start
@@ -313,6 +315,9 @@ func (r *sessionRun) record(ctx context.Context, res *store.Result, out Outcome)
 		res.End = r.now()
 	}
 	r.putResult(ctx, res)
+	if r.observe != nil {
+		r.observe(ps.kind, res)
+	}
 }
 
 // put and putResult write to the history. A failing write is logged, not

@@ -55,16 +55,22 @@ type Manager struct {
 
 	mu       sync.Mutex
 	running  map[int64]*activeSession
-	bySuite  map[string]int   // active sessions per suite
-	reserved map[string]int64 // machine -> session holding it
-	released chan struct{}    // closed and replaced when machines are released
+	bySuite  map[string]int          // active sessions per suite
+	reserved map[string]int64        // machine -> session holding it
+	released chan struct{}           // closed and replaced when machines are released
+	stopping map[string]string       // cluster -> who is stopping it (StopCluster)
+	pending  map[*activeSession]bool // being recorded by Start
 	wg       sync.WaitGroup
+
+	// observeStage is told of every stage a slave ran (metrics).
+	observeStage func(kind stageKind, r *store.Result)
 }
 
 type activeSession struct {
 	cancel     chan struct{}
 	cancelOnce sync.Once
 	done       chan struct{}
+	clusters   []string // the suite's clusters (StopCluster refuses them)
 }
 
 // ErrUnknownSuite is returned when starting a suite that is not loaded.
@@ -76,6 +82,8 @@ func (m *Manager) init() {
 		m.bySuite = map[string]int{}
 		m.reserved = map[string]int64{}
 		m.released = make(chan struct{})
+		m.stopping = map[string]string{}
+		m.pending = map[*activeSession]bool{}
 	}
 }
 
@@ -95,16 +103,24 @@ func (m *Manager) Start(ctx context.Context, suiteName string, cases []string, t
 	}
 	for _, c := range cases {
 		if !slices.Contains(runCases, c) {
-			return nil, fmt.Errorf("suite %s has no test case %q", suiteName, c)
+			return nil, unknownCase(suite, c)
 		}
+	}
+	// Registered as starting before it is recorded: StopCluster, which
+	// checks the other way, cannot slip in between.
+	a := &activeSession{cancel: make(chan struct{}), done: make(chan struct{}), clusters: suite.Clusters}
+	if err := m.addPending(a); err != nil {
+		return nil, err
 	}
 	s := &store.Session{Suite: suite.Name, State: store.SessionQueued, Machines: suite.Machines, Cases: runCases, TriggeredBy: triggeredBy}
 	if err := m.Store.CreateSession(ctx, s); err != nil {
+		m.mu.Lock()
+		delete(m.pending, a)
+		m.mu.Unlock()
 		return nil, fmt.Errorf("cannot record the session: %w", err)
 	}
-	a := &activeSession{cancel: make(chan struct{}), done: make(chan struct{})}
 	m.mu.Lock()
-	m.init()
+	delete(m.pending, a)
 	m.running[s.ID] = a
 	m.bySuite[suite.Name]++
 	m.mu.Unlock()
@@ -284,7 +300,7 @@ func (m *Manager) execute(ctx context.Context, s *store.Session, suite *definiti
 		store: m.Store, disp: disp, log: log, session: s, suite: suite, hosts: hosts,
 		stages: plan(suite, s.Cases), webPort: m.Settings.WebPort, webProto: m.Settings.WebProto,
 		timeout: timeout, grace: m.Settings.KillGrace, cancelReq: a.cancel, changed: m.Changed, now: time.Now,
-		sync: m.Registry.sync,
+		sync: m.Registry.sync, observe: m.observeStage,
 	}
 	state, reason := run.run(ctx)
 	m.collectLogs(ctx, s, suite, log)

@@ -527,9 +527,6 @@ const (
 	maxPage        = 10_000_000
 )
 
-var sessionStates = []store.SessionState{store.SessionQueued, store.SessionRunning, store.SessionPassed,
-	store.SessionFailed, store.SessionCancelled, store.SessionInterrupted}
-
 // SessionStates lists the session states, for filters.
 func SessionStates() []store.SessionState { return slices.Clone(sessionStates) }
 

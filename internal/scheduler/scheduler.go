@@ -109,6 +109,9 @@ type NextRun struct {
 	Next time.Time `json:"next"`
 	// Enabled is false when the suite or the whole scheduler is disabled.
 	Enabled bool `json:"enabled"`
+	// SuiteEnabled is the suite's own state (SetEnabled), whatever the
+	// scheduler's.
+	SuiteEnabled bool `json:"suite_enabled"`
 	// Pending is true when a run is queued behind a running session.
 	Pending bool `json:"pending"`
 }
@@ -294,7 +297,7 @@ func (s *Scheduler) NextRuns() []NextRun {
 	s.mu.Lock()
 	out := make([]NextRun, 0, len(s.entries))
 	for name, e := range s.entries {
-		out = append(out, NextRun{Suite: name, Next: e.next, Enabled: s.cfg.Enabled && e.enabled, Pending: e.pending})
+		out = append(out, NextRun{Suite: name, Next: e.next, Enabled: s.cfg.Enabled && e.enabled, SuiteEnabled: e.enabled, Pending: e.pending})
 	}
 	s.mu.Unlock()
 	slices.SortFunc(out, func(a, b NextRun) int {

@@ -46,7 +46,7 @@ func (h *Handler) run(w http.ResponseWriter, r *http.Request, u login) {
 	if err != nil {
 		h.cfg.Log.Warn("web: run refused", "suite", name, "user", u.Name, "err", err)
 		code := http.StatusInternalServerError
-		if errors.Is(err, master.ErrUnknownSuite) || strings.Contains(err.Error(), "has no test case") {
+		if errors.Is(err, master.ErrUnknownSuite) || errors.Is(err, master.ErrUnknownCase) || strings.Contains(err.Error(), "has no test case") {
 			code = http.StatusNotFound
 		}
 		h.errorPage(w, r, code, err)
@@ -121,7 +121,7 @@ func (h *Handler) stopCluster(w http.ResponseWriter, r *http.Request, u login) {
 		h.errorPage(w, r, http.StatusNotImplemented, errors.New("stopping clusters is not available on this master"))
 		return
 	}
-	if err := h.cfg.StopCluster(r.Context(), name); err != nil {
+	if err := h.cfg.StopCluster(r.Context(), name, by(u)); err != nil {
 		h.errorPage(w, r, http.StatusConflict, err)
 		return
 	}

@@ -62,8 +62,9 @@ type Config struct {
 	KeyFile string
 	// SessionTTL is how long a login lasts (0: 12 hours).
 	SessionTTL time.Duration
-	// StopCluster stops a cluster (nil: the button is not shown).
-	StopCluster func(ctx context.Context, name string) error
+	// StopCluster stops a cluster; by names who asked (nil: the button
+	// is not shown).
+	StopCluster func(ctx context.Context, name, by string) error
 	// Rerun starts a session again, all its cases or some (nil: the
 	// button is not shown).
 	Rerun func(ctx context.Context, id int64, cases []string, by string) (*store.Session, error)
@@ -84,9 +85,24 @@ var _ master.WebUI = (*Handler)(nil)
 // FromMaster configures the pages of a master.
 func FromMaster(m *master.Master, password, apiToken string, public bool, keyFile string) Config {
 	o := m.Options()
-	return Config{Views: m.Views(), Manager: m.Manager, Scheduler: m.Scheduler, Store: m.Store, Changes: m.Changes,
+	c := Config{Views: m.Views(), Manager: m.Manager, Scheduler: m.Scheduler, Store: m.Store, Changes: m.Changes,
 		Registry: m.Registry, Definitions: m.Definitions, Password: func() string { return password },
 		APIToken: func() string { return apiToken }, Public: public, Secure: o.WebTLS, KeyFile: keyFile, Log: o.Log}
+	c.Rerun = func(ctx context.Context, id int64, cases []string, by string) (*store.Session, error) {
+		if len(cases) == 0 {
+			return m.Manager.Rerun(ctx, id, by)
+		}
+		old, err := m.Store.Session(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		return m.Manager.Start(ctx, old.Suite, cases, fmt.Sprintf("%s, re-run of session %d", by, id))
+	}
+	// Machines that connect by themselves have no cluster to stop.
+	if m.Manager.Clusters != nil {
+		c.StopCluster = m.Manager.StopCluster
+	}
+	return c
 }
 
 // New builds the handler.
@@ -208,7 +224,7 @@ func (h *Handler) Protect(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if strings.HasPrefix(r.URL.Path, "/api/") {
+		if strings.HasPrefix(r.URL.Path, "/api/") || r.URL.Path == "/metrics" {
 			if tok := h.cfg.APIToken(); tok != "" && bearer(r) != "" && tokenEqual(bearer(r), tok) {
 				next.ServeHTTP(w, r)
 				return

@@ -648,3 +648,48 @@ func TestLargeOutputPaged(t *testing.T) {
 		t.Errorf("pages hold %d bytes, want %d", seen, total)
 	}
 }
+
+// TestRerunAndRun: the re-run button starts the same suite again (all its
+// cases, or those checked); Run now with some cases runs only those.
+func TestRerunAndRun(t *testing.T) {
+	ts := start(t)
+	ctx := context.Background()
+	old := &store.Session{Suite: "hello", State: store.SessionFailed, Machines: []string{"w1.xrd.test", "w2.xrd.test"}, Cases: []string{"greet", "bye"}}
+	ts.m.Store.CreateSession(ctx, old)
+	c := client(t)
+	csrf := ts.login(t, c, "carol")
+	started := func(code int, hd http.Header) *store.Session {
+		t.Helper()
+		var id int64
+		if _, err := fmt.Sscanf(hd.Get("Location"), "/sessions/%d", &id); code != http.StatusSeeOther || err != nil {
+			t.Fatalf("%d to %q", code, hd.Get("Location"))
+		}
+		s, err := ts.m.Store.Session(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	code, _, hd := ts.post(t, c, fmt.Sprintf("/sessions/%d/rerun", old.ID), "", url.Values{"csrf": {csrf}})
+	if s := started(code, hd); s.Suite != "hello" || strings.Join(s.Cases, ",") != "greet,bye" || !strings.Contains(s.TriggeredBy, "carol") {
+		t.Errorf("re-run: %+v", s)
+	}
+	code, _, hd = ts.post(t, c, fmt.Sprintf("/sessions/%d/rerun", old.ID), "", url.Values{"csrf": {csrf}, "case": {"bye"}})
+	if s := started(code, hd); strings.Join(s.Cases, ",") != "bye" || !strings.Contains(s.TriggeredBy, fmt.Sprintf("re-run of session %d", old.ID)) {
+		t.Errorf("re-run of bye: %+v", s)
+	}
+	code, _, hd = ts.post(t, c, "/suites/hello/run", "", url.Values{"csrf": {csrf}, "case": {"greet"}})
+	if s := started(code, hd); strings.Join(s.Cases, ",") != "greet" || s.TriggeredBy != "web (carol)" {
+		t.Errorf("run greet: %+v", s)
+	}
+	if code, body, _ := ts.post(t, c, "/suites/hello/run", "", url.Values{"csrf": {csrf}, "case": {"nope"}}); code != http.StatusNotFound || !strings.Contains(body, "nope") {
+		t.Errorf("run of an unknown case: %d\n%s", code, body)
+	}
+	// This master's machines connect by themselves: no cluster to stop.
+	if code, _, _ := ts.post(t, c, "/clusters/cluster_w/stop", "", url.Values{"csrf": {csrf}}); code != http.StatusNotImplemented {
+		t.Errorf("stop cluster without a provider: %d", code)
+	}
+	if _, body, _ := ts.get(t, c, "/clusters"); strings.Contains(body, "Stop cluster") {
+		t.Error("a stop button without a cluster provider")
+	}
+}

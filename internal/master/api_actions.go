@@ -1,0 +1,126 @@
+package master
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"unicode"
+
+	"github.com/xrdtest/xrdtest/internal/store"
+)
+
+// apiIdentity names whoever holds the API token in logs and in a session's
+// "triggered by": there is one token and it has no other name. The token
+// itself is never logged.
+const apiIdentity = "api token"
+
+// extraRoutes adds the routes beyond the first ones (Handler).
+func (a *API) extraRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("POST /api/v1/sessions/{id}/rerun", a.authorized(a.rerun))
+	mux.HandleFunc("POST /api/v1/clusters/{name}/stop", a.authorized(a.stopCluster))
+	mux.HandleFunc("GET /api/v1/sessions/{id}/junit.xml", a.junit)
+}
+
+func (a *API) log() *slog.Logger {
+	if a.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return a.Log
+}
+
+// actor is who asked for an action: the API token, with the user name the
+// client claims (unverified, so only a hint: `xrdtest` sends $USER).
+func actor(claimed string) string {
+	claimed = strings.Map(func(r rune) rune {
+		if !unicode.IsPrint(r) {
+			return -1
+		}
+		return r
+	}, claimed)
+	claimed = strings.TrimSpace(claimed)
+	if r := []rune(claimed); len(r) > 64 {
+		claimed = string(r[:64])
+	}
+	if claimed == "" {
+		return apiIdentity
+	}
+	return apiIdentity + " (" + claimed + ")"
+}
+
+// actionBody decodes an action's optional JSON body, {"by": "user"} and
+// the fields of v (nil: none).
+func actionBody(r *http.Request, v any) (by string, err error) {
+	b, err := io.ReadAll(io.LimitReader(r.Body, 1<<16))
+	if err != nil {
+		return "", fmt.Errorf("bad request body: %w", err)
+	}
+	if len(strings.TrimSpace(string(b))) == 0 {
+		return "", nil
+	}
+	var req struct {
+		By string `json:"by"`
+	}
+	if err := json.Unmarshal(b, &req); err != nil {
+		return "", fmt.Errorf("bad request body: %w", err)
+	}
+	if v != nil {
+		if err := json.Unmarshal(b, v); err != nil {
+			return "", fmt.Errorf("bad request body: %w", err)
+		}
+	}
+	return req.By, nil
+}
+
+// rerun starts a new session of a session's suite and cases.
+func (a *API) rerun(w http.ResponseWriter, r *http.Request) {
+	id, ok := sessionID(w, r)
+	if !ok {
+		return
+	}
+	claimed, err := actionBody(r, nil)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	by := actor(claimed)
+	a.log().Info("API: re-run session", "session", id, "by", by)
+	s, err := a.Manager.Rerun(r.Context(), id, by)
+	if err != nil {
+		a.log().Warn("API: re-run refused", "session", id, "by", by, "err", err)
+		writeError(w, actionErrorCode(err), err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, s)
+}
+
+// stopCluster stops a cluster no session uses.
+func (a *API) stopCluster(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	claimed, err := actionBody(r, nil)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	by := actor(claimed)
+	a.log().Info("API: stop cluster", "cluster", name, "by", by)
+	if err := a.Manager.StopCluster(r.Context(), name, by); err != nil {
+		writeError(w, actionErrorCode(err), err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"cluster": name, "stopped": true})
+}
+
+// actionErrorCode maps the Manager's errors to HTTP statuses.
+func actionErrorCode(err error) int {
+	switch {
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, ErrUnknownSuite), errors.Is(err, ErrUnknownCase), errors.Is(err, ErrUnknownCluster):
+		return http.StatusNotFound
+	case errors.Is(err, ErrClusterInUse), errors.Is(err, ErrNoClusters):
+		return http.StatusConflict
+	}
+	return http.StatusInternalServerError
+}
