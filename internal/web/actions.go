@@ -16,14 +16,15 @@ import (
 func by(u login) string { return "web (" + u.Name + ")" }
 
 // back redirects to the page the form was on (or to fallback), with a
-// message shown at its top.
-func back(w http.ResponseWriter, r *http.Request, fallback, flash string) {
+// message shown at its top. The message is signed: a link cannot make the
+// pages say something the master did not.
+func (h *Handler) back(w http.ResponseWriter, r *http.Request, fallback, flash string) {
 	to := fallback
 	if ref, err := url.Parse(r.Header.Get("Referer")); err == nil && ref.Path != "" && strings.HasPrefix(ref.Path, "/") && !strings.HasPrefix(ref.Path, "//") {
 		to = ref.Path
 	}
 	if flash != "" {
-		to += "?" + url.Values{"flash": {flash}}.Encode()
+		to += "?" + url.Values{"flash": {flash}, "fs": {b64.EncodeToString(h.mac("flash", flash))}}.Encode()
 	}
 	http.Redirect(w, r, to, http.StatusSeeOther)
 }
@@ -80,7 +81,7 @@ func (h *Handler) setEnabled(w http.ResponseWriter, r *http.Request, u login) {
 	if on {
 		state = "enabled"
 	}
-	back(w, r, "/suites", fmt.Sprintf("Suite %s %s.", name, state))
+	h.back(w, r, "/suites", fmt.Sprintf("Suite %s %s.", name, state))
 }
 
 func (h *Handler) cancel(w http.ResponseWriter, r *http.Request, u login) {
@@ -126,5 +127,5 @@ func (h *Handler) stopCluster(w http.ResponseWriter, r *http.Request, u login) {
 		return
 	}
 	h.cfg.Log.Info("web: cluster stopped", "cluster", name, "user", u.Name, "addr", r.RemoteAddr)
-	back(w, r, "/clusters", fmt.Sprintf("Cluster %s stopped.", name))
+	h.back(w, r, "/clusters", fmt.Sprintf("Cluster %s stopped.", name))
 }

@@ -16,6 +16,7 @@ package web
 
 import (
 	"context"
+	"crypto/hmac"
 	"embed"
 	"errors"
 	"fmt"
@@ -270,9 +271,10 @@ func (h *Handler) newPage(r *http.Request, title, nav string, data any) *page {
 	if u, ok := h.user(r); ok {
 		p.User, p.CSRF = u.Name, h.csrfToken(u)
 	}
-	p.Flash = r.URL.Query().Get("flash")
-	if len(p.Flash) > 300 {
-		p.Flash = p.Flash[:300]
+	if f := r.URL.Query().Get("flash"); f != "" {
+		if sig, err := b64.DecodeString(r.URL.Query().Get("fs")); err == nil && hmac.Equal(sig, h.mac("flash", f)) {
+			p.Flash = f
+		}
 	}
 	return p
 }

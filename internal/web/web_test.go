@@ -3,6 +3,8 @@ package web_test
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -334,6 +336,13 @@ func TestActionsNeedLoginAndCSRF(t *testing.T) {
 	}
 	if en, known, _ := ts.m.Store.SuiteEnabled(context.Background(), "hello"); !known || en {
 		t.Errorf("suite hello not disabled (%v %v); redirect %s", en, known, hd.Get("Location"))
+	}
+	loc := hd.Get("Location")
+	if _, body, _ := ts.get(t, c, loc); !strings.Contains(body, "Suite hello disabled.") {
+		t.Errorf("no message after disabling (%s)", loc)
+	}
+	if _, body, _ := ts.get(t, c, "/suites?flash=Your+password+expired"); strings.Contains(body, "password expired") {
+		t.Error("an unsigned message is shown")
 	}
 	if !strings.Contains(ts.logs.String(), "user=alice") {
 		t.Errorf("the action is not logged with its user:\n%s", ts.logs.String())
@@ -691,5 +700,45 @@ func TestRerunAndRun(t *testing.T) {
 	}
 	if _, body, _ := ts.get(t, c, "/clusters"); strings.Contains(body, "Stop cluster") {
 		t.Error("a stop button without a cluster provider")
+	}
+}
+
+// TestHTTPS: with [webserver] protocol = https the pages are served with
+// the master's certificate (issued by its CA) and the login cookie is
+// Secure.
+func TestHTTPS(t *testing.T) {
+	ts := start(t, func(o *master.Options, _ *webOpts) { o.WebTLS = true })
+	if !strings.HasPrefix(ts.base, "https://") {
+		t.Fatal(ts.base)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(ts.m.CA.Certificate())
+	c := client(t)
+	c.Transport = &http.Transport{TLSClientConfig: &tls.Config{
+		// The certificate names the master's host, not 127.0.0.1: check
+		// the chain to the CA, not the name.
+		InsecureSkipVerify: true,
+		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
+			leaf, err := x509.ParseCertificate(raw[0])
+			if err != nil {
+				return err
+			}
+			_, err = leaf.Verify(x509.VerifyOptions{Roots: roots})
+			return err
+		},
+	}}
+	if code, body, _ := ts.get(t, c, "/"); code != 200 || !strings.Contains(body, "Dashboard") {
+		t.Fatalf("GET / over HTTPS: %d", code)
+	}
+	code, _, hd := ts.post(t, c, "/login", "", url.Values{"password": {password}})
+	if code != http.StatusSeeOther || !strings.Contains(hd.Get("Set-Cookie"), "Secure") {
+		t.Errorf("login over HTTPS: %d, cookie %q", code, hd.Get("Set-Cookie"))
+	}
+	// Plain HTTP is not served on the HTTPS port.
+	if resp, err := http.Get("http://" + ts.m.WebAddr().String() + "/"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == 200 {
+			t.Error("plain HTTP answered on the HTTPS port")
+		}
 	}
 }
