@@ -298,6 +298,7 @@ func TestBrowser(t *testing.T) {
 	if err := chromedp.Do(user, chromedp.Click(chromedp.CSS(`#suite-live details.run summary`))); err != nil {
 		t.Fatal(err)
 	}
+	shoot(t, user, shots, "suites-run")
 	if _, err := chromedp.RunResponse(user, chromedp.Click(chromedp.CSS(`#suite-live .run-form button[type=submit]`))); err != nil {
 		t.Fatal(err)
 	}
