@@ -742,3 +742,38 @@ func TestHTTPS(t *testing.T) {
 		}
 	}
 }
+
+// TestDashboardEvents: the dashboard's stream reports any session change.
+func TestDashboardEvents(t *testing.T) {
+	ts := start(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", ts.base+"/events", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		t.Fatalf("Content-Type %q", resp.Header.Get("Content-Type"))
+	}
+	events := make(chan sseEvent, 10)
+	go readEvents(t, bufio.NewReader(resp.Body), events)
+	// Publish until the handler, subscribed by now, passes it on.
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case ev := <-events:
+			if ev.name != "change" {
+				t.Fatalf("event %+v, want change", ev)
+			}
+			return
+		case <-tick.C:
+			ts.m.Changes.Publish(42)
+		case <-deadline:
+			t.Fatal("no change event")
+		}
+	}
+}
