@@ -10,7 +10,7 @@ if ! command -v go >/dev/null; then
 fi
 
 # Debian packages used by the tests. Nothing is installed when all are present.
-packages=(git ca-certificates bash procps protobuf-compiler)
+packages=(git ca-certificates bash procps protobuf-compiler chromium)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	_ "net/http/pprof" // served only when XRDTEST_PPROF is set
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -18,7 +19,16 @@ import (
 	"github.com/xrdtest/xrdtest/internal/notify"
 	"github.com/xrdtest/xrdtest/internal/repo"
 	"github.com/xrdtest/xrdtest/internal/scheduler"
+	"github.com/xrdtest/xrdtest/internal/web"
 )
+
+// webUI builds the web pages of a master: password is the login of the
+// actions, apiToken lets API clients read private pages.
+func webUI(password, apiToken string, public bool, keyFile string) func(*master.Master) (master.WebUI, error) {
+	return func(m *master.Master) (master.WebUI, error) {
+		return web.New(web.FromMaster(m, password, apiToken, public, keyFile))
+	}
+}
 
 func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("master", flag.ContinueOnError)
@@ -97,6 +107,8 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		BaseURL:       baseURL,
 		Heartbeat:     cfg.Session.HeartbeatInterval, HeartbeatTimeout: cfg.Session.HeartbeatTimeout, ReconnectGrace: cfg.Session.ReconnectGrace,
 		Log: log, Version: version,
+		WebTLS: cfg.Webserver.Protocol == "https",
+		WebUI:  webUI(cfg.Webserver.SuiteRunPass.Reveal(), apiToken, cfg.Webserver.PublicPages, filepath.Join(cfg.General.StateDir, "web-login-key")),
 	})
 	if err != nil {
 		if proc.file != nil {

@@ -55,6 +55,9 @@ const (
 //	            hypervisors; 0: the machines are physical, their slaves connect
 //	            by themselves
 //	[webserver] api_token: bearer token of the JSON API (empty: none)
+//	            public_pages (1): the read-only web pages (and API reads)
+//	            are public; 0: they need the login (suite_run_pass) or the
+//	            API token too
 //
 // Durations are seconds ("3600", "1.5") or Go durations ("90s", "5m").
 // Relative paths (everything named *_path, *_dir, *file, except
@@ -168,6 +171,10 @@ type Webserver struct {
 	// BaseURL: base_url (new), how users reach the web pages, for links in
 	// alert mails. Empty: http(s)://<host name>:<port>.
 	BaseURL string
+	// PublicPages: public_pages (new, default 1), whether the read-only
+	// pages and API reads are open to everyone; the actions always need
+	// the password or token.
+	PublicPages bool
 }
 
 // EffectivePort returns Port, or the protocol's default when unset.
@@ -240,7 +247,7 @@ func DefaultMaster() *Master {
 	return &Master{
 		General:   MasterGeneral{StateDir: "/var/lib/xrdtest/master"},
 		Server:    Server{IP: "0.0.0.0", Port: 20000},
-		Webserver: Webserver{WebpageDir: "/usr/share/XrdTest/webpage", Protocol: "http"},
+		Webserver: Webserver{WebpageDir: "/usr/share/XrdTest/webpage", Protocol: "http", PublicPages: true},
 		Scheduler: Scheduler{Enabled: true, Overlap: "queue"},
 		SMTP:      SMTP{TLS: "starttls", From: "xrdtest@localhost"},
 		Session: Session{StageTimeout: time.Hour, SlaveWaitTimeout: 5 * time.Minute,
@@ -504,6 +511,7 @@ func (m *Master) table() *table {
 		secretField("smtp", "password", &m.SMTP.Password),
 		strField("smtp", "from", &m.SMTP.From),
 		strField("webserver", "base_url", &m.Webserver.BaseURL),
+		switchField("webserver", "public_pages", &m.Webserver.PublicPages),
 		durationField("session", "stage_timeout", &m.Session.StageTimeout),
 		durationField("session", "slave_wait_timeout", &m.Session.SlaveWaitTimeout),
 		durationField("session", "heartbeat_interval", &m.Session.HeartbeatInterval),

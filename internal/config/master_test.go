@@ -71,7 +71,7 @@ func TestMasterOriginal(t *testing.T) {
 	equal(t, "ClusterDir", m.Repos[0].ClusterDir(), filepath.Join(examples, "clusters"))
 	equal(t, "SuiteDir", m.Repos[1].SuiteDir(), "/var/tmp/some-repo/test-suites")
 	equal(t, "Server", m.Server, Server{IP: "0.0.0.0", Port: 20000, ConnectionPasswd: "some_password"})
-	equal(t, "Webserver", m.Webserver, Webserver{WebpageDir: "/usr/share/XrdTest/webpage", Protocol: "https", Port: 8443, SuiteRunPass: "somepass"})
+	equal(t, "Webserver", m.Webserver, Webserver{WebpageDir: "/usr/share/XrdTest/webpage", Protocol: "https", Port: 8443, SuiteRunPass: "somepass", PublicPages: true})
 	equal(t, "Scheduler", m.Scheduler, Scheduler{Enabled: true, Overlap: "queue"})
 	equal(t, "Session", m.Session, DefaultMaster().Session)
 	equal(t, "Security", m.Security, MasterSecurity{
@@ -107,7 +107,7 @@ func TestMasterFull(t *testing.T) {
 		SuiteSessionsFile: "/var/log/XrdTest/suite_history.bin", StateDir: "/var/lib/xrdtest/master"})
 	equal(t, "repo paths", []string{m.Repos[0].LocalPath, m.Repos[1].LocalPath}, []string{"/srv/xrdtest/local", "/srv/xrdtest/remote"})
 	equal(t, "Webserver", m.Webserver, Webserver{WebpageDir: "/usr/share/XrdTest/webpage", Protocol: "https", Port: 8443,
-		SuiteRunPass: "run-me", APIToken: "api-secret", BaseURL: "https://xrdtest.example.org"})
+		SuiteRunPass: "run-me", APIToken: "api-secret", BaseURL: "https://xrdtest.example.org", PublicPages: false})
 	equal(t, "Session", m.Session, Session{StageTimeout: time.Hour, SlaveWaitTimeout: 5 * time.Minute,
 		HeartbeatInterval: 2 * time.Second, HeartbeatTimeout: 10 * time.Second, ReconnectGrace: 10 * time.Second, StartClusters: true})
 	equal(t, "Daemon.LogLevel", m.Daemon.LogLevel, LogLevel("DEBUG"))
@@ -133,6 +133,7 @@ func TestMasterDefaults(t *testing.T) {
 		HeartbeatInterval: 2 * time.Second, HeartbeatTimeout: 10 * time.Second, ReconnectGrace: 10 * time.Second, StartClusters: true})
 	equal(t, "Server", m.Server, Server{IP: "0.0.0.0", Port: 20000})
 	equal(t, "Scheduler", m.Scheduler.Enabled, true)
+	equal(t, "public pages", m.Webserver.PublicPages, true)
 	equal(t, "Daemon", m.Daemon.LogLevel, LogLevel("INFO"))
 	keys := []string{}
 	for _, s := range m.Settings() {

@@ -77,7 +77,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 		{fmt.Sprintf("%#v", s), `"[redacted]"`},
 		{fmt.Sprintf("%+v", Server{Port: 1, ConnectionPasswd: "pw"}), "{IP: Port:1 ConnectionPasswd:[redacted]}"},
 		{fmt.Sprint(Secret("")), ""},
-		{mustJSON(t, Webserver{SuiteRunPass: "pw"}), `{"WebpageDir":"","Protocol":"","Port":0,"SuiteRunPass":"[redacted]","APIToken":"","BaseURL":""}`},
+		{mustJSON(t, Webserver{SuiteRunPass: "pw"}), `{"WebpageDir":"","Protocol":"","Port":0,"SuiteRunPass":"[redacted]","APIToken":"","BaseURL":"","PublicPages":false}`},
 		{s.LogValue().String(), "[redacted]"},
 	} {
 		if tc.got != tc.want {

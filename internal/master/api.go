@@ -53,6 +53,7 @@ type StageDetail struct {
 // Handler returns the API's routes.
 func (a *API) Handler() http.Handler {
 	mux := http.NewServeMux()
+	a.viewRoutes(mux)
 	mux.HandleFunc("GET /api/v1/status", a.status)
 	mux.HandleFunc("GET /api/v1/daemons", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, a.Registry.Daemons()) })
 	mux.HandleFunc("GET /api/v1/suites", a.suites)
@@ -210,6 +211,11 @@ func sessionID(w http.ResponseWriter, r *http.Request) (int64, bool) {
 
 // Detail loads a session with its stages and results.
 func Detail(ctx context.Context, st store.Store, id int64) (*SessionDetail, error) {
+	return detail(ctx, st, id, true)
+}
+
+// detail is Detail, without the results' scripts unless scripts.
+func detail(ctx context.Context, st store.Store, id int64, scripts bool) (*SessionDetail, error) {
 	s, err := st.Session(ctx, id)
 	if err != nil {
 		return nil, err
@@ -218,7 +224,13 @@ func Detail(ctx context.Context, st store.Store, id int64) (*SessionDetail, erro
 	if err != nil {
 		return nil, err
 	}
-	results, err := st.Results(ctx, id)
+	read := st.Results
+	if !scripts {
+		read = func(ctx context.Context, id int64) ([]*store.Result, error) {
+			return store.ResultSummaries(ctx, st, id)
+		}
+	}
+	results, err := read(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -250,7 +262,9 @@ func (a *API) session(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	d, err := Detail(r.Context(), a.Store, id)
+	// scripts=0 leaves the scripts out (tens of MiB with 1000 slaves):
+	// GET .../script?stage=&slave= returns one.
+	d, err := detail(r.Context(), a.Store, id, r.URL.Query().Get("scripts") != "0")
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusNotFound, fmt.Errorf("no session %d", id))
 		return
@@ -294,31 +308,7 @@ func (a *API) output(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	follow := r.URL.Query().Get("follow") == "1"
-	ended := func() bool {
-		results, err := a.Store.Results(r.Context(), id)
-		if err != nil {
-			return true
-		}
-		for _, res := range results {
-			if res.Stage == stage && res.Slave == slave {
-				return res.Status != store.StatusRunning && res.Status != store.StatusPending
-			}
-		}
-		s, err := a.Store.Session(r.Context(), id)
-		return err != nil || s.State.Finished()
-	}
-	var f io.ReadSeekCloser
-	for {
-		f, err = a.Store.OpenOutput(id, stage, slave)
-		if err == nil || !follow || !errors.Is(err, store.ErrNotFound) || ended() {
-			break
-		}
-		select {
-		case <-r.Context().Done():
-			return
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+	f, err := OpenOutput(r.Context(), a.Store, id, stage, slave, follow)
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusNotFound, fmt.Errorf("no output for session %d stage %d slave %s", id, stage, slave))
 		return
@@ -330,36 +320,9 @@ func (a *API) output(w http.ResponseWriter, r *http.Request) {
 	defer f.Close()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	flusher, _ := w.(http.Flusher)
-	buf := make([]byte, 64<<10)
-	for {
-		n, err := f.Read(buf)
-		if n > 0 {
-			if _, werr := w.Write(buf[:n]); werr != nil {
-				return
-			}
-			continue
-		}
-		if err != nil && !errors.Is(err, io.EOF) {
-			return
-		}
-		// At the end of what was written so far.
-		if !follow || ended() {
-			// One last read: the stage may have written its tail
-			// between our read and the check.
-			if n, _ := f.Read(buf); n > 0 {
-				w.Write(buf[:n])
-				continue
-			}
-			return
-		}
-		if flusher != nil {
-			flusher.Flush()
-		}
-		select {
-		case <-r.Context().Done():
-			return
-		case <-time.After(200 * time.Millisecond):
-		}
+	flush := func() {}
+	if flusher, ok := w.(http.Flusher); ok {
+		flush = flusher.Flush
 	}
+	f.Copy(r.Context(), 0, func(p []byte) error { _, err := w.Write(p); return err }, flush)
 }

@@ -68,6 +68,19 @@ type Options struct {
 	// ShutdownTimeout bounds how long Close waits for the interrupted
 	// sessions to record their end (0: 20 s).
 	ShutdownTimeout time.Duration
+	// WebTLS serves the web port over HTTPS with the master's certificate
+	// ([webserver] protocol = https).
+	WebTLS bool
+	// WebUI builds the web pages served beside the API (nil: API only).
+	WebUI func(m *Master) (WebUI, error)
+}
+
+// WebUI is the web pages' handler, mounted at / on the web port.
+type WebUI interface {
+	http.Handler
+	// Protect wraps everything the web port serves (the API too): it
+	// may refuse requests, e.g. reads when the pages are not public.
+	Protect(http.Handler) http.Handler
 }
 
 // Master is an assembled master: CA, history, definitions, the daemon
@@ -78,6 +91,8 @@ type Master struct {
 	Registry  *Registry
 	Manager   *Manager
 	Scheduler *scheduler.Scheduler
+	Changes   *Changes // tells live views which sessions changed
+	views     *Views
 	Metrics   *Metrics
 	opts      Options
 	defs      atomic.Pointer[definition.Set]
@@ -168,6 +183,8 @@ func open(ctx context.Context, opts Options) (*Master, error) {
 		st.Close()
 		return nil, err
 	}
+	m.Changes = &Changes{}
+	m.Manager.Changed = m.Changes.Publish
 	m.Metrics = newMetrics(st, m.Manager, m.Registry, opts.Version, opts.Log)
 	m.Manager.CaseEnded = m.caseEnded
 	m.Reload(ctx)
@@ -188,6 +205,9 @@ func open(ctx context.Context, opts Options) (*Master, error) {
 		st.Close()
 		return nil, fmt.Errorf("web port: %w", err)
 	}
+	if opts.WebTLS {
+		m.webLn = tls.NewListener(m.webLn, webTLS(tlsConf))
+	}
 	m.Manager.Endpoint = hypervisor.MasterEndpoint{Port: m.daemonLn.Addr().(*net.TCPAddr).Port, Fingerprint: ca.Fingerprint()}
 	srv := &Server{CA: ca, Token: func() string { return opts.Token }, Tokens: tokens, Registry: m.Registry, Log: opts.Log,
 		Version: opts.Version, Heartbeat: opts.Heartbeat, HeartbeatTimeout: opts.HeartbeatTimeout}
@@ -199,7 +219,17 @@ func open(ctx context.Context, opts Options) (*Master, error) {
 	protocol.RegisterMasterServer(m.grpcServer, srv)
 	api := &API{Manager: m.Manager, Scheduler: m.Scheduler, Registry: m.Registry, Store: st, Token: func() string { return opts.APIToken }, Version: opts.Version, Started: time.Now(),
 		Reload: m.ReloadReport, LastReload: m.LastReload, Log: opts.Log}
-	m.httpServer = &http.Server{Handler: m.routes(api), ReadHeaderTimeout: 10 * time.Second,
+	m.views = api.views()
+	var ui WebUI
+	if opts.WebUI != nil {
+		if ui, err = opts.WebUI(m); err != nil {
+			m.daemonLn.Close()
+			m.webLn.Close()
+			st.Close()
+			return nil, fmt.Errorf("web pages: %w", err)
+		}
+	}
+	m.httpServer = &http.Server{Handler: m.routes(api, ui), ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(opts.Log.Handler(), slog.LevelWarn), TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12}}
 	return m, nil
 }
@@ -280,6 +310,18 @@ func closeInterrupted(ctx context.Context, st store.Store, ids []int64, log *slo
 		}
 	}
 }
+
+// webTLS is the web port's TLS: the master's certificate (issued by its
+// CA), no client certificates.
+func webTLS(daemon *tls.Config) *tls.Config {
+	return &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: daemon.GetCertificate, NextProtos: []string{"http/1.1"}}
+}
+
+// Views builds what the web pages and the API show.
+func (m *Master) Views() *Views { return m.views }
+
+// Options returns the options the master was opened with.
+func (m *Master) Options() Options { return m.opts }
 
 // DaemonAddr is the address daemons connect to.
 func (m *Master) DaemonAddr() net.Addr { return m.daemonLn.Addr() }

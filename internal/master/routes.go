@@ -8,11 +8,16 @@ import (
 // routes is the web listener's top-level handler: the JSON API under
 // /api/, /metrics, and the repositories' scripts under /downloadScript/
 // and /showScript/. Other pages go on mux.
-func (m *Master) routes(api *API) http.Handler {
+func (m *Master) routes(api *API, ui WebUI) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/api/", api.Handler())
 	mux.Handle("GET /metrics", m.Metrics.Handler(m.opts.Log))
-	return withScripts(&scriptServer{repos: m.opts.Repos, log: m.opts.Log}, mux)
+	h := withScripts(&scriptServer{repos: m.opts.Repos, log: m.opts.Log}, mux)
+	if ui == nil {
+		return h
+	}
+	mux.Handle("/", ui)
+	return ui.Protect(h)
 }
 
 // withScripts serves the script paths before next sees them: a ServeMux

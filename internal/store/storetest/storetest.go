@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"NotFound", testNotFound},
 		{"Stages", testStages},
 		{"Results", testResults},
+		{"ResultReader", testResultReader},
 		{"Filter", testFilter},
 		{"Stats", testStats},
 		{"InterruptUnfinished", testInterruptUnfinished},

@@ -1,0 +1,56 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+var _ ResultReader = (*SQLite)(nil)
+
+// ResultSummaries implements ResultReader: Results without reading the
+// script column.
+func (s *SQLite) ResultSummaries(ctx context.Context, session int64) ([]*Result, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT session_id, stage, slave, status, exit_code, start_ns, end_ns,
+			message, '', output_bytes
+		FROM results WHERE session_id = ? ORDER BY stage, id`, session)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	defer rows.Close()
+	var out []*Result
+	for rows.Next() {
+		r, err := scanResult(rows)
+		if err != nil {
+			return nil, wrap(err)
+		}
+		out = append(out, r)
+	}
+	return out, wrap(rows.Err())
+}
+
+// Result implements ResultReader.
+func (s *SQLite) Result(ctx context.Context, session int64, stage int, slave string) (*Result, error) {
+	r, err := scanResult(s.r.QueryRowContext(ctx, `SELECT session_id, stage, slave, status, exit_code, start_ns, end_ns,
+			message, script, output_bytes
+		FROM results WHERE session_id = ? AND stage = ? AND slave = ?`, session, stage, slave))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: result of session %d stage %d slave %s", ErrNotFound, session, stage, slave)
+	}
+	return r, wrap(err)
+}
+
+func scanResult(row scanner) (*Result, error) {
+	r := new(Result)
+	var code sql.NullInt64
+	if err := row.Scan(&r.SessionID, &r.Stage, &r.Slave, &r.Status, &code, nsTime{&r.Start}, nsTime{&r.End},
+		&r.Message, &r.Script, &r.OutputBytes); err != nil {
+		return nil, err
+	}
+	if code.Valid {
+		c := int(code.Int64)
+		r.ExitCode = &c
+	}
+	return r, nil
+}

@@ -1,0 +1,397 @@
+package web
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/xrdtest/xrdtest/internal/master"
+	"github.com/xrdtest/xrdtest/internal/store"
+)
+
+// statsDays is the statistics window of the dashboard.
+const statsDays = master.DefaultStatsDays
+
+func (h *Handler) dashboard(w http.ResponseWriter, r *http.Request) {
+	d, err := h.cfg.Views.Dashboard(r.Context(), statsDays)
+	if err != nil {
+		h.viewError(w, r, err)
+		return
+	}
+	p := h.newPage(r, "Dashboard", "dashboard", d)
+	p.Live = "/events"
+	h.render(w, r, http.StatusOK, "dashboard", p)
+}
+
+func (h *Handler) suites(w http.ResponseWriter, r *http.Request) {
+	s, err := h.cfg.Views.Suites(r.Context())
+	if err != nil {
+		h.viewError(w, r, err)
+		return
+	}
+	h.render(w, r, http.StatusOK, "suites", h.newPage(r, "Suites", "suites", s))
+}
+
+func (h *Handler) history(w http.ResponseWriter, r *http.Request) {
+	q, err := master.ParseHistoryQuery(r.URL.Query())
+	if err != nil {
+		h.viewError(w, r, err)
+		return
+	}
+	hv, err := h.cfg.Views.History(r.Context(), q)
+	if err != nil {
+		h.viewError(w, r, err)
+		return
+	}
+	type pageLink struct {
+		N       int
+		Current bool
+		Gap     bool
+	}
+	var links []pageLink
+	last := 0
+	for _, n := range []int{1, 2, hv.Query.Page - 2, hv.Query.Page - 1, hv.Query.Page, hv.Query.Page + 1, hv.Query.Page + 2, hv.Pages - 1, hv.Pages} {
+		if n < 1 || n > hv.Pages || n <= last {
+			continue
+		}
+		if n > last+1 {
+			links = append(links, pageLink{Gap: true})
+		}
+		links = append(links, pageLink{N: n, Current: n == hv.Query.Page})
+		last = n
+	}
+	h.render(w, r, http.StatusOK, "history", h.newPage(r, "History", "history", struct {
+		*master.HistoryView
+		Links []pageLink
+	}{hv, links}))
+}
+
+func (h *Handler) clusters(w http.ResponseWriter, r *http.Request) {
+	c, err := h.cfg.Views.Clusters(r.Context())
+	if err != nil {
+		h.viewError(w, r, err)
+		return
+	}
+	p := h.newPage(r, "Clusters", "clusters", struct {
+		Clusters []master.ClusterView
+		CanStop  bool
+	}{c, h.cfg.StopCluster != nil})
+	p.Live = "/events"
+	h.render(w, r, http.StatusOK, "clusters", p)
+}
+
+func (h *Handler) hypervisors(w http.ResponseWriter, r *http.Request) {
+	p := h.newPage(r, "Hypervisors", "hypervisors", h.cfg.Views.Hypervisors())
+	p.Live = "/events"
+	h.render(w, r, http.StatusOK, "hypervisors", p)
+}
+
+// pathID reads the {id} of the path.
+func (h *Handler) pathID(w http.ResponseWriter, r *http.Request) (int64, bool) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		h.errorPage(w, r, http.StatusBadRequest, fmt.Errorf("bad session id %q", r.PathValue("id")))
+		return 0, false
+	}
+	return id, true
+}
+
+func (h *Handler) session(w http.ResponseWriter, r *http.Request) {
+	id, ok := h.pathID(w, r)
+	if !ok {
+		return
+	}
+	v, err := h.cfg.Views.Session(r.Context(), id)
+	if err != nil {
+		h.viewError(w, r, err)
+		return
+	}
+	var cases []string
+	if su := h.cfg.Definitions().Suite(v.Suite); su != nil {
+		for _, tc := range su.Tests {
+			cases = append(cases, tc.Name)
+		}
+	}
+	p := h.newPage(r, fmt.Sprintf("Session %d", id), "history", struct {
+		*master.SessionView
+		Timeline *timeline
+		Cases    []string
+		CanRerun bool
+	}{v, buildTimeline(v, h.cfg.Now()), cases, h.cfg.Rerun != nil})
+	if !v.State.Finished() {
+		p.Live = fmt.Sprintf("/sessions/%d/events", id)
+	}
+	h.render(w, r, http.StatusOK, "session", p)
+}
+
+// pageSize is how much of an output or log one page shows.
+const pageSize = 256 << 10
+
+// textPage is one page of a large text: never more than pageSize bytes
+// are read.
+type textPage struct {
+	Text       string
+	Start, End int64 // byte range shown
+	Size       int64
+	Prev, Next int64 // offsets of the neighbour pages (-1: none)
+}
+
+// readPage reads the page starting at offset, ending on a line (or at
+// least a character) boundary so pages split neither.
+func readPage(f io.ReadSeeker, offset int64) (*textPage, error) {
+	size, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		return nil, err
+	}
+	offset = min(max(offset, 0), size)
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		return nil, err
+	}
+	buf := make([]byte, min(pageSize, size-offset))
+	n, err := io.ReadFull(f, buf)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil, err
+	}
+	buf = buf[:n]
+	if offset+int64(n) < size {
+		if i := bytes.LastIndexByte(buf, '\n'); i >= len(buf)/2 {
+			buf = buf[:i+1]
+		} else {
+			for k := 0; k < utf8.UTFMax && len(buf) > 0 && !utf8.RuneStart(buf[len(buf)-1]); k++ {
+				buf = buf[:len(buf)-1]
+			}
+			if len(buf) > 0 && !utf8.FullRune(buf[len(buf)-1:]) {
+				buf = buf[:len(buf)-1]
+			}
+		}
+	}
+	p := &textPage{Text: string(buf), Start: offset, End: offset + int64(len(buf)), Size: size, Prev: -1, Next: -1}
+	if offset > 0 {
+		p.Prev = max(0, offset-pageSize)
+	}
+	if p.End < size {
+		p.Next = p.End
+	}
+	return p, nil
+}
+
+func offsetParam(r *http.Request) (int64, error) {
+	s := r.URL.Query().Get("offset")
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%w: offset %q: want a byte offset", master.ErrBadQuery, s)
+	}
+	return n, nil
+}
+
+// result shows one slave's stage: status, output (live while it runs,
+// then by pages), the script that ran.
+func (h *Handler) result(w http.ResponseWriter, r *http.Request) {
+	id, ok := h.pathID(w, r)
+	if !ok {
+		return
+	}
+	stage, slave, err := master.StageSlave(r)
+	if err != nil {
+		h.errorPage(w, r, http.StatusBadRequest, err)
+		return
+	}
+	offset, err := offsetParam(r)
+	if err != nil {
+		h.viewError(w, r, err)
+		return
+	}
+	s, err := h.cfg.Store.Session(r.Context(), id)
+	if err != nil {
+		h.viewError(w, r, err)
+		return
+	}
+	stages, err := h.cfg.Store.Stages(r.Context(), id)
+	if err != nil {
+		h.viewError(w, r, err)
+		return
+	}
+	var st *store.Stage
+	for _, x := range stages {
+		if x.Index == stage {
+			st = x
+		}
+	}
+	if st == nil {
+		h.errorPage(w, r, http.StatusNotFound, fmt.Errorf("session %d has no stage %d (yet)", id, stage))
+		return
+	}
+	res, err := h.cfg.Views.Result(r.Context(), id, stage, slave)
+	if errors.Is(err, store.ErrNotFound) {
+		res = &store.Result{SessionID: id, Stage: stage, Slave: slave, Status: store.StatusPending}
+	} else if err != nil {
+		h.viewError(w, r, err)
+		return
+	}
+	data := struct {
+		Session *store.Session
+		Stage   *store.Stage
+		Result  *store.Result
+		Running bool
+		Stream  string
+		Page    *textPage
+		Raw     string
+		PageURL func(int64) string
+		Dur     time.Duration
+	}{Session: s, Stage: st, Result: res}
+	q := url.Values{"stage": {strconv.Itoa(stage)}, "slave": {slave}}
+	data.Raw = fmt.Sprintf("/sessions/%d/output/raw?%s", id, q.Encode())
+	data.PageURL = func(off int64) string {
+		q := url.Values{"stage": {strconv.Itoa(stage)}, "slave": {slave}, "offset": {strconv.FormatInt(off, 10)}}
+		return fmt.Sprintf("/sessions/%d/result?%s", id, q.Encode())
+	}
+	if !res.Start.IsZero() {
+		end := res.End
+		if end.IsZero() {
+			end = h.cfg.Now()
+		}
+		data.Dur = end.Sub(res.Start)
+	}
+	live := res.Status == store.StatusRunning || (res.Status == store.StatusPending && !s.State.Finished())
+	if live {
+		// Live: the page streams from the last page's start on.
+		data.Running = true
+		var from int64
+		if f, err := h.cfg.Store.OpenOutput(id, stage, slave); err == nil {
+			if size, err := f.Seek(0, io.SeekEnd); err == nil && size > pageSize {
+				from = size - pageSize
+			}
+			f.Close()
+		}
+		q.Set("offset", strconv.FormatInt(from, 10))
+		data.Stream = fmt.Sprintf("/sessions/%d/output/stream?%s", id, q.Encode())
+	} else if f, err := h.cfg.Store.OpenOutput(id, stage, slave); err == nil {
+		defer f.Close()
+		if data.Page, err = readPage(f, offset); err != nil {
+			h.viewError(w, r, err)
+			return
+		}
+	} else if !errors.Is(err, store.ErrNotFound) {
+		h.viewError(w, r, err)
+		return
+	}
+	p := h.newPage(r, fmt.Sprintf("%s on %s, session %d", st.Name, slave, id), "history", data)
+	if live {
+		p.Live = fmt.Sprintf("/sessions/%d/events", id)
+	}
+	h.render(w, r, http.StatusOK, "result", p)
+}
+
+// sendRaw sends a whole file as text, as a download.
+func sendRaw(w http.ResponseWriter, r *http.Request, f io.ReadSeeker, name string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", name))
+	http.ServeContent(w, r, "", time.Time{}, f)
+}
+
+func (h *Handler) outputRaw(w http.ResponseWriter, r *http.Request) {
+	id, ok := h.pathID(w, r)
+	if !ok {
+		return
+	}
+	stage, slave, err := master.StageSlave(r)
+	if err != nil {
+		h.errorPage(w, r, http.StatusBadRequest, err)
+		return
+	}
+	f, err := h.cfg.Store.OpenOutput(id, stage, slave)
+	if err != nil {
+		h.viewError(w, r, err)
+		return
+	}
+	defer f.Close()
+	sendRaw(w, r, f, fmt.Sprintf("session%d-stage%d-%s.txt", id, stage, safeFileName(slave)))
+}
+
+func safeFileName(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+func logParams(r *http.Request) (slave, path string, err error) {
+	q := r.URL.Query()
+	slave, path = q.Get("slave"), q.Get("path")
+	if slave == "" || path == "" || len(slave) > 255 || len(path) > 4096 {
+		return "", "", fmt.Errorf("%w: give slave=NAME and path=PATH", master.ErrBadQuery)
+	}
+	return slave, path, nil
+}
+
+func (h *Handler) logPage(w http.ResponseWriter, r *http.Request) {
+	id, ok := h.pathID(w, r)
+	if !ok {
+		return
+	}
+	slave, path, err := logParams(r)
+	if err != nil {
+		h.viewError(w, r, err)
+		return
+	}
+	offset, err := offsetParam(r)
+	if err != nil {
+		h.viewError(w, r, err)
+		return
+	}
+	f, err := h.cfg.Store.OpenLog(id, slave, path)
+	if err != nil {
+		h.viewError(w, r, err)
+		return
+	}
+	defer f.Close()
+	pg, err := readPage(f, offset)
+	if err != nil {
+		h.viewError(w, r, err)
+		return
+	}
+	q := url.Values{"slave": {slave}, "path": {path}}
+	data := struct {
+		ID          int64
+		Slave, Path string
+		Page        *textPage
+		Raw         string
+		PageURL     func(int64) string
+	}{ID: id, Slave: slave, Path: path, Page: pg, Raw: fmt.Sprintf("/sessions/%d/log/raw?%s", id, q.Encode())}
+	data.PageURL = func(off int64) string {
+		q := url.Values{"slave": {slave}, "path": {path}, "offset": {strconv.FormatInt(off, 10)}}
+		return fmt.Sprintf("/sessions/%d/log?%s", id, q.Encode())
+	}
+	h.render(w, r, http.StatusOK, "log", h.newPage(r, fmt.Sprintf("%s on %s, session %d", path, slave, id), "history", data))
+}
+
+func (h *Handler) logRaw(w http.ResponseWriter, r *http.Request) {
+	id, ok := h.pathID(w, r)
+	if !ok {
+		return
+	}
+	slave, path, err := logParams(r)
+	if err != nil {
+		h.viewError(w, r, err)
+		return
+	}
+	f, err := h.cfg.Store.OpenLog(id, slave, path)
+	if err != nil {
+		h.viewError(w, r, err)
+		return
+	}
+	defer f.Close()
+	sendRaw(w, r, f, fmt.Sprintf("session%d-%s-%s", id, safeFileName(slave), safeFileName(path)))
+}

@@ -1,0 +1,245 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/xrdtest/xrdtest/internal/master"
+	"github.com/xrdtest/xrdtest/internal/store"
+)
+
+// sse writes Server-Sent Events.
+type sse struct {
+	w http.ResponseWriter
+	f http.Flusher
+}
+
+func startSSE(w http.ResponseWriter) (*sse, error) {
+	f, ok := w.(http.Flusher)
+	if !ok {
+		return nil, errors.New("streaming is not supported by this connection")
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", "text/event-stream; charset=utf-8")
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("X-Accel-Buffering", "no") // no buffering by a reverse proxy
+	w.WriteHeader(http.StatusOK)
+	f.Flush()
+	return &sse{w: w, f: f}, nil
+}
+
+// send writes one event; data is JSON (one line), id "" for none.
+func (s *sse) send(event, id string, data any) error {
+	b, err := json.Marshal(data)
+	if err != nil {
+		return err
+	}
+	if id != "" {
+		if _, err := fmt.Fprintf(s.w, "id: %s\n", id); err != nil {
+			return err
+		}
+	}
+	if _, err := fmt.Fprintf(s.w, "event: %s\ndata: %s\n\n", event, b); err != nil {
+		return err
+	}
+	s.f.Flush()
+	return nil
+}
+
+func (s *sse) comment() error {
+	if _, err := fmt.Fprint(s.w, ": keep-alive\n\n"); err != nil {
+		return err
+	}
+	s.f.Flush()
+	return nil
+}
+
+// keepAlive is how often an idle stream sends a comment, so proxies and
+// browsers keep it open and a gone client is noticed.
+const keepAlive = 15 * time.Second
+
+// outputStream streams a stage's output as "output" events, each
+// {"t": text} with an id that is the byte offset after it (so a browser
+// that reconnects resumes there), then an "end" event with the result.
+// The text is UTF-8: a character cut by a chunk boundary is sent whole
+// with the next chunk.
+func (h *Handler) outputStream(w http.ResponseWriter, r *http.Request) {
+	id, ok := h.pathID(w, r)
+	if !ok {
+		return
+	}
+	stage, slave, err := master.StageSlave(r)
+	if err != nil {
+		h.errorPage(w, r, http.StatusBadRequest, err)
+		return
+	}
+	offset, err := offsetParam(r)
+	if err != nil {
+		h.viewError(w, r, err)
+		return
+	}
+	// EventSource sends the last id it saw when it reconnects.
+	if last := r.Header.Get("Last-Event-ID"); last != "" {
+		if n, err := strconv.ParseInt(last, 10, 64); err == nil && n >= 0 {
+			offset = n
+		}
+	}
+	if _, err := h.cfg.Store.Session(r.Context(), id); err != nil {
+		h.viewError(w, r, err)
+		return
+	}
+	s, err := startSSE(w)
+	if err != nil {
+		h.errorPage(w, r, http.StatusInternalServerError, err)
+		return
+	}
+	ctx := r.Context()
+	end := func() {
+		res, err := h.cfg.Views.Result(ctx, id, stage, slave)
+		status := store.StatusPending
+		var code *int
+		if err == nil {
+			status, code = res.Status, res.ExitCode
+		}
+		s.send("end", "", map[string]any{"status": status, "exit_code": code})
+	}
+	f, err := master.OpenOutput(ctx, h.cfg.Store, id, stage, slave, true)
+	if errors.Is(err, store.ErrNotFound) {
+		end() // the stage ended without output
+		return
+	}
+	if err != nil {
+		return // the client went away
+	}
+	defer f.Close()
+	pos := offset
+	var carry []byte
+	emit := func(p []byte) error {
+		pos += int64(len(p))
+		p = append(carry, p...)
+		// Keep an incomplete trailing character for the next chunk.
+		cut := len(p)
+		for i := len(p) - 1; i >= 0 && i >= len(p)-utf8.UTFMax; i-- {
+			if utf8.RuneStart(p[i]) {
+				if !utf8.FullRune(p[i:]) {
+					cut = i
+				}
+				break
+			}
+		}
+		carry = append([]byte(nil), p[cut:]...)
+		if cut == 0 {
+			return nil
+		}
+		return s.send("output", strconv.FormatInt(pos-int64(len(carry)), 10), map[string]string{"t": string(p[:cut])})
+	}
+	if err := f.Copy(ctx, offset, emit, nil); err != nil {
+		return
+	}
+	if len(carry) > 0 {
+		s.send("output", strconv.FormatInt(pos, 10), map[string]string{"t": string(carry)})
+	}
+	end()
+}
+
+// sessionEvents sends a "change" event whenever the session's record
+// changes (coalesced to a few per second) and "end" once it has finished.
+func (h *Handler) sessionEvents(w http.ResponseWriter, r *http.Request) {
+	id, ok := h.pathID(w, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	se, err := h.cfg.Store.Session(ctx, id)
+	if err != nil {
+		h.viewError(w, r, err)
+		return
+	}
+	sub := h.cfg.Changes.Subscribe()
+	defer sub.Close()
+	s, err := startSSE(w)
+	if err != nil {
+		h.errorPage(w, r, http.StatusInternalServerError, err)
+		return
+	}
+	if se.State.Finished() {
+		s.send("end", "", map[string]any{"state": se.State})
+		return
+	}
+	tick := time.NewTicker(keepAlive)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if s.comment() != nil {
+				return
+			}
+		case <-sub.Ready():
+			if _, mine := sub.Take()[id]; !mine {
+				continue
+			}
+			se, err := h.cfg.Store.Session(ctx, id)
+			if err != nil {
+				return
+			}
+			if se.State.Finished() {
+				s.send("end", "", map[string]any{"state": se.State})
+				return
+			}
+			if s.send("change", "", map[string]any{"state": se.State}) != nil {
+				return
+			}
+			// Coalesce: at most a few refreshes per second.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(250 * time.Millisecond):
+			}
+		}
+	}
+}
+
+// dashboardEvents sends a "change" event when any session changes or a
+// daemon connects or disconnects, at most about once a second.
+func (h *Handler) dashboardEvents(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	sub := h.cfg.Changes.Subscribe()
+	defer sub.Close()
+	s, err := startSSE(w)
+	if err != nil {
+		h.errorPage(w, r, http.StatusInternalServerError, err)
+		return
+	}
+	tick := time.NewTicker(keepAlive)
+	defer tick.Stop()
+	for {
+		daemons := h.cfg.Registry.Changed()
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if s.comment() != nil {
+				return
+			}
+			continue
+		case <-sub.Ready():
+			sub.Take()
+		case <-daemons:
+		}
+		if s.send("change", "", map[string]any{}) != nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+}

@@ -1,0 +1,320 @@
+// Package web serves the master's web pages: dashboard, suites, history,
+// session detail with live output, clusters and hypervisors.
+//
+// Pages are rendered on the server with html/template from the same view
+// functions as the JSON API (master.Views); a small script (static/app.js)
+// refreshes the live parts on Server-Sent Events and appends streamed
+// output as text. Every response carries a strict Content-Security-Policy:
+// no inline script or style, so user-controlled text (names, output, log
+// content) can only ever be text.
+//
+// Actions (run, cancel, enable/disable, stop a cluster, re-run) need a
+// login with the [webserver] suite_run_pass: an HMAC-signed HttpOnly,
+// SameSite=Strict cookie, a CSRF token derived from it in every form, and
+// a same-origin check of Origin or Referer on every POST.
+package web
+
+import (
+	"context"
+	"crypto/hmac"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/xrdtest/xrdtest/internal/definition"
+	"github.com/xrdtest/xrdtest/internal/master"
+	"github.com/xrdtest/xrdtest/internal/scheduler"
+	"github.com/xrdtest/xrdtest/internal/store"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Config configures the pages.
+type Config struct {
+	Views       *master.Views
+	Manager     *master.Manager
+	Scheduler   *scheduler.Scheduler
+	Store       store.Store
+	Changes     *master.Changes
+	Registry    *master.Registry
+	Definitions func() *definition.Set
+	// Password is the login password (suite_run_pass); "" disables the
+	// login and every action.
+	Password func() string
+	// APIToken lets API clients read when the pages are not public ("":
+	// none).
+	APIToken func() string
+	// Public: the read-only pages and API reads need no login.
+	Public bool
+	// Secure marks the cookie Secure (the pages are served over HTTPS).
+	Secure bool
+	// KeyFile keeps the key that signs the login cookies, so logins
+	// survive a restart ("": a new key at every start).
+	KeyFile string
+	// SessionTTL is how long a login lasts (0: 12 hours).
+	SessionTTL time.Duration
+	// StopCluster stops a cluster; by names who asked (nil: the button
+	// is not shown).
+	StopCluster func(ctx context.Context, name, by string) error
+	// Rerun starts a session again, all its cases or some (nil: the
+	// button is not shown).
+	Rerun func(ctx context.Context, id int64, cases []string, by string) (*store.Session, error)
+	Log   *slog.Logger
+	Now   func() time.Time
+}
+
+// Handler serves the pages; it implements master.WebUI.
+type Handler struct {
+	cfg   Config
+	mux   *http.ServeMux
+	pages map[string]*template.Template
+	key   []byte
+}
+
+var _ master.WebUI = (*Handler)(nil)
+
+// FromMaster configures the pages of a master.
+func FromMaster(m *master.Master, password, apiToken string, public bool, keyFile string) Config {
+	o := m.Options()
+	c := Config{Views: m.Views(), Manager: m.Manager, Scheduler: m.Scheduler, Store: m.Store, Changes: m.Changes,
+		Registry: m.Registry, Definitions: m.Definitions, Password: func() string { return password },
+		APIToken: func() string { return apiToken }, Public: public, Secure: o.WebTLS, KeyFile: keyFile, Log: o.Log}
+	c.Rerun = func(ctx context.Context, id int64, cases []string, by string) (*store.Session, error) {
+		if len(cases) == 0 {
+			return m.Manager.Rerun(ctx, id, by)
+		}
+		old, err := m.Store.Session(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		return m.Manager.Start(ctx, old.Suite, cases, fmt.Sprintf("%s, re-run of session %d", by, id))
+	}
+	// Machines that connect by themselves have no cluster to stop.
+	if m.Manager.Clusters != nil {
+		c.StopCluster = m.Manager.StopCluster
+	}
+	return c
+}
+
+// New builds the handler.
+func New(cfg Config) (*Handler, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.SessionTTL == 0 {
+		cfg.SessionTTL = 12 * time.Hour
+	}
+	if cfg.Password == nil {
+		cfg.Password = func() string { return "" }
+	}
+	if cfg.APIToken == nil {
+		cfg.APIToken = func() string { return "" }
+	}
+	key, err := loadKey(cfg.KeyFile)
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{cfg: cfg, mux: http.NewServeMux(), key: key}
+	if err := h.parseTemplates(); err != nil {
+		return nil, err
+	}
+	h.routes()
+	return h, nil
+}
+
+func (h *Handler) parseTemplates() error {
+	h.pages = map[string]*template.Template{}
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		base := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
+		if base == "layout" {
+			continue
+		}
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", n)
+		if err != nil {
+			return fmt.Errorf("template %s: %w", n, err)
+		}
+		h.pages[base] = t
+	}
+	return nil
+}
+
+func (h *Handler) routes() {
+	m := h.mux
+	static, _ := fs.Sub(staticFS, "static")
+	m.Handle("GET /static/", http.StripPrefix("/static/", staticFiles(http.FileServerFS(static))))
+	m.HandleFunc("GET /{$}", h.dashboard)
+	m.HandleFunc("GET /suites", h.suites)
+	m.HandleFunc("GET /history", h.history)
+	m.HandleFunc("GET /clusters", h.clusters)
+	m.HandleFunc("GET /hypervisors", h.hypervisors)
+	m.HandleFunc("GET /sessions/{id}", h.session)
+	m.HandleFunc("GET /sessions/{id}/result", h.result)
+	m.HandleFunc("GET /sessions/{id}/output/raw", h.outputRaw)
+	m.HandleFunc("GET /sessions/{id}/output/stream", h.outputStream)
+	m.HandleFunc("GET /sessions/{id}/log", h.logPage)
+	m.HandleFunc("GET /sessions/{id}/log/raw", h.logRaw)
+	m.HandleFunc("GET /sessions/{id}/events", h.sessionEvents)
+	m.HandleFunc("GET /events", h.dashboardEvents)
+	m.HandleFunc("GET /login", h.loginPage)
+	m.HandleFunc("POST /login", h.login)
+	m.HandleFunc("POST /logout", h.action(h.logout))
+	m.HandleFunc("POST /suites/{name}/run", h.action(h.run))
+	m.HandleFunc("POST /suites/{name}/enabled", h.action(h.setEnabled))
+	m.HandleFunc("POST /sessions/{id}/cancel", h.action(h.cancel))
+	m.HandleFunc("POST /sessions/{id}/rerun", h.action(h.rerun))
+	m.HandleFunc("POST /clusters/{name}/stop", h.action(h.stopCluster))
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		h.errorPage(w, r, http.StatusNotFound, fmt.Errorf("no such page: %s %s", r.Method, r.URL.Path))
+	})
+}
+
+// staticFiles lets browsers cache the assets briefly.
+func staticFiles(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// ServeHTTP serves the pages.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+// csp allows the page's own script, style and connections only: no
+// inline script or style, no plugins, no framing.
+const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// publicPaths are served without a login even when the pages are not
+// public: the login itself, its assets, and the scripts slaves download.
+var publicPaths = []string{"/login", "/static/", "/downloadScript/"}
+
+// Protect sets the security headers on everything the web port serves
+// and, when the pages are not public, refuses reads without a login (or,
+// for the API, without its bearer token).
+func (h *Handler) Protect(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", csp)
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Referrer-Policy", "same-origin")
+		if h.cfg.Public || r.Method == http.MethodPost || h.isPublicPath(r.URL.Path) {
+			// POSTs check their own authentication: the API its
+			// token, the pages the login and CSRF token.
+			next.ServeHTTP(w, r)
+			return
+		}
+		if _, ok := h.user(r); ok {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if strings.HasPrefix(r.URL.Path, "/api/") || r.URL.Path == "/metrics" {
+			if tok := h.cfg.APIToken(); tok != "" && bearer(r) != "" && tokenEqual(bearer(r), tok) {
+				next.ServeHTTP(w, r)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("WWW-Authenticate", `Bearer realm="xrdtest"`)
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprintln(w, `{"error": "this master's pages are not public: log in or give the API token (Authorization: Bearer TOKEN)"}`)
+			return
+		}
+		http.Redirect(w, r, "/login?next="+urlQueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+	})
+}
+
+func (h *Handler) isPublicPath(p string) bool {
+	for _, pp := range publicPaths {
+		if p == pp || (strings.HasSuffix(pp, "/") && strings.HasPrefix(p, pp)) {
+			return true
+		}
+	}
+	return false
+}
+
+// page is what every template gets.
+type page struct {
+	Title   string
+	Nav     string // the nav entry to highlight
+	User    string // "" when not logged in
+	CSRF    string
+	CanAct  bool // actions are enabled on this master
+	Live    string
+	Version string
+	Now     time.Time
+	Data    any
+	Flash   string
+}
+
+func (h *Handler) newPage(r *http.Request, title, nav string, data any) *page {
+	p := &page{Title: title, Nav: nav, Data: data, CanAct: h.cfg.Password() != "", Now: h.cfg.Now()}
+	if h.cfg.Views != nil {
+		p.Version = h.cfg.Views.Version
+	}
+	if u, ok := h.user(r); ok {
+		p.User, p.CSRF = u.Name, h.csrfToken(u)
+	}
+	if f := r.URL.Query().Get("flash"); f != "" {
+		if sig, err := b64.DecodeString(r.URL.Query().Get("fs")); err == nil && hmac.Equal(sig, h.mac("flash", f)) {
+			p.Flash = f
+		}
+	}
+	return p
+}
+
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, code int, name string, p *page) {
+	t := h.pages[name]
+	if t == nil {
+		http.Error(w, "no template "+name, http.StatusInternalServerError)
+		return
+	}
+	var b strings.Builder
+	if err := t.ExecuteTemplate(&b, "layout.html", p); err != nil {
+		h.cfg.Log.Error("web: rendering a page", "page", name, "err", err)
+		http.Error(w, "internal error rendering the page", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	w.Write([]byte(b.String()))
+}
+
+func (h *Handler) errorPage(w http.ResponseWriter, r *http.Request, code int, err error) {
+	p := h.newPage(r, http.StatusText(code), "", struct {
+		Code    int
+		Message string
+	}{code, err.Error()})
+	h.render(w, r, code, "error", p)
+}
+
+// viewError answers a failed view: 400 for a bad query, 404 for what is
+// missing, 500 otherwise.
+func (h *Handler) viewError(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, master.ErrBadQuery):
+		h.errorPage(w, r, http.StatusBadRequest, err)
+	case errors.Is(err, store.ErrNotFound):
+		h.errorPage(w, r, http.StatusNotFound, err)
+	default:
+		h.cfg.Log.Error("web: reading the history", "path", r.URL.Path, "err", err)
+		h.errorPage(w, r, http.StatusInternalServerError, errors.New("internal error reading the history"))
+	}
+}
