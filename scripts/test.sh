@@ -42,7 +42,8 @@ echo "== go test -race (core packages)"
 go test -count=1 -race ./internal/definition/... ./internal/cron/... ./internal/master/... \
     ./internal/slave/... ./internal/store/... ./internal/pki/... ./internal/config/... \
     ./internal/scheduler/... ./internal/notify/... ./internal/daemonclient/... \
-    ./internal/hypervisor ./internal/hypervisor/agent ./internal/hypervisor/local
+    ./internal/hypervisor ./internal/hypervisor/agent ./internal/hypervisor/local \
+    ./internal/repo/... ./internal/web/...
 
 echo "== fuzz (fixed time)"
 go test -run '^$' -fuzz '^FuzzLoadCluster$' -fuzztime 20s ./internal/definition
