@@ -63,6 +63,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Logs", testLogs},
 		{"Names", testNames},
 		{"InvalidArguments", testInvalidArguments},
+		{"FreeTextBytes", testFreeTextBytes},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, o) })
@@ -1212,5 +1213,33 @@ func testInvalidArguments(t *testing.T, open func(*testing.T) store.Store) {
 	far := &store.Session{Suite: "s", Created: time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)}
 	if err := s.CreateSession(ctx, far); !errors.Is(err, store.ErrInvalid) {
 		t.Errorf("CreateSession(year 3000) = %v", err)
+	}
+}
+
+// testFreeTextBytes checks that free-form text (reasons, scripts,
+// messages) round-trips whatever its bytes: NUL, invalid UTF-8.
+func testFreeTextBytes(t *testing.T, open func(*testing.T) store.Store) {
+	s := open(t)
+	odd := "a\x00b\xff\xfe\xc3(é\n"
+	se := mustCreate(t, s, &store.Session{Suite: "s", State: store.SessionCancelled, Reason: "cancelled: " + odd})
+	got, err := s.Session(ctx, se.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Reason != se.Reason {
+		t.Errorf("Reason = %q, want %q", got.Reason, se.Reason)
+	}
+	r := &store.Result{SessionID: se.ID, Slave: "a.xrd.test", Status: store.StatusFailed, Message: odd, Script: "echo '" + odd + "'"}
+	if err := s.PutResult(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if rs, err := s.Results(ctx, se.ID); err != nil || len(rs) != 1 || rs[0].Message != r.Message || rs[0].Script != r.Script {
+		t.Errorf("Results = %+v, %v; want message %q, script %q", rs, err, r.Message, r.Script)
+	}
+	if err := s.AddEvent(ctx, store.Event{Session: se.ID, Kind: "log", Message: odd}); err != nil {
+		t.Fatal(err)
+	}
+	if evs, err := s.Events(ctx, se.ID); err != nil || len(evs) != 1 || evs[0].Message != odd {
+		t.Errorf("Events = %+v, %v; want message %q", evs, err, odd)
 	}
 }
