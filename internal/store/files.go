@@ -108,3 +108,29 @@ func (f files) removeSession(session int64) error {
 	}
 	return nil
 }
+
+// maxSession returns the highest session number that has outputs or logs
+// (0 when none). A database opened on the files of another one (a switch
+// from SQLite to PostgreSQL, a lost history.db) must number its sessions
+// above it, or new sessions would meet old files: refused outputs, logs
+// overwritten.
+func (f files) maxSession() (int64, error) {
+	var top int64
+	for _, tree := range []string{"outputs", "logs"} {
+		d, err := os.Open(filepath.Join(f.dir, tree))
+		if err != nil {
+			return 0, fmt.Errorf("store: %w", err)
+		}
+		names, err := d.Readdirnames(-1)
+		d.Close()
+		if err != nil {
+			return 0, fmt.Errorf("store: %w", err)
+		}
+		for _, n := range names {
+			if id, err := strconv.ParseInt(n, 10, 64); err == nil && id > top {
+				top = id
+			}
+		}
+	}
+	return top, nil
+}

@@ -77,6 +77,16 @@ func OpenPostgres(ctx context.Context, url, dir string) (*Postgres, error) {
 	if err := pgMigrate(ctx, p.pool); err != nil {
 		return fail(err)
 	}
+	if top, err := fs.maxSession(); err != nil {
+		return fail(err)
+	} else if top > 0 {
+		// The sessions of another database left files here: number new
+		// ones above them.
+		if _, err := p.pool.Exec(ctx, `SELECT setval(pg_get_serial_sequence('sessions', 'id'),
+			greatest($1::bigint, (SELECT coalesce(max(id), 0) FROM sessions)))`, top); err != nil {
+			return fail(err)
+		}
+	}
 	return p, nil
 }
 

@@ -75,6 +75,19 @@ func OpenSQLite(ctx context.Context, dir string) (*SQLite, error) {
 		w.Close()
 		return nil, fmt.Errorf("store: open %s: %w", dir, err)
 	}
+	if top, err := fs.maxSession(); err != nil {
+		w.Close()
+		return nil, err
+	} else if top > 0 {
+		// AUTOINCREMENT numbers above sqlite_sequence: the sessions of
+		// another database left files here.
+		if _, err := w.ExecContext(ctx, `UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'sessions';
+			INSERT INTO sqlite_sequence (name, seq) SELECT 'sessions', ? WHERE NOT EXISTS
+				(SELECT 1 FROM sqlite_sequence WHERE name = 'sessions')`, top, top); err != nil {
+			w.Close()
+			return nil, fmt.Errorf("store: open %s: %w", dir, err)
+		}
+	}
 
 	rq := url.Values{"_pragma": {bt}, "_query_only": {"1"}}
 	r, err := sql.Open("sqlite", uri+"?"+rq.Encode())

@@ -64,6 +64,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Names", testNames},
 		{"InvalidArguments", testInvalidArguments},
 		{"FreeTextBytes", testFreeTextBytes},
+		{"IDsAboveFiles", testIDsAboveFiles},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, o) })
@@ -1241,5 +1242,38 @@ func testFreeTextBytes(t *testing.T, open func(*testing.T) store.Store) {
 	}
 	if evs, err := s.Events(ctx, se.ID); err != nil || len(evs) != 1 || evs[0].Message != odd {
 		t.Errorf("Events = %+v, %v; want message %q", evs, err, odd)
+	}
+}
+
+// testIDsAboveFiles: a store opened on files left by another database (a
+// switch from SQLite to PostgreSQL) numbers new sessions above them, so
+// that they never meet old outputs and logs.
+func testIDsAboveFiles(t *testing.T, open func(*testing.T) store.Store) {
+	s := open(t)
+	for _, id := range []int64{40, 7} {
+		w, err := s.OutputWriter(id, 0, "a.xrd.test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Append(1, []byte("old")); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = open(t)
+	se := mustCreate(t, s, &store.Session{Suite: "s"})
+	if se.ID <= 40 {
+		t.Errorf("new session %d, want > 40 (outputs of session 40 exist)", se.ID)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Reopening does not move the numbering back.
+	s = open(t)
+	if next := mustCreate(t, s, &store.Session{Suite: "s"}); next.ID <= se.ID {
+		t.Errorf("session %d after reopening, want > %d", next.ID, se.ID)
 	}
 }
