@@ -42,6 +42,8 @@ const (
 // Keys added by xrdtest (see testdata/master-full.conf):
 //
 //	[general]   state_dir (/var/lib/xrdtest/master): CA, database, outputs
+//	            database (empty): PostgreSQL URL of the history; empty: SQLite
+//	            in state_dir (outputs and logs stay files in state_dir)
 //	[session]   stage_timeout (3600 s): limit of one stage on one slave
 //	            slave_wait_timeout (300 s): how long a session waits for its slaves
 //	            heartbeat_interval (2 s): how often daemons send a heartbeat
@@ -84,6 +86,10 @@ type MasterGeneral struct {
 	// StateDir: state_dir (new), the master's CA, database and stage
 	// outputs. Default /var/lib/xrdtest/master.
 	StateDir string
+	// Database: database (new), a postgres:// URL: the history's metadata
+	// goes to that PostgreSQL database instead of SQLite in StateDir
+	// (outputs and logs stay files in StateDir). Empty: SQLite.
+	Database DatabaseURL
 }
 
 // Repo is one [test-repo-NAME] section: where cluster and suite
@@ -460,6 +466,7 @@ func (m *Master) table() *table {
 			show: func() string { return strings.Join(g.TestRepos, ",") }},
 		pathField("general", "suite_sessions_file", &g.SuiteSessionsFile),
 		pathField("general", "state_dir", &g.StateDir),
+		databaseField("general", "database", &g.Database),
 	}
 	// Repositories: listed ones in list order, then the others by name.
 	names := slices.Clone(m.General.TestRepos)
