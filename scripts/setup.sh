@@ -10,7 +10,9 @@ if ! command -v go >/dev/null; then
 fi
 
 # Debian packages used by the tests. Nothing is installed when all are present.
-packages=(git ca-certificates bash procps protobuf-compiler)
+# postgresql: the store tests start throwaway servers from its binaries
+# (internal/store/pgtest), never the system's cluster.
+packages=(git ca-certificates bash procps protobuf-compiler postgresql)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

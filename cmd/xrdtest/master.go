@@ -79,6 +79,7 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	m, err := master.Open(ctx, master.Options{
 		StateDir:   cfg.General.StateDir,
+		Database:   cfg.General.Database.Reveal(),
 		DaemonAddr: net.JoinHostPort(cfg.Server.IP, strconv.Itoa(cfg.Server.Port)),
 		WebAddr:    net.JoinHostPort(cfg.Server.IP, strconv.Itoa(webPortN)),
 		Token:      cfg.Server.ConnectionPasswd.Reveal(),

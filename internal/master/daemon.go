@@ -34,6 +34,7 @@ import (
 // Options configure a master.
 type Options struct {
 	StateDir   string // CA, history database, outputs
+	Database   string // PostgreSQL URL of the history, see store.OpenPostgres ("": SQLite in StateDir)
 	DaemonAddr string // where daemons connect (gRPC, mutual TLS)
 	WebAddr    string // the JSON API
 	Token      string // the connection token daemons enroll with
@@ -134,7 +135,7 @@ func open(ctx context.Context, opts Options) (*Master, error) {
 	if err != nil {
 		return nil, fmt.Errorf("master certificate: %w", err)
 	}
-	st, err := store.OpenSQLite(ctx, opts.StateDir+"/history")
+	st, err := openHistory(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("history: %w", err)
 	}

@@ -2,6 +2,7 @@ package master_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/master"
 	"github.com/xrdtest/xrdtest/internal/store"
+	"github.com/xrdtest/xrdtest/internal/store/pgtest"
 )
 
 const twoHosts = `
@@ -30,6 +32,13 @@ def getCluster():
 // repository holding twoHosts and the suite "ts" whose run.sh is given.
 func masterWithRepo(t *testing.T, state, run string, slaveWait time.Duration) *master.Master {
 	t.Helper()
+	return masterWithRepoDB(t, state, run, slaveWait, "")
+}
+
+// masterWithRepoDB is masterWithRepo with the history in the PostgreSQL
+// database at url ("": SQLite).
+func masterWithRepoDB(t *testing.T, state, run string, slaveWait time.Duration, url string) *master.Master {
+	t.Helper()
 	repo := filepath.Join(state, "..", "repo-"+filepath.Base(state))
 	files := map[string]string{
 		"clusters/cluster_t.py":        twoHosts,
@@ -44,7 +53,7 @@ func masterWithRepo(t *testing.T, state, run string, slaveWait time.Duration) *m
 		}
 	}
 	m, err := master.Open(context.Background(), master.Options{
-		StateDir: state, DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0", Token: token, Log: logger(),
+		StateDir: state, Database: url, DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0", Token: token, Log: logger(),
 		Repos:     []definition.Repo{{Root: repo}},
 		Settings:  master.SessionSettings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: slaveWait},
 		Heartbeat: 200 * time.Millisecond, HeartbeatTimeout: 2 * time.Second,
@@ -139,9 +148,21 @@ func TestCancelRunningScript(t *testing.T) {
 	}
 }
 
-func TestHistorySurvivesRestart(t *testing.T) {
-	state := filepath.Join(t.TempDir(), "state")
-	m := masterWithRepo(t, state, "#!/bin/bash\necho 'kept across restarts'\n", 10*time.Second)
+func TestHistorySurvivesRestart(t *testing.T) { testHistorySurvivesRestart(t, "") }
+
+// TestHistorySurvivesRestartPostgres: the same with the history in
+// PostgreSQL; the outputs stay files in the state folder, and there is no
+// SQLite database.
+func TestHistorySurvivesRestartPostgres(t *testing.T) {
+	state := testHistorySurvivesRestart(t, pgtest.Database(t))
+	if _, err := os.Stat(filepath.Join(state, "history", "history.db")); !os.IsNotExist(err) {
+		t.Errorf("history.db with the history in PostgreSQL: %v", err)
+	}
+}
+
+func testHistorySurvivesRestart(t *testing.T, url string) (state string) {
+	state = filepath.Join(t.TempDir(), "state")
+	m := masterWithRepoDB(t, state, "#!/bin/bash\necho 'kept across restarts'\n", 10*time.Second, url)
 	stopServe := serve(t, m)
 	var stops []func()
 	for _, h := range []string{"h1.xrd.test", "h2.xrd.test"} {
@@ -162,7 +183,7 @@ func TestHistorySurvivesRestart(t *testing.T) {
 	}
 	stopServe()
 
-	m = masterWithRepo(t, state, "#!/bin/bash\n", 10*time.Second)
+	m = masterWithRepoDB(t, state, "#!/bin/bash\n", 10*time.Second, url)
 	defer m.Close()
 	if m.CA.Fingerprint() != fp {
 		t.Errorf("the CA changed across a restart")
@@ -184,4 +205,8 @@ func TestHistorySurvivesRestart(t *testing.T) {
 	if string(b[:n]) != "kept across restarts\n" {
 		t.Errorf("output after restart: %q", b[:n])
 	}
+	if _, err := os.Stat(filepath.Join(state, "history", "outputs", fmt.Sprint(s.ID), "2", "h2.xrd.test.out")); err != nil {
+		t.Errorf("the output is not a file in the state folder: %v", err)
+	}
+	return state
 }

@@ -31,6 +31,7 @@ type Postgres struct {
 	now  func() time.Time
 	// secret is the password, scrubbed from every error message.
 	secret string
+	where  string // the database, host and user, for messages
 
 	closeOnce sync.Once
 	closeErr  error
@@ -55,11 +56,11 @@ func OpenPostgres(ctx context.Context, url, dir string) (*Postgres, error) {
 		// pgx redacts the password from its parse errors.
 		return nil, fmt.Errorf("store: database URL: %w", err)
 	}
-	p := &Postgres{files: fs, now: time.Now, secret: cfg.ConnConfig.Password}
-	where := fmt.Sprintf("PostgreSQL database %q on %s as %q", cfg.ConnConfig.Database, cfg.ConnConfig.Host, cfg.ConnConfig.User)
+	p := &Postgres{files: fs, now: time.Now, secret: cfg.ConnConfig.Password,
+		where: fmt.Sprintf("PostgreSQL database %q on %s as %q", cfg.ConnConfig.Database, cfg.ConnConfig.Host, cfg.ConnConfig.User)}
 	fail := func(err error) (*Postgres, error) {
 		p.Close()
-		return nil, p.redact(fmt.Errorf("store: %s: %w", where, err))
+		return nil, p.redact(fmt.Errorf("store: %s: %w", p.where, err))
 	}
 	if p.lock, err = pgx.ConnectConfig(ctx, cfg.ConnConfig.Copy()); err != nil {
 		return fail(err)
@@ -89,6 +90,10 @@ func OpenPostgres(ctx context.Context, url, dir string) (*Postgres, error) {
 	}
 	return p, nil
 }
+
+// Where names the database, its host and user (never the password), for
+// messages.
+func (p *Postgres) Where() string { return p.redact(errors.New(p.where)).Error() }
 
 // Close closes the connections and releases the database to another
 // master. Open output and log writers stay usable until they are closed (a

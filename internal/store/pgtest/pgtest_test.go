@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/url"
 	"os"
+	"os/exec"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -40,5 +42,28 @@ func TestDatabase(t *testing.T) {
 			t.Error(err)
 		}
 		c.Close(ctx)
+	}
+}
+
+// TestMissingPostgres runs TestDatabase in a child process that finds no
+// PostgreSQL: it skips, saying why, except when PostgreSQL is required,
+// where it fails.
+func TestMissingPostgres(t *testing.T) {
+	for _, tc := range []struct {
+		env      []string
+		fail     bool
+		contains string
+	}{
+		{[]string{"CI=", "XRDTEST_POSTGRES_REQUIRED="}, false, "--- SKIP: TestDatabase"},
+		{[]string{"CI=true", "XRDTEST_POSTGRES_REQUIRED="}, true, "PostgreSQL is required"},
+		{[]string{"CI=", "XRDTEST_POSTGRES_REQUIRED=1"}, true, "PostgreSQL is required"},
+	} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestDatabase$", "-test.v")
+		cmd.Env = append(os.Environ(), "XRDTEST_POSTGRES_URL=", "XRDTEST_POSTGRES_BIN="+t.TempDir())
+		cmd.Env = append(cmd.Env, tc.env...)
+		out, err := cmd.CombinedOutput()
+		if (err != nil) != tc.fail || !strings.Contains(string(out), tc.contains) {
+			t.Errorf("%v: err %v, want failure %v and %q in:\n%s", tc.env, err, tc.fail, tc.contains, out)
+		}
 	}
 }
