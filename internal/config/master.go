@@ -54,6 +54,8 @@ const (
 //	            hypervisors; 0: the machines are physical, their slaves connect
 //	            by themselves
 //	[webserver] api_token: bearer token of the JSON API (empty: none)
+//	[retention] max_age (0: forever), max_sessions (0: all): finished
+//	            sessions deleted in the background, see Retention
 //
 // Durations are seconds ("3600", "1.5") or Go durations ("90s", "5m").
 // Relative paths (everything named *_path, *_dir, *file, except
@@ -70,6 +72,7 @@ type Master struct {
 	Session   Session
 	Security  MasterSecurity
 	Daemon    Daemon
+	Retention Retention
 
 	repoDefs map[string]*Repo // every [test-repo-NAME] seen, listed or not
 	sources  map[string]Source
@@ -382,6 +385,7 @@ func (m *Master) Validate() error {
 		errs = append(errs, t.invalid("security", "ca_keyfile", "ca_certfile and ca_keyfile go together: set both or neither"))
 	}
 	errs = append(errs, t.validateDaemon(m.Daemon))
+	errs = append(errs, t.validateRetention(m.Retention)...)
 	return errors.Join(errs...)
 }
 
@@ -417,7 +421,7 @@ func (m *Master) validateRepo(t *table, r Repo) []error {
 
 func (m *Master) knownSection(s string) bool {
 	switch s {
-	case "general", "server", "webserver", "scheduler", "smtp", "session", "security", "daemon":
+	case "general", "server", "webserver", "scheduler", "smtp", "session", "security", "daemon", "retention":
 		return true
 	}
 	repo, ok := strings.CutPrefix(s, RepoSectionPrefix)
@@ -512,7 +516,7 @@ func (m *Master) table() *table {
 		pathField("security", "ca_certfile", &m.Security.CACertFile),
 		pathField("security", "ca_keyfile", &m.Security.CAKeyFile),
 	)
-	return newTable(&m.sources, fields, daemonFields(&m.Daemon))
+	return newTable(&m.sources, fields, daemonFields(&m.Daemon), retentionFields(&m.Retention))
 }
 
 func repoFields(r *Repo) []field {
