@@ -90,6 +90,7 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		StartClusters: cfg.Session.StartClusters,
 		Schedule:      scheduler.Config{Enabled: cfg.Scheduler.Enabled, Overlap: scheduler.Overlap(cfg.Scheduler.Overlap), Location: time.Local},
 		Notifier:      mailer,
+		Retention:     master.Retention{MaxAge: cfg.Retention.MaxAge, MaxSessions: cfg.Retention.MaxSessions},
 		BaseURL:       baseURL,
 		Heartbeat:     cfg.Session.HeartbeatInterval, HeartbeatTimeout: cfg.Session.HeartbeatTimeout, ReconnectGrace: cfg.Session.ReconnectGrace,
 		Log: log, Version: version,

@@ -63,6 +63,8 @@ type Options struct {
 	// ReloadDebounce is how long the definitions must stay unchanged on
 	// disk before they are reloaded (0: 500 ms; negative: no watching).
 	ReloadDebounce time.Duration
+	// Retention limits the history kept (zero: everything).
+	Retention Retention
 }
 
 // Master is an assembled master: CA, history, definitions, the daemon
@@ -312,6 +314,8 @@ func (m *Master) Serve(ctx context.Context) error {
 	defer stopBg()
 	bgWait.Add(1)
 	go func() { defer bgWait.Done(); m.Scheduler.Run(bg) }()
+	bgWait.Add(1)
+	go func() { defer bgWait.Done(); m.runRetention(bg) }()
 	if m.opts.ReloadDebounce >= 0 {
 		debounce := cmp.Or(m.opts.ReloadDebounce, 500*time.Millisecond)
 		bgWait.Add(1)

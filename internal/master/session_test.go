@@ -32,12 +32,11 @@ def getCluster():
 // repository holding twoHosts and the suite "ts" whose run.sh is given.
 func masterWithRepo(t *testing.T, state, run string, slaveWait time.Duration) *master.Master {
 	t.Helper()
-	return masterWithRepoDB(t, state, run, slaveWait, "")
+	return masterWithRepoOpts(t, state, run, slaveWait)
 }
 
-// masterWithRepoDB is masterWithRepo with the history in the PostgreSQL
-// database at url ("": SQLite).
-func masterWithRepoDB(t *testing.T, state, run string, slaveWait time.Duration, url string) *master.Master {
+// masterWithRepoOpts is masterWithRepo with options changed by set.
+func masterWithRepoOpts(t *testing.T, state, run string, slaveWait time.Duration, set ...func(*master.Options)) *master.Master {
 	t.Helper()
 	repo := filepath.Join(state, "..", "repo-"+filepath.Base(state))
 	files := map[string]string{
@@ -52,12 +51,16 @@ func masterWithRepoDB(t *testing.T, state, run string, slaveWait time.Duration, 
 			t.Fatal(err)
 		}
 	}
-	m, err := master.Open(context.Background(), master.Options{
-		StateDir: state, Database: url, DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0", Token: token, Log: logger(),
+	opts := master.Options{
+		StateDir: state, DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0", Token: token, Log: logger(),
 		Repos:     []definition.Repo{{Root: repo}},
 		Settings:  master.SessionSettings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: slaveWait},
 		Heartbeat: 200 * time.Millisecond, HeartbeatTimeout: 2 * time.Second,
-	})
+	}
+	for _, f := range set {
+		f(&opts)
+	}
+	m, err := master.Open(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +165,8 @@ func TestHistorySurvivesRestartPostgres(t *testing.T) {
 
 func testHistorySurvivesRestart(t *testing.T, url string) (state string) {
 	state = filepath.Join(t.TempDir(), "state")
-	m := masterWithRepoDB(t, state, "#!/bin/bash\necho 'kept across restarts'\n", 10*time.Second, url)
+	db := func(o *master.Options) { o.Database = url }
+	m := masterWithRepoOpts(t, state, "#!/bin/bash\necho 'kept across restarts'\n", 10*time.Second, db)
 	stopServe := serve(t, m)
 	var stops []func()
 	for _, h := range []string{"h1.xrd.test", "h2.xrd.test"} {
@@ -183,7 +187,7 @@ func testHistorySurvivesRestart(t *testing.T, url string) (state string) {
 	}
 	stopServe()
 
-	m = masterWithRepoDB(t, state, "#!/bin/bash\n", 10*time.Second, url)
+	m = masterWithRepoOpts(t, state, "#!/bin/bash\n", 10*time.Second, db)
 	defer m.Close()
 	if m.CA.Fingerprint() != fp {
 		t.Errorf("the CA changed across a restart")
