@@ -3,6 +3,9 @@ package master_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -11,7 +14,9 @@ import (
 
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/master"
+	"github.com/xrdtest/xrdtest/internal/slave"
 	"github.com/xrdtest/xrdtest/internal/store"
+	"github.com/xrdtest/xrdtest/internal/testutil"
 )
 
 // waitFor polls cond (every 10 ms, for at most 20 s).
@@ -127,5 +132,64 @@ func TestRetentionWhileSessionsRun(t *testing.T) {
 	}
 	if _, err := m.Store.OpenOutput(ids[0], 2, "h1.xrd.test"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("output of the pruned first session: %v", err)
+	}
+}
+
+// TestSlaveWorkRetention: a slave deletes old session work directories at
+// start, and never the directory of the session it is running, however
+// old it looks.
+func TestSlaveWorkRetention(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "state")
+	m := masterWithRepoOpts(t, state, "#!/bin/bash\ntouch running\nwhile [ ! -e go ]; do sleep 0.02; done\n", 10*time.Second)
+	defer serve(t, m)()
+	month := 30 * 24 * time.Hour
+	old := func(p string) {
+		t.Helper()
+		for _, q := range []string{filepath.Join(p, ".xrdtest"), p} {
+			if err := os.Chtimes(q, time.Now().Add(-month), time.Now().Add(-month)); err != nil && !os.IsNotExist(err) {
+				t.Fatal(err)
+			}
+		}
+	}
+	cfg := agentConfig(t, m, "h1.xrd.test")
+	cfg.WorkRetention = slave.WorkRetention{MaxAge: 2 * time.Hour, Interval: 5 * time.Millisecond}
+	var h1log testutil.SyncBuffer
+	cfg.Log = slog.New(slog.NewTextHandler(&h1log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	stale := filepath.Join(cfg.WorkDir, "session-999")
+	if err := os.MkdirAll(stale, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	old(stale)
+	h2 := agentConfig(t, m, "h2.xrd.test")
+	for _, c := range []slave.Config{cfg, h2} {
+		stop, errc := runAgent(t, m, c)
+		defer func() { stop(); <-errc }()
+	}
+	waitFor(t, "the stale work directory deleted", func() bool { _, err := os.Stat(stale); return os.IsNotExist(err) })
+
+	ctx := context.Background()
+	s, err := m.Manager.Start(ctx, "ts", nil, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs := []string{filepath.Join(cfg.WorkDir, fmt.Sprintf("session-%d", s.ID)), filepath.Join(h2.WorkDir, fmt.Sprintf("session-%d", s.ID))}
+	waitFor(t, "the run stage", func() bool { _, err := os.Stat(filepath.Join(dirs[0], "running")); return err == nil })
+	old(dirs[0])
+	checks := strings.Count(h1log.String(), "session work directories checked")
+	waitFor(t, "three more checks", func() bool { return strings.Count(h1log.String(), "session work directories checked") >= checks+3 })
+	if _, err := os.Stat(filepath.Join(dirs[0], "running")); err != nil {
+		t.Fatalf("the work directory of the running session: %v", err)
+	}
+	for _, d := range dirs {
+		waitFor(t, "the run stage on both slaves", func() bool { _, err := os.Stat(filepath.Join(d, "running")); return err == nil })
+		if err := os.WriteFile(filepath.Join(d, "go"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s, err = m.Manager.Wait(ctx, s.ID); err != nil || s.State != store.SessionPassed {
+		t.Fatalf("session: %v %+v", err, s)
+	}
+	if !strings.Contains(h1log.String(), "old session work directories deleted") {
+		t.Errorf("no log of the deletion:\n%s", h1log.String())
 	}
 }
