@@ -251,7 +251,18 @@ func (p *Postgres) CreateSessions(ctx context.Context, ss []*Session) error {
 	for i, se := range ss {
 		se.ID = ids[i]
 	}
+	if len(ss) >= 1000 {
+		p.pool.Exec(ctx, `ANALYZE sessions`) // best effort, as SQLite's optimize
+	}
 	return nil
+}
+
+// Optimize vacuums and analyzes the tables now rather than when autovacuum
+// gets to them (after a bulk import, a big Prune): the planner's statistics
+// and the visibility map that lets counts read the indexes alone.
+func (p *Postgres) Optimize(ctx context.Context) error {
+	_, err := p.pool.Exec(ctx, `VACUUM (ANALYZE) sessions, stages, results, events, logs`)
+	return p.wrap(err, 0)
 }
 
 // UpdateSession implements Store. A zero Created keeps the stored one.

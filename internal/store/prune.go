@@ -217,13 +217,15 @@ func (q pgPrune) prunable(ctx context.Context, after, before pruneKey, limit int
 }
 
 func (q pgPrune) deleteRows(ctx context.Context, table string, ids []int64, limit int) (int64, error) {
-	tag, err := q.p.pool.Exec(ctx, fmt.Sprintf(`DELETE FROM %s WHERE id IN (SELECT id FROM %[1]s WHERE session_id = ANY($1) LIMIT $2)`,
-		table), ids, int64(limit))
+	// Planned for these ids (QueryExecModeExec: no cached generic plan,
+	// which cannot tell a hundred ids from the whole table and scans it).
+	tag, err := q.p.pool.Exec(ctx, fmt.Sprintf(`DELETE FROM %s WHERE id = ANY(ARRAY(SELECT id FROM %[1]s WHERE session_id = ANY($1) LIMIT $2))`,
+		table), pgx.QueryExecModeExec, ids, int64(limit))
 	return tag.RowsAffected(), err
 }
 
 func (q pgPrune) deleteSessions(ctx context.Context, ids []int64) (int, error) {
 	tag, err := q.p.pool.Exec(ctx, `DELETE FROM sessions WHERE id = ANY($1) AND state NOT IN ($2, $3)`,
-		ids, string(SessionQueued), string(SessionRunning))
+		pgx.QueryExecModeExec, ids, string(SessionQueued), string(SessionRunning))
 	return int(tag.RowsAffected()), err
 }
