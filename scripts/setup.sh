@@ -10,7 +10,10 @@ if ! command -v go >/dev/null; then
 fi
 
 # Debian packages used by the tests. Nothing is installed when all are present.
-packages=(git ca-certificates bash procps protobuf-compiler chromium)
+# postgresql: the store tests start throwaway servers from its binaries
+# (internal/store/pgtest), never the system's cluster; chromium: the browser
+# tests of the web pages.
+packages=(git ca-certificates bash procps protobuf-compiler postgresql chromium)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

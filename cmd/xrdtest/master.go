@@ -93,6 +93,7 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	m, err := master.Open(ctx, master.Options{
 		StateDir:   cfg.General.StateDir,
+		Database:   cfg.General.Database.Reveal(),
 		DaemonAddr: net.JoinHostPort(cfg.Server.IP, strconv.Itoa(cfg.Server.Port)),
 		WebAddr:    net.JoinHostPort(cfg.Server.IP, strconv.Itoa(webPortN)),
 		Token:      cfg.Server.ConnectionPasswd.Reveal(),
@@ -104,6 +105,7 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		StartClusters: cfg.Session.StartClusters,
 		Schedule:      scheduler.Config{Enabled: cfg.Scheduler.Enabled, Overlap: scheduler.Overlap(cfg.Scheduler.Overlap), Location: time.Local},
 		Notifier:      mailer,
+		Retention:     master.Retention{MaxAge: cfg.Retention.MaxAge, MaxSessions: cfg.Retention.MaxSessions},
 		BaseURL:       baseURL,
 		Heartbeat:     cfg.Session.HeartbeatInterval, HeartbeatTimeout: cfg.Session.HeartbeatTimeout, ReconnectGrace: cfg.Session.ReconnectGrace,
 		Log: log, Version: version,

@@ -61,6 +61,7 @@ func runSlave(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		Master: net.JoinHostPort(cfg.TestMaster.IP, strconv.Itoa(cfg.TestMaster.Port)), Name: slaveName,
 		StateDir: cfg.Slave.StateDir, WorkDir: cfg.Slave.WorkDir, FunctionsPath: cfg.Slave.FunctionsPath,
 		Token: cfg.TestMaster.ConnectionPasswd.Reveal(), Version: version, Log: log,
+		WorkRetention: slave.WorkRetention{MaxAge: cfg.Retention.MaxAge, MaxDirs: cfg.Retention.MaxSessions},
 	}
 	if ac.Pin, ac.HavePin, err = masterPin(cfg.TestMaster); err != nil {
 		return fail(2, "%v", err)

@@ -26,7 +26,8 @@
 // step. Keys are addressed as "section.key" (test-repo sections included:
 // "test-repo-local.local_path"). Load and Set parse and check each value
 // (ports 1-65535; switches 0/1, true/false, yes/no, on/off; durations as
-// seconds or Go durations; log levels as Python names); Validate checks
+// seconds or Go durations; retention ages with a unit, days and weeks
+// included; log levels as Python names); Validate checks
 // what involves several keys (each listed repository has a section, a git
 // repository has remote_repo, ...). A relative path in a file is resolved
 // against the file's directory, one given by Set against the working
@@ -45,7 +46,9 @@
 //
 // Passwords and tokens (connection_passwd, suite_run_pass, api_token)
 // have type Secret, which prints, marshals to JSON and text, and logs with
-// slog as "[redacted]"; Reveal returns the value. Configurations keep no
+// slog as "[redacted]"; Reveal returns the value. The database URL
+// ([general] database) has type DatabaseURL, which shows the URL with its
+// password replaced by "xxxxx". Configurations keep no
 // raw copy of the file, and error and warning messages never quote values
 // that could be secrets, so a configuration can be logged whole.
 package config

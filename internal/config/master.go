@@ -45,6 +45,8 @@ const (
 //	[general]   state_dir (/var/lib/xrdtest/master): CA, database, outputs
 //	[test-repo-NAME] poll_interval (30 s): how often a git repository is
 //	            fetched (the original's fixed period)
+//	            database (empty): PostgreSQL URL of the history; empty: SQLite
+//	            in state_dir (outputs and logs stay files in state_dir)
 //	[session]   stage_timeout (3600 s): limit of one stage on one slave
 //	            slave_wait_timeout (300 s): how long a session waits for its slaves
 //	            heartbeat_interval (2 s): how often daemons send a heartbeat
@@ -58,6 +60,8 @@ const (
 //	            public_pages (1): the read-only web pages (and API reads)
 //	            are public; 0: they need the login (suite_run_pass) or the
 //	            API token too
+//	[retention] max_age (0: forever), max_sessions (0: all): finished
+//	            sessions deleted in the background, see Retention
 //
 // Durations are seconds ("3600", "1.5") or Go durations ("90s", "5m").
 // Relative paths (everything named *_path, *_dir, *file, except
@@ -74,6 +78,7 @@ type Master struct {
 	Session   Session
 	Security  MasterSecurity
 	Daemon    Daemon
+	Retention Retention
 
 	repoDefs map[string]*Repo // every [test-repo-NAME] seen, listed or not
 	sources  map[string]Source
@@ -90,6 +95,10 @@ type MasterGeneral struct {
 	// StateDir: state_dir (new), the master's CA, database and stage
 	// outputs. Default /var/lib/xrdtest/master.
 	StateDir string
+	// Database: database (new), a postgres:// URL: the history's metadata
+	// goes to that PostgreSQL database instead of SQLite in StateDir
+	// (outputs and logs stay files in StateDir). Empty: SQLite.
+	Database DatabaseURL
 }
 
 // Repo is one [test-repo-NAME] section: where cluster and suite
@@ -389,6 +398,7 @@ func (m *Master) Validate() error {
 		errs = append(errs, t.invalid("security", "ca_keyfile", "ca_certfile and ca_keyfile go together: set both or neither"))
 	}
 	errs = append(errs, t.validateDaemon(m.Daemon))
+	errs = append(errs, t.validateRetention(m.Retention)...)
 	return errors.Join(errs...)
 }
 
@@ -428,7 +438,7 @@ var gitRefRe = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_./-]*$`)
 
 func (m *Master) knownSection(s string) bool {
 	switch s {
-	case "general", "server", "webserver", "scheduler", "smtp", "session", "security", "daemon":
+	case "general", "server", "webserver", "scheduler", "smtp", "session", "security", "daemon", "retention":
 		return true
 	}
 	repo, ok := strings.CutPrefix(s, RepoSectionPrefix)
@@ -477,6 +487,7 @@ func (m *Master) table() *table {
 			show: func() string { return strings.Join(g.TestRepos, ",") }},
 		pathField("general", "suite_sessions_file", &g.SuiteSessionsFile),
 		pathField("general", "state_dir", &g.StateDir),
+		databaseField("general", "database", &g.Database),
 	}
 	// Repositories: listed ones in list order, then the others by name.
 	names := slices.Clone(m.General.TestRepos)
@@ -523,7 +534,7 @@ func (m *Master) table() *table {
 		pathField("security", "ca_certfile", &m.Security.CACertFile),
 		pathField("security", "ca_keyfile", &m.Security.CAKeyFile),
 	)
-	return newTable(&m.sources, fields, daemonFields(&m.Daemon))
+	return newTable(&m.sources, fields, daemonFields(&m.Daemon), retentionFields(&m.Retention))
 }
 
 func repoFields(r *Repo) []field {

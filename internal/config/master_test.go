@@ -104,7 +104,8 @@ func TestMasterFull(t *testing.T) {
 		t.Errorf("warnings: %q", warningStrings(warns))
 	}
 	equal(t, "General", m.General, MasterGeneral{TestRepos: []string{"local", "remote"},
-		SuiteSessionsFile: "/var/log/XrdTest/suite_history.bin", StateDir: "/var/lib/xrdtest/master"})
+		SuiteSessionsFile: "/var/log/XrdTest/suite_history.bin", StateDir: "/var/lib/xrdtest/master",
+		Database: "postgres://xrdtest:db-secret@/xrdtest?host=/run/postgresql"})
 	equal(t, "repo paths", []string{m.Repos[0].LocalPath, m.Repos[1].LocalPath}, []string{"/srv/xrdtest/local", "/srv/xrdtest/remote"})
 	equal(t, "Webserver", m.Webserver, Webserver{WebpageDir: "/usr/share/XrdTest/webpage", Protocol: "https", Port: 8443,
 		SuiteRunPass: "run-me", APIToken: "api-secret", BaseURL: "https://xrdtest.example.org", PublicPages: false})
@@ -212,6 +213,12 @@ func TestMasterErrors(t *testing.T) {
 			[]string{`default: [security] keyfile: certfile and keyfile go together`}},
 		{"several errors", "[server]\nport = x\n[scheduler]\nenabled = 2\n", ErrInvalid,
 			[]string{`FILE:2: [server] port`, `FILE:4: [scheduler] enabled`}},
+		{"database not a postgres URL", "[general]\ndatabase = mysql://u:pw@h/db\n", ErrInvalid,
+			[]string{`FILE:2: [general] database: unsupported scheme "mysql": want a postgres:// or postgresql:// URL`}},
+		{"database not a URL", "[general]\n\ndatabase = postgres://u:pw@h:x:y/%zz\n", ErrInvalid,
+			[]string{`FILE:3: [general] database: not a valid URL`}},
+		{"database bad port", "[general]\ndatabase = postgres://u:pw@db.example.org:99999/x\n", ErrInvalid,
+			[]string{`FILE:2: [general] database: invalid port in the URL`}},
 		{"syntax error", "[server]\nport 20000\n", ErrSyntax,
 			[]string{`FILE:2: [server]: syntax error`}},
 		{"no section header", "port = 20000\n", ErrNoSectionHeader,

@@ -11,7 +11,7 @@ import (
 )
 
 // The passwords of testdata/master-full.conf and the hypervisor test.
-var secrets = []string{"enroll-me", "run-me", "api-secret", "hv-token"}
+var secrets = []string{"enroll-me", "run-me", "api-secret", "hv-token", "db-secret"}
 
 func checkNoSecret(t *testing.T, what, out string) {
 	t.Helper()
@@ -87,6 +87,50 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	for _, st := range m.Settings() {
 		if st.Key == "server.connection_passwd" && st.Value != "[redacted]" {
 			t.Errorf("Settings shows %s = %q", st.Key, st.Value)
+		}
+		if st.Key == "general.database" && st.Value != "postgres://xrdtest:xxxxx@/xrdtest?host=/run/postgresql" {
+			t.Errorf("Settings shows %s = %q, want the URL without its password", st.Key, st.Value)
+		}
+	}
+	if m.General.Database.Reveal() != "postgres://xrdtest:db-secret@/xrdtest?host=/run/postgresql" {
+		t.Errorf("Reveal = %q", m.General.Database.Reveal())
+	}
+}
+
+// TestDatabaseURLRedacted: the password of a database URL never shows,
+// wherever it is in the URL.
+func TestDatabaseURLRedacted(t *testing.T) {
+	for in, want := range map[string]string{
+		"postgres://u:db-secret@h:5432/db":                              "postgres://u:xxxxx@h:5432/db",
+		"postgres://u@/db?host=/run/postgresql&password=db-secret":      "postgres://u@/db?host=%2Frun%2Fpostgresql&password=xxxxx",
+		"postgresql://u@h/db?sslpassword=db-secret&sslmode=verify-full": "postgresql://u@h/db?sslmode=verify-full&sslpassword=xxxxx",
+		"postgres://u@/db?host=/run/postgresql":                         "postgres://u@/db?host=/run/postgresql",
+		"postgres://u:db-secret@h/%zz":                                  "[redacted]", // does not parse
+		"":                                                              "",
+	} {
+		u := DatabaseURL(in)
+		if got := u.String(); got != want {
+			t.Errorf("DatabaseURL(%q).String() = %q, want %q", in, got, want)
+		}
+		var buf bytes.Buffer
+		slog.New(slog.NewJSONHandler(&buf, nil)).Info("x", "db", u)
+		for _, out := range []string{fmt.Sprintf("%v %+v %#v %s %q %x", u, u, u, u, u, u), mustJSON(t, u), buf.String()} {
+			checkNoSecret(t, "database URL", out)
+		}
+	}
+	// Errors do not quote the URL.
+	for _, v := range []string{"mysql://u:db-secret@h/db", "postgres://u:db-secret@h:x/db", "postgres://u:db-secret@h/%zz"} {
+		if _, err := ParseDatabaseURL(v); err == nil {
+			t.Errorf("ParseDatabaseURL(%q) accepted", v)
+		} else {
+			checkNoSecret(t, "ParseDatabaseURL error", err.Error())
+		}
+		_, _, err := LoadMaster(writeConf(t, "[general]\ndatabase = "+v+"\n"))
+		checkNoSecret(t, "LoadMaster error", errString(err))
+	}
+	for _, v := range []string{"postgres://h/db", "postgresql:///db", "postgres://u@h1:5432,h2:5433/db", "postgres://u@[::1]:5432/db", " postgres://u@/db?host=/tmp "} {
+		if _, err := ParseDatabaseURL(v); err != nil {
+			t.Errorf("ParseDatabaseURL(%q): %v", v, err)
 		}
 	}
 }

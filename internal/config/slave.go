@@ -26,6 +26,8 @@ const DefaultSlaveFile = "/etc/XrdTest/XrdTestSlave.conf"
 //	              state_dir (/var/lib/xrdtest/slave): enrolled key and certificate
 //	              work_dir (/var/lib/xrdtest/slave/work): session work directories
 //	              functions_path (/etc/XrdTest/utils/functions.sh): sourced by scripts
+//	[retention]   max_age (0: forever), max_sessions (0: all): session work
+//	              directories deleted in the background, see Retention
 //
 // Relative paths are resolved against the directory of the file that sets
 // them.
@@ -34,6 +36,7 @@ type Slave struct {
 	Slave      SlaveSection
 	Security   Security
 	Daemon     Daemon
+	Retention  Retention
 
 	sources map[string]Source
 }
@@ -85,7 +88,7 @@ func (s *Slave) Load(path string) ([]Warning, error) {
 
 // Merge merges a parsed file into s.
 func (s *Slave) Merge(f *File) ([]Warning, error) {
-	return s.table().merge(f, knownSections("test_master", "slave", "security", "daemon"))
+	return s.table().merge(f, knownSections("test_master", "slave", "security", "daemon", "retention"))
 }
 
 // Set sets one key ("section.key"); see Master.Set.
@@ -119,6 +122,7 @@ func (s *Slave) Validate() error {
 		errs = append(errs, t.invalid("security", "keyfile", "certfile and keyfile go together: set both or neither"))
 	}
 	errs = append(errs, t.validateDaemon(s.Daemon))
+	errs = append(errs, t.validateRetention(s.Retention)...)
 	return errors.Join(errs...)
 }
 
@@ -132,5 +136,6 @@ func (s *Slave) table() *table {
 			pathField("slave", "functions_path", &s.Slave.FunctionsPath),
 		},
 		securityFields(&s.Security),
-		daemonFields(&s.Daemon))
+		daemonFields(&s.Daemon),
+		retentionFields(&s.Retention))
 }

@@ -34,6 +34,7 @@ import (
 // Options configure a master.
 type Options struct {
 	StateDir   string // CA, history database, outputs
+	Database   string // PostgreSQL URL of the history, see store.OpenPostgres ("": SQLite in StateDir)
 	DaemonAddr string // where daemons connect (gRPC, mutual TLS)
 	WebAddr    string // the JSON API
 	Token      string // the connection token daemons enroll with
@@ -73,6 +74,8 @@ type Options struct {
 	WebTLS bool
 	// WebUI builds the web pages served beside the API (nil: API only).
 	WebUI func(m *Master) (WebUI, error)
+	// Retention limits the history kept (zero: everything).
+	Retention Retention
 }
 
 // WebUI is the web pages' handler, mounted at / on the web port.
@@ -157,7 +160,7 @@ func open(ctx context.Context, opts Options) (*Master, error) {
 	if err != nil {
 		return nil, fmt.Errorf("master certificate: %w", err)
 	}
-	st, err := store.OpenSQLite(ctx, opts.StateDir+"/history")
+	st, err := openHistory(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("history: %w", err)
 	}
@@ -352,6 +355,8 @@ func (m *Master) Serve(ctx context.Context) error {
 	bgWait.Add(1)
 	go func() { defer bgWait.Done(); m.Scheduler.Run(bg) }()
 	m.pollGit(bg, &bgWait)
+	bgWait.Add(1)
+	go func() { defer bgWait.Done(); m.runRetention(bg) }()
 	if m.opts.ReloadDebounce >= 0 {
 		debounce := cmp.Or(m.opts.ReloadDebounce, 500*time.Millisecond)
 		bgWait.Add(1)

@@ -2,6 +2,7 @@ package master_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/master"
 	"github.com/xrdtest/xrdtest/internal/store"
+	"github.com/xrdtest/xrdtest/internal/store/pgtest"
 )
 
 const twoHosts = `
@@ -30,6 +32,12 @@ def getCluster():
 // repository holding twoHosts and the suite "ts" whose run.sh is given.
 func masterWithRepo(t *testing.T, state, run string, slaveWait time.Duration) *master.Master {
 	t.Helper()
+	return masterWithRepoOpts(t, state, run, slaveWait)
+}
+
+// masterWithRepoOpts is masterWithRepo with options changed by set.
+func masterWithRepoOpts(t *testing.T, state, run string, slaveWait time.Duration, set ...func(*master.Options)) *master.Master {
+	t.Helper()
 	repo := filepath.Join(state, "..", "repo-"+filepath.Base(state))
 	files := map[string]string{
 		"clusters/cluster_t.py":        twoHosts,
@@ -43,12 +51,16 @@ func masterWithRepo(t *testing.T, state, run string, slaveWait time.Duration) *m
 			t.Fatal(err)
 		}
 	}
-	m, err := master.Open(context.Background(), master.Options{
+	opts := master.Options{
 		StateDir: state, DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0", Token: token, Log: logger(),
 		Repos:     []definition.Repo{{Root: repo}},
 		Settings:  master.SessionSettings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: slaveWait},
 		Heartbeat: 200 * time.Millisecond, HeartbeatTimeout: 2 * time.Second,
-	})
+	}
+	for _, f := range set {
+		f(&opts)
+	}
+	m, err := master.Open(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,9 +151,22 @@ func TestCancelRunningScript(t *testing.T) {
 	}
 }
 
-func TestHistorySurvivesRestart(t *testing.T) {
-	state := filepath.Join(t.TempDir(), "state")
-	m := masterWithRepo(t, state, "#!/bin/bash\necho 'kept across restarts'\n", 10*time.Second)
+func TestHistorySurvivesRestart(t *testing.T) { testHistorySurvivesRestart(t, "") }
+
+// TestHistorySurvivesRestartPostgres: the same with the history in
+// PostgreSQL; the outputs stay files in the state folder, and there is no
+// SQLite database.
+func TestHistorySurvivesRestartPostgres(t *testing.T) {
+	state := testHistorySurvivesRestart(t, pgtest.Database(t))
+	if _, err := os.Stat(filepath.Join(state, "history", "history.db")); !os.IsNotExist(err) {
+		t.Errorf("history.db with the history in PostgreSQL: %v", err)
+	}
+}
+
+func testHistorySurvivesRestart(t *testing.T, url string) (state string) {
+	state = filepath.Join(t.TempDir(), "state")
+	db := func(o *master.Options) { o.Database = url }
+	m := masterWithRepoOpts(t, state, "#!/bin/bash\necho 'kept across restarts'\n", 10*time.Second, db)
 	stopServe := serve(t, m)
 	var stops []func()
 	for _, h := range []string{"h1.xrd.test", "h2.xrd.test"} {
@@ -162,7 +187,7 @@ func TestHistorySurvivesRestart(t *testing.T) {
 	}
 	stopServe()
 
-	m = masterWithRepo(t, state, "#!/bin/bash\n", 10*time.Second)
+	m = masterWithRepoOpts(t, state, "#!/bin/bash\n", 10*time.Second, db)
 	defer m.Close()
 	if m.CA.Fingerprint() != fp {
 		t.Errorf("the CA changed across a restart")
@@ -184,4 +209,8 @@ func TestHistorySurvivesRestart(t *testing.T) {
 	if string(b[:n]) != "kept across restarts\n" {
 		t.Errorf("output after restart: %q", b[:n])
 	}
+	if _, err := os.Stat(filepath.Join(state, "history", "outputs", fmt.Sprint(s.ID), "2", "h2.xrd.test.out")); err != nil {
+		t.Errorf("the output is not a file in the state folder: %v", err)
+	}
+	return state
 }

@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"time"
 
@@ -38,6 +37,8 @@ type Config struct {
 	Env []string
 	// MinBackoff and MaxBackoff bound the reconnect delay.
 	MinBackoff, MaxBackoff time.Duration
+	// WorkRetention limits the session work directories kept in WorkDir.
+	WorkRetention WorkRetention
 }
 
 // Agent is a running slave.
@@ -59,6 +60,11 @@ type Agent struct {
 	binDir    string // holds the `xrdtest` the scripts call
 	// scripts counts the stages running, for Run to wait for them.
 	scripts sync.WaitGroup
+
+	// dirsMu guards the use of the work directories (workdirs.go).
+	dirsMu   sync.Mutex
+	busyDirs map[int64]int       // sessions with stages running
+	usedDirs map[int64]time.Time // when each session last started or ended a stage
 }
 
 type syncCall struct {
@@ -115,6 +121,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err := a.installBinary(); err != nil {
 		return fmt.Errorf("cannot put xrdtest on the scripts' PATH: %w", err)
 	}
+	go a.runWorkRetention(ctx)
 	err := a.client.Run(ctx, (*handler)(a))
 	// The scripts' contexts end with ctx: wait until they are stopped
 	// (TERM, then KILL after their grace), so that none outlives the
@@ -322,9 +329,11 @@ func (a *Agent) runStage(ctx, agentCtx context.Context, st *heldStage, rs *proto
 			return a.relaySync(callCtx, agentCtx, id, r)
 		})
 	}
+	a.useWorkDir(rs.GetSession(), 1)
+	defer a.useWorkDir(rs.GetSession(), -1)
 	res := runner.Run(ctx, runner.Spec{
 		Script:  rs.GetScript(),
-		Dir:     filepath.Join(a.cfg.WorkDir, "session-"+strconv.FormatInt(rs.GetSession(), 10)),
+		Dir:     a.workDir(rs.GetSession()),
 		Env:     env,
 		Timeout: time.Duration(rs.GetTimeoutMs()) * time.Millisecond,
 		Grace:   time.Duration(rs.GetKillGraceMs()) * time.Millisecond,

@@ -4,12 +4,15 @@
 // the enabled/disabled state of the suites.
 //
 // Everything survives a restart of the master. The [Store] interface is the
-// contract; [SQLite] (opened with [OpenSQLite]) is the implementation: a
-// directory holding
+// contract; it has two implementations, which keep the same directory:
 //
-//	history.db                          SQLite database (WAL mode)
+//	history.db                          SQLite database (WAL mode), for [SQLite]
 //	outputs/<session>/<stage>/<slave>.out   output of one slave's stage
 //	logs/<session>/<slave>/<path>       log files collected after a session
+//
+// [SQLite] ([OpenSQLite]) is the default and needs nothing else. [Postgres]
+// ([OpenPostgres]) keeps the metadata in a PostgreSQL database instead, for
+// big installations, and the files in the directory as SQLite does.
 //
 // Metadata lives in the database; outputs and logs are plain files so that
 // they have no size cap, are written and read with bounded memory and can be
@@ -18,5 +21,7 @@
 // injective percent encoding, so that nothing can escape the directory and two
 // different names never share a file.
 //
-// The shared behaviour tests of the interface are in package storetest.
+// The shared behaviour tests of the interface are in package storetest; they
+// run against both implementations (package pgtest provides the PostgreSQL
+// server of the tests).
 package store

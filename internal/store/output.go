@@ -2,7 +2,6 @@ package store
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -152,18 +151,17 @@ func openFile(path string) (io.ReadSeekCloser, error) {
 	return f, nil
 }
 
-// logWriter writes a collected log file; Close records its size in the
-// database.
+// logWriter writes a collected log file; Close calls done with its size,
+// which records it in the database.
 type logWriter struct {
-	mu                   sync.Mutex
-	s                    *SQLite
-	session              int64
-	slave, logPath, path string
-	f                    *os.File
-	bw                   *bufio.Writer
-	n                    int64
-	err                  error
-	closed               bool
+	mu     sync.Mutex
+	path   string
+	f      *os.File
+	bw     *bufio.Writer
+	n      int64
+	err    error
+	closed bool
+	done   func(size int64) error
 }
 
 func (w *logWriter) Write(p []byte) (int, error) {
@@ -204,10 +202,7 @@ func (w *logWriter) Close() error {
 	if err != nil {
 		return fmt.Errorf("store: log: %w", err)
 	}
-	_, err = w.s.w.ExecContext(context.Background(),
-		`UPDATE logs SET size = ?, complete = 1 WHERE session_id = ? AND slave = ? AND path = ?`,
-		w.n, w.session, w.slave, w.logPath)
-	if err != nil {
+	if err := w.done(w.n); err != nil {
 		return fmt.Errorf("store: log: %w", err)
 	}
 	return nil

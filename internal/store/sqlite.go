@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -10,7 +9,6 @@ import (
 	"io"
 	"math"
 	"net/url"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -34,10 +32,10 @@ import (
 // no committed transaction when the master process dies (only a power loss
 // can drop the last few).
 type SQLite struct {
-	dir string
-	w   *sql.DB // the writer: one connection
-	r   *sql.DB // readers
-	now func() time.Time
+	files         // outputs/ and logs/
+	w     *sql.DB // the writer: one connection
+	r     *sql.DB // readers
+	now   func() time.Time
 
 	closeOnce sync.Once
 	closeErr  error
@@ -50,15 +48,11 @@ const busyTimeout = 10 * time.Second
 // OpenSQLite opens (creating it, mode 0700, if missing) the store in dir and
 // brings its schema up to date.
 func OpenSQLite(ctx context.Context, dir string) (*SQLite, error) {
-	dir, err := filepath.Abs(dir)
+	fs, err := openFiles(dir)
 	if err != nil {
-		return nil, fmt.Errorf("store: %w", err)
+		return nil, err
 	}
-	for _, d := range []string{dir, filepath.Join(dir, "outputs"), filepath.Join(dir, "logs")} {
-		if err := os.MkdirAll(d, dirPerm); err != nil {
-			return nil, fmt.Errorf("store: %w", err)
-		}
-	}
+	dir = fs.dir
 	// A file: URI, so that any byte of the path is escaped.
 	uri := (&url.URL{Scheme: "file", Path: filepath.ToSlash(filepath.Join(dir, "history.db"))}).String()
 	bt := fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds())
@@ -81,6 +75,19 @@ func OpenSQLite(ctx context.Context, dir string) (*SQLite, error) {
 		w.Close()
 		return nil, fmt.Errorf("store: open %s: %w", dir, err)
 	}
+	if top, err := fs.maxSession(); err != nil {
+		w.Close()
+		return nil, err
+	} else if top > 0 {
+		// AUTOINCREMENT numbers above sqlite_sequence: the sessions of
+		// another database left files here.
+		if _, err := w.ExecContext(ctx, `UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'sessions';
+			INSERT INTO sqlite_sequence (name, seq) SELECT 'sessions', ? WHERE NOT EXISTS
+				(SELECT 1 FROM sqlite_sequence WHERE name = 'sessions')`, top, top); err != nil {
+			w.Close()
+			return nil, fmt.Errorf("store: open %s: %w", dir, err)
+		}
+	}
 
 	rq := url.Values{"_pragma": {bt}, "_query_only": {"1"}}
 	r, err := sql.Open("sqlite", uri+"?"+rq.Encode())
@@ -96,11 +103,8 @@ func OpenSQLite(ctx context.Context, dir string) (*SQLite, error) {
 		w.Close()
 		return nil, fmt.Errorf("store: open %s: %w", dir, err)
 	}
-	return &SQLite{dir: dir, w: w, r: r, now: time.Now}, nil
+	return &SQLite{files: fs, w: w, r: r, now: time.Now}, nil
 }
-
-// Dir returns the directory of the store.
-func (s *SQLite) Dir() string { return s.dir }
 
 // Close closes the database. Open output and log writers stay usable until
 // they are closed (a log writer's Close then fails to record the size).
@@ -604,50 +608,22 @@ func (s *SQLite) Results(ctx context.Context, session int64) ([]*Result, error) 
 
 // ---- outputs and logs ----
 
-// OutputWriter implements Store.
-func (s *SQLite) OutputWriter(session int64, stage int, slave string) (*OutputWriter, error) {
-	p, err := outputPath(s.dir, session, stage, slave)
-	if err != nil {
-		return nil, err
-	}
-	return createOutput(p)
-}
-
-// OpenOutput implements Store.
-func (s *SQLite) OpenOutput(session int64, stage int, slave string) (io.ReadSeekCloser, error) {
-	p, err := outputPath(s.dir, session, stage, slave)
-	if err != nil {
-		return nil, err
-	}
-	return openFile(p)
-}
-
 // LogWriter implements Store. The log is listed by Logs as soon as it is
 // created, as incomplete until the writer is closed. A log written again
 // replaces the previous copy (a retried collection).
 func (s *SQLite) LogWriter(session int64, slave, path string) (io.WriteCloser, error) {
-	full, file, err := logPath(s.dir, session, slave, path)
-	if err != nil {
-		return nil, err
-	}
 	ctx := context.Background()
-	// Record it first: this fails (ErrNotFound) for an unknown session
-	// before any file is created.
-	if _, err := s.w.ExecContext(ctx, `INSERT INTO logs (session_id, slave, path, file, size, complete)
-		VALUES (?, ?, ?, ?, 0, 0)
-		ON CONFLICT (session_id, slave, path) DO UPDATE SET file = excluded.file, size = 0, complete = 0`,
-		session, slave, path, file); err != nil {
-		return nil, wrap(missingSession(err, session))
-	}
-	if err := os.MkdirAll(filepath.Dir(full), dirPerm); err != nil {
-		return nil, fmt.Errorf("store: log: %w", err)
-	}
-	f, err := os.OpenFile(full, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, filePerm)
-	if err != nil {
-		return nil, fmt.Errorf("store: log: %w", err)
-	}
-	return &logWriter{s: s, session: session, slave: slave, logPath: path, path: full, f: f,
-		bw: bufio.NewWriterSize(f, bufSize)}, nil
+	return s.createLog(session, slave, path, func(file string) error {
+		_, err := s.w.ExecContext(ctx, `INSERT INTO logs (session_id, slave, path, file, size, complete)
+			VALUES (?, ?, ?, ?, 0, 0)
+			ON CONFLICT (session_id, slave, path) DO UPDATE SET file = excluded.file, size = 0, complete = 0`,
+			session, slave, path, file)
+		return wrap(missingSession(err, session))
+	}, func(size int64) error {
+		_, err := s.w.ExecContext(ctx, `UPDATE logs SET size = ?, complete = 1 WHERE session_id = ? AND slave = ? AND path = ?`,
+			size, session, slave, path)
+		return err
+	})
 }
 
 // Logs implements Store. The size of an incomplete log is the size of its
@@ -666,24 +642,11 @@ func (s *SQLite) Logs(ctx context.Context, session int64) ([]LogFile, error) {
 			return nil, wrap(err)
 		}
 		if !l.Complete {
-			if p, _, err := logPath(s.dir, session, l.Slave, l.Path); err == nil {
-				if fi, err := os.Stat(p); err == nil {
-					l.Size = fi.Size()
-				}
-			}
+			l.Size = s.logSize(session, l, l.Size)
 		}
 		out = append(out, l)
 	}
 	return out, wrap(rows.Err())
-}
-
-// OpenLog implements Store.
-func (s *SQLite) OpenLog(session int64, slave, path string) (io.ReadSeekCloser, error) {
-	p, _, err := logPath(s.dir, session, slave, path)
-	if err != nil {
-		return nil, err
-	}
-	return openFile(p)
 }
 
 // ---- suites and events ----
@@ -765,9 +728,7 @@ func (s *SQLite) Stats(ctx context.Context, from, to time.Time) (*Stats, error) 
 		return nil, wrap(err)
 	}
 	defer rows.Close()
-	st := &Stats{From: from.UTC(), To: to.UTC(), ByState: map[SessionState]int{}}
-	var total time.Duration
-	var timed int64
+	acc := newStatsAcc(from, to)
 	for rows.Next() {
 		var (
 			day, n, timedN int64
@@ -777,24 +738,10 @@ func (s *SQLite) Stats(ctx context.Context, from, to time.Time) (*Stats, error) 
 		if err := rows.Scan(&day, &state, &n, &sum, &timedN); err != nil {
 			return nil, wrap(err)
 		}
-		if len(st.PerDay) == 0 || st.PerDay[len(st.PerDay)-1].Day.UnixNano() != day*dayNS {
-			st.PerDay = append(st.PerDay, DayStats{Day: time.Unix(0, day*dayNS).UTC(), ByState: map[SessionState]int{}})
-		}
-		d := &st.PerDay[len(st.PerDay)-1]
-		d.Sessions += int(n)
-		d.ByState[SessionState(state)] += int(n)
-		st.Sessions += int(n)
-		st.ByState[SessionState(state)] += int(n)
-		if SessionState(state).Finished() {
-			total += time.Duration(sum.Int64)
-			timed += timedN
-		}
+		acc.add(day, SessionState(state), n, sum.Int64, timedN)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, wrap(err)
 	}
-	if timed > 0 {
-		st.MeanDuration = total / time.Duration(timed)
-	}
-	return st, nil
+	return acc.done(), nil
 }

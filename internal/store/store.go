@@ -217,6 +217,17 @@ type Store interface {
 	// Their stages and results are left as recorded.
 	InterruptUnfinished(ctx context.Context, reason string) ([]int64, error)
 
+	// Prune deletes finished sessions (never queued or running ones) with
+	// their stages, results, events, logs and their output and log files:
+	// those created before olderThan (zero: no age limit) and those not
+	// among the keepNewest newest sessions, counted as Sessions orders
+	// them and including unfinished ones (<= 0: no count limit). It goes
+	// oldest first in small batches, each a short transaction, so that
+	// the sessions running meanwhile are not held up, and returns how many
+	// sessions it deleted (with ctx's error when ctx ends it early). New
+	// sessions are never given the IDs of deleted ones.
+	Prune(ctx context.Context, olderThan time.Time, keepNewest int) (deleted int, err error)
+
 	// AddEvent appends to a session's event log (ErrNotFound when the
 	// session does not exist).
 	AddEvent(ctx context.Context, e Event) error

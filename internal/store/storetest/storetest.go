@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -64,6 +65,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Logs", testLogs},
 		{"Names", testNames},
 		{"InvalidArguments", testInvalidArguments},
+		{"FreeTextBytes", testFreeTextBytes},
+		{"IDsAboveFiles", testIDsAboveFiles},
+		{"Prune", testPrune},
+		{"PruneBatchesWhileRunning", testPruneBatchesWhileRunning},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, o) })
@@ -1213,5 +1218,321 @@ func testInvalidArguments(t *testing.T, open func(*testing.T) store.Store) {
 	far := &store.Session{Suite: "s", Created: time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)}
 	if err := s.CreateSession(ctx, far); !errors.Is(err, store.ErrInvalid) {
 		t.Errorf("CreateSession(year 3000) = %v", err)
+	}
+}
+
+// testFreeTextBytes checks that free-form text (reasons, scripts,
+// messages) round-trips whatever its bytes: NUL, invalid UTF-8.
+func testFreeTextBytes(t *testing.T, open func(*testing.T) store.Store) {
+	s := open(t)
+	odd := "a\x00b\xff\xfe\xc3(é\n"
+	se := mustCreate(t, s, &store.Session{Suite: "s", State: store.SessionCancelled, Reason: "cancelled: " + odd})
+	got, err := s.Session(ctx, se.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Reason != se.Reason {
+		t.Errorf("Reason = %q, want %q", got.Reason, se.Reason)
+	}
+	r := &store.Result{SessionID: se.ID, Slave: "a.xrd.test", Status: store.StatusFailed, Message: odd, Script: "echo '" + odd + "'"}
+	if err := s.PutResult(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if rs, err := s.Results(ctx, se.ID); err != nil || len(rs) != 1 || rs[0].Message != r.Message || rs[0].Script != r.Script {
+		t.Errorf("Results = %+v, %v; want message %q, script %q", rs, err, r.Message, r.Script)
+	}
+	if err := s.AddEvent(ctx, store.Event{Session: se.ID, Kind: "log", Message: odd}); err != nil {
+		t.Fatal(err)
+	}
+	if evs, err := s.Events(ctx, se.ID); err != nil || len(evs) != 1 || evs[0].Message != odd {
+		t.Errorf("Events = %+v, %v; want message %q", evs, err, odd)
+	}
+}
+
+// testIDsAboveFiles: a store opened on files left by another database (a
+// switch from SQLite to PostgreSQL) numbers new sessions above them, so
+// that they never meet old outputs and logs.
+func testIDsAboveFiles(t *testing.T, open func(*testing.T) store.Store) {
+	s := open(t)
+	for _, id := range []int64{40, 7} {
+		w, err := s.OutputWriter(id, 0, "a.xrd.test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Append(1, []byte("old")); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = open(t)
+	se := mustCreate(t, s, &store.Session{Suite: "s"})
+	if se.ID <= 40 {
+		t.Errorf("new session %d, want > 40 (outputs of session 40 exist)", se.ID)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Reopening does not move the numbering back.
+	s = open(t)
+	if next := mustCreate(t, s, &store.Session{Suite: "s"}); next.ID <= se.ID {
+		t.Errorf("session %d after reopening, want > %d", next.ID, se.ID)
+	}
+}
+
+// pruneSetup creates 12 sessions a minute apart, each with a stage, two
+// results, an event, an output and a log; 1 is queued and 4 running (the
+// unfinished ones), 10 is created at the same time as 9 (ties are broken
+// by ID). It returns them by index.
+func pruneSetup(t *testing.T, s store.Store) []*store.Session {
+	t.Helper()
+	var ss []*store.Session
+	for i := range 12 {
+		st := store.SessionPassed
+		switch i {
+		case 1:
+			st = store.SessionQueued
+		case 4:
+			st = store.SessionRunning
+		case 6:
+			st = store.SessionFailed
+		case 8:
+			st = store.SessionInterrupted
+		}
+		created := tm(i, 0)
+		if i == 10 {
+			created = tm(9, 0)
+		}
+		se := mustCreate(t, s, &store.Session{Suite: "s", State: st, Created: created})
+		if err := s.PutStage(ctx, &store.Stage{SessionID: se.ID, Name: "suite_init"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PutResults(ctx, []*store.Result{
+			{SessionID: se.ID, Slave: "a.xrd.test", Status: store.StatusPassed},
+			{SessionID: se.ID, Slave: "b.xrd.test", Status: store.StatusPassed}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.AddEvent(ctx, store.Event{Session: se.ID, Kind: "state", Message: "x"}); err != nil {
+			t.Fatal(err)
+		}
+		w, err := s.OutputWriter(se.ID, 0, "a.xrd.test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Append(1, []byte("output")); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		writeLog(t, s, se.ID, "a.xrd.test", "/var/log/x.log", "log")
+		ss = append(ss, se)
+	}
+	return ss
+}
+
+// checkPruned checks that the sessions of ss at the indexes gone have
+// left no trace, and that the others are whole.
+func checkPruned(t *testing.T, s store.Store, ss []*store.Session, gone []int) {
+	t.Helper()
+	var wantIDs []int64
+	for i := len(ss) - 1; i >= 0; i-- {
+		se := ss[i]
+		if slices.Contains(gone, i) {
+			if _, err := s.Session(ctx, se.ID); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("session %d: %v, want ErrNotFound", i, err)
+			}
+			st, _ := s.Stages(ctx, se.ID)
+			rs, _ := s.Results(ctx, se.ID)
+			evs, _ := s.Events(ctx, se.ID)
+			logs, _ := s.Logs(ctx, se.ID)
+			if len(st)+len(rs)+len(evs)+len(logs) != 0 {
+				t.Errorf("session %d left %d stages, %d results, %d events, %d logs", i, len(st), len(rs), len(evs), len(logs))
+			}
+			if _, err := s.OpenOutput(se.ID, 0, "a.xrd.test"); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("session %d: output %v, want ErrNotFound", i, err)
+			}
+			if _, err := s.OpenLog(se.ID, "a.xrd.test", "/var/log/x.log"); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("session %d: log %v, want ErrNotFound", i, err)
+			}
+			continue
+		}
+		wantIDs = append(wantIDs, se.ID)
+		if got, err := s.Session(ctx, se.ID); err != nil || got.State != se.State {
+			t.Errorf("session %d: %+v, %v", i, got, err)
+		}
+		rs, _ := s.Results(ctx, se.ID)
+		evs, _ := s.Events(ctx, se.ID)
+		logs, _ := s.Logs(ctx, se.ID)
+		if len(rs) != 2 || len(evs) != 1 || len(logs) != 1 {
+			t.Errorf("session %d kept %d results, %d events, %d logs; want 2, 1, 1", i, len(rs), len(evs), len(logs))
+		}
+		if got := readOutput(t, s, se.ID, 0, "a.xrd.test"); got != "output" {
+			t.Errorf("session %d: output %q", i, got)
+		}
+		if got := readLog(t, s, se.ID, "a.xrd.test", "/var/log/x.log"); got != "log" {
+			t.Errorf("session %d: log %q", i, got)
+		}
+	}
+	// Sessions lists newest first: 11, 10, 9 (same Created as 10, lower ID)...
+	slices.SortStableFunc(wantIDs, func(a, b int64) int {
+		ca, cb := ss[slices.IndexFunc(ss, func(x *store.Session) bool { return x.ID == a })].Created,
+			ss[slices.IndexFunc(ss, func(x *store.Session) bool { return x.ID == b })].Created
+		if c := cb.Compare(ca); c != 0 {
+			return c
+		}
+		return int(b - a)
+	})
+	got, total, err := s.Sessions(ctx, store.Filter{})
+	if err != nil || total != len(wantIDs) || !slices.Equal(idsOf(got), wantIDs) {
+		t.Errorf("Sessions after Prune = %v (total %d), %v; want %v", idsOf(got), total, err, wantIDs)
+	}
+}
+
+func testPrune(t *testing.T, open func(*testing.T) store.Store) {
+	for _, tc := range []struct {
+		name       string
+		olderThan  time.Time
+		keepNewest int
+		gone       []int // indexes into pruneSetup's sessions
+	}{
+		{"no limits", time.Time{}, 0, nil},
+		{"age", tm(3, 0), 0, []int{0, 2}},
+		{"age at a creation time", tm(3, 1), 0, []int{0, 2, 3}},
+		{"count, cut between equal times", time.Time{}, 2, []int{0, 2, 3, 5, 6, 7, 8, 9}},
+		{"count above the total", time.Time{}, 100, nil},
+		{"both, count prunes more", tm(2, 0), 5, []int{0, 2, 3, 5, 6}},
+		{"both, age prunes more", tm(8, 0), 10, []int{0, 2, 3, 5, 6, 7}},
+		{"everything finished", tm(100, 0), 0, []int{0, 2, 3, 5, 6, 7, 8, 9, 10, 11}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := open(t)
+			ss := pruneSetup(t, s)
+			n, err := s.Prune(ctx, tc.olderThan, tc.keepNewest)
+			if err != nil || n != len(tc.gone) {
+				t.Errorf("Prune = %d, %v; want %d", n, err, len(tc.gone))
+			}
+			checkPruned(t, s, ss, tc.gone)
+			// Again: nothing more to do.
+			if n, err := s.Prune(ctx, tc.olderThan, tc.keepNewest); err != nil || n != 0 {
+				t.Errorf("second Prune = %d, %v; want 0", n, err)
+			}
+			// IDs of pruned sessions are not given again.
+			if se := mustCreate(t, s, &store.Session{Suite: "s"}); se.ID <= ss[11].ID {
+				t.Errorf("new session %d after Prune, want > %d", se.ID, ss[11].ID)
+			}
+		})
+	}
+	t.Run("cancelled", func(t *testing.T) {
+		s := open(t)
+		pruneSetup(t, s)
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		if n, err := s.Prune(cctx, tm(100, 0), 0); !errors.Is(err, context.Canceled) || n != 0 {
+			t.Errorf("Prune(cancelled) = %d, %v", n, err)
+		}
+	})
+}
+
+// testPruneBatchesWhileRunning prunes 250 sessions (several batches, one
+// with more results than a batch deletes at once) while a running session
+// keeps writing: its writes go on during the Prune, and it is left whole.
+func testPruneBatchesWhileRunning(t *testing.T, open func(*testing.T) store.Store) {
+	s := open(t)
+	const old, bigResults = 250, 6000
+	var big *store.Session
+	for i := range old {
+		se := mustCreate(t, s, &store.Session{Suite: "old", State: store.SessionPassed, Created: tm(i, 0)})
+		n := 3
+		if i == 100 {
+			n, big = bigResults, se
+		}
+		rs := make([]*store.Result, n)
+		for j := range rs {
+			rs[j] = &store.Result{SessionID: se.ID, Stage: j / 100, Slave: fmt.Sprintf("s%04d", j), Status: store.StatusPassed}
+		}
+		if err := s.PutResults(ctx, rs); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.AddEvent(ctx, store.Event{Session: se.ID, Kind: "k", Message: "m"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	running := mustCreate(t, s, &store.Session{Suite: "new", State: store.SessionRunning, Created: tm(0, 0)})
+	w, err := s.OutputWriter(running.ID, 0, "a.xrd.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var writes, during atomic.Int64
+	pruning := make(chan struct{})
+	stop := make(chan struct{})
+	errc := make(chan error, 1)
+	started := make(chan struct{})
+	go func() {
+		defer close(errc)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				errc <- w.Close()
+				return
+			default:
+			}
+			if err := s.PutResult(ctx, &store.Result{SessionID: running.ID, Stage: i, Slave: "a.xrd.test", Status: store.StatusPassed}); err != nil {
+				errc <- err
+				return
+			}
+			if err := s.AddEvent(ctx, store.Event{Session: running.ID, Kind: "k", Message: fmt.Sprint(i)}); err != nil {
+				errc <- err
+				return
+			}
+			if err := w.Append(uint64(i+1), []byte("x")); err != nil {
+				errc <- err
+				return
+			}
+			writes.Add(1)
+			select {
+			case <-pruning:
+				during.Add(1)
+			default:
+			}
+			if i == 0 {
+				close(started)
+			}
+		}
+	}()
+	<-started
+	close(pruning)
+	t0 := time.Now()
+	n, err := s.Prune(ctx, tm(1000, 0), 0)
+	d := time.Since(t0)
+	duringPrune := during.Load()
+	close(stop)
+	if werr := <-errc; werr != nil {
+		t.Errorf("writes of the running session: %v", werr)
+	}
+	if err != nil || n != old {
+		t.Fatalf("Prune = %d, %v; want %d", n, err, old)
+	}
+	t.Logf("pruned %d sessions (%d results) in %v; the running session made %d writes meanwhile", n, old*3+bigResults-3, d, duringPrune)
+	if duringPrune == 0 {
+		t.Error("the running session could not write while Prune ran")
+	}
+	if rs, _ := s.Results(ctx, big.ID); len(rs) != 0 {
+		t.Errorf("the big session kept %d results", len(rs))
+	}
+	total := int(writes.Load())
+	rs, err := s.Results(ctx, running.ID)
+	if err != nil || len(rs) != total {
+		t.Errorf("running session: %d results, %v; want %d", len(rs), err, total)
+	}
+	if evs, _ := s.Events(ctx, running.ID); len(evs) < total {
+		t.Errorf("running session: %d events, want >= %d", len(evs), total)
+	}
+	if got := readOutput(t, s, running.ID, 0, "a.xrd.test"); len(got) < total {
+		t.Errorf("running session: output of %d bytes, want >= %d", len(got), total)
+	}
+	if got, total, _ := s.Sessions(ctx, store.Filter{}); total != 1 || got[0].ID != running.ID {
+		t.Errorf("after Prune: %v", idsOf(got))
 	}
 }

@@ -1,0 +1,65 @@
+package master
+
+import (
+	"cmp"
+	"context"
+	"time"
+)
+
+// Retention limits the history the master keeps; the zero value keeps
+// everything. Pruning (store.Store.Prune) deletes finished sessions only,
+// with their results, events, outputs and logs, in short batches that do
+// not hold up running sessions.
+type Retention struct {
+	MaxAge      time.Duration // finished sessions created longer ago are deleted (0: no limit)
+	MaxSessions int           // finished sessions beyond the newest MaxSessions are deleted (0: no limit)
+	Interval    time.Duration // between prunings, the first at start (0: hourly)
+}
+
+func (r Retention) limited() bool { return r.MaxAge > 0 || r.MaxSessions > 0 }
+
+// runRetention prunes the history at start and then every interval,
+// until ctx ends.
+func (m *Master) runRetention(ctx context.Context) {
+	r := m.opts.Retention
+	if !r.limited() {
+		return
+	}
+	tick := time.NewTicker(cmp.Or(r.Interval, time.Hour))
+	defer tick.Stop()
+	for {
+		m.PruneHistory(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// PruneHistory deletes what the retention limits no longer keep, now, and
+// logs what it deleted; it returns how many sessions.
+func (m *Master) PruneHistory(ctx context.Context) (int, error) {
+	r := m.opts.Retention
+	if !r.limited() {
+		return 0, nil
+	}
+	var before time.Time
+	if r.MaxAge > 0 {
+		before = time.Now().Add(-r.MaxAge)
+	}
+	start := time.Now()
+	n, err := m.Store.Prune(ctx, before, r.MaxSessions)
+	took := time.Since(start).Round(time.Millisecond)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		m.opts.Log.Info("history pruning stopped", "sessions", n, "took", took)
+	case err != nil:
+		m.opts.Log.Warn("history pruning failed", "sessions", n, "err", err)
+	case n > 0:
+		m.opts.Log.Info("history pruned", "sessions", n, "max_age", r.MaxAge.String(), "max_sessions", r.MaxSessions, "took", took)
+	default:
+		m.opts.Log.Debug("history pruned: nothing to delete", "took", took)
+	}
+	return n, err
+}

@@ -1,0 +1,152 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/xrdtest/xrdtest/internal/store"
+	"github.com/xrdtest/xrdtest/internal/store/pgtest"
+	"github.com/xrdtest/xrdtest/internal/store/storetest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// pgAt is where a test's Postgres store lives: its database and directory.
+type pgAt struct{ url, dir string }
+
+func TestPostgres(t *testing.T) {
+	var mu sync.Mutex
+	at := map[*testing.T]pgAt{}
+	storetest.Run(t, func(t *testing.T) store.Store {
+		mu.Lock()
+		a, ok := at[t]
+		mu.Unlock()
+		if !ok {
+			a = pgAt{pgtest.Database(t), filepath.Join(t.TempDir(), "store")}
+			mu.Lock()
+			at[t] = a
+			mu.Unlock()
+		}
+		s, err := store.OpenPostgres(context.Background(), a.url, a.dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+func openPG(t *testing.T, url, dir string) *store.Postgres {
+	t.Helper()
+	s, err := store.OpenPostgres(context.Background(), url, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// TestPostgresOneMaster: a second store on the same database is refused
+// while the first is open, and allowed once it is closed.
+func TestPostgresOneMaster(t *testing.T) {
+	url := pgtest.Database(t)
+	first, err := store.OpenPostgres(context.Background(), url, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := store.OpenPostgres(context.Background(), url, t.TempDir())
+	if err == nil {
+		second.Close()
+		t.Fatal("a second store opened the database of an open one")
+	}
+	if !strings.Contains(err.Error(), "another master is using this database") {
+		t.Errorf("error %q does not say why", err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	openPG(t, url, t.TempDir())
+}
+
+// TestPostgresPasswordRedacted: errors never show the password, even when
+// the password also appears where errors quote (here as the database
+// name).
+func TestPostgresPasswordRedacted(t *testing.T) {
+	const pw = "s3cr3t-pw"
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, u := range []string{
+		"postgres://alice:" + pw + "@/" + pw + "?host=/nonexistent-socket-dir&connect_timeout=2",
+		"postgres://alice@/" + pw + "?host=/nonexistent-socket-dir&password=" + pw,
+		"postgres://alice:" + pw + "@/db?host=/x&port=notaport", // a parse error
+		"host=/nonexistent-socket-dir user=alice password=" + pw + " dbname=" + pw,
+	} {
+		s, err := store.OpenPostgres(ctx, u, t.TempDir())
+		if err == nil {
+			s.Close()
+			t.Fatalf("OpenPostgres(%s) succeeded", u)
+		}
+		if strings.Contains(err.Error(), pw) {
+			t.Errorf("error shows the password: %v", err)
+		}
+		t.Log(err)
+	}
+}
+
+func TestPostgresSchemaVersion(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.Database(t)
+	dir := t.TempDir()
+	s, err := store.OpenPostgres(ctx, url, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = store.OpenPostgres(ctx, url, dir) // no second migration
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	c, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	var v, n int
+	if err := c.QueryRow(ctx, `SELECT max(version), count(*) FROM schema_version`).Scan(&v, &n); err != nil || v != 1 || n != 1 {
+		t.Errorf("schema_version: version %d in %d rows (%v), want 1 in 1", v, n, err)
+	}
+	if _, err := c.Exec(ctx, `UPDATE schema_version SET version = 99`); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := store.OpenPostgres(ctx, url, dir); err == nil {
+		s.Close()
+		t.Error("OpenPostgres opened a database of schema version 99")
+	} else if !strings.Contains(err.Error(), "newer") {
+		t.Errorf("error %q does not say the schema is newer", err)
+	}
+}
+
+// TestPostgresInvalidNames: names PostgreSQL text cannot hold are
+// ErrInvalid, not an opaque database error.
+func TestPostgresInvalidNames(t *testing.T) {
+	s := openPG(t, pgtest.Database(t), t.TempDir())
+	ctx := context.Background()
+	if err := s.CreateSession(ctx, &store.Session{Suite: "a\x00b"}); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("CreateSession(suite with NUL) = %v, want ErrInvalid", err)
+	}
+	se := &store.Session{Suite: "s"}
+	if err := s.CreateSession(ctx, se); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutResult(ctx, &store.Result{SessionID: se.ID, Slave: "a\xffb", Status: store.StatusPassed}); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("PutResult(slave with invalid UTF-8) = %v, want ErrInvalid", err)
+	}
+}
