@@ -507,6 +507,23 @@ func TestIntegrationCluster(t *testing.T) {
 	t.Logf("StartCluster of 3 hosts (%s): %v in all; define -> all 3 started (in parallel): %v",
 		b.DomainType(), tStarted.Round(time.Millisecond), defineToStarted.Round(time.Millisecond))
 
+	// TCG guests get every CPU feature TCG emulates (libvirt here offers
+	// mode maximum): AES-NI for the slave's TLS among them.
+	if b.DomainType() == "qemu" {
+		dom, err := e.raw.DomainLookupByName(DomainName(c.Name, c.Hosts[0].Name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, err := e.raw.DomainGetXMLDesc(dom, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var x libvirtxml.Domain
+		if err := x.Unmarshal(doc); err != nil || x.CPU == nil || x.CPU.Mode != "maximum" {
+			t.Errorf("TCG domain CPU: %+v (%v), want mode maximum", x.CPU, err)
+		}
+	}
+
 	if err := b.StartCluster(ctx, spec); !errors.Is(err, ErrAlreadyStarted) {
 		t.Errorf("second start: %v, want ErrAlreadyStarted", err)
 	}

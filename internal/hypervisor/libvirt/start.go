@@ -522,6 +522,7 @@ func (b *Backend) startDomain(ctx context.Context, l *libvirt.Libvirt, pool pool
 	plan := domainPlan{
 		Name:    p.domain,
 		Type:    b.domainType,
+		CPUMode: b.cpuMode,
 		Owner:   Owner{Cluster: c.Name, Host: p.host.Name, Network: netName, State: b.stateFile},
 		Arch:    p.host.Arch,
 		RAMKiB:  p.host.RAMKiB,

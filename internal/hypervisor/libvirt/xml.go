@@ -207,6 +207,7 @@ var kernelArgs = []string{"console=ttyS0", "panic=-1", "clocksource=hpet", "quie
 type domainPlan struct {
 	Name    string
 	Type    string // kvm or qemu
+	CPUMode string // "maximum", or "": libvirt's default CPU model
 	Owner   Owner
 	Arch    string
 	RAMKiB  uint64
@@ -254,6 +255,9 @@ func buildDomain(p domainPlan) (*libvirtxml.Domain, error) {
 		OnPoweroff: "destroy",
 		OnReboot:   "destroy",
 		OnCrash:    "destroy",
+	}
+	if p.CPUMode != "" {
+		d.CPU = &libvirtxml.DomainCPU{Mode: p.CPUMode}
 	}
 	boot := &libvirtxml.DomainDisk{
 		Device: "disk",
