@@ -16,6 +16,7 @@ import (
 	"github.com/xrdtest/xrdtest/internal/hypervisor/agent"
 	"github.com/xrdtest/xrdtest/internal/hypervisor/libvirt"
 	"github.com/xrdtest/xrdtest/internal/hypervisor/local"
+	"github.com/xrdtest/xrdtest/internal/image"
 )
 
 func runHypervisor(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -121,7 +122,7 @@ func runHypervisorTool(ctx context.Context, tool string, args []string, stdout, 
 	file := fs.String("c", "", "configuration `file` (default "+config.DefaultHypervisorFile+" when it exists; \"none\": no file)")
 	var sets setFlags
 	fs.Var(&sets, "set", "override a key: `section.key=value` (repeatable)")
-	imageDir := fs.String("image", "", "install-image: the image `DIR` (vmlinuz, initrd.gz)")
+	imageDir := fs.String("image", "", "install-image: the image `DIR` (vmlinuz, initrd.img)")
 	name := fs.String("name", "xrdtest-slave.qcow2", "install-image: the boot image `volume` name definitions use")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -154,7 +155,11 @@ func runHypervisorTool(ctx context.Context, tool string, args []string, stdout, 
 		if *imageDir == "" {
 			return fail(2, "--image DIR is required")
 		}
-		if err := lb.InstallImage(ctx, *name, filepath.Join(*imageDir, "vmlinuz"), filepath.Join(*imageDir, "initrd.gz")); err != nil {
+		kernel, initrd, err := image.Files(*imageDir)
+		if err != nil {
+			return fail(1, "--image %s: %v", *imageDir, err)
+		}
+		if err := lb.InstallImage(ctx, *name, kernel, initrd); err != nil {
 			return fail(1, "%v", err)
 		}
 		fmt.Fprintf(stdout, "installed %s into pool %s\n", *name, cfg.VirtualMachines.StoragePool)

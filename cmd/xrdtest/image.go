@@ -28,11 +28,12 @@ func runImage(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 func runImageBuild(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("image build", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	out := fs.String("out", "xrdtest-image", "output `folder`: vmlinuz, initrd.gz, image.json")
+	out := fs.String("out", "xrdtest-image", "output `folder`: vmlinuz, initrd.img, image.json")
 	cache := fs.String("cache", image.DefaultCacheDir(), "cache `folder` for downloaded packages and the built binary")
 	kpkg := fs.String("kernel-package", image.DefaultKernelPackage, "kernel `package`; a meta-package is resolved to the versioned one it depends on")
 	binary := fs.String("binary", "", "static xrdtest binary to put in the image (default: this one if it is static, else built with CGO_ENABLED=0 go build)")
 	modules := fs.String("modules", strings.Join(image.DefaultModules, ","), "kernel `modules` to load at boot, comma-separated (dependencies are added)")
+	diskModules := fs.String("disk-modules", strings.Join(image.DefaultDiskModules, ","), "kernel `modules` to load at boot when a virtio disk is attached")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, `usage: xrdtest image build [--out DIR] [--cache DIR] [--kernel-package NAME] [--binary PATH]
 
@@ -71,24 +72,29 @@ options:
 		fmt.Fprintf(stderr, "xrdtest image build: unexpected arguments %q\n", fs.Args())
 		return 2
 	}
-	var mods []string
-	for _, m := range strings.Split(*modules, ",") {
-		if m = strings.TrimSpace(m); m != "" {
-			mods = append(mods, m)
-		}
-	}
 	img, err := image.Build(ctx, image.Options{OutDir: *out, CacheDir: *cache, KernelPackage: *kpkg, Binary: *binary,
-		Modules: mods, Version: version, Log: stdout})
+		Modules: splitList(*modules), DiskModules: splitList(*diskModules), Version: version, Log: stdout})
 	if err != nil {
 		fmt.Fprintf(stderr, "xrdtest image build: %v\n", err)
 		return 1
 	}
 	m := img.Info
-	fmt.Fprintf(stdout, "\n%s\n  vmlinuz     %s  (kernel %s, %s)\n  initrd.gz   %s  (%s unpacked in the guest's RAM; xrdtest %s)\n  image.json\n",
-		img.Dir, mib(m.Sizes["vmlinuz"]), m.KernelVersion, m.KernelPackage, mib(m.Sizes["initrd.gz"]), mib(img.InitrdUncompressed), m.XrdtestVersion)
+	fmt.Fprintf(stdout, "\n%s\n  vmlinuz     %s  (kernel %s, %s)\n  initrd.img  %s  (uncompressed, unpacked in the guest's RAM; xrdtest %s)\n  image.json\n",
+		img.Dir, mib(m.Sizes["vmlinuz"]), m.KernelVersion, m.KernelPackage, mib(m.Sizes["initrd.img"]), m.XrdtestVersion)
 	fmt.Fprintf(stdout, "boot with >= %d MiB RAM and: %s xrdtest.name=FQDN xrdtest.master=HOST:PORT xrdtest.token=... xrdtest.ca=sha256:...\n",
 		m.MinRAMMiB, m.Cmdline)
 	return 0
+}
+
+// splitList splits a comma-separated list; "" is an empty, non-nil list.
+func splitList(s string) []string {
+	out := []string{}
+	for _, m := range strings.Split(s, ",") {
+		if m = strings.TrimSpace(m); m != "" {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }

@@ -192,8 +192,13 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 // image (built unless given) into the pool under every boot image name the
 // suites' clusters use.
 func libvirtQuickstart(ctx context.Context, set *definition.Set, uri, pool, imageDir, dir string, log *slog.Logger, stdout io.Writer, quiet bool) (*libvirt.Backend, error) {
-	kernel, initrd := filepath.Join(imageDir, "vmlinuz"), filepath.Join(imageDir, "initrd.gz")
-	if imageDir == "" {
+	var kernel, initrd string
+	if imageDir != "" {
+		var err error
+		if kernel, initrd, err = image.Files(imageDir); err != nil {
+			return nil, fmt.Errorf("--image %s: %w", imageDir, err)
+		}
+	} else {
 		if !quiet {
 			fmt.Fprintln(stdout, "building the slave image (xrdtest image build)...")
 		}

@@ -1,5 +1,5 @@
 // Package image builds the slave image that xrdtest's VMs boot: a Debian
-// cloud kernel (vmlinuz) and a small initramfs (initrd.gz) holding
+// cloud kernel (vmlinuz) and a small initramfs (initrd.img) holding
 // busybox, bash, the static xrdtest binary, the virtio and disk modules
 // and an /init that gets an address by DHCP and runs `xrdtest slave`
 // against the master named on the kernel command line (see BootParams).
@@ -10,7 +10,7 @@
 package image
 
 import (
-	"compress/gzip"
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"debug/buildinfo"
@@ -26,6 +26,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -51,7 +52,7 @@ var initramfsFiles embed.FS
 
 // Options configure Build.
 type Options struct {
-	// OutDir receives vmlinuz, initrd.gz and image.json (default
+	// OutDir receives vmlinuz, initrd.img and image.json (default
 	// ./xrdtest-image).
 	OutDir string
 	// CacheDir keeps downloaded and unpacked packages and the built
@@ -74,6 +75,9 @@ type Options struct {
 	// Modules to load at boot, by name (default DefaultModules); their
 	// dependencies are added.
 	Modules []string
+	// DiskModules are loaded at boot when a virtio disk is attached
+	// (default DefaultDiskModules).
+	DiskModules []string
 	// Log receives one line per step (nil: discarded).
 	Log io.Writer
 	// Now is the build time (default time.Now).
@@ -84,11 +88,11 @@ type Options struct {
 type Image struct {
 	Dir      string   // the output folder
 	Kernel   string   // Dir/vmlinuz
-	Initrd   string   // Dir/initrd.gz
+	Initrd   string   // Dir/initrd.img (an uncompressed cpio archive)
 	Manifest string   // Dir/image.json
 	Info     Manifest // what image.json says
 	// InitrdUncompressed is the size of the cpio archive, which the guest
-	// unpacks into RAM.
+	// unpacks into RAM (the file is not compressed: it is this size too).
 	InitrdUncompressed int64
 }
 
@@ -98,10 +102,11 @@ type Manifest struct {
 	KernelPackage  string            `json:"kernel_package"`
 	Built          time.Time         `json:"built"`
 	XrdtestVersion string            `json:"xrdtest_version"`
-	SHA256         map[string]string `json:"sha256"` // "vmlinuz", "initrd.gz"
+	SHA256         map[string]string `json:"sha256"` // "vmlinuz", "initrd.img"
 	Sizes          map[string]int64  `json:"sizes"`
-	Packages       map[string]string `json:"packages"` // name -> version
-	Modules        []string          `json:"modules"`  // load order, relative to /lib/modules/VERSION
+	Packages       map[string]string `json:"packages"`               // name -> version
+	Modules        []string          `json:"modules"`                // load order, relative to /lib/modules/VERSION
+	DiskModules    []string          `json:"disk_modules,omitempty"` // then, when a virtio disk is attached
 	Builtin        []string          `json:"builtin_modules,omitempty"`
 	Cmdline        string            `json:"cmdline"` // the base kernel command line; add xrdtest.* words
 	MinRAMMiB      int               `json:"min_ram_mib"`
@@ -118,6 +123,22 @@ func ReadManifest(dir string) (*Manifest, error) {
 		return nil, fmt.Errorf("%s/image.json: %w", dir, err)
 	}
 	return &m, nil
+}
+
+// Files returns the kernel and initramfs of the image in dir: vmlinuz and
+// initrd.img, or initrd.gz for an image built by an earlier version.
+func Files(dir string) (kernel, initrd string, err error) {
+	kernel = filepath.Join(dir, "vmlinuz")
+	if _, err := os.Stat(kernel); err != nil {
+		return "", "", fmt.Errorf("not an image folder (xrdtest image build): %w", err)
+	}
+	for _, name := range []string{"initrd.img", "initrd.gz"} {
+		initrd = filepath.Join(dir, name)
+		if _, err = os.Stat(initrd); err == nil {
+			return kernel, initrd, nil
+		}
+	}
+	return "", "", fmt.Errorf("not an image folder (xrdtest image build): %w", err)
 }
 
 // DefaultCacheDir is where Build keeps packages when Options.CacheDir is
@@ -155,6 +176,9 @@ func Build(ctx context.Context, opts Options) (*Image, error) {
 	}
 	if len(opts.Modules) == 0 {
 		opts.Modules = DefaultModules
+	}
+	if opts.DiskModules == nil {
+		opts.DiskModules = DefaultDiskModules
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -227,14 +251,17 @@ func (b *builder) build(ctx context.Context) (*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("modules: %w", err)
 	}
-	for _, n := range plan.Notes {
+	diskPlan, err := db.Resolve(b.opts.DiskModules)
+	if err != nil {
+		return nil, fmt.Errorf("disk modules: %w", err)
+	}
+	diskLoad := slices.DeleteFunc(diskPlan.Load, func(rel string) bool { return slices.Contains(plan.Load, rel) })
+	for _, n := range append(plan.Notes, diskPlan.Notes...) {
 		b.logf("modules: %s", n)
 	}
-	names := make([]string, len(plan.Load))
-	for i, rel := range plan.Load {
-		names[i] = ModuleName(rel)
-	}
-	b.logf("modules: %d to load (%s)%s", len(plan.Load), strings.Join(names, " "), builtinNote(plan.Builtin))
+	b.logf("modules: %d to load (%s)%s", len(plan.Load), moduleNames(plan.Load), builtinNote(plan.Builtin))
+	b.logf("modules: %d more when a virtio disk is attached (%s)%s", len(diskLoad), moduleNames(diskLoad), builtinNote(diskPlan.Builtin))
+	shipped := append(slices.Clone(plan.Load), diskLoad...)
 
 	// xrdtest.
 	xbin, how, err := b.xrdtestBinary(ctx)
@@ -254,8 +281,11 @@ func (b *builder) build(ctx context.Context) (*Image, error) {
 		return nil, err
 	}
 	img := &Image{Dir: b.opts.OutDir, Kernel: filepath.Join(b.opts.OutDir, "vmlinuz"),
-		Initrd: filepath.Join(b.opts.OutDir, "initrd.gz"), Manifest: filepath.Join(b.opts.OutDir, "image.json")}
-	rf := &rootfs{KernelVersion: kver, ModDir: moddir, Load: plan.Load, DepFile: db.DepFile(plan.Load),
+		Initrd: filepath.Join(b.opts.OutDir, "initrd.img"), Manifest: filepath.Join(b.opts.OutDir, "image.json")}
+	// An image of an earlier version beside this one would be installed
+	// by its old name too.
+	os.Remove(filepath.Join(b.opts.OutDir, "initrd.gz"))
+	rf := &rootfs{KernelVersion: kver, ModDir: moddir, Load: plan.Load, DiskLoad: diskLoad, DepFile: db.DepFile(shipped),
 		Busybox: bbBin, Bash: bashBin, Xrdtest: xbin, Applets: applets, Mtime: b.now}
 	if img.InitrdUncompressed, err = writeInitrd(img.Initrd, rf); err != nil {
 		return nil, fmt.Errorf("initramfs: %w", err)
@@ -266,7 +296,7 @@ func (b *builder) build(ctx context.Context) (*Image, error) {
 	m := Manifest{KernelVersion: kver, KernelPackage: kpkg, Built: b.now, XrdtestVersion: xver,
 		SHA256: map[string]string{}, Sizes: map[string]int64{},
 		Packages: map[string]string{kernel.Name: kernel.Version, busybox.Name: busybox.Version, bash.Name: bash.Version},
-		Modules:  plan.Load, Builtin: plan.Builtin, Cmdline: BaseCmdline, MinRAMMiB: MinRAMMiB}
+		Modules:  plan.Load, DiskModules: diskLoad, Builtin: append(plan.Builtin, diskPlan.Builtin...), Cmdline: BaseCmdline, MinRAMMiB: MinRAMMiB}
 	for _, f := range []string{img.Kernel, img.Initrd} {
 		sum, size, err := hashFile(f)
 		if err != nil {
@@ -284,6 +314,14 @@ func (b *builder) build(ctx context.Context) (*Image, error) {
 	img.Info = m
 	b.logf("image: %s in %.1f s", b.opts.OutDir, time.Since(start).Seconds())
 	return img, nil
+}
+
+func moduleNames(load []string) string {
+	names := make([]string, len(load))
+	for i, rel := range load {
+		names[i] = ModuleName(rel)
+	}
+	return strings.Join(names, " ")
 }
 
 func builtinNote(builtin []string) string {
@@ -472,6 +510,7 @@ type rootfs struct {
 	KernelVersion string
 	ModDir        string   // host folder of the kernel's modules
 	Load          []string // module paths relative to ModDir, in load order
+	DiskLoad      []string // the same, loaded after Load when a virtio disk is attached
 	DepFile       []byte   // modules.dep for the image
 	Busybox       string   // host paths of the static binaries
 	Bash          string
@@ -480,8 +519,11 @@ type rootfs struct {
 	Mtime         time.Time
 }
 
-// writeInitrd writes the gzip-compressed archive to file and returns the
-// archive's uncompressed size.
+// writeInitrd writes the archive to file, uncompressed, and returns its
+// size. Uncompressed because a TCG guest spends about a second inflating
+// a gzip one at every boot, while the kernel copies a cpio archive as it
+// is; the file is bigger (30 MiB rather than 12), which a pool does not
+// mind.
 func writeInitrd(file string, rf *rootfs) (int64, error) {
 	tmp := file + ".tmp"
 	f, err := os.Create(tmp)
@@ -489,18 +531,14 @@ func writeInitrd(file string, rf *rootfs) (int64, error) {
 		return 0, err
 	}
 	defer os.Remove(tmp)
-	zw, err := gzip.NewWriterLevel(f, gzip.BestCompression)
-	if err != nil {
-		f.Close()
-		return 0, err
-	}
-	cw := NewCPIOWriter(zw, rf.Mtime)
+	bw := bufio.NewWriterSize(f, 1<<20)
+	cw := NewCPIOWriter(bw, rf.Mtime)
 	err = rf.write(cw)
 	if err == nil {
 		err = cw.Close()
 	}
 	if err == nil {
-		err = zw.Close()
+		err = bw.Flush()
 	}
 	if err == nil {
 		err = f.Sync()
@@ -541,14 +579,15 @@ func (rf *rootfs) write(c *CPIOWriter) error {
 			// Stage scripts chown data disks to ${XROOTD_USER}:${XROOTD_GROUP}.
 			"xrootd:x:999:999:XRootD:/var/lib/xrootd:/usr/sbin/nologin\n" +
 			"nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
-		"etc/group":           "root:x:0:\ndaemon:x:1:\ntty:x:5:\nxrootd:x:999:\nnogroup:x:65534:\n",
-		"etc/shadow":          "root:*:19000:0:99999:7:::\n",
-		"etc/hosts":           "127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n",
-		"etc/hostname":        "xrdtest\n",
-		"etc/resolv.conf":     "",
-		"etc/nsswitch.conf":   "passwd: files\ngroup: files\nhosts: files dns\n",
-		"etc/profile":         "export PATH=/bin:/sbin:/usr/bin:/usr/sbin\nexport HOME=/root\n",
-		"etc/xrdtest/modules": strings.Join(rf.Load, "\n") + "\n",
+		"etc/group":                "root:x:0:\ndaemon:x:1:\ntty:x:5:\nxrootd:x:999:\nnogroup:x:65534:\n",
+		"etc/shadow":               "root:*:19000:0:99999:7:::\n",
+		"etc/hosts":                "127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n",
+		"etc/hostname":             "xrdtest\n",
+		"etc/resolv.conf":          "",
+		"etc/nsswitch.conf":        "passwd: files\ngroup: files\nhosts: files dns\n",
+		"etc/profile":              "export PATH=/bin:/sbin:/usr/bin:/usr/sbin\nexport HOME=/root\n",
+		"etc/xrdtest/modules":      strings.Join(rf.Load, "\n") + "\n",
+		"etc/xrdtest/modules.disk": strings.Join(rf.DiskLoad, "\n") + "\n",
 	}
 	keys := make([]string, 0, len(etc))
 	for k := range etc {
@@ -595,7 +634,7 @@ func (rf *rootfs) write(c *CPIOWriter) error {
 	}
 
 	mdir := "lib/modules/" + rf.KernelVersion
-	for _, rel := range rf.Load {
+	for _, rel := range append(slices.Clone(rf.Load), rf.DiskLoad...) {
 		data, err := os.ReadFile(filepath.Join(rf.ModDir, filepath.FromSlash(rel)))
 		if err != nil {
 			return err

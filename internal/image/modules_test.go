@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -41,32 +42,50 @@ func TestModuleName(t *testing.T) {
 
 func TestResolveDefaultModules(t *testing.T) {
 	db := fixtureDB(t, map[string][]string{"ext4": {"crc32c"}, "jbd2": {"crc32c"}})
-	p, err := db.Resolve(DefaultModules)
+	boot, err := db.Resolve(DefaultModules)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{
-		// virtio_pci
-		"virtio_ring", "virtio_pci_modern_dev", "virtio_pci_legacy_dev", "virtio", "virtio_pci",
-		// virtio_net (virtio_ring and virtio already there)
-		"failover", "net_failover", "virtio_net",
-		"virtio_blk",
-		// virtio_scsi, then sd_mod whose deps are loaded already
-		"scsi_common", "scsi_mod", "virtio_scsi", "sd_mod",
-		// ext4: soft dependency crc32c (both providers, from modules.alias), then its hard ones
-		"crc32c_intel", "crc32c_generic", "jbd2", "mbcache", "crc16", "ext4",
-		"virtio_rng",
+	disk, err := db.Resolve(DefaultDiskModules)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if got := names(p.Load); !reflect.DeepEqual(got, want) {
-		t.Errorf("load order\n got %v\nwant %v", got, want)
+	// What Build ships: the boot modules, then the disk ones not among them.
+	var diskOnly []string
+	for _, rel := range disk.Load {
+		if !slices.Contains(boot.Load, rel) {
+			diskOnly = append(diskOnly, rel)
+		}
 	}
-	if len(p.Builtin) != 0 || len(p.Notes) != 0 {
-		t.Errorf("builtin %v notes %v", p.Builtin, p.Notes)
+	for _, c := range []struct {
+		name      string
+		got, want []string
+	}{
+		{"boot", names(boot.Load), []string{
+			// virtio_pci
+			"virtio_ring", "virtio_pci_modern_dev", "virtio_pci_legacy_dev", "virtio", "virtio_pci",
+			// virtio_net (virtio_ring and virtio already there)
+			"failover", "net_failover", "virtio_net",
+			"virtio_rng",
+		}},
+		{"disk", names(diskOnly), []string{
+			"virtio_blk",
+			// ext4: soft dependency crc32c (both providers, from modules.alias), then its hard ones
+			"crc32c_intel", "crc32c_generic", "jbd2", "mbcache", "crc16", "ext4",
+		}},
+	} {
+		if !reflect.DeepEqual(c.got, c.want) {
+			t.Errorf("%s load order\n got %v\nwant %v", c.name, c.got, c.want)
+		}
 	}
-	checkOrder(t, db, p.Load)
-	dep := string(db.DepFile(p.Load))
+	if len(boot.Builtin)+len(disk.Builtin) != 0 || len(boot.Notes)+len(disk.Notes) != 0 {
+		t.Errorf("builtin %v %v notes %v %v", boot.Builtin, disk.Builtin, boot.Notes, disk.Notes)
+	}
+	shipped := append(slices.Clone(boot.Load), diskOnly...)
+	checkOrder(t, db, shipped)
+	dep := string(db.DepFile(shipped))
 	if !strings.Contains(dep, "kernel/fs/ext4/ext4.ko: kernel/fs/jbd2/jbd2.ko kernel/fs/mbcache.ko kernel/lib/crc16.ko\n") ||
-		strings.Count(dep, "\n") != len(p.Load) || strings.Contains(dep, "xfs") {
+		strings.Count(dep, "\n") != len(shipped) || strings.Contains(dep, "xfs") || strings.Contains(dep, "scsi") {
 		t.Errorf("DepFile:\n%s", dep)
 	}
 }

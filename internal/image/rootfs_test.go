@@ -2,7 +2,6 @@ package image
 
 import (
 	"bytes"
-	"compress/gzip"
 	"debug/elf"
 	"encoding/binary"
 	"io"
@@ -93,14 +92,15 @@ func TestRootfs(t *testing.T) {
 	moddir := filepath.Join(dir, "lib/modules/6.1.0-test")
 	write("lib/modules/6.1.0-test/kernel/drivers/virtio/virtio.ko", "VIRTIO")
 	write("lib/modules/6.1.0-test/kernel/drivers/net/virtio_net.ko", "VIRTIONET")
+	write("lib/modules/6.1.0-test/kernel/drivers/block/virtio_blk.ko", "VIRTIOBLK")
 	write("lib/modules/6.1.0-test/modules.builtin", "kernel/fs/ext4/ext4.ko\n")
 	load := []string{"kernel/drivers/virtio/virtio.ko", "kernel/drivers/net/virtio_net.ko"}
-	rf := &rootfs{KernelVersion: "6.1.0-test", ModDir: moddir, Load: load,
+	rf := &rootfs{KernelVersion: "6.1.0-test", ModDir: moddir, Load: load, DiskLoad: []string{"kernel/drivers/block/virtio_blk.ko"},
 		DepFile: []byte("kernel/drivers/virtio/virtio.ko:\nkernel/drivers/net/virtio_net.ko: kernel/drivers/virtio/virtio.ko\n"),
 		Busybox: write("busybox", "BUSYBOX"), Bash: write("bash-static", "BASH"), Xrdtest: write("xrdtest", "XRDTEST"),
 		Applets: []string{"bin/sh", "bin/ls", "usr/bin/awk", "sbin/udhcpc", "bin/busybox", "linuxrc"},
 		Mtime:   time.Unix(1700000000, 0)}
-	initrd := filepath.Join(dir, "out", "initrd.gz")
+	initrd := filepath.Join(dir, "out", "initrd.img")
 	os.MkdirAll(filepath.Dir(initrd), 0o755)
 	size, err := writeInitrd(initrd, rf)
 	if err != nil {
@@ -111,11 +111,7 @@ func TestRootfs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := io.ReadAll(zr)
+	raw, err := io.ReadAll(f) // uncompressed: the kernel copies it as it is
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,6 +165,8 @@ func TestRootfs(t *testing.T) {
 	check("etc/xrdtest/udhcpc.script", cpioReg|0o755, "*")
 	check("etc/xrdtest/params.sh", cpioReg|0o644, "*")
 	check("etc/xrdtest/modules", cpioReg|0o644, strings.Join(load, "\n")+"\n")
+	check("etc/xrdtest/modules.disk", cpioReg|0o644, "kernel/drivers/block/virtio_blk.ko\n")
+	check("lib/modules/6.1.0-test/kernel/drivers/block/virtio_blk.ko", cpioReg|0o644, "VIRTIOBLK")
 	check("lib/modules/6.1.0-test/kernel/drivers/net/virtio_net.ko", cpioReg|0o644, "VIRTIONET")
 	check("lib/modules/6.1.0-test/modules.dep", cpioReg|0o644, string(rf.DepFile))
 	check("lib/modules/6.1.0-test/modules.builtin", cpioReg|0o644, "kernel/fs/ext4/ext4.ko\n")

@@ -28,9 +28,10 @@
 // # Boot images
 //
 // Host.BootImage names a volume of the storage pool (Config.Pool). If the
-// pool also holds <image without extension>.vmlinuz and .initrd.gz, as
-// written by `xrdtest image build` (e.g. slave.qcow2 beside slave.vmlinuz
-// and slave.initrd.gz), the domain boots that kernel directly with
+// pool also holds <image without extension>.vmlinuz and .initrd.img (or
+// .initrd.gz, as earlier versions installed it), as `xrdtest hypervisor
+// install-image` puts them (e.g. slave.qcow2 beside slave.vmlinuz and
+// slave.initrd.img), the domain boots that kernel directly with
 //
 //	console=ttyS0 panic=-1 clocksource=hpet quiet xrdtest.name=<FQDN>
 //	xrdtest.master=master.xrd.test:<port> xrdtest.token=<token>

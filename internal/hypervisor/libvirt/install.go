@@ -2,8 +2,10 @@ package libvirt
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -29,6 +31,13 @@ func (b *Backend) InstallImage(ctx context.Context, name, kernel, initrd string)
 		if err := copyIfChanged(f.src, filepath.Join(pool.path, f.dst)); err != nil {
 			return fmt.Errorf("installing %s into pool %s: %w", f.dst, b.cfg.Pool, err)
 		}
+	}
+	// The initrd of an earlier install under its old name would be
+	// shadowed by the new one: remove it.
+	if err := os.Remove(filepath.Join(pool.path, legacyInitrdName(name))); err == nil {
+		b.log.Info("removed the initrd of an earlier install", "volume", legacyInitrdName(name))
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("installing %s into pool %s: %w", iname, b.cfg.Pool, err)
 	}
 	if err := l.StoragePoolRefresh(pool.ref, 0); err != nil {
 		return fmt.Errorf("refreshing pool %s: %w", b.cfg.Pool, err)

@@ -22,13 +22,23 @@ func DataVolumeName(cluster, host, disk string) string {
 
 // KernelVolumeNames are the kernel and initrd beside a boot image in the
 // pool that make the backend boot the kernel directly:
-// <image without extension>.vmlinuz and .initrd.gz.
+// <image without extension>.vmlinuz and .initrd.img (legacyInitrdName:
+// .initrd.gz, as images were installed before).
 func KernelVolumeNames(bootImage string) (kernel, initrd string) {
+	base := imageBase(bootImage)
+	return base + ".vmlinuz", base + ".initrd.img"
+}
+
+// legacyInitrdName is the initrd's name in pools filled by earlier
+// versions (gzip-compressed then; the kernel reads either).
+func legacyInitrdName(bootImage string) string { return imageBase(bootImage) + ".initrd.gz" }
+
+func imageBase(bootImage string) string {
 	base := strings.TrimSuffix(bootImage, path.Ext(bootImage))
 	if base == "" {
 		base = bootImage
 	}
-	return base + ".vmlinuz", base + ".initrd.gz"
+	return base
 }
 
 // shortName is the first label of a host name.

@@ -299,6 +299,11 @@ func (b *Backend) lookupBootImage(l *libvirt.Libvirt, pool poolInfo, name string
 	kname, iname := KernelVolumeNames(name)
 	kpath, kerr := volPath(l, pool, kname)
 	ipath, ierr := volPath(l, pool, iname)
+	if isNotFound(ierr) {
+		if p, err := volPath(l, pool, legacyInitrdName(name)); err == nil || !isNotFound(err) {
+			ipath, ierr = p, err
+		}
+	}
 	switch {
 	case kerr == nil && ierr == nil:
 		img.kernel, img.initrd = kpath, ipath

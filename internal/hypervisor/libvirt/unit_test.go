@@ -64,7 +64,7 @@ func TestNames(t *testing.T) {
 		".hidden":         ".hidden",
 	} {
 		k, i := KernelVolumeNames(img)
-		if k != want+".vmlinuz" || i != want+".initrd.gz" {
+		if k != want+".vmlinuz" || i != want+".initrd.img" || legacyInitrdName(img) != want+".initrd.gz" {
 			t.Errorf("KernelVolumeNames(%q) = %q, %q", img, k, i)
 		}
 	}

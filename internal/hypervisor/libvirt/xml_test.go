@@ -144,7 +144,7 @@ func goldenPlan(spec hypervisor.ClusterSpec, h *definition.Host, typ string, ker
 		p.CPUMode = "maximum" // what the backend picks for TCG when libvirt offers it
 	}
 	if kernel {
-		p.Kernel, p.Initrd = "/pool/slave.vmlinuz", "/pool/slave.initrd.gz"
+		p.Kernel, p.Initrd = "/pool/slave.vmlinuz", "/pool/slave.initrd.img"
 		p.Extra = []string{"loglevel=7"}
 	}
 	return p
