@@ -23,7 +23,7 @@ func TestKernelCmdline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "console=ttyS0 panic=-1 clocksource=hpet quiet xrdtest.name=srv1.xrd.test xrdtest.master=10.0.2.2:20000 xrdtest.token=0123abcd xrdtest.ca=sha256:" +
+	want := "console=ttyS0 panic=-1 clocksource=hpet quiet cryptomgr.notests=1 no_timer_check mitigations=off random.trust_cpu=on xrdtest.name=srv1.xrd.test xrdtest.master=10.0.2.2:20000 xrdtest.token=0123abcd xrdtest.ca=sha256:" +
 		strings.Repeat("ab", 32) + " xrdtest.gw=192.168.1.1 xrdtest.poweroff_on_exit=1"
 	if got != want {
 		t.Errorf("KernelCmdline\n got %s\nwant %s", got, want)

@@ -33,7 +33,7 @@
 // install-image` puts them (e.g. slave.qcow2 beside slave.vmlinuz and
 // slave.initrd.img), the domain boots that kernel directly with
 //
-//	console=ttyS0 panic=-1 clocksource=hpet quiet xrdtest.name=<FQDN>
+//	<image.BaseCmdline> xrdtest.name=<FQDN>
 //	xrdtest.master=master.xrd.test:<port> xrdtest.token=<token>
 //	xrdtest.ca=<CA fingerprint> xrdtest.gw=<gateway> [Config.ExtraKernelArgs]
 //

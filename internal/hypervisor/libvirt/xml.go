@@ -1,6 +1,8 @@
 package libvirt
 
 import (
+	"github.com/xrdtest/xrdtest/internal/image"
+
 	"encoding/xml"
 	"fmt"
 	"net/netip"
@@ -197,12 +199,6 @@ func bootParams(spec hypervisor.ClusterSpec, host string) []string {
 	return p
 }
 
-// kernelArgs come before the boot parameters on a direct-boot command
-// line: serial console, a dead guest stops (panic=-1 and on_reboot =
-// destroy), and a clock that stays right under TCG (clocksource=hpet with
-// <acpi/>).
-var kernelArgs = []string{"console=ttyS0", "panic=-1", "clocksource=hpet", "quiet"}
-
 // domainPlan is everything a host's domain XML depends on, resolved.
 type domainPlan struct {
 	Name    string
@@ -268,7 +264,10 @@ func buildDomain(p domainPlan) (*libvirtxml.Domain, error) {
 	if p.Kernel != "" {
 		d.OS.Kernel = p.Kernel
 		d.OS.Initrd = p.Initrd
-		d.OS.Cmdline = strings.Join(append(append(append([]string{}, kernelArgs...), p.Params...), p.Extra...), " ")
+		// The image's base command line (serial console, a dead guest
+		// stops with panic=-1 and on_reboot=destroy, a clock that stays
+		// right under TCG with <acpi/>), then the boot parameters.
+		d.OS.Cmdline = strings.Join(append(append([]string{image.BaseCmdline}, p.Params...), p.Extra...), " ")
 	} else {
 		d.OS.SMBios = &libvirtxml.DomainSMBios{Mode: "sysinfo"}
 		d.SysInfo = []libvirtxml.DomainSysInfo{{SMBIOS: &libvirtxml.DomainSysInfoSMBIOS{
