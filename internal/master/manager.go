@@ -153,10 +153,12 @@ func (m *Manager) Start(ctx context.Context, suiteName string, cases []string, t
 	}
 	m.running[s.ID] = a
 	m.bySuite[suite.Name]++
+	// Under the lock that Shutdown takes to set closing: its Wait sees
+	// every session it did not refuse.
+	m.wg.Add(1)
 	m.mu.Unlock()
 	m.event(ctx, s.ID, "queued", fmt.Sprintf("session of %s queued by %s", suite.Name, triggeredBy))
 	snapshot := *s
-	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
 		defer close(a.done)
