@@ -20,6 +20,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,15 +38,20 @@ type options struct {
 	tmp       string
 	keep      bool
 	json      bool
+	// floorRounds is the number of echo rounds of the floor measured
+	// before each barrier round (0: no floor).
+	floorRounds int
+	cpuProfile  string
 }
 
 // report is everything the run measured; -json prints it as is.
 type report struct {
-	Env      env          `json:"env"`
-	ForkExec *dist        `json:"fork_exec_bash"`
-	Rounds   []*round     `json:"rounds"`
-	Stream   *streamRound `json:"stream,omitempty"`
-	Targets  []target     `json:"targets"`
+	Env      env           `json:"env"`
+	ForkExec *dist         `json:"fork_exec_bash"`
+	Rounds   []*round      `json:"rounds"`
+	Floors   []*floorRound `json:"floor"`
+	Stream   *streamRound  `json:"stream,omitempty"`
+	Targets  []target      `json:"targets"`
 }
 
 type env struct {
@@ -112,6 +118,8 @@ func main() {
 	flag.StringVar(&o.tmp, "tmp", "", "where the temporary folders go (default: $TMPDIR or /tmp); the master's state, outputs included, is there")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary folders")
 	flag.BoolVar(&o.json, "json", false, "print one JSON object with every figure instead of tables")
+	flag.IntVar(&o.floorRounds, "floor-rounds", 200, "rounds of the bare gRPC echo measured before each barrier round (0: none)")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the bench process (the simulated slaves) to this file")
 	flag.Parse()
 	for _, f := range strings.Split(*nList, ",") {
 		if f = strings.TrimSpace(f); f == "" {
@@ -124,8 +132,27 @@ func main() {
 		}
 		o.ns = append(o.ns, n)
 	}
+	if caDir := os.Getenv(echoEnv); caDir != "" {
+		// This process is the floor's echo server, started by floor.
+		if err := echoServer(caDir, o.ns[0], o.floorRounds); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: echo server: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: -cpuprofile: %v\n", err)
+			os.Exit(2)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	rep, err := run(ctx, o)
 	if rep != nil {
 		if o.json {
@@ -186,6 +213,16 @@ func run(ctx context.Context, o *options) (*report, error) {
 	rep.ForkExec = &fe
 
 	for _, n := range o.ns {
+		if o.floorRounds > 0 {
+			progress("floor: bare gRPC echo, %d streams", n)
+			f, err := floor(ctx, o, n)
+			if err != nil {
+				rep.Targets = targets(rep)
+				return rep, fmt.Errorf("floor of %d streams: %w", n, err)
+			}
+			rep.Floors = append(rep.Floors, f)
+			progress("  round trip p50 %.2f ms, p99 %.2f ms; server RSS %.1f MiB", f.RoundTrip.P50, f.RoundTrip.P99, f.RSSAfterMiB)
+		}
 		progress("barrier round: %d slaves", n)
 		r, err := barrierRound(ctx, o, bin, n)
 		if err != nil {
@@ -417,6 +454,9 @@ func printTables(w io.Writer, rep *report) {
 				r.Slaves, r.SlavesCPUS, r.DetailMiB, r.DetailS)
 		}
 		fmt.Fprintln(w)
+	}
+	if len(rep.Floors) > 0 {
+		printFloors(w, rep)
 	}
 	if fe := rep.ForkExec; fe != nil {
 		fmt.Fprintf(w, "For comparison, fork+exec of `bash -c :` via os/exec, %d runs: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n\n",

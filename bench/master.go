@@ -227,8 +227,11 @@ func procMemory(pid int) (rss, hwm int64, err error) {
 }
 
 // cpuTime returns the CPU time (user + system) the master has used.
-func (m *masterProc) cpuTime() (time.Duration, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", m.cmd.Process.Pid))
+func (m *masterProc) cpuTime() (time.Duration, error) { return procCPU(m.cmd.Process.Pid) }
+
+// procCPU returns the CPU time (user + system) process pid has used.
+func procCPU(pid int) (time.Duration, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, err
 	}
@@ -238,7 +241,7 @@ func (m *masterProc) cpuTime() (time.Duration, error) {
 	s := string(data)
 	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
 	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: too few fields", m.cmd.Process.Pid)
+		return 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
 	}
 	var ticks int64
 	for _, v := range f[11:13] {
