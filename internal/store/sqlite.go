@@ -38,6 +38,10 @@ type SQLite struct {
 	w   *sql.DB // the writer: one connection
 	r   *sql.DB // readers
 	now func() time.Time
+	// upsert is upsertResult prepared once on the writer: PutResults
+	// runs for every batch of a stage's results, and preparing the
+	// statement cost as much as executing a small batch.
+	upsert *sql.Stmt
 
 	closeOnce sync.Once
 	closeErr  error
@@ -82,9 +86,16 @@ func OpenSQLite(ctx context.Context, dir string) (*SQLite, error) {
 		return nil, fmt.Errorf("store: open %s: %w", dir, err)
 	}
 
+	upsert, err := w.PrepareContext(ctx, upsertResult)
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("store: open %s: %w", dir, err)
+	}
+
 	rq := url.Values{"_pragma": {bt}, "_query_only": {"1"}}
 	r, err := sql.Open("sqlite", uri+"?"+rq.Encode())
 	if err != nil {
+		upsert.Close()
 		w.Close()
 		return nil, fmt.Errorf("store: %w", err)
 	}
@@ -93,10 +104,11 @@ func OpenSQLite(ctx context.Context, dir string) (*SQLite, error) {
 	r.SetMaxIdleConns(n)
 	if err := r.PingContext(ctx); err != nil {
 		r.Close()
+		upsert.Close()
 		w.Close()
 		return nil, fmt.Errorf("store: open %s: %w", dir, err)
 	}
-	return &SQLite{dir: dir, w: w, r: r, now: time.Now}, nil
+	return &SQLite{dir: dir, w: w, r: r, now: time.Now, upsert: upsert}, nil
 }
 
 // Dir returns the directory of the store.
@@ -107,6 +119,7 @@ func (s *SQLite) Dir() string { return s.dir }
 func (s *SQLite) Close() error {
 	s.closeOnce.Do(func() {
 		err := s.r.Close()
+		s.upsert.Close()
 		s.w.Exec(optimize)
 		if werr := s.w.Close(); err == nil {
 			err = werr
@@ -559,10 +572,7 @@ func (s *SQLite) PutResults(ctx context.Context, rs []*Result) error {
 	}
 	var sessionID int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, upsertResult)
-		if err != nil {
-			return err
-		}
+		st := tx.StmtContext(ctx, s.upsert)
 		defer st.Close()
 		for _, w := range rows {
 			sessionID = w.r.SessionID
