@@ -253,7 +253,9 @@ func echoServer(caDir string, n, rounds int) error {
 		return err
 	}
 	e := &echo{n: n, joined: make(chan struct{}), roundDone: make(chan struct{}, 1)}
-	srv := grpc.NewServer(grpc.Creds(credentials.NewTLS(tlsConf)))
+	// The master's transport settings (protocol.ServerOptions); its
+	// keepalive only matters for idle connections.
+	srv := grpc.NewServer(append(protocol.ServerOptions(), grpc.Creds(credentials.NewTLS(tlsConf)))...)
 	protocol.RegisterMasterServer(srv, e)
 	go srv.Serve(ln)
 	defer srv.Stop()

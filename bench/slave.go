@@ -78,7 +78,7 @@ func enroll(ctx context.Context, addr string, fp pki.Fingerprint, name, dir stri
 // Welcome, then it answers commands with h and sends a heartbeat every
 // interval the master asked for, until close.
 func connectSlave(ctx context.Context, addr string, creds *pki.Credentials, name string, h stageHandler) (*simSlave, error) {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(creds.ClientTLS())))
+	conn, err := grpc.NewClient(addr, append(protocol.DialOptions(), grpc.WithTransportCredentials(credentials.NewTLS(creds.ClientTLS())))...)
 	if err != nil {
 		return nil, err
 	}
