@@ -42,6 +42,7 @@ type options struct {
 	// before each barrier round (0: no floor).
 	floorRounds int
 	cpuProfile  string
+	floorOnly   bool
 }
 
 // report is everything the run measured; -json prints it as is.
@@ -120,6 +121,7 @@ func main() {
 	flag.BoolVar(&o.json, "json", false, "print one JSON object with every figure instead of tables")
 	flag.IntVar(&o.floorRounds, "floor-rounds", 200, "rounds of the bare gRPC echo measured before each barrier round (0: none)")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the bench process (the simulated slaves) to this file")
+	flag.BoolVar(&o.floorOnly, "floor-only", false, "measure the floor of each -n only, no barrier round")
 	flag.Parse()
 	for _, f := range strings.Split(*nList, ",") {
 		if f = strings.TrimSpace(f); f == "" {
@@ -222,6 +224,9 @@ func run(ctx context.Context, o *options) (*report, error) {
 			}
 			rep.Floors = append(rep.Floors, f)
 			progress("  round trip p50 %.2f ms, p99 %.2f ms; server RSS %.1f MiB", f.RoundTrip.P50, f.RoundTrip.P99, f.RSSAfterMiB)
+		}
+		if o.floorOnly {
+			continue
 		}
 		progress("barrier round: %d slaves", n)
 		r, err := barrierRound(ctx, o, bin, n)
