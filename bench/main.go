@@ -469,7 +469,7 @@ func printTables(w io.Writer, rep *report) {
 	}
 	if s := rep.Stream; s != nil {
 		fmt.Fprintf(w, "Streaming: one slave sends %d MiB of output in one stage (%d chunks of 64 KiB, window 8 MiB)\n", s.Bytes>>20, s.Chunks)
-		fmt.Fprintf(w, "  throughput        %.0f MiB/s (%.2f s from RunStage to the end acknowledged; master CPU %.1f s)\n",
+		fmt.Fprintf(w, "  throughput        %.0f MiB/s (%.2f s from RunStage to the last chunk acknowledged; master CPU %.1f s)\n",
 			s.MiBPerSecond, s.Seconds, s.MasterCPUS)
 		fmt.Fprintf(w, "  master RSS        before %.1f MiB, peak %.1f MiB, growth %.1f MiB (%d samples, every 100 ms)\n",
 			s.RSSBeforeMiB, s.RSSPeakMiB, s.RSSGrowthMiB, s.RSSSamples)

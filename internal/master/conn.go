@@ -32,6 +32,13 @@ type daemonConn struct {
 	logs     map[string]*logWait // log collections by id
 	reason   string              // why the connection ended
 	lastSeen time.Time
+	// doneAcks acknowledge stage ends: they go out just before the next
+	// message to the daemon (its next RunStage, in the same write) or with
+	// the next heartbeat, instead of costing a write and a read each. An
+	// end is acknowledged only to let the slave forget it: nothing waits
+	// for it, and a slave that reconnects before it arrives resends the
+	// end, which is acknowledged again.
+	doneAcks []*protocol.MasterMessage
 }
 
 func newDaemonConn(r *Registry, id pki.Identity, addr string, hello *protocol.Hello, log *slog.Logger) *daemonConn {
@@ -54,6 +61,22 @@ func (c *daemonConn) send(m *protocol.MasterMessage) bool {
 	case <-c.closed:
 		return false
 	}
+}
+
+// ackLater queues a stage end's acknowledgement for the next send.
+func (c *daemonConn) ackLater(m *protocol.MasterMessage) {
+	c.mu.Lock()
+	c.doneAcks = append(c.doneAcks, m)
+	c.mu.Unlock()
+}
+
+// takeAcks returns the queued acknowledgements and forgets them.
+func (c *daemonConn) takeAcks() []*protocol.MasterMessage {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	acks := c.doneAcks
+	c.doneAcks = nil
+	return acks
 }
 
 func (c *daemonConn) close(reason string) {
@@ -169,7 +192,7 @@ func (c *daemonConn) handle(m *protocol.DaemonMessage) {
 			default:
 			}
 		}
-		c.send(ackMessage(d.GetId(), d.GetChunks(), true))
+		c.ackLater(ackMessage(d.GetId(), d.GetChunks(), true))
 	case *protocol.DaemonMessage_LogChunk:
 		c.handleLogChunk(m.LogChunk)
 	case *protocol.DaemonMessage_SyncRequest:
