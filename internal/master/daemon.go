@@ -278,6 +278,9 @@ func closeInterrupted(ctx context.Context, st store.Store, ids []int64, log *slo
 				}
 			}
 		}
+		if err := closeUnrecorded(ctx, st, id, results); err != nil {
+			log.Error("cannot close an interrupted stage", "session", id, "err", err)
+		}
 	}
 }
 

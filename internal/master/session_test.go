@@ -185,3 +185,62 @@ func TestHistorySurvivesRestart(t *testing.T) {
 		t.Errorf("output after restart: %q", b[:n])
 	}
 }
+
+// A master killed within runningDelay of a dispatch leaves no result for
+// the slaves of that stage: the next master records them as cancelled,
+// like the running ones, and leaves the other stages alone.
+func TestInterruptedStageWithoutResults(t *testing.T) {
+	ctx := context.Background()
+	state := filepath.Join(t.TempDir(), "state")
+	st, err := store.OpenSQLite(ctx, filepath.Join(state, "history"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now().Add(-time.Minute)
+	s := &store.Session{Suite: "ts", State: store.SessionRunning, Machines: []string{"h1.xrd.test", "h2.xrd.test"}, Started: t0}
+	if err := st.CreateSession(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	code := 0
+	for _, stg := range []*store.Stage{
+		{SessionID: s.ID, Index: 0, Name: "suite_init", Started: t0, Ended: t0.Add(time.Second)},
+		{SessionID: s.ID, Index: 1, Name: "c:init", Case: "c", Started: t0.Add(2 * time.Second)},
+	} {
+		if err := st.PutStage(ctx, stg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.PutResults(ctx, []*store.Result{
+		{SessionID: s.ID, Stage: 0, Slave: "h1.xrd.test", Status: store.StatusPassed, ExitCode: &code, Start: t0, End: t0.Add(time.Second)},
+		{SessionID: s.ID, Stage: 0, Slave: "h2.xrd.test", Status: store.StatusPassed, ExitCode: &code, Start: t0, End: t0.Add(time.Second)},
+		{SessionID: s.ID, Stage: 1, Slave: "h2.xrd.test", Status: store.StatusRunning, Start: t0.Add(2 * time.Second)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	m := masterWithRepo(t, state, "#!/bin/bash\n", 10*time.Second)
+	defer m.Close()
+	d, err := master.Detail(ctx, m.Store, s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.State != store.SessionInterrupted || len(d.Stages) != 2 {
+		t.Fatalf("after restart: %s, %d stages", d.State, len(d.Stages))
+	}
+	for _, r := range d.Stages[0].Results {
+		if r.Status != store.StatusPassed {
+			t.Errorf("suite_init on %s: %s, want passed (untouched)", r.Slave, r.Status)
+		}
+	}
+	got := map[string]store.Status{}
+	for _, r := range d.Stages[1].Results {
+		got[r.Slave] = r.Status
+		if !strings.HasPrefix(r.Message, "interrupted") {
+			t.Errorf("c:init on %s: message %q", r.Slave, r.Message)
+		}
+	}
+	if len(got) != 2 || got["h1.xrd.test"] != store.StatusCancelled || got["h2.xrd.test"] != store.StatusCancelled {
+		t.Errorf("c:init results after restart: %v, want both cancelled", got)
+	}
+}
