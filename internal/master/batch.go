@@ -3,6 +3,7 @@ package master
 import (
 	"context"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
@@ -97,6 +98,10 @@ func (b *resultBatcher) releaseLocked() {
 func (b *resultBatcher) run(ctx context.Context) {
 	defer close(b.done)
 	for range b.kick {
+		// Let the goroutines ready to run queue their results first:
+		// one transaction for them all rather than one for each (a
+		// transaction's begin and commit cost as much as a few rows).
+		runtime.Gosched()
 		b.mu.Lock()
 		batch := b.queue
 		b.queue = nil
