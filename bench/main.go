@@ -43,6 +43,10 @@ type options struct {
 	floorRounds int
 	cpuProfile  string
 	floorOnly   bool
+	// masterProfile: write a CPU profile of each barrier round's master,
+	// profileSeconds long from the session's start, to masterProfile-N.
+	masterProfile  string
+	profileSeconds int
 }
 
 // report is everything the run measured; -json prints it as is.
@@ -122,6 +126,8 @@ func main() {
 	flag.IntVar(&o.floorRounds, "floor-rounds", 200, "rounds of the bare gRPC echo measured before each barrier round (0: none)")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the bench process (the simulated slaves) to this file")
 	flag.BoolVar(&o.floorOnly, "floor-only", false, "measure the floor of each -n only, no barrier round")
+	flag.StringVar(&o.masterProfile, "master-cpuprofile", "", "write a CPU profile of each barrier round's master to `PREFIX`-N.prof (from the session's start, -profile-seconds long)")
+	flag.IntVar(&o.profileSeconds, "profile-seconds", 10, "length of the masters' CPU profiles")
 	flag.Parse()
 	for _, f := range strings.Split(*nList, ",") {
 		if f = strings.TrimSpace(f); f == "" {
@@ -300,7 +306,7 @@ func barrierRound(ctx context.Context, o *options, bin string, n int) (*round, e
 	if err := checkRepo(ctx, bin, repo, "bench", n, benchStages); err != nil {
 		return nil, err
 	}
-	m, err := startMaster(ctx, bin, dir, repo)
+	m, err := startMaster(ctx, bin, dir, repo, o.masterProfile != "")
 	if err != nil {
 		return nil, err
 	}
@@ -331,6 +337,14 @@ func barrierRound(ctx context.Context, o *options, bin string, n int) (*round, e
 	}
 	self0 := selfCPU()
 
+	if o.masterProfile != "" {
+		prof := m.cpuProfile(ctx, fmt.Sprintf("%s-%d.prof", o.masterProfile, n), o.profileSeconds)
+		defer func() {
+			if err := <-prof; err != nil {
+				progress("master CPU profile: %v", err)
+			}
+		}()
+	}
 	s, err := m.runSession(ctx, "bench", o.timeout)
 	if err != nil {
 		return nil, err

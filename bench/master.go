@@ -39,6 +39,7 @@ type masterProc struct {
 	exited     chan struct{}
 	waitErr    error
 	http       *http.Client
+	pprof      string // host:port of its net/http/pprof server, if any
 }
 
 // freePorts asks the kernel for n distinct free ports on the loopback.
@@ -60,8 +61,8 @@ func freePorts(n int) ([]int, error) {
 // startMaster writes dir/master.conf for the definitions in repo and starts
 // bin as `xrdtest master -c dir/master.conf`, returning once it printed its
 // CA fingerprint and its API answers.
-func startMaster(ctx context.Context, bin, dir, repo string) (*masterProc, error) {
-	ports, err := freePorts(2)
+func startMaster(ctx context.Context, bin, dir, repo string, pprof bool) (*masterProc, error) {
+	ports, err := freePorts(3)
 	if err != nil {
 		return nil, err
 	}
@@ -114,6 +115,10 @@ log_level = WARNING
 		http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}},
 	}
 	m.cmd = exec.Command(bin, "master", "-c", confPath)
+	if pprof {
+		m.pprof = fmt.Sprintf("127.0.0.1:%d", ports[2])
+		m.cmd.Env = append(os.Environ(), "XRDTEST_PPROF="+m.pprof)
+	}
 	m.cmd.Stderr = m.log
 	stdout, err := m.cmd.StdoutPipe()
 	if err != nil {
@@ -165,6 +170,39 @@ log_level = WARNING
 			return nil, fmt.Errorf("the master's API does not answer: %v\n%s", err, m.log)
 		}
 	}
+}
+
+// cpuProfile fetches a CPU profile of seconds from the master's pprof
+// server into file, in the background; the channel gives the outcome.
+func (m *masterProc) cpuProfile(ctx context.Context, file string, seconds int) <-chan error {
+	errc := make(chan error, 1)
+	go func() {
+		errc <- func() error {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", m.pprof, seconds), nil)
+			if err != nil {
+				return err
+			}
+			resp, err := m.http.Do(req)
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("%s", resp.Status)
+			}
+			f, err := os.Create(file)
+			if err != nil {
+				return err
+			}
+			if _, err := io.Copy(f, resp.Body); err != nil {
+				f.Close()
+				return err
+			}
+			progress("master CPU profile written to %s", file)
+			return f.Close()
+		}()
+	}()
+	return errc
 }
 
 // stop ends the master with SIGTERM (a clean shutdown), then SIGKILL if

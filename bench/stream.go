@@ -189,7 +189,7 @@ func runStream(ctx context.Context, o *options, bin, base string, total int64) (
 	if err := checkRepo(ctx, bin, repo, "stream", 1, 5); err != nil {
 		return nil, err
 	}
-	m, err := startMaster(ctx, bin, dir, repo)
+	m, err := startMaster(ctx, bin, dir, repo, false)
 	if err != nil {
 		return nil, err
 	}
