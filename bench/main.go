@@ -85,8 +85,10 @@ type round struct {
 	// Overhead is stage.ended - stage.started: from the barrier opening
 	// (dispatch) to it closing after the last slave's result.
 	Overhead dist `json:"stage_overhead"`
-	// Where it goes: Dispatch is until the last slave's StageStarted
-	// arrived, Close from the last StageDone to the barrier closing, Gap
+	// Where it goes: Dispatch is until the last slave's recorded start
+	// (its command being sent: the simulated slaves answer at once, with
+	// no StageStarted), Close from the last StageDone to the barrier
+	// closing, Gap
 	// between one stage's end and the next one's start.
 	Dispatch dist `json:"dispatch"`
 	Close    dist `json:"close"`
@@ -466,7 +468,7 @@ func printTables(w io.Writer, rep *report) {
 				r.Dispatch.P50, r.Close.P50, r.Gap.P50, r.MasterCPUS, r.CPUPerResultUs, r.RSSIdleMiB, r.RSSAfterMiB, r.HWMMiB)
 		}
 		tw.Flush()
-		fmt.Fprintln(w, "(dispatch: stage start -> last slave's StageStarted received; close: last StageDone -> stage end;")
+		fmt.Fprintln(w, "(dispatch: stage start -> the last slave's start, which for these slaves is its command leaving; close: last StageDone -> stage end;")
 		fmt.Fprintln(w, " gap: stage end -> next stage start; CPU: the master's user+system time during the session, and per stage result)")
 		for _, r := range rep.Rounds {
 			fmt.Fprintf(w, "%4d slaves: the simulated slaves (bench process) used %.1f s of CPU during the session; GET /api/v1/sessions/{id}: %.1f MiB in %.2f s\n",

@@ -129,9 +129,15 @@ func (w *stageWait) startTime(fallback time.Time) time.Time {
 }
 
 // outcome converts the slave's report; the end time is the master's
-// clock at the report.
+// clock at the report. A stage short enough for the slave to send no
+// StageStarted starts its duration before the end, or, from a slave that
+// does not say, when its command was sent.
 func (w *stageWait) outcome(d *protocol.StageDone, sent time.Time) Outcome {
-	o := Outcome{Start: w.startTime(sent), End: time.Now()}
+	o := Outcome{Start: w.startTime(time.Time{}), End: time.Now()}
+	if us := d.GetDurationUs(); o.Start.IsZero() && us > 0 {
+		o.Start = o.End.Add(-time.Duration(us) * time.Microsecond)
+	}
+	o.Start = maxTime(o.Start, sent)
 	code := int(d.GetExitCode())
 	switch {
 	case d.GetError() != "":
@@ -166,7 +172,7 @@ func (c *daemonConn) handle(m *protocol.DaemonMessage) {
 		if w := c.registry.pendingStage(c.id.Name, m.StageStarted.GetId()); w != nil {
 			w.mu.Lock()
 			if w.started.IsZero() {
-				w.started = time.Now()
+				w.started = time.Now().Add(-time.Duration(m.StageStarted.GetRunningUs()) * time.Microsecond)
 			}
 			w.mu.Unlock()
 		}
@@ -219,4 +225,11 @@ func (c *daemonConn) handleSync(req *protocol.SyncRequest) {
 	}
 	c.registry.sync.request(w.cmd.Session, c.id.Name, req.GetId(), req.GetOp(), req.GetName(), req.GetCount(),
 		time.Duration(req.GetTimeoutMs())*time.Millisecond, respond)
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

@@ -244,3 +244,46 @@ func TestInterruptedStageWithoutResults(t *testing.T) {
 		t.Errorf("c:init results after restart: %v, want both cancelled", got)
 	}
 }
+
+// A stage's start is the slave's: dated back from its StageStarted for a
+// stage that runs longer than the slave's startedDelay, from its end by
+// its duration for a shorter one, which sends no StageStarted.
+func TestStageStartDated(t *testing.T) {
+	m := masterWithRepo(t, t.TempDir(), "#!/bin/bash\nsleep 0.4\necho late\n", 10*time.Second)
+	defer serve(t, m)()
+	for _, h := range []string{"h1.xrd.test", "h2.xrd.test"} {
+		stop, errc := runAgent(t, m, agentConfig(t, m, h))
+		defer func() { stop(); <-errc }()
+	}
+	ctx := context.Background()
+	s, err := m.Manager.Start(ctx, "ts", nil, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err = m.Manager.Wait(ctx, s.ID); err != nil || s.State != store.SessionPassed {
+		t.Fatalf("session: %v %+v", err, s)
+	}
+	d, err := master.Detail(ctx, m.Store, s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range d.Stages {
+		for _, r := range st.Results {
+			if r.Start.Before(st.Started) || r.End.Before(r.Start) || st.Ended.Before(r.End) {
+				t.Errorf("%s on %s: stage %s..%s, result %s..%s, want nested", st.Name, r.Slave,
+					st.Started.Format("15:04:05.000000"), st.Ended.Format("15:04:05.000000"), r.Start.Format("15:04:05.000000"), r.End.Format("15:04:05.000000"))
+			}
+			took := r.End.Sub(r.Start)
+			switch st.Name {
+			case "c:run": // sleep 0.4: StageStarted after startedDelay, dated back
+				if took < 400*time.Millisecond || took > 5*time.Second {
+					t.Errorf("c:run on %s took %s, want sleep 0.4 and little more", r.Slave, took)
+				}
+			case "suite_init": // echo init: no StageStarted, dated from its end
+				if took > 5*time.Second {
+					t.Errorf("suite_init on %s took %s", r.Slave, took)
+				}
+			}
+		}
+	}
+}
