@@ -20,6 +20,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,15 +38,25 @@ type options struct {
 	tmp       string
 	keep      bool
 	json      bool
+	// floorRounds is the number of echo rounds of the floor measured
+	// before each barrier round (0: no floor).
+	floorRounds int
+	cpuProfile  string
+	floorOnly   bool
+	// masterProfile: write a CPU profile of each barrier round's master,
+	// profileSeconds long from the session's start, to masterProfile-N.
+	masterProfile  string
+	profileSeconds int
 }
 
 // report is everything the run measured; -json prints it as is.
 type report struct {
-	Env      env          `json:"env"`
-	ForkExec *dist        `json:"fork_exec_bash"`
-	Rounds   []*round     `json:"rounds"`
-	Stream   *streamRound `json:"stream,omitempty"`
-	Targets  []target     `json:"targets"`
+	Env      env           `json:"env"`
+	ForkExec *dist         `json:"fork_exec_bash"`
+	Rounds   []*round      `json:"rounds"`
+	Floors   []*floorRound `json:"floor"`
+	Stream   *streamRound  `json:"stream,omitempty"`
+	Targets  []target      `json:"targets"`
 }
 
 type env struct {
@@ -74,8 +85,10 @@ type round struct {
 	// Overhead is stage.ended - stage.started: from the barrier opening
 	// (dispatch) to it closing after the last slave's result.
 	Overhead dist `json:"stage_overhead"`
-	// Where it goes: Dispatch is until the last slave's StageStarted
-	// arrived, Close from the last StageDone to the barrier closing, Gap
+	// Where it goes: Dispatch is until the last slave's recorded start
+	// (its command being sent: the simulated slaves answer at once, with
+	// no StageStarted), Close from the last StageDone to the barrier
+	// closing, Gap
 	// between one stage's end and the next one's start.
 	Dispatch dist `json:"dispatch"`
 	Close    dist `json:"close"`
@@ -112,6 +125,11 @@ func main() {
 	flag.StringVar(&o.tmp, "tmp", "", "where the temporary folders go (default: $TMPDIR or /tmp); the master's state, outputs included, is there")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary folders")
 	flag.BoolVar(&o.json, "json", false, "print one JSON object with every figure instead of tables")
+	flag.IntVar(&o.floorRounds, "floor-rounds", 200, "rounds of the bare gRPC echo measured before each barrier round (0: none)")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the bench process (the simulated slaves) to this file")
+	flag.BoolVar(&o.floorOnly, "floor-only", false, "measure the floor of each -n only, no barrier round")
+	flag.StringVar(&o.masterProfile, "master-cpuprofile", "", "write a CPU profile of each barrier round's master to `PREFIX`-N.prof (from the session's start, -profile-seconds long)")
+	flag.IntVar(&o.profileSeconds, "profile-seconds", 10, "length of the masters' CPU profiles")
 	flag.Parse()
 	for _, f := range strings.Split(*nList, ",") {
 		if f = strings.TrimSpace(f); f == "" {
@@ -124,8 +142,27 @@ func main() {
 		}
 		o.ns = append(o.ns, n)
 	}
+	if caDir := os.Getenv(echoEnv); caDir != "" {
+		// This process is the floor's echo server, started by floor.
+		if err := echoServer(caDir, o.ns[0], o.floorRounds); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: echo server: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: -cpuprofile: %v\n", err)
+			os.Exit(2)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	rep, err := run(ctx, o)
 	if rep != nil {
 		if o.json {
@@ -186,6 +223,19 @@ func run(ctx context.Context, o *options) (*report, error) {
 	rep.ForkExec = &fe
 
 	for _, n := range o.ns {
+		if o.floorRounds > 0 {
+			progress("floor: bare gRPC echo, %d streams", n)
+			f, err := floor(ctx, o, n)
+			if err != nil {
+				rep.Targets = targets(rep)
+				return rep, fmt.Errorf("floor of %d streams: %w", n, err)
+			}
+			rep.Floors = append(rep.Floors, f)
+			progress("  round trip p50 %.2f ms, p99 %.2f ms; server RSS %.1f MiB", f.RoundTrip.P50, f.RoundTrip.P99, f.RSSAfterMiB)
+		}
+		if o.floorOnly {
+			continue
+		}
 		progress("barrier round: %d slaves", n)
 		r, err := barrierRound(ctx, o, bin, n)
 		if err != nil {
@@ -258,7 +308,7 @@ func barrierRound(ctx context.Context, o *options, bin string, n int) (*round, e
 	if err := checkRepo(ctx, bin, repo, "bench", n, benchStages); err != nil {
 		return nil, err
 	}
-	m, err := startMaster(ctx, bin, dir, repo)
+	m, err := startMaster(ctx, bin, dir, repo, o.masterProfile != "")
 	if err != nil {
 		return nil, err
 	}
@@ -289,6 +339,14 @@ func barrierRound(ctx context.Context, o *options, bin string, n int) (*round, e
 	}
 	self0 := selfCPU()
 
+	if o.masterProfile != "" {
+		prof := m.cpuProfile(ctx, fmt.Sprintf("%s-%d.prof", o.masterProfile, n), o.profileSeconds)
+		defer func() {
+			if err := <-prof; err != nil {
+				progress("master CPU profile: %v", err)
+			}
+		}()
+	}
 	s, err := m.runSession(ctx, "bench", o.timeout)
 	if err != nil {
 		return nil, err
@@ -410,7 +468,7 @@ func printTables(w io.Writer, rep *report) {
 				r.Dispatch.P50, r.Close.P50, r.Gap.P50, r.MasterCPUS, r.CPUPerResultUs, r.RSSIdleMiB, r.RSSAfterMiB, r.HWMMiB)
 		}
 		tw.Flush()
-		fmt.Fprintln(w, "(dispatch: stage start -> last slave's StageStarted received; close: last StageDone -> stage end;")
+		fmt.Fprintln(w, "(dispatch: stage start -> the last slave's start, which for these slaves is its command leaving; close: last StageDone -> stage end;")
 		fmt.Fprintln(w, " gap: stage end -> next stage start; CPU: the master's user+system time during the session, and per stage result)")
 		for _, r := range rep.Rounds {
 			fmt.Fprintf(w, "%4d slaves: the simulated slaves (bench process) used %.1f s of CPU during the session; GET /api/v1/sessions/{id}: %.1f MiB in %.2f s\n",
@@ -418,13 +476,16 @@ func printTables(w io.Writer, rep *report) {
 		}
 		fmt.Fprintln(w)
 	}
+	if len(rep.Floors) > 0 {
+		printFloors(w, rep)
+	}
 	if fe := rep.ForkExec; fe != nil {
 		fmt.Fprintf(w, "For comparison, fork+exec of `bash -c :` via os/exec, %d runs: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n\n",
 			fe.N, fe.P50, fe.P99, fe.Max)
 	}
 	if s := rep.Stream; s != nil {
 		fmt.Fprintf(w, "Streaming: one slave sends %d MiB of output in one stage (%d chunks of 64 KiB, window 8 MiB)\n", s.Bytes>>20, s.Chunks)
-		fmt.Fprintf(w, "  throughput        %.0f MiB/s (%.2f s from RunStage to the end acknowledged; master CPU %.1f s)\n",
+		fmt.Fprintf(w, "  throughput        %.0f MiB/s (%.2f s from RunStage to the last chunk acknowledged; master CPU %.1f s)\n",
 			s.MiBPerSecond, s.Seconds, s.MasterCPUS)
 		fmt.Fprintf(w, "  master RSS        before %.1f MiB, peak %.1f MiB, growth %.1f MiB (%d samples, every 100 ms)\n",
 			s.RSSBeforeMiB, s.RSSPeakMiB, s.RSSGrowthMiB, s.RSSSamples)

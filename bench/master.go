@@ -39,6 +39,7 @@ type masterProc struct {
 	exited     chan struct{}
 	waitErr    error
 	http       *http.Client
+	pprof      string // host:port of its net/http/pprof server, if any
 }
 
 // freePorts asks the kernel for n distinct free ports on the loopback.
@@ -60,8 +61,8 @@ func freePorts(n int) ([]int, error) {
 // startMaster writes dir/master.conf for the definitions in repo and starts
 // bin as `xrdtest master -c dir/master.conf`, returning once it printed its
 // CA fingerprint and its API answers.
-func startMaster(ctx context.Context, bin, dir, repo string) (*masterProc, error) {
-	ports, err := freePorts(2)
+func startMaster(ctx context.Context, bin, dir, repo string, pprof bool) (*masterProc, error) {
+	ports, err := freePorts(3)
 	if err != nil {
 		return nil, err
 	}
@@ -114,6 +115,10 @@ log_level = WARNING
 		http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}},
 	}
 	m.cmd = exec.Command(bin, "master", "-c", confPath)
+	if pprof {
+		m.pprof = fmt.Sprintf("127.0.0.1:%d", ports[2])
+		m.cmd.Env = append(os.Environ(), "XRDTEST_PPROF="+m.pprof)
+	}
 	m.cmd.Stderr = m.log
 	stdout, err := m.cmd.StdoutPipe()
 	if err != nil {
@@ -165,6 +170,39 @@ log_level = WARNING
 			return nil, fmt.Errorf("the master's API does not answer: %v\n%s", err, m.log)
 		}
 	}
+}
+
+// cpuProfile fetches a CPU profile of seconds from the master's pprof
+// server into file, in the background; the channel gives the outcome.
+func (m *masterProc) cpuProfile(ctx context.Context, file string, seconds int) <-chan error {
+	errc := make(chan error, 1)
+	go func() {
+		errc <- func() error {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", m.pprof, seconds), nil)
+			if err != nil {
+				return err
+			}
+			resp, err := m.http.Do(req)
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("%s", resp.Status)
+			}
+			f, err := os.Create(file)
+			if err != nil {
+				return err
+			}
+			if _, err := io.Copy(f, resp.Body); err != nil {
+				f.Close()
+				return err
+			}
+			progress("master CPU profile written to %s", file)
+			return f.Close()
+		}()
+	}()
+	return errc
 }
 
 // stop ends the master with SIGTERM (a clean shutdown), then SIGKILL if
@@ -227,8 +265,11 @@ func procMemory(pid int) (rss, hwm int64, err error) {
 }
 
 // cpuTime returns the CPU time (user + system) the master has used.
-func (m *masterProc) cpuTime() (time.Duration, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", m.cmd.Process.Pid))
+func (m *masterProc) cpuTime() (time.Duration, error) { return procCPU(m.cmd.Process.Pid) }
+
+// procCPU returns the CPU time (user + system) process pid has used.
+func procCPU(pid int) (time.Duration, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, err
 	}
@@ -238,7 +279,7 @@ func (m *masterProc) cpuTime() (time.Duration, error) {
 	s := string(data)
 	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
 	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: too few fields", m.cmd.Process.Pid)
+		return 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
 	}
 	var ticks int64
 	for _, v := range f[11:13] {

@@ -202,7 +202,7 @@ func classify(what string, err error) error {
 // session is one connection to the master: Hello, Welcome, the resends,
 // then messages both ways until the stream breaks.
 func (c *Client) session(ctx context.Context, creds *pki.Credentials, h Handler) error {
-	conn, err := grpc.NewClient(c.cfg.Master, grpc.WithTransportCredentials(credentials.NewTLS(creds.ClientTLS())))
+	conn, err := grpc.NewClient(c.cfg.Master, append(protocol.DialOptions(), grpc.WithTransportCredentials(credentials.NewTLS(creds.ClientTLS())))...)
 	if err != nil {
 		return err
 	}

@@ -32,6 +32,13 @@ type daemonConn struct {
 	logs     map[string]*logWait // log collections by id
 	reason   string              // why the connection ended
 	lastSeen time.Time
+	// doneAcks acknowledge stage ends: they go out just before the next
+	// message to the daemon (its next RunStage, in the same write) or with
+	// the next heartbeat, instead of costing a write and a read each. An
+	// end is acknowledged only to let the slave forget it: nothing waits
+	// for it, and a slave that reconnects before it arrives resends the
+	// end, which is acknowledged again.
+	doneAcks []*protocol.MasterMessage
 }
 
 func newDaemonConn(r *Registry, id pki.Identity, addr string, hello *protocol.Hello, log *slog.Logger) *daemonConn {
@@ -54,6 +61,22 @@ func (c *daemonConn) send(m *protocol.MasterMessage) bool {
 	case <-c.closed:
 		return false
 	}
+}
+
+// ackLater queues a stage end's acknowledgement for the next send.
+func (c *daemonConn) ackLater(m *protocol.MasterMessage) {
+	c.mu.Lock()
+	c.doneAcks = append(c.doneAcks, m)
+	c.mu.Unlock()
+}
+
+// takeAcks returns the queued acknowledgements and forgets them.
+func (c *daemonConn) takeAcks() []*protocol.MasterMessage {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	acks := c.doneAcks
+	c.doneAcks = nil
+	return acks
 }
 
 func (c *daemonConn) close(reason string) {
@@ -106,9 +129,15 @@ func (w *stageWait) startTime(fallback time.Time) time.Time {
 }
 
 // outcome converts the slave's report; the end time is the master's
-// clock at the report.
+// clock at the report. A stage short enough for the slave to send no
+// StageStarted starts its duration before the end, or, from a slave that
+// does not say, when its command was sent.
 func (w *stageWait) outcome(d *protocol.StageDone, sent time.Time) Outcome {
-	o := Outcome{Start: w.startTime(sent), End: time.Now()}
+	o := Outcome{Start: w.startTime(time.Time{}), End: time.Now()}
+	if us := d.GetDurationUs(); o.Start.IsZero() && us > 0 {
+		o.Start = o.End.Add(-time.Duration(us) * time.Microsecond)
+	}
+	o.Start = maxTime(o.Start, sent)
 	code := int(d.GetExitCode())
 	switch {
 	case d.GetError() != "":
@@ -143,7 +172,7 @@ func (c *daemonConn) handle(m *protocol.DaemonMessage) {
 		if w := c.registry.pendingStage(c.id.Name, m.StageStarted.GetId()); w != nil {
 			w.mu.Lock()
 			if w.started.IsZero() {
-				w.started = time.Now()
+				w.started = time.Now().Add(-time.Duration(m.StageStarted.GetRunningUs()) * time.Microsecond)
 			}
 			w.mu.Unlock()
 		}
@@ -169,7 +198,7 @@ func (c *daemonConn) handle(m *protocol.DaemonMessage) {
 			default:
 			}
 		}
-		c.send(ackMessage(d.GetId(), d.GetChunks(), true))
+		c.ackLater(ackMessage(d.GetId(), d.GetChunks(), true))
 	case *protocol.DaemonMessage_LogChunk:
 		c.handleLogChunk(m.LogChunk)
 	case *protocol.DaemonMessage_SyncRequest:
@@ -196,4 +225,11 @@ func (c *daemonConn) handleSync(req *protocol.SyncRequest) {
 	}
 	c.registry.sync.request(w.cmd.Session, c.id.Name, req.GetId(), req.GetOp(), req.GetName(), req.GetCount(),
 		time.Duration(req.GetTimeoutMs())*time.Millisecond, respond)
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

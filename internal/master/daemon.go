@@ -216,9 +216,9 @@ func open(ctx context.Context, opts Options) (*Master, error) {
 		Version: opts.Version, Heartbeat: opts.Heartbeat, HeartbeatTimeout: opts.HeartbeatTimeout}
 	// Transport keepalives end a dead connection even when a send is
 	// blocked by flow control and no heartbeat can be checked.
-	m.grpcServer = grpc.NewServer(grpc.Creds(loggedTLS{credentials.NewTLS(tlsConf), opts.Log}),
+	m.grpcServer = grpc.NewServer(append(protocol.ServerOptions(), grpc.Creds(loggedTLS{credentials.NewTLS(tlsConf), opts.Log}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 2 * opts.Heartbeat, Timeout: opts.HeartbeatTimeout}),
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: opts.Heartbeat / 2, PermitWithoutStream: true}))
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: opts.Heartbeat / 2, PermitWithoutStream: true}))...)
 	protocol.RegisterMasterServer(m.grpcServer, srv)
 	api := &API{Manager: m.Manager, Scheduler: m.Scheduler, Registry: m.Registry, Store: st, Token: func() string { return opts.APIToken }, Version: opts.Version, Started: time.Now(),
 		Reload: m.ReloadReport, LastReload: m.LastReload, Log: opts.Log}
@@ -310,6 +310,9 @@ func closeInterrupted(ctx context.Context, st store.Store, ids []int64, log *slo
 					log.Error("cannot close an interrupted result", "session", id, "err", err)
 				}
 			}
+		}
+		if err := closeUnrecorded(ctx, st, id, results); err != nil {
+			log.Error("cannot close an interrupted stage", "session", id, "err", err)
 		}
 	}
 }

@@ -289,7 +289,7 @@ func (r *sessionRun) dispatch(ctx context.Context, ps plannedStage, slave string
 	}
 	res.Script = substitute(ps.script.Text, tagValues{slaveName: slave, webPort: r.webPort, webProto: r.webProto, disks: disks})
 	res.Status, res.Start = store.StatusRunning, r.now()
-	r.putResult(ctx, res)
+	r.results.putLater(res)
 
 	w, err := r.store.OutputWriter(r.session.ID, ps.index, slave)
 	if err != nil {

@@ -172,7 +172,7 @@ func (s *Server) sendLoop(stream protocol.Master_ConnectServer, c *daemonConn) e
 	for {
 		select {
 		case m := <-c.out:
-			if err := stream.Send(m); err != nil {
+			if err := sendAll(stream, c.takeAcks(), m); err != nil {
 				return err
 			}
 		case <-tick.C:
@@ -180,7 +180,7 @@ func (s *Server) sendLoop(stream protocol.Master_ConnectServer, c *daemonConn) e
 				return fmt.Errorf("no message for %s (heartbeat timeout)", silent.Round(time.Millisecond))
 			}
 			hb := &protocol.MasterMessage{Msg: &protocol.MasterMessage_Heartbeat{Heartbeat: &protocol.Heartbeat{UnixNano: time.Now().UnixNano()}}}
-			if err := stream.Send(hb); err != nil {
+			if err := sendAll(stream, c.takeAcks(), hb); err != nil {
 				return err
 			}
 		case <-c.closed:
@@ -189,4 +189,15 @@ func (s *Server) sendLoop(stream protocol.Master_ConnectServer, c *daemonConn) e
 			return stream.Context().Err()
 		}
 	}
+}
+
+// sendAll sends the queued acknowledgements, then m: sent back to back,
+// gRPC writes them together.
+func sendAll(stream protocol.Master_ConnectServer, acks []*protocol.MasterMessage, m *protocol.MasterMessage) error {
+	for _, a := range acks {
+		if err := stream.Send(a); err != nil {
+			return err
+		}
+	}
+	return stream.Send(m)
 }

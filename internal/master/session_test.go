@@ -214,3 +214,105 @@ func testHistorySurvivesRestart(t *testing.T, url string) (state string) {
 	}
 	return state
 }
+
+// A master killed within runningDelay of a dispatch leaves no result for
+// the slaves of that stage: the next master records them as cancelled,
+// like the running ones, and leaves the other stages alone.
+func TestInterruptedStageWithoutResults(t *testing.T) {
+	ctx := context.Background()
+	state := filepath.Join(t.TempDir(), "state")
+	st, err := store.OpenSQLite(ctx, filepath.Join(state, "history"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now().Add(-time.Minute)
+	s := &store.Session{Suite: "ts", State: store.SessionRunning, Machines: []string{"h1.xrd.test", "h2.xrd.test"}, Started: t0}
+	if err := st.CreateSession(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	code := 0
+	for _, stg := range []*store.Stage{
+		{SessionID: s.ID, Index: 0, Name: "suite_init", Started: t0, Ended: t0.Add(time.Second)},
+		{SessionID: s.ID, Index: 1, Name: "c:init", Case: "c", Started: t0.Add(2 * time.Second)},
+	} {
+		if err := st.PutStage(ctx, stg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.PutResults(ctx, []*store.Result{
+		{SessionID: s.ID, Stage: 0, Slave: "h1.xrd.test", Status: store.StatusPassed, ExitCode: &code, Start: t0, End: t0.Add(time.Second)},
+		{SessionID: s.ID, Stage: 0, Slave: "h2.xrd.test", Status: store.StatusPassed, ExitCode: &code, Start: t0, End: t0.Add(time.Second)},
+		{SessionID: s.ID, Stage: 1, Slave: "h2.xrd.test", Status: store.StatusRunning, Start: t0.Add(2 * time.Second)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	m := masterWithRepo(t, state, "#!/bin/bash\n", 10*time.Second)
+	defer m.Close()
+	d, err := master.Detail(ctx, m.Store, s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.State != store.SessionInterrupted || len(d.Stages) != 2 {
+		t.Fatalf("after restart: %s, %d stages", d.State, len(d.Stages))
+	}
+	for _, r := range d.Stages[0].Results {
+		if r.Status != store.StatusPassed {
+			t.Errorf("suite_init on %s: %s, want passed (untouched)", r.Slave, r.Status)
+		}
+	}
+	got := map[string]store.Status{}
+	for _, r := range d.Stages[1].Results {
+		got[r.Slave] = r.Status
+		if !strings.HasPrefix(r.Message, "interrupted") {
+			t.Errorf("c:init on %s: message %q", r.Slave, r.Message)
+		}
+	}
+	if len(got) != 2 || got["h1.xrd.test"] != store.StatusCancelled || got["h2.xrd.test"] != store.StatusCancelled {
+		t.Errorf("c:init results after restart: %v, want both cancelled", got)
+	}
+}
+
+// A stage's start is the slave's: dated back from its StageStarted for a
+// stage that runs longer than the slave's startedDelay, from its end by
+// its duration for a shorter one, which sends no StageStarted.
+func TestStageStartDated(t *testing.T) {
+	m := masterWithRepo(t, t.TempDir(), "#!/bin/bash\nsleep 0.4\necho late\n", 10*time.Second)
+	defer serve(t, m)()
+	for _, h := range []string{"h1.xrd.test", "h2.xrd.test"} {
+		stop, errc := runAgent(t, m, agentConfig(t, m, h))
+		defer func() { stop(); <-errc }()
+	}
+	ctx := context.Background()
+	s, err := m.Manager.Start(ctx, "ts", nil, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err = m.Manager.Wait(ctx, s.ID); err != nil || s.State != store.SessionPassed {
+		t.Fatalf("session: %v %+v", err, s)
+	}
+	d, err := master.Detail(ctx, m.Store, s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range d.Stages {
+		for _, r := range st.Results {
+			if r.Start.Before(st.Started) || r.End.Before(r.Start) || st.Ended.Before(r.End) {
+				t.Errorf("%s on %s: stage %s..%s, result %s..%s, want nested", st.Name, r.Slave,
+					st.Started.Format("15:04:05.000000"), st.Ended.Format("15:04:05.000000"), r.Start.Format("15:04:05.000000"), r.End.Format("15:04:05.000000"))
+			}
+			took := r.End.Sub(r.Start)
+			switch st.Name {
+			case "c:run": // sleep 0.4: StageStarted after startedDelay, dated back
+				if took < 400*time.Millisecond || took > 5*time.Second {
+					t.Errorf("c:run on %s took %s, want sleep 0.4 and little more", r.Slave, took)
+				}
+			case "suite_init": // echo init: no StageStarted, dated from its end
+				if took > 5*time.Second {
+					t.Errorf("suite_init on %s took %s", r.Slave, took)
+				}
+			}
+		}
+	}
+}

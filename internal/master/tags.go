@@ -18,6 +18,9 @@ type tagValues struct {
 // substitute expands the tags in a stage script. Unknown @x@ words are
 // left alone: scripts use @ for other things too.
 func substitute(script string, v tagValues) string {
+	if !strings.Contains(script, "@") {
+		return script // most scripts: no replacer built per slave and stage
+	}
 	return strings.NewReplacer(
 		"@slavename@", v.slaveName,
 		"@port@", fmt.Sprint(v.webPort),

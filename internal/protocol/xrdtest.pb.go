@@ -963,9 +963,14 @@ func (x *RunStage) GetKillGraceMs() int64 {
 	return 0
 }
 
+// StageStarted tells that a stage still runs a few milliseconds after its
+// script started; a shorter stage sends only its StageDone.
 type StageStarted struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// How long the script had been running when this was sent, on the
+	// slave's clock: the master dates the start back by as much.
+	RunningUs     int64 `protobuf:"varint,2,opt,name=running_us,json=runningUs,proto3" json:"running_us,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1005,6 +1010,13 @@ func (x *StageStarted) GetId() string {
 		return x.Id
 	}
 	return ""
+}
+
+func (x *StageStarted) GetRunningUs() int64 {
+	if x != nil {
+		return x.RunningUs
+	}
+	return 0
 }
 
 // StageOutput carries the interleaved stdout and stderr of a stage, in
@@ -1078,7 +1090,10 @@ type StageDone struct {
 	// An infrastructure error: the script could not be run at all.
 	Error string `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
 	// The number of output chunks sent.
-	Chunks        uint64 `protobuf:"varint,6,opt,name=chunks,proto3" json:"chunks,omitempty"`
+	Chunks uint64 `protobuf:"varint,6,opt,name=chunks,proto3" json:"chunks,omitempty"`
+	// How long the script ran, on the slave's clock (0: unknown). Without a
+	// StageStarted, the master dates the start back from the end by as much.
+	DurationUs    int64 `protobuf:"varint,7,opt,name=duration_us,json=durationUs,proto3" json:"duration_us,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1151,6 +1166,13 @@ func (x *StageDone) GetError() string {
 func (x *StageDone) GetChunks() uint64 {
 	if x != nil {
 		return x.Chunks
+	}
+	return 0
+}
+
+func (x *StageDone) GetDurationUs() int64 {
+	if x != nil {
+		return x.DurationUs
 	}
 	return 0
 }
@@ -1836,20 +1858,24 @@ const file_xrdtest_proto_rawDesc = "" +
 	"\x03env\x18\x06 \x03(\tR\x03env\x12\x1d\n" +
 	"\n" +
 	"timeout_ms\x18\a \x01(\x03R\ttimeoutMs\x12\"\n" +
-	"\rkill_grace_ms\x18\b \x01(\x03R\vkillGraceMs\"\x1e\n" +
+	"\rkill_grace_ms\x18\b \x01(\x03R\vkillGraceMs\"=\n" +
 	"\fStageStarted\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"C\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
+	"\n" +
+	"running_us\x18\x02 \x01(\x03R\trunningUs\"C\n" +
 	"\vStageOutput\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x12\n" +
-	"\x04data\x18\x03 \x01(\fR\x04data\"\xa1\x01\n" +
+	"\x04data\x18\x03 \x01(\fR\x04data\"\xc2\x01\n" +
 	"\tStageDone\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\texit_code\x18\x02 \x01(\x05R\bexitCode\x12\x1b\n" +
 	"\ttimed_out\x18\x03 \x01(\bR\btimedOut\x12\x1c\n" +
 	"\tcancelled\x18\x04 \x01(\bR\tcancelled\x12\x14\n" +
 	"\x05error\x18\x05 \x01(\tR\x05error\x12\x16\n" +
-	"\x06chunks\x18\x06 \x01(\x04R\x06chunks\"\x1d\n" +
+	"\x06chunks\x18\x06 \x01(\x04R\x06chunks\x12\x1f\n" +
+	"\vduration_us\x18\a \x01(\x03R\n" +
+	"durationUs\"\x1d\n" +
 	"\vCancelStage\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"P\n" +
 	"\vCollectLogs\x12\x0e\n" +

@@ -82,9 +82,19 @@ type heldStage struct {
 	chunks  []*protocol.StageOutput // sent, not yet acknowledged
 	bytes   int                     // their size
 	done    *protocol.StageDone     // nil while running
-	started bool
-	acked   chan struct{} // closed and replaced at every ack
+	started bool                    // StageStarted sent (resent after a reconnect)
+	begun   time.Time               // when the script started
+	acked   chan struct{}           // closed and replaced at every ack
+	// announce orders StageStarted before the stage's end: held while it
+	// is sent, and while the end is recorded.
+	announce sync.Mutex
 }
+
+// startedDelay is how long a stage runs before the slave tells the master
+// it started: the end of a shorter stage says it all (its duration dates
+// the start), one message instead of two, which is much of what a slave
+// costs the master per stage.
+const startedDelay = 10 * time.Millisecond
 
 // window bounds the unacknowledged output a stage may hold: beyond it the
 // script's output is not read, which blocks the script, until the master
@@ -208,7 +218,8 @@ func (a *Agent) resends() []*protocol.DaemonMessage {
 		st := a.stages[id]
 		st.mu.Lock()
 		if st.started {
-			out = append(out, &protocol.DaemonMessage{Msg: &protocol.DaemonMessage_StageStarted{StageStarted: &protocol.StageStarted{Id: id}}})
+			out = append(out, &protocol.DaemonMessage{Msg: &protocol.DaemonMessage_StageStarted{StageStarted: &protocol.StageStarted{Id: id,
+				RunningUs: time.Since(st.begun).Microseconds()}}})
 		}
 		for _, c := range st.chunks {
 			out = append(out, &protocol.DaemonMessage{Msg: &protocol.DaemonMessage_StageOutput{StageOutput: c}})
@@ -314,10 +325,6 @@ func (a *Agent) startStage(ctx context.Context, rs *protocol.RunStage) {
 func (a *Agent) runStage(ctx, agentCtx context.Context, st *heldStage, rs *protocol.RunStage) {
 	id := rs.GetId()
 	log := a.log.With("stage", rs.GetStageName(), "session", rs.GetSession())
-	st.mu.Lock()
-	st.started = true
-	st.mu.Unlock()
-	a.send(agentCtx, &protocol.DaemonMessage{Msg: &protocol.DaemonMessage_StageStarted{StageStarted: &protocol.StageStarted{Id: id}}})
 	var seq uint64
 	env := append(append([]string{}, a.cfg.Env...), rs.GetEnv()...)
 	env = append(env, "PATH="+a.binDir+string(os.PathListSeparator)+os.Getenv("PATH"))
@@ -331,6 +338,11 @@ func (a *Agent) runStage(ctx, agentCtx context.Context, st *heldStage, rs *proto
 	}
 	a.useWorkDir(rs.GetSession(), 1)
 	defer a.useWorkDir(rs.GetSession(), -1)
+	st.mu.Lock()
+	st.begun = time.Now()
+	st.mu.Unlock()
+	announce := time.AfterFunc(startedDelay, func() { a.announceStart(agentCtx, st) })
+	defer announce.Stop()
 	res := runner.Run(ctx, runner.Spec{
 		Script:  rs.GetScript(),
 		Dir:     a.workDir(rs.GetSession()),
@@ -349,15 +361,33 @@ func (a *Agent) runStage(ctx, agentCtx context.Context, st *heldStage, rs *proto
 			a.waitWindow(agentCtx, st)
 		},
 	})
-	done := &protocol.StageDone{Id: id, ExitCode: int32(res.ExitCode), TimedOut: res.TimedOut, Cancelled: res.Cancelled, Chunks: seq}
+	st.announce.Lock()
+	st.mu.Lock()
+	done := &protocol.StageDone{Id: id, ExitCode: int32(res.ExitCode), TimedOut: res.TimedOut, Cancelled: res.Cancelled, Chunks: seq,
+		DurationUs: max(1, time.Since(st.begun).Microseconds())}
 	if res.Err != nil {
 		done.Error = res.Err.Error()
 	}
-	st.mu.Lock()
 	st.done = done
 	st.mu.Unlock()
+	st.announce.Unlock()
 	log.Info("stage done", "exit", res.ExitCode, "timed_out", res.TimedOut, "cancelled", res.Cancelled, "err", res.Err)
 	a.send(agentCtx, &protocol.DaemonMessage{Msg: &protocol.DaemonMessage_StageDone{StageDone: done}})
+}
+
+// announceStart sends StageStarted once, unless the stage has ended.
+func (a *Agent) announceStart(ctx context.Context, st *heldStage) {
+	st.announce.Lock()
+	defer st.announce.Unlock()
+	st.mu.Lock()
+	send := !st.started && st.done == nil
+	st.started = st.started || send
+	running := time.Since(st.begun)
+	st.mu.Unlock()
+	if send {
+		a.send(ctx, &protocol.DaemonMessage{Msg: &protocol.DaemonMessage_StageStarted{StageStarted: &protocol.StageStarted{Id: st.id,
+			RunningUs: running.Microseconds()}}})
+	}
 }
 
 // waitWindow blocks while the stage holds more unacknowledged output than

@@ -36,6 +36,10 @@ type SQLite struct {
 	w     *sql.DB // the writer: one connection
 	r     *sql.DB // readers
 	now   func() time.Time
+	// upsert is upsertResult prepared once on the writer: PutResults
+	// runs for every batch of a stage's results, and preparing the
+	// statement cost as much as executing a small batch.
+	upsert *sql.Stmt
 
 	closeOnce sync.Once
 	closeErr  error
@@ -89,9 +93,16 @@ func OpenSQLite(ctx context.Context, dir string) (*SQLite, error) {
 		}
 	}
 
+	upsert, err := w.PrepareContext(ctx, upsertResult)
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("store: open %s: %w", dir, err)
+	}
+
 	rq := url.Values{"_pragma": {bt}, "_query_only": {"1"}}
 	r, err := sql.Open("sqlite", uri+"?"+rq.Encode())
 	if err != nil {
+		upsert.Close()
 		w.Close()
 		return nil, fmt.Errorf("store: %w", err)
 	}
@@ -100,10 +111,11 @@ func OpenSQLite(ctx context.Context, dir string) (*SQLite, error) {
 	r.SetMaxIdleConns(n)
 	if err := r.PingContext(ctx); err != nil {
 		r.Close()
+		upsert.Close()
 		w.Close()
 		return nil, fmt.Errorf("store: open %s: %w", dir, err)
 	}
-	return &SQLite{files: fs, w: w, r: r, now: time.Now}, nil
+	return &SQLite{files: fs, w: w, r: r, now: time.Now, upsert: upsert}, nil
 }
 
 // Close closes the database. Open output and log writers stay usable until
@@ -111,6 +123,7 @@ func OpenSQLite(ctx context.Context, dir string) (*SQLite, error) {
 func (s *SQLite) Close() error {
 	s.closeOnce.Do(func() {
 		err := s.r.Close()
+		s.upsert.Close()
 		s.w.Exec(optimize)
 		if werr := s.w.Close(); err == nil {
 			err = werr
@@ -563,10 +576,7 @@ func (s *SQLite) PutResults(ctx context.Context, rs []*Result) error {
 	}
 	var sessionID int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, upsertResult)
-		if err != nil {
-			return err
-		}
+		st := tx.StmtContext(ctx, s.upsert)
 		defer st.Close()
 		for _, w := range rows {
 			sessionID = w.r.SessionID

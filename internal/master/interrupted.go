@@ -1,0 +1,46 @@
+package master
+
+import (
+	"context"
+	"time"
+
+	"github.com/xrdtest/xrdtest/internal/store"
+)
+
+// closeUnrecorded gives the machines of an interrupted session that have
+// no result in a stage left open (started, never ended) a cancelled one:
+// the engine records a slave's running stage only after runningDelay
+// (batch.go), so a master killed sooner left nothing for them.
+func closeUnrecorded(ctx context.Context, st store.Store, id int64, results []*store.Result) error {
+	s, err := st.Session(ctx, id)
+	if err != nil {
+		return err
+	}
+	stages, err := st.Stages(ctx, id)
+	if err != nil {
+		return err
+	}
+	have := map[int]map[string]bool{}
+	for _, r := range results {
+		if have[r.Stage] == nil {
+			have[r.Stage] = map[string]bool{}
+		}
+		have[r.Stage][r.Slave] = true
+	}
+	var add []*store.Result
+	for _, stg := range stages {
+		if stg.Started.IsZero() || !stg.Ended.IsZero() {
+			continue
+		}
+		for _, m := range s.Machines {
+			if !have[stg.Index][m] {
+				add = append(add, &store.Result{SessionID: id, Stage: stg.Index, Slave: m, Status: store.StatusCancelled,
+					Start: stg.Started, End: time.Now(), Message: "interrupted: the master stopped during the stage"})
+			}
+		}
+	}
+	if len(add) == 0 {
+		return nil
+	}
+	return st.PutResults(ctx, add)
+}
