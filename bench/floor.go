@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -95,7 +94,7 @@ func floor(ctx context.Context, o *options, n int) (*floorRound, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(self, "-n", strconv.Itoa(n), "-floor-rounds", strconv.Itoa(o.floorRounds))
+	cmd := command(self, "-n", strconv.Itoa(n), "-floor-rounds", strconv.Itoa(o.floorRounds))
 	cmd.Env = append(os.Environ(), echoEnv+"="+caDir)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()

@@ -43,6 +43,7 @@ type options struct {
 	floorRounds int
 	cpuProfile  string
 	floorOnly   bool
+	masterCPUs  string
 	// masterProfile: write a CPU profile of each barrier round's master,
 	// profileSeconds long from the session's start, to masterProfile-N.
 	masterProfile  string
@@ -70,8 +71,13 @@ type env struct {
 	Started   string `json:"started"`
 	// The load averages at the start and the end: other work on the
 	// machine shares the CPUs with the master and skews every figure.
-	LoadStart string `json:"loadavg_start"`
-	LoadEnd   string `json:"loadavg_end"`
+	// CPUs the bench process (the simulated slaves) may run on, and the
+	// ones the masters and the echo server were pinned to (-master-cpus;
+	// empty: not pinned, they share every CPU).
+	BenchCPUs  string `json:"bench_cpus"`
+	MasterCPUs string `json:"master_cpus,omitempty"`
+	LoadStart  string `json:"loadavg_start"`
+	LoadEnd    string `json:"loadavg_end"`
 }
 
 // round is one barrier round: a fresh master, n slaves, one session of
@@ -128,6 +134,7 @@ func main() {
 	flag.IntVar(&o.floorRounds, "floor-rounds", 200, "rounds of the bare gRPC echo measured before each barrier round (0: none)")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the bench process (the simulated slaves) to this file")
 	flag.BoolVar(&o.floorOnly, "floor-only", false, "measure the floor of each -n only, no barrier round")
+	flag.StringVar(&o.masterCPUs, "master-cpus", "", "pin the masters and the echo server to these CPUs (taskset -c `LIST`); run the bench itself under taskset -c on the others. Not the headline figures")
 	flag.StringVar(&o.masterProfile, "master-cpuprofile", "", "write a CPU profile of each barrier round's master to `PREFIX`-N.prof (from the session's start, -profile-seconds long)")
 	flag.IntVar(&o.profileSeconds, "profile-seconds", 10, "length of the masters' CPU profiles")
 	flag.Parse()
@@ -201,7 +208,8 @@ func run(ctx context.Context, o *options) (*report, error) {
 	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
 	rep := &report{Env: env{CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH,
 		Kernel: strings.TrimSpace(string(kernel)), TmpDir: tmp, TmpFS: fsType(tmp), NoFile: nofile,
-		Started: time.Now().Format(time.RFC3339), LoadStart: loadavg()}}
+		Started: time.Now().Format(time.RFC3339), LoadStart: loadavg(), BenchCPUs: affinity(), MasterCPUs: o.masterCPUs}}
+	pinned = o.masterCPUs
 	defer func() { rep.Env.LoadEnd = loadavg() }()
 
 	buildDir, err := tempDir(o.tmp, "xrdtest-bench-bin-")
@@ -454,8 +462,14 @@ func printTables(w io.Writer, rep *report) {
 	e := rep.Env
 	fmt.Fprintf(w, "xrdtest master benchmark, %s: %d CPUs, %s %s (kernel %s), temp %s (%s)\n",
 		e.Started, e.CPUs, e.GoVersion, e.OS, e.Kernel, e.TmpDir, e.TmpFS)
-	fmt.Fprintf(w, "load average at start %s, at end %s (the master shares the CPUs with the simulated slaves and anything else)\n\n",
-		e.LoadStart, e.LoadEnd)
+	if e.MasterCPUs == "" {
+		fmt.Fprintf(w, "load average at start %s, at end %s (the master shares the CPUs with the simulated slaves and anything else)\n\n",
+			e.LoadStart, e.LoadEnd)
+	} else {
+		fmt.Fprintf(w, "load average at start %s, at end %s\n", e.LoadStart, e.LoadEnd)
+		fmt.Fprintf(w, "PINNED: the masters and the echo server on CPUs %s, the bench (simulated slaves) on CPUs %s (not the headline figures)\n\n",
+			e.MasterCPUs, e.BenchCPUs)
+	}
 	if len(rep.Rounds) > 0 {
 		fmt.Fprintf(w, "Barrier: one session of %d stages, every stage dispatched to every slave; slaves answer at once.\n", benchStages)
 		fmt.Fprintln(w, "Stage overhead (p50 p99 max mean) = stage ended - stage started on the master's clock, in ms over the")

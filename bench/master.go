@@ -114,7 +114,7 @@ log_level = WARNING
 		// callers bound their requests with contexts.
 		http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}},
 	}
-	m.cmd = exec.Command(bin, "master", "-c", confPath)
+	m.cmd = command(bin, "master", "-c", confPath)
 	if pprof {
 		m.pprof = fmt.Sprintf("127.0.0.1:%d", ports[2])
 		m.cmd.Env = append(os.Environ(), "XRDTEST_PPROF="+m.pprof)

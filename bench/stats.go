@@ -6,9 +6,12 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // dist summarises durations, in milliseconds.
@@ -126,4 +129,32 @@ func selfCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// pinned is -master-cpus: the CPUs the masters and the echo server are
+// pinned to, or "".
+var pinned string
+
+// command is exec.Command for a master or the echo server, under
+// taskset -c pinned when set.
+func command(name string, args ...string) *exec.Cmd {
+	if pinned == "" {
+		return exec.Command(name, args...)
+	}
+	return exec.Command("taskset", append([]string{"-c", pinned, name}, args...)...)
+}
+
+// affinity lists the CPUs this process may run on, as taskset -c does.
+func affinity() string {
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil {
+		return "unknown"
+	}
+	var cpus []string
+	for i := 0; i < 1024; i++ {
+		if set.IsSet(i) {
+			cpus = append(cpus, strconv.Itoa(i))
+		}
+	}
+	return strings.Join(cpus, ",")
 }
