@@ -102,6 +102,20 @@ func (h *Handler) pathID(w http.ResponseWriter, r *http.Request) (int64, bool) {
 	return id, true
 }
 
+// resultID reads the session id, stage and slave of one result's pages;
+// false: the error page is written.
+func (h *Handler) resultID(w http.ResponseWriter, r *http.Request) (id int64, stage int, slave string, ok bool) {
+	if id, ok = h.pathID(w, r); !ok {
+		return 0, 0, "", false
+	}
+	stage, slave, err := master.StageSlave(r)
+	if err != nil {
+		h.errorPage(w, r, http.StatusBadRequest, err)
+		return 0, 0, "", false
+	}
+	return id, stage, slave, true
+}
+
 func (h *Handler) session(w http.ResponseWriter, r *http.Request) {
 	id, ok := h.pathID(w, r)
 	if !ok {
@@ -196,13 +210,8 @@ func offsetParam(r *http.Request) (int64, error) {
 // result shows one slave's stage: status, output (live while it runs,
 // then by pages), the script that ran.
 func (h *Handler) result(w http.ResponseWriter, r *http.Request) {
-	id, ok := h.pathID(w, r)
+	id, stage, slave, ok := h.resultID(w, r)
 	if !ok {
-		return
-	}
-	stage, slave, err := master.StageSlave(r)
-	if err != nil {
-		h.errorPage(w, r, http.StatusBadRequest, err)
 		return
 	}
 	offset, err := offsetParam(r)
@@ -299,13 +308,8 @@ func sendRaw(w http.ResponseWriter, r *http.Request, f io.ReadSeeker, name strin
 }
 
 func (h *Handler) outputRaw(w http.ResponseWriter, r *http.Request) {
-	id, ok := h.pathID(w, r)
+	id, stage, slave, ok := h.resultID(w, r)
 	if !ok {
-		return
-	}
-	stage, slave, err := master.StageSlave(r)
-	if err != nil {
-		h.errorPage(w, r, http.StatusBadRequest, err)
 		return
 	}
 	f, err := h.cfg.Store.OpenOutput(id, stage, slave)

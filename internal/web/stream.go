@@ -69,13 +69,8 @@ const keepAlive = 15 * time.Second
 // The text is UTF-8: a character cut by a chunk boundary is sent whole
 // with the next chunk.
 func (h *Handler) outputStream(w http.ResponseWriter, r *http.Request) {
-	id, ok := h.pathID(w, r)
+	id, stage, slave, ok := h.resultID(w, r)
 	if !ok {
-		return
-	}
-	stage, slave, err := master.StageSlave(r)
-	if err != nil {
-		h.errorPage(w, r, http.StatusBadRequest, err)
 		return
 	}
 	offset, err := offsetParam(r)
