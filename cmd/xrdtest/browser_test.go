@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/master"
 	"github.com/xrdtest/xrdtest/internal/scheduler"
 	"github.com/xrdtest/xrdtest/internal/store"
@@ -115,47 +113,22 @@ func shoot(t *testing.T, ctx context.Context, dir, name string) {
 // slave processes.
 func startBrowserMaster(t *testing.T, suites map[string]string) *resilienceMaster {
 	t.Helper()
-	dir := t.TempDir()
-	files := map[string]string{"clusters/cluster_b.py": clusterB}
-	for k, v := range suites {
-		files["test-suites/"+k] = v
-	}
-	writeFiles(t, filepath.Join(dir, "repo"), files)
-	logs := &syncBuffer{}
-	m, err := master.Open(context.Background(), master.Options{
-		StateDir: filepath.Join(dir, "master"), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0",
-		Token: e2eToken, APIToken: "api-token", Repos: []definition.Repo{{Root: filepath.Join(dir, "repo")}},
-		Settings:  master.SessionSettings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: 30 * time.Second},
-		Heartbeat: testHeartbeat, HeartbeatTimeout: 5 * testHeartbeat, ReconnectGrace: testGrace,
-		Schedule: scheduler.Config{Enabled: true}, ReloadDebounce: -1,
-		Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Version: "e2e",
-		WebUI: func(m *master.Master) (master.WebUI, error) {
-			return web.New(web.FromMaster(m, browserPass, "api-token", true, ""))
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); m.Serve(ctx) }()
-	rm := &resilienceMaster{Master: m, dir: dir, logs: logs}
-	rm.stop = func() { cancel(); <-done }
+	var rm *resilienceMaster
+	// Registered first, so it runs last: after the master stopped.
 	t.Cleanup(func() {
-		for _, p := range rm.procs {
-			p.cmd.Process.Kill()
-			p.cmd.Wait()
-		}
-		rm.stop()
-		if t.Failed() {
-			t.Logf("master log:\n%s", logs.String())
-		}
-		if strings.Contains(logs.String(), browserPass) {
+		if rm != nil && strings.Contains(rm.logs.String(), browserPass) {
 			t.Error("the password appears in the master's log")
 		}
 	})
-	rm.startSlave(t, "s1.xrd.test", m.DaemonAddr().String())
-	rm.startSlave(t, "s2.xrd.test", m.DaemonAddr().String())
+	rm = startTestMaster(t, "cluster_b.py", clusterB, suites, func(o *master.Options) {
+		o.Schedule = scheduler.Config{Enabled: true}
+		o.ReloadDebounce = -1
+		o.WebUI = func(m *master.Master) (master.WebUI, error) {
+			return web.New(web.FromMaster(m, browserPass, "api-token", true, ""))
+		}
+	})
+	rm.startSlave(t, "s1.xrd.test", rm.DaemonAddr().String())
+	rm.startSlave(t, "s2.xrd.test", rm.DaemonAddr().String())
 	return rm
 }
 

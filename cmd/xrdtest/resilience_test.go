@@ -43,20 +43,33 @@ type slaveProc struct {
 
 func startResilienceMaster(t *testing.T, suites map[string]string) *resilienceMaster {
 	t.Helper()
+	return startTestMaster(t, "cluster_e2e.py", cluster3, suites, nil)
+}
+
+// startTestMaster is an in-process master of the cluster (file name and
+// definition) and the suites, with short heartbeats and grace; tweak may
+// change its options before it opens. The cleanup kills the slaves started
+// with startSlave and stops the master.
+func startTestMaster(t *testing.T, clusterFile, cluster string, suites map[string]string, tweak func(*master.Options)) *resilienceMaster {
+	t.Helper()
 	dir := t.TempDir()
-	files := map[string]string{"clusters/cluster_e2e.py": cluster3}
+	files := map[string]string{"clusters/" + clusterFile: cluster}
 	for k, v := range suites {
 		files["test-suites/"+k] = v
 	}
 	writeFiles(t, filepath.Join(dir, "repo"), files)
 	logs := &syncBuffer{}
-	m, err := master.Open(context.Background(), master.Options{
+	opts := master.Options{
 		StateDir: filepath.Join(dir, "master"), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0",
 		Token: e2eToken, APIToken: "api-token", Repos: []definition.Repo{{Root: filepath.Join(dir, "repo")}},
 		Settings:  master.SessionSettings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: 30 * time.Second},
 		Heartbeat: testHeartbeat, HeartbeatTimeout: 5 * testHeartbeat, ReconnectGrace: testGrace,
 		Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Version: "e2e",
-	})
+	}
+	if tweak != nil {
+		tweak(&opts)
+	}
+	m, err := master.Open(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
