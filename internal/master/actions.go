@@ -23,6 +23,8 @@ var (
 	ErrClusterInUse = errors.New("cluster in use")
 	// ErrNoClusters: the master starts no clusters (physical machines).
 	ErrNoClusters = errors.New("this master starts no clusters")
+	// ErrClusterNotRunning: a stop of a cluster that is not up.
+	ErrClusterNotRunning = errors.New("cluster not running")
 )
 
 func unknownCase(suite *definition.Suite, name string) error {
@@ -103,6 +105,12 @@ func (m *Manager) StopCluster(ctx context.Context, name, by string) error {
 		m.mu.Unlock()
 		slices.Sort(users)
 		return fmt.Errorf("%w: cluster %s is used by session %s: cancel it first", ErrClusterInUse, name, strings.Join(users, ", "))
+	}
+	// A provider that knows which clusters are up says so, rather than
+	// a stop of nothing being reported as done.
+	if r, ok := m.Clusters.(interface{ Running(string) bool }); ok && !r.Running(name) {
+		m.mu.Unlock()
+		return fmt.Errorf("%w: cluster %s is not running", ErrClusterNotRunning, name)
 	}
 	m.stopping[name] = by
 	m.mu.Unlock()

@@ -329,3 +329,35 @@ func TestStopClusterWithoutProvider(t *testing.T) {
 		t.Errorf("API: %d %s", code, body)
 	}
 }
+
+// upClusters is a provider that knows which clusters are up, as the
+// hypervisors do.
+type upClusters struct {
+	*fakeClusters
+	up bool
+}
+
+func (u *upClusters) Running(string) bool { return u.up }
+
+func TestStopClusterNotRunning(t *testing.T) {
+	uc := &upClusters{fakeClusters: newFakeClusters()}
+	m := actionsMaster(t, actionsRepo(t), uc)
+	err := m.Manager.StopCluster(context.Background(), "cluster_t", "alice")
+	if !errors.Is(err, master.ErrClusterNotRunning) || err.Error() != "cluster not running: cluster cluster_t is not running" {
+		t.Errorf("down cluster: %v", err)
+	}
+	code, body := post(t, m, "/api/v1/clusters/cluster_t/stop", apiToken, nil, nil)
+	if code != http.StatusConflict || !strings.Contains(body, "cluster cluster_t is not running") {
+		t.Errorf("API, down cluster: %d %s", code, body)
+	}
+	if calls := uc.Calls(); len(calls) != 0 {
+		t.Errorf("a down cluster was stopped: %v", calls)
+	}
+	uc.up = true
+	if err := m.Manager.StopCluster(context.Background(), "cluster_t", "alice"); err != nil {
+		t.Errorf("up cluster: %v", err)
+	}
+	if calls := uc.Calls(); !slices.Equal(calls, []string{"stop cluster_t"}) {
+		t.Errorf("calls %v", calls)
+	}
+}

@@ -119,7 +119,7 @@ func actionErrorCode(err error) int {
 	switch {
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, ErrUnknownSuite), errors.Is(err, ErrUnknownCase), errors.Is(err, ErrUnknownCluster):
 		return http.StatusNotFound
-	case errors.Is(err, ErrClusterInUse), errors.Is(err, ErrNoClusters):
+	case errors.Is(err, ErrClusterInUse), errors.Is(err, ErrNoClusters), errors.Is(err, ErrClusterNotRunning):
 		return http.StatusConflict
 	case errors.Is(err, ErrShuttingDown):
 		return http.StatusServiceUnavailable

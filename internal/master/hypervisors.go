@@ -143,6 +143,26 @@ func (h *Hypervisors) StopCluster(ctx context.Context, cluster string) error {
 	return err
 }
 
+// Placements maps each cluster started on a hypervisor to its name.
+func (h *Hypervisors) Placements() map[string]string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make(map[string]string, len(h.placed))
+	for cl, p := range h.placed {
+		out[cl] = p.hypervisor
+	}
+	return out
+}
+
+// Running reports whether cluster was started on a hypervisor and not
+// stopped since.
+func (h *Hypervisors) Running(cluster string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	_, ok := h.placed[cluster]
+	return ok
+}
+
 // command sends a cluster command and waits for its end, passing progress on.
 func (h *Hypervisors) command(ctx context.Context, c *daemonConn, cluster string, msg func(id string) *protocol.MasterMessage) error {
 	h.mu.Lock()

@@ -89,3 +89,20 @@ func TestStopWhileHypervisorAway(t *testing.T) {
 		t.Error("the cluster of the ended session was not removed when its hypervisor came back")
 	}
 }
+
+func TestRunningClusters(t *testing.T) {
+	h := &Hypervisors{Registry: NewRegistry()}
+	if h.Running("c1") || len(h.Placements()) != 0 {
+		t.Fatal("a cluster runs on no hypervisor")
+	}
+	h.mu.Lock()
+	h.init()
+	h.placed["c1"] = placement{hypervisor: "hv1", memKiB: 1}
+	h.mu.Unlock()
+	if !h.Running("c1") || h.Running("c2") {
+		t.Errorf("Running: c1 %v, c2 %v", h.Running("c1"), h.Running("c2"))
+	}
+	if p := h.Placements(); len(p) != 1 || p["c1"] != "hv1" {
+		t.Errorf("Placements %v", p)
+	}
+}

@@ -235,17 +235,10 @@ func (v *Views) Hypervisors() []HypervisorView {
 
 // placements maps the clusters started on hypervisors to theirs.
 func (v *Views) placements() map[string]string {
-	out := map[string]string{}
-	h, ok := v.Manager.Clusters.(*Hypervisors)
-	if !ok || h == nil {
-		return out
+	if h, ok := v.Manager.Clusters.(*Hypervisors); ok && h != nil {
+		return h.Placements()
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for cl, p := range h.placed {
-		out[cl] = p.hypervisor
-	}
-	return out
+	return map[string]string{}
 }
 
 // ClusterView is a defined cluster and the state of its hosts.
