@@ -66,6 +66,11 @@ type Options struct {
 	// Git lists the repositories of Repos that are git checkouts the
 	// master clones and fetches; the others are watched on disk.
 	Git []GitRepo
+	// GitStartWait bounds how long Open waits for the first sync of the
+	// git repositories before it goes on with the checkouts it has; the
+	// sync goes on in the background (0: DefaultGitStartWait; negative:
+	// no wait).
+	GitStartWait time.Duration
 	// ShutdownTimeout bounds how long Close waits for the interrupted
 	// sessions to record their end (0: 20 s).
 	ShutdownTimeout time.Duration
@@ -190,7 +195,7 @@ func open(ctx context.Context, opts Options) (*Master, error) {
 	m.Manager.Changed = m.Changes.Publish
 	m.Metrics = newMetrics(st, m.Manager, m.Registry, opts.Version, opts.Log)
 	m.Manager.CaseEnded = m.caseEnded
-	m.Reload(ctx)
+	m.loadCheckouts(ctx)
 	if opts.Clusters == nil && opts.StartClusters {
 		hv := &Hypervisors{Registry: m.Registry}
 		m.Registry.clusterStates, m.Registry.hypervisorConnected = hv.clusterState, hv.adopt
@@ -234,6 +239,7 @@ func open(ctx context.Context, opts Options) (*Master, error) {
 	}
 	m.httpServer = &http.Server{Handler: m.routes(api, ui), ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(opts.Log.Handler(), slog.LevelWarn), TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12}}
+	m.firstSync(ctx)
 	return m, nil
 }
 
@@ -388,6 +394,7 @@ func (m *Master) Serve(ctx context.Context) error {
 // session that did not end by then is marked interrupted at the next
 // start.
 func (m *Master) Close() {
+	m.stopFirstSync()
 	timeout := cmp.Or(m.opts.ShutdownTimeout, 20*time.Second)
 	sctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()

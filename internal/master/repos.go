@@ -14,6 +14,11 @@ import (
 	"github.com/xrdtest/xrdtest/internal/repo"
 )
 
+// DefaultGitStartWait is how long Open waits for the first sync of the
+// git repositories: a remote that hangs delays the master's start by this
+// much, not by git's command timeout.
+const DefaultGitStartWait = 10 * time.Second
+
 // DefaultPollInterval is how often a git repository is fetched when its
 // GitRepo sets no interval (the original's fixed period).
 const DefaultPollInterval = 30 * time.Second
@@ -71,6 +76,10 @@ type repoState struct {
 	mu     sync.Mutex
 	git    map[string]*gitState         // under mu
 	report atomic.Pointer[ReloadReport] // of the set loaded last
+
+	// The first sync, started by Open: Close cancels it and waits.
+	stopFirst context.CancelFunc
+	firstDone chan struct{}
 }
 
 type gitState struct {
@@ -90,6 +99,59 @@ func (m *Master) initRepos() error {
 		m.repos.git[g.Name] = &gitState{GitRepo: g}
 	}
 	return nil
+}
+
+// loadCheckouts loads the definitions from the git checkouts as they are,
+// without the network: the master starts with what it ran last even when
+// a remote cannot be reached.
+func (m *Master) loadCheckouts(ctx context.Context) {
+	m.repos.mu.Lock()
+	for _, g := range m.repos.git {
+		g.revision = g.Git.Head(ctx)
+	}
+	m.repos.mu.Unlock()
+	m.reload(ctx, func(string) bool { return false }, true)
+}
+
+// firstSync syncs the git repositories in the background, then loads the
+// definitions again; Open waits for it at most GitStartWait.
+func (m *Master) firstSync(ctx context.Context) {
+	done := make(chan struct{})
+	m.repos.firstDone = done
+	if len(m.opts.Git) == 0 {
+		close(done)
+		return
+	}
+	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
+	m.repos.stopFirst = stop
+	started := time.Now()
+	go func() {
+		defer close(done)
+		m.reload(bg, func(string) bool { return true }, true)
+	}()
+	wait := cmp.Or(m.opts.GitStartWait, DefaultGitStartWait)
+	if wait < 0 {
+		return
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		m.opts.Log.Warn("the git repositories are still syncing: the master starts with the checkouts it has and loads the new definitions when the sync ends",
+			"waited", time.Since(started).Round(time.Millisecond))
+	}
+}
+
+// stopFirstSync cancels the first sync if it is still under way and waits
+// for it to end.
+func (m *Master) stopFirstSync() {
+	if m.repos.stopFirst != nil {
+		m.repos.stopFirst()
+	}
+	if m.repos.firstDone != nil {
+		<-m.repos.firstDone
+	}
 }
 
 // Reload fetches the git repositories, then loads every repository again.
@@ -133,6 +195,10 @@ func (m *Master) reload(ctx context.Context, which func(name string) bool, force
 	set := definition.Load(ctx, repos, definition.Options{})
 	for i, r := range set.Repos { // in the order of m.opts.Repos
 		if g := m.repos.git[m.opts.Repos[i].Name]; g != nil {
+			if g.err == "" && g.revision == "" {
+				set.Diagnostics = append(set.Diagnostics, definition.Diagnostic{Severity: definition.Warning, Repo: r.Root, File: ".",
+					Message: fmt.Sprintf("nothing is checked out yet: the first clone from %s (%s) is under way", repo.Redact(g.Git.URL), g.Git.RemoteBranch)})
+			}
 			if g.err != "" {
 				at := "nothing is checked out"
 				if g.revision != "" {
@@ -165,6 +231,9 @@ func (m *Master) syncGit(ctx context.Context, g *gitState) bool {
 	log := m.opts.Log.With("repo", g.Name, "remote", repo.Redact(g.Git.URL), "branch", g.Git.RemoteBranch)
 	res, err := g.Git.Sync(ctx)
 	prevErr := g.err
+	if err != nil && ctx.Err() != nil {
+		return false // stopped (the master is closing), not failed
+	}
 	if err != nil {
 		g.err = repo.Redact(err.Error())
 		if res.Revision != "" {

@@ -397,3 +397,86 @@ func appendFile(path, text string) {
 		f.Close()
 	}
 }
+
+// TestGitRemoteHangsAtStart: a remote that does not answer delays Open by
+// GitStartWait, not by git's timeout; the definitions come when the clone
+// does; a restart starts with the checkout it has; Close stops a sync
+// under way.
+func TestGitRemoteHangsAtStart(t *testing.T) {
+	testutil.HermeticGit(t)
+	dir := t.TempDir()
+	hang := filepath.Join(dir, "hang")
+	wrapper := filepath.Join(dir, "git-wrapper")
+	os.WriteFile(wrapper, []byte(`#!/bin/sh
+case " $* " in
+*" clone "*|*" fetch "*) while [ -e "$HANG" ]; do sleep 0.02; done ;;
+esac
+exec git "$@"
+`), 0o755)
+	t.Setenv("HANG", hang)
+	u := testutil.NewUpstream(t, map[string]string{
+		"clusters/cluster_t.py":        twoHosts,
+		"test-suites/ts/test_suite.py": gitSuite("'c'"),
+		"test-suites/ts/tc/c/run.sh":   "#!/bin/bash\n",
+	})
+	rev := testutil.Git(t, u.Work, "rev-parse", "HEAD")
+	checkout := filepath.Join(dir, "checkout")
+	open := func() (*master.Master, time.Duration) {
+		t.Helper()
+		start := time.Now()
+		m, err := master.Open(context.Background(), master.Options{
+			StateDir: filepath.Join(dir, "state"), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0", Log: logger(),
+			Repos: []definition.Repo{{Name: "defs", Root: checkout}},
+			Git: []master.GitRepo{{Name: "defs", Interval: time.Hour,
+				Git: &repo.Git{URL: u.Bare, RemoteBranch: "origin/master", LocalBranch: "master", Dir: checkout, GitPath: wrapper}}},
+			GitStartWait: 300 * time.Millisecond, ReloadDebounce: -1,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m, time.Since(start)
+	}
+	closed := func(m *master.Master) {
+		t.Helper()
+		start := time.Now()
+		m.Close()
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("Close took %s with a sync under way", d)
+		}
+	}
+
+	os.WriteFile(hang, nil, 0o644)
+	m, took := open()
+	if took > 5*time.Second {
+		t.Errorf("Open took %s with a hanging remote", took)
+	}
+	if m.Definitions().Suite("ts") != nil {
+		t.Fatal("ts loaded before its clone")
+	}
+	if w := m.LastReload().Warnings; len(w) != 1 || !strings.Contains(w[0].Message, "nothing is checked out yet: the first clone from "+u.Bare+" (origin/master) is under way") {
+		t.Errorf("warnings while cloning: %+v", w)
+	}
+	os.Remove(hang)
+	waitUntil(t, "ts loaded after the clone", func() bool { return m.Definitions().Suite("ts") != nil })
+	r := m.LastReload()
+	if r.Repos[0].Revision != rev || r.Repos[0].Synced.IsZero() || r.Repos[0].Error != "" {
+		t.Errorf("after the clone: %+v", r)
+	}
+	for _, w := range r.Warnings {
+		if strings.Contains(w.Message, "checked out") {
+			t.Errorf("warning left after the clone: %+v", w)
+		}
+	}
+	closed(m)
+
+	// A restart while the remote hangs starts at once with the checkout.
+	os.WriteFile(hang, nil, 0o644)
+	m, _ = open()
+	if m.Definitions().Suite("ts") == nil || m.LastReload().Repos[0].Revision != rev {
+		t.Errorf("restart: %+v", m.LastReload())
+	}
+	if got := m.Definitions().Revision(m.Definitions().Suite("ts")); got != "defs@"+rev {
+		t.Errorf("revision of ts: %q", got)
+	}
+	closed(m)
+}

@@ -213,6 +213,20 @@ func (g *Git) checkOwned(ctx context.Context, remote string) error {
 	return nil
 }
 
+// Head returns the commit checked out at Dir without asking the remote,
+// or "" when there is none yet. It waits for a Sync under way.
+func (g *Git) Head(ctx context.Context) string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.environ == nil {
+		g.environ = g.env()
+	}
+	if _, err := os.Stat(g.Dir); err != nil {
+		return ""
+	}
+	return g.head(ctx)
+}
+
 // head returns the commit checked out, or "" (none yet, or unreadable).
 func (g *Git) head(ctx context.Context) string {
 	rev, err := g.run(ctx, g.Dir, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
