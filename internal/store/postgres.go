@@ -488,8 +488,22 @@ func (p *Postgres) PutResults(ctx context.Context, rs []*Result) error {
 
 // Results implements Store.
 func (p *Postgres) Results(ctx context.Context, session int64) ([]*Result, error) {
+	return p.results(ctx, session, "script")
+}
+
+var _ ResultReader = (*Postgres)(nil)
+
+// ResultSummaries implements ResultReader: Results without reading the
+// script column.
+func (p *Postgres) ResultSummaries(ctx context.Context, session int64) ([]*Result, error) {
+	return p.results(ctx, session, "''::bytea")
+}
+
+// results reads a session's results, script being the column (or empty
+// value) read into Script.
+func (p *Postgres) results(ctx context.Context, session int64, script string) ([]*Result, error) {
 	rows, err := p.pool.Query(ctx, `SELECT session_id, stage, slave, status, exit_code, start_ns, end_ns,
-			message, script, output_bytes
+			message, `+script+`, output_bytes
 		FROM results WHERE session_id = $1 ORDER BY stage, id`, session)
 	if err != nil {
 		return nil, p.wrap(err, 0)
@@ -497,21 +511,40 @@ func (p *Postgres) Results(ctx context.Context, session int64) ([]*Result, error
 	defer rows.Close()
 	var out []*Result
 	for rows.Next() {
-		r := new(Result)
-		var code *int64
-		var msg, script []byte
-		if err := rows.Scan(&r.SessionID, &r.Stage, &r.Slave, &r.Status, &code, nsTime{&r.Start}, nsTime{&r.End},
-			&msg, &script, &r.OutputBytes); err != nil {
+		r, err := scanPGResult(rows)
+		if err != nil {
 			return nil, p.wrap(err, 0)
 		}
-		if code != nil {
-			c := int(*code)
-			r.ExitCode = &c
-		}
-		r.Message, r.Script = string(msg), string(script)
 		out = append(out, r)
 	}
 	return out, p.wrap(rows.Err(), 0)
+}
+
+// Result implements ResultReader.
+func (p *Postgres) Result(ctx context.Context, session int64, stage int, slave string) (*Result, error) {
+	r, err := scanPGResult(p.pool.QueryRow(ctx, `SELECT session_id, stage, slave, status, exit_code, start_ns, end_ns,
+			message, script, output_bytes
+		FROM results WHERE session_id = $1 AND stage = $2 AND slave = $3`, session, stage, slave))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("%w: result of session %d stage %d slave %s", ErrNotFound, session, stage, slave)
+	}
+	return r, p.wrap(err, 0)
+}
+
+func scanPGResult(row pgx.Row) (*Result, error) {
+	r := new(Result)
+	var code *int64
+	var msg, script []byte
+	if err := row.Scan(&r.SessionID, &r.Stage, &r.Slave, &r.Status, &code, nsTime{&r.Start}, nsTime{&r.End},
+		&msg, &script, &r.OutputBytes); err != nil {
+		return nil, err
+	}
+	if code != nil {
+		c := int(*code)
+		r.ExitCode = &c
+	}
+	r.Message, r.Script = string(msg), string(script)
+	return r, nil
 }
 
 // ---- logs ----
