@@ -347,7 +347,7 @@ func (m *Master) Definitions() *definition.Set { return m.defs.Load() }
 // Serve serves until ctx ends, then stops the scheduler, the sessions
 // (they end interrupted, see Close), the ports and the history.
 func (m *Master) Serve(ctx context.Context) error {
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- m.grpcServer.Serve(m.daemonLn) }()
 	go func() {
 		if err := m.httpServer.Serve(m.webLn); !errors.Is(err, http.ErrServerClosed) {
@@ -366,6 +366,17 @@ func (m *Master) Serve(ctx context.Context) error {
 	m.pollGit(bg, &bgWait)
 	bgWait.Add(1)
 	go func() { defer bgWait.Done(); m.runRetention(bg) }()
+	if w, ok := m.Store.(lockWatcher); ok {
+		// A master that lost its database to another stops: both would
+		// interrupt each other's sessions.
+		bgWait.Add(1)
+		go func() {
+			defer bgWait.Done()
+			if err := w.WatchLock(bg, lockCheckInterval, m.opts.Log); err != nil {
+				errc <- err
+			}
+		}()
+	}
 	if m.opts.ReloadDebounce >= 0 {
 		debounce := cmp.Or(m.opts.ReloadDebounce, 500*time.Millisecond)
 		bgWait.Add(1)
@@ -387,6 +398,15 @@ func (m *Master) Serve(ctx context.Context) error {
 	m.Close()
 	return err
 }
+
+// lockWatcher is a history that only one master may use at a time and
+// whose lock can be lost (store.Postgres).
+type lockWatcher interface {
+	WatchLock(ctx context.Context, interval time.Duration, log *slog.Logger) error
+}
+
+// lockCheckInterval is how often the history's one-master lock is checked.
+const lockCheckInterval = 5 * time.Second
 
 // Close stops everything. The sessions still running are interrupted
 // first (Manager.Shutdown) while the daemons are still connected to

@@ -27,8 +27,13 @@ import (
 type Postgres struct {
 	files
 	pool *pgxpool.Pool
-	lock *pgx.Conn // holds the advisory lock
-	now  func() time.Time
+	// lock holds the advisory lock; lockMu serializes its use (the
+	// watch of WatchLock, Close).
+	lockMu      sync.Mutex
+	lock        *pgx.Conn
+	lockBackend backend // the server process of lock
+	lockCfg     *pgx.ConnConfig
+	now         func() time.Time
 	// secret is the password, scrubbed from every error message.
 	secret string
 	where  string // the database, host and user, for messages
@@ -62,15 +67,9 @@ func OpenPostgres(ctx context.Context, url, dir string) (*Postgres, error) {
 		p.Close()
 		return nil, p.redact(fmt.Errorf("store: %s: %w", p.where, err))
 	}
-	if p.lock, err = pgx.ConnectConfig(ctx, cfg.ConnConfig.Copy()); err != nil {
+	p.lockCfg = cfg.ConnConfig.Copy()
+	if p.lock, p.lockBackend, err = takeLock(ctx, p.lockCfg, backend{}); err != nil {
 		return fail(err)
-	}
-	var locked bool
-	if err := p.lock.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, int64(pgLockKey)).Scan(&locked); err != nil {
-		return fail(err)
-	}
-	if !locked {
-		return fail(errors.New("another master is using this database (its advisory lock is held)"))
 	}
 	if p.pool, err = pgxpool.NewWithConfig(ctx, cfg); err != nil {
 		return fail(err)
@@ -103,6 +102,8 @@ func (p *Postgres) Close() error {
 		if p.pool != nil {
 			p.pool.Close()
 		}
+		p.lockMu.Lock()
+		defer p.lockMu.Unlock()
 		if p.lock != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
@@ -113,7 +114,9 @@ func (p *Postgres) Close() error {
 			if err := p.lock.Close(ctx); err != nil {
 				p.closeErr = p.redact(fmt.Errorf("store: close: %w", err))
 			}
+			p.lock = nil
 		}
+		p.lockCfg = nil // WatchLock takes no lock again
 	})
 	return p.closeErr
 }
