@@ -3,7 +3,9 @@ package master_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -105,5 +107,34 @@ func TestShutdownMidSession(t *testing.T) {
 		if b, _ := os.ReadFile(filepath.Join(pids, "ran."+h)); string(b) != "ran\n" {
 			t.Errorf("%s: c:run ran %d times", h, strings.Count(string(b), "ran"))
 		}
+	}
+}
+
+// lostStore is a history whose one-master lock is lost at once.
+type lostStore struct{ store.Store }
+
+func (lostStore) WatchLock(context.Context, time.Duration, *slog.Logger) error {
+	return fmt.Errorf("store: db: %w: another master has the lock now", store.ErrLockLost)
+}
+
+// TestServeStopsWhenTheHistoryIsLost: a master whose database another
+// master took stops, saying why.
+func TestServeStopsWhenTheHistoryIsLost(t *testing.T) {
+	m, err := master.Open(context.Background(), master.Options{
+		StateDir: t.TempDir(), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0", Token: token, Log: logger(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Store = lostStore{m.Store}
+	done := make(chan error, 1)
+	go func() { done <- m.Serve(context.Background()) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, store.ErrLockLost) {
+			t.Errorf("Serve: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the master went on serving without its database")
 	}
 }
