@@ -1,7 +1,6 @@
 package scheduler
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/xrdtest/xrdtest/internal/cron"
 	"github.com/xrdtest/xrdtest/internal/definition"
+	"github.com/xrdtest/xrdtest/internal/testutil"
 )
 
 // loc is the master's local time in the tests: UTC+1, no DST.
@@ -124,22 +124,8 @@ func (s *fakeStore) SuiteEnabled(_ context.Context, suite string) (bool, bool, e
 	return en, ok, nil
 }
 
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuf) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuf) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
+// syncBuf is a log sink the scheduler writes while the test reads.
+type syncBuf struct{ testutil.SyncBuffer }
 
 func (b *syncBuf) count(sub string) int { return strings.Count(b.String(), sub) }
 

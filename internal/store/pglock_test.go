@@ -1,12 +1,10 @@
 package store_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,25 +12,8 @@ import (
 
 	"github.com/xrdtest/xrdtest/internal/store"
 	"github.com/xrdtest/xrdtest/internal/store/pgtest"
+	"github.com/xrdtest/xrdtest/internal/testutil"
 )
-
-// lockedBuffer is a log sink the watcher writes while the test reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // lockHolder returns the backend holding the one-master lock (0: none).
 func lockHolder(t *testing.T, admin *pgx.Conn) int {
@@ -58,9 +39,9 @@ func TestPostgresLockWatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer admin.Close(ctx)
-	watch := func(interval time.Duration) (*store.Postgres, *lockedBuffer, chan error) {
+	watch := func(interval time.Duration) (*store.Postgres, *testutil.SyncBuffer, chan error) {
 		st := openPG(t, url, t.TempDir())
-		logs := &lockedBuffer{}
+		logs := &testutil.SyncBuffer{}
 		done := make(chan error, 1)
 		wctx, cancel := context.WithCancel(ctx)
 		t.Cleanup(cancel)
