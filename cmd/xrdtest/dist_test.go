@@ -68,7 +68,7 @@ func TestLogrotateSnippet(t *testing.T) {
 		"repo/clusters/cluster_e2e.py":     cluster3,
 		"repo/test-suites/s/test_suite.py": suiteDef("s", "", "c"),
 		"repo/test-suites/s/init.sh":       "#!/bin/bash\n",
-		"master.conf": masterConf(dir, freePort(t), freePort(t),
+		"master.conf": masterConf(freePort(t), freePort(t), "",
 			"pid_file_path = run/XrdTestMaster.pid\nlog_file_path = log/XrdTestMaster.log\n"),
 	})
 	logFile := filepath.Join(logDir, "XrdTestMaster.log")

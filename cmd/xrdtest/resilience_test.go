@@ -329,29 +329,7 @@ func TestMasterKilledAndRestarted(t *testing.T) {
 		"test-suites/mk/tc/c/run.sh":   "#!/bin/bash\necho ran >> \"$XRDTEST_SHARED/ran.@slavename@\"\nsleep 600 &\necho $! > \"$XRDTEST_SHARED/pid.@slavename@\"\necho started\nwait\n",
 	})
 	daemonPort, webPort := freePort(t), freePort(t)
-	writeFiles(t, dir, map[string]string{"master.conf": fmt.Sprintf(`[general]
-test-repos = local
-state_dir = state
-[test-repo-local]
-type = localfs
-local_path = repo
-[server]
-ip = 127.0.0.1
-port = %d
-connection_passwd = %s
-[webserver]
-port = %d
-api_token = api-token
-[scheduler]
-enabled = 0
-[session]
-start_clusters = 0
-heartbeat_interval = 0.2
-heartbeat_timeout = 1
-reconnect_grace = 2
-[daemon]
-log_level = DEBUG
-`, daemonPort, e2eToken, webPort)})
+	writeFiles(t, dir, map[string]string{"master.conf": masterConf(daemonPort, webPort, "reconnect_grace = 2\n", "log_level = DEBUG\n")})
 	self, _ := os.Executable()
 	var masterLog syncBuffer
 	startMasterProc := func() *exec.Cmd {

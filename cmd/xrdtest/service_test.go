@@ -96,9 +96,10 @@ func fileHas(path, s string) bool {
 	return bytes.Contains(b, []byte(s))
 }
 
-// masterConf is an original-style master configuration on loopback with
-// a [daemon] section (extra is appended to it).
-func masterConf(dir string, daemonPort, webPort int, daemon string) string {
+// masterConf is an original-style master configuration on loopback;
+// session and daemon are lines added to its [session] and [daemon]
+// sections.
+func masterConf(daemonPort, webPort int, session, daemon string) string {
 	return fmt.Sprintf(`[general]
 test-repos = local
 state_dir = state
@@ -118,8 +119,8 @@ enabled = 0
 start_clusters = 0
 heartbeat_interval = 0.2
 heartbeat_timeout = 1
-[daemon]
-%s`, daemonPort, e2eToken, webPort, daemon)
+%s[daemon]
+%s`, daemonPort, e2eToken, webPort, session, daemon)
 }
 
 // TestMasterDaemonFiles: the master's pid file is written, refused to a
@@ -137,7 +138,7 @@ func TestMasterDaemonFiles(t *testing.T) {
 		"test-suites/hello/init.sh":       "#!/bin/bash\n",
 	})
 	pidFile, logFile := filepath.Join(dir, "run", "master.pid"), filepath.Join(dir, "log", "master.log")
-	writeFiles(t, dir, map[string]string{"master.conf": masterConf(dir, freePort(t), freePort(t),
+	writeFiles(t, dir, map[string]string{"master.conf": masterConf(freePort(t), freePort(t), "",
 		"pid_file_path = run/master.pid\nlog_file_path = log/master.log\nlog_format = json\nlog_level = DEBUG\n")})
 	mc := startDaemonCmd(t, nil, "master", "-c", filepath.Join(dir, "master.conf"))
 	defer func() {
@@ -228,7 +229,7 @@ func TestMasterSIGTERMMidSession(t *testing.T) {
 		"test-suites/mk/tc/d/run.sh":   "#!/bin/bash\necho d >> \"$XRDTEST_SHARED/d.@slavename@\"\n",
 	})
 	daemonPort, webPort := freePort(t), freePort(t)
-	writeFiles(t, dir, map[string]string{"master.conf": masterConf(dir, daemonPort, webPort, "log_level = DEBUG\n")})
+	writeFiles(t, dir, map[string]string{"master.conf": masterConf(daemonPort, webPort, "", "log_level = DEBUG\n")})
 	mc := startDaemonCmd(t, nil, "master", "-c", filepath.Join(dir, "master.conf"))
 	fpRe := regexp.MustCompile(`CA fingerprint[^:]*: (sha256:[0-9a-f]{64})`)
 	waitFor(t, "the master's fingerprint", func() bool { return fpRe.MatchString(mc.out.String()) })
