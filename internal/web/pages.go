@@ -331,71 +331,73 @@ func safeFileName(s string) string {
 	return string(b)
 }
 
-func logParams(r *http.Request) (slave, path string, err error) {
-	q := r.URL.Query()
-	slave, path = q.Get("slave"), q.Get("path")
-	if slave == "" || path == "" || len(slave) > 255 || len(path) > 4096 {
-		return "", "", fmt.Errorf("%w: give slave=NAME and path=PATH", master.ErrBadQuery)
+// logFile is a collected log file a log page names: the session from the
+// path, the slave and the file's path on it from the query.
+type logFile struct {
+	id          int64
+	slave, path string
+	f           io.ReadSeekCloser
+}
+
+// openLog opens the log file the request names; false: the error page
+// was sent. The caller closes the file.
+func (h *Handler) openLog(w http.ResponseWriter, r *http.Request) (logFile, bool) {
+	var l logFile
+	var ok bool
+	if l.id, ok = h.pathID(w, r); !ok {
+		return l, false
 	}
-	return slave, path, nil
+	q := r.URL.Query()
+	l.slave, l.path = q.Get("slave"), q.Get("path")
+	if l.slave == "" || l.path == "" || len(l.slave) > 255 || len(l.path) > 4096 {
+		h.viewError(w, r, fmt.Errorf("%w: give slave=NAME and path=PATH", master.ErrBadQuery))
+		return l, false
+	}
+	f, err := h.cfg.Store.OpenLog(l.id, l.slave, l.path)
+	if err != nil {
+		h.viewError(w, r, err)
+		return l, false
+	}
+	l.f = f
+	return l, true
 }
 
 func (h *Handler) logPage(w http.ResponseWriter, r *http.Request) {
-	id, ok := h.pathID(w, r)
-	if !ok {
-		return
-	}
-	slave, path, err := logParams(r)
-	if err != nil {
-		h.viewError(w, r, err)
-		return
-	}
 	offset, err := offsetParam(r)
 	if err != nil {
 		h.viewError(w, r, err)
 		return
 	}
-	f, err := h.cfg.Store.OpenLog(id, slave, path)
+	l, ok := h.openLog(w, r)
+	if !ok {
+		return
+	}
+	defer l.f.Close()
+	pg, err := readPage(l.f, offset)
 	if err != nil {
 		h.viewError(w, r, err)
 		return
 	}
-	defer f.Close()
-	pg, err := readPage(f, offset)
-	if err != nil {
-		h.viewError(w, r, err)
-		return
-	}
-	q := url.Values{"slave": {slave}, "path": {path}}
+	q := url.Values{"slave": {l.slave}, "path": {l.path}}
 	data := struct {
 		ID          int64
 		Slave, Path string
 		Page        *textPage
 		Raw         string
 		PageURL     func(int64) string
-	}{ID: id, Slave: slave, Path: path, Page: pg, Raw: fmt.Sprintf("/sessions/%d/log/raw?%s", id, q.Encode())}
+	}{ID: l.id, Slave: l.slave, Path: l.path, Page: pg, Raw: fmt.Sprintf("/sessions/%d/log/raw?%s", l.id, q.Encode())}
 	data.PageURL = func(off int64) string {
-		q := url.Values{"slave": {slave}, "path": {path}, "offset": {strconv.FormatInt(off, 10)}}
-		return fmt.Sprintf("/sessions/%d/log?%s", id, q.Encode())
+		q := url.Values{"slave": {l.slave}, "path": {l.path}, "offset": {strconv.FormatInt(off, 10)}}
+		return fmt.Sprintf("/sessions/%d/log?%s", l.id, q.Encode())
 	}
-	h.render(w, r, http.StatusOK, "log", h.newPage(r, fmt.Sprintf("%s on %s, session %d", path, slave, id), "history", data))
+	h.render(w, r, http.StatusOK, "log", h.newPage(r, fmt.Sprintf("%s on %s, session %d", l.path, l.slave, l.id), "history", data))
 }
 
 func (h *Handler) logRaw(w http.ResponseWriter, r *http.Request) {
-	id, ok := h.pathID(w, r)
+	l, ok := h.openLog(w, r)
 	if !ok {
 		return
 	}
-	slave, path, err := logParams(r)
-	if err != nil {
-		h.viewError(w, r, err)
-		return
-	}
-	f, err := h.cfg.Store.OpenLog(id, slave, path)
-	if err != nil {
-		h.viewError(w, r, err)
-		return
-	}
-	defer f.Close()
-	sendRaw(w, r, f, fmt.Sprintf("session%d-%s-%s", id, safeFileName(slave), safeFileName(path)))
+	defer l.f.Close()
+	sendRaw(w, r, l.f, fmt.Sprintf("session%d-%s-%s", l.id, safeFileName(l.slave), safeFileName(l.path)))
 }
