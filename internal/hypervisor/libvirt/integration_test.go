@@ -508,8 +508,10 @@ func TestIntegrationCluster(t *testing.T) {
 		b.DomainType(), tStarted.Round(time.Millisecond), defineToStarted.Round(time.Millisecond))
 
 	// TCG guests get every CPU feature TCG emulates (libvirt here offers
-	// mode maximum): AES-NI for the slave's TLS among them.
-	if b.DomainType() == "qemu" {
+	// mode maximum): AES-NI for the slave's TLS among them; KVM guests
+	// the host's CPU.
+	{
+		want := map[string]string{"qemu": "maximum", "kvm": "host-passthrough"}[b.DomainType()]
 		dom, err := e.raw.DomainLookupByName(DomainName(c.Name, c.Hosts[0].Name))
 		if err != nil {
 			t.Fatal(err)
@@ -519,8 +521,8 @@ func TestIntegrationCluster(t *testing.T) {
 			t.Fatal(err)
 		}
 		var x libvirtxml.Domain
-		if err := x.Unmarshal(doc); err != nil || x.CPU == nil || x.CPU.Mode != "maximum" {
-			t.Errorf("TCG domain CPU: %+v (%v), want mode maximum", x.CPU, err)
+		if err := x.Unmarshal(doc); err != nil || x.CPU == nil || x.CPU.Mode != want {
+			t.Errorf("%s domain CPU: %+v (%v), want mode %s", b.DomainType(), x.CPU, err, want)
 		}
 	}
 

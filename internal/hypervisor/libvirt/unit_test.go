@@ -234,3 +234,31 @@ func TestCPUHasVirt(t *testing.T) {
 		t.Error("unreadable cpuinfo should trust libvirt")
 	}
 }
+
+func TestCPUMode(t *testing.T) {
+	caps := func(modes ...string) libvirtxml.DomainCaps {
+		dc := libvirtxml.DomainCaps{CPU: &libvirtxml.DomainCapsCPU{}}
+		for _, m := range modes {
+			name, supported, _ := strings.Cut(m, "=")
+			dc.CPU.Modes = append(dc.CPU.Modes, libvirtxml.DomainCapsCPUMode{Name: name, Supported: supported})
+		}
+		return dc
+	}
+	all := caps("host-passthrough=yes", "host-model=yes", "maximum=yes", "custom=yes")
+	for _, tc := range []struct {
+		typ  string
+		dc   libvirtxml.DomainCaps
+		want string
+	}{
+		{"qemu", all, "maximum"},
+		{"kvm", all, "host-passthrough"},
+		{"qemu", caps("maximum=no", "custom=yes"), ""},
+		{"kvm", caps("host-passthrough=no", "maximum=yes"), ""},
+		{"qemu", caps("host-passthrough=yes"), ""},
+		{"kvm", libvirtxml.DomainCaps{}, ""},
+	} {
+		if got := cpuMode(tc.typ, tc.dc); got != tc.want {
+			t.Errorf("cpuMode(%s, %+v) = %q, want %q", tc.typ, tc.dc.CPU, got, tc.want)
+		}
+	}
+}

@@ -203,7 +203,7 @@ func bootParams(spec hypervisor.ClusterSpec, host string) []string {
 type domainPlan struct {
 	Name    string
 	Type    string // kvm or qemu
-	CPUMode string // "maximum", or "": libvirt's default CPU model
+	CPUMode string // "maximum", "host-passthrough", or "": libvirt's default CPU model
 	Owner   Owner
 	Arch    string
 	RAMKiB  uint64

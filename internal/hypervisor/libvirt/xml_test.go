@@ -140,9 +140,7 @@ func goldenPlan(spec hypervisor.ClusterSpec, h *definition.Host, typ string, ker
 	for _, d := range h.Disks {
 		p.Data = append(p.Data, dataDiskPlan{Path: "/pool/" + DataVolumeName(c.Name, h.Name, d.Name), Device: d.Device})
 	}
-	if typ == "qemu" {
-		p.CPUMode = "maximum" // what the backend picks for TCG when libvirt offers it
-	}
+	p.CPUMode = map[string]string{"qemu": "maximum", "kvm": "host-passthrough"}[typ] // what the backend picks when libvirt offers it
 	if kernel {
 		p.Kernel, p.Initrd = "/pool/slave.vmlinuz", "/pool/slave.initrd.img"
 		p.Extra = []string{"loglevel=7"}
