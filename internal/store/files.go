@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 )
 
@@ -115,22 +117,32 @@ func (f files) removeSession(session int64) error {
 // above it, or new sessions would meet old files: refused outputs, logs
 // overwritten.
 func (f files) maxSession() (int64, error) {
-	var top int64
+	ids, err := f.sessions()
+	if err != nil || len(ids) == 0 {
+		return 0, err
+	}
+	return ids[len(ids)-1], nil
+}
+
+// sessions returns the sessions that have outputs or logs, in increasing
+// order.
+func (f files) sessions() ([]int64, error) {
+	seen := map[int64]bool{}
 	for _, tree := range []string{"outputs", "logs"} {
 		d, err := os.Open(filepath.Join(f.dir, tree))
 		if err != nil {
-			return 0, fmt.Errorf("store: %w", err)
+			return nil, fmt.Errorf("store: %w", err)
 		}
 		names, err := d.Readdirnames(-1)
 		d.Close()
 		if err != nil {
-			return 0, fmt.Errorf("store: %w", err)
+			return nil, fmt.Errorf("store: %w", err)
 		}
 		for _, n := range names {
-			if id, err := strconv.ParseInt(n, 10, 64); err == nil && id > top {
-				top = id
+			if id, err := strconv.ParseInt(n, 10, 64); err == nil && id > 0 {
+				seen[id] = true
 			}
 		}
 	}
-	return top, nil
+	return slices.Sorted(maps.Keys(seen)), nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,6 +44,9 @@ type pruneDB interface {
 	// deleteSessions deletes those of the sessions ids that are finished
 	// (their stages and logs by cascade) and returns how many.
 	deleteSessions(ctx context.Context, ids []int64) (int, error)
+	// finishedBefore returns those of the sessions ids that are finished
+	// and were created before the time before (ns).
+	finishedBefore(ctx context.Context, ids []int64, before int64) ([]int64, error)
 }
 
 // prune implements Store.Prune. Files go before rows: a crash in between
@@ -107,6 +111,38 @@ func prune(ctx context.Context, db pruneDB, fs files, olderThan time.Time, keepN
 	}
 }
 
+// pruneOutputs implements Store.PruneOutputs. The sessions that still
+// have files are listed from the file trees, so sessions whose files are
+// gone cost nothing at the next run; the database says which of them are
+// finished and old enough, pruneBatch at a time.
+func pruneOutputs(ctx context.Context, db pruneDB, fs files, olderThan time.Time) (int, error) {
+	v, err := ns(olderThan)
+	if err != nil {
+		return 0, err
+	}
+	ids, err := fs.sessions()
+	if err != nil {
+		return 0, err
+	}
+	pruned := 0
+	for chunk := range slices.Chunk(ids, pruneBatch) {
+		if err := ctx.Err(); err != nil {
+			return pruned, err
+		}
+		old, err := db.finishedBefore(ctx, chunk, v.(int64))
+		if err != nil {
+			return pruned, err
+		}
+		for _, id := range old {
+			if err := fs.removeSession(id); err != nil {
+				return pruned, err
+			}
+			pruned++
+		}
+	}
+	return pruned, nil
+}
+
 // ---- SQLite ----
 
 // Prune implements Store.
@@ -118,7 +154,32 @@ func (s *SQLite) Prune(ctx context.Context, olderThan time.Time, keepNewest int)
 	return n, wrap(err)
 }
 
+// PruneOutputs implements Store.
+func (s *SQLite) PruneOutputs(ctx context.Context, olderThan time.Time) (int, error) {
+	n, err := pruneOutputs(ctx, sqlitePrune{s}, s.files, olderThan)
+	return n, wrap(err)
+}
+
 type sqlitePrune struct{ s *SQLite }
+
+func (p sqlitePrune) finishedBefore(ctx context.Context, ids []int64, before int64) ([]int64, error) {
+	in, args := inList(ids)
+	rows, err := p.s.r.QueryContext(ctx, `SELECT id FROM sessions WHERE id IN `+in+` AND created_ns < ? AND state NOT IN (?, ?) ORDER BY id`,
+		append(args, before, string(SessionQueued), string(SessionRunning))...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
 
 func (p sqlitePrune) nthNewest(ctx context.Context, n int) (k pruneKey, ok bool, err error) {
 	err = p.s.r.QueryRowContext(ctx, `SELECT created_ns, id FROM sessions ORDER BY created_ns DESC, id DESC LIMIT 1 OFFSET ?`,
@@ -190,7 +251,22 @@ func (p *Postgres) Prune(ctx context.Context, olderThan time.Time, keepNewest in
 	return n, p.wrap(err, 0)
 }
 
+// PruneOutputs implements Store.
+func (p *Postgres) PruneOutputs(ctx context.Context, olderThan time.Time) (int, error) {
+	n, err := pruneOutputs(ctx, pgPrune{p}, p.files, olderThan)
+	return n, p.wrap(err, 0)
+}
+
 type pgPrune struct{ p *Postgres }
+
+func (q pgPrune) finishedBefore(ctx context.Context, ids []int64, before int64) ([]int64, error) {
+	rows, err := q.p.pool.Query(ctx, `SELECT id FROM sessions WHERE id = ANY($1) AND created_ns < $2 AND state NOT IN ($3, $4) ORDER BY id`,
+		pgx.QueryExecModeExec, ids, before, string(SessionQueued), string(SessionRunning))
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
+}
 
 func (q pgPrune) nthNewest(ctx context.Context, n int) (k pruneKey, ok bool, err error) {
 	err = q.p.pool.QueryRow(ctx, `SELECT created_ns, id FROM sessions ORDER BY created_ns DESC, id DESC LIMIT 1 OFFSET $1`,

@@ -227,6 +227,13 @@ type Store interface {
 	// sessions it deleted (with ctx's error when ctx ends it early). New
 	// sessions are never given the IDs of deleted ones.
 	Prune(ctx context.Context, olderThan time.Time, keepNewest int) (deleted int, err error)
+	// PruneOutputs deletes the output and log files of the finished
+	// sessions created before olderThan, keeping everything else of them
+	// (results with their output sizes, events, the list of logs): the
+	// files are most of a history's size. It returns how many sessions
+	// lost files (with ctx's error when ctx ends it early); an output
+	// then opens with ErrNotFound.
+	PruneOutputs(ctx context.Context, olderThan time.Time) (sessions int, err error)
 
 	// AddEvent appends to a session's event log (ErrNotFound when the
 	// session does not exist).

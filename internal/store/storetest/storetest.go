@@ -68,6 +68,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"FreeTextBytes", testFreeTextBytes},
 		{"IDsAboveFiles", testIDsAboveFiles},
 		{"Prune", testPrune},
+		{"PruneOutputs", testPruneOutputs},
 		{"PruneBatchesWhileRunning", testPruneBatchesWhileRunning},
 	}
 	for _, tc := range tests {
@@ -1432,6 +1433,55 @@ func testPrune(t *testing.T, open func(*testing.T) store.Store) {
 			t.Errorf("Prune(cancelled) = %d, %v", n, err)
 		}
 	})
+}
+
+// testPruneOutputs: the files of old finished sessions go, their rows
+// stay; the files of the others stay.
+func testPruneOutputs(t *testing.T, open func(*testing.T) store.Store) {
+	s := open(t)
+	ss := pruneSetup(t, s)
+	// Before tm(5, 0): sessions 0 to 4, of which 1 is queued, 4 running.
+	n, err := s.PruneOutputs(ctx, tm(5, 0))
+	if err != nil || n != 3 {
+		t.Errorf("PruneOutputs = %d, %v; want 3", n, err)
+	}
+	for i, se := range ss {
+		if got, err := s.Session(ctx, se.ID); err != nil || got.State != se.State {
+			t.Errorf("session %d: %+v, %v", i, got, err)
+		}
+		rs, _ := s.Results(ctx, se.ID)
+		evs, _ := s.Events(ctx, se.ID)
+		logs, _ := s.Logs(ctx, se.ID)
+		if len(rs) != 2 || len(evs) != 1 || len(logs) != 1 {
+			t.Errorf("session %d kept %d results, %d events, %d logs; want 2, 1, 1", i, len(rs), len(evs), len(logs))
+		}
+		_, outErr := s.OpenOutput(se.ID, 0, "a.xrd.test")
+		_, logErr := s.OpenLog(se.ID, "a.xrd.test", "/var/log/x.log")
+		if slices.Contains([]int{0, 2, 3}, i) {
+			if !errors.Is(outErr, store.ErrNotFound) || !errors.Is(logErr, store.ErrNotFound) {
+				t.Errorf("session %d: output %v, log %v; want ErrNotFound", i, outErr, logErr)
+			}
+			continue
+		}
+		if got := readOutput(t, s, se.ID, 0, "a.xrd.test"); got != "output" {
+			t.Errorf("session %d: output %q", i, got)
+		}
+		if got := readLog(t, s, se.ID, "a.xrd.test", "/var/log/x.log"); got != "log" {
+			t.Errorf("session %d: log %q", i, got)
+		}
+	}
+	if n, err := s.PruneOutputs(ctx, tm(5, 0)); err != nil || n != 0 {
+		t.Errorf("second PruneOutputs = %d, %v; want 0", n, err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if n, err := s.PruneOutputs(cctx, tm(100, 0)); !errors.Is(err, context.Canceled) || n != 0 {
+		t.Errorf("PruneOutputs(cancelled) = %d, %v", n, err)
+	}
+	// Everything finished.
+	if n, err := s.PruneOutputs(ctx, tm(100, 0)); err != nil || n != 7 {
+		t.Errorf("PruneOutputs(all) = %d, %v; want 7", n, err)
+	}
 }
 
 // testPruneBatchesWhileRunning prunes 250 sessions (several batches, one
