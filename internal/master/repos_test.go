@@ -148,7 +148,10 @@ func TestGitRepoPolling(t *testing.T) {
 	}
 	os.Rename(u.Bare+".away", u.Bare)
 	rev4 := u.Commit("fixed", map[string]string{"test-suites/ts/test_suite.py": gitSuite("'d'")})
-	waitUntil(t, "the fixed commit is loaded", func() bool { return suiteCases(m) == "d" })
+	// The definitions are published a moment before the reload's report.
+	waitUntil(t, "the fixed commit is loaded", func() bool {
+		return suiteCases(m) == "d" && m.LastReload().Repos[0].Revision == rev4
+	})
 	rep = m.LastReload()
 	if rep.Repos[0].Error != "" || len(rep.Errors) != 0 || rep.Repos[0].Revision != rev4 {
 		t.Errorf("after recovery: %+v", rep)
@@ -457,7 +460,10 @@ exec git "$@"
 		t.Errorf("warnings while cloning: %+v", w)
 	}
 	os.Remove(hang)
-	waitUntil(t, "ts loaded after the clone", func() bool { return m.Definitions().Suite("ts") != nil })
+	// The definitions are published a moment before the reload's report.
+	waitUntil(t, "ts loaded after the clone", func() bool {
+		return m.Definitions().Suite("ts") != nil && m.LastReload().Repos[0].Revision == rev
+	})
 	r := m.LastReload()
 	if r.Repos[0].Revision != rev || r.Repos[0].Synced.IsZero() || r.Repos[0].Error != "" {
 		t.Errorf("after the clone: %+v", r)
