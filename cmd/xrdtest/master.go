@@ -105,7 +105,7 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		StartClusters: cfg.Session.StartClusters,
 		Schedule:      scheduler.Config{Enabled: cfg.Scheduler.Enabled, Overlap: scheduler.Overlap(cfg.Scheduler.Overlap), Location: time.Local},
 		Notifier:      mailer,
-		Retention:     master.Retention{MaxAge: cfg.Retention.MaxAge, MaxSessions: cfg.Retention.MaxSessions},
+		Retention:     master.Retention{MaxAge: cfg.Retention.MaxAge, MaxSessions: cfg.Retention.MaxSessions, OutputsMaxAge: cfg.Retention.OutputsMaxAge},
 		BaseURL:       baseURL,
 		Heartbeat:     cfg.Session.HeartbeatInterval, HeartbeatTimeout: cfg.Session.HeartbeatTimeout, ReconnectGrace: cfg.Session.ReconnectGrace,
 		Log: log, Version: version,

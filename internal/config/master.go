@@ -61,7 +61,9 @@ const (
 //	            are public; 0: they need the login (suite_run_pass) or the
 //	            API token too
 //	[retention] max_age (0: forever), max_sessions (0: all): finished
-//	            sessions deleted in the background, see Retention
+//	            sessions deleted in the background, see Retention;
+//	            outputs_max_age (0: as long as the session): their stage
+//	            outputs and collected logs deleted, results kept
 //
 // Durations are seconds ("3600", "1.5") or Go durations ("90s", "5m").
 // Relative paths (everything named *_path, *_dir, *file, except
@@ -534,7 +536,7 @@ func (m *Master) table() *table {
 		pathField("security", "ca_certfile", &m.Security.CACertFile),
 		pathField("security", "ca_keyfile", &m.Security.CAKeyFile),
 	)
-	return newTable(&m.sources, fields, daemonFields(&m.Daemon), retentionFields(&m.Retention))
+	return newTable(&m.sources, fields, daemonFields(&m.Daemon), masterRetentionFields(&m.Retention))
 }
 
 func repoFields(r *Repo) []field {

@@ -11,7 +11,8 @@ import (
 // slave: how much history is kept. The zero value keeps everything.
 //
 // On the master it limits the finished sessions (with their results,
-// events, outputs and logs; queued and running ones are never deleted); on
+// events, outputs and logs; queued and running ones are never deleted),
+// and, with outputs_max_age, how long their outputs and logs are kept; on
 // the slave, the session work directories under [slave] work_dir (never
 // the one of a session in progress). Both delete in the background, at
 // start and then hourly.
@@ -22,6 +23,11 @@ type Retention struct {
 	// MaxSessions: max_sessions, only the newest this many sessions (or
 	// work directories) are kept. 0: no count limit.
 	MaxSessions int
+	// OutputsMaxAge: outputs_max_age, master only: the stage outputs and
+	// collected logs of finished sessions older than this are deleted,
+	// their results and events kept (they are most of a history's size).
+	// 0 or empty: kept as long as their sessions.
+	OutputsMaxAge time.Duration
 }
 
 // MinRetentionAge is the shortest max_age: a shorter one is more likely a
@@ -29,7 +35,7 @@ type Retention struct {
 const MinRetentionAge = time.Hour
 
 // Limited reports whether any limit is set.
-func (r Retention) Limited() bool { return r.MaxAge > 0 || r.MaxSessions > 0 }
+func (r Retention) Limited() bool { return r.MaxAge > 0 || r.MaxSessions > 0 || r.OutputsMaxAge > 0 }
 
 var ageUnits = map[string]time.Duration{
 	"w": 7 * 24 * time.Hour, "d": 24 * time.Hour, "h": time.Hour, "m": time.Minute, "s": time.Second,
@@ -93,17 +99,28 @@ func FormatAge(d time.Duration) string {
 	return d.String()
 }
 
+// ageField is a [retention] key holding an age (ParseAge).
+func ageField(key string, p *time.Duration) field {
+	return field{section: "retention", key: key,
+		set: func(v string, _ Source) error {
+			d, err := ParseAge(v)
+			if err == nil {
+				*p = d
+			}
+			return err
+		},
+		show: func() string { return FormatAge(*p) }}
+}
+
+// masterRetentionFields are the master's [retention] keys: the slave's
+// and outputs_max_age.
+func masterRetentionFields(r *Retention) []field {
+	return append(retentionFields(r), ageField("outputs_max_age", &r.OutputsMaxAge))
+}
+
 func retentionFields(r *Retention) []field {
 	return []field{
-		{section: "retention", key: "max_age",
-			set: func(v string, _ Source) error {
-				d, err := ParseAge(v)
-				if err == nil {
-					r.MaxAge = d
-				}
-				return err
-			},
-			show: func() string { return FormatAge(r.MaxAge) }},
+		ageField("max_age", &r.MaxAge),
 		{section: "retention", key: "max_sessions",
 			set: func(v string, _ Source) error {
 				t := strings.TrimSpace(v)
@@ -124,9 +141,14 @@ func retentionFields(r *Retention) []field {
 
 func (t *table) validateRetention(r Retention) []error {
 	var errs []error
-	if r.MaxAge < 0 || (r.MaxAge > 0 && r.MaxAge < MinRetentionAge) {
-		errs = append(errs, t.invalid("retention", "max_age",
-			fmt.Sprintf("%s is below the minimum of %s (0: keep forever)", r.MaxAge, MinRetentionAge)))
+	for _, a := range []struct {
+		key string
+		d   time.Duration
+	}{{"max_age", r.MaxAge}, {"outputs_max_age", r.OutputsMaxAge}} {
+		if a.d < 0 || (a.d > 0 && a.d < MinRetentionAge) {
+			errs = append(errs, t.invalid("retention", a.key,
+				fmt.Sprintf("%s is below the minimum of %s (0: keep forever)", a.d, MinRetentionAge)))
+		}
 	}
 	if r.MaxSessions < 0 {
 		errs = append(errs, t.invalid("retention", "max_sessions", fmt.Sprintf("invalid count %d: want 0 or more", r.MaxSessions)))

@@ -39,7 +39,7 @@ func TestRetention(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	equal(t, "master Retention", m.Retention, Retention{MaxAge: 90 * 24 * time.Hour, MaxSessions: 100000})
+	equal(t, "master Retention", m.Retention, Retention{MaxAge: 90 * 24 * time.Hour, MaxSessions: 100000, OutputsMaxAge: 30 * 24 * time.Hour})
 	s, _, err := LoadSlave("testdata/slave-full.conf")
 	if err != nil {
 		t.Fatal(err)
@@ -68,6 +68,15 @@ func TestRetention(t *testing.T) {
 		if _, _, err := LoadSlave(path); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("LoadSlave: %v, want %q", err, want)
 		}
+	}
+	// outputs_max_age is the master's only: the slave warns of it.
+	path := writeConf(t, "[retention]\noutputs_max_age = 2h\n")
+	if _, _, err := LoadMaster(writeConf(t, "[retention]\noutputs_max_age = 59m\n")); err == nil ||
+		!strings.Contains(err.Error(), "[retention] outputs_max_age: 59m0s is below the minimum of 1h0m0s") {
+		t.Errorf("LoadMaster, outputs_max_age = 59m: %v", err)
+	}
+	if s, warns, err := LoadSlave(path); err != nil || len(warns) != 1 || !strings.Contains(warns[0].String(), "outputs_max_age") || s.Retention.Limited() {
+		t.Errorf("LoadSlave, outputs_max_age: %v %v %+v", warns, err, s.Retention)
 	}
 	m = DefaultMaster()
 	if err := m.Set("retention.max_age", "0", "flag"); err != nil || m.Retention.MaxAge != 0 {

@@ -39,7 +39,8 @@ func countSessions(t *testing.T, st store.Store) int {
 }
 
 // TestRetentionAtStart: the master prunes the history it finds as soon as
-// it serves, by age, logging what it deleted.
+// it serves, by age, logging what it deleted: the sessions older than
+// max_age, and the outputs of those older than outputs_max_age.
 func TestRetentionAtStart(t *testing.T) {
 	ctx := context.Background()
 	state := filepath.Join(t.TempDir(), "state")
@@ -48,7 +49,7 @@ func TestRetentionAtStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	var old []int64
+	var old, all []int64
 	for i, age := range []time.Duration{100 * 24 * time.Hour, 40 * 24 * time.Hour, 31 * 24 * time.Hour, 29 * 24 * time.Hour, time.Hour} {
 		se := &store.Session{Suite: "ts", State: store.SessionPassed, Created: now.Add(-age)}
 		if err := st.CreateSession(ctx, se); err != nil {
@@ -63,11 +64,12 @@ func TestRetentionAtStart(t *testing.T) {
 		if i < 3 {
 			old = append(old, se.ID)
 		}
+		all = append(all, se.ID)
 	}
 	st.Close()
 
 	m := masterWithRepoOpts(t, state, "#!/bin/bash\n", time.Second, func(o *master.Options) {
-		o.Retention = master.Retention{MaxAge: 30 * 24 * time.Hour}
+		o.Retention = master.Retention{MaxAge: 30 * 24 * time.Hour, OutputsMaxAge: 7 * 24 * time.Hour}
 	})
 	defer serve(t, m)()
 	waitFor(t, "the old sessions pruned", func() bool { return countSessions(t, m.Store) == 2 })
@@ -76,9 +78,22 @@ func TestRetentionAtStart(t *testing.T) {
 			t.Errorf("output of pruned session %d: %v", id, err)
 		}
 	}
-	waitFor(t, "the log line", func() bool {
-		return strings.Contains(logs.String(), `msg="history pruned" sessions=3 max_age=720h0m0s`)
+	waitFor(t, "the log lines", func() bool {
+		return strings.Contains(logs.String(), `msg="retention: deleted finished sessions" sessions=3 max_age=720h0m0s max_sessions=0 took=`) &&
+			strings.Contains(logs.String(), `msg="retention: deleted outputs and logs of finished sessions" sessions=1 outputs_max_age=168h0m0s took=`)
 	})
+	// 29 days old: kept, without its output; an hour old: whole.
+	if s, err := m.Store.Session(ctx, all[3]); err != nil || s.State != store.SessionPassed {
+		t.Errorf("session of 29 days: %+v, %v", s, err)
+	}
+	if _, err := m.Store.OpenOutput(all[3], 0, "h1.xrd.test"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("output of the session of 29 days: %v", err)
+	}
+	if f, err := m.Store.OpenOutput(all[4], 0, "h1.xrd.test"); err != nil {
+		t.Errorf("output of the session of an hour: %v", err)
+	} else {
+		f.Close()
+	}
 }
 
 // TestRetentionWhileSessionsRun prunes every few milliseconds, keeping one

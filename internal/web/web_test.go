@@ -199,7 +199,8 @@ func TestPagesRender(t *testing.T) {
 	three := 3
 	ts.m.Store.PutResults(ctx, []*store.Result{
 		{SessionID: s.ID, Stage: 0, Slave: "w1.xrd.test", Status: store.StatusPassed, ExitCode: new(int), Start: s.Started, End: s.Started.Add(time.Second), Script: "echo init"},
-		{SessionID: s.ID, Stage: 0, Slave: "w2.xrd.test", Status: store.StatusFailed, ExitCode: &three, Start: s.Started, End: s.Started.Add(time.Second)},
+		// Its output file was deleted by retention (outputs_max_age).
+		{SessionID: s.ID, Stage: 0, Slave: "w2.xrd.test", Status: store.StatusFailed, ExitCode: &three, Start: s.Started, End: s.Started.Add(time.Second), OutputBytes: 2048},
 	})
 	for _, tc := range []struct {
 		path string
@@ -213,6 +214,7 @@ func TestPagesRender(t *testing.T) {
 		{"/history?state=passed", 200, []string{"No session matches"}},
 		{fmt.Sprintf("/sessions/%d", s.ID), 200, []string{"suite_init", "w1.xrd.test", "w2.xrd.test", "exit 3", "cell st-failed", "Timeline", "greet:run failed on w2.xrd.test"}},
 		{fmt.Sprintf("/sessions/%d/result?stage=0&slave=w1.xrd.test", s.ID), 200, []string{"suite_init", "echo init", "No output."}},
+		{fmt.Sprintf("/sessions/%d/result?stage=0&slave=w2.xrd.test", s.ID), 200, []string{"The output (2.0 KiB) is no longer kept", "outputs_max_age"}},
 		{"/clusters", 200, []string{"cluster_w", "w1.xrd.test", "10.98.0.11", "down"}},
 		{"/hypervisors", 200, []string{"No hypervisor is connected"}},
 		{"/login", 200, []string{"Password"}},
