@@ -73,7 +73,7 @@ func main() {
 	m, err := master.Open(ctx, master.Options{StateDir: state, DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0",
 		Repos: []definition.Repo{{Root: repo}}, Log: log, Version: "bench",
 		WebUI: func(m *master.Master) (master.WebUI, error) {
-			return web.New(web.FromMaster(m, "", "", true, filepath.Join(state, "web-login-key")))
+			return web.New(web.FromMaster(m, "", true, filepath.Join(state, "web-login-key")))
 		}})
 	if err != nil {
 		fatal(err)

@@ -124,7 +124,7 @@ func startBrowserMaster(t *testing.T, suites map[string]string) *resilienceMaste
 		o.Schedule = scheduler.Config{Enabled: true}
 		o.ReloadDebounce = -1
 		o.WebUI = func(m *master.Master) (master.WebUI, error) {
-			return web.New(web.FromMaster(m, browserPass, "api-token", true, ""))
+			return web.New(web.FromMaster(m, browserPass, true, ""))
 		}
 	})
 	rm.startSlave(t, "s1.xrd.test", rm.DaemonAddr().String())

@@ -23,10 +23,10 @@ import (
 )
 
 // webUI builds the web pages of a master: password is the login of the
-// actions, apiToken lets API clients read private pages.
-func webUI(password, apiToken string, public bool, keyFile string) func(*master.Master) (master.WebUI, error) {
+// actions; the master's API tokens let API clients read private pages.
+func webUI(password string, public bool, keyFile string) func(*master.Master) (master.WebUI, error) {
 	return func(m *master.Master) (master.WebUI, error) {
-		return web.New(web.FromMaster(m, password, apiToken, public, keyFile))
+		return web.New(web.FromMaster(m, password, public, keyFile))
 	}
 }
 
@@ -74,6 +74,15 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if apiToken == "" {
 		apiToken = cfg.Webserver.SuiteRunPass.Reveal()
 	}
+	namedTokens, err := cfg.Webserver.NamedTokens() // checked by the config's validation
+	if err != nil {
+		fmt.Fprintf(stderr, "xrdtest master: [webserver] api_tokens: %v\n", err)
+		return 2
+	}
+	var apiTokens []master.APIToken
+	for _, t := range namedTokens {
+		apiTokens = append(apiTokens, master.APIToken{Name: t.Name, Token: t.Token.Reveal()})
+	}
 	webPortN := cfg.Webserver.EffectivePort()
 	baseURL := cfg.Webserver.BaseURL
 	if baseURL == "" {
@@ -98,6 +107,7 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		WebAddr:    net.JoinHostPort(cfg.Server.IP, strconv.Itoa(webPortN)),
 		Token:      cfg.Server.ConnectionPasswd.Reveal(),
 		APIToken:   apiToken,
+		APITokens:  apiTokens,
 		Repos:      repos,
 		Git:        gitRepos,
 		Settings: master.SessionSettings{StageTimeout: cfg.Session.StageTimeout, KillGrace: 10 * time.Second, SlaveWait: cfg.Session.SlaveWaitTimeout,
@@ -110,7 +120,7 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		Heartbeat:     cfg.Session.HeartbeatInterval, HeartbeatTimeout: cfg.Session.HeartbeatTimeout, ReconnectGrace: cfg.Session.ReconnectGrace,
 		Log: log, Version: version,
 		WebTLS: cfg.Webserver.Protocol == "https",
-		WebUI:  webUI(cfg.Webserver.SuiteRunPass.Reveal(), apiToken, cfg.Webserver.PublicPages, filepath.Join(cfg.General.StateDir, "web-login-key")),
+		WebUI:  webUI(cfg.Webserver.SuiteRunPass.Reveal(), cfg.Webserver.PublicPages, filepath.Join(cfg.General.StateDir, "web-login-key")),
 	})
 	if err != nil {
 		if proc.file != nil {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // DefaultMasterFile is where the original framework looked for the master
@@ -57,6 +58,8 @@ const (
 //	            hypervisors; 0: the machines are physical, their slaves connect
 //	            by themselves
 //	[webserver] api_token: bearer token of the JSON API (empty: none)
+//	            api_tokens: more, each named: NAME:TOKEN, ... (logged as
+//	            "token NAME" with what is done with it)
 //	            public_pages (1): the read-only web pages (and API reads)
 //	            are public; 0: they need the login (suite_run_pass) or the
 //	            API token too
@@ -179,6 +182,11 @@ type Webserver struct {
 	SuiteRunPass Secret
 	// APIToken: api_token (new), bearer token of the JSON API. Empty: none.
 	APIToken Secret
+	// APITokens: api_tokens (new), more bearer tokens of the JSON API, each
+	// with its holder's name: NAME:TOKEN, separated by commas or blanks.
+	// What is done with one is logged as done by "token NAME". See
+	// NamedTokens.
+	APITokens Secret
 	// BaseURL: base_url (new), how users reach the web pages, for links in
 	// alert mails. Empty: http(s)://<host name>:<port>.
 	BaseURL string
@@ -186,6 +194,45 @@ type Webserver struct {
 	// pages and API reads are open to everyone; the actions always need
 	// the password or token.
 	PublicPages bool
+}
+
+// NamedToken is one of the API tokens of [webserver] api_tokens.
+type NamedToken struct {
+	Name  string
+	Token Secret
+}
+
+// tokenName is what a token's holder may be called: it appears in logs
+// and in sessions' "triggered by".
+var tokenName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$`)
+
+// NamedTokens parses api_tokens. Its errors name the entry by its
+// position and name, never quoting a token.
+func (w Webserver) NamedTokens() ([]NamedToken, error) {
+	var out []NamedToken
+	names, tokens := map[string]bool{}, map[string]bool{}
+	if t := w.APIToken.Reveal(); t != "" {
+		tokens[t] = true
+	}
+	fields := strings.FieldsFunc(w.APITokens.Reveal(), func(r rune) bool { return r == ',' || unicode.IsSpace(r) })
+	for i, f := range fields {
+		name, tok, ok := strings.Cut(f, ":")
+		switch {
+		case !ok || tok == "":
+			return nil, fmt.Errorf("entry %d is not NAME:TOKEN", i+1)
+		case !tokenName.MatchString(name):
+			return nil, fmt.Errorf("entry %d: a name is letters, digits and . _ @ - (at most 64)", i+1)
+		case names[name]:
+			return nil, fmt.Errorf("entry %d: the name %s is given twice", i+1, name)
+		case tokens[tok]:
+			return nil, fmt.Errorf("entry %d (%s): its token is already another's (or api_token)", i+1, name)
+		case len(tok) < 16:
+			return nil, fmt.Errorf("entry %d (%s): a token of fewer than 16 characters is too easy to guess", i+1, name)
+		}
+		names[name], tokens[tok] = true, true
+		out = append(out, NamedToken{Name: name, Token: Secret(tok)})
+	}
+	return out, nil
 }
 
 // EffectivePort returns Port, or the protocol's default when unset.
@@ -399,6 +446,9 @@ func (m *Master) Validate() error {
 	if (m.Security.CACertFile == "") != (m.Security.CAKeyFile == "") {
 		errs = append(errs, t.invalid("security", "ca_keyfile", "ca_certfile and ca_keyfile go together: set both or neither"))
 	}
+	if _, err := m.Webserver.NamedTokens(); err != nil {
+		errs = append(errs, t.invalid("webserver", "api_tokens", err.Error()))
+	}
 	errs = append(errs, t.validateDaemon(m.Daemon))
 	errs = append(errs, t.validateRetention(m.Retention)...)
 	return errors.Join(errs...)
@@ -515,6 +565,7 @@ func (m *Master) table() *table {
 		portField("webserver", "port", &w.Port),
 		secretField("webserver", "suite_run_pass", &w.SuiteRunPass),
 		secretField("webserver", "api_token", &w.APIToken),
+		secretField("webserver", "api_tokens", &w.APITokens),
 		switchField("scheduler", "enabled", &m.Scheduler.Enabled),
 		choiceField("scheduler", "overlap", &m.Scheduler.Overlap, "queue", "skip"),
 		strField("smtp", "host", &m.SMTP.Host),

@@ -108,7 +108,8 @@ func TestMasterFull(t *testing.T) {
 		Database: "postgres://xrdtest:db-secret@/xrdtest?host=/run/postgresql"})
 	equal(t, "repo paths", []string{m.Repos[0].LocalPath, m.Repos[1].LocalPath}, []string{"/srv/xrdtest/local", "/srv/xrdtest/remote"})
 	equal(t, "Webserver", m.Webserver, Webserver{WebpageDir: "/usr/share/XrdTest/webpage", Protocol: "https", Port: 8443,
-		SuiteRunPass: "run-me", APIToken: "api-secret", BaseURL: "https://xrdtest.example.org", PublicPages: false})
+		SuiteRunPass: "run-me", APIToken: "api-secret", APITokens: "ci:ci-token-0123456789abcdef,\nalice:alice-token-0123456789abcdef",
+		BaseURL: "https://xrdtest.example.org", PublicPages: false})
 	equal(t, "Session", m.Session, Session{StageTimeout: time.Hour, SlaveWaitTimeout: 5 * time.Minute,
 		HeartbeatInterval: 2 * time.Second, HeartbeatTimeout: 10 * time.Second, ReconnectGrace: 10 * time.Second, StartClusters: true})
 	equal(t, "Daemon.LogLevel", m.Daemon.LogLevel, LogLevel("DEBUG"))

@@ -11,7 +11,7 @@ import (
 )
 
 // The passwords of testdata/master-full.conf and the hypervisor test.
-var secrets = []string{"enroll-me", "run-me", "api-secret", "hv-token", "db-secret"}
+var secrets = []string{"enroll-me", "run-me", "api-secret", "hv-token", "db-secret", "ci-token-0123456789abcdef", "alice-token-0123456789abcdef"}
 
 func checkNoSecret(t *testing.T, what, out string) {
 	t.Helper()
@@ -77,7 +77,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 		{fmt.Sprintf("%#v", s), `"[redacted]"`},
 		{fmt.Sprintf("%+v", Server{Port: 1, ConnectionPasswd: "pw"}), "{IP: Port:1 ConnectionPasswd:[redacted]}"},
 		{fmt.Sprint(Secret("")), ""},
-		{mustJSON(t, Webserver{SuiteRunPass: "pw"}), `{"WebpageDir":"","Protocol":"","Port":0,"SuiteRunPass":"[redacted]","APIToken":"","BaseURL":"","PublicPages":false}`},
+		{mustJSON(t, Webserver{SuiteRunPass: "pw"}), `{"WebpageDir":"","Protocol":"","Port":0,"SuiteRunPass":"[redacted]","APIToken":"","APITokens":"","BaseURL":"","PublicPages":false}`},
 		{s.LogValue().String(), "[redacted]"},
 	} {
 		if tc.got != tc.want {
@@ -168,4 +168,38 @@ func TestSecretsNotInErrors(t *testing.T) {
 	// A malformed secret line is reported without its content.
 	_, _, err = LoadMaster(writeConf(t, "[server]\nconnection_passwd enroll-me\n"))
 	checkNoSecret(t, "syntax error", errString(err))
+}
+
+// TestNamedTokens: api_tokens parse into named tokens; a bad entry is an
+// error naming its position and name, never its token.
+func TestNamedTokens(t *testing.T) {
+	m, _, err := LoadMaster("testdata/master-full.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	named, err := m.Webserver.NamedTokens()
+	if err != nil {
+		t.Fatal(err)
+	}
+	equal(t, "named tokens", named, []NamedToken{{"ci", "ci-token-0123456789abcdef"}, {"alice", "alice-token-0123456789abcdef"}})
+	const tok = "secret-token-0123456789"
+	for _, tc := range []struct{ value, want string }{
+		{"ci " + tok, "entry 1 is not NAME:TOKEN"},
+		{"ci:" + tok + ", ci:" + tok + "x", "entry 2: the name ci is given twice"},
+		{"ci:" + tok + " bob:" + tok, "entry 2 (bob): its token is already another's (or api_token)"},
+		{"bob:api-secret-0123456789", "entry 1 (bob): its token is already another's"},
+		{"ci:short", "entry 1 (ci): a token of fewer than 16 characters"},
+		{"c/i:" + tok, "entry 1: a name is letters, digits"},
+		{"ci:", "entry 1 is not NAME:TOKEN"},
+	} {
+		path := writeConf(t, "[webserver]\napi_token = api-secret-0123456789\napi_tokens = "+tc.value+"\n")
+		_, _, err := LoadMaster(path)
+		if err == nil || !strings.Contains(err.Error(), path+":3: [webserver] api_tokens: "+tc.want) {
+			t.Errorf("api_tokens = %s: %v, want %q", tc.value, err, tc.want)
+			continue
+		}
+		if strings.Contains(err.Error(), tok) || strings.Contains(err.Error(), "0123456789") {
+			t.Errorf("the error shows a token: %v", err)
+		}
+	}
 }

@@ -361,3 +361,44 @@ func TestStopClusterNotRunning(t *testing.T) {
 		t.Errorf("calls %v", calls)
 	}
 }
+
+// TestNamedAPITokens: each of several API tokens acts under its holder's
+// name, in the log and in the session; a token works for no one else's
+// name, and no token is ever logged.
+func TestNamedAPITokens(t *testing.T) {
+	const ciToken, aliceToken = "ci-token-0123456789abcdef", "alice-token-0123456789abcdef"
+	m, err := master.Open(context.Background(), master.Options{
+		StateDir: t.TempDir(), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0", Token: token, APIToken: apiToken,
+		APITokens: []master.APIToken{{Name: "ci", Token: ciToken}, {Name: "alice", Token: aliceToken}},
+		Log:       logger(), Version: "test", Repos: []definition.Repo{{Root: actionsRepo(t)}}, ReloadDebounce: -1,
+		Settings: master.SessionSettings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: 100 * time.Millisecond},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(serve(t, m))
+	for _, tc := range []struct{ tok, by, want string }{
+		{ciToken, "carol", "token ci (carol)"},
+		{aliceToken, "", "token alice"},
+		{apiToken, "bob", "api token (bob)"},
+	} {
+		var s store.Session
+		code, body := post(t, m, "/api/v1/sessions", tc.tok, map[string]any{"suite": "ts", "by": tc.by}, &s)
+		if code != http.StatusCreated || s.TriggeredBy != tc.want {
+			t.Errorf("start with the token of %s: %d %s, triggered by %q", tc.want, code, body, s.TriggeredBy)
+		}
+		if !strings.Contains(logs.String(), fmt.Sprintf(`msg="API: run suite" suite=ts cases=[] by=%q`, tc.want)) {
+			t.Errorf("no log of the start by %s", tc.want)
+		}
+	}
+	for _, bad := range []string{"", "ci", ciToken + "x", ciToken[:len(ciToken)-1], "token ci"} {
+		if code, _ := post(t, m, "/api/v1/reload", bad, nil, nil); code != http.StatusUnauthorized {
+			t.Errorf("token %q: %d, want 401", bad, code)
+		}
+	}
+	for _, secret := range []string{ciToken, aliceToken, apiToken} {
+		if strings.Contains(logs.String(), secret) {
+			t.Errorf("a token is in the log")
+		}
+	}
+}

@@ -10,10 +10,8 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/xrdtest/xrdtest/internal/pki"
 	"github.com/xrdtest/xrdtest/internal/scheduler"
 	"github.com/xrdtest/xrdtest/internal/store"
 )
@@ -26,8 +24,8 @@ type API struct {
 	Scheduler *scheduler.Scheduler
 	Registry  *Registry
 	Store     store.Store
-	// Token returns the token actions need; "" disables actions.
-	Token   func() string
+	// Tokens returns the tokens actions need; none disables actions.
+	Tokens  func() []APIToken
 	Version string
 	Started time.Time
 	// Reload fetches the git repositories and loads the definitions
@@ -87,18 +85,18 @@ func writeError(w http.ResponseWriter, code int, err error) {
 
 func (a *API) authorized(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		token := a.Token()
-		if token == "" {
-			writeError(w, http.StatusForbidden, errors.New("actions are disabled on this master: set [webserver] suite_run_pass or api_token"))
+		tokens := a.Tokens()
+		if len(tokens) == 0 {
+			writeError(w, http.StatusForbidden, errors.New("actions are disabled on this master: set [webserver] suite_run_pass, api_token or api_tokens"))
 			return
 		}
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || !pki.TokenEqual(got, token) {
+		id, ok := bearerIdentity(tokens, r)
+		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="xrdtest"`)
 			writeError(w, http.StatusUnauthorized, errors.New("a valid API token is required (Authorization: Bearer TOKEN)"))
 			return
 		}
-		h(w, r)
+		h(w, withIdentity(r, id))
 	}
 }
 
@@ -167,7 +165,7 @@ func (a *API) startSession(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Errorf("bad request body: %w", err))
 		return
 	}
-	by := actor(req.By)
+	by := actor(r, req.By)
 	a.log().Info("API: run suite", "suite", req.Suite, "cases", req.Cases, "by", by)
 	s, err := a.Manager.Start(r.Context(), req.Suite, req.Cases, by)
 	if err != nil {
@@ -188,7 +186,7 @@ func (a *API) setEnabled(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.PathValue("name")
-	a.log().Info("API: set suite enabled", "suite", name, "enabled", *req.Enabled, "by", actor(req.By))
+	a.log().Info("API: set suite enabled", "suite", name, "enabled", *req.Enabled, "by", actor(r, req.By))
 	if err := a.Scheduler.SetEnabled(r.Context(), name, *req.Enabled); err != nil {
 		code := http.StatusInternalServerError
 		if errors.Is(err, scheduler.ErrUnknownSuite) {
@@ -286,7 +284,7 @@ func (a *API) cancel(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
-	a.log().Info("API: cancel session", "session", id, "by", actor(claimed))
+	a.log().Info("API: cancel session", "session", id, "by", actor(r, claimed))
 	if err := a.Manager.Cancel(id); err != nil {
 		writeError(w, http.StatusConflict, err)
 		return

@@ -13,11 +13,6 @@ import (
 	"github.com/xrdtest/xrdtest/internal/store"
 )
 
-// apiIdentity names whoever holds the API token in logs and in a session's
-// "triggered by": there is one token and it has no other name. The token
-// itself is never logged.
-const apiIdentity = "api token"
-
 // extraRoutes adds the routes beyond the first ones (Handler).
 func (a *API) extraRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v1/sessions/{id}/rerun", a.authorized(a.rerun))
@@ -32,9 +27,10 @@ func (a *API) log() *slog.Logger {
 	return a.Log
 }
 
-// actor is who asked for an action: the API token, with the user name the
-// client claims (unverified, so only a hint: `xrdtest` sends $USER).
-func actor(claimed string) string {
+// actor is who asked for an action: the API token's holder, with the
+// user name the client claims (unverified, so only a hint: `xrdtest`
+// sends $USER).
+func actor(r *http.Request, claimed string) string {
 	claimed = strings.Map(func(r rune) rune {
 		if !unicode.IsPrint(r) {
 			return -1
@@ -46,9 +42,9 @@ func actor(claimed string) string {
 		claimed = string(r[:64])
 	}
 	if claimed == "" {
-		return apiIdentity
+		return identity(r)
 	}
-	return apiIdentity + " (" + claimed + ")"
+	return identity(r) + " (" + claimed + ")"
 }
 
 // actionBody decodes an action's optional JSON body, {"by": "user"} and
@@ -86,7 +82,7 @@ func (a *API) rerun(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
-	by := actor(claimed)
+	by := actor(r, claimed)
 	a.log().Info("API: re-run session", "session", id, "by", by)
 	s, err := a.Manager.Rerun(r.Context(), id, by)
 	if err != nil {
@@ -105,7 +101,7 @@ func (a *API) stopCluster(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
-	by := actor(claimed)
+	by := actor(r, claimed)
 	a.log().Info("API: stop cluster", "cluster", name, "by", by)
 	if err := a.Manager.StopCluster(r.Context(), name, by); err != nil {
 		writeError(w, actionErrorCode(err), err)

@@ -38,9 +38,11 @@ type Options struct {
 	DaemonAddr string // where daemons connect (gRPC, mutual TLS)
 	WebAddr    string // the JSON API
 	Token      string // the connection token daemons enroll with
-	APIToken   string // the token API actions need ("" disables actions)
-	Repos      []definition.Repo
-	Settings   SessionSettings
+	APIToken   string // the token API actions need ("" and no APITokens: actions disabled)
+	// APITokens are more tokens of the API, each with its holder's name.
+	APITokens []APIToken
+	Repos     []definition.Repo
+	Settings  SessionSettings
 	// Clusters starts the suites' clusters; nil with StartClusters: the
 	// connected hypervisor daemons; nil without: none (the slaves of
 	// physical machines connect by themselves).
@@ -225,7 +227,7 @@ func open(ctx context.Context, opts Options) (*Master, error) {
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 2 * opts.Heartbeat, Timeout: opts.HeartbeatTimeout}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: opts.Heartbeat / 2, PermitWithoutStream: true}))...)
 	protocol.RegisterMasterServer(m.grpcServer, srv)
-	api := &API{Manager: m.Manager, Scheduler: m.Scheduler, Registry: m.Registry, Store: st, Token: func() string { return opts.APIToken }, Version: opts.Version, Started: time.Now(),
+	api := &API{Manager: m.Manager, Scheduler: m.Scheduler, Registry: m.Registry, Store: st, Tokens: opts.apiTokens, Version: opts.Version, Started: time.Now(),
 		Reload: m.ReloadReport, LastReload: m.LastReload, Log: opts.Log}
 	m.views = api.views()
 	var ui WebUI

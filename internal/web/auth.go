@@ -149,11 +149,6 @@ func sameOrigin(r *http.Request) error {
 	return nil
 }
 
-func bearer(r *http.Request) string {
-	t, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return t
-}
-
 func tokenEqual(a, b string) bool { return pki.TokenEqual(a, b) }
 
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }

@@ -51,9 +51,10 @@ type Config struct {
 	// Password is the login password (suite_run_pass); "" disables the
 	// login and every action.
 	Password func() string
-	// APIToken lets API clients read when the pages are not public ("":
-	// none).
-	APIToken func() string
+	// APIIdentity tells who a request's API token names (false: no
+	// valid token); a token lets API clients read when the pages are not
+	// public. Nil: no tokens.
+	APIIdentity func(*http.Request) (string, bool)
 	// Public: the read-only pages and API reads need no login.
 	Public bool
 	// Secure marks the cookie Secure (the pages are served over HTTPS).
@@ -84,11 +85,11 @@ type Handler struct {
 var _ master.WebUI = (*Handler)(nil)
 
 // FromMaster configures the pages of a master.
-func FromMaster(m *master.Master, password, apiToken string, public bool, keyFile string) Config {
+func FromMaster(m *master.Master, password string, public bool, keyFile string) Config {
 	o := m.Options()
 	c := Config{Views: m.Views(), Manager: m.Manager, Scheduler: m.Scheduler, Store: m.Store, Changes: m.Changes,
 		Registry: m.Registry, Definitions: m.Definitions, Password: func() string { return password },
-		APIToken: func() string { return apiToken }, Public: public, Secure: o.WebTLS, KeyFile: keyFile, Log: o.Log}
+		APIIdentity: m.APIIdentity, Public: public, Secure: o.WebTLS, KeyFile: keyFile, Log: o.Log}
 	c.Rerun = func(ctx context.Context, id int64, cases []string, by string) (*store.Session, error) {
 		if len(cases) == 0 {
 			return m.Manager.Rerun(ctx, id, by)
@@ -120,8 +121,8 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Password == nil {
 		cfg.Password = func() string { return "" }
 	}
-	if cfg.APIToken == nil {
-		cfg.APIToken = func() string { return "" }
+	if cfg.APIIdentity == nil {
+		cfg.APIIdentity = func(*http.Request) (string, bool) { return "", false }
 	}
 	key, err := loadKey(cfg.KeyFile)
 	if err != nil {
@@ -226,7 +227,7 @@ func (h *Handler) Protect(next http.Handler) http.Handler {
 			return
 		}
 		if strings.HasPrefix(r.URL.Path, "/api/") || r.URL.Path == "/metrics" {
-			if tok := h.cfg.APIToken(); tok != "" && bearer(r) != "" && tokenEqual(bearer(r), tok) {
+			if _, ok := h.cfg.APIIdentity(r); ok {
 				next.ServeHTTP(w, r)
 				return
 			}

@@ -85,7 +85,8 @@ func start(t *testing.T, opts ...option) *testServer {
 	var wo webOpts
 	mo := master.Options{
 		StateDir: filepath.Join(dir, "master"), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0",
-		Token: "daemon-token", APIToken: "api-token-123", Repos: []definition.Repo{{Root: repo}},
+		Token: "daemon-token", APIToken: "api-token-123", APITokens: []master.APIToken{{Name: "ci", Token: "ci-token-0123456789abcdef"}},
+		Repos:    []definition.Repo{{Root: repo}},
 		Settings: master.SessionSettings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: time.Second},
 		Log:      log, Version: "test", ReloadDebounce: -1,
 	}
@@ -93,7 +94,7 @@ func start(t *testing.T, opts ...option) *testServer {
 		o(&mo, &wo)
 	}
 	mo.WebUI = func(m *master.Master) (master.WebUI, error) {
-		return web.New(web.FromMaster(m, password, "api-token-123", !wo.private, filepath.Join(dir, "master", "web-key")))
+		return web.New(web.FromMaster(m, password, !wo.private, filepath.Join(dir, "master", "web-key")))
 	}
 	m, err := master.Open(context.Background(), mo)
 	if err != nil {
@@ -403,15 +404,19 @@ func TestPrivatePages(t *testing.T) {
 	if code, _, _ := ts.get(t, anon, "/login"); code != 200 {
 		t.Errorf("login page: %d", code)
 	}
-	req, _ := http.NewRequest("GET", ts.base+"/api/v1/sessions", nil)
-	req.Header.Set("Authorization", "Bearer api-token-123")
-	resp, err := anon.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Errorf("private API with the token: %d", resp.StatusCode)
+	for tok, want := range map[string]int{"api-token-123": 200, "ci-token-0123456789abcdef": 200, "ci-token-0123456789abcdeX": 401, "ci": 401} {
+		for _, path := range []string{"/api/v1/sessions", "/metrics"} {
+			req, _ := http.NewRequest("GET", ts.base+path, nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			resp, err := anon.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != want {
+				t.Errorf("private %s with the token %q: %d, want %d", path, tok, resp.StatusCode, want)
+			}
+		}
 	}
 	c := client(t)
 	ts.login(t, c, "bob")

@@ -1,0 +1,87 @@
+package master
+
+import (
+	"context"
+	"crypto/subtle"
+	"net/http"
+	"strings"
+)
+
+// APIToken is a bearer token of the JSON API. What is done with it is
+// logged, and recorded in a session's "triggered by", as done by
+// "token NAME"; the token itself never is.
+type APIToken struct {
+	// Name says whose token it is; "" is the single api_token of the
+	// original configuration, named "api token".
+	Name  string
+	Token string
+}
+
+// Identity is how the holder appears in logs and sessions.
+func (t APIToken) Identity() string {
+	if t.Name == "" {
+		return "api token"
+	}
+	return "token " + t.Name
+}
+
+// apiTokens are the tokens the API takes: Options.APIToken, then the
+// named ones.
+func (o Options) apiTokens() []APIToken {
+	var out []APIToken
+	if o.APIToken != "" {
+		out = append(out, APIToken{Token: o.APIToken})
+	}
+	for _, t := range o.APITokens {
+		if t.Token != "" {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// matchToken returns the token that presented is, comparing it with every
+// token in constant time, so that neither which one matched nor how much
+// of one did shows in the time taken.
+func matchToken(tokens []APIToken, presented string) (APIToken, bool) {
+	var found APIToken
+	ok := 0
+	for _, t := range tokens {
+		eq := subtle.ConstantTimeCompare([]byte(presented), []byte(t.Token))
+		if eq == 1 && ok == 0 {
+			found = t
+		}
+		ok |= eq
+	}
+	return found, ok == 1 && presented != ""
+}
+
+// bearerIdentity returns the identity of the request's bearer token.
+func bearerIdentity(tokens []APIToken, r *http.Request) (string, bool) {
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		return "", false
+	}
+	t, ok := matchToken(tokens, got)
+	return t.Identity(), ok
+}
+
+// APIIdentity returns who the request's bearer token names ("api token",
+// "token NAME"), false without a valid token.
+func (m *Master) APIIdentity(r *http.Request) (string, bool) {
+	return bearerIdentity(m.opts.apiTokens(), r)
+}
+
+type identityKey struct{}
+
+// identity is who authorized's token names, in a request it let through.
+func identity(r *http.Request) string {
+	if id, ok := r.Context().Value(identityKey{}).(string); ok {
+		return id
+	}
+	return "api token"
+}
+
+func withIdentity(r *http.Request, id string) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), identityKey{}, id))
+}
