@@ -1359,21 +1359,7 @@ func checkPruned(t *testing.T, s store.Store, ss []*store.Session, gone []int) {
 			continue
 		}
 		wantIDs = append(wantIDs, se.ID)
-		if got, err := s.Session(ctx, se.ID); err != nil || got.State != se.State {
-			t.Errorf("session %d: %+v, %v", i, got, err)
-		}
-		rs, _ := s.Results(ctx, se.ID)
-		evs, _ := s.Events(ctx, se.ID)
-		logs, _ := s.Logs(ctx, se.ID)
-		if len(rs) != 2 || len(evs) != 1 || len(logs) != 1 {
-			t.Errorf("session %d kept %d results, %d events, %d logs; want 2, 1, 1", i, len(rs), len(evs), len(logs))
-		}
-		if got := readOutput(t, s, se.ID, 0, "a.xrd.test"); got != "output" {
-			t.Errorf("session %d: output %q", i, got)
-		}
-		if got := readLog(t, s, se.ID, "a.xrd.test", "/var/log/x.log"); got != "log" {
-			t.Errorf("session %d: log %q", i, got)
-		}
+		checkKept(t, s, i, se, true)
 	}
 	// Sessions lists newest first: 11, 10, 9 (same Created as 10, lower ID)...
 	slices.SortStableFunc(wantIDs, func(a, b int64) int {
@@ -1387,6 +1373,35 @@ func checkPruned(t *testing.T, s store.Store, ss []*store.Session, gone []int) {
 	got, total, err := s.Sessions(ctx, store.Filter{})
 	if err != nil || total != len(wantIDs) || !slices.Equal(idsOf(got), wantIDs) {
 		t.Errorf("Sessions after Prune = %v (total %d), %v; want %v", idsOf(got), total, err, wantIDs)
+	}
+}
+
+// checkKept checks that session i of pruneSetup (se) has its rows and,
+// if files, its output and log files; else that they are gone.
+func checkKept(t *testing.T, s store.Store, i int, se *store.Session, files bool) {
+	t.Helper()
+	if got, err := s.Session(ctx, se.ID); err != nil || got.State != se.State {
+		t.Errorf("session %d: %+v, %v", i, got, err)
+	}
+	rs, _ := s.Results(ctx, se.ID)
+	evs, _ := s.Events(ctx, se.ID)
+	logs, _ := s.Logs(ctx, se.ID)
+	if len(rs) != 2 || len(evs) != 1 || len(logs) != 1 {
+		t.Errorf("session %d kept %d results, %d events, %d logs; want 2, 1, 1", i, len(rs), len(evs), len(logs))
+	}
+	if !files {
+		_, outErr := s.OpenOutput(se.ID, 0, "a.xrd.test")
+		_, logErr := s.OpenLog(se.ID, "a.xrd.test", "/var/log/x.log")
+		if !errors.Is(outErr, store.ErrNotFound) || !errors.Is(logErr, store.ErrNotFound) {
+			t.Errorf("session %d: output %v, log %v; want ErrNotFound", i, outErr, logErr)
+		}
+		return
+	}
+	if got := readOutput(t, s, se.ID, 0, "a.xrd.test"); got != "output" {
+		t.Errorf("session %d: output %q", i, got)
+	}
+	if got := readLog(t, s, se.ID, "a.xrd.test", "/var/log/x.log"); got != "log" {
+		t.Errorf("session %d: log %q", i, got)
 	}
 }
 
@@ -1446,29 +1461,7 @@ func testPruneOutputs(t *testing.T, open func(*testing.T) store.Store) {
 		t.Errorf("PruneOutputs = %d, %v; want 3", n, err)
 	}
 	for i, se := range ss {
-		if got, err := s.Session(ctx, se.ID); err != nil || got.State != se.State {
-			t.Errorf("session %d: %+v, %v", i, got, err)
-		}
-		rs, _ := s.Results(ctx, se.ID)
-		evs, _ := s.Events(ctx, se.ID)
-		logs, _ := s.Logs(ctx, se.ID)
-		if len(rs) != 2 || len(evs) != 1 || len(logs) != 1 {
-			t.Errorf("session %d kept %d results, %d events, %d logs; want 2, 1, 1", i, len(rs), len(evs), len(logs))
-		}
-		_, outErr := s.OpenOutput(se.ID, 0, "a.xrd.test")
-		_, logErr := s.OpenLog(se.ID, "a.xrd.test", "/var/log/x.log")
-		if slices.Contains([]int{0, 2, 3}, i) {
-			if !errors.Is(outErr, store.ErrNotFound) || !errors.Is(logErr, store.ErrNotFound) {
-				t.Errorf("session %d: output %v, log %v; want ErrNotFound", i, outErr, logErr)
-			}
-			continue
-		}
-		if got := readOutput(t, s, se.ID, 0, "a.xrd.test"); got != "output" {
-			t.Errorf("session %d: output %q", i, got)
-		}
-		if got := readLog(t, s, se.ID, "a.xrd.test", "/var/log/x.log"); got != "log" {
-			t.Errorf("session %d: log %q", i, got)
-		}
+		checkKept(t, s, i, se, !slices.Contains([]int{0, 2, 3}, i))
 	}
 	if n, err := s.PruneOutputs(ctx, tm(5, 0)); err != nil || n != 0 {
 		t.Errorf("second PruneOutputs = %d, %v; want 0", n, err)
