@@ -42,32 +42,20 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 func who() map[string]any { return map[string]any{"by": os.Getenv("USER")} }
 
 func runRerun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("rerun", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	client := clientFlags(fs)
-	wait := fs.Bool("wait", false, "wait for the new session to end, print what happened and exit non-zero unless it passed")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: xrdtest rerun [--wait] SESSION\n\nStarts a new session of the suite and test cases of SESSION, by the current definitions.")
-		fs.PrintDefaults()
-	}
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return 2
-	}
-	if len(pos) != 1 {
-		fs.Usage()
+	cmd := newClientCommand("rerun", "usage: xrdtest rerun [--wait] SESSION\n\nStarts a new session of the suite and test cases of SESSION, by the current definitions.", stderr)
+	wait := cmd.fs.Bool("wait", false, "wait for the new session to end, print what happened and exit non-zero unless it passed")
+	pos, ok := cmd.parse(args, 1, 1)
+	if !ok {
 		return 2
 	}
 	id, err := parseID(pos[0])
 	if err != nil {
-		fmt.Fprintf(stderr, "xrdtest rerun: %v\n", err)
-		return 2
+		return cmd.fail(2, err)
 	}
-	c := client()
+	c := cmd.client()
 	var s store.Session
 	if err := c.do(ctx, http.MethodPost, fmt.Sprintf("/api/v1/sessions/%d/rerun", id), who(), &s); err != nil {
-		fmt.Fprintf(stderr, "xrdtest rerun: %v\n", err)
-		return 1
+		return cmd.fail(1, err)
 	}
 	fmt.Fprintf(stdout, "session %d of suite %s queued (re-run of session %d)\n", s.ID, s.Suite, id)
 	if !*wait {
@@ -78,25 +66,18 @@ func runRerun(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 
 // runCluster is `xrdtest cluster stop NAME`.
 func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("cluster", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	client := clientFlags(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: xrdtest cluster stop NAME\n\nStops a cluster's machines (refused while a session uses the cluster).")
-		fs.PrintDefaults()
-	}
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
+	cmd := newClientCommand("cluster stop", "usage: xrdtest cluster stop NAME\n\nStops a cluster's machines (refused while a session uses the cluster).", stderr)
+	pos, ok := cmd.parse(args, 2, 2)
+	if !ok {
 		return 2
 	}
-	if len(pos) != 2 || pos[0] != "stop" {
-		fs.Usage()
+	if pos[0] != "stop" {
+		cmd.fs.Usage()
 		return 2
 	}
 	name := pos[1]
-	if err := client().do(ctx, http.MethodPost, "/api/v1/clusters/"+url.PathEscape(name)+"/stop", who(), nil); err != nil {
-		fmt.Fprintf(stderr, "xrdtest cluster stop: %v\n", err)
-		return 1
+	if err := cmd.client().do(ctx, http.MethodPost, "/api/v1/clusters/"+url.PathEscape(name)+"/stop", who(), nil); err != nil {
+		return cmd.fail(1, err)
 	}
 	fmt.Fprintf(stdout, "cluster %s stopped\n", name)
 	return 0
@@ -104,37 +85,31 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) in
 
 // runSuite is `xrdtest suite list|enable NAME|disable NAME`.
 func runSuite(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("suite", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	client := clientFlags(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: xrdtest suite list\n       xrdtest suite enable NAME\n       xrdtest suite disable NAME\n\nLists the suites with their schedule, or enables or disables a suite's schedule\n(a disabled suite can still be run by hand).")
-		fs.PrintDefaults()
-	}
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
+	cmd := newClientCommand("suite", "usage: xrdtest suite list\n       xrdtest suite enable NAME\n       xrdtest suite disable NAME\n\nLists the suites with their schedule, or enables or disables a suite's schedule\n(a disabled suite can still be run by hand).", stderr)
+	pos, ok := cmd.parse(args, 1, 2)
+	if !ok {
 		return 2
 	}
-	c := client()
+	cmd.name = "suite " + pos[0]
 	switch {
 	case len(pos) == 1 && pos[0] == "list":
-		return suiteList(ctx, c, stdout, stderr)
+		return suiteList(ctx, cmd, stdout)
 	case len(pos) == 2 && (pos[0] == "enable" || pos[0] == "disable"):
 		name, on := pos[1], pos[0] == "enable"
 		body := who()
 		body["enabled"] = on
-		if err := c.do(ctx, http.MethodPost, "/api/v1/suites/"+url.PathEscape(name)+"/enabled", body, nil); err != nil {
-			fmt.Fprintf(stderr, "xrdtest suite %s: %v\n", pos[0], err)
-			return 1
+		if err := cmd.client().do(ctx, http.MethodPost, "/api/v1/suites/"+url.PathEscape(name)+"/enabled", body, nil); err != nil {
+			return cmd.fail(1, err)
 		}
 		fmt.Fprintf(stdout, "suite %s %sd\n", name, pos[0])
 		return 0
 	}
-	fs.Usage()
+	cmd.fs.Usage()
 	return 2
 }
 
-func suiteList(ctx context.Context, c *apiClient, stdout, stderr io.Writer) int {
+func suiteList(ctx context.Context, cmd *clientCommand, stdout io.Writer) int {
+	c := cmd.client()
 	type suite struct {
 		Name  string   `json:"name"`
 		Cases []string `json:"cases"`
@@ -142,12 +117,10 @@ func suiteList(ctx context.Context, c *apiClient, stdout, stderr io.Writer) int 
 	var suites []suite
 	var runs []scheduler.NextRun
 	if err := c.do(ctx, http.MethodGet, "/api/v1/suites", nil, &suites); err != nil {
-		fmt.Fprintf(stderr, "xrdtest suite list: %v\n", err)
-		return 1
+		return cmd.fail(1, err)
 	}
 	if err := c.do(ctx, http.MethodGet, "/api/v1/schedule", nil, &runs); err != nil {
-		fmt.Fprintf(stderr, "xrdtest suite list: %v\n", err)
-		return 1
+		return cmd.fail(1, err)
 	}
 	byName := map[string]scheduler.NextRun{}
 	for _, r := range runs {

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -313,5 +314,62 @@ func TestSuiteListFormat(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("suite list:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestClientFlagsAnywhere: every client command takes its flags after its
+// arguments too, and sends the token with every request, output streams
+// included (a master with private pages wants it for reads).
+func TestClientFlagsAnywhere(t *testing.T) {
+	const tok = "cli-token-0123456789"
+	var mu sync.Mutex
+	var unauthorized []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+tok {
+			mu.Lock()
+			unauthorized = append(unauthorized, r.Method+" "+r.URL.Path)
+			mu.Unlock()
+			w.WriteHeader(http.StatusUnauthorized)
+			io.WriteString(w, `{"error": "a valid API token is required"}`)
+			return
+		}
+		switch r.Method + " " + r.URL.Path {
+		case "GET /api/v1/sessions/7":
+			json.NewEncoder(w).Encode(master.SessionDetail{
+				Session: &store.Session{ID: 7, Suite: "s", State: store.SessionPassed},
+				Stages: []master.StageDetail{{Stage: &store.Stage{SessionID: 7, Name: "suite_init"},
+					Results: []*store.Result{{SessionID: 7, Slave: "a.xrd.test", Status: store.StatusPassed}}}}})
+		case "GET /api/v1/sessions/7/output":
+			io.WriteString(w, "init output\n")
+		case "POST /api/v1/sessions/7/cancel":
+			json.NewEncoder(w).Encode(map[string]any{"cancelled": true})
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"logs", "7", "--token", tok, "--master", srv.URL}, "init output"},
+		{[]string{"status", "7", "--master", srv.URL, "--token", tok}, "suite_init"},
+		{[]string{"cancel", "7", "--token", tok, "--master", srv.URL}, "session 7: cancelling"},
+	} {
+		var out, errOut bytes.Buffer
+		if code := run(context.Background(), tc.args, &out, &errOut); code != 0 || !strings.Contains(out.String(), tc.want) {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q", tc.args, code, out.String(), errOut.String())
+		}
+	}
+	if len(unauthorized) != 0 {
+		t.Errorf("requests without the token: %q", unauthorized)
+	}
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"cancel", "7", "--master", srv.URL, "--token", "wrong"}, &out, &errOut); code != 1 ||
+		errOut.String() != "xrdtest cancel: a valid API token is required\n" {
+		t.Errorf("wrong token: exit %d, stderr %q", code, errOut.String())
+	}
+	if code := run(context.Background(), []string{"cancel", "--master", srv.URL}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "usage: xrdtest cancel SESSION") {
+		t.Errorf("no session: exit %d, stderr %q", code, errOut.String())
 	}
 }

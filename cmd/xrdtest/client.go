@@ -56,26 +56,38 @@ func (c *apiClient) do(ctx context.Context, method, path string, body, out any) 
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
+	c.authorize(req)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("cannot reach the master at %s: %w", c.base, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 {
-		var e struct{ Error string }
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-		if json.Unmarshal(b, &e) == nil && e.Error != "" {
-			return fmt.Errorf("%s", e.Error)
-		}
-		return fmt.Errorf("%s %s: %s", method, path, resp.Status)
+		return apiError(resp, method, path)
 	}
 	if out == nil {
 		return nil
 	}
 	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+// authorize gives req the API token, if there is one: actions need it,
+// and reads do when the master's pages are not public.
+func (c *apiClient) authorize(req *http.Request) {
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+}
+
+// apiError is the error of a refused request: the master's message when
+// it gave one.
+func apiError(resp *http.Response, method, path string) error {
+	var e struct{ Error string }
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	if json.Unmarshal(b, &e) == nil && e.Error != "" {
+		return errors.New(e.Error)
+	}
+	return fmt.Errorf("%s %s: %s", method, path, resp.Status)
 }
 
 func (c *apiClient) session(ctx context.Context, id int64) (*master.SessionDetail, error) {
@@ -100,30 +112,19 @@ func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	client := clientFlags(fs)
-	wait := fs.Bool("wait", false, "wait for the session to end, print what happened and exit non-zero unless it passed")
+	cmd := newClientCommand("run", "usage: xrdtest run [--wait] SUITE [--case NAME]...", stderr)
+	wait := cmd.fs.Bool("wait", false, "wait for the session to end, print what happened and exit non-zero unless it passed")
 	var cases listFlag
-	fs.Var(&cases, "case", "run only this test case (repeatable)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: xrdtest run [--wait] SUITE [--case NAME]...")
-		fs.PrintDefaults()
-	}
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
+	cmd.fs.Var(&cases, "case", "run only this test case (repeatable)")
+	pos, ok := cmd.parse(args, 1, 1)
+	if !ok {
 		return 2
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return 2
-	}
-	c := client()
+	c := cmd.client()
 	var s store.Session
 	user := os.Getenv("USER")
 	if err := c.do(ctx, http.MethodPost, "/api/v1/sessions", map[string]any{"suite": pos[0], "cases": cases, "by": user}, &s); err != nil {
-		fmt.Fprintf(stderr, "xrdtest run: %v\n", err)
-		return 1
+		return cmd.fail(1, err)
 	}
 	only := ""
 	if len(cases) > 0 {
@@ -164,28 +165,21 @@ func waitAndPrint(ctx context.Context, c *apiClient, id int64, stdout, stderr io
 }
 
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	client := clientFlags(fs)
-	limit := fs.Int("n", 10, "how many recent sessions to list")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: xrdtest status [SESSION]\n\nWithout SESSION: connected daemons and recent sessions; with it: that session.")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil || fs.NArg() > 1 {
+	cmd := newClientCommand("status", "usage: xrdtest status [SESSION]\n\nWithout SESSION: connected daemons and recent sessions; with it: that session.", stderr)
+	limit := cmd.fs.Int("n", 10, "how many recent sessions to list")
+	pos, ok := cmd.parse(args, 0, 1)
+	if !ok {
 		return 2
 	}
-	c := client()
-	if fs.NArg() == 1 {
-		id, err := parseID(fs.Arg(0))
+	c := cmd.client()
+	if len(pos) == 1 {
+		id, err := parseID(pos[0])
 		if err != nil {
-			fmt.Fprintf(stderr, "xrdtest status: %v\n", err)
-			return 2
+			return cmd.fail(2, err)
 		}
 		d, err := c.session(ctx, id)
 		if err != nil {
-			fmt.Fprintf(stderr, "xrdtest status: %v\n", err)
-			return 1
+			return cmd.fail(1, err)
 		}
 		printSummary(stdout, d)
 		return 0
@@ -196,12 +190,10 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		Total    int              `json:"total"`
 	}
 	if err := c.do(ctx, http.MethodGet, "/api/v1/daemons", nil, &daemons); err != nil {
-		fmt.Fprintf(stderr, "xrdtest status: %v\n", err)
-		return 1
+		return cmd.fail(1, err)
 	}
 	if err := c.do(ctx, http.MethodGet, "/api/v1/sessions?limit="+strconv.Itoa(*limit), nil, &list); err != nil {
-		fmt.Fprintf(stderr, "xrdtest status: %v\n", err)
-		return 1
+		return cmd.fail(1, err)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "Daemons (%d)\n", len(daemons))
@@ -221,21 +213,17 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 }
 
 func runCancel(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("cancel", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	client := clientFlags(fs)
-	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: xrdtest cancel SESSION")
+	cmd := newClientCommand("cancel", "usage: xrdtest cancel SESSION\n\nCancels a session: its running stage is stopped, its finalize stages still run.", stderr)
+	pos, ok := cmd.parse(args, 1, 1)
+	if !ok {
 		return 2
 	}
-	id, err := parseID(fs.Arg(0))
+	id, err := parseID(pos[0])
 	if err != nil {
-		fmt.Fprintf(stderr, "xrdtest cancel: %v\n", err)
-		return 2
+		return cmd.fail(2, err)
 	}
-	if err := client().do(ctx, http.MethodPost, fmt.Sprintf("/api/v1/sessions/%d/cancel", id), who(), nil); err != nil {
-		fmt.Fprintf(stderr, "xrdtest cancel: %v\n", err)
-		return 1
+	if err := cmd.client().do(ctx, http.MethodPost, fmt.Sprintf("/api/v1/sessions/%d/cancel", id), who(), nil); err != nil {
+		return cmd.fail(1, err)
 	}
 	fmt.Fprintf(stdout, "session %d: cancelling (finalize stages still run)\n", id)
 	return 0
@@ -244,28 +232,24 @@ func runCancel(ctx context.Context, args []string, stdout, stderr io.Writer) int
 // runLogs prints the output of a session's stages, every slave's in turn;
 // with -f it follows a running session until it ends.
 func runLogs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("logs", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	client := clientFlags(fs)
-	follow := fs.Bool("f", false, "follow the session while it runs")
-	stageFilter := fs.String("stage", "", "only this stage (name)")
-	slaveFilter := fs.String("slave", "", "only this slave")
-	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: xrdtest logs [-f] [--stage NAME] [--slave NAME] SESSION")
+	cmd := newClientCommand("logs", "usage: xrdtest logs [-f] [--stage NAME] [--slave NAME] SESSION\n\nPrints the output of a session's stages, every slave's in turn.", stderr)
+	follow := cmd.fs.Bool("f", false, "follow the session while it runs")
+	stageFilter := cmd.fs.String("stage", "", "only this stage (name)")
+	slaveFilter := cmd.fs.String("slave", "", "only this slave")
+	pos, ok := cmd.parse(args, 1, 1)
+	if !ok {
 		return 2
 	}
-	id, err := parseID(fs.Arg(0))
+	id, err := parseID(pos[0])
 	if err != nil {
-		fmt.Fprintf(stderr, "xrdtest logs: %v\n", err)
-		return 2
+		return cmd.fail(2, err)
 	}
-	c := client()
+	c := cmd.client()
 	printed := map[string]bool{}
 	for {
 		d, err := c.session(ctx, id)
 		if err != nil {
-			fmt.Fprintf(stderr, "xrdtest logs: %v\n", err)
-			return 1
+			return cmd.fail(1, err)
 		}
 		for _, st := range d.Stages {
 			if *stageFilter != "" && st.Name != *stageFilter {
@@ -286,7 +270,7 @@ func runLogs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 					q.Set("follow", "1")
 				}
 				if err := c.stream(ctx, fmt.Sprintf("/api/v1/sessions/%d/output?%s", id, q.Encode()), stdout); err != nil {
-					fmt.Fprintf(stderr, "xrdtest logs: %v\n", err)
+					cmd.fail(1, err) // said; the other outputs are still printed
 				}
 				fmt.Fprintf(stdout, "<== %s on %s: %s\n\n", st.Name, r.Slave, r.Status)
 			}
@@ -308,16 +292,17 @@ func (c *apiClient) stream(ctx context.Context, path string, w io.Writer) error 
 	if err != nil {
 		return err
 	}
+	c.authorize(req) // the pages may be private
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return err
+		return fmt.Errorf("cannot reach the master at %s: %w", c.base, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusNotFound {
 		return nil // no output (yet)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return errors.New(resp.Status)
+		return apiError(resp, http.MethodGet, path)
 	}
 	_, err = io.Copy(w, resp.Body)
 	return err

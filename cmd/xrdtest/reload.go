@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,24 +17,14 @@ import (
 // repository could not be fetched or a definition has errors (the master
 // keeps the last good ones).
 func runReload(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("reload", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	client := clientFlags(fs)
-	asJSON := fs.Bool("json", false, "print the master's report as JSON")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: xrdtest reload [--json]\n\nFetches the master's git repositories now and loads the definitions again.\nRunning sessions keep the definitions they started with. Exits 1 when a\nrepository could not be fetched or a definition has errors.")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
-		if err == nil {
-			fs.Usage()
-		}
+	cmd := newClientCommand("reload", "usage: xrdtest reload [--json]\n\nFetches the master's git repositories now and loads the definitions again.\nRunning sessions keep the definitions they started with. Exits 1 when a\nrepository could not be fetched or a definition has errors.", stderr)
+	asJSON := cmd.fs.Bool("json", false, "print the master's report as JSON")
+	if _, ok := cmd.parse(args, 0, 0); !ok {
 		return 2
 	}
 	var rep master.ReloadReport
-	if err := client().do(ctx, http.MethodPost, "/api/v1/reload", map[string]any{}, &rep); err != nil {
-		fmt.Fprintf(stderr, "xrdtest reload: %v\n", err)
-		return 1
+	if err := cmd.client().do(ctx, http.MethodPost, "/api/v1/reload", map[string]any{}, &rep); err != nil {
+		return cmd.fail(1, err)
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
