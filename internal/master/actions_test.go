@@ -391,6 +391,18 @@ func TestNamedAPITokens(t *testing.T) {
 			t.Errorf("no log of the start by %s", tc.want)
 		}
 	}
+	// A body that is not JSON is refused before anything is done.
+	req, _ := http.NewRequest(http.MethodPost, "http://"+m.WebAddr().String()+"/api/v1/sessions/1/cancel", strings.NewReader("{by: nobody"))
+	req.Header.Set("Authorization", "Bearer "+ciToken)
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	} else {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "bad request body") {
+			t.Errorf("cancel with a bad body: %d %s", resp.StatusCode, b)
+		}
+	}
 	for _, bad := range []string{"", "ci", ciToken + "x", ciToken[:len(ciToken)-1], "token ci"} {
 		if code, _ := post(t, m, "/api/v1/reload", bad, nil, nil); code != http.StatusUnauthorized {
 			t.Errorf("token %q: %d, want 401", bad, code)

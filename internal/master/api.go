@@ -279,12 +279,11 @@ func (a *API) cancel(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	claimed, err := actionBody(r, nil)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err)
+	by, ok := actionBy(w, r)
+	if !ok {
 		return
 	}
-	a.log().Info("API: cancel session", "session", id, "by", actor(r, claimed))
+	a.log().Info("API: cancel session", "session", id, "by", by)
 	if err := a.Manager.Cancel(id); err != nil {
 		writeError(w, http.StatusConflict, err)
 		return

@@ -47,28 +47,21 @@ func actor(r *http.Request, claimed string) string {
 	return identity(r) + " (" + claimed + ")"
 }
 
-// actionBody decodes an action's optional JSON body, {"by": "user"} and
-// the fields of v (nil: none).
-func actionBody(r *http.Request, v any) (by string, err error) {
+// actionBy decodes an action's optional JSON body, {"by": "user"}, and
+// returns who asks (see actor); ok false: the request was answered 400.
+func actionBy(w http.ResponseWriter, r *http.Request) (by string, ok bool) {
 	b, err := io.ReadAll(io.LimitReader(r.Body, 1<<16))
-	if err != nil {
-		return "", fmt.Errorf("bad request body: %w", err)
-	}
-	if len(strings.TrimSpace(string(b))) == 0 {
-		return "", nil
-	}
 	var req struct {
 		By string `json:"by"`
 	}
-	if err := json.Unmarshal(b, &req); err != nil {
-		return "", fmt.Errorf("bad request body: %w", err)
+	if err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		err = json.Unmarshal(b, &req)
 	}
-	if v != nil {
-		if err := json.Unmarshal(b, v); err != nil {
-			return "", fmt.Errorf("bad request body: %w", err)
-		}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("bad request body: %w", err))
+		return "", false
 	}
-	return req.By, nil
+	return actor(r, req.By), true
 }
 
 // rerun starts a new session of a session's suite and cases.
@@ -77,12 +70,10 @@ func (a *API) rerun(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	claimed, err := actionBody(r, nil)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err)
+	by, ok := actionBy(w, r)
+	if !ok {
 		return
 	}
-	by := actor(r, claimed)
 	a.log().Info("API: re-run session", "session", id, "by", by)
 	s, err := a.Manager.Rerun(r.Context(), id, by)
 	if err != nil {
@@ -96,12 +87,10 @@ func (a *API) rerun(w http.ResponseWriter, r *http.Request) {
 // stopCluster stops a cluster no session uses.
 func (a *API) stopCluster(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	claimed, err := actionBody(r, nil)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err)
+	by, ok := actionBy(w, r)
+	if !ok {
 		return
 	}
-	by := actor(r, claimed)
 	a.log().Info("API: stop cluster", "cluster", name, "by", by)
 	if err := a.Manager.StopCluster(r.Context(), name, by); err != nil {
 		writeError(w, actionErrorCode(err), err)
