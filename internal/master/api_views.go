@@ -14,7 +14,8 @@ const DefaultStatsDays = 14
 
 // views returns the view builder over the API's parts.
 func (a *API) views() *Views {
-	return &Views{Manager: a.Manager, Registry: a.Registry, Scheduler: a.Scheduler, Store: a.Store, Version: a.Version, Started: a.Started}
+	return &Views{Manager: a.Manager, Registry: a.Registry, Scheduler: a.Scheduler, Store: a.Store, Version: a.Version, Started: a.Started,
+		LastReload: a.LastReload}
 }
 
 // viewRoutes adds the endpoints of what the web pages show; pages and

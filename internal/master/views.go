@@ -32,6 +32,8 @@ type Views struct {
 	Started   time.Time
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+	// LastReload reports the definitions' last load (nil: not known).
+	LastReload func() *ReloadReport
 }
 
 // ErrBadQuery is wrapped by the errors of invalid view parameters (a bad
@@ -345,6 +347,10 @@ type SuitesView struct {
 	// SchedulerOff: the scheduler is disabled ([scheduler] enabled = 0),
 	// no suite runs on its schedule.
 	SchedulerOff bool `json:"scheduler_off"`
+	// Repos are the definition repositories as last loaded (when), with
+	// their revisions and sync errors.
+	Repos  []RepoStatus `json:"repos"`
+	Loaded time.Time    `json:"loaded,omitzero"`
 }
 
 // SuiteView is one suite's definition summary and recent results.
@@ -427,7 +433,12 @@ func (v *Views) Suites(ctx context.Context) (*SuitesView, error) {
 			next[n.Suite] = n
 		}
 	}
-	out := &SuitesView{Suites: []SuiteView{}, Broken: []BrokenView{}, Errors: []DiagnosticView{}, Warnings: []DiagnosticView{}}
+	out := &SuitesView{Suites: []SuiteView{}, Broken: []BrokenView{}, Errors: []DiagnosticView{}, Warnings: []DiagnosticView{}, Repos: []RepoStatus{}}
+	if v.LastReload != nil {
+		if rep := v.LastReload(); rep != nil {
+			out.Repos, out.Loaded = rep.Repos, rep.Loaded
+		}
+	}
 	for _, d := range defs.Diagnostics {
 		if d.Severity == definition.Error {
 			out.Errors = append(out.Errors, diagView(d))

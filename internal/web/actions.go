@@ -129,3 +129,26 @@ func (h *Handler) stopCluster(w http.ResponseWriter, r *http.Request, u login) {
 	h.cfg.Log.Info("web: cluster stopped", "cluster", name, "user", u.Name, "addr", r.RemoteAddr)
 	h.back(w, r, "/clusters", fmt.Sprintf("Cluster %s stopped.", name))
 }
+
+func (h *Handler) reload(w http.ResponseWriter, r *http.Request, u login) {
+	if h.cfg.Reload == nil {
+		h.errorPage(w, r, http.StatusNotImplemented, errors.New("reloading is not available on this master"))
+		return
+	}
+	h.cfg.Log.Info("web: reload of the definitions", "user", u.Name, "addr", r.RemoteAddr)
+	rep := h.cfg.Reload(r.Context())
+	msg := fmt.Sprintf("Definitions reloaded: %s, %s.", plural(rep.Suites, "suite"), plural(rep.Clusters, "cluster"))
+	if n := len(rep.Errors); n > 0 {
+		msg = fmt.Sprintf("Definitions reloaded: %s, %s, %s (the last good definitions stay in use).",
+			plural(rep.Suites, "suite"), plural(rep.Clusters, "cluster"), plural(n, "error"))
+	}
+	h.back(w, r, "/suites", msg)
+}
+
+// plural is "1 suite", "2 suites".
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return strconv.Itoa(n) + " " + word + "s"
+}

@@ -70,8 +70,11 @@ type Config struct {
 	// Rerun starts a session again, all its cases or some (nil: the
 	// button is not shown).
 	Rerun func(ctx context.Context, id int64, cases []string, by string) (*store.Session, error)
-	Log   *slog.Logger
-	Now   func() time.Time
+	// Reload fetches the git repositories and loads the definitions
+	// again (nil: the button is not shown).
+	Reload func(ctx context.Context) *master.ReloadReport
+	Log    *slog.Logger
+	Now    func() time.Time
 }
 
 // Handler serves the pages; it implements master.WebUI.
@@ -100,6 +103,7 @@ func FromMaster(m *master.Master, password string, public bool, keyFile string) 
 		}
 		return m.Manager.Start(ctx, old.Suite, cases, fmt.Sprintf("%s, re-run of session %d", by, id))
 	}
+	c.Reload = m.ReloadReport
 	// Machines that connect by themselves have no cluster to stop.
 	if m.Manager.Clusters != nil {
 		c.StopCluster = m.Manager.StopCluster
@@ -181,6 +185,7 @@ func (h *Handler) routes() {
 	m.HandleFunc("POST /sessions/{id}/cancel", h.action(h.cancel))
 	m.HandleFunc("POST /sessions/{id}/rerun", h.action(h.rerun))
 	m.HandleFunc("POST /clusters/{name}/stop", h.action(h.stopCluster))
+	m.HandleFunc("POST /repos/reload", h.action(h.reload))
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		h.errorPage(w, r, http.StatusNotFound, fmt.Errorf("no such page: %s %s", r.Method, r.URL.Path))
 	})

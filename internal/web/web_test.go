@@ -209,7 +209,7 @@ func TestPagesRender(t *testing.T) {
 		want []string
 	}{
 		{"/", 200, []string{"Dashboard", "Running sessions", "Slaves", "Next scheduled runs", "pass rate"}},
-		{"/suites", 200, []string{"hello", "greet", "bye", "hour=3", "Definition errors", "broken", "test-suites/broken/test_suite.py:"}},
+		{"/suites", 200, []string{"hello", "greet", "bye", "hour=3", "Definition errors", "broken", "test-suites/broken/test_suite.py:", "Definition repositories", "localfs", "sha256:", "watched on disk"}},
 		{"/history", 200, []string{fmt.Sprintf("/sessions/%d", s.ID), "hello", "failed"}},
 		{"/history?suite=hello&state=failed&from=2000-01-01&to=2199-12-31&page=1&per_page=25", 200, []string{fmt.Sprintf("#%d", s.ID)}},
 		{"/history?state=passed", 200, []string{"No session matches"}},
@@ -304,7 +304,7 @@ func TestParamsValidated(t *testing.T) {
 func TestActionsNeedLoginAndCSRF(t *testing.T) {
 	ts := start(t)
 	anon := client(t)
-	posts := []string{"/suites/hello/run", "/suites/hello/enabled", "/sessions/1/cancel", "/sessions/1/rerun", "/clusters/cluster_w/stop", "/logout"}
+	posts := []string{"/suites/hello/run", "/suites/hello/enabled", "/sessions/1/cancel", "/sessions/1/rerun", "/clusters/cluster_w/stop", "/repos/reload", "/logout"}
 	for _, p := range posts {
 		if code, body, _ := ts.post(t, anon, p, "", url.Values{"enabled": {"0"}}); code != http.StatusUnauthorized {
 			t.Errorf("POST %s without login: %d, want 401\n%s", p, code, body)
@@ -343,6 +343,17 @@ func TestActionsNeedLoginAndCSRF(t *testing.T) {
 	loc := hd.Get("Location")
 	if _, body, _ := ts.get(t, c, loc); !strings.Contains(body, "Suite hello disabled.") {
 		t.Errorf("no message after disabling (%s)", loc)
+	}
+	// The reload button reloads and says what it found.
+	if _, body, _ := ts.get(t, c, "/suites"); !strings.Contains(body, `action="/repos/reload"`) {
+		t.Error("no reload button for a logged-in user")
+	}
+	code, _, hd = ts.post(t, c, "/repos/reload", "", url.Values{"csrf": {csrf}})
+	if _, body, _ := ts.get(t, c, hd.Get("Location")); code != http.StatusSeeOther || !strings.Contains(body, "Definitions reloaded: 1 suite, 1 cluster, 1 error (the last good definitions stay in use).") {
+		t.Errorf("reload: %d to %s", code, hd.Get("Location"))
+	}
+	if !strings.Contains(ts.logs.String(), `msg="web: reload of the definitions" user=alice`) {
+		t.Error("the reload is not logged with the user")
 	}
 	if _, body, _ := ts.get(t, c, "/suites?flash=Your+password+expired"); strings.Contains(body, "password expired") {
 		t.Error("an unsigned message is shown")
