@@ -354,6 +354,10 @@ func (h *Handler) openLog(w http.ResponseWriter, r *http.Request) (logFile, bool
 		return l, false
 	}
 	f, err := h.cfg.Store.OpenLog(l.id, l.slave, l.path)
+	if errors.Is(err, store.ErrNotFound) {
+		err = fmt.Errorf("%w: log %s of %s in session %d: never collected, or deleted by the retention limits ([retention] outputs_max_age)",
+			store.ErrNotFound, l.path, l.slave, l.id)
+	}
 	if err != nil {
 		h.viewError(w, r, err)
 		return l, false

@@ -216,6 +216,7 @@ func TestPagesRender(t *testing.T) {
 		{fmt.Sprintf("/sessions/%d", s.ID), 200, []string{"suite_init", "w1.xrd.test", "w2.xrd.test", "exit 3", "cell st-failed", "Timeline", "greet:run failed on w2.xrd.test"}},
 		{fmt.Sprintf("/sessions/%d/result?stage=0&slave=w1.xrd.test", s.ID), 200, []string{"suite_init", "echo init", "No output."}},
 		{fmt.Sprintf("/sessions/%d/result?stage=0&slave=w2.xrd.test", s.ID), 200, []string{"The output (2.0 KiB) is no longer kept", "outputs_max_age"}},
+		{fmt.Sprintf("/sessions/%d/log?slave=w1.xrd.test&path=/var/log/gone.log", s.ID), 404, []string{"log /var/log/gone.log of w1.xrd.test", "never collected, or deleted by the retention limits"}},
 		{"/clusters", 200, []string{"cluster_w", "w1.xrd.test", "10.98.0.11", "down"}},
 		{"/hypervisors", 200, []string{"No hypervisor is connected"}},
 		{"/login", 200, []string{"Password"}},
