@@ -2,9 +2,10 @@ package master
 
 import (
 	"context"
-	"crypto/subtle"
 	"net/http"
 	"strings"
+
+	"github.com/xrdtest/xrdtest/internal/pki"
 )
 
 // APIToken is a bearer token of the JSON API. What is done with it is
@@ -41,19 +42,17 @@ func (o Options) apiTokens() []APIToken {
 }
 
 // matchToken returns the token that presented is, comparing it with every
-// token in constant time, so that neither which one matched nor how much
-// of one did shows in the time taken.
+// token (pki.TokenEqual: hashed, constant time), so that neither which
+// one matched nor the tokens' lengths show in the time taken.
 func matchToken(tokens []APIToken, presented string) (APIToken, bool) {
 	var found APIToken
-	ok := 0
+	ok := false
 	for _, t := range tokens {
-		eq := subtle.ConstantTimeCompare([]byte(presented), []byte(t.Token))
-		if eq == 1 && ok == 0 {
-			found = t
+		if pki.TokenEqual(presented, t.Token) && !ok {
+			found, ok = t, true
 		}
-		ok |= eq
 	}
-	return found, ok == 1 && presented != ""
+	return found, ok
 }
 
 // bearerIdentity returns the identity of the request's bearer token.
