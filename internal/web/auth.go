@@ -153,9 +153,13 @@ func tokenEqual(a, b string) bool { return pki.TokenEqual(a, b) }
 
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }
 
-// safeNext keeps a redirect after login on this site.
+// safeNext keeps a redirect after login on this site: a path of this
+// site, never "//host" nor what browsers read as such ("/\\host", and
+// "/\t/host": they drop tabs and newlines from URLs).
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsFunc(next, func(r rune) bool {
+		return r < ' ' || r == 0x7f || r == '\\'
+	}) {
 		return "/"
 	}
 	return next

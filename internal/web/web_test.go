@@ -393,7 +393,8 @@ func TestActionsNeedLoginAndCSRF(t *testing.T) {
 // TestLoginRedirectStaysOnSite: next= cannot send the user elsewhere.
 func TestLoginRedirectStaysOnSite(t *testing.T) {
 	ts := start(t)
-	for _, next := range []string{"https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)"} {
+	for _, next := range []string{"https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)",
+		"/\t/evil.example", "/\n/evil.example", "/\r\n/evil.example", "/x\\..\\\\evil.example", "/\x00/evil.example"} {
 		c := client(t)
 		code, _, hd := ts.post(t, c, "/login", "", url.Values{"password": {password}, "next": {next}})
 		if code != http.StatusSeeOther || hd.Get("Location") != "/" {
