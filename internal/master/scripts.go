@@ -109,6 +109,12 @@ func (s *scriptServer) open(rel string) (*os.File, string, error) {
 
 // openInRepo opens the regular file rel under dir without leaving dir.
 func openInRepo(dir, rel string) (*os.File, error) {
+	// Absolute, as the path of the opened file read back from /proc is:
+	// a relative dir (quickstart --defs examples) is compared with it.
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return nil, err

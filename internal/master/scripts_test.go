@@ -221,3 +221,20 @@ func TestScriptsOverTheWire(t *testing.T) {
 		}
 	}
 }
+
+// TestScriptsRelativeRepo: a repository given by a relative path
+// (quickstart --defs examples) serves its files, and still refuses links
+// into its .git.
+func TestScriptsRelativeRepo(t *testing.T) {
+	repo1, _ := scriptRepos(t)
+	t.Chdir(filepath.Dir(repo1))
+	s := &scriptServer{repos: []definition.Repo{{Root: "repo1"}}, log: slog.New(slog.DiscardHandler)}
+	h := withScripts(s, http.NotFoundHandler())
+	for target, code := range map[string]int{"/downloadScript/test-suites/ts/init.sh": 200, "/showScript//inlink.sh": 200, "/downloadScript/gitlink": 403} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "http://master"+target, nil))
+		if w.Code != code {
+			t.Errorf("%s: %d %q, want %d", target, w.Code, w.Body.String(), code)
+		}
+	}
+}
