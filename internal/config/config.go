@@ -676,20 +676,21 @@ func pathField(section, key string, p *string) field {
 }
 
 // Security is the [security] certfile and keyfile of the hypervisor and
-// slave.
+// slave. They are accepted and ignored, with a warning: a daemon's
+// certificate is issued by the master's CA when it enrolls with its
+// one-time token, and kept in its state directory.
 type Security struct {
-	// CertFile: certfile, the daemon's certificate (PEM). Empty: the
-	// certificate enrolled with the master, kept in the state directory.
 	CertFile string
-	// KeyFile: keyfile, its private key.
-	KeyFile string
+	KeyFile  string
 }
 
+// securityIgnored is the warning of the daemons' [security] keys.
+const securityIgnored = "ignored: the daemon's certificate is issued by the master's CA when it enrolls, and kept in its state_dir"
+
 func securityFields(s *Security) []field {
-	return []field{
-		pathField("security", "certfile", &s.CertFile),
-		pathField("security", "keyfile", &s.KeyFile),
-	}
+	cert, key := pathField("security", "certfile", &s.CertFile), pathField("security", "keyfile", &s.KeyFile)
+	cert.ignored, key.ignored = securityIgnored, securityIgnored
+	return []field{cert, key}
 }
 
 // known returns a section predicate for a fixed set of names.

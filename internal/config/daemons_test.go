@@ -14,9 +14,10 @@ func TestSlaveOriginal(t *testing.T) {
 	if err != nil {
 		t.Fatalf("LoadSlave: %v", err)
 	}
-	if len(warns) != 0 {
-		t.Errorf("warnings: %q", warningStrings(warns))
-	}
+	equal(t, "warnings", warningStrings(warns), []string{
+		path + ":15: [security] certfile: " + securityIgnored,
+		path + ":16: [security] keyfile: " + securityIgnored,
+	})
 	equal(t, "TestMaster", s.TestMaster, TestMaster{IP: "master.xrd.test", Port: 20000})
 	equal(t, "Security", s.Security, Security{CertFile: "/etc/XrdTest/certs/slavecert.pem", KeyFile: "/etc/XrdTest/certs/slavekey.pem"})
 	equal(t, "Daemon", s.Daemon, Daemon{PidFilePath: "/var/run/XrdTest/XrdTestSlave.pid",
@@ -31,9 +32,10 @@ func TestSlaveFull(t *testing.T) {
 	if err != nil {
 		t.Fatalf("LoadSlave: %v", err)
 	}
-	if len(warns) != 0 {
-		t.Errorf("warnings: %q", warningStrings(warns))
-	}
+	equal(t, "warnings", warningStrings(warns), []string{
+		path + ":29: [security] certfile: " + securityIgnored,
+		path + ":30: [security] keyfile: " + securityIgnored,
+	})
 	equal(t, "TestMaster", s.TestMaster, TestMaster{IP: "master.xrd.test", Port: 20000, ConnectionPasswd: "enroll-me",
 		CAFingerprint: "sha256:00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"})
 	equal(t, "Slave", s.Slave, SlaveSection{Name: "slave1.xrd.test", StateDir: "/var/lib/xrdtest/slave",
@@ -112,6 +114,8 @@ func TestHypervisorOriginal(t *testing.T) {
 	}
 	equal(t, "warnings", warningStrings(warns), []string{
 		path + ":17: [virtual_machines] emulator_path: ignored: libvirt chooses the emulator (KVM, or TCG where KVM is missing or [libvirt] force_tcg = 1)",
+		path + ":28: [security] certfile: " + securityIgnored,
+		path + ":29: [security] keyfile: " + securityIgnored,
 	})
 	equal(t, "TestMaster", h.TestMaster, TestMaster{IP: "somehost.somedomain.com", Port: 20000, ConnectionPasswd: "some_passwd"})
 	equal(t, "VirtualMachines", h.VirtualMachines, VirtualMachines{EmulatorPath: "/usr/libexec/qemu-kvm", StoragePool: "XrdTest"})
@@ -128,8 +132,8 @@ func TestHypervisorFull(t *testing.T) {
 	if err != nil {
 		t.Fatalf("LoadHypervisor: %v", err)
 	}
-	if len(warns) != 1 || warns[0].Key != "emulator_path" {
-		t.Errorf("warnings: %q, want only the ignored emulator_path", warningStrings(warns))
+	if len(warns) != 3 || warns[0].Key != "emulator_path" || warns[1].Key != "certfile" || warns[2].Key != "keyfile" {
+		t.Errorf("warnings: %q, want the ignored emulator_path, certfile and keyfile", warningStrings(warns))
 	}
 	equal(t, "TestMaster", h.TestMaster, TestMaster{IP: "master.example.org", Port: 20000, ConnectionPasswd: "enroll-me",
 		CAFile: abs(t, "testdata/certs/master-ca.pem")})

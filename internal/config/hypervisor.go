@@ -157,9 +157,6 @@ func (h *Hypervisor) Validate() error {
 	if h.Libvirt.URI == "" {
 		errs = append(errs, t.invalid("libvirt", "uri", "empty"))
 	}
-	if (h.Security.CertFile == "") != (h.Security.KeyFile == "") {
-		errs = append(errs, t.invalid("security", "keyfile", "certfile and keyfile go together: set both or neither"))
-	}
 	errs = append(errs, t.validateDaemon(h.Daemon))
 	return errors.Join(errs...)
 }

@@ -290,12 +290,16 @@ type Session struct {
 
 // MasterSecurity is the master's [security] section.
 type MasterSecurity struct {
-	// CertFile, KeyFile: certfile, keyfile, the certificate of the daemon
-	// port and https. Empty: issued by the master's CA in StateDir.
+	// CertFile, KeyFile: certfile, keyfile, the certificate of the web
+	// port with protocol = https (e.g. one of the site's own CA, which
+	// browsers trust), read again when the files change. Empty: the
+	// master's own certificate, issued by its CA. The daemon port always
+	// presents the master's own: the daemons pin its CA.
 	CertFile string
 	KeyFile  string
-	// CACertFile, CAKeyFile: ca_certfile, ca_keyfile, the master's CA.
-	// Empty: created once in StateDir.
+	// CACertFile, CAKeyFile: ca_certfile, ca_keyfile, the master's CA,
+	// which issues the daemons' certificates. Empty: the one in
+	// StateDir/ca, created at the first start.
 	CACertFile string
 	CAKeyFile  string
 }

@@ -118,9 +118,6 @@ func (s *Slave) Validate() error {
 			errs = append(errs, t.invalid("slave", k.key, "empty"))
 		}
 	}
-	if (s.Security.CertFile == "") != (s.Security.KeyFile == "") {
-		errs = append(errs, t.invalid("security", "keyfile", "certfile and keyfile go together: set both or neither"))
-	}
 	errs = append(errs, t.validateDaemon(s.Daemon))
 	errs = append(errs, t.validateRetention(s.Retention)...)
 	return errors.Join(errs...)

@@ -76,9 +76,11 @@ type Options struct {
 	// ShutdownTimeout bounds how long Close waits for the interrupted
 	// sessions to record their end (0: 20 s).
 	ShutdownTimeout time.Duration
-	// WebTLS serves the web port over HTTPS with the master's certificate
-	// ([webserver] protocol = https).
-	WebTLS bool
+	// WebTLS serves the web port over HTTPS ([webserver] protocol =
+	// https): with the certificate of WebCertFile and WebKeyFile
+	// ([security] certfile, keyfile) when given, else the master's own.
+	WebTLS                  bool
+	WebCertFile, WebKeyFile string
 	// WebUI builds the web pages served beside the API (nil: API only).
 	WebUI func(m *Master) (WebUI, error)
 	// Retention limits the history kept (zero: everything).
@@ -163,7 +165,7 @@ func open(ctx context.Context, opts Options) (*Master, error) {
 	} else {
 		opts.Log.Info("certificate authority loaded", "fingerprint", ca.Fingerprint().String())
 	}
-	tlsConf, err := ca.ServerTLS(opts.StateDir + "/ca")
+	tlsConf, err := ca.ServerTLS(opts.StateDir+"/ca", certHosts(opts)...)
 	if err != nil {
 		return nil, fmt.Errorf("master certificate: %w", err)
 	}
@@ -216,7 +218,14 @@ func open(ctx context.Context, opts Options) (*Master, error) {
 		return nil, fmt.Errorf("web port: %w", err)
 	}
 	if opts.WebTLS {
-		m.webLn = tls.NewListener(m.webLn, webTLS(tlsConf))
+		wt, err := webTLS(tlsConf, opts.WebCertFile, opts.WebKeyFile)
+		if err != nil {
+			m.daemonLn.Close()
+			m.webLn.Close()
+			st.Close()
+			return nil, err
+		}
+		m.webLn = tls.NewListener(m.webLn, wt)
 	}
 	m.Manager.Endpoint = hypervisor.MasterEndpoint{Port: m.daemonLn.Addr().(*net.TCPAddr).Port, Fingerprint: ca.Fingerprint()}
 	srv := &Server{CA: ca, Token: func() string { return opts.Token }, Tokens: tokens, Registry: m.Registry, Log: opts.Log,
@@ -323,12 +332,6 @@ func closeInterrupted(ctx context.Context, st store.Store, ids []int64, log *slo
 			log.Error("cannot close an interrupted stage", "session", id, "err", err)
 		}
 	}
-}
-
-// webTLS is the web port's TLS: the master's certificate (issued by its
-// CA), no client certificates.
-func webTLS(daemon *tls.Config) *tls.Config {
-	return &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: daemon.GetCertificate, NextProtos: []string{"http/1.1"}}
 }
 
 // Views builds what the web pages and the API show.

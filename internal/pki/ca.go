@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -270,7 +271,7 @@ func newSerial() (*big.Int, error) {
 
 // issue creates the certificate DER for pub and id. The validity is cut
 // at the CA's own expiry, beyond which the certificate could not verify.
-func (ca *CA) issue(pub crypto.PublicKey, id Identity, validity time.Duration) ([]byte, error) {
+func (ca *CA) issue(pub crypto.PublicKey, id Identity, validity time.Duration, hosts ...string) ([]byte, error) {
 	serial, err := newSerial()
 	if err != nil {
 		return nil, err
@@ -296,6 +297,13 @@ func (ca *CA) issue(pub crypto.PublicKey, id Identity, validity time.Duration) (
 		BasicConstraintsValid: true,
 		URIs:                  []*url.URL{id.uri()},
 	}
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, h)
+		}
+	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, pub, ca.key)
 	if err != nil {
 		return nil, fmt.Errorf("issue certificate for %s: %w", id, err)
@@ -313,8 +321,12 @@ func (ca *CA) issue(pub crypto.PublicKey, id Identity, validity time.Duration) (
 // Client certificates are optional at the TLS layer (enrollment has none)
 // but verified against the CA when given; the gRPC layer requires one for
 // everything else and reads it with PeerIdentity.
-func (ca *CA) ServerTLS(dir string) (*tls.Config, error) {
-	m := &masterCert{ca: ca, dir: dir}
+//
+// hosts are the host names and IP addresses the certificate names too, so
+// that browsers and HTTPS clients that trust the CA accept it for the web
+// port; a kept certificate that lacks one of them is reissued.
+func (ca *CA) ServerTLS(dir string, hosts ...string) (*tls.Config, error) {
+	m := &masterCert{ca: ca, dir: dir, hosts: hosts}
 	if _, err := m.get(); err != nil {
 		return nil, err
 	}
@@ -333,8 +345,9 @@ func (ca *CA) ServerTLS(dir string) (*tls.Config, error) {
 
 // masterCert holds the master's current server certificate.
 type masterCert struct {
-	ca  *CA
-	dir string
+	ca    *CA
+	dir   string
+	hosts []string
 
 	mu   sync.Mutex
 	cert *tls.Certificate
@@ -348,7 +361,7 @@ func (m *masterCert) get() (*tls.Certificate, error) {
 		return m.cert, nil
 	}
 	if m.cert == nil {
-		if c, err := m.load(); err == nil && !m.ca.needsRenewal(c.Leaf, now) {
+		if c, err := m.load(); err == nil && !m.ca.needsRenewal(c.Leaf, now) && names(c.Leaf, m.hosts) {
 			m.cert = c
 			return c, nil
 		}
@@ -374,6 +387,16 @@ func (ca *CA) needsRenewal(leaf *x509.Certificate, now time.Time) bool {
 		return true
 	}
 	return now.Add(masterRenewBefore).After(leaf.NotAfter) && ca.cert.NotAfter.After(leaf.NotAfter)
+}
+
+// names reports whether leaf names every one of hosts.
+func names(leaf *x509.Certificate, hosts []string) bool {
+	for _, h := range hosts {
+		if leaf.VerifyHostname(h) != nil {
+			return false
+		}
+	}
+	return true
 }
 
 func (m *masterCert) load() (*tls.Certificate, error) {
@@ -414,7 +437,7 @@ func (m *masterCert) create() (*tls.Certificate, error) {
 	if validity == 0 {
 		validity = masterValidity
 	}
-	der, err := m.ca.issue(key.Public(), Identity{Role: RoleMaster, Name: masterName()}, validity)
+	der, err := m.ca.issue(key.Public(), Identity{Role: RoleMaster, Name: masterName()}, validity, m.hosts...)
 	if err != nil {
 		return nil, err
 	}

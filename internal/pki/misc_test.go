@@ -2,6 +2,7 @@ package pki
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"os"
 	"os/exec"
@@ -337,5 +338,47 @@ func TestMasterCertificate(t *testing.T) {
 	}
 	if err := servedCert(t, cfg).Leaf.CheckSignatureFrom(restarted.Certificate()); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestMasterCertificateHosts: the master certificate names the hosts it
+// is asked for (an HTTPS client trusting the CA accepts it), and one kept
+// from before that lacks a host is reissued.
+func TestMasterCertificateHosts(t *testing.T) {
+	ca, _ := testCA(t)
+	dir := filepath.Join(t.TempDir(), "master")
+	cfg, err := ca.ServerTLS(dir, "localhost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := servedCert(t, cfg).Leaf
+	cfg, err = ca.ServerTLS(dir, "localhost", "master.example.org", "127.0.0.1", "::1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf := servedCert(t, cfg).Leaf
+	if string(leaf.Raw) == string(first.Raw) {
+		t.Fatal("a certificate lacking a host was kept")
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(ca.Certificate())
+	for _, h := range []string{"localhost", "master.example.org", "127.0.0.1", "::1"} {
+		if _, err := leaf.Verify(x509.VerifyOptions{DNSName: h, Roots: roots}); err != nil {
+			t.Errorf("%s: %v", h, err)
+		}
+	}
+	if err := leaf.VerifyHostname("other.example.org"); err == nil {
+		t.Error("names a host it was not asked for")
+	}
+	if id, err := IdentityOf(leaf); err != nil || id.Role != RoleMaster {
+		t.Errorf("identity %v, %v", id, err)
+	}
+	// The same hosts again: kept.
+	cfg, err = ca.ServerTLS(dir, "master.example.org", "::1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(servedCert(t, cfg).Leaf.Raw) != string(leaf.Raw) {
+		t.Error("a certificate naming every host was reissued")
 	}
 }

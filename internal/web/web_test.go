@@ -3,12 +3,19 @@ package web_test
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/big"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -734,19 +741,8 @@ func TestHTTPS(t *testing.T) {
 	roots := x509.NewCertPool()
 	roots.AddCert(ts.m.CA.Certificate())
 	c := client(t)
-	c.Transport = &http.Transport{TLSClientConfig: &tls.Config{
-		// The certificate names the master's host, not 127.0.0.1: check
-		// the chain to the CA, not the name.
-		InsecureSkipVerify: true,
-		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
-			leaf, err := x509.ParseCertificate(raw[0])
-			if err != nil {
-				return err
-			}
-			_, err = leaf.Verify(x509.VerifyOptions{Roots: roots})
-			return err
-		},
-	}}
+	// Fully verified: the certificate names 127.0.0.1 and localhost too.
+	c.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}
 	if code, body, _ := ts.get(t, c, "/"); code != 200 || !strings.Contains(body, "Dashboard") {
 		t.Fatalf("GET / over HTTPS: %d", code)
 	}
@@ -795,5 +791,67 @@ func TestDashboardEvents(t *testing.T) {
 		case <-deadline:
 			t.Fatal("no change event")
 		}
+	}
+}
+
+// siteCert writes a self-signed certificate for 127.0.0.1 and its key,
+// as a site's own CA would issue, and returns the certificate.
+func siteCert(t *testing.T, certFile, keyFile, cn string) *x509.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600)
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+	cert, _ := x509.ParseCertificate(der)
+	return cert
+}
+
+// TestHTTPSSiteCertificate: with [security] certfile and keyfile the web
+// port presents that certificate, and a renewed one without a restart.
+func TestHTTPSSiteCertificate(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "web.pem"), filepath.Join(dir, "web-key.pem")
+	first := siteCert(t, certFile, keyFile, "site one")
+	ts := start(t, func(o *master.Options, _ *webOpts) { o.WebTLS, o.WebCertFile, o.WebKeyFile = true, certFile, keyFile })
+	served := func(trust *x509.Certificate) error {
+		roots := x509.NewCertPool()
+		roots.AddCert(trust)
+		c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+		resp, err := c.Get(ts.base + "/login")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	if err := served(first); err != nil {
+		t.Fatalf("the site certificate is not served: %v", err)
+	}
+	// Renewed in place: served at the next handshake.
+	later := time.Now().Add(2 * time.Second)
+	second := siteCert(t, certFile, keyFile, "site two")
+	os.Chtimes(certFile, later, later)
+	os.Chtimes(keyFile, later, later)
+	if err := served(second); err != nil {
+		t.Errorf("the renewed certificate is not served: %v", err)
+	}
+	// A master whose certificate files are missing does not start.
+	_, err := master.Open(context.Background(), master.Options{StateDir: t.TempDir(), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0",
+		Log: slog.New(slog.DiscardHandler), WebTLS: true, WebCertFile: filepath.Join(dir, "nope.pem"), WebKeyFile: keyFile})
+	if err == nil || !strings.Contains(err.Error(), "web certificate ([security] certfile, keyfile)") {
+		t.Errorf("missing certificate file: %v", err)
 	}
 }
