@@ -170,7 +170,10 @@ type Server struct {
 
 // Webserver is the master's [webserver] section.
 type Webserver struct {
-	// WebpageDir: webpage_dir (default /usr/share/XrdTest/webpage).
+	// WebpageDir: webpage_dir (default /usr/share/XrdTest/webpage), where
+	// /showScript looks first (the original served its helper scripts,
+	// utils/get_xrd_latest.py and the like, from there); the pages
+	// themselves are built into xrdtest.
 	WebpageDir string
 	// Protocol: protocol, "http" (default) or "https".
 	Protocol string

@@ -81,6 +81,13 @@ type Options struct {
 	// ([security] certfile, keyfile) when given, else the master's own.
 	WebTLS                  bool
 	WebCertFile, WebKeyFile string
+	// TestCACertFile and TestCAKeyFile are the CA of the suites' test
+	// certificates ([security] ca_certfile, ca_keyfile); empty: one in
+	// StateDir/test-ca, created at the first start. See testCredentials.
+	TestCACertFile, TestCAKeyFile string
+	// WebpageDir is where /showScript looks first ([webserver]
+	// webpage_dir; "": only the repositories).
+	WebpageDir string
 	// WebUI builds the web pages served beside the API (nil: API only).
 	WebUI func(m *Master) (WebUI, error)
 	// Retention limits the history kept (zero: everything).
@@ -110,6 +117,7 @@ type Master struct {
 	defs      atomic.Pointer[definition.Set]
 	repos     repoState
 
+	testCreds       *testCredentials
 	daemonLn, webLn net.Listener
 	grpcServer      *grpc.Server
 	httpServer      *http.Server
@@ -180,7 +188,14 @@ func open(ctx context.Context, opts Options) (*Master, error) {
 		opts.Log.Warn("sessions left unfinished by the previous master marked interrupted", "sessions", ids)
 		closeInterrupted(ctx, st, ids, opts.Log)
 	}
+	testCA, err := openTestCA(opts.TestCACertFile, opts.TestCAKeyFile, filepath.Join(opts.StateDir, "test-ca"))
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("the suites' test CA ([security] ca_certfile, ca_keyfile): %w", err)
+	}
 	m := &Master{CA: ca, Store: st, Registry: NewRegistry(), opts: opts}
+	m.testCreds = &testCredentials{ca: testCA, keytab: filepath.Join(opts.StateDir, "test-ca", "sss.keytab"),
+		allowed: m.fromDaemonOrToken, log: opts.Log}
 	if opts.ReconnectGrace > 0 {
 		m.Registry.Grace = opts.ReconnectGrace
 	}

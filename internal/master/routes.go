@@ -6,13 +6,15 @@ import (
 )
 
 // routes is the web listener's top-level handler: the JSON API under
-// /api/, /metrics, and the repositories' scripts under /downloadScript/
-// and /showScript/. Other pages go on mux.
+// /api/, /metrics, the repositories' scripts under /downloadScript/ and
+// /showScript/, and the original's test credentials (testCredentials).
+// Other pages go on mux.
 func (m *Master) routes(api *API, ui WebUI) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/api/", api.Handler())
 	mux.Handle("GET /metrics", m.Metrics.Handler(m.opts.Log))
-	h := withScripts(&scriptServer{repos: m.opts.Repos, log: m.opts.Log}, mux)
+	m.testCreds.routes(mux)
+	h := withScripts(&scriptServer{repos: m.opts.Repos, webroot: m.opts.WebpageDir, log: m.opts.Log}, mux)
 	if ui == nil {
 		return h
 	}

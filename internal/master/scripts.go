@@ -21,12 +21,15 @@ import (
 // original master did for the slaves' scripts: /downloadScript/<path> as
 // an attachment, /showScript/<path> for reading in a browser; <path> is
 // relative to a repository's root, the repositories are searched in order.
+// /showScript looks first under [webserver] webpage_dir, where the
+// original served it from (its utils/get_xrd_latest.py and the like).
 // Reads are public like the read-only API. Nothing outside a repository
 // is served (os.Root: no "..", no symlink leading out), nor anything under
 // a .git folder (remote URLs may hold credentials).
 type scriptServer struct {
-	repos []definition.Repo
-	log   *slog.Logger
+	repos   []definition.Repo
+	webroot string // webpage_dir, for /showScript ("": none)
+	log     *slog.Logger
 }
 
 // scriptError is a refusal with its HTTP status.
@@ -43,7 +46,7 @@ func (s *scriptServer) serve(w http.ResponseWriter, r *http.Request, rel string,
 		http.Error(w, "scripts are read with GET", http.StatusMethodNotAllowed)
 		return
 	}
-	f, name, err := s.open(rel)
+	f, name, err := s.open(rel, !download)
 	if err != nil {
 		var se *scriptError
 		if !errors.As(err, &se) {
@@ -76,8 +79,9 @@ func (s *scriptServer) serve(w http.ResponseWriter, r *http.Request, rel string,
 	http.ServeContent(w, r, "", st.ModTime(), f)
 }
 
-// open finds rel in the first repository that has it.
-func (s *scriptServer) open(rel string) (*os.File, string, error) {
+// open finds rel in the first repository that has it (after webpage_dir
+// when inWebroot).
+func (s *scriptServer) open(rel string, inWebroot bool) (*os.File, string, error) {
 	rel = strings.TrimLeft(rel, "/") // /downloadScript//suite/x.sh
 	if rel == "" {
 		return nil, "", &scriptError{http.StatusNotFound, "give a file's path in the definition repositories, e.g. /downloadScript/test-suites/SUITE/init.sh"}
@@ -94,8 +98,15 @@ func (s *scriptServer) open(rel string) (*os.File, string, error) {
 		}
 	}
 	rel = path.Clean(rel)
+	roots := make([]string, 0, len(s.repos)+1)
+	if inWebroot && s.webroot != "" {
+		roots = append(roots, s.webroot)
+	}
 	for _, repo := range s.repos {
-		f, err := openInRepo(repo.Root, rel)
+		roots = append(roots, repo.Root)
+	}
+	for _, root := range roots {
+		f, err := openInRepo(root, rel)
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 			continue
 		}

@@ -208,8 +208,9 @@ const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 's
 	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 // publicPaths are served without a login even when the pages are not
-// public: the login itself, its assets, and the scripts slaves download.
-var publicPaths = []string{"/login", "/static/", "/downloadScript/"}
+// public: the login itself, its assets, the scripts slaves download, and
+// the test credentials their scripts ask for (which check who asks).
+var publicPaths = []string{"/login", "/static/", "/downloadScript/", "/getTrustedCACertificate", "/getSignedCertificate", "/getSSSKeytable"}
 
 // Protect sets the security headers on everything the web port serves
 // and, when the pages are not public, refuses reads without a login (or,
