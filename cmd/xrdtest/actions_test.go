@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -371,5 +374,39 @@ func TestClientFlagsAnywhere(t *testing.T) {
 	}
 	if code := run(context.Background(), []string{"cancel", "--master", srv.URL}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "usage: xrdtest cancel SESSION") {
 		t.Errorf("no session: exit %d, stderr %q", code, errOut.String())
+	}
+}
+
+// TestClientCA: an https master is reached with --ca (or XRDTEST_CA)
+// naming the CA of its certificate, and refused without it.
+func TestClientCA(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/api/v1/daemons":
+			io.WriteString(w, "[]")
+		case "/api/v1/sessions":
+			io.WriteString(w, `{"sessions": [], "total": 0}`)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644)
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"status", "--master", srv.URL}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "certificate") {
+		t.Errorf("without --ca: exit %d, %q", code, errOut.String())
+	}
+	errOut.Reset()
+	if code := run(context.Background(), []string{"status", "--master", srv.URL, "--ca", caFile}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "Sessions (0 of 0)") {
+		t.Errorf("with --ca: exit %d, %q %q", code, out.String(), errOut.String())
+	}
+	t.Setenv("XRDTEST_CA", caFile)
+	if code := run(context.Background(), []string{"status", "--master", srv.URL}, &out, &errOut); code != 0 {
+		t.Errorf("with XRDTEST_CA: exit %d, %q", code, errOut.String())
+	}
+	errOut.Reset()
+	if code := run(context.Background(), []string{"status", "--master", srv.URL, "--ca", filepath.Join(t.TempDir(), "none.pem")}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "--ca:") {
+		t.Errorf("missing CA file: exit %d, %q", code, errOut.String())
 	}
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -25,22 +27,49 @@ type apiClient struct {
 	base  string
 	token string
 	http  *http.Client
+	err   error // a bad --ca, said at the first request
 }
 
-// clientFlags adds --master and --token to a command's flags.
+// clientFlags adds --master, --token and --ca to a command's flags.
 func clientFlags(fs *flag.FlagSet) func() *apiClient {
 	base := fs.String("master", envOr("XRDTEST_MASTER", "http://127.0.0.1:8080"), "the master's web `URL` (env XRDTEST_MASTER)")
 	token := fs.String("token", "", "API token for actions (default: env XRDTEST_API_TOKEN)")
+	caFile := fs.String("ca", envOr("XRDTEST_CA", ""), "trust the CA in this PEM `file` for an https master, besides the system's (env XRDTEST_CA; the master's own: STATE_DIR/ca/ca.pem)")
 	return func() *apiClient {
 		t := *token
 		if t == "" {
 			t = os.Getenv("XRDTEST_API_TOKEN")
 		}
-		return &apiClient{base: strings.TrimSuffix(*base, "/"), token: t, http: &http.Client{}}
+		c := &apiClient{base: strings.TrimSuffix(*base, "/"), token: t, http: &http.Client{}}
+		if *caFile != "" {
+			c.http.Transport, c.err = trusting(*caFile)
+		}
+		return c
 	}
 }
 
+// trusting is a transport that trusts the CA certificates of file too.
+func trusting(file string) (*http.Transport, error) {
+	pemData, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("--ca: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pemData) {
+		return nil, fmt.Errorf("--ca %s: no PEM certificate in it", file)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return tr, nil
+}
+
 func (c *apiClient) do(ctx context.Context, method, path string, body, out any) error {
+	if c.err != nil {
+		return c.err
+	}
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -288,6 +317,9 @@ func runLogs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // stream copies a plain-text API answer to w as it arrives.
 func (c *apiClient) stream(ctx context.Context, path string, w io.Writer) error {
+	if c.err != nil {
+		return c.err
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
 	if err != nil {
 		return err
