@@ -195,6 +195,12 @@ func (m *Master) reload(ctx context.Context, which func(name string) bool, force
 	set := definition.Load(ctx, repos, definition.Options{})
 	for i, r := range set.Repos { // in the order of m.opts.Repos
 		if g := m.repos.git[m.opts.Repos[i].Name]; g != nil {
+			if g.revision == "" {
+				// Nothing checked out: what loading the empty folder says
+				// (not a repository, the digest of nothing) is noise.
+				set.Diagnostics = slices.DeleteFunc(set.Diagnostics, func(d definition.Diagnostic) bool { return d.Repo == r.Root })
+				set.Repos[i].Revision = ""
+			}
 			if g.err == "" && g.revision == "" {
 				set.Diagnostics = append(set.Diagnostics, definition.Diagnostic{Severity: definition.Warning, Repo: r.Root, File: ".",
 					Message: fmt.Sprintf("nothing is checked out yet: the first clone from %s (%s) is under way", repo.Redact(g.Git.URL), g.Git.RemoteBranch)})

@@ -459,6 +459,9 @@ exec git "$@"
 	if w := m.LastReload().Warnings; len(w) != 1 || !strings.Contains(w[0].Message, "nothing is checked out yet: the first clone from "+u.Bare+" (origin/master) is under way") {
 		t.Errorf("warnings while cloning: %+v", w)
 	}
+	if r := m.LastReload(); len(r.Errors) != 0 || r.Repos[0].Revision != "" {
+		t.Errorf("while cloning: errors %+v, revision %q", r.Errors, r.Repos[0].Revision)
+	}
 	os.Remove(hang)
 	// The definitions are published a moment before the reload's report.
 	waitUntil(t, "ts loaded after the clone", func() bool {
