@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -21,6 +23,7 @@ func keepLastGood(prev, set *definition.Set) {
 	if prev == nil {
 		return
 	}
+	var clashes [][2]*definition.Suite // {kept, refused}
 	for _, f := range set.Failed {
 		note := func(file string) {
 			set.Diagnostics = append(set.Diagnostics, definition.Diagnostic{Severity: definition.Warning, Repo: f.Repo, File: file,
@@ -33,12 +36,43 @@ func keepLastGood(prev, set *definition.Set) {
 				note(f.File)
 			}
 		case "suite":
-			if s := prev.Suite(f.Name); s != nil && set.Suite(f.Name) == nil {
-				set.Suites = append(set.Suites, s)
+			old := prev.Suite(f.Name)
+			switch cur := set.Suite(f.Name); {
+			case old == nil:
+			case cur == nil:
+				set.Suites = append(set.Suites, old)
 				note(f.File)
+			case old.Repo == f.Repo && old.File == f.File && (cur.Repo != old.Repo || cur.File != old.File):
+				clashes = append(clashes, [2]*definition.Suite{old, cur})
 			}
 		}
 	}
+	for _, c := range clashes {
+		keepAgainstClash(set, c[0], c[1])
+	}
+}
+
+// keepAgainstClash keeps the suite old, which was loaded, when another
+// file (cur's, loaded first now) takes its name: a file added to another
+// repository must not take a working suite's place, schedule and enable
+// state. cur's file is what is refused instead.
+func keepAgainstClash(set *definition.Set, old, cur *definition.Suite) {
+	for i, s := range set.Suites {
+		if s == cur {
+			set.Suites[i] = old
+		}
+	}
+	oldPath, curPath := filepath.Join(old.Repo, old.File), filepath.Join(cur.Repo, cur.File)
+	// The loader blamed old's file for the clash; it is cur's now.
+	set.Diagnostics = slices.DeleteFunc(set.Diagnostics, func(d definition.Diagnostic) bool {
+		return d.Severity == definition.Error && d.Repo == old.Repo && d.File == old.File && strings.Contains(d.Message, "is already used by "+curPath)
+	})
+	set.Diagnostics = append(set.Diagnostics, definition.Diagnostic{Severity: definition.Error, Repo: cur.Repo, File: cur.File,
+		Message: fmt.Sprintf("test suite name %q is already used by %s, which was loaded before: this file is not loaded", cur.Name, oldPath)})
+	set.Failed = slices.DeleteFunc(set.Failed, func(f definition.Failed) bool {
+		return f.Kind == "suite" && f.Name == old.Name && f.Repo == old.Repo && f.File == old.File
+	})
+	set.Failed = append(set.Failed, definition.Failed{Kind: "suite", Name: cur.Name, Repo: cur.Repo, File: cur.File})
 }
 
 // watch reloads the definitions when files of the localfs repositories

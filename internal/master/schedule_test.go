@@ -150,3 +150,60 @@ func TestReloadOnChange(t *testing.T) {
 		t.Errorf("no warning about the kept definition: %v", m.Definitions().Diagnostics)
 	}
 }
+
+// TestNameClashKeepsLoadedSuite: a suite added to another repository
+// under the name of a loaded suite does not take its place: the loaded
+// one stays and the newcomer's file is the error. At a fresh start the
+// first repository wins, as documented.
+func TestNameClashKeepsLoadedSuite(t *testing.T) {
+	dir := t.TempDir()
+	r1, r2 := filepath.Join(dir, "r1"), filepath.Join(dir, "r2")
+	write := func(p, c string) {
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	suite := func(test string) string {
+		return "def getTestSuite():\n    ts = TestSuite('ts')\n    ts.clusters = ['cluster_t']\n    ts.tests = ['" + test + "']\n" + suiteTail
+	}
+	write(filepath.Join(r1, "clusters", "README"), "")
+	write(filepath.Join(r2, "clusters", "cluster_t.py"), twoHosts)
+	write(filepath.Join(r2, "test-suites", "ts", "test_suite.py"), suite("from_r2"))
+	write(filepath.Join(r2, "test-suites", "ts", "tc", "from_r2", "run.sh"), "#!/bin/bash\n")
+	opts := master.Options{StateDir: filepath.Join(dir, "state"), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0", Log: logger(),
+		Repos: []definition.Repo{{Name: "r1", Root: r1}, {Name: "r2", Root: r2}}, ReloadDebounce: -1}
+	m, err := master.Open(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := m.Definitions().Suite("ts"); s == nil || s.Repo != r2 {
+		t.Fatalf("ts from r2 not loaded: %+v", m.LastReload())
+	}
+	// r1 (searched first) gets a suite of the same name.
+	write(filepath.Join(r1, "test-suites", "dup", "test_suite.py"), suite("from_r1"))
+	write(filepath.Join(r1, "test-suites", "dup", "tc", "from_r1", "run.sh"), "#!/bin/bash\n")
+	rep := m.ReloadReport(context.Background())
+	if s := m.Definitions().Suite("ts"); s == nil || s.Repo != r2 || s.Tests[0].Name != "from_r2" {
+		t.Errorf("the loaded suite was replaced: %+v", s)
+	}
+	var blamed []string
+	for _, e := range rep.Errors {
+		blamed = append(blamed, e.Repo+":"+e.File+": "+e.Message)
+	}
+	if len(rep.Errors) != 1 || rep.Errors[0].Repo != "r1" || rep.Errors[0].File != "test-suites/dup/test_suite.py" ||
+		!strings.Contains(rep.Errors[0].Message, "already used by "+filepath.Join(r2, "test-suites/ts/test_suite.py")+", which was loaded before") {
+		t.Errorf("errors: %q", blamed)
+	}
+	m.Close()
+
+	// A fresh start: the first repository wins.
+	m, err = master.Open(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if s := m.Definitions().Suite("ts"); s == nil || s.Repo != r1 {
+		t.Errorf("fresh start: ts from %v, want r1", s)
+	}
+}
