@@ -474,5 +474,9 @@ func (s *Scheduler) start(ctx context.Context, name, what string, fireTime time.
 		s.log.Error("scheduler: cannot start suite", "suite", name, "run", what, "err", err)
 		return
 	}
+	if fireTime.IsZero() { // a queued run: its fire time was logged when it was queued
+		s.log.Info("scheduler: suite started", "suite", name, "run", what, "session", id)
+		return
+	}
 	s.log.Info("scheduler: suite started", "suite", name, "run", what, "session", id, "fire_time", fireTime)
 }
