@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -517,5 +519,48 @@ func TestQuickstartJSON(t *testing.T) {
 	}
 	if out := doc.Sessions[0].Stages[2].Results[3].Output; !strings.Contains(out, "read: payload written by ds1.xrd.test") {
 		t.Errorf("client's handoff:run output: %q", out)
+	}
+}
+
+// TestQuickstartKeepServesPages: `quickstart --keep` leaves the master
+// serving the web pages (public, to look at what ran) and its scripts,
+// with a relative --defs, until it is stopped.
+func TestQuickstartKeepServesPages(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	t.Setenv("XRDTEST_TEST_MAIN", "1")
+	var stdout, stderr testutil.SyncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"quickstart", "--defs", "../../examples", "--keep", "--state-dir", t.TempDir()}, &stdout, &stderr)
+	}()
+	defer func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("exit %d\nstderr:\n%s", code, stderr.String())
+		}
+	}()
+	re := regexp.MustCompile(`master running: web pages and API (http://[0-9.:]+) `)
+	var base string
+	for deadline := time.Now().Add(60 * time.Second); base == ""; time.Sleep(50 * time.Millisecond) {
+		if m := re.FindStringSubmatch(stderr.String()); m != nil {
+			base = m[1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no 'master running' line:\n%s", stderr.String())
+		}
+	}
+	for path, want := range map[string]string{"/": "Dashboard", "/history": "lockstep", "/downloadScript/clusters/cluster_example.py": "getCluster"} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(b), want) {
+			t.Errorf("GET %s: %d, lacks %q", path, resp.StatusCode, want)
+		}
 	}
 }

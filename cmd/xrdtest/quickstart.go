@@ -126,6 +126,9 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 		Settings: master.SessionSettings{StageTimeout: *stageTimeout, KillGrace: 5 * time.Second, SlaveWait: *slaveWait,
 			WebPort: 8080, WebProto: "http", LogMaxBytes: 1 << 20},
 		Clusters: clusters, Log: log, Version: version,
+		// The pages too, public, for looking at what ran (--keep); the
+		// actions need the API token.
+		WebUI: webUI("", true, filepath.Join(dir, "master", "web-login-key")),
 	})
 	if err != nil {
 		return fail("%v", err)
@@ -182,7 +185,7 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 		}
 	}
 	if *keep {
-		fmt.Fprintf(stderr, "master running: API http://%s (token %s), daemons %s; Ctrl-C stops it\n", m.WebAddr(), apiToken, m.DaemonAddr())
+		fmt.Fprintf(stderr, "master running: web pages and API http://%s (token %s), daemons %s; Ctrl-C stops it\n", m.WebAddr(), apiToken, m.DaemonAddr())
 		<-ctx.Done()
 	}
 	return code
