@@ -414,3 +414,31 @@ func TestNamedAPITokens(t *testing.T) {
 		}
 	}
 }
+
+// TestActionStatuses: an unknown session is 404, an ended one 409, a
+// bad filter 400, as the history's.
+func TestActionStatuses(t *testing.T) {
+	m := actionsMaster(t, actionsRepo(t), nil)
+	ctx := context.Background()
+	if code, body := post(t, m, "/api/v1/sessions/999/cancel", apiToken, nil, nil); code != http.StatusNotFound || !strings.Contains(body, "no session 999") {
+		t.Errorf("cancel of an unknown session: %d %s", code, body)
+	}
+	s, err := m.Manager.Start(ctx, "ts", nil, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Manager.Wait(ctx, s.ID) // fails: no slaves
+	code, body := post(t, m, fmt.Sprintf("/api/v1/sessions/%d/cancel", s.ID), apiToken, nil, nil)
+	if code != http.StatusConflict || !strings.Contains(body, "is not running (it is failed)") {
+		t.Errorf("cancel of an ended session: %d %s", code, body)
+	}
+	resp, err := http.Get("http://" + m.WebAddr().String() + "/api/v1/sessions?state=bogus")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), `state \"bogus\"`) {
+		t.Errorf("sessions?state=bogus: %d %s", resp.StatusCode, b)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -27,6 +28,7 @@ import (
 	"time"
 
 	"github.com/xrdtest/xrdtest/internal/definition"
+	"github.com/xrdtest/xrdtest/internal/hypervisor"
 	"github.com/xrdtest/xrdtest/internal/master"
 	"github.com/xrdtest/xrdtest/internal/store"
 	"github.com/xrdtest/xrdtest/internal/testutil"
@@ -727,6 +729,34 @@ func TestRerunAndRun(t *testing.T) {
 	}
 	if _, body, _ := ts.get(t, c, "/clusters"); strings.Contains(body, "Stop cluster") {
 		t.Error("a stop button without a cluster provider")
+	}
+	// Statuses as the API's: what does not exist is 404.
+	for _, p := range []string{"/sessions/999/rerun", "/sessions/999/cancel"} {
+		if code, body, _ := ts.post(t, c, p, "", url.Values{"csrf": {csrf}}); code != http.StatusNotFound || !strings.Contains(body, "999") {
+			t.Errorf("POST %s: %d, want 404\n%s", p, code, body)
+		}
+	}
+	if code, body, _ := ts.post(t, c, fmt.Sprintf("/sessions/%d/cancel", old.ID), "", url.Values{"csrf": {csrf}}); code != http.StatusConflict {
+		t.Errorf("cancel of an ended session: %d, want 409\n%s", code, body)
+	}
+}
+
+// noClusters is a cluster provider that starts nothing.
+type noClusters struct{}
+
+func (noClusters) StartCluster(context.Context, hypervisor.ClusterSpec) error {
+	return errors.New("no machines in this test")
+}
+func (noClusters) StopCluster(context.Context, string) error { return nil }
+
+// TestStopUnknownCluster: a cluster that is not defined is 404, as the
+// API's.
+func TestStopUnknownCluster(t *testing.T) {
+	ts := start(t, func(o *master.Options, _ *webOpts) { o.Clusters = noClusters{} })
+	c := client(t)
+	csrf := ts.login(t, c, "dave")
+	if code, body, _ := ts.post(t, c, "/clusters/nosuch/stop", "", url.Values{"csrf": {csrf}}); code != http.StatusNotFound || !strings.Contains(body, "nosuch") {
+		t.Errorf("stop of an unknown cluster: %d, want 404\n%s", code, body)
 	}
 }
 
