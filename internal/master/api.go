@@ -312,7 +312,7 @@ func (a *API) output(w http.ResponseWriter, r *http.Request) {
 	follow := r.URL.Query().Get("follow") == "1"
 	f, err := OpenOutput(r.Context(), a.Store, id, stage, slave, follow)
 	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, fmt.Errorf("no output for session %d stage %d slave %s", id, stage, slave))
+		writeError(w, http.StatusNotFound, err)
 		return
 	}
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -222,6 +223,10 @@ func (h *Handler) result(w http.ResponseWriter, r *http.Request) {
 	s, err := h.cfg.Store.Session(r.Context(), id)
 	if err != nil {
 		h.viewError(w, r, err)
+		return
+	}
+	if !slices.Contains(s.Machines, slave) {
+		h.errorPage(w, r, http.StatusNotFound, fmt.Errorf("session %d has no slave %q", id, slave))
 		return
 	}
 	stages, err := h.cfg.Store.Stages(r.Context(), id)

@@ -885,3 +885,46 @@ func TestHTTPSSiteCertificate(t *testing.T) {
 		t.Errorf("missing certificate file: %v", err)
 	}
 }
+
+// TestOutputStreamUnknownCell: following the output of a stage or slave
+// the session does not have is 404 at once, on the pages and the API.
+func TestOutputStreamUnknownCell(t *testing.T) {
+	ts := start(t)
+	ctx := context.Background()
+	s := &store.Session{Suite: "hello", State: store.SessionRunning, Machines: []string{"w1.xrd.test"}, Cases: []string{"greet"}}
+	ts.m.Store.CreateSession(ctx, s)
+	c := &http.Client{Timeout: 5 * time.Second}
+	for _, q := range []string{"stage=99&slave=w1.xrd.test", "stage=0&slave=bogus", "stage=5&slave=w2.xrd.test"} {
+		for _, path := range []string{
+			fmt.Sprintf("/sessions/%d/output/stream?%s", s.ID, q),
+			fmt.Sprintf("/api/v1/sessions/%d/output?follow=1&%s", s.ID, q),
+		} {
+			resp, err := c.Get(ts.base + path)
+			if err != nil {
+				t.Errorf("%s: %v", path, err)
+				continue
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(b), "has no") {
+				t.Errorf("%s: %d, want 404\n%s", path, resp.StatusCode, b)
+			}
+		}
+	}
+	if code, body, _ := ts.get(t, c, fmt.Sprintf("/sessions/%d/result?stage=0&slave=bogus", s.ID)); code != http.StatusNotFound {
+		t.Errorf("the result page of a slave the session does not have: %d, want 404\n%s", code, body)
+	}
+	// A planned stage (greet:finalize, 3) of a machine of the session is
+	// followed: it has not started yet.
+	ctx2, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx2, "GET", fmt.Sprintf("%s/sessions/%d/output/stream?stage=3&slave=w1.xrd.test", ts.base, s.ID), nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("a planned stage: %d, want 200", resp.StatusCode)
+	}
+}
