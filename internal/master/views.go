@@ -263,7 +263,11 @@ type HostView struct {
 	// unless it comes back), the last start-up phase reported while its
 	// cluster starts, or "down".
 	State string `json:"state"`
-	Stage string `json:"stage,omitempty"`
+	// Stage is the stage it runs, stage StageIndex of session Session
+	// (as DaemonInfo).
+	Stage      string `json:"stage,omitempty"`
+	Session    int64  `json:"session,omitempty"`
+	StageIndex int    `json:"stage_index,omitempty"`
 	// Since: when the slave connected.
 	Since time.Time `json:"since,omitzero"`
 }
@@ -319,7 +323,7 @@ func (v *Views) clusters(ctx context.Context, active []*store.Session) ([]Cluste
 		for _, h := range c.Hosts {
 			hv := HostView{Name: h.Name, IP: h.IP, State: "down"}
 			if d, ok := slaves[h.Name]; ok {
-				hv.State, hv.Stage, hv.Since = d.State, d.Stage, d.Since
+				hv.State, hv.Stage, hv.Session, hv.StageIndex, hv.Since = d.State, d.Stage, d.Session, d.StageIndex, d.Since
 				if d.State == "connected" && d.Stage != "" {
 					hv.State = "busy"
 				}
