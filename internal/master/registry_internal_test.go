@@ -11,7 +11,7 @@ import (
 )
 
 // TestDashboardBusySlave: a busy slave's stage reads as its name and
-// session, not the command's id.
+// session, not the command's id; empty lists are [], not null.
 func TestDashboardBusySlave(t *testing.T) {
 	ctx := context.Background()
 	st, err := store.OpenSQLite(ctx, t.TempDir())
@@ -28,7 +28,7 @@ func TestDashboardBusySlave(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := json.Marshal(d)
-	for _, want := range []string{`"stage":"slow:run","session":7,"stage_index":2`} {
+	for _, want := range []string{`"stage":"slow:run","session":7,"stage_index":2`, `"active":[]`, `"per_day":[]`} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("dashboard lacks %s:\n%s", want, b)
 		}

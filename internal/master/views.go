@@ -108,7 +108,7 @@ type StageProgress struct {
 func (v *Views) Dashboard(ctx context.Context, statsDays int) (*Dashboard, error) {
 	now := v.now()
 	d := &Dashboard{Version: v.Version, Started: v.Started, Uptime: Duration(now.Sub(v.Started)),
-		Hypervisors: v.Hypervisors(), Slaves: []DaemonInfo{}, NextRuns: []scheduler.NextRun{}}
+		Hypervisors: v.Hypervisors(), Slaves: []DaemonInfo{}, Active: []SessionProgress{}, NextRuns: []scheduler.NextRun{}}
 	for _, di := range v.Registry.Daemons() {
 		if di.Role == string(pki.RoleSlave) {
 			d.Slaves = append(d.Slaves, di)
@@ -197,6 +197,9 @@ func (v *Views) Stats(ctx context.Context, days int) (*StatsView, error) {
 	st, err := v.Store.Stats(ctx, from, now.Add(time.Nanosecond))
 	if err != nil {
 		return nil, err
+	}
+	if st.PerDay == nil {
+		st.PerDay = []store.DayStats{} // [] as the other lists, not null
 	}
 	sv := &StatsView{Stats: st, Days: days, MeanDuration: Duration(st.MeanDuration)}
 	if r, ok := st.PassRate(); ok {
