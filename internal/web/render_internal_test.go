@@ -37,3 +37,28 @@ func TestDashboardBusySlave(t *testing.T) {
 		}
 	}
 }
+
+// TestReadPageStartsOnBoundary: an offset inside a line (Previous, Last)
+// starts the page at the next line, or inside a long line at the next
+// character; an offset at a line's start stays.
+func TestReadPageStartsOnBoundary(t *testing.T) {
+	text := "héllo\nwörld\n" + strings.Repeat("é", 10)
+	for _, tc := range []struct {
+		offset int64
+		want   string
+	}{
+		{0, text},
+		{7, "wörld\n" + strings.Repeat("é", 10)}, // at a line's start
+		{3, "wörld\n" + strings.Repeat("é", 10)}, // inside the first line
+		{16, strings.Repeat("é", 9)},             // in a line without end: at a character
+		{17, strings.Repeat("é", 8)},             // inside a character
+	} {
+		p, err := readPage(strings.NewReader(text), tc.offset)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Text != tc.want || p.End != int64(len(text)) || p.Start != p.End-int64(len(tc.want)) {
+			t.Errorf("offset %d: %q [%d, %d), want %q", tc.offset, p.Text, p.Start, p.End, tc.want)
+		}
+	}
+}

@@ -685,6 +685,20 @@ func TestLargeOutputPaged(t *testing.T) {
 	if seen != total {
 		t.Errorf("pages hold %d bytes, want %d", seen, total)
 	}
+	// Last: one click to the page that ends at the end, whole lines.
+	_, body, _ := ts.get(t, c, fmt.Sprintf("/sessions/%d/result?stage=0&slave=w1.xrd.test", s.ID))
+	n := regexp.MustCompile(`href="([^"]*offset=\d+[^"]*)">Last`).FindStringSubmatch(body)
+	if n == nil {
+		t.Fatal("no Last link on the first page")
+	}
+	_, body, _ = ts.get(t, c, strings.ReplaceAll(n[1], "&amp;", "&"))
+	m := regexp.MustCompile(`(?s)<pre class="output" id="output">(.*?)</pre>`).FindStringSubmatch(body)
+	if m == nil || len(m[1]) > 256<<10 || len(m[1]) < 128<<10 || len(m[1])%100 != 0 || !strings.HasPrefix(m[1], "xxx") {
+		t.Errorf("last page: not whole lines, or not most of a page")
+	}
+	if !strings.Contains(body, fmt.Sprintf("–%d of %d", total, total)) || strings.Contains(body, ">Next") || !strings.Contains(body, ">‹ Previous") {
+		t.Errorf("the last page does not end at the end, or links on")
+	}
 }
 
 // TestRerunAndRun: the re-run button starts the same suite again (all its
