@@ -215,11 +215,15 @@ func TestActionsLogged(t *testing.T) {
 	m.Manager.Wait(ctx, s.ID)
 	post(t, m, "/api/v1/suites/ts/enabled", apiToken, map[string]any{"enabled": false, "by": "gina"}, nil)
 	post(t, m, "/api/v1/suites/ts/enabled", apiToken, map[string]any{"enabled": true}, nil)
+	if code, body := post(t, m, "/api/v1/reload", apiToken, map[string]string{"by": "hugo"}, nil); code != http.StatusOK {
+		t.Errorf("reload: %d %s", code, body)
+	}
 	for _, want := range []string{
 		`msg="API: run suite" suite=ts cases=[a] by="api token (erin)"`,
 		fmt.Sprintf(`msg="API: cancel session" session=%d by="api token (franklevel=ERROR msg=forged)"`, s.ID),
 		`msg="API: set suite enabled" suite=ts enabled=false by="api token (gina)"`,
 		`msg="API: set suite enabled" suite=ts enabled=true by="api token"`,
+		`msg="API: reload of the definitions" by="api token (hugo)"`,
 	} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("log lacks %s", want)
