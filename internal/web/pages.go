@@ -375,15 +375,7 @@ func (h *Handler) openLog(w http.ResponseWriter, r *http.Request) (logFile, bool
 	}
 	q := r.URL.Query()
 	l.slave, l.path = q.Get("slave"), q.Get("path")
-	if l.slave == "" || l.path == "" || len(l.slave) > 255 || len(l.path) > 4096 {
-		h.viewError(w, r, fmt.Errorf("%w: give slave=NAME and path=PATH", master.ErrBadQuery))
-		return l, false
-	}
-	f, err := h.cfg.Store.OpenLog(l.id, l.slave, l.path)
-	if errors.Is(err, store.ErrNotFound) {
-		err = fmt.Errorf("%w: log %s of %s in session %d: never collected, or deleted by the retention limits ([retention] outputs_max_age)",
-			store.ErrNotFound, l.path, l.slave, l.id)
-	}
+	f, err := master.OpenLogFile(h.cfg.Store, l.id, l.slave, l.path)
 	if err != nil {
 		h.viewError(w, r, err)
 		return l, false

@@ -212,8 +212,8 @@ const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 's
 var publicPaths = []string{"/login", "/static/", "/downloadScript/"}
 
 // Protect sets the security headers on everything the web port serves
-// and, when the pages are not public, refuses reads without a login (or,
-// for the API, without its bearer token).
+// and, when the pages are not public, refuses reads without a login or an
+// API bearer token.
 func (h *Handler) Protect(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
@@ -231,11 +231,16 @@ func (h *Handler) Protect(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if strings.HasPrefix(r.URL.Path, "/api/") || r.URL.Path == "/metrics" {
+		// A valid API token reads everything a login does (CI tools
+		// fetch pages, scripts and logs); it acts only through the API.
+		api := strings.HasPrefix(r.URL.Path, "/api/") || r.URL.Path == "/metrics"
+		if api || r.Method == http.MethodGet || r.Method == http.MethodHead {
 			if _, ok := h.cfg.APIIdentity(r); ok {
 				next.ServeHTTP(w, r)
 				return
 			}
+		}
+		if api {
 			w.Header().Set("Content-Type", "application/json")
 			w.Header().Set("WWW-Authenticate", `Bearer realm="xrdtest"`)
 			w.WriteHeader(http.StatusUnauthorized)

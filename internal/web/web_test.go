@@ -447,6 +447,67 @@ func TestPrivatePages(t *testing.T) {
 	}
 }
 
+// TestTokenReadsPrivatePages: with public_pages = 0 a valid API token
+// reads every page, script and log a login does, and acts on none;
+// GET /api/v1/sessions/{id}/log sends a collected log as text.
+func TestTokenReadsPrivatePages(t *testing.T) {
+	ts := start(t, private)
+	ctx := context.Background()
+	s := &store.Session{Suite: "hello", State: store.SessionPassed, Machines: []string{"w1.xrd.test"}}
+	ts.m.Store.CreateSession(ctx, s)
+	lw, err := ts.m.Store.LogWriter(s.ID, "w1.xrd.test", "/var/log/xrootd.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lw.Write([]byte("<b>log line</b>\n"))
+	lw.Close()
+	logQ := "slave=w1.xrd.test&path=" + url.QueryEscape("/var/log/xrootd.log")
+	do := func(method, path, tok string) (int, string, http.Header) {
+		t.Helper()
+		req, _ := http.NewRequest(method, ts.base+path, nil)
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		resp, err := client(t).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b), resp.Header
+	}
+	for _, path := range []string{"/", "/history", "/clusters", fmt.Sprintf("/sessions/%d", s.ID),
+		fmt.Sprintf("/sessions/%d/log?%s", s.ID, logQ), fmt.Sprintf("/sessions/%d/log/raw?%s", s.ID, logQ),
+		"/showScript/test-suites/hello/init.sh", fmt.Sprintf("/api/v1/sessions/%d/log?%s", s.ID, logQ)} {
+		if code, body, _ := do("GET", path, "ci-token-0123456789abcdef"); code != http.StatusOK {
+			t.Errorf("GET %s with the token: %d, want 200\n%s", path, code, body)
+		}
+		if code, _, _ := do("GET", path, "ci-token-0123456789abcdeX"); code != http.StatusSeeOther && code != http.StatusUnauthorized {
+			t.Errorf("GET %s with a wrong token: %d", path, code)
+		}
+	}
+	// The token is no login: the pages' actions still need one.
+	if code, _, _ := do("POST", "/suites/hello/run", "ci-token-0123456789abcdef"); code == http.StatusSeeOther || code < 400 {
+		t.Errorf("a page action with the token: %d", code)
+	}
+	code, body, hd := do("GET", fmt.Sprintf("/api/v1/sessions/%d/log?%s", s.ID, logQ), "api-token-123")
+	if code != 200 || body != "<b>log line</b>\n" || !strings.HasPrefix(hd.Get("Content-Type"), "text/plain") || hd.Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("API log: %d %v %q", code, hd, body)
+	}
+	for _, tc := range []struct {
+		path string
+		code int
+		want string
+	}{
+		{fmt.Sprintf("/api/v1/sessions/%d/log?slave=w1.xrd.test&path=/var/log/gone.log", s.ID), 404, "never collected, or deleted by the retention limits"},
+		{fmt.Sprintf("/api/v1/sessions/%d/log?slave=w1.xrd.test", s.ID), 400, "give slave=NAME and path=PATH"},
+	} {
+		if code, body, _ := do("GET", tc.path, "api-token-123"); code != tc.code || !strings.Contains(body, tc.want) {
+			t.Errorf("GET %s: %d %s, want %d", tc.path, code, body, tc.code)
+		}
+	}
+}
+
 // TestOutputEscaped: output, script, names and messages are text: a
 // script printing markup shows it, never runs it.
 func TestOutputEscaped(t *testing.T) {
