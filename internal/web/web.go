@@ -83,6 +83,8 @@ type Handler struct {
 	mux   *http.ServeMux
 	pages map[string]*template.Template
 	key   []byte
+	// logins limits failed logins per client address.
+	logins *loginLimiter
 }
 
 var _ master.WebUI = (*Handler)(nil)
@@ -132,7 +134,7 @@ func New(cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{cfg: cfg, mux: http.NewServeMux(), key: key}
+	h := &Handler{cfg: cfg, mux: http.NewServeMux(), key: key, logins: newLoginLimiter()}
 	if err := h.parseTemplates(); err != nil {
 		return nil, err
 	}
