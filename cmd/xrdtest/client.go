@@ -229,7 +229,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	for _, d := range daemons {
 		stage := "idle"
 		if d.Stage != "" {
-			stage = d.Stage
+			stage = fmt.Sprintf("%s (session %d)", d.Stage, d.Session)
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s since %s\t%s\n", d.Role, d.Name, d.Address, d.State, d.Since.Local().Format(time.DateTime), stage)
 	}

@@ -23,7 +23,7 @@ func runReload(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return 2
 	}
 	var rep master.ReloadReport
-	if err := cmd.client().do(ctx, http.MethodPost, "/api/v1/reload", map[string]any{}, &rep); err != nil {
+	if err := cmd.client().do(ctx, http.MethodPost, "/api/v1/reload", who(), &rep); err != nil {
 		return cmd.fail(1, err)
 	}
 	if *asJSON {

@@ -215,11 +215,15 @@ func TestActionsLogged(t *testing.T) {
 	m.Manager.Wait(ctx, s.ID)
 	post(t, m, "/api/v1/suites/ts/enabled", apiToken, map[string]any{"enabled": false, "by": "gina"}, nil)
 	post(t, m, "/api/v1/suites/ts/enabled", apiToken, map[string]any{"enabled": true}, nil)
+	if code, body := post(t, m, "/api/v1/reload", apiToken, map[string]string{"by": "hugo"}, nil); code != http.StatusOK {
+		t.Errorf("reload: %d %s", code, body)
+	}
 	for _, want := range []string{
 		`msg="API: run suite" suite=ts cases=[a] by="api token (erin)"`,
 		fmt.Sprintf(`msg="API: cancel session" session=%d by="api token (franklevel=ERROR msg=forged)"`, s.ID),
 		`msg="API: set suite enabled" suite=ts enabled=false by="api token (gina)"`,
 		`msg="API: set suite enabled" suite=ts enabled=true by="api token"`,
+		`msg="API: reload of the definitions" by="api token (hugo)"`,
 	} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("log lacks %s", want)
@@ -412,5 +416,33 @@ func TestNamedAPITokens(t *testing.T) {
 		if strings.Contains(logs.String(), secret) {
 			t.Errorf("a token is in the log")
 		}
+	}
+}
+
+// TestActionStatuses: an unknown session is 404, an ended one 409, a
+// bad filter 400, as the history's.
+func TestActionStatuses(t *testing.T) {
+	m := actionsMaster(t, actionsRepo(t), nil)
+	ctx := context.Background()
+	if code, body := post(t, m, "/api/v1/sessions/999/cancel", apiToken, nil, nil); code != http.StatusNotFound || !strings.Contains(body, "no session 999") {
+		t.Errorf("cancel of an unknown session: %d %s", code, body)
+	}
+	s, err := m.Manager.Start(ctx, "ts", nil, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Manager.Wait(ctx, s.ID) // fails: no slaves
+	code, body := post(t, m, fmt.Sprintf("/api/v1/sessions/%d/cancel", s.ID), apiToken, nil, nil)
+	if code != http.StatusConflict || !strings.Contains(body, "is not running (it is failed)") {
+		t.Errorf("cancel of an ended session: %d %s", code, body)
+	}
+	resp, err := http.Get("http://" + m.WebAddr().String() + "/api/v1/sessions?state=bogus")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), `state \"bogus\"`) {
+		t.Errorf("sessions?state=bogus: %d %s", resp.StatusCode, b)
 	}
 }

@@ -136,6 +136,11 @@ func (a *API) sessions(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := store.Filter{Suite: q.Get("suite"), Limit: 50}
 	for _, s := range q["state"] {
+		// As the history: a typo is an error, not an empty list.
+		if !slices.Contains(sessionStates, store.SessionState(s)) {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("state %q: want one of %s", s, joinStates(sessionStates)))
+			return
+		}
 		f.States = append(f.States, store.SessionState(s))
 	}
 	if v, err := strconv.Atoi(q.Get("limit")); err == nil && v > 0 && v <= 1000 {
@@ -169,7 +174,7 @@ func (a *API) startSession(w http.ResponseWriter, r *http.Request) {
 	a.log().Info("API: run suite", "suite", req.Suite, "cases", req.Cases, "by", by)
 	s, err := a.Manager.Start(r.Context(), req.Suite, req.Cases, by)
 	if err != nil {
-		writeError(w, actionErrorCode(err), err)
+		writeError(w, ActionStatus(err), err)
 		return
 	}
 	writeJSON(w, http.StatusCreated, s)
@@ -285,7 +290,7 @@ func (a *API) cancel(w http.ResponseWriter, r *http.Request) {
 	}
 	a.log().Info("API: cancel session", "session", id, "by", by)
 	if err := a.Manager.Cancel(id); err != nil {
-		writeError(w, http.StatusConflict, err)
+		writeError(w, ActionStatus(err), err)
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]any{"cancelling": id})
@@ -307,7 +312,7 @@ func (a *API) output(w http.ResponseWriter, r *http.Request) {
 	follow := r.URL.Query().Get("follow") == "1"
 	f, err := OpenOutput(r.Context(), a.Store, id, stage, slave, follow)
 	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, fmt.Errorf("no output for session %d stage %d slave %s", id, stage, slave))
+		writeError(w, http.StatusNotFound, err)
 		return
 	}
 	if err != nil {

@@ -78,7 +78,7 @@ func (a *API) rerun(w http.ResponseWriter, r *http.Request) {
 	s, err := a.Manager.Rerun(r.Context(), id, by)
 	if err != nil {
 		a.log().Warn("API: re-run refused", "session", id, "by", by, "err", err)
-		writeError(w, actionErrorCode(err), err)
+		writeError(w, ActionStatus(err), err)
 		return
 	}
 	writeJSON(w, http.StatusCreated, s)
@@ -93,18 +93,19 @@ func (a *API) stopCluster(w http.ResponseWriter, r *http.Request) {
 	}
 	a.log().Info("API: stop cluster", "cluster", name, "by", by)
 	if err := a.Manager.StopCluster(r.Context(), name, by); err != nil {
-		writeError(w, actionErrorCode(err), err)
+		writeError(w, ActionStatus(err), err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"cluster": name, "stopped": true})
 }
 
-// actionErrorCode maps the Manager's errors to HTTP statuses.
-func actionErrorCode(err error) int {
+// ActionStatus maps the Manager's errors to HTTP statuses, for the API
+// and the web pages alike.
+func ActionStatus(err error) int {
 	switch {
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, ErrUnknownSuite), errors.Is(err, ErrUnknownCase), errors.Is(err, ErrUnknownCluster):
 		return http.StatusNotFound
-	case errors.Is(err, ErrClusterInUse), errors.Is(err, ErrNoClusters), errors.Is(err, ErrClusterNotRunning):
+	case errors.Is(err, ErrClusterInUse), errors.Is(err, ErrNoClusters), errors.Is(err, ErrClusterNotRunning), errors.Is(err, ErrNotRunning):
 		return http.StatusConflict
 	case errors.Is(err, ErrShuttingDown):
 		return http.StatusServiceUnavailable

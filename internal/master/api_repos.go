@@ -24,6 +24,11 @@ func (a *API) reload(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, errors.New("reloading is not offered by this master"))
 		return
 	}
+	by, ok := actionBy(w, r)
+	if !ok {
+		return
+	}
+	a.log().Info("API: reload of the definitions", "by", by)
 	// A client that hangs up does not cut a fetch short.
 	writeJSON(w, http.StatusOK, a.Reload(context.WithoutCancel(r.Context())))
 }

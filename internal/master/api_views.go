@@ -3,8 +3,10 @@ package master
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/xrdtest/xrdtest/internal/store"
 )
@@ -86,6 +88,42 @@ func (a *API) viewRoutes(mux *http.ServeMux) {
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		w.Write([]byte(res.Script))
 	})
+	mux.HandleFunc("GET /api/v1/sessions/{id}/log", a.logFile)
+}
+
+// logFile sends a log file collected from a slave as text (the web's log
+// pages validate the same way: OpenLogFile).
+func (a *API) logFile(w http.ResponseWriter, r *http.Request) {
+	id, ok := sessionID(w, r)
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	f, err := OpenLogFile(a.Store, id, q.Get("slave"), q.Get("path"))
+	if err != nil {
+		writeView(w, nil, err)
+		return
+	}
+	defer f.Close()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	// Ranges too: a client can fetch the tail of a large log.
+	http.ServeContent(w, r, "", time.Time{}, f)
+}
+
+// OpenLogFile opens the log file path collected from slave in session id;
+// a bad name wraps ErrBadQuery, a missing file store.ErrNotFound, saying
+// why it may be missing.
+func OpenLogFile(st store.Store, id int64, slave, path string) (io.ReadSeekCloser, error) {
+	if slave == "" || path == "" || len(slave) > 255 || len(path) > 4096 {
+		return nil, fmt.Errorf("%w: give slave=NAME and path=PATH", ErrBadQuery)
+	}
+	f, err := st.OpenLog(id, slave, path)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%w: log %s of %s in session %d: never collected, or deleted by the retention limits ([retention] outputs_max_age)",
+			store.ErrNotFound, path, slave, id)
+	}
+	return f, err
 }
 
 // StageSlave reads the stage=INDEX and slave=NAME parameters.

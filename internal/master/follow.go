@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/xrdtest/xrdtest/internal/store"
@@ -26,10 +27,45 @@ type OutputFollower struct {
 	f       io.ReadSeekCloser
 }
 
+// CheckCell returns store.ErrNotFound unless the session exists and
+// stage and slave name a cell of it: one of its machines, a stage of its
+// plan (suite_init, three per case, suite_finalize). Waiting for the
+// output of any other cell would wait until the session ends.
+func CheckCell(ctx context.Context, st store.Store, session int64, stage int, slave string) error {
+	s, err := st.Session(ctx, session)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("no session %d: %w", session, store.ErrNotFound)
+	}
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(s.Machines, slave) {
+		return fmt.Errorf("session %d has no slave %q: %w", session, slave, store.ErrNotFound)
+	}
+	if n := 2 + 3*len(s.Cases); stage >= 0 && stage < n {
+		return nil
+	}
+	// Beyond the plan: only a stage that was recorded (none should be).
+	stages, err := st.Stages(ctx, session)
+	if err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(stages, func(x *store.Stage) bool { return x.Index == stage }) {
+		return fmt.Errorf("session %d has no stage %d: %w", session, stage, store.ErrNotFound)
+	}
+	return nil
+}
+
 // OpenOutput opens an output for Copy. With follow, an output not created
 // yet is waited for (bounded by ctx) until the stage has ended there; an
-// output that never came is store.ErrNotFound.
+// output that never came, or of no cell of the session (CheckCell), is
+// store.ErrNotFound.
 func OpenOutput(ctx context.Context, st store.Store, session int64, stage int, slave string, follow bool) (*OutputFollower, error) {
+	if follow {
+		if err := CheckCell(ctx, st, session, stage, slave); err != nil {
+			return nil, err
+		}
+	}
 	o := &OutputFollower{st: st, session: session, stage: stage, slave: slave, follow: follow}
 	for {
 		f, err := st.OpenOutput(session, stage, slave)

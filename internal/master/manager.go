@@ -182,14 +182,26 @@ func (m *Manager) Running(suite string) bool {
 	return m.bySuite[suite] > 0
 }
 
+// ErrNotRunning is returned when cancelling a session that has ended.
+var ErrNotRunning = errors.New("not running")
+
 // Cancel cancels a queued or running session: the running stage is
-// stopped, finalize stages still run.
+// stopped, finalize stages still run. A session that does not exist is
+// store.ErrNotFound, one that has ended ErrNotRunning.
 func (m *Manager) Cancel(id int64) error {
 	m.mu.Lock()
 	a := m.running[id]
 	m.mu.Unlock()
 	if a == nil {
-		return fmt.Errorf("session %d is not running", id)
+		// A lookup by id: quick, and the callers have no deadline to give.
+		s, err := m.Store.Session(context.Background(), id)
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("no session %d: %w", id, store.ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf("session %d is %w (it is %s)", id, ErrNotRunning, s.State)
 	}
 	a.cancelOnce.Do(func() { close(a.cancel) })
 	return nil

@@ -20,8 +20,12 @@ type DaemonInfo struct {
 	Version  string    `json:"version"`
 	Hostname string    `json:"hostname,omitempty"`
 	Since    time.Time `json:"connected_since"`
-	// Stage is the stage command the slave is running ("" when idle).
-	Stage string `json:"stage,omitempty"`
+	// Stage names the stage the slave is running ("" when idle), stage
+	// StageIndex of session Session (both omitted when idle, the index
+	// also when 0: suite_init).
+	Stage      string `json:"stage,omitempty"`
+	Session    int64  `json:"session,omitempty"`
+	StageIndex int    `json:"stage_index,omitempty"`
 	// State is "connected", or "disconnected" for a slave whose connection
 	// dropped while it had stages: it is lost unless it comes back within
 	// the grace period.
@@ -121,18 +125,23 @@ func (r *Registry) pendingStage(slave, id string) *stageWait {
 	return r.pending[slave][id]
 }
 
-// busy names the stage a slave runs, or "".
-func (r *Registry) busy(slave string) string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.busyLocked(slave)
+// busyLocked names the stage a slave runs, for people ("" when idle).
+func (r *Registry) busyLocked(slave string) string {
+	var d DaemonInfo
+	r.setStageLocked(&d, slave)
+	if d.Stage == "" {
+		return ""
+	}
+	return fmt.Sprintf("%s of session %d", d.Stage, d.Session)
 }
 
-func (r *Registry) busyLocked(slave string) string {
-	for id, w := range r.pending[slave] {
-		return w.cmd.StageName + " (" + id + ")"
+// setStageLocked fills in the stage the slave runs: its name and where it
+// is, not the command's id ("7/2/host"), which means nothing to people.
+func (r *Registry) setStageLocked(d *DaemonInfo, slave string) {
+	for _, w := range r.pending[slave] {
+		d.Stage, d.Session, d.StageIndex = w.cmd.StageName, w.cmd.Session, w.cmd.Stage
+		return
 	}
-	return ""
 }
 
 // resume runs when a slave (re)connects: commands it does not hold are
@@ -208,11 +217,13 @@ func (r *Registry) Daemons() []DaemonInfo {
 	out := make([]DaemonInfo, 0, len(r.daemons))
 	for _, c := range r.daemons {
 		info := c.info()
-		info.Stage = r.busyLocked(c.id.Name)
+		r.setStageLocked(&info, c.id.Name)
 		out = append(out, info)
 	}
 	for name, since := range r.gone {
-		out = append(out, DaemonInfo{Role: string(pki.RoleSlave), Name: name, Since: since, State: "disconnected", Stage: r.busyLocked(name)})
+		info := DaemonInfo{Role: string(pki.RoleSlave), Name: name, Since: since, State: "disconnected"}
+		r.setStageLocked(&info, name)
+		out = append(out, info)
 	}
 	slices.SortFunc(out, func(a, b DaemonInfo) int {
 		if a.Role != b.Role {

@@ -108,7 +108,7 @@ type StageProgress struct {
 func (v *Views) Dashboard(ctx context.Context, statsDays int) (*Dashboard, error) {
 	now := v.now()
 	d := &Dashboard{Version: v.Version, Started: v.Started, Uptime: Duration(now.Sub(v.Started)),
-		Hypervisors: v.Hypervisors(), Slaves: []DaemonInfo{}, NextRuns: []scheduler.NextRun{}}
+		Hypervisors: v.Hypervisors(), Slaves: []DaemonInfo{}, Active: []SessionProgress{}, NextRuns: []scheduler.NextRun{}}
 	for _, di := range v.Registry.Daemons() {
 		if di.Role == string(pki.RoleSlave) {
 			d.Slaves = append(d.Slaves, di)
@@ -198,6 +198,9 @@ func (v *Views) Stats(ctx context.Context, days int) (*StatsView, error) {
 	if err != nil {
 		return nil, err
 	}
+	if st.PerDay == nil {
+		st.PerDay = []store.DayStats{} // [] as the other lists, not null
+	}
 	sv := &StatsView{Stats: st, Days: days, MeanDuration: Duration(st.MeanDuration)}
 	if r, ok := st.PassRate(); ok {
 		sv.PassRate = &r
@@ -263,7 +266,11 @@ type HostView struct {
 	// unless it comes back), the last start-up phase reported while its
 	// cluster starts, or "down".
 	State string `json:"state"`
-	Stage string `json:"stage,omitempty"`
+	// Stage is the stage it runs, stage StageIndex of session Session
+	// (as DaemonInfo).
+	Stage      string `json:"stage,omitempty"`
+	Session    int64  `json:"session,omitempty"`
+	StageIndex int    `json:"stage_index,omitempty"`
 	// Since: when the slave connected.
 	Since time.Time `json:"since,omitzero"`
 }
@@ -319,7 +326,7 @@ func (v *Views) clusters(ctx context.Context, active []*store.Session) ([]Cluste
 		for _, h := range c.Hosts {
 			hv := HostView{Name: h.Name, IP: h.IP, State: "down"}
 			if d, ok := slaves[h.Name]; ok {
-				hv.State, hv.Stage, hv.Since = d.State, d.Stage, d.Since
+				hv.State, hv.Stage, hv.Session, hv.StageIndex, hv.Since = d.State, d.Stage, d.Session, d.StageIndex, d.Since
 				if d.State == "connected" && d.Stage != "" {
 					hv.State = "busy"
 				}

@@ -46,11 +46,7 @@ func (h *Handler) run(w http.ResponseWriter, r *http.Request, u login) {
 	s, err := h.cfg.Manager.Start(r.Context(), name, cases, by(u))
 	if err != nil {
 		h.cfg.Log.Warn("web: run refused", "suite", name, "user", u.Name, "err", err)
-		code := http.StatusInternalServerError
-		if errors.Is(err, master.ErrUnknownSuite) || errors.Is(err, master.ErrUnknownCase) || strings.Contains(err.Error(), "has no test case") {
-			code = http.StatusNotFound
-		}
-		h.errorPage(w, r, code, err)
+		h.errorPage(w, r, master.ActionStatus(err), err)
 		return
 	}
 	h.cfg.Log.Info("web: session started", "suite", name, "session", s.ID, "cases", cases, "user", u.Name, "addr", r.RemoteAddr)
@@ -90,7 +86,7 @@ func (h *Handler) cancel(w http.ResponseWriter, r *http.Request, u login) {
 		return
 	}
 	if err := h.cfg.Manager.Cancel(id); err != nil {
-		h.errorPage(w, r, http.StatusConflict, err)
+		h.errorPage(w, r, master.ActionStatus(err), err)
 		return
 	}
 	h.cfg.Log.Info("web: session cancelled", "session", id, "user", u.Name, "addr", r.RemoteAddr)
@@ -109,7 +105,7 @@ func (h *Handler) rerun(w http.ResponseWriter, r *http.Request, u login) {
 	cases := formCases(r)
 	s, err := h.cfg.Rerun(r.Context(), id, cases, by(u))
 	if err != nil {
-		h.errorPage(w, r, http.StatusConflict, err)
+		h.errorPage(w, r, master.ActionStatus(err), err)
 		return
 	}
 	h.cfg.Log.Info("web: session re-run", "session", id, "new", s.ID, "cases", cases, "user", u.Name, "addr", r.RemoteAddr)
@@ -123,7 +119,7 @@ func (h *Handler) stopCluster(w http.ResponseWriter, r *http.Request, u login) {
 		return
 	}
 	if err := h.cfg.StopCluster(r.Context(), name, by(u)); err != nil {
-		h.errorPage(w, r, http.StatusConflict, err)
+		h.errorPage(w, r, master.ActionStatus(err), err)
 		return
 	}
 	h.cfg.Log.Info("web: cluster stopped", "cluster", name, "user", u.Name, "addr", r.RemoteAddr)

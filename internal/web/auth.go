@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -204,22 +205,44 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	}
 	next := safeNext(r.PostFormValue("next"))
 	pass := h.cfg.Password()
-	fail := func(msg string) {
-		h.cfg.Log.Warn("web: failed login", "addr", r.RemoteAddr, "name", cleanName(r.PostFormValue("name")))
+	show := func(code int, msg string) {
 		p := h.newPage(r, "Log in", "login", struct {
 			Next  string
 			Error string
 		}{next, msg})
-		h.render(w, r, http.StatusUnauthorized, "login", p)
+		h.render(w, r, code, "login", p)
+	}
+	addr := clientAddr(r)
+	tooMany := func(wait time.Duration) {
+		secs := int((wait + time.Second - 1) / time.Second)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		show(http.StatusTooManyRequests, fmt.Sprintf("Too many failed logins from your address: try again in %d seconds.", secs))
+	}
+	// Refused before the password is even compared: no guess counts.
+	if wait := h.logins.refused(addr, h.cfg.Now()); wait > 0 {
+		h.cfg.Log.Warn("web: login refused: too many failed logins", "addr", r.RemoteAddr, "name", cleanName(r.PostFormValue("name")))
+		tooMany(wait)
+		return
+	}
+	fail := func(msg string) {
+		h.cfg.Log.Warn("web: failed login", "addr", r.RemoteAddr, "name", cleanName(r.PostFormValue("name")))
+		show(http.StatusUnauthorized, msg)
 	}
 	if pass == "" {
 		fail("Actions are disabled on this master: set [webserver] suite_run_pass.")
 		return
 	}
 	if !tokenEqual(r.PostFormValue("password"), pass) {
+		if h.logins.failed(addr, h.cfg.Now()) {
+			h.cfg.Log.Warn("web: failed login, address refused for a while", "addr", r.RemoteAddr, "name", cleanName(r.PostFormValue("name")),
+				"refused_for", loginLockout)
+			tooMany(loginLockout)
+			return
+		}
 		fail("Wrong password.")
 		return
 	}
+	h.logins.succeeded(addr)
 	nonce, err := randomBytes(18)
 	if err != nil {
 		h.errorPage(w, r, http.StatusInternalServerError, err)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -154,26 +155,46 @@ type textPage struct {
 	Start, End int64 // byte range shown
 	Size       int64
 	Prev, Next int64 // offsets of the neighbour pages (-1: none)
+	Last       int64 // offset of the page that ends at the end
 }
 
-// readPage reads the page starting at offset, ending on a line (or at
-// least a character) boundary so pages split neither.
+// readPage reads the page starting at offset, or at the next line (or at
+// least character) when offset is inside one, as Previous and Last
+// offsets are; it ends on such a boundary too, so pages split neither.
 func readPage(f io.ReadSeeker, offset int64) (*textPage, error) {
 	size, err := f.Seek(0, io.SeekEnd)
 	if err != nil {
 		return nil, err
 	}
 	offset = min(max(offset, 0), size)
-	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+	// From the byte before: it tells whether offset starts a line.
+	from := max(offset-1, 0)
+	if _, err := f.Seek(from, io.SeekStart); err != nil {
 		return nil, err
 	}
-	buf := make([]byte, min(pageSize, size-offset))
+	buf := make([]byte, min(pageSize, size-offset)+offset-from)
 	n, err := io.ReadFull(f, buf)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
 		return nil, err
 	}
 	buf = buf[:n]
-	if offset+int64(n) < size {
+	if offset > from && len(buf) > 0 {
+		before := buf[0]
+		buf = buf[1:]
+		if before != '\n' {
+			skip := 0
+			if i := bytes.IndexByte(buf, '\n'); i >= 0 && i < len(buf)/2 {
+				skip = i + 1
+			} else {
+				for skip < utf8.UTFMax && skip < len(buf) && !utf8.RuneStart(buf[skip]) {
+					skip++
+				}
+			}
+			buf, offset = buf[skip:], offset+int64(skip)
+		}
+	}
+	end := offset + int64(len(buf))
+	if end < size {
 		if i := bytes.LastIndexByte(buf, '\n'); i >= len(buf)/2 {
 			buf = buf[:i+1]
 		} else {
@@ -185,7 +206,8 @@ func readPage(f io.ReadSeeker, offset int64) (*textPage, error) {
 			}
 		}
 	}
-	p := &textPage{Text: string(buf), Start: offset, End: offset + int64(len(buf)), Size: size, Prev: -1, Next: -1}
+	p := &textPage{Text: string(buf), Start: offset, End: offset + int64(len(buf)), Size: size, Prev: -1, Next: -1,
+		Last: max(0, size-pageSize)}
 	if offset > 0 {
 		p.Prev = max(0, offset-pageSize)
 	}
@@ -222,6 +244,10 @@ func (h *Handler) result(w http.ResponseWriter, r *http.Request) {
 	s, err := h.cfg.Store.Session(r.Context(), id)
 	if err != nil {
 		h.viewError(w, r, err)
+		return
+	}
+	if !slices.Contains(s.Machines, slave) {
+		h.errorPage(w, r, http.StatusNotFound, fmt.Errorf("session %d has no slave %q", id, slave))
 		return
 	}
 	stages, err := h.cfg.Store.Stages(r.Context(), id)
@@ -349,15 +375,7 @@ func (h *Handler) openLog(w http.ResponseWriter, r *http.Request) (logFile, bool
 	}
 	q := r.URL.Query()
 	l.slave, l.path = q.Get("slave"), q.Get("path")
-	if l.slave == "" || l.path == "" || len(l.slave) > 255 || len(l.path) > 4096 {
-		h.viewError(w, r, fmt.Errorf("%w: give slave=NAME and path=PATH", master.ErrBadQuery))
-		return l, false
-	}
-	f, err := h.cfg.Store.OpenLog(l.id, l.slave, l.path)
-	if errors.Is(err, store.ErrNotFound) {
-		err = fmt.Errorf("%w: log %s of %s in session %d: never collected, or deleted by the retention limits ([retention] outputs_max_age)",
-			store.ErrNotFound, l.path, l.slave, l.id)
-	}
+	f, err := master.OpenLogFile(h.cfg.Store, l.id, l.slave, l.path)
 	if err != nil {
 		h.viewError(w, r, err)
 		return l, false

@@ -84,7 +84,9 @@ func (h *Handler) outputStream(w http.ResponseWriter, r *http.Request) {
 			offset = n
 		}
 	}
-	if _, err := h.cfg.Store.Session(r.Context(), id); err != nil {
+	// A cell the session does not have is 404 at once: following it
+	// would send nothing until the session ends.
+	if err := master.CheckCell(r.Context(), h.cfg.Store, id, stage, slave); err != nil {
 		h.viewError(w, r, err)
 		return
 	}

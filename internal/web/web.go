@@ -83,6 +83,8 @@ type Handler struct {
 	mux   *http.ServeMux
 	pages map[string]*template.Template
 	key   []byte
+	// logins limits failed logins per client address.
+	logins *loginLimiter
 }
 
 var _ master.WebUI = (*Handler)(nil)
@@ -132,7 +134,7 @@ func New(cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{cfg: cfg, mux: http.NewServeMux(), key: key}
+	h := &Handler{cfg: cfg, mux: http.NewServeMux(), key: key, logins: newLoginLimiter()}
 	if err := h.parseTemplates(); err != nil {
 		return nil, err
 	}
@@ -213,8 +215,8 @@ const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 's
 var publicPaths = []string{"/login", "/static/", "/downloadScript/", "/getTrustedCACertificate", "/getSignedCertificate", "/getSSSKeytable"}
 
 // Protect sets the security headers on everything the web port serves
-// and, when the pages are not public, refuses reads without a login (or,
-// for the API, without its bearer token).
+// and, when the pages are not public, refuses reads without a login or an
+// API bearer token.
 func (h *Handler) Protect(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
@@ -232,11 +234,16 @@ func (h *Handler) Protect(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if strings.HasPrefix(r.URL.Path, "/api/") || r.URL.Path == "/metrics" {
+		// A valid API token reads everything a login does (CI tools
+		// fetch pages, scripts and logs); it acts only through the API.
+		api := strings.HasPrefix(r.URL.Path, "/api/") || r.URL.Path == "/metrics"
+		if api || r.Method == http.MethodGet || r.Method == http.MethodHead {
 			if _, ok := h.cfg.APIIdentity(r); ok {
 				next.ServeHTTP(w, r)
 				return
 			}
+		}
+		if api {
 			w.Header().Set("Content-Type", "application/json")
 			w.Header().Set("WWW-Authenticate", `Bearer realm="xrdtest"`)
 			w.WriteHeader(http.StatusUnauthorized)

@@ -11,6 +11,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -27,6 +28,7 @@ import (
 	"time"
 
 	"github.com/xrdtest/xrdtest/internal/definition"
+	"github.com/xrdtest/xrdtest/internal/hypervisor"
 	"github.com/xrdtest/xrdtest/internal/master"
 	"github.com/xrdtest/xrdtest/internal/store"
 	"github.com/xrdtest/xrdtest/internal/testutil"
@@ -445,6 +447,67 @@ func TestPrivatePages(t *testing.T) {
 	}
 }
 
+// TestTokenReadsPrivatePages: with public_pages = 0 a valid API token
+// reads every page, script and log a login does, and acts on none;
+// GET /api/v1/sessions/{id}/log sends a collected log as text.
+func TestTokenReadsPrivatePages(t *testing.T) {
+	ts := start(t, private)
+	ctx := context.Background()
+	s := &store.Session{Suite: "hello", State: store.SessionPassed, Machines: []string{"w1.xrd.test"}}
+	ts.m.Store.CreateSession(ctx, s)
+	lw, err := ts.m.Store.LogWriter(s.ID, "w1.xrd.test", "/var/log/xrootd.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lw.Write([]byte("<b>log line</b>\n"))
+	lw.Close()
+	logQ := "slave=w1.xrd.test&path=" + url.QueryEscape("/var/log/xrootd.log")
+	do := func(method, path, tok string) (int, string, http.Header) {
+		t.Helper()
+		req, _ := http.NewRequest(method, ts.base+path, nil)
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		resp, err := client(t).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b), resp.Header
+	}
+	for _, path := range []string{"/", "/history", "/clusters", fmt.Sprintf("/sessions/%d", s.ID),
+		fmt.Sprintf("/sessions/%d/log?%s", s.ID, logQ), fmt.Sprintf("/sessions/%d/log/raw?%s", s.ID, logQ),
+		"/showScript/test-suites/hello/init.sh", fmt.Sprintf("/api/v1/sessions/%d/log?%s", s.ID, logQ)} {
+		if code, body, _ := do("GET", path, "ci-token-0123456789abcdef"); code != http.StatusOK {
+			t.Errorf("GET %s with the token: %d, want 200\n%s", path, code, body)
+		}
+		if code, _, _ := do("GET", path, "ci-token-0123456789abcdeX"); code != http.StatusSeeOther && code != http.StatusUnauthorized {
+			t.Errorf("GET %s with a wrong token: %d", path, code)
+		}
+	}
+	// The token is no login: the pages' actions still need one.
+	if code, _, _ := do("POST", "/suites/hello/run", "ci-token-0123456789abcdef"); code == http.StatusSeeOther || code < 400 {
+		t.Errorf("a page action with the token: %d", code)
+	}
+	code, body, hd := do("GET", fmt.Sprintf("/api/v1/sessions/%d/log?%s", s.ID, logQ), "api-token-123")
+	if code != 200 || body != "<b>log line</b>\n" || !strings.HasPrefix(hd.Get("Content-Type"), "text/plain") || hd.Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("API log: %d %v %q", code, hd, body)
+	}
+	for _, tc := range []struct {
+		path string
+		code int
+		want string
+	}{
+		{fmt.Sprintf("/api/v1/sessions/%d/log?slave=w1.xrd.test&path=/var/log/gone.log", s.ID), 404, "never collected, or deleted by the retention limits"},
+		{fmt.Sprintf("/api/v1/sessions/%d/log?slave=w1.xrd.test", s.ID), 400, "give slave=NAME and path=PATH"},
+	} {
+		if code, body, _ := do("GET", tc.path, "api-token-123"); code != tc.code || !strings.Contains(body, tc.want) {
+			t.Errorf("GET %s: %d %s, want %d", tc.path, code, body, tc.code)
+		}
+	}
+}
+
 // TestOutputEscaped: output, script, names and messages are text: a
 // script printing markup shows it, never runs it.
 func TestOutputEscaped(t *testing.T) {
@@ -683,6 +746,20 @@ func TestLargeOutputPaged(t *testing.T) {
 	if seen != total {
 		t.Errorf("pages hold %d bytes, want %d", seen, total)
 	}
+	// Last: one click to the page that ends at the end, whole lines.
+	_, body, _ := ts.get(t, c, fmt.Sprintf("/sessions/%d/result?stage=0&slave=w1.xrd.test", s.ID))
+	n := regexp.MustCompile(`href="([^"]*offset=\d+[^"]*)">Last`).FindStringSubmatch(body)
+	if n == nil {
+		t.Fatal("no Last link on the first page")
+	}
+	_, body, _ = ts.get(t, c, strings.ReplaceAll(n[1], "&amp;", "&"))
+	m := regexp.MustCompile(`(?s)<pre class="output" id="output">(.*?)</pre>`).FindStringSubmatch(body)
+	if m == nil || len(m[1]) > 256<<10 || len(m[1]) < 128<<10 || len(m[1])%100 != 0 || !strings.HasPrefix(m[1], "xxx") {
+		t.Errorf("last page: not whole lines, or not most of a page")
+	}
+	if !strings.Contains(body, fmt.Sprintf("–%d of %d", total, total)) || strings.Contains(body, ">Next") || !strings.Contains(body, ">‹ Previous") {
+		t.Errorf("the last page does not end at the end, or links on")
+	}
 }
 
 // TestRerunAndRun: the re-run button starts the same suite again (all its
@@ -727,6 +804,34 @@ func TestRerunAndRun(t *testing.T) {
 	}
 	if _, body, _ := ts.get(t, c, "/clusters"); strings.Contains(body, "Stop cluster") {
 		t.Error("a stop button without a cluster provider")
+	}
+	// Statuses as the API's: what does not exist is 404.
+	for _, p := range []string{"/sessions/999/rerun", "/sessions/999/cancel"} {
+		if code, body, _ := ts.post(t, c, p, "", url.Values{"csrf": {csrf}}); code != http.StatusNotFound || !strings.Contains(body, "999") {
+			t.Errorf("POST %s: %d, want 404\n%s", p, code, body)
+		}
+	}
+	if code, body, _ := ts.post(t, c, fmt.Sprintf("/sessions/%d/cancel", old.ID), "", url.Values{"csrf": {csrf}}); code != http.StatusConflict {
+		t.Errorf("cancel of an ended session: %d, want 409\n%s", code, body)
+	}
+}
+
+// noClusters is a cluster provider that starts nothing.
+type noClusters struct{}
+
+func (noClusters) StartCluster(context.Context, hypervisor.ClusterSpec) error {
+	return errors.New("no machines in this test")
+}
+func (noClusters) StopCluster(context.Context, string) error { return nil }
+
+// TestStopUnknownCluster: a cluster that is not defined is 404, as the
+// API's.
+func TestStopUnknownCluster(t *testing.T) {
+	ts := start(t, func(o *master.Options, _ *webOpts) { o.Clusters = noClusters{} })
+	c := client(t)
+	csrf := ts.login(t, c, "dave")
+	if code, body, _ := ts.post(t, c, "/clusters/nosuch/stop", "", url.Values{"csrf": {csrf}}); code != http.StatusNotFound || !strings.Contains(body, "nosuch") {
+		t.Errorf("stop of an unknown cluster: %d, want 404\n%s", code, body)
 	}
 }
 
@@ -853,5 +958,48 @@ func TestHTTPSSiteCertificate(t *testing.T) {
 		Log: slog.New(slog.DiscardHandler), WebTLS: true, WebCertFile: filepath.Join(dir, "nope.pem"), WebKeyFile: keyFile})
 	if err == nil || !strings.Contains(err.Error(), "web certificate ([security] certfile, keyfile)") {
 		t.Errorf("missing certificate file: %v", err)
+	}
+}
+
+// TestOutputStreamUnknownCell: following the output of a stage or slave
+// the session does not have is 404 at once, on the pages and the API.
+func TestOutputStreamUnknownCell(t *testing.T) {
+	ts := start(t)
+	ctx := context.Background()
+	s := &store.Session{Suite: "hello", State: store.SessionRunning, Machines: []string{"w1.xrd.test"}, Cases: []string{"greet"}}
+	ts.m.Store.CreateSession(ctx, s)
+	c := &http.Client{Timeout: 5 * time.Second}
+	for _, q := range []string{"stage=99&slave=w1.xrd.test", "stage=0&slave=bogus", "stage=5&slave=w2.xrd.test"} {
+		for _, path := range []string{
+			fmt.Sprintf("/sessions/%d/output/stream?%s", s.ID, q),
+			fmt.Sprintf("/api/v1/sessions/%d/output?follow=1&%s", s.ID, q),
+		} {
+			resp, err := c.Get(ts.base + path)
+			if err != nil {
+				t.Errorf("%s: %v", path, err)
+				continue
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(b), "has no") {
+				t.Errorf("%s: %d, want 404\n%s", path, resp.StatusCode, b)
+			}
+		}
+	}
+	if code, body, _ := ts.get(t, c, fmt.Sprintf("/sessions/%d/result?stage=0&slave=bogus", s.ID)); code != http.StatusNotFound {
+		t.Errorf("the result page of a slave the session does not have: %d, want 404\n%s", code, body)
+	}
+	// A planned stage (greet:finalize, 3) of a machine of the session is
+	// followed: it has not started yet.
+	ctx2, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx2, "GET", fmt.Sprintf("%s/sessions/%d/output/stream?stage=3&slave=w1.xrd.test", ts.base, s.ID), nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("a planned stage: %d, want 200", resp.StatusCode)
 	}
 }
