@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -15,7 +16,7 @@ import (
 
 // TLS modes of [Config].
 const (
-	TLSNone     = "none"     // plain SMTP (default port 25); AUTH only with a challenge-response mechanism
+	TLSNone     = "none"     // plain SMTP (default port 25); AUTH: see [Config]
 	TLSStartTLS = "starttls" // STARTTLS, mandatory (default mode, default port 587)
 	TLSImplicit = "tls"      // implicit TLS, "SMTPS" (default port 465)
 )
@@ -25,9 +26,13 @@ type Config struct {
 	Host string
 	Port int    // 0: 25, 587 or 465 by TLS mode
 	TLS  string // TLSNone, TLSStartTLS (default when empty) or TLSImplicit
-	// Username and Password: SMTP AUTH (the best mechanism offered, PLAIN
-	// or LOGIN only over TLS) when Username is not empty. The password is
-	// never logged.
+	// Username and Password: SMTP AUTH (the best mechanism offered) when
+	// Username is not empty. PLAIN and LOGIN send the password in clear,
+	// so with TLSNone they are used only when Host is a loopback name or
+	// address (a local relay: the password never leaves the machine);
+	// otherwise only a challenge-response mechanism (SCRAM, CRAM-MD5,
+	// NTLM), and a server offering none fails each mail at once, saying
+	// so. The password is never logged.
 	Username string
 	Password string
 	From     string        // envelope and header sender; default "xrdtest@localhost"
@@ -35,6 +40,19 @@ type Config struct {
 	// TLSConfig, optional, e.g. to trust a private CA (RootCAs). It is
 	// cloned; an empty ServerName is set to Host.
 	TLSConfig *tls.Config
+
+	dial mail.DialContextFunc // tests: reach a named host on a local port
+}
+
+// IsLoopback reports whether host is "localhost" or a loopback address:
+// a server there is reached without crossing the network. Names other
+// than localhost are not resolved.
+func IsLoopback(host string) bool {
+	if strings.EqualFold(strings.TrimSuffix(host, "."), "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(strings.Trim(host, "[]"))
+	return err == nil && ip.IsLoopback()
 }
 
 // LogValue implements slog.LogValuer: everything but the password.
@@ -420,11 +438,19 @@ func (c Config) clientOptions() []mail.Option {
 		tc.MinVersion = tls.VersionTLS12
 	}
 	opts = append(opts, mail.WithTLSConfig(tc))
+	if c.dial != nil {
+		opts = append(opts, mail.WithDialContextFunc(c.dial))
+	}
 	if c.Username != "" {
-		opts = append(opts,
-			mail.WithSMTPAuth(mail.SMTPAuthAutoDiscover),
-			mail.WithUsername(c.Username),
-			mail.WithPassword(c.Password))
+		auth := mail.WithSMTPAuth(mail.SMTPAuthAutoDiscover)
+		if c.tlsMode() == TLSNone && IsLoopback(c.Host) {
+			// Autodiscovery never picks PLAIN or LOGIN without TLS; to a
+			// local relay they are safe. Challenge-response first all
+			// the same; none of these offered: autodiscovery.
+			auth = mail.WithOpportunisticSMTPAuth(mail.SMTPAuthSCRAMSHA256, mail.SMTPAuthSCRAMSHA1,
+				mail.SMTPAuthCramMD5, mail.SMTPAuthPlainNoEnc, mail.SMTPAuthLoginNoEnc)
+		}
+		opts = append(opts, auth, mail.WithUsername(c.Username), mail.WithPassword(c.Password))
 	}
 	return opts
 }
@@ -458,5 +484,11 @@ func (s *SMTP) sendMail(ctx context.Context, m Message) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.timeout())
 	defer cancel()
-	return c.DialAndSendWithContext(ctx, msg)
+	err = c.DialAndSendWithContext(ctx, msg)
+	if errors.Is(err, mail.ErrNoSupportedAuthDiscovered) && s.cfg.tlsMode() == TLSNone {
+		// go-mail's message does not say why; retrying cannot help.
+		return permanentError{fmt.Errorf("the SMTP server offers no AUTH mechanism usable without TLS "+
+			"(PLAIN and LOGIN would send the password in clear to %s): set [smtp] tls = starttls or tls: %w", s.cfg.Host, err)}
+	}
+	return err
 }

@@ -40,8 +40,9 @@ type received struct {
 }
 
 type backend struct {
-	user, pass string // required credentials when user != ""
-	mails      chan received
+	user, pass   string // required credentials when user != ""
+	insecureAuth bool   // AUTH offered without TLS too
+	mails        chan received
 }
 
 func (b *backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
@@ -101,6 +102,7 @@ func startServer(t *testing.T, ln net.Listener, be *backend, tlsConfig *tls.Conf
 	srv := smtp.NewServer(be)
 	srv.Domain = "localhost"
 	srv.TLSConfig = tlsConfig // non-nil: STARTTLS offered, AUTH only after it
+	srv.AllowInsecureAuth = be.insecureAuth
 	srv.ReadTimeout = 10 * time.Second
 	srv.WriteTimeout = 10 * time.Second
 	srv.ErrorLog = discardLog{}
@@ -501,5 +503,56 @@ func TestConfig(t *testing.T) {
 	c := Config{Host: "h", Username: "u", Password: secret}
 	if strings.Contains(c.String(), secret) {
 		t.Error("password in String")
+	}
+}
+
+// With tls = none, PLAIN (all the test server offers) goes to a local
+// relay, where the password never leaves the machine.
+func TestSMTPNoTLSAuthLoopback(t *testing.T) {
+	ln := listen(t, "127.0.0.1:0")
+	be := &backend{user: "xrdtest", pass: secret, insecureAuth: true, mails: make(chan received, 10)}
+	startServer(t, ln, be, nil)
+	log, buf := testLogger()
+	s := NewSMTP(Config{Host: "127.0.0.1", Port: port(ln), TLS: "none", Username: "xrdtest", Password: secret,
+		From: "m@example.org", Timeout: 5 * time.Second}, log)
+	s.Notify(context.Background(), sample)
+	r := wait(t, be, 10*time.Second)
+	if r.TLS || r.User != "xrdtest" {
+		t.Errorf("TLS %v user %q", r.TLS, r.User)
+	}
+	closeSMTP(t, s)
+	if strings.Contains(buf.String(), secret) {
+		t.Errorf("password in log:\n%s", buf)
+	}
+}
+
+// To another host, PLAIN without TLS is never used: the mail fails at
+// once, saying what to change, and is not retried.
+func TestSMTPNoTLSAuthRemoteRefused(t *testing.T) {
+	ln := listen(t, "127.0.0.1:0")
+	be := &backend{user: "xrdtest", pass: secret, insecureAuth: true, mails: make(chan received, 10)}
+	startServer(t, ln, be, nil)
+	log, buf := testLogger()
+	var d net.Dialer
+	cfg := Config{Host: "smtp.example.org", Port: 25, TLS: "none", Username: "xrdtest", Password: secret,
+		From: "m@example.org", Timeout: 5 * time.Second,
+		dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return d.DialContext(ctx, network, ln.Addr().String())
+		}}
+	s := newSMTP(cfg, log, options{maxAttempts: 3, minBackoff: 10 * time.Millisecond, maxBackoff: 10 * time.Millisecond})
+	s.Notify(context.Background(), sample)
+	closeSMTP(t, s)
+	select {
+	case <-be.mails:
+		t.Fatal("mail sent: the password went in clear")
+	default:
+	}
+	out := buf.String()
+	if !strings.Contains(out, "permanent failure") || !strings.Contains(out, "attempts=1") ||
+		!strings.Contains(out, "set [smtp] tls = starttls or tls") || strings.Contains(out, secret) {
+		t.Errorf("log:\n%s", out)
+	}
+	if !IsLoopback("localhost") || !IsLoopback("::1") || !IsLoopback("127.0.0.2") || IsLoopback("smtp.example.org") || IsLoopback("10.0.0.1") {
+		t.Error("IsLoopback")
 	}
 }
