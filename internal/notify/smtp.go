@@ -124,15 +124,16 @@ func (c Config) Validate() error {
 
 // Defaults of the queue of [SMTP].
 const (
-	DefaultQueueSize   = 100
-	DefaultMaxAttempts = 8
-	DefaultMinBackoff  = time.Second
-	DefaultMaxBackoff  = 5 * time.Minute
+	DefaultQueueSize  = 100
+	DefaultRetryFor   = 24 * time.Hour // a night's outage of the mail server
+	DefaultMinBackoff = time.Second
+	DefaultMaxBackoff = 5 * time.Minute
 )
 
 type options struct {
 	queueSize   int
-	maxAttempts int
+	retryFor    time.Duration // from the enqueueing; then the mail is dropped
+	maxAttempts int           // 0: no limit (tests)
 	minBackoff  time.Duration
 	maxBackoff  time.Duration
 	// send replaces the SMTP delivery (nil: go-mail).
@@ -141,16 +142,17 @@ type options struct {
 
 func defaultOptions() options {
 	return options{
-		queueSize:   DefaultQueueSize,
-		maxAttempts: DefaultMaxAttempts,
-		minBackoff:  DefaultMinBackoff,
-		maxBackoff:  DefaultMaxBackoff,
+		queueSize:  DefaultQueueSize,
+		retryFor:   DefaultRetryFor,
+		minBackoff: DefaultMinBackoff,
+		maxBackoff: DefaultMaxBackoff,
 	}
 }
 
 type item struct {
 	m        Message
 	seq      uint64 // enqueue order
+	queued   time.Time
 	attempts int
 	next     time.Time // not before
 }
@@ -158,10 +160,12 @@ type item struct {
 // SMTP is a [Notifier] that sends mails with SMTP from a background queue.
 // Notify only enqueues: when the queue (DefaultQueueSize) is full the
 // oldest waiting mail is dropped, with a log line. One worker delivers the
-// mails, one connection per mail; a failed delivery is logged and retried
-// with exponential backoff (1s, 2s, 4s... at most 5m) up to
-// DefaultMaxAttempts attempts; permanent errors (bad address, 5xx reply,
-// bad configuration) are not retried. Use Close to drain the queue.
+// mails, one connection per mail; a failed delivery is retried with
+// exponential backoff (1s, 2s, 4s... at most 5m) for DefaultRetryFor after
+// the mail was queued, so that an outage of the mail server loses no mail,
+// then dropped with a log line. Failures are logged at attempts 1, 2, 4,
+// 8..., the others at debug level. Permanent errors (bad address, 5xx
+// reply, bad configuration) are not retried. Use Close to drain the queue.
 type SMTP struct {
 	cfg Config
 	log *slog.Logger
@@ -197,8 +201,8 @@ func newSMTP(cfg Config, log *slog.Logger, opt options) *SMTP {
 	if opt.queueSize <= 0 {
 		opt.queueSize = d.queueSize
 	}
-	if opt.maxAttempts <= 0 {
-		opt.maxAttempts = d.maxAttempts
+	if opt.retryFor <= 0 {
+		opt.retryFor = d.retryFor
 	}
 	if opt.minBackoff <= 0 {
 		opt.minBackoff = d.minBackoff
@@ -250,7 +254,7 @@ func (s *SMTP) Notify(_ context.Context, m Message) {
 		s.log.Warn("alert mail queue full: oldest mail dropped", "to", it.m.To, "subject", subject(it.m.Subject), "attempts", it.attempts, "queue_size", s.opt.queueSize)
 	}
 	s.seq++
-	s.queue = append(s.queue, &item{m: m, seq: s.seq})
+	s.queue = append(s.queue, &item{m: m, seq: s.seq, queued: time.Now()})
 	s.mu.Unlock()
 	s.signal()
 }
@@ -360,13 +364,19 @@ func (s *SMTP) worker() {
 			s.queue = append(s.queue, pick)
 		case isPermanent(err):
 			s.log.Error("alert mail dropped: permanent failure", "to", pick.m.To, "subject", subject(pick.m.Subject), "attempts", pick.attempts, "err", s.redact(err))
-		case pick.attempts >= s.opt.maxAttempts:
+		case s.opt.maxAttempts > 0 && pick.attempts >= s.opt.maxAttempts:
 			s.log.Error("alert mail dropped: too many failed attempts", "to", pick.m.To, "subject", subject(pick.m.Subject), "attempts", pick.attempts, "err", s.redact(err))
+		case time.Since(pick.queued) >= s.opt.retryFor:
+			s.log.Error("alert mail dropped: still failing after "+s.opt.retryFor.String(), "to", pick.m.To, "subject", subject(pick.m.Subject), "attempts", pick.attempts, "err", s.redact(err))
 		default:
 			wait := s.backoff(pick.attempts)
 			pick.next = time.Now().Add(wait)
 			s.queue = append(s.queue, pick)
-			s.log.Warn("alert mail delivery failed, will retry", "to", pick.m.To, "subject", subject(pick.m.Subject), "attempts", pick.attempts, "retry_in", wait, "err", s.redact(err))
+			level := slog.LevelDebug
+			if pick.attempts&(pick.attempts-1) == 0 {
+				level = slog.LevelWarn // a day of 5 m retries would flood the log
+			}
+			s.log.Log(context.Background(), level, "alert mail delivery failed, will retry", "to", pick.m.To, "subject", subject(pick.m.Subject), "attempts", pick.attempts, "retry_in", wait, "err", s.redact(err))
 		}
 		s.mu.Unlock()
 	}

@@ -19,6 +19,7 @@ import (
 	"net/mail"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -554,5 +555,66 @@ func TestSMTPNoTLSAuthRemoteRefused(t *testing.T) {
 	}
 	if !IsLoopback("localhost") || !IsLoopback("::1") || !IsLoopback("127.0.0.2") || IsLoopback("smtp.example.org") || IsLoopback("10.0.0.1") {
 		t.Error("IsLoopback")
+	}
+}
+
+// failing is a delivery that always fails as an unreachable server does,
+// counting its calls.
+func failing(calls *atomic.Int64) func(context.Context, Message) error {
+	return func(context.Context, Message) error {
+		calls.Add(1)
+		return errors.New("dial tcp 192.0.2.1:587: connect: connection refused")
+	}
+}
+
+// By default a mail outlives many failed attempts (8 used to be the end:
+// 2 minutes of outage lost it).
+func TestRetryOutlivesAttempts(t *testing.T) {
+	log, buf := testLogger()
+	var calls atomic.Int64
+	s := newSMTP(Config{}, log, options{minBackoff: time.Millisecond, maxBackoff: time.Millisecond, send: failing(&calls)})
+	defer func() { // Close waits for the retries: give up at once
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		s.Close(ctx)
+	}()
+	s.Notify(context.Background(), sample)
+	deadline := time.Now().Add(10 * time.Second)
+	for calls.Load() < 30 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := calls.Load(); n < 30 || s.Pending() != 1 || strings.Contains(buf.String(), "dropped") {
+		t.Errorf("%d attempts, pending %d; log:\n%s", n, s.Pending(), buf)
+	}
+	if d := defaultOptions(); d.retryFor < time.Hour || d.maxAttempts != 0 {
+		t.Errorf("defaults: retry for %v, %d attempts at most", d.retryFor, d.maxAttempts)
+	}
+}
+
+// The retries end with the window, logged once; failures are logged at
+// attempts 1, 2, 4, 8..., not at each.
+func TestRetryWindow(t *testing.T) {
+	log, buf := testLogger()
+	var calls atomic.Int64
+	start := time.Now()
+	s := newSMTP(Config{}, log, options{retryFor: 300 * time.Millisecond, minBackoff: 5 * time.Millisecond, maxBackoff: 20 * time.Millisecond, send: failing(&calls)})
+	s.Notify(context.Background(), sample)
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(buf.String(), "still failing after 300ms") && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	elapsed := time.Since(start)
+	closeSMTP(t, s)
+	out := buf.String()
+	n := int(calls.Load())
+	if strings.Count(out, "alert mail dropped") != 1 || !strings.Contains(out, "still failing after 300ms") || elapsed < 300*time.Millisecond || n < 9 {
+		t.Fatalf("%d attempts in %v; log:\n%s", n, elapsed, out)
+	}
+	warns := 0
+	for a := 1; a < n; a *= 2 {
+		warns++
+	}
+	if got := strings.Count(out, "level=WARN msg=\"alert mail delivery failed"); got != warns {
+		t.Errorf("%d warnings for %d attempts, want %d; log:\n%s", got, n, warns, out)
 	}
 }
