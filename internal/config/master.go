@@ -47,10 +47,10 @@ const (
 // Keys added by xrdtest (see testdata/master-full.conf):
 //
 //	[general]   state_dir (/var/lib/xrdtest/master): CA, database, outputs
-//	[test-repo-NAME] poll_interval (30 s): how often a git repository is
-//	            fetched (the original's fixed period)
 //	            database (empty): PostgreSQL URL of the history; empty: SQLite
 //	            in state_dir (outputs and logs stay files in state_dir)
+//	[test-repo-NAME] poll_interval (30 s): how often a git repository is
+//	            fetched (the original's fixed period)
 //	[session]   stage_timeout (3600 s): limit of one stage on one slave
 //	            slave_wait_timeout (300 s): how long a session waits for its slaves
 //	            heartbeat_interval (2 s): how often daemons send a heartbeat
