@@ -309,6 +309,12 @@ func (s *SMTP) worker() {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	for {
+		if s.ctx.Err() != nil {
+			// Close gave up. A mail put back after an interrupted attempt
+			// is ready at once: without this the worker would retry it
+			// in a loop, and Close wait for ever.
+			return
+		}
 		s.mu.Lock()
 		if len(s.queue) == 0 {
 			closed := s.closed

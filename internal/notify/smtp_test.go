@@ -411,6 +411,37 @@ func TestCloseGivesUp(t *testing.T) {
 	}
 }
 
+// Close giving up during an attempt returns, the mail reported dropped.
+func TestCloseGivesUpMidAttempt(t *testing.T) {
+	log, buf := testLogger()
+	sending := make(chan struct{}, 1)
+	s := newSMTP(Config{}, log, options{send: func(ctx context.Context, m Message) error {
+		sending <- struct{}{}
+		<-ctx.Done() // as a delivery to a server that does not answer
+		return ctx.Err()
+	}})
+	s.Notify(context.Background(), sample)
+	<-sending
+	closed := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		closed <- s.Close(ctx)
+	}()
+	go func() { // the old worker retried at once, forever
+		for range sending {
+		}
+	}()
+	select {
+	case err := <-closed:
+		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(buf.String(), "dropped at shutdown") {
+			t.Errorf("Close = %v; log:\n%s", err, buf)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not return")
+	}
+}
+
 func TestQueueDropsOldest(t *testing.T) {
 	log, buf := testLogger()
 	started := make(chan string, 10)
