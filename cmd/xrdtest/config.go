@@ -7,7 +7,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -23,15 +25,32 @@ func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	fs := flag.NewFlagSet("config check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	kind := fs.String("kind", "", "master, hypervisor or slave (default: from the file name, XrdTest<Kind>.conf, else master)")
+	kind := fs.String("kind", "", "master, hypervisor or slave (default: from the file name, XrdTest<Kind>.conf, else from its sections)")
 	asJSON := fs.Bool("json", false, "print the settings as JSON")
 	if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 1 {
 		fmt.Fprintln(stderr, "usage: xrdtest config check [--kind master|hypervisor|slave] [--json] FILE")
 		return 2
 	}
 	file := fs.Arg(0)
+	// Say which kind is checked and why: a file checked as the wrong kind
+	// passes with its own sections only warned about as unknown. With
+	// --json, notes go to stderr: stdout is the settings alone.
+	info := stdout
+	if *asJSON {
+		info = stderr
+	}
+	why := "--kind"
 	if *kind == "" {
-		*kind = kindFromName(file)
+		var note string
+		var err error
+		*kind, why, note, err = guessKind(file)
+		if err != nil {
+			fmt.Fprintf(stderr, "xrdtest config check: %v\n", err)
+			return 2
+		}
+		if note != "" {
+			fmt.Fprintf(info, "note: %s\n", note)
+		}
 	}
 	var cfg daemonConfig
 	switch *kind {
@@ -45,12 +64,13 @@ func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "xrdtest config check: unknown kind %q\n", *kind)
 		return 2
 	}
+	fmt.Fprintf(info, "checking %s as a %s configuration (%s)\n", file, *kind, why)
 	warns, err := cfg.Load(file)
 	if err == nil {
 		err = cfg.Validate()
 	}
 	for _, w := range warns {
-		fmt.Fprintf(stdout, "warning: %s\n", w)
+		fmt.Fprintf(info, "warning: %s\n", w)
 	}
 	if err != nil {
 		var errs interface{ Unwrap() []error }
@@ -85,5 +105,81 @@ func kindFromName(file string) string {
 			return k
 		}
 	}
-	return "master"
+	return ""
+}
+
+// guessKind tells the kind of a configuration file from its name
+// (XrdTest<Kind>.conf), else from its sections; why says which. note,
+// when not empty, says that the sections disagree with the name. A file
+// whose sections belong to several kinds is an error: guessing would
+// check it against the wrong keys.
+func guessKind(file string) (kind, why, note string, err error) {
+	fromSections, sectionsWhy, ambiguous := "", "", ""
+	if f, err := os.Open(file); err == nil {
+		ini, perr := config.ParseINI(file, f)
+		f.Close()
+		if perr == nil {
+			fromSections, sectionsWhy, ambiguous = kindFromSections(ini.Sections())
+		}
+	} // unreadable or unparsable: Load reports it
+	if k := kindFromName(file); k != "" {
+		if fromSections != "" && fromSections != k {
+			note = fmt.Sprintf("%s has the sections of a %s configuration (%s); give --kind %s if it is one", file, fromSections, sectionsWhy, fromSections)
+		}
+		return k, "from the file name " + filepath.Base(file), note, nil
+	}
+	if ambiguous != "" {
+		return "", "", "", fmt.Errorf("%s has sections of several kinds (%s): give --kind master|hypervisor|slave", file, ambiguous)
+	}
+	if fromSections == "" {
+		return "master", "the default: neither the file name nor the sections tell", "", nil
+	}
+	return fromSections, "from its sections " + sectionsWhy, "", nil
+}
+
+// kindFromSections tells the kind of a file by the sections that only one
+// kind has; [test_master] alone (with [security], [daemon], [retention],
+// which several kinds share) is a slave's. It returns the sections that
+// decided, or, when they belong to several kinds, ambiguous naming them.
+func kindFromSections(sections []string) (kind, why, ambiguous string) {
+	owner := func(s string) string {
+		switch {
+		case s == "general" || s == "server" || s == "webserver" || s == "scheduler" || s == "smtp" || s == "session" ||
+			strings.HasPrefix(s, config.RepoSectionPrefix):
+			return "master"
+		case s == "virtual_machines" || s == "hypervisor" || s == "libvirt":
+			return "hypervisor"
+		case s == "slave":
+			return "slave"
+		}
+		return ""
+	}
+	byKind := map[string][]string{}
+	var kinds []string
+	for _, s := range sections {
+		if k := owner(s); k != "" {
+			if byKind[k] == nil {
+				kinds = append(kinds, k)
+			}
+			byKind[k] = append(byKind[k], "["+s+"]")
+		}
+	}
+	hasTestMaster := slices.Contains(sections, "test_master")
+	switch {
+	case len(kinds) > 1:
+		var parts []string
+		for _, k := range kinds {
+			parts = append(parts, k+": "+strings.Join(byKind[k], ", "))
+		}
+		return "", "", strings.Join(parts, "; ")
+	case len(kinds) == 1:
+		found := byKind[kinds[0]]
+		if hasTestMaster && kinds[0] != "master" {
+			found = append([]string{"[test_master]"}, found...)
+		}
+		return kinds[0], strings.Join(found, ", "), ""
+	case hasTestMaster:
+		return "slave", "[test_master] and no [virtual_machines], [hypervisor] or [libvirt]", ""
+	}
+	return "", "", ""
 }

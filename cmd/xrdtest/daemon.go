@@ -64,9 +64,26 @@ func startDaemon(name string, d config.Daemon, stderr io.Writer) (*daemonProc, e
 	return p, nil
 }
 
-// handleHangups serves SIGHUP until ctx ends: the log file is reopened,
-// then reload (if any) runs.
+// handleHangups serves SIGHUP until ctx ends: the log file is reopened at
+// once, and reload (if any) runs in its own goroutine. A git reload can
+// take minutes; a SIGHUP from logrotate meanwhile must not wait for it, or
+// the logs go on into the rotated file. Reloads are coalesced: while one
+// runs, at most one more waits, however many signals come.
 func (p *daemonProc) handleHangups(ctx context.Context, reload func()) {
+	var due chan struct{} // capacity 1: the reload waiting
+	if reload != nil {
+		due = make(chan struct{}, 1)
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-due:
+				}
+				reload()
+			}
+		}()
+	}
 	go func() {
 		for {
 			select {
@@ -81,8 +98,11 @@ func (p *daemonProc) handleHangups(ctx context.Context, reload func()) {
 					p.log.Info("log file reopened (SIGHUP)", "log_file", p.file.path)
 				}
 			}
-			if reload != nil {
-				reload()
+			if due != nil {
+				select {
+				case due <- struct{}{}:
+				default: // a reload is already waiting: it will see this change too
+				}
 			}
 		}
 	}()

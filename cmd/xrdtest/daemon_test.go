@@ -11,7 +11,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/xrdtest/xrdtest/internal/config"
 )
@@ -247,5 +251,77 @@ func TestDaemonConfigErrors(t *testing.T) {
 				t.Errorf("a pid file was written")
 			}
 		})
+	}
+}
+
+// A SIGHUP reopens the log file at once, even while the reload of an
+// earlier one still runs (a git fetch can take minutes: logrotate's file
+// stayed in use); the signals coming meanwhile make one more reload.
+func TestHangupReopensDuringReload(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.log")
+	f, err := openLogFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	log, err := newLogger(f, "INFO", "text")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &daemonProc{name: "test", log: log, file: f, hup: make(chan os.Signal, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	started, release := make(chan int, 10), make(chan struct{})
+	var releaseOnce sync.Once
+	defer releaseOnce.Do(func() { close(release) })
+	var reloads atomic.Int32
+	p.handleHangups(ctx, func() {
+		started <- int(reloads.Add(1))
+		<-release
+	})
+	hangup := func() {
+		t.Helper()
+		select {
+		case p.hup <- syscall.SIGHUP:
+		case <-time.After(10 * time.Second):
+			t.Fatal("SIGHUP not taken: the handler waits for the reload")
+		}
+	}
+
+	hangup()
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no reload")
+	}
+	// The reload hangs; logrotate renames the file and signals.
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		hangup()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if b, _ := os.ReadFile(path); strings.Contains(string(b), "log file reopened") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the log file was not reopened while a reload ran")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	releaseOnce.Do(func() { close(release) })
+	select {
+	case n := <-started:
+		if n != 2 {
+			t.Errorf("reload %d, want 2", n)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the signals during the reload made no reload")
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := reloads.Load(); n != 2 {
+		t.Errorf("%d reloads, want 2: those of the signals during one are one", n)
 	}
 }

@@ -3,6 +3,9 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/mail"
+	"net/netip"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -44,10 +47,10 @@ const (
 // Keys added by xrdtest (see testdata/master-full.conf):
 //
 //	[general]   state_dir (/var/lib/xrdtest/master): CA, database, outputs
-//	[test-repo-NAME] poll_interval (30 s): how often a git repository is
-//	            fetched (the original's fixed period)
 //	            database (empty): PostgreSQL URL of the history; empty: SQLite
 //	            in state_dir (outputs and logs stay files in state_dir)
+//	[test-repo-NAME] poll_interval (30 s): how often a git repository is
+//	            fetched (the original's fixed period)
 //	[session]   stage_timeout (3600 s): limit of one stage on one slave
 //	            slave_wait_timeout (300 s): how long a session waits for its slaves
 //	            heartbeat_interval (2 s): how often daemons send a heartbeat
@@ -191,7 +194,8 @@ type Webserver struct {
 	// NamedTokens.
 	APITokens Secret
 	// BaseURL: base_url (new), how users reach the web pages, for links in
-	// alert mails. Empty: http(s)://<host name>:<port>.
+	// alert mails: an http:// or https:// URL with a host. Empty:
+	// http(s)://<host name>:<port>.
 	BaseURL string
 	// PublicPages: public_pages (new, default 1), whether the read-only
 	// pages and API reads are open to everyone; the actions always need
@@ -259,7 +263,10 @@ type Scheduler struct {
 }
 
 // SMTP is the master's [smtp] section (new): where alert mails go.
-// Without a host no mail is sent.
+// Without a host no mail is sent. From must be an e-mail address. A
+// username with tls = none to a host other than this machine is warned
+// about: the password is then only sent with a challenge-response
+// mechanism (see notify.Config).
 type SMTP struct {
 	Host     string
 	Port     int    // 0: the default of the TLS mode (25, 587, 465)
@@ -369,7 +376,24 @@ func (m *Master) Merge(f *File) ([]Warning, error) {
 				Msg: fmt.Sprintf("repository %q is not listed in [general] test-repos: ignored", repo)})
 		}
 	}
+	// Not an error: a server offering a challenge-response mechanism
+	// works; one offering only PLAIN or LOGIN (most) refuses every mail.
+	if c := m.SMTP; c.Host != "" && c.Username != "" && c.TLS == "none" && !isLoopback(c.Host) {
+		warns = append(warns, Warning{Source: m.Source("smtp.username"), Section: "smtp", Key: "username",
+			Msg: fmt.Sprintf("with tls = none, AUTH to %s uses only a challenge-response mechanism (SCRAM, CRAM-MD5, NTLM), "+
+				"never PLAIN or LOGIN, which would send the password in clear: a server offering only those refuses every mail; "+
+				"set tls = starttls or tls", c.Host)})
+	}
 	return warns, err
+}
+
+// isLoopback is notify.IsLoopback: a mail server on this machine.
+func isLoopback(host string) bool {
+	if strings.EqualFold(strings.TrimSuffix(host, "."), "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(strings.Trim(host, "[]"))
+	return err == nil && ip.IsLoopback()
 }
 
 // Set sets one key, addressed as "section.key" (e.g. "server.port",
@@ -456,9 +480,26 @@ func (m *Master) Validate() error {
 	if _, err := m.Webserver.NamedTokens(); err != nil {
 		errs = append(errs, t.invalid("webserver", "api_tokens", err.Error()))
 	}
+	// Checked here, not when the first mail fails to go out.
+	if u := m.Webserver.BaseURL; u != "" && !validBaseURL(u) {
+		// Not quoted: a URL may hold a password.
+		errs = append(errs, t.invalid("webserver", "base_url",
+			"not an http:// or https:// URL with a host and no query, e.g. https://xrdtest.example.org:8443"))
+	}
+	if _, err := mail.ParseAddress(m.SMTP.From); m.SMTP.From != "" && err != nil {
+		errs = append(errs, t.invalid("smtp", "from", fmt.Sprintf("invalid value %q: want an e-mail address, e.g. xrdtest@example.org", m.SMTP.From)))
+	}
 	errs = append(errs, t.validateDaemon(m.Daemon))
 	errs = append(errs, t.validateRetention(m.Retention)...)
 	return errors.Join(errs...)
+}
+
+// validBaseURL reports whether u can start the links of alert mails
+// (u + "/sessions/ID").
+func validBaseURL(u string) bool {
+	p, err := url.Parse(u)
+	return err == nil && (p.Scheme == "http" || p.Scheme == "https") && p.Host != "" && p.Hostname() != "" &&
+		p.RawQuery == "" && p.Fragment == "" && !p.ForceQuery
 }
 
 func (m *Master) validateRepo(t *table, r Repo) []error {

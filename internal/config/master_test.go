@@ -220,6 +220,14 @@ func TestMasterErrors(t *testing.T) {
 			[]string{`FILE:3: [general] database: not a valid URL`}},
 		{"database bad port", "[general]\ndatabase = postgres://u:pw@db.example.org:99999/x\n", ErrInvalid,
 			[]string{`FILE:2: [general] database: invalid port in the URL`}},
+		{"smtp from not an address", "[smtp]\nhost = smtp.example.org\n\nfrom = not an address\n", ErrInvalid,
+			[]string{`FILE:4: [smtp] from: invalid value "not an address": want an e-mail address`}},
+		{"base_url not a URL", "[webserver]\nbase_url = not a url\n", ErrInvalid,
+			[]string{`FILE:2: [webserver] base_url: not an http:// or https:// URL with a host`}},
+		{"base_url without a host", "[webserver]\nbase_url = https:///x\n", ErrInvalid,
+			[]string{`FILE:2: [webserver] base_url: not an http:// or https:// URL`}},
+		{"base_url with a query", "[webserver]\nbase_url = https://xrdtest.example.org/?a=b\n", ErrInvalid,
+			[]string{`FILE:2: [webserver] base_url: not an http:// or https:// URL`}},
 		{"syntax error", "[server]\nport 20000\n", ErrSyntax,
 			[]string{`FILE:2: [server]: syntax error`}},
 		{"no section header", "port = 20000\n", ErrNoSectionHeader,
@@ -287,6 +295,30 @@ x = 1
 	equal(t, "LocalPath", m.Repos[0].LocalPath, filepath.Join(filepath.Dir(path), "defs"))
 	if len(m.Repos) != 1 {
 		t.Errorf("Repos = %+v, want only the listed one", m.Repos)
+	}
+}
+
+// [smtp] username with tls = none to another host warns: only a
+// challenge-response AUTH is used there, and most servers offer PLAIN and
+// LOGIN only. To a local relay PLAIN is used: no warning.
+func TestMasterSMTPNoTLSAuth(t *testing.T) {
+	for _, tc := range []struct {
+		host string
+		warn bool
+	}{{"smtp.example.org", true}, {"localhost", false}, {"127.0.0.1", false}} {
+		path := writeConf(t, "[smtp]\nhost = "+tc.host+"\ntls = none\nusername = xrdtest\npassword = mail-secret\n")
+		_, warns, err := LoadMaster(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := strings.Join(warningStrings(warns), "\n")
+		want := path + ":4: [smtp] username: with tls = none, AUTH to " + tc.host + " uses only a challenge-response mechanism"
+		if strings.Contains(got, want) != tc.warn || strings.Contains(got, "mail-secret") {
+			t.Errorf("host %s: warnings:\n%s", tc.host, got)
+		}
+	}
+	if _, warns, err := LoadMaster(writeConf(t, "[smtp]\nhost = smtp.example.org\ntls = starttls\nusername = xrdtest\n")); err != nil || len(warns) != 0 {
+		t.Errorf("starttls: %v %v", warns, err)
 	}
 }
 

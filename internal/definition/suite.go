@@ -247,6 +247,12 @@ func (c *conv) suiteSchedule(s *Suite, root *object) {
 			c.errorf(line, "schedule: key %s must be a string", kv[0])
 			continue
 		}
+		// Job options are checked first: they take any type (coalesce=True,
+		// misfire_grace_time=None), and are ignored whatever they hold.
+		jobOption := slices.Contains(jobOptions, key)
+		if jobOption {
+			c.warnf(line, "schedule: %s is an APScheduler job option, not a schedule field: ignored", key)
+		}
 		var val string
 		switch v := kv[1].(type) {
 		case starlark.NoneType:
@@ -260,14 +266,14 @@ func (c *conv) suiteSchedule(s *Suite, root *object) {
 			val = strconv.FormatInt(i, 10)
 			s.Schedule[key] = i
 		default:
-			c.errorf(line, "schedule: %s must be a string or an int, got %s %s", key, v.Type(), describe(v))
+			if !jobOption {
+				c.errorf(line, "schedule: %s must be a string or an int, got %s %s", key, v.Type(), describe(v))
+			}
 			continue
 		}
-		if slices.Contains(jobOptions, key) {
-			c.warnf(line, "schedule: %s is an APScheduler job option, not a schedule field: ignored", key)
-			continue
+		if !jobOption {
+			fields[key] = val
 		}
-		fields[key] = val
 	}
 	if d.Len() == 0 {
 		c.errorf(line, "no schedule: set ts.schedule, e.g. dict(hour='3') to run daily at 03:00")

@@ -318,3 +318,16 @@ func TestSuiteDiscovery(t *testing.T) {
 		t.Errorf("diagnostics:\n%s", dump(set.Diagnostics))
 	}
 }
+
+// APScheduler job options of any type are warned about and ignored, never
+// an error: the original passed them on to add_cron_job.
+func TestSuiteScheduleJobOptions(t *testing.T) {
+	set := loadRepo(t, suiteRepo(suiteBody("ts.schedule = dict(minute='5', coalesce=True, misfire_grace_time=2.5, max_runs=None, name='nightly', max_instances=1)"), nil))
+	s := mustSuite(t, set)
+	for _, opt := range []string{"coalesce", "misfire_grace_time", "max_runs", "name", "max_instances"} {
+		wantDiag(t, set.Diagnostics, Warning, 9, "schedule: "+opt+" is an APScheduler job option")
+	}
+	if got := s.Cron.Next(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)); !got.Equal(time.Date(2026, 1, 1, 12, 5, 0, 0, time.UTC)) {
+		t.Errorf("next run = %v, want 12:05:00: the options must not be cron fields", got)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -15,7 +16,7 @@ import (
 
 // TLS modes of [Config].
 const (
-	TLSNone     = "none"     // plain SMTP (default port 25); AUTH only with a challenge-response mechanism
+	TLSNone     = "none"     // plain SMTP (default port 25); AUTH: see [Config]
 	TLSStartTLS = "starttls" // STARTTLS, mandatory (default mode, default port 587)
 	TLSImplicit = "tls"      // implicit TLS, "SMTPS" (default port 465)
 )
@@ -25,9 +26,13 @@ type Config struct {
 	Host string
 	Port int    // 0: 25, 587 or 465 by TLS mode
 	TLS  string // TLSNone, TLSStartTLS (default when empty) or TLSImplicit
-	// Username and Password: SMTP AUTH (the best mechanism offered, PLAIN
-	// or LOGIN only over TLS) when Username is not empty. The password is
-	// never logged.
+	// Username and Password: SMTP AUTH (the best mechanism offered) when
+	// Username is not empty. PLAIN and LOGIN send the password in clear,
+	// so with TLSNone they are used only when Host is a loopback name or
+	// address (a local relay: the password never leaves the machine);
+	// otherwise only a challenge-response mechanism (SCRAM, CRAM-MD5,
+	// NTLM), and a server offering none fails each mail at once, saying
+	// so. The password is never logged.
 	Username string
 	Password string
 	From     string        // envelope and header sender; default "xrdtest@localhost"
@@ -35,6 +40,19 @@ type Config struct {
 	// TLSConfig, optional, e.g. to trust a private CA (RootCAs). It is
 	// cloned; an empty ServerName is set to Host.
 	TLSConfig *tls.Config
+
+	dial mail.DialContextFunc // tests: reach a named host on a local port
+}
+
+// IsLoopback reports whether host is "localhost" or a loopback address:
+// a server there is reached without crossing the network. Names other
+// than localhost are not resolved.
+func IsLoopback(host string) bool {
+	if strings.EqualFold(strings.TrimSuffix(host, "."), "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(strings.Trim(host, "[]"))
+	return err == nil && ip.IsLoopback()
 }
 
 // LogValue implements slog.LogValuer: everything but the password.
@@ -106,15 +124,16 @@ func (c Config) Validate() error {
 
 // Defaults of the queue of [SMTP].
 const (
-	DefaultQueueSize   = 100
-	DefaultMaxAttempts = 8
-	DefaultMinBackoff  = time.Second
-	DefaultMaxBackoff  = 5 * time.Minute
+	DefaultQueueSize  = 100
+	DefaultRetryFor   = 24 * time.Hour // a night's outage of the mail server
+	DefaultMinBackoff = time.Second
+	DefaultMaxBackoff = 5 * time.Minute
 )
 
 type options struct {
 	queueSize   int
-	maxAttempts int
+	retryFor    time.Duration // from the enqueueing; then the mail is dropped
+	maxAttempts int           // 0: no limit (tests)
 	minBackoff  time.Duration
 	maxBackoff  time.Duration
 	// send replaces the SMTP delivery (nil: go-mail).
@@ -123,16 +142,17 @@ type options struct {
 
 func defaultOptions() options {
 	return options{
-		queueSize:   DefaultQueueSize,
-		maxAttempts: DefaultMaxAttempts,
-		minBackoff:  DefaultMinBackoff,
-		maxBackoff:  DefaultMaxBackoff,
+		queueSize:  DefaultQueueSize,
+		retryFor:   DefaultRetryFor,
+		minBackoff: DefaultMinBackoff,
+		maxBackoff: DefaultMaxBackoff,
 	}
 }
 
 type item struct {
 	m        Message
 	seq      uint64 // enqueue order
+	queued   time.Time
 	attempts int
 	next     time.Time // not before
 }
@@ -140,10 +160,12 @@ type item struct {
 // SMTP is a [Notifier] that sends mails with SMTP from a background queue.
 // Notify only enqueues: when the queue (DefaultQueueSize) is full the
 // oldest waiting mail is dropped, with a log line. One worker delivers the
-// mails, one connection per mail; a failed delivery is logged and retried
-// with exponential backoff (1s, 2s, 4s... at most 5m) up to
-// DefaultMaxAttempts attempts; permanent errors (bad address, 5xx reply,
-// bad configuration) are not retried. Use Close to drain the queue.
+// mails, one connection per mail; a failed delivery is retried with
+// exponential backoff (1s, 2s, 4s... at most 5m) for DefaultRetryFor after
+// the mail was queued, so that an outage of the mail server loses no mail,
+// then dropped with a log line. Failures are logged at attempts 1, 2, 4,
+// 8..., the others at debug level. Permanent errors (bad address, 5xx
+// reply, bad configuration) are not retried. Use Close to drain the queue.
 type SMTP struct {
 	cfg Config
 	log *slog.Logger
@@ -179,8 +201,8 @@ func newSMTP(cfg Config, log *slog.Logger, opt options) *SMTP {
 	if opt.queueSize <= 0 {
 		opt.queueSize = d.queueSize
 	}
-	if opt.maxAttempts <= 0 {
-		opt.maxAttempts = d.maxAttempts
+	if opt.retryFor <= 0 {
+		opt.retryFor = d.retryFor
 	}
 	if opt.minBackoff <= 0 {
 		opt.minBackoff = d.minBackoff
@@ -232,7 +254,7 @@ func (s *SMTP) Notify(_ context.Context, m Message) {
 		s.log.Warn("alert mail queue full: oldest mail dropped", "to", it.m.To, "subject", subject(it.m.Subject), "attempts", it.attempts, "queue_size", s.opt.queueSize)
 	}
 	s.seq++
-	s.queue = append(s.queue, &item{m: m, seq: s.seq})
+	s.queue = append(s.queue, &item{m: m, seq: s.seq, queued: time.Now()})
 	s.mu.Unlock()
 	s.signal()
 }
@@ -287,6 +309,12 @@ func (s *SMTP) worker() {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	for {
+		if s.ctx.Err() != nil {
+			// Close gave up. A mail put back after an interrupted attempt
+			// is ready at once: without this the worker would retry it
+			// in a loop, and Close wait for ever.
+			return
+		}
 		s.mu.Lock()
 		if len(s.queue) == 0 {
 			closed := s.closed
@@ -342,13 +370,19 @@ func (s *SMTP) worker() {
 			s.queue = append(s.queue, pick)
 		case isPermanent(err):
 			s.log.Error("alert mail dropped: permanent failure", "to", pick.m.To, "subject", subject(pick.m.Subject), "attempts", pick.attempts, "err", s.redact(err))
-		case pick.attempts >= s.opt.maxAttempts:
+		case s.opt.maxAttempts > 0 && pick.attempts >= s.opt.maxAttempts:
 			s.log.Error("alert mail dropped: too many failed attempts", "to", pick.m.To, "subject", subject(pick.m.Subject), "attempts", pick.attempts, "err", s.redact(err))
+		case time.Since(pick.queued) >= s.opt.retryFor:
+			s.log.Error("alert mail dropped: still failing after "+s.opt.retryFor.String(), "to", pick.m.To, "subject", subject(pick.m.Subject), "attempts", pick.attempts, "err", s.redact(err))
 		default:
 			wait := s.backoff(pick.attempts)
 			pick.next = time.Now().Add(wait)
 			s.queue = append(s.queue, pick)
-			s.log.Warn("alert mail delivery failed, will retry", "to", pick.m.To, "subject", subject(pick.m.Subject), "attempts", pick.attempts, "retry_in", wait, "err", s.redact(err))
+			level := slog.LevelDebug
+			if pick.attempts&(pick.attempts-1) == 0 {
+				level = slog.LevelWarn // a day of 5 m retries would flood the log
+			}
+			s.log.Log(context.Background(), level, "alert mail delivery failed, will retry", "to", pick.m.To, "subject", subject(pick.m.Subject), "attempts", pick.attempts, "retry_in", wait, "err", s.redact(err))
 		}
 		s.mu.Unlock()
 	}
@@ -420,11 +454,19 @@ func (c Config) clientOptions() []mail.Option {
 		tc.MinVersion = tls.VersionTLS12
 	}
 	opts = append(opts, mail.WithTLSConfig(tc))
+	if c.dial != nil {
+		opts = append(opts, mail.WithDialContextFunc(c.dial))
+	}
 	if c.Username != "" {
-		opts = append(opts,
-			mail.WithSMTPAuth(mail.SMTPAuthAutoDiscover),
-			mail.WithUsername(c.Username),
-			mail.WithPassword(c.Password))
+		auth := mail.WithSMTPAuth(mail.SMTPAuthAutoDiscover)
+		if c.tlsMode() == TLSNone && IsLoopback(c.Host) {
+			// Autodiscovery never picks PLAIN or LOGIN without TLS; to a
+			// local relay they are safe. Challenge-response first all
+			// the same; none of these offered: autodiscovery.
+			auth = mail.WithOpportunisticSMTPAuth(mail.SMTPAuthSCRAMSHA256, mail.SMTPAuthSCRAMSHA1,
+				mail.SMTPAuthCramMD5, mail.SMTPAuthPlainNoEnc, mail.SMTPAuthLoginNoEnc)
+		}
+		opts = append(opts, auth, mail.WithUsername(c.Username), mail.WithPassword(c.Password))
 	}
 	return opts
 }
@@ -458,5 +500,11 @@ func (s *SMTP) sendMail(ctx context.Context, m Message) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.timeout())
 	defer cancel()
-	return c.DialAndSendWithContext(ctx, msg)
+	err = c.DialAndSendWithContext(ctx, msg)
+	if errors.Is(err, mail.ErrNoSupportedAuthDiscovered) && s.cfg.tlsMode() == TLSNone {
+		// go-mail's message does not say why; retrying cannot help.
+		return permanentError{fmt.Errorf("the SMTP server offers no AUTH mechanism usable without TLS "+
+			"(PLAIN and LOGIN would send the password in clear to %s): set [smtp] tls = starttls or tls: %w", s.cfg.Host, err)}
+	}
+	return err
 }

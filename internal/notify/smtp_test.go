@@ -19,6 +19,7 @@ import (
 	"net/mail"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,8 +41,9 @@ type received struct {
 }
 
 type backend struct {
-	user, pass string // required credentials when user != ""
-	mails      chan received
+	user, pass   string // required credentials when user != ""
+	insecureAuth bool   // AUTH offered without TLS too
+	mails        chan received
 }
 
 func (b *backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
@@ -101,6 +103,7 @@ func startServer(t *testing.T, ln net.Listener, be *backend, tlsConfig *tls.Conf
 	srv := smtp.NewServer(be)
 	srv.Domain = "localhost"
 	srv.TLSConfig = tlsConfig // non-nil: STARTTLS offered, AUTH only after it
+	srv.AllowInsecureAuth = be.insecureAuth
 	srv.ReadTimeout = 10 * time.Second
 	srv.WriteTimeout = 10 * time.Second
 	srv.ErrorLog = discardLog{}
@@ -408,6 +411,37 @@ func TestCloseGivesUp(t *testing.T) {
 	}
 }
 
+// Close giving up during an attempt returns, the mail reported dropped.
+func TestCloseGivesUpMidAttempt(t *testing.T) {
+	log, buf := testLogger()
+	sending := make(chan struct{}, 1)
+	s := newSMTP(Config{}, log, options{send: func(ctx context.Context, m Message) error {
+		sending <- struct{}{}
+		<-ctx.Done() // as a delivery to a server that does not answer
+		return ctx.Err()
+	}})
+	s.Notify(context.Background(), sample)
+	<-sending
+	closed := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		closed <- s.Close(ctx)
+	}()
+	go func() { // the old worker retried at once, forever
+		for range sending {
+		}
+	}()
+	select {
+	case err := <-closed:
+		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(buf.String(), "dropped at shutdown") {
+			t.Errorf("Close = %v; log:\n%s", err, buf)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not return")
+	}
+}
+
 func TestQueueDropsOldest(t *testing.T) {
 	log, buf := testLogger()
 	started := make(chan string, 10)
@@ -501,5 +535,117 @@ func TestConfig(t *testing.T) {
 	c := Config{Host: "h", Username: "u", Password: secret}
 	if strings.Contains(c.String(), secret) {
 		t.Error("password in String")
+	}
+}
+
+// With tls = none, PLAIN (all the test server offers) goes to a local
+// relay, where the password never leaves the machine.
+func TestSMTPNoTLSAuthLoopback(t *testing.T) {
+	ln := listen(t, "127.0.0.1:0")
+	be := &backend{user: "xrdtest", pass: secret, insecureAuth: true, mails: make(chan received, 10)}
+	startServer(t, ln, be, nil)
+	log, buf := testLogger()
+	s := NewSMTP(Config{Host: "127.0.0.1", Port: port(ln), TLS: "none", Username: "xrdtest", Password: secret,
+		From: "m@example.org", Timeout: 5 * time.Second}, log)
+	s.Notify(context.Background(), sample)
+	r := wait(t, be, 10*time.Second)
+	if r.TLS || r.User != "xrdtest" {
+		t.Errorf("TLS %v user %q", r.TLS, r.User)
+	}
+	closeSMTP(t, s)
+	if strings.Contains(buf.String(), secret) {
+		t.Errorf("password in log:\n%s", buf)
+	}
+}
+
+// To another host, PLAIN without TLS is never used: the mail fails at
+// once, saying what to change, and is not retried.
+func TestSMTPNoTLSAuthRemoteRefused(t *testing.T) {
+	ln := listen(t, "127.0.0.1:0")
+	be := &backend{user: "xrdtest", pass: secret, insecureAuth: true, mails: make(chan received, 10)}
+	startServer(t, ln, be, nil)
+	log, buf := testLogger()
+	var d net.Dialer
+	cfg := Config{Host: "smtp.example.org", Port: 25, TLS: "none", Username: "xrdtest", Password: secret,
+		From: "m@example.org", Timeout: 5 * time.Second,
+		dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return d.DialContext(ctx, network, ln.Addr().String())
+		}}
+	s := newSMTP(cfg, log, options{maxAttempts: 3, minBackoff: 10 * time.Millisecond, maxBackoff: 10 * time.Millisecond})
+	s.Notify(context.Background(), sample)
+	closeSMTP(t, s)
+	select {
+	case <-be.mails:
+		t.Fatal("mail sent: the password went in clear")
+	default:
+	}
+	out := buf.String()
+	if !strings.Contains(out, "permanent failure") || !strings.Contains(out, "attempts=1") ||
+		!strings.Contains(out, "set [smtp] tls = starttls or tls") || strings.Contains(out, secret) {
+		t.Errorf("log:\n%s", out)
+	}
+	if !IsLoopback("localhost") || !IsLoopback("::1") || !IsLoopback("127.0.0.2") || IsLoopback("smtp.example.org") || IsLoopback("10.0.0.1") {
+		t.Error("IsLoopback")
+	}
+}
+
+// failing is a delivery that always fails as an unreachable server does,
+// counting its calls.
+func failing(calls *atomic.Int64) func(context.Context, Message) error {
+	return func(context.Context, Message) error {
+		calls.Add(1)
+		return errors.New("dial tcp 192.0.2.1:587: connect: connection refused")
+	}
+}
+
+// By default a mail outlives many failed attempts (8 used to be the end:
+// 2 minutes of outage lost it).
+func TestRetryOutlivesAttempts(t *testing.T) {
+	log, buf := testLogger()
+	var calls atomic.Int64
+	s := newSMTP(Config{}, log, options{minBackoff: time.Millisecond, maxBackoff: time.Millisecond, send: failing(&calls)})
+	defer func() { // Close waits for the retries: give up at once
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		s.Close(ctx)
+	}()
+	s.Notify(context.Background(), sample)
+	deadline := time.Now().Add(10 * time.Second)
+	for calls.Load() < 30 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := calls.Load(); n < 30 || s.Pending() != 1 || strings.Contains(buf.String(), "dropped") {
+		t.Errorf("%d attempts, pending %d; log:\n%s", n, s.Pending(), buf)
+	}
+	if d := defaultOptions(); d.retryFor < time.Hour || d.maxAttempts != 0 {
+		t.Errorf("defaults: retry for %v, %d attempts at most", d.retryFor, d.maxAttempts)
+	}
+}
+
+// The retries end with the window, logged once; failures are logged at
+// attempts 1, 2, 4, 8..., not at each.
+func TestRetryWindow(t *testing.T) {
+	log, buf := testLogger()
+	var calls atomic.Int64
+	start := time.Now()
+	s := newSMTP(Config{}, log, options{retryFor: 300 * time.Millisecond, minBackoff: 5 * time.Millisecond, maxBackoff: 20 * time.Millisecond, send: failing(&calls)})
+	s.Notify(context.Background(), sample)
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(buf.String(), "still failing after 300ms") && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	elapsed := time.Since(start)
+	closeSMTP(t, s)
+	out := buf.String()
+	n := int(calls.Load())
+	if strings.Count(out, "alert mail dropped") != 1 || !strings.Contains(out, "still failing after 300ms") || elapsed < 300*time.Millisecond || n < 9 {
+		t.Fatalf("%d attempts in %v; log:\n%s", n, elapsed, out)
+	}
+	warns := 0
+	for a := 1; a < n; a *= 2 {
+		warns++
+	}
+	if got := strings.Count(out, "level=WARN msg=\"alert mail delivery failed"); got != warns {
+		t.Errorf("%d warnings for %d attempts, want %d; log:\n%s", got, n, warns, out)
 	}
 }
