@@ -215,6 +215,20 @@ func (ca *CA) Issue(csr []byte, id Identity, validity time.Duration) (certPEM []
 	if validity == 0 {
 		validity = DefaultValidity
 	}
+	req, err := verifiedCSR(csr)
+	if err != nil {
+		return nil, err
+	}
+	der, err := ca.issue(req.PublicKey, id, validity)
+	if err != nil {
+		return nil, err
+	}
+	return encodeCertPEM(der), nil
+}
+
+// verifiedCSR parses a request (PEM or DER) and checks that its signer
+// holds the key and that the key is strong enough.
+func verifiedCSR(csr []byte) (*x509.CertificateRequest, error) {
 	req, err := parseCSR(csr)
 	if err != nil {
 		return nil, err
@@ -225,11 +239,7 @@ func (ca *CA) Issue(csr []byte, id Identity, validity time.Duration) (certPEM []
 	if err := checkPublicKey(req.PublicKey); err != nil {
 		return nil, err
 	}
-	der, err := ca.issue(req.PublicKey, id, validity)
-	if err != nil {
-		return nil, err
-	}
-	return encodeCertPEM(der), nil
+	return req, nil
 }
 
 func parseCSR(data []byte) (*x509.CertificateRequest, error) {
