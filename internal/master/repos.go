@@ -219,13 +219,13 @@ func (m *Master) reload(ctx context.Context, which func(name string) bool, force
 		}
 	}
 	keepLastGood(m.defs.Load(), set)
-	for _, d := range set.Diagnostics.Errors() {
-		m.opts.Log.Warn("definition error", "repo", d.Repo, "file", d.File, "line", d.Line, "msg", d.Message)
+	rep := m.report(set)
+	for _, p := range rep.Errors { // by repository name, as the API says
+		m.opts.Log.Warn("definition error", "repo", p.Repo, "file", p.File, "line", p.Line, "msg", p.Message)
 	}
-	m.opts.Log.Info("definitions loaded", "clusters", len(set.Clusters), "suites", len(set.Suites), "errors", len(set.Diagnostics.Errors()))
+	m.opts.Log.Info("definitions loaded", "clusters", len(set.Clusters), "suites", len(set.Suites), "errors", len(rep.Errors))
 	m.defs.Store(set)
 	m.Scheduler.SetSuites(set.Suites)
-	rep := m.report(set)
 	m.repos.report.Store(rep)
 	return rep
 }

@@ -195,6 +195,9 @@ func TestNameClashKeepsLoadedSuite(t *testing.T) {
 		!strings.Contains(rep.Errors[0].Message, "already used by "+filepath.Join(r2, "test-suites/ts/test_suite.py")+", which was loaded before") {
 		t.Errorf("errors: %q", blamed)
 	}
+	if !strings.Contains(logs.String(), `msg="definition error" repo=r1 file=test-suites/dup/test_suite.py`) {
+		t.Error("the error is not logged with the repository's name")
+	}
 	m.Close()
 
 	// A fresh start: the first repository wins.
