@@ -44,13 +44,9 @@ func who() map[string]any { return map[string]any{"by": os.Getenv("USER")} }
 func runRerun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmd := newClientCommand("rerun", "usage: xrdtest rerun [--wait] SESSION\n\nStarts a new session of the suite and test cases of SESSION, by the current definitions.", stderr)
 	wait := cmd.fs.Bool("wait", false, "wait for the new session to end, print what happened and exit non-zero unless it passed")
-	pos, ok := cmd.parse(args, 1, 1)
+	id, ok := cmd.sessionArg(args)
 	if !ok {
 		return 2
-	}
-	id, err := parseID(pos[0])
-	if err != nil {
-		return cmd.fail(2, err)
 	}
 	c := cmd.client()
 	var s store.Session

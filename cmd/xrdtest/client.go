@@ -243,13 +243,9 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 
 func runCancel(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmd := newClientCommand("cancel", "usage: xrdtest cancel SESSION\n\nCancels a session: its running stage is stopped, its finalize stages still run.", stderr)
-	pos, ok := cmd.parse(args, 1, 1)
+	id, ok := cmd.sessionArg(args)
 	if !ok {
 		return 2
-	}
-	id, err := parseID(pos[0])
-	if err != nil {
-		return cmd.fail(2, err)
 	}
 	if err := cmd.client().do(ctx, http.MethodPost, fmt.Sprintf("/api/v1/sessions/%d/cancel", id), who(), nil); err != nil {
 		return cmd.fail(1, err)
@@ -265,13 +261,9 @@ func runLogs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	follow := cmd.fs.Bool("f", false, "follow the session while it runs")
 	stageFilter := cmd.fs.String("stage", "", "only this stage (name)")
 	slaveFilter := cmd.fs.String("slave", "", "only this slave")
-	pos, ok := cmd.parse(args, 1, 1)
+	id, ok := cmd.sessionArg(args)
 	if !ok {
 		return 2
-	}
-	id, err := parseID(pos[0])
-	if err != nil {
-		return cmd.fail(2, err)
 	}
 	c := cmd.client()
 	printed := map[string]bool{}

@@ -44,6 +44,21 @@ func (c *clientCommand) parse(args []string, min, max int) (pos []string, ok boo
 	return pos, true
 }
 
+// sessionArg parses args whose one positional argument is a session id;
+// ok false: the usage or the error was printed, exit status 2.
+func (c *clientCommand) sessionArg(args []string) (id int64, ok bool) {
+	pos, ok := c.parse(args, 1, 1)
+	if !ok {
+		return 0, false
+	}
+	id, err := parseID(pos[0])
+	if err != nil {
+		c.fail(2, err)
+		return 0, false
+	}
+	return id, true
+}
+
 // fail prints err as the command's and returns status: 2 for bad
 // arguments, 1 when the master refused or could not be reached.
 func (c *clientCommand) fail(status int, err error) int {
