@@ -310,7 +310,15 @@ func (a *API) output(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	follow := r.URL.Query().Get("follow") == "1"
-	f, err := OpenOutput(r.Context(), a.Store, id, stage, slave, follow)
+	// A cell the session does not have is 404 at once: following it would
+	// send nothing until the session ends.
+	var f *OutputFollower
+	if follow {
+		err = CheckCell(r.Context(), a.Store, id, stage, slave)
+	}
+	if err == nil {
+		f, err = OpenOutput(r.Context(), a.Store, id, stage, slave, follow)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusNotFound, err)
 		return

@@ -58,14 +58,10 @@ func CheckCell(ctx context.Context, st store.Store, session int64, stage int, sl
 
 // OpenOutput opens an output for Copy. With follow, an output not created
 // yet is waited for (bounded by ctx) until the stage has ended there; an
-// output that never came, or of no cell of the session (CheckCell), is
-// store.ErrNotFound.
+// output that never came is store.ErrNotFound. Callers that follow check
+// the cell first (CheckCell): a cell the session does not have would be
+// waited for until the session ends.
 func OpenOutput(ctx context.Context, st store.Store, session int64, stage int, slave string, follow bool) (*OutputFollower, error) {
-	if follow {
-		if err := CheckCell(ctx, st, session, stage, slave); err != nil {
-			return nil, err
-		}
-	}
 	o := &OutputFollower{st: st, session: session, stage: stage, slave: slave, follow: follow}
 	for {
 		f, err := st.OpenOutput(session, stage, slave)
