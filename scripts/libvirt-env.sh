@@ -434,11 +434,15 @@ start_pool() {
 	log "pool $POOL at $POOL_DIR: $(vsh vol-list "$POOL" | wc -l) volumes"
 }
 
+# The environment goes to fd 3, the caller's stdout (see main): with every
+# other stdout sent to stderr, no tool's output can be taken for it.
 print_env() {
-	echo "XRDTEST_LIBVIRT_URI=$URI"
-	echo "XRDTEST_LIBVIRT_POOL=$POOL"
-	echo "XRDTEST_LIBVIRT_POOL_DIR=$POOL_DIR"
-	echo "XRDTEST_LIBVIRT_TEST_IMAGE=$IMAGE.qcow2"
+	local kv
+	for kv in "XRDTEST_LIBVIRT_URI=$URI" "XRDTEST_LIBVIRT_POOL=$POOL" \
+		"XRDTEST_LIBVIRT_POOL_DIR=$POOL_DIR" "XRDTEST_LIBVIRT_TEST_IMAGE=$IMAGE.qcow2"; do
+		[[ $kv =~ $ENV_LINE ]] || die "internal: '$kv' is not a plain NAME=value line"
+		printf '%s\n' "$kv" >&3
+	done
 }
 
 cmd_start() {
@@ -553,14 +557,21 @@ cmd_purge() {
 
 usage() { sed -n '2,/^$/s/^# \{0,1\}//p' "$SELF" | sed -n '1,/^Settings/p' | sed '$d'; }
 
+# What start and env print, one line each; scripts/test.sh checks the same.
+ENV_LINE='^XRDTEST_LIBVIRT_[A-Z_]+=[A-Za-z0-9._/:?=+-]+$'
+
 main() {
 	local cmd=${1:-help}
 	shift || true
 	init_paths
 	case $cmd in
-	start) cmd_start ;;
+	start | env)
+		# The caller reads stdout as the environment: keep it for print_env
+		# (fd 3) and send everything else, ours and every tool's, to stderr.
+		exec 3>&1 1>&2
+		"cmd_$cmd"
+		;;
 	stop) cmd_stop ;;
-	env) cmd_env ;;
 	status) cmd_status ;;
 	purge) cmd_purge ;;
 	__daemons) cmd___daemons ;;

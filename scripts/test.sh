@@ -9,6 +9,29 @@ export PATH="/usr/local/go/bin:$PATH"
 # installs it; each test binary starts its own server on a unix socket).
 export XRDTEST_POSTGRES_REQUIRED=1
 
+# load_libvirt_env FILE exports what scripts/libvirt-env.sh start printed.
+# Nothing is evaluated: each line must be XRDTEST_LIBVIRT_NAME=value with a
+# plain value, or the step fails naming the line (a tool's progress text on
+# stdout once broke CI on machines without the env's cache).
+load_libvirt_env() {
+    local line n=0
+    while IFS= read -r line || [ -n "$line" ]; do
+        if [[ ! $line =~ ^(XRDTEST_LIBVIRT_[A-Z_]+)=([A-Za-z0-9._/:?=+-]+)$ ]]; then
+            printf 'libvirt-env.sh start printed a line that is not NAME=value: %q\n' "$line" >&2
+            return 1
+        fi
+        export "${BASH_REMATCH[1]}=${BASH_REMATCH[2]}"
+        n=$((n + 1))
+    done <"$1"
+    local v
+    for v in XRDTEST_LIBVIRT_URI XRDTEST_LIBVIRT_POOL XRDTEST_LIBVIRT_POOL_DIR XRDTEST_LIBVIRT_TEST_IMAGE; do
+        if [ -z "${!v:-}" ]; then
+            echo "libvirt-env.sh start did not print $v ($n lines)" >&2
+            return 1
+        fi
+    done
+}
+
 echo "== gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go') | grep -v '\.pb\.go$' || true)
 if [ -n "$unformatted" ]; then
@@ -31,15 +54,36 @@ echo "== libvirt backend against a private libvirtd in its own network namespace
 # scripts/libvirt-env.sh installs qemu, libvirt and dnsmasq if missing and
 # starts its own virtlogd/libvirtd inside netns xrdtest-lv: nothing runs or
 # routes in the root namespace, libvirt's 'default' network is never used.
-set -a
-eval "$(bash scripts/libvirt-env.sh start)"
-set +a
-trap 'bash scripts/libvirt-env.sh stop >&2' EXIT
+# In CI its work dir is new every run, so the path of a fresh machine (no
+# guest kernel downloaded, no guest built) is the one that is tested.
+lv_out=$(mktemp)
+lv_work=""
+if [ "${CI:-}" = true ] && [ -z "${XRDTEST_LIBVIRT_ENV_DIR:-}" ]; then
+    lv_work=$(mktemp -d /var/tmp/xrdtest-lv-ci.XXXXXX)
+    touch "$lv_work/.xrdtest-libvirt-env" # purge deletes only a marked dir
+    export XRDTEST_LIBVIRT_ENV_DIR=$lv_work
+fi
+# Set before start: a start that fails half-way leaves daemons to stop.
+libvirt_cleanup() {
+    local rc=$?
+    if [ -n "$lv_work" ]; then
+        bash scripts/libvirt-env.sh purge >&2 || rc=1
+    else
+        bash scripts/libvirt-env.sh stop >&2 || rc=1
+    fi
+    rm -f "$lv_out"
+    return $rc
+}
+trap 'libvirt_cleanup' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+bash scripts/libvirt-env.sh start >"$lv_out"
+load_libvirt_env "$lv_out"
 XRDTEST_LIBVIRT_REQUIRED=1 go test -count=1 ./internal/hypervisor/libvirt/
 echo "== quickstart on VMs (3 VMs of the slave image)"
 XRDTEST_LIBVIRT_REQUIRED=1 go test -count=1 -run '^TestVM' -v ./cmd/xrdtest
-bash scripts/libvirt-env.sh stop
-trap - EXIT
+libvirt_cleanup
+trap - EXIT INT TERM
 
 echo "== go test -race (core packages)"
 go test -count=1 -race ./internal/definition/... ./internal/cron/... ./internal/master/... \
