@@ -31,7 +31,6 @@ import (
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/master"
 	"github.com/xrdtest/xrdtest/internal/store"
-	"github.com/xrdtest/xrdtest/internal/web"
 )
 
 const (
@@ -72,9 +71,7 @@ func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	m, err := master.Open(ctx, master.Options{StateDir: state, DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0",
 		Repos: []definition.Repo{{Root: repo}}, Log: log, Version: "bench",
-		WebUI: func(m *master.Master) (master.WebUI, error) {
-			return web.New(web.FromMaster(m, "", true, filepath.Join(state, "web-login-key")))
-		}})
+		Pages: &master.Pages{Public: true, KeyFile: filepath.Join(state, "web-login-key")}})
 	if err != nil {
 		fatal(err)
 	}

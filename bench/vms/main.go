@@ -142,7 +142,7 @@ func main() {
 			}
 			wctx, cancel := context.WithTimeout(ctx, *timeout)
 			defer cancel()
-			if missing := m.Registry.WaitForSlaves(wctx, names); len(missing) > 0 {
+			if missing := m.Registry.WaitForSlaves(wctx, names, nil); len(missing) > 0 {
 				return fmt.Errorf("slaves never connected: %v (consoles in %s)", missing, filepath.Join(dir, "libvirt", "console"))
 			}
 			return nil

@@ -19,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xrdtest/xrdtest/internal/master"
 	"github.com/xrdtest/xrdtest/internal/scheduler"
 	"github.com/xrdtest/xrdtest/internal/store"
 )
@@ -64,7 +63,7 @@ func (tm *testMaster) cli(args ...string) (code int, stdout, stderr string) {
 	return code, out.String(), errOut.String()
 }
 
-func stageNames(d *master.SessionDetail) string {
+func stageNames(d *store.SessionDetail) string {
 	var names []string
 	for _, st := range d.Stages {
 		names = append(names, st.Name)
@@ -96,7 +95,7 @@ func TestRunCasesAndRerunCLI(t *testing.T) {
 		t.Fatalf("run output %q: %v", out, err)
 	}
 	ctx := context.Background()
-	d, err := master.Detail(ctx, tm.Store, id)
+	d, err := store.Detail(ctx, tm.Store, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +112,7 @@ func TestRunCasesAndRerunCLI(t *testing.T) {
 	if _, err := fmt.Sscanf(out, "session %d of suite cs queued (re-run of session %d)\n", &id2, &of); err != nil || of != id || id2 == id {
 		t.Fatalf("rerun output %q: %v", out, err)
 	}
-	d2, err := master.Detail(ctx, tm.Store, id2)
+	d2, err := store.Detail(ctx, tm.Store, id2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +160,7 @@ func TestClusterStopCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if d, _ := master.Detail(ctx, tm.Store, s.ID); d != nil && d.State == store.SessionRunning {
+		if d, _ := store.Detail(ctx, tm.Store, s.ID); d != nil && d.State == store.SessionRunning {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -338,9 +337,9 @@ func TestClientFlagsAnywhere(t *testing.T) {
 		}
 		switch r.Method + " " + r.URL.Path {
 		case "GET /api/v1/sessions/7":
-			json.NewEncoder(w).Encode(master.SessionDetail{
+			json.NewEncoder(w).Encode(store.SessionDetail{
 				Session: &store.Session{ID: 7, Suite: "s", State: store.SessionPassed},
-				Stages: []master.StageDetail{{Stage: &store.Stage{SessionID: 7, Name: "suite_init"},
+				Stages: []store.StageDetail{{Stage: &store.Stage{SessionID: 7, Name: "suite_init"},
 					Results: []*store.Result{{SessionID: 7, Slave: "a.xrd.test", Status: store.StatusPassed}}}}})
 		case "GET /api/v1/sessions/7/output":
 			io.WriteString(w, "init output\n")

@@ -15,7 +15,6 @@ import (
 	"github.com/xrdtest/xrdtest/internal/master"
 	"github.com/xrdtest/xrdtest/internal/scheduler"
 	"github.com/xrdtest/xrdtest/internal/store"
-	"github.com/xrdtest/xrdtest/internal/web"
 )
 
 const browserPass = "browser-pass-5150"
@@ -123,9 +122,7 @@ func startBrowserMaster(t *testing.T, suites map[string]string) *resilienceMaste
 	rm = startTestMaster(t, "cluster_b.py", clusterB, suites, func(o *master.Options) {
 		o.Schedule = scheduler.Config{Enabled: true}
 		o.ReloadDebounce = -1
-		o.WebUI = func(m *master.Master) (master.WebUI, error) {
-			return web.New(web.FromMaster(m, browserPass, true, ""))
-		}
+		o.Pages = &master.Pages{Password: browserPass, Public: true}
 	})
 	rm.startSlave(t, "s1.xrd.test", rm.DaemonAddr().String())
 	rm.startSlave(t, "s2.xrd.test", rm.DaemonAddr().String())
@@ -207,7 +204,7 @@ func TestBrowser(t *testing.T) {
 
 	// The dashboard lists the connected slaves.
 	wctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	if missing := rm.Registry.WaitForSlaves(wctx, []string{"s1.xrd.test", "s2.xrd.test"}); len(missing) > 0 {
+	if missing := rm.Registry.WaitForSlaves(wctx, []string{"s1.xrd.test", "s2.xrd.test"}, nil); len(missing) > 0 {
 		t.Fatalf("slaves not connected: %v", missing)
 	}
 	cancel()

@@ -18,7 +18,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/xrdtest/xrdtest/internal/master"
+	"github.com/xrdtest/xrdtest/internal/daemons"
+
 	"github.com/xrdtest/xrdtest/internal/store"
 )
 
@@ -119,8 +120,8 @@ func apiError(resp *http.Response, method, path string) error {
 	return fmt.Errorf("%s %s: %s", method, path, resp.Status)
 }
 
-func (c *apiClient) session(ctx context.Context, id int64) (*master.SessionDetail, error) {
-	var d master.SessionDetail
+func (c *apiClient) session(ctx context.Context, id int64) (*store.SessionDetail, error) {
+	var d store.SessionDetail
 	if err := c.do(ctx, http.MethodGet, fmt.Sprintf("/api/v1/sessions/%d", id), nil, &d); err != nil {
 		return nil, err
 	}
@@ -213,7 +214,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		printSummary(stdout, d)
 		return 0
 	}
-	var daemons []master.DaemonInfo
+	var daemons []daemons.DaemonInfo
 	var list struct {
 		Sessions []*store.Session `json:"sessions"`
 		Total    int              `json:"total"`

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/session"
+
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/hypervisor/local"
 	"github.com/xrdtest/xrdtest/internal/master"
@@ -97,7 +99,7 @@ func startMaster(t *testing.T, suites map[string]string) *testMaster {
 	m, err := master.Open(context.Background(), master.Options{
 		StateDir: filepath.Join(dir, "master"), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0",
 		Token: e2eToken, APIToken: "e2e-api-token", Repos: []definition.Repo{{Root: repo}},
-		Settings: master.SessionSettings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: 30 * time.Second, WebPort: 8080, WebProto: "http"},
+		Settings: session.Settings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: 30 * time.Second, WebPort: 8080, WebProto: "http"},
 		Clusters: backend, Log: log, Version: "e2e", Heartbeat: 500 * time.Millisecond, HeartbeatTimeout: 5 * time.Second,
 	})
 	if err != nil {
@@ -131,7 +133,7 @@ func startMaster(t *testing.T, suites map[string]string) *testMaster {
 }
 
 // runSuite runs a session of suite and returns it with its stages.
-func (tm *testMaster) runSuite(t *testing.T, suite string) *master.SessionDetail {
+func (tm *testMaster) runSuite(t *testing.T, suite string) *store.SessionDetail {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -142,14 +144,14 @@ func (tm *testMaster) runSuite(t *testing.T, suite string) *master.SessionDetail
 	if _, err := tm.Manager.Wait(ctx, s.ID); err != nil {
 		t.Fatal(err)
 	}
-	d, err := master.Detail(ctx, tm.Store, s.ID)
+	d, err := store.Detail(ctx, tm.Store, s.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return d
 }
 
-func (tm *testMaster) output(t *testing.T, d *master.SessionDetail, stage, slave string) string {
+func (tm *testMaster) output(t *testing.T, d *store.SessionDetail, stage, slave string) string {
 	t.Helper()
 	for _, st := range d.Stages {
 		if st.Name == stage {
@@ -164,7 +166,7 @@ func (tm *testMaster) output(t *testing.T, d *master.SessionDetail, stage, slave
 	return ""
 }
 
-func result(d *master.SessionDetail, stage, slave string) *store.Result {
+func result(d *store.SessionDetail, stage, slave string) *store.Result {
 	for _, st := range d.Stages {
 		if st.Name == stage {
 			for _, r := range st.Results {

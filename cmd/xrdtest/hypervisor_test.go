@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/session"
+
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/master"
 	"github.com/xrdtest/xrdtest/internal/store"
@@ -40,7 +42,7 @@ func TestHypervisorDaemon(t *testing.T) {
 	m, err := master.Open(context.Background(), master.Options{
 		StateDir: filepath.Join(dir, "master"), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0",
 		Token: e2eToken, Repos: []definition.Repo{{Root: filepath.Join(dir, "repo")}}, StartClusters: true,
-		Settings:  master.SessionSettings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: 30 * time.Second},
+		Settings:  session.Settings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: 30 * time.Second},
 		Heartbeat: testHeartbeat, HeartbeatTimeout: 5 * testHeartbeat, ReconnectGrace: testGrace,
 		Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Version: "e2e",
 	})
@@ -51,7 +53,7 @@ func TestHypervisorDaemon(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); m.Serve(ctx) }()
 	defer func() { cancel(); <-done }()
-	run := func(suite string) *master.SessionDetail {
+	run := func(suite string) *store.SessionDetail {
 		t.Helper()
 		s, err := m.Manager.Start(context.Background(), suite, nil, "test")
 		if err != nil {
@@ -62,7 +64,7 @@ func TestHypervisorDaemon(t *testing.T) {
 		if _, err := m.Manager.Wait(wctx, s.ID); err != nil {
 			t.Fatal(err)
 		}
-		d, err := master.Detail(wctx, m.Store, s.ID)
+		d, err := store.Detail(wctx, m.Store, s.ID)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -13,22 +13,18 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/catalog"
+	"github.com/xrdtest/xrdtest/internal/httpapi"
+	"github.com/xrdtest/xrdtest/internal/session"
+	"github.com/xrdtest/xrdtest/internal/store"
+
 	"github.com/xrdtest/xrdtest/internal/config"
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/master"
 	"github.com/xrdtest/xrdtest/internal/notify"
 	"github.com/xrdtest/xrdtest/internal/repo"
 	"github.com/xrdtest/xrdtest/internal/scheduler"
-	"github.com/xrdtest/xrdtest/internal/web"
 )
-
-// webUI builds the web pages of a master: password is the login of the
-// actions; the master's API tokens let API clients read private pages.
-func webUI(password string, public bool, keyFile string) func(*master.Master) (master.WebUI, error) {
-	return func(m *master.Master) (master.WebUI, error) {
-		return web.New(web.FromMaster(m, password, public, keyFile))
-	}
-}
 
 func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("master", flag.ContinueOnError)
@@ -62,11 +58,11 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	defer proc.close()
 	log := proc.log
 	var repos []definition.Repo
-	var gitRepos []master.GitRepo
+	var gitRepos []catalog.GitRepo
 	for _, r := range cfg.Repos {
 		repos = append(repos, definition.Repo{Name: r.Name, Root: r.LocalPath, ClusterDir: r.ClusterDefsPath, SuiteDir: r.SuiteDefsPath})
 		if r.Type == config.RepoGit {
-			gitRepos = append(gitRepos, master.GitRepo{Name: r.Name, Interval: r.PollInterval,
+			gitRepos = append(gitRepos, catalog.GitRepo{Name: r.Name, Interval: r.PollInterval,
 				Git: &repo.Git{URL: r.RemoteRepo, RemoteBranch: r.RemoteBranch, LocalBranch: r.LocalBranch, Dir: r.LocalPath}})
 		}
 	}
@@ -79,9 +75,9 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "xrdtest master: [webserver] api_tokens: %v\n", err)
 		return 2
 	}
-	var apiTokens []master.APIToken
+	var apiTokens []httpapi.APIToken
 	for _, t := range namedTokens {
-		apiTokens = append(apiTokens, master.APIToken{Name: t.Name, Token: t.Token.Reveal()})
+		apiTokens = append(apiTokens, httpapi.APIToken{Name: t.Name, Token: t.Token.Reveal()})
 	}
 	webPortN := cfg.Webserver.EffectivePort()
 	baseURL := cfg.Webserver.BaseURL
@@ -113,17 +109,18 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		WebpageDir: cfg.Webserver.WebpageDir,
 		Repos:      repos,
 		Git:        gitRepos,
-		Settings: master.SessionSettings{StageTimeout: cfg.Session.StageTimeout, KillGrace: 10 * time.Second, SlaveWait: cfg.Session.SlaveWaitTimeout,
+		Settings: session.Settings{StageTimeout: cfg.Session.StageTimeout, KillGrace: 10 * time.Second, SlaveWait: cfg.Session.SlaveWaitTimeout,
 			WebPort: webPortN, WebProto: cfg.Webserver.Protocol, LogMaxBytes: 16 << 20},
 		StartClusters: cfg.Session.StartClusters,
 		Schedule:      scheduler.Config{Enabled: cfg.Scheduler.Enabled, Overlap: scheduler.Overlap(cfg.Scheduler.Overlap), Location: time.Local},
 		Notifier:      mailer,
-		Retention:     master.Retention{MaxAge: cfg.Retention.MaxAge, MaxSessions: cfg.Retention.MaxSessions, OutputsMaxAge: cfg.Retention.OutputsMaxAge},
+		Retention:     store.Retention{MaxAge: cfg.Retention.MaxAge, MaxSessions: cfg.Retention.MaxSessions, OutputsMaxAge: cfg.Retention.OutputsMaxAge},
 		BaseURL:       baseURL,
 		Heartbeat:     cfg.Session.HeartbeatInterval, HeartbeatTimeout: cfg.Session.HeartbeatTimeout, ReconnectGrace: cfg.Session.ReconnectGrace,
 		Log: log, Version: version,
 		WebTLS: cfg.Webserver.Protocol == "https",
-		WebUI:  webUI(cfg.Webserver.SuiteRunPass.Reveal(), cfg.Webserver.PublicPages, filepath.Join(cfg.General.StateDir, "web-login-key")),
+		Pages: &master.Pages{Password: cfg.Webserver.SuiteRunPass.Reveal(), Public: cfg.Webserver.PublicPages,
+			KeyFile: filepath.Join(cfg.General.StateDir, "web-login-key")},
 	})
 	if err != nil {
 		if proc.file != nil {

@@ -13,6 +13,9 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/hypervisor"
+	"github.com/xrdtest/xrdtest/internal/session"
+
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/hypervisor/libvirt"
 	"github.com/xrdtest/xrdtest/internal/hypervisor/local"
@@ -85,7 +88,7 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 
 	// The machines' slaves enroll with one-time tokens the master issues
 	// per host; the master needs no connection token.
-	var clusters master.ClusterProvider
+	var clusters hypervisor.Backend
 	daemonAddr := "127.0.0.1:0"
 	var localBackend *local.Backend
 	switch *backendName {
@@ -123,12 +126,12 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 	m, err := master.Open(ctx, master.Options{
 		StateDir: filepath.Join(dir, "master"), DaemonAddr: daemonAddr, WebAddr: "127.0.0.1:0",
 		APIToken: apiToken, Repos: []definition.Repo{{Root: *defs}},
-		Settings: master.SessionSettings{StageTimeout: *stageTimeout, KillGrace: 5 * time.Second, SlaveWait: *slaveWait,
+		Settings: session.Settings{StageTimeout: *stageTimeout, KillGrace: 5 * time.Second, SlaveWait: *slaveWait,
 			WebPort: 8080, WebProto: "http", LogMaxBytes: 1 << 20},
 		Clusters: clusters, Log: log, Version: version,
 		// The pages too, public, for looking at what ran (--keep); the
 		// actions need the API token.
-		WebUI: webUI("", true, filepath.Join(dir, "master", "web-login-key")),
+		Pages: &master.Pages{Public: true, KeyFile: filepath.Join(dir, "master", "web-login-key")},
 	})
 	if err != nil {
 		return fail("%v", err)
@@ -146,7 +149,7 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 		<-served
 	}()
 
-	var details []*master.SessionDetail
+	var details []*store.SessionDetail
 	code := 0
 	for _, name := range suites {
 		s, err := m.Manager.Start(ctx, name, nil, "quickstart")
@@ -159,7 +162,7 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 		if _, err := m.Manager.Wait(ctx, s.ID); err != nil {
 			return fail("%v", err)
 		}
-		d, err := master.Detail(context.WithoutCancel(ctx), m.Store, s.ID)
+		d, err := store.Detail(context.WithoutCancel(ctx), m.Store, s.ID)
 		if err != nil {
 			return fail("%v", err)
 		}
@@ -283,7 +286,7 @@ func rfc3339(t time.Time) *string {
 	return &s
 }
 
-func writeQuickstartJSON(w io.Writer, st store.Store, details []*master.SessionDetail) error {
+func writeQuickstartJSON(w io.Writer, st store.Store, details []*store.SessionDetail) error {
 	out := struct {
 		Sessions []qsSession `json:"sessions"`
 	}{Sessions: []qsSession{}}

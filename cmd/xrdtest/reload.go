@@ -9,7 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/xrdtest/xrdtest/internal/master"
+	"github.com/xrdtest/xrdtest/internal/catalog"
 )
 
 // runReload asks the master to fetch its git repositories and load the
@@ -22,7 +22,7 @@ func runReload(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if _, ok := cmd.parse(args, 0, 0); !ok {
 		return 2
 	}
-	var rep master.ReloadReport
+	var rep catalog.ReloadReport
 	if err := cmd.client().do(ctx, http.MethodPost, "/api/v1/reload", who(), &rep); err != nil {
 		return cmd.fail(1, err)
 	}
@@ -39,7 +39,7 @@ func runReload(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	return 0
 }
 
-func printReload(w io.Writer, rep *master.ReloadReport) {
+func printReload(w io.Writer, rep *catalog.ReloadReport) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, r := range rep.Repos {
 		from := r.Path
@@ -56,7 +56,7 @@ func printReload(w io.Writer, rep *master.ReloadReport) {
 		rep.Clusters, rep.Suites, rep.Loaded.Local().Format(time.DateTime), len(rep.Errors), len(rep.Warnings))
 	for _, list := range []struct {
 		kind string
-		ps   []master.Problem
+		ps   []catalog.Problem
 	}{{"error", rep.Errors}, {"warning", rep.Warnings}} {
 		for _, p := range list.ps {
 			where := p.Repo + ":" + p.File

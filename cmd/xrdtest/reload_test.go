@@ -11,7 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xrdtest/xrdtest/internal/master"
+	"github.com/xrdtest/xrdtest/internal/catalog"
+
 	"github.com/xrdtest/xrdtest/internal/testutil"
 )
 
@@ -97,7 +98,7 @@ enabled = 0
 	})
 	writeFiles(t, filepath.Join(dir, "local"), map[string]string{"clusters/cluster_e2e.py": cluster3})
 	code, out, errOut = reload("--token", "reload-token", "--json")
-	var rep master.ReloadReport
+	var rep catalog.ReloadReport
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("--json: %v\n%s%s", err, out, errOut)
 	}

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/session"
+
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/master"
 	"github.com/xrdtest/xrdtest/internal/store"
@@ -62,7 +64,7 @@ func startTestMaster(t *testing.T, clusterFile, cluster string, suites map[strin
 	opts := master.Options{
 		StateDir: filepath.Join(dir, "master"), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0",
 		Token: e2eToken, APIToken: "api-token", Repos: []definition.Repo{{Root: filepath.Join(dir, "repo")}},
-		Settings:  master.SessionSettings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: 30 * time.Second},
+		Settings:  session.Settings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: 30 * time.Second},
 		Heartbeat: testHeartbeat, HeartbeatTimeout: 5 * testHeartbeat, ReconnectGrace: testGrace,
 		Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Version: "e2e",
 	}
@@ -128,7 +130,7 @@ func (rm *resilienceMaster) startAll(t *testing.T, via2 string) map[string]*slav
 func (rm *resilienceMaster) waitStage(t *testing.T, id int64, stage string) {
 	t.Helper()
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		d, err := master.Detail(context.Background(), rm.Store, id)
+		d, err := store.Detail(context.Background(), rm.Store, id)
 		if err == nil {
 			for _, st := range d.Stages {
 				if st.Name == stage && len(st.Results) == 3 {
@@ -140,14 +142,14 @@ func (rm *resilienceMaster) waitStage(t *testing.T, id int64, stage string) {
 	t.Fatalf("stage %s never started", stage)
 }
 
-func (rm *resilienceMaster) finish(t *testing.T, id int64) *master.SessionDetail {
+func (rm *resilienceMaster) finish(t *testing.T, id int64) *store.SessionDetail {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if _, err := rm.Manager.Wait(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	d, err := master.Detail(ctx, rm.Store, id)
+	d, err := store.Detail(ctx, rm.Store, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +168,7 @@ func longSuite(run string) map[string]string {
 }
 
 // checkLost asserts the rules for a lost s2 in session d.
-func checkLost(t *testing.T, d *master.SessionDetail) {
+func checkLost(t *testing.T, d *store.SessionDetail) {
 	t.Helper()
 	if d.State != store.SessionFailed || !strings.Contains(d.Reason, "slave lost: s2.xrd.test") {
 		t.Errorf("session %s: %q, want failed naming s2", d.State, d.Reason)
@@ -221,7 +223,7 @@ func TestSlaveKilledMidStage(t *testing.T) {
 	}
 	// Wait for the lost verdict on c:run.
 	for {
-		d, _ := master.Detail(context.Background(), rm.Store, s.ID)
+		d, _ := store.Detail(context.Background(), rm.Store, s.ID)
 		if r := result(d, "c:run", "s2.xrd.test"); r != nil && r.Status == store.StatusLost {
 			if took := time.Since(killed); took > testGrace+2*testHeartbeat+time.Second {
 				t.Errorf("lost after %s, want within grace %s + 2 heartbeats", took, testGrace)
@@ -401,7 +403,7 @@ func TestMasterKilledAndRestarted(t *testing.T) {
 	mc = startMasterProc()
 
 	// The session is interrupted, its history intact.
-	var d *master.SessionDetail
+	var d *store.SessionDetail
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		var err error
 		if d, err = client.session(ctx, s.ID); err == nil {

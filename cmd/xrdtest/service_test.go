@@ -18,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xrdtest/xrdtest/internal/master"
 	"github.com/xrdtest/xrdtest/internal/store"
 )
 
@@ -289,7 +288,7 @@ func TestMasterSIGTERMMidSession(t *testing.T) {
 	}
 
 	mc = startDaemonCmd(t, nil, "master", "-c", filepath.Join(dir, "master.conf"))
-	var d *master.SessionDetail
+	var d *store.SessionDetail
 	waitFor(t, "the restarted master's API", func() bool {
 		var err error
 		d, err = client.session(ctx, s.ID)

@@ -7,13 +7,12 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/xrdtest/xrdtest/internal/master"
 	"github.com/xrdtest/xrdtest/internal/store"
 )
 
 // printSummary prints a session as a matrix: one row per stage, one
 // column per slave, each cell the status (and exit code when it failed).
-func printSummary(w io.Writer, d *master.SessionDetail) {
+func printSummary(w io.Writer, d *store.SessionDetail) {
 	s := d.Session
 	dur := ""
 	if !s.Started.IsZero() && !s.Ended.IsZero() {

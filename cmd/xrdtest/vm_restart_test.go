@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/session"
+
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/hypervisor/libvirt"
 	"github.com/xrdtest/xrdtest/internal/image"
@@ -84,7 +86,7 @@ func TestVMHypervisorRestart(t *testing.T) {
 	m, err := master.Open(ctx, master.Options{
 		StateDir: filepath.Join(dir, "master"), DaemonAddr: "0.0.0.0:0", WebAddr: "127.0.0.1:0",
 		Token: e2eToken, Repos: []definition.Repo{{Root: filepath.Join(dir, "repo")}}, StartClusters: true,
-		Settings:  master.SessionSettings{StageTimeout: 5 * time.Minute, KillGrace: time.Second, SlaveWait: 4 * time.Minute},
+		Settings:  session.Settings{StageTimeout: 5 * time.Minute, KillGrace: time.Second, SlaveWait: 4 * time.Minute},
 		Heartbeat: testHeartbeat, HeartbeatTimeout: 10 * testHeartbeat, ReconnectGrace: 30 * time.Second,
 		Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Version: "e2e",
 	})
@@ -154,7 +156,7 @@ func TestVMHypervisorRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitUntil(t, 4*time.Minute, "the wait stage to run on both VMs", func() bool {
-			d, err := master.Detail(ctx, m.Store, s.ID)
+			d, err := store.Detail(ctx, m.Store, s.ID)
 			if err != nil || d.State.Finished() {
 				t.Fatalf("session %d ended early: %v %+v", s.ID, err, d.Session)
 			}
@@ -174,7 +176,7 @@ func TestVMHypervisorRestart(t *testing.T) {
 		if _, err := m.Manager.Wait(wctx, s.ID); err != nil {
 			t.Fatal(err)
 		}
-		d, err := master.Detail(ctx, m.Store, s.ID)
+		d, err := store.Detail(ctx, m.Store, s.ID)
 		if err != nil || d.State != store.SessionPassed {
 			t.Fatalf("session %d: %v %s %q", s.ID, err, d.State, d.Reason)
 		}

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/session"
+
 	"github.com/xrdtest/xrdtest/internal/master"
 	"github.com/xrdtest/xrdtest/internal/store"
 	"github.com/xrdtest/xrdtest/internal/testutil"
@@ -125,7 +127,7 @@ func TestBootImage(t *testing.T) {
 	wctx, wcancel := context.WithTimeout(ctx, limit)
 	defer wcancel()
 	connected := make(chan []string, 1)
-	go func() { connected <- mst.Registry.WaitForSlaves(wctx, []string{name}) }()
+	go func() { connected <- mst.Registry.WaitForSlaves(wctx, []string{name}, nil) }()
 	var missing []string
 	select {
 	case missing = <-connected:
@@ -159,7 +161,7 @@ echo "hosts: $(grep vm1 /etc/hosts)"
 echo "MemAvailable: $(awk '/MemAvailable/ {print $2, $3}' /proc/meminfo)"
 `
 	sink := &outputSink{}
-	o := mst.Registry.RunStage(ctx, name, master.StageCommand{ID: "image-test-1", Session: 1, Stage: 1, StageName: "check",
+	o := mst.Registry.RunStage(ctx, name, session.StageCommand{ID: "image-test-1", Session: 1, Stage: 1, StageName: "check",
 		Script: strings.Replace(script, "$MOUNT_DATA", map[bool]string{true: "1", false: "0"}[formatted], 1), Timeout: 60 * time.Second, Grace: 5 * time.Second}, sink)
 	outText := sink.String()
 	t.Logf("stage on the VM: %s (%s)\n%s", o.Status, o.Message, outText)

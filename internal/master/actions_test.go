@@ -16,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/httpapi"
+	"github.com/xrdtest/xrdtest/internal/session"
+
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/hypervisor"
 	"github.com/xrdtest/xrdtest/internal/master"
@@ -97,12 +100,12 @@ func actionsRepo(t *testing.T) string {
 
 // actionsMaster serves a master on repo with the given cluster provider
 // (nil: none) and the API token apiToken.
-func actionsMaster(t *testing.T, repo string, clusters master.ClusterProvider) *master.Master {
+func actionsMaster(t *testing.T, repo string, clusters hypervisor.Backend) *master.Master {
 	t.Helper()
 	m, err := master.Open(context.Background(), master.Options{
 		StateDir: t.TempDir(), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0", Token: token, APIToken: apiToken,
 		Log: logger(), Version: "test", Repos: []definition.Repo{{Root: repo}}, Clusters: clusters, ReloadDebounce: -1,
-		Settings: master.SessionSettings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: 100 * time.Millisecond},
+		Settings: session.Settings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: 100 * time.Millisecond},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -184,7 +187,7 @@ func TestRerun(t *testing.T) {
 	os.Rename(filepath.Join(repo, "test-suites/ts/tc/c"), filepath.Join(repo, "test-suites/ts/tc/c2"))
 	m.Reload(ctx)
 	_, err = m.Manager.Rerun(ctx, first.ID, "alice")
-	if !errors.Is(err, master.ErrUnknownCase) || !strings.Contains(err.Error(), `suite ts has no test case "c" (its cases: a, b, c2)`) {
+	if !errors.Is(err, session.ErrUnknownCase) || !strings.Contains(err.Error(), `suite ts has no test case "c" (its cases: a, b, c2)`) {
 		t.Errorf("renamed case: %v", err)
 	}
 	code, body = post(t, m, fmt.Sprintf("/api/v1/sessions/%d/rerun", first.ID), apiToken, nil, nil)
@@ -194,7 +197,7 @@ func TestRerun(t *testing.T) {
 	os.RemoveAll(filepath.Join(repo, "test-suites/ts"))
 	m.Reload(ctx)
 	_, err = m.Manager.Rerun(ctx, first.ID, "alice")
-	if !errors.Is(err, master.ErrUnknownSuite) || !strings.Contains(err.Error(), `unknown suite "ts": it is no longer defined`) {
+	if !errors.Is(err, session.ErrUnknownSuite) || !strings.Contains(err.Error(), `unknown suite "ts": it is no longer defined`) {
 		t.Errorf("suite gone: %v", err)
 	}
 	if !strings.Contains(logs.String(), "by=\"api token (bob)\"") {
@@ -250,7 +253,7 @@ func TestStopCluster(t *testing.T) {
 	m := actionsMaster(t, actionsRepo(t), fc)
 	ctx := context.Background()
 
-	if err := m.Manager.StopCluster(ctx, "nope", "alice"); !errors.Is(err, master.ErrUnknownCluster) {
+	if err := m.Manager.StopCluster(ctx, "nope", "alice"); !errors.Is(err, session.ErrUnknownCluster) {
 		t.Errorf("unknown cluster: %v", err)
 	}
 	// A session starting the cluster holds it.
@@ -260,7 +263,7 @@ func TestStopCluster(t *testing.T) {
 	}
 	<-fc.started
 	err = m.Manager.StopCluster(ctx, "cluster_t", "alice")
-	if !errors.Is(err, master.ErrClusterInUse) || err.Error() != fmt.Sprintf("cluster in use: cluster cluster_t is used by session %d: cancel it first", s.ID) {
+	if !errors.Is(err, session.ErrClusterInUse) || err.Error() != fmt.Sprintf("cluster in use: cluster cluster_t is used by session %d: cancel it first", s.ID) {
 		t.Errorf("in use: %v", err)
 	}
 	code, body := post(t, m, "/api/v1/clusters/cluster_t/stop", apiToken, map[string]string{"by": "carol"}, nil)
@@ -281,10 +284,10 @@ func TestStopCluster(t *testing.T) {
 	for !slices.Contains(fc.Calls()[before:], "stop cluster_t") {
 		time.Sleep(5 * time.Millisecond)
 	}
-	if err := m.Manager.StopCluster(ctx, "cluster_t", "bob"); !errors.Is(err, master.ErrClusterInUse) || !strings.Contains(err.Error(), "already being stopped (by alice)") {
+	if err := m.Manager.StopCluster(ctx, "cluster_t", "bob"); !errors.Is(err, session.ErrClusterInUse) || !strings.Contains(err.Error(), "already being stopped (by alice)") {
 		t.Errorf("second stop: %v", err)
 	}
-	if _, err := m.Manager.Start(ctx, "ts", nil, "test"); !errors.Is(err, master.ErrClusterInUse) || !strings.Contains(err.Error(), "cluster cluster_t is being stopped (by alice)") {
+	if _, err := m.Manager.Start(ctx, "ts", nil, "test"); !errors.Is(err, session.ErrClusterInUse) || !strings.Contains(err.Error(), "cluster cluster_t is being stopped (by alice)") {
 		t.Errorf("start while stopping: %v", err)
 	}
 	close(fc.stopGate)
@@ -326,7 +329,7 @@ func TestStopCluster(t *testing.T) {
 func TestStopClusterWithoutProvider(t *testing.T) {
 	m := actionsMaster(t, actionsRepo(t), nil)
 	err := m.Manager.StopCluster(context.Background(), "cluster_t", "alice")
-	if !errors.Is(err, master.ErrNoClusters) || !strings.Contains(err.Error(), "its machines connect by themselves") {
+	if !errors.Is(err, session.ErrNoClusters) || !strings.Contains(err.Error(), "its machines connect by themselves") {
 		t.Errorf("no provider: %v", err)
 	}
 	if code, body := post(t, m, "/api/v1/clusters/cluster_t/stop", apiToken, nil, nil); code != http.StatusConflict {
@@ -347,7 +350,7 @@ func TestStopClusterNotRunning(t *testing.T) {
 	uc := &upClusters{fakeClusters: newFakeClusters()}
 	m := actionsMaster(t, actionsRepo(t), uc)
 	err := m.Manager.StopCluster(context.Background(), "cluster_t", "alice")
-	if !errors.Is(err, master.ErrClusterNotRunning) || err.Error() != "cluster not running: cluster cluster_t is not running" {
+	if !errors.Is(err, session.ErrClusterNotRunning) || err.Error() != "cluster not running: cluster cluster_t is not running" {
 		t.Errorf("down cluster: %v", err)
 	}
 	code, body := post(t, m, "/api/v1/clusters/cluster_t/stop", apiToken, nil, nil)
@@ -373,9 +376,9 @@ func TestNamedAPITokens(t *testing.T) {
 	const ciToken, aliceToken = "ci-token-0123456789abcdef", "alice-token-0123456789abcdef"
 	m, err := master.Open(context.Background(), master.Options{
 		StateDir: t.TempDir(), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0", Token: token, APIToken: apiToken,
-		APITokens: []master.APIToken{{Name: "ci", Token: ciToken}, {Name: "alice", Token: aliceToken}},
+		APITokens: []httpapi.APIToken{{Name: "ci", Token: ciToken}, {Name: "alice", Token: aliceToken}},
 		Log:       logger(), Version: "test", Repos: []definition.Repo{{Root: actionsRepo(t)}}, ReloadDebounce: -1,
-		Settings: master.SessionSettings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: 100 * time.Millisecond},
+		Settings: session.Settings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: 100 * time.Millisecond},
 	})
 	if err != nil {
 		t.Fatal(err)

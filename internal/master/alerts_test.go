@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/session"
+
 	"github.com/emersion/go-smtp"
 
 	"github.com/xrdtest/xrdtest/internal/definition"
@@ -142,7 +144,7 @@ func TestCaseAlertsAsCasesEnd(t *testing.T) {
 			m, err := master.Open(context.Background(), master.Options{
 				StateDir: filepath.Join(dir, "state"), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0", Token: token, Log: logger(),
 				Repos:    []definition.Repo{{Root: repo}},
-				Settings: master.SessionSettings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: 10 * time.Second},
+				Settings: session.Settings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: 10 * time.Second},
 				Notifier: mailer, BaseURL: "https://xrdtest.example.org",
 			})
 			if err != nil {

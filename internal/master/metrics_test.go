@@ -104,7 +104,7 @@ func TestMetrics(t *testing.T) {
 	}
 	// While the run stage waits for the gate.
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		d, _ := master.Detail(ctx, m.Store, s.ID)
+		d, _ := store.Detail(ctx, m.Store, s.ID)
 		if d != nil && len(d.Stages) >= 3 && len(d.Stages[2].Results) == 2 && d.Stages[2].Results[1].Status == store.StatusRunning {
 			break
 		}

@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/catalog"
+	"github.com/xrdtest/xrdtest/internal/session"
+
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/master"
 	"github.com/xrdtest/xrdtest/internal/repo"
@@ -35,9 +38,9 @@ func gitMaster(t *testing.T, u *testutil.Upstream, interval time.Duration, slave
 	m, err := master.Open(context.Background(), master.Options{
 		StateDir: filepath.Join(dir, "state"), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0", Token: token, APIToken: "api-token", Log: logger(),
 		Repos: []definition.Repo{{Name: "defs", Root: checkout}},
-		Git: []master.GitRepo{{Name: "defs", Interval: interval,
+		Git: []catalog.GitRepo{{Name: "defs", Interval: interval,
 			Git: &repo.Git{URL: u.Bare, RemoteBranch: "origin/master", LocalBranch: "master", Dir: checkout, Timeout: 30 * time.Second}}},
-		Settings:  master.SessionSettings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: slaveWait},
+		Settings:  session.Settings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: slaveWait},
 		Heartbeat: 200 * time.Millisecond, HeartbeatTimeout: 2 * time.Second,
 		ReloadDebounce: 50 * time.Millisecond,
 	})
@@ -177,7 +180,7 @@ func TestGitRepoPolling(t *testing.T) {
 	}
 }
 
-func hasProblem(ps []master.Problem, substr string) bool {
+func hasProblem(ps []catalog.Problem, substr string) bool {
 	for _, p := range ps {
 		if strings.Contains(p.Message, substr) {
 			return true
@@ -227,7 +230,7 @@ func TestReloadOnDemand(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("%s: %s", resp.Status, body)
 	}
-	var rep master.ReloadReport
+	var rep catalog.ReloadReport
 	if err := json.Unmarshal(body, &rep); err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +254,7 @@ func TestReloadOnDemand(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r2.Body.Close()
-	var got master.ReloadReport
+	var got catalog.ReloadReport
 	if err := json.NewDecoder(r2.Body).Decode(&got); err != nil || got.Repos[0].Revision != rev || len(got.Errors) != 2 {
 		t.Errorf("GET /api/v1/repos: %+v, %v", got, err)
 	}
@@ -279,11 +282,11 @@ func TestRunningSessionKeepsItsDefinitions(t *testing.T) {
 	}
 	s := startSession(t, m)
 	waitUntil(t, "the session runs c:init", func() bool {
-		d, err := master.Detail(context.Background(), m.Store, s.ID)
+		d, err := store.Detail(context.Background(), m.Store, s.ID)
 		return err == nil && len(d.Stages) > 1 && len(d.Stages[1].Results) > 0
 	})
 	rev2 := u.Commit("second", map[string]string{"test-suites/ts/tc/c/run.sh": "#!/bin/bash\necho second revision\n"})
-	if got := m.ReloadReport(context.Background()).Repos[0].Revision; got != rev2 {
+	if got := m.Catalog.Reload(context.Background()).Repos[0].Revision; got != rev2 {
 		t.Fatalf("reloaded %s, want %s", got, rev2)
 	}
 	if err := os.WriteFile(gate, nil, 0o644); err != nil {
@@ -359,7 +362,7 @@ exit $rc
 	m, err := master.Open(context.Background(), master.Options{
 		StateDir: filepath.Join(dir, "state"), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0", Log: logger(),
 		Repos: []definition.Repo{{Name: "defs", Root: checkout}, {Name: "local", Root: local}},
-		Git: []master.GitRepo{{Name: "defs", Interval: 20 * time.Millisecond,
+		Git: []catalog.GitRepo{{Name: "defs", Interval: 20 * time.Millisecond,
 			Git: &repo.Git{URL: u.Bare, RemoteBranch: "origin/master", LocalBranch: "master", Dir: checkout, GitPath: wrapper}}},
 		ReloadDebounce: time.Millisecond,
 	})
@@ -375,7 +378,7 @@ exit $rc
 		go func() {
 			defer func() { done <- struct{}{} }()
 			for j := range 3 {
-				m.ReloadReport(context.Background())
+				m.Catalog.Reload(context.Background())
 				os.WriteFile(filepath.Join(local, "clusters", fmt.Sprintf("notes%d-%d", i, j)), nil, 0o644) // the watcher reloads
 				if i == 0 {
 					u.Commit(fmt.Sprint("commit ", j), map[string]string{"test-suites/ts/tc/c/run.sh": fmt.Sprintf("#!/bin/bash\necho %d\n", j)})
@@ -430,7 +433,7 @@ exec git "$@"
 		m, err := master.Open(context.Background(), master.Options{
 			StateDir: filepath.Join(dir, "state"), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0", Log: logger(),
 			Repos: []definition.Repo{{Name: "defs", Root: checkout}},
-			Git: []master.GitRepo{{Name: "defs", Interval: time.Hour,
+			Git: []catalog.GitRepo{{Name: "defs", Interval: time.Hour,
 				Git: &repo.Git{URL: u.Bare, RemoteBranch: "origin/master", LocalBranch: "master", Dir: checkout, GitPath: wrapper}}},
 			GitStartWait: 300 * time.Millisecond, ReloadDebounce: -1,
 		})

@@ -69,7 +69,7 @@ func TestRetentionAtStart(t *testing.T) {
 	st.Close()
 
 	m := masterWithRepoOpts(t, state, "#!/bin/bash\n", time.Second, func(o *master.Options) {
-		o.Retention = master.Retention{MaxAge: 30 * 24 * time.Hour, OutputsMaxAge: 7 * 24 * time.Hour}
+		o.Retention = store.Retention{MaxAge: 30 * 24 * time.Hour, OutputsMaxAge: 7 * 24 * time.Hour}
 	})
 	defer serve(t, m)()
 	waitFor(t, "the old sessions pruned", func() bool { return countSessions(t, m.Store) == 2 })
@@ -104,7 +104,7 @@ func TestRetentionAtStart(t *testing.T) {
 func TestRetentionWhileSessionsRun(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "state")
 	m := masterWithRepoOpts(t, state, "#!/bin/bash\nfor i in $(seq 20); do echo line $i; sleep 0.01; done\n", 10*time.Second, func(o *master.Options) {
-		o.Retention = master.Retention{MaxSessions: 1, Interval: 5 * time.Millisecond}
+		o.Retention = store.Retention{MaxSessions: 1, Interval: 5 * time.Millisecond}
 	})
 	// The final states, as the sessions end: a finished session may be
 	// pruned before Manager.Wait could read it back.

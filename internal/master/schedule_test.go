@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/session"
+
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/master"
 	"github.com/xrdtest/xrdtest/internal/notify"
@@ -39,7 +41,7 @@ func TestScheduledSessionAndAlerts(t *testing.T) {
 	m, err := master.Open(context.Background(), master.Options{
 		StateDir: filepath.Join(dir, "state"), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0", Token: token, Log: logger(),
 		Repos:    []definition.Repo{{Root: repo}},
-		Settings: master.SessionSettings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: 10 * time.Second},
+		Settings: session.Settings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: 10 * time.Second},
 		Schedule: scheduler.Config{Enabled: true, Clock: clock, Location: time.UTC},
 		Notifier: mails, BaseURL: "https://xrdtest.example.org",
 	})
@@ -183,7 +185,7 @@ func TestNameClashKeepsLoadedSuite(t *testing.T) {
 	// r1 (searched first) gets a suite of the same name.
 	write(filepath.Join(r1, "test-suites", "dup", "test_suite.py"), suite("from_r1"))
 	write(filepath.Join(r1, "test-suites", "dup", "tc", "from_r1", "run.sh"), "#!/bin/bash\n")
-	rep := m.ReloadReport(context.Background())
+	rep := m.Catalog.Reload(context.Background())
 	if s := m.Definitions().Suite("ts"); s == nil || s.Repo != r2 || s.Tests[0].Name != "from_r2" {
 		t.Errorf("the loaded suite was replaced: %+v", s)
 	}

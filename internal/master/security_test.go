@@ -69,7 +69,7 @@ func waitConnected(t *testing.T, m *master.Master, name string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if missing := m.Registry.WaitForSlaves(ctx, []string{name}); len(missing) > 0 {
+	if missing := m.Registry.WaitForSlaves(ctx, []string{name}, nil); len(missing) > 0 {
 		t.Fatalf("%s did not connect", name)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/session"
+
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/master"
 	"github.com/xrdtest/xrdtest/internal/store"
@@ -54,7 +56,7 @@ func masterWithRepoOpts(t *testing.T, state, run string, slaveWait time.Duration
 	opts := master.Options{
 		StateDir: state, DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0", Token: token, Log: logger(),
 		Repos:     []definition.Repo{{Root: repo}},
-		Settings:  master.SessionSettings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: slaveWait},
+		Settings:  session.Settings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: slaveWait},
 		Heartbeat: 200 * time.Millisecond, HeartbeatTimeout: 2 * time.Second,
 	}
 	for _, f := range set {
@@ -107,7 +109,7 @@ func TestCancelRunningScript(t *testing.T) {
 	}
 	// Cancel once the run stage is under way on both.
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		d, _ := master.Detail(ctx, m.Store, s.ID)
+		d, _ := store.Detail(ctx, m.Store, s.ID)
 		running := 0
 		for _, st := range d.Stages {
 			for _, r := range st.Results {
@@ -134,7 +136,7 @@ func TestCancelRunningScript(t *testing.T) {
 	if took := time.Since(start); took > 10*time.Second {
 		t.Errorf("cancel took %s", took)
 	}
-	d, _ := master.Detail(ctx, m.Store, s.ID)
+	d, _ := store.Detail(ctx, m.Store, s.ID)
 	if s.State != store.SessionCancelled {
 		t.Errorf("state %s", s.State)
 	}
@@ -192,7 +194,7 @@ func testHistorySurvivesRestart(t *testing.T, url string) (state string) {
 	if m.CA.Fingerprint() != fp {
 		t.Errorf("the CA changed across a restart")
 	}
-	d, err := master.Detail(ctx, m.Store, s.ID)
+	d, err := store.Detail(ctx, m.Store, s.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +252,7 @@ func TestInterruptedStageWithoutResults(t *testing.T) {
 
 	m := masterWithRepo(t, state, "#!/bin/bash\n", 10*time.Second)
 	defer m.Close()
-	d, err := master.Detail(ctx, m.Store, s.ID)
+	d, err := store.Detail(ctx, m.Store, s.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +294,7 @@ func TestStageStartDated(t *testing.T) {
 	if s, err = m.Manager.Wait(ctx, s.ID); err != nil || s.State != store.SessionPassed {
 		t.Fatalf("session: %v %+v", err, s)
 	}
-	d, err := master.Detail(ctx, m.Store, s.ID)
+	d, err := store.Detail(ctx, m.Store, s.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

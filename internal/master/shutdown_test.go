@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/session"
+
 	"github.com/xrdtest/xrdtest/internal/master"
 	"github.com/xrdtest/xrdtest/internal/store"
 )
@@ -54,7 +56,7 @@ func TestShutdownMidSession(t *testing.T) {
 	if took := time.Since(start); took > 10*time.Second {
 		t.Errorf("shutdown took %s", took)
 	}
-	if _, err := m.Manager.Start(ctx, "ts", nil, "test"); !errors.Is(err, master.ErrShuttingDown) {
+	if _, err := m.Manager.Start(ctx, "ts", nil, "test"); !errors.Is(err, session.ErrShuttingDown) {
 		t.Errorf("Start after the shutdown: %v, want ErrShuttingDown", err)
 	}
 	// The scripts were stopped.
@@ -75,7 +77,7 @@ func TestShutdownMidSession(t *testing.T) {
 
 	m = masterWithRepo(t, state, run, 10*time.Second)
 	defer m.Close()
-	d, err := master.Detail(ctx, m.Store, s.ID)
+	d, err := store.Detail(ctx, m.Store, s.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/xrdtest/xrdtest/internal/master"
+	"github.com/xrdtest/xrdtest/internal/httpapi"
+
 	"github.com/xrdtest/xrdtest/internal/scheduler"
 )
 
@@ -46,7 +47,7 @@ func (h *Handler) run(w http.ResponseWriter, r *http.Request, u login) {
 	s, err := h.cfg.Manager.Start(r.Context(), name, cases, by(u))
 	if err != nil {
 		h.cfg.Log.Warn("web: run refused", "suite", name, "user", u.Name, "err", err)
-		h.errorPage(w, r, master.ActionStatus(err), err)
+		h.errorPage(w, r, httpapi.ActionStatus(err), err)
 		return
 	}
 	h.cfg.Log.Info("web: session started", "suite", name, "session", s.ID, "cases", cases, "user", u.Name, "addr", r.RemoteAddr)
@@ -86,7 +87,7 @@ func (h *Handler) cancel(w http.ResponseWriter, r *http.Request, u login) {
 		return
 	}
 	if err := h.cfg.Manager.Cancel(id); err != nil {
-		h.errorPage(w, r, master.ActionStatus(err), err)
+		h.errorPage(w, r, httpapi.ActionStatus(err), err)
 		return
 	}
 	h.cfg.Log.Info("web: session cancelled", "session", id, "user", u.Name, "addr", r.RemoteAddr)
@@ -105,7 +106,7 @@ func (h *Handler) rerun(w http.ResponseWriter, r *http.Request, u login) {
 	cases := formCases(r)
 	s, err := h.cfg.Rerun(r.Context(), id, cases, by(u))
 	if err != nil {
-		h.errorPage(w, r, master.ActionStatus(err), err)
+		h.errorPage(w, r, httpapi.ActionStatus(err), err)
 		return
 	}
 	h.cfg.Log.Info("web: session re-run", "session", id, "new", s.ID, "cases", cases, "user", u.Name, "addr", r.RemoteAddr)
@@ -119,7 +120,7 @@ func (h *Handler) stopCluster(w http.ResponseWriter, r *http.Request, u login) {
 		return
 	}
 	if err := h.cfg.StopCluster(r.Context(), name, by(u)); err != nil {
-		h.errorPage(w, r, master.ActionStatus(err), err)
+		h.errorPage(w, r, httpapi.ActionStatus(err), err)
 		return
 	}
 	h.cfg.Log.Info("web: cluster stopped", "cluster", name, "user", u.Name, "addr", r.RemoteAddr)

@@ -12,12 +12,13 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/xrdtest/xrdtest/internal/master"
+	"github.com/xrdtest/xrdtest/internal/httpapi"
+
 	"github.com/xrdtest/xrdtest/internal/store"
 )
 
 // statsDays is the statistics window of the dashboard.
-const statsDays = master.DefaultStatsDays
+const statsDays = httpapi.DefaultStatsDays
 
 func (h *Handler) dashboard(w http.ResponseWriter, r *http.Request) {
 	d, err := h.cfg.Views.Dashboard(r.Context(), statsDays)
@@ -40,7 +41,7 @@ func (h *Handler) suites(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) history(w http.ResponseWriter, r *http.Request) {
-	q, err := master.ParseHistoryQuery(r.URL.Query())
+	q, err := httpapi.ParseHistoryQuery(r.URL.Query())
 	if err != nil {
 		h.viewError(w, r, err)
 		return
@@ -68,7 +69,7 @@ func (h *Handler) history(w http.ResponseWriter, r *http.Request) {
 		last = n
 	}
 	h.render(w, r, http.StatusOK, "history", h.newPage(r, "History", "history", struct {
-		*master.HistoryView
+		*httpapi.HistoryView
 		Links []pageLink
 	}{hv, links}))
 }
@@ -80,7 +81,7 @@ func (h *Handler) clusters(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := h.newPage(r, "Clusters", "clusters", struct {
-		Clusters []master.ClusterView
+		Clusters []httpapi.ClusterView
 		CanStop  bool
 	}{c, h.cfg.StopCluster != nil})
 	p.Live = "/events"
@@ -109,7 +110,7 @@ func (h *Handler) resultID(w http.ResponseWriter, r *http.Request) (id int64, st
 	if id, ok = h.pathID(w, r); !ok {
 		return 0, 0, "", false
 	}
-	stage, slave, err := master.StageSlave(r)
+	stage, slave, err := httpapi.StageSlave(r)
 	if err != nil {
 		h.errorPage(w, r, http.StatusBadRequest, err)
 		return 0, 0, "", false
@@ -134,7 +135,7 @@ func (h *Handler) session(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	p := h.newPage(r, fmt.Sprintf("Session %d", id), "history", struct {
-		*master.SessionView
+		*httpapi.SessionView
 		Timeline *timeline
 		Cases    []string
 		CanRerun bool
@@ -224,7 +225,7 @@ func offsetParam(r *http.Request) (int64, error) {
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n < 0 {
-		return 0, fmt.Errorf("%w: offset %q: want a byte offset", master.ErrBadQuery, s)
+		return 0, fmt.Errorf("%w: offset %q: want a byte offset", httpapi.ErrBadQuery, s)
 	}
 	return n, nil
 }
@@ -375,7 +376,7 @@ func (h *Handler) openLog(w http.ResponseWriter, r *http.Request) (logFile, bool
 	}
 	q := r.URL.Query()
 	l.slave, l.path = q.Get("slave"), q.Get("path")
-	f, err := master.OpenLogFile(h.cfg.Store, l.id, l.slave, l.path)
+	f, err := httpapi.OpenLogFile(h.cfg.Store, l.id, l.slave, l.path)
 	if err != nil {
 		h.viewError(w, r, err)
 		return l, false

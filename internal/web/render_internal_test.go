@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xrdtest/xrdtest/internal/master"
+	"github.com/xrdtest/xrdtest/internal/daemons"
+	"github.com/xrdtest/xrdtest/internal/httpapi"
+
 	"github.com/xrdtest/xrdtest/internal/store"
 )
 
@@ -22,10 +24,10 @@ func TestDashboardBusySlave(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &master.Dashboard{
-		Slaves:   []master.DaemonInfo{{Role: "slave", Name: "client.xrd.test", State: "connected", Stage: "slow:run", Session: 7, StageIndex: 2}},
-		Clusters: []master.ClusterView{{Name: "c", Hosts: []master.HostView{{Name: "client.xrd.test", State: "busy", Stage: "slow:run", Session: 7, StageIndex: 2}}}},
-		Stats:    &master.StatsView{Stats: &store.Stats{}},
+	d := &httpapi.Dashboard{
+		Slaves:   []daemons.DaemonInfo{{Role: "slave", Name: "client.xrd.test", State: "connected", Stage: "slow:run", Session: 7, StageIndex: 2}},
+		Clusters: []httpapi.ClusterView{{Name: "c", Hosts: []httpapi.HostView{{Name: "client.xrd.test", State: "busy", Stage: "slow:run", Session: 7, StageIndex: 2}}}},
+		Stats:    &httpapi.StatsView{Stats: &store.Stats{}},
 	}
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest(http.MethodGet, "/", nil)

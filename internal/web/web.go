@@ -2,7 +2,7 @@
 // session detail with live output, clusters and hypervisors.
 //
 // Pages are rendered on the server with html/template from the same view
-// functions as the JSON API (master.Views); a small script (static/app.js)
+// functions as the JSON API (httpapi.Views); a small script (static/app.js)
 // refreshes the live parts on Server-Sent Events and appends streamed
 // output as text. Every response carries a strict Content-Security-Policy:
 // no inline script or style, so user-controlled text (names, output, log
@@ -27,8 +27,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/catalog"
+	"github.com/xrdtest/xrdtest/internal/daemons"
+	"github.com/xrdtest/xrdtest/internal/httpapi"
+	"github.com/xrdtest/xrdtest/internal/session"
+
 	"github.com/xrdtest/xrdtest/internal/definition"
-	"github.com/xrdtest/xrdtest/internal/master"
 	"github.com/xrdtest/xrdtest/internal/scheduler"
 	"github.com/xrdtest/xrdtest/internal/store"
 )
@@ -41,12 +45,12 @@ var staticFS embed.FS
 
 // Config configures the pages.
 type Config struct {
-	Views       *master.Views
-	Manager     *master.Manager
+	Views       *httpapi.Views
+	Manager     *session.Manager
 	Scheduler   *scheduler.Scheduler
 	Store       store.Store
-	Changes     *master.Changes
-	Registry    *master.Registry
+	Changes     *httpapi.Changes
+	Registry    *daemons.Registry
 	Definitions func() *definition.Set
 	// Password is the login password (suite_run_pass); "" disables the
 	// login and every action.
@@ -72,12 +76,12 @@ type Config struct {
 	Rerun func(ctx context.Context, id int64, cases []string, by string) (*store.Session, error)
 	// Reload fetches the git repositories and loads the definitions
 	// again (nil: the button is not shown).
-	Reload func(ctx context.Context) *master.ReloadReport
+	Reload func(ctx context.Context) *catalog.ReloadReport
 	Log    *slog.Logger
 	Now    func() time.Time
 }
 
-// Handler serves the pages; it implements master.WebUI.
+// Handler serves the pages; it implements httpapi.WebUI.
 type Handler struct {
 	cfg   Config
 	mux   *http.ServeMux
@@ -87,31 +91,7 @@ type Handler struct {
 	logins *loginLimiter
 }
 
-var _ master.WebUI = (*Handler)(nil)
-
-// FromMaster configures the pages of a master.
-func FromMaster(m *master.Master, password string, public bool, keyFile string) Config {
-	o := m.Options()
-	c := Config{Views: m.Views(), Manager: m.Manager, Scheduler: m.Scheduler, Store: m.Store, Changes: m.Changes,
-		Registry: m.Registry, Definitions: m.Definitions, Password: func() string { return password },
-		APIIdentity: m.APIIdentity, Public: public, Secure: o.WebTLS, KeyFile: keyFile, Log: o.Log}
-	c.Rerun = func(ctx context.Context, id int64, cases []string, by string) (*store.Session, error) {
-		if len(cases) == 0 {
-			return m.Manager.Rerun(ctx, id, by)
-		}
-		old, err := m.Store.Session(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		return m.Manager.Start(ctx, old.Suite, cases, fmt.Sprintf("%s, re-run of session %d", by, id))
-	}
-	c.Reload = m.ReloadReport
-	// Machines that connect by themselves have no cluster to stop.
-	if m.Manager.Clusters != nil {
-		c.StopCluster = m.Manager.StopCluster
-	}
-	return c
-}
+var _ httpapi.WebUI = (*Handler)(nil)
 
 // New builds the handler.
 func New(cfg Config) (*Handler, error) {
@@ -323,7 +303,7 @@ func (h *Handler) errorPage(w http.ResponseWriter, r *http.Request, code int, er
 // missing, 500 otherwise.
 func (h *Handler) viewError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
-	case errors.Is(err, master.ErrBadQuery):
+	case errors.Is(err, httpapi.ErrBadQuery):
 		h.errorPage(w, r, http.StatusBadRequest, err)
 	case errors.Is(err, store.ErrNotFound):
 		h.errorPage(w, r, http.StatusNotFound, err)

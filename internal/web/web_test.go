@@ -27,12 +27,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/httpapi"
+	"github.com/xrdtest/xrdtest/internal/session"
+
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/hypervisor"
 	"github.com/xrdtest/xrdtest/internal/master"
 	"github.com/xrdtest/xrdtest/internal/store"
 	"github.com/xrdtest/xrdtest/internal/testutil"
-	"github.com/xrdtest/xrdtest/internal/web"
 )
 
 const password = "web-test-pass-8181"
@@ -94,17 +96,15 @@ func start(t *testing.T, opts ...option) *testServer {
 	var wo webOpts
 	mo := master.Options{
 		StateDir: filepath.Join(dir, "master"), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0",
-		Token: "daemon-token", APIToken: "api-token-123", APITokens: []master.APIToken{{Name: "ci", Token: "ci-token-0123456789abcdef"}},
+		Token: "daemon-token", APIToken: "api-token-123", APITokens: []httpapi.APIToken{{Name: "ci", Token: "ci-token-0123456789abcdef"}},
 		Repos:    []definition.Repo{{Root: repo}},
-		Settings: master.SessionSettings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: time.Second},
+		Settings: session.Settings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: time.Second},
 		Log:      log, Version: "test", ReloadDebounce: -1,
 	}
 	for _, o := range opts {
 		o(&mo, &wo)
 	}
-	mo.WebUI = func(m *master.Master) (master.WebUI, error) {
-		return web.New(web.FromMaster(m, password, !wo.private, filepath.Join(dir, "master", "web-key")))
-	}
+	mo.Pages = &master.Pages{Password: password, Public: !wo.private, KeyFile: filepath.Join(dir, "master", "web-key")}
 	m, err := master.Open(context.Background(), mo)
 	if err != nil {
 		t.Fatal(err)

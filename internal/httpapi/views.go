@@ -1,0 +1,819 @@
+package httpapi
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/xrdtest/xrdtest/internal/catalog"
+	"github.com/xrdtest/xrdtest/internal/daemons"
+	"github.com/xrdtest/xrdtest/internal/session"
+
+	"github.com/xrdtest/xrdtest/internal/definition"
+	"github.com/xrdtest/xrdtest/internal/pki"
+	"github.com/xrdtest/xrdtest/internal/scheduler"
+	"github.com/xrdtest/xrdtest/internal/store"
+)
+
+// Views builds what the web pages and the JSON API show. Both call the
+// same functions, so a page and its API endpoint always agree, and none
+// reads more of the history than one screen needs (no function loads all
+// sessions: the statistics come from Store.Stats).
+type Views struct {
+	Manager   *session.Manager
+	Registry  *daemons.Registry
+	Scheduler *scheduler.Scheduler
+	Store     store.Store
+	Version   string
+	Started   time.Time
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+	// LastReload reports the definitions' last load (nil: not known).
+	LastReload func() *catalog.ReloadReport
+}
+
+// ErrBadQuery is wrapped by the errors of invalid view parameters (a bad
+// history filter): the caller answers 400.
+var ErrBadQuery = errors.New("bad query")
+
+func (v *Views) now() time.Time {
+	if v.Now != nil {
+		return v.Now()
+	}
+	return time.Now()
+}
+
+func (v *Views) defs() *definition.Set {
+	if v.Manager != nil && v.Manager.Definitions != nil {
+		if d := v.Manager.Definitions(); d != nil {
+			return d
+		}
+	}
+	return &definition.Set{}
+}
+
+// ---- dashboard ----
+
+// Dashboard is the front page.
+type Dashboard struct {
+	Version     string                   `json:"version"`
+	Started     time.Time                `json:"started"`
+	Uptime      Duration                 `json:"uptime"`
+	Slaves      []daemons.DaemonInfo     `json:"slaves"`
+	Hypervisors []daemons.HypervisorInfo `json:"hypervisors"`
+	Clusters    []ClusterView            `json:"clusters"`
+	// Active lists the queued and running sessions, oldest first, with
+	// their progress.
+	Active   []SessionProgress   `json:"active"`
+	NextRuns []scheduler.NextRun `json:"next_runs"`
+	Stats    *StatsView          `json:"stats"`
+	// DefinitionErrors counts the errors of the definitions loaded last.
+	DefinitionErrors int `json:"definition_errors"`
+}
+
+// Duration is a time.Duration that reads well in JSON ("1h2m3s").
+type Duration time.Duration
+
+// MarshalText renders the duration as Go does, rounded to milliseconds.
+func (d Duration) MarshalText() ([]byte, error) {
+	return []byte(time.Duration(d).Round(time.Millisecond).String()), nil
+}
+
+// SessionProgress is an active session and the state of each of its
+// stages, planned ones included.
+type SessionProgress struct {
+	*store.Session
+	Stages []StageProgress `json:"stages"`
+	// Current is the index of the running stage (-1: none).
+	Current int `json:"current"`
+}
+
+// StageProgress is one stage of a session summarised over its slaves.
+type StageProgress struct {
+	Index int    `json:"index"`
+	Name  string `json:"name"`
+	// Status: pending (not started), running, passed, failed (some
+	// failed, timed out or were lost), skipped or cancelled.
+	Status store.Status `json:"status"`
+	Done   int          `json:"done"`  // slaves finished
+	Total  int          `json:"total"` // slaves
+}
+
+// Dashboard builds the front page. statsDays is the window of the
+// statistics.
+func (v *Views) Dashboard(ctx context.Context, statsDays int) (*Dashboard, error) {
+	now := v.now()
+	d := &Dashboard{Version: v.Version, Started: v.Started, Uptime: Duration(now.Sub(v.Started)),
+		Hypervisors: v.Hypervisors(), Slaves: []daemons.DaemonInfo{}, Active: []SessionProgress{}, NextRuns: []scheduler.NextRun{}}
+	for _, di := range v.Registry.Daemons() {
+		if di.Role == string(pki.RoleSlave) {
+			d.Slaves = append(d.Slaves, di)
+		}
+	}
+	active, err := v.activeSessions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range active {
+		p, err := v.progress(ctx, s)
+		if err != nil {
+			return nil, err
+		}
+		d.Active = append(d.Active, *p)
+	}
+	if d.Clusters, err = v.clusters(ctx, active); err != nil {
+		return nil, err
+	}
+	if v.Scheduler != nil {
+		d.NextRuns = v.Scheduler.NextRuns()
+		if len(d.NextRuns) > 10 {
+			d.NextRuns = d.NextRuns[:10]
+		}
+	}
+	if d.Stats, err = v.Stats(ctx, statsDays); err != nil {
+		return nil, err
+	}
+	d.DefinitionErrors = len(v.defs().Diagnostics.Errors())
+	return d, nil
+}
+
+// activeSessions lists the queued and running sessions, oldest first.
+func (v *Views) activeSessions(ctx context.Context) ([]*store.Session, error) {
+	list, _, err := v.Store.Sessions(ctx, store.Filter{States: []store.SessionState{store.SessionQueued, store.SessionRunning}, Limit: 200})
+	slices.Reverse(list)
+	return list, err
+}
+
+// progress summarises the stages of a session, the planned ones that have
+// not started as pending.
+func (v *Views) progress(ctx context.Context, s *store.Session) (*SessionProgress, error) {
+	stages, err := v.Store.Stages(ctx, s.ID)
+	if err != nil {
+		return nil, err
+	}
+	results, err := store.ResultSummaries(ctx, v.Store, s.ID)
+	if err != nil {
+		return nil, err
+	}
+	p := &SessionProgress{Session: s, Current: -1}
+	for _, row := range v.stageRows(s, stages, results) {
+		sp := StageProgress{Index: row.Index, Name: row.Name, Status: row.Status, Total: len(row.Cells)}
+		for _, c := range row.Cells {
+			if c.Status != "" && c.Status != store.StatusPending && c.Status != store.StatusRunning {
+				sp.Done++
+			}
+		}
+		if row.Status == store.StatusRunning {
+			p.Current = row.Index
+		}
+		p.Stages = append(p.Stages, sp)
+	}
+	return p, nil
+}
+
+// ---- statistics ----
+
+// StatsView is Store.Stats over the last Days days, with the figures the
+// pages show.
+type StatsView struct {
+	*store.Stats
+	Days         int      `json:"days"`
+	PassRate     *float64 `json:"pass_rate"` // nil: no session ran to a verdict
+	MeanDuration Duration `json:"mean_duration"`
+}
+
+// Stats summarises the sessions created in the last days days (1 to 366).
+func (v *Views) Stats(ctx context.Context, days int) (*StatsView, error) {
+	if days < 1 || days > 366 {
+		return nil, fmt.Errorf("%w: days must be 1 to 366, not %d", ErrBadQuery, days)
+	}
+	now := v.now().UTC()
+	// Whole UTC days, today included.
+	from := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC).AddDate(0, 0, 1-days)
+	st, err := v.Store.Stats(ctx, from, now.Add(time.Nanosecond))
+	if err != nil {
+		return nil, err
+	}
+	if st.PerDay == nil {
+		st.PerDay = []store.DayStats{} // [] as the other lists, not null
+	}
+	sv := &StatsView{Stats: st, Days: days, MeanDuration: Duration(st.MeanDuration)}
+	if r, ok := st.PassRate(); ok {
+		sv.PassRate = &r
+	}
+	return sv, nil
+}
+
+// ---- daemons and clusters ----
+
+// Hypervisors lists the connected hypervisors by name.
+func (v *Views) Hypervisors() []daemons.HypervisorInfo {
+	return v.Registry.HypervisorInfos(v.placements())
+}
+
+// placements maps the clusters started on hypervisors to theirs.
+func (v *Views) placements() map[string]string {
+	if h, ok := v.Manager.Clusters.(*daemons.Hypervisors); ok && h != nil {
+		return h.Placements()
+	}
+	return map[string]string{}
+}
+
+// ClusterView is a defined cluster and the state of its hosts.
+type ClusterView struct {
+	Name    string             `json:"name"`
+	File    string             `json:"file"`
+	Network definition.Network `json:"network"`
+	// Hypervisor runs the cluster ("" when not started on a hypervisor).
+	Hypervisor string `json:"hypervisor,omitempty"`
+	// Sessions are the active sessions that use the cluster.
+	Sessions []int64    `json:"sessions"`
+	Hosts    []HostView `json:"hosts"`
+}
+
+// HostView is one host of a cluster.
+type HostView struct {
+	Name string `json:"name"`
+	IP   string `json:"ip"`
+	// State: "connected", "busy" (running Stage), "disconnected" (lost
+	// unless it comes back), the last start-up phase reported while its
+	// cluster starts, or "down".
+	State string `json:"state"`
+	// Stage is the stage it runs, stage StageIndex of session Session
+	// (as daemons.DaemonInfo).
+	Stage      string `json:"stage,omitempty"`
+	Session    int64  `json:"session,omitempty"`
+	StageIndex int    `json:"stage_index,omitempty"`
+	// Since: when the slave connected.
+	Since time.Time `json:"since,omitzero"`
+}
+
+// Clusters lists the defined clusters and the state of their hosts.
+func (v *Views) Clusters(ctx context.Context) ([]ClusterView, error) {
+	active, err := v.activeSessions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return v.clusters(ctx, active)
+}
+
+func (v *Views) clusters(ctx context.Context, active []*store.Session) ([]ClusterView, error) {
+	defs := v.defs()
+	slaves := map[string]daemons.DaemonInfo{}
+	for _, d := range v.Registry.Daemons() {
+		if d.Role == string(pki.RoleSlave) {
+			slaves[d.Name] = d
+		}
+	}
+	placed := v.placements()
+	// The clusters the active sessions use, and the hosts' last start-up
+	// phase from those sessions' events ("host: phase").
+	users := map[string][]int64{}
+	phase := map[string]string{}
+	for _, s := range active {
+		su := defs.Suite(s.Suite)
+		if su == nil {
+			continue
+		}
+		for _, c := range su.Clusters {
+			users[c] = append(users[c], s.ID)
+		}
+		evs, err := v.Store.Events(ctx, s.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range evs {
+			if e.Kind == "cluster" {
+				if host, ph, ok := strings.Cut(e.Message, ": "); ok {
+					phase[host] = ph
+				}
+			}
+		}
+	}
+	out := []ClusterView{}
+	for _, c := range defs.Clusters {
+		cv := ClusterView{Name: c.Name, File: c.File, Network: c.Network, Hypervisor: placed[c.Name], Sessions: users[c.Name], Hosts: []HostView{}}
+		if cv.Sessions == nil {
+			cv.Sessions = []int64{}
+		}
+		for _, h := range c.Hosts {
+			hv := HostView{Name: h.Name, IP: h.IP, State: "down"}
+			if d, ok := slaves[h.Name]; ok {
+				hv.State, hv.Stage, hv.Session, hv.StageIndex, hv.Since = d.State, d.Stage, d.Session, d.StageIndex, d.Since
+				if d.State == "connected" && d.Stage != "" {
+					hv.State = "busy"
+				}
+			} else if ph := phase[h.Name]; ph != "" && len(cv.Sessions) > 0 {
+				hv.State = ph
+			}
+			cv.Hosts = append(cv.Hosts, hv)
+		}
+		out = append(out, cv)
+	}
+	slices.SortFunc(out, func(a, b ClusterView) int { return cmp.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// ---- suites ----
+
+// SuitesView lists the suites and the definition problems.
+type SuitesView struct {
+	Suites []SuiteView `json:"suites"`
+	// Broken lists the suites that did not load, with their errors.
+	Broken []BrokenView `json:"broken"`
+	// Errors and Warnings are all the diagnostics, by file and line.
+	Errors   []DiagnosticView `json:"errors"`
+	Warnings []DiagnosticView `json:"warnings"`
+	// SchedulerOff: the scheduler is disabled ([scheduler] enabled = 0),
+	// no suite runs on its schedule.
+	SchedulerOff bool `json:"scheduler_off"`
+	// Repos are the definition repositories as last loaded (when), with
+	// their revisions and sync errors.
+	Repos  []catalog.RepoStatus `json:"repos"`
+	Loaded time.Time            `json:"loaded,omitzero"`
+}
+
+// SuiteView is one suite's definition summary and recent results.
+type SuiteView struct {
+	Name         string         `json:"name"`
+	File         string         `json:"file"`
+	Clusters     []string       `json:"clusters"`
+	Machines     []string       `json:"machines"`
+	Cases        []string       `json:"cases"`
+	Schedule     string         `json:"schedule"` // the cron dict, as written
+	Next         time.Time      `json:"next,omitzero"`
+	Enabled      bool           `json:"enabled"`
+	Pending      bool           `json:"pending"` // a scheduled run waits for the running one
+	AlertEmails  []string       `json:"alert_emails"`
+	AlertSuccess string         `json:"alert_success"`
+	AlertFailure string         `json:"alert_failure"`
+	Running      bool           `json:"running"`
+	Recent       []SessionBrief `json:"recent"` // newest first
+	// Errors and warnings of the suite's files (a suite that loaded can
+	// have warnings, or errors in a newer version of its files when the
+	// last good definition is kept).
+	Diagnostics []DiagnosticView `json:"diagnostics"`
+}
+
+// SessionBrief is one cell of a pass/fail strip.
+type SessionBrief struct {
+	ID      int64              `json:"id"`
+	State   store.SessionState `json:"state"`
+	Created time.Time          `json:"created"`
+}
+
+// BrokenView is a definition that did not load.
+type BrokenView struct {
+	Kind   string           `json:"kind"` // suite or cluster
+	Name   string           `json:"name"`
+	File   string           `json:"file"`
+	Errors []DiagnosticView `json:"errors"`
+}
+
+// DiagnosticView is a definition problem at file:line.
+type DiagnosticView struct {
+	Severity string `json:"severity"`
+	File     string `json:"file"`
+	Line     int    `json:"line"`
+	Message  string `json:"message"`
+}
+
+// Where is file:line, or file when the line is unknown.
+func (d DiagnosticView) Where() string {
+	if d.Line > 0 {
+		return fmt.Sprintf("%s:%d", d.File, d.Line)
+	}
+	return d.File
+}
+
+func diagView(d definition.Diagnostic) DiagnosticView {
+	return DiagnosticView{Severity: d.Severity.String(), File: d.File, Line: d.Line, Message: d.Message}
+}
+
+// inDir reports whether the diagnostic d is about file or a file in its
+// folder, in repository repo.
+func inDir(d definition.Diagnostic, repo, file string) bool {
+	if d.Repo != repo {
+		return false
+	}
+	dir := path.Dir(file)
+	return d.File == file || (dir != "." && strings.HasPrefix(d.File, dir+"/"))
+}
+
+// recentPerSuite is the length of the pass/fail strips.
+const recentPerSuite = 20
+
+// Suites lists every suite with its summary and last results, and the
+// definitions that did not load.
+func (v *Views) Suites(ctx context.Context) (*SuitesView, error) {
+	defs := v.defs()
+	next := map[string]scheduler.NextRun{}
+	if v.Scheduler != nil {
+		for _, n := range v.Scheduler.NextRuns() {
+			next[n.Suite] = n
+		}
+	}
+	out := &SuitesView{Suites: []SuiteView{}, Broken: []BrokenView{}, Errors: []DiagnosticView{}, Warnings: []DiagnosticView{}, Repos: []catalog.RepoStatus{}}
+	if v.LastReload != nil {
+		if rep := v.LastReload(); rep != nil {
+			out.Repos, out.Loaded = rep.Repos, rep.Loaded
+		}
+	}
+	for _, d := range defs.Diagnostics {
+		if d.Severity == definition.Error {
+			out.Errors = append(out.Errors, diagView(d))
+		} else {
+			out.Warnings = append(out.Warnings, diagView(d))
+		}
+	}
+	for _, s := range defs.Suites {
+		n := next[s.Name]
+		enabled, known, err := v.Store.SuiteEnabled(ctx, s.Name)
+		if err != nil {
+			return nil, err
+		}
+		sv := SuiteView{Name: s.Name, File: s.File, Clusters: s.Clusters, Machines: s.Machines, Cases: []string{},
+			Schedule: scheduleText(s.Schedule), Next: n.Next, Enabled: enabled || !known, Pending: n.Pending,
+			AlertEmails: s.AlertEmails, AlertSuccess: string(s.AlertSuccess), AlertFailure: string(s.AlertFailure),
+			Recent: []SessionBrief{}, Diagnostics: []DiagnosticView{}}
+		// The scheduler reports a suite enabled only when it is on too.
+		if sv.Enabled && v.Scheduler != nil && !n.Enabled {
+			out.SchedulerOff = true
+		}
+		if v.Manager != nil {
+			sv.Running = v.Manager.Running(s.Name)
+		}
+		for _, tc := range s.Tests {
+			sv.Cases = append(sv.Cases, tc.Name)
+		}
+		recent, _, err := v.Store.Sessions(ctx, store.Filter{Suite: s.Name, Limit: recentPerSuite})
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range recent {
+			sv.Recent = append(sv.Recent, SessionBrief{ID: r.ID, State: r.State, Created: r.Created})
+		}
+		for _, d := range defs.Diagnostics {
+			if inDir(d, s.Repo, s.File) {
+				sv.Diagnostics = append(sv.Diagnostics, diagView(d))
+			}
+		}
+		out.Suites = append(out.Suites, sv)
+	}
+	slices.SortFunc(out.Suites, func(a, b SuiteView) int { return cmp.Compare(a.Name, b.Name) })
+	for _, f := range defs.Failed {
+		b := BrokenView{Kind: f.Kind, Name: f.Name, File: f.File, Errors: []DiagnosticView{}}
+		for _, d := range defs.Diagnostics.Errors() {
+			if (f.Kind == "suite" && inDir(d, f.Repo, f.File)) || (d.Repo == f.Repo && d.File == f.File) {
+				b.Errors = append(b.Errors, diagView(d))
+			}
+		}
+		out.Broken = append(out.Broken, b)
+	}
+	return out, nil
+}
+
+// scheduleText renders a schedule dict as written: "hour=3, minute=*/5".
+func scheduleText(s map[string]any) string {
+	order := []string{"year", "month", "day", "week", "day_of_week", "hour", "minute", "second", "start_date"}
+	var parts []string
+	for _, k := range order {
+		if v, ok := s[k]; ok {
+			parts = append(parts, fmt.Sprintf("%s=%v", k, v))
+		}
+	}
+	var rest []string
+	for k, v := range s {
+		if !slices.Contains(order, k) {
+			rest = append(rest, fmt.Sprintf("%s=%v", k, v))
+		}
+	}
+	slices.Sort(rest)
+	return strings.Join(append(parts, rest...), ", ")
+}
+
+// ---- history ----
+
+// HistoryQuery selects a page of the history.
+type HistoryQuery struct {
+	Suite   string               `json:"suite,omitempty"`
+	States  []store.SessionState `json:"states,omitempty"`
+	From    string               `json:"from,omitempty"` // YYYY-MM-DD, UTC, inclusive
+	To      string               `json:"to,omitempty"`   // YYYY-MM-DD, UTC, inclusive
+	Page    int                  `json:"page"`           // from 1
+	PerPage int                  `json:"per_page"`
+}
+
+// History paging limits.
+const (
+	DefaultPerPage = 50
+	MaxPerPage     = 500
+	maxPage        = 10_000_000
+)
+
+// SessionStates lists the session states, for filters.
+func SessionStates() []store.SessionState { return slices.Clone(sessionStates) }
+
+// ParseHistoryQuery reads suite, state (repeatable), from, to, page and
+// per_page; errors wrap ErrBadQuery and name the parameter.
+func ParseHistoryQuery(q url.Values) (HistoryQuery, error) {
+	h := HistoryQuery{Suite: strings.TrimSpace(q.Get("suite")), From: q.Get("from"), To: q.Get("to"), Page: 1, PerPage: DefaultPerPage}
+	bad := func(format string, args ...any) (HistoryQuery, error) {
+		return HistoryQuery{}, fmt.Errorf("%w: "+format, append([]any{ErrBadQuery}, args...)...)
+	}
+	if len(h.Suite) > 200 || strings.ContainsFunc(h.Suite, unicode.IsControl) {
+		return bad("suite: not a suite name")
+	}
+	for _, s := range q["state"] {
+		if s == "" {
+			continue
+		}
+		st := store.SessionState(s)
+		if !slices.Contains(sessionStates, st) {
+			return bad("state %q: want one of %s", s, joinStates(sessionStates))
+		}
+		if !slices.Contains(h.States, st) {
+			h.States = append(h.States, st)
+		}
+	}
+	for _, d := range []struct{ name, v string }{{"from", h.From}, {"to", h.To}} {
+		if d.v == "" {
+			continue
+		}
+		// Times are stored as int64 nanoseconds: 1678 to 2262.
+		if t, err := time.Parse(time.DateOnly, d.v); err != nil || t.Year() < 1970 || t.Year() > 2200 {
+			return bad("%s %q: want a date YYYY-MM-DD from 1970 to 2200", d.name, d.v)
+		}
+	}
+	if h.From != "" && h.To != "" && h.To < h.From {
+		return bad("to %s is before from %s", h.To, h.From)
+	}
+	for _, p := range []struct {
+		name string
+		dst  *int
+		max  int
+	}{{"page", &h.Page, maxPage}, {"per_page", &h.PerPage, MaxPerPage}} {
+		s := q.Get(p.name)
+		if s == "" {
+			continue
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > p.max {
+			return bad("%s %q: want a number from 1 to %d", p.name, s, p.max)
+		}
+		*p.dst = n
+	}
+	return h, nil
+}
+
+func joinStates(ss []store.SessionState) string {
+	parts := make([]string, len(ss))
+	for i, s := range ss {
+		parts[i] = string(s)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Values renders the query as URL parameters (page left out when 1).
+func (h HistoryQuery) Values() url.Values {
+	q := url.Values{}
+	if h.Suite != "" {
+		q.Set("suite", h.Suite)
+	}
+	for _, s := range h.States {
+		q.Add("state", string(s))
+	}
+	if h.From != "" {
+		q.Set("from", h.From)
+	}
+	if h.To != "" {
+		q.Set("to", h.To)
+	}
+	if h.PerPage != 0 && h.PerPage != DefaultPerPage {
+		q.Set("per_page", strconv.Itoa(h.PerPage))
+	}
+	if h.Page > 1 {
+		q.Set("page", strconv.Itoa(h.Page))
+	}
+	return q
+}
+
+// HistoryView is one page of the history.
+type HistoryView struct {
+	Query    HistoryQuery     `json:"query"`
+	Sessions []*store.Session `json:"sessions"`
+	Total    int              `json:"total"`
+	Pages    int              `json:"pages"`
+	// Suites are the loaded suites' names, for the filter.
+	Suites []string `json:"suites"`
+}
+
+// History returns one page of the sessions matching q, newest first.
+func (v *Views) History(ctx context.Context, q HistoryQuery) (*HistoryView, error) {
+	if q.Page < 1 {
+		q.Page = 1
+	}
+	if q.PerPage < 1 || q.PerPage > MaxPerPage {
+		q.PerPage = DefaultPerPage
+	}
+	f := store.Filter{Suite: q.Suite, States: q.States, Limit: q.PerPage, Offset: (q.Page - 1) * q.PerPage}
+	if q.From != "" {
+		t, err := time.Parse(time.DateOnly, q.From)
+		if err != nil {
+			return nil, fmt.Errorf("%w: from: %v", ErrBadQuery, err)
+		}
+		f.From = t
+	}
+	if q.To != "" {
+		t, err := time.Parse(time.DateOnly, q.To)
+		if err != nil {
+			return nil, fmt.Errorf("%w: to: %v", ErrBadQuery, err)
+		}
+		f.To = t.AddDate(0, 0, 1)
+	}
+	list, total, err := v.Store.Sessions(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	hv := &HistoryView{Query: q, Sessions: list, Total: total, Pages: max(1, (total+q.PerPage-1)/q.PerPage), Suites: []string{}}
+	if hv.Sessions == nil {
+		hv.Sessions = []*store.Session{}
+	}
+	for _, s := range v.defs().Suites {
+		hv.Suites = append(hv.Suites, s.Name)
+	}
+	slices.Sort(hv.Suites)
+	return hv, nil
+}
+
+// ---- one session ----
+
+// SessionView is a session's matrix of stages and slaves, without the
+// scripts (fetch one with Script), with its events and collected logs.
+type SessionView struct {
+	*store.Session
+	Duration Duration `json:"duration"` // so far, while running
+	// Slaves are the matrix's columns: the session's machines in order.
+	Slaves []string `json:"slaves"`
+	// Stages are its rows, in execution order; planned stages that have
+	// not started are included (Planned), pending.
+	Stages []StageRow      `json:"stages"`
+	Events []store.Event   `json:"events"`
+	Logs   []store.LogFile `json:"logs"`
+}
+
+// StageRow is one stage with a cell per slave.
+type StageRow struct {
+	Index   int          `json:"index"`
+	Name    string       `json:"name"`
+	Case    string       `json:"case,omitempty"`
+	Started time.Time    `json:"started,omitzero"`
+	Ended   time.Time    `json:"ended,omitzero"`
+	Planned bool         `json:"planned,omitempty"`
+	Status  store.Status `json:"status"` // summarised over the cells
+	Cells   []Cell       `json:"cells"`  // aligned with SessionView.Slaves
+}
+
+// Cell is one slave's result of a stage (Status pending when none yet).
+type Cell struct {
+	Slave       string       `json:"slave"`
+	Status      store.Status `json:"status"`
+	ExitCode    *int         `json:"exit_code"`
+	Start       time.Time    `json:"start,omitzero"`
+	End         time.Time    `json:"end,omitzero"`
+	Duration    Duration     `json:"duration"` // so far, while running
+	Message     string       `json:"message,omitempty"`
+	OutputBytes int64        `json:"output_bytes"`
+}
+
+// Session returns the view of session id (store.ErrNotFound when absent).
+func (v *Views) Session(ctx context.Context, id int64) (*SessionView, error) {
+	s, err := v.Store.Session(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	stages, err := v.Store.Stages(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	results, err := store.ResultSummaries(ctx, v.Store, id)
+	if err != nil {
+		return nil, err
+	}
+	sv := &SessionView{Session: s, Slaves: slices.Clone(s.Machines), Stages: v.stageRows(s, stages, results)}
+	if sv.Slaves == nil {
+		sv.Slaves = []string{}
+	}
+	if !s.Started.IsZero() {
+		end := s.Ended
+		if end.IsZero() {
+			end = v.now()
+		}
+		sv.Duration = Duration(end.Sub(s.Started))
+	}
+	if sv.Events, err = v.Store.Events(ctx, id); err != nil {
+		return nil, err
+	}
+	if sv.Logs, err = v.Store.Logs(ctx, id); err != nil {
+		return nil, err
+	}
+	if sv.Events == nil {
+		sv.Events = []store.Event{}
+	}
+	if sv.Logs == nil {
+		sv.Logs = []store.LogFile{}
+	}
+	return sv, nil
+}
+
+// stageRows builds the matrix: the recorded stages, then the planned ones
+// of an unfinished session (from the suite as loaded now).
+func (v *Views) stageRows(s *store.Session, stages []*store.Stage, results []*store.Result) []StageRow {
+	now := v.now()
+	byStage := map[int]map[string]*store.Result{}
+	for _, r := range results {
+		if byStage[r.Stage] == nil {
+			byStage[r.Stage] = map[string]*store.Result{}
+		}
+		byStage[r.Stage][r.Slave] = r
+	}
+	rows := []StageRow{}
+	seen := map[int]bool{}
+	for _, st := range stages {
+		seen[st.Index] = true
+		row := StageRow{Index: st.Index, Name: st.Name, Case: st.Case, Started: st.Started, Ended: st.Ended}
+		for _, slave := range s.Machines {
+			c := Cell{Slave: slave, Status: store.StatusPending}
+			if r := byStage[st.Index][slave]; r != nil {
+				c = Cell{Slave: slave, Status: r.Status, ExitCode: r.ExitCode, Start: r.Start, End: r.End, Message: r.Message, OutputBytes: r.OutputBytes}
+				if !r.Start.IsZero() {
+					end := r.End
+					if end.IsZero() {
+						end = now
+					}
+					c.Duration = Duration(end.Sub(r.Start))
+				}
+			}
+			row.Cells = append(row.Cells, c)
+		}
+		row.Status = summarize(row.Cells, !st.Ended.IsZero())
+		rows = append(rows, row)
+	}
+	if !s.State.Finished() {
+		if su := v.defs().Suite(s.Suite); su != nil {
+			for _, ps := range session.Plan(su, s.Cases) {
+				if seen[ps.Index] {
+					continue
+				}
+				row := StageRow{Index: ps.Index, Name: ps.Name, Case: ps.Case, Planned: true, Status: store.StatusPending}
+				for _, slave := range s.Machines {
+					row.Cells = append(row.Cells, Cell{Slave: slave, Status: store.StatusPending})
+				}
+				rows = append(rows, row)
+			}
+		}
+	}
+	for i := range rows {
+		if rows[i].Cells == nil {
+			rows[i].Cells = []Cell{}
+		}
+	}
+	slices.SortStableFunc(rows, func(a, b StageRow) int { return cmp.Compare(a.Index, b.Index) })
+	return rows
+}
+
+// summarize is a stage's status over its cells: running while any runs
+// (or the stage has not ended), then the worst outcome.
+func summarize(cells []Cell, ended bool) store.Status {
+	has := map[store.Status]bool{}
+	for _, c := range cells {
+		has[c.Status] = true
+	}
+	switch {
+	case has[store.StatusRunning] || (!ended && len(cells) > 0):
+		return store.StatusRunning
+	case has[store.StatusFailed] || has[store.StatusTimeout] || has[store.StatusLost]:
+		return store.StatusFailed
+	case has[store.StatusCancelled]:
+		return store.StatusCancelled
+	case has[store.StatusPassed]:
+		return store.StatusPassed
+	case has[store.StatusSkipped]:
+		return store.StatusSkipped
+	}
+	return store.StatusPending
+}
+
+// Result returns one slave's result of one stage, with its script (the
+// exact script that ran, after tag substitution).
+func (v *Views) Result(ctx context.Context, id int64, stage int, slave string) (*store.Result, error) {
+	return store.OneResult(ctx, v.Store, id, stage, slave)
+}

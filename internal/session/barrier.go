@@ -1,0 +1,327 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/xrdtest/xrdtest/internal/definition"
+	"github.com/xrdtest/xrdtest/internal/store"
+)
+
+// barrierEngine executes one session in lock-step: the stages of its plan,
+// each a barrier over all its machines (no slave starts a stage before every
+// slave ended the one before), with the failure rules of DEFINITIONS.md d:
+//
+//	suite_init failed anywhere   -> every case skipped, suite_finalize runs
+//	<case>:init failed anywhere  -> <case>:run skipped, <case>:finalize runs
+//	run/finalize failed          -> recorded, the session goes on
+//	slave lost / session cancel  -> the current case's finalize and
+//	                                suite_finalize run (on the slaves left),
+//	                                the remaining cases are skipped
+type barrierEngine struct {
+	store    store.Store
+	disp     Dispatcher
+	log      *slog.Logger
+	session  *store.Session
+	suite    *definition.Suite
+	hosts    map[string]*definition.Host // by full name, for @diskmounts@
+	stages   []plannedStage
+	webPort  int
+	webProto string
+	timeout  time.Duration // per stage
+	grace    time.Duration
+	// cancelReq is closed when a user cancels the session.
+	cancelReq <-chan struct{}
+	// changed is called after every recorded change (live views).
+	changed func(session int64)
+	// sync coordinates the scripts' sync calls (nil: none).
+	sync *SyncHub
+	// caseEnded, if set, is called when a test case's finalize stage
+	// ended, its results recorded (CASE alert mails).
+	caseEnded func(caseName string)
+	// results writes the current stage's results in batches.
+	results *resultBatcher
+	now     func() time.Time
+	// observe is told of every stage that ran on a slave (nil: nobody).
+	observe func(kind StageKind, r *store.Result)
+}
+
+// stageVerdict summarises one stage over all its slaves.
+type stageVerdict struct {
+	failed    []string // "a.xrd.test (exit 1)", ...
+	lost      []string
+	cancelled bool
+}
+
+func (v stageVerdict) ok() bool { return len(v.failed) == 0 && len(v.lost) == 0 && !v.cancelled }
+
+// run executes the session and returns its final state and, when it did
+// not pass, why.
+func (r *barrierEngine) run(ctx context.Context) (store.SessionState, string) {
+	var (
+		lost       = map[string]bool{}
+		skipCases  string // why the remaining cases are skipped
+		skipRun    string // why the current case's run is skipped
+		caseActive string // the case whose init was dispatched
+		failures   []string
+		cancelled  bool
+		shutdownAt string // "during <stage>" the master's shutdown interrupted
+	)
+	for _, ps := range r.stages {
+		skip := ""
+		switch ps.kind {
+		case CaseInit:
+			skipRun, caseActive = "", ""
+			skip = skipCases
+			if skip == "" {
+				caseActive = ps.cas
+			}
+		case CaseRun:
+			skip = firstNonEmpty(skipCases, skipRun)
+		case CaseFinalize:
+			if caseActive != ps.cas {
+				skip = skipCases
+			}
+		}
+		down := ctx.Err() != nil
+		if down {
+			skip = "the master is shutting down"
+		}
+		v := r.runStage(ctx, ps, lost, skip, cancelled)
+		if ctx.Err() != nil && shutdownAt == "" {
+			shutdownAt = "during " + ps.name
+			if down {
+				shutdownAt = "before " + ps.name
+			}
+		}
+		for _, f := range v.failed {
+			failures = append(failures, fmt.Sprintf("%s failed on %s", ps.name, f))
+		}
+		if len(v.lost) > 0 {
+			failures = append(failures, fmt.Sprintf("%s: slave lost: %s", ps.name, strings.Join(v.lost, ", ")))
+			skipCases = firstNonEmpty(skipCases, "slave lost: "+strings.Join(v.lost, ", "))
+		}
+		if v.cancelled && !cancelled {
+			cancelled = true
+			skipCases = firstNonEmpty(skipCases, "the session was cancelled")
+		}
+		if !v.ok() {
+			switch ps.kind {
+			case SuiteInit:
+				skipCases = firstNonEmpty(skipCases, "suite_init failed")
+			case CaseInit:
+				skipRun = ps.name + " failed"
+			}
+		}
+		if ps.kind == CaseFinalize && r.caseEnded != nil {
+			r.caseEnded(ps.cas)
+		}
+	}
+	r.sync.endSession(r.session.ID)
+	switch {
+	case shutdownAt != "":
+		// The stage the shutdown cancelled shows as cancelled: the
+		// session is interrupted, not cancelled by a user.
+		return store.SessionInterrupted, joinReasons(append([]string{fmt.Sprintf("%v %s", context.Cause(ctx), shutdownAt)}, failures...))
+	case cancelled:
+		return store.SessionCancelled, joinReasons(append([]string{"cancelled"}, failures...))
+	case len(failures) > 0:
+		return store.SessionFailed, joinReasons(failures)
+	}
+	return store.SessionPassed, ""
+}
+
+func joinReasons(rs []string) string {
+	const max = 5
+	if len(rs) > max {
+		rs = append(rs[:max:max], fmt.Sprintf("and %d more", len(rs)-max))
+	}
+	return strings.Join(rs, "; ")
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// runStage runs one stage on every machine not lost, as a barrier: it
+// returns when all of them reported. skip non-empty records the stage as
+// skipped for that reason. afterCancel tells that the session was already
+// cancelled: such a stage (a finalize) is not cancelled again.
+func (r *barrierEngine) runStage(ctx context.Context, ps plannedStage, lost map[string]bool, skip string, afterCancel bool) stageVerdict {
+	st := &store.Stage{SessionID: r.session.ID, Index: ps.index, Name: ps.name, Case: ps.cas, Started: r.now()}
+	r.put(ctx, st)
+	r.results = newResultBatcher(ctx, r.store, r.log, r.notify)
+	log := r.log.With("stage", ps.name)
+
+	var v stageVerdict
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	stageCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	if !afterCancel && skip == "" {
+		go func() {
+			select {
+			case <-r.cancelReq:
+				stop()
+			case <-stageCtx.Done():
+			}
+		}()
+	}
+	// The dispatch goroutines record losses in lost; this stage's loop
+	// reads the losses of earlier stages only.
+	lostBefore := maps.Clone(lost)
+	var members []string
+	if skip == "" && !ps.script.NoOp() {
+		for _, slave := range r.session.Machines {
+			if !lostBefore[slave] {
+				members = append(members, slave)
+			}
+		}
+	}
+	r.sync.beginStage(r.session.ID, members)
+	for _, slave := range r.session.Machines {
+		res := &store.Result{SessionID: r.session.ID, Stage: ps.index, Slave: slave}
+		switch {
+		case skip != "":
+			res.Status, res.Message = store.StatusSkipped, skip
+		case lostBefore[slave]:
+			res.Status, res.Message = store.StatusSkipped, "the slave was lost earlier in the session"
+		case ps.script.NoOp():
+			now := r.now()
+			res.Status, res.Start, res.End, res.Message = store.StatusPassed, now, now, "no script: nothing to run"
+		default:
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				out := r.dispatch(stageCtx, ps, slave, res)
+				why := "finished its stage"
+				if out.Status == store.StatusLost {
+					why = "lost"
+				}
+				r.sync.finished(r.session.ID, slave, why)
+				mu.Lock()
+				defer mu.Unlock()
+				switch out.Status {
+				case store.StatusFailed, store.StatusTimeout:
+					v.failed = append(v.failed, slave+" ("+out.describe()+")")
+				case store.StatusLost:
+					v.lost = append(v.lost, slave)
+					lost[slave] = true
+				case store.StatusCancelled:
+					v.cancelled = true
+				}
+			}()
+			continue
+		}
+		r.putResult(ctx, res)
+	}
+	wg.Wait()
+	r.results.close()
+	st.Ended = r.now()
+	r.put(ctx, st)
+	if !v.ok() {
+		log.Info("stage did not pass", "failed", v.failed, "lost", v.lost, "cancelled", v.cancelled)
+	}
+	return v
+}
+
+func (o Outcome) describe() string {
+	switch {
+	case o.Status == store.StatusTimeout:
+		return "timeout"
+	case o.ExitCode != nil:
+		return fmt.Sprintf("exit %d", *o.ExitCode)
+	case o.Message != "":
+		return o.Message
+	}
+	return string(o.Status)
+}
+
+// dispatch runs the stage on one slave and records its result.
+func (r *barrierEngine) dispatch(ctx context.Context, ps plannedStage, slave string, res *store.Result) Outcome {
+	var disks []definition.Disk
+	if h := r.hosts[slave]; h != nil {
+		disks = h.Disks
+	}
+	res.Script = substitute(ps.script.Text, tagValues{slaveName: slave, webPort: r.webPort, webProto: r.webProto, disks: disks})
+	res.Status, res.Start = store.StatusRunning, r.now()
+	r.results.putLater(res)
+
+	w, err := r.store.OutputWriter(r.session.ID, ps.index, slave)
+	if err != nil {
+		out := Outcome{Status: store.StatusFailed, Start: res.Start, End: r.now(), Message: "cannot store output: " + err.Error()}
+		r.record(ctx, ps, res, out)
+		return out
+	}
+	cmd := StageCommand{
+		ID:        fmt.Sprintf("%d/%d/%s", r.session.ID, ps.index, slave),
+		Session:   r.session.ID,
+		Stage:     ps.index,
+		StageName: ps.name,
+		Script:    res.Script,
+		Env: []string{
+			fmt.Sprintf("XRDTEST_SESSION=%d", r.session.ID),
+			"XRDTEST_SUITE=" + r.suite.Name,
+			"XRDTEST_STAGE=" + ps.name,
+			"XRDTEST_CASE=" + ps.cas,
+			"XRDTEST_SLAVE=" + slave,
+		},
+		Timeout: r.timeout,
+		Grace:   r.grace,
+	}
+	out := r.disp.RunStage(ctx, slave, cmd, w)
+	if out.Status == store.StatusCancelled && ctx.Err() != nil && errors.Is(context.Cause(ctx), errShutdown) {
+		out.Message = strings.TrimSuffix(errShutdown.Error()+": "+out.Message, ": ")
+	}
+	if err := w.Close(); err != nil && out.Message == "" {
+		out.Message = "output incomplete: " + err.Error()
+	}
+	res.OutputBytes = w.Bytes()
+	r.record(ctx, ps, res, out)
+	return out
+}
+
+func (r *barrierEngine) record(ctx context.Context, ps plannedStage, res *store.Result, out Outcome) {
+	res.Status, res.ExitCode, res.Message = out.Status, out.ExitCode, out.Message
+	if !out.Start.IsZero() {
+		res.Start = out.Start
+	}
+	res.End = out.End
+	if res.End.IsZero() {
+		res.End = r.now()
+	}
+	r.putResult(ctx, res)
+	if r.observe != nil {
+		r.observe(ps.kind, res)
+	}
+}
+
+// put and putResult write to the history. A failing write is logged, not
+// fatal: the session goes on and its outputs are still on disk.
+func (r *barrierEngine) put(ctx context.Context, st *store.Stage) {
+	if err := r.store.PutStage(context.WithoutCancel(ctx), st); err != nil {
+		r.log.Error("cannot record stage", "stage", st.Name, "err", err)
+	}
+	r.notify()
+}
+
+func (r *barrierEngine) putResult(_ context.Context, res *store.Result) {
+	r.results.put(res)
+}
+
+func (r *barrierEngine) notify() {
+	if r.changed != nil {
+		r.changed(r.session.ID)
+	}
+}

@@ -1,0 +1,12 @@
+// Package session carries out test sessions: it queues a session until
+// its machines are free (reservation), starts and stops the suite's
+// clusters, waits for the slaves, runs the stage plan in lock-step (the
+// barrier engine, barrier.go, with the failure rules of DEFINITIONS.md
+// d), records the results in batches, answers the scripts' `xrdtest sync`
+// calls (SyncHub) and collects the suite's logs.
+//
+// It depends on small interfaces only: Slaves (dispatch to the slaves,
+// their connection, log collection; package daemons implements it over
+// gRPC), hypervisor.Backend (clusters), TokenIssuer and store.Store. It
+// knows nothing of gRPC or HTTP.
+package session

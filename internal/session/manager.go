@@ -1,0 +1,479 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/xrdtest/xrdtest/internal/definition"
+	"github.com/xrdtest/xrdtest/internal/hypervisor"
+	"github.com/xrdtest/xrdtest/internal/store"
+)
+
+// ClusterProvider brings a cluster's machines up and down (a hypervisor
+// backend). Without one, the slaves are expected to connect by themselves
+// (physical machines).
+type ClusterProvider = hypervisor.Backend
+
+// Settings are the master-wide defaults of a session.
+type Settings struct {
+	StageTimeout time.Duration // when the suite sets none
+	KillGrace    time.Duration // between TERM and KILL
+	SlaveWait    time.Duration // how long a session waits for its slaves
+	WebPort      int           // @port@
+	WebProto     string        // @proto@
+	LogMaxBytes  int64         // per collected log file, from its end (0: all)
+}
+
+// Manager starts, runs, cancels and records sessions.
+type Manager struct {
+	Store store.Store
+	// Slaves runs the stages and collects the logs.
+	Slaves Slaves
+	// Sync answers the scripts' `xrdtest sync` calls (nil: none); the
+	// daemons pass it the calls, the sessions tell it their stages.
+	Sync *SyncHub
+	// Definitions returns the current definitions; a session keeps the
+	// snapshot it started with.
+	Definitions func() *definition.Set
+	Clusters    ClusterProvider
+	// Endpoint is the master as cluster machines see it (port, CA pin).
+	Endpoint hypervisor.MasterEndpoint
+	// Tokens issues the machines' one-time enrollment tokens.
+	Tokens   TokenIssuer
+	Settings Settings
+	Log      *slog.Logger
+	// Changed is called when a session's record changed (live views).
+	Changed func(session int64)
+	// Ended is called once a session has ended and is fully recorded (the
+	// scheduler's queue, alert mails).
+	Ended func(s *store.Session, suite *definition.Suite)
+	// ObserveStage, if set, is told of every stage a slave ran (metrics).
+	ObserveStage func(kind StageKind, r *store.Result)
+	// CaseEnded is called, in the session's goroutine, when a test case of
+	// a running session has ended and its results are recorded (the CASE
+	// alert mails); it must not block for long.
+	CaseEnded func(s *store.Session, suite *definition.Suite, caseName string)
+
+	mu       sync.Mutex
+	running  map[int64]*activeSession
+	bySuite  map[string]int          // active sessions per suite
+	reserved map[string]int64        // machine -> session holding it
+	released chan struct{}           // closed and replaced when machines are released
+	stopping map[string]string       // cluster -> who is stopping it (StopCluster)
+	pending  map[*activeSession]bool // being recorded by Start
+	wg       sync.WaitGroup
+	closing  bool // Shutdown was called: no new sessions
+
+}
+
+type activeSession struct {
+	cancel     chan struct{}
+	cancelOnce sync.Once
+	done       chan struct{}
+	clusters   []string // the suite's clusters (StopCluster refuses them)
+	// interrupt ends the session's context with errShutdown.
+	interrupt context.CancelCauseFunc
+}
+
+// ErrUnknownSuite is returned when starting a suite that is not loaded.
+var ErrUnknownSuite = errors.New("unknown suite")
+
+// ErrShuttingDown is returned when starting a session while the master
+// shuts down.
+var ErrShuttingDown = errors.New("the master is shutting down")
+
+// errShutdown is the cause of the context of a session the master's
+// shutdown interrupts: the session ends interrupted, not cancelled.
+var errShutdown = errors.New("the master shut down")
+
+func (m *Manager) init() {
+	if m.running == nil {
+		m.running = map[int64]*activeSession{}
+		m.bySuite = map[string]int{}
+		m.reserved = map[string]int64{}
+		m.released = make(chan struct{})
+		m.stopping = map[string]string{}
+		m.pending = map[*activeSession]bool{}
+	}
+}
+
+// Start queues a session of suite (only the given cases, in suite order,
+// when cases is not empty) and runs it in the background.
+func (m *Manager) Start(ctx context.Context, suiteName string, cases []string, triggeredBy string) (*store.Session, error) {
+	m.mu.Lock()
+	closing := m.closing
+	m.mu.Unlock()
+	if closing {
+		return nil, ErrShuttingDown
+	}
+	defs := m.Definitions()
+	suite := defs.Suite(suiteName)
+	if suite == nil {
+		return nil, fmt.Errorf("%w %q", ErrUnknownSuite, suiteName)
+	}
+	var runCases []string
+	for _, tc := range suite.Tests {
+		if len(cases) == 0 || slices.Contains(cases, tc.Name) {
+			runCases = append(runCases, tc.Name)
+		}
+	}
+	for _, c := range cases {
+		if !slices.Contains(runCases, c) {
+			return nil, unknownCase(suite, c)
+		}
+	}
+	// Registered as starting before it is recorded: StopCluster, which
+	// checks the other way, cannot slip in between.
+	a := &activeSession{cancel: make(chan struct{}), done: make(chan struct{}), clusters: suite.Clusters}
+	if err := m.addPending(a); err != nil {
+		return nil, err
+	}
+	s := &store.Session{Suite: suite.Name, State: store.SessionQueued, Machines: suite.Machines, Cases: runCases, TriggeredBy: triggeredBy,
+		RepoRevision: defs.Revision(suite)}
+	if err := m.Store.CreateSession(ctx, s); err != nil {
+		m.mu.Lock()
+		delete(m.pending, a)
+		m.mu.Unlock()
+		return nil, fmt.Errorf("cannot record the session: %w", err)
+	}
+	ectx, interrupt := context.WithCancelCause(context.WithoutCancel(ctx))
+	a.interrupt = interrupt
+	m.mu.Lock()
+	delete(m.pending, a)
+	if m.closing {
+		m.mu.Unlock()
+		interrupt(errShutdown)
+		m.finish(ctx, s, store.SessionInterrupted, errShutdown.Error()+" before the session started")
+		return nil, ErrShuttingDown
+	}
+	m.running[s.ID] = a
+	m.bySuite[suite.Name]++
+	// Under the lock that Shutdown takes to set closing: its Wait sees
+	// every session it did not refuse.
+	m.wg.Add(1)
+	m.mu.Unlock()
+	m.event(ctx, s.ID, "queued", fmt.Sprintf("session of %s queued by %s", suite.Name, triggeredBy))
+	snapshot := *s
+	go func() {
+		defer m.wg.Done()
+		defer close(a.done)
+		m.execute(ectx, &snapshot, suite, defs, a)
+		interrupt(nil)
+		m.mu.Lock()
+		delete(m.running, s.ID)
+		m.bySuite[suite.Name]--
+		m.mu.Unlock()
+		if m.Ended != nil {
+			m.Ended(&snapshot, suite)
+		}
+	}()
+	return s, nil
+}
+
+// Running reports whether a session of the suite is queued or running.
+func (m *Manager) Running(suite string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.bySuite[suite] > 0
+}
+
+// ErrNotRunning is returned when cancelling a session that has ended.
+var ErrNotRunning = errors.New("not running")
+
+// Cancel cancels a queued or running session: the running stage is
+// stopped, finalize stages still run. A session that does not exist is
+// store.ErrNotFound, one that has ended ErrNotRunning.
+func (m *Manager) Cancel(id int64) error {
+	m.mu.Lock()
+	a := m.running[id]
+	m.mu.Unlock()
+	if a == nil {
+		// A lookup by id: quick, and the callers have no deadline to give.
+		s, err := m.Store.Session(context.Background(), id)
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("no session %d: %w", id, store.ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf("session %d is %w (it is %s)", id, ErrNotRunning, s.State)
+	}
+	a.cancelOnce.Do(func() { close(a.cancel) })
+	return nil
+}
+
+// Wait waits until the session has ended and returns its record.
+func (m *Manager) Wait(ctx context.Context, id int64) (*store.Session, error) {
+	m.mu.Lock()
+	a := m.running[id]
+	m.mu.Unlock()
+	if a != nil {
+		select {
+		case <-a.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return m.Store.Session(ctx, id)
+}
+
+// Shutdown refuses new sessions and interrupts the running ones: their
+// current stage is cancelled on the slaves (TERM, then KILL after the
+// grace), what they reported so far is recorded, the stages left are
+// recorded skipped and the sessions end interrupted; nothing of them runs
+// again. It waits for them, bounded by ctx, and reports whether all ended
+// (those that did not are marked interrupted at the next start).
+func (m *Manager) Shutdown(ctx context.Context) bool {
+	m.mu.Lock()
+	m.closing = true
+	var ids []int64
+	for id, a := range m.running {
+		ids = append(ids, id)
+		a.interrupt(errShutdown)
+	}
+	m.mu.Unlock()
+	if len(ids) > 0 {
+		slices.Sort(ids)
+		m.Log.Info("master shutting down: interrupting the sessions", "sessions", ids)
+	}
+	done := make(chan struct{})
+	go func() { m.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (m *Manager) event(ctx context.Context, id int64, kind, msg string) {
+	if err := m.Store.AddEvent(context.WithoutCancel(ctx), store.Event{Session: id, Kind: kind, Message: msg}); err != nil {
+		m.Log.Error("cannot record event", "session", id, "err", err)
+	}
+	m.notify(id)
+}
+
+func (m *Manager) notify(id int64) {
+	if m.Changed != nil {
+		m.Changed(id)
+	}
+}
+
+func (m *Manager) update(ctx context.Context, s *store.Session) {
+	if err := m.Store.UpdateSession(context.WithoutCancel(ctx), s); err != nil {
+		m.Log.Error("cannot record session", "session", s.ID, "err", err)
+	}
+	m.notify(s.ID)
+}
+
+// finish records the final state of a session.
+func (m *Manager) finish(ctx context.Context, s *store.Session, state store.SessionState, reason string) {
+	s.State, s.Reason, s.Ended = state, reason, time.Now()
+	m.update(ctx, s)
+	msg := string(state)
+	if reason != "" {
+		msg += ": " + reason
+	}
+	m.event(ctx, s.ID, "finished", msg)
+	m.Log.Info("session finished", "session", s.ID, "suite", s.Suite, "state", state, "reason", reason)
+}
+
+func (m *Manager) execute(ctx context.Context, s *store.Session, suite *definition.Suite, defs *definition.Set, a *activeSession) {
+	log := m.Log.With("session", s.ID, "suite", s.Suite)
+	// Queued: wait until no other session holds these machines.
+	if err := m.reserve(ctx, s.ID, s.Machines, a.cancel); err != nil {
+		if ctx.Err() != nil {
+			m.finish(ctx, s, store.SessionInterrupted, errShutdown.Error()+" before the session started")
+			return
+		}
+		m.finish(ctx, s, store.SessionCancelled, "cancelled while queued")
+		return
+	}
+	defer m.release(s.ID)
+
+	clusters := make([]*definition.Cluster, 0, len(suite.Clusters))
+	hosts := map[string]*definition.Host{}
+	for _, name := range suite.Clusters {
+		if c := defs.Cluster(name); c != nil {
+			clusters = append(clusters, c)
+			for _, h := range c.Hosts {
+				hosts[h.Name] = h
+			}
+		}
+	}
+	if m.Clusters != nil {
+		for i, c := range clusters {
+			m.event(ctx, s.ID, "cluster", "starting cluster "+c.Name)
+			spec := hypervisor.ClusterSpec{Cluster: c, Master: m.Endpoint, Tokens: map[string]string{}}
+			for _, h := range c.Hosts {
+				spec.Tokens[h.Name] = m.Tokens.Issue(h.Name)
+			}
+			pctx := hypervisor.WithProgress(ctx, func(host, phase string) {
+				m.event(ctx, s.ID, "cluster", fmt.Sprintf("%s: %s", host, phase))
+			})
+			if err := m.Clusters.StartCluster(pctx, spec); err != nil {
+				m.stopClusters(ctx, clusters[:i+1], log)
+				if ctx.Err() != nil {
+					m.finish(ctx, s, store.SessionInterrupted, fmt.Sprintf("%v while starting cluster %s", errShutdown, c.Name))
+					return
+				}
+				m.finish(ctx, s, store.SessionFailed, fmt.Sprintf("cannot start cluster %s: %v", c.Name, err))
+				return
+			}
+		}
+		defer m.stopClusters(ctx, clusters, log)
+	}
+
+	// Wait, bounded, for every machine to be connected and idle.
+	waitCtx, stop := context.WithTimeout(ctx, m.Settings.SlaveWait)
+	go func() {
+		select {
+		case <-a.cancel:
+			stop()
+		case <-waitCtx.Done():
+		}
+	}()
+	missing := m.Slaves.WaitForSlaves(waitCtx, s.Machines, func(slave string) {
+		m.event(ctx, s.ID, "slave", slave+": slave connected")
+	})
+	stop()
+	if len(missing) > 0 {
+		if ctx.Err() != nil {
+			m.finish(ctx, s, store.SessionInterrupted, errShutdown.Error()+" while waiting for slaves")
+			return
+		}
+		select {
+		case <-a.cancel:
+			m.finish(ctx, s, store.SessionCancelled, "cancelled while waiting for slaves")
+		default:
+			m.finish(ctx, s, store.SessionFailed, fmt.Sprintf("slaves not connected and idle after %s: %s", m.Settings.SlaveWait, strings.Join(missing, ", ")))
+		}
+		return
+	}
+
+	s.State, s.Started = store.SessionRunning, time.Now()
+	m.update(ctx, s)
+	m.event(ctx, s.ID, "started", "all slaves connected: "+strings.Join(s.Machines, ", "))
+	timeout := m.Settings.StageTimeout
+	if suite.StageTimeout > 0 {
+		timeout = time.Duration(suite.StageTimeout * float64(time.Second))
+	}
+	run := &barrierEngine{
+		store: m.Store, disp: m.Slaves, log: log, session: s, suite: suite, hosts: hosts,
+		stages: plan(suite, s.Cases), webPort: m.Settings.WebPort, webProto: m.Settings.WebProto,
+		timeout: timeout, grace: m.Settings.KillGrace, cancelReq: a.cancel, changed: m.Changed, now: time.Now,
+		sync: m.Sync, observe: m.ObserveStage,
+	}
+	if m.CaseEnded != nil {
+		run.caseEnded = func(c string) { m.CaseEnded(s, suite, c) }
+	}
+	state, reason := run.run(ctx)
+	if ctx.Err() != nil {
+		if len(suite.Logs) > 0 {
+			m.event(ctx, s.ID, "logs", "logs not collected: "+errShutdown.Error())
+		}
+	} else {
+		m.collectLogs(ctx, s, suite, log)
+	}
+	m.finish(ctx, s, state, reason)
+}
+
+func (m *Manager) stopClusters(ctx context.Context, clusters []*definition.Cluster, log *slog.Logger) {
+	sctx := context.WithoutCancel(ctx)
+	if ctx.Err() != nil {
+		// Shutting down: bounded. A hypervisor removes what is left when
+		// it reconnects to the next master (no session uses it then).
+		var cancel context.CancelFunc
+		sctx, cancel = context.WithTimeout(sctx, 10*time.Second)
+		defer cancel()
+	}
+	for _, c := range clusters {
+		if err := m.Clusters.StopCluster(sctx, c.Name); err != nil {
+			log.Error("cannot stop cluster", "cluster", c.Name, "err", err)
+		}
+	}
+}
+
+// collectLogs fetches the suite's log files from every slave still
+// connected. Missing files are recorded as events, not failures.
+func (m *Manager) collectLogs(ctx context.Context, s *store.Session, suite *definition.Suite, log *slog.Logger) {
+	if len(suite.Logs) == 0 {
+		return
+	}
+	var wg sync.WaitGroup
+	for _, slave := range s.Machines {
+		paths := make([]string, len(suite.Logs))
+		for i, p := range suite.Logs {
+			paths[i] = strings.ReplaceAll(p, "@slavename@", slave)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			open := func(path string) (io.WriteCloser, error) { return m.Store.LogWriter(s.ID, slave, path) }
+			id := fmt.Sprintf("%d/logs/%s", s.ID, slave)
+			if err := m.Slaves.CollectLogs(ctx, slave, id, paths, m.Settings.LogMaxBytes, open); err != nil {
+				log.Warn("log collection incomplete", "slave", slave, "err", err)
+				m.event(ctx, s.ID, "logs", fmt.Sprintf("logs of %s: %v", slave, err))
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// reserve waits until none of the machines is held by another session,
+// then holds them all for session id.
+func (m *Manager) reserve(ctx context.Context, id int64, machines []string, cancel <-chan struct{}) error {
+	for {
+		m.mu.Lock()
+		m.init()
+		free := true
+		for _, h := range machines {
+			if holder, ok := m.reserved[h]; ok && holder != id {
+				free = false
+			}
+		}
+		if free {
+			for _, h := range machines {
+				m.reserved[h] = id
+			}
+			m.mu.Unlock()
+			return nil
+		}
+		released := m.released
+		m.mu.Unlock()
+		select {
+		case <-released:
+		case <-cancel:
+			return errors.New("cancelled")
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (m *Manager) release(id int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for h, holder := range m.reserved {
+		if holder == id {
+			delete(m.reserved, h)
+		}
+	}
+	close(m.released)
+	m.released = make(chan struct{})
+}
+
+// InProgress counts the sessions the manager is carrying out (queued or
+// running).
+func (m *Manager) InProgress() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.running) + len(m.pending)
+}
