@@ -1,7 +1,7 @@
 package httpapi
 
 import (
-	"context"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,103 +10,90 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/xrdtest/xrdtest/internal/catalog"
 	"github.com/xrdtest/xrdtest/internal/daemons"
-	"github.com/xrdtest/xrdtest/internal/session"
-
 	"github.com/xrdtest/xrdtest/internal/scheduler"
+	"github.com/xrdtest/xrdtest/internal/session"
 	"github.com/xrdtest/xrdtest/internal/store"
 )
 
 // API serves the JSON API under /api/v1. Reads are public; actions need
 // `Authorization: Bearer <token>` (a header browsers do not send across
-// sites, so the API is not open to CSRF).
+// sites, so the API is not open to CSRF). Its routes are in Site's table.
 type API struct {
 	Manager   *session.Manager
 	Scheduler *scheduler.Scheduler
 	Registry  *daemons.Registry
 	Store     store.Store
+	// Actions are the state-changing operations, shared with the pages.
+	Actions *Actions
 	// Tokens returns the tokens actions need; none disables actions.
 	Tokens  func() []APIToken
 	Version string
 	Started time.Time
-	// Reload fetches the git repositories and loads the definitions
-	// again; LastReload reports the last load. Nil: not offered.
-	Reload     func(context.Context) *catalog.ReloadReport
+	// LastReload reports the definitions loaded last (nil: the master has
+	// no repositories).
 	LastReload func() *catalog.ReloadReport
-	// Log records every action with who asked (nil: no log).
-	Log *slog.Logger
+	Log        *slog.Logger
 }
 
-// Handler returns the API's routes.
-func (a *API) Handler() http.Handler {
-	mux := http.NewServeMux()
-	a.viewRoutes(mux)
-	mux.HandleFunc("GET /api/v1/status", a.status)
-	mux.HandleFunc("GET /api/v1/daemons", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, a.Registry.Daemons()) })
-	mux.HandleFunc("GET /api/v1/suites", a.suites)
-	mux.HandleFunc("GET /api/v1/sessions", a.sessions)
-	mux.HandleFunc("POST /api/v1/sessions", a.authorized(a.startSession))
-	mux.HandleFunc("GET /api/v1/sessions/{id}", a.session)
-	mux.HandleFunc("GET /api/v1/sessions/{id}/output", a.output)
-	mux.HandleFunc("POST /api/v1/sessions/{id}/cancel", a.authorized(a.cancel))
-	mux.HandleFunc("GET /api/v1/schedule", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, a.Scheduler.NextRuns()) })
-	mux.HandleFunc("POST /api/v1/suites/{name}/enabled", a.authorized(a.setEnabled))
-	mux.HandleFunc("GET /api/v1/repos", a.repos)
-	mux.HandleFunc("POST /api/v1/reload", a.authorized(a.reload))
-	a.extraRoutes(mux)
-	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, fmt.Errorf("no such API endpoint: %s %s", r.Method, r.URL.Path))
-	})
-	return mux
+func (a *API) log() *slog.Logger {
+	if a.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return a.Log
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
+// Views returns the view builder over the API's parts: the pages and the
+// API show the same views.
+func (a *API) Views() *Views {
+	return &Views{Manager: a.Manager, Registry: a.Registry, Scheduler: a.Scheduler, Store: a.Store, Version: a.Version, Started: a.Started,
+		LastReload: a.LastReload}
 }
 
-func writeError(w http.ResponseWriter, code int, err error) {
-	writeJSON(w, code, map[string]string{"error": err.Error()})
-}
-
+// authorized lets an action through with a valid bearer token.
 func (a *API) authorized(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		tokens := a.Tokens()
 		if len(tokens) == 0 {
-			writeError(w, http.StatusForbidden, errors.New("actions are disabled on this master: set [webserver] suite_run_pass, api_token or api_tokens"))
+			writeError(w, withStatus(http.StatusForbidden, errors.New("actions are disabled on this master: set [webserver] suite_run_pass, api_token or api_tokens")))
 			return
 		}
 		id, ok := BearerIdentity(tokens, r)
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="xrdtest"`)
-			writeError(w, http.StatusUnauthorized, errors.New("a valid API token is required (Authorization: Bearer TOKEN)"))
+			writeError(w, withStatus(http.StatusUnauthorized, errors.New("a valid API token is required (Authorization: Bearer TOKEN)")))
 			return
 		}
 		h(w, withIdentity(r, id))
 	}
 }
 
-func (a *API) status(w http.ResponseWriter, r *http.Request) {
+// action is an endpoint behind authorized.
+func (a *API) action(e endpoint) http.HandlerFunc { return a.authorized(serveJSON(e)) }
+
+// ---- reads ----
+
+func (a *API) status(r *http.Request) (any, error) {
 	running, _, err := a.Store.Sessions(r.Context(), store.Filter{States: []store.SessionState{store.SessionQueued, store.SessionRunning}})
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err)
-		return
+		return nil, err
 	}
 	if running == nil {
 		running = []*store.Session{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"version": a.Version, "started": a.Started, "daemons": a.Registry.Daemons(), "sessions": running,
-	})
+	return map[string]any{"version": a.Version, "started": a.Started, "daemons": a.Registry.Daemons(), "sessions": running}, nil
 }
 
-func (a *API) suites(w http.ResponseWriter, r *http.Request) {
+func (a *API) daemons(*http.Request) (any, error) { return a.Registry.Daemons(), nil }
+
+func (a *API) schedule(*http.Request) (any, error) { return a.Scheduler.NextRuns(), nil }
+
+func (a *API) suites(*http.Request) (any, error) {
 	type suite struct {
 		Name     string   `json:"name"`
 		Clusters []string `json:"clusters"`
@@ -121,17 +108,16 @@ func (a *API) suites(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, v)
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out, nil
 }
 
-func (a *API) sessions(w http.ResponseWriter, r *http.Request) {
+func (a *API) sessions(r *http.Request) (any, error) {
 	q := r.URL.Query()
 	f := store.Filter{Suite: q.Get("suite"), Limit: 50}
 	for _, s := range q["state"] {
 		// As the history: a typo is an error, not an empty list.
 		if !slices.Contains(sessionStates, store.SessionState(s)) {
-			writeError(w, http.StatusBadRequest, fmt.Errorf("state %q: want one of %s", s, joinStates(sessionStates)))
-			return
+			return nil, badRequest("state %q: want one of %s", s, joinStates(sessionStates))
 		}
 		f.States = append(f.States, store.SessionState(s))
 	}
@@ -143,114 +129,139 @@ func (a *API) sessions(w http.ResponseWriter, r *http.Request) {
 	}
 	list, total, err := a.Store.Sessions(r.Context(), f)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err)
-		return
+		return nil, err
 	}
 	if list == nil {
 		list = []*store.Session{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"sessions": list, "total": total})
+	return map[string]any{"sessions": list, "total": total}, nil
 }
 
-func (a *API) startSession(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Suite string   `json:"suite"`
-		Cases []string `json:"cases"`
-		By    string   `json:"by"`
-	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, fmt.Errorf("bad request body: %w", err))
-		return
-	}
-	by := actor(r, req.By)
-	a.log().Info("API: run suite", "suite", req.Suite, "cases", req.Cases, "by", by)
-	s, err := a.Manager.Start(r.Context(), req.Suite, req.Cases, by)
+func (a *API) session(r *http.Request) (any, error) {
+	id, err := sessionID(r)
 	if err != nil {
-		writeError(w, ActionStatus(err), err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, s)
-}
-
-// setEnabled enables or disables a suite's schedule: {"enabled": bool}.
-func (a *API) setEnabled(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Enabled *bool  `json:"enabled"`
-		By      string `json:"by"`
-	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil || req.Enabled == nil {
-		writeError(w, http.StatusBadRequest, errors.New(`want {"enabled": true|false}`))
-		return
-	}
-	name := r.PathValue("name")
-	a.log().Info("API: set suite enabled", "suite", name, "enabled", *req.Enabled, "by", actor(r, req.By))
-	if err := a.Scheduler.SetEnabled(r.Context(), name, *req.Enabled); err != nil {
-		code := http.StatusInternalServerError
-		if errors.Is(err, scheduler.ErrUnknownSuite) {
-			code = http.StatusNotFound
-		}
-		writeError(w, code, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"suite": name, "enabled": *req.Enabled})
-}
-
-func sessionID(w http.ResponseWriter, r *http.Request) (int64, bool) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
-		writeError(w, http.StatusBadRequest, fmt.Errorf("bad session id %q", r.PathValue("id")))
-		return 0, false
-	}
-	return id, true
-}
-
-func (a *API) session(w http.ResponseWriter, r *http.Request) {
-	id, ok := sessionID(w, r)
-	if !ok {
-		return
+		return nil, err
 	}
 	// scripts=0 leaves the scripts out (tens of MiB with 1000 slaves):
 	// GET .../script?stage=&slave= returns one.
 	d, err := store.ReadDetail(r.Context(), a.Store, id, r.URL.Query().Get("scripts") != "0")
 	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, fmt.Errorf("no session %d", id))
-		return
+		return nil, withStatus(http.StatusNotFound, fmt.Errorf("no session %d", id))
 	}
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, d)
+	return d, err
 }
 
-func (a *API) cancel(w http.ResponseWriter, r *http.Request) {
-	id, ok := sessionID(w, r)
-	if !ok {
+// repos reports the repositories as last loaded: revisions, fetch errors,
+// and the definitions' errors and warnings.
+func (a *API) repos(*http.Request) (any, error) {
+	if a.LastReload == nil {
+		return nil, withStatus(http.StatusNotFound, errors.New("no repositories on this master"))
+	}
+	return a.LastReload(), nil
+}
+
+// ---- the views the pages show ----
+
+func (a *API) dashboard(r *http.Request) (any, error) {
+	return a.Views().Dashboard(r.Context(), DefaultStatsDays)
+}
+
+func (a *API) stats(r *http.Request) (any, error) {
+	days := DefaultStatsDays
+	if s := r.URL.Query().Get("days"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return nil, badRequest("days %q: want a number of days", s)
+		}
+		days = n
+	}
+	return a.Views().Stats(r.Context(), days)
+}
+
+func (a *API) clusters(r *http.Request) (any, error) { return a.Views().Clusters(r.Context()) }
+
+func (a *API) hypervisors(*http.Request) (any, error) { return a.Views().Hypervisors(), nil }
+
+func (a *API) suitesOverview(r *http.Request) (any, error) { return a.Views().Suites(r.Context()) }
+
+func (a *API) history(r *http.Request) (any, error) {
+	q, err := ParseHistoryQuery(r.URL.Query())
+	if err != nil {
+		return nil, err
+	}
+	return a.Views().History(r.Context(), q)
+}
+
+func (a *API) sessionView(r *http.Request) (any, error) {
+	id, err := sessionID(r)
+	if err != nil {
+		return nil, err
+	}
+	return a.Views().Session(r.Context(), id)
+}
+
+// ---- text answers ----
+
+// plainText sets the headers of a text answer that must never be
+// rendered as anything else.
+func plainText(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+}
+
+// script sends the script one slave ran for one stage.
+func (a *API) script(w http.ResponseWriter, r *http.Request) {
+	id, err := sessionID(r)
+	if err != nil {
+		writeError(w, err)
 		return
 	}
-	by, ok := actionBy(w, r)
-	if !ok {
+	stage, slave, err := StageSlave(r)
+	if err != nil {
+		writeError(w, withStatus(http.StatusBadRequest, err))
 		return
 	}
-	a.log().Info("API: cancel session", "session", id, "by", by)
-	if err := a.Manager.Cancel(id); err != nil {
-		writeError(w, ActionStatus(err), err)
+	res, err := a.Views().Result(r.Context(), id, stage, slave)
+	if err != nil {
+		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"cancelling": id})
+	plainText(w)
+	w.Write([]byte(res.Script))
+}
+
+// logFile sends a log file collected from a slave as text (the web's log
+// pages validate the same way: OpenLogFile).
+func (a *API) logFile(w http.ResponseWriter, r *http.Request) {
+	id, err := sessionID(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	q := r.URL.Query()
+	f, err := OpenLogFile(a.Store, id, q.Get("slave"), q.Get("path"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	defer f.Close()
+	plainText(w)
+	// Ranges too: a client can fetch the tail of a large log.
+	http.ServeContent(w, r, "", time.Time{}, f)
 }
 
 // output streams one slave's output of one stage as plain text; with
 // follow=1 it keeps streaming until the stage has ended there.
 func (a *API) output(w http.ResponseWriter, r *http.Request) {
-	id, ok := sessionID(w, r)
-	if !ok {
+	id, err := sessionID(r)
+	if err != nil {
+		writeError(w, err)
 		return
 	}
 	stage, err := strconv.Atoi(r.URL.Query().Get("stage"))
 	slave := r.URL.Query().Get("slave")
 	if err != nil || slave == "" {
-		writeError(w, http.StatusBadRequest, errors.New("give stage=INDEX and slave=NAME"))
+		writeError(w, badRequest("give stage=INDEX and slave=NAME"))
 		return
 	}
 	follow := r.URL.Query().Get("follow") == "1"
@@ -263,20 +274,142 @@ func (a *API) output(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		f, err = OpenOutput(r.Context(), a.Store, id, stage, slave, follow)
 	}
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, err)
-		return
-	}
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err)
+		writeError(w, err)
 		return
 	}
 	defer f.Close()
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
+	plainText(w)
 	flush := func() {}
 	if flusher, ok := w.(http.Flusher); ok {
 		flush = flusher.Flush
 	}
 	f.Copy(r.Context(), 0, func(p []byte) error { _, err := w.Write(p); return err }, flush)
+}
+
+// ---- actions ----
+
+// caller is who asks for an action through the API: the token's holder,
+// with the user name the client claims in the body's "by" (unverified,
+// so only a hint: `xrdtest` sends $USER).
+func caller(r *http.Request, claimed string) Caller {
+	claimed = strings.Map(func(r rune) rune {
+		if !unicode.IsPrint(r) {
+			return -1
+		}
+		return r
+	}, claimed)
+	claimed = strings.TrimSpace(claimed)
+	if r := []rune(claimed); len(r) > 64 {
+		claimed = string(r[:64])
+	}
+	by := identity(r)
+	if claimed != "" {
+		by += " (" + claimed + ")"
+	}
+	return Caller{Via: "API", By: by}
+}
+
+// decodeBody decodes an action's JSON body into v; an empty body leaves v
+// as it is when emptyOK.
+func decodeBody(r *http.Request, limit int64, v any, emptyOK bool) error {
+	b, err := io.ReadAll(io.LimitReader(r.Body, limit))
+	if err == nil && (!emptyOK || len(bytes.TrimSpace(b)) > 0) {
+		err = json.Unmarshal(b, v)
+	}
+	if err != nil {
+		return badRequest("bad request body: %w", err)
+	}
+	return nil
+}
+
+// byBody is the optional body of the actions that take nothing else.
+type byBody struct {
+	By string `json:"by"`
+}
+
+func (a *API) startSession(r *http.Request) (any, error) {
+	var req struct {
+		Suite string   `json:"suite"`
+		Cases []string `json:"cases"`
+		By    string   `json:"by"`
+	}
+	if err := decodeBody(r, 1<<20, &req, false); err != nil {
+		return nil, err
+	}
+	s, err := a.Actions.Run(r.Context(), caller(r, req.By), req.Suite, req.Cases)
+	if err != nil {
+		return nil, err
+	}
+	return Reply{http.StatusCreated, s}, nil
+}
+
+// rerun starts a new session of a session's suite and cases.
+func (a *API) rerun(r *http.Request) (any, error) {
+	id, err := sessionID(r)
+	if err != nil {
+		return nil, err
+	}
+	var req byBody
+	if err := decodeBody(r, 1<<16, &req, true); err != nil {
+		return nil, err
+	}
+	s, err := a.Actions.Rerun(r.Context(), caller(r, req.By), id, nil)
+	if err != nil {
+		return nil, err
+	}
+	return Reply{http.StatusCreated, s}, nil
+}
+
+func (a *API) cancel(r *http.Request) (any, error) {
+	id, err := sessionID(r)
+	if err != nil {
+		return nil, err
+	}
+	var req byBody
+	if err := decodeBody(r, 1<<16, &req, true); err != nil {
+		return nil, err
+	}
+	if err := a.Actions.Cancel(caller(r, req.By), id); err != nil {
+		return nil, err
+	}
+	return Reply{http.StatusAccepted, map[string]any{"cancelling": id}}, nil
+}
+
+// setEnabled enables or disables a suite's schedule: {"enabled": bool}.
+func (a *API) setEnabled(r *http.Request) (any, error) {
+	var req struct {
+		Enabled *bool  `json:"enabled"`
+		By      string `json:"by"`
+	}
+	if err := decodeBody(r, 1<<16, &req, false); err != nil || req.Enabled == nil {
+		return nil, badRequest(`want {"enabled": true|false}`)
+	}
+	name := r.PathValue("name")
+	if err := a.Actions.SetEnabled(r.Context(), caller(r, req.By), name, *req.Enabled); err != nil {
+		return nil, err
+	}
+	return map[string]any{"suite": name, "enabled": *req.Enabled}, nil
+}
+
+// stopCluster stops a cluster no session uses.
+func (a *API) stopCluster(r *http.Request) (any, error) {
+	var req byBody
+	if err := decodeBody(r, 1<<16, &req, true); err != nil {
+		return nil, err
+	}
+	name := r.PathValue("name")
+	if err := a.Actions.StopCluster(r.Context(), caller(r, req.By), name); err != nil {
+		return nil, err
+	}
+	return map[string]any{"cluster": name, "stopped": true}, nil
+}
+
+// reload fetches the git repositories and loads the definitions again.
+func (a *API) reload(r *http.Request) (any, error) {
+	var req byBody
+	if err := decodeBody(r, 1<<16, &req, true); err != nil {
+		return nil, err
+	}
+	return a.Actions.ReloadDefinitions(r.Context(), caller(r, req.By))
 }

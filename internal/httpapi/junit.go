@@ -199,26 +199,26 @@ func junitModel(d *store.SessionDetail, tail, budget int64) []*junitSuite {
 }
 
 func (a *API) junit(w http.ResponseWriter, r *http.Request) {
-	id, ok := sessionID(w, r)
-	if !ok {
+	id, err := sessionID(r)
+	if err != nil {
+		writeError(w, err)
 		return
 	}
 	tail := int64(junitTail)
 	if v := r.URL.Query().Get("tail"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 0 || n > junitMaxTail {
-			writeError(w, http.StatusBadRequest, fmt.Errorf("tail=%q: want a number of bytes from 0 to %d", v, junitMaxTail))
+			writeError(w, badRequest("tail=%q: want a number of bytes from 0 to %d", v, junitMaxTail))
 			return
 		}
 		tail = n
 	}
 	d, err := store.Detail(r.Context(), a.Store, id)
 	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, fmt.Errorf("no session %d", id))
-		return
+		err = withStatus(http.StatusNotFound, fmt.Errorf("no session %d", id))
 	}
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err)
+		writeError(w, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/xml; charset=utf-8")

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"fmt"
 	"log/slog"
 
 	"net/http"
@@ -9,9 +10,9 @@ import (
 	"github.com/xrdtest/xrdtest/internal/definition"
 )
 
-// WebUI is the web pages' handler, mounted at / on the web port.
+// WebUI is the web pages: their routes go into the web port's table.
 type WebUI interface {
-	http.Handler
+	Routes() []Route
 	// Protect wraps everything the web port serves (the API too): it
 	// may refuse requests, e.g. reads when the pages are not public.
 	Protect(http.Handler) http.Handler
@@ -32,19 +33,75 @@ type Site struct {
 	Log *slog.Logger
 }
 
-// Handler is the web listener's top-level handler: the JSON API under
-// /api/, /metrics, the repositories' scripts under /downloadScript/ and
-// /showScript/, the original's test credentials, and the pages at /.
+// Route is one entry of the web port's route table: a net/http pattern
+// ("GET /api/v1/status") and its handler.
+type Route struct {
+	Pattern string
+	Handler http.Handler
+}
+
+// Routes is the web port's route table: every path the port serves but
+// the scripts' (withScripts) and, when there are pages, theirs (WebUI's
+// Routes), in one place.
+func (s *Site) Routes() []Route {
+	a, tc := s.API, s.TestCredentials
+	h := func(pattern string, f http.HandlerFunc) Route { return Route{pattern, f} }
+	return []Route{
+		// The JSON API: reads.
+		h("GET /api/v1/status", serveJSON(a.status)),
+		h("GET /api/v1/daemons", serveJSON(a.daemons)),
+		h("GET /api/v1/suites", serveJSON(a.suites)),
+		h("GET /api/v1/schedule", serveJSON(a.schedule)),
+		h("GET /api/v1/repos", serveJSON(a.repos)),
+		h("GET /api/v1/sessions", serveJSON(a.sessions)),
+		h("GET /api/v1/sessions/{id}", serveJSON(a.session)),
+		h("GET /api/v1/sessions/{id}/output", a.output),
+		h("GET /api/v1/sessions/{id}/script", a.script),
+		h("GET /api/v1/sessions/{id}/log", a.logFile),
+		h("GET /api/v1/sessions/{id}/junit.xml", a.junit),
+		// The JSON API: what the pages show, built by the same Views.
+		h("GET /api/v1/dashboard", serveJSON(a.dashboard)),
+		h("GET /api/v1/stats", serveJSON(a.stats)),
+		h("GET /api/v1/clusters", serveJSON(a.clusters)),
+		h("GET /api/v1/hypervisors", serveJSON(a.hypervisors)),
+		h("GET /api/v1/suites/overview", serveJSON(a.suitesOverview)),
+		h("GET /api/v1/history", serveJSON(a.history)),
+		h("GET /api/v1/sessions/{id}/view", serveJSON(a.sessionView)),
+		// The JSON API: actions, behind a bearer token.
+		h("POST /api/v1/sessions", a.action(a.startSession)),
+		h("POST /api/v1/sessions/{id}/cancel", a.action(a.cancel)),
+		h("POST /api/v1/sessions/{id}/rerun", a.action(a.rerun)),
+		h("POST /api/v1/suites/{name}/enabled", a.action(a.setEnabled)),
+		h("POST /api/v1/clusters/{name}/stop", a.action(a.stopCluster)),
+		h("POST /api/v1/reload", a.action(a.reload)),
+		h("/api/", func(w http.ResponseWriter, r *http.Request) {
+			writeError(w, withStatus(http.StatusNotFound, fmt.Errorf("no such API endpoint: %s %s", r.Method, r.URL.Path)))
+		}),
+		// Prometheus.
+		{"GET /metrics", s.Metrics.Handler(s.Log)},
+		// The original's test credentials.
+		h("GET /getTrustedCACertificate", tc.caCert),
+		h("POST /getSignedCertificate", tc.sign),
+		h("GET /getSSSKeytable", tc.sssKeytable),
+	}
+}
+
+// Handler is the web port's handler: the routes of Routes and the pages'
+// (at /), the scripts under /downloadScript/ and /showScript/, everything
+// behind the pages' Protect.
 func (s *Site) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/api/", s.API.Handler())
-	mux.Handle("GET /metrics", s.Metrics.Handler(s.Log))
-	s.TestCredentials.routes(mux)
+	routes := s.Routes()
+	if s.UI != nil {
+		routes = append(routes, s.UI.Routes()...)
+	}
+	for _, r := range routes {
+		mux.Handle(r.Pattern, r.Handler)
+	}
 	h := withScripts(&scriptServer{repos: s.Repos, webroot: s.WebpageDir, log: s.Log}, mux)
 	if s.UI == nil {
 		return h
 	}
-	mux.Handle("/", s.UI)
 	return s.UI.Protect(h)
 }
 

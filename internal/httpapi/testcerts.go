@@ -59,12 +59,6 @@ func OpenTestCredentials(certFile, keyFile, dir string, allowed func(*http.Reque
 	return &TestCredentials{ca: ca, keytab: filepath.Join(dir, "sss.keytab"), allowed: allowed, log: log}, nil
 }
 
-func (tc *TestCredentials) routes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /getTrustedCACertificate", tc.caCert)
-	mux.HandleFunc("POST /getSignedCertificate", tc.sign)
-	mux.HandleFunc("GET /getSSSKeytable", tc.sssKeytable)
-}
-
 func (tc *TestCredentials) caCert(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/x-pem-file")
 	w.Write(tc.ca.CertPEM())

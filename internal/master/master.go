@@ -274,12 +274,14 @@ func (m *Master) open(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("the suites' test CA ([security] ca_certfile, ca_keyfile): %w", err)
 	}
-	api := &httpapi.API{Manager: m.Manager, Scheduler: m.Scheduler, Registry: m.Registry, Store: m.Store, Tokens: func() []httpapi.APIToken { return apiTokens },
-		Version: opts.Version, Started: time.Now(), Reload: m.Catalog.Reload, LastReload: m.Catalog.LastReload, Log: opts.Log}
+	actions := &httpapi.Actions{Manager: m.Manager, Scheduler: m.Scheduler, Reload: m.Catalog.Reload, Log: opts.Log}
+	api := &httpapi.API{Manager: m.Manager, Scheduler: m.Scheduler, Registry: m.Registry, Store: m.Store, Actions: actions,
+		Tokens: func() []httpapi.APIToken { return apiTokens }, Version: opts.Version, Started: time.Now(),
+		LastReload: m.Catalog.LastReload, Log: opts.Log}
 	m.views = api.Views()
 	site := &httpapi.Site{API: api, Metrics: m.Metrics, TestCredentials: testCreds, Repos: opts.Repos, WebpageDir: opts.WebpageDir, Log: opts.Log}
 	if opts.Pages != nil {
-		ui, err := web.New(m.pagesConfig(*opts.Pages, apiTokens))
+		ui, err := web.New(m.pagesConfig(*opts.Pages, actions, apiTokens))
 		if err != nil {
 			return fmt.Errorf("web pages: %w", err)
 		}
@@ -300,18 +302,13 @@ func (m *Master) open(ctx context.Context) error {
 }
 
 // pagesConfig configures the web pages over the master's parts.
-func (m *Master) pagesConfig(p Pages, tokens []httpapi.APIToken) web.Config {
-	c := web.Config{Views: m.views, Manager: m.Manager, Scheduler: m.Scheduler, Store: m.Store, Changes: m.Changes,
-		Registry: m.Registry, Definitions: m.Catalog.Definitions, Password: func() string { return p.Password },
+func (m *Master) pagesConfig(p Pages, actions *httpapi.Actions, tokens []httpapi.APIToken) web.Config {
+	return web.Config{Views: m.views, Actions: actions, Store: m.Store, Changes: m.Changes, Registry: m.Registry,
+		Definitions: m.Catalog.Definitions, Password: func() string { return p.Password },
 		APIIdentity: func(r *http.Request) (string, bool) { return httpapi.BearerIdentity(tokens, r) },
-		Public:      p.Public, Secure: m.opts.WebTLS, KeyFile: p.KeyFile, Log: m.opts.Log}
-	c.Rerun = m.Manager.RerunCases
-	c.Reload = m.Catalog.Reload
-	// Machines that connect by themselves have no cluster to stop.
-	if m.Manager.Clusters != nil {
-		c.StopCluster = m.Manager.StopCluster
-	}
-	return c
+		Public:      p.Public, Secure: m.opts.WebTLS, KeyFile: p.KeyFile, Log: m.opts.Log,
+		// Machines that connect by themselves have no cluster to stop.
+		StopClusters: m.Manager.Clusters != nil}
 }
 
 // managerStarter lets the scheduler start sessions.

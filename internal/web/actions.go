@@ -9,12 +9,13 @@ import (
 	"strings"
 
 	"github.com/xrdtest/xrdtest/internal/httpapi"
-
-	"github.com/xrdtest/xrdtest/internal/scheduler"
 )
 
-// by is how sessions started from the pages name who started them.
-func by(u login) string { return "web (" + u.Name + ")" }
+// caller is who asks for an action from the pages: sessions they start
+// are "triggered by" web (USER).
+func caller(r *http.Request, u login) httpapi.Caller {
+	return httpapi.Caller{Via: "web", By: "web (" + u.Name + ")", Addr: r.RemoteAddr}
+}
 
 // back redirects to the page the form was on (or to fallback), with a
 // message shown at its top. The message is signed: a link cannot make the
@@ -44,13 +45,11 @@ func formCases(r *http.Request) []string {
 func (h *Handler) run(w http.ResponseWriter, r *http.Request, u login) {
 	name := r.PathValue("name")
 	cases := formCases(r)
-	s, err := h.cfg.Manager.Start(r.Context(), name, cases, by(u))
+	s, err := h.cfg.Actions.Run(r.Context(), caller(r, u), name, cases)
 	if err != nil {
-		h.cfg.Log.Warn("web: run refused", "suite", name, "user", u.Name, "err", err)
-		h.errorPage(w, r, httpapi.ActionStatus(err), err)
+		h.errorPage(w, r, httpapi.Status(err), err)
 		return
 	}
-	h.cfg.Log.Info("web: session started", "suite", name, "session", s.ID, "cases", cases, "user", u.Name, "addr", r.RemoteAddr)
 	http.Redirect(w, r, fmt.Sprintf("/sessions/%d", s.ID), http.StatusSeeOther)
 }
 
@@ -65,15 +64,10 @@ func (h *Handler) setEnabled(w http.ResponseWriter, r *http.Request, u login) {
 		h.errorPage(w, r, http.StatusBadRequest, errors.New("enabled must be 1 or 0"))
 		return
 	}
-	if err := h.cfg.Scheduler.SetEnabled(r.Context(), name, on); err != nil {
-		code := http.StatusInternalServerError
-		if errors.Is(err, scheduler.ErrUnknownSuite) {
-			code = http.StatusNotFound
-		}
-		h.errorPage(w, r, code, err)
+	if err := h.cfg.Actions.SetEnabled(r.Context(), caller(r, u), name, on); err != nil {
+		h.errorPage(w, r, httpapi.Status(err), err)
 		return
 	}
-	h.cfg.Log.Info("web: suite enable state set", "suite", name, "enabled", on, "user", u.Name, "addr", r.RemoteAddr)
 	state := "disabled"
 	if on {
 		state = "enabled"
@@ -86,11 +80,10 @@ func (h *Handler) cancel(w http.ResponseWriter, r *http.Request, u login) {
 	if !ok {
 		return
 	}
-	if err := h.cfg.Manager.Cancel(id); err != nil {
-		h.errorPage(w, r, httpapi.ActionStatus(err), err)
+	if err := h.cfg.Actions.Cancel(caller(r, u), id); err != nil {
+		h.errorPage(w, r, httpapi.Status(err), err)
 		return
 	}
-	h.cfg.Log.Info("web: session cancelled", "session", id, "user", u.Name, "addr", r.RemoteAddr)
 	http.Redirect(w, r, fmt.Sprintf("/sessions/%d", id), http.StatusSeeOther)
 }
 
@@ -99,41 +92,29 @@ func (h *Handler) rerun(w http.ResponseWriter, r *http.Request, u login) {
 	if !ok {
 		return
 	}
-	if h.cfg.Rerun == nil {
-		h.errorPage(w, r, http.StatusNotImplemented, errors.New("re-running is not available on this master"))
-		return
-	}
-	cases := formCases(r)
-	s, err := h.cfg.Rerun(r.Context(), id, cases, by(u))
+	s, err := h.cfg.Actions.Rerun(r.Context(), caller(r, u), id, formCases(r))
 	if err != nil {
-		h.errorPage(w, r, httpapi.ActionStatus(err), err)
+		h.errorPage(w, r, httpapi.Status(err), err)
 		return
 	}
-	h.cfg.Log.Info("web: session re-run", "session", id, "new", s.ID, "cases", cases, "user", u.Name, "addr", r.RemoteAddr)
 	http.Redirect(w, r, "/sessions/"+strconv.FormatInt(s.ID, 10), http.StatusSeeOther)
 }
 
 func (h *Handler) stopCluster(w http.ResponseWriter, r *http.Request, u login) {
 	name := r.PathValue("name")
-	if h.cfg.StopCluster == nil {
-		h.errorPage(w, r, http.StatusNotImplemented, errors.New("stopping clusters is not available on this master"))
+	if err := h.cfg.Actions.StopCluster(r.Context(), caller(r, u), name); err != nil {
+		h.errorPage(w, r, httpapi.Status(err), err)
 		return
 	}
-	if err := h.cfg.StopCluster(r.Context(), name, by(u)); err != nil {
-		h.errorPage(w, r, httpapi.ActionStatus(err), err)
-		return
-	}
-	h.cfg.Log.Info("web: cluster stopped", "cluster", name, "user", u.Name, "addr", r.RemoteAddr)
 	h.back(w, r, "/clusters", fmt.Sprintf("Cluster %s stopped.", name))
 }
 
 func (h *Handler) reload(w http.ResponseWriter, r *http.Request, u login) {
-	if h.cfg.Reload == nil {
-		h.errorPage(w, r, http.StatusNotImplemented, errors.New("reloading is not available on this master"))
+	rep, err := h.cfg.Actions.ReloadDefinitions(r.Context(), caller(r, u))
+	if err != nil {
+		h.errorPage(w, r, httpapi.Status(err), err)
 		return
 	}
-	h.cfg.Log.Info("web: reload of the definitions", "user", u.Name, "addr", r.RemoteAddr)
-	rep := h.cfg.Reload(r.Context())
 	msg := fmt.Sprintf("Definitions reloaded: %s, %s.", plural(rep.Suites, "suite"), plural(rep.Clusters, "cluster"))
 	if n := len(rep.Errors); n > 0 {
 		msg = fmt.Sprintf("Definitions reloaded: %s, %s, %s (the last good definitions stay in use).",

@@ -83,7 +83,7 @@ func (h *Handler) clusters(w http.ResponseWriter, r *http.Request) {
 	p := h.newPage(r, "Clusters", "clusters", struct {
 		Clusters []httpapi.ClusterView
 		CanStop  bool
-	}{c, h.cfg.StopCluster != nil})
+	}{c, h.cfg.StopClusters})
 	p.Live = "/events"
 	h.render(w, r, http.StatusOK, "clusters", p)
 }
@@ -139,7 +139,7 @@ func (h *Handler) session(w http.ResponseWriter, r *http.Request) {
 		Timeline *timeline
 		Cases    []string
 		CanRerun bool
-	}{v, buildTimeline(v, h.cfg.Now()), cases, h.cfg.Rerun != nil})
+	}{v, buildTimeline(v, h.cfg.Now()), cases, h.cfg.Actions != nil})
 	if !v.State.Finished() {
 		p.Live = fmt.Sprintf("/sessions/%d/events", id)
 	}

@@ -15,7 +15,6 @@
 package web
 
 import (
-	"context"
 	"crypto/hmac"
 	"embed"
 	"errors"
@@ -27,13 +26,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/xrdtest/xrdtest/internal/catalog"
 	"github.com/xrdtest/xrdtest/internal/daemons"
 	"github.com/xrdtest/xrdtest/internal/httpapi"
-	"github.com/xrdtest/xrdtest/internal/session"
 
 	"github.com/xrdtest/xrdtest/internal/definition"
-	"github.com/xrdtest/xrdtest/internal/scheduler"
 	"github.com/xrdtest/xrdtest/internal/store"
 )
 
@@ -45,9 +41,10 @@ var staticFS embed.FS
 
 // Config configures the pages.
 type Config struct {
-	Views       *httpapi.Views
-	Manager     *session.Manager
-	Scheduler   *scheduler.Scheduler
+	Views *httpapi.Views
+	// Actions are the state-changing operations, shared with the API
+	// (nil: no action buttons work).
+	Actions     *httpapi.Actions
 	Store       store.Store
 	Changes     *httpapi.Changes
 	Registry    *daemons.Registry
@@ -68,17 +65,11 @@ type Config struct {
 	KeyFile string
 	// SessionTTL is how long a login lasts (0: 12 hours).
 	SessionTTL time.Duration
-	// StopCluster stops a cluster; by names who asked (nil: the button
-	// is not shown).
-	StopCluster func(ctx context.Context, name, by string) error
-	// Rerun starts a session again, all its cases or some (nil: the
-	// button is not shown).
-	Rerun func(ctx context.Context, id int64, cases []string, by string) (*store.Session, error)
-	// Reload fetches the git repositories and loads the definitions
-	// again (nil: the button is not shown).
-	Reload func(ctx context.Context) *catalog.ReloadReport
-	Log    *slog.Logger
-	Now    func() time.Time
+	// StopClusters: the master starts its clusters, so the pages offer
+	// to stop one.
+	StopClusters bool
+	Log          *slog.Logger
+	Now          func() time.Time
 }
 
 // Handler serves the pages; it implements httpapi.WebUI.
@@ -118,7 +109,9 @@ func New(cfg Config) (*Handler, error) {
 	if err := h.parseTemplates(); err != nil {
 		return nil, err
 	}
-	h.routes()
+	for _, rt := range h.Routes() {
+		h.mux.Handle(rt.Pattern, rt.Handler)
+	}
 	return h, nil
 }
 
@@ -142,35 +135,40 @@ func (h *Handler) parseTemplates() error {
 	return nil
 }
 
-func (h *Handler) routes() {
-	m := h.mux
+// Routes is the pages' part of the web port's route table.
+func (h *Handler) Routes() []httpapi.Route {
 	static, _ := fs.Sub(staticFS, "static")
-	m.Handle("GET /static/", http.StripPrefix("/static/", staticFiles(http.FileServerFS(static))))
-	m.HandleFunc("GET /{$}", h.dashboard)
-	m.HandleFunc("GET /suites", h.suites)
-	m.HandleFunc("GET /history", h.history)
-	m.HandleFunc("GET /clusters", h.clusters)
-	m.HandleFunc("GET /hypervisors", h.hypervisors)
-	m.HandleFunc("GET /sessions/{id}", h.session)
-	m.HandleFunc("GET /sessions/{id}/result", h.result)
-	m.HandleFunc("GET /sessions/{id}/output/raw", h.outputRaw)
-	m.HandleFunc("GET /sessions/{id}/output/stream", h.outputStream)
-	m.HandleFunc("GET /sessions/{id}/log", h.logPage)
-	m.HandleFunc("GET /sessions/{id}/log/raw", h.logRaw)
-	m.HandleFunc("GET /sessions/{id}/events", h.sessionEvents)
-	m.HandleFunc("GET /events", h.dashboardEvents)
-	m.HandleFunc("GET /login", h.loginPage)
-	m.HandleFunc("POST /login", h.login)
-	m.HandleFunc("POST /logout", h.action(h.logout))
-	m.HandleFunc("POST /suites/{name}/run", h.action(h.run))
-	m.HandleFunc("POST /suites/{name}/enabled", h.action(h.setEnabled))
-	m.HandleFunc("POST /sessions/{id}/cancel", h.action(h.cancel))
-	m.HandleFunc("POST /sessions/{id}/rerun", h.action(h.rerun))
-	m.HandleFunc("POST /clusters/{name}/stop", h.action(h.stopCluster))
-	m.HandleFunc("POST /repos/reload", h.action(h.reload))
-	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		h.errorPage(w, r, http.StatusNotFound, fmt.Errorf("no such page: %s %s", r.Method, r.URL.Path))
-	})
+	p := func(pattern string, f http.HandlerFunc) httpapi.Route {
+		return httpapi.Route{Pattern: pattern, Handler: f}
+	}
+	return []httpapi.Route{
+		{Pattern: "GET /static/", Handler: http.StripPrefix("/static/", staticFiles(http.FileServerFS(static)))},
+		p("GET /{$}", h.dashboard),
+		p("GET /suites", h.suites),
+		p("GET /history", h.history),
+		p("GET /clusters", h.clusters),
+		p("GET /hypervisors", h.hypervisors),
+		p("GET /sessions/{id}", h.session),
+		p("GET /sessions/{id}/result", h.result),
+		p("GET /sessions/{id}/output/raw", h.outputRaw),
+		p("GET /sessions/{id}/output/stream", h.outputStream),
+		p("GET /sessions/{id}/log", h.logPage),
+		p("GET /sessions/{id}/log/raw", h.logRaw),
+		p("GET /sessions/{id}/events", h.sessionEvents),
+		p("GET /events", h.dashboardEvents),
+		p("GET /login", h.loginPage),
+		p("POST /login", h.login),
+		p("POST /logout", h.action(h.logout)),
+		p("POST /suites/{name}/run", h.action(h.run)),
+		p("POST /suites/{name}/enabled", h.action(h.setEnabled)),
+		p("POST /sessions/{id}/cancel", h.action(h.cancel)),
+		p("POST /sessions/{id}/rerun", h.action(h.rerun)),
+		p("POST /clusters/{name}/stop", h.action(h.stopCluster)),
+		p("POST /repos/reload", h.action(h.reload)),
+		p("/", func(w http.ResponseWriter, r *http.Request) {
+			h.errorPage(w, r, http.StatusNotFound, fmt.Errorf("no such page: %s %s", r.Method, r.URL.Path))
+		}),
+	}
 }
 
 // staticFiles lets browsers cache the assets briefly.
@@ -181,7 +179,7 @@ func staticFiles(next http.Handler) http.Handler {
 	})
 }
 
-// ServeHTTP serves the pages.
+// ServeHTTP serves the pages alone (tests; the master mounts Routes).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
 
 // csp allows the page's own script, style and connections only: no

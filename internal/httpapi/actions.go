@@ -1,0 +1,110 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/xrdtest/xrdtest/internal/catalog"
+	"github.com/xrdtest/xrdtest/internal/scheduler"
+	"github.com/xrdtest/xrdtest/internal/session"
+	"github.com/xrdtest/xrdtest/internal/store"
+)
+
+// Actions are the state-changing operations of the web port, each defined
+// once: the JSON API and the pages call them with who asks, and each is
+// logged the same way whichever way it came. Errors map to statuses with
+// Status.
+type Actions struct {
+	Manager   *session.Manager
+	Scheduler *scheduler.Scheduler
+	// Reload fetches the git repositories and loads the definitions
+	// again (nil: not offered).
+	Reload func(context.Context) *catalog.ReloadReport
+	Log    *slog.Logger
+}
+
+// Caller is who asks for an action and through what: Via is "API" or
+// "web", By the name recorded (a session's "triggered by"), Addr the
+// client's address.
+type Caller struct {
+	Via, By, Addr string
+}
+
+func (a *Actions) log() *slog.Logger {
+	if a.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return a.Log
+}
+
+// logged logs an action before it runs, and its refusal.
+func (a *Actions) logged(c Caller, what string, attrs []any, do func() error) error {
+	attrs = append(attrs, "by", c.By)
+	if c.Addr != "" {
+		attrs = append(attrs, "addr", c.Addr)
+	}
+	a.log().Info(c.Via+": "+what, attrs...)
+	err := do()
+	if err != nil {
+		a.log().Warn(c.Via+": "+what+" refused", append(attrs, "err", err)...)
+	}
+	return err
+}
+
+// Run starts a session of suite: the given cases in suite order, or all
+// of them.
+func (a *Actions) Run(ctx context.Context, c Caller, suite string, cases []string) (*store.Session, error) {
+	var s *store.Session
+	err := a.logged(c, "run suite", []any{"suite", suite, "cases", cases}, func() (err error) {
+		s, err = a.Manager.Start(ctx, suite, cases, c.By)
+		return err
+	})
+	return s, err
+}
+
+// Rerun starts a new session of a session's suite with its cases, or only
+// the given ones.
+func (a *Actions) Rerun(ctx context.Context, c Caller, id int64, cases []string) (*store.Session, error) {
+	var s *store.Session
+	err := a.logged(c, "re-run session", []any{"session", id, "cases", cases}, func() (err error) {
+		s, err = a.Manager.RerunCases(ctx, id, cases, c.By)
+		return err
+	})
+	return s, err
+}
+
+// Cancel cancels a queued or running session.
+func (a *Actions) Cancel(c Caller, id int64) error {
+	return a.logged(c, "cancel session", []any{"session", id}, func() error { return a.Manager.Cancel(id) })
+}
+
+// SetEnabled enables or disables a suite's schedule.
+func (a *Actions) SetEnabled(ctx context.Context, c Caller, suite string, on bool) error {
+	return a.logged(c, "set suite enabled", []any{"suite", suite, "enabled", on}, func() error {
+		return a.Scheduler.SetEnabled(ctx, suite, on)
+	})
+}
+
+// StopCluster stops a cluster no session uses.
+func (a *Actions) StopCluster(ctx context.Context, c Caller, name string) error {
+	return a.logged(c, "stop cluster", []any{"cluster", name}, func() error {
+		return a.Manager.StopCluster(ctx, name, c.By)
+	})
+}
+
+// ReloadDefinitions fetches the git repositories and loads the definitions
+// again. A failed fetch or broken definitions are in the report, not an
+// error: the reload happened, the last good definitions are kept. A
+// client that hangs up does not cut a fetch short.
+func (a *Actions) ReloadDefinitions(ctx context.Context, c Caller) (*catalog.ReloadReport, error) {
+	var rep *catalog.ReloadReport
+	err := a.logged(c, "reload of the definitions", nil, func() error {
+		if a.Reload == nil {
+			return fmt.Errorf("reloading is %w by this master", ErrNotOffered)
+		}
+		rep = a.Reload(context.WithoutCancel(ctx))
+		return nil
+	})
+	return rep, err
+}
