@@ -17,7 +17,8 @@ import (
 )
 
 // runConfig is `xrdtest config check FILE`: validate a master, hypervisor
-// or slave configuration and show every key with its value and origin.
+// or slave configuration and show every key with its value and origin, or
+// every error of the file.
 func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] != "check" {
 		fmt.Fprintln(stderr, "usage: xrdtest config check [--kind master|hypervisor|slave] [--json] FILE")
@@ -26,7 +27,7 @@ func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs := flag.NewFlagSet("config check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	kind := fs.String("kind", "", "master, hypervisor or slave (default: from the file name, XrdTest<Kind>.conf, else from its sections)")
-	asJSON := fs.Bool("json", false, "print the settings as JSON")
+	asJSON := fs.Bool("json", false, "print the settings as JSON (or the errors and warnings, as an object)")
 	if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 1 {
 		fmt.Fprintln(stderr, "usage: xrdtest config check [--kind master|hypervisor|slave] [--json] FILE")
 		return 2
@@ -65,22 +66,21 @@ func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return 2
 	}
 	fmt.Fprintf(info, "checking %s as a %s configuration (%s)\n", file, *kind, why)
-	warns, err := cfg.Load(file)
-	if err == nil {
-		err = cfg.Validate()
-	}
+	warns, err := checkConfig(cfg, file)
 	for _, w := range warns {
 		fmt.Fprintf(info, "warning: %s\n", w)
 	}
 	if err != nil {
-		var errs interface{ Unwrap() []error }
-		if errors.As(err, &errs) {
-			for _, e := range errs.Unwrap() {
+		var errs config.Errors
+		errors.As(config.Join(err), &errs) // a list even for a single error
+		if *asJSON {
+			writeConfigErrorsJSON(stdout, warns, errs)
+		} else {
+			for _, e := range errs {
 				fmt.Fprintf(stdout, "error: %v\n", e)
 			}
-		} else {
-			fmt.Fprintf(stdout, "error: %v\n", err)
 		}
+		fmt.Fprintf(info, "%s configuration %s has %s (%s)\n", *kind, file, plural(len(errs), "error"), plural(len(warns), "warning"))
 		return 1
 	}
 	if *asJSON {
@@ -96,6 +96,33 @@ func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	tw.Flush()
 	fmt.Fprintf(stdout, "%s configuration %s is valid (%d warnings)\n", *kind, file, len(warns))
 	return 0
+}
+
+// checkConfig merges file into cfg and validates the result: every error,
+// in file order, unless the file cannot be read or parsed (then only that).
+func checkConfig(cfg daemonConfig, file string) ([]config.Warning, error) {
+	f, err := config.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	warns, err := cfg.Merge(f)
+	return warns, config.Join(err, cfg.Validate())
+}
+
+// writeConfigErrorsJSON prints the findings of a failed check as one
+// object, as `xrdtest check --json` does: "warnings" and "errors", each a
+// list of {source, section, key, message}.
+func writeConfigErrorsJSON(w io.Writer, warns []config.Warning, errs config.Errors) {
+	out := struct {
+		Warnings []config.Warning `json:"warnings"`
+		Errors   config.Errors    `json:"errors"`
+	}{Warnings: warns, Errors: errs}
+	if out.Warnings == nil {
+		out.Warnings = []config.Warning{}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(out)
 }
 
 func kindFromName(file string) string {

@@ -3,10 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/xrdtest/xrdtest/internal/config"
 )
 
 // TestConfigCheckKind checks that `config check` tells the kind of a file
@@ -76,5 +81,79 @@ func TestConfigCheckKindJSON(t *testing.T) {
 	}
 	if !strings.HasPrefix(stdout.String(), "[") || !strings.Contains(stderr.String(), "as a hypervisor configuration") {
 		t.Errorf("stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+	}
+}
+
+// TestConfigCheckEveryError: `config check` prints every error of a file,
+// in file order, and their count; with --json, one object holding the
+// errors and warnings. "FILE" in want stands for the file's path.
+func TestConfigCheckEveryError(t *testing.T) {
+	tests := []struct {
+		name, text string
+		want       []string // the error lines
+		summary    string
+	}{
+		{"bad repository type and a repository without its section",
+			"[general]\ntest-repos = a, b\ncolour = blue\n[test-repo-a]\ntype = svn\nlocal_path = /x\n[server]\nport = x\n",
+			[]string{
+				`error: FILE:2: [general] test-repos: repository "b" has no [test-repo-b] section`,
+				`error: FILE:5: [test-repo-a] type: invalid value "svn": want localfs or git`,
+				`error: FILE:8: [server] port: invalid port "x": want a number 1-65535`,
+			}, "master configuration FILE has 3 errors (1 warning)"},
+		{"one error", "[server]\nport = 70000\n",
+			[]string{`error: FILE:2: [server] port: invalid port "70000": want a number 1-65535`},
+			"master configuration FILE has 1 error (0 warnings)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "XrdTestMaster.conf")
+			if err := os.WriteFile(path, []byte(tt.text), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var stdout, stderr bytes.Buffer
+			if code := run(context.Background(), []string{"config", "check", path}, &stdout, &stderr); code != 1 {
+				t.Errorf("exit code %d, want 1", code)
+			}
+			var errLines []string
+			for _, l := range strings.Split(strings.ReplaceAll(stdout.String(), path, "FILE"), "\n") {
+				if strings.HasPrefix(l, "error: ") {
+					errLines = append(errLines, l)
+				}
+			}
+			if !slices.Equal(errLines, tt.want) {
+				t.Errorf("error lines:\n%s\nwant:\n%s", strings.Join(errLines, "\n"), strings.Join(tt.want, "\n"))
+			}
+			if out := strings.ReplaceAll(stdout.String(), path, "FILE"); !strings.Contains(out, tt.summary+"\n") {
+				t.Errorf("output lacks %q:\n%s", tt.summary, out)
+			}
+
+			stdout.Reset()
+			stderr.Reset()
+			if code := run(context.Background(), []string{"config", "check", "--json", path}, &stdout, &stderr); code != 1 {
+				t.Errorf("--json: exit code %d, want 1", code)
+			}
+			var got struct {
+				Warnings []config.Warning `json:"warnings"`
+				Errors   []struct {
+					Source  config.Source `json:"source"`
+					Section string        `json:"section"`
+					Key     string        `json:"key"`
+					Message string        `json:"message"`
+				} `json:"errors"`
+			}
+			if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+				t.Fatalf("--json: stdout is not one JSON object: %v\n%s", err, stdout.String())
+			}
+			var jsonLines []string
+			for _, e := range got.Errors {
+				jsonLines = append(jsonLines, fmt.Sprintf("error: %s: [%s] %s: %s", strings.ReplaceAll(e.Source.String(), path, "FILE"), e.Section, e.Key, e.Message))
+			}
+			if !slices.Equal(jsonLines, tt.want) {
+				t.Errorf("--json errors:\n%s\nwant:\n%s", strings.Join(jsonLines, "\n"), strings.Join(tt.want, "\n"))
+			}
+			if got.Warnings == nil || !strings.Contains(strings.ReplaceAll(stderr.String(), path, "FILE"), tt.summary+"\n") {
+				t.Errorf("--json: warnings %v; stderr lacks %q:\n%s", got.Warnings, tt.summary, stderr.String())
+			}
+		})
 	}
 }

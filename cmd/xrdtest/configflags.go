@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -16,7 +15,7 @@ import (
 // daemonConfig is what the master, slave and hypervisor configurations
 // share: keys set by file, environment or flag.
 type daemonConfig interface {
-	Load(path string) ([]config.Warning, error)
+	Merge(f *config.File) ([]config.Warning, error)
 	Set(key, value, source string) error
 	Settings() []config.Setting
 	Validate() error
@@ -47,7 +46,8 @@ func envName(key string) string {
 // loadDaemonConfig applies, in order: defaults, the file (the given one,
 // else defaultFile when it exists), XRDTEST_* environment variables, then
 // the flags (sets, then the named flags), and validates. Warnings go to
-// stderr.
+// stderr. The error holds every error found (config.Errors), unless the
+// file cannot be read or parsed: that stops at once.
 func loadDaemonConfig(cfg daemonConfig, file, defaultFile string, sets []string, named map[string]string, stderr io.Writer) error {
 	switch file {
 	case "none":
@@ -57,16 +57,18 @@ func loadDaemonConfig(cfg daemonConfig, file, defaultFile string, sets []string,
 			file = defaultFile
 		}
 	}
+	var errs []error
 	if file != "" {
-		warns, err := cfg.Load(file)
-		for _, w := range warns {
-			fmt.Fprintf(stderr, "warning: %s\n", w)
-		}
+		f, err := config.ReadFile(file)
 		if err != nil {
 			return err
 		}
+		warns, err := cfg.Merge(f)
+		for _, w := range warns {
+			fmt.Fprintf(stderr, "warning: %s\n", w)
+		}
+		errs = append(errs, err)
 	}
-	var errs []error
 	for _, s := range cfg.Settings() {
 		name := envName(s.Key)
 		if v, ok := os.LookupEnv(name); ok {
@@ -86,10 +88,7 @@ func loadDaemonConfig(cfg daemonConfig, file, defaultFile string, sets []string,
 			errs = append(errs, cfg.Set(key, value, "flag"))
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	return cfg.Validate()
+	return config.Join(append(errs, cfg.Validate())...)
 }
 
 // masterFlag splits a --master HOST:PORT flag into the [test_master] keys.

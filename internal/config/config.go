@@ -1,12 +1,16 @@
 package config
 
 import (
+	"cmp"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -67,16 +71,103 @@ type Error struct {
 	Msg     string
 }
 
-func (e *Error) Error() string {
-	msg := e.Msg
-	if msg == "" && e.Err != nil {
-		msg = e.Err.Error()
+func (e *Error) Error() string { return locate(e.Source, e.Section, e.Key) + e.message() }
+
+func (e *Error) message() string {
+	if e.Msg == "" && e.Err != nil {
+		return e.Err.Error()
 	}
-	return locate(e.Source, e.Section, e.Key) + msg
+	return e.Msg
 }
 
 // Unwrap returns the sentinel error.
 func (e *Error) Unwrap() error { return e.Err }
+
+// MarshalJSON gives an error the JSON form of a Warning: source, section,
+// key, message.
+func (e *Error) MarshalJSON() ([]byte, error) {
+	return json.Marshal(Warning{Source: e.Source, Section: e.Section, Key: e.Key, Msg: e.message()})
+}
+
+// Errors is every error found in a configuration, in file order (see
+// Join). Its text is their texts, one a line; errors.Is and errors.As look
+// into each. ParseINI, Merge, Validate, and Load and LoadMaster,
+// LoadHypervisor and LoadSlave return one whenever they find an error (a
+// file that cannot be read gives the error of reading it).
+type Errors []error
+
+func (es Errors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Unwrap returns the errors, for errors.Is and errors.As.
+func (es Errors) Unwrap() []error { return es }
+
+// MarshalJSON gives a list of objects: an *Error as in Error.MarshalJSON,
+// any other error as its message alone.
+func (es Errors) MarshalJSON() ([]byte, error) {
+	out := make([]any, len(es))
+	for i, e := range es {
+		if ce, ok := e.(*Error); ok {
+			out[i] = ce
+		} else {
+			out[i] = struct {
+				Msg string `json:"message"`
+			}{e.Error()}
+		}
+	}
+	return json.Marshal(out)
+}
+
+// Join returns errs as Errors in file order, or nil when none is left:
+// nils are dropped and Errors flattened; the errors located in a file
+// come first, by file (in the order they first appear) and line, then the
+// others (defaults, environment, flags, errors without a location) in the
+// order given. Errors on one line keep the order given.
+func Join(errs ...error) error {
+	var out Errors
+	var flatten func([]error)
+	flatten = func(errs []error) {
+		for _, err := range errs {
+			if es, ok := err.(Errors); ok {
+				flatten(es)
+			} else if err != nil {
+				out = append(out, err)
+			}
+		}
+	}
+	flatten(errs)
+	if len(out) == 0 {
+		return nil
+	}
+	type entry struct {
+		err        error
+		file, line int // file: the rank of its file, by first appearance; MaxInt: none
+	}
+	entries := make([]entry, len(out))
+	files := map[string]int{}
+	for i, err := range out {
+		entries[i] = entry{err: err, file: math.MaxInt}
+		var e *Error
+		if errors.As(err, &e) && e.Source.File != "" {
+			if _, ok := files[e.Source.File]; !ok {
+				files[e.Source.File] = len(files)
+			}
+			entries[i].file, entries[i].line = files[e.Source.File], e.Source.Line
+		}
+	}
+	slices.SortStableFunc(entries, func(a, b entry) int {
+		return cmp.Or(cmp.Compare(a.file, b.file), cmp.Compare(a.line, b.line))
+	})
+	for i, e := range entries {
+		out[i] = e.err
+	}
+	return out
+}
 
 // Warning is a finding that does not stop a configuration from loading:
 // an unknown section or key, a repeated key, an ignored setting.
@@ -297,19 +388,29 @@ type field struct {
 
 func (fd field) name() string { return fd.section + "." + fd.key }
 
-// table is the list of fields of a configuration plus the sources of
-// their values. Each configuration builds it afresh (newTable) because the
-// fields point into the configuration.
-type table struct {
-	fields  []field
-	sources map[string]Source
+// keyRecord is what a configuration keeps about its keys besides their
+// values, by "section.key".
+type keyRecord struct {
+	sources map[string]Source // where each value set came from
+	// refused holds the keys whose last value Load or Set refused: they
+	// keep their earlier value, which Validate does not check again (the
+	// refusal was the key's error).
+	refused map[string]bool
 }
 
-func newTable(sources *map[string]Source, fields ...[]field) *table {
-	if *sources == nil {
-		*sources = map[string]Source{}
+// table is the list of fields of a configuration plus the record of their
+// values. Each configuration builds it afresh (newTable) because the
+// fields point into the configuration.
+type table struct {
+	fields []field
+	keyRecord
+}
+
+func newTable(rec *keyRecord, fields ...[]field) *table {
+	if rec.sources == nil {
+		rec.sources, rec.refused = map[string]Source{}, map[string]bool{}
 	}
-	t := &table{sources: *sources}
+	t := &table{keyRecord: *rec}
 	for _, fs := range fields {
 		t.fields = append(t.fields, fs...)
 	}
@@ -332,12 +433,14 @@ func (t *table) source(key string) Source {
 	return DefaultSource
 }
 
-// apply sets one field and records its source.
+// apply sets one field and records its source, or that it was refused.
 func (t *table) apply(fd field, value string, src Source) (*Warning, error) {
 	if err := fd.set(value, src); err != nil {
+		t.refused[fd.name()] = true
 		return nil, &Error{Source: src, Section: fd.section, Key: fd.key, Err: ErrInvalid, Msg: err.Error()}
 	}
 	t.sources[fd.name()] = src
+	delete(t.refused, fd.name())
 	if fd.ignored != "" {
 		return &Warning{Source: src, Section: fd.section, Key: fd.key, Msg: fd.ignored}, nil
 	}
@@ -347,7 +450,8 @@ func (t *table) apply(fd field, value string, src Source) (*Warning, error) {
 // merge applies the fields found in f: every known key of an existing
 // section, including keys it inherits from DEFAULT, in file order. known
 // tells which sections the configuration has; other sections and keys
-// give warnings.
+// give warnings. A refused value does not stop it: the error is Errors,
+// one per refused value.
 func (t *table) merge(f *File, known func(section string) bool) ([]Warning, error) {
 	warns := append([]Warning(nil), f.Warnings...)
 	var errs []error
@@ -386,6 +490,7 @@ func (t *table) merge(f *File, known func(section string) bool) ([]Warning, erro
 					err = &Error{Source: esrc, Section: name, Key: key, Err: ErrInterpolation,
 						Msg: `cannot expand "%" in this secret value: write "%%" for a literal "%"`}
 				}
+				t.refused[fd.name()] = true
 				errs = append(errs, err)
 				continue
 			}
@@ -398,7 +503,7 @@ func (t *table) merge(f *File, known func(section string) bool) ([]Warning, erro
 			}
 		}
 	}
-	return warns, errors.Join(errs...)
+	return warns, Join(errs...)
 }
 
 // set implements the Set method of every configuration.
@@ -438,13 +543,19 @@ func (t *table) settings() []Setting {
 	return out
 }
 
-// invalid returns an ErrInvalid error located at key's source.
+// invalid returns an ErrInvalid error located at key's source; nil when
+// the key's value was refused: its error was that.
 func (t *table) invalid(section, key, msg string) error {
+	if t.refused[section+"."+key] {
+		return nil
+	}
 	return &Error{Source: t.source(section + "." + key), Section: section, Key: key, Err: ErrInvalid, Msg: msg}
 }
 
-// readFile parses the INI file at path.
-func readFile(path string) (*File, error) {
+// ReadFile parses the INI file at path (see ParseINI). Its error, the
+// file cannot be read or is not INI, is one to stop at: nothing of the
+// file can be merged, and validating the defaults would only mislead.
+func ReadFile(path string) (*File, error) {
 	fh, err := os.Open(path)
 	if err != nil {
 		return nil, err

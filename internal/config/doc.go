@@ -33,9 +33,21 @@
 // against the file's directory, one given by Set against the working
 // directory. Errors are *Error values naming
 // source, section and key ("master.conf:12: [server] port: invalid port
-// ..."), joined; unknown sections and keys are Warnings, returned and
-// never printed. Settings lists every key with its value and source, for
+// ..."); unknown sections and keys are Warnings, returned and never
+// printed. Settings lists every key with its value and source, for
 // `xrdtest config check`.
+//
+// # Every error at once
+//
+// A file's errors come all together, as Errors in file order (Join):
+// Load refuses each bad value and goes on, Validate then checks the
+// rest, skipping the keys whose value was refused (they keep their
+// earlier value, and their error was given), and LoadMaster,
+// LoadHypervisor and LoadSlave return both lists as one. Two cases stop early, because what follows
+// would check only the defaults: a file that cannot be read, and one that
+// is not INI (ReadFile: every syntax error is reported, but a key before
+// the first [section] stops the parsing, as in Python). Warnings are
+// unaffected: they come with the errors.
 //
 // The keys of each daemon, original and new, are listed in the doc
 // comments of Master, Hypervisor and Slave; testdata/*-full.conf are

@@ -2,7 +2,6 @@ package config
 
 import (
 	"cmp"
-	"errors"
 	"fmt"
 	"strings"
 )
@@ -45,7 +44,7 @@ type Hypervisor struct {
 	Security        Security
 	Daemon          Daemon
 
-	sources map[string]Source
+	keys keyRecord
 }
 
 // VirtualMachines is the hypervisor's [virtual_machines] section.
@@ -92,20 +91,21 @@ func DefaultHypervisor() *Hypervisor {
 }
 
 // LoadHypervisor returns the defaults merged with the file at path,
-// validated.
+// validated; see LoadMaster.
 func LoadHypervisor(path string) (*Hypervisor, []Warning, error) {
 	h := DefaultHypervisor()
-	warns, err := h.Load(path)
+	f, err := ReadFile(path)
 	if err != nil {
-		return h, warns, err
+		return h, nil, err
 	}
-	return h, warns, h.Validate()
+	warns, err := h.Merge(f)
+	return h, warns, Join(err, h.Validate())
 }
 
 // Load merges the INI file at path into h; see Master.Load. A file
 // without storage_pool gives a warning.
 func (h *Hypervisor) Load(path string) ([]Warning, error) {
-	f, err := readFile(path)
+	f, err := ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +141,7 @@ func (h *Hypervisor) Source(key string) Source { return h.table().source(key) }
 // Settings returns every key with its value (secrets redacted) and source.
 func (h *Hypervisor) Settings() []Setting { return h.table().settings() }
 
-// Validate checks the whole configuration.
+// Validate checks the whole configuration; see Master.Validate.
 func (h *Hypervisor) Validate() error {
 	t := h.table()
 	errs := t.validateTestMaster(h.TestMaster)
@@ -158,13 +158,13 @@ func (h *Hypervisor) Validate() error {
 		errs = append(errs, t.invalid("libvirt", "uri", "empty"))
 	}
 	errs = append(errs, t.validateDaemon(h.Daemon))
-	return errors.Join(errs...)
+	return Join(errs...)
 }
 
 func (h *Hypervisor) table() *table {
 	emulator := strField("virtual_machines", "emulator_path", &h.VirtualMachines.EmulatorPath)
 	emulator.ignored = "ignored: libvirt chooses the emulator (KVM, or TCG where KVM is missing or [libvirt] force_tcg = 1)"
-	return newTable(&h.sources,
+	return newTable(&h.keys,
 		testMasterFields(&h.TestMaster),
 		[]field{
 			emulator,

@@ -257,8 +257,9 @@ const spaces = " \t\n\r\v\f"
 //     is trimmed and appended after "\n" (even after blank or comment
 //     lines, as in Python 2).
 //   - A key line before any section header is an error "no section
-//     header"; any other line is a syntax error. All syntax errors are
-//     reported, each as an *Error with file:line.
+//     header", which stops the parsing (as in Python); any other line is
+//     a syntax error. All syntax errors are reported, as Errors, each an
+//     *Error with file:line.
 //
 // CRLF line ends and a leading UTF-8 byte order mark are accepted.
 // Values are interpolated when read with Get (see Interpolate).
@@ -327,7 +328,7 @@ func ParseINI(name string, r io.Reader) (*File, error) {
 			}
 		}
 		if cur == nil {
-			return nil, &Error{Source: pos, Err: ErrNoSectionHeader, Msg: "no section header"}
+			return nil, Join(&Error{Source: pos, Err: ErrNoSectionHeader, Msg: "no section header"})
 		}
 		// Option line?
 		if sep := strings.IndexAny(line, ":="); sep > 0 && !isSpace(line[0]) {
@@ -365,8 +366,8 @@ func ParseINI(name string, r io.Reader) (*File, error) {
 		errs = append(errs, &Error{Source: pos, Section: cur.Name, Err: ErrSyntax,
 			Msg: `syntax error: expected "key = value", "key: value", "[section]", a comment, or an indented continuation`})
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	if err := Join(errs...); err != nil {
+		return nil, err
 	}
 	return f, nil
 }

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"net/mail"
 	"net/netip"
@@ -89,7 +88,7 @@ type Master struct {
 	Retention Retention
 
 	repoDefs map[string]*Repo // every [test-repo-NAME] seen, listed or not
-	sources  map[string]Source
+	keys     keyRecord
 }
 
 // MasterGeneral is the master's [general] section.
@@ -328,21 +327,27 @@ func DefaultMaster() *Master {
 	}
 }
 
-// LoadMaster returns the defaults merged with the file at path, validated.
+// LoadMaster returns the defaults merged with the file at path, validated:
+// the errors of Load and of Validate together, as Errors in file order.
+// Only a file that cannot be read or parsed (ReadFile) stops before the
+// values are checked.
 func LoadMaster(path string) (*Master, []Warning, error) {
 	m := DefaultMaster()
-	warns, err := m.Load(path)
+	f, err := ReadFile(path)
 	if err != nil {
-		return m, warns, err
+		return m, nil, err
 	}
-	return m, warns, m.Validate()
+	warns, err := m.Merge(f)
+	return m, warns, Join(err, m.Validate())
 }
 
 // Load merges the INI file at path into m. It returns the warnings
 // (unknown sections and keys, repeated keys, unlisted repositories) and
-// all the errors (syntax, bad values), joined; errors.As finds *Error.
+// every refused value as Errors, in file order; errors.As finds *Error. A
+// file that cannot be read or parsed gives ReadFile's error and sets
+// nothing.
 func (m *Master) Load(path string) ([]Warning, error) {
-	f, err := readFile(path)
+	f, err := ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -432,7 +437,9 @@ func (m *Master) Settings() []Setting {
 }
 
 // Validate checks the whole configuration; the errors name section, key
-// and where the value came from, joined.
+// and where the value came from, as Errors in file order. A key whose
+// value Load or Set refused is not checked again: its error was that, so
+// Load's errors and Validate's, joined, give each error once.
 func (m *Master) Validate() error {
 	t := m.table()
 	var errs []error
@@ -467,7 +474,7 @@ func (m *Master) Validate() error {
 		t.validatePositive("session", "heartbeat_interval", s.HeartbeatInterval),
 		t.validatePositive("session", "heartbeat_timeout", s.HeartbeatTimeout),
 		t.validatePositive("session", "reconnect_grace", s.ReconnectGrace))
-	if s.HeartbeatInterval > 0 && s.HeartbeatTimeout > 0 && s.HeartbeatTimeout <= s.HeartbeatInterval {
+	if s.HeartbeatInterval > 0 && s.HeartbeatTimeout > 0 && s.HeartbeatTimeout <= s.HeartbeatInterval && !t.refused["session.heartbeat_interval"] {
 		errs = append(errs, t.invalid("session", "heartbeat_timeout",
 			fmt.Sprintf("%s must exceed heartbeat_interval %s (%s)", s.HeartbeatTimeout, s.HeartbeatInterval, t.source("session.heartbeat_interval"))))
 	}
@@ -491,7 +498,7 @@ func (m *Master) Validate() error {
 	}
 	errs = append(errs, t.validateDaemon(m.Daemon))
 	errs = append(errs, t.validateRetention(m.Retention)...)
-	return errors.Join(errs...)
+	return Join(errs...)
 }
 
 // validBaseURL reports whether u can start the links of alert mails
@@ -505,6 +512,9 @@ func validBaseURL(u string) bool {
 func (m *Master) validateRepo(t *table, r Repo) []error {
 	sec := r.Section()
 	missing := func(key, msg string) error {
+		if t.refused[sec+"."+key] { // refused, not missing
+			return nil
+		}
 		return &Error{Source: r.Source, Section: sec, Key: key, Err: ErrMissing, Msg: msg}
 	}
 	var errs []error
@@ -635,7 +645,7 @@ func (m *Master) table() *table {
 		pathField("security", "ca_certfile", &m.Security.CACertFile),
 		pathField("security", "ca_keyfile", &m.Security.CAKeyFile),
 	)
-	return newTable(&m.sources, fields, daemonFields(&m.Daemon), masterRetentionFields(&m.Retention))
+	return newTable(&m.keys, fields, daemonFields(&m.Daemon), masterRetentionFields(&m.Retention))
 }
 
 func repoFields(r *Repo) []field {

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"errors"
 	"strings"
 )
 
@@ -38,7 +37,7 @@ type Slave struct {
 	Daemon     Daemon
 	Retention  Retention
 
-	sources map[string]Source
+	keys keyRecord
 }
 
 // SlaveSection is the slave's [slave] section (new).
@@ -67,19 +66,21 @@ func DefaultSlave() *Slave {
 	}
 }
 
-// LoadSlave returns the defaults merged with the file at path, validated.
+// LoadSlave returns the defaults merged with the file at path, validated;
+// see LoadMaster.
 func LoadSlave(path string) (*Slave, []Warning, error) {
 	s := DefaultSlave()
-	warns, err := s.Load(path)
+	f, err := ReadFile(path)
 	if err != nil {
-		return s, warns, err
+		return s, nil, err
 	}
-	return s, warns, s.Validate()
+	warns, err := s.Merge(f)
+	return s, warns, Join(err, s.Validate())
 }
 
 // Load merges the INI file at path into s; see Master.Load.
 func (s *Slave) Load(path string) ([]Warning, error) {
-	f, err := readFile(path)
+	f, err := ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +107,7 @@ func (s *Slave) Source(key string) Source { return s.table().source(key) }
 // Settings returns every key with its value (secrets redacted) and source.
 func (s *Slave) Settings() []Setting { return s.table().settings() }
 
-// Validate checks the whole configuration.
+// Validate checks the whole configuration; see Master.Validate.
 func (s *Slave) Validate() error {
 	t := s.table()
 	errs := t.validateTestMaster(s.TestMaster)
@@ -120,11 +121,11 @@ func (s *Slave) Validate() error {
 	}
 	errs = append(errs, t.validateDaemon(s.Daemon))
 	errs = append(errs, t.validateRetention(s.Retention)...)
-	return errors.Join(errs...)
+	return Join(errs...)
 }
 
 func (s *Slave) table() *table {
-	return newTable(&s.sources,
+	return newTable(&s.keys,
 		testMasterFields(&s.TestMaster),
 		[]field{
 			strField("slave", "name", &s.Slave.Name),
