@@ -87,7 +87,7 @@ trap - EXIT INT TERM
 
 echo "== go test -race (core packages)"
 go test -count=1 -race ./internal/definition/... ./internal/cron/... ./internal/master/... \
-    ./internal/session/... ./internal/daemons/... ./internal/httpapi/... ./internal/catalog/... \
+    ./internal/session/... ./internal/daemons/... ./internal/httpapi/... ./internal/views/... ./internal/catalog/... \
     ./internal/slave/... ./internal/store/... ./internal/pki/... ./internal/config/... \
     ./internal/scheduler/... ./internal/notify/... ./internal/daemonclient/... \
     ./internal/hypervisor ./internal/hypervisor/agent ./internal/hypervisor/local \

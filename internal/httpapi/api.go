@@ -14,6 +14,8 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/xrdtest/xrdtest/internal/views"
+
 	"github.com/xrdtest/xrdtest/internal/catalog"
 	"github.com/xrdtest/xrdtest/internal/daemons"
 	"github.com/xrdtest/xrdtest/internal/scheduler"
@@ -48,10 +50,10 @@ func (a *API) log() *slog.Logger {
 	return a.Log
 }
 
-// Views returns the view builder over the API's parts: the pages and the
+// views.Views returns the view builder over the API's parts: the pages and the
 // API show the same views.
-func (a *API) Views() *Views {
-	return &Views{Manager: a.Manager, Registry: a.Registry, Scheduler: a.Scheduler, Store: a.Store, Version: a.Version, Started: a.Started,
+func (a *API) Views() *views.Views {
+	return &views.Views{Manager: a.Manager, Registry: a.Registry, Scheduler: a.Scheduler, Store: a.Store, Version: a.Version, Started: a.Started,
 		LastReload: a.LastReload}
 }
 
@@ -117,7 +119,7 @@ func (a *API) sessions(r *http.Request) (any, error) {
 	for _, s := range q["state"] {
 		// As the history: a typo is an error, not an empty list.
 		if !slices.Contains(sessionStates, store.SessionState(s)) {
-			return nil, badRequest("state %q: want one of %s", s, joinStates(sessionStates))
+			return nil, badRequest("state %q: want one of %s", s, store.JoinStates(sessionStates))
 		}
 		f.States = append(f.States, store.SessionState(s))
 	}
@@ -163,11 +165,11 @@ func (a *API) repos(*http.Request) (any, error) {
 // ---- the views the pages show ----
 
 func (a *API) dashboard(r *http.Request) (any, error) {
-	return a.Views().Dashboard(r.Context(), DefaultStatsDays)
+	return a.Views().Dashboard(r.Context(), views.DefaultStatsDays)
 }
 
 func (a *API) stats(r *http.Request) (any, error) {
-	days := DefaultStatsDays
+	days := views.DefaultStatsDays
 	if s := r.URL.Query().Get("days"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil {
@@ -185,7 +187,7 @@ func (a *API) hypervisors(*http.Request) (any, error) { return a.Views().Hypervi
 func (a *API) suitesOverview(r *http.Request) (any, error) { return a.Views().Suites(r.Context()) }
 
 func (a *API) history(r *http.Request) (any, error) {
-	q, err := ParseHistoryQuery(r.URL.Query())
+	q, err := views.ParseHistoryQuery(r.URL.Query())
 	if err != nil {
 		return nil, err
 	}
@@ -231,7 +233,7 @@ func (a *API) script(w http.ResponseWriter, r *http.Request) {
 }
 
 // logFile sends a log file collected from a slave as text (the web's log
-// pages validate the same way: OpenLogFile).
+// pages validate the same way: views.OpenLogFile).
 func (a *API) logFile(w http.ResponseWriter, r *http.Request) {
 	id, err := sessionID(r)
 	if err != nil {
@@ -239,7 +241,7 @@ func (a *API) logFile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	f, err := OpenLogFile(a.Store, id, q.Get("slave"), q.Get("path"))
+	f, err := views.OpenLogFile(a.Store, id, q.Get("slave"), q.Get("path"))
 	if err != nil {
 		writeError(w, err)
 		return
@@ -267,12 +269,12 @@ func (a *API) output(w http.ResponseWriter, r *http.Request) {
 	follow := r.URL.Query().Get("follow") == "1"
 	// A cell the session does not have is 404 at once: following it would
 	// send nothing until the session ends.
-	var f *OutputFollower
+	var f *views.OutputFollower
 	if follow {
-		err = CheckCell(r.Context(), a.Store, id, stage, slave)
+		err = views.CheckCell(r.Context(), a.Store, id, stage, slave)
 	}
 	if err == nil {
-		f, err = OpenOutput(r.Context(), a.Store, id, stage, slave, follow)
+		f, err = views.OpenOutput(r.Context(), a.Store, id, stage, slave, follow)
 	}
 	if err != nil {
 		writeError(w, err)

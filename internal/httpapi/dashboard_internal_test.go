@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/xrdtest/xrdtest/internal/views"
+
 	"github.com/xrdtest/xrdtest/internal/daemons"
 	"github.com/xrdtest/xrdtest/internal/session"
 	"github.com/xrdtest/xrdtest/internal/store"
@@ -21,8 +23,8 @@ func TestDashboardEmptyLists(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	v := &Views{Manager: &session.Manager{}, Registry: daemons.NewRegistry(daemons.RegistryConfig{}), Store: st}
-	d, err := v.Dashboard(ctx, DefaultStatsDays)
+	v := &views.Views{Manager: &session.Manager{}, Registry: daemons.NewRegistry(daemons.RegistryConfig{}), Store: st}
+	d, err := v.Dashboard(ctx, views.DefaultStatsDays)
 	if err != nil {
 		t.Fatal(err)
 	}

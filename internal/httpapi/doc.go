@@ -1,7 +1,8 @@
 // Package httpapi is the master's web port but for the pages: the JSON API
 // under /api/v1 (reads public or token-protected, actions behind a bearer
-// token), the view models the API and the pages (package web) share
-// (Views), JUnit export, live output following, /metrics, script
-// download (/downloadScript, /showScript) and the original's test
-// credential endpoints. Site assembles them into one handler.
+// token), the actions the API and the pages share (Actions), JUnit export,
+// /metrics, script download (/downloadScript, /showScript) and the
+// original's test credential endpoints. Site holds the port's one route
+// table, the pages' routes (package web) included; what the API shows
+// comes from package views, as the pages' does.
 package httpapi

@@ -29,8 +29,7 @@ type Metrics struct {
 
 // sessionStates are reported even when no session has them, so that a
 // series does not vanish.
-var sessionStates = []store.SessionState{store.SessionQueued, store.SessionRunning, store.SessionPassed,
-	store.SessionFailed, store.SessionCancelled, store.SessionInterrupted}
+var sessionStates = store.AllSessionStates()
 
 // NewMetrics returns the master's metrics: the history's sessions by
 // state, the daemons connected, the sessions in progress (inProgress) and

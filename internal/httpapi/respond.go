@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/xrdtest/xrdtest/internal/views"
+
 	"github.com/xrdtest/xrdtest/internal/scheduler"
 	"github.com/xrdtest/xrdtest/internal/session"
 	"github.com/xrdtest/xrdtest/internal/store"
@@ -81,7 +83,7 @@ func Status(err error) int {
 	switch {
 	case errors.As(err, &se):
 		return se.Code
-	case errors.Is(err, ErrBadQuery):
+	case errors.Is(err, views.ErrBadQuery):
 		return http.StatusBadRequest
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, ErrNotOffered), errors.Is(err, session.ErrUnknownSuite), errors.Is(err, session.ErrUnknownCase),
 		errors.Is(err, session.ErrUnknownCluster), errors.Is(err, scheduler.ErrUnknownSuite):

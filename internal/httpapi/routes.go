@@ -59,7 +59,7 @@ func (s *Site) Routes() []Route {
 		h("GET /api/v1/sessions/{id}/script", a.script),
 		h("GET /api/v1/sessions/{id}/log", a.logFile),
 		h("GET /api/v1/sessions/{id}/junit.xml", a.junit),
-		// The JSON API: what the pages show, built by the same Views.
+		// The JSON API: what the pages show, built by the same views.Views.
 		h("GET /api/v1/dashboard", serveJSON(a.dashboard)),
 		h("GET /api/v1/stats", serveJSON(a.stats)),
 		h("GET /api/v1/clusters", serveJSON(a.clusters)),

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/views"
+
 	"golang.org/x/sys/unix"
 
 	"google.golang.org/grpc"
@@ -121,7 +123,7 @@ type Master struct {
 	Scheduler *scheduler.Scheduler
 	Changes   *httpapi.Changes // tells live views which sessions changed
 	Metrics   *httpapi.Metrics
-	views     *httpapi.Views
+	views     *views.Views
 	opts      Options
 
 	daemonLn, webLn net.Listener
@@ -325,7 +327,7 @@ func (s managerStarter) Start(ctx context.Context, suite string, cases []string,
 func (s managerStarter) Running(suite string) bool { return s.m.Running(suite) }
 
 // Views builds what the web pages and the API show.
-func (m *Master) Views() *httpapi.Views { return m.views }
+func (m *Master) Views() *views.Views { return m.views }
 
 // Options returns the options the master was opened with.
 func (m *Master) Options() Options { return m.opts }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"strings"
 	"context"
 	"errors"
 	"io"
@@ -20,6 +21,20 @@ const (
 	SessionCancelled   SessionState = "cancelled"
 	SessionInterrupted SessionState = "interrupted"
 )
+
+// AllSessionStates lists every state a session can be in.
+func AllSessionStates() []SessionState {
+	return []SessionState{SessionQueued, SessionRunning, SessionPassed, SessionFailed, SessionCancelled, SessionInterrupted}
+}
+
+// JoinStates lists states for a message: "queued, running".
+func JoinStates(ss []SessionState) string {
+	parts := make([]string, len(ss))
+	for i, s := range ss {
+		parts[i] = string(s)
+	}
+	return strings.Join(parts, ", ")
+}
 
 // Finished reports whether s is a final state.
 func (s SessionState) Finished() bool {

@@ -12,13 +12,15 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/xrdtest/xrdtest/internal/views"
+
 	"github.com/xrdtest/xrdtest/internal/httpapi"
 
 	"github.com/xrdtest/xrdtest/internal/store"
 )
 
 // statsDays is the statistics window of the dashboard.
-const statsDays = httpapi.DefaultStatsDays
+const statsDays = views.DefaultStatsDays
 
 func (h *Handler) dashboard(w http.ResponseWriter, r *http.Request) {
 	d, err := h.cfg.Views.Dashboard(r.Context(), statsDays)
@@ -41,7 +43,7 @@ func (h *Handler) suites(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) history(w http.ResponseWriter, r *http.Request) {
-	q, err := httpapi.ParseHistoryQuery(r.URL.Query())
+	q, err := views.ParseHistoryQuery(r.URL.Query())
 	if err != nil {
 		h.viewError(w, r, err)
 		return
@@ -69,7 +71,7 @@ func (h *Handler) history(w http.ResponseWriter, r *http.Request) {
 		last = n
 	}
 	h.render(w, r, http.StatusOK, "history", h.newPage(r, "History", "history", struct {
-		*httpapi.HistoryView
+		*views.HistoryView
 		Links []pageLink
 	}{hv, links}))
 }
@@ -81,7 +83,7 @@ func (h *Handler) clusters(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := h.newPage(r, "Clusters", "clusters", struct {
-		Clusters []httpapi.ClusterView
+		Clusters []views.ClusterView
 		CanStop  bool
 	}{c, h.cfg.StopClusters})
 	p.Live = "/events"
@@ -135,7 +137,7 @@ func (h *Handler) session(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	p := h.newPage(r, fmt.Sprintf("Session %d", id), "history", struct {
-		*httpapi.SessionView
+		*views.SessionView
 		Timeline *timeline
 		Cases    []string
 		CanRerun bool
@@ -225,7 +227,7 @@ func offsetParam(r *http.Request) (int64, error) {
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n < 0 {
-		return 0, fmt.Errorf("%w: offset %q: want a byte offset", httpapi.ErrBadQuery, s)
+		return 0, fmt.Errorf("%w: offset %q: want a byte offset", views.ErrBadQuery, s)
 	}
 	return n, nil
 }
@@ -376,7 +378,7 @@ func (h *Handler) openLog(w http.ResponseWriter, r *http.Request) (logFile, bool
 	}
 	q := r.URL.Query()
 	l.slave, l.path = q.Get("slave"), q.Get("path")
-	f, err := httpapi.OpenLogFile(h.cfg.Store, l.id, l.slave, l.path)
+	f, err := views.OpenLogFile(h.cfg.Store, l.id, l.slave, l.path)
 	if err != nil {
 		h.viewError(w, r, err)
 		return l, false

@@ -10,8 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/views"
+
 	"github.com/xrdtest/xrdtest/internal/daemons"
-	"github.com/xrdtest/xrdtest/internal/httpapi"
 
 	"github.com/xrdtest/xrdtest/internal/store"
 )
@@ -24,10 +25,10 @@ func TestDashboardBusySlave(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &httpapi.Dashboard{
+	d := &views.Dashboard{
 		Slaves:   []daemons.DaemonInfo{{Role: "slave", Name: "client.xrd.test", State: "connected", Stage: "slow:run", Session: 7, StageIndex: 2}},
-		Clusters: []httpapi.ClusterView{{Name: "c", Hosts: []httpapi.HostView{{Name: "client.xrd.test", State: "busy", Stage: "slow:run", Session: 7, StageIndex: 2}}}},
-		Stats:    &httpapi.StatsView{Stats: &store.Stats{}},
+		Clusters: []views.ClusterView{{Name: "c", Hosts: []views.HostView{{Name: "client.xrd.test", State: "busy", Stage: "slow:run", Session: 7, StageIndex: 2}}}},
+		Stats:    &views.StatsView{Stats: &store.Stats{}},
 	}
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest(http.MethodGet, "/", nil)

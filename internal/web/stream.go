@@ -9,7 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/xrdtest/xrdtest/internal/httpapi"
+	"github.com/xrdtest/xrdtest/internal/views"
 
 	"github.com/xrdtest/xrdtest/internal/store"
 )
@@ -87,7 +87,7 @@ func (h *Handler) outputStream(w http.ResponseWriter, r *http.Request) {
 	}
 	// A cell the session does not have is 404 at once: following it
 	// would send nothing until the session ends.
-	if err := httpapi.CheckCell(r.Context(), h.cfg.Store, id, stage, slave); err != nil {
+	if err := views.CheckCell(r.Context(), h.cfg.Store, id, stage, slave); err != nil {
 		h.viewError(w, r, err)
 		return
 	}
@@ -106,7 +106,7 @@ func (h *Handler) outputStream(w http.ResponseWriter, r *http.Request) {
 		}
 		s.send("end", "", map[string]any{"status": status, "exit_code": code})
 	}
-	f, err := httpapi.OpenOutput(ctx, h.cfg.Store, id, stage, slave, true)
+	f, err := views.OpenOutput(ctx, h.cfg.Store, id, stage, slave, true)
 	if errors.Is(err, store.ErrNotFound) {
 		end() // the stage ended without output
 		return

@@ -2,7 +2,7 @@
 // session detail with live output, clusters and hypervisors.
 //
 // Pages are rendered on the server with html/template from the same view
-// functions as the JSON API (httpapi.Views); a small script (static/app.js)
+// functions as the JSON API (views.Views); a small script (static/app.js)
 // refreshes the live parts on Server-Sent Events and appends streamed
 // output as text. Every response carries a strict Content-Security-Policy:
 // no inline script or style, so user-controlled text (names, output, log
@@ -26,6 +26,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/views"
+
 	"github.com/xrdtest/xrdtest/internal/daemons"
 	"github.com/xrdtest/xrdtest/internal/httpapi"
 
@@ -41,7 +43,7 @@ var staticFS embed.FS
 
 // Config configures the pages.
 type Config struct {
-	Views *httpapi.Views
+	Views *views.Views
 	// Actions are the state-changing operations, shared with the API
 	// (nil: no action buttons work).
 	Actions     *httpapi.Actions
@@ -301,7 +303,7 @@ func (h *Handler) errorPage(w http.ResponseWriter, r *http.Request, code int, er
 // missing, 500 otherwise.
 func (h *Handler) viewError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
-	case errors.Is(err, httpapi.ErrBadQuery):
+	case errors.Is(err, views.ErrBadQuery):
 		h.errorPage(w, r, http.StatusBadRequest, err)
 	case errors.Is(err, store.ErrNotFound):
 		h.errorPage(w, r, http.StatusNotFound, err)

@@ -1,4 +1,4 @@
-package httpapi
+package views
 
 import (
 	"cmp"
@@ -520,7 +520,7 @@ const (
 )
 
 // SessionStates lists the session states, for filters.
-func SessionStates() []store.SessionState { return slices.Clone(sessionStates) }
+func SessionStates() []store.SessionState { return store.AllSessionStates() }
 
 // ParseHistoryQuery reads suite, state (repeatable), from, to, page and
 // per_page; errors wrap ErrBadQuery and name the parameter.
@@ -537,8 +537,8 @@ func ParseHistoryQuery(q url.Values) (HistoryQuery, error) {
 			continue
 		}
 		st := store.SessionState(s)
-		if !slices.Contains(sessionStates, st) {
-			return bad("state %q: want one of %s", s, joinStates(sessionStates))
+		if !slices.Contains(store.AllSessionStates(), st) {
+			return bad("state %q: want one of %s", s, store.JoinStates(store.AllSessionStates()))
 		}
 		if !slices.Contains(h.States, st) {
 			h.States = append(h.States, st)
@@ -572,14 +572,6 @@ func ParseHistoryQuery(q url.Values) (HistoryQuery, error) {
 		*p.dst = n
 	}
 	return h, nil
-}
-
-func joinStates(ss []store.SessionState) string {
-	parts := make([]string, len(ss))
-	for i, s := range ss {
-		parts[i] = string(s)
-	}
-	return strings.Join(parts, ", ")
 }
 
 // Values renders the query as URL parameters (page left out when 1).

@@ -1,4 +1,4 @@
-package httpapi
+package views
 
 import (
 	"context"
@@ -159,3 +159,21 @@ func (o *OutputFollower) Copy(ctx context.Context, offset int64, emit func([]byt
 		}
 	}
 }
+
+// OpenLogFile opens the log file path collected from slave in session id;
+// a bad name wraps ErrBadQuery, a missing file store.ErrNotFound, saying
+// why it may be missing.
+func OpenLogFile(st store.Store, id int64, slave, path string) (io.ReadSeekCloser, error) {
+	if slave == "" || path == "" || len(slave) > 255 || len(path) > 4096 {
+		return nil, fmt.Errorf("%w: give slave=NAME and path=PATH", ErrBadQuery)
+	}
+	f, err := st.OpenLog(id, slave, path)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%w: log %s of %s in session %d: never collected, or deleted by the retention limits ([retention] outputs_max_age)",
+			store.ErrNotFound, path, slave, id)
+	}
+	return f, err
+}
+
+// DefaultStatsDays is how many days the dashboard's statistics cover.
+const DefaultStatsDays = 14
