@@ -1,10 +1,10 @@
 package store
 
 import (
-	"strings"
 	"context"
 	"errors"
 	"io"
+	"strings"
 	"time"
 )
 
