@@ -21,7 +21,7 @@ import (
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/hypervisor"
 	"github.com/xrdtest/xrdtest/internal/pki"
-	"github.com/xrdtest/xrdtest/internal/slave/runner"
+	"github.com/xrdtest/xrdtest/internal/proctree"
 )
 
 // OriginalFunctionsPath is where the original framework's scripts source
@@ -217,7 +217,7 @@ func (b *Backend) stopLocked(cluster string) error {
 			errs = append(errs, fmt.Errorf("slave %s did not stop within %s: killed", p.host, grace))
 		}
 	}
-	if n := runner.KillMarked(clusterMarker(cluster), 2*time.Second); n > 0 {
+	if n := proctree.KillMarked(clusterMarker(cluster), 2*time.Second); n > 0 {
 		b.Log.Info("stopped processes left by the cluster's scripts", "cluster", cluster, "processes", n)
 	}
 	if len(procs) > 0 {
