@@ -489,11 +489,11 @@ func TestIntegrationCluster(t *testing.T) {
 		cfg.ExtraKernelArgs = probeArgs(c)
 		cfg.Progress = progress.record
 	})
-	mem, cpus, err := b.Capacity(ctx)
+	capacity, err := b.Capacity(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("capacity: %d MiB free, %d CPUs; domain type %s", mem>>10, cpus, b.DomainType())
+	t.Logf("capacity: %d MiB of %d free, %d CPUs; domain type %s", capacity.FreeMemoryKiB>>10, capacity.MemoryKiB>>10, capacity.CPUs, b.DomainType())
 
 	t0 := time.Now()
 	if err := b.StartCluster(ctx, spec); err != nil {
@@ -526,7 +526,7 @@ func TestIntegrationCluster(t *testing.T) {
 		}
 	}
 
-	if err := b.StartCluster(ctx, spec); !errors.Is(err, ErrAlreadyStarted) {
+	if err := b.StartCluster(ctx, spec); !errors.Is(err, hypervisor.ErrAlreadyStarted) {
 		t.Errorf("second start: %v, want ErrAlreadyStarted", err)
 	}
 	if lo, err := b.Leftovers(ctx); err != nil || len(lo) != 0 {
