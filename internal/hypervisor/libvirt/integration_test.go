@@ -30,6 +30,7 @@ import (
 
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/hypervisor"
+	"github.com/xrdtest/xrdtest/internal/hypervisor/backendtest"
 	"github.com/xrdtest/xrdtest/internal/pki"
 )
 
@@ -895,4 +896,21 @@ func TestIntegrationDiskBoot(t *testing.T) {
 	if left := e.ourObjects(t, b); len(left) != 0 {
 		t.Errorf("left: %v", left)
 	}
+}
+
+// TestIntegrationBackendContract runs the backend contract on one-host
+// clusters of the probe image, each on its own subnet from 10.213.70.0/24.
+func TestIntegrationBackendContract(t *testing.T) {
+	e := integrationEnv(t)
+	b := e.backend(t, e.stateDir(t), nil)
+	var mu sync.Mutex
+	subnets := map[string]int{}
+	backendtest.Run(t, backendtest.Config{Backend: b, Spec: func(name string) hypervisor.ClusterSpec {
+		mu.Lock()
+		defer mu.Unlock()
+		if _, ok := subnets[name]; !ok {
+			subnets[name] = 70 + len(subnets)
+		}
+		return itSpec(itCluster(name, subnets[name], 1, e.image))
+	}})
 }
