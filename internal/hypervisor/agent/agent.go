@@ -57,6 +57,7 @@ func (a *Agent) Hello(h *protocol.Hello) {
 	c, err := a.cfg.Backend.Capacity(ctx)
 	if err != nil {
 		a.cfg.Log.Warn("cannot read the capacity; reporting none", "err", err)
+		c = hypervisor.Capacity{}
 	}
 	h.Hypervisor = &protocol.HypervisorInfo{Backend: a.cfg.BackendName, Clusters: a.cfg.Backend.Clusters(),
 		MemoryKib: c.MemoryKiB, FreeMemoryKib: c.FreeMemoryKiB, Cpus: int32(c.CPUs)}
