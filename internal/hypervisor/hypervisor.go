@@ -80,9 +80,10 @@ type Capacity struct {
 // an error wrapping ctx.Err(); the cluster then stays listed and a later
 // StopCluster finishes the job.
 //
-// All methods are safe for concurrent use. StartCluster and StopCluster of
-// one cluster are serialised by the backend; Clusters, Running and
-// Capacity do not wait for them.
+// All methods are safe for concurrent use. A backend serialises
+// StartCluster and StopCluster of one cluster (the master's placement
+// leaves that to the hypervisor it forwards them to); Clusters, Running
+// and Capacity do not wait for them.
 //
 // backendtest.Run checks a backend against this contract.
 type Backend interface {
