@@ -62,18 +62,25 @@ type Backend struct {
 var _ hypervisor.Backend = (*Backend)(nil)
 
 type slaveProc struct {
-	host   string
-	cmd    *exec.Cmd
-	done   chan struct{}
-	err    error
-	marker string
-	log    *os.File
+	host string
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error
+	log  *os.File
 }
 
 // clusterMarker is put in every slave's environment; everything the slaves
 // start inherits it, so StopCluster can find leftovers (services a test
-// started in the background) and stop them too.
-func clusterMarker(cluster string) string { return "XRDTEST_LOCAL_CLUSTER=" + cluster }
+// started in the background) and stop them too. It names the cluster's
+// folder, not just the cluster: two local backends on one machine (two
+// quickstarts, test runs side by side) may run clusters of the same name.
+func (b *Backend) clusterMarker(cluster string) string {
+	dir := filepath.Join(b.Dir, cluster)
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	return "XRDTEST_LOCAL_CLUSTER=" + dir
+}
 
 func (b *Backend) functionsPath() string {
 	switch {
@@ -154,7 +161,7 @@ func (b *Backend) startSlave(c *definition.Cluster, h *definition.Host, master, 
 		"XRDTEST_TOKEN="+token,
 		"XRDTEST_SHARED="+shared,
 		"XRDTEST_FUNCTIONS="+functions,
-		clusterMarker(c.Name),
+		b.clusterMarker(c.Name),
 	)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
@@ -168,7 +175,7 @@ func (b *Backend) startSlave(c *definition.Cluster, h *definition.Host, master, 
 		logf.Close()
 		return nil, err
 	}
-	p := &slaveProc{host: h.Name, cmd: cmd, done: make(chan struct{}), marker: clusterMarker(c.Name), log: logf}
+	p := &slaveProc{host: h.Name, cmd: cmd, done: make(chan struct{}), log: logf}
 	go func() {
 		p.err = cmd.Wait()
 		logf.Close()
@@ -263,7 +270,7 @@ func (b *Backend) stopProcs(ctx context.Context, cluster string, procs []*slaveP
 			errs = append(errs, fmt.Errorf("slave %s %w", p.host, late))
 		}
 	}
-	if n := proctree.KillMarked(clusterMarker(cluster), 2*time.Second); n > 0 {
+	if n := proctree.KillMarked(b.clusterMarker(cluster), 2*time.Second); n > 0 {
 		b.Log.Info("stopped processes left by the cluster's scripts", "cluster", cluster, "processes", n)
 	}
 	if len(procs) > 0 {

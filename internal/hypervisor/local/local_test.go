@@ -12,6 +12,7 @@ import (
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/hypervisor"
 	"github.com/xrdtest/xrdtest/internal/hypervisor/backendtest"
+	"github.com/xrdtest/xrdtest/internal/proctree"
 )
 
 // TestBackend runs the backend contract with a stand-in for the slave
@@ -57,14 +58,7 @@ func TestStopStubbornSlaves(t *testing.T) {
 			if err := b.StartCluster(t.Context(), spec); err != nil {
 				t.Fatal(err)
 			}
-			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-				if ready, _ := filepath.Glob(filepath.Join(dir, "c", "shared", "ready.*")); len(ready) == 2 {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatal("the slaves did not get ready")
-				}
-			}
+			waitFiles(t, filepath.Join(dir, "c", "shared", "ready.*"), 2)
 			ctx, cancel := context.WithCancel(t.Context())
 			if tt.cancel {
 				cancel()
@@ -82,5 +76,60 @@ func TestStopStubbornSlaves(t *testing.T) {
 				t.Error("still running")
 			}
 		})
+	}
+}
+
+// TestStopLeavesOtherBackends: a stop kills what the cluster's slaves left
+// running by their marker, and that marker is the cluster's folder: a
+// cluster of the same name on another backend (another quickstart, a test
+// run beside this one) keeps running.
+func TestStopLeavesOtherBackends(t *testing.T) {
+	dir := t.TempDir()
+	slave := filepath.Join(dir, "slave")
+	if err := os.WriteFile(slave, []byte("#!/bin/sh\nsetsid sleep 600 &\ntouch \"$XRDTEST_SHARED/ready\"\nexec sleep 600\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	spec := hypervisor.ClusterSpec{Cluster: &definition.Cluster{Name: "same", Hosts: []*definition.Host{{Name: "h1.same.xrd.test"}}},
+		Master: hypervisor.MasterEndpoint{Port: 1}}
+	var bs []*Backend
+	for _, sub := range []string{"one", "two"} {
+		b := &Backend{Binary: slave, Dir: filepath.Join(dir, sub), StopGrace: 5 * time.Second, FunctionsPath: filepath.Join(dir, "functions.sh"),
+			Log: slog.New(slog.NewTextHandler(t.Output(), nil))}
+		if err := b.StartCluster(t.Context(), spec); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { b.StopCluster(context.Background(), "same") })
+		bs = append(bs, b)
+	}
+	for _, sub := range []string{"one", "two"} {
+		waitFiles(t, filepath.Join(dir, sub, "same", "shared", "ready"), 1)
+	}
+	if err := bs[0].StopCluster(t.Context(), "same"); err != nil {
+		t.Fatal(err)
+	}
+	if n := proctree.KillMarked(bs[0].clusterMarker("same"), time.Second); n != 0 {
+		t.Errorf("%d processes of the stopped cluster left", n)
+	}
+	select {
+	case <-bs[1].clusters["same"][0].done:
+		t.Error("the other backend's slave was stopped too")
+	default:
+	}
+	if n := proctree.KillMarked(bs[1].clusterMarker("same"), time.Second); n != 2 {
+		t.Errorf("the other backend's cluster has %d processes, want 2 (slave and its background child)", n)
+	}
+}
+
+// waitFiles waits until the slave stand-ins have written n files
+// matching pattern.
+func waitFiles(t *testing.T, pattern string, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if found, _ := filepath.Glob(pattern); len(found) == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %d files %s: the slaves did not get ready", n, pattern)
+		}
 	}
 }
