@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/hypervisor"
 	"github.com/xrdtest/xrdtest/internal/scheduler"
 	"github.com/xrdtest/xrdtest/internal/store"
 )
@@ -144,7 +145,7 @@ func TestRunCasesAndRerunCLI(t *testing.T) {
 }
 
 // TestClusterStopCLI: `xrdtest cluster stop` is refused while a session
-// uses the cluster and works once it ended.
+// uses the cluster and when it is not running, and stops it otherwise.
 func TestClusterStopCLI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
@@ -177,8 +178,17 @@ func TestClusterStopCLI(t *testing.T) {
 	if _, err := tm.Manager.Wait(ctx, s.ID); err != nil {
 		t.Fatal(err)
 	}
+	// The session stopped its cluster when it ended.
 	code, out, errOut = tm.cli("cluster", "stop", "--token", "e2e-api-token", "cluster_e2e")
-	if code != 0 || out != "cluster cluster_e2e stopped\n" {
+	if code != 1 || !strings.Contains(errOut, "cluster cluster_e2e is not running") {
+		t.Errorf("stop of a stopped cluster: exit %d %q %q", code, out, errOut)
+	}
+	// One up that no session uses is stopped.
+	if err := tm.backend.StartCluster(ctx, hypervisor.ClusterSpec{Cluster: tm.Definitions().Cluster("cluster_e2e"), Master: tm.Manager.Endpoint}); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = tm.cli("cluster", "stop", "--token", "e2e-api-token", "cluster_e2e")
+	if code != 0 || out != "cluster cluster_e2e stopped\n" || tm.backend.Running("cluster_e2e") {
 		t.Errorf("stop: exit %d %q %q", code, out, errOut)
 	}
 	for _, tt := range []struct {

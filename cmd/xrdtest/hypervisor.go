@@ -7,15 +7,12 @@ import (
 	"io"
 	"net"
 	"os"
-	"path/filepath"
 	"strconv"
 
 	"github.com/xrdtest/xrdtest/internal/config"
 	"github.com/xrdtest/xrdtest/internal/daemonclient"
-	"github.com/xrdtest/xrdtest/internal/hypervisor"
 	"github.com/xrdtest/xrdtest/internal/hypervisor/agent"
-	"github.com/xrdtest/xrdtest/internal/hypervisor/libvirt"
-	"github.com/xrdtest/xrdtest/internal/hypervisor/local"
+	"github.com/xrdtest/xrdtest/internal/hypervisor/backends"
 	"github.com/xrdtest/xrdtest/internal/image"
 )
 
@@ -62,25 +59,13 @@ func runHypervisor(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if conn.Pin, conn.HavePin, err = masterPin(cfg.TestMaster); err != nil {
 		return fail(2, "%v", err)
 	}
-	var be hypervisor.Backend
-	switch cfg.Hypervisor.Backend {
-	case "local":
-		self, err := os.Executable()
-		if err != nil {
-			return fail(1, "%v", err)
-		}
-		be = &local.Backend{Binary: self, Dir: filepath.Join(cfg.Hypervisor.StateDir, "machines"), MasterAddr: master, Log: log}
-	default:
-		lb, err := libvirt.New(ctx, libvirt.Config{URI: cfg.Libvirt.URI, Pool: cfg.VirtualMachines.StoragePool,
-			ForceTCG: cfg.Libvirt.ForceTCG, StateDir: filepath.Join(cfg.Hypervisor.StateDir, "libvirt")}, log)
-		if err != nil {
-			return fail(1, "libvirt: %v", err)
-		}
-		defer lb.Close()
-		log.Info("libvirt backend ready", "uri", cfg.Libvirt.URI, "pool", cfg.VirtualMachines.StoragePool, "domain_type", lb.DomainType())
-		be = libvirtBackend{lb}
+	be, err := backends.Open(ctx, cfg.Hypervisor.Backend, backends.Settings{StateDir: cfg.Hypervisor.StateDir, MasterAddr: master,
+		LibvirtURI: cfg.Libvirt.URI, Pool: cfg.VirtualMachines.StoragePool, ForceTCG: cfg.Libvirt.ForceTCG, Log: log})
+	if err != nil {
+		return fail(1, "%v", err)
 	}
-	a := agent.New(agent.Config{Connection: conn, BackendName: cfg.Hypervisor.Backend, Backend: be, Log: log.With("hypervisor", hvName)})
+	defer be.Close()
+	a := agent.New(agent.Config{Connection: conn, BackendName: be.Name, Backend: be, Log: log.With("hypervisor", hvName)})
 	if err := a.Run(ctx); err != nil {
 		log.Error("hypervisor stopped", "err", err)
 		return fail(1, "%v", err)
@@ -90,28 +75,14 @@ func runHypervisor(ctx context.Context, args []string, stdout, stderr io.Writer)
 	// sessions still use and has the others stopped (a restart or upgrade
 	// of the hypervisor does not end the sessions). The local backend's
 	// slaves are child processes it cannot take over again: stop them.
-	if cfg.Hypervisor.Backend == "local" {
-		if l, ok := be.(hypervisor.ClusterLister); ok {
-			for _, c := range l.Clusters() {
-				be.StopCluster(context.WithoutCancel(ctx), c)
-			}
+	if be.Name == backends.Local {
+		for _, c := range be.Clusters() {
+			be.StopCluster(context.WithoutCancel(ctx), c)
 		}
-	} else if l, ok := be.(hypervisor.ClusterLister); ok && len(l.Clusters()) > 0 {
-		log.Info("clusters left running for the master to re-adopt", "clusters", l.Clusters())
+	} else if cl := be.Clusters(); len(cl) > 0 {
+		log.Info("clusters left running for the master to re-adopt", "clusters", cl)
 	}
 	return 0
-}
-
-// libvirtBackend reports the libvirt backend's capacity the way the agent
-// asks for it.
-type libvirtBackend struct{ *libvirt.Backend }
-
-func (b libvirtBackend) Capacity() (memKiB, freeKiB int64, cpus int) {
-	free, cpus, err := b.Backend.Capacity(context.Background())
-	if err != nil {
-		return 0, 0, 0
-	}
-	return int64(free), int64(free), cpus
 }
 
 // runHypervisorTool runs `xrdtest hypervisor purge|install-image` against
@@ -139,12 +110,13 @@ func runHypervisorTool(ctx context.Context, tool string, args []string, stdout, 
 	if err != nil {
 		return fail(2, "%v", err)
 	}
-	lb, err := libvirt.New(ctx, libvirt.Config{URI: cfg.Libvirt.URI, Pool: cfg.VirtualMachines.StoragePool,
-		ForceTCG: cfg.Libvirt.ForceTCG, StateDir: filepath.Join(cfg.Hypervisor.StateDir, "libvirt")}, log)
+	be, err := backends.Open(ctx, backends.Libvirt, backends.Settings{StateDir: cfg.Hypervisor.StateDir,
+		LibvirtURI: cfg.Libvirt.URI, Pool: cfg.VirtualMachines.StoragePool, ForceTCG: cfg.Libvirt.ForceTCG, Log: log})
 	if err != nil {
-		return fail(1, "libvirt: %v", err)
+		return fail(1, "%v", err)
 	}
-	defer lb.Close()
+	defer be.Close()
+	lb := be.Libvirt
 	switch tool {
 	case "purge":
 		if err := lb.Purge(ctx); err != nil {

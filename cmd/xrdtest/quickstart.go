@@ -8,19 +8,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
 
-	"github.com/xrdtest/xrdtest/internal/hypervisor"
-	"github.com/xrdtest/xrdtest/internal/session"
-
 	"github.com/xrdtest/xrdtest/internal/definition"
+	"github.com/xrdtest/xrdtest/internal/hypervisor/backends"
 	"github.com/xrdtest/xrdtest/internal/hypervisor/libvirt"
-	"github.com/xrdtest/xrdtest/internal/hypervisor/local"
 	"github.com/xrdtest/xrdtest/internal/image"
 	"github.com/xrdtest/xrdtest/internal/master"
+	"github.com/xrdtest/xrdtest/internal/session"
 	"github.com/xrdtest/xrdtest/internal/store"
 )
 
@@ -63,10 +60,6 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if dir, err = filepath.Abs(dir); err != nil {
 		return fail("%v", err)
 	}
-	self, err := os.Executable()
-	if err != nil {
-		return fail("cannot find the xrdtest binary: %v", err)
-	}
 	set := definition.Load(ctx, []definition.Repo{{Root: *defs}}, definition.Options{})
 	if errs := set.Diagnostics.Errors(); len(errs) > 0 {
 		for _, d := range errs {
@@ -87,40 +80,35 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 
 	// The machines' slaves enroll with one-time tokens the master issues
-	// per host; the master needs no connection token.
-	var clusters hypervisor.Backend
+	// per host and pin the CA the spec names; the master needs no
+	// connection token.
+	be, err := backends.Open(ctx, *backendName, backends.Settings{StateDir: dir, LibvirtURI: *libvirtURI, Pool: *pool, Log: log})
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer be.Close()
 	daemonAddr := "127.0.0.1:0"
-	var localBackend *local.Backend
-	switch *backendName {
-	case "local":
-		localBackend = &local.Backend{Binary: self, Dir: filepath.Join(dir, "machines"), Log: log}
-		clusters = localBackend
-		if *slaveWait == 0 {
-			*slaveWait = time.Minute
+	if *slaveWait == 0 {
+		*slaveWait = time.Minute
+		if be.Libvirt != nil {
+			*slaveWait = 5 * time.Minute // VMs boot first
 		}
-	case "libvirt":
-		lb, err := libvirtQuickstart(ctx, set, *libvirtURI, *pool, *imageDir, dir, log, stdout, *asJSON)
-		if err != nil {
+	}
+	if be.Libvirt != nil {
+		if err := installSlaveImage(ctx, be.Libvirt, set, *imageDir, dir, stdout, *asJSON); err != nil {
 			return fail("%v", err)
 		}
-		defer lb.Close()
 		// A quickstart leaves nothing behind, cached volumes included:
 		// its state folder (which owns them) is temporary.
 		defer func() {
 			if !*keep {
-				if err := lb.Purge(context.WithoutCancel(ctx)); err != nil {
+				if err := be.Libvirt.Purge(context.WithoutCancel(ctx)); err != nil {
 					log.Warn("cannot remove the cached volumes", "err", err)
 				}
 			}
 		}()
-		clusters = lb
 		// The VMs reach the master through their network's gateway.
 		daemonAddr = "0.0.0.0:0"
-		if *slaveWait == 0 {
-			*slaveWait = 5 * time.Minute
-		}
-	default:
-		return fail("unknown --backend %q: local or libvirt", *backendName)
 	}
 	apiToken := randomToken()
 	m, err := master.Open(ctx, master.Options{
@@ -128,17 +116,13 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 		APIToken: apiToken, Repos: []definition.Repo{{Root: *defs}},
 		Settings: session.Settings{StageTimeout: *stageTimeout, KillGrace: 5 * time.Second, SlaveWait: *slaveWait,
 			WebPort: 8080, WebProto: "http", LogMaxBytes: 1 << 20},
-		Clusters: clusters, Log: log, Version: version,
+		Clusters: be, Log: log, Version: version,
 		// The pages too, public, for looking at what ran (--keep); the
 		// actions need the API token.
 		Pages: &master.Pages{Public: true, KeyFile: filepath.Join(dir, "master", "web-login-key")},
 	})
 	if err != nil {
 		return fail("%v", err)
-	}
-	if localBackend != nil {
-		localBackend.MasterAddr = m.DaemonAddr().String()
-		localBackend.Fingerprint = m.CA.Fingerprint()
 	}
 	m.Manager.Settings.WebPort = portOf(m.WebAddr().String())
 	serveCtx, stop := context.WithCancel(ctx)
@@ -194,15 +178,15 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 	return code
 }
 
-// libvirtQuickstart connects the libvirt backend and installs the slave
-// image (built unless given) into the pool under every boot image name the
-// suites' clusters use.
-func libvirtQuickstart(ctx context.Context, set *definition.Set, uri, pool, imageDir, dir string, log *slog.Logger, stdout io.Writer, quiet bool) (*libvirt.Backend, error) {
+// installSlaveImage installs the slave image (built unless imageDir is
+// given) into the pool under every boot image name the suites' clusters
+// use.
+func installSlaveImage(ctx context.Context, lb *libvirt.Backend, set *definition.Set, imageDir, dir string, stdout io.Writer, quiet bool) error {
 	var kernel, initrd string
 	if imageDir != "" {
 		var err error
 		if kernel, initrd, err = image.Files(imageDir); err != nil {
-			return nil, fmt.Errorf("--image %s: %w", imageDir, err)
+			return fmt.Errorf("--image %s: %w", imageDir, err)
 		}
 	} else {
 		if !quiet {
@@ -214,13 +198,9 @@ func libvirtQuickstart(ctx context.Context, set *definition.Set, uri, pool, imag
 		}
 		img, err := image.Build(ctx, image.Options{OutDir: filepath.Join(dir, "image"), Version: version, Log: steps})
 		if err != nil {
-			return nil, fmt.Errorf("building the slave image: %w", err)
+			return fmt.Errorf("building the slave image: %w", err)
 		}
 		kernel, initrd = img.Kernel, img.Initrd
-	}
-	lb, err := libvirt.New(ctx, libvirt.Config{URI: uri, Pool: pool, StateDir: filepath.Join(dir, "libvirt")}, log)
-	if err != nil {
-		return nil, fmt.Errorf("libvirt: %w", err)
 	}
 	images := map[string]bool{}
 	for _, c := range set.Clusters {
@@ -230,11 +210,10 @@ func libvirtQuickstart(ctx context.Context, set *definition.Set, uri, pool, imag
 	}
 	for name := range images {
 		if err := lb.InstallImage(ctx, name, kernel, initrd); err != nil {
-			lb.Close()
-			return nil, err
+			return err
 		}
 	}
-	return lb, nil
+	return nil
 }
 
 func randomToken() string {

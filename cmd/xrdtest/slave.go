@@ -12,8 +12,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/xrdtest/xrdtest/internal/config"
+	"github.com/xrdtest/xrdtest/internal/proctree"
 	"github.com/xrdtest/xrdtest/internal/slave"
-	"github.com/xrdtest/xrdtest/internal/slave/runner"
 )
 
 func runSlave(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -66,12 +66,12 @@ func runSlave(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if ac.Pin, ac.HavePin, err = masterPin(cfg.TestMaster); err != nil {
 		return fail(2, "%v", err)
 	}
-	if err := runner.BecomeSubreaper(); err != nil {
+	if err := proctree.BecomeSubreaper(); err != nil {
 		log.Warn("cannot become a child subreaper; orphaned script processes will not be reaped", "err", err)
 	} else {
 		// Services a stage left behind are reparented to us when their
 		// parent script ends; reap them when they exit.
-		go runner.RunReaper(ctx, 0)
+		go proctree.RunReaper(ctx, 0)
 	}
 	if err := slave.New(ac).Run(ctx); err != nil {
 		log.Error("slave stopped", "err", err)

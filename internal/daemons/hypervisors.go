@@ -3,6 +3,7 @@ package daemons
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -14,7 +15,7 @@ import (
 )
 
 // Hypervisors starts clusters on the connected hypervisor daemons: it is
-// the master's ClusterProvider when machines are virtual. A cluster goes
+// the sessions' cluster backend when machines are virtual. A cluster goes
 // to the hypervisor with the most free memory that can host it.
 type Hypervisors struct {
 	Registry *Registry
@@ -62,12 +63,7 @@ func (h *Hypervisors) choose(cluster string, need int64) (*daemonConn, error) {
 	var bestFree int64
 	var report []string
 	for _, c := range conns {
-		free := c.hv.GetFreeMemoryKib()
-		for _, p := range h.placed {
-			if p.hypervisor == c.id.Name {
-				free -= p.memKiB
-			}
-		}
+		free := h.freeLocked(c)
 		report = append(report, fmt.Sprintf("%s has %d MiB free", c.id.Name, free>>10))
 		if free >= need && (best == nil || free > bestFree) {
 			best, bestFree = c, free
@@ -78,6 +74,18 @@ func (h *Hypervisors) choose(cluster string, need int64) (*daemonConn, error) {
 		return nil, fmt.Errorf("no hypervisor has room for cluster %s, which needs %d MiB: %s", cluster, need>>10, strings.Join(report, "; "))
 	}
 	return best, nil
+}
+
+// freeLocked is a hypervisor's free memory less what was placed on it
+// since it said (at connect time).
+func (h *Hypervisors) freeLocked(c *daemonConn) int64 {
+	free := c.hv.GetFreeMemoryKib()
+	for _, p := range h.placed {
+		if p.hypervisor == c.id.Name {
+			free -= p.memKiB
+		}
+	}
+	return free
 }
 
 // StartCluster asks a hypervisor to start the cluster and waits until it
@@ -161,6 +169,29 @@ func (h *Hypervisors) Running(cluster string) bool {
 	defer h.mu.Unlock()
 	_, ok := h.placed[cluster]
 	return ok
+}
+
+// Clusters lists the clusters started on hypervisors and not stopped since.
+func (h *Hypervisors) Clusters() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Collect(maps.Keys(h.placed))
+}
+
+// Capacity sums the capacities the connected hypervisors reported, less
+// the memory of the clusters placed on them since.
+func (h *Hypervisors) Capacity(ctx context.Context) (hypervisor.Capacity, error) {
+	conns := h.Registry.hypervisors()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.init()
+	var c hypervisor.Capacity
+	for _, conn := range conns {
+		c.MemoryKiB += conn.hv.GetMemoryKib()
+		c.FreeMemoryKiB += max(h.freeLocked(conn), 0)
+		c.CPUs += int(conn.hv.GetCpus())
+	}
+	return c, nil
 }
 
 // command sends a cluster command and waits for its end, passing progress on.

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/xrdtest/xrdtest/internal/hypervisor"
 	"github.com/xrdtest/xrdtest/internal/pki"
 	"github.com/xrdtest/xrdtest/internal/protocol"
 )
@@ -92,7 +93,7 @@ func TestStopWhileHypervisorAway(t *testing.T) {
 
 func TestRunningClusters(t *testing.T) {
 	h := NewRegistry(RegistryConfig{Hypervisors: true}).Hypervisors()
-	if h.Running("c1") || len(h.Placements()) != 0 {
+	if h.Running("c1") || len(h.Placements()) != 0 || len(h.Clusters()) != 0 {
 		t.Fatal("a cluster runs on no hypervisor")
 	}
 	h.mu.Lock()
@@ -104,5 +105,35 @@ func TestRunningClusters(t *testing.T) {
 	}
 	if p := h.Placements(); len(p) != 1 || p["c1"] != "hv1" {
 		t.Errorf("Placements %v", p)
+	}
+	if cl := h.Clusters(); len(cl) != 1 || cl[0] != "c1" {
+		t.Errorf("Clusters %v", cl)
+	}
+}
+
+// TestCapacity: the connected hypervisors' capacities add up; the memory
+// of the clusters placed since they said is no longer free, and a
+// hypervisor overcommitted by placements counts as having none.
+func TestCapacity(t *testing.T) {
+	r := NewRegistry(RegistryConfig{Hypervisors: true})
+	h := r.Hypervisors()
+	if c, err := h.Capacity(t.Context()); err != nil || c != (hypervisor.Capacity{}) {
+		t.Errorf("none connected: %+v %v", c, err)
+	}
+	for name, info := range map[string]*protocol.HypervisorInfo{
+		"hv1": {MemoryKib: 4 << 20, FreeMemoryKib: 3 << 20, Cpus: 4},
+		"hv2": {MemoryKib: 2 << 20, FreeMemoryKib: 1 << 20, Cpus: 2},
+	} {
+		id := pki.Identity{Role: pki.RoleHypervisor, Name: name}
+		r.daemons[id] = &daemonConn{id: id, hv: info, closed: make(chan struct{})}
+	}
+	h.mu.Lock()
+	h.init()
+	h.placed["c1"] = placement{hypervisor: "hv1", memKiB: 1 << 20}
+	h.placed["c2"] = placement{hypervisor: "hv2", memKiB: 2 << 20}
+	h.mu.Unlock()
+	want := hypervisor.Capacity{MemoryKiB: 6 << 20, FreeMemoryKiB: 2 << 20, CPUs: 6}
+	if c, err := h.Capacity(t.Context()); err != nil || c != want {
+		t.Errorf("Capacity %+v %v, want %+v", c, err, want)
 	}
 }

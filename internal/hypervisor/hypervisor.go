@@ -1,10 +1,12 @@
 // Package hypervisor defines how the master gets a cluster's machines: a
 // Backend starts and stops them. Implementations: local (slaves as local
-// processes: quickstart, tests) and libvirt (VMs).
+// processes: quickstart, tests) and libvirt (VMs); backends opens them by
+// name and backendtest checks them against the contract.
 package hypervisor
 
 import (
 	"context"
+	"errors"
 
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/pki"
@@ -31,13 +33,65 @@ type MasterEndpoint struct {
 	Fingerprint pki.Fingerprint
 }
 
-// Backend brings a cluster's machines up and down. StartCluster returns
-// once the machines are starting; their slaves then connect to the master
-// by themselves. StopCluster removes what StartCluster created and is
-// safe to call for a cluster that never started.
+// ErrAlreadyStarted is returned by StartCluster for a cluster the backend
+// runs already.
+var ErrAlreadyStarted = errors.New("cluster already started")
+
+// Capacity is what a backend's machine has for clusters.
+type Capacity struct {
+	// MemoryKiB is the machine's memory.
+	MemoryKiB int64
+	// FreeMemoryKiB is the memory not in use now: what new machines get.
+	FreeMemoryKiB int64
+	// CPUs is the number of CPUs.
+	CPUs int
+}
+
+// Backend brings clusters' machines up and down and says which it runs.
+// The local backend runs them as processes, the libvirt one as VMs; the
+// master's placement over connected hypervisor daemons is one too.
+//
+// StartCluster creates the cluster's machines and returns once they are
+// starting: their slaves then connect and enroll by themselves, later, so
+// a nil error says nothing about the slaves. Progress goes to the context
+// (WithProgress). A cluster the backend runs already is refused with an
+// error wrapping ErrAlreadyStarted and keeps running unchanged. On any
+// other error the start is undone: the cluster is not listed, unless the
+// undo itself failed and the backend keeps what is left for StopCluster.
+//
+// StopCluster removes what StartCluster created. It is idempotent: a stop
+// of a cluster already stopped, or never started, does what is left to do
+// (possibly nothing) and returns nil. After a nil error the cluster is not
+// listed.
+//
+// Clusters lists the clusters the backend runs, in no particular order;
+// Running reports whether one of them is cluster. A cluster is listed at
+// the latest when StartCluster returns nil and until StopCluster returns
+// nil; while either is in progress it may or may not be. Backends that
+// outlive their process (libvirt) list what they started before.
+//
+// Capacity reports the machine's memory and CPUs (the sum over the
+// hypervisors for the master's placement); an error means it could not be
+// read.
+//
+// Cancelling ctx makes StartCluster give up as soon as it can: it returns
+// an error wrapping ctx.Err() and undoes what it did. StopCluster either
+// hurries (local: no grace period for the slaves) or gives up early with
+// an error wrapping ctx.Err(); the cluster then stays listed and a later
+// StopCluster finishes the job.
+//
+// All methods are safe for concurrent use. A backend serialises
+// StartCluster and StopCluster of one cluster (the master's placement
+// leaves that to the hypervisor it forwards them to); Clusters, Running
+// and Capacity do not wait for them.
+//
+// backendtest.Run checks a backend against this contract.
 type Backend interface {
 	StartCluster(ctx context.Context, spec ClusterSpec) error
 	StopCluster(ctx context.Context, cluster string) error
+	Clusters() []string
+	Running(cluster string) bool
+	Capacity(ctx context.Context) (Capacity, error)
 }
 
 type progressKey struct{}

@@ -39,16 +39,3 @@ func DecodeCluster(b []byte) (*definition.Cluster, error) {
 	w.Cluster.Info = w.Info
 	return w.Cluster, nil
 }
-
-// CapacityReporter is implemented by backends that know what they can
-// host; the master places clusters by it.
-type CapacityReporter interface {
-	// Capacity returns the machine's memory, free memory (KiB) and CPUs.
-	Capacity() (memKiB, freeKiB int64, cpus int)
-}
-
-// ClusterLister is implemented by backends that can tell which clusters
-// they run (e.g. after a restart).
-type ClusterLister interface {
-	Clusters() []string
-}

@@ -64,6 +64,14 @@ func (f *fakeClusters) StopCluster(ctx context.Context, cluster string) error {
 	return f.stopErr
 }
 
+// Running says every cluster is up, so that stops go through (upClusters
+// tells); the master asks no more of a provider than that.
+func (f *fakeClusters) Running(string) bool { return true }
+func (f *fakeClusters) Clusters() []string  { return nil }
+func (f *fakeClusters) Capacity(context.Context) (hypervisor.Capacity, error) {
+	return hypervisor.Capacity{}, nil
+}
+
 func (f *fakeClusters) record(s string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -120,9 +120,8 @@ func (m *Manager) StopCluster(ctx context.Context, name, by string) error {
 		slices.Sort(users)
 		return fmt.Errorf("%w: cluster %s is used by session %s: cancel it first", ErrClusterInUse, name, strings.Join(users, ", "))
 	}
-	// A provider that knows which clusters are up says so, rather than
-	// a stop of nothing being reported as done.
-	if r, ok := m.Clusters.(interface{ Running(string) bool }); ok && !r.Running(name) {
+	// A stop of nothing is not reported as done.
+	if !m.Clusters.Running(name) {
 		m.mu.Unlock()
 		return fmt.Errorf("%w: cluster %s is not running", ErrClusterNotRunning, name)
 	}

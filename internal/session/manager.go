@@ -16,11 +16,6 @@ import (
 	"github.com/xrdtest/xrdtest/internal/store"
 )
 
-// ClusterProvider brings a cluster's machines up and down (a hypervisor
-// backend). Without one, the slaves are expected to connect by themselves
-// (physical machines).
-type ClusterProvider = hypervisor.Backend
-
 // Settings are the master-wide defaults of a session.
 type Settings struct {
 	StageTimeout time.Duration // when the suite sets none
@@ -42,7 +37,9 @@ type Manager struct {
 	// Definitions returns the current definitions; a session keeps the
 	// snapshot it started with.
 	Definitions func() *definition.Set
-	Clusters    ClusterProvider
+	// Clusters brings the suites' clusters up and down (nil: the slaves
+	// of physical machines connect by themselves).
+	Clusters hypervisor.Backend
 	// Endpoint is the master as cluster machines see it (port, CA pin).
 	Endpoint hypervisor.MasterEndpoint
 	// Tokens issues the machines' one-time enrollment tokens.

@@ -824,6 +824,11 @@ func (noClusters) StartCluster(context.Context, hypervisor.ClusterSpec) error {
 	return errors.New("no machines in this test")
 }
 func (noClusters) StopCluster(context.Context, string) error { return nil }
+func (noClusters) Running(string) bool                       { return false }
+func (noClusters) Clusters() []string                        { return nil }
+func (noClusters) Capacity(context.Context) (hypervisor.Capacity, error) {
+	return hypervisor.Capacity{}, nil
+}
 
 // TestStopUnknownCluster: a cluster that is not defined is 404, as the
 // API's.

@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/xrdtest/xrdtest/internal/daemonclient"
 	"github.com/xrdtest/xrdtest/internal/hypervisor"
@@ -44,17 +45,22 @@ func New(cfg Config) *Agent {
 // Run serves the master until ctx ends or the master refuses the daemon.
 func (a *Agent) Run(ctx context.Context) error { return a.client.Run(ctx, a) }
 
-// Hello reports the capacity and the clusters this hypervisor runs.
+// capacityTimeout bounds the capacity query of a Hello.
+const capacityTimeout = 10 * time.Second
+
+// Hello reports the capacity and the clusters this hypervisor runs. A
+// capacity that cannot be read is reported as zero: the master then
+// places nothing here.
 func (a *Agent) Hello(h *protocol.Hello) {
-	info := &protocol.HypervisorInfo{Backend: a.cfg.BackendName}
-	if c, ok := a.cfg.Backend.(hypervisor.CapacityReporter); ok {
-		mem, free, cpus := c.Capacity()
-		info.MemoryKib, info.FreeMemoryKib, info.Cpus = mem, free, int32(cpus)
+	ctx, cancel := context.WithTimeout(context.Background(), capacityTimeout)
+	defer cancel()
+	c, err := a.cfg.Backend.Capacity(ctx)
+	if err != nil {
+		a.cfg.Log.Warn("cannot read the capacity; reporting none", "err", err)
+		c = hypervisor.Capacity{}
 	}
-	if l, ok := a.cfg.Backend.(hypervisor.ClusterLister); ok {
-		info.Clusters = l.Clusters()
-	}
-	h.Hypervisor = info
+	h.Hypervisor = &protocol.HypervisorInfo{Backend: a.cfg.BackendName, Clusters: a.cfg.Backend.Clusters(),
+		MemoryKib: c.MemoryKiB, FreeMemoryKib: c.FreeMemoryKiB, Cpus: int32(c.CPUs)}
 }
 
 // Resends returns command ends the master has not acknowledged. The

@@ -185,22 +185,22 @@ func (b *Backend) ConsoleLog(cluster, host string) string {
 	return filepath.Join(b.cfg.StateDir, consoleFile(DomainName(cluster, host)))
 }
 
-// Capacity is what the hypervisor host can still give: free memory in
-// KiB and the number of CPUs.
-func (b *Backend) Capacity(ctx context.Context) (memKiB uint64, cpus int, err error) {
+// Capacity is the hypervisor host's memory, free memory and CPUs, as
+// libvirtd reports them.
+func (b *Backend) Capacity(ctx context.Context) (hypervisor.Capacity, error) {
 	l, err := b.conn()
 	if err != nil {
-		return 0, 0, err
+		return hypervisor.Capacity{}, err
 	}
-	_, _, rCPUs, _, _, _, _, _, err := l.NodeGetInfo()
+	_, memKiB, cpus, _, _, _, _, _, err := l.NodeGetInfo()
 	if err != nil {
-		return 0, 0, fmt.Errorf("node info: %w", err)
+		return hypervisor.Capacity{}, fmt.Errorf("node info: %w", err)
 	}
 	free, err := l.NodeGetFreeMemory()
 	if err != nil {
-		return 0, 0, fmt.Errorf("node free memory: %w", err)
+		return hypervisor.Capacity{}, fmt.Errorf("node free memory: %w", err)
 	}
-	return free / 1024, int(rCPUs), nil
+	return hypervisor.Capacity{MemoryKiB: int64(memKiB), FreeMemoryKiB: int64(free / 1024), CPUs: int(cpus)}, nil
 }
 
 // cpuinfoPath is read by cpuHasVirt; the backend runs on the hypervisor

@@ -74,8 +74,6 @@ var (
 	ErrNetworkCollision = errors.New("network collision")
 	// ErrBootImageMissing: a host's boot image is not in the pool.
 	ErrBootImageMissing = errors.New("boot image missing")
-	// ErrAlreadyStarted: the cluster is running; stop it first.
-	ErrAlreadyStarted = errors.New("cluster already started")
 	// ErrNotOurs: an object the cluster needs exists and was not created
 	// by this backend (no metadata or state record of ours); it is left
 	// alone.

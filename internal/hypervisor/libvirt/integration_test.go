@@ -30,6 +30,7 @@ import (
 
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/hypervisor"
+	"github.com/xrdtest/xrdtest/internal/hypervisor/backendtest"
 	"github.com/xrdtest/xrdtest/internal/pki"
 )
 
@@ -489,11 +490,11 @@ func TestIntegrationCluster(t *testing.T) {
 		cfg.ExtraKernelArgs = probeArgs(c)
 		cfg.Progress = progress.record
 	})
-	mem, cpus, err := b.Capacity(ctx)
+	capacity, err := b.Capacity(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("capacity: %d MiB free, %d CPUs; domain type %s", mem>>10, cpus, b.DomainType())
+	t.Logf("capacity: %d MiB of %d free, %d CPUs; domain type %s", capacity.FreeMemoryKiB>>10, capacity.MemoryKiB>>10, capacity.CPUs, b.DomainType())
 
 	t0 := time.Now()
 	if err := b.StartCluster(ctx, spec); err != nil {
@@ -526,7 +527,7 @@ func TestIntegrationCluster(t *testing.T) {
 		}
 	}
 
-	if err := b.StartCluster(ctx, spec); !errors.Is(err, ErrAlreadyStarted) {
+	if err := b.StartCluster(ctx, spec); !errors.Is(err, hypervisor.ErrAlreadyStarted) {
 		t.Errorf("second start: %v, want ErrAlreadyStarted", err)
 	}
 	if lo, err := b.Leftovers(ctx); err != nil || len(lo) != 0 {
@@ -895,4 +896,21 @@ func TestIntegrationDiskBoot(t *testing.T) {
 	if left := e.ourObjects(t, b); len(left) != 0 {
 		t.Errorf("left: %v", left)
 	}
+}
+
+// TestIntegrationBackendContract runs the backend contract on one-host
+// clusters of the probe image, each on its own subnet from 10.213.70.0/24.
+func TestIntegrationBackendContract(t *testing.T) {
+	e := integrationEnv(t)
+	b := e.backend(t, e.stateDir(t), nil)
+	var mu sync.Mutex
+	subnets := map[string]int{}
+	backendtest.Run(t, backendtest.Config{Backend: b, Spec: func(name string) hypervisor.ClusterSpec {
+		mu.Lock()
+		defer mu.Unlock()
+		if _, ok := subnets[name]; !ok {
+			subnets[name] = 70 + len(subnets)
+		}
+		return itSpec(itCluster(name, subnets[name], 1, e.image))
+	}})
 }

@@ -106,7 +106,7 @@ func (b *Backend) StartCluster(ctx context.Context, spec hypervisor.ClusterSpec)
 		live, leftover = r != nil && r.Live, r != nil && !r.Live
 	})
 	if live {
-		return fmt.Errorf("%w; stop it first", ErrAlreadyStarted)
+		return fmt.Errorf("%w; stop it first", hypervisor.ErrAlreadyStarted)
 	}
 	if leftover {
 		b.log.Warn("removing what an earlier start of the cluster left", "cluster", c.Name)

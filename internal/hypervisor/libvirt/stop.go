@@ -337,3 +337,11 @@ func (b *Backend) Clusters() []string {
 	slices.Sort(out)
 	return out
 }
+
+// Running reports whether the state file has a record of the cluster: it
+// runs, or a failed start or stop left something StopCluster removes.
+func (b *Backend) Running(cluster string) bool {
+	var ok bool
+	b.st.view(func(st *State) { ok = st.Clusters[cluster] != nil })
+	return ok
+}

@@ -9,10 +9,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -21,7 +25,7 @@ import (
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/hypervisor"
 	"github.com/xrdtest/xrdtest/internal/pki"
-	"github.com/xrdtest/xrdtest/internal/slave/runner"
+	"github.com/xrdtest/xrdtest/internal/proctree"
 )
 
 // OriginalFunctionsPath is where the original framework's scripts source
@@ -30,8 +34,10 @@ const OriginalFunctionsPath = "/etc/XrdTest/utils/functions.sh"
 
 // Backend runs slaves as local processes.
 type Backend struct {
-	Binary     string // the xrdtest executable
-	Dir        string // <Dir>/<cluster>/<host>/{state,work,slave.log}, <Dir>/<cluster>/shared
+	Binary string // the xrdtest executable
+	Dir    string // <Dir>/<cluster>/<host>/{state,work,slave.log}, <Dir>/<cluster>/shared
+	// MasterAddr is where the slaves reach the master; "" means this
+	// machine (127.0.0.1) at the port the spec names.
 	MasterAddr string
 	// Token is the enrollment token used when the spec brings none; it is
 	// passed in the environment, never in argv.
@@ -46,6 +52,9 @@ type Backend struct {
 	// StopGrace is how long a slave gets to stop after SIGTERM.
 	StopGrace time.Duration
 
+	// ops serialises StartCluster and StopCluster; mu guards clusters
+	// only, so that Clusters and Running never wait for a slow stop.
+	ops      sync.Mutex
 	mu       sync.Mutex
 	clusters map[string][]*slaveProc
 }
@@ -53,18 +62,25 @@ type Backend struct {
 var _ hypervisor.Backend = (*Backend)(nil)
 
 type slaveProc struct {
-	host   string
-	cmd    *exec.Cmd
-	done   chan struct{}
-	err    error
-	marker string
-	log    *os.File
+	host string
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error
+	log  *os.File
 }
 
 // clusterMarker is put in every slave's environment; everything the slaves
 // start inherits it, so StopCluster can find leftovers (services a test
-// started in the background) and stop them too.
-func clusterMarker(cluster string) string { return "XRDTEST_LOCAL_CLUSTER=" + cluster }
+// started in the background) and stop them too. It names the cluster's
+// folder, not just the cluster: two local backends on one machine (two
+// quickstarts, test runs side by side) may run clusters of the same name.
+func (b *Backend) clusterMarker(cluster string) string {
+	dir := filepath.Join(b.Dir, cluster)
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	return "XRDTEST_LOCAL_CLUSTER=" + dir
+}
 
 func (b *Backend) functionsPath() string {
 	switch {
@@ -79,13 +95,14 @@ func (b *Backend) functionsPath() string {
 // StartCluster starts one slave process per host.
 func (b *Backend) StartCluster(ctx context.Context, spec hypervisor.ClusterSpec) error {
 	c := spec.Cluster
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.clusters == nil {
-		b.clusters = map[string][]*slaveProc{}
+	b.ops.Lock()
+	defer b.ops.Unlock()
+	if b.Running(c.Name) {
+		return fmt.Errorf("start cluster %s: %w; stop it first", c.Name, hypervisor.ErrAlreadyStarted)
 	}
-	if len(b.clusters[c.Name]) > 0 {
-		return fmt.Errorf("cluster %s is already running", c.Name)
+	master := b.MasterAddr
+	if master == "" {
+		master = net.JoinHostPort("127.0.0.1", strconv.Itoa(spec.Master.Port))
 	}
 	shared := filepath.Join(b.Dir, c.Name, "shared")
 	if err := os.MkdirAll(shared, 0o755); err != nil {
@@ -96,26 +113,36 @@ func (b *Backend) StartCluster(ctx context.Context, spec hypervisor.ClusterSpec)
 		fp = b.Fingerprint
 	}
 	var procs []*slaveProc
+	fail := func(host string, err error) error {
+		b.stopProcs(context.WithoutCancel(ctx), c.Name, procs)
+		return fmt.Errorf("host %s: %w", host, err)
+	}
 	for _, h := range c.Hosts {
+		if err := ctx.Err(); err != nil {
+			return fail(h.Name, err)
+		}
 		token := spec.Tokens[h.Name]
 		if token == "" {
 			token = b.Token
 		}
 		hypervisor.ReportProgress(ctx, h.Name, "starting its slave process")
-		p, err := b.startSlave(c, h, shared, token, fp)
+		p, err := b.startSlave(c, h, master, shared, token, fp)
 		if err != nil {
-			b.clusters[c.Name] = procs
-			b.stopLocked(c.Name)
-			return fmt.Errorf("host %s: %w", h.Name, err)
+			return fail(h.Name, err)
 		}
 		procs = append(procs, p)
 	}
+	b.mu.Lock()
+	if b.clusters == nil {
+		b.clusters = map[string][]*slaveProc{}
+	}
 	b.clusters[c.Name] = procs
+	b.mu.Unlock()
 	b.Log.Info("local cluster started", "cluster", c.Name, "hosts", len(procs))
 	return nil
 }
 
-func (b *Backend) startSlave(c *definition.Cluster, h *definition.Host, shared, token string, fp pki.Fingerprint) (*slaveProc, error) {
+func (b *Backend) startSlave(c *definition.Cluster, h *definition.Host, master, shared, token string, fp pki.Fingerprint) (*slaveProc, error) {
 	dir := filepath.Join(b.Dir, c.Name, h.Name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -126,7 +153,7 @@ func (b *Backend) startSlave(c *definition.Cluster, h *definition.Host, shared, 
 	}
 	functions := b.functionsPath()
 	args := []string{"slave", "-c", "none",
-		"--master", b.MasterAddr, "--name", h.Name,
+		"--master", master, "--name", h.Name,
 		"--state-dir", filepath.Join(dir, "state"), "--work-dir", filepath.Join(dir, "work"),
 		"--functions-path", functions, "--ca-fingerprint", fp.String()}
 	cmd := exec.Command(b.Binary, args...)
@@ -134,7 +161,7 @@ func (b *Backend) startSlave(c *definition.Cluster, h *definition.Host, shared, 
 		"XRDTEST_TOKEN="+token,
 		"XRDTEST_SHARED="+shared,
 		"XRDTEST_FUNCTIONS="+functions,
-		clusterMarker(c.Name),
+		b.clusterMarker(c.Name),
 	)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
@@ -148,7 +175,7 @@ func (b *Backend) startSlave(c *definition.Cluster, h *definition.Host, shared, 
 		logf.Close()
 		return nil, err
 	}
-	p := &slaveProc{host: h.Name, cmd: cmd, done: make(chan struct{}), marker: clusterMarker(c.Name), log: logf}
+	p := &slaveProc{host: h.Name, cmd: cmd, done: make(chan struct{}), log: logf}
 	go func() {
 		p.err = cmd.Wait()
 		logf.Close()
@@ -164,41 +191,48 @@ func (b *Backend) startSlave(c *definition.Cluster, h *definition.Host, shared, 
 func (b *Backend) Clusters() []string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	var out []string
-	for c := range b.clusters {
-		out = append(out, c)
-	}
-	return out
+	return slices.Collect(maps.Keys(b.clusters))
+}
+
+// Running reports whether the cluster runs here.
+func (b *Backend) Running(cluster string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	_, ok := b.clusters[cluster]
+	return ok
 }
 
 // Capacity reports this machine's memory and CPUs (/proc/meminfo).
-func (b *Backend) Capacity() (memKiB, freeKiB int64, cpus int) {
-	data, _ := os.ReadFile("/proc/meminfo")
+func (b *Backend) Capacity(ctx context.Context) (hypervisor.Capacity, error) {
+	data, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return hypervisor.Capacity{}, fmt.Errorf("capacity: %w", err)
+	}
+	c := hypervisor.Capacity{CPUs: runtime.NumCPU()}
 	for _, line := range strings.Split(string(data), "\n") {
-		var v int64
-		switch {
-		case strings.HasPrefix(line, "MemTotal:"):
-			fmt.Sscan(strings.TrimPrefix(line, "MemTotal:"), &v)
-			memKiB = v
-		case strings.HasPrefix(line, "MemAvailable:"):
-			fmt.Sscan(strings.TrimPrefix(line, "MemAvailable:"), &v)
-			freeKiB = v
+		if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+			fmt.Sscan(v, &c.MemoryKiB)
+		} else if v, ok := strings.CutPrefix(line, "MemAvailable:"); ok {
+			fmt.Sscan(v, &c.FreeMemoryKiB)
 		}
 	}
-	return memKiB, freeKiB, runtime.NumCPU()
+	return c, nil
 }
 
 // StopCluster stops the cluster's slaves (TERM, then KILL after
-// StopGrace) and whatever their scripts left running.
+// StopGrace, or as soon as ctx ends: it never gives up) and whatever their
+// scripts left running; a cluster not running here has only the latter.
 func (b *Backend) StopCluster(ctx context.Context, cluster string) error {
+	b.ops.Lock()
+	defer b.ops.Unlock()
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.stopLocked(cluster)
-}
-
-func (b *Backend) stopLocked(cluster string) error {
 	procs := b.clusters[cluster]
 	delete(b.clusters, cluster)
+	b.mu.Unlock()
+	return b.stopProcs(ctx, cluster, procs)
+}
+
+func (b *Backend) stopProcs(ctx context.Context, cluster string, procs []*slaveProc) error {
 	grace := b.StopGrace
 	if grace == 0 {
 		grace = 10 * time.Second
@@ -206,18 +240,37 @@ func (b *Backend) stopLocked(cluster string) error {
 	for _, p := range procs {
 		_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	}
-	deadline := time.After(grace)
+	timer := time.NewTimer(grace)
+	defer timer.Stop()
+	// Once the grace period is over, or the caller cannot wait (ctx
+	// ended), the slaves left are killed without waiting; only the first
+	// is an error.
+	killing := false
+	var late error
 	var errs []error
 	for _, p := range procs {
+		if !killing {
+			select {
+			case <-p.done:
+				continue
+			case <-timer.C:
+				killing, late = true, fmt.Errorf("did not stop within %s: killed", grace)
+			case <-ctx.Done():
+				killing = true
+			}
+		}
 		select {
 		case <-p.done:
-		case <-deadline:
-			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-			<-p.done
-			errs = append(errs, fmt.Errorf("slave %s did not stop within %s: killed", p.host, grace))
+			continue
+		default:
+		}
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-p.done
+		if late != nil {
+			errs = append(errs, fmt.Errorf("slave %s %w", p.host, late))
 		}
 	}
-	if n := runner.KillMarked(clusterMarker(cluster), 2*time.Second); n > 0 {
+	if n := proctree.KillMarked(b.clusterMarker(cluster), 2*time.Second); n > 0 {
 		b.Log.Info("stopped processes left by the cluster's scripts", "cluster", cluster, "processes", n)
 	}
 	if len(procs) > 0 {

@@ -21,33 +21,18 @@
 //
 // # Killing
 //
-// On timeout or ctx cancellation the whole tree is stopped:
-//
-//	SIGTERM -> process group and every process with the marker
-//	   |       (children that called setsid left the group, not the marker)
-//	   |  wait for the main process and all marker processes, at most Grace
-//	   v       (a script that traps TERM and exits cleanly ends here)
-//	SIGKILL -> process group and every marker process, rescanning /proc
-//	   |       until none is left (new ones may have been forked)
-//	   v
-//	reap the killed processes reparented to the slave
-//
-// Marker processes are found by reading /proc/PID/environ and held by
-// pidfd (Linux >= 5.3; plain pids before), opened before the marker is
-// checked, so a recycled pid is never signalled or reaped. A process that
-// clears its environment, or overwrites it in memory (setproctitle), and
-// leaves the process group escapes; a cgroup per run would close that gap.
+// On timeout or ctx cancellation the whole tree is stopped with
+// proctree.KillTree: SIGTERM to the process group and to every process
+// with the marker (children that called setsid left the group, not the
+// marker), SIGKILL after Grace, then the killed processes are reaped.
 //
 // # Reaping
 //
-// The daemon calls BecomeSubreaper at start, so orphaned descendants of
-// the scripts are reparented to it rather than to init, and runs RunReaper
-// to reap them when they exit. Reaping must not steal the exit status that
-// os/exec's Wait is waiting for, so there is no wait(-1) loop: the killing
-// above reaps exactly the processes it killed, through their pidfds
-// (waitid P_PIDFD, WNOHANG), and ReapOrphans reaps only zombie children
-// outside the daemon's own process group that Run (or StartCommand) did not
-// start; see ReapOrphans.
+// The slave daemon is a child subreaper (proctree.BecomeSubreaper), so
+// orphaned descendants of the scripts are reparented to it rather than to
+// init, and it reaps them with proctree.RunReaper. Run starts the script
+// with proctree.StartCommand, so that reaping never steals the exit status
+// it waits for.
 //
 // # functions.sh
 //

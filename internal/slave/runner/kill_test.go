@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/xrdtest/xrdtest/internal/proctree"
 )
 
 // slack absorbs scheduling delays on a loaded machine (-race, -count).
@@ -138,8 +140,8 @@ func TestNormalExitLeavesBackgroundChildren(t *testing.T) {
 	if elapsed > DefaultDrain+slack {
 		t.Errorf("Run took %v with a drain of %v", elapsed, DefaultDrain)
 	}
-	st, err := readStat(pid)
-	if err != nil || st.state == 'Z' || !markerPid(pid, readFile(t, s.Dir, "id")) {
+	st, err := proctree.ReadStat(pid)
+	if err != nil || st.State == 'Z' || !markerPid(pid, readFile(t, s.Dir, "id")) {
 		t.Errorf("background child %d not alive after the stage: %+v %v", pid, st, err)
 	}
 }

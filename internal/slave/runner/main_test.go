@@ -14,13 +14,15 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/xrdtest/xrdtest/internal/proctree"
 )
 
 // TestMain makes the test binary a child subreaper, as the slave daemon
 // is: orphans of the scripts are reparented to it and must be reaped by
 // the code under test.
 func TestMain(m *testing.M) {
-	if err := BecomeSubreaper(); err != nil {
+	if err := proctree.BecomeSubreaper(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
@@ -125,14 +127,14 @@ func assertGone(t *testing.T, id string, pids ...int) {
 		t.Errorf("processes of the run still alive: %q", left)
 	}
 	for _, pid := range pids {
-		st, err := readStat(pid)
+		st, err := proctree.ReadStat(pid)
 		if err != nil {
 			continue // gone
 		}
 		switch {
-		case st.state == 'Z' && st.ppid == os.Getpid():
+		case st.State == 'Z' && st.PPID == os.Getpid():
 			t.Errorf("pid %d is a zombie child of the test process: not reaped", pid)
-		case st.state != 'Z' && st.sid != 0 && markerPid(pid, id):
+		case st.State != 'Z' && st.SID != 0 && markerPid(pid, id):
 			t.Errorf("pid %d still runs", pid)
 		}
 	}
@@ -149,8 +151,8 @@ func killAndReap(t *testing.T, pid int) {
 	_ = unix.Kill(pid, unix.SIGKILL)
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
-		ReapOrphans()
-		if _, err := readStat(pid); err != nil {
+		proctree.ReapOrphans()
+		if _, err := proctree.ReadStat(pid); err != nil {
 			return
 		}
 		time.Sleep(10 * time.Millisecond)

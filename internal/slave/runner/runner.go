@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/xrdtest/xrdtest/internal/proctree"
 )
 
 // Defaults applied by Run to the zero values of Spec.
@@ -147,7 +149,8 @@ func (res *Result) run(ctx context.Context, spec Spec) {
 		},
 	}
 	res.Start = time.Now()
-	if err := startProtected(cmd); err != nil {
+	started, err := proctree.StartCommand(cmd)
+	if err != nil {
 		pw.Close()
 		pr.Close()
 		res.Err = fmt.Errorf("runner: start %s: %w", spec.Shell, err)
@@ -155,7 +158,7 @@ func (res *Result) run(ctx context.Context, spec Spec) {
 	}
 	pw.Close() // the children hold the write end now
 	pid := cmd.Process.Pid
-	defer unprotect(pid)
+	defer started()
 	log = log.With("run", id, "pid", pid)
 
 	out := newPump(pr, spec.Output)
@@ -185,7 +188,7 @@ func (res *Result) run(ctx context.Context, spec Spec) {
 			res.TimedOut, res.Cancelled = false, false
 		default:
 			log.Debug("stopping the stage", "timed_out", res.TimedOut, "cancelled", res.Cancelled)
-			werr = killTree(id, pid, spec.Grace, waited, log)
+			werr = proctree.KillTree(MarkerEnv+"="+id, pid, spec.Grace, waited, log)
 		}
 	}
 

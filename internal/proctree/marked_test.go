@@ -1,4 +1,4 @@
-package runner
+package proctree
 
 import (
 	"os"
@@ -21,16 +21,16 @@ func TestKillMarked(t *testing.T) {
 	defer done()
 	waited := make(chan error, 1)
 	go func() { waited <- cmd.Wait() }()
-	needle := []byte("\x00" + marker + "\x00")
-	for deadline := time.Now().Add(5 * time.Second); len(scanMarker(needle)) < 3; time.Sleep(10 * time.Millisecond) {
+	want := needle(marker)
+	for deadline := time.Now().Add(5 * time.Second); len(scanMarker(want)) < 3; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("processes did not start: %v", scanMarker(needle))
+			t.Fatalf("processes did not start: %v", scanMarker(want))
 		}
 	}
 	if n := KillMarked(marker, 300*time.Millisecond); n < 3 {
 		t.Errorf("KillMarked found %d processes, want 3", n)
 	}
-	if left := scanMarker(needle); len(left) > 0 {
+	if left := scanMarker(want); len(left) > 0 {
 		t.Errorf("processes survived: %v", left)
 	}
 	select {

@@ -1,10 +1,13 @@
-package runner
+package proctree
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -12,26 +15,36 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// orphan leaves a background child of a finished stage, which is
+// orphan leaves a background child of a finished script, which is
 // reparented to the test process (a subreaper), and returns its pid.
 func orphan(t *testing.T) int {
 	t.Helper()
-	var c capture
-	s := spec(t, &c, `sleep 600 >/dev/null 2>&1 & echo $! > bg.pid`)
-	if res := Run(context.Background(), s); !res.OK() {
-		t.Fatalf("result %+v", res)
+	cmd := exec.Command("sh", "-c", "sleep 600 >/dev/null 2>&1 & echo $!")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	done, err := StartCommand(cmd)
+	if err != nil {
+		t.Fatal(err)
 	}
-	pid := readPid(t, s.Dir, "bg.pid")
-	waitStat(t, pid, func(st procStat) bool { return st.ppid == os.Getpid() })
+	defer done()
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(out.String()))
+	if err != nil {
+		t.Fatalf("script output %q: %v", out.String(), err)
+	}
+	waitStat(t, pid, func(st Stat) bool { return st.PPID == os.Getpid() })
 	return pid
 }
 
 // waitStat waits until /proc/pid/stat satisfies ok.
-func waitStat(t *testing.T, pid int, ok func(procStat) bool) {
+func waitStat(t *testing.T, pid int, ok func(Stat) bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		st, err := readStat(pid)
+		st, err := ReadStat(pid)
 		if err == nil && ok(st) {
 			return
 		}
@@ -42,13 +55,13 @@ func waitStat(t *testing.T, pid int, ok func(procStat) bool) {
 	}
 }
 
-func isZombie(st procStat) bool { return st.state == 'Z' }
+func isZombie(st Stat) bool { return st.State == 'Z' }
 
 // Not parallel: ReapOrphans reaps every adopted orphan of the process.
 func TestReapOrphans(t *testing.T) {
 	pid := orphan(t)
 	ReapOrphans() // orphans of earlier tests may have exited meanwhile
-	if st, err := readStat(pid); err != nil || st.state == 'Z' {
+	if st, err := ReadStat(pid); err != nil || st.State == 'Z' {
 		t.Fatalf("running orphan %d: %+v %v", pid, st, err)
 	}
 	if err := unix.Kill(pid, unix.SIGKILL); err != nil {
@@ -58,7 +71,7 @@ func TestReapOrphans(t *testing.T) {
 	if n := ReapOrphans(); n < 1 {
 		t.Errorf("reaped %d, want at least 1", n)
 	}
-	if _, err := readStat(pid); err == nil {
+	if _, err := ReadStat(pid); err == nil {
 		t.Errorf("pid %d still exists", pid)
 	}
 }
@@ -80,7 +93,7 @@ func TestRunReaperReapsOnSIGCHLD(t *testing.T) {
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		if _, err := readStat(pid); err != nil {
+		if _, err := ReadStat(pid); err != nil {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -89,9 +102,17 @@ func TestRunReaperReapsOnSIGCHLD(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 
-	// A script run meanwhile keeps its exit status.
-	if res, _ := runScript(t, "exit 9"); res.ExitCode != 9 {
-		t.Errorf("exit code %d with the reaper running", res.ExitCode)
+	// A child started meanwhile keeps its exit status.
+	cmd := exec.Command("sh", "-c", "exit 9")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	wait, err := StartCommand(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wait()
+	var ee *exec.ExitError
+	if err := cmd.Wait(); !errors.As(err, &ee) || ee.ExitCode() != 9 {
+		t.Errorf("Wait with the reaper running: %v, want exit 9", err)
 	}
 }
 

@@ -1,4 +1,4 @@
-package runner
+package proctree
 
 import (
 	"context"
@@ -13,14 +13,14 @@ import (
 )
 
 // BecomeSubreaper makes the calling process a child subreaper
-// (PR_SET_CHILD_SUBREAPER): orphaned descendants of the scripts, such as
-// services started in the background by one stage or children that called
-// setsid, are reparented to the slave instead of init. They stay visible to
-// later stages and to the killing in Run, and the slave must reap them when
-// they exit: run RunReaper. The daemon calls it once at start.
+// (PR_SET_CHILD_SUBREAPER): orphaned descendants of its children, such as
+// services a stage script started in the background or children that
+// called setsid, are reparented to it instead of init. They stay visible
+// to KillTree and KillMarked, and the process must reap them when they
+// exit: run RunReaper. The slave daemon calls it once at start.
 func BecomeSubreaper() error {
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-		return fmt.Errorf("runner: prctl(PR_SET_CHILD_SUBREAPER): %w", err)
+		return fmt.Errorf("proctree: prctl(PR_SET_CHILD_SUBREAPER): %w", err)
 	}
 	return nil
 }
@@ -59,9 +59,9 @@ func RunReaper(ctx context.Context, interval time.Duration) {
 //     other code started normally stay in it, while every process of a
 //     script runs in the script's group (Setpgid) or in one it created with
 //     setsid/setpgid;
-//   - it is not a process that Run (or StartCommand) started and still
-//     waits for: those are registered under a lock that also covers the
-//     window between fork and registration.
+//   - it is not a process that StartCommand started and whose Wait is
+//     still to come: those are registered under a lock that also covers
+//     the window between fork and registration.
 func ReapOrphans() int {
 	started.Lock()
 	defer started.Unlock()
@@ -83,8 +83,8 @@ func reapOrphan(pid int) bool {
 }
 
 func reapLocked(pid, self, pgrp int) bool {
-	st, err := readStat(pid)
-	if err != nil || st.state != 'Z' || st.ppid != self || st.pgrp == pgrp {
+	st, err := ReadStat(pid)
+	if err != nil || st.State != 'Z' || st.PPID != self || st.PGID == pgrp {
 		return false
 	}
 	started.mu.Lock()
@@ -107,34 +107,25 @@ var started struct {
 }
 
 // StartCommand starts cmd so that ReapOrphans never reaps it, and returns
-// a function to call once cmd.Wait returned. Code in the daemon other than
-// Run that starts children in their own process group or session must use
-// it (children in the daemon's own process group are safe anyway).
+// a function to call once cmd.Wait returned. A subreaper that starts
+// children in their own process group or session must start them with it
+// (children in its own process group are safe anyway).
 func StartCommand(cmd *exec.Cmd) (done func(), err error) {
-	if err := startProtected(cmd); err != nil {
-		return nil, err
-	}
-	pid := cmd.Process.Pid
-	return func() { unprotect(pid) }, nil
-}
-
-func startProtected(cmd *exec.Cmd) error {
 	started.RLock()
 	defer started.RUnlock()
 	if err := cmd.Start(); err != nil {
-		return err
+		return nil, err
 	}
+	pid := cmd.Process.Pid
 	started.mu.Lock()
 	if started.pids == nil {
 		started.pids = make(map[int]struct{})
 	}
-	started.pids[cmd.Process.Pid] = struct{}{}
+	started.pids[pid] = struct{}{}
 	started.mu.Unlock()
-	return nil
-}
-
-func unprotect(pid int) {
-	started.mu.Lock()
-	delete(started.pids, pid)
-	started.mu.Unlock()
+	return func() {
+		started.mu.Lock()
+		delete(started.pids, pid)
+		started.mu.Unlock()
+	}, nil
 }

@@ -1,4 +1,4 @@
-package runner
+package proctree
 
 import (
 	"time"
@@ -11,8 +11,8 @@ import (
 // how many processes it found. The local hypervisor backend uses it to stop
 // what a cluster's scripts left running.
 func KillMarked(marker string, grace time.Duration) int {
-	needle := []byte("\x00" + marker + "\x00")
-	found := scanMarker(needle)
+	want := needle(marker)
+	found := scanMarker(want)
 	if len(found) == 0 {
 		return 0
 	}
@@ -20,11 +20,11 @@ func KillMarked(marker string, grace time.Duration) int {
 		_ = unix.Kill(pid, unix.SIGTERM)
 	}
 	deadline := time.Now().Add(grace)
-	for time.Now().Before(deadline) && len(scanMarker(needle)) > 0 {
+	for time.Now().Before(deadline) && len(scanMarker(want)) > 0 {
 		time.Sleep(50 * time.Millisecond)
 	}
 	for i := 0; i < 10; i++ {
-		left := scanMarker(needle)
+		left := scanMarker(want)
 		if len(left) == 0 {
 			break
 		}

@@ -1,4 +1,4 @@
-package runner
+package proctree
 
 import (
 	"bytes"
@@ -18,19 +18,21 @@ const (
 	reapWait     = time.Second           // how long killed processes are waited for
 )
 
-// killTree stops the process tree of run id whose main process is pid (the
-// process group leader) and returns the main process's wait error:
+// KillTree stops the process tree whose main process is pid, the leader
+// of its own process group, and whose processes all carry marker
+// (KEY=VALUE) in their environment. waited delivers the main process's
+// wait error, which KillTree returns:
 //
 //  1. SIGTERM to the process group and to every process carrying the
-//     run's marker (this catches children that called setsid);
+//     marker (this catches children that called setsid);
 //  2. wait until the main process exited and no marker process is left,
 //     or until grace elapsed; processes started meanwhile (a TERM trap's
 //     cleanup commands) are left alone;
 //  3. SIGKILL to the process group and to every marker process, rescanning
 //     until none is left (new ones may have been forked);
 //  4. reap the killed processes that were reparented to us (see reap).
-func killTree(id string, pid int, grace time.Duration, waited <-chan error, log *slog.Logger) error {
-	t := newTree(id, pid)
+func KillTree(marker string, pid int, grace time.Duration, waited <-chan error, log *slog.Logger) error {
+	t := newTree(marker, pid)
 	defer t.close()
 
 	var werr error
@@ -88,15 +90,15 @@ wait:
 // tree is the set of processes of one run found by marker scans.
 type tree struct {
 	pgid   int
-	needle []byte          // "\x00XRDTEST_RUN_ID=<id>\x00"
+	needle []byte          // "\x00KEY=VALUE\x00"
 	live   map[int]*handle // pid -> newest handle
 	all    []*handle       // every handle opened, for reaping
 }
 
-func newTree(id string, pgid int) *tree {
+func newTree(marker string, pgid int) *tree {
 	return &tree{
 		pgid:   pgid,
-		needle: []byte("\x00" + MarkerEnv + "=" + id + "\x00"),
+		needle: needle(marker),
 		live:   make(map[int]*handle),
 	}
 }
@@ -116,7 +118,7 @@ func (t *tree) signal(sig unix.Signal) int {
 			t.live[pid] = h
 			t.all = append(t.all, h)
 		}
-		if st, err := readStat(pid); err == nil && st.pgrp == t.pgid {
+		if st, err := ReadStat(pid); err == nil && st.PGID == t.pgid {
 			continue // signalled with the group
 		}
 		_ = h.signal(sig)
@@ -221,8 +223,8 @@ func (h *handle) reap() bool {
 	if h.gone() {
 		return true
 	}
-	st, err := readStat(h.pid)
-	return err != nil || (st.state == 'Z' && st.ppid != os.Getpid())
+	st, err := ReadStat(h.pid)
+	return err != nil || (st.State == 'Z' && st.PPID != os.Getpid())
 }
 
 func (h *handle) close() {
@@ -231,6 +233,9 @@ func (h *handle) close() {
 		h.fd = -1
 	}
 }
+
+// needle is what scanMarker looks for in an environment: the whole entry.
+func needle(marker string) []byte { return []byte("\x00" + marker + "\x00") }
 
 // scanMarker returns the pids of the live processes whose environment
 // contains needle. Zombies have no readable environment and are skipped,
@@ -273,33 +278,34 @@ func procPIDs() []int {
 	return pids
 }
 
-type procStat struct {
-	state           byte
-	ppid, pgrp, sid int
+// Stat is a process's state and relations, from /proc/PID/stat.
+type Stat struct {
+	State           byte // R, S, D, Z...
+	PPID, PGID, SID int
 }
 
-// readStat parses state, ppid, pgrp and session of /proc/PID/stat, which
-// are still readable for zombies.
-func readStat(pid int) (procStat, error) {
+// ReadStat parses state, parent, process group and session of
+// /proc/PID/stat, which are still readable for zombies.
+func ReadStat(pid int) (Stat, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return procStat{}, err
+		return Stat{}, err
 	}
 	// "pid (comm) S ppid pgrp session ...": comm may hold spaces and ')'.
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return procStat{}, errors.New("runner: bad stat line")
+		return Stat{}, errors.New("proctree: bad stat line")
 	}
 	f := bytes.Fields(b[i+1:])
 	if len(f) < 4 || len(f[0]) != 1 {
-		return procStat{}, errors.New("runner: bad stat line")
+		return Stat{}, errors.New("proctree: bad stat line")
 	}
-	var st procStat
-	st.state = f[0][0]
-	nums := []*int{&st.ppid, &st.pgrp, &st.sid}
+	var st Stat
+	st.State = f[0][0]
+	nums := []*int{&st.PPID, &st.PGID, &st.SID}
 	for k, p := range nums {
 		if *p, err = strconv.Atoi(string(f[k+1])); err != nil {
-			return procStat{}, errors.New("runner: bad stat line")
+			return Stat{}, errors.New("proctree: bad stat line")
 		}
 	}
 	return st, nil
