@@ -69,7 +69,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"image", "--nope"}, "usage: xrdtest image build"},
 		{[]string{"run", "--nope", "s"}, "flag provided but not defined: -nope"},
 		{[]string{"sync", "wait"}, "usage: xrdtest sync wait"},
-		{[]string{"version", "x"}, "usage: xrdtest version"},
+		{[]string{"version", "--nope"}, "usage: xrdtest version"},
 		{[]string{"check"}, "usage: xrdtest check"},
 	} {
 		var out, errOut bytes.Buffer

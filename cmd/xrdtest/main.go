@@ -177,11 +177,9 @@ func groupUsage(w io.Writer, path string, subs []command) {
 // runVersion is `xrdtest version`.
 func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("version", "usage: xrdtest version\n\nPrints the version of this xrdtest.", stdout, stderr)
+	// Arguments are ignored, as they always were.
 	if code, ok := fs.parse(args); !ok {
 		return code
-	}
-	if fs.NArg() > 0 {
-		return fs.usageError()
 	}
 	fmt.Fprintln(stdout, "xrdtest", version)
 	return 0

@@ -61,7 +61,7 @@ func runSuiteList(ctx context.Context, args []string, stdout, stderr io.Writer) 
 
 // runSuiteEnable is `xrdtest suite enable NAME`, or with on false
 // `xrdtest suite disable NAME`.
-func runSuiteEnable(on bool) func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func runSuiteEnable(on bool) runFunc {
 	verb := map[bool]string{true: "enable", false: "disable"}[on]
 	usage := map[bool]string{
 		true:  "usage: xrdtest suite enable NAME\n\nEnables a suite's schedule: it runs at its next scheduled time.",

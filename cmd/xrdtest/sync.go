@@ -19,7 +19,7 @@ var syncUsages = map[string]string{
 // runSync is `xrdtest sync op`, called by stage scripts to synchronise
 // with the other slaves of their session, through their slave and the
 // master.
-func runSync(op string) func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func runSync(op string) runFunc {
 	return func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs := newFlags("sync "+op, syncUsages[op]+"\n\nNames are scoped to the session. A call that can never complete (a slave\nfinished its stage or was lost) fails at once, naming it.", stdout, stderr)
 		// --count is taken by every operation, as it always was.

@@ -157,12 +157,8 @@ func (c *Client) send(ctx context.Context, method, path string, body any) (*http
 	return resp, nil
 }
 
-// Do sends body as JSON (nil: none) and decodes the answer into out (nil:
-// not read), within RequestTimeout. The typed methods are built on it.
-func (c *Client) Do(ctx context.Context, method, path string, body, out any) error {
-	return c.do(ctx, RequestTimeout, method, path, body, out)
-}
-
+// do sends body as JSON (nil: none) and decodes the answer into out (nil:
+// not read), within timeout.
 func (c *Client) do(ctx context.Context, timeout time.Duration, method, path string, body, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -181,7 +177,11 @@ func (c *Client) do(ctx context.Context, timeout time.Duration, method, path str
 }
 
 func (c *Client) get(ctx context.Context, path string, out any) error {
-	return c.Do(ctx, http.MethodGet, path, nil, out)
+	return c.do(ctx, RequestTimeout, http.MethodGet, path, nil, out)
+}
+
+func (c *Client) post(ctx context.Context, path string, body, out any) error {
+	return c.do(ctx, RequestTimeout, http.MethodPost, path, body, out)
 }
 
 // Status is GET /api/v1/status.
@@ -262,33 +262,33 @@ func (c *Client) SessionSummary(ctx context.Context, id int64) (*SessionDetail, 
 // cases when some are given); by names the user asking.
 func (c *Client) Start(ctx context.Context, suite string, cases []string, by string) (*Session, error) {
 	var s Session
-	return &s, c.Do(ctx, http.MethodPost, "/api/v1/sessions", StartRequest{Suite: suite, Cases: cases, By: by}, &s)
+	return &s, c.post(ctx, "/api/v1/sessions", StartRequest{Suite: suite, Cases: cases, By: by}, &s)
 }
 
 // Rerun is POST /api/v1/sessions/{id}/rerun: it queues a new session of
 // the suite and cases of session id.
 func (c *Client) Rerun(ctx context.Context, id int64, by string) (*Session, error) {
 	var s Session
-	return &s, c.Do(ctx, http.MethodPost, fmt.Sprintf("/api/v1/sessions/%d/rerun", id), ActionRequest{By: by}, &s)
+	return &s, c.post(ctx, fmt.Sprintf("/api/v1/sessions/%d/rerun", id), ActionRequest{By: by}, &s)
 }
 
 // Cancel is POST /api/v1/sessions/{id}/cancel.
 func (c *Client) Cancel(ctx context.Context, id int64, by string) (*Cancelling, error) {
 	var a Cancelling
-	return &a, c.Do(ctx, http.MethodPost, fmt.Sprintf("/api/v1/sessions/%d/cancel", id), ActionRequest{By: by}, &a)
+	return &a, c.post(ctx, fmt.Sprintf("/api/v1/sessions/%d/cancel", id), ActionRequest{By: by}, &a)
 }
 
 // SetEnabled is POST /api/v1/suites/{name}/enabled: it enables or
 // disables a suite's schedule.
 func (c *Client) SetEnabled(ctx context.Context, suite string, enabled bool, by string) (*SuiteEnabled, error) {
 	var a SuiteEnabled
-	return &a, c.Do(ctx, http.MethodPost, "/api/v1/suites/"+url.PathEscape(suite)+"/enabled", EnableRequest{Enabled: enabled, By: by}, &a)
+	return &a, c.post(ctx, "/api/v1/suites/"+url.PathEscape(suite)+"/enabled", EnableRequest{Enabled: enabled, By: by}, &a)
 }
 
 // StopCluster is POST /api/v1/clusters/{name}/stop.
 func (c *Client) StopCluster(ctx context.Context, name, by string) (*ClusterStopped, error) {
 	var a ClusterStopped
-	return &a, c.Do(ctx, http.MethodPost, "/api/v1/clusters/"+url.PathEscape(name)+"/stop", ActionRequest{By: by}, &a)
+	return &a, c.post(ctx, "/api/v1/clusters/"+url.PathEscape(name)+"/stop", ActionRequest{By: by}, &a)
 }
 
 // Repos is GET /api/v1/repos: the repositories and definitions as last
