@@ -9,7 +9,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,8 +16,6 @@ import (
 	"slices"
 	"strings"
 	"syscall"
-
-	"github.com/xrdtest/xrdtest/internal/store"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -184,5 +181,3 @@ func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) int 
 	fmt.Fprintln(stdout, "xrdtest", version)
 	return 0
 }
-
-func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }

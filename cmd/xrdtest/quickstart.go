@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -322,7 +323,7 @@ func wireDetail(d *master.SessionDetail) (*api.SessionDetail, error) {
 func readOutput(st store.Store, session int64, stage int, slave string) (string, error) {
 	f, err := st.OpenOutput(session, stage, slave)
 	if err != nil {
-		if isNotFound(err) {
+		if errors.Is(err, store.ErrNotFound) {
 			return "", nil
 		}
 		return "", err

@@ -17,7 +17,10 @@ import (
 	"time"
 
 	"github.com/xrdtest/xrdtest/internal/api"
+	"github.com/xrdtest/xrdtest/internal/daemonclient"
 	"github.com/xrdtest/xrdtest/internal/definition"
+	"github.com/xrdtest/xrdtest/internal/hypervisor"
+	hvagent "github.com/xrdtest/xrdtest/internal/hypervisor/agent"
 	"github.com/xrdtest/xrdtest/internal/master"
 	"github.com/xrdtest/xrdtest/internal/pki"
 	"github.com/xrdtest/xrdtest/internal/slave"
@@ -116,13 +119,40 @@ func contractMaster(t *testing.T) *master.Master {
 		go func() { defer close(done); slave.New(cfg).Run(sctx) }()
 		t.Cleanup(func() { stop(); <-done })
 	}
+	// A hypervisor whose backend starts nothing: the hosts are the
+	// slaves above. It is there to be listed.
+	hv := hvagent.New(hvagent.Config{
+		Connection: daemonclient.Config{Master: m.DaemonAddr().String(), Name: "hv1.xrd.test", StateDir: filepath.Join(dir, "hv1"),
+			Token: connToken, Pin: pki.PinFingerprint(m.CA.Fingerprint()), HavePin: true, Version: "contract",
+			MinBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond},
+		BackendName: "fake", Backend: idleBackend{}, Log: log,
+	})
+	hctx, stopHV := context.WithCancel(context.Background())
+	hvDone := make(chan struct{})
+	go func() { defer close(hvDone); hv.Run(hctx) }()
+	t.Cleanup(func() { stopHV(); <-hvDone })
+
 	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer wcancel()
 	if missing := m.Registry.WaitForSlaves(wctx, []string{"h1.xrd.test", "h2.xrd.test"}); len(missing) > 0 {
 		t.Fatalf("slaves not connected: %v", missing)
 	}
+	for len(m.Registry.Daemons()) < 3 {
+		select {
+		case <-wctx.Done():
+			t.Fatalf("the hypervisor did not connect: %+v", m.Registry.Daemons())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 	return m
 }
+
+// idleBackend is a hypervisor backend that starts and stops nothing.
+type idleBackend struct{}
+
+func (idleBackend) StartCluster(context.Context, hypervisor.ClusterSpec) error { return nil }
+func (idleBackend) StopCluster(context.Context, string) error                  { return nil }
+func (idleBackend) Capacity() (memKiB, freeKiB int64, cpus int)                { return 8 << 20, 6 << 20, 4 }
 
 // exchange makes a request (body nil: none) and returns the answer's
 // status and body.
@@ -258,7 +288,14 @@ func TestContract(t *testing.T) {
 	// Reads.
 	call(t, base, get, "/api/v1/status", nil, http.StatusOK, func() (*api.MasterStatus, error) { return c.Status(ctx) })
 	daemons := call(t, base, get, "/api/v1/daemons", nil, http.StatusOK, func() ([]api.DaemonInfo, error) { return c.Daemons(ctx) })
-	if len(daemons) != 2 || daemons[0].Role != api.RoleSlave || daemons[0].State != api.DaemonConnected {
+	roles := map[api.Role]int{}
+	for _, d := range daemons {
+		roles[d.Role]++
+		if d.State != api.DaemonConnected {
+			t.Errorf("daemon %s: %s", d.Name, d.State)
+		}
+	}
+	if roles[api.RoleSlave] != 2 || roles[api.RoleHypervisor] != 1 {
 		t.Errorf("daemons: %+v", daemons)
 	}
 	call(t, base, get, "/api/v1/suites", nil, http.StatusOK, func() ([]api.Suite, error) { return c.Suites(ctx) })
@@ -296,7 +333,10 @@ func TestContract(t *testing.T) {
 		t.Errorf("client, stats: %+v (%v)", s, err)
 	}
 	call(t, base, get, "/api/v1/clusters", nil, http.StatusOK, func() ([]api.ClusterView, error) { return c.Clusters(ctx) })
-	call(t, base, get, "/api/v1/hypervisors", nil, http.StatusOK, func() ([]api.HypervisorView, error) { return c.Hypervisors(ctx) })
+	hvs := call(t, base, get, "/api/v1/hypervisors", nil, http.StatusOK, func() ([]api.HypervisorView, error) { return c.Hypervisors(ctx) })
+	if len(hvs) != 1 || hvs[0].Backend != "fake" || hvs[0].CPUs != 4 {
+		t.Errorf("hypervisors: %+v", hvs)
+	}
 	overview := call(t, base, get, "/api/v1/suites/overview", nil, http.StatusOK, func() (*api.SuitesView, error) { return c.SuitesOverview(ctx) })
 	if len(overview.Broken) == 0 || len(overview.Errors) == 0 || len(overview.Warnings) == 0 {
 		t.Errorf("suites overview: want a broken suite, errors and warnings: %+v", overview)
