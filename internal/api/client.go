@@ -157,8 +157,8 @@ func (c *Client) send(ctx context.Context, method, path string, body any) (*http
 	return resp, nil
 }
 
-// do sends body as JSON (nil: none) and decodes the answer into out (nil:
-// not read), within timeout.
+// do sends body as JSON (nil: none) and decodes the answer into out,
+// within timeout.
 func (c *Client) do(ctx context.Context, timeout time.Duration, method, path string, body, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -167,9 +167,6 @@ func (c *Client) do(ctx context.Context, timeout time.Duration, method, path str
 		return err
 	}
 	defer resp.Body.Close()
-	if out == nil {
-		return nil
-	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 		return fmt.Errorf("%s %s: %w", method, path, err)
 	}
