@@ -27,6 +27,8 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+
+	"github.com/xrdtest/xrdtest/internal/api"
 )
 
 type options struct {
@@ -375,7 +377,7 @@ func barrierRound(ctx context.Context, o *options, bin string, n int) (*round, e
 	if err := slaveFailures(slaves); err != nil {
 		return nil, fmt.Errorf("slaves lost their connection: %w", err)
 	}
-	if s.State != "passed" {
+	if s.State != api.SessionPassed {
 		return nil, fmt.Errorf("session %d %s: %s", s.ID, s.State, s.Reason)
 	}
 	t1 := time.Now()
@@ -392,12 +394,12 @@ func barrierRound(ctx context.Context, o *options, bin string, n int) (*round, e
 
 // measure computes the stage figures from the master's record, checking
 // that every stage ran and passed on every slave.
-func (r *round) measure(d *apiSession, n int) error {
+func (r *round) measure(d *api.SessionDetail, n int) error {
 	if len(d.Stages) != benchStages {
 		return fmt.Errorf("%d stages recorded, want %d", len(d.Stages), benchStages)
 	}
 	r.Stages = len(d.Stages)
-	r.SessionS = d.End.Sub(d.Start).Seconds()
+	r.SessionS = d.Ended.Sub(d.Started).Seconds()
 	var over, disp, clos, gap []time.Duration
 	for i, st := range d.Stages {
 		if st.Started.IsZero() || st.Ended.IsZero() {

@@ -2,9 +2,7 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,9 +15,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/api"
 	"github.com/xrdtest/xrdtest/internal/pki"
 )
 
@@ -33,7 +33,7 @@ const (
 type masterProc struct {
 	cmd        *exec.Cmd
 	daemonAddr string // host:port for the simulated slaves
-	api        string // http://host:port
+	client     *api.Client
 	fp         pki.Fingerprint
 	log        *tailBuffer // its stderr (log level WARNING), for diagnostics
 	exited     chan struct{}
@@ -107,12 +107,14 @@ log_level = WARNING
 	}
 	m := &masterProc{
 		daemonAddr: fmt.Sprintf("127.0.0.1:%d", daemonPort),
-		api:        fmt.Sprintf("http://127.0.0.1:%d", webPort),
 		log:        &tailBuffer{max: 64 << 10},
 		exited:     make(chan struct{}),
 		// No overall timeout: the session detail of 1000 slaves is large;
 		// callers bound their requests with contexts.
 		http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}},
+	}
+	if m.client, err = api.NewClient(api.Options{URL: fmt.Sprintf("http://127.0.0.1:%d", webPort), Token: apiToken, HTTP: m.http}); err != nil {
+		return nil, err
 	}
 	m.cmd = command(bin, "master", "-c", confPath)
 	if pprof {
@@ -162,8 +164,7 @@ log_level = WARNING
 		return nil, ctx.Err()
 	}
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		var st map[string]any
-		if err := m.get(ctx, "/api/v1/status", &st); err == nil {
+		if _, err := m.client.Status(ctx); err == nil {
 			return m, nil
 		} else if time.Now().After(deadline) {
 			m.stop()
@@ -294,80 +295,15 @@ func procCPU(pid int) (time.Duration, error) {
 
 // ---- the JSON API ----
 
-func (m *masterProc) do(ctx context.Context, method, path string, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, m.api+path, rd)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+apiToken)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := m.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, strings.TrimSpace(string(msg)))
-	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	return nil
-}
-
-func (m *masterProc) get(ctx context.Context, path string, out any) error {
-	return m.do(ctx, http.MethodGet, path, nil, out)
-}
-
-// apiSession is a session as the API shows it; the stages and results
-// are there only in the detail (GET /api/v1/sessions/{id}).
-type apiSession struct {
-	ID     int64     `json:"id"`
-	Suite  string    `json:"suite"`
-	State  string    `json:"state"`
-	Reason string    `json:"reason"`
-	Start  time.Time `json:"started"`
-	End    time.Time `json:"ended"`
-	Stages []struct {
-		Index   int       `json:"index"`
-		Name    string    `json:"name"`
-		Started time.Time `json:"started"`
-		Ended   time.Time `json:"ended"`
-		Results []struct {
-			Slave       string    `json:"slave"`
-			Status      string    `json:"status"`
-			Start       time.Time `json:"start"`
-			End         time.Time `json:"end"`
-			Message     string    `json:"message"`
-			OutputBytes int64     `json:"output_bytes"`
-		} `json:"results"`
-	} `json:"stages"`
-}
-
-func finished(state string) bool { return state != "queued" && state != "running" && state != "" }
-
 // slaveCount returns how many slaves the master lists as connected.
 func (m *masterProc) slaveCount(ctx context.Context) (int, error) {
-	var ds []struct {
-		Role string `json:"role"`
-	}
-	if err := m.get(ctx, "/api/v1/daemons", &ds); err != nil {
+	ds, err := m.client.Daemons(ctx)
+	if err != nil {
 		return 0, err
 	}
 	n := 0
 	for _, d := range ds {
-		if d.Role == "slave" {
+		if d.Role == api.RoleSlave {
 			n++
 		}
 	}
@@ -398,22 +334,20 @@ func (m *masterProc) waitSlaves(ctx context.Context, n int, timeout time.Duratio
 // runSession starts a session of suite and waits for it to end, polling
 // the session list (cheap: no stages); it returns the session's id and
 // final state.
-func (m *masterProc) runSession(ctx context.Context, suite string, timeout time.Duration) (*apiSession, error) {
-	var s apiSession
-	if err := m.do(ctx, http.MethodPost, "/api/v1/sessions", map[string]string{"suite": suite, "by": "bench"}, &s); err != nil {
+func (m *masterProc) runSession(ctx context.Context, suite string, timeout time.Duration) (*api.Session, error) {
+	s, err := m.client.Start(ctx, suite, nil, "bench")
+	if err != nil {
 		return nil, err
 	}
 	deadline := time.Now().Add(timeout)
 	for {
-		var list struct {
-			Sessions []apiSession `json:"sessions"`
-		}
-		if err := m.get(ctx, "/api/v1/sessions?suite="+suite+"&limit=10", &list); err != nil {
+		list, err := m.client.Sessions(ctx, api.SessionFilter{Suite: suite, Limit: 10})
+		if err != nil {
 			return nil, err
 		}
 		for _, x := range list.Sessions {
-			if x.ID == s.ID && finished(x.State) {
-				return &x, nil
+			if x.ID == s.ID && x.State.Finished() {
+				return x, nil
 			}
 		}
 		if time.Now().After(deadline) {
@@ -431,56 +365,51 @@ func (m *masterProc) runSession(ctx context.Context, suite string, timeout time.
 
 // detail fetches a session with its stages and results, and says how
 // large the document was.
-func (m *masterProc) detail(ctx context.Context, id int64) (*apiSession, int64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/api/v1/sessions/%d", m.api, id), nil)
+func (m *masterProc) detail(ctx context.Context, id int64) (*api.SessionDetail, int64, error) {
+	counted := &countingTransport{rt: m.http.Transport}
+	c, err := api.NewClient(api.Options{URL: m.client.URL(), Token: apiToken, HTTP: &http.Client{Transport: counted}})
 	if err != nil {
 		return nil, 0, err
 	}
-	resp, err := m.http.Do(req)
+	d, err := c.Session(ctx, id)
 	if err != nil {
-		return nil, 0, err
+		return nil, counted.n.Load(), fmt.Errorf("session %d: %w", id, err)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return nil, 0, fmt.Errorf("session %d: %s: %s", id, resp.Status, strings.TrimSpace(string(msg)))
-	}
-	body := &countingReader{r: resp.Body}
-	var s apiSession
-	if err := json.NewDecoder(body).Decode(&s); err != nil {
-		return nil, body.n, fmt.Errorf("session %d: %w", id, err)
-	}
-	return &s, body.n, nil
+	return d, counted.n.Load(), nil
 }
 
-type countingReader struct {
-	r io.Reader
-	n int64
+// countingTransport counts the bytes of the answers' bodies.
+type countingTransport struct {
+	rt http.RoundTripper
+	n  atomic.Int64
 }
 
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
+func (t *countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.rt.RoundTrip(req)
+	if err == nil {
+		resp.Body = &countingBody{ReadCloser: resp.Body, n: &t.n}
+	}
+	return resp, err
+}
+
+type countingBody struct {
+	io.ReadCloser
+	n *atomic.Int64
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n.Add(int64(n))
 	return n, err
 }
 
 // output opens the stored output of one slave's stage, streamed.
 func (m *masterProc) output(ctx context.Context, id int64, stage int, slave string) (io.ReadCloser, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet,
-		fmt.Sprintf("%s/api/v1/sessions/%d/output?stage=%d&slave=%s", m.api, id, stage, slave), nil)
+	body, err := m.client.Output(ctx, id, stage, slave, false)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("output: %w", err)
 	}
-	resp, err := m.http.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		resp.Body.Close()
-		return nil, fmt.Errorf("output: %s: %s", resp.Status, strings.TrimSpace(string(msg)))
-	}
-	return resp.Body, nil
+	return body, nil
 }
 
 // tailBuffer keeps the last max bytes written to it.

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/api"
 	"github.com/xrdtest/xrdtest/internal/protocol"
 )
 
@@ -242,7 +243,7 @@ func runStream(ctx context.Context, o *options, bin, base string, total int64) (
 	if cpu1, err := m.cpuTime(); err == nil {
 		r.MasterCPUS = (cpu1 - cpu0).Seconds()
 	}
-	r.RSSPeakMiB, r.RSSGrowthMiB, r.State = mib(peak), mib(peak-before), s.State
+	r.RSSPeakMiB, r.RSSGrowthMiB, r.State = mib(peak), mib(peak-before), string(s.State)
 	// The master acknowledges the stage's end as it records it; the ack
 	// may trail the session's end by a moment.
 	select {
@@ -254,7 +255,7 @@ func runStream(ctx context.Context, o *options, bin, base string, total int64) (
 	if res.err != nil {
 		return nil, fmt.Errorf("streaming: %w", res.err)
 	}
-	if s.State != "passed" {
+	if s.State != api.SessionPassed {
 		return nil, fmt.Errorf("stream session %d %s: %s", s.ID, s.State, s.Reason)
 	}
 	r.Chunks, r.SentSHA256 = res.chunks, res.sum

@@ -19,8 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/api"
 	"github.com/xrdtest/xrdtest/internal/hypervisor"
-	"github.com/xrdtest/xrdtest/internal/scheduler"
 	"github.com/xrdtest/xrdtest/internal/store"
 )
 
@@ -293,7 +293,7 @@ func TestSuiteListFormat(t *testing.T) {
 		case "/api/v1/suites":
 			json.NewEncoder(w).Encode([]map[string]any{{"name": "daily", "cases": []string{"a", "b"}}, {"name": "bynow"}, {"name": "off"}, {"name": "gone"}, {"name": "queued"}})
 		case "/api/v1/schedule":
-			json.NewEncoder(w).Encode([]scheduler.NextRun{
+			json.NewEncoder(w).Encode([]api.NextRun{
 				{Suite: "daily", Next: next, Enabled: true, SuiteEnabled: true},
 				{Suite: "queued", Next: next, Enabled: true, SuiteEnabled: true, Pending: true},
 				{Suite: "bynow", Enabled: true, SuiteEnabled: true},
@@ -347,10 +347,10 @@ func TestClientFlagsAnywhere(t *testing.T) {
 		}
 		switch r.Method + " " + r.URL.Path {
 		case "GET /api/v1/sessions/7":
-			json.NewEncoder(w).Encode(store.SessionDetail{
-				Session: &store.Session{ID: 7, Suite: "s", State: store.SessionPassed},
-				Stages: []store.StageDetail{{Stage: &store.Stage{SessionID: 7, Name: "suite_init"},
-					Results: []*store.Result{{SessionID: 7, Slave: "a.xrd.test", Status: store.StatusPassed}}}}})
+			json.NewEncoder(w).Encode(api.SessionDetail{
+				Session: &api.Session{ID: 7, Suite: "s", State: api.SessionPassed},
+				Stages: []api.StageDetail{{Stage: &api.Stage{SessionID: 7, Name: "suite_init"},
+					Results: []*api.Result{{SessionID: 7, Slave: "a.xrd.test", Status: api.StatusPassed}}}}})
 		case "GET /api/v1/sessions/7/output":
 			io.WriteString(w, "init output\n")
 		case "POST /api/v1/sessions/7/cancel":

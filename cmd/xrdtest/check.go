@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -16,22 +15,17 @@ import (
 )
 
 func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("check", "", stdout, stderr)
 	asJSON := fs.Bool("json", false, "print one JSON object instead of the summary")
 	nowFlag := fs.String("now", "", "compute next runs from this RFC 3339 time instead of the clock (for reproducible output)")
 	clusterDir := fs.String("clusters", "clusters", "cluster definitions folder, relative to each `DIR`")
 	suiteDir := fs.String("suites", "test-suites", "test suite folder, relative to each DIR")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: xrdtest check [--json] DIR...\n\nLoads the cluster and test-suite definitions of each repository DIR, prints what\nthey define and every warning and error. Exits 0 only when there is no error.")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	fs.usage = "usage: xrdtest check [--json] DIR...\n\nLoads the cluster and test-suite definitions of each repository DIR, prints what\nthey define and every warning and error. Exits 0 only when there is no error."
+	if code, ok := fs.parse(args); !ok {
+		return code
 	}
 	if fs.NArg() == 0 {
-		fs.Usage()
-		return 2
+		return fs.usageError()
 	}
 	now := time.Now()
 	if *nowFlag != "" {

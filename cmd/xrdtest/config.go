@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -16,21 +15,18 @@ import (
 	"github.com/xrdtest/xrdtest/internal/config"
 )
 
-// runConfig is `xrdtest config check FILE`: validate a master, hypervisor
-// or slave configuration and show every key with its value and origin, or
-// every error of the file.
-func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "check" {
-		fmt.Fprintln(stderr, "usage: xrdtest config check [--kind master|hypervisor|slave] [--json] FILE")
-		return 2
-	}
-	fs := flag.NewFlagSet("config check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// runConfigCheck is `xrdtest config check FILE`: validate a master,
+// hypervisor or slave configuration and show every key with its value and
+// origin, or every error of the file.
+func runConfigCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("config check", "usage: xrdtest config check [--kind master|hypervisor|slave] [--json] FILE\n\nValidates a master, hypervisor or slave configuration file and shows every\nkey with its value and origin, or every error of the file.", stdout, stderr)
 	kind := fs.String("kind", "", "master, hypervisor or slave (default: from the file name, XrdTest<Kind>.conf, else from its sections)")
 	asJSON := fs.Bool("json", false, "print the settings as JSON (or the errors and warnings, as an object)")
-	if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: xrdtest config check [--kind master|hypervisor|slave] [--json] FILE")
-		return 2
+	if code, ok := fs.parse(args); !ok {
+		return code
+	}
+	if fs.NArg() != 1 {
+		return fs.usageError()
 	}
 	file := fs.Arg(0)
 	// Say which kind is checked and why: a file checked as the wrong kind

@@ -17,11 +17,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xrdtest/xrdtest/internal/session"
-
+	"github.com/xrdtest/xrdtest/internal/api"
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/hypervisor/local"
 	"github.com/xrdtest/xrdtest/internal/master"
+	"github.com/xrdtest/xrdtest/internal/session"
 	"github.com/xrdtest/xrdtest/internal/store"
 	"github.com/xrdtest/xrdtest/internal/testutil"
 )
@@ -167,6 +167,20 @@ func (tm *testMaster) output(t *testing.T, d *store.SessionDetail, stage, slave 
 }
 
 func result(d *store.SessionDetail, stage, slave string) *store.Result {
+	for _, st := range d.Stages {
+		if st.Name == stage {
+			for _, r := range st.Results {
+				if r.Slave == slave {
+					return r
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// apiResult is result for a session read from the API.
+func apiResult(d *api.SessionDetail, stage, slave string) *api.Result {
 	for _, st := range d.Stages {
 		if st.Name == stage {
 			for _, r := range st.Results {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -16,21 +15,14 @@ import (
 	"github.com/xrdtest/xrdtest/internal/image"
 )
 
+// runHypervisor is `xrdtest hypervisor`: the daemon.
 func runHypervisor(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	// Maintenance subcommands work on the libvirt backend directly.
-	if len(args) > 0 && (args[0] == "purge" || args[0] == "install-image") {
-		return runHypervisorTool(ctx, args[0], args[1:], stdout, stderr)
-	}
-	fs := flag.NewFlagSet("hypervisor", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	df := addDaemonFlags(fs, "hypervisor", config.DefaultHypervisorFile, "key, certificate and cluster records")
+	fs := newFlags("hypervisor", "", stdout, stderr)
+	df := addDaemonFlags(fs.FlagSet, "hypervisor", config.DefaultHypervisorFile, "key, certificate and cluster records")
 	backend := fs.String("backend", "", "libvirt or local ([hypervisor] backend)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: xrdtest hypervisor [-c FILE] [--master HOST:PORT] [options]\n       xrdtest hypervisor purge [-c FILE]\n       xrdtest hypervisor install-image [-c FILE] --image DIR [--name VOLUME]\n\nRuns the hypervisor daemon: connects to the master and starts and stops the\nsuites' clusters on command. The first start enrolls with the connection\ntoken ([test_master] connection_passwd, or XRDTEST_TOKEN) and the master's CA\nfingerprint. purge removes the cached volumes xrdtest created (boot image\ncopies and data disks kept across runs); install-image puts an image made by\n`xrdtest image build` into the storage pool as a boot image.")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	fs.usage = "usage: xrdtest hypervisor [-c FILE] [--master HOST:PORT] [options]\n       xrdtest hypervisor purge [-c FILE]\n       xrdtest hypervisor install-image [-c FILE] --image DIR [--name VOLUME]\n\nRuns the hypervisor daemon: connects to the master and starts and stops the\nsuites' clusters on command. The first start enrolls with the connection\ntoken ([test_master] connection_passwd, or XRDTEST_TOKEN) and the master's CA\nfingerprint. purge removes the cached volumes xrdtest created (boot image\ncopies and data disks kept across runs); install-image puts an image made by\n`xrdtest image build` into the storage pool as a boot image."
+	if code, ok := fs.parse(args); !ok {
+		return code
 	}
 	fail := func(code int, format string, a ...any) int {
 		fmt.Fprintf(stderr, "xrdtest hypervisor: "+format+"\n", a...)
@@ -85,18 +77,34 @@ func runHypervisor(ctx context.Context, args []string, stdout, stderr io.Writer)
 	return 0
 }
 
+// hypervisorToolUsages are the usages of the maintenance subcommands,
+// which work on the libvirt backend directly.
+var hypervisorToolUsages = map[string]string{
+	"purge":         "usage: xrdtest hypervisor purge [-c FILE]\n\nRemoves the cached volumes xrdtest created in the configured libvirt (boot\nimage copies and data disks kept across runs).",
+	"install-image": "usage: xrdtest hypervisor install-image [-c FILE] --image DIR [--name VOLUME]\n\nPuts an image made by `xrdtest image build` into the configured libvirt's\nstorage pool as a boot image.",
+}
+
+// runHypervisorPurge is `xrdtest hypervisor purge`.
+func runHypervisorPurge(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return runHypervisorTool(ctx, "purge", args, stdout, stderr)
+}
+
+// runHypervisorInstallImage is `xrdtest hypervisor install-image`.
+func runHypervisorInstallImage(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return runHypervisorTool(ctx, "install-image", args, stdout, stderr)
+}
+
 // runHypervisorTool runs `xrdtest hypervisor purge|install-image` against
 // the configured libvirt.
 func runHypervisorTool(ctx context.Context, tool string, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("hypervisor "+tool, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("hypervisor "+tool, hypervisorToolUsages[tool], stdout, stderr)
 	file := fs.String("c", "", "configuration `file` (default "+config.DefaultHypervisorFile+" when it exists; \"none\": no file)")
 	var sets setFlags
 	fs.Var(&sets, "set", "override a key: `section.key=value` (repeatable)")
 	imageDir := fs.String("image", "", "install-image: the image `DIR` (vmlinuz, initrd.img)")
 	name := fs.String("name", "xrdtest-slave.qcow2", "install-image: the boot image `volume` name definitions use")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := fs.parse(args); !ok {
+		return code
 	}
 	fail := func(code int, format string, a ...any) int {
 		fmt.Fprintf(stderr, "xrdtest hypervisor %s: "+format+"\n", append([]any{tool}, a...)...)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -10,32 +9,24 @@ import (
 	"github.com/xrdtest/xrdtest/internal/image"
 )
 
-func runImage(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(stderr, "usage: xrdtest image build [--out DIR] [--cache DIR] [--kernel-package NAME] [--binary PATH]\n\nRun 'xrdtest image build -h' for the options.")
-		if len(args) == 0 {
-			return 2
-		}
-		return 0
-	}
-	if args[0] != "build" {
-		fmt.Fprintf(stderr, "xrdtest image: unknown subcommand %q (want build)\n", args[0])
-		return 2
-	}
-	return runImageBuild(ctx, args[1:], stdout, stderr)
+// cmdline is a kernel command line as usage shows it: indented, broken
+// into lines that end with a backslash.
+func cmdline(words string) string {
+	lines := strings.Split(strings.TrimSuffix(wrap(words, "  ", usageWidth-2), "\n"), "\n")
+	return strings.Join(lines, " \\\n")
 }
 
+// runImageBuild is `xrdtest image build`.
 func runImageBuild(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("image build", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("image build", "", stdout, stderr)
 	out := fs.String("out", "xrdtest-image", "output `folder`: vmlinuz, initrd.img, image.json")
 	cache := fs.String("cache", image.DefaultCacheDir(), "cache `folder` for downloaded packages and the built binary")
 	kpkg := fs.String("kernel-package", image.DefaultKernelPackage, "kernel `package`; a meta-package is resolved to the versioned one it depends on")
 	binary := fs.String("binary", "", "static xrdtest binary to put in the image (default: this one if it is static, else built with CGO_ENABLED=0 go build)")
 	modules := fs.String("modules", strings.Join(image.DefaultModules, ","), "kernel `modules` to load at boot, comma-separated (dependencies are added)")
 	diskModules := fs.String("disk-modules", strings.Join(image.DefaultDiskModules, ","), "kernel `modules` to load at boot when a virtio disk is attached")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, `usage: xrdtest image build [--out DIR] [--cache DIR] [--kernel-package NAME] [--binary PATH]
+	fs.usage = fmt.Sprintf(`usage: xrdtest image build [--out DIR] [--cache DIR] [--kernel-package NAME]
+                           [--binary PATH]
 
 Builds the slave image VMs boot directly (-kernel/-initrd, or libvirt's
 <kernel>/<initrd>): Debian's cloud kernel and an initramfs with busybox,
@@ -48,7 +39,7 @@ when the package lists do not know them.
 Guests need at least %d MiB of RAM, a virtio-net NIC, a serial console and
 this kernel command line:
 
-  %s xrdtest.name=FQDN \
+%s \
     [xrdtest.master=HOST:PORT] [xrdtest.token=TOKEN] [xrdtest.ca=sha256:...] \
     [xrdtest.gw=IP] [xrdtest.poweroff_on_exit=1]
 
@@ -58,15 +49,9 @@ connection. The same xrdtest.* words are also read from SMBIOS OEM strings
 (type 11). Data disks (virtio-blk, formatted ext4) are mounted by the
 scripts. See docs/full-image.md.
 
-options:
-`, image.MinRAMMiB, image.BaseCmdline, image.DefaultMaster)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0
-		}
-		return 2
+options:`, image.MinRAMMiB, cmdline(image.BaseCmdline+" xrdtest.name=FQDN"), image.DefaultMaster)
+	if code, ok := fs.parse(args); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "xrdtest image build: unexpected arguments %q\n", fs.Args())

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -27,8 +26,7 @@ import (
 )
 
 func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("master", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("master", "", stdout, stderr)
 	file := fs.String("c", "", "configuration `file` (default "+config.DefaultMasterFile+" when it exists; \"none\": no file)")
 	var sets setFlags
 	fs.Var(&sets, "set", "override a key: `section.key=value` (repeatable); XRDTEST_SECTION_KEY variables work too")
@@ -37,12 +35,9 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	webPort := fs.String("web-port", "", "web port ([webserver] port)")
 	ip := fs.String("ip", "", "listening address ([server] ip)")
 	logFormat := fs.String("log-format", "", "text or json ([daemon] log_format)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: xrdtest master [-c FILE] [--set section.key=value]...\n\nRuns the master daemon in the foreground: daemons connect to its daemon port,\nthe JSON API is on its web port. The configuration is the original\nXrdTestMaster.conf, plus the keys documented in internal/config.")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	fs.usage = "usage: xrdtest master [-c FILE] [--set section.key=value]...\n\nRuns the master daemon in the foreground: daemons connect to its daemon port,\nthe JSON API is on its web port. The configuration is the original\nXrdTestMaster.conf, plus the keys documented in internal/config."
+	if code, ok := fs.parse(args); !ok {
+		return code
 	}
 	cfg := config.DefaultMaster()
 	named := map[string]string{"general.state_dir": *stateDir, "server.port": *port, "webserver.port": *webPort, "server.ip": *ip, "daemon.log_format": *logFormat}

@@ -5,13 +5,14 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"flag"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/api"
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/hypervisor/backends"
 	"github.com/xrdtest/xrdtest/internal/hypervisor/libvirt"
@@ -22,8 +23,7 @@ import (
 )
 
 func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("quickstart", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("quickstart", "", stdout, stderr)
 	defs := fs.String("defs", "examples", "the definitions repository `DIR`")
 	suiteName := fs.String("suite", "", "run only this suite (default: every suite, one after another)")
 	asJSON := fs.Bool("json", false, "print one JSON document instead of the summary")
@@ -36,12 +36,9 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 	imageDir := fs.String("image", "", "an image `DIR` made by `xrdtest image build` (default: build one)")
 	stageTimeout := fs.Duration("stage-timeout", 10*time.Minute, "stage timeout when the suite sets none")
 	logLevel := fs.String("log-level", "WARNING", "log level of the master (logs go to stderr)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: xrdtest quickstart [--defs DIR] [--suite NAME] [--json] [--keep] [--backend local|libvirt]\n\nStarts a master and a hypervisor backend (local: one slave process per host;\nlibvirt: one VM per host, booting the slave image, built when --image is not\ngiven), runs the suites once and prints what happened on every stage and\nslave. Exits non-zero when a session did not pass.")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	fs.usage = "usage: xrdtest quickstart [--defs DIR] [--suite NAME] [--json] [--keep]\n                          [--backend local|libvirt]\n\nStarts a master and a hypervisor backend (local: one slave process per host;\nlibvirt: one VM per host, booting the slave image, built when --image is not\ngiven), runs the suites once and prints what happened on every stage and\nslave. Exits non-zero when a session did not pass."
+	if code, ok := fs.parse(args); !ok {
+		return code
 	}
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "xrdtest quickstart: "+format+"\n", a...)
@@ -155,7 +152,11 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 			code = 1
 		}
 		if !*asJSON {
-			printSummary(stdout, d)
+			w, err := wireDetail(d)
+			if err != nil {
+				return fail("%v", err)
+			}
+			printSummary(stdout, w)
 			fmt.Fprintln(stdout)
 		}
 	}
@@ -290,10 +291,21 @@ func writeQuickstartJSON(w io.Writer, st store.Store, details []*store.SessionDe
 	return enc.Encode(out)
 }
 
+// wireDetail is d as the API sends it: printSummary prints the API's
+// sessions, and this master runs in-process.
+func wireDetail(d *store.SessionDetail) (*api.SessionDetail, error) {
+	b, err := json.Marshal(d)
+	if err != nil {
+		return nil, err
+	}
+	var w api.SessionDetail
+	return &w, json.Unmarshal(b, &w)
+}
+
 func readOutput(st store.Store, session int64, stage int, slave string) (string, error) {
 	f, err := st.OpenOutput(session, stage, slave)
 	if err != nil {
-		if isNotFound(err) {
+		if errors.Is(err, store.ErrNotFound) {
 			return "", nil
 		}
 		return "", err

@@ -5,11 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"text/tabwriter"
 	"time"
 
-	"github.com/xrdtest/xrdtest/internal/catalog"
+	"github.com/xrdtest/xrdtest/internal/api"
 )
 
 // runReload asks the master to fetch its git repositories and load the
@@ -17,13 +16,17 @@ import (
 // repository could not be fetched or a definition has errors (the master
 // keeps the last good ones).
 func runReload(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cmd := newClientCommand("reload", "usage: xrdtest reload [--json]\n\nFetches the master's git repositories now and loads the definitions again.\nRunning sessions keep the definitions they started with. Exits 1 when a\nrepository could not be fetched or a definition has errors.", stderr)
-	asJSON := cmd.fs.Bool("json", false, "print the master's report as JSON")
-	if _, ok := cmd.parse(args, 0, 0); !ok {
-		return 2
+	cmd := newClientCommand("reload", "usage: xrdtest reload [--json]\n\nFetches the master's git repositories now and loads the definitions again.\nRunning sessions keep the definitions they started with. Exits 1 when a\nrepository could not be fetched or a definition has errors.", stdout, stderr)
+	asJSON := cmd.Bool("json", false, "print the master's report as JSON")
+	if _, code, ok := cmd.parse(args, 0, 0); !ok {
+		return code
 	}
-	var rep catalog.ReloadReport
-	if err := cmd.client().do(ctx, http.MethodPost, "/api/v1/reload", who(), &rep); err != nil {
+	c, err := cmd.client()
+	if err != nil {
+		return cmd.fail(1, err)
+	}
+	rep, err := c.Reload(ctx, who())
+	if err != nil {
 		return cmd.fail(1, err)
 	}
 	if *asJSON {
@@ -31,7 +34,7 @@ func runReload(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		enc.SetIndent("", "  ")
 		enc.Encode(rep)
 	} else {
-		printReload(stdout, &rep)
+		printReload(stdout, rep)
 	}
 	if len(rep.Errors) > 0 {
 		return 1
@@ -39,7 +42,7 @@ func runReload(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	return 0
 }
 
-func printReload(w io.Writer, rep *catalog.ReloadReport) {
+func printReload(w io.Writer, rep *api.ReloadReport) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, r := range rep.Repos {
 		from := r.Path
@@ -56,7 +59,7 @@ func printReload(w io.Writer, rep *catalog.ReloadReport) {
 		rep.Clusters, rep.Suites, rep.Loaded.Local().Format(time.DateTime), len(rep.Errors), len(rep.Warnings))
 	for _, list := range []struct {
 		kind string
-		ps   []catalog.Problem
+		ps   []api.Problem
 	}{{"error", rep.Errors}, {"warning", rep.Warnings}} {
 		for _, p := range list.ps {
 			where := p.Repo + ":" + p.File

@@ -11,8 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xrdtest/xrdtest/internal/catalog"
-
+	"github.com/xrdtest/xrdtest/internal/api"
 	"github.com/xrdtest/xrdtest/internal/testutil"
 )
 
@@ -68,9 +67,9 @@ enabled = 0
 			t.Logf("master log:\n%s", masterErr.String())
 		}
 	}()
-	api := fmt.Sprintf("http://127.0.0.1:%d", webPort)
+	webURL := fmt.Sprintf("http://127.0.0.1:%d", webPort)
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if resp, err := http.Get(api + "/api/v1/status"); err == nil {
+		if resp, err := http.Get(webURL + "/api/v1/status"); err == nil {
 			resp.Body.Close()
 			break
 		}
@@ -80,7 +79,7 @@ enabled = 0
 	}
 	reload := func(args ...string) (int, string, string) {
 		var out, errOut bytes.Buffer
-		code := run(context.Background(), append([]string{"reload", "--master", api}, args...), &out, &errOut)
+		code := run(context.Background(), append([]string{"reload", "--master", webURL}, args...), &out, &errOut)
 		return code, out.String(), errOut.String()
 	}
 
@@ -98,7 +97,7 @@ enabled = 0
 	})
 	writeFiles(t, filepath.Join(dir, "local"), map[string]string{"clusters/cluster_e2e.py": cluster3})
 	code, out, errOut = reload("--token", "reload-token", "--json")
-	var rep catalog.ReloadReport
+	var rep api.ReloadReport
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("--json: %v\n%s%s", err, out, errOut)
 	}

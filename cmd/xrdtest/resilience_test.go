@@ -15,10 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xrdtest/xrdtest/internal/session"
-
+	"github.com/xrdtest/xrdtest/internal/api"
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/master"
+	"github.com/xrdtest/xrdtest/internal/session"
 	"github.com/xrdtest/xrdtest/internal/store"
 )
 
@@ -345,8 +345,10 @@ func TestMasterKilledAndRestarted(t *testing.T) {
 	}
 	mc := startMasterProc()
 	defer func() { mc.Process.Kill(); mc.Wait() }()
-	api := fmt.Sprintf("http://127.0.0.1:%d", webPort)
-	client := &apiClient{base: api, token: "api-token", http: &http.Client{Timeout: 5 * time.Second}}
+	client, err := api.NewClient(api.Options{URL: fmt.Sprintf("http://127.0.0.1:%d", webPort), Token: "api-token", HTTP: &http.Client{Timeout: 5 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var fp string
@@ -379,8 +381,8 @@ func TestMasterKilledAndRestarted(t *testing.T) {
 			}
 		}
 	}()
-	var s store.Session
-	if err := client.do(ctx, http.MethodPost, "/api/v1/sessions", map[string]any{"suite": "mk"}, &s); err != nil {
+	s, err := client.Start(ctx, "mk", nil, "")
+	if err != nil {
 		t.Fatal(err)
 	}
 	// Wait until the three scripts of c:run are running.
@@ -403,28 +405,28 @@ func TestMasterKilledAndRestarted(t *testing.T) {
 	mc = startMasterProc()
 
 	// The session is interrupted, its history intact.
-	var d *store.SessionDetail
+	var d *api.SessionDetail
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		var err error
-		if d, err = client.session(ctx, s.ID); err == nil {
+		if d, err = client.Session(ctx, s.ID); err == nil {
 			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("restarted master does not answer: %v", err)
 		}
 	}
-	if d.State != store.SessionInterrupted {
+	if d.State != api.SessionInterrupted {
 		t.Errorf("state %s, want interrupted", d.State)
 	}
 	for _, st := range d.Stages {
 		for _, r := range st.Results {
-			if r.Status == store.StatusRunning || r.Status == store.StatusPending {
+			if r.Status == api.StatusRunning || r.Status == api.StatusPending {
 				t.Errorf("%s on %s still %s", st.Name, r.Slave, r.Status)
 			}
 		}
 	}
 	var out bytes.Buffer
-	if err := client.stream(ctx, fmt.Sprintf("/api/v1/sessions/%d/output?stage=0&slave=s1.xrd.test", s.ID), &out); err != nil || out.String() != "init output kept\n" {
+	if err := copyOutput(ctx, client, s.ID, 0, "s1.xrd.test", false, &out); err != nil || out.String() != "init output kept\n" {
 		t.Errorf("output of suite_init after the restart: %q (%v)", out.String(), err)
 	}
 	// The slaves reconnect and stop what the session left running.
@@ -465,9 +467,9 @@ func TestCancelFromCLI(t *testing.T) {
 	}
 	rm.waitStage(t, s.ID, "c:run")
 	time.Sleep(300 * time.Millisecond)
-	api := "http://" + rm.WebAddr().String()
+	webURL := "http://" + rm.WebAddr().String()
 	var out, errOut bytes.Buffer
-	if code := run(context.Background(), []string{"cancel", "--master", api, "--token", "api-token", fmt.Sprint(s.ID)}, &out, &errOut); code != 0 {
+	if code := run(context.Background(), []string{"cancel", "--master", webURL, "--token", "api-token", fmt.Sprint(s.ID)}, &out, &errOut); code != 0 {
 		t.Fatalf("cancel: exit %d: %s", code, errOut.String())
 	}
 	start := time.Now()
@@ -496,7 +498,7 @@ func TestCancelFromCLI(t *testing.T) {
 	}
 	// Cancelling again is refused with a clear message.
 	errOut.Reset()
-	if code := run(context.Background(), []string{"cancel", "--master", api, "--token", "api-token", fmt.Sprint(s.ID)}, &out, &errOut); code == 0 || !strings.Contains(errOut.String(), "is not running") {
+	if code := run(context.Background(), []string{"cancel", "--master", webURL, "--token", "api-token", fmt.Sprint(s.ID)}, &out, &errOut); code == 0 || !strings.Contains(errOut.String(), "is not running") {
 		t.Errorf("second cancel: exit %d: %s", code, errOut.String())
 	}
 }

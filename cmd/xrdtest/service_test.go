@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/api"
 	"github.com/xrdtest/xrdtest/internal/store"
 )
 
@@ -261,9 +262,12 @@ func TestMasterSIGTERMMidSession(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	client := &apiClient{base: fmt.Sprintf("http://127.0.0.1:%d", webPort), token: "api-token", http: &http.Client{Timeout: 5 * time.Second}}
-	var s store.Session
-	if err := client.do(ctx, http.MethodPost, "/api/v1/sessions", map[string]any{"suite": "mk"}, &s); err != nil {
+	client, err := api.NewClient(api.Options{URL: fmt.Sprintf("http://127.0.0.1:%d", webPort), Token: "api-token", HTTP: &http.Client{Timeout: 5 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := client.Start(ctx, "mk", nil, "")
+	if err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "c:run on every slave", func() bool {
@@ -288,25 +292,25 @@ func TestMasterSIGTERMMidSession(t *testing.T) {
 	}
 
 	mc = startDaemonCmd(t, nil, "master", "-c", filepath.Join(dir, "master.conf"))
-	var d *store.SessionDetail
+	var d *api.SessionDetail
 	waitFor(t, "the restarted master's API", func() bool {
 		var err error
-		d, err = client.session(ctx, s.ID)
+		d, err = client.Session(ctx, s.ID)
 		return err == nil
 	})
-	if d.State != store.SessionInterrupted || d.Reason != "the master shut down during c:run" {
+	if d.State != api.SessionInterrupted || d.Reason != "the master shut down during c:run" {
 		t.Errorf("session %s: %q", d.State, d.Reason)
 	}
 	for _, c := range []struct{ stage, want string }{{"suite_init", "passed"}, {"c:run", "cancelled"}, {"c:finalize", "skipped"},
 		{"d:run", "skipped"}, {"suite_finalize", "skipped"}} {
 		for _, h := range []string{"s1", "s2", "s3"} {
-			if r := result(d, c.stage, h+".xrd.test"); r == nil || string(r.Status) != c.want {
+			if r := apiResult(d, c.stage, h+".xrd.test"); r == nil || string(r.Status) != c.want {
 				t.Errorf("%s on %s: %+v, want %s", c.stage, h, r, c.want)
 			}
 		}
 	}
 	var out bytes.Buffer
-	if err := client.stream(ctx, fmt.Sprintf("/api/v1/sessions/%d/output?stage=2&slave=s3.xrd.test", s.ID), &out); err != nil || out.String() != "started\n" {
+	if err := copyOutput(ctx, client, s.ID, 2, "s3.xrd.test", false, &out); err != nil || out.String() != "started\n" {
 		t.Errorf("output of c:run kept: %q (%v)", out.String(), err)
 	}
 	if strings.Contains(mc.out.String(), "sessions left unfinished by the previous master") {

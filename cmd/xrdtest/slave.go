@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -17,18 +16,14 @@ import (
 )
 
 func runSlave(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("slave", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	df := addDaemonFlags(fs, "slave", config.DefaultSlaveFile, "where the slave keeps its key and certificate")
+	fs := newFlags("slave", "", stdout, stderr)
+	df := addDaemonFlags(fs.FlagSet, "slave", config.DefaultSlaveFile, "where the slave keeps its key and certificate")
 	workDir := fs.String("work-dir", "", "where scripts run, one folder per session ([slave] work_dir)")
 	functions := fs.String("functions-path", "", "where to install functions.sh ([slave] functions_path)")
 	hostname := fs.String("hostname", "", "set the host name first (in a UTS namespace of its own)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: xrdtest slave [-c FILE] [--master HOST:PORT] [--name NAME] [options]\n\nRuns the slave daemon: connects to the master and runs the stage scripts it\nsends. The first start enrolls with the connection token ([test_master]\nconnection_passwd, or XRDTEST_TOKEN) and the master's CA fingerprint; later\nstarts use the stored certificate.")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	fs.usage = "usage: xrdtest slave [-c FILE] [--master HOST:PORT] [--name NAME] [options]\n\nRuns the slave daemon: connects to the master and runs the stage scripts it\nsends. The first start enrolls with the connection token ([test_master]\nconnection_passwd, or XRDTEST_TOKEN) and the master's CA fingerprint; later\nstarts use the stored certificate."
+	if code, ok := fs.parse(args); !ok {
+		return code
 	}
 	fail := func(code int, format string, a ...any) int {
 		fmt.Fprintf(stderr, "xrdtest slave: "+format+"\n", a...)

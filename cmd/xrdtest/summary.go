@@ -7,12 +7,12 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/xrdtest/xrdtest/internal/store"
+	"github.com/xrdtest/xrdtest/internal/api"
 )
 
 // printSummary prints a session as a matrix: one row per stage, one
 // column per slave, each cell the status (and exit code when it failed).
-func printSummary(w io.Writer, d *store.SessionDetail) {
+func printSummary(w io.Writer, d *api.SessionDetail) {
 	s := d.Session
 	dur := ""
 	if !s.Started.IsZero() && !s.Ended.IsZero() {
@@ -41,7 +41,7 @@ func printSummary(w io.Writer, d *store.SessionDetail) {
 	tw.Flush()
 }
 
-func cell(results []*store.Result, slave string) string {
+func cell(results []*api.Result, slave string) string {
 	for _, r := range results {
 		if r.Slave != slave {
 			continue
@@ -50,7 +50,7 @@ func cell(results []*store.Result, slave string) string {
 		if r.ExitCode != nil && *r.ExitCode != 0 {
 			c += fmt.Sprintf(" (exit %d)", *r.ExitCode)
 		}
-		if !r.Start.IsZero() && !r.End.IsZero() && r.Status != store.StatusSkipped {
+		if !r.Start.IsZero() && !r.End.IsZero() && r.Status != api.StatusSkipped {
 			c += " " + r.End.Sub(r.Start).Round(time.Millisecond).String()
 		}
 		return c

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/xrdtest/xrdtest/internal/api"
+)
+
+// runRun is `xrdtest run`: it starts a session of a suite.
+func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cmd := newClientCommand("run", "usage: xrdtest run [--wait] SUITE [--case NAME]...\n\nStarts a session of SUITE on the master, all its test cases or those given.", stdout, stderr)
+	wait := cmd.Bool("wait", false, "wait for the session to end, print what happened and exit non-zero unless it passed")
+	var cases listFlag
+	cmd.Var(&cases, "case", "run only this test case (repeatable)")
+	pos, code, ok := cmd.parse(args, 1, 1)
+	if !ok {
+		return code
+	}
+	c, err := cmd.client()
+	if err != nil {
+		return cmd.fail(1, err)
+	}
+	s, err := c.Start(ctx, pos[0], cases, who())
+	if err != nil {
+		return cmd.fail(1, err)
+	}
+	only := ""
+	if len(cases) > 0 {
+		only = " (cases " + strings.Join(s.Cases, ", ") + ")"
+	}
+	fmt.Fprintf(stdout, "session %d of suite %s queued%s\n", s.ID, s.Suite, only)
+	if !*wait {
+		return 0
+	}
+	return waitAndPrint(ctx, c, s.ID, stdout, stderr)
+}
+
+// waitAndPrint follows session id's state until it ends, prints its
+// summary and returns 0 if it passed, else 1.
+func waitAndPrint(ctx context.Context, c *api.Client, id int64, stdout, stderr io.Writer) int {
+	state := api.SessionState("")
+	for {
+		d, err := c.Session(ctx, id)
+		if err != nil {
+			fmt.Fprintf(stderr, "xrdtest: %v\n", err)
+			return 1
+		}
+		if d.State != state && !d.State.Finished() {
+			fmt.Fprintf(stdout, "session %d %s\n", id, d.State)
+			state = d.State
+		}
+		if d.State.Finished() {
+			printSummary(stdout, d)
+			if d.State != api.SessionPassed {
+				return 1
+			}
+			return 0
+		}
+		select {
+		case <-ctx.Done():
+			return 1
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
