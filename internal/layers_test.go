@@ -1,0 +1,94 @@
+// Package internal_test checks the layering of the packages under
+// internal/: which may import which. It reads the imports of every
+// non-test Go file, so a back edge fails `go test` at once, naming the
+// file and the import.
+package internal_test
+
+import (
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/xrdtest/xrdtest/"
+
+// forbidden maps a package (path under internal/, a trailing / for its
+// subpackages too) to the imports it must never have: what sits above it.
+var forbidden = map[string][]string{
+	// The leaves know nothing of the master's parts.
+	"store/":      {"internal/session", "internal/daemons", "internal/httpapi", "internal/views", "internal/catalog", "internal/master", "internal/web", "internal/api"},
+	"definition/": {"internal/session", "internal/daemons", "internal/httpapi", "internal/views", "internal/catalog", "internal/master", "internal/web", "internal/api", "internal/store"},
+	"pki/":        {"internal/session", "internal/daemons", "internal/httpapi", "internal/views", "internal/catalog", "internal/master", "internal/web", "internal/api", "internal/store"},
+	"protocol/":   {"internal/"},
+	"hypervisor/": {"internal/session", "internal/daemons", "internal/httpapi", "internal/views", "internal/catalog", "internal/master", "internal/web", "internal/api", "internal/store"},
+	"proctree/":   {"internal/"},
+	"cron/":       {"internal/"},
+	// The session engine depends on small interfaces, not on transports.
+	"session/": {"internal/daemons", "internal/httpapi", "internal/views", "internal/web", "internal/master", "internal/catalog", "internal/api",
+		"internal/protocol", "google.golang.org/grpc", "net/http"},
+	"daemons/": {"internal/httpapi", "internal/views", "internal/web", "internal/master", "internal/catalog", "internal/api"},
+	"catalog/": {"internal/session", "internal/daemons", "internal/httpapi", "internal/views", "internal/web", "internal/master", "internal/api"},
+	"views/":   {"internal/httpapi", "internal/web", "internal/master", "internal/api"},
+	// The API does not know the pages; the pages do not know the wiring.
+	"httpapi/": {"internal/web", "internal/master", "internal/api"},
+	"web/":     {"internal/master", "internal/api"},
+	// The wire types and client stand alone: the standard library only.
+	"api/": {"internal/", "google.golang.org/", "github.com/"},
+}
+
+func TestLayers(t *testing.T) {
+	fset := token.NewFileSet()
+	checked := 0
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && path != "." && (d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".")) {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		pkg := filepath.ToSlash(filepath.Dir(path)) + "/"
+		var rules []string
+		for prefix, r := range forbidden {
+			if strings.HasPrefix(pkg, prefix) {
+				rules = append(rules, r...)
+			}
+		}
+		f, err := parser.ParseFile(fset, path, nil, parser.ImportsOnly)
+		if err != nil {
+			return err
+		}
+		checked++
+		for _, imp := range f.Imports {
+			p, _ := strconv.Unquote(imp.Path.Value)
+			rel := strings.TrimPrefix(p, module)
+			own := "internal/" + pkg
+			if slices.ContainsFunc(rules, func(r string) bool { return matches(rel, r) }) && !matches(rel+"/", own) {
+				t.Errorf("internal/%s imports %s: a back edge in the layering (see %s's rules in this test)", path, p, pkg)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if checked < 100 {
+		t.Fatalf("only %d files checked: the walk missed the tree", checked)
+	}
+}
+
+// matches tells whether the import path rel falls under rule r: r itself
+// and its subpackages, or with a trailing / everything under it.
+func matches(rel, r string) bool {
+	if strings.HasSuffix(r, "/") {
+		return strings.HasPrefix(rel, r)
+	}
+	return rel == r || strings.HasPrefix(rel, r+"/")
+}
