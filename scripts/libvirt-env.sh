@@ -10,6 +10,9 @@
 #                          XRDTEST_LIBVIRT_POOL_DIR=... and
 #                          XRDTEST_LIBVIRT_TEST_IMAGE=... (eval-able lines)
 #   libvirt-env.sh env     print those lines again (daemon must be up)
+#   libvirt-env.sh exec CMD [ARG...]
+#                          start (as above), then run CMD with those variables
+#                          in its environment; the daemons stay up after it
 #   libvirt-env.sh status  namespace, daemons, domains, networks, volumes
 #   libvirt-env.sh stop    remove every domain, network and volume of the
 #                          private daemon, stop the daemons, delete the netns,
@@ -570,6 +573,15 @@ main() {
 		# (fd 3) and send everything else, ours and every tool's, to stderr.
 		exec 3>&1 1>&2
 		"cmd_$cmd"
+		;;
+	exec)
+		(($# > 0)) || die "exec needs a command to run"
+		exec 3>/dev/null 4>&1 1>&2
+		cmd_start
+		export XRDTEST_LIBVIRT_URI=$URI XRDTEST_LIBVIRT_POOL=$POOL XRDTEST_LIBVIRT_POOL_DIR=$POOL_DIR \
+			XRDTEST_LIBVIRT_TEST_IMAGE=$IMAGE.qcow2
+		trap - ERR
+		exec "$@" 1>&4 4>&- 3>&-
 		;;
 	stop) cmd_stop ;;
 	status) cmd_status ;;

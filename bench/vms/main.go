@@ -7,7 +7,7 @@
 // inside its network namespace, where the VMs reach the master through
 // their network's gateway:
 //
-//	set -a; eval "$(bash scripts/libvirt-env.sh start)"; set +a
+//	bash scripts/libvirt-env.sh exec go run ./bench/vms
 //	go run ./bench/vms
 package main
 
@@ -39,7 +39,7 @@ func main() {
 	flag.Parse()
 	uri, pool := os.Getenv("XRDTEST_LIBVIRT_URI"), envOr("XRDTEST_LIBVIRT_POOL", "xrdtest")
 	if uri == "" {
-		fatal("XRDTEST_LIBVIRT_URI is not set: set -a; eval \"$(bash scripts/libvirt-env.sh start)\"; set +a")
+		fatal("XRDTEST_LIBVIRT_URI is not set: run it as bash scripts/libvirt-env.sh exec go run ./bench/vms")
 	}
 	if os.Getenv("XRDTEST_BENCH_IN_NETNS") == "" {
 		// Re-run inside the namespace of the private libvirtd.

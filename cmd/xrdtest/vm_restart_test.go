@@ -242,7 +242,7 @@ func libvirtEnv(t *testing.T) (uri, netns, pool string) {
 	t.Helper()
 	uri = os.Getenv("XRDTEST_LIBVIRT_URI")
 	if uri == "" {
-		msg := "needs a private libvirtd: set -a; eval \"$(bash scripts/libvirt-env.sh start)\"; set +a"
+		msg := "needs a private libvirtd: bash scripts/libvirt-env.sh exec go test -run TestVM ./cmd/xrdtest"
 		if os.Getenv("CI") == "true" || os.Getenv("XRDTEST_LIBVIRT_REQUIRED") == "1" {
 			t.Fatal(msg)
 		}

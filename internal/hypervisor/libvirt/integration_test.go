@@ -2,8 +2,7 @@ package libvirt
 
 // Integration tests against a real, private libvirtd:
 //
-//	set -a; eval "$(bash scripts/libvirt-env.sh start)"; set +a
-//	go test ./internal/hypervisor/libvirt/ -run Integration -v
+//	bash scripts/libvirt-env.sh exec go test ./internal/hypervisor/libvirt/ -run Integration -v
 //	bash scripts/libvirt-env.sh stop
 //
 // They skip, saying why, when XRDTEST_LIBVIRT_URI is unset, and fail
@@ -48,7 +47,7 @@ func integrationEnv(t *testing.T) *itEnv {
 	uri := os.Getenv("XRDTEST_LIBVIRT_URI")
 	if uri == "" {
 		msg := "integration test needs a private libvirtd: XRDTEST_LIBVIRT_URI is not set " +
-			"(set -a; eval \"$(bash scripts/libvirt-env.sh start)\"; set +a)"
+			"(bash scripts/libvirt-env.sh exec go test ./internal/hypervisor/libvirt/)"
 		if os.Getenv("XRDTEST_LIBVIRT_REQUIRED") == "1" || os.Getenv("CI") == "true" {
 			t.Fatal(msg)
 		}
