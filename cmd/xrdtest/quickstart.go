@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/xrdtest/xrdtest/internal/api"
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/hypervisor/backends"
 	"github.com/xrdtest/xrdtest/internal/hypervisor/libvirt"
@@ -152,11 +151,7 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 			code = 1
 		}
 		if !*asJSON {
-			w, err := wireDetail(d)
-			if err != nil {
-				return fail("%v", err)
-			}
-			printSummary(stdout, w)
+			printSummary(stdout, d) // the history's records are the API's
 			fmt.Fprintln(stdout)
 		}
 	}
@@ -289,17 +284,6 @@ func writeQuickstartJSON(w io.Writer, st store.Store, details []*store.SessionDe
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
-}
-
-// wireDetail is d as the API sends it: printSummary prints the API's
-// sessions, and this master runs in-process.
-func wireDetail(d *store.SessionDetail) (*api.SessionDetail, error) {
-	b, err := json.Marshal(d)
-	if err != nil {
-		return nil, err
-	}
-	var w api.SessionDetail
-	return &w, json.Unmarshal(b, &w)
 }
 
 func readOutput(st store.Store, session int64, stage int, slave string) (string, error) {

@@ -211,7 +211,7 @@ func TestSlaveKilledMidStage(t *testing.T) {
 	for deadline := time.Now().Add(testGrace); ; time.Sleep(20 * time.Millisecond) {
 		states := map[string]string{}
 		for _, d := range rm.Registry.Daemons() {
-			states[d.Name] = d.State
+			states[d.Name] = string(d.State)
 		}
 		if states["s2.xrd.test"] == "disconnected" {
 			break

@@ -2,6 +2,8 @@ package api
 
 import (
 	"fmt"
+	"net/url"
+	"strconv"
 	"time"
 )
 
@@ -75,6 +77,16 @@ type Stats struct {
 	// MeanDurationNs is the mean run time of the finished sessions, in
 	// nanoseconds (0: none).
 	MeanDurationNs time.Duration `json:"mean_duration_ns"`
+}
+
+// PassRate is passed / (passed + failed), the share of sessions that ran to
+// a verdict and passed; ok is false when none did.
+func (s *Stats) PassRate() (rate float64, ok bool) {
+	p, f := s.ByState[SessionPassed], s.ByState[SessionFailed]
+	if p+f == 0 {
+		return 0, false
+	}
+	return float64(p) / float64(p+f), true
 }
 
 // DayStats counts the sessions created on one UTC day.
@@ -269,4 +281,40 @@ type LogFile struct {
 	Path     string `json:"path"` // the path on the slave
 	Size     int64  `json:"size"` // bytes stored
 	Complete bool   `json:"complete"`
+}
+
+// Where is file:line, or file when the line is unknown.
+func (d DiagnosticView) Where() string {
+	if d.Line > 0 {
+		return fmt.Sprintf("%s:%d", d.File, d.Line)
+	}
+	return d.File
+}
+
+// DefaultPerPage is how many sessions a page of the history shows unless
+// asked otherwise.
+const DefaultPerPage = 50
+
+// Values renders the query as URL parameters (page left out when 1).
+func (h HistoryQuery) Values() url.Values {
+	q := url.Values{}
+	if h.Suite != "" {
+		q.Set("suite", h.Suite)
+	}
+	for _, s := range h.States {
+		q.Add("state", string(s))
+	}
+	if h.From != "" {
+		q.Set("from", h.From)
+	}
+	if h.To != "" {
+		q.Set("to", h.To)
+	}
+	if h.PerPage != 0 && h.PerPage != DefaultPerPage {
+		q.Set("per_page", strconv.Itoa(h.PerPage))
+	}
+	if h.Page > 1 {
+		q.Set("page", strconv.Itoa(h.Page))
+	}
+	return q
 }

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/api"
+
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/repo"
 )
@@ -33,42 +35,14 @@ type GitRepo struct {
 	Interval time.Duration // 0: DefaultPollInterval
 }
 
-// RepoStatus is the state of one repository as last loaded.
-type RepoStatus struct {
-	Name string `json:"name"`
-	Type string `json:"type"` // localfs or git
-	Path string `json:"path"`
-	// Revision of the definitions loaded: the git commit, or for localfs a
-	// digest of the files read ("sha256:" and 12 hex digits).
-	Revision string `json:"revision"`
-	// Git only: the remote (credentials redacted) and branch followed,
-	// when the last sync succeeded, and why the last one failed.
-	Remote   string    `json:"remote,omitempty"`
-	Branch   string    `json:"branch,omitempty"`
-	Synced   time.Time `json:"synced,omitzero"`
-	Error    string    `json:"error,omitempty"`
-	Warnings []string  `json:"warnings,omitempty"`
-}
-
-// Problem is a definition error or warning, with its repository's name.
-type Problem struct {
-	Repo    string `json:"repo"`
-	File    string `json:"file"`
-	Line    int    `json:"line,omitempty"`
-	Message string `json:"message"`
-}
-
-// ReloadReport is what the last reload found: the repositories with their
-// revisions and sync errors, and the definitions' errors and warnings (a
-// git sync failure is among the errors too).
-type ReloadReport struct {
-	Loaded   time.Time    `json:"loaded"`
-	Repos    []RepoStatus `json:"repos"`
-	Clusters int          `json:"clusters"`
-	Suites   int          `json:"suites"`
-	Errors   []Problem    `json:"errors"`
-	Warnings []Problem    `json:"warnings"`
-}
+// RepoStatus is a repository as last loaded, Problem a definition error
+// or warning with its repository's name, and ReloadReport what a reload
+// found: the API's wire types.
+type (
+	RepoStatus   = api.RepoStatus
+	Problem      = api.Problem
+	ReloadReport = api.ReloadReport
+)
 
 // Config configures a Catalog.
 type Config struct {

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/api"
 	"github.com/xrdtest/xrdtest/internal/session"
 
 	"github.com/xrdtest/xrdtest/internal/pki"
@@ -53,7 +54,7 @@ func newDaemonConn(r *Registry, id pki.Identity, addr string, hello *protocol.He
 }
 
 func (c *daemonConn) info() DaemonInfo {
-	return DaemonInfo{Role: string(c.id.Role), Name: c.id.Name, Address: c.addr, Version: c.version, Hostname: c.hostname, Since: c.since, State: "connected"}
+	return DaemonInfo{Role: api.Role(c.id.Role), Name: c.id.Name, Address: c.addr, Version: c.version, Hostname: c.hostname, Since: c.since, State: api.DaemonConnected}
 }
 
 // send queues a message for the stream; it gives up when the stream ended.

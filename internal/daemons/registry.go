@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/api"
+
 	"github.com/xrdtest/xrdtest/internal/session"
 
 	"github.com/xrdtest/xrdtest/internal/pki"
@@ -15,25 +17,12 @@ import (
 	"github.com/xrdtest/xrdtest/internal/store"
 )
 
-// DaemonInfo describes a connected daemon, for the API.
-type DaemonInfo struct {
-	Role     string    `json:"role"`
-	Name     string    `json:"name"`
-	Address  string    `json:"address"`
-	Version  string    `json:"version"`
-	Hostname string    `json:"hostname,omitempty"`
-	Since    time.Time `json:"connected_since"`
-	// Stage names the stage the slave is running ("" when idle), stage
-	// StageIndex of session Session (both omitted when idle, the index
-	// also when 0: suite_init).
-	Stage      string `json:"stage,omitempty"`
-	Session    int64  `json:"session,omitempty"`
-	StageIndex int    `json:"stage_index,omitempty"`
-	// State is "connected", or "disconnected" for a slave whose connection
-	// dropped while it had stages: it is lost unless it comes back within
-	// the grace period.
-	State string `json:"state"`
-}
+// DaemonInfo describes a connected daemon and HypervisorInfo a connected
+// hypervisor: the API's wire types.
+type (
+	DaemonInfo     = api.DaemonInfo
+	HypervisorInfo = api.HypervisorView
+)
 
 // Registry knows the connected daemons and dispatches stages to slaves.
 // It implements session.Dispatcher over the daemons' streams.
@@ -251,13 +240,13 @@ func (r *Registry) Daemons() []DaemonInfo {
 		out = append(out, info)
 	}
 	for name, since := range r.gone {
-		info := DaemonInfo{Role: string(pki.RoleSlave), Name: name, Since: since, State: "disconnected"}
+		info := DaemonInfo{Role: api.RoleSlave, Name: name, Since: since, State: api.DaemonDisconnected}
 		r.setStageLocked(&info, name)
 		out = append(out, info)
 	}
 	slices.SortFunc(out, func(a, b DaemonInfo) int {
 		if a.Role != b.Role {
-			return compareStrings(a.Role, b.Role)
+			return compareStrings(string(a.Role), string(b.Role))
 		}
 		return compareStrings(a.Name, b.Name)
 	})
@@ -411,16 +400,6 @@ func (r *Registry) Changed() <-chan struct{} {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.changed
-}
-
-// HypervisorInfo is a connected hypervisor daemon.
-type HypervisorInfo struct {
-	DaemonInfo
-	Backend       string   `json:"backend"`
-	MemoryKiB     int64    `json:"memory_kib"`
-	FreeMemoryKiB int64    `json:"free_memory_kib"` // as reported when it connected
-	CPUs          int      `json:"cpus"`
-	Clusters      []string `json:"clusters"` // placed on it by this master
 }
 
 // HypervisorInfos lists the connected hypervisors by name, each with the

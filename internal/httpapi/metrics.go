@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/api"
 	"github.com/xrdtest/xrdtest/internal/daemons"
 	"github.com/xrdtest/xrdtest/internal/session"
 
@@ -14,7 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/xrdtest/xrdtest/internal/pki"
 	"github.com/xrdtest/xrdtest/internal/store"
 )
 
@@ -144,14 +144,14 @@ var daemonsDesc = prometheus.NewDesc("xrdtest_daemons_connected", "Daemons conne
 func (d daemonCounts) Describe(ch chan<- *prometheus.Desc) { ch <- daemonsDesc }
 
 func (d daemonCounts) Collect(ch chan<- prometheus.Metric) {
-	n := map[string]int{string(pki.RoleSlave): 0, string(pki.RoleHypervisor): 0}
+	n := map[api.Role]int{api.RoleSlave: 0, api.RoleHypervisor: 0}
 	for _, info := range d.reg.Daemons() {
-		if info.State == "connected" {
+		if info.State == api.DaemonConnected {
 			n[info.Role]++
 		}
 	}
 	for role, count := range n {
-		ch <- prometheus.MustNewConstMetric(daemonsDesc, prometheus.GaugeValue, float64(count), role)
+		ch <- prometheus.MustNewConstMetric(daemonsDesc, prometheus.GaugeValue, float64(count), string(role))
 	}
 }
 

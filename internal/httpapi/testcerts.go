@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/api"
 	"github.com/xrdtest/xrdtest/internal/daemons"
 
 	"github.com/xrdtest/xrdtest/internal/pki"
@@ -167,7 +168,7 @@ func DaemonOrToken(reg *daemons.Registry, tokens []APIToken) func(*http.Request)
 			return false
 		}
 		for _, d := range reg.Daemons() {
-			if h, _, err := net.SplitHostPort(d.Address); err == nil && h == host && d.State == "connected" {
+			if h, _, err := net.SplitHostPort(d.Address); err == nil && h == host && d.State == api.DaemonConnected {
 				return true
 			}
 		}

@@ -31,6 +31,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/api"
+
 	"github.com/xrdtest/xrdtest/internal/definition"
 )
 
@@ -102,19 +104,9 @@ type Config struct {
 	Recheck time.Duration
 }
 
-// NextRun is one line of NextRuns.
-type NextRun struct {
-	Suite string `json:"suite"`
-	// Next is the next fire time in Config.Location; zero: never.
-	Next time.Time `json:"next"`
-	// Enabled is false when the suite or the whole scheduler is disabled.
-	Enabled bool `json:"enabled"`
-	// SuiteEnabled is the suite's own state (SetEnabled), whatever the
-	// scheduler's.
-	SuiteEnabled bool `json:"suite_enabled"`
-	// Pending is true when a run is queued behind a running session.
-	Pending bool `json:"pending"`
-}
+// NextRun is one line of NextRuns: a suite's next run, the API's wire
+// type.
+type NextRun = api.NextRun
 
 type entry struct {
 	suite   *definition.Suite

@@ -3,19 +3,16 @@ package store
 import (
 	"context"
 	"slices"
+
+	"github.com/xrdtest/xrdtest/internal/api"
 )
 
-// SessionDetail is a session with its stages and per-slave results.
-type SessionDetail struct {
-	*Session
-	Stages []StageDetail `json:"stages"`
-}
-
-// StageDetail is a stage with its results.
-type StageDetail struct {
-	*Stage
-	Results []*Result `json:"results"`
-}
+// SessionDetail is a session with its stages and per-slave results, and
+// StageDetail a stage with its results: the API's wire types.
+type (
+	SessionDetail = api.SessionDetail
+	StageDetail   = api.StageDetail
+)
 
 // Detail loads a session with its stages and results, in the order of
 // the session's machines.

@@ -35,7 +35,7 @@ func (a *statsAcc) add(day int64, state SessionState, n, sum, timedN int64) {
 
 func (a *statsAcc) done() *Stats {
 	if a.timed > 0 {
-		a.st.MeanDuration = a.total / time.Duration(a.timed)
+		a.st.MeanDurationNs = a.total / time.Duration(a.timed)
 	}
 	return a.st
 }

@@ -6,20 +6,45 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/xrdtest/xrdtest/internal/api"
 )
 
-// SessionState is the state of a whole session.
-type SessionState string
+// The history's records are the API's wire types, one definition of each
+// (internal/api): what the store keeps is what the API sends.
+type (
+	SessionState = api.SessionState
+	Status       = api.Status
+	Session      = api.Session
+	Stage        = api.Stage
+	Result       = api.Result
+	Event        = api.Event
+	LogFile      = api.LogFile
+	Stats        = api.Stats
+	DayStats     = api.DayStats
+)
 
 // Session states. Queued and Running are the unfinished states (see
 // [Store.InterruptUnfinished]); the others are final.
 const (
-	SessionQueued      SessionState = "queued"
-	SessionRunning     SessionState = "running"
-	SessionPassed      SessionState = "passed"
-	SessionFailed      SessionState = "failed"
-	SessionCancelled   SessionState = "cancelled"
-	SessionInterrupted SessionState = "interrupted"
+	SessionQueued      = api.SessionQueued
+	SessionRunning     = api.SessionRunning
+	SessionPassed      = api.SessionPassed
+	SessionFailed      = api.SessionFailed
+	SessionCancelled   = api.SessionCancelled
+	SessionInterrupted = api.SessionInterrupted
+)
+
+// Per slave, per stage statuses.
+const (
+	StatusPending   = api.StatusPending
+	StatusRunning   = api.StatusRunning
+	StatusPassed    = api.StatusPassed
+	StatusFailed    = api.StatusFailed
+	StatusSkipped   = api.StatusSkipped
+	StatusTimeout   = api.StatusTimeout
+	StatusLost      = api.StatusLost
+	StatusCancelled = api.StatusCancelled
 )
 
 // AllSessionStates lists every state a session can be in.
@@ -36,86 +61,6 @@ func JoinStates(ss []SessionState) string {
 	return strings.Join(parts, ", ")
 }
 
-// Finished reports whether s is a final state.
-func (s SessionState) Finished() bool {
-	return s != SessionQueued && s != SessionRunning && s != ""
-}
-
-// Status is the status of one slave in one stage.
-type Status string
-
-// Per slave, per stage statuses.
-const (
-	StatusPending   Status = "pending"
-	StatusRunning   Status = "running"
-	StatusPassed    Status = "passed"
-	StatusFailed    Status = "failed"
-	StatusSkipped   Status = "skipped"
-	StatusTimeout   Status = "timeout"
-	StatusLost      Status = "lost"
-	StatusCancelled Status = "cancelled"
-)
-
-// Session is one run of a test suite on several slave machines.
-//
-// Times are stored with nanosecond precision and read back in UTC; a zero
-// time means "not yet". Empty lists are read back as nil.
-type Session struct {
-	ID           int64        `json:"id"` // assigned by CreateSession
-	Suite        string       `json:"suite"`
-	State        SessionState `json:"state"`
-	Reason       string       `json:"reason,omitempty"` // why it failed or was cancelled/interrupted
-	Machines     []string     `json:"machines"`         // full host names, in order
-	Cases        []string     `json:"cases"`            // test case names (a re-run may run only some)
-	RepoRevision string       `json:"repo_revision,omitempty"`
-	TriggeredBy  string       `json:"triggered_by,omitempty"` // "schedule", "user alice", "quickstart"...
-	Created      time.Time    `json:"created,omitzero"`
-	Started      time.Time    `json:"started,omitzero"`
-	Ended        time.Time    `json:"ended,omitzero"`
-}
-
-// Stage is one step of a session, run by all its slaves in lock-step.
-type Stage struct {
-	SessionID int64     `json:"session_id"`
-	Index     int       `json:"index"` // execution order, 0-based
-	Name      string    `json:"name"`  // "suite_init", "<case>:init", "<case>:run", "<case>:finalize", "suite_finalize"
-	Case      string    `json:"case,omitempty"`
-	Started   time.Time `json:"started,omitzero"`
-	Ended     time.Time `json:"ended,omitzero"`
-}
-
-// Result is the outcome of one stage on one slave.
-type Result struct {
-	SessionID   int64     `json:"session_id"`
-	Stage       int       `json:"stage"` // Stage.Index
-	Slave       string    `json:"slave"`
-	Status      Status    `json:"status"`
-	ExitCode    *int      `json:"exit_code"`      // nil when the script did not run or finish
-	Start       time.Time `json:"start,omitzero"` // master's clock
-	End         time.Time `json:"end,omitzero"`
-	Message     string    `json:"message,omitempty"` // "killed after stage timeout 1m0s", "slave lost"...
-	Script      string    `json:"script,omitempty"`  // the exact script that ran (after tag substitution)
-	OutputBytes int64     `json:"output_bytes"`
-}
-
-// Event is one entry of a session's append-only event log.
-type Event struct {
-	Session int64     `json:"session"`
-	Time    time.Time `json:"time"` // AddEvent sets it to now when zero
-	Kind    string    `json:"kind"`
-	Message string    `json:"message"`
-}
-
-// LogFile describes a log file collected from a slave.
-type LogFile struct {
-	Slave string `json:"slave"`
-	Path  string `json:"path"` // the path on the slave, as given to LogWriter
-	Size  int64  `json:"size"` // bytes stored
-	// Complete is false while the file is being written, and stays false
-	// when the transfer was cut (the writer was never closed).
-	Complete bool `json:"complete"`
-}
-
 // Filter selects sessions. Zero fields do not filter. Results are newest
 // first (by Created, then by ID).
 type Filter struct {
@@ -125,37 +70,6 @@ type Filter struct {
 	To     time.Time      `json:"to,omitzero"`     // Created < To
 	Limit  int            `json:"limit,omitempty"` // <= 0: no limit
 	Offset int            `json:"offset,omitempty"`
-}
-
-// Stats summarizes the sessions created in a time window.
-type Stats struct {
-	From     time.Time            `json:"from"` // the window asked for
-	To       time.Time            `json:"to"`
-	Sessions int                  `json:"sessions"` // all sessions created in the window
-	ByState  map[SessionState]int `json:"by_state"` // only states that occur
-	// PerDay lists the UTC days of the window that have sessions, oldest
-	// first.
-	PerDay []DayStats `json:"per_day"`
-	// MeanDuration is the mean Ended - Started of the finished sessions
-	// that have both (0 when there are none).
-	MeanDuration time.Duration `json:"mean_duration_ns"`
-}
-
-// DayStats counts the sessions created on one UTC day.
-type DayStats struct {
-	Day      time.Time            `json:"day"` // midnight UTC
-	Sessions int                  `json:"sessions"`
-	ByState  map[SessionState]int `json:"by_state"`
-}
-
-// PassRate is passed / (passed + failed), the share of sessions that ran to
-// a verdict and passed; ok is false when none did.
-func (s *Stats) PassRate() (rate float64, ok bool) {
-	p, f := s.ByState[SessionPassed], s.ByState[SessionFailed]
-	if p+f == 0 {
-		return 0, false
-	}
-	return float64(p) / float64(p+f), true
 }
 
 // Errors. They are wrapped: test them with errors.Is.

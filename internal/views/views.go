@@ -13,14 +13,36 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/xrdtest/xrdtest/internal/api"
 	"github.com/xrdtest/xrdtest/internal/catalog"
 	"github.com/xrdtest/xrdtest/internal/daemons"
 	"github.com/xrdtest/xrdtest/internal/session"
 
 	"github.com/xrdtest/xrdtest/internal/definition"
-	"github.com/xrdtest/xrdtest/internal/pki"
 	"github.com/xrdtest/xrdtest/internal/scheduler"
 	"github.com/xrdtest/xrdtest/internal/store"
+)
+
+// The views are the API's wire types (internal/api): the pages render the
+// same values the API sends.
+type (
+	Dashboard       = api.Dashboard
+	SessionProgress = api.SessionProgress
+	StageProgress   = api.StageProgress
+	StatsView       = api.StatsView
+	ClusterView     = api.ClusterView
+	HostView        = api.HostView
+	SuitesView      = api.SuitesView
+	SuiteView       = api.SuiteView
+	SessionBrief    = api.SessionBrief
+	BrokenView      = api.BrokenView
+	DiagnosticView  = api.DiagnosticView
+	HistoryQuery    = api.HistoryQuery
+	HistoryView     = api.HistoryView
+	SessionView     = api.SessionView
+	StageRow        = api.StageRow
+	Cell            = api.Cell
+	Duration        = api.Duration
 )
 
 // Views builds what the web pages and the JSON API show. Both call the
@@ -62,51 +84,6 @@ func (v *Views) defs() *definition.Set {
 
 // ---- dashboard ----
 
-// Dashboard is the front page.
-type Dashboard struct {
-	Version     string                   `json:"version"`
-	Started     time.Time                `json:"started"`
-	Uptime      Duration                 `json:"uptime"`
-	Slaves      []daemons.DaemonInfo     `json:"slaves"`
-	Hypervisors []daemons.HypervisorInfo `json:"hypervisors"`
-	Clusters    []ClusterView            `json:"clusters"`
-	// Active lists the queued and running sessions, oldest first, with
-	// their progress.
-	Active   []SessionProgress   `json:"active"`
-	NextRuns []scheduler.NextRun `json:"next_runs"`
-	Stats    *StatsView          `json:"stats"`
-	// DefinitionErrors counts the errors of the definitions loaded last.
-	DefinitionErrors int `json:"definition_errors"`
-}
-
-// Duration is a time.Duration that reads well in JSON ("1h2m3s").
-type Duration time.Duration
-
-// MarshalText renders the duration as Go does, rounded to milliseconds.
-func (d Duration) MarshalText() ([]byte, error) {
-	return []byte(time.Duration(d).Round(time.Millisecond).String()), nil
-}
-
-// SessionProgress is an active session and the state of each of its
-// stages, planned ones included.
-type SessionProgress struct {
-	*store.Session
-	Stages []StageProgress `json:"stages"`
-	// Current is the index of the running stage (-1: none).
-	Current int `json:"current"`
-}
-
-// StageProgress is one stage of a session summarised over its slaves.
-type StageProgress struct {
-	Index int    `json:"index"`
-	Name  string `json:"name"`
-	// Status: pending (not started), running, passed, failed (some
-	// failed, timed out or were lost), skipped or cancelled.
-	Status store.Status `json:"status"`
-	Done   int          `json:"done"`  // slaves finished
-	Total  int          `json:"total"` // slaves
-}
-
 // Dashboard builds the front page. statsDays is the window of the
 // statistics.
 func (v *Views) Dashboard(ctx context.Context, statsDays int) (*Dashboard, error) {
@@ -114,7 +91,7 @@ func (v *Views) Dashboard(ctx context.Context, statsDays int) (*Dashboard, error
 	d := &Dashboard{Version: v.Version, Started: v.Started, Uptime: Duration(now.Sub(v.Started)),
 		Hypervisors: v.Hypervisors(), Slaves: []daemons.DaemonInfo{}, Active: []SessionProgress{}, NextRuns: []scheduler.NextRun{}}
 	for _, di := range v.Registry.Daemons() {
-		if di.Role == string(pki.RoleSlave) {
+		if di.Role == api.RoleSlave {
 			d.Slaves = append(d.Slaves, di)
 		}
 	}
@@ -181,15 +158,6 @@ func (v *Views) progress(ctx context.Context, s *store.Session) (*SessionProgres
 
 // ---- statistics ----
 
-// StatsView is Store.Stats over the last Days days, with the figures the
-// pages show.
-type StatsView struct {
-	*store.Stats
-	Days         int      `json:"days"`
-	PassRate     *float64 `json:"pass_rate"` // nil: no session ran to a verdict
-	MeanDuration Duration `json:"mean_duration"`
-}
-
 // Stats summarises the sessions created in the last days days (1 to 366).
 func (v *Views) Stats(ctx context.Context, days int) (*StatsView, error) {
 	if days < 1 || days > 366 {
@@ -205,7 +173,7 @@ func (v *Views) Stats(ctx context.Context, days int) (*StatsView, error) {
 	if st.PerDay == nil {
 		st.PerDay = []store.DayStats{} // [] as the other lists, not null
 	}
-	sv := &StatsView{Stats: st, Days: days, MeanDuration: Duration(st.MeanDuration)}
+	sv := &StatsView{Stats: st, Days: days, MeanDuration: Duration(st.MeanDurationNs)}
 	if r, ok := st.PassRate(); ok {
 		sv.PassRate = &r
 	}
@@ -227,35 +195,6 @@ func (v *Views) placements() map[string]string {
 	return map[string]string{}
 }
 
-// ClusterView is a defined cluster and the state of its hosts.
-type ClusterView struct {
-	Name    string             `json:"name"`
-	File    string             `json:"file"`
-	Network definition.Network `json:"network"`
-	// Hypervisor runs the cluster ("" when not started on a hypervisor).
-	Hypervisor string `json:"hypervisor,omitempty"`
-	// Sessions are the active sessions that use the cluster.
-	Sessions []int64    `json:"sessions"`
-	Hosts    []HostView `json:"hosts"`
-}
-
-// HostView is one host of a cluster.
-type HostView struct {
-	Name string `json:"name"`
-	IP   string `json:"ip"`
-	// State: "connected", "busy" (running Stage), "disconnected" (lost
-	// unless it comes back), the last start-up phase reported while its
-	// cluster starts, or "down".
-	State string `json:"state"`
-	// Stage is the stage it runs, stage StageIndex of session Session
-	// (as daemons.DaemonInfo).
-	Stage      string `json:"stage,omitempty"`
-	Session    int64  `json:"session,omitempty"`
-	StageIndex int    `json:"stage_index,omitempty"`
-	// Since: when the slave connected.
-	Since time.Time `json:"since,omitzero"`
-}
-
 // Clusters lists the defined clusters and the state of their hosts.
 func (v *Views) Clusters(ctx context.Context) ([]ClusterView, error) {
 	active, err := v.activeSessions(ctx)
@@ -269,7 +208,7 @@ func (v *Views) clusters(ctx context.Context, active []*store.Session) ([]Cluste
 	defs := v.defs()
 	slaves := map[string]daemons.DaemonInfo{}
 	for _, d := range v.Registry.Daemons() {
-		if d.Role == string(pki.RoleSlave) {
+		if d.Role == api.RoleSlave {
 			slaves[d.Name] = d
 		}
 	}
@@ -300,19 +239,19 @@ func (v *Views) clusters(ctx context.Context, active []*store.Session) ([]Cluste
 	}
 	out := []ClusterView{}
 	for _, c := range defs.Clusters {
-		cv := ClusterView{Name: c.Name, File: c.File, Network: c.Network, Hypervisor: placed[c.Name], Sessions: users[c.Name], Hosts: []HostView{}}
+		cv := ClusterView{Name: c.Name, File: c.File, Network: api.Network(c.Network), Hypervisor: placed[c.Name], Sessions: users[c.Name], Hosts: []HostView{}}
 		if cv.Sessions == nil {
 			cv.Sessions = []int64{}
 		}
 		for _, h := range c.Hosts {
-			hv := HostView{Name: h.Name, IP: h.IP, State: "down"}
+			hv := HostView{Name: h.Name, IP: h.IP, State: api.HostDown}
 			if d, ok := slaves[h.Name]; ok {
-				hv.State, hv.Stage, hv.Session, hv.StageIndex, hv.Since = d.State, d.Stage, d.Session, d.StageIndex, d.Since
-				if d.State == "connected" && d.Stage != "" {
-					hv.State = "busy"
+				hv.State, hv.Stage, hv.Session, hv.StageIndex, hv.Since = api.HostState(d.State), d.Stage, d.Session, d.StageIndex, d.Since
+				if d.State == api.DaemonConnected && d.Stage != "" {
+					hv.State = api.HostBusy
 				}
 			} else if ph := phase[h.Name]; ph != "" && len(cv.Sessions) > 0 {
-				hv.State = ph
+				hv.State = api.HostState(ph)
 			}
 			cv.Hosts = append(cv.Hosts, hv)
 		}
@@ -323,76 +262,6 @@ func (v *Views) clusters(ctx context.Context, active []*store.Session) ([]Cluste
 }
 
 // ---- suites ----
-
-// SuitesView lists the suites and the definition problems.
-type SuitesView struct {
-	Suites []SuiteView `json:"suites"`
-	// Broken lists the suites that did not load, with their errors.
-	Broken []BrokenView `json:"broken"`
-	// Errors and Warnings are all the diagnostics, by file and line.
-	Errors   []DiagnosticView `json:"errors"`
-	Warnings []DiagnosticView `json:"warnings"`
-	// SchedulerOff: the scheduler is disabled ([scheduler] enabled = 0),
-	// no suite runs on its schedule.
-	SchedulerOff bool `json:"scheduler_off"`
-	// Repos are the definition repositories as last loaded (when), with
-	// their revisions and sync errors.
-	Repos  []catalog.RepoStatus `json:"repos"`
-	Loaded time.Time            `json:"loaded,omitzero"`
-}
-
-// SuiteView is one suite's definition summary and recent results.
-type SuiteView struct {
-	Name         string         `json:"name"`
-	File         string         `json:"file"`
-	Clusters     []string       `json:"clusters"`
-	Machines     []string       `json:"machines"`
-	Cases        []string       `json:"cases"`
-	Schedule     string         `json:"schedule"` // the cron dict, as written
-	Next         time.Time      `json:"next,omitzero"`
-	Enabled      bool           `json:"enabled"`
-	Pending      bool           `json:"pending"` // a scheduled run waits for the running one
-	AlertEmails  []string       `json:"alert_emails"`
-	AlertSuccess string         `json:"alert_success"`
-	AlertFailure string         `json:"alert_failure"`
-	Running      bool           `json:"running"`
-	Recent       []SessionBrief `json:"recent"` // newest first
-	// Errors and warnings of the suite's files (a suite that loaded can
-	// have warnings, or errors in a newer version of its files when the
-	// last good definition is kept).
-	Diagnostics []DiagnosticView `json:"diagnostics"`
-}
-
-// SessionBrief is one cell of a pass/fail strip.
-type SessionBrief struct {
-	ID      int64              `json:"id"`
-	State   store.SessionState `json:"state"`
-	Created time.Time          `json:"created"`
-}
-
-// BrokenView is a definition that did not load.
-type BrokenView struct {
-	Kind   string           `json:"kind"` // suite or cluster
-	Name   string           `json:"name"`
-	File   string           `json:"file"`
-	Errors []DiagnosticView `json:"errors"`
-}
-
-// DiagnosticView is a definition problem at file:line.
-type DiagnosticView struct {
-	Severity string `json:"severity"`
-	File     string `json:"file"`
-	Line     int    `json:"line"`
-	Message  string `json:"message"`
-}
-
-// Where is file:line, or file when the line is unknown.
-func (d DiagnosticView) Where() string {
-	if d.Line > 0 {
-		return fmt.Sprintf("%s:%d", d.File, d.Line)
-	}
-	return d.File
-}
 
 func diagView(d definition.Diagnostic) DiagnosticView {
 	return DiagnosticView{Severity: d.Severity.String(), File: d.File, Line: d.Line, Message: d.Message}
@@ -502,19 +371,9 @@ func scheduleText(s map[string]any) string {
 
 // ---- history ----
 
-// HistoryQuery selects a page of the history.
-type HistoryQuery struct {
-	Suite   string               `json:"suite,omitempty"`
-	States  []store.SessionState `json:"states,omitempty"`
-	From    string               `json:"from,omitempty"` // YYYY-MM-DD, UTC, inclusive
-	To      string               `json:"to,omitempty"`   // YYYY-MM-DD, UTC, inclusive
-	Page    int                  `json:"page"`           // from 1
-	PerPage int                  `json:"per_page"`
-}
-
 // History paging limits.
 const (
-	DefaultPerPage = 50
+	DefaultPerPage = api.DefaultPerPage
 	MaxPerPage     = 500
 	maxPage        = 10_000_000
 )
@@ -574,40 +433,6 @@ func ParseHistoryQuery(q url.Values) (HistoryQuery, error) {
 	return h, nil
 }
 
-// Values renders the query as URL parameters (page left out when 1).
-func (h HistoryQuery) Values() url.Values {
-	q := url.Values{}
-	if h.Suite != "" {
-		q.Set("suite", h.Suite)
-	}
-	for _, s := range h.States {
-		q.Add("state", string(s))
-	}
-	if h.From != "" {
-		q.Set("from", h.From)
-	}
-	if h.To != "" {
-		q.Set("to", h.To)
-	}
-	if h.PerPage != 0 && h.PerPage != DefaultPerPage {
-		q.Set("per_page", strconv.Itoa(h.PerPage))
-	}
-	if h.Page > 1 {
-		q.Set("page", strconv.Itoa(h.Page))
-	}
-	return q
-}
-
-// HistoryView is one page of the history.
-type HistoryView struct {
-	Query    HistoryQuery     `json:"query"`
-	Sessions []*store.Session `json:"sessions"`
-	Total    int              `json:"total"`
-	Pages    int              `json:"pages"`
-	// Suites are the loaded suites' names, for the filter.
-	Suites []string `json:"suites"`
-}
-
 // History returns one page of the sessions matching q, newest first.
 func (v *Views) History(ctx context.Context, q HistoryQuery) (*HistoryView, error) {
 	if q.Page < 1 {
@@ -647,44 +472,6 @@ func (v *Views) History(ctx context.Context, q HistoryQuery) (*HistoryView, erro
 }
 
 // ---- one session ----
-
-// SessionView is a session's matrix of stages and slaves, without the
-// scripts (fetch one with Script), with its events and collected logs.
-type SessionView struct {
-	*store.Session
-	Duration Duration `json:"duration"` // so far, while running
-	// Slaves are the matrix's columns: the session's machines in order.
-	Slaves []string `json:"slaves"`
-	// Stages are its rows, in execution order; planned stages that have
-	// not started are included (Planned), pending.
-	Stages []StageRow      `json:"stages"`
-	Events []store.Event   `json:"events"`
-	Logs   []store.LogFile `json:"logs"`
-}
-
-// StageRow is one stage with a cell per slave.
-type StageRow struct {
-	Index   int          `json:"index"`
-	Name    string       `json:"name"`
-	Case    string       `json:"case,omitempty"`
-	Started time.Time    `json:"started,omitzero"`
-	Ended   time.Time    `json:"ended,omitzero"`
-	Planned bool         `json:"planned,omitempty"`
-	Status  store.Status `json:"status"` // summarised over the cells
-	Cells   []Cell       `json:"cells"`  // aligned with SessionView.Slaves
-}
-
-// Cell is one slave's result of a stage (Status pending when none yet).
-type Cell struct {
-	Slave       string       `json:"slave"`
-	Status      store.Status `json:"status"`
-	ExitCode    *int         `json:"exit_code"`
-	Start       time.Time    `json:"start,omitzero"`
-	End         time.Time    `json:"end,omitzero"`
-	Duration    Duration     `json:"duration"` // so far, while running
-	Message     string       `json:"message,omitempty"`
-	OutputBytes int64        `json:"output_bytes"`
-}
 
 // Session returns the view of session id (store.ErrNotFound when absent).
 func (v *Views) Session(ctx context.Context, id int64) (*SessionView, error) {

@@ -469,8 +469,8 @@ func testStats(t *testing.T, open func(*testing.T) store.Store) {
 	if !reflect.DeepEqual(st.ByState, wantStates) {
 		t.Errorf("ByState = %v, want %v", st.ByState, wantStates)
 	}
-	if st.MeanDuration != 20*time.Second {
-		t.Errorf("MeanDuration = %v, want 20s (of the three finished sessions with times)", st.MeanDuration)
+	if st.MeanDurationNs != 20*time.Second {
+		t.Errorf("MeanDuration = %v, want 20s (of the three finished sessions with times)", st.MeanDurationNs)
 	}
 	if r, ok := st.PassRate(); !ok || r < 0.666 || r > 0.667 {
 		t.Errorf("PassRate = %v, %v, want 2/3", r, ok)
@@ -493,7 +493,7 @@ func testStats(t *testing.T, open func(*testing.T) store.Store) {
 	if err != nil {
 		t.Fatalf("Stats of an empty window: %v", err)
 	}
-	if empty.Sessions != 0 || len(empty.PerDay) != 0 || empty.MeanDuration != 0 {
+	if empty.Sessions != 0 || len(empty.PerDay) != 0 || empty.MeanDurationNs != 0 {
 		t.Errorf("empty window: %+v", empty)
 	}
 	if _, ok := empty.PassRate(); ok {
