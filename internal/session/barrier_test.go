@@ -126,7 +126,7 @@ func runSessionCtx(t *testing.T, ctx context.Context, suite *definition.Suite, d
 		cancel = make(chan struct{})
 	}
 	r := &barrierEngine{store: st, disp: disp, log: testLogger(t), session: s, suite: suite, stages: plan(suite, nil),
-		timeout: time.Minute, grace: time.Second, cancelReq: cancel, now: time.Now, webPort: 8080, webProto: "http"}
+		timeout: time.Minute, grace: time.Second, cancelReq: cancel, clock: realClock{}, webPort: 8080, webProto: "http"}
 	state, reason := r.run(ctx)
 	d, err := store.Detail(context.Background(), st, s.ID)
 	if err != nil {
