@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -436,5 +437,31 @@ func TestLogCollection(t *testing.T) {
 	}
 	if evs := h.Events(s.ID); !slices.Contains(evs, "logs: logs of m2: [/tmp/core: no such file or directory]") {
 		t.Errorf("events %q", evs)
+	}
+}
+
+// TestStageCommand: what a slave is given to run a stage: the suite's
+// stage timeout or else the master's, the kill grace, the environment.
+func TestStageCommand(t *testing.T) {
+	for _, tt := range []struct {
+		suiteTimeout float64
+		want         time.Duration
+	}{{0, 3 * time.Minute}, {2.5, 2500 * time.Millisecond}} {
+		suite := testSuite()
+		suite.StageTimeout = tt.suiteTimeout
+		h := sessiontest.New(t, suite)
+		h.Manager.Settings.StageTimeout, h.Manager.Settings.KillGrace = 3*time.Minute, 7*time.Second
+		s := h.Run("ts")
+		for _, r := range h.Slaves.Runs() {
+			if r.Cmd.Timeout != tt.want || r.Cmd.Grace != 7*time.Second {
+				t.Errorf("suite timeout %v: %s on %s: timeout %s, grace %s", tt.suiteTimeout, r.Cmd.StageName, r.Slave, r.Cmd.Timeout, r.Cmd.Grace)
+			}
+			for _, env := range []string{"XRDTEST_SESSION=" + strconv.FormatInt(s.ID, 10), "XRDTEST_SUITE=ts", "XRDTEST_STAGE=" + r.Cmd.StageName,
+				"XRDTEST_SLAVE=" + r.Slave} {
+				if !slices.Contains(r.Cmd.Env, env) {
+					t.Errorf("%s on %s: no %s in %q", r.Cmd.StageName, r.Slave, env, r.Cmd.Env)
+				}
+			}
+		}
 	}
 }
