@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/session"
 	"github.com/xrdtest/xrdtest/internal/session/sessiontest"
 	"github.com/xrdtest/xrdtest/internal/store"
@@ -464,4 +465,75 @@ func TestStageCommand(t *testing.T) {
 			}
 		}
 	}
+}
+
+func cluster(name string, hosts ...string) *definition.Cluster {
+	c := &definition.Cluster{Name: name}
+	for _, h := range hosts {
+		c.Hosts = append(c.Hosts, &definition.Host{Name: h})
+	}
+	return c
+}
+
+// TestClusters: a session starts its suite's clusters before it waits
+// for the slaves and stops them after its last stage; a cluster that
+// cannot start fails the session, and the clusters started are stopped.
+// A cluster in use cannot be stopped by hand.
+func TestClusters(t *testing.T) {
+	suite := testSuite()
+	suite.Clusters = []string{"c1", "c2"}
+	t.Run("started and stopped", func(t *testing.T) {
+		h := sessiontest.New(t, suite)
+		h.UseClusters(cluster("c1", "m1", "m2"), cluster("c2", "m3"))
+		release := make(chan struct{})
+		h.Slaves.On("m1", "suite_init", sessiontest.BlockUntil(release))
+		s := h.Start("ts")
+		h.Slaves.Await(t, sessiontest.Event{Kind: sessiontest.Started, Slave: "m1", Stage: "suite_init"})
+		if err := h.Manager.StopCluster(context.Background(), "c2", "test"); !errors.Is(err, session.ErrClusterInUse) {
+			t.Errorf("stop of a cluster in use: %v", err)
+		}
+		close(release)
+		if s = h.Wait(s.ID); s.State != store.SessionPassed {
+			t.Fatalf("%s (%s)", s.State, s.Reason)
+		}
+		var order []string
+		for _, e := range h.Slaves.Events() {
+			switch e.Kind {
+			case sessiontest.ClusterStarted, sessiontest.ClusterStopped:
+				order = append(order, string(e.Kind)+" "+e.Detail)
+			case sessiontest.Started:
+				if e.Stage == "suite_init" && e.Slave == "m1" {
+					order = append(order, "suite_init")
+				}
+			case sessiontest.Ended:
+				if e.Stage == "suite_finalize" && e.Slave == "m1" {
+					order = append(order, "suite_finalize")
+				}
+			}
+		}
+		want := []string{"cluster started c1", "cluster started c2", "suite_init", "suite_finalize", "cluster stopped c1", "cluster stopped c2"}
+		if !slices.Equal(order, want) {
+			t.Errorf("order %q, want %q", order, want)
+		}
+		if evs := h.Events(s.ID); !slices.Contains(evs, "cluster: starting cluster c2") || !slices.Contains(evs, "cluster: m3: booting") {
+			t.Errorf("events %q", evs)
+		}
+		if err := h.Manager.StopCluster(context.Background(), "c1", "test"); !errors.Is(err, session.ErrClusterNotRunning) {
+			t.Errorf("stop of a stopped cluster: %v", err)
+		}
+	})
+	t.Run("start fails", func(t *testing.T) {
+		h := sessiontest.New(t, suite)
+		h.UseClusters(cluster("c1", "m1", "m2"), cluster("c2", "m3")).FailStart("c2", errors.New("no hypervisor"))
+		s := h.Run("ts")
+		if s.State != store.SessionFailed || s.Reason != "cannot start cluster c2: no hypervisor" {
+			t.Errorf("%s (%s)", s.State, s.Reason)
+		}
+		for _, c := range []string{"c1", "c2"} {
+			h.Slaves.Await(t, sessiontest.Event{Kind: sessiontest.ClusterStopped, Detail: c})
+		}
+		if runs := h.Slaves.Runs(); len(runs) > 0 {
+			t.Errorf("%d stages ran", len(runs))
+		}
+	})
 }

@@ -14,6 +14,9 @@
 //     assertions compare the numbers (Run.Start, Run.End), not times,
 //     and Slaves.Await blocks until an event happened instead of
 //     sleeping.
+//   - Clusters is a hypervisor.Backend whose clusters connect their
+//     hosts' slaves when they start (Harness.UseClusters); a start fails
+//     on command (FailStart).
 //   - Clock is a fake session.Clock, moved by Advance.
 //   - Harness wires a session.Manager to all of that and to a SQLite
 //     store in t.TempDir() (opened in about 5 ms; there is no

@@ -75,6 +75,22 @@ func New(t testing.TB, suites ...*definition.Suite) *Harness {
 	return h
 }
 
+// UseClusters makes the Manager start and stop the suites' clusters
+// (physical machines, with no clusters, are the default): it adds the
+// clusters to the definitions and returns the Clusters backend. Their
+// hosts' slaves are disconnected until their cluster starts.
+func (h *Harness) UseClusters(clusters ...*definition.Cluster) *Clusters {
+	c := &Clusters{Slaves: h.Slaves}
+	h.Defs.Clusters = append(h.Defs.Clusters, clusters...)
+	for _, cl := range clusters {
+		for _, host := range cl.Hosts {
+			h.Slaves.Disconnect(host.Name)
+		}
+	}
+	h.Manager.Clusters, h.Manager.Tokens = c, Tokens{}
+	return c
+}
+
 // Start starts a session of suite (only the given cases, when some are).
 func (h *Harness) Start(suite string, cases ...string) *store.Session {
 	h.T.Helper()

@@ -282,14 +282,16 @@ type EventKind string
 
 // The kinds of Event.
 const (
-	Waiting       EventKind = "waiting"      // WaitForSlaves called; Detail: the names
-	Connected     EventKind = "connected"    // a slave (re)connected
-	Disconnected  EventKind = "disconnected" // a slave's connection dropped
-	Started       EventKind = "started"      // a stage started on a slave
-	Ended         EventKind = "ended"        // it ended; Status, Detail: the outcome's message
-	SyncCalled    EventKind = "sync"         // a stage made a sync call; Detail: "barrier NAME", ...
-	SyncAnswered  EventKind = "synced"       // its answer; Detail: "barrier NAME: " + "ok" or why it failed
-	LogsCollected EventKind = "logs"         // CollectLogs called; Detail: the paths
+	Waiting        EventKind = "waiting"         // WaitForSlaves called; Detail: the names
+	Connected      EventKind = "connected"       // a slave (re)connected
+	Disconnected   EventKind = "disconnected"    // a slave's connection dropped
+	Started        EventKind = "started"         // a stage started on a slave
+	Ended          EventKind = "ended"           // it ended; Status, Detail: the outcome's message
+	SyncCalled     EventKind = "sync"            // a stage made a sync call; Detail: "barrier NAME", ...
+	SyncAnswered   EventKind = "synced"          // its answer; Detail: "barrier NAME: " + "ok" or why it failed
+	LogsCollected  EventKind = "logs"            // CollectLogs called; Detail: the paths
+	ClusterStarted EventKind = "cluster started" // Clusters.StartCluster called; Detail: the cluster
+	ClusterStopped EventKind = "cluster stopped" // Clusters.StopCluster called; Detail: the cluster
 )
 
 // Event is one thing the simulated slaves did or had done to them.
