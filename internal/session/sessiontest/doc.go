@@ -40,6 +40,7 @@
 //   - the reconnect grace of Disconnect runs on Slaves.Clock: with the
 //     fake one a test loses the slave by advancing it.
 //
-// Measured on the 2-core test machine: each test of package session takes
-// 10 to 40 ms (the whole package 0.8 s), 100 to 250 ms under -race.
+// Measured on the shared 2-core test machine: a test of one session in
+// package session takes 10 to 50 ms (the package 1 to 2 s), 100 to
+// 250 ms under -race (the package 6 s).
 package sessiontest
