@@ -47,7 +47,7 @@ type barrierEngine struct {
 	caseEnded func(caseName string)
 	// results writes the current stage's results in batches.
 	results *resultBatcher
-	now     func() time.Time
+	clock   Clock
 	// observe is told of every stage that ran on a slave (nil: nobody).
 	observe func(kind StageKind, r *store.Result)
 }
@@ -159,9 +159,9 @@ func firstNonEmpty(ss ...string) string {
 // skipped for that reason. afterCancel tells that the session was already
 // cancelled: such a stage (a finalize) is not cancelled again.
 func (r *barrierEngine) runStage(ctx context.Context, ps plannedStage, lost map[string]bool, skip string, afterCancel bool) stageVerdict {
-	st := &store.Stage{SessionID: r.session.ID, Index: ps.index, Name: ps.name, Case: ps.cas, Started: r.now()}
+	st := &store.Stage{SessionID: r.session.ID, Index: ps.index, Name: ps.name, Case: ps.cas, Started: r.clock.Now()}
 	r.put(ctx, st)
-	r.results = newResultBatcher(ctx, r.store, r.log, r.notify)
+	r.results = newResultBatcher(ctx, r.store, r.log, r.notify, r.clock)
 	log := r.log.With("stage", ps.name)
 
 	var v stageVerdict
@@ -198,7 +198,7 @@ func (r *barrierEngine) runStage(ctx context.Context, ps plannedStage, lost map[
 		case lostBefore[slave]:
 			res.Status, res.Message = store.StatusSkipped, "the slave was lost earlier in the session"
 		case ps.script.NoOp():
-			now := r.now()
+			now := r.clock.Now()
 			res.Status, res.Start, res.End, res.Message = store.StatusPassed, now, now, "no script: nothing to run"
 		default:
 			wg.Add(1)
@@ -228,7 +228,7 @@ func (r *barrierEngine) runStage(ctx context.Context, ps plannedStage, lost map[
 	}
 	wg.Wait()
 	r.results.close()
-	st.Ended = r.now()
+	st.Ended = r.clock.Now()
 	r.put(ctx, st)
 	if !v.ok() {
 		log.Info("stage did not pass", "failed", v.failed, "lost", v.lost, "cancelled", v.cancelled)
@@ -255,12 +255,12 @@ func (r *barrierEngine) dispatch(ctx context.Context, ps plannedStage, slave str
 		disks = h.Disks
 	}
 	res.Script = substitute(ps.script.Text, tagValues{slaveName: slave, webPort: r.webPort, webProto: r.webProto, disks: disks})
-	res.Status, res.Start = store.StatusRunning, r.now()
+	res.Status, res.Start = store.StatusRunning, r.clock.Now()
 	r.results.putLater(res)
 
 	w, err := r.store.OutputWriter(r.session.ID, ps.index, slave)
 	if err != nil {
-		out := Outcome{Status: store.StatusFailed, Start: res.Start, End: r.now(), Message: "cannot store output: " + err.Error()}
+		out := Outcome{Status: store.StatusFailed, Start: res.Start, End: r.clock.Now(), Message: "cannot store output: " + err.Error()}
 		r.record(ctx, ps, res, out)
 		return out
 	}
@@ -299,7 +299,7 @@ func (r *barrierEngine) record(ctx context.Context, ps plannedStage, res *store.
 	}
 	res.End = out.End
 	if res.End.IsZero() {
-		res.End = r.now()
+		res.End = r.clock.Now()
 	}
 	r.putResult(ctx, res)
 	if r.observe != nil {

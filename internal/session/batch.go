@@ -22,11 +22,12 @@ type resultBatcher struct {
 	st     store.Store
 	log    *slog.Logger
 	notify func()
+	clock  Clock
 
 	mu      sync.Mutex
 	queue   []store.Result
 	later   map[string]store.Result // held back, by slave
-	timer   *time.Timer             // releases later
+	timer   Timer                   // releases later
 	stopped bool                    // kick is closed
 	kick    chan struct{}
 	drained *sync.Cond
@@ -39,8 +40,8 @@ type resultBatcher struct {
 // long, or ended.
 const runningDelay = time.Second
 
-func newResultBatcher(ctx context.Context, st store.Store, log *slog.Logger, notify func()) *resultBatcher {
-	b := &resultBatcher{st: st, log: log, notify: notify, kick: make(chan struct{}, 1), done: make(chan struct{})}
+func newResultBatcher(ctx context.Context, st store.Store, log *slog.Logger, notify func(), clock Clock) *resultBatcher {
+	b := &resultBatcher{st: st, log: log, notify: notify, clock: clock, kick: make(chan struct{}, 1), done: make(chan struct{})}
 	b.drained = sync.NewCond(&b.mu)
 	go b.run(context.WithoutCancel(ctx))
 	return b
@@ -69,7 +70,7 @@ func (b *resultBatcher) putLater(res *store.Result) {
 	}
 	b.later[res.Slave] = *res
 	if b.timer == nil {
-		b.timer = time.AfterFunc(runningDelay, b.release)
+		b.timer = b.clock.AfterFunc(runningDelay, b.release)
 	}
 }
 

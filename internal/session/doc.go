@@ -9,4 +9,8 @@
 // their connection, log collection; package daemons implements it over
 // gRPC), hypervisor.Backend (clusters), TokenIssuer and store.Store. It
 // knows nothing of gRPC or HTTP.
+//
+// Its tests run whole sessions of the Manager against simulated slaves
+// (package sessiontest), in milliseconds; the tests of package master
+// run them end to end, with real slave processes.
 package session

@@ -57,6 +57,9 @@ type Manager struct {
 	// a running session has ended and its results are recorded (the CASE
 	// alert mails); it must not block for long.
 	CaseEnded func(s *store.Session, suite *definition.Suite, caseName string)
+	// Clock dates what the sessions record and times the hold-back of
+	// running results (nil: the real time).
+	Clock Clock
 
 	mu       sync.Mutex
 	running  map[int64]*activeSession
@@ -272,7 +275,7 @@ func (m *Manager) update(ctx context.Context, s *store.Session) {
 
 // finish records the final state of a session.
 func (m *Manager) finish(ctx context.Context, s *store.Session, state store.SessionState, reason string) {
-	s.State, s.Reason, s.Ended = state, reason, time.Now()
+	s.State, s.Reason, s.Ended = state, reason, m.clock().Now()
 	m.update(ctx, s)
 	msg := string(state)
 	if reason != "" {
@@ -355,7 +358,7 @@ func (m *Manager) execute(ctx context.Context, s *store.Session, suite *definiti
 		return
 	}
 
-	s.State, s.Started = store.SessionRunning, time.Now()
+	s.State, s.Started = store.SessionRunning, m.clock().Now()
 	m.update(ctx, s)
 	m.event(ctx, s.ID, "started", "all slaves connected: "+strings.Join(s.Machines, ", "))
 	timeout := m.Settings.StageTimeout
@@ -365,7 +368,7 @@ func (m *Manager) execute(ctx context.Context, s *store.Session, suite *definiti
 	run := &barrierEngine{
 		store: m.Store, disp: m.Slaves, log: log, session: s, suite: suite, hosts: hosts,
 		stages: plan(suite, s.Cases), webPort: m.Settings.WebPort, webProto: m.Settings.WebProto,
-		timeout: timeout, grace: m.Settings.KillGrace, cancelReq: a.cancel, changed: m.Changed, now: time.Now,
+		timeout: timeout, grace: m.Settings.KillGrace, cancelReq: a.cancel, changed: m.Changed, clock: m.clock(),
 		sync: m.Sync, observe: m.ObserveStage,
 	}
 	if m.CaseEnded != nil {
