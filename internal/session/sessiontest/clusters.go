@@ -3,6 +3,7 @@ package sessiontest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/xrdtest/xrdtest/internal/hypervisor"
@@ -42,6 +43,12 @@ func (c *Clusters) StartCluster(ctx context.Context, spec hypervisor.ClusterSpec
 	if err != nil {
 		return err
 	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if c.Running(name) {
+		return fmt.Errorf("start cluster %s: %w", name, hypervisor.ErrAlreadyStarted)
+	}
 	var hosts []string
 	for _, h := range spec.Cluster.Hosts {
 		if spec.Tokens[h.Name] == "" {
@@ -73,8 +80,24 @@ func (c *Clusters) StopCluster(ctx context.Context, name string) error {
 	return nil
 }
 
-// Running reports whether the cluster was started and not stopped (the
-// optional interface Manager.StopCluster asks).
+// Clusters implements hypervisor.Backend.
+func (c *Clusters) Clusters() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]string, 0, len(c.hosts))
+	for name := range c.hosts {
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Capacity implements hypervisor.Backend: room for anything.
+func (c *Clusters) Capacity(context.Context) (hypervisor.Capacity, error) {
+	return hypervisor.Capacity{MemoryKiB: 64 << 20, FreeMemoryKiB: 64 << 20, CPUs: 64}, nil
+}
+
+// Running implements hypervisor.Backend.
 func (c *Clusters) Running(name string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
