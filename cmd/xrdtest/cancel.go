@@ -9,13 +9,9 @@ import (
 // runCancel is `xrdtest cancel SESSION`.
 func runCancel(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmd := newClientCommand("cancel", "usage: xrdtest cancel SESSION\n\nCancels a session: its running stage is stopped, its finalize stages still run.", stdout, stderr)
-	id, code, ok := cmd.sessionArg(args)
+	id, c, code, ok := cmd.connectSession(args)
 	if !ok {
 		return code
-	}
-	c, err := cmd.client()
-	if err != nil {
-		return cmd.fail(1, err)
 	}
 	if _, err := c.Cancel(ctx, id, who()); err != nil {
 		return cmd.fail(1, err)

@@ -170,18 +170,31 @@ func (c *clientCommand) parse(args []string, min, max int) (pos []string, code i
 	return pos, 0, true
 }
 
-// sessionArg parses args whose one positional argument is a session id;
-// see parse.
-func (c *clientCommand) sessionArg(args []string) (id int64, code int, ok bool) {
-	pos, code, ok := c.parse(args, 1, 1)
+// connect is parse, then the client of --master, --token and --ca (a
+// bad --ca: status 1).
+func (c *clientCommand) connect(args []string, min, max int) (pos []string, cl *api.Client, code int, ok bool) {
+	if pos, code, ok = c.parse(args, min, max); !ok {
+		return nil, nil, code, false
+	}
+	cl, err := c.client()
+	if err != nil {
+		return nil, nil, c.fail(1, err), false
+	}
+	return pos, cl, 0, true
+}
+
+// connectSession is connect for a command whose one positional argument
+// is a session id.
+func (c *clientCommand) connectSession(args []string) (id int64, cl *api.Client, code int, ok bool) {
+	pos, cl, code, ok := c.connect(args, 1, 1)
 	if !ok {
-		return 0, code, false
+		return 0, nil, code, false
 	}
 	id, err := parseID(pos[0])
 	if err != nil {
-		return 0, c.fail(2, err), false
+		return 0, nil, c.fail(2, err), false
 	}
-	return id, 0, true
+	return id, cl, 0, true
 }
 
 // fail prints err as the command's and returns status: 2 for bad

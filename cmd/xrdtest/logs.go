@@ -17,13 +17,9 @@ func runLogs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	follow := cmd.Bool("f", false, "follow the session while it runs")
 	stageFilter := cmd.String("stage", "", "only this stage (name)")
 	slaveFilter := cmd.String("slave", "", "only this slave")
-	id, code, ok := cmd.sessionArg(args)
+	id, c, code, ok := cmd.connectSession(args)
 	if !ok {
 		return code
-	}
-	c, err := cmd.client()
-	if err != nil {
-		return cmd.fail(1, err)
 	}
 	printed := map[string]bool{}
 	for {

@@ -18,12 +18,9 @@ import (
 func runReload(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmd := newClientCommand("reload", "usage: xrdtest reload [--json]\n\nFetches the master's git repositories now and loads the definitions again.\nRunning sessions keep the definitions they started with. Exits 1 when a\nrepository could not be fetched or a definition has errors.", stdout, stderr)
 	asJSON := cmd.Bool("json", false, "print the master's report as JSON")
-	if _, code, ok := cmd.parse(args, 0, 0); !ok {
+	_, c, code, ok := cmd.connect(args, 0, 0)
+	if !ok {
 		return code
-	}
-	c, err := cmd.client()
-	if err != nil {
-		return cmd.fail(1, err)
 	}
 	rep, err := c.Reload(ctx, who())
 	if err != nil {

@@ -10,13 +10,9 @@ import (
 func runRerun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmd := newClientCommand("rerun", "usage: xrdtest rerun [--wait] SESSION\n\nStarts a new session of the suite and test cases of SESSION, by the current\ndefinitions.", stdout, stderr)
 	wait := cmd.Bool("wait", false, "wait for the new session to end, print what happened and exit non-zero unless it passed")
-	id, code, ok := cmd.sessionArg(args)
+	id, c, code, ok := cmd.connectSession(args)
 	if !ok {
 		return code
-	}
-	c, err := cmd.client()
-	if err != nil {
-		return cmd.fail(1, err)
 	}
 	s, err := c.Rerun(ctx, id, who())
 	if err != nil {

@@ -16,13 +16,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	wait := cmd.Bool("wait", false, "wait for the session to end, print what happened and exit non-zero unless it passed")
 	var cases listFlag
 	cmd.Var(&cases, "case", "run only this test case (repeatable)")
-	pos, code, ok := cmd.parse(args, 1, 1)
+	pos, c, code, ok := cmd.connect(args, 1, 1)
 	if !ok {
 		return code
-	}
-	c, err := cmd.client()
-	if err != nil {
-		return cmd.fail(1, err)
 	}
 	s, err := c.Start(ctx, pos[0], cases, who())
 	if err != nil {

@@ -14,12 +14,9 @@ import (
 // runSuiteList is `xrdtest suite list`.
 func runSuiteList(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmd := newClientCommand("suite list", "usage: xrdtest suite list\n\nLists the suites with their schedule: enabled or not, and the next run.", stdout, stderr)
-	if _, code, ok := cmd.parse(args, 0, 0); !ok {
+	_, c, code, ok := cmd.connect(args, 0, 0)
+	if !ok {
 		return code
-	}
-	c, err := cmd.client()
-	if err != nil {
-		return cmd.fail(1, err)
 	}
 	suites, err := c.Suites(ctx)
 	if err != nil {
@@ -69,13 +66,9 @@ func runSuiteEnable(on bool) runFunc {
 	}[on]
 	return func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		cmd := newClientCommand("suite "+verb, usage, stdout, stderr)
-		pos, code, ok := cmd.parse(args, 1, 1)
+		pos, c, code, ok := cmd.connect(args, 1, 1)
 		if !ok {
 			return code
-		}
-		c, err := cmd.client()
-		if err != nil {
-			return cmd.fail(1, err)
 		}
 		if _, err := c.SetEnabled(ctx, pos[0], on, who()); err != nil {
 			return cmd.fail(1, err)

@@ -325,9 +325,26 @@ func decodeBody(r *http.Request, limit int64, v any, emptyOK bool) error {
 	return nil
 }
 
-// byBody is the optional body of the actions that take nothing else.
-type byBody struct {
-	By string `json:"by"`
+// actionCaller reads the optional body of the actions that take nothing
+// else, {"by": "user"}, and returns who asks.
+func actionCaller(r *http.Request) (Caller, error) {
+	var req struct {
+		By string `json:"by"`
+	}
+	if err := decodeBody(r, 1<<16, &req, true); err != nil {
+		return Caller{}, err
+	}
+	return caller(r, req.By), nil
+}
+
+// sessionAction reads the session id of the path and the caller.
+func sessionAction(r *http.Request) (int64, Caller, error) {
+	id, err := sessionID(r)
+	if err != nil {
+		return 0, Caller{}, err
+	}
+	c, err := actionCaller(r)
+	return id, c, err
 }
 
 func (a *API) startSession(r *http.Request) (any, error) {
@@ -348,15 +365,11 @@ func (a *API) startSession(r *http.Request) (any, error) {
 
 // rerun starts a new session of a session's suite and cases.
 func (a *API) rerun(r *http.Request) (any, error) {
-	id, err := sessionID(r)
+	id, c, err := sessionAction(r)
 	if err != nil {
 		return nil, err
 	}
-	var req byBody
-	if err := decodeBody(r, 1<<16, &req, true); err != nil {
-		return nil, err
-	}
-	s, err := a.Actions.Rerun(r.Context(), caller(r, req.By), id, nil)
+	s, err := a.Actions.Rerun(r.Context(), c, id, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -364,15 +377,11 @@ func (a *API) rerun(r *http.Request) (any, error) {
 }
 
 func (a *API) cancel(r *http.Request) (any, error) {
-	id, err := sessionID(r)
+	id, c, err := sessionAction(r)
 	if err != nil {
 		return nil, err
 	}
-	var req byBody
-	if err := decodeBody(r, 1<<16, &req, true); err != nil {
-		return nil, err
-	}
-	if err := a.Actions.Cancel(caller(r, req.By), id); err != nil {
+	if err := a.Actions.Cancel(c, id); err != nil {
 		return nil, err
 	}
 	return Reply{http.StatusAccepted, map[string]any{"cancelling": id}}, nil
@@ -396,12 +405,12 @@ func (a *API) setEnabled(r *http.Request) (any, error) {
 
 // stopCluster stops a cluster no session uses.
 func (a *API) stopCluster(r *http.Request) (any, error) {
-	var req byBody
-	if err := decodeBody(r, 1<<16, &req, true); err != nil {
+	c, err := actionCaller(r)
+	if err != nil {
 		return nil, err
 	}
 	name := r.PathValue("name")
-	if err := a.Actions.StopCluster(r.Context(), caller(r, req.By), name); err != nil {
+	if err := a.Actions.StopCluster(r.Context(), c, name); err != nil {
 		return nil, err
 	}
 	return map[string]any{"cluster": name, "stopped": true}, nil
@@ -409,9 +418,9 @@ func (a *API) stopCluster(r *http.Request) (any, error) {
 
 // reload fetches the git repositories and loads the definitions again.
 func (a *API) reload(r *http.Request) (any, error) {
-	var req byBody
-	if err := decodeBody(r, 1<<16, &req, true); err != nil {
+	c, err := actionCaller(r)
+	if err != nil {
 		return nil, err
 	}
-	return a.Actions.ReloadDefinitions(r.Context(), caller(r, req.By))
+	return a.Actions.ReloadDefinitions(r.Context(), c)
 }

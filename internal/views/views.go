@@ -23,28 +23,6 @@ import (
 	"github.com/xrdtest/xrdtest/internal/store"
 )
 
-// The views are the API's wire types (internal/api): the pages render the
-// same values the API sends.
-type (
-	Dashboard       = api.Dashboard
-	SessionProgress = api.SessionProgress
-	StageProgress   = api.StageProgress
-	StatsView       = api.StatsView
-	ClusterView     = api.ClusterView
-	HostView        = api.HostView
-	SuitesView      = api.SuitesView
-	SuiteView       = api.SuiteView
-	SessionBrief    = api.SessionBrief
-	BrokenView      = api.BrokenView
-	DiagnosticView  = api.DiagnosticView
-	HistoryQuery    = api.HistoryQuery
-	HistoryView     = api.HistoryView
-	SessionView     = api.SessionView
-	StageRow        = api.StageRow
-	Cell            = api.Cell
-	Duration        = api.Duration
-)
-
 // Views builds what the web pages and the JSON API show. Both call the
 // same functions, so a page and its API endpoint always agree, and none
 // reads more of the history than one screen needs (no function loads all
@@ -86,10 +64,10 @@ func (v *Views) defs() *definition.Set {
 
 // Dashboard builds the front page. statsDays is the window of the
 // statistics.
-func (v *Views) Dashboard(ctx context.Context, statsDays int) (*Dashboard, error) {
+func (v *Views) Dashboard(ctx context.Context, statsDays int) (*api.Dashboard, error) {
 	now := v.now()
-	d := &Dashboard{Version: v.Version, Started: v.Started, Uptime: Duration(now.Sub(v.Started)),
-		Hypervisors: v.Hypervisors(), Slaves: []daemons.DaemonInfo{}, Active: []SessionProgress{}, NextRuns: []scheduler.NextRun{}}
+	d := &api.Dashboard{Version: v.Version, Started: v.Started, Uptime: api.Duration(now.Sub(v.Started)),
+		Hypervisors: v.Hypervisors(), Slaves: []daemons.DaemonInfo{}, Active: []api.SessionProgress{}, NextRuns: []scheduler.NextRun{}}
 	for _, di := range v.Registry.Daemons() {
 		if di.Role == api.RoleSlave {
 			d.Slaves = append(d.Slaves, di)
@@ -131,7 +109,7 @@ func (v *Views) activeSessions(ctx context.Context) ([]*store.Session, error) {
 
 // progress summarises the stages of a session, the planned ones that have
 // not started as pending.
-func (v *Views) progress(ctx context.Context, s *store.Session) (*SessionProgress, error) {
+func (v *Views) progress(ctx context.Context, s *store.Session) (*api.SessionProgress, error) {
 	stages, err := v.Store.Stages(ctx, s.ID)
 	if err != nil {
 		return nil, err
@@ -140,9 +118,9 @@ func (v *Views) progress(ctx context.Context, s *store.Session) (*SessionProgres
 	if err != nil {
 		return nil, err
 	}
-	p := &SessionProgress{Session: s, Current: -1}
+	p := &api.SessionProgress{Session: s, Current: -1}
 	for _, row := range v.stageRows(s, stages, results) {
-		sp := StageProgress{Index: row.Index, Name: row.Name, Status: row.Status, Total: len(row.Cells)}
+		sp := api.StageProgress{Index: row.Index, Name: row.Name, Status: row.Status, Total: len(row.Cells)}
 		for _, c := range row.Cells {
 			if c.Status != "" && c.Status != store.StatusPending && c.Status != store.StatusRunning {
 				sp.Done++
@@ -159,7 +137,7 @@ func (v *Views) progress(ctx context.Context, s *store.Session) (*SessionProgres
 // ---- statistics ----
 
 // Stats summarises the sessions created in the last days days (1 to 366).
-func (v *Views) Stats(ctx context.Context, days int) (*StatsView, error) {
+func (v *Views) Stats(ctx context.Context, days int) (*api.StatsView, error) {
 	if days < 1 || days > 366 {
 		return nil, fmt.Errorf("%w: days must be 1 to 366, not %d", ErrBadQuery, days)
 	}
@@ -173,7 +151,7 @@ func (v *Views) Stats(ctx context.Context, days int) (*StatsView, error) {
 	if st.PerDay == nil {
 		st.PerDay = []store.DayStats{} // [] as the other lists, not null
 	}
-	sv := &StatsView{Stats: st, Days: days, MeanDuration: Duration(st.MeanDurationNs)}
+	sv := &api.StatsView{Stats: st, Days: days, MeanDuration: api.Duration(st.MeanDurationNs)}
 	if r, ok := st.PassRate(); ok {
 		sv.PassRate = &r
 	}
@@ -196,7 +174,7 @@ func (v *Views) placements() map[string]string {
 }
 
 // Clusters lists the defined clusters and the state of their hosts.
-func (v *Views) Clusters(ctx context.Context) ([]ClusterView, error) {
+func (v *Views) Clusters(ctx context.Context) ([]api.ClusterView, error) {
 	active, err := v.activeSessions(ctx)
 	if err != nil {
 		return nil, err
@@ -204,7 +182,7 @@ func (v *Views) Clusters(ctx context.Context) ([]ClusterView, error) {
 	return v.clusters(ctx, active)
 }
 
-func (v *Views) clusters(ctx context.Context, active []*store.Session) ([]ClusterView, error) {
+func (v *Views) clusters(ctx context.Context, active []*store.Session) ([]api.ClusterView, error) {
 	defs := v.defs()
 	slaves := map[string]daemons.DaemonInfo{}
 	for _, d := range v.Registry.Daemons() {
@@ -237,14 +215,14 @@ func (v *Views) clusters(ctx context.Context, active []*store.Session) ([]Cluste
 			}
 		}
 	}
-	out := []ClusterView{}
+	out := []api.ClusterView{}
 	for _, c := range defs.Clusters {
-		cv := ClusterView{Name: c.Name, File: c.File, Network: api.Network(c.Network), Hypervisor: placed[c.Name], Sessions: users[c.Name], Hosts: []HostView{}}
+		cv := api.ClusterView{Name: c.Name, File: c.File, Network: api.Network(c.Network), Hypervisor: placed[c.Name], Sessions: users[c.Name], Hosts: []api.HostView{}}
 		if cv.Sessions == nil {
 			cv.Sessions = []int64{}
 		}
 		for _, h := range c.Hosts {
-			hv := HostView{Name: h.Name, IP: h.IP, State: api.HostDown}
+			hv := api.HostView{Name: h.Name, IP: h.IP, State: api.HostDown}
 			if d, ok := slaves[h.Name]; ok {
 				hv.State, hv.Stage, hv.Session, hv.StageIndex, hv.Since = api.HostState(d.State), d.Stage, d.Session, d.StageIndex, d.Since
 				if d.State == api.DaemonConnected && d.Stage != "" {
@@ -257,14 +235,14 @@ func (v *Views) clusters(ctx context.Context, active []*store.Session) ([]Cluste
 		}
 		out = append(out, cv)
 	}
-	slices.SortFunc(out, func(a, b ClusterView) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortFunc(out, func(a, b api.ClusterView) int { return cmp.Compare(a.Name, b.Name) })
 	return out, nil
 }
 
 // ---- suites ----
 
-func diagView(d definition.Diagnostic) DiagnosticView {
-	return DiagnosticView{Severity: d.Severity.String(), File: d.File, Line: d.Line, Message: d.Message}
+func diagView(d definition.Diagnostic) api.DiagnosticView {
+	return api.DiagnosticView{Severity: d.Severity.String(), File: d.File, Line: d.Line, Message: d.Message}
 }
 
 // inDir reports whether the diagnostic d is about file or a file in its
@@ -282,7 +260,7 @@ const recentPerSuite = 20
 
 // Suites lists every suite with its summary and last results, and the
 // definitions that did not load.
-func (v *Views) Suites(ctx context.Context) (*SuitesView, error) {
+func (v *Views) Suites(ctx context.Context) (*api.SuitesView, error) {
 	defs := v.defs()
 	next := map[string]scheduler.NextRun{}
 	if v.Scheduler != nil {
@@ -290,7 +268,7 @@ func (v *Views) Suites(ctx context.Context) (*SuitesView, error) {
 			next[n.Suite] = n
 		}
 	}
-	out := &SuitesView{Suites: []SuiteView{}, Broken: []BrokenView{}, Errors: []DiagnosticView{}, Warnings: []DiagnosticView{}, Repos: []catalog.RepoStatus{}}
+	out := &api.SuitesView{Suites: []api.SuiteView{}, Broken: []api.BrokenView{}, Errors: []api.DiagnosticView{}, Warnings: []api.DiagnosticView{}, Repos: []catalog.RepoStatus{}}
 	if v.LastReload != nil {
 		if rep := v.LastReload(); rep != nil {
 			out.Repos, out.Loaded = rep.Repos, rep.Loaded
@@ -309,10 +287,10 @@ func (v *Views) Suites(ctx context.Context) (*SuitesView, error) {
 		if err != nil {
 			return nil, err
 		}
-		sv := SuiteView{Name: s.Name, File: s.File, Clusters: s.Clusters, Machines: s.Machines, Cases: []string{},
+		sv := api.SuiteView{Name: s.Name, File: s.File, Clusters: s.Clusters, Machines: s.Machines, Cases: []string{},
 			Schedule: scheduleText(s.Schedule), Next: n.Next, Enabled: enabled || !known, Pending: n.Pending,
 			AlertEmails: s.AlertEmails, AlertSuccess: string(s.AlertSuccess), AlertFailure: string(s.AlertFailure),
-			Recent: []SessionBrief{}, Diagnostics: []DiagnosticView{}}
+			Recent: []api.SessionBrief{}, Diagnostics: []api.DiagnosticView{}}
 		// The scheduler reports a suite enabled only when it is on too.
 		if sv.Enabled && v.Scheduler != nil && !n.Enabled {
 			out.SchedulerOff = true
@@ -328,7 +306,7 @@ func (v *Views) Suites(ctx context.Context) (*SuitesView, error) {
 			return nil, err
 		}
 		for _, r := range recent {
-			sv.Recent = append(sv.Recent, SessionBrief{ID: r.ID, State: r.State, Created: r.Created})
+			sv.Recent = append(sv.Recent, api.SessionBrief{ID: r.ID, State: r.State, Created: r.Created})
 		}
 		for _, d := range defs.Diagnostics {
 			if inDir(d, s.Repo, s.File) {
@@ -337,9 +315,9 @@ func (v *Views) Suites(ctx context.Context) (*SuitesView, error) {
 		}
 		out.Suites = append(out.Suites, sv)
 	}
-	slices.SortFunc(out.Suites, func(a, b SuiteView) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortFunc(out.Suites, func(a, b api.SuiteView) int { return cmp.Compare(a.Name, b.Name) })
 	for _, f := range defs.Failed {
-		b := BrokenView{Kind: f.Kind, Name: f.Name, File: f.File, Errors: []DiagnosticView{}}
+		b := api.BrokenView{Kind: f.Kind, Name: f.Name, File: f.File, Errors: []api.DiagnosticView{}}
 		for _, d := range defs.Diagnostics.Errors() {
 			if (f.Kind == "suite" && inDir(d, f.Repo, f.File)) || (d.Repo == f.Repo && d.File == f.File) {
 				b.Errors = append(b.Errors, diagView(d))
@@ -383,10 +361,10 @@ func SessionStates() []store.SessionState { return store.AllSessionStates() }
 
 // ParseHistoryQuery reads suite, state (repeatable), from, to, page and
 // per_page; errors wrap ErrBadQuery and name the parameter.
-func ParseHistoryQuery(q url.Values) (HistoryQuery, error) {
-	h := HistoryQuery{Suite: strings.TrimSpace(q.Get("suite")), From: q.Get("from"), To: q.Get("to"), Page: 1, PerPage: DefaultPerPage}
-	bad := func(format string, args ...any) (HistoryQuery, error) {
-		return HistoryQuery{}, fmt.Errorf("%w: "+format, append([]any{ErrBadQuery}, args...)...)
+func ParseHistoryQuery(q url.Values) (api.HistoryQuery, error) {
+	h := api.HistoryQuery{Suite: strings.TrimSpace(q.Get("suite")), From: q.Get("from"), To: q.Get("to"), Page: 1, PerPage: DefaultPerPage}
+	bad := func(format string, args ...any) (api.HistoryQuery, error) {
+		return api.HistoryQuery{}, fmt.Errorf("%w: "+format, append([]any{ErrBadQuery}, args...)...)
 	}
 	if len(h.Suite) > 200 || strings.ContainsFunc(h.Suite, unicode.IsControl) {
 		return bad("suite: not a suite name")
@@ -434,7 +412,7 @@ func ParseHistoryQuery(q url.Values) (HistoryQuery, error) {
 }
 
 // History returns one page of the sessions matching q, newest first.
-func (v *Views) History(ctx context.Context, q HistoryQuery) (*HistoryView, error) {
+func (v *Views) History(ctx context.Context, q api.HistoryQuery) (*api.HistoryView, error) {
 	if q.Page < 1 {
 		q.Page = 1
 	}
@@ -460,7 +438,7 @@ func (v *Views) History(ctx context.Context, q HistoryQuery) (*HistoryView, erro
 	if err != nil {
 		return nil, err
 	}
-	hv := &HistoryView{Query: q, Sessions: list, Total: total, Pages: max(1, (total+q.PerPage-1)/q.PerPage), Suites: []string{}}
+	hv := &api.HistoryView{Query: q, Sessions: list, Total: total, Pages: max(1, (total+q.PerPage-1)/q.PerPage), Suites: []string{}}
 	if hv.Sessions == nil {
 		hv.Sessions = []*store.Session{}
 	}
@@ -474,7 +452,7 @@ func (v *Views) History(ctx context.Context, q HistoryQuery) (*HistoryView, erro
 // ---- one session ----
 
 // Session returns the view of session id (store.ErrNotFound when absent).
-func (v *Views) Session(ctx context.Context, id int64) (*SessionView, error) {
+func (v *Views) Session(ctx context.Context, id int64) (*api.SessionView, error) {
 	s, err := v.Store.Session(ctx, id)
 	if err != nil {
 		return nil, err
@@ -487,7 +465,7 @@ func (v *Views) Session(ctx context.Context, id int64) (*SessionView, error) {
 	if err != nil {
 		return nil, err
 	}
-	sv := &SessionView{Session: s, Slaves: slices.Clone(s.Machines), Stages: v.stageRows(s, stages, results)}
+	sv := &api.SessionView{Session: s, Slaves: slices.Clone(s.Machines), Stages: v.stageRows(s, stages, results)}
 	if sv.Slaves == nil {
 		sv.Slaves = []string{}
 	}
@@ -496,7 +474,7 @@ func (v *Views) Session(ctx context.Context, id int64) (*SessionView, error) {
 		if end.IsZero() {
 			end = v.now()
 		}
-		sv.Duration = Duration(end.Sub(s.Started))
+		sv.Duration = api.Duration(end.Sub(s.Started))
 	}
 	if sv.Events, err = v.Store.Events(ctx, id); err != nil {
 		return nil, err
@@ -515,7 +493,7 @@ func (v *Views) Session(ctx context.Context, id int64) (*SessionView, error) {
 
 // stageRows builds the matrix: the recorded stages, then the planned ones
 // of an unfinished session (from the suite as loaded now).
-func (v *Views) stageRows(s *store.Session, stages []*store.Stage, results []*store.Result) []StageRow {
+func (v *Views) stageRows(s *store.Session, stages []*store.Stage, results []*store.Result) []api.StageRow {
 	now := v.now()
 	byStage := map[int]map[string]*store.Result{}
 	for _, r := range results {
@@ -524,21 +502,21 @@ func (v *Views) stageRows(s *store.Session, stages []*store.Stage, results []*st
 		}
 		byStage[r.Stage][r.Slave] = r
 	}
-	rows := []StageRow{}
+	rows := []api.StageRow{}
 	seen := map[int]bool{}
 	for _, st := range stages {
 		seen[st.Index] = true
-		row := StageRow{Index: st.Index, Name: st.Name, Case: st.Case, Started: st.Started, Ended: st.Ended}
+		row := api.StageRow{Index: st.Index, Name: st.Name, Case: st.Case, Started: st.Started, Ended: st.Ended}
 		for _, slave := range s.Machines {
-			c := Cell{Slave: slave, Status: store.StatusPending}
+			c := api.Cell{Slave: slave, Status: store.StatusPending}
 			if r := byStage[st.Index][slave]; r != nil {
-				c = Cell{Slave: slave, Status: r.Status, ExitCode: r.ExitCode, Start: r.Start, End: r.End, Message: r.Message, OutputBytes: r.OutputBytes}
+				c = api.Cell{Slave: slave, Status: r.Status, ExitCode: r.ExitCode, Start: r.Start, End: r.End, Message: r.Message, OutputBytes: r.OutputBytes}
 				if !r.Start.IsZero() {
 					end := r.End
 					if end.IsZero() {
 						end = now
 					}
-					c.Duration = Duration(end.Sub(r.Start))
+					c.Duration = api.Duration(end.Sub(r.Start))
 				}
 			}
 			row.Cells = append(row.Cells, c)
@@ -552,9 +530,9 @@ func (v *Views) stageRows(s *store.Session, stages []*store.Stage, results []*st
 				if seen[ps.Index] {
 					continue
 				}
-				row := StageRow{Index: ps.Index, Name: ps.Name, Case: ps.Case, Planned: true, Status: store.StatusPending}
+				row := api.StageRow{Index: ps.Index, Name: ps.Name, Case: ps.Case, Planned: true, Status: store.StatusPending}
 				for _, slave := range s.Machines {
-					row.Cells = append(row.Cells, Cell{Slave: slave, Status: store.StatusPending})
+					row.Cells = append(row.Cells, api.Cell{Slave: slave, Status: store.StatusPending})
 				}
 				rows = append(rows, row)
 			}
@@ -562,16 +540,16 @@ func (v *Views) stageRows(s *store.Session, stages []*store.Stage, results []*st
 	}
 	for i := range rows {
 		if rows[i].Cells == nil {
-			rows[i].Cells = []Cell{}
+			rows[i].Cells = []api.Cell{}
 		}
 	}
-	slices.SortStableFunc(rows, func(a, b StageRow) int { return cmp.Compare(a.Index, b.Index) })
+	slices.SortStableFunc(rows, func(a, b api.StageRow) int { return cmp.Compare(a.Index, b.Index) })
 	return rows
 }
 
 // summarize is a stage's status over its cells: running while any runs
 // (or the stage has not ended), then the worst outcome.
-func summarize(cells []Cell, ended bool) store.Status {
+func summarize(cells []api.Cell, ended bool) store.Status {
 	has := map[store.Status]bool{}
 	for _, c := range cells {
 		has[c.Status] = true

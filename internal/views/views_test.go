@@ -6,27 +6,29 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/xrdtest/xrdtest/internal/api"
+
 	"github.com/xrdtest/xrdtest/internal/store"
 )
 
 func TestParseHistoryQuery(t *testing.T) {
 	for _, tc := range []struct {
 		query string
-		want  HistoryQuery
+		want  api.HistoryQuery
 		bad   bool
 	}{
-		{"", HistoryQuery{Page: 1, PerPage: DefaultPerPage}, false},
+		{"", api.HistoryQuery{Page: 1, PerPage: DefaultPerPage}, false},
 		{"suite=hello&state=failed&state=passed&state=failed&from=2024-01-01&to=2024-01-31&page=3&per_page=100",
-			HistoryQuery{Suite: "hello", States: []store.SessionState{"failed", "passed"}, From: "2024-01-01", To: "2024-01-31", Page: 3, PerPage: 100}, false},
-		{"state=", HistoryQuery{Page: 1, PerPage: DefaultPerPage}, false},
-		{"state=weird", HistoryQuery{}, true},
-		{"page=0", HistoryQuery{}, true},
-		{"page=1e3", HistoryQuery{}, true},
-		{"per_page=501", HistoryQuery{}, true},
-		{"from=2024-13-01", HistoryQuery{}, true},
-		{"from=1900-01-01", HistoryQuery{}, true},
-		{"from=2024-02-01&to=2024-01-31", HistoryQuery{}, true},
-		{"suite=a%0Ab", HistoryQuery{}, true},
+			api.HistoryQuery{Suite: "hello", States: []store.SessionState{"failed", "passed"}, From: "2024-01-01", To: "2024-01-31", Page: 3, PerPage: 100}, false},
+		{"state=", api.HistoryQuery{Page: 1, PerPage: DefaultPerPage}, false},
+		{"state=weird", api.HistoryQuery{}, true},
+		{"page=0", api.HistoryQuery{}, true},
+		{"page=1e3", api.HistoryQuery{}, true},
+		{"per_page=501", api.HistoryQuery{}, true},
+		{"from=2024-13-01", api.HistoryQuery{}, true},
+		{"from=1900-01-01", api.HistoryQuery{}, true},
+		{"from=2024-02-01&to=2024-01-31", api.HistoryQuery{}, true},
+		{"suite=a%0Ab", api.HistoryQuery{}, true},
 	} {
 		q, _ := url.ParseQuery(tc.query)
 		got, err := ParseHistoryQuery(q)
@@ -50,15 +52,15 @@ func TestParseHistoryQuery(t *testing.T) {
 }
 
 func TestSummarize(t *testing.T) {
-	cells := func(ss ...store.Status) []Cell {
-		var out []Cell
+	cells := func(ss ...store.Status) []api.Cell {
+		var out []api.Cell
 		for _, s := range ss {
-			out = append(out, Cell{Status: s})
+			out = append(out, api.Cell{Status: s})
 		}
 		return out
 	}
 	for _, tc := range []struct {
-		cells []Cell
+		cells []api.Cell
 		ended bool
 		want  store.Status
 	}{

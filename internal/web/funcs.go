@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/api"
+
 	"github.com/xrdtest/xrdtest/internal/views"
 
 	"github.com/xrdtest/xrdtest/internal/store"
@@ -37,12 +39,12 @@ var funcs = template.FuncMap{
 	"logURL": func(id int64, slave, path string) string {
 		return fmt.Sprintf("/sessions/%d/log?%s", id, url.Values{"slave": {slave}, "path": {path}}.Encode())
 	},
-	"historyURL": func(q views.HistoryQuery, page int) string {
+	"historyURL": func(q api.HistoryQuery, page int) string {
 		q.Page = page
 		return "/history?" + q.Values().Encode()
 	},
 	"suiteHistoryURL": func(suite string) string { return "/history?" + url.Values{"suite": {suite}}.Encode() },
-	"hasState": func(q views.HistoryQuery, s store.SessionState) bool {
+	"hasState": func(q api.HistoryQuery, s store.SessionState) bool {
 		for _, x := range q.States {
 			if x == s {
 				return true
@@ -61,9 +63,9 @@ var funcs = template.FuncMap{
 	},
 	"perDay":  perDay,
 	"slice50": func() []int { return []int{25, 50, 100, 200, 500} },
-	"chartW":  func(s *views.StatsView) int { return s.Days * 40 },
-	"reverse": func(l []views.SessionBrief) []views.SessionBrief {
-		out := make([]views.SessionBrief, len(l))
+	"chartW":  func(s *api.StatsView) int { return s.Days * 40 },
+	"reverse": func(l []api.SessionBrief) []api.SessionBrief {
+		out := make([]api.SessionBrief, len(l))
 		for i, x := range l {
 			out[len(l)-1-i] = x
 		}
@@ -82,7 +84,7 @@ func fmtTime(t time.Time) string {
 func dur(v any) string {
 	var d time.Duration
 	switch x := v.(type) {
-	case views.Duration:
+	case api.Duration:
 		d = time.Duration(x)
 	case time.Duration:
 		d = x
@@ -130,7 +132,7 @@ type dayBar struct {
 
 // perDay lays out the sessions per day of the statistics window as bars
 // of an SVG 100 units high.
-func perDay(s *views.StatsView) []dayBar {
+func perDay(s *api.StatsView) []dayBar {
 	if s == nil || s.Stats == nil {
 		return nil
 	}
@@ -194,7 +196,7 @@ const (
 	tlRow   = 22
 )
 
-func buildTimeline(v *views.SessionView, now time.Time) *timeline {
+func buildTimeline(v *api.SessionView, now time.Time) *timeline {
 	var t0, t1 time.Time
 	for _, st := range v.Stages {
 		for _, c := range st.Cells {

@@ -12,6 +12,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/xrdtest/xrdtest/internal/api"
+
 	"github.com/xrdtest/xrdtest/internal/views"
 
 	"github.com/xrdtest/xrdtest/internal/httpapi"
@@ -71,7 +73,7 @@ func (h *Handler) history(w http.ResponseWriter, r *http.Request) {
 		last = n
 	}
 	h.render(w, r, http.StatusOK, "history", h.newPage(r, "History", "history", struct {
-		*views.HistoryView
+		*api.HistoryView
 		Links []pageLink
 	}{hv, links}))
 }
@@ -83,7 +85,7 @@ func (h *Handler) clusters(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := h.newPage(r, "Clusters", "clusters", struct {
-		Clusters []views.ClusterView
+		Clusters []api.ClusterView
 		CanStop  bool
 	}{c, h.cfg.StopClusters})
 	p.Live = "/events"
@@ -137,7 +139,7 @@ func (h *Handler) session(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	p := h.newPage(r, fmt.Sprintf("Session %d", id), "history", struct {
-		*views.SessionView
+		*api.SessionView
 		Timeline *timeline
 		Cases    []string
 		CanRerun bool

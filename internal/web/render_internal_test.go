@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xrdtest/xrdtest/internal/views"
+	"github.com/xrdtest/xrdtest/internal/api"
 
 	"github.com/xrdtest/xrdtest/internal/daemons"
 
@@ -25,10 +25,10 @@ func TestDashboardBusySlave(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &views.Dashboard{
+	d := &api.Dashboard{
 		Slaves:   []daemons.DaemonInfo{{Role: "slave", Name: "client.xrd.test", State: "connected", Stage: "slow:run", Session: 7, StageIndex: 2}},
-		Clusters: []views.ClusterView{{Name: "c", Hosts: []views.HostView{{Name: "client.xrd.test", State: "busy", Stage: "slow:run", Session: 7, StageIndex: 2}}}},
-		Stats:    &views.StatsView{Stats: &store.Stats{}},
+		Clusters: []api.ClusterView{{Name: "c", Hosts: []api.HostView{{Name: "client.xrd.test", State: "busy", Stage: "slow:run", Session: 7, StageIndex: 2}}}},
+		Stats:    &api.StatsView{Stats: &store.Stats{}},
 	}
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest(http.MethodGet, "/", nil)
