@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/testutil"
+
 	"github.com/chromedp/chromedp"
 
 	"github.com/xrdtest/xrdtest/internal/master"
@@ -20,18 +22,7 @@ import (
 const browserPass = "browser-pass-5150"
 
 // clusterB is the two-host cluster of the browser test.
-const clusterB = `
-def getCluster():
-    c = Cluster('cluster_b')
-    c.defaultHost.bootImage = 'none.img'
-    c.defaultHost.arch = 'x86_64'
-    c.defaultHost.ramSize = '1024'
-    c.network.ip = '10.97.0.1'
-    c.network.netmask = '255.255.255.0'
-    c.network.DHCPRange = ('10.97.0.100', '10.97.0.200')
-    c.addHosts([Host('s1.xrd.test', '10.97.0.11'), Host('s2.xrd.test', '10.97.0.12')])
-    return c
-`
+var clusterB = testutil.ClusterDef("cluster_b", "10.97.0", "none.img", "'1024'", "s1.xrd.test", "s2.xrd.test")
 
 // xssLine is what the failing script prints: markup that must stay text.
 const xssLine = `<script>window.__xss=1</script><img src=x onerror="window.__xss=2">`

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/xrdtest/xrdtest/internal/testutil"
 )
 
 func freePort(t *testing.T) int {
@@ -32,7 +34,7 @@ func TestDaemons(t *testing.T) {
 		t.Skip("end-to-end")
 	}
 	dir := t.TempDir()
-	writeFiles(t, filepath.Join(dir, "repo"), map[string]string{
+	testutil.WriteFiles(t, filepath.Join(dir, "repo"), map[string]string{
 		"clusters/cluster_e2e.py":            cluster3,
 		"test-suites/hello/test_suite.py":    suiteDef("hello", "", "greet"),
 		"test-suites/hello/init.sh":          "#!/bin/bash\necho init on @slavename@\n",
@@ -69,7 +71,7 @@ enabled = 0
 [daemon]
 log_level = DEBUG
 `, dir, daemonPort, webPort)
-	writeFiles(t, dir, map[string]string{"master.conf": conf})
+	testutil.WriteFiles(t, dir, map[string]string{"master.conf": conf})
 
 	self, _ := os.Executable()
 	var masterOut, masterErr syncBuffer

@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/xrdtest/xrdtest/internal/testutil"
 )
 
 // TestSystemdUnits: systemd-analyze verify finds nothing to say about the
@@ -63,7 +65,7 @@ func TestLogrotateSnippet(t *testing.T) {
 		t.Fatal(err)
 	}
 	conf := strings.NewReplacer("/var/log/XrdTest", logDir, "/run/XrdTest", runDir).Replace(string(snippet))
-	writeFiles(t, dir, map[string]string{
+	testutil.WriteFiles(t, dir, map[string]string{
 		"logrotate.conf":                   conf,
 		"repo/clusters/cluster_e2e.py":     cluster3,
 		"repo/test-suites/s/test_suite.py": suiteDef("s", "", "c"),

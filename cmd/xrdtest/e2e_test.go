@@ -52,31 +52,7 @@ type testMaster struct {
 }
 
 // cluster3 is a three-host cluster definition.
-const cluster3 = `
-def getCluster():
-    c = Cluster('cluster_e2e')
-    c.defaultHost.bootImage = 'none.img'
-    c.defaultHost.arch = 'x86_64'
-    c.defaultHost.ramSize = '1024'
-    c.network.ip = '10.99.0.1'
-    c.network.netmask = '255.255.255.0'
-    c.network.DHCPRange = ('10.99.0.100', '10.99.0.200')
-    c.addHosts([Host('s1.xrd.test', '10.99.0.11'), Host('s2.xrd.test', '10.99.0.12'), Host('s3.xrd.test', '10.99.0.13')])
-    return c
-`
-
-func writeFiles(t *testing.T, root string, files map[string]string) {
-	t.Helper()
-	for p, c := range files {
-		full := filepath.Join(root, p)
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
+var cluster3 = testutil.ClusterDef("cluster_e2e", "10.99.0", "none.img", "'1024'", "s1.xrd.test", "s2.xrd.test", "s3.xrd.test")
 
 func startMaster(t *testing.T, suites map[string]string) *testMaster {
 	t.Helper()
@@ -87,7 +63,7 @@ func startMaster(t *testing.T, suites map[string]string) *testMaster {
 	for k, v := range suites {
 		files["test-suites/"+k] = v
 	}
-	writeFiles(t, repo, files)
+	testutil.WriteFiles(t, repo, files)
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/testutil"
+
 	"github.com/xrdtest/xrdtest/internal/session"
 
 	"github.com/xrdtest/xrdtest/internal/definition"
@@ -28,7 +30,7 @@ func TestHypervisorDaemon(t *testing.T) {
 	dir := t.TempDir()
 	huge := strings.ReplaceAll(strings.ReplaceAll(cluster3, "cluster_e2e", "cluster_huge"), "'1024'", "'107374182400'")
 	huge = strings.ReplaceAll(strings.ReplaceAll(huge, "10.99.0.", "10.98.0."), ".xrd.test", ".huge.test")
-	writeFiles(t, filepath.Join(dir, "repo"), map[string]string{
+	testutil.WriteFiles(t, filepath.Join(dir, "repo"), map[string]string{
 		"clusters/cluster_e2e.py":       cluster3,
 		"clusters/cluster_huge.py":      huge,
 		"test-suites/hv/test_suite.py":  suiteDef("hv", "", "c"),

@@ -27,9 +27,9 @@ func TestReloadCommand(t *testing.T) {
 		"test-suites/hello/init.sh":         "#!/bin/bash\n",
 		"test-suites/hello/tc/greet/run.sh": "#!/bin/bash\necho hello\n",
 	})
-	writeFiles(t, filepath.Join(dir, "local"), map[string]string{"clusters/.keep": "", "test-suites/.keep": ""})
+	testutil.WriteFiles(t, filepath.Join(dir, "local"), map[string]string{"clusters/.keep": "", "test-suites/.keep": ""})
 	webPort := freePort(t)
-	writeFiles(t, dir, map[string]string{"master.conf": fmt.Sprintf(`[general]
+	testutil.WriteFiles(t, dir, map[string]string{"master.conf": fmt.Sprintf(`[general]
 test-repos = defs, local
 state_dir = state
 
@@ -95,7 +95,7 @@ enabled = 0
 		"test-suites/bye/init.sh":        "#!/bin/bash\n",
 		"test-suites/bye/tc/wave/run.sh": "#!/bin/bash\n",
 	})
-	writeFiles(t, filepath.Join(dir, "local"), map[string]string{"clusters/cluster_e2e.py": cluster3})
+	testutil.WriteFiles(t, filepath.Join(dir, "local"), map[string]string{"clusters/cluster_e2e.py": cluster3})
 	code, out, errOut = reload("--token", "reload-token", "--json")
 	var rep api.ReloadReport
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {

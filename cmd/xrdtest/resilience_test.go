@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/testutil"
+
 	"github.com/xrdtest/xrdtest/internal/api"
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/master"
@@ -59,7 +61,7 @@ func startTestMaster(t *testing.T, clusterFile, cluster string, suites map[strin
 	for k, v := range suites {
 		files["test-suites/"+k] = v
 	}
-	writeFiles(t, filepath.Join(dir, "repo"), files)
+	testutil.WriteFiles(t, filepath.Join(dir, "repo"), files)
 	logs := &syncBuffer{}
 	opts := master.Options{
 		StateDir: filepath.Join(dir, "master"), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0",
@@ -324,14 +326,14 @@ func TestMasterKilledAndRestarted(t *testing.T) {
 	dir := t.TempDir()
 	shared := filepath.Join(dir, "shared")
 	os.MkdirAll(shared, 0o755)
-	writeFiles(t, filepath.Join(dir, "repo"), map[string]string{
+	testutil.WriteFiles(t, filepath.Join(dir, "repo"), map[string]string{
 		"clusters/cluster_e2e.py":      cluster3,
 		"test-suites/mk/test_suite.py": suiteDef("mk", "", "c"),
 		"test-suites/mk/init.sh":       "#!/bin/bash\necho init output kept\n",
 		"test-suites/mk/tc/c/run.sh":   "#!/bin/bash\necho ran >> \"$XRDTEST_SHARED/ran.@slavename@\"\nsleep 600 &\necho $! > \"$XRDTEST_SHARED/pid.@slavename@\"\necho started\nwait\n",
 	})
 	daemonPort, webPort := freePort(t), freePort(t)
-	writeFiles(t, dir, map[string]string{"master.conf": masterConf(daemonPort, webPort, "reconnect_grace = 2\n", "log_level = DEBUG\n")})
+	testutil.WriteFiles(t, dir, map[string]string{"master.conf": masterConf(daemonPort, webPort, "reconnect_grace = 2\n", "log_level = DEBUG\n")})
 	self, _ := os.Executable()
 	var masterLog syncBuffer
 	startMasterProc := func() *exec.Cmd {

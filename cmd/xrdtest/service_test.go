@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/testutil"
+
 	"github.com/xrdtest/xrdtest/internal/api"
 	"github.com/xrdtest/xrdtest/internal/store"
 )
@@ -132,13 +134,13 @@ func TestMasterDaemonFiles(t *testing.T) {
 		t.Skip("end-to-end")
 	}
 	dir := t.TempDir()
-	writeFiles(t, filepath.Join(dir, "repo"), map[string]string{
+	testutil.WriteFiles(t, filepath.Join(dir, "repo"), map[string]string{
 		"clusters/cluster_e2e.py":         cluster3,
 		"test-suites/hello/test_suite.py": suiteDef("hello", "", "greet"),
 		"test-suites/hello/init.sh":       "#!/bin/bash\n",
 	})
 	pidFile, logFile := filepath.Join(dir, "run", "master.pid"), filepath.Join(dir, "log", "master.log")
-	writeFiles(t, dir, map[string]string{"master.conf": masterConf(freePort(t), freePort(t), "",
+	testutil.WriteFiles(t, dir, map[string]string{"master.conf": masterConf(freePort(t), freePort(t), "",
 		"pid_file_path = run/master.pid\nlog_file_path = log/master.log\nlog_format = json\nlog_level = DEBUG\n")})
 	mc := startDaemonCmd(t, nil, "master", "-c", filepath.Join(dir, "master.conf"))
 	defer func() {
@@ -220,7 +222,7 @@ func TestMasterSIGTERMMidSession(t *testing.T) {
 	dir := t.TempDir()
 	shared := filepath.Join(dir, "shared")
 	os.MkdirAll(shared, 0o755)
-	writeFiles(t, filepath.Join(dir, "repo"), map[string]string{
+	testutil.WriteFiles(t, filepath.Join(dir, "repo"), map[string]string{
 		"clusters/cluster_e2e.py":      cluster3,
 		"test-suites/mk/test_suite.py": suiteDef("mk", "    ts.finalize = 'file://fin.sh'\n", "c", "d"),
 		"test-suites/mk/init.sh":       "#!/bin/bash\necho init output kept\n",
@@ -229,7 +231,7 @@ func TestMasterSIGTERMMidSession(t *testing.T) {
 		"test-suites/mk/tc/d/run.sh":   "#!/bin/bash\necho d >> \"$XRDTEST_SHARED/d.@slavename@\"\n",
 	})
 	daemonPort, webPort := freePort(t), freePort(t)
-	writeFiles(t, dir, map[string]string{"master.conf": masterConf(daemonPort, webPort, "", "log_level = DEBUG\n")})
+	testutil.WriteFiles(t, dir, map[string]string{"master.conf": masterConf(daemonPort, webPort, "", "log_level = DEBUG\n")})
 	mc := startDaemonCmd(t, nil, "master", "-c", filepath.Join(dir, "master.conf"))
 	fpRe := regexp.MustCompile(`CA fingerprint[^:]*: (sha256:[0-9a-f]{64})`)
 	waitFor(t, "the master's fingerprint", func() bool { return fpRe.MatchString(mc.out.String()) })

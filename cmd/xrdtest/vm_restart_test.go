@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/testutil"
+
 	"github.com/xrdtest/xrdtest/internal/session"
 
 	"github.com/xrdtest/xrdtest/internal/definition"
@@ -59,7 +61,7 @@ func TestVMHypervisorRestart(t *testing.T) {
 
 	ctx := context.Background()
 	dir := t.TempDir()
-	writeFiles(t, filepath.Join(dir, "repo"), map[string]string{
+	testutil.WriteFiles(t, filepath.Join(dir, "repo"), map[string]string{
 		"clusters/cluster_hvr.py": hvrCluster,
 		"test-suites/hvr/test_suite.py": "def getTestSuite():\n    ts = TestSuite('hvr')\n    ts.clusters = ['cluster_hvr']\n" +
 			"    ts.tests = ['wait']\n    ts.schedule = dict(hour='3')\n    ts.initialize = 'file://init.sh'\n    return ts\n",

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/xrdtest/xrdtest/internal/testutil"
 )
 
 // vmCluster is a cluster of three VMs booting the xrdtest slave image: a
@@ -72,7 +74,7 @@ func TestVMQuickstart(t *testing.T) {
 	for k, v := range vmSuite {
 		files[k] = v
 	}
-	writeFiles(t, filepath.Join(dir, "repo"), files)
+	testutil.WriteFiles(t, filepath.Join(dir, "repo"), files)
 	self, _ := os.Executable()
 	start := time.Now()
 	cmd := exec.Command("ip", "netns", "exec", netns, self, "quickstart", "--backend", "libvirt", "--libvirt-uri", uri,

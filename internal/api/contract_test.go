@@ -9,12 +9,13 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/xrdtest/xrdtest/internal/testutil"
 
 	"github.com/xrdtest/xrdtest/internal/api"
 	"github.com/xrdtest/xrdtest/internal/daemonclient"
@@ -40,18 +41,7 @@ const (
 	apiToken  = "contract-api-token"
 )
 
-const cluster = `
-def getCluster():
-    c = Cluster('cluster_c')
-    c.defaultHost.bootImage = 'i.img'
-    c.defaultHost.arch = 'x86_64'
-    c.defaultHost.ramSize = 1024
-    c.network.ip = '10.7.0.1'
-    c.network.netmask = '255.255.255.0'
-    c.network.DHCPRange = ('10.7.0.100', '10.7.0.200')
-    c.addHosts([Host('h1.xrd.test', '10.7.0.11'), Host('h2.xrd.test', '10.7.0.12')])
-    return c
-`
+var cluster = testutil.ClusterDef("cluster_c", "10.7.0", "i.img", "1024", "h1.xrd.test", "h2.xrd.test")
 
 func suite(name, logFile string) string {
 	return fmt.Sprintf(`def getTestSuite():
@@ -85,15 +75,7 @@ func contractMaster(t *testing.T) *master.Master {
 		"test-suites/warned/test_suite.py": "def getTestSuite():\n    ts = TestSuite('warned')\n    ts.clusters = ['cluster_c']\n    ts.tests = []\n    ts.nonsense = 1\n    return ts\n",
 	}
 	repo := filepath.Join(dir, "repo")
-	for p, c := range files {
-		full := filepath.Join(repo, p)
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testutil.WriteFiles(t, repo, files)
 	log := slog.New(slog.DiscardHandler)
 	m, err := master.Open(context.Background(), master.Options{
 		StateDir: filepath.Join(dir, "master"), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0",

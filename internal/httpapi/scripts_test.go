@@ -38,15 +38,7 @@ func scriptRepos(t *testing.T) (repo1, repo2 string) {
 		"repo1/test-suites/ts/tc/c/run.sh":    "echo run\n",
 		"repo1/test-suites/ts/odd name #1.sh": "echo odd\n",
 	}
-	for p, c := range files {
-		full := filepath.Join(dir, p)
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testutil.WriteFiles(t, dir, files)
 	links := map[string]string{
 		"repo1/inlink.sh":     "test-suites/ts/init.sh", // inside: fine
 		"repo1/escape":        "../secret",

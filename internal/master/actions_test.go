@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/testutil"
+
 	"github.com/xrdtest/xrdtest/internal/httpapi"
 	"github.com/xrdtest/xrdtest/internal/session"
 
@@ -96,13 +98,7 @@ func actionsRepo(t *testing.T) string {
 		"test-suites/ts/tc/b/run.sh":   "#!/bin/bash\n",
 		"test-suites/ts/tc/c/run.sh":   "#!/bin/bash\n",
 	}
-	for p, c := range files {
-		full := filepath.Join(repo, p)
-		os.MkdirAll(filepath.Dir(full), 0o755)
-		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testutil.WriteFiles(t, repo, files)
 	return repo
 }
 

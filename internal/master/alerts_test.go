@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/testutil"
+
 	"github.com/xrdtest/xrdtest/internal/session"
 
 	"github.com/emersion/go-smtp"
@@ -115,13 +117,7 @@ func TestCaseAlertsAsCasesEnd(t *testing.T) {
 				"test-suites/ts/tc/b/run.sh": "#!/bin/bash\nfor i in $(seq 50); do [ -e " + gate + " ] && exit 0; sleep 0.1; done\n",
 				"test-suites/ts/fin.sh":      "#!/bin/bash\nfor i in $(seq 50); do [ -e " + gate2 + " ] && exit 0; sleep 0.1; done\n",
 			}
-			for p, c := range files {
-				full := filepath.Join(repo, p)
-				os.MkdirAll(filepath.Dir(full), 0o755)
-				if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
+			testutil.WriteFiles(t, repo, files)
 			// Set once the session started; read by the mail server.
 			var started atomic.Pointer[struct {
 				m  *master.Master

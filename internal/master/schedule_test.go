@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/testutil"
+
 	"github.com/xrdtest/xrdtest/internal/session"
 
 	"github.com/xrdtest/xrdtest/internal/definition"
@@ -29,13 +31,7 @@ func TestScheduledSessionAndAlerts(t *testing.T) {
 			"    ts.alert_emails = ['ops@example.org']\n    ts.alert_failure = 'SUITE'\n    return ts\n",
 		"test-suites/ts/tc/c/run.sh": "#!/bin/bash\necho 'the disk is full' >&2\nexit 3\n",
 	}
-	for p, c := range files {
-		full := filepath.Join(repo, p)
-		os.MkdirAll(filepath.Dir(full), 0o755)
-		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testutil.WriteFiles(t, repo, files)
 	clock := scheduler.NewFakeClock(time.Date(2026, 11, 29, 10, 7, 0, 0, time.UTC))
 	mails := &notify.Recorder{}
 	m, err := master.Open(context.Background(), master.Options{

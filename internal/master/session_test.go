@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/testutil"
+
 	"github.com/xrdtest/xrdtest/internal/session"
 
 	"github.com/xrdtest/xrdtest/internal/definition"
@@ -17,18 +19,7 @@ import (
 	"github.com/xrdtest/xrdtest/internal/store/pgtest"
 )
 
-const twoHosts = `
-def getCluster():
-    c = Cluster('cluster_t')
-    c.defaultHost.bootImage = 'i.img'
-    c.defaultHost.arch = 'x86_64'
-    c.defaultHost.ramSize = 1024
-    c.network.ip = '10.1.0.1'
-    c.network.netmask = '255.255.255.0'
-    c.network.DHCPRange = ('10.1.0.100', '10.1.0.200')
-    c.addHosts([Host('h1.xrd.test', '10.1.0.11'), Host('h2.xrd.test', '10.1.0.12')])
-    return c
-`
+var twoHosts = testutil.ClusterDef("cluster_t", "10.1.0", "i.img", "1024", "h1.xrd.test", "h2.xrd.test")
 
 // masterWithRepo opens a master on state (reused across restarts) with a
 // repository holding twoHosts and the suite "ts" whose run.sh is given.
@@ -46,13 +37,7 @@ func masterWithRepoOpts(t *testing.T, state, run string, slaveWait time.Duration
 		"test-suites/ts/test_suite.py": "def getTestSuite():\n    ts = TestSuite('ts')\n    ts.clusters = ['cluster_t']\n    ts.tests = ['c']\n    ts.schedule = dict(hour='1')\n    ts.initialize = '#!/bin/bash\\necho init'\n    return ts\n",
 		"test-suites/ts/tc/c/run.sh":   run,
 	}
-	for p, c := range files {
-		full := filepath.Join(repo, p)
-		os.MkdirAll(filepath.Dir(full), 0o755)
-		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testutil.WriteFiles(t, repo, files)
 	opts := master.Options{
 		StateDir: state, DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0", Token: token, Log: logger(),
 		Repos:     []definition.Repo{{Root: repo}},

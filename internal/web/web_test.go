@@ -39,18 +39,7 @@ import (
 
 const password = "web-test-pass-8181"
 
-const cluster = `
-def getCluster():
-    c = Cluster('cluster_w')
-    c.defaultHost.bootImage = 'none.img'
-    c.defaultHost.arch = 'x86_64'
-    c.defaultHost.ramSize = '1024'
-    c.network.ip = '10.98.0.1'
-    c.network.netmask = '255.255.255.0'
-    c.network.DHCPRange = ('10.98.0.100', '10.98.0.200')
-    c.addHosts([Host('w1.xrd.test', '10.98.0.11'), Host('w2.xrd.test', '10.98.0.12')])
-    return c
-`
+var cluster = testutil.ClusterDef("cluster_w", "10.98.0", "none.img", "'1024'", "w1.xrd.test", "w2.xrd.test")
 
 const suite = `def getTestSuite():
     ts = TestSuite('hello')
