@@ -77,6 +77,11 @@ libvirt_cleanup() {
 trap 'libvirt_cleanup' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+if [ -e "/run/netns/${XRDTEST_LIBVIRT_NETNS:-xrdtest-lv}" ]; then
+    # Left by a run that was killed: its daemons and VMs go first.
+    echo "libvirt env: a namespace of an earlier run is left; stopping what runs in it" >&2
+    bash scripts/libvirt-env.sh stop >&2
+fi
 bash scripts/libvirt-env.sh start >"$lv_out"
 load_libvirt_env "$lv_out"
 XRDTEST_LIBVIRT_REQUIRED=1 go test -count=1 ./internal/hypervisor/libvirt/
