@@ -35,12 +35,16 @@ func openFiles(dir string) (files, error) {
 func (f files) Dir() string { return f.dir }
 
 // OutputWriter implements Store.
-func (f files) OutputWriter(session int64, stage int, slave string) (*OutputWriter, error) {
+func (f files) OutputWriter(session int64, stage int, slave string) (OutputWriter, error) {
 	p, err := outputPath(f.dir, session, stage, slave)
 	if err != nil {
 		return nil, err
 	}
-	return createOutput(p)
+	w, err := createOutput(p)
+	if err != nil {
+		return nil, err // not a nil *outputWriter in a non-nil OutputWriter
+	}
+	return w, nil
 }
 
 // OpenOutput implements Store.

@@ -19,13 +19,7 @@ const (
 	bufSize = 64 << 10
 )
 
-// OutputWriter appends the output of one slave's stage to its file.
-//
-// The output arrives in chunks numbered 1, 2, 3... Append ignores a chunk
-// whose sequence number was already written (an idempotent resend after a
-// reconnect) and rejects one beyond the next expected number with
-// ErrOutputGap, so that the file is always exactly the concatenation of
-// chunks 1..NextSeq()-1.
+// outputWriter is the OutputWriter of a file.
 //
 // Write policy: every chunk is written to the file before Append returns,
 // unbuffered. The output is watched live (OpenOutput readers, "tail -f" by
@@ -34,12 +28,7 @@ const (
 // and chunks from slaves are already coalesced at the source, so one
 // write(2) per chunk costs little. The file is created by the first chunk;
 // OpenOutput finds no output before it. Close fsyncs the file.
-//
-// An error writing the file is sticky: every later Append returns it.
-//
-// Append must be called from one goroutine at a time; Bytes, NextSeq and
-// Close may be called from any goroutine.
-type OutputWriter struct {
+type outputWriter struct {
 	mu     sync.Mutex
 	path   string
 	f      *os.File // nil until the first chunk
@@ -54,17 +43,17 @@ type OutputWriter struct {
 // create, sync and hold 1000 empty files. Refusing an existing output
 // (history is never overwritten) is checked here and again, atomically,
 // when the file is created.
-func createOutput(path string) (*OutputWriter, error) {
+func createOutput(path string) (*outputWriter, error) {
 	if _, err := os.Lstat(path); err == nil {
 		return nil, fmt.Errorf("store: output: %w", &fs.PathError{Op: "create", Path: path, Err: fs.ErrExist})
 	}
-	return &OutputWriter{path: path, next: 1}, nil
+	return &outputWriter{path: path, next: 1}, nil
 }
 
 // Append writes chunk seq; resends are ignored, gaps refused. Each chunk
 // goes to the file before Append returns, so a live reader sees it and an
 // acknowledged chunk is on disk.
-func (w *OutputWriter) Append(seq uint64, p []byte) error {
+func (w *outputWriter) Append(seq uint64, p []byte) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	switch {
@@ -101,21 +90,21 @@ func (w *OutputWriter) Append(seq uint64, p []byte) error {
 }
 
 // Bytes returns how many bytes were written.
-func (w *OutputWriter) Bytes() int64 {
+func (w *outputWriter) Bytes() int64 {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.n
 }
 
 // NextSeq returns the sequence number expected next.
-func (w *OutputWriter) NextSeq() uint64 {
+func (w *outputWriter) NextSeq() uint64 {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.next
 }
 
 // Close syncs and closes the file, if any chunk created one.
-func (w *OutputWriter) Close() error {
+func (w *outputWriter) Close() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
