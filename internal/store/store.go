@@ -84,6 +84,10 @@ var (
 	ErrInvalid = errors.New("store: invalid argument")
 	// ErrClosed: the writer or store was closed.
 	ErrClosed = errors.New("store: closed")
+	// ErrLockLost: the connection holding a database's one-master lock
+	// (package postgres) dropped and another master took the lock before
+	// this one could take it again.
+	ErrLockLost = errors.New("lost the database to another master")
 )
 
 // OutputWriter appends the output of one slave's stage.

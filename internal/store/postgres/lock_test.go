@@ -1,4 +1,4 @@
-package store_test
+package postgres_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/xrdtest/xrdtest/internal/store"
 	"github.com/xrdtest/xrdtest/internal/store/pgtest"
+	"github.com/xrdtest/xrdtest/internal/store/postgres"
 	"github.com/xrdtest/xrdtest/internal/testutil"
 )
 
@@ -39,7 +40,7 @@ func TestPostgresLockWatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer admin.Close(ctx)
-	watch := func(interval time.Duration) (*store.Postgres, *testutil.SyncBuffer, chan error) {
+	watch := func(interval time.Duration) (*postgres.Store, *testutil.SyncBuffer, chan error) {
 		st := openPG(t, url, t.TempDir())
 		logs := &testutil.SyncBuffer{}
 		done := make(chan error, 1)
@@ -68,14 +69,14 @@ func TestPostgresLockWatch(t *testing.T) {
 	}
 	waitFor("the lock held again", func() bool { h := lockHolder(t, admin); return h != 0 && h != old })
 	waitFor("the log says so", func() bool { return strings.Contains(logs.String(), "one-master lock dropped; the lock is held again") })
-	if _, err := store.OpenPostgres(ctx, url, t.TempDir()); err == nil || !strings.Contains(err.Error(), "another master is using this database") {
+	if _, err := postgres.Open(ctx, url, t.TempDir()); err == nil || !strings.Contains(err.Error(), "another master is using this database") {
 		t.Errorf("a second master opened the database after the lock was taken again: %v", err)
 	}
 
 	// The client side of the connection is gone but its server process
 	// lives on with the lock: the watcher ends it and takes the lock.
 	old = lockHolder(t, admin)
-	store.LeakLockConn(st)
+	postgres.LeakLockConn(st)
 	waitFor("the lock held by a new connection", func() bool { h := lockHolder(t, admin); return h != 0 && h != old })
 	select {
 	case err := <-done:

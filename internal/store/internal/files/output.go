@@ -1,4 +1,4 @@
-package store
+package files
 
 import (
 	"bufio"
@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/xrdtest/xrdtest/internal/store"
 )
 
 const (
@@ -19,7 +21,7 @@ const (
 	bufSize = 64 << 10
 )
 
-// outputWriter is the OutputWriter of a file.
+// outputWriter is the store.OutputWriter of a file.
 //
 // Write policy: every chunk is written to the file before Append returns,
 // unbuffered. The output is watched live (OpenOutput readers, "tail -f" by
@@ -58,15 +60,15 @@ func (w *outputWriter) Append(seq uint64, p []byte) error {
 	defer w.mu.Unlock()
 	switch {
 	case w.closed:
-		return fmt.Errorf("store: output %s: %w", w.path, ErrClosed)
+		return fmt.Errorf("store: output %s: %w", w.path, store.ErrClosed)
 	case w.err != nil:
 		return w.err
 	case seq == 0:
-		return fmt.Errorf("%w: output chunk sequence number 0 (they start at 1)", ErrInvalid)
+		return fmt.Errorf("%w: output chunk sequence number 0 (they start at 1)", store.ErrInvalid)
 	case seq < w.next:
 		return nil // already written: a resend
 	case seq > w.next:
-		return fmt.Errorf("%w: got chunk %d, expected %d", ErrOutputGap, seq, w.next)
+		return fmt.Errorf("%w: got chunk %d, expected %d", store.ErrOutputGap, seq, w.next)
 	}
 	if w.f == nil {
 		if err := os.MkdirAll(filepath.Dir(w.path), dirPerm); err != nil {
@@ -132,7 +134,7 @@ func (w *outputWriter) Close() error {
 func openFile(path string) (io.ReadSeekCloser, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w: %w", ErrNotFound, err)
+		return nil, fmt.Errorf("%w: %w", store.ErrNotFound, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
@@ -157,7 +159,7 @@ func (w *logWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
-		return 0, fmt.Errorf("store: log %s: %w", w.path, ErrClosed)
+		return 0, fmt.Errorf("store: log %s: %w", w.path, store.ErrClosed)
 	}
 	if w.err != nil {
 		return 0, w.err

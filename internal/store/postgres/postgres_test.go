@@ -1,4 +1,4 @@
-package store_test
+package postgres_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/xrdtest/xrdtest/internal/store"
 	"github.com/xrdtest/xrdtest/internal/store/pgtest"
+	"github.com/xrdtest/xrdtest/internal/store/postgres"
 	"github.com/xrdtest/xrdtest/internal/store/storetest"
 )
 
@@ -35,7 +36,7 @@ func TestPostgres(t *testing.T) {
 			at[t] = a
 			mu.Unlock()
 		}
-		s, err := store.OpenPostgres(context.Background(), a.url, a.dir)
+		s, err := postgres.Open(context.Background(), a.url, a.dir)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -43,9 +44,9 @@ func TestPostgres(t *testing.T) {
 	})
 }
 
-func openPG(t *testing.T, url, dir string) *store.Postgres {
+func openPG(t *testing.T, url, dir string) *postgres.Store {
 	t.Helper()
-	s, err := store.OpenPostgres(context.Background(), url, dir)
+	s, err := postgres.Open(context.Background(), url, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,11 +58,11 @@ func openPG(t *testing.T, url, dir string) *store.Postgres {
 // while the first is open, and allowed once it is closed.
 func TestPostgresOneMaster(t *testing.T) {
 	url := pgtest.Database(t)
-	first, err := store.OpenPostgres(context.Background(), url, t.TempDir())
+	first, err := postgres.Open(context.Background(), url, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, err := store.OpenPostgres(context.Background(), url, t.TempDir())
+	second, err := postgres.Open(context.Background(), url, t.TempDir())
 	if err == nil {
 		second.Close()
 		t.Fatal("a second store opened the database of an open one")
@@ -88,10 +89,10 @@ func TestPostgresPasswordRedacted(t *testing.T) {
 		"postgres://alice:" + pw + "@/db?host=/x&port=notaport", // a parse error
 		"host=/nonexistent-socket-dir user=alice password=" + pw + " dbname=" + pw,
 	} {
-		s, err := store.OpenPostgres(ctx, u, t.TempDir())
+		s, err := postgres.Open(ctx, u, t.TempDir())
 		if err == nil {
 			s.Close()
-			t.Fatalf("OpenPostgres(%s) succeeded", u)
+			t.Fatalf("Open(%s) succeeded", u)
 		}
 		if strings.Contains(err.Error(), pw) {
 			t.Errorf("error shows the password: %v", err)
@@ -104,12 +105,12 @@ func TestPostgresSchemaVersion(t *testing.T) {
 	ctx := context.Background()
 	url := pgtest.Database(t)
 	dir := t.TempDir()
-	s, err := store.OpenPostgres(ctx, url, dir)
+	s, err := postgres.Open(ctx, url, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
-	s, err = store.OpenPostgres(ctx, url, dir) // no second migration
+	s, err = postgres.Open(ctx, url, dir) // no second migration
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,9 +127,9 @@ func TestPostgresSchemaVersion(t *testing.T) {
 	if _, err := c.Exec(ctx, `UPDATE schema_version SET version = 99`); err != nil {
 		t.Fatal(err)
 	}
-	if s, err := store.OpenPostgres(ctx, url, dir); err == nil {
+	if s, err := postgres.Open(ctx, url, dir); err == nil {
 		s.Close()
-		t.Error("OpenPostgres opened a database of schema version 99")
+		t.Error("Open opened a database of schema version 99")
 	} else if !strings.Contains(err.Error(), "newer") {
 		t.Errorf("error %q does not say the schema is newer", err)
 	}
@@ -149,4 +150,15 @@ func TestPostgresInvalidNames(t *testing.T) {
 	if err := s.PutResult(ctx, &store.Result{SessionID: se.ID, Slave: "a\xffb", Status: store.StatusPassed}); !errors.Is(err, store.ErrInvalid) {
 		t.Errorf("PutResult(slave with invalid UTF-8) = %v, want ErrInvalid", err)
 	}
+}
+
+// BenchmarkSessions100kPostgres: storetest.BenchSessions100k on
+// PostgreSQL.
+func BenchmarkSessions100kPostgres(b *testing.B) {
+	s, err := postgres.Open(context.Background(), pgtest.Database(b), b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	storetest.BenchSessions100k(b, s)
 }
