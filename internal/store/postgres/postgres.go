@@ -233,12 +233,7 @@ func (p *Store) CreateSession(ctx context.Context, se *store.Session) error {
 func (p *Store) CreateSessions(ctx context.Context, ss []*store.Session) error {
 	b := &pgx.Batch{}
 	for _, se := range ss {
-		if se.Created.IsZero() {
-			se.Created = p.now()
-		}
-		if se.State == "" {
-			se.State = store.SessionQueued
-		}
+		sqlstore.NewSession(se, p.now)
 		args, err := pgSessionArgs(se)
 		if err != nil {
 			return err
@@ -398,10 +393,7 @@ func (p *Store) Sessions(ctx context.Context, f store.Filter) ([]*store.Session,
 // InterruptUnfinished implements store.Store.
 func (p *Store) InterruptUnfinished(ctx context.Context, reason string) ([]int64, error) {
 	now := p.now().UnixNano()
-	msg := string(store.SessionInterrupted)
-	if reason != "" {
-		msg += ": " + reason
-	}
+	msg := sqlstore.InterruptedMessage(reason)
 	var ids []int64
 	err := p.tx(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `UPDATE sessions SET state = $1, reason = $2, ended_ns = coalesce(ended_ns, $3)
@@ -428,10 +420,7 @@ func (p *Store) InterruptUnfinished(ctx context.Context, reason string) ([]int64
 
 // PutStage implements store.Store.
 func (p *Store) PutStage(ctx context.Context, st *store.Stage) error {
-	if st.Index < 0 {
-		return fmt.Errorf("%w: stage index %d", store.ErrInvalid, st.Index)
-	}
-	ts, err := sqlstore.Times(st.Started, st.Ended)
+	started, ended, err := sqlstore.StageTimes(st)
 	if err != nil {
 		return err
 	}
@@ -439,7 +428,7 @@ func (p *Store) PutStage(ctx context.Context, st *store.Stage) error {
 		VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (session_id, idx) DO UPDATE SET name = excluded.name, case_name = excluded.case_name,
 			started_ns = excluded.started_ns, ended_ns = excluded.ended_ns`,
-		st.SessionID, st.Index, st.Name, st.Case, ts[0], ts[1])
+		st.SessionID, st.Index, st.Name, st.Case, started, ended)
 	return p.wrap(err, st.SessionID)
 }
 
@@ -472,16 +461,9 @@ func (p *Store) PutResults(ctx context.Context, rs []*store.Result) error {
 	b := &pgx.Batch{}
 	var sessionID int64
 	for _, r := range rs {
-		if r.Stage < 0 {
-			return fmt.Errorf("%w: stage index %d", store.ErrInvalid, r.Stage)
-		}
-		ts, err := sqlstore.Times(r.Start, r.End)
+		code, start, end, err := sqlstore.ResultValues(r)
 		if err != nil {
 			return err
-		}
-		var code any
-		if r.ExitCode != nil {
-			code = int64(*r.ExitCode)
 		}
 		sessionID = r.SessionID
 		b.Queue(`INSERT INTO results (session_id, stage, slave, status, exit_code, start_ns, end_ns, message, script, output_bytes)
@@ -489,7 +471,7 @@ func (p *Store) PutResults(ctx context.Context, rs []*store.Result) error {
 			ON CONFLICT (session_id, stage, slave) DO UPDATE SET status = excluded.status, exit_code = excluded.exit_code,
 				start_ns = excluded.start_ns, end_ns = excluded.end_ns, message = excluded.message,
 				script = excluded.script, output_bytes = excluded.output_bytes`,
-			r.SessionID, r.Stage, r.Slave, string(r.Status), code, ts[0], ts[1], []byte(r.Message), []byte(r.Script), r.OutputBytes)
+			r.SessionID, r.Stage, r.Slave, string(r.Status), code, start, end, []byte(r.Message), []byte(r.Script), r.OutputBytes)
 	}
 	if b.Len() == 0 {
 		return nil
@@ -625,10 +607,7 @@ func (p *Store) SuiteEnabled(ctx context.Context, suite string) (enabled, known 
 
 // AddEvent implements store.Store.
 func (p *Store) AddEvent(ctx context.Context, e store.Event) error {
-	if e.Time.IsZero() {
-		e.Time = p.now()
-	}
-	t, err := sqlstore.NS(e.Time)
+	t, err := sqlstore.EventTime(e, p.now)
 	if err != nil {
 		return err
 	}

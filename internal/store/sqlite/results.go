@@ -15,8 +15,14 @@ var _ store.ResultReader = (*Store)(nil)
 // ResultSummaries implements store.ResultReader: Results without reading the
 // script column.
 func (s *Store) ResultSummaries(ctx context.Context, session int64) ([]*store.Result, error) {
+	return s.results(ctx, session, "''")
+}
+
+// results reads a session's results, script being the column (or empty
+// value) read into Script.
+func (s *Store) results(ctx context.Context, session int64, script string) ([]*store.Result, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT session_id, stage, slave, status, exit_code, start_ns, end_ns,
-			message, '', output_bytes
+			message, `+script+`, output_bytes
 		FROM results WHERE session_id = ? ORDER BY stage, id`, session)
 	if err != nil {
 		return nil, wrap(err)

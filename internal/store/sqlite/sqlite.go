@@ -236,16 +236,6 @@ func scanSession(row scanner) (*store.Session, error) {
 	return s, nil
 }
 
-// prepareNew fills the defaults of a session about to be created.
-func (s *Store) prepareNew(se *store.Session) {
-	if se.Created.IsZero() {
-		se.Created = s.now()
-	}
-	if se.State == "" {
-		se.State = store.SessionQueued
-	}
-}
-
 const insertSession = `INSERT INTO sessions (suite, state, reason, machines, cases, repo_revision, triggered_by, created_ns, started_ns, ended_ns)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
@@ -268,7 +258,7 @@ func (s *Store) CreateSession(ctx context.Context, se *store.Session) error {
 // sets their IDs.
 func (s *Store) CreateSessions(ctx context.Context, ss []*store.Session) error {
 	for _, se := range ss {
-		s.prepareNew(se)
+		sqlstore.NewSession(se, s.now)
 	}
 	ids := make([]int64, len(ss))
 	err := s.tx(ctx, func(tx *sql.Tx) error {
@@ -440,10 +430,7 @@ func (s *Store) InterruptUnfinished(ctx context.Context, reason string) ([]int64
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		msg := string(store.SessionInterrupted)
-		if reason != "" {
-			msg += ": " + reason
-		}
+		msg := sqlstore.InterruptedMessage(reason)
 		for _, id := range ids {
 			if _, err := tx.ExecContext(ctx, `UPDATE sessions SET state = ?, reason = ?, ended_ns = coalesce(ended_ns, ?)
 				WHERE id = ?`, string(store.SessionInterrupted), reason, now, id); err != nil {
@@ -466,10 +453,7 @@ func (s *Store) InterruptUnfinished(ctx context.Context, reason string) ([]int64
 
 // PutStage implements store.Store.
 func (s *Store) PutStage(ctx context.Context, st *store.Stage) error {
-	if st.Index < 0 {
-		return fmt.Errorf("%w: stage index %d", store.ErrInvalid, st.Index)
-	}
-	ts, err := sqlstore.Times(st.Started, st.Ended)
+	started, ended, err := sqlstore.StageTimes(st)
 	if err != nil {
 		return err
 	}
@@ -477,7 +461,7 @@ func (s *Store) PutStage(ctx context.Context, st *store.Stage) error {
 		VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (session_id, idx) DO UPDATE SET name = excluded.name, case_name = excluded.case_name,
 			started_ns = excluded.started_ns, ended_ns = excluded.ended_ns`,
-		st.SessionID, st.Index, st.Name, st.Case, ts[0], ts[1])
+		st.SessionID, st.Index, st.Name, st.Case, started, ended)
 	return wrap(missingSession(err, st.SessionID))
 }
 
@@ -517,24 +501,16 @@ const upsertResult = `INSERT INTO results (session_id, stage, slave, status, exi
 // slaves from queueing 1000 commits behind the single writer.
 func (s *Store) PutResults(ctx context.Context, rs []*store.Result) error {
 	type row struct {
-		r    *store.Result
-		code any
-		ts   [2]any
+		r                *store.Result
+		code, start, end any
 	}
 	rows := make([]row, 0, len(rs))
 	for _, r := range rs {
-		if r.Stage < 0 {
-			return fmt.Errorf("%w: stage index %d", store.ErrInvalid, r.Stage)
-		}
-		ts, err := sqlstore.Times(r.Start, r.End)
+		code, start, end, err := sqlstore.ResultValues(r)
 		if err != nil {
 			return err
 		}
-		var code any
-		if r.ExitCode != nil {
-			code = int64(*r.ExitCode)
-		}
-		rows = append(rows, row{r, code, [2]any{ts[0], ts[1]}})
+		rows = append(rows, row{r, code, start, end})
 	}
 	var sessionID int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
@@ -542,7 +518,7 @@ func (s *Store) PutResults(ctx context.Context, rs []*store.Result) error {
 		defer st.Close()
 		for _, w := range rows {
 			sessionID = w.r.SessionID
-			if _, err := st.ExecContext(ctx, w.r.SessionID, w.r.Stage, w.r.Slave, string(w.r.Status), w.code, w.ts[0], w.ts[1],
+			if _, err := st.ExecContext(ctx, w.r.SessionID, w.r.Stage, w.r.Slave, string(w.r.Status), w.code, w.start, w.end,
 				w.r.Message, w.r.Script, w.r.OutputBytes); err != nil {
 				return err
 			}
@@ -554,28 +530,7 @@ func (s *Store) PutResults(ctx context.Context, rs []*store.Result) error {
 
 // Results implements store.Store.
 func (s *Store) Results(ctx context.Context, session int64) ([]*store.Result, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT session_id, stage, slave, status, exit_code, start_ns, end_ns,
-			message, script, output_bytes
-		FROM results WHERE session_id = ? ORDER BY stage, id`, session)
-	if err != nil {
-		return nil, wrap(err)
-	}
-	defer rows.Close()
-	var out []*store.Result
-	for rows.Next() {
-		r := new(store.Result)
-		var code sql.NullInt64
-		if err := rows.Scan(&r.SessionID, &r.Stage, &r.Slave, &r.Status, &code, sqlstore.ScanNS(&r.Start), sqlstore.ScanNS(&r.End),
-			&r.Message, &r.Script, &r.OutputBytes); err != nil {
-			return nil, wrap(err)
-		}
-		if code.Valid {
-			c := int(code.Int64)
-			r.ExitCode = &c
-		}
-		out = append(out, r)
-	}
-	return out, wrap(rows.Err())
+	return s.results(ctx, session, "script")
 }
 
 // ---- outputs and logs ----
@@ -645,10 +600,7 @@ func (s *Store) SuiteEnabled(ctx context.Context, suite string) (enabled, known 
 
 // AddEvent implements store.Store.
 func (s *Store) AddEvent(ctx context.Context, e store.Event) error {
-	if e.Time.IsZero() {
-		e.Time = s.now()
-	}
-	t, err := sqlstore.NS(e.Time)
+	t, err := sqlstore.EventTime(e, s.now)
 	if err != nil {
 		return err
 	}
