@@ -84,11 +84,13 @@ var (
 	ErrInvalid = errors.New("store: invalid argument")
 	// ErrClosed: the writer or store was closed.
 	ErrClosed = errors.New("store: closed")
-	// ErrLockLost: the connection holding a database's one-master lock
-	// (package postgres) dropped and another master took the lock before
-	// this one could take it again.
-	ErrLockLost = errors.New("lost the database to another master")
 )
+
+// ErrLockLost: the connection holding a database's one-master lock
+// (package postgres) dropped and another master took the lock before this
+// one could take it again. It is the contract's, so that callers test it
+// without knowing the implementation.
+var ErrLockLost = errors.New("lost the database to another master")
 
 // OutputWriter appends the output of one slave's stage.
 //
