@@ -31,6 +31,7 @@ import (
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/master"
 	"github.com/xrdtest/xrdtest/internal/store"
+	"github.com/xrdtest/xrdtest/internal/store/sqlite"
 )
 
 const (
@@ -179,7 +180,7 @@ func writeRepo(root string, slaves int) error {
 // one transaction with direct inserts: through the store's API, one
 // transaction per result batch, it would take many minutes.
 func seed(ctx context.Context, dir string, n, slaves int) error {
-	st, err := store.OpenSQLite(ctx, dir)
+	st, err := sqlite.Open(ctx, dir)
 	if err != nil {
 		return err
 	}

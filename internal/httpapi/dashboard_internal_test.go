@@ -10,7 +10,7 @@ import (
 
 	"github.com/xrdtest/xrdtest/internal/daemons"
 	"github.com/xrdtest/xrdtest/internal/session"
-	"github.com/xrdtest/xrdtest/internal/store"
+	"github.com/xrdtest/xrdtest/internal/store/sqlite"
 )
 
 // TestDashboardEmptyLists: with nothing running and no history, the
@@ -18,7 +18,7 @@ import (
 // daemons.TestBusySlaveInfo's).
 func TestDashboardEmptyLists(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.OpenSQLite(ctx, t.TempDir())
+	st, err := sqlite.Open(ctx, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/xrdtest/xrdtest/internal/store"
+	"github.com/xrdtest/xrdtest/internal/store/sqlite"
 )
 
 // The JUnit document as CI tools read it.
@@ -77,7 +78,7 @@ type junitFixture struct {
 
 func newJUnitFixture(t *testing.T, state store.SessionState, reason string) *junitFixture {
 	t.Helper()
-	st, err := store.OpenSQLite(context.Background(), t.TempDir())
+	st, err := sqlite.Open(context.Background(), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/xrdtest/xrdtest/internal/daemons"
 
 	"github.com/xrdtest/xrdtest/internal/store"
+	"github.com/xrdtest/xrdtest/internal/store/sqlite"
 	"github.com/xrdtest/xrdtest/internal/testutil"
 )
 
@@ -19,7 +20,7 @@ import (
 // store that fails leaves the other metrics served.
 func TestSessionCountsCache(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.OpenSQLite(ctx, t.TempDir())
+	st, err := sqlite.Open(ctx, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +65,7 @@ func TestSessionCountsCache(t *testing.T) {
 // the history, counting them every time (no cache) and with the cache.
 func BenchmarkMetricsScrape(b *testing.B) {
 	ctx := context.Background()
-	st, err := store.OpenSQLite(ctx, b.TempDir())
+	st, err := sqlite.Open(ctx, b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 
 	"github.com/xrdtest/xrdtest/internal/store"
+	"github.com/xrdtest/xrdtest/internal/store/postgres"
+	"github.com/xrdtest/xrdtest/internal/store/sqlite"
 )
 
 // openHistory opens the master's history: the PostgreSQL database
@@ -13,9 +15,9 @@ import (
 func openHistory(ctx context.Context, opts Options) (store.Store, error) {
 	dir := filepath.Join(opts.StateDir, "history")
 	if opts.Database == "" {
-		return store.OpenSQLite(ctx, dir)
+		return sqlite.Open(ctx, dir)
 	}
-	p, err := store.OpenPostgres(ctx, opts.Database, dir)
+	p, err := postgres.Open(ctx, opts.Database, dir)
 	if err != nil {
 		return nil, err
 	}

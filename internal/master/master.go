@@ -39,7 +39,7 @@ import (
 // Options configure a master.
 type Options struct {
 	StateDir   string // CA, history database, outputs
-	Database   string // PostgreSQL URL of the history, see store.OpenPostgres ("": SQLite in StateDir)
+	Database   string // PostgreSQL URL of the history, see postgres.Open ("": SQLite in StateDir)
 	DaemonAddr string // where daemons connect (gRPC, mutual TLS)
 	WebAddr    string // the JSON API
 	Token      string // the connection token daemons enroll with
@@ -402,7 +402,7 @@ func (m *Master) Serve(ctx context.Context) error {
 }
 
 // lockWatcher is a history that only one master may use at a time and
-// whose lock can be lost (store.Postgres).
+// whose lock can be lost (postgres.Store).
 type lockWatcher interface {
 	WatchLock(ctx context.Context, interval time.Duration, log *slog.Logger) error
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/xrdtest/xrdtest/internal/master"
 	"github.com/xrdtest/xrdtest/internal/slave"
 	"github.com/xrdtest/xrdtest/internal/store"
+	"github.com/xrdtest/xrdtest/internal/store/sqlite"
 	"github.com/xrdtest/xrdtest/internal/testutil"
 )
 
@@ -44,7 +45,7 @@ func countSessions(t *testing.T, st store.Store) int {
 func TestRetentionAtStart(t *testing.T) {
 	ctx := context.Background()
 	state := filepath.Join(t.TempDir(), "state")
-	st, err := store.OpenSQLite(ctx, filepath.Join(state, "history"))
+	st, err := sqlite.Open(ctx, filepath.Join(state, "history"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/xrdtest/xrdtest/internal/master"
 	"github.com/xrdtest/xrdtest/internal/store"
 	"github.com/xrdtest/xrdtest/internal/store/pgtest"
+	"github.com/xrdtest/xrdtest/internal/store/sqlite"
 )
 
 var twoHosts = testutil.ClusterDef("cluster_t", "10.1.0", "i.img", "1024", "h1.xrd.test", "h2.xrd.test")
@@ -208,7 +209,7 @@ func testHistorySurvivesRestart(t *testing.T, url string) (state string) {
 func TestInterruptedStageWithoutResults(t *testing.T) {
 	ctx := context.Background()
 	state := filepath.Join(t.TempDir(), "state")
-	st, err := store.OpenSQLite(ctx, filepath.Join(state, "history"))
+	st, err := sqlite.Open(ctx, filepath.Join(state, "history"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/xrdtest/xrdtest/internal/session"
 	"github.com/xrdtest/xrdtest/internal/session/sessiontest"
 	"github.com/xrdtest/xrdtest/internal/store"
+	"github.com/xrdtest/xrdtest/internal/store/sqlite"
 )
 
 // sessionRuns returns the stages session id ran.
@@ -353,7 +354,7 @@ func TestMasterRestart(t *testing.T) {
 			}
 
 			// The next start of the master, on the same history.
-			st, err := store.OpenSQLite(context.Background(), h.Dir)
+			st, err := sqlite.Open(context.Background(), h.Dir)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -86,6 +86,37 @@ var (
 	ErrClosed = errors.New("store: closed")
 )
 
+// ErrLockLost: the connection holding a database's one-master lock
+// (package postgres) dropped and another master took the lock before this
+// one could take it again. It is the contract's, so that callers test it
+// without knowing the implementation.
+var ErrLockLost = errors.New("lost the database to another master")
+
+// OutputWriter appends the output of one slave's stage.
+//
+// The output arrives in chunks numbered 1, 2, 3... Append ignores a chunk
+// whose sequence number was already written (an idempotent resend after a
+// reconnect) and rejects one beyond the next expected number with
+// ErrOutputGap, so that the output is always exactly the concatenation of
+// chunks 1..NextSeq()-1. Every chunk is stored before Append returns: the
+// output is watched live (OpenOutput readers), and the sequence number
+// acknowledged to the slave must describe bytes that survive a crash of
+// the master process. An error storing a chunk is sticky: every later
+// Append returns it.
+//
+// Append must be called from one goroutine at a time; Bytes, NextSeq and
+// Close may be called from any goroutine.
+type OutputWriter interface {
+	// Append stores chunk seq; resends are ignored, gaps refused.
+	Append(seq uint64, p []byte) error
+	// Bytes returns how many bytes were stored.
+	Bytes() int64
+	// NextSeq returns the sequence number expected next.
+	NextSeq() uint64
+	// Close ends the output; closing twice is harmless.
+	Close() error
+}
+
 // Store is the history of the master. Implementations are safe for
 // concurrent use.
 type Store interface {
@@ -121,7 +152,7 @@ type Store interface {
 	// output is written once: an existing output is an error
 	// (fs.ErrExist). Outputs are files only: the session is not looked up
 	// (the caller records OutputBytes in the Result).
-	OutputWriter(session int64, stage int, slave string) (*OutputWriter, error)
+	OutputWriter(session int64, stage int, slave string) (OutputWriter, error)
 	// OpenOutput opens an output for reading, also while it is still
 	// being written. ErrNotFound when absent.
 	OpenOutput(session int64, stage int, slave string) (io.ReadSeekCloser, error)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/xrdtest/xrdtest/internal/store"
+	"github.com/xrdtest/xrdtest/internal/store/sqlite"
 )
 
 // plainStore hides the SQLite store's optional abilities.
@@ -15,7 +16,7 @@ type plainStore struct{ store.Store }
 // without ResultReader, through Results.
 func TestResultReaderFallback(t *testing.T) {
 	ctx := context.Background()
-	s, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "store"))
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "store"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/xrdtest/xrdtest/internal/master"
 	"github.com/xrdtest/xrdtest/internal/store"
+	"github.com/xrdtest/xrdtest/internal/store/sqlite"
 )
 
 // seedSessions writes n finished sessions of 20 suites over the last year
@@ -24,7 +25,7 @@ import (
 func seedSessions(t *testing.T, stateDir string, n int) {
 	t.Helper()
 	// Create the schema, then write in one transaction.
-	st, err := store.OpenSQLite(context.Background(), filepath.Join(stateDir, "history"))
+	st, err := sqlite.Open(context.Background(), filepath.Join(stateDir, "history"))
 	if err != nil {
 		t.Fatal(err)
 	}

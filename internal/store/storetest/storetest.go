@@ -1,5 +1,5 @@
 // Package storetest is the behaviour test suite shared by the implementations
-// of store.Store.
+// of store.Store, and the benchmark they share (BenchSessions100k).
 package storetest
 
 import (

@@ -1,4 +1,4 @@
-package store
+package sqlite
 
 import (
 	"context"
@@ -28,7 +28,7 @@ CREATE TABLE sessions (
 	started_ns    INTEGER,
 	ended_ns      INTEGER
 ) STRICT;
--- Sessions(Filter) is ordered by created_ns DESC, id DESC: every index ends
+-- Sessions(store.Filter) is ordered by created_ns DESC, id DESC: every index ends
 -- with the rowid (id), so each of these serves the order without a sort.
 CREATE INDEX sessions_suite_created ON sessions (suite, created_ns);
 CREATE INDEX sessions_state_created ON sessions (state, created_ns);

@@ -1,4 +1,7 @@
-package store
+// Package sqlite is the store.Store kept in a directory: history.db, a
+// SQLite database (WAL mode), and the outputs/ and logs/ file trees. It is
+// the default history of the master and needs nothing else.
+package sqlite
 
 import (
 	"context"
@@ -7,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/url"
 	"path/filepath"
 	"runtime"
@@ -15,12 +17,16 @@ import (
 	"sync"
 	"time"
 
-	"modernc.org/sqlite"
+	msqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/xrdtest/xrdtest/internal/store"
+	"github.com/xrdtest/xrdtest/internal/store/internal/files"
+	"github.com/xrdtest/xrdtest/internal/store/internal/sqlstore"
 )
 
-// SQLite is the Store kept in a directory: history.db (SQLite, WAL mode) and
-// the outputs/ and logs/ file trees.
+// Store is the store.Store kept in a directory: history.db (SQLite, WAL
+// mode) and the outputs/ and logs/ file trees.
 //
 // Connections: one sql.DB with a single connection does every write
 // (SQLite has one writer at a time anyway; a single connection makes
@@ -31,11 +37,11 @@ import (
 // synchronous NORMAL, which in WAL mode never corrupts the database and loses
 // no committed transaction when the master process dies (only a power loss
 // can drop the last few).
-type SQLite struct {
-	files         // outputs/ and logs/
-	w     *sql.DB // the writer: one connection
-	r     *sql.DB // readers
-	now   func() time.Time
+type Store struct {
+	files.Files         // outputs/ and logs/
+	w           *sql.DB // the writer: one connection
+	r           *sql.DB // readers
+	now         func() time.Time
 	// upsert is upsertResult prepared once on the writer: PutResults
 	// runs for every batch of a stage's results, and preparing the
 	// statement cost as much as executing a small batch.
@@ -45,18 +51,18 @@ type SQLite struct {
 	closeErr  error
 }
 
-var _ Store = (*SQLite)(nil)
+var _ store.Store = (*Store)(nil)
 
 const busyTimeout = 10 * time.Second
 
-// OpenSQLite opens (creating it, mode 0700, if missing) the store in dir and
+// Open opens (creating it, mode 0700, if missing) the store in dir and
 // brings its schema up to date.
-func OpenSQLite(ctx context.Context, dir string) (*SQLite, error) {
-	fs, err := openFiles(dir)
+func Open(ctx context.Context, dir string) (*Store, error) {
+	fs, err := files.Open(dir)
 	if err != nil {
 		return nil, err
 	}
-	dir = fs.dir
+	dir = fs.Dir()
 	// A file: URI, so that any byte of the path is escaped.
 	uri := (&url.URL{Scheme: "file", Path: filepath.ToSlash(filepath.Join(dir, "history.db"))}).String()
 	bt := fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds())
@@ -79,7 +85,7 @@ func OpenSQLite(ctx context.Context, dir string) (*SQLite, error) {
 		w.Close()
 		return nil, fmt.Errorf("store: open %s: %w", dir, err)
 	}
-	if top, err := fs.maxSession(); err != nil {
+	if top, err := files.MaxSession(fs); err != nil {
 		w.Close()
 		return nil, err
 	} else if top > 0 {
@@ -115,12 +121,12 @@ func OpenSQLite(ctx context.Context, dir string) (*SQLite, error) {
 		w.Close()
 		return nil, fmt.Errorf("store: open %s: %w", dir, err)
 	}
-	return &SQLite{files: fs, w: w, r: r, now: time.Now, upsert: upsert}, nil
+	return &Store{Files: fs, w: w, r: r, now: time.Now, upsert: upsert}, nil
 }
 
 // Close closes the database. Open output and log writers stay usable until
 // they are closed (a log writer's Close then fails to record the size).
-func (s *SQLite) Close() error {
+func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		err := s.r.Close()
 		s.upsert.Close()
@@ -146,13 +152,13 @@ const optimize = `PRAGMA optimize=0x10002`
 // Optimize refreshes the query planner statistics when they are stale. It
 // is cheap when they are not; a long-running master may call it, say,
 // daily.
-func (s *SQLite) Optimize(ctx context.Context) error {
+func (s *Store) Optimize(ctx context.Context) error {
 	_, err := s.w.ExecContext(ctx, optimize)
 	return wrap(err)
 }
 
 // tx runs fn in a write transaction.
-func (s *SQLite) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -165,50 +171,6 @@ func (s *SQLite) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 }
 
 // ---- conversions ----
-
-var (
-	minTime = time.Unix(0, math.MinInt64)
-	maxTime = time.Unix(0, math.MaxInt64)
-)
-
-// ns converts a time to its column value: unix nanoseconds, NULL for zero.
-func ns(t time.Time) (any, error) {
-	if t.IsZero() {
-		return nil, nil
-	}
-	if t.Before(minTime) || t.After(maxTime) {
-		return nil, fmt.Errorf("%w: time %v out of range", ErrInvalid, t)
-	}
-	return t.UnixNano(), nil
-}
-
-// times converts several times, for query arguments.
-func times(ts ...time.Time) ([]any, error) {
-	out := make([]any, len(ts))
-	for i, t := range ts {
-		v, err := ns(t)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = v
-	}
-	return out, nil
-}
-
-// nsTime scans a nanosecond column into a time (UTC; zero for NULL).
-type nsTime struct{ t *time.Time }
-
-func (n nsTime) Scan(v any) error {
-	switch v := v.(type) {
-	case nil:
-		*n.t = time.Time{}
-	case int64:
-		*n.t = time.Unix(0, v).UTC()
-	default:
-		return fmt.Errorf("store: time column holds %T", v)
-	}
-	return nil
-}
 
 func listJSON(l []string) string {
 	if len(l) == 0 {
@@ -244,15 +206,15 @@ func (j jsonList) Scan(v any) error {
 
 // missingSession turns a foreign key violation into ErrNotFound.
 func missingSession(err error, session int64) error {
-	var e *sqlite.Error
+	var e *msqlite.Error
 	if errors.As(err, &e) && e.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
-		return fmt.Errorf("%w: session %d", ErrNotFound, session)
+		return fmt.Errorf("%w: session %d", store.ErrNotFound, session)
 	}
 	return err
 }
 
 func wrap(err error) error {
-	if err == nil || errors.Is(err, ErrNotFound) || errors.Is(err, ErrInvalid) {
+	if err == nil || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid) {
 		return err
 	}
 	return fmt.Errorf("store: %w", err)
@@ -264,31 +226,21 @@ const sessionColumns = `id, suite, state, reason, machines, cases, repo_revision
 
 type scanner interface{ Scan(dest ...any) error }
 
-func scanSession(row scanner) (*Session, error) {
-	s := new(Session)
+func scanSession(row scanner) (*store.Session, error) {
+	s := new(store.Session)
 	err := row.Scan(&s.ID, &s.Suite, &s.State, &s.Reason, jsonList{&s.Machines}, jsonList{&s.Cases},
-		&s.RepoRevision, &s.TriggeredBy, nsTime{&s.Created}, nsTime{&s.Started}, nsTime{&s.Ended})
+		&s.RepoRevision, &s.TriggeredBy, sqlstore.ScanNS(&s.Created), sqlstore.ScanNS(&s.Started), sqlstore.ScanNS(&s.Ended))
 	if err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-// prepareNew fills the defaults of a session about to be created.
-func (s *SQLite) prepareNew(se *Session) {
-	if se.Created.IsZero() {
-		se.Created = s.now()
-	}
-	if se.State == "" {
-		se.State = SessionQueued
-	}
-}
-
 const insertSession = `INSERT INTO sessions (suite, state, reason, machines, cases, repo_revision, triggered_by, created_ns, started_ns, ended_ns)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
-func sessionArgs(se *Session) ([]any, error) {
-	ts, err := times(se.Created, se.Started, se.Ended)
+func sessionArgs(se *store.Session) ([]any, error) {
+	ts, err := sqlstore.Times(se.Created, se.Started, se.Ended)
 	if err != nil {
 		return nil, err
 	}
@@ -296,17 +248,17 @@ func sessionArgs(se *Session) ([]any, error) {
 		se.RepoRevision, se.TriggeredBy}, ts...), nil
 }
 
-// CreateSession implements Store.
-func (s *SQLite) CreateSession(ctx context.Context, se *Session) error {
-	return s.CreateSessions(ctx, []*Session{se})
+// CreateSession implements store.Store.
+func (s *Store) CreateSession(ctx context.Context, se *store.Session) error {
+	return s.CreateSessions(ctx, []*store.Session{se})
 }
 
 // CreateSessions creates several sessions in one transaction (much faster
 // than one CreateSession each: an import of old history, a benchmark) and
 // sets their IDs.
-func (s *SQLite) CreateSessions(ctx context.Context, ss []*Session) error {
+func (s *Store) CreateSessions(ctx context.Context, ss []*store.Session) error {
 	for _, se := range ss {
-		s.prepareNew(se)
+		sqlstore.NewSession(se, s.now)
 	}
 	ids := make([]int64, len(ss))
 	err := s.tx(ctx, func(tx *sql.Tx) error {
@@ -342,8 +294,8 @@ func (s *SQLite) CreateSessions(ctx context.Context, ss []*Session) error {
 	return nil
 }
 
-// UpdateSession implements Store. A zero Created keeps the stored one.
-func (s *SQLite) UpdateSession(ctx context.Context, se *Session) error {
+// UpdateSession implements store.Store. A zero Created keeps the stored one.
+func (s *Store) UpdateSession(ctx context.Context, se *store.Session) error {
 	args, err := sessionArgs(se)
 	if err != nil {
 		return err
@@ -357,23 +309,23 @@ func (s *SQLite) UpdateSession(ctx context.Context, se *Session) error {
 	if n, err := res.RowsAffected(); err != nil {
 		return wrap(err)
 	} else if n == 0 {
-		return fmt.Errorf("%w: session %d", ErrNotFound, se.ID)
+		return fmt.Errorf("%w: session %d", store.ErrNotFound, se.ID)
 	}
 	return nil
 }
 
-// Session implements Store.
-func (s *SQLite) Session(ctx context.Context, id int64) (*Session, error) {
+// Session implements store.Store.
+func (s *Store) Session(ctx context.Context, id int64) (*store.Session, error) {
 	se, err := scanSession(s.r.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("%w: session %d", ErrNotFound, id)
+		return nil, fmt.Errorf("%w: session %d", store.ErrNotFound, id)
 	}
 	return se, wrap(err)
 }
 
 // sessionsWhere returns the WHERE clause ("" or " WHERE ...") and its
 // arguments for f.
-func sessionsWhere(f Filter) (string, []any, error) {
+func sessionsWhere(f store.Filter) (string, []any, error) {
 	var where []string
 	var args []any
 	if f.Suite != "" {
@@ -387,7 +339,7 @@ func sessionsWhere(f Filter) (string, []any, error) {
 		}
 	}
 	if !f.From.IsZero() {
-		v, err := ns(f.From)
+		v, err := sqlstore.NS(f.From)
 		if err != nil {
 			return "", nil, err
 		}
@@ -395,7 +347,7 @@ func sessionsWhere(f Filter) (string, []any, error) {
 		args = append(args, v)
 	}
 	if !f.To.IsZero() {
-		v, err := ns(f.To)
+		v, err := sqlstore.NS(f.To)
 		if err != nil {
 			return "", nil, err
 		}
@@ -413,9 +365,9 @@ const (
 	sessionsCount = `SELECT count(*) FROM sessions%s`
 )
 
-// Sessions implements Store. The page and the total are read in one
+// Sessions implements store.Store. The page and the total are read in one
 // transaction, so they agree.
-func (s *SQLite) Sessions(ctx context.Context, f Filter) ([]*Session, int, error) {
+func (s *Store) Sessions(ctx context.Context, f store.Filter) ([]*store.Session, int, error) {
 	cond, args, err := sessionsWhere(f)
 	if err != nil {
 		return nil, 0, err
@@ -435,7 +387,7 @@ func (s *SQLite) Sessions(ctx context.Context, f Filter) ([]*Session, int, error
 	if err != nil {
 		return nil, 0, wrap(err)
 	}
-	var out []*Session
+	var out []*store.Session
 	for rows.Next() {
 		se, err := scanSession(rows)
 		if err != nil {
@@ -457,13 +409,13 @@ func (s *SQLite) Sessions(ctx context.Context, f Filter) ([]*Session, int, error
 	return out, total, nil
 }
 
-// InterruptUnfinished implements Store.
-func (s *SQLite) InterruptUnfinished(ctx context.Context, reason string) ([]int64, error) {
+// InterruptUnfinished implements store.Store.
+func (s *Store) InterruptUnfinished(ctx context.Context, reason string) ([]int64, error) {
 	now := s.now().UnixNano()
 	var ids []int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT id FROM sessions WHERE state IN (?, ?) ORDER BY id`,
-			string(SessionQueued), string(SessionRunning))
+			string(store.SessionQueued), string(store.SessionRunning))
 		if err != nil {
 			return err
 		}
@@ -478,13 +430,10 @@ func (s *SQLite) InterruptUnfinished(ctx context.Context, reason string) ([]int6
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		msg := string(SessionInterrupted)
-		if reason != "" {
-			msg += ": " + reason
-		}
+		msg := sqlstore.InterruptedMessage(reason)
 		for _, id := range ids {
 			if _, err := tx.ExecContext(ctx, `UPDATE sessions SET state = ?, reason = ?, ended_ns = coalesce(ended_ns, ?)
-				WHERE id = ?`, string(SessionInterrupted), reason, now, id); err != nil {
+				WHERE id = ?`, string(store.SessionInterrupted), reason, now, id); err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO events (session_id, time_ns, kind, message) VALUES (?, ?, 'state', ?)`,
@@ -502,12 +451,9 @@ func (s *SQLite) InterruptUnfinished(ctx context.Context, reason string) ([]int6
 
 // ---- stages and results ----
 
-// PutStage implements Store.
-func (s *SQLite) PutStage(ctx context.Context, st *Stage) error {
-	if st.Index < 0 {
-		return fmt.Errorf("%w: stage index %d", ErrInvalid, st.Index)
-	}
-	ts, err := times(st.Started, st.Ended)
+// PutStage implements store.Store.
+func (s *Store) PutStage(ctx context.Context, st *store.Stage) error {
+	started, ended, err := sqlstore.StageTimes(st)
 	if err != nil {
 		return err
 	}
@@ -515,22 +461,22 @@ func (s *SQLite) PutStage(ctx context.Context, st *Stage) error {
 		VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (session_id, idx) DO UPDATE SET name = excluded.name, case_name = excluded.case_name,
 			started_ns = excluded.started_ns, ended_ns = excluded.ended_ns`,
-		st.SessionID, st.Index, st.Name, st.Case, ts[0], ts[1])
+		st.SessionID, st.Index, st.Name, st.Case, started, ended)
 	return wrap(missingSession(err, st.SessionID))
 }
 
-// Stages implements Store.
-func (s *SQLite) Stages(ctx context.Context, session int64) ([]*Stage, error) {
+// Stages implements store.Store.
+func (s *Store) Stages(ctx context.Context, session int64) ([]*store.Stage, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT session_id, idx, name, case_name, started_ns, ended_ns
 		FROM stages WHERE session_id = ? ORDER BY idx`, session)
 	if err != nil {
 		return nil, wrap(err)
 	}
 	defer rows.Close()
-	var out []*Stage
+	var out []*store.Stage
 	for rows.Next() {
-		st := new(Stage)
-		if err := rows.Scan(&st.SessionID, &st.Index, &st.Name, &st.Case, nsTime{&st.Started}, nsTime{&st.Ended}); err != nil {
+		st := new(store.Stage)
+		if err := rows.Scan(&st.SessionID, &st.Index, &st.Name, &st.Case, sqlstore.ScanNS(&st.Started), sqlstore.ScanNS(&st.Ended)); err != nil {
 			return nil, wrap(err)
 		}
 		out = append(out, st)
@@ -538,9 +484,9 @@ func (s *SQLite) Stages(ctx context.Context, session int64) ([]*Stage, error) {
 	return out, wrap(rows.Err())
 }
 
-// PutResult implements Store.
-func (s *SQLite) PutResult(ctx context.Context, r *Result) error {
-	return s.PutResults(ctx, []*Result{r})
+// PutResult implements store.Store.
+func (s *Store) PutResult(ctx context.Context, r *store.Result) error {
+	return s.PutResults(ctx, []*store.Result{r})
 }
 
 const upsertResult = `INSERT INTO results (session_id, stage, slave, status, exit_code, start_ns, end_ns,
@@ -550,29 +496,21 @@ const upsertResult = `INSERT INTO results (session_id, stage, slave, status, exi
 		start_ns = excluded.start_ns, end_ns = excluded.end_ns, message = excluded.message,
 		script = excluded.script, output_bytes = excluded.output_bytes`
 
-// PutResults implements Store: one transaction and one prepared statement
-// for the whole batch, which is what keeps a stage of 1000 slaves from
-// queueing 1000 commits behind the single writer.
-func (s *SQLite) PutResults(ctx context.Context, rs []*Result) error {
+// PutResults implements store.Store: one transaction and one prepared
+// statement for the whole batch, which is what keeps a stage of 1000
+// slaves from queueing 1000 commits behind the single writer.
+func (s *Store) PutResults(ctx context.Context, rs []*store.Result) error {
 	type row struct {
-		r    *Result
-		code any
-		ts   [2]any
+		r                *store.Result
+		code, start, end any
 	}
 	rows := make([]row, 0, len(rs))
 	for _, r := range rs {
-		if r.Stage < 0 {
-			return fmt.Errorf("%w: stage index %d", ErrInvalid, r.Stage)
-		}
-		ts, err := times(r.Start, r.End)
+		code, start, end, err := sqlstore.ResultValues(r)
 		if err != nil {
 			return err
 		}
-		var code any
-		if r.ExitCode != nil {
-			code = int64(*r.ExitCode)
-		}
-		rows = append(rows, row{r, code, [2]any{ts[0], ts[1]}})
+		rows = append(rows, row{r, code, start, end})
 	}
 	var sessionID int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
@@ -580,7 +518,7 @@ func (s *SQLite) PutResults(ctx context.Context, rs []*Result) error {
 		defer st.Close()
 		for _, w := range rows {
 			sessionID = w.r.SessionID
-			if _, err := st.ExecContext(ctx, w.r.SessionID, w.r.Stage, w.r.Slave, string(w.r.Status), w.code, w.ts[0], w.ts[1],
+			if _, err := st.ExecContext(ctx, w.r.SessionID, w.r.Stage, w.r.Slave, string(w.r.Status), w.code, w.start, w.end,
 				w.r.Message, w.r.Script, w.r.OutputBytes); err != nil {
 				return err
 			}
@@ -590,40 +528,19 @@ func (s *SQLite) PutResults(ctx context.Context, rs []*Result) error {
 	return wrap(missingSession(err, sessionID))
 }
 
-// Results implements Store.
-func (s *SQLite) Results(ctx context.Context, session int64) ([]*Result, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT session_id, stage, slave, status, exit_code, start_ns, end_ns,
-			message, script, output_bytes
-		FROM results WHERE session_id = ? ORDER BY stage, id`, session)
-	if err != nil {
-		return nil, wrap(err)
-	}
-	defer rows.Close()
-	var out []*Result
-	for rows.Next() {
-		r := new(Result)
-		var code sql.NullInt64
-		if err := rows.Scan(&r.SessionID, &r.Stage, &r.Slave, &r.Status, &code, nsTime{&r.Start}, nsTime{&r.End},
-			&r.Message, &r.Script, &r.OutputBytes); err != nil {
-			return nil, wrap(err)
-		}
-		if code.Valid {
-			c := int(code.Int64)
-			r.ExitCode = &c
-		}
-		out = append(out, r)
-	}
-	return out, wrap(rows.Err())
+// Results implements store.Store.
+func (s *Store) Results(ctx context.Context, session int64) ([]*store.Result, error) {
+	return s.results(ctx, session, "script")
 }
 
 // ---- outputs and logs ----
 
-// LogWriter implements Store. The log is listed by Logs as soon as it is
+// LogWriter implements store.Store. The log is listed by Logs as soon as it is
 // created, as incomplete until the writer is closed. A log written again
 // replaces the previous copy (a retried collection).
-func (s *SQLite) LogWriter(session int64, slave, path string) (io.WriteCloser, error) {
+func (s *Store) LogWriter(session int64, slave, path string) (io.WriteCloser, error) {
 	ctx := context.Background()
-	return s.createLog(session, slave, path, func(file string) error {
+	return files.CreateLog(s.Files, session, slave, path, func(file string) error {
 		_, err := s.w.ExecContext(ctx, `INSERT INTO logs (session_id, slave, path, file, size, complete)
 			VALUES (?, ?, ?, ?, 0, 0)
 			ON CONFLICT (session_id, slave, path) DO UPDATE SET file = excluded.file, size = 0, complete = 0`,
@@ -636,23 +553,23 @@ func (s *SQLite) LogWriter(session int64, slave, path string) (io.WriteCloser, e
 	})
 }
 
-// Logs implements Store. The size of an incomplete log is the size of its
+// Logs implements store.Store. The size of an incomplete log is the size of its
 // file now.
-func (s *SQLite) Logs(ctx context.Context, session int64) ([]LogFile, error) {
+func (s *Store) Logs(ctx context.Context, session int64) ([]store.LogFile, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT slave, path, size, complete FROM logs
 		WHERE session_id = ? ORDER BY slave, path`, session)
 	if err != nil {
 		return nil, wrap(err)
 	}
 	defer rows.Close()
-	var out []LogFile
+	var out []store.LogFile
 	for rows.Next() {
-		var l LogFile
+		var l store.LogFile
 		if err := rows.Scan(&l.Slave, &l.Path, &l.Size, &l.Complete); err != nil {
 			return nil, wrap(err)
 		}
 		if !l.Complete {
-			l.Size = s.logSize(session, l, l.Size)
+			l.Size = files.LogSize(s.Files, session, l, l.Size)
 		}
 		out = append(out, l)
 	}
@@ -661,16 +578,16 @@ func (s *SQLite) Logs(ctx context.Context, session int64) ([]LogFile, error) {
 
 // ---- suites and events ----
 
-// SetSuiteEnabled implements Store.
-func (s *SQLite) SetSuiteEnabled(ctx context.Context, suite string, enabled bool) error {
+// SetSuiteEnabled implements store.Store.
+func (s *Store) SetSuiteEnabled(ctx context.Context, suite string, enabled bool) error {
 	_, err := s.w.ExecContext(ctx, `INSERT INTO suites (name, enabled, updated_ns) VALUES (?, ?, ?)
 		ON CONFLICT (name) DO UPDATE SET enabled = excluded.enabled, updated_ns = excluded.updated_ns`,
 		suite, enabled, s.now().UnixNano())
 	return wrap(err)
 }
 
-// SuiteEnabled implements Store.
-func (s *SQLite) SuiteEnabled(ctx context.Context, suite string) (enabled, known bool, err error) {
+// SuiteEnabled implements store.Store.
+func (s *Store) SuiteEnabled(ctx context.Context, suite string) (enabled, known bool, err error) {
 	err = s.r.QueryRowContext(ctx, `SELECT enabled FROM suites WHERE name = ?`, suite).Scan(&enabled)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, false, nil
@@ -681,12 +598,9 @@ func (s *SQLite) SuiteEnabled(ctx context.Context, suite string) (enabled, known
 	return enabled, true, nil
 }
 
-// AddEvent implements Store.
-func (s *SQLite) AddEvent(ctx context.Context, e Event) error {
-	if e.Time.IsZero() {
-		e.Time = s.now()
-	}
-	t, err := ns(e.Time)
+// AddEvent implements store.Store.
+func (s *Store) AddEvent(ctx context.Context, e store.Event) error {
+	t, err := sqlstore.EventTime(e, s.now)
 	if err != nil {
 		return err
 	}
@@ -695,27 +609,24 @@ func (s *SQLite) AddEvent(ctx context.Context, e Event) error {
 	return wrap(missingSession(err, e.Session))
 }
 
-// Events implements Store.
-func (s *SQLite) Events(ctx context.Context, session int64) ([]Event, error) {
+// Events implements store.Store.
+func (s *Store) Events(ctx context.Context, session int64) ([]store.Event, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT session_id, time_ns, kind, message FROM events
 		WHERE session_id = ? ORDER BY id`, session)
 	if err != nil {
 		return nil, wrap(err)
 	}
 	defer rows.Close()
-	var out []Event
+	var out []store.Event
 	for rows.Next() {
-		var e Event
-		if err := rows.Scan(&e.Session, nsTime{&e.Time}, &e.Kind, &e.Message); err != nil {
+		var e store.Event
+		if err := rows.Scan(&e.Session, sqlstore.ScanNS(&e.Time), &e.Kind, &e.Message); err != nil {
 			return nil, wrap(err)
 		}
 		out = append(out, e)
 	}
 	return out, wrap(rows.Err())
 }
-
-// dayNS is one day in nanoseconds: created_ns / dayNS is the UTC day.
-const dayNS = int64(24 * time.Hour)
 
 const statsQuery = `
 SELECT created_ns / ?, state, count(*),
@@ -725,20 +636,17 @@ FROM sessions WHERE created_ns >= ? AND created_ns < ?
 GROUP BY 1, 2 ORDER BY 1, 2`
 
 // Stats implements Store, from the sessions_created_stats index alone.
-func (s *SQLite) Stats(ctx context.Context, from, to time.Time) (*Stats, error) {
-	args, err := times(from, to)
+func (s *Store) Stats(ctx context.Context, from, to time.Time) (*store.Stats, error) {
+	fromNS, toNS, err := sqlstore.StatsWindow(from, to)
 	if err != nil {
 		return nil, err
 	}
-	if args[0] == nil || args[1] == nil || !from.Before(to) {
-		return nil, fmt.Errorf("%w: stats window [%v, %v)", ErrInvalid, from, to)
-	}
-	rows, err := s.r.QueryContext(ctx, statsQuery, dayNS, args[0], args[1])
+	rows, err := s.r.QueryContext(ctx, statsQuery, sqlstore.DayNS, fromNS, toNS)
 	if err != nil {
 		return nil, wrap(err)
 	}
 	defer rows.Close()
-	acc := newStatsAcc(from, to)
+	acc := sqlstore.NewStatsAcc(from, to)
 	for rows.Next() {
 		var (
 			day, n, timedN int64
@@ -748,10 +656,10 @@ func (s *SQLite) Stats(ctx context.Context, from, to time.Time) (*Stats, error) 
 		if err := rows.Scan(&day, &state, &n, &sum, &timedN); err != nil {
 			return nil, wrap(err)
 		}
-		acc.add(day, SessionState(state), n, sum.Int64, timedN)
+		acc.Add(day, store.SessionState(state), n, sum.Int64, timedN)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, wrap(err)
 	}
-	return acc.done(), nil
+	return acc.Done(), nil
 }

@@ -1,4 +1,4 @@
-package store_test
+package sqlite_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/xrdtest/xrdtest/internal/store"
+	"github.com/xrdtest/xrdtest/internal/store/sqlite"
 	"github.com/xrdtest/xrdtest/internal/store/storetest"
 )
 
@@ -26,7 +27,7 @@ func TestSQLite(t *testing.T) {
 			dirs[t] = dir
 		}
 		mu.Unlock()
-		s, err := store.OpenSQLite(context.Background(), dir)
+		s, err := sqlite.Open(context.Background(), dir)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -34,9 +35,9 @@ func TestSQLite(t *testing.T) {
 	})
 }
 
-func openAt(t testing.TB, dir string) *store.SQLite {
+func openAt(t testing.TB, dir string) *sqlite.Store {
 	t.Helper()
-	s, err := store.OpenSQLite(context.Background(), dir)
+	s, err := sqlite.Open(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,13 +146,13 @@ func TestReadableNames(t *testing.T) {
 
 func TestSchemaVersion(t *testing.T) {
 	dir := t.TempDir()
-	s, err := store.OpenSQLite(context.Background(), dir)
+	s, err := sqlite.Open(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
 	// Opening again does not migrate again.
-	s, err = store.OpenSQLite(context.Background(), dir)
+	s, err = sqlite.Open(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,9 +184,9 @@ func TestSchemaVersion(t *testing.T) {
 	if _, err := db.Exec(`UPDATE schema_version SET version = 99`); err != nil {
 		t.Fatal(err)
 	}
-	if s, err := store.OpenSQLite(context.Background(), dir); err == nil {
+	if s, err := sqlite.Open(context.Background(), dir); err == nil {
 		s.Close()
-		t.Error("OpenSQLite opened a database of schema version 99")
+		t.Error("Open opened a database of schema version 99")
 	}
 }
 
@@ -215,5 +216,5 @@ func TestOddDirName(t *testing.T) {
 	}
 }
 
-// BenchmarkSessions100k: see benchSessions100k.
-func BenchmarkSessions100k(b *testing.B) { benchSessions100k(b, openAt(b, b.TempDir())) }
+// BenchmarkSessions100k: see storetest.BenchSessions100k.
+func BenchmarkSessions100k(b *testing.B) { storetest.BenchSessions100k(b, openAt(b, b.TempDir())) }

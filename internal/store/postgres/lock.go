@@ -1,4 +1,4 @@
-package store
+package postgres
 
 import (
 	"context"
@@ -8,12 +8,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-)
 
-// ErrLockLost: the connection holding a PostgreSQL database's one-master
-// lock dropped and another master took the lock before this one could
-// take it again.
-var ErrLockLost = errors.New("lost the database to another master")
+	"github.com/xrdtest/xrdtest/internal/store"
+)
 
 // backend names a server process: its pid and start time, which tell it
 // from a later process with the same pid.
@@ -66,7 +63,7 @@ var errLockHeld = errors.New("another master is using this database (its advisor
 // master took the lock meanwhile: two masters would interrupt each other's
 // sessions, so this one must stop. Otherwise it returns nil when ctx ends
 // or the store is closed.
-func (p *Postgres) WatchLock(ctx context.Context, interval time.Duration, log *slog.Logger) error {
+func (p *Store) WatchLock(ctx context.Context, interval time.Duration, log *slog.Logger) error {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	failing := false // taking the lock again failed at the last check
@@ -81,7 +78,7 @@ func (p *Postgres) WatchLock(ctx context.Context, interval time.Duration, log *s
 		case st == lockClosed || ctx.Err() != nil:
 			return nil
 		case errors.Is(err, errLockHeld):
-			return p.redact(fmt.Errorf("store: %s: %w: the connection holding its lock dropped and another master has the lock now", p.where, ErrLockLost))
+			return p.redact(fmt.Errorf("store: %s: %w: the connection holding its lock dropped and another master has the lock now", p.where, store.ErrLockLost))
 		case err != nil:
 			if !failing {
 				log.Error("the database connection holding the one-master lock dropped; taking the lock again failed, retrying", "database", p.Where(), "err", p.redact(err))
@@ -103,7 +100,7 @@ const (
 )
 
 // checkLock pings the lock's connection, and replaces a dead one.
-func (p *Postgres) checkLock(ctx context.Context, timeout time.Duration) (lockState, error) {
+func (p *Store) checkLock(ctx context.Context, timeout time.Duration) (lockState, error) {
 	p.lockMu.Lock()
 	defer p.lockMu.Unlock()
 	if p.lockCfg == nil {

@@ -1,4 +1,4 @@
-package store
+package files
 
 import (
 	"bufio"
@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/xrdtest/xrdtest/internal/store"
 )
 
 const (
@@ -19,13 +21,7 @@ const (
 	bufSize = 64 << 10
 )
 
-// OutputWriter appends the output of one slave's stage to its file.
-//
-// The output arrives in chunks numbered 1, 2, 3... Append ignores a chunk
-// whose sequence number was already written (an idempotent resend after a
-// reconnect) and rejects one beyond the next expected number with
-// ErrOutputGap, so that the file is always exactly the concatenation of
-// chunks 1..NextSeq()-1.
+// outputWriter is the store.OutputWriter of a file.
 //
 // Write policy: every chunk is written to the file before Append returns,
 // unbuffered. The output is watched live (OpenOutput readers, "tail -f" by
@@ -34,12 +30,7 @@ const (
 // and chunks from slaves are already coalesced at the source, so one
 // write(2) per chunk costs little. The file is created by the first chunk;
 // OpenOutput finds no output before it. Close fsyncs the file.
-//
-// An error writing the file is sticky: every later Append returns it.
-//
-// Append must be called from one goroutine at a time; Bytes, NextSeq and
-// Close may be called from any goroutine.
-type OutputWriter struct {
+type outputWriter struct {
 	mu     sync.Mutex
 	path   string
 	f      *os.File // nil until the first chunk
@@ -54,30 +45,30 @@ type OutputWriter struct {
 // create, sync and hold 1000 empty files. Refusing an existing output
 // (history is never overwritten) is checked here and again, atomically,
 // when the file is created.
-func createOutput(path string) (*OutputWriter, error) {
+func createOutput(path string) (*outputWriter, error) {
 	if _, err := os.Lstat(path); err == nil {
 		return nil, fmt.Errorf("store: output: %w", &fs.PathError{Op: "create", Path: path, Err: fs.ErrExist})
 	}
-	return &OutputWriter{path: path, next: 1}, nil
+	return &outputWriter{path: path, next: 1}, nil
 }
 
 // Append writes chunk seq; resends are ignored, gaps refused. Each chunk
 // goes to the file before Append returns, so a live reader sees it and an
 // acknowledged chunk is on disk.
-func (w *OutputWriter) Append(seq uint64, p []byte) error {
+func (w *outputWriter) Append(seq uint64, p []byte) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	switch {
 	case w.closed:
-		return fmt.Errorf("store: output %s: %w", w.path, ErrClosed)
+		return fmt.Errorf("store: output %s: %w", w.path, store.ErrClosed)
 	case w.err != nil:
 		return w.err
 	case seq == 0:
-		return fmt.Errorf("%w: output chunk sequence number 0 (they start at 1)", ErrInvalid)
+		return fmt.Errorf("%w: output chunk sequence number 0 (they start at 1)", store.ErrInvalid)
 	case seq < w.next:
 		return nil // already written: a resend
 	case seq > w.next:
-		return fmt.Errorf("%w: got chunk %d, expected %d", ErrOutputGap, seq, w.next)
+		return fmt.Errorf("%w: got chunk %d, expected %d", store.ErrOutputGap, seq, w.next)
 	}
 	if w.f == nil {
 		if err := os.MkdirAll(filepath.Dir(w.path), dirPerm); err != nil {
@@ -101,21 +92,21 @@ func (w *OutputWriter) Append(seq uint64, p []byte) error {
 }
 
 // Bytes returns how many bytes were written.
-func (w *OutputWriter) Bytes() int64 {
+func (w *outputWriter) Bytes() int64 {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.n
 }
 
 // NextSeq returns the sequence number expected next.
-func (w *OutputWriter) NextSeq() uint64 {
+func (w *outputWriter) NextSeq() uint64 {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.next
 }
 
 // Close syncs and closes the file, if any chunk created one.
-func (w *OutputWriter) Close() error {
+func (w *outputWriter) Close() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
@@ -143,7 +134,7 @@ func (w *OutputWriter) Close() error {
 func openFile(path string) (io.ReadSeekCloser, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w: %w", ErrNotFound, err)
+		return nil, fmt.Errorf("%w: %w", store.ErrNotFound, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
@@ -168,7 +159,7 @@ func (w *logWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
-		return 0, fmt.Errorf("store: log %s: %w", w.path, ErrClosed)
+		return 0, fmt.Errorf("store: log %s: %w", w.path, store.ErrClosed)
 	}
 	if w.err != nil {
 		return 0, w.err

@@ -1,4 +1,4 @@
-package store
+package files
 
 import (
 	"crypto/sha256"
@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/xrdtest/xrdtest/internal/store"
 )
 
 // maxComponent bounds the length of an escaped path component, well below
@@ -52,14 +54,14 @@ func escapeComponent(s string) string {
 
 func checkSession(session int64) error {
 	if session <= 0 {
-		return fmt.Errorf("%w: session %d", ErrInvalid, session)
+		return fmt.Errorf("%w: session %d", store.ErrInvalid, session)
 	}
 	return nil
 }
 
 func checkName(what, s string) error {
 	if s == "" {
-		return fmt.Errorf("%w: empty %s", ErrInvalid, what)
+		return fmt.Errorf("%w: empty %s", store.ErrInvalid, what)
 	}
 	return nil
 }
@@ -70,7 +72,7 @@ func outputPath(dir string, session int64, stage int, slave string) (string, err
 		return "", err
 	}
 	if stage < 0 {
-		return "", fmt.Errorf("%w: stage %d", ErrInvalid, stage)
+		return "", fmt.Errorf("%w: stage %d", store.ErrInvalid, stage)
 	}
 	if err := checkName("slave name", slave); err != nil {
 		return "", err

@@ -1,33 +1,35 @@
-package store
+package sqlite
 
 import (
 	"context"
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/xrdtest/xrdtest/internal/store"
 )
 
 // benchmarkPutResults writes batches of results, as the master's results
 // writer does during a stage: the cost per row against the batch size.
 func benchmarkPutResults(b *testing.B, batch int) {
 	ctx := context.Background()
-	s, err := OpenSQLite(ctx, b.TempDir())
+	s, err := Open(ctx, b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	se := &Session{Suite: "s", State: SessionRunning, Machines: []string{"a"}}
+	se := &store.Session{Suite: "s", State: store.SessionRunning, Machines: []string{"a"}}
 	if err := s.CreateSession(ctx, se); err != nil {
 		b.Fatal(err)
 	}
 	code := 0
 	t0 := time.Now()
-	rs := make([]*Result, batch)
+	rs := make([]*store.Result, batch)
 	b.ResetTimer()
 	stage := 0
 	for i := 0; i < b.N; i++ {
 		for j := range rs {
-			rs[j] = &Result{SessionID: se.ID, Stage: stage, Slave: fmt.Sprintf("h%04d.bench.test", j), Status: StatusPassed, ExitCode: &code,
+			rs[j] = &store.Result{SessionID: se.ID, Stage: stage, Slave: fmt.Sprintf("h%04d.bench.test", j), Status: store.StatusPassed, ExitCode: &code,
 				Start: t0, End: t0, Script: "#!/bin/bash\ntrue\n"}
 		}
 		stage++

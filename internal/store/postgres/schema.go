@@ -1,4 +1,4 @@
-package store
+package postgres
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 )
 
 // pgMigrations are the migrations of the PostgreSQL schema, as migrations
-// are SQLite's (the version numbers of the two are independent).
+// are package sqlite's (the version numbers of the two are independent).
 //
 // Conventions: times are bigint unix nanoseconds UTC (timestamptz has only
 // microseconds), NULL for the zero time; lists are text[]. Text that may
@@ -34,9 +34,9 @@ CREATE TABLE sessions (
 	started_ns    bigint,
 	ended_ns      bigint
 );
--- Sessions(Filter) is ordered by created_ns DESC, id DESC: each index ends
+-- Sessions(store.Filter) is ordered by created_ns DESC, id DESC: each index ends
 -- with (created_ns, id), so it serves the order without a sort. The
--- INCLUDE columns let Stats read a window from the index alone.
+-- INCLUDE columns let store.Stats read a window from the index alone.
 CREATE INDEX sessions_created ON sessions (created_ns, id) INCLUDE (state, started_ns, ended_ns);
 CREATE INDEX sessions_suite_created ON sessions (suite, created_ns, id);
 CREATE INDEX sessions_state_created ON sessions (state, created_ns, id);
@@ -96,8 +96,8 @@ CREATE TABLE suites (
 `,
 }
 
-// pgMigrate is migrate for PostgreSQL: one transaction, which the
-// advisory lock taken by OpenPostgres keeps other masters out of.
+// pgMigrate is package sqlite's migrate for PostgreSQL: one transaction,
+// which the advisory lock taken by Open keeps other masters out of.
 func pgMigrate(ctx context.Context, db interface {
 	Begin(context.Context) (pgx.Tx, error)
 }) error {

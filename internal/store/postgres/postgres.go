@@ -1,4 +1,8 @@
-package store
+// Package postgres is the store.Store for big installations: the metadata
+// in a PostgreSQL database, which one master at a time may use (an
+// advisory lock, watched by [Store.WatchLock]), and the outputs/ and logs/
+// file trees in a directory, as with package sqlite.
+package postgres
 
 import (
 	"context"
@@ -13,19 +17,23 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/xrdtest/xrdtest/internal/store"
+	"github.com/xrdtest/xrdtest/internal/store/internal/files"
+	"github.com/xrdtest/xrdtest/internal/store/internal/sqlstore"
 )
 
-// Postgres is the Store for big installations: the metadata in a
+// Store is the store.Store for big installations: the metadata in a
 // PostgreSQL database, the outputs/ and logs/ file trees in a directory,
-// as with SQLite.
+// as with package sqlite.
 //
-// One master at a time uses a database: OpenPostgres takes a session-level
+// One master at a time uses a database: Open takes a session-level
 // advisory lock on a connection of its own, held until Close (a second
 // master would interrupt the first one's sessions). Reads and writes share
 // a pool of connections (pool_max_conns in the URL, default max(4, CPUs));
 // PostgreSQL's MVCC lets them run concurrently.
-type Postgres struct {
-	files
+type Store struct {
+	files.Files
 	pool *pgxpool.Pool
 	// lock holds the advisory lock; lockMu serializes its use (the
 	// watch of WatchLock, Close).
@@ -42,17 +50,17 @@ type Postgres struct {
 	closeErr  error
 }
 
-var _ Store = (*Postgres)(nil)
+var _ store.Store = (*Store)(nil)
 
 // pgLockKey is the advisory lock of the master ("xrdtest1").
 const pgLockKey = 0x7872647465737431
 
-// OpenPostgres connects to the database at url (a postgres:// URL or a
+// Open connects to the database at url (a postgres:// URL or a
 // libpq key=value string, as pgx takes them), brings its schema up to date,
 // and keeps the outputs and logs under dir (created, mode 0700, if
 // missing). Errors never contain the password.
-func OpenPostgres(ctx context.Context, url, dir string) (*Postgres, error) {
-	fs, err := openFiles(dir)
+func Open(ctx context.Context, url, dir string) (*Store, error) {
+	fs, err := files.Open(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -61,9 +69,9 @@ func OpenPostgres(ctx context.Context, url, dir string) (*Postgres, error) {
 		// pgx redacts the password from its parse errors.
 		return nil, fmt.Errorf("store: database URL: %w", err)
 	}
-	p := &Postgres{files: fs, now: time.Now, secret: cfg.ConnConfig.Password,
+	p := &Store{Files: fs, now: time.Now, secret: cfg.ConnConfig.Password,
 		where: fmt.Sprintf("PostgreSQL database %q on %s as %q", cfg.ConnConfig.Database, cfg.ConnConfig.Host, cfg.ConnConfig.User)}
-	fail := func(err error) (*Postgres, error) {
+	fail := func(err error) (*Store, error) {
 		p.Close()
 		return nil, p.redact(fmt.Errorf("store: %s: %w", p.where, err))
 	}
@@ -77,7 +85,7 @@ func OpenPostgres(ctx context.Context, url, dir string) (*Postgres, error) {
 	if err := pgMigrate(ctx, p.pool); err != nil {
 		return fail(err)
 	}
-	if top, err := fs.maxSession(); err != nil {
+	if top, err := files.MaxSession(fs); err != nil {
 		return fail(err)
 	} else if top > 0 {
 		// The sessions of another database left files here: number new
@@ -92,12 +100,12 @@ func OpenPostgres(ctx context.Context, url, dir string) (*Postgres, error) {
 
 // Where names the database, its host and user (never the password), for
 // messages.
-func (p *Postgres) Where() string { return p.redact(errors.New(p.where)).Error() }
+func (p *Store) Where() string { return p.redact(errors.New(p.where)).Error() }
 
 // Close closes the connections and releases the database to another
 // master. Open output and log writers stay usable until they are closed (a
 // log writer's Close then fails to record the size).
-func (p *Postgres) Close() error {
+func (p *Store) Close() error {
 	p.closeOnce.Do(func() {
 		if p.pool != nil {
 			p.pool.Close()
@@ -131,7 +139,7 @@ func (e *redactedError) Error() string { return e.msg }
 func (e *redactedError) Unwrap() error { return e.err }
 
 // redact removes the password from err's message.
-func (p *Postgres) redact(err error) error {
+func (p *Store) redact(err error) error {
 	if err == nil || p.secret == "" || !strings.Contains(err.Error(), p.secret) {
 		return err
 	}
@@ -145,26 +153,27 @@ var pgCodes = map[string]string{
 	"22003": "number out of range",
 }
 
-// wrap is the Postgres counterpart of wrap: the foreign key violation of a
-// missing session (when session > 0) is ErrNotFound, bad text ErrInvalid.
-func (p *Postgres) wrap(err error, session int64) error {
-	if err == nil || errors.Is(err, ErrNotFound) || errors.Is(err, ErrInvalid) {
+// wrap is the counterpart of package sqlite's wrap: the foreign key
+// violation of a missing session (when session > 0) is ErrNotFound, bad
+// text ErrInvalid.
+func (p *Store) wrap(err error, session int64) error {
+	if err == nil || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid) {
 		return err
 	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		if pe.Code == "23503" && session > 0 { // foreign_key_violation
-			return fmt.Errorf("%w: session %d", ErrNotFound, session)
+			return fmt.Errorf("%w: session %d", store.ErrNotFound, session)
 		}
 		if msg, ok := pgCodes[pe.Code]; ok {
-			return fmt.Errorf("%w: %s (%s)", ErrInvalid, msg, pe.Message)
+			return fmt.Errorf("%w: %s (%s)", store.ErrInvalid, msg, pe.Message)
 		}
 	}
 	return p.redact(fmt.Errorf("store: %w", err))
 }
 
 // tx runs fn in a read-write transaction.
-func (p *Postgres) tx(ctx context.Context, fn func(pgx.Tx) error) error {
+func (p *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, p.pool, fn)
 }
 
@@ -191,11 +200,11 @@ func nilIfEmpty(l []string) []string {
 
 const pgSessionColumns = `id, suite, state, reason, machines, cases, repo_revision, triggered_by, created_ns, started_ns, ended_ns`
 
-func pgScanSession(row pgx.Row) (*Session, error) {
-	s := new(Session)
+func pgScanSession(row pgx.Row) (*store.Session, error) {
+	s := new(store.Session)
 	var reason []byte
 	err := row.Scan(&s.ID, &s.Suite, &s.State, &reason, &s.Machines, &s.Cases,
-		&s.RepoRevision, &s.TriggeredBy, nsTime{&s.Created}, nsTime{&s.Started}, nsTime{&s.Ended})
+		&s.RepoRevision, &s.TriggeredBy, sqlstore.ScanNS(&s.Created), sqlstore.ScanNS(&s.Started), sqlstore.ScanNS(&s.Ended))
 	if err != nil {
 		return nil, err
 	}
@@ -205,8 +214,8 @@ func pgScanSession(row pgx.Row) (*Session, error) {
 }
 
 // pgSessionArgs are the values of the columns suite ... ended_ns.
-func pgSessionArgs(se *Session) ([]any, error) {
-	ts, err := times(se.Created, se.Started, se.Ended)
+func pgSessionArgs(se *store.Session) ([]any, error) {
+	ts, err := sqlstore.Times(se.Created, se.Started, se.Ended)
 	if err != nil {
 		return nil, err
 	}
@@ -214,22 +223,17 @@ func pgSessionArgs(se *Session) ([]any, error) {
 		se.RepoRevision, se.TriggeredBy}, ts...), nil
 }
 
-// CreateSession implements Store.
-func (p *Postgres) CreateSession(ctx context.Context, se *Session) error {
-	return p.CreateSessions(ctx, []*Session{se})
+// CreateSession implements store.Store.
+func (p *Store) CreateSession(ctx context.Context, se *store.Session) error {
+	return p.CreateSessions(ctx, []*store.Session{se})
 }
 
 // CreateSessions creates several sessions in one transaction and one
 // round trip, and sets their IDs.
-func (p *Postgres) CreateSessions(ctx context.Context, ss []*Session) error {
+func (p *Store) CreateSessions(ctx context.Context, ss []*store.Session) error {
 	b := &pgx.Batch{}
 	for _, se := range ss {
-		if se.Created.IsZero() {
-			se.Created = p.now()
-		}
-		if se.State == "" {
-			se.State = SessionQueued
-		}
+		sqlstore.NewSession(se, p.now)
 		args, err := pgSessionArgs(se)
 		if err != nil {
 			return err
@@ -263,13 +267,13 @@ func (p *Postgres) CreateSessions(ctx context.Context, ss []*Session) error {
 // Optimize vacuums and analyzes the tables now rather than when autovacuum
 // gets to them (after a bulk import, a big Prune): the planner's statistics
 // and the visibility map that lets counts read the indexes alone.
-func (p *Postgres) Optimize(ctx context.Context) error {
+func (p *Store) Optimize(ctx context.Context) error {
 	_, err := p.pool.Exec(ctx, `VACUUM (ANALYZE) sessions, stages, results, events, logs`)
 	return p.wrap(err, 0)
 }
 
-// UpdateSession implements Store. A zero Created keeps the stored one.
-func (p *Postgres) UpdateSession(ctx context.Context, se *Session) error {
+// UpdateSession implements store.Store. A zero Created keeps the stored one.
+func (p *Store) UpdateSession(ctx context.Context, se *store.Session) error {
 	args, err := pgSessionArgs(se)
 	if err != nil {
 		return err
@@ -281,23 +285,23 @@ func (p *Postgres) UpdateSession(ctx context.Context, se *Session) error {
 		return p.wrap(err, 0)
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("%w: session %d", ErrNotFound, se.ID)
+		return fmt.Errorf("%w: session %d", store.ErrNotFound, se.ID)
 	}
 	return nil
 }
 
-// Session implements Store.
-func (p *Postgres) Session(ctx context.Context, id int64) (*Session, error) {
+// Session implements store.Store.
+func (p *Store) Session(ctx context.Context, id int64) (*store.Session, error) {
 	se, err := pgScanSession(p.pool.QueryRow(ctx, `SELECT `+pgSessionColumns+` FROM sessions WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("%w: session %d", ErrNotFound, id)
+		return nil, fmt.Errorf("%w: session %d", store.ErrNotFound, id)
 	}
 	return se, p.wrap(err, 0)
 }
 
 // pgSessionsWhere returns the WHERE clause ("" or " WHERE ...") and its
 // arguments ($1...) for f.
-func pgSessionsWhere(f Filter) (string, []any, error) {
+func pgSessionsWhere(f store.Filter) (string, []any, error) {
 	var where []string
 	var args []any
 	add := func(cond string, v any) {
@@ -325,7 +329,7 @@ func pgSessionsWhere(f Filter) (string, []any, error) {
 		if c.t.IsZero() {
 			continue
 		}
-		v, err := ns(c.t)
+		v, err := sqlstore.NS(c.t)
 		if err != nil {
 			return "", nil, err
 		}
@@ -337,9 +341,9 @@ func pgSessionsWhere(f Filter) (string, []any, error) {
 	return " WHERE " + strings.Join(where, " AND "), args, nil
 }
 
-// Sessions implements Store. The page and the total are read in one
+// Sessions implements store.Store. The page and the total are read in one
 // repeatable-read transaction, so they agree.
-func (p *Postgres) Sessions(ctx context.Context, f Filter) ([]*Session, int, error) {
+func (p *Store) Sessions(ctx context.Context, f store.Filter) ([]*store.Session, int, error) {
 	cond, args, err := pgSessionsWhere(f)
 	if err != nil {
 		return nil, 0, err
@@ -349,7 +353,7 @@ func (p *Postgres) Sessions(ctx context.Context, f Filter) ([]*Session, int, err
 		limit = int64(f.Limit)
 	}
 	offset := max(f.Offset, 0)
-	var out []*Session
+	var out []*store.Session
 	total := 0
 	err = pgx.BeginTxFunc(ctx, p.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		q := fmt.Sprintf(`SELECT %s FROM sessions%s ORDER BY created_ns DESC, id DESC LIMIT $%d OFFSET $%d`,
@@ -386,18 +390,15 @@ func (p *Postgres) Sessions(ctx context.Context, f Filter) ([]*Session, int, err
 	return out, total, nil
 }
 
-// InterruptUnfinished implements Store.
-func (p *Postgres) InterruptUnfinished(ctx context.Context, reason string) ([]int64, error) {
+// InterruptUnfinished implements store.Store.
+func (p *Store) InterruptUnfinished(ctx context.Context, reason string) ([]int64, error) {
 	now := p.now().UnixNano()
-	msg := string(SessionInterrupted)
-	if reason != "" {
-		msg += ": " + reason
-	}
+	msg := sqlstore.InterruptedMessage(reason)
 	var ids []int64
 	err := p.tx(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `UPDATE sessions SET state = $1, reason = $2, ended_ns = coalesce(ended_ns, $3)
 			WHERE state IN ($4, $5) RETURNING id`,
-			string(SessionInterrupted), []byte(reason), now, string(SessionQueued), string(SessionRunning))
+			string(store.SessionInterrupted), []byte(reason), now, string(store.SessionQueued), string(store.SessionRunning))
 		if err != nil {
 			return err
 		}
@@ -417,12 +418,9 @@ func (p *Postgres) InterruptUnfinished(ctx context.Context, reason string) ([]in
 
 // ---- stages and results ----
 
-// PutStage implements Store.
-func (p *Postgres) PutStage(ctx context.Context, st *Stage) error {
-	if st.Index < 0 {
-		return fmt.Errorf("%w: stage index %d", ErrInvalid, st.Index)
-	}
-	ts, err := times(st.Started, st.Ended)
+// PutStage implements store.Store.
+func (p *Store) PutStage(ctx context.Context, st *store.Stage) error {
+	started, ended, err := sqlstore.StageTimes(st)
 	if err != nil {
 		return err
 	}
@@ -430,22 +428,22 @@ func (p *Postgres) PutStage(ctx context.Context, st *Stage) error {
 		VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (session_id, idx) DO UPDATE SET name = excluded.name, case_name = excluded.case_name,
 			started_ns = excluded.started_ns, ended_ns = excluded.ended_ns`,
-		st.SessionID, st.Index, st.Name, st.Case, ts[0], ts[1])
+		st.SessionID, st.Index, st.Name, st.Case, started, ended)
 	return p.wrap(err, st.SessionID)
 }
 
-// Stages implements Store.
-func (p *Postgres) Stages(ctx context.Context, session int64) ([]*Stage, error) {
+// Stages implements store.Store.
+func (p *Store) Stages(ctx context.Context, session int64) ([]*store.Stage, error) {
 	rows, err := p.pool.Query(ctx, `SELECT session_id, idx, name, case_name, started_ns, ended_ns
 		FROM stages WHERE session_id = $1 ORDER BY idx`, session)
 	if err != nil {
 		return nil, p.wrap(err, 0)
 	}
 	defer rows.Close()
-	var out []*Stage
+	var out []*store.Stage
 	for rows.Next() {
-		st := new(Stage)
-		if err := rows.Scan(&st.SessionID, &st.Index, &st.Name, &st.Case, nsTime{&st.Started}, nsTime{&st.Ended}); err != nil {
+		st := new(store.Stage)
+		if err := rows.Scan(&st.SessionID, &st.Index, &st.Name, &st.Case, sqlstore.ScanNS(&st.Started), sqlstore.ScanNS(&st.Ended)); err != nil {
 			return nil, p.wrap(err, 0)
 		}
 		out = append(out, st)
@@ -453,26 +451,19 @@ func (p *Postgres) Stages(ctx context.Context, session int64) ([]*Stage, error) 
 	return out, p.wrap(rows.Err(), 0)
 }
 
-// PutResult implements Store.
-func (p *Postgres) PutResult(ctx context.Context, r *Result) error {
-	return p.PutResults(ctx, []*Result{r})
+// PutResult implements store.Store.
+func (p *Store) PutResult(ctx context.Context, r *store.Result) error {
+	return p.PutResults(ctx, []*store.Result{r})
 }
 
-// PutResults implements Store: one transaction, one round trip.
-func (p *Postgres) PutResults(ctx context.Context, rs []*Result) error {
+// PutResults implements store.Store: one transaction, one round trip.
+func (p *Store) PutResults(ctx context.Context, rs []*store.Result) error {
 	b := &pgx.Batch{}
 	var sessionID int64
 	for _, r := range rs {
-		if r.Stage < 0 {
-			return fmt.Errorf("%w: stage index %d", ErrInvalid, r.Stage)
-		}
-		ts, err := times(r.Start, r.End)
+		code, start, end, err := sqlstore.ResultValues(r)
 		if err != nil {
 			return err
-		}
-		var code any
-		if r.ExitCode != nil {
-			code = int64(*r.ExitCode)
 		}
 		sessionID = r.SessionID
 		b.Queue(`INSERT INTO results (session_id, stage, slave, status, exit_code, start_ns, end_ns, message, script, output_bytes)
@@ -480,7 +471,7 @@ func (p *Postgres) PutResults(ctx context.Context, rs []*Result) error {
 			ON CONFLICT (session_id, stage, slave) DO UPDATE SET status = excluded.status, exit_code = excluded.exit_code,
 				start_ns = excluded.start_ns, end_ns = excluded.end_ns, message = excluded.message,
 				script = excluded.script, output_bytes = excluded.output_bytes`,
-			r.SessionID, r.Stage, r.Slave, string(r.Status), code, ts[0], ts[1], []byte(r.Message), []byte(r.Script), r.OutputBytes)
+			r.SessionID, r.Stage, r.Slave, string(r.Status), code, start, end, []byte(r.Message), []byte(r.Script), r.OutputBytes)
 	}
 	if b.Len() == 0 {
 		return nil
@@ -489,22 +480,22 @@ func (p *Postgres) PutResults(ctx context.Context, rs []*Result) error {
 	return p.wrap(err, sessionID)
 }
 
-// Results implements Store.
-func (p *Postgres) Results(ctx context.Context, session int64) ([]*Result, error) {
+// Results implements store.Store.
+func (p *Store) Results(ctx context.Context, session int64) ([]*store.Result, error) {
 	return p.results(ctx, session, "script")
 }
 
-var _ ResultReader = (*Postgres)(nil)
+var _ store.ResultReader = (*Store)(nil)
 
-// ResultSummaries implements ResultReader: Results without reading the
+// ResultSummaries implements store.ResultReader: Results without reading the
 // script column.
-func (p *Postgres) ResultSummaries(ctx context.Context, session int64) ([]*Result, error) {
+func (p *Store) ResultSummaries(ctx context.Context, session int64) ([]*store.Result, error) {
 	return p.results(ctx, session, "''::bytea")
 }
 
 // results reads a session's results, script being the column (or empty
 // value) read into Script.
-func (p *Postgres) results(ctx context.Context, session int64, script string) ([]*Result, error) {
+func (p *Store) results(ctx context.Context, session int64, script string) ([]*store.Result, error) {
 	rows, err := p.pool.Query(ctx, `SELECT session_id, stage, slave, status, exit_code, start_ns, end_ns,
 			message, `+script+`, output_bytes
 		FROM results WHERE session_id = $1 ORDER BY stage, id`, session)
@@ -512,7 +503,7 @@ func (p *Postgres) results(ctx context.Context, session int64, script string) ([
 		return nil, p.wrap(err, 0)
 	}
 	defer rows.Close()
-	var out []*Result
+	var out []*store.Result
 	for rows.Next() {
 		r, err := scanPGResult(rows)
 		if err != nil {
@@ -523,22 +514,22 @@ func (p *Postgres) results(ctx context.Context, session int64, script string) ([
 	return out, p.wrap(rows.Err(), 0)
 }
 
-// Result implements ResultReader.
-func (p *Postgres) Result(ctx context.Context, session int64, stage int, slave string) (*Result, error) {
+// Result implements store.ResultReader.
+func (p *Store) Result(ctx context.Context, session int64, stage int, slave string) (*store.Result, error) {
 	r, err := scanPGResult(p.pool.QueryRow(ctx, `SELECT session_id, stage, slave, status, exit_code, start_ns, end_ns,
 			message, script, output_bytes
 		FROM results WHERE session_id = $1 AND stage = $2 AND slave = $3`, session, stage, slave))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("%w: result of session %d stage %d slave %s", ErrNotFound, session, stage, slave)
+		return nil, fmt.Errorf("%w: result of session %d stage %d slave %s", store.ErrNotFound, session, stage, slave)
 	}
 	return r, p.wrap(err, 0)
 }
 
-func scanPGResult(row pgx.Row) (*Result, error) {
-	r := new(Result)
+func scanPGResult(row pgx.Row) (*store.Result, error) {
+	r := new(store.Result)
 	var code *int64
 	var msg, script []byte
-	if err := row.Scan(&r.SessionID, &r.Stage, &r.Slave, &r.Status, &code, nsTime{&r.Start}, nsTime{&r.End},
+	if err := row.Scan(&r.SessionID, &r.Stage, &r.Slave, &r.Status, &code, sqlstore.ScanNS(&r.Start), sqlstore.ScanNS(&r.End),
 		&msg, &script, &r.OutputBytes); err != nil {
 		return nil, err
 	}
@@ -552,10 +543,10 @@ func scanPGResult(row pgx.Row) (*Result, error) {
 
 // ---- logs ----
 
-// LogWriter implements Store, as SQLite's.
-func (p *Postgres) LogWriter(session int64, slave, path string) (io.WriteCloser, error) {
+// LogWriter implements store.Store, as SQLite's.
+func (p *Store) LogWriter(session int64, slave, path string) (io.WriteCloser, error) {
 	ctx := context.Background()
-	return p.createLog(session, slave, path, func(file string) error {
+	return files.CreateLog(p.Files, session, slave, path, func(file string) error {
 		_, err := p.pool.Exec(ctx, `INSERT INTO logs (session_id, slave, path, file, size, complete)
 			VALUES ($1, $2, $3, $4, 0, false)
 			ON CONFLICT (session_id, slave, path) DO UPDATE SET file = excluded.file, size = 0, complete = false`,
@@ -568,24 +559,24 @@ func (p *Postgres) LogWriter(session int64, slave, path string) (io.WriteCloser,
 	})
 }
 
-// Logs implements Store.
-func (p *Postgres) Logs(ctx context.Context, session int64) ([]LogFile, error) {
+// Logs implements store.Store.
+func (p *Store) Logs(ctx context.Context, session int64) ([]store.LogFile, error) {
 	rows, err := p.pool.Query(ctx, `SELECT slave, path, size, complete FROM logs
 		WHERE session_id = $1 ORDER BY slave, path`, session)
 	if err != nil {
 		return nil, p.wrap(err, 0)
 	}
 	defer rows.Close()
-	var out []LogFile
+	var out []store.LogFile
 	for rows.Next() {
-		var l LogFile
+		var l store.LogFile
 		var slave, path []byte
 		if err := rows.Scan(&slave, &path, &l.Size, &l.Complete); err != nil {
 			return nil, p.wrap(err, 0)
 		}
 		l.Slave, l.Path = string(slave), string(path)
 		if !l.Complete {
-			l.Size = p.logSize(session, l, l.Size)
+			l.Size = files.LogSize(p.Files, session, l, l.Size)
 		}
 		out = append(out, l)
 	}
@@ -594,16 +585,16 @@ func (p *Postgres) Logs(ctx context.Context, session int64) ([]LogFile, error) {
 
 // ---- suites and events ----
 
-// SetSuiteEnabled implements Store.
-func (p *Postgres) SetSuiteEnabled(ctx context.Context, suite string, enabled bool) error {
+// SetSuiteEnabled implements store.Store.
+func (p *Store) SetSuiteEnabled(ctx context.Context, suite string, enabled bool) error {
 	_, err := p.pool.Exec(ctx, `INSERT INTO suites (name, enabled, updated_ns) VALUES ($1, $2, $3)
 		ON CONFLICT (name) DO UPDATE SET enabled = excluded.enabled, updated_ns = excluded.updated_ns`,
 		suite, enabled, p.now().UnixNano())
 	return p.wrap(err, 0)
 }
 
-// SuiteEnabled implements Store.
-func (p *Postgres) SuiteEnabled(ctx context.Context, suite string) (enabled, known bool, err error) {
+// SuiteEnabled implements store.Store.
+func (p *Store) SuiteEnabled(ctx context.Context, suite string) (enabled, known bool, err error) {
 	err = p.pool.QueryRow(ctx, `SELECT enabled FROM suites WHERE name = $1`, suite).Scan(&enabled)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, false, nil
@@ -614,12 +605,9 @@ func (p *Postgres) SuiteEnabled(ctx context.Context, suite string) (enabled, kno
 	return enabled, true, nil
 }
 
-// AddEvent implements Store.
-func (p *Postgres) AddEvent(ctx context.Context, e Event) error {
-	if e.Time.IsZero() {
-		e.Time = p.now()
-	}
-	t, err := ns(e.Time)
+// AddEvent implements store.Store.
+func (p *Store) AddEvent(ctx context.Context, e store.Event) error {
+	t, err := sqlstore.EventTime(e, p.now)
 	if err != nil {
 		return err
 	}
@@ -628,19 +616,19 @@ func (p *Postgres) AddEvent(ctx context.Context, e Event) error {
 	return p.wrap(err, e.Session)
 }
 
-// Events implements Store.
-func (p *Postgres) Events(ctx context.Context, session int64) ([]Event, error) {
+// Events implements store.Store.
+func (p *Store) Events(ctx context.Context, session int64) ([]store.Event, error) {
 	rows, err := p.pool.Query(ctx, `SELECT session_id, time_ns, kind, message FROM events
 		WHERE session_id = $1 ORDER BY id`, session)
 	if err != nil {
 		return nil, p.wrap(err, 0)
 	}
 	defer rows.Close()
-	var out []Event
+	var out []store.Event
 	for rows.Next() {
-		var e Event
+		var e store.Event
 		var msg []byte
-		if err := rows.Scan(&e.Session, nsTime{&e.Time}, &e.Kind, &msg); err != nil {
+		if err := rows.Scan(&e.Session, sqlstore.ScanNS(&e.Time), &e.Kind, &msg); err != nil {
 			return nil, p.wrap(err, 0)
 		}
 		e.Message = string(msg)
@@ -649,8 +637,8 @@ func (p *Postgres) Events(ctx context.Context, session int64) ([]Event, error) {
 	return out, p.wrap(rows.Err(), 0)
 }
 
-// pgStatsQuery is statsQuery for PostgreSQL, from the sessions_created
-// index alone.
+// pgStatsQuery is package sqlite's statsQuery for PostgreSQL, from the
+// sessions_created index alone.
 const pgStatsQuery = `
 SELECT created_ns / $1, state, count(*),
        sum(CASE WHEN started_ns IS NOT NULL AND ended_ns IS NOT NULL THEN ended_ns - started_ns END)::bigint,
@@ -658,21 +646,18 @@ SELECT created_ns / $1, state, count(*),
 FROM sessions WHERE created_ns >= $2 AND created_ns < $3
 GROUP BY 1, 2 ORDER BY 1, 2`
 
-// Stats implements Store.
-func (p *Postgres) Stats(ctx context.Context, from, to time.Time) (*Stats, error) {
-	args, err := times(from, to)
+// Stats implements store.Store.
+func (p *Store) Stats(ctx context.Context, from, to time.Time) (*store.Stats, error) {
+	fromNS, toNS, err := sqlstore.StatsWindow(from, to)
 	if err != nil {
 		return nil, err
 	}
-	if args[0] == nil || args[1] == nil || !from.Before(to) {
-		return nil, fmt.Errorf("%w: stats window [%v, %v)", ErrInvalid, from, to)
-	}
-	rows, err := p.pool.Query(ctx, pgStatsQuery, dayNS, args[0], args[1])
+	rows, err := p.pool.Query(ctx, pgStatsQuery, sqlstore.DayNS, fromNS, toNS)
 	if err != nil {
 		return nil, p.wrap(err, 0)
 	}
 	defer rows.Close()
-	acc := newStatsAcc(from, to)
+	acc := sqlstore.NewStatsAcc(from, to)
 	for rows.Next() {
 		var (
 			day, n, timedN int64
@@ -686,10 +671,10 @@ func (p *Postgres) Stats(ctx context.Context, from, to time.Time) (*Stats, error
 		if sum != nil {
 			s = *sum
 		}
-		acc.add(day, SessionState(state), n, s, timedN)
+		acc.Add(day, store.SessionState(state), n, s, timedN)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, p.wrap(err, 0)
 	}
-	return acc.done(), nil
+	return acc.Done(), nil
 }

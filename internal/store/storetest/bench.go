@@ -1,4 +1,4 @@
-package store_test
+package storetest
 
 import (
 	"context"
@@ -7,31 +7,20 @@ import (
 	"time"
 
 	"github.com/xrdtest/xrdtest/internal/store"
-	"github.com/xrdtest/xrdtest/internal/store/pgtest"
 )
 
-// bulkStore is a Store that creates sessions in bulk.
-type bulkStore interface {
+// BulkStore is a Store that creates sessions in bulk.
+type BulkStore interface {
 	store.Store
 	CreateSessions(ctx context.Context, ss []*store.Session) error
 	Optimize(ctx context.Context) error
 }
 
-// BenchmarkSessions100kPostgres: benchSessions100k on PostgreSQL.
-func BenchmarkSessions100kPostgres(b *testing.B) {
-	s, err := store.OpenPostgres(context.Background(), pgtest.Database(b), b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	benchSessions100k(b, s)
-}
-
-// benchSessions100k fills a store with 100k sessions (in batches, one
+// BenchSessions100k fills a store with 100k sessions (in batches, one
 // transaction each) and measures filtered page queries (page and total),
 // Stats over a year and a Prune of the oldest 10% (each with 10 results
 // and an event). It reports figures only.
-func benchSessions100k(b *testing.B, s bulkStore) {
+func BenchSessions100k(b *testing.B, s BulkStore) {
 	const n = 100_000
 	ctx := context.Background()
 	name := b.Name()
