@@ -11,7 +11,9 @@
 // Actions (run, cancel, enable/disable, stop a cluster, re-run) need a
 // login with the [webserver] suite_run_pass: an HMAC-signed HttpOnly,
 // SameSite=Strict cookie, a CSRF token derived from it in every form, and
-// a same-origin check of Origin or Referer on every POST.
+// a same-origin check of Origin or Referer on every POST. A login lasts
+// 12 hours (Config.SessionTTL); a logout ends it at once, a new password
+// ends every login.
 package web
 
 import (
@@ -24,6 +26,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/xrdtest/xrdtest/internal/views"
@@ -33,6 +36,7 @@ import (
 
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/store"
+	"github.com/xrdtest/xrdtest/internal/throttle"
 )
 
 //go:embed templates/*.html
@@ -65,8 +69,12 @@ type Config struct {
 	// KeyFile keeps the key that signs the login cookies, so logins
 	// survive a restart ("": a new key at every start).
 	KeyFile string
-	// SessionTTL is how long a login lasts (0: 12 hours).
+	// SessionTTL is how long a login lasts (0: 12 hours). A logout ends
+	// it sooner, and so does a change of Password: it signs the cookies.
 	SessionTTL time.Duration
+	// Guesses counts failed logins per client address (nil: a limiter
+	// of the pages' own); the master shares it with the API's tokens.
+	Guesses *throttle.Limiter
 	// StopClusters: the master starts its clusters, so the pages offer
 	// to stop one.
 	StopClusters bool
@@ -79,9 +87,12 @@ type Handler struct {
 	cfg   Config
 	mux   *http.ServeMux
 	pages map[string]*template.Template
-	key   []byte
-	// logins limits failed logins per client address.
-	logins *loginLimiter
+	keyMu sync.RWMutex
+	key   []byte // signs the cookies, with the password; see mac
+	// revoked are the logins ended before they expire.
+	revoked *revocations
+	// guesses limits failed logins per client address.
+	guesses *throttle.Limiter
 }
 
 var _ httpapi.WebUI = (*Handler)(nil)
@@ -107,7 +118,14 @@ func New(cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{cfg: cfg, mux: http.NewServeMux(), key: key, logins: newLoginLimiter()}
+	revoked, err := loadRevocations(revocationsFile(cfg.KeyFile))
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Guesses == nil {
+		cfg.Guesses = throttle.New()
+	}
+	h := &Handler{cfg: cfg, mux: http.NewServeMux(), key: key, revoked: revoked, guesses: cfg.Guesses}
 	if err := h.parseTemplates(); err != nil {
 		return nil, err
 	}
@@ -115,6 +133,14 @@ func New(cfg Config) (*Handler, error) {
 		h.mux.Handle(rt.Pattern, rt.Handler)
 	}
 	return h, nil
+}
+
+// revocationsFile is where the ended logins are kept: beside the key.
+func revocationsFile(keyFile string) string {
+	if keyFile == "" {
+		return ""
+	}
+	return keyFile + ".ended"
 }
 
 func (h *Handler) parseTemplates() error {
