@@ -33,8 +33,8 @@ type API struct {
 	Store     store.Store
 	// Actions are the state-changing operations, shared with the pages.
 	Actions *Actions
-	// Tokens returns the tokens actions need; none disables actions.
-	Tokens  func() []APIToken
+	// Bearer checks the tokens actions need; no tokens disables actions.
+	Bearer  *Bearer
 	Version string
 	Started time.Time
 	// LastReload reports the definitions loaded last (nil: the master has
@@ -60,15 +60,19 @@ func (a *API) Views() *views.Views {
 // authorized lets an action through with a valid bearer token.
 func (a *API) authorized(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		tokens := a.Tokens()
-		if len(tokens) == 0 {
+		if a.Bearer == nil || len(a.Bearer.Tokens) == 0 {
 			writeError(w, withStatus(http.StatusForbidden, errors.New("actions are disabled on this master: set [webserver] suite_run_pass, api_token or api_tokens")))
 			return
 		}
-		id, ok := BearerIdentity(tokens, r)
-		if !ok {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="xrdtest"`)
-			writeError(w, withStatus(http.StatusUnauthorized, errors.New("a valid API token is required (Authorization: Bearer TOKEN)")))
+		id, err := a.Bearer.Identity(r)
+		if err == nil && id == "" {
+			err = errBadToken
+		}
+		if err != nil {
+			if Status(err) == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="xrdtest"`)
+			}
+			writeError(w, err)
 			return
 		}
 		h(w, withIdentity(r, id))

@@ -33,6 +33,7 @@ import (
 	"github.com/xrdtest/xrdtest/internal/scheduler"
 	"github.com/xrdtest/xrdtest/internal/session"
 	"github.com/xrdtest/xrdtest/internal/store"
+	"github.com/xrdtest/xrdtest/internal/throttle"
 	"github.com/xrdtest/xrdtest/internal/web"
 )
 
@@ -270,20 +271,23 @@ func (m *Master) open(ctx context.Context) error {
 	protocol.RegisterMasterServer(m.grpcServer, srv)
 	m.onClose(m.stopGRPC)
 
-	apiTokens := httpapi.Tokens(opts.APIToken, opts.APITokens)
+	// One count of failed guesses per address for the web port: logins
+	// and API tokens alike.
+	guesses := throttle.New()
+	bearer := &httpapi.Bearer{Tokens: httpapi.Tokens(opts.APIToken, opts.APITokens), Guesses: guesses, Log: opts.Log}
 	testCreds, err := httpapi.OpenTestCredentials(opts.TestCACertFile, opts.TestCAKeyFile, filepath.Join(opts.StateDir, "test-ca"),
-		httpapi.DaemonOrToken(m.Registry, apiTokens), opts.Log)
+		httpapi.DaemonOrToken(m.Registry, bearer), opts.Log)
 	if err != nil {
 		return fmt.Errorf("the suites' test CA ([security] ca_certfile, ca_keyfile): %w", err)
 	}
 	actions := &httpapi.Actions{Manager: m.Manager, Scheduler: m.Scheduler, Reload: m.Catalog.Reload, Log: opts.Log}
 	api := &httpapi.API{Manager: m.Manager, Scheduler: m.Scheduler, Registry: m.Registry, Store: m.Store, Actions: actions,
-		Tokens: func() []httpapi.APIToken { return apiTokens }, Version: opts.Version, Started: time.Now(),
+		Bearer: bearer, Version: opts.Version, Started: time.Now(),
 		LastReload: m.Catalog.LastReload, Log: opts.Log}
 	m.views = api.Views()
 	site := &httpapi.Site{API: api, Metrics: m.Metrics, TestCredentials: testCreds, Repos: opts.Repos, WebpageDir: opts.WebpageDir, Log: opts.Log}
 	if opts.Pages != nil {
-		ui, err := web.New(m.pagesConfig(*opts.Pages, actions, apiTokens))
+		ui, err := web.New(m.pagesConfig(*opts.Pages, actions, bearer))
 		if err != nil {
 			return fmt.Errorf("web pages: %w", err)
 		}
@@ -304,11 +308,11 @@ func (m *Master) open(ctx context.Context) error {
 }
 
 // pagesConfig configures the web pages over the master's parts.
-func (m *Master) pagesConfig(p Pages, actions *httpapi.Actions, tokens []httpapi.APIToken) web.Config {
+func (m *Master) pagesConfig(p Pages, actions *httpapi.Actions, bearer *httpapi.Bearer) web.Config {
 	return web.Config{Views: m.views, Actions: actions, Store: m.Store, Changes: m.Changes, Registry: m.Registry,
 		Definitions: m.Catalog.Definitions, Password: func() string { return p.Password },
-		APIIdentity: func(r *http.Request) (string, bool) { return httpapi.BearerIdentity(tokens, r) },
-		Public:      p.Public, Secure: m.opts.WebTLS, KeyFile: p.KeyFile, Log: m.opts.Log,
+		APIIdentity: bearer.Identity, Guesses: bearer.Guesses,
+		Public: p.Public, Secure: m.opts.WebTLS, KeyFile: p.KeyFile, Log: m.opts.Log,
 		// Machines that connect by themselves have no cluster to stop.
 		StopClusters: m.Manager.Clusters != nil}
 }

@@ -19,12 +19,14 @@ package web
 import (
 	"crypto/hmac"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -58,10 +60,11 @@ type Config struct {
 	// Password is the login password (suite_run_pass); "" disables the
 	// login and every action.
 	Password func() string
-	// APIIdentity tells who a request's API token names (false: no
-	// valid token); a token lets API clients read when the pages are not
-	// public. Nil: no tokens.
-	APIIdentity func(*http.Request) (string, bool)
+	// APIIdentity tells who a request's API token names ("": no token;
+	// an error: a wrong token, or too many of them, see
+	// httpapi.Bearer); a token lets API clients read when the pages are
+	// not public. Nil: no tokens.
+	APIIdentity func(*http.Request) (string, error)
 	// Public: the read-only pages and API reads need no login.
 	Public bool
 	// Secure marks the cookie Secure (the pages are served over HTTPS).
@@ -112,7 +115,7 @@ func New(cfg Config) (*Handler, error) {
 		cfg.Password = func() string { return "" }
 	}
 	if cfg.APIIdentity == nil {
-		cfg.APIIdentity = func(*http.Request) (string, bool) { return "", false }
+		cfg.APIIdentity = func(*http.Request) (string, error) { return "", nil }
 	}
 	key, err := loadKey(cfg.KeyFile)
 	if err != nil {
@@ -244,8 +247,20 @@ func (h *Handler) Protect(next http.Handler) http.Handler {
 		// fetch pages, scripts and logs); it acts only through the API.
 		api := strings.HasPrefix(r.URL.Path, "/api/") || r.URL.Path == "/metrics"
 		if api || r.Method == http.MethodGet || r.Method == http.MethodHead {
-			if _, ok := h.cfg.APIIdentity(r); ok {
+			id, err := h.cfg.APIIdentity(r)
+			if id != "" && err == nil {
 				next.ServeHTTP(w, r)
+				return
+			}
+			if re, ok := errors.AsType[*throttle.RefusedError](err); ok {
+				w.Header().Set("Retry-After", strconv.Itoa(re.Seconds()))
+				if api {
+					w.Header().Set("Content-Type", "application/json")
+					w.WriteHeader(http.StatusTooManyRequests)
+					json.NewEncoder(w).Encode(map[string]string{"error": re.Error()})
+					return
+				}
+				h.errorPage(w, r, http.StatusTooManyRequests, re)
 				return
 			}
 		}

@@ -1,0 +1,75 @@
+package master_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/xrdtest/xrdtest/internal/master"
+)
+
+// guessMaster serves a master whose API token is its login password, as
+// when [webserver] has suite_run_pass and no api_token.
+func guessMaster(t *testing.T) (*master.Master, string) {
+	t.Helper()
+	const pass = "run-pass-0123456789"
+	m, err := master.Open(context.Background(), master.Options{
+		StateDir: t.TempDir(), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0", Token: token, APIToken: pass,
+		Log: logger(), Version: "test", ReloadDebounce: -1, Pages: &master.Pages{Password: pass, Public: true},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(serve(t, m))
+	return m, pass
+}
+
+// TestAPITokenGuessesThrottled: wrong bearer tokens are logged and count
+// as failed logins of the client's address: after a few, the address is
+// refused (429, Retry-After), the right token and the login page too.
+func TestAPITokenGuessesThrottled(t *testing.T) {
+	m, pass := guessMaster(t)
+	base := "http://" + m.WebAddr().String()
+	reload := func(tok string) *http.Response {
+		req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/reload", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	for i := 1; i < 5; i++ {
+		if resp := reload("guess-" + string(rune('a'+i))); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("wrong token %d: %s", i, resp.Status)
+		}
+	}
+	resp := reload("guess-z")
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("5th wrong token: %s, Retry-After %q; want 429 with Retry-After", resp.Status, resp.Header.Get("Retry-After"))
+	}
+	if resp := reload(pass); resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("the right token from a refused address: %s, want 429", resp.Status)
+	}
+	form := url.Values{"password": {pass}}
+	req, _ := http.NewRequest(http.MethodPost, base+"/login", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", base)
+	resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("login with the password from an address refused for wrong tokens: %s, want 429", resp.Status)
+	}
+	if !eventually(func() bool { return strings.Count(logs.String(), "api: invalid bearer token") >= 4 }) {
+		t.Errorf("wrong tokens are not logged")
+	}
+	if strings.Contains(logs.String(), "guess-") {
+		t.Errorf("a presented token appears in the log")
+	}
+}
