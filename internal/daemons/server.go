@@ -16,6 +16,7 @@ import (
 
 	"github.com/xrdtest/xrdtest/internal/pki"
 	"github.com/xrdtest/xrdtest/internal/protocol"
+	"github.com/xrdtest/xrdtest/internal/throttle"
 )
 
 // certValidity is how long an enrolled daemon's certificate lasts.
@@ -28,7 +29,11 @@ type Server struct {
 	CA    *pki.CA
 	Token func() string // the connection token; "" disables enrollment with it
 	// Tokens are the one-time tokens of the machines the master started.
-	Tokens   *OneTimeTokens
+	Tokens *OneTimeTokens
+	// Guesses counts failed enrollments per client address, so the
+	// connection token cannot be guessed at network speed (nil: not
+	// counted).
+	Guesses  *throttle.Limiter
 	Registry *Registry
 	Log      *slog.Logger
 	Version  string
@@ -71,6 +76,13 @@ func (s *Server) Enroll(ctx context.Context, req *protocol.EnrollRequest) (*prot
 		log.Warn("enrollment refused: invalid name", "err", err)
 		return nil, status.Errorf(codes.InvalidArgument, "invalid name: %v", err)
 	}
+	host := throttle.Host(addr)
+	if s.Guesses != nil {
+		if wait := s.Guesses.Refused(host, time.Now()); wait > 0 {
+			log.Warn("enrollment refused: too many failed enrollments from the address")
+			return nil, status.Error(codes.ResourceExhausted, (&throttle.RefusedError{What: "enrollments", Wait: wait}).Error())
+		}
+	}
 	token := s.Token()
 	switch {
 	case s.Tokens.Consume(id.Name, req.GetToken()):
@@ -79,8 +91,17 @@ func (s *Server) Enroll(ctx context.Context, req *protocol.EnrollRequest) (*prot
 		log.Warn("enrollment refused: no connection token is configured on the master")
 		return nil, status.Error(codes.PermissionDenied, "enrollment is disabled: the master has no connection token ([server] connection_passwd)")
 	case !pki.TokenEqual(req.GetToken(), token):
+		if s.Guesses != nil {
+			if wait := s.Guesses.Failed(host, time.Now()); wait > 0 {
+				log.Warn("enrollment refused: wrong connection token, address refused for a while", "refused_for", wait)
+				return nil, status.Error(codes.ResourceExhausted, (&throttle.RefusedError{What: "enrollments", Wait: wait}).Error())
+			}
+		}
 		log.Warn("enrollment refused: wrong connection token")
 		return nil, status.Error(codes.PermissionDenied, "wrong connection token")
+	}
+	if s.Guesses != nil {
+		s.Guesses.Succeeded(host)
 	}
 	cert, err := s.CA.Issue(req.GetCsrPem(), id, certValidity)
 	if err != nil {

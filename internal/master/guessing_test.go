@@ -6,8 +6,16 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/status"
 
 	"github.com/xrdtest/xrdtest/internal/master"
+	"github.com/xrdtest/xrdtest/internal/pki"
+	"github.com/xrdtest/xrdtest/internal/protocol"
 )
 
 // guessMaster serves a master whose API token is its login password, as
@@ -71,5 +79,34 @@ func TestAPITokenGuessesThrottled(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), "guess-") {
 		t.Errorf("a presented token appears in the log")
+	}
+}
+
+// TestEnrollGuessesThrottled: the connection token cannot be guessed
+// online: after a few wrong Enroll calls the address is refused
+// (ResourceExhausted), the right token too, until the lockout ends.
+func TestEnrollGuessesThrottled(t *testing.T) {
+	m := startMaster(t)
+	conn, err := grpc.NewClient(m.DaemonAddr().String(), grpc.WithTransportCredentials(credentials.NewTLS(pki.PinFingerprint(m.CA.Fingerprint()).EnrollTLS())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	enroll := func(tok string) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, err := protocol.NewMasterClient(conn).Enroll(ctx, &protocol.EnrollRequest{Role: "slave", Name: "guess.xrd.test", Token: tok})
+		return err
+	}
+	for i := 1; i < 5; i++ {
+		if err := enroll("guess"); status.Code(err) != codes.PermissionDenied {
+			t.Fatalf("wrong token %d: %v", i, err)
+		}
+	}
+	for _, tok := range []string{"guess", token} {
+		err := enroll(tok)
+		if status.Code(err) != codes.ResourceExhausted || !strings.Contains(err.Error(), "too many failed enrollments from your address: try again in") {
+			t.Errorf("after 5 wrong tokens: %v, want ResourceExhausted", err)
+		}
 	}
 }

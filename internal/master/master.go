@@ -262,7 +262,7 @@ func (m *Master) open(ctx context.Context) error {
 	m.Manager.Endpoint = hypervisor.MasterEndpoint{Port: m.daemonLn.Addr().(*net.TCPAddr).Port, Fingerprint: ca.Fingerprint()}
 
 	srv := &daemons.Server{CA: ca, Token: func() string { return opts.Token }, Tokens: tokens, Registry: m.Registry, Log: opts.Log,
-		Version: opts.Version, Heartbeat: opts.Heartbeat, HeartbeatTimeout: opts.HeartbeatTimeout}
+		Guesses: throttle.New(), Version: opts.Version, Heartbeat: opts.Heartbeat, HeartbeatTimeout: opts.HeartbeatTimeout}
 	// Transport keepalives end a dead connection even when a send is
 	// blocked by flow control and no heartbeat can be checked.
 	m.grpcServer = grpc.NewServer(append(protocol.ServerOptions(), grpc.Creds(daemons.LoggedTLS(credentials.NewTLS(tlsConf), opts.Log)),
