@@ -34,7 +34,10 @@ type API struct {
 	// Actions are the state-changing operations, shared with the pages.
 	Actions *Actions
 	// Bearer checks the tokens actions need; no tokens disables actions.
-	Bearer  *Bearer
+	Bearer *Bearer
+	// Streams bounds the followed outputs, with the pages' live streams
+	// (nil: unbounded).
+	Streams *Streams
 	Version string
 	Started time.Time
 	// LastReload reports the definitions loaded last (nil: the master has
@@ -251,6 +254,7 @@ func (a *API) logFile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer f.Close()
+	NoDeadlines(w) // a large file on a slow link
 	plainText(w)
 	// Ranges too: a client can fetch the tail of a large log.
 	http.ServeContent(w, r, "", time.Time{}, f)
@@ -266,7 +270,7 @@ func (a *API) output(w http.ResponseWriter, r *http.Request) {
 	}
 	stage, err := strconv.Atoi(r.URL.Query().Get("stage"))
 	slave := r.URL.Query().Get("slave")
-	if err != nil || slave == "" {
+	if err != nil || stage < 0 || slave == "" {
 		writeError(w, badRequest("give stage=INDEX and slave=NAME"))
 		return
 	}
@@ -285,6 +289,16 @@ func (a *API) output(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer f.Close()
+	if follow {
+		release, err := a.Streams.Start(w, r)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		defer release()
+	} else {
+		NoDeadlines(w) // a large file on a slow link
+	}
 	plainText(w)
 	flush := func() {}
 	if flusher, ok := w.(http.Flusher); ok {

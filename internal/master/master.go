@@ -99,6 +99,39 @@ type Options struct {
 	Pages *Pages
 	// Retention limits the history kept (zero: everything).
 	Retention store.Retention
+	// WebLimits bound the web port's connections (zero fields: the
+	// defaults of DefaultWebLimits).
+	WebLimits WebLimits
+}
+
+// WebLimits bound what a client can hold of the web port. Streams (live
+// output, Server-Sent Events, followed output) are exempt from the read
+// and write timeouts, and bounded in number instead.
+type WebLimits struct {
+	// ReadHeader and Read bound the reading of a request's header and
+	// of the whole request, body included: a client that trickles its
+	// request cannot hold a connection.
+	ReadHeader, Read time.Duration
+	// Write bounds the writing of an answer (not of a stream).
+	Write time.Duration
+	// Idle bounds how long a keep-alive connection waits for its next
+	// request.
+	Idle time.Duration
+	// StreamsPerClient and Streams bound the open streams of one client
+	// address and of all.
+	StreamsPerClient, Streams int
+}
+
+// DefaultWebLimits are the limits a zero field of WebLimits takes: an
+// action such as a reload that fetches git repositories fits in Write.
+var DefaultWebLimits = WebLimits{ReadHeader: 10 * time.Second, Read: 30 * time.Second, Write: 2 * time.Minute,
+	Idle: 30 * time.Second, StreamsPerClient: httpapi.DefaultStreamsPerClient, Streams: httpapi.DefaultStreams}
+
+// orDefault fills the zero fields of l with DefaultWebLimits'.
+func (l WebLimits) orDefault() WebLimits {
+	d := DefaultWebLimits
+	return WebLimits{ReadHeader: cmp.Or(l.ReadHeader, d.ReadHeader), Read: cmp.Or(l.Read, d.Read), Write: cmp.Or(l.Write, d.Write),
+		Idle: cmp.Or(l.Idle, d.Idle), StreamsPerClient: cmp.Or(l.StreamsPerClient, d.StreamsPerClient), Streams: cmp.Or(l.Streams, d.Streams)}
 }
 
 // Pages configures the web pages.
@@ -274,6 +307,8 @@ func (m *Master) open(ctx context.Context) error {
 	// One count of failed guesses per address for the web port: logins
 	// and API tokens alike.
 	guesses := throttle.New()
+	limits := opts.WebLimits.orDefault()
+	streams := &httpapi.Streams{PerClient: limits.StreamsPerClient, Total: limits.Streams}
 	bearer := &httpapi.Bearer{Tokens: httpapi.Tokens(opts.APIToken, opts.APITokens), Guesses: guesses, Log: opts.Log}
 	testCreds, err := httpapi.OpenTestCredentials(opts.TestCACertFile, opts.TestCAKeyFile, filepath.Join(opts.StateDir, "test-ca"),
 		httpapi.DaemonOrToken(m.Registry, bearer), opts.Log)
@@ -282,18 +317,19 @@ func (m *Master) open(ctx context.Context) error {
 	}
 	actions := &httpapi.Actions{Manager: m.Manager, Scheduler: m.Scheduler, Reload: m.Catalog.Reload, Log: opts.Log}
 	api := &httpapi.API{Manager: m.Manager, Scheduler: m.Scheduler, Registry: m.Registry, Store: m.Store, Actions: actions,
-		Bearer: bearer, Version: opts.Version, Started: time.Now(),
+		Bearer: bearer, Streams: streams, Version: opts.Version, Started: time.Now(),
 		LastReload: m.Catalog.LastReload, Log: opts.Log}
 	m.views = api.Views()
 	site := &httpapi.Site{API: api, Metrics: m.Metrics, TestCredentials: testCreds, Repos: opts.Repos, WebpageDir: opts.WebpageDir, Log: opts.Log}
 	if opts.Pages != nil {
-		ui, err := web.New(m.pagesConfig(*opts.Pages, actions, bearer))
+		ui, err := web.New(m.pagesConfig(*opts.Pages, actions, bearer, streams))
 		if err != nil {
 			return fmt.Errorf("web pages: %w", err)
 		}
 		site.UI = ui
 	}
-	m.httpServer = &http.Server{Handler: site.Handler(), ReadHeaderTimeout: 10 * time.Second,
+	m.httpServer = &http.Server{Handler: site.Handler(), ReadHeaderTimeout: limits.ReadHeader, ReadTimeout: limits.Read,
+		WriteTimeout: limits.Write, IdleTimeout: limits.Idle,
 		ErrorLog: slog.NewLogLogger(opts.Log.Handler(), slog.LevelWarn), TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12}}
 	m.onClose(m.stopHTTP)
 	// Sessions still running are interrupted first, while the daemons are
@@ -308,10 +344,10 @@ func (m *Master) open(ctx context.Context) error {
 }
 
 // pagesConfig configures the web pages over the master's parts.
-func (m *Master) pagesConfig(p Pages, actions *httpapi.Actions, bearer *httpapi.Bearer) web.Config {
+func (m *Master) pagesConfig(p Pages, actions *httpapi.Actions, bearer *httpapi.Bearer, streams *httpapi.Streams) web.Config {
 	return web.Config{Views: m.views, Actions: actions, Store: m.Store, Changes: m.Changes, Registry: m.Registry,
 		Definitions: m.Catalog.Definitions, Password: func() string { return p.Password },
-		APIIdentity: bearer.Identity, Guesses: bearer.Guesses,
+		APIIdentity: bearer.Identity, Guesses: bearer.Guesses, Streams: streams,
 		Public: p.Public, Secure: m.opts.WebTLS, KeyFile: p.KeyFile, Log: m.opts.Log,
 		// Machines that connect by themselves have no cluster to stop.
 		StopClusters: m.Manager.Clusters != nil}

@@ -75,6 +75,9 @@ type Config struct {
 	// SessionTTL is how long a login lasts (0: 12 hours). A logout ends
 	// it sooner, and so does a change of Password: it signs the cookies.
 	SessionTTL time.Duration
+	// Streams bounds the live streams (Server-Sent Events), with the
+	// API's followed outputs (nil: unbounded).
+	Streams *httpapi.Streams
 	// Guesses counts failed logins per client address (nil: a limiter
 	// of the pages' own); the master shares it with the API's tokens.
 	Guesses *throttle.Limiter
