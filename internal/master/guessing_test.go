@@ -2,6 +2,7 @@ package master_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -13,9 +14,11 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 
+	"github.com/xrdtest/xrdtest/internal/hypervisor"
 	"github.com/xrdtest/xrdtest/internal/master"
 	"github.com/xrdtest/xrdtest/internal/pki"
 	"github.com/xrdtest/xrdtest/internal/protocol"
+	"github.com/xrdtest/xrdtest/internal/slave"
 )
 
 // guessMaster serves a master whose API token is its login password, as
@@ -108,5 +111,43 @@ func TestEnrollGuessesThrottled(t *testing.T) {
 		if status.Code(err) != codes.ResourceExhausted || !strings.Contains(err.Error(), "too many failed enrollments from your address: try again in") {
 			t.Errorf("after 5 wrong tokens: %v, want ResourceExhausted", err)
 		}
+	}
+}
+
+// tokenClusters is a cluster provider whose clusters fail to start; it
+// keeps the one-time tokens the master gave their machines.
+type tokenClusters struct {
+	fakeClusters
+	tokens chan map[string]string
+}
+
+func (f *tokenClusters) StartCluster(ctx context.Context, spec hypervisor.ClusterSpec) error {
+	f.tokens <- spec.Tokens
+	return errors.New("no machines in this test")
+}
+
+// TestOneTimeTokensRevokedWithTheCluster: the unused enrollment token of
+// a machine whose cluster stopped no longer enrolls anything.
+func TestOneTimeTokensRevokedWithTheCluster(t *testing.T) {
+	fc := &tokenClusters{tokens: make(chan map[string]string, 1)}
+	m := actionsMaster(t, actionsRepo(t), fc)
+	s, err := m.Manager.Start(context.Background(), "ts", nil, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens := <-fc.tokens
+	if s, _ := m.Manager.Wait(context.Background(), s.ID); !s.State.Finished() {
+		t.Fatalf("session %s", s.State)
+	}
+	tok := tokens["h1.xrd.test"]
+	if tok == "" {
+		t.Fatalf("no token for h1: %v", tokens)
+	}
+	cfg := agentConfig(t, m, "h1.xrd.test")
+	cfg.Token = tok
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := slave.New(cfg).Run(ctx); err == nil || !strings.Contains(err.Error(), "wrong connection token") {
+		t.Errorf("enrolling with the token of a machine of a stopped cluster: %v, want wrong connection token", err)
 	}
 }
