@@ -41,6 +41,9 @@ type Server struct {
 	// silent for HeartbeatTimeout is disconnected.
 	Heartbeat        time.Duration
 	HeartbeatTimeout time.Duration
+	// HelloTimeout bounds the wait for a stream's first message, Hello
+	// (0: DefaultHelloTimeout).
+	HelloTimeout time.Duration
 }
 
 func peerAddr(ctx context.Context) string {
@@ -121,8 +124,11 @@ func (s *Server) Connect(stream protocol.Master_ConnectServer) error {
 		s.Log.Warn("connection refused: no valid client certificate", "addr", addr, "err", err)
 		return status.Error(codes.Unauthenticated, "a client certificate issued by this master is required: enroll first with the connection token")
 	}
-	first, err := stream.Recv()
+	first, err := s.recvHello(stream)
 	if err != nil {
+		if status.Code(err) == codes.DeadlineExceeded {
+			s.Log.Warn("connection closed: no Hello in time", "addr", addr, "timeout", s.helloTimeout())
+		}
 		return err
 	}
 	hello := first.GetHello()
@@ -184,6 +190,39 @@ func (s *Server) Connect(stream protocol.Master_ConnectServer) error {
 		return nil
 	}
 	return err
+}
+
+// DefaultHelloTimeout is how long a daemon has to send its Hello.
+const DefaultHelloTimeout = 10 * time.Second
+
+func (s *Server) helloTimeout() time.Duration {
+	if s.HelloTimeout > 0 {
+		return s.HelloTimeout
+	}
+	return DefaultHelloTimeout
+}
+
+// recvHello receives the first message of a stream, within the Hello
+// timeout: a stream that says nothing does not hold the port. Returning
+// ends the stream, which ends the pending Recv.
+func (s *Server) recvHello(stream protocol.Master_ConnectServer) (*protocol.DaemonMessage, error) {
+	type result struct {
+		m   *protocol.DaemonMessage
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		m, err := stream.Recv()
+		ch <- result{m, err}
+	}()
+	timer := time.NewTimer(s.helloTimeout())
+	defer timer.Stop()
+	select {
+	case r := <-ch:
+		return r.m, r.err
+	case <-timer.C:
+		return nil, status.Errorf(codes.DeadlineExceeded, "no Hello within %s", s.helloTimeout())
+	}
 }
 
 // sendLoop writes queued messages and heartbeats, and ends the stream

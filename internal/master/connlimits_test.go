@@ -3,6 +3,7 @@ package master_test
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -12,7 +13,15 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/status"
+
 	"github.com/xrdtest/xrdtest/internal/master"
+	"github.com/xrdtest/xrdtest/internal/pki"
+	"github.com/xrdtest/xrdtest/internal/protocol"
 )
 
 // limitsMaster serves a master with pages and short web limits.
@@ -139,5 +148,81 @@ func TestStreamsOutliveTimeoutsAndAreBounded(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("a closed stream did not free its place: %s", again.Status)
 		}
+	}
+}
+
+// daemonLimitsMaster serves a master with short daemon port limits.
+func daemonLimitsMaster(t *testing.T) *master.Master {
+	t.Helper()
+	m, err := master.Open(context.Background(), master.Options{
+		StateDir: t.TempDir(), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0", Token: token,
+		Log: logger(), Version: "test", Heartbeat: 200 * time.Millisecond, HeartbeatTimeout: 2 * time.Second,
+		DaemonLimits: master.DaemonLimits{Handshake: 300 * time.Millisecond, Hello: 300 * time.Millisecond, Idle: 300 * time.Millisecond},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(serve(t, m))
+	return m
+}
+
+// TestDaemonPortConnectionsCut: on the daemon port, a TLS connection that
+// never speaks HTTP/2, a connection that makes no call and a stream that
+// never says Hello are all closed by the master.
+func TestDaemonPortConnectionsCut(t *testing.T) {
+	m := daemonLimitsMaster(t)
+	addr := m.DaemonAddr().String()
+
+	// TLS, then silence.
+	conn, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if !closedWithin(t, conn, conn, 5*time.Second) {
+		t.Errorf("a TLS connection without HTTP/2 preface is still open after 5 s")
+	}
+
+	// A gRPC connection without a call.
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(pki.PinFingerprint(m.CA.Fingerprint()).EnrollTLS())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	cc.Connect()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for s := cc.GetState(); s != connectivity.Ready; s = cc.GetState() {
+		if !cc.WaitForStateChange(ctx, s) {
+			t.Fatalf("the connection never got ready: %s", s)
+		}
+	}
+	if !cc.WaitForStateChange(ctx, connectivity.Ready) {
+		t.Errorf("a connection without a call is still open after 5 s")
+	}
+
+	// An enrolled daemon's stream without Hello.
+	cfg := agentConfig(t, m, "quiet.xrd.test")
+	stop, errc := runAgent(t, m, cfg)
+	waitConnected(t, m, "quiet.xrd.test")
+	stop()
+	<-errc
+	creds, err := pki.LoadCredentials(cfg.StateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(creds.ClientTLS())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dc.Close()
+	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer scancel()
+	stream, err := protocol.NewMasterClient(dc).Connect(sctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); status.Code(err) != codes.DeadlineExceeded || !strings.Contains(err.Error(), "no Hello within") {
+		t.Errorf("a stream without Hello: %v, want DeadlineExceeded from the master", err)
 	}
 }

@@ -102,7 +102,25 @@ type Options struct {
 	// WebLimits bound the web port's connections (zero fields: the
 	// defaults of DefaultWebLimits).
 	WebLimits WebLimits
+	// DaemonLimits bound the daemon port's connections before they are
+	// a daemon's (zero fields: DefaultDaemonLimits').
+	DaemonLimits DaemonLimits
 }
+
+// DaemonLimits bound what a client that is no daemon yet can hold of the
+// daemon port: anyone reaching the port can open TLS connections.
+type DaemonLimits struct {
+	// Handshake bounds the TLS handshake and the HTTP/2 preface.
+	Handshake time.Duration
+	// Hello bounds the wait for a stream's first message.
+	Hello time.Duration
+	// Idle closes a connection without a stream (an enrollment's, once
+	// done, or one that never makes a call).
+	Idle time.Duration
+}
+
+// DefaultDaemonLimits are the limits a zero field of DaemonLimits takes.
+var DefaultDaemonLimits = DaemonLimits{Handshake: 10 * time.Second, Hello: daemons.DefaultHelloTimeout, Idle: time.Minute}
 
 // WebLimits bound what a client can hold of the web port. Streams (live
 // output, Server-Sent Events, followed output) are exempt from the read
@@ -295,11 +313,14 @@ func (m *Master) open(ctx context.Context) error {
 	m.Manager.Endpoint = hypervisor.MasterEndpoint{Port: m.daemonLn.Addr().(*net.TCPAddr).Port, Fingerprint: ca.Fingerprint()}
 
 	srv := &daemons.Server{CA: ca, Token: func() string { return opts.Token }, Tokens: tokens, Registry: m.Registry, Log: opts.Log,
-		Guesses: throttle.New(), Version: opts.Version, Heartbeat: opts.Heartbeat, HeartbeatTimeout: opts.HeartbeatTimeout}
+		Guesses: throttle.New(), Version: opts.Version, Heartbeat: opts.Heartbeat, HeartbeatTimeout: opts.HeartbeatTimeout,
+		HelloTimeout: cmp.Or(opts.DaemonLimits.Hello, DefaultDaemonLimits.Hello)}
 	// Transport keepalives end a dead connection even when a send is
 	// blocked by flow control and no heartbeat can be checked.
 	m.grpcServer = grpc.NewServer(append(protocol.ServerOptions(), grpc.Creds(daemons.LoggedTLS(credentials.NewTLS(tlsConf), opts.Log)),
-		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 2 * opts.Heartbeat, Timeout: opts.HeartbeatTimeout}),
+		grpc.ConnectionTimeout(cmp.Or(opts.DaemonLimits.Handshake, DefaultDaemonLimits.Handshake)),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 2 * opts.Heartbeat, Timeout: opts.HeartbeatTimeout,
+			MaxConnectionIdle: cmp.Or(opts.DaemonLimits.Idle, DefaultDaemonLimits.Idle)}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: opts.Heartbeat / 2, PermitWithoutStream: true}))...)
 	protocol.RegisterMasterServer(m.grpcServer, srv)
 	m.onClose(m.stopGRPC)
