@@ -25,6 +25,9 @@ func runLogs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return cmd.fail(1, err)
 	}
+	// The outputs are the scripts' text: on a terminal, their escape
+	// sequences are shown, not obeyed.
+	out := terminalSafe(stdout)
 	printed := map[string]bool{}
 	for {
 		d, err := c.Session(ctx, id)
@@ -45,7 +48,7 @@ func runLogs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				}
 				printed[key] = true
 				fmt.Fprintf(stdout, "==> %s on %s <==\n", st.Name, r.Slave)
-				if err := copyOutput(ctx, c, id, st.Index, r.Slave, *follow, stdout); err != nil {
+				if err := copyOutput(ctx, c, id, st.Index, r.Slave, *follow, out); err != nil {
 					cmd.fail(1, err) // said; the other outputs are still printed
 				}
 				fmt.Fprintf(stdout, "<== %s on %s: %s\n\n", st.Name, r.Slave, r.Status)
