@@ -341,7 +341,8 @@ func (m *Master) open(ctx context.Context) error {
 		Bearer: bearer, Streams: streams, Version: opts.Version, Started: time.Now(),
 		LastReload: m.Catalog.LastReload, Log: opts.Log}
 	m.views = api.Views()
-	site := &httpapi.Site{API: api, Metrics: m.Metrics, TestCredentials: testCreds, Repos: opts.Repos, WebpageDir: opts.WebpageDir, Log: opts.Log}
+	site := &httpapi.Site{API: api, Metrics: m.Metrics, TestCredentials: testCreds, Repos: opts.Repos, WebpageDir: opts.WebpageDir,
+		Hosts: certHosts(opts), Log: opts.Log}
 	if opts.Pages != nil {
 		ui, err := web.New(m.pagesConfig(*opts.Pages, actions, bearer, streams))
 		if err != nil {
