@@ -18,10 +18,12 @@ import (
 func TestWebPortGuards(t *testing.T) {
 	m := actionsMaster(t, actionsRepo(t), nil)
 	base := "http://" + m.WebAddr().String()
-	do := func(method, path, host string) (*http.Response, string) {
+	do := func(method, path, host string, withToken bool) (*http.Response, string) {
 		t.Helper()
 		req, _ := http.NewRequest(method, base+path, nil)
-		req.Header.Set("Authorization", "Bearer "+apiToken)
+		if withToken {
+			req.Header.Set("Authorization", "Bearer "+apiToken)
+		}
 		if host != "" {
 			req.Host = host
 		}
@@ -33,26 +35,35 @@ func TestWebPortGuards(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp, string(b)
 	}
+	// A connected daemon's address opens the test credentials: the
+	// rebinding attack comes from a browser on such a machine.
+	cfg := agentConfig(t, m, "h1.xrd.test")
+	stop, errc := runAgent(t, m, cfg)
+	defer func() { stop(); <-errc }()
+	waitConnected(t, m, "h1.xrd.test")
 	for _, tc := range []struct {
 		method, path, host string
+		token              bool
 		code               int
 		allow              string
 	}{
-		// A rebound name: refused where it matters.
-		{"POST", "/api/v1/reload", "attacker.example:8080", http.StatusMisdirectedRequest, ""},
-		{"GET", "/getTrustedCACertificate", "attacker.example", http.StatusMisdirectedRequest, ""},
-		{"POST", "/api/v1/reload", "localhost", http.StatusOK, ""},
-		{"POST", "/api/v1/reload", "", http.StatusOK, ""},
-		{"GET", "/api/v1/status", "attacker.example", http.StatusOK, ""}, // reads are as public as they are
+		// A rebound name: refused where no token authorizes.
+		{"GET", "/getTrustedCACertificate", "attacker.example:8080", false, http.StatusMisdirectedRequest, ""},
+		{"POST", "/login", "attacker.example", false, http.StatusMisdirectedRequest, ""},
+		{"GET", "/getTrustedCACertificate", "127.0.0.1", false, http.StatusOK, ""},
+		{"GET", "/getTrustedCACertificate", "localhost:80", false, http.StatusOK, ""},
+		// A token: any name (a DNS alias of the master).
+		{"POST", "/api/v1/reload", "alias.example", true, http.StatusOK, ""},
+		{"GET", "/api/v1/status", "attacker.example", false, http.StatusOK, ""}, // reads are as public as they are
 		// Wrong methods.
-		{"DELETE", "/api/v1/sessions", "", http.StatusMethodNotAllowed, "GET, HEAD, POST"},
-		{"GET", "/api/v1/reload", "", http.StatusMethodNotAllowed, "POST"},
-		{"GET", "/api/v1/nothing", "", http.StatusNotFound, ""},
-		{"GET", "/api/v1/sessions/1/output?stage=-1&slave=h1.xrd.test", "", http.StatusBadRequest, ""},
+		{"DELETE", "/api/v1/sessions", "", true, http.StatusMethodNotAllowed, "GET, HEAD, POST"},
+		{"GET", "/api/v1/reload", "", true, http.StatusMethodNotAllowed, "POST"},
+		{"GET", "/api/v1/nothing", "", true, http.StatusNotFound, ""},
+		{"GET", "/api/v1/sessions/1/output?stage=-1&slave=h1.xrd.test", "", true, http.StatusBadRequest, ""},
 	} {
-		resp, body := do(tc.method, tc.path, tc.host)
+		resp, body := do(tc.method, tc.path, tc.host, tc.token)
 		if resp.StatusCode != tc.code || resp.Header.Get("Allow") != tc.allow {
-			t.Errorf("%s %s (Host %q): %s, Allow %q; want %d, Allow %q\n%s", tc.method, tc.path, tc.host, resp.Status, resp.Header.Get("Allow"), tc.code, tc.allow, body)
+			t.Errorf("%s %s (Host %q, token %v): %s, Allow %q; want %d, Allow %q\n%s", tc.method, tc.path, tc.host, tc.token, resp.Status, resp.Header.Get("Allow"), tc.code, tc.allow, body)
 		}
 	}
 }
