@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -71,5 +72,26 @@ func TestLoginsRevocable(t *testing.T) {
 	changed := open("new-password")
 	if code := act(changed, kept, keptCSRF); code != http.StatusUnauthorized {
 		t.Errorf("after a password change and a restart, an old login still acts: %d", code)
+	}
+}
+
+// TestUnreadableEndedLogins: when the list of ended logins is lost, every
+// login ends (none comes back), and the master still starts.
+func TestUnreadableEndedLogins(t *testing.T) {
+	keyFile := filepath.Join(t.TempDir(), "web-key")
+	h, err := New(Config{Password: func() string { return "pw-0123456789abcdef" }, KeyFile: keyFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := loginCookie(t, h, "pw-0123456789abcdef")
+	if err := os.WriteFile(revocationsFile(keyFile), []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h, err = New(Config{Password: func() string { return "pw-0123456789abcdef" }, KeyFile: keyFile})
+	if err != nil {
+		t.Fatalf("start with an unreadable list: %v", err)
+	}
+	if _, ok := h.user(&http.Request{Header: http.Header{"Cookie": {c.String()}}}); ok {
+		t.Errorf("a login survived the loss of the list of ended logins")
 	}
 }

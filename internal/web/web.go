@@ -126,7 +126,13 @@ func New(cfg Config) (*Handler, error) {
 	}
 	revoked, err := loadRevocations(revocationsFile(cfg.KeyFile))
 	if err != nil {
-		return nil, err
+		// The ended logins are unknown: end them all rather than let
+		// them back in, or refuse to start over a file of no value.
+		cfg.Log.Warn("web: the list of ended logins is unreadable: new login key, every login ended", "err", err)
+		if key, err = newKey(cfg.KeyFile); err != nil {
+			return nil, err
+		}
+		revoked = &revocations{file: revocationsFile(cfg.KeyFile), ends: map[string]int64{}}
 	}
 	if cfg.Guesses == nil {
 		cfg.Guesses = throttle.New()
