@@ -82,7 +82,9 @@ func (s *Server) Enroll(ctx context.Context, req *protocol.EnrollRequest) (*prot
 	host := throttle.Host(addr)
 	if s.Guesses != nil {
 		if wait := s.Guesses.Refused(host, time.Now()); wait > 0 {
-			log.Warn("enrollment refused: too many failed enrollments from the address")
+			// Debug: the lockout was logged when it began; a flood of
+			// guesses must not flood the log.
+			log.Debug("enrollment refused: too many failed enrollments from the address")
 			return nil, status.Error(codes.ResourceExhausted, (&throttle.RefusedError{What: "enrollments", Wait: wait}).Error())
 		}
 	}

@@ -92,7 +92,9 @@ func (b *Bearer) Identity(r *http.Request) (string, error) {
 	addr := throttle.Host(r.RemoteAddr)
 	if b.Guesses != nil {
 		if wait := b.Guesses.Refused(addr, now); wait > 0 {
-			b.log().Warn("api: bearer token refused: too many failed attempts", "addr", r.RemoteAddr, "path", r.URL.Path)
+			// Debug: the lockout was logged when it began; a flood of
+			// guesses must not flood the log.
+			b.log().Debug("api: bearer token refused: too many failed attempts", "addr", r.RemoteAddr, "path", r.URL.Path)
 			return "", &throttle.RefusedError{What: "logins or API token attempts", Wait: wait}
 		}
 	}
