@@ -95,3 +95,30 @@ func TestUnreadableEndedLogins(t *testing.T) {
 		t.Errorf("a login survived the loss of the list of ended logins")
 	}
 }
+
+// TestTooManyEndedLogins: past the bound on ended logins to remember, the
+// key is replaced: every login ends, none is let back in.
+func TestTooManyEndedLogins(t *testing.T) {
+	const pw = "pw-0123456789abcdef"
+	h, err := New(Config{Password: func() string { return pw }, KeyFile: filepath.Join(t.TempDir(), "web-key")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.revoked.max = 2
+	var ended []*http.Cookie
+	for range 3 {
+		c, csrf := loginCookie(t, h, pw)
+		if code := act(h, c, csrf); code != http.StatusSeeOther {
+			t.Fatalf("logout: %d", code)
+		}
+		ended = append(ended, c)
+	}
+	for i, c := range ended {
+		if _, ok := h.user(&http.Request{Header: http.Header{"Cookie": {c.String()}}}); ok {
+			t.Errorf("ended login %d is valid again", i)
+		}
+	}
+	if c, _ := loginCookie(t, h, pw); c == nil {
+		t.Error("no login after the key change")
+	}
+}

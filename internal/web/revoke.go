@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,6 +23,7 @@ type revocations struct {
 	mu   sync.Mutex
 	file string           // "": memory only (the key is new at every start too)
 	ends map[string]int64 // nonce -> expiry, unix seconds
+	max  int              // 0: maxRevoked
 }
 
 func loadRevocations(file string) (*revocations, error) {
@@ -61,7 +63,7 @@ func (r *revocations) add(nonce string, expires int64, now time.Time) (full bool
 		}
 	}
 	r.ends[nonce] = expires
-	if len(r.ends) > maxRevoked {
+	if len(r.ends) > cmp.Or(r.max, maxRevoked) {
 		clear(r.ends)
 		full = true
 	}
