@@ -21,6 +21,9 @@ func runLogs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return code
 	}
+	// The outputs are the scripts' text: on a terminal, their escape
+	// sequences are shown, not obeyed.
+	out := terminalSafe(stdout)
 	printed := map[string]bool{}
 	for {
 		d, err := c.Session(ctx, id)
@@ -41,7 +44,7 @@ func runLogs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				}
 				printed[key] = true
 				fmt.Fprintf(stdout, "==> %s on %s <==\n", st.Name, r.Slave)
-				if err := copyOutput(ctx, c, id, st.Index, r.Slave, *follow, stdout); err != nil {
+				if err := copyOutput(ctx, c, id, st.Index, r.Slave, *follow, out); err != nil {
 					cmd.fail(1, err) // said; the other outputs are still printed
 				}
 				fmt.Fprintf(stdout, "<== %s on %s: %s\n\n", st.Name, r.Slave, r.Status)

@@ -389,6 +389,7 @@ func (m *Master) Merge(f *File) ([]Warning, error) {
 				"never PLAIN or LOGIN, which would send the password in clear: a server offering only those refuses every mail; "+
 				"set tls = starttls or tls", c.Host)})
 	}
+	warns = append(warns, m.weakSecretWarnings()...)
 	return warns, err
 }
 

@@ -1,6 +1,7 @@
 // Package daemons is the master's side of the daemons' connections: the
 // gRPC service (enrollment with the connection token or a one-time token,
-// the mutual-TLS Connect streams with heartbeats), the Registry of the
+// failed attempts throttled per address; the mutual-TLS Connect streams
+// with heartbeats), the Registry of the
 // connected slaves and hypervisors, which dispatches stages to the slaves
 // (session.Slaves) and collects their log files, and the placement of
 // clusters on the connected hypervisors (Hypervisors, a

@@ -16,6 +16,7 @@ import (
 
 	"github.com/xrdtest/xrdtest/internal/pki"
 	"github.com/xrdtest/xrdtest/internal/protocol"
+	"github.com/xrdtest/xrdtest/internal/throttle"
 )
 
 // certValidity is how long an enrolled daemon's certificate lasts.
@@ -28,7 +29,11 @@ type Server struct {
 	CA    *pki.CA
 	Token func() string // the connection token; "" disables enrollment with it
 	// Tokens are the one-time tokens of the machines the master started.
-	Tokens   *OneTimeTokens
+	Tokens *OneTimeTokens
+	// Guesses counts failed enrollments per client address, so the
+	// connection token cannot be guessed at network speed (nil: not
+	// counted).
+	Guesses  *throttle.Limiter
 	Registry *Registry
 	Log      *slog.Logger
 	Version  string
@@ -36,6 +41,9 @@ type Server struct {
 	// silent for HeartbeatTimeout is disconnected.
 	Heartbeat        time.Duration
 	HeartbeatTimeout time.Duration
+	// HelloTimeout bounds the wait for a stream's first message, Hello
+	// (0: DefaultHelloTimeout).
+	HelloTimeout time.Duration
 }
 
 func peerAddr(ctx context.Context) string {
@@ -71,6 +79,15 @@ func (s *Server) Enroll(ctx context.Context, req *protocol.EnrollRequest) (*prot
 		log.Warn("enrollment refused: invalid name", "err", err)
 		return nil, status.Errorf(codes.InvalidArgument, "invalid name: %v", err)
 	}
+	host := throttle.Host(addr)
+	if s.Guesses != nil {
+		if wait := s.Guesses.Refused(host, time.Now()); wait > 0 {
+			// Debug: the lockout was logged when it began; a flood of
+			// guesses must not flood the log.
+			log.Debug("enrollment refused: too many failed enrollments from the address")
+			return nil, status.Error(codes.ResourceExhausted, (&throttle.RefusedError{What: "enrollments", Wait: wait}).Error())
+		}
+	}
 	token := s.Token()
 	switch {
 	case s.Tokens.Consume(id.Name, req.GetToken()):
@@ -79,8 +96,17 @@ func (s *Server) Enroll(ctx context.Context, req *protocol.EnrollRequest) (*prot
 		log.Warn("enrollment refused: no connection token is configured on the master")
 		return nil, status.Error(codes.PermissionDenied, "enrollment is disabled: the master has no connection token ([server] connection_passwd)")
 	case !pki.TokenEqual(req.GetToken(), token):
+		if s.Guesses != nil {
+			if wait := s.Guesses.Failed(host, time.Now()); wait > 0 {
+				log.Warn("enrollment refused: wrong connection token, address refused for a while", "refused_for", wait)
+				return nil, status.Error(codes.ResourceExhausted, (&throttle.RefusedError{What: "enrollments", Wait: wait}).Error())
+			}
+		}
 		log.Warn("enrollment refused: wrong connection token")
 		return nil, status.Error(codes.PermissionDenied, "wrong connection token")
+	}
+	if s.Guesses != nil {
+		s.Guesses.Succeeded(host)
 	}
 	cert, err := s.CA.Issue(req.GetCsrPem(), id, certValidity)
 	if err != nil {
@@ -100,8 +126,11 @@ func (s *Server) Connect(stream protocol.Master_ConnectServer) error {
 		s.Log.Warn("connection refused: no valid client certificate", "addr", addr, "err", err)
 		return status.Error(codes.Unauthenticated, "a client certificate issued by this master is required: enroll first with the connection token")
 	}
-	first, err := stream.Recv()
+	first, err := s.recvHello(stream)
 	if err != nil {
+		if status.Code(err) == codes.DeadlineExceeded {
+			s.Log.Warn("connection closed: no Hello in time", "addr", addr, "timeout", s.helloTimeout())
+		}
 		return err
 	}
 	hello := first.GetHello()
@@ -163,6 +192,39 @@ func (s *Server) Connect(stream protocol.Master_ConnectServer) error {
 		return nil
 	}
 	return err
+}
+
+// DefaultHelloTimeout is how long a daemon has to send its Hello.
+const DefaultHelloTimeout = 10 * time.Second
+
+func (s *Server) helloTimeout() time.Duration {
+	if s.HelloTimeout > 0 {
+		return s.HelloTimeout
+	}
+	return DefaultHelloTimeout
+}
+
+// recvHello receives the first message of a stream, within the Hello
+// timeout: a stream that says nothing does not hold the port. Returning
+// ends the stream, which ends the pending Recv.
+func (s *Server) recvHello(stream protocol.Master_ConnectServer) (*protocol.DaemonMessage, error) {
+	type result struct {
+		m   *protocol.DaemonMessage
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		m, err := stream.Recv()
+		ch <- result{m, err}
+	}()
+	timer := time.NewTimer(s.helloTimeout())
+	defer timer.Stop()
+	select {
+	case r := <-ch:
+		return r.m, r.err
+	case <-timer.C:
+		return nil, status.Errorf(codes.DeadlineExceeded, "no Hello within %s", s.helloTimeout())
+	}
 }
 
 // sendLoop writes queued messages and heartbeats, and ends the stream

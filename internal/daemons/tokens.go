@@ -62,3 +62,17 @@ func (t *OneTimeTokens) Consume(name, token string) bool {
 	delete(t.tokens, name)
 	return true
 }
+
+// Revoke spends the unused tokens of names: a cluster that stopped has
+// no machine left to enroll, and a token read from one of its VMs must
+// not outlive it.
+func (t *OneTimeTokens) Revoke(names ...string) {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, n := range names {
+		delete(t.tokens, n)
+	}
+}

@@ -57,8 +57,14 @@ func (f HTTPFetcher) Fetch(ctx context.Context, url string) ([]byte, error) {
 // errOutsideRepo is returned for a path that leaves the repository.
 var errOutsideRepo = errors.New("outside the repository")
 
-// readRepoFile reads a file that must lie inside root, symbolic links
-// resolved. It returns the path relative to root, slash-separated.
+// errInGit is returned for a path into a .git folder: git's files (config
+// with remote URLs and their credentials, hooks) are no scripts, and a
+// script is shown on the pages and sent to the slaves.
+var errInGit = errors.New("inside a .git folder, which scripts may not read")
+
+// readRepoFile reads a file that must lie inside root's working tree,
+// outside any .git folder, symbolic links resolved. It returns the path
+// relative to root, slash-separated.
 func readRepoFile(root, path string) (rel, text string, err error) {
 	realRoot, err := filepath.EvalSymlinks(root)
 	if err != nil {
@@ -75,6 +81,12 @@ func readRepoFile(root, path string) (rel, text string, err error) {
 	if err != nil || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) || filepath.IsAbs(r) {
 		return "", "", errOutsideRepo
 	}
+	// Check the name as written too: a .git that is itself a link (git
+	// worktrees, submodules) is no less git's.
+	lexical, lerr := filepath.Rel(root, filepath.Clean(path))
+	if inGit(r) || (lerr == nil && inGit(lexical)) {
+		return "", "", errInGit
+	}
 	st, err := os.Stat(real)
 	if err != nil {
 		return "", "", err
@@ -90,8 +102,8 @@ func readRepoFile(root, path string) (rel, text string, err error) {
 		return "", "", err
 	}
 	// Name the file as the definition did, relative to the (unresolved) root.
-	if lr, err := filepath.Rel(root, filepath.Clean(path)); err == nil && !strings.HasPrefix(lr, "..") {
-		r = lr
+	if lerr == nil && !strings.HasPrefix(lexical, "..") {
+		r = lexical
 	}
 	return filepath.ToSlash(r), string(b), nil
 }
@@ -150,4 +162,15 @@ func (env scriptEnv) resolve(value string) (*Script, error) {
 		first, _, _ := strings.Cut(t, "\n")
 		return nil, fmt.Errorf("%q is not a script: want file://PATH, file:///ABSOLUTE/PATH, http(s)://URL or an inline script starting with #!", first)
 	}
+}
+
+// inGit reports whether a path relative to a repository's root has a .git
+// component.
+func inGit(rel string) bool {
+	for _, part := range strings.Split(filepath.ToSlash(rel), "/") {
+		if part == ".git" {
+			return true
+		}
+	}
+	return false
 }

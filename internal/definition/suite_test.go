@@ -180,6 +180,18 @@ func TestSuiteFileURLs(t *testing.T) {
 	wantDiag(t, set.Diagnostics, Error, 9, "outside the repository")
 	set = writeFile(suiteBody("ts.finalize = 'file://../../../x.sh'"))
 	wantDiag(t, set.Diagnostics, Error, 9, "outside the repository")
+
+	// git's files hold remote URLs with credentials: never a script.
+	if err := writeFileAt(root, ".git/config", "[remote \"origin\"]\n\turl = https://user:secret@git.example/repo\n"); err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range []string{"file://../../.git/config", "file://" + filepath.Join(root, ".git", "config")} {
+		set = writeFile(suiteBody("ts.finalize = '" + ref + "'"))
+		wantDiag(t, set.Diagnostics, Error, 9, "inside a .git folder")
+		if s := set.Suite("ts"); s != nil && s.Finalize != nil {
+			t.Errorf("%s: finalize read: %q", ref, s.Finalize.Text)
+		}
+	}
 }
 
 func TestSuiteHTTPScripts(t *testing.T) {
@@ -243,6 +255,7 @@ func TestSuiteMustReject(t *testing.T) {
 		{"test without run.sh", suiteBody("ts.tests = ['c3']"), map[string]string{"test-suites/ts/tc/c3/init.sh": "#!/bin/bash\n"}, 9, `case "c3" has no test-suites/ts/tc/c3/run.sh`},
 		{"test name with a slash", suiteBody("ts.tests = ['../ts/tc/c1']"), nil, 9, "invalid case name"},
 		{"run.sh is a symlink out of the repo", suiteBody("ts.tests = ['c1']"), map[string]string{"test-suites/ts/tc/c1/run.sh": "symlink:/etc/hostname"}, 9, "outside the repository"},
+		{"run.sh is a symlink into .git", suiteBody("ts.tests = ['c1']"), map[string]string{".git/config": "[core]\n", "test-suites/ts/tc/c1/run.sh": "symlink:../../../../.git/config"}, 9, "inside a .git folder"},
 		{"no schedule", suiteBody("ts.schedule = {}"), nil, 9, "no schedule"},
 		{"schedule not a dict", suiteBody("ts.schedule = '0 3 * * *'"), nil, 9, "schedule must be a dict"},
 		{"unknown schedule key", suiteBody("ts.schedule = dict(hours='3')"), nil, 9, `hours`},

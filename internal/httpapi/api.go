@@ -33,8 +33,11 @@ type API struct {
 	Store     store.Store
 	// Actions are the state-changing operations, shared with the pages.
 	Actions *Actions
-	// Tokens returns the tokens actions need; none disables actions.
-	Tokens  func() []APIToken
+	// Bearer checks the tokens actions need; no tokens disables actions.
+	Bearer *Bearer
+	// Streams bounds the followed outputs, with the pages' live streams
+	// (nil: unbounded).
+	Streams *Streams
 	Version string
 	Started time.Time
 	// LastReload reports the definitions loaded last (nil: the master has
@@ -60,15 +63,19 @@ func (a *API) Views() *views.Views {
 // authorized lets an action through with a valid bearer token.
 func (a *API) authorized(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		tokens := a.Tokens()
-		if len(tokens) == 0 {
+		if a.Bearer == nil || len(a.Bearer.Tokens) == 0 {
 			writeError(w, withStatus(http.StatusForbidden, errors.New("actions are disabled on this master: set [webserver] suite_run_pass, api_token or api_tokens")))
 			return
 		}
-		id, ok := BearerIdentity(tokens, r)
-		if !ok {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="xrdtest"`)
-			writeError(w, withStatus(http.StatusUnauthorized, errors.New("a valid API token is required (Authorization: Bearer TOKEN)")))
+		id, err := a.Bearer.Identity(r)
+		if err == nil && id == "" {
+			err = errBadToken
+		}
+		if err != nil {
+			if Status(err) == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="xrdtest"`)
+			}
+			writeError(w, err)
 			return
 		}
 		h(w, withIdentity(r, id))
@@ -247,6 +254,7 @@ func (a *API) logFile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer f.Close()
+	NoDeadlines(w) // a large file on a slow link
 	plainText(w)
 	// Ranges too: a client can fetch the tail of a large log.
 	http.ServeContent(w, r, "", time.Time{}, f)
@@ -262,7 +270,7 @@ func (a *API) output(w http.ResponseWriter, r *http.Request) {
 	}
 	stage, err := strconv.Atoi(r.URL.Query().Get("stage"))
 	slave := r.URL.Query().Get("slave")
-	if err != nil || slave == "" {
+	if err != nil || stage < 0 || slave == "" {
 		writeError(w, badRequest("give stage=INDEX and slave=NAME"))
 		return
 	}
@@ -281,6 +289,16 @@ func (a *API) output(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer f.Close()
+	if follow {
+		release, err := a.Streams.Start(w, r)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		defer release()
+	} else {
+		NoDeadlines(w) // a large file on a slow link
+	}
 	plainText(w)
 	flush := func() {}
 	if flusher, ok := w.(http.Flusher); ok {

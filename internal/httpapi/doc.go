@@ -3,6 +3,8 @@
 // token), the actions the API and the pages share (Actions), JUnit export,
 // /metrics, script download (/downloadScript, /showScript) and the
 // original's test credential endpoints. Site holds the port's one route
-// table, the pages' routes (package web) included; what the API shows
-// comes from package views, as the pages' does.
+// table, the pages' routes (package web) included, and the checks the
+// whole port makes (guard: Host, methods, HSTS); Bearer checks tokens,
+// throttled per address; Streams bounds the responses that stay open.
+// What the API shows comes from package views, as the pages' does.
 package httpapi

@@ -12,6 +12,7 @@ import (
 	"github.com/xrdtest/xrdtest/internal/scheduler"
 	"github.com/xrdtest/xrdtest/internal/session"
 	"github.com/xrdtest/xrdtest/internal/store"
+	"github.com/xrdtest/xrdtest/internal/throttle"
 )
 
 // endpoint is a JSON endpoint: it returns the answer (written with 200 OK,
@@ -50,8 +51,12 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = enc.Encode(v)
 }
 
-// writeError answers {"error": "..."} with Status(err).
+// writeError answers {"error": "..."} with Status(err); a refusal for
+// too many failures says when to try again (Retry-After).
 func writeError(w http.ResponseWriter, err error) {
+	if re, ok := errors.AsType[*throttle.RefusedError](err); ok {
+		w.Header().Set("Retry-After", strconv.Itoa(re.Seconds()))
+	}
 	writeJSON(w, Status(err), map[string]string{"error": err.Error()})
 }
 
@@ -80,9 +85,12 @@ var ErrNotOffered = errors.New("not offered")
 // actions: one mapping for all of them.
 func Status(err error) int {
 	var se *StatusError
+	var re *throttle.RefusedError
 	switch {
 	case errors.As(err, &se):
 		return se.Code
+	case errors.As(err, &re):
+		return http.StatusTooManyRequests
 	case errors.Is(err, views.ErrBadQuery):
 		return http.StatusBadRequest
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, ErrNotOffered), errors.Is(err, session.ErrUnknownSuite), errors.Is(err, session.ErrUnknownCase),

@@ -29,8 +29,12 @@ type Site struct {
 	Repos      []definition.Repo
 	WebpageDir string
 	// UI is the web pages (nil: the API only).
-	UI  WebUI
-	Log *slog.Logger
+	UI WebUI
+	// Hosts are the master's names: a request that changes state, or
+	// that the client's address alone allows, must be addressed to one
+	// of them (or to an IP address, or localhost).
+	Hosts []string
+	Log   *slog.Logger
 }
 
 // Route is one entry of the web port's route table: a net/http pattern
@@ -88,7 +92,7 @@ func (s *Site) Routes() []Route {
 
 // Handler is the web port's handler: the routes of Routes and the pages'
 // (at /), the scripts under /downloadScript/ and /showScript/, everything
-// behind the pages' Protect.
+// behind guard's checks and the pages' Protect.
 func (s *Site) Handler() http.Handler {
 	mux := http.NewServeMux()
 	routes := s.Routes()
@@ -98,7 +102,7 @@ func (s *Site) Handler() http.Handler {
 	for _, r := range routes {
 		mux.Handle(r.Pattern, r.Handler)
 	}
-	h := withScripts(&scriptServer{repos: s.Repos, webroot: s.WebpageDir, log: s.Log}, mux)
+	h := s.guard(mux, withScripts(&scriptServer{repos: s.Repos, webroot: s.WebpageDir, log: s.Log}, mux))
 	if s.UI == nil {
 		return h
 	}

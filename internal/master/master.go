@@ -33,6 +33,7 @@ import (
 	"github.com/xrdtest/xrdtest/internal/scheduler"
 	"github.com/xrdtest/xrdtest/internal/session"
 	"github.com/xrdtest/xrdtest/internal/store"
+	"github.com/xrdtest/xrdtest/internal/throttle"
 	"github.com/xrdtest/xrdtest/internal/web"
 )
 
@@ -98,6 +99,57 @@ type Options struct {
 	Pages *Pages
 	// Retention limits the history kept (zero: everything).
 	Retention store.Retention
+	// WebLimits bound the web port's connections (zero fields: the
+	// defaults of DefaultWebLimits).
+	WebLimits WebLimits
+	// DaemonLimits bound the daemon port's connections before they are
+	// a daemon's (zero fields: DefaultDaemonLimits').
+	DaemonLimits DaemonLimits
+}
+
+// DaemonLimits bound what a client that is no daemon yet can hold of the
+// daemon port: anyone reaching the port can open TLS connections.
+type DaemonLimits struct {
+	// Handshake bounds the TLS handshake and the HTTP/2 preface.
+	Handshake time.Duration
+	// Hello bounds the wait for a stream's first message.
+	Hello time.Duration
+	// Idle closes a connection without a stream (an enrollment's, once
+	// done, or one that never makes a call).
+	Idle time.Duration
+}
+
+// DefaultDaemonLimits are the limits a zero field of DaemonLimits takes.
+var DefaultDaemonLimits = DaemonLimits{Handshake: 10 * time.Second, Hello: daemons.DefaultHelloTimeout, Idle: time.Minute}
+
+// WebLimits bound what a client can hold of the web port. Streams (live
+// output, Server-Sent Events, followed output) are exempt from the read
+// and write timeouts, and bounded in number instead.
+type WebLimits struct {
+	// ReadHeader and Read bound the reading of a request's header and
+	// of the whole request, body included: a client that trickles its
+	// request cannot hold a connection.
+	ReadHeader, Read time.Duration
+	// Write bounds the writing of an answer (not of a stream).
+	Write time.Duration
+	// Idle bounds how long a keep-alive connection waits for its next
+	// request.
+	Idle time.Duration
+	// StreamsPerClient and Streams bound the open streams of one client
+	// address and of all.
+	StreamsPerClient, Streams int
+}
+
+// DefaultWebLimits are the limits a zero field of WebLimits takes: an
+// action such as a reload that fetches git repositories fits in Write.
+var DefaultWebLimits = WebLimits{ReadHeader: 10 * time.Second, Read: 30 * time.Second, Write: 2 * time.Minute,
+	Idle: 30 * time.Second, StreamsPerClient: httpapi.DefaultStreamsPerClient, Streams: httpapi.DefaultStreams}
+
+// orDefault fills the zero fields of l with DefaultWebLimits'.
+func (l WebLimits) orDefault() WebLimits {
+	d := DefaultWebLimits
+	return WebLimits{ReadHeader: cmp.Or(l.ReadHeader, d.ReadHeader), Read: cmp.Or(l.Read, d.Read), Write: cmp.Or(l.Write, d.Write),
+		Idle: cmp.Or(l.Idle, d.Idle), StreamsPerClient: cmp.Or(l.StreamsPerClient, d.StreamsPerClient), Streams: cmp.Or(l.Streams, d.Streams)}
 }
 
 // Pages configures the web pages.
@@ -261,35 +313,45 @@ func (m *Master) open(ctx context.Context) error {
 	m.Manager.Endpoint = hypervisor.MasterEndpoint{Port: m.daemonLn.Addr().(*net.TCPAddr).Port, Fingerprint: ca.Fingerprint()}
 
 	srv := &daemons.Server{CA: ca, Token: func() string { return opts.Token }, Tokens: tokens, Registry: m.Registry, Log: opts.Log,
-		Version: opts.Version, Heartbeat: opts.Heartbeat, HeartbeatTimeout: opts.HeartbeatTimeout}
+		Guesses: throttle.New(), Version: opts.Version, Heartbeat: opts.Heartbeat, HeartbeatTimeout: opts.HeartbeatTimeout,
+		HelloTimeout: cmp.Or(opts.DaemonLimits.Hello, DefaultDaemonLimits.Hello)}
 	// Transport keepalives end a dead connection even when a send is
 	// blocked by flow control and no heartbeat can be checked.
 	m.grpcServer = grpc.NewServer(append(protocol.ServerOptions(), grpc.Creds(daemons.LoggedTLS(credentials.NewTLS(tlsConf), opts.Log)),
-		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 2 * opts.Heartbeat, Timeout: opts.HeartbeatTimeout}),
+		grpc.ConnectionTimeout(cmp.Or(opts.DaemonLimits.Handshake, DefaultDaemonLimits.Handshake)),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 2 * opts.Heartbeat, Timeout: opts.HeartbeatTimeout,
+			MaxConnectionIdle: cmp.Or(opts.DaemonLimits.Idle, DefaultDaemonLimits.Idle)}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: opts.Heartbeat / 2, PermitWithoutStream: true}))...)
 	protocol.RegisterMasterServer(m.grpcServer, srv)
 	m.onClose(m.stopGRPC)
 
-	apiTokens := httpapi.Tokens(opts.APIToken, opts.APITokens)
+	// One count of failed guesses per address for the web port: logins
+	// and API tokens alike.
+	guesses := throttle.New()
+	limits := opts.WebLimits.orDefault()
+	streams := &httpapi.Streams{PerClient: limits.StreamsPerClient, Total: limits.Streams}
+	bearer := &httpapi.Bearer{Tokens: httpapi.Tokens(opts.APIToken, opts.APITokens), Guesses: guesses, Log: opts.Log}
 	testCreds, err := httpapi.OpenTestCredentials(opts.TestCACertFile, opts.TestCAKeyFile, filepath.Join(opts.StateDir, "test-ca"),
-		httpapi.DaemonOrToken(m.Registry, apiTokens), opts.Log)
+		httpapi.DaemonOrToken(m.Registry, bearer), opts.Log)
 	if err != nil {
 		return fmt.Errorf("the suites' test CA ([security] ca_certfile, ca_keyfile): %w", err)
 	}
 	actions := &httpapi.Actions{Manager: m.Manager, Scheduler: m.Scheduler, Reload: m.Catalog.Reload, Log: opts.Log}
 	api := &httpapi.API{Manager: m.Manager, Scheduler: m.Scheduler, Registry: m.Registry, Store: m.Store, Actions: actions,
-		Tokens: func() []httpapi.APIToken { return apiTokens }, Version: opts.Version, Started: time.Now(),
+		Bearer: bearer, Streams: streams, Version: opts.Version, Started: time.Now(),
 		LastReload: m.Catalog.LastReload, Log: opts.Log}
 	m.views = api.Views()
-	site := &httpapi.Site{API: api, Metrics: m.Metrics, TestCredentials: testCreds, Repos: opts.Repos, WebpageDir: opts.WebpageDir, Log: opts.Log}
+	site := &httpapi.Site{API: api, Metrics: m.Metrics, TestCredentials: testCreds, Repos: opts.Repos, WebpageDir: opts.WebpageDir,
+		Hosts: certHosts(opts), Log: opts.Log}
 	if opts.Pages != nil {
-		ui, err := web.New(m.pagesConfig(*opts.Pages, actions, apiTokens))
+		ui, err := web.New(m.pagesConfig(*opts.Pages, actions, bearer, streams))
 		if err != nil {
 			return fmt.Errorf("web pages: %w", err)
 		}
 		site.UI = ui
 	}
-	m.httpServer = &http.Server{Handler: site.Handler(), ReadHeaderTimeout: 10 * time.Second,
+	m.httpServer = &http.Server{Handler: site.Handler(), ReadHeaderTimeout: limits.ReadHeader, ReadTimeout: limits.Read,
+		WriteTimeout: limits.Write, IdleTimeout: limits.Idle,
 		ErrorLog: slog.NewLogLogger(opts.Log.Handler(), slog.LevelWarn), TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12}}
 	m.onClose(m.stopHTTP)
 	// Sessions still running are interrupted first, while the daemons are
@@ -304,11 +366,11 @@ func (m *Master) open(ctx context.Context) error {
 }
 
 // pagesConfig configures the web pages over the master's parts.
-func (m *Master) pagesConfig(p Pages, actions *httpapi.Actions, tokens []httpapi.APIToken) web.Config {
+func (m *Master) pagesConfig(p Pages, actions *httpapi.Actions, bearer *httpapi.Bearer, streams *httpapi.Streams) web.Config {
 	return web.Config{Views: m.views, Actions: actions, Store: m.Store, Changes: m.Changes, Registry: m.Registry,
 		Definitions: m.Catalog.Definitions, Password: func() string { return p.Password },
-		APIIdentity: func(r *http.Request) (string, bool) { return httpapi.BearerIdentity(tokens, r) },
-		Public:      p.Public, Secure: m.opts.WebTLS, KeyFile: p.KeyFile, Log: m.opts.Log,
+		APIIdentity: bearer.Identity, Guesses: bearer.Guesses, Streams: streams,
+		Public: p.Public, Secure: m.opts.WebTLS, KeyFile: p.KeyFile, Log: m.opts.Log,
 		// Machines that connect by themselves have no cluster to stop.
 		StopClusters: m.Manager.Clusters != nil}
 }

@@ -133,6 +133,7 @@ func (m *Manager) StopCluster(ctx context.Context, name, by string) error {
 		m.mu.Unlock()
 	}()
 	m.Log.Info("stopping cluster", "cluster", name, "by", by)
+	m.revokeTokens(m.Definitions().Cluster(name))
 	// A client that goes away does not leave a cluster half stopped.
 	if err := m.Clusters.StopCluster(context.WithoutCancel(ctx), name); err != nil {
 		m.Log.Warn("cannot stop cluster", "cluster", name, "by", by, "err", err)

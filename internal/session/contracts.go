@@ -62,4 +62,6 @@ type Slaves interface {
 // session's cluster starts (daemons.OneTimeTokens).
 type TokenIssuer interface {
 	Issue(host string) string
+	// Revoke spends the unused tokens of hosts: their cluster stopped.
+	Revoke(hosts ...string)
 }

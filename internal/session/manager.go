@@ -395,6 +395,7 @@ func (m *Manager) stopClusters(ctx context.Context, clusters []*definition.Clust
 		defer cancel()
 	}
 	for _, c := range clusters {
+		m.revokeTokens(c)
 		if err := m.Clusters.StopCluster(sctx, c.Name); err != nil {
 			log.Error("cannot stop cluster", "cluster", c.Name, "err", err)
 		}
@@ -476,4 +477,17 @@ func (m *Manager) InProgress() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return len(m.running) + len(m.pending)
+}
+
+// revokeTokens spends the unused enrollment tokens of c's machines: the
+// cluster is stopping, none of them is to enroll any more.
+func (m *Manager) revokeTokens(c *definition.Cluster) {
+	if m.Tokens == nil || c == nil {
+		return
+	}
+	names := make([]string, len(c.Hosts))
+	for i, h := range c.Hosts {
+		names[i] = h.Name
+	}
+	m.Tokens.Revoke(names...)
 }

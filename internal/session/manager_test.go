@@ -519,6 +519,12 @@ func TestClusters(t *testing.T) {
 		if evs := h.Events(s.ID); !slices.Contains(evs, "cluster: starting cluster c2") || !slices.Contains(evs, "cluster: m3: booting") {
 			t.Errorf("events %q", evs)
 		}
+		// The stopped clusters' unused enrollment tokens are spent.
+		for _, host := range []string{"m1", "m2", "m3"} {
+			if !h.Manager.Tokens.(*sessiontest.Tokens).Revoked(host) {
+				t.Errorf("the token of %s is still valid after its cluster stopped", host)
+			}
+		}
 		if err := h.Manager.StopCluster(context.Background(), "c1", "test"); !errors.Is(err, session.ErrClusterNotRunning) {
 			t.Errorf("stop of a stopped cluster: %v", err)
 		}

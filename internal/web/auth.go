@@ -18,6 +18,7 @@ import (
 	"unicode"
 
 	"github.com/xrdtest/xrdtest/internal/pki"
+	"github.com/xrdtest/xrdtest/internal/throttle"
 )
 
 const (
@@ -46,9 +47,14 @@ func loadKey(file string) ([]byte, error) {
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("web login key: %w", err)
 	}
+	return newKey(file)
+}
+
+// newKey makes a new cookie key, saved in file when there is one.
+func newKey(file string) ([]byte, error) {
 	key, err := randomBytes(keySize)
-	if err != nil {
-		return nil, err
+	if err != nil || file == "" {
+		return key, err
 	}
 	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
 		return nil, fmt.Errorf("web login key: %w", err)
@@ -71,8 +77,14 @@ func randomBytes(n int) ([]byte, error) {
 	return b, nil
 }
 
+// mac signs parts with the key and the password together: a new
+// password ends every login, its cookie and its CSRF token, even when the
+// key file survives.
 func (h *Handler) mac(parts ...string) []byte {
+	h.keyMu.RLock()
 	m := hmac.New(sha256.New, h.key)
+	h.keyMu.RUnlock()
+	m.Write([]byte("password\x00" + h.cfg.Password() + "\x00"))
 	for _, p := range parts {
 		m.Write([]byte(p))
 		m.Write([]byte{0})
@@ -111,7 +123,7 @@ func (h *Handler) user(r *http.Request) (login, bool) {
 		return login{}, false
 	}
 	var l login
-	if json.Unmarshal(payload, &l) != nil || l.Nonce == "" || h.cfg.Now().Unix() >= l.Expires {
+	if json.Unmarshal(payload, &l) != nil || l.Nonce == "" || h.cfg.Now().Unix() >= l.Expires || h.revoked.has(l.Nonce) {
 		return login{}, false
 	}
 	return l, true
@@ -212,14 +224,14 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		}{next, msg})
 		h.render(w, r, code, "login", p)
 	}
-	addr := clientAddr(r)
+	addr := throttle.Host(r.RemoteAddr)
 	tooMany := func(wait time.Duration) {
-		secs := int((wait + time.Second - 1) / time.Second)
+		secs := (&throttle.RefusedError{Wait: wait}).Seconds()
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		show(http.StatusTooManyRequests, fmt.Sprintf("Too many failed logins from your address: try again in %d seconds.", secs))
 	}
 	// Refused before the password is even compared: no guess counts.
-	if wait := h.logins.refused(addr, h.cfg.Now()); wait > 0 {
+	if wait := h.guesses.Refused(addr, h.cfg.Now()); wait > 0 {
 		h.cfg.Log.Warn("web: login refused: too many failed logins", "addr", r.RemoteAddr, "name", cleanName(r.PostFormValue("name")))
 		tooMany(wait)
 		return
@@ -233,16 +245,16 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !tokenEqual(r.PostFormValue("password"), pass) {
-		if h.logins.failed(addr, h.cfg.Now()) {
+		if wait := h.guesses.Failed(addr, h.cfg.Now()); wait > 0 {
 			h.cfg.Log.Warn("web: failed login, address refused for a while", "addr", r.RemoteAddr, "name", cleanName(r.PostFormValue("name")),
-				"refused_for", loginLockout)
-			tooMany(loginLockout)
+				"refused_for", wait)
+			tooMany(wait)
 			return
 		}
 		fail("Wrong password.")
 		return
 	}
-	h.logins.succeeded(addr)
+	h.guesses.Succeeded(addr)
 	nonce, err := randomBytes(18)
 	if err != nil {
 		h.errorPage(w, r, http.StatusInternalServerError, err)
@@ -255,11 +267,36 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
+// logout ends the login: the cookie is dropped by the browser and, should
+// a copy of it be left elsewhere, refused by the master from now on.
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request, u login) {
+	full, err := h.revoked.add(u.Nonce, u.Expires, h.cfg.Now())
+	if err != nil {
+		h.cfg.Log.Error("web: logout: cannot save the ended login (it ends at the next key change)", "err", err)
+	}
+	if full {
+		h.rotateKey()
+	}
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", HttpOnly: true, Secure: h.cfg.Secure,
 		SameSite: http.SameSiteStrictMode, MaxAge: -1})
 	h.cfg.Log.Info("web: logout", "user", u.Name, "addr", r.RemoteAddr)
 	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// rotateKey replaces the cookie key, which ends every login: what is done
+// when too many ended logins would have to be remembered.
+func (h *Handler) rotateKey() {
+	key, err := newKey(h.cfg.KeyFile)
+	if err != nil {
+		h.cfg.Log.Error("web: cannot save a new login key", "err", err)
+		if key == nil {
+			return
+		}
+	}
+	h.keyMu.Lock()
+	h.key = key
+	h.keyMu.Unlock()
+	h.cfg.Log.Warn("web: too many ended logins to remember: new login key, every login ended")
 }
 
 // action guards a state-changing form: same origin, a valid login, the

@@ -335,6 +335,7 @@ func (h *Handler) result(w http.ResponseWriter, r *http.Request) {
 func sendRaw(w http.ResponseWriter, r *http.Request, f io.ReadSeeker, name string) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", name))
+	httpapi.NoDeadlines(w) // a large file on a slow link
 	http.ServeContent(w, r, "", time.Time{}, f)
 }
 

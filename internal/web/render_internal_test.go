@@ -1,7 +1,6 @@
 package web
 
 import (
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +14,7 @@ import (
 	"github.com/xrdtest/xrdtest/internal/daemons"
 
 	"github.com/xrdtest/xrdtest/internal/store"
+	"github.com/xrdtest/xrdtest/internal/throttle"
 )
 
 // TestDashboardBusySlave: a busy slave's stage is its name, linked to its
@@ -68,6 +68,13 @@ func TestReadPageStartsOnBoundary(t *testing.T) {
 		}
 	}
 }
+
+// The limiter's defaults, which the pages' own limiter has.
+const (
+	loginFailures = throttle.DefaultFailures
+	loginWindow   = throttle.DefaultWindow
+	loginLockout  = throttle.DefaultLockout
+)
 
 // TestLoginThrottled: after loginFailures failed logins in a minute an
 // address is refused (429, Retry-After), even with the right password,
@@ -126,18 +133,5 @@ func TestLoginThrottled(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "too many failed logins") || strings.Contains(logs.String(), "right-password") {
 		t.Errorf("log:\n%s", logs)
-	}
-}
-
-// TestLoginLimiterBounded: many addresses never hold more than
-// loginTracked entries.
-func TestLoginLimiterBounded(t *testing.T) {
-	l := newLoginLimiter()
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	for i := 0; i < 3*loginTracked; i++ {
-		l.failed(fmt.Sprintf("10.%d.%d.%d", i>>16, i>>8&255, i&255), now)
-	}
-	if n := len(l.by); n > loginTracked {
-		t.Errorf("%d addresses remembered", n)
 	}
 }

@@ -11,19 +11,30 @@ import (
 
 	"github.com/xrdtest/xrdtest/internal/views"
 
+	"github.com/xrdtest/xrdtest/internal/httpapi"
 	"github.com/xrdtest/xrdtest/internal/store"
 )
 
 // sse writes Server-Sent Events.
 type sse struct {
-	w http.ResponseWriter
-	f http.Flusher
+	w       http.ResponseWriter
+	f       http.Flusher
+	release func() // frees the stream's place in Config.Streams
 }
 
-func startSSE(w http.ResponseWriter) (*sse, error) {
+// startSSE starts a stream of events, if the bounds on streams allow
+// (else it answers 429 itself and returns false); the caller defers
+// s.release.
+func (h *Handler) startSSE(w http.ResponseWriter, r *http.Request) (*sse, bool) {
 	f, ok := w.(http.Flusher)
 	if !ok {
-		return nil, errors.New("streaming is not supported by this connection")
+		h.errorPage(w, r, http.StatusInternalServerError, errors.New("streaming is not supported by this connection"))
+		return nil, false
+	}
+	release, err := h.cfg.Streams.Start(w, r)
+	if err != nil {
+		h.errorPage(w, r, httpapi.Status(err), err)
+		return nil, false
 	}
 	hd := w.Header()
 	hd.Set("Content-Type", "text/event-stream; charset=utf-8")
@@ -31,7 +42,7 @@ func startSSE(w http.ResponseWriter) (*sse, error) {
 	hd.Set("X-Accel-Buffering", "no") // no buffering by a reverse proxy
 	w.WriteHeader(http.StatusOK)
 	f.Flush()
-	return &sse{w: w, f: f}, nil
+	return &sse{w: w, f: f, release: release}, true
 }
 
 // send writes one event; data is JSON (one line), id "" for none.
@@ -91,11 +102,11 @@ func (h *Handler) outputStream(w http.ResponseWriter, r *http.Request) {
 		h.viewError(w, r, err)
 		return
 	}
-	s, err := startSSE(w)
-	if err != nil {
-		h.errorPage(w, r, http.StatusInternalServerError, err)
+	s, ok := h.startSSE(w, r)
+	if !ok {
 		return
 	}
+	defer s.release()
 	ctx := r.Context()
 	end := func() {
 		res, err := h.cfg.Views.Result(ctx, id, stage, slave)
@@ -160,11 +171,11 @@ func (h *Handler) sessionEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	sub := h.cfg.Changes.Subscribe()
 	defer sub.Close()
-	s, err := startSSE(w)
-	if err != nil {
-		h.errorPage(w, r, http.StatusInternalServerError, err)
+	s, ok := h.startSSE(w, r)
+	if !ok {
 		return
 	}
+	defer s.release()
 	if se.State.Finished() {
 		s.send("end", "", map[string]any{"state": se.State})
 		return
@@ -210,11 +221,11 @@ func (h *Handler) dashboardEvents(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	sub := h.cfg.Changes.Subscribe()
 	defer sub.Close()
-	s, err := startSSE(w)
-	if err != nil {
-		h.errorPage(w, r, http.StatusInternalServerError, err)
+	s, ok := h.startSSE(w, r)
+	if !ok {
 		return
 	}
+	defer s.release()
 	tick := time.NewTicker(keepAlive)
 	defer tick.Stop()
 	for {

@@ -11,19 +11,24 @@
 // Actions (run, cancel, enable/disable, stop a cluster, re-run) need a
 // login with the [webserver] suite_run_pass: an HMAC-signed HttpOnly,
 // SameSite=Strict cookie, a CSRF token derived from it in every form, and
-// a same-origin check of Origin or Referer on every POST.
+// a same-origin check of Origin or Referer on every POST. A login lasts
+// 12 hours (Config.SessionTTL); a logout ends it at once, a new password
+// ends every login.
 package web
 
 import (
 	"crypto/hmac"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/xrdtest/xrdtest/internal/views"
@@ -33,6 +38,7 @@ import (
 
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/store"
+	"github.com/xrdtest/xrdtest/internal/throttle"
 )
 
 //go:embed templates/*.html
@@ -54,10 +60,11 @@ type Config struct {
 	// Password is the login password (suite_run_pass); "" disables the
 	// login and every action.
 	Password func() string
-	// APIIdentity tells who a request's API token names (false: no
-	// valid token); a token lets API clients read when the pages are not
-	// public. Nil: no tokens.
-	APIIdentity func(*http.Request) (string, bool)
+	// APIIdentity tells who a request's API token names ("": no token;
+	// an error: a wrong token, or too many of them, see
+	// httpapi.Bearer); a token lets API clients read when the pages are
+	// not public. Nil: no tokens.
+	APIIdentity func(*http.Request) (string, error)
 	// Public: the read-only pages and API reads need no login.
 	Public bool
 	// Secure marks the cookie Secure (the pages are served over HTTPS).
@@ -65,8 +72,15 @@ type Config struct {
 	// KeyFile keeps the key that signs the login cookies, so logins
 	// survive a restart ("": a new key at every start).
 	KeyFile string
-	// SessionTTL is how long a login lasts (0: 12 hours).
+	// SessionTTL is how long a login lasts (0: 12 hours). A logout ends
+	// it sooner, and so does a change of Password: it signs the cookies.
 	SessionTTL time.Duration
+	// Streams bounds the live streams (Server-Sent Events), with the
+	// API's followed outputs (nil: unbounded).
+	Streams *httpapi.Streams
+	// Guesses counts failed logins per client address (nil: a limiter
+	// of the pages' own); the master shares it with the API's tokens.
+	Guesses *throttle.Limiter
 	// StopClusters: the master starts its clusters, so the pages offer
 	// to stop one.
 	StopClusters bool
@@ -79,9 +93,12 @@ type Handler struct {
 	cfg   Config
 	mux   *http.ServeMux
 	pages map[string]*template.Template
-	key   []byte
-	// logins limits failed logins per client address.
-	logins *loginLimiter
+	keyMu sync.RWMutex
+	key   []byte // signs the cookies, with the password; see mac
+	// revoked are the logins ended before they expire.
+	revoked *revocations
+	// guesses limits failed logins per client address.
+	guesses *throttle.Limiter
 }
 
 var _ httpapi.WebUI = (*Handler)(nil)
@@ -101,13 +118,26 @@ func New(cfg Config) (*Handler, error) {
 		cfg.Password = func() string { return "" }
 	}
 	if cfg.APIIdentity == nil {
-		cfg.APIIdentity = func(*http.Request) (string, bool) { return "", false }
+		cfg.APIIdentity = func(*http.Request) (string, error) { return "", nil }
 	}
 	key, err := loadKey(cfg.KeyFile)
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{cfg: cfg, mux: http.NewServeMux(), key: key, logins: newLoginLimiter()}
+	revoked, err := loadRevocations(revocationsFile(cfg.KeyFile))
+	if err != nil {
+		// The ended logins are unknown: end them all rather than let
+		// them back in, or refuse to start over a file of no value.
+		cfg.Log.Warn("web: the list of ended logins is unreadable: new login key, every login ended", "err", err)
+		if key, err = newKey(cfg.KeyFile); err != nil {
+			return nil, err
+		}
+		revoked = &revocations{file: revocationsFile(cfg.KeyFile), ends: map[string]int64{}}
+	}
+	if cfg.Guesses == nil {
+		cfg.Guesses = throttle.New()
+	}
+	h := &Handler{cfg: cfg, mux: http.NewServeMux(), key: key, revoked: revoked, guesses: cfg.Guesses}
 	if err := h.parseTemplates(); err != nil {
 		return nil, err
 	}
@@ -115,6 +145,14 @@ func New(cfg Config) (*Handler, error) {
 		h.mux.Handle(rt.Pattern, rt.Handler)
 	}
 	return h, nil
+}
+
+// revocationsFile is where the ended logins are kept: beside the key.
+func revocationsFile(keyFile string) string {
+	if keyFile == "" {
+		return ""
+	}
+	return keyFile + ".ended"
 }
 
 func (h *Handler) parseTemplates() error {
@@ -218,8 +256,20 @@ func (h *Handler) Protect(next http.Handler) http.Handler {
 		// fetch pages, scripts and logs); it acts only through the API.
 		api := strings.HasPrefix(r.URL.Path, "/api/") || r.URL.Path == "/metrics"
 		if api || r.Method == http.MethodGet || r.Method == http.MethodHead {
-			if _, ok := h.cfg.APIIdentity(r); ok {
+			id, err := h.cfg.APIIdentity(r)
+			if id != "" && err == nil {
 				next.ServeHTTP(w, r)
+				return
+			}
+			if re, ok := errors.AsType[*throttle.RefusedError](err); ok {
+				w.Header().Set("Retry-After", strconv.Itoa(re.Seconds()))
+				if api {
+					w.Header().Set("Content-Type", "application/json")
+					w.WriteHeader(http.StatusTooManyRequests)
+					json.NewEncoder(w).Encode(map[string]string{"error": re.Error()})
+					return
+				}
+				h.errorPage(w, r, http.StatusTooManyRequests, re)
 				return
 			}
 		}

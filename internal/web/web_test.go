@@ -465,16 +465,22 @@ func TestTokenReadsPrivatePages(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b), resp.Header
 	}
-	for _, path := range []string{"/", "/history", "/clusters", fmt.Sprintf("/sessions/%d", s.ID),
+	paths := []string{"/", "/history", "/clusters", fmt.Sprintf("/sessions/%d", s.ID),
 		fmt.Sprintf("/sessions/%d/log?%s", s.ID, logQ), fmt.Sprintf("/sessions/%d/log/raw?%s", s.ID, logQ),
-		"/showScript/test-suites/hello/init.sh", fmt.Sprintf("/api/v1/sessions/%d/log?%s", s.ID, logQ)} {
+		"/showScript/test-suites/hello/init.sh", fmt.Sprintf("/api/v1/sessions/%d/log?%s", s.ID, logQ)}
+	for _, path := range paths {
 		if code, body, _ := do("GET", path, "ci-token-0123456789abcdef"); code != http.StatusOK {
 			t.Errorf("GET %s with the token: %d, want 200\n%s", path, code, body)
 		}
-		if code, _, _ := do("GET", path, "ci-token-0123456789abcdeX"); code != http.StatusSeeOther && code != http.StatusUnauthorized {
-			t.Errorf("GET %s with a wrong token: %d", path, code)
-		}
 	}
+	// Last: wrong tokens soon get the address refused (429).
+	defer func() {
+		for _, path := range paths {
+			if code, _, _ := do("GET", path, "ci-token-0123456789abcdeX"); code != http.StatusSeeOther && code != http.StatusUnauthorized && code != http.StatusTooManyRequests {
+				t.Errorf("GET %s with a wrong token: %d", path, code)
+			}
+		}
+	}()
 	// The token is no login: the pages' actions still need one.
 	if code, _, _ := do("POST", "/suites/hello/run", "ci-token-0123456789abcdef"); code == http.StatusSeeOther || code < 400 {
 		t.Errorf("a page action with the token: %d", code)
@@ -996,5 +1002,67 @@ func TestOutputStreamUnknownCell(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("a planned stage: %d, want 200", resp.StatusCode)
+	}
+}
+
+// TestStreamsOutliveTimeouts: a stage's live output (SSE) and its
+// followed output (API) keep flowing past the web port's read and write
+// timeouts.
+func TestStreamsOutliveTimeouts(t *testing.T) {
+	ts := start(t, func(o *master.Options, _ *webOpts) {
+		o.WebLimits = master.WebLimits{Read: 300 * time.Millisecond, Write: 300 * time.Millisecond}
+	})
+	ctx := context.Background()
+	s := &store.Session{Suite: "hello", State: store.SessionRunning, Machines: []string{"w1.xrd.test"}}
+	ts.m.Store.CreateSession(ctx, s)
+	ts.m.Store.PutStage(ctx, &store.Stage{SessionID: s.ID, Index: 0, Name: "suite_init", Started: time.Now()})
+	ts.m.Store.PutResult(ctx, &store.Result{SessionID: s.ID, Stage: 0, Slave: "w1.xrd.test", Status: store.StatusRunning, Start: time.Now()})
+	w, err := ts.m.Store.OutputWriter(s.ID, 0, "w1.xrd.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	w.Append(1, []byte("first\n"))
+	lines := map[string]chan string{}
+	for _, path := range []string{"/sessions/%d/output/stream?stage=0&slave=w1.xrd.test", "/api/v1/sessions/%d/output?follow=1&stage=0&slave=w1.xrd.test"} {
+		resp, err := http.Get(ts.base + fmt.Sprintf(path, s.ID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		ch := make(chan string, 100)
+		lines[path] = ch
+		go func() {
+			defer close(ch)
+			br := bufio.NewReader(resp.Body)
+			for {
+				line, err := br.ReadString('\n')
+				if err != nil {
+					return
+				}
+				ch <- line
+			}
+		}()
+	}
+	time.Sleep(time.Second) // past both timeouts
+	w.Append(2, []byte("after the timeouts\n"))
+	for path, ch := range lines {
+		deadline := time.After(5 * time.Second)
+	wait:
+		for {
+			select {
+			case line, ok := <-ch:
+				if !ok {
+					t.Errorf("%s: the stream ended at the server's timeouts", path)
+					break wait
+				}
+				if strings.Contains(line, "after the timeouts") {
+					break wait
+				}
+			case <-deadline:
+				t.Errorf("%s: no output written after the timeouts", path)
+				break wait
+			}
+		}
 	}
 }

@@ -105,8 +105,36 @@ func (c *Clusters) Running(name string) bool {
 	return ok
 }
 
-// Tokens is a session.TokenIssuer of tokens that name their host.
-type Tokens struct{}
+// Tokens is a session.TokenIssuer of tokens that name their host; it
+// remembers which hosts' tokens were revoked.
+type Tokens struct {
+	mu      sync.Mutex
+	revoked map[string]bool
+}
 
 // Issue implements session.TokenIssuer.
-func (Tokens) Issue(host string) string { return "token-for-" + host }
+func (t *Tokens) Issue(host string) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.revoked, host)
+	return "token-for-" + host
+}
+
+// Revoke implements session.TokenIssuer.
+func (t *Tokens) Revoke(hosts ...string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.revoked == nil {
+		t.revoked = map[string]bool{}
+	}
+	for _, h := range hosts {
+		t.revoked[h] = true
+	}
+}
+
+// Revoked reports whether host's token was revoked since it was issued.
+func (t *Tokens) Revoked(host string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.revoked[host]
+}

@@ -16,7 +16,7 @@ func TestClustersConformance(t *testing.T) {
 		hosts := []*definition.Host{{Name: "h1." + name + ".xrd.test"}, {Name: "h2." + name + ".xrd.test"}}
 		spec := hypervisor.ClusterSpec{Cluster: &definition.Cluster{Name: name, Hosts: hosts}, Tokens: map[string]string{}}
 		for _, h := range hosts {
-			spec.Tokens[h.Name] = Tokens{}.Issue(h.Name)
+			spec.Tokens[h.Name] = (&Tokens{}).Issue(h.Name)
 		}
 		return spec
 	}})

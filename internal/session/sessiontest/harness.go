@@ -88,7 +88,7 @@ func (h *Harness) UseClusters(clusters ...*definition.Cluster) *Clusters {
 			h.Slaves.Disconnect(host.Name)
 		}
 	}
-	h.Manager.Clusters, h.Manager.Tokens = c, Tokens{}
+	h.Manager.Clusters, h.Manager.Tokens = c, &Tokens{}
 	return c
 }
 
