@@ -9,10 +9,10 @@ import (
 	"github.com/xrdtest/xrdtest/internal/store/sqlite"
 )
 
-// openHistory opens the master's history: the PostgreSQL database
+// openStore opens the master's history: the PostgreSQL database
 // opts.Database, or SQLite when it is empty. The outputs and collected logs
 // are files in StateDir/history either way.
-func openHistory(ctx context.Context, opts Options) (store.Store, error) {
+func openStore(ctx context.Context, opts Options) (store.Store, error) {
 	dir := filepath.Join(opts.StateDir, "history")
 	if opts.Database == "" {
 		return sqlite.Open(ctx, dir)

@@ -251,7 +251,37 @@ func (m *Master) open(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("master certificate: %w", err)
 	}
-	if m.Store, err = openHistory(ctx, opts); err != nil {
+	if err := m.openHistory(ctx); err != nil {
+		return err
+	}
+	if err := m.listen(tlsConf); err != nil {
+		return err
+	}
+	tokens := &daemons.OneTimeTokens{}
+	if err := m.openSessions(tokens); err != nil {
+		return err
+	}
+	m.serveDaemons(tlsConf, tokens)
+	if err := m.serveWeb(); err != nil {
+		return err
+	}
+	// Sessions still running are interrupted first, while the daemons are
+	// still connected to confirm their cancelled stages.
+	m.onClose(m.stopSessions)
+
+	// The definitions: the checkouts as they are, then the first fetch of
+	// the git repositories (bounded wait, then in the background).
+	m.Catalog.Start(ctx)
+	m.onClose(m.Catalog.Close)
+	return nil
+}
+
+// openHistory opens the history and closes what the previous master left
+// unfinished.
+func (m *Master) openHistory(ctx context.Context) error {
+	opts := m.opts
+	var err error
+	if m.Store, err = openStore(ctx, opts); err != nil {
 		return fmt.Errorf("history: %w", err)
 	}
 	m.onClose(func() {
@@ -265,36 +295,13 @@ func (m *Master) open(ctx context.Context) error {
 		opts.Log.Warn("sessions left unfinished by the previous master marked interrupted", "sessions", ids)
 		session.CloseInterrupted(ctx, m.Store, ids, opts.Log)
 	}
+	return nil
+}
 
-	// Sessions: the daemons' registry dispatches their stages and passes
-	// the scripts' sync calls to the hub the sessions drive.
-	hub := session.NewSyncHub()
-	m.Registry = daemons.NewRegistry(daemons.RegistryConfig{Sync: hub, Grace: opts.ReconnectGrace,
-		Hypervisors: opts.Clusters == nil && opts.StartClusters})
-	clusters := opts.Clusters
-	if h := m.Registry.Hypervisors(); h != nil {
-		clusters = h
-	}
-	m.Changes = &httpapi.Changes{}
-	m.Metrics = httpapi.NewMetrics(m.Store, m.Registry, func() int { return m.Manager.InProgress() }, opts.Version, opts.Log)
-	alerts := &notify.Alerts{Store: m.Store, Notifier: opts.Notifier, BaseURL: opts.BaseURL, Log: opts.Log}
-	tokens := &daemons.OneTimeTokens{}
-	m.Manager = &session.Manager{Store: m.Store, Slaves: m.Registry, Sync: hub, Clusters: clusters, Tokens: tokens,
-		Settings: opts.Settings, Log: opts.Log, Changed: m.Changes.Publish, ObserveStage: m.Metrics.StageEnded,
-		CaseEnded: alerts.CaseEnded,
-		Ended: func(s *store.Session, suite *definition.Suite) {
-			m.Scheduler.SessionEnded(suite.Name) // a queued scheduled run may start
-			alerts.SessionEnded(s, suite)
-		}}
-	sc := opts.Schedule
-	sc.Log = cmp.Or(sc.Log, opts.Log)
-	m.Scheduler = scheduler.New(sc, managerStarter{m.Manager}, m.Store)
-	if m.Catalog, err = catalog.New(catalog.Config{Repos: opts.Repos, Git: opts.Git, GitStartWait: opts.GitStartWait,
-		Loaded: func(set *definition.Set) { m.Scheduler.SetSuites(set.Suites) }, Log: opts.Log}); err != nil {
-		return err
-	}
-	m.Manager.Definitions = m.Catalog.Definitions
-
+// listen opens the daemon port and the web port.
+func (m *Master) listen(tlsConf *tls.Config) error {
+	opts := m.opts
+	var err error
 	if m.daemonLn, err = net.Listen("tcp", opts.DaemonAddr); err != nil {
 		return fmt.Errorf("daemon port: %w", err)
 	}
@@ -310,8 +317,47 @@ func (m *Master) open(ctx context.Context) error {
 		}
 		m.webLn = tls.NewListener(m.webLn, wt)
 	}
-	m.Manager.Endpoint = hypervisor.MasterEndpoint{Port: m.daemonLn.Addr().(*net.TCPAddr).Port, Fingerprint: ca.Fingerprint()}
+	return nil
+}
 
+// openSessions makes the definitions' catalog, the daemons' registry, the
+// session manager and the scheduler.
+func (m *Master) openSessions(tokens *daemons.OneTimeTokens) error {
+	opts := m.opts
+	var err error
+	if m.Catalog, err = catalog.New(catalog.Config{Repos: opts.Repos, Git: opts.Git, GitStartWait: opts.GitStartWait,
+		Loaded: func(set *definition.Set) { m.Scheduler.SetSuites(set.Suites) }, Log: opts.Log}); err != nil {
+		return err
+	}
+	// The daemons' registry dispatches the sessions' stages and passes the
+	// scripts' sync calls to the hub the sessions drive.
+	hub := session.NewSyncHub()
+	m.Registry = daemons.NewRegistry(daemons.RegistryConfig{Sync: hub, Grace: opts.ReconnectGrace,
+		Hypervisors: opts.Clusters == nil && opts.StartClusters})
+	clusters := opts.Clusters
+	if h := m.Registry.Hypervisors(); h != nil {
+		clusters = h
+	}
+	m.Changes = &httpapi.Changes{}
+	m.Metrics = httpapi.NewMetrics(m.Store, m.Registry, func() int { return m.Manager.InProgress() }, opts.Version, opts.Log)
+	alerts := &notify.Alerts{Store: m.Store, Notifier: opts.Notifier, BaseURL: opts.BaseURL, Log: opts.Log}
+	m.Manager = &session.Manager{Store: m.Store, Slaves: m.Registry, Sync: hub, Definitions: m.Catalog.Definitions,
+		Clusters: clusters, Tokens: tokens, Settings: opts.Settings, Log: opts.Log,
+		Endpoint: hypervisor.MasterEndpoint{Port: m.daemonLn.Addr().(*net.TCPAddr).Port, Fingerprint: m.CA.Fingerprint()},
+		Changed:  m.Changes.Publish, ObserveStage: m.Metrics.StageEnded, CaseEnded: alerts.CaseEnded,
+		Ended: func(s *store.Session, suite *definition.Suite) {
+			m.Scheduler.SessionEnded(suite.Name) // a queued scheduled run may start
+			alerts.SessionEnded(s, suite)
+		}}
+	sc := opts.Schedule
+	sc.Log = cmp.Or(sc.Log, opts.Log)
+	m.Scheduler = scheduler.New(sc, managerStarter{m.Manager}, m.Store)
+	return nil
+}
+
+// serveDaemons makes the daemon port's gRPC service.
+func (m *Master) serveDaemons(tlsConf *tls.Config, tokens *daemons.OneTimeTokens) {
+	opts, ca := m.opts, m.CA
 	srv := &daemons.Server{CA: ca, Token: func() string { return opts.Token }, Tokens: tokens, Registry: m.Registry, Log: opts.Log,
 		Guesses: throttle.New(), Version: opts.Version, Heartbeat: opts.Heartbeat, HeartbeatTimeout: opts.HeartbeatTimeout,
 		HelloTimeout: cmp.Or(opts.DaemonLimits.Hello, DefaultDaemonLimits.Hello)}
@@ -324,7 +370,12 @@ func (m *Master) open(ctx context.Context) error {
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: opts.Heartbeat / 2, PermitWithoutStream: true}))...)
 	protocol.RegisterMasterServer(m.grpcServer, srv)
 	m.onClose(m.stopGRPC)
+}
 
+// serveWeb makes the web port's handler: the API, the pages, /metrics,
+// the scripts and the test credentials.
+func (m *Master) serveWeb() error {
+	opts := m.opts
 	// One count of failed guesses per address for the web port: logins
 	// and API tokens alike.
 	guesses := throttle.New()
@@ -354,14 +405,6 @@ func (m *Master) open(ctx context.Context) error {
 		WriteTimeout: limits.Write, IdleTimeout: limits.Idle,
 		ErrorLog: slog.NewLogLogger(opts.Log.Handler(), slog.LevelWarn), TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12}}
 	m.onClose(m.stopHTTP)
-	// Sessions still running are interrupted first, while the daemons are
-	// still connected to confirm their cancelled stages.
-	m.onClose(m.stopSessions)
-
-	// The definitions: the checkouts as they are, then the first fetch of
-	// the git repositories (bounded wait, then in the background).
-	m.Catalog.Start(ctx)
-	m.onClose(m.Catalog.Close)
 	return nil
 }
 
