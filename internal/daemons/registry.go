@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -225,7 +226,7 @@ func (r *Registry) hypervisors() []*daemonConn {
 			out = append(out, c)
 		}
 	}
-	slices.SortFunc(out, func(a, b *daemonConn) int { return compareStrings(a.id.Name, b.id.Name) })
+	slices.SortFunc(out, func(a, b *daemonConn) int { return strings.Compare(a.id.Name, b.id.Name) })
 	return out
 }
 
@@ -246,58 +247,25 @@ func (r *Registry) Daemons() []DaemonInfo {
 	}
 	slices.SortFunc(out, func(a, b DaemonInfo) int {
 		if a.Role != b.Role {
-			return compareStrings(string(a.Role), string(b.Role))
+			return strings.Compare(string(a.Role), string(b.Role))
 		}
-		return compareStrings(a.Name, b.Name)
+		return strings.Compare(a.Name, b.Name)
 	})
 	return out
 }
 
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
+// WaitForSlaves implements session.Slaves (session.AwaitSlaves): every
+// named slave connected and idle, or those that are not when ctx ends.
 func (r *Registry) WaitForSlaves(ctx context.Context, names []string, connected func(string)) []string {
-	seen := map[string]bool{}
-	for {
+	return session.AwaitSlaves(ctx, names, connected, func(names []string) ([]session.SlaveState, <-chan struct{}) {
 		r.mu.Lock()
-		var missing, newly []string
-		for _, n := range names {
-			c := r.daemons[pki.Identity{Role: pki.RoleSlave, Name: n}]
-			if c != nil && !seen[n] {
-				seen[n] = true
-				newly = append(newly, n)
-			}
-			switch {
-			case c == nil:
-				missing = append(missing, n)
-			case r.busyLocked(n) != "":
-				missing = append(missing, n+" (busy with "+r.busyLocked(n)+")")
-			}
+		defer r.mu.Unlock()
+		out := make([]session.SlaveState, len(names))
+		for i, n := range names {
+			out[i] = session.SlaveState{Connected: r.daemons[pki.Identity{Role: pki.RoleSlave, Name: n}] != nil, Busy: r.busyLocked(n)}
 		}
-		changed := r.changed
-		r.mu.Unlock()
-		if connected != nil {
-			for _, n := range newly {
-				connected(n)
-			}
-		}
-		if len(missing) == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return missing
-		case <-changed:
-		case <-time.After(time.Second): // busy slaves become idle without a connect event
-		}
-	}
+		return out, r.changed
+	}, time.Second)
 }
 
 // RunStage sends the stage to the slave and waits for its end. A slave

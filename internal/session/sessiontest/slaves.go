@@ -164,40 +164,17 @@ func (s *Slaves) record(e Event) int {
 // slave is connected and idle, or, when ctx ends, those that are not.
 func (s *Slaves) WaitForSlaves(ctx context.Context, names []string, connected func(slave string)) []string {
 	s.record(Event{Kind: Waiting, Detail: strings.Join(names, " ")})
-	seen := map[string]bool{}
-	for {
-		var missing, newly []string
+	return session.AwaitSlaves(ctx, names, connected, func(names []string) ([]session.SlaveState, <-chan struct{}) {
 		s.mu.Lock()
-		for _, n := range names {
-			sl := s.slaves[n]
-			up := sl != nil && sl.connected
-			if up && !seen[n] {
-				seen[n] = true
-				newly = append(newly, n)
-			}
-			switch {
-			case !up:
-				missing = append(missing, n)
-			case sl.busy != "":
-				missing = append(missing, n+" (busy with "+sl.busy+")")
+		defer s.mu.Unlock()
+		out := make([]session.SlaveState, len(names))
+		for i, n := range names {
+			if sl := s.slaves[n]; sl != nil {
+				out[i] = session.SlaveState{Connected: sl.connected, Busy: sl.busy}
 			}
 		}
-		changed := s.changed
-		s.mu.Unlock()
-		if connected != nil {
-			for _, n := range newly {
-				connected(n)
-			}
-		}
-		if len(missing) == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return missing
-		case <-changed:
-		}
-	}
+		return out, s.changed
+	}, 0)
 }
 
 // RunStage implements session.Dispatcher: it plays the stage's steps.
