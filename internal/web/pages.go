@@ -122,6 +122,19 @@ func (h *Handler) resultID(w http.ResponseWriter, r *http.Request) (id int64, st
 	return id, stage, slave, true
 }
 
+// resultAt is resultID and the offset= to show the output from.
+func (h *Handler) resultAt(w http.ResponseWriter, r *http.Request) (id int64, stage int, slave string, offset int64, ok bool) {
+	if id, stage, slave, ok = h.resultID(w, r); !ok {
+		return 0, 0, "", 0, false
+	}
+	offset, err := offsetParam(r)
+	if err != nil {
+		h.viewError(w, r, err)
+		return 0, 0, "", 0, false
+	}
+	return id, stage, slave, offset, true
+}
+
 func (h *Handler) session(w http.ResponseWriter, r *http.Request) {
 	id, ok := h.pathID(w, r)
 	if !ok {
@@ -237,13 +250,8 @@ func offsetParam(r *http.Request) (int64, error) {
 // result shows one slave's stage: status, output (live while it runs,
 // then by pages), the script that ran.
 func (h *Handler) result(w http.ResponseWriter, r *http.Request) {
-	id, stage, slave, ok := h.resultID(w, r)
+	id, stage, slave, offset, ok := h.resultAt(w, r)
 	if !ok {
-		return
-	}
-	offset, err := offsetParam(r)
-	if err != nil {
-		h.viewError(w, r, err)
 		return
 	}
 	s, err := h.cfg.Store.Session(r.Context(), id)

@@ -81,13 +81,8 @@ const keepAlive = 15 * time.Second
 // The text is UTF-8: a character cut by a chunk boundary is sent whole
 // with the next chunk.
 func (h *Handler) outputStream(w http.ResponseWriter, r *http.Request) {
-	id, stage, slave, ok := h.resultID(w, r)
+	id, stage, slave, offset, ok := h.resultAt(w, r)
 	if !ok {
-		return
-	}
-	offset, err := offsetParam(r)
-	if err != nil {
-		h.viewError(w, r, err)
 		return
 	}
 	// EventSource sends the last id it saw when it reconnects.
