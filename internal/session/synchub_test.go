@@ -15,6 +15,17 @@ func (a answers) respond(id string) func(string) {
 	return func(s string) { ch <- s }
 }
 
+// wait is get, waiting up to d for the answer.
+func (a answers) wait(t *testing.T, id string, d time.Duration) (string, bool) {
+	t.Helper()
+	select {
+	case s := <-a[id]:
+		return s, true
+	case <-time.After(d):
+		return "", false
+	}
+}
+
 func (a answers) get(t *testing.T, id string) (string, bool) {
 	t.Helper()
 	select {
@@ -85,8 +96,8 @@ func TestSyncHub(t *testing.T) {
 	// Timeouts name what is missing.
 	h.beginStage(1, []string{"a", "b"})
 	h.Request(1, "a", "8", "barrier", "slow", 0, 50*time.Millisecond, a.respond("8"))
-	time.Sleep(200 * time.Millisecond)
-	if r, ok := a.get(t, "8"); !ok || r != "timed out after 50ms: barrier slow still misses b" {
+	// Waited for, not slept on: a loaded machine (-race) fires the timer late.
+	if r, ok := a.wait(t, "8", 10*time.Second); !ok || r != "timed out after 50ms: barrier slow still misses b" {
 		t.Errorf("timeout: %q %v", r, ok)
 	}
 
