@@ -91,18 +91,24 @@ func (p *daemonProc) handleHangups(ctx context.Context, reload func()) {
 				return
 			case <-p.hup:
 			}
+			var reopened error
 			if p.file != nil {
-				if err := p.file.reopen(); err != nil {
-					p.log.Error("cannot reopen the log file: still logging to the old one", "err", err)
-				} else {
-					p.log.Info("log file reopened (SIGHUP)", "log_file", p.file.path)
-				}
+				reopened = p.file.reopen()
 			}
 			if due != nil {
 				select {
 				case due <- struct{}{}:
 				default: // a reload is already waiting: it will see this change too
 				}
+			}
+			// Logged once the signal is fully handled: a line in the new
+			// file says so.
+			switch {
+			case p.file == nil:
+			case reopened != nil:
+				p.log.Error("cannot reopen the log file: still logging to the old one", "err", reopened)
+			default:
+				p.log.Info("log file reopened (SIGHUP)", "log_file", p.file.path)
 			}
 		}
 	}()
