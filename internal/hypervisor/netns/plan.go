@@ -323,3 +323,29 @@ func parseMAC(s string) (string, error) {
 	}
 	return strings.ToLower(s), nil
 }
+
+// resolvConf is every host's /etc/resolv.conf: the cluster's DNS server
+// on the gateway, the hosts' domain to search, and a quick failure rather
+// than the libc's 5 s waits when a lookup gets no answer.
+func (p *plan) resolvConf() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "nameserver %s\n", p.net.Addr())
+	if d := p.domain(); d != "" {
+		fmt.Fprintf(&b, "search %s\n", d)
+	}
+	b.WriteString("options timeout:1 attempts:2\n")
+	return b.String()
+}
+
+// domain is the parent domain shared by all host names, or "".
+func (p *plan) domain() string {
+	d := ""
+	for i, h := range p.hosts {
+		_, parent, ok := strings.Cut(h.name, ".")
+		if !ok || (i > 0 && parent != d) {
+			return ""
+		}
+		d = parent
+	}
+	return d
+}

@@ -1,0 +1,198 @@
+package netns
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// DefaultPrivateDirs are the folders each host gets a private, initially
+// empty copy of: where two instances of one service on the machine would
+// otherwise collide (temporary files, logs, spools, XRootD's state and
+// runtime folders). The rest of the file system is the machine's.
+var DefaultPrivateDirs = []string{"/tmp", "/var/tmp", "/var/log", "/var/spool", "/var/lib/xrootd", "/run/xrootd"}
+
+// host is a running host: its holder and its cgroup.
+type host struct {
+	name string
+	dir  string // <cluster folder>/<host name>
+	pid  int    // the holder's, in the machine's PID namespace
+	cg   cgroup
+	// done is closed when the holder has ended (nil for a holder this
+	// process did not start: it is then polled).
+	done chan struct{}
+	// created are private folder targets missing on the machine that
+	// the start created: removed again at the stop when still empty.
+	created []string
+}
+
+// hostLayout names the files of a host's folder.
+type hostLayout string
+
+func (d hostLayout) etc(name string) string { return filepath.Join(string(d), "etc", name) }
+func (d hostLayout) private(target string) string {
+	return filepath.Join(string(d), "root", target)
+}
+func (d hostLayout) enter() string { return filepath.Join(string(d), "enter") }
+
+// startHost starts host i of p: its /etc files and private folders in
+// dir, its cgroup, and its holder (holder is the command that runs
+// RunHolder) in the host's network namespace and new mount, UTS, PID and
+// IPC namespaces. keep are folders that must stay visible in the host
+// (the slave's). On error what was made is removed.
+func startHost(ctx context.Context, n naming, p *plan, i int, dir string, holder, private, keep []string) (h *host, err error) {
+	hp := p.hosts[i]
+	h = &host{name: hp.name, dir: dir}
+	defer func() {
+		if err != nil {
+			h.stop(time.Second)
+			err = fmt.Errorf("host %s: %w", hp.name, err)
+		}
+	}()
+	lay := hostLayout(dir)
+	cfg := holderConfig{Hostname: hp.short}
+	files := map[string]string{
+		"hosts":       p.hostsFile(hp),
+		"hostname":    hp.short + "\n",
+		"resolv.conf": p.resolvConf(),
+	}
+	if err := os.MkdirAll(lay.etc(""), 0o755); err != nil {
+		return h, err
+	}
+	for _, name := range []string{"hosts", "hostname", "resolv.conf"} {
+		if err := os.WriteFile(lay.etc(name), []byte(files[name]), 0o644); err != nil {
+			return h, err
+		}
+		cfg.Binds = append(cfg.Binds, bind{Source: lay.etc(name), Target: "/etc/" + name})
+	}
+	for _, target := range private {
+		mode := fs.FileMode(0o755)
+		if st, err := os.Stat(target); err == nil {
+			mode = st.Mode().Perm() | st.Mode()&fs.ModeSticky
+		} else if errors.Is(err, fs.ErrNotExist) {
+			if err := os.MkdirAll(target, 0o755); err != nil {
+				return h, fmt.Errorf("private folder %s: %w", target, err)
+			}
+			h.created = append(h.created, target)
+		}
+		src := lay.private(target)
+		if err := os.MkdirAll(src, 0o755); err != nil {
+			return h, err
+		}
+		if err := os.Chmod(src, mode); err != nil {
+			return h, err
+		}
+		cfg.Binds = append(cfg.Binds, bind{Source: src, Target: target})
+	}
+	cfg.Keep = keep
+
+	if h.cg, err = newCgroup(n.prefix()+fmt.Sprintf("h%d", i), hp.ramKiB*1024); err != nil {
+		return h, err
+	}
+	cmd := exec.Command(holder[0], holder[1:]...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWPID | unix.CLONE_NEWIPC,
+		// Its own session: the hypervisor's terminal signals are not the
+		// host's. No Pdeathsig: a host outlives a crashed hypervisor,
+		// which adopts it again.
+		Setsid: true,
+	}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return h, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return h, err
+	}
+	logf, err := os.OpenFile(filepath.Join(dir, "holder.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return h, err
+	}
+	defer logf.Close()
+	cmd.Stderr = logf
+	// The child is cloned from a thread in the host's network namespace
+	// and so is born in it.
+	if err := inNetns(n.hostNS(i), cmd.Start); err != nil {
+		return h, fmt.Errorf("start the holder: %w", err)
+	}
+	h.pid = cmd.Process.Pid
+	h.done = make(chan struct{})
+	go func() { cmd.Wait(); close(h.done) }()
+	// In its cgroup before it reads its configuration: everything the
+	// host runs later is below it.
+	if err := h.cg.add(h.pid); err != nil {
+		stdin.Close()
+		return h, err
+	}
+	err = json.NewEncoder(stdin).Encode(cfg)
+	stdin.Close()
+	if err != nil {
+		return h, fmt.Errorf("configure the holder: %w", err)
+	}
+	ready := make(chan error, 1)
+	go func() { ready <- readReady(stdout) }()
+	select {
+	case err = <-ready:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	if err != nil {
+		return h, err
+	}
+	return h, writeEnter(lay.enter(), hp.name, h.pid, h.cg)
+}
+
+// writeEnter writes the host's enter script: "enter CMD ARGS..." runs the
+// command in the host: in its cgroup, then (nsenter) in its namespaces,
+// in the caller's work folder. The exit status is the command's; a
+// command killed by a signal kills nsenter with it.
+func writeEnter(path, name string, pid int, cg cgroup) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "#!/bin/sh\n# Runs \"$@\" in host %s: in its cgroup, then in its namespaces.\n", name)
+	for _, f := range cg.procsFiles() {
+		fmt.Fprintf(&b, "echo $$ > %s || exit 125\n", shellQuote(f))
+	}
+	fmt.Fprintf(&b, "exec nsenter --target %d --mount --uts --ipc --net --pid --wd=\"$PWD\" -- \"$@\"\n", pid)
+	return os.WriteFile(path, []byte(b.String()), 0o755)
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// stop ends the host: SIGKILL to its holder ends every process in its PID
+// namespace (double-forked daemons included) and with them its mount
+// namespace; what is left in its cgroup (an enter in progress) is killed
+// too, then the cgroup and the host's folder are removed.
+func (h *host) stop(wait time.Duration) error {
+	var errs []error
+	if h.pid > 0 {
+		unix.Kill(h.pid, unix.SIGKILL)
+		if h.done != nil {
+			select {
+			case <-h.done:
+			case <-time.After(wait):
+				errs = append(errs, fmt.Errorf("holder %d did not end", h.pid))
+			}
+		}
+	}
+	if len(h.cg.dirs) > 0 {
+		errs = append(errs, h.cg.remove(wait))
+	}
+	for _, t := range h.created {
+		os.Remove(t) // only if empty: another cluster's host may use it
+	}
+	if h.dir != "" {
+		errs = append(errs, os.RemoveAll(h.dir))
+	}
+	return errors.Join(errs...)
+}

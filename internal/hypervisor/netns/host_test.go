@@ -1,0 +1,172 @@
+package netns
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xrdtest/xrdtest/internal/definition"
+	"github.com/xrdtest/xrdtest/internal/hypervisor"
+)
+
+// fourHosts is a 4-host cluster: two servers sharing an alias, 64 MiB
+// each.
+func fourHosts() *definition.Cluster {
+	c := &definition.Cluster{Name: "four", Network: definition.Network{Name: "net", IP: "192.168.128.1", Netmask: "255.255.255.0"}}
+	for i, n := range []string{"man", "srv1", "srv2", "client"} {
+		h := &definition.Host{Name: n + ".xrd.test", IP: "192.168.128." + string(rune('3'+i)), RAMKiB: 64 << 10}
+		if strings.HasPrefix(n, "srv") {
+			h.Aliases = []string{"pool.xrd.test"}
+		}
+		c.Hosts = append(c.Hosts, h)
+	}
+	return c
+}
+
+// runningHosts starts the network and every host of c; the test's end
+// stops them.
+func runningHosts(t *testing.T, c *definition.Cluster, work string) (naming, []*host) {
+	t.Helper()
+	ctx := context.Background()
+	p, err := newPlan(hypervisor.ClusterSpec{Cluster: c}, 1<<30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	n := newNaming(dir, c.Name)
+	t.Cleanup(func() { networkDown(ctx, n) })
+	if err := networkUp(ctx, n, p); err != nil {
+		t.Fatal(err)
+	}
+	hosts := make([]*host, len(p.hosts))
+	for i := range p.hosts {
+		h, err := startHost(ctx, n, p, i, filepath.Join(dir, p.hosts[i].name), []string{os.Args[0], HolderCommand}, DefaultPrivateDirs, []string{work})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hosts[i] = h
+		t.Cleanup(func() { h.stop(5 * time.Second) })
+	}
+	return n, hosts
+}
+
+// run runs argv in host h from folder dir and returns its output.
+func run(t *testing.T, h *host, dir string, argv ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(hostLayout(h.dir).enter(), argv...)
+	cmd.Dir = dir
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return strings.TrimSpace(out.String()), err
+}
+
+// TestHosts: each host has its own name, processes, private folders and
+// memory limit, sees the machine's programs, and the stop ends every
+// process of it and leaves nothing.
+func TestHosts(t *testing.T) {
+	needRoot(t)
+	before := snapshot(t)
+	mountsBefore := countLines(t, "/proc/self/mountinfo")
+	work := t.TempDir()
+	n, hosts := runningHosts(t, fourHosts(), work)
+	// The test binary plays the daemons; it must be where the hosts see
+	// it (its build folder is in the machine's /tmp).
+	self := filepath.Join(work, "daemon")
+	if out, err := exec.Command("cp", os.Args[0], self).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+
+	for i, h := range hosts {
+		short, _, _ := strings.Cut(h.name, ".")
+		for argv, want := range map[string]string{"hostname": short, "hostname -f": h.name, "pwd": work, "cat /etc/hostname": short} {
+			if got, err := run(t, h, work, strings.Fields(argv)...); err != nil || got != want {
+				t.Errorf("host %d: %s: %q, %v; want %q", i, argv, got, err, want)
+			}
+		}
+		// A double-forked daemon per host, all of one name and port.
+		if out, err := run(t, h, work, "sh", "-c", "setsid "+self+" __test-serve :1094 xrootd </dev/null >/dev/null 2>&1 &"); err != nil {
+			t.Fatalf("%s: start a daemon: %v %s", h.name, err, out)
+		}
+		if out, err := run(t, h, work, "sh", "-c", "echo "+short+" > /tmp/mine"); err != nil {
+			t.Fatalf("%s: write /tmp: %v %s", h.name, err, out)
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // the daemons listen
+	// Two hosts serve port 1094 at once, each under its own name.
+	for _, h := range hosts[:2] {
+		short, _, _ := strings.Cut(h.name, ".")
+		if got, err := run(t, hosts[3], work, "bash", "-c", "exec 3<>/dev/tcp/"+short+"/1094; head -1 <&3"); err != nil || got != "xrootd from "+short {
+			t.Errorf("client -> %s:1094: %q, %v", short, got, err)
+		}
+	}
+	// pkill in one host leaves the others' processes alone.
+	if out, err := run(t, hosts[0], work, "pkill", "-f", "__test-serve"); err != nil {
+		t.Errorf("pkill in %s: %v %s", hosts[0].name, err, out)
+	}
+	time.Sleep(100 * time.Millisecond)
+	for i, h := range hosts {
+		out, _ := run(t, h, work, "pgrep", "-f", "__test-serve")
+		if running := out != ""; running != (i != 0) {
+			t.Errorf("%s: daemon running %v after pkill in %s (pgrep: %q)", h.name, running, hosts[0].name, out)
+		}
+		// Its own /proc: the holder is PID 1, the daemon and ps alone.
+		if out, _ := run(t, h, work, "ps", "-e", "-o", "pid="); len(strings.Fields(out)) > 5 {
+			t.Errorf("%s: ps -e sees %d processes", h.name, len(strings.Fields(out)))
+		}
+		short, _, _ := strings.Cut(h.name, ".")
+		if got, _ := run(t, h, work, "cat", "/tmp/mine"); got != short {
+			t.Errorf("%s: /tmp/mine is %q", h.name, got)
+		}
+	}
+	if _, err := os.Stat("/tmp/mine"); err == nil {
+		t.Error("a host's /tmp file is in the machine's /tmp")
+	}
+	// ramSize: 64 MiB; 200 MiB cannot be had.
+	if out, err := run(t, hosts[1], work, self, "__test-alloc", "200"); err == nil {
+		t.Errorf("allocating 200 MiB in a 64 MiB host succeeded: %s", out)
+	} else {
+		t.Logf("allocating 200 MiB in a 64 MiB host: %v %s", err, out)
+	}
+	if out, err := run(t, hosts[1], work, self, "__test-alloc", "8"); err != nil {
+		t.Errorf("allocating 8 MiB in a 64 MiB host: %v %s", err, out)
+	}
+
+	for _, h := range hosts {
+		if err := h.stop(5 * time.Second); err != nil {
+			t.Errorf("stop %s: %v", h.name, err)
+		}
+		if len(h.cg.pids()) != 0 {
+			t.Errorf("%s: processes left", h.name)
+		}
+		for _, d := range h.cg.dirs {
+			if _, err := os.Stat(d); err == nil {
+				t.Errorf("%s: cgroup %s left", h.name, d)
+			}
+		}
+	}
+	if err := networkDown(context.Background(), n); err != nil {
+		t.Error(err)
+	}
+	checkNothingLeft(t, before)
+	if out, _ := exec.Command("pgrep", "-f", "__test-serve").Output(); len(out) > 0 {
+		t.Errorf("daemons left after the stop: %s", out)
+	}
+	if n := countLines(t, "/proc/self/mountinfo"); n != mountsBefore {
+		t.Errorf("%d mounts in the machine's namespace, %d before", n, mountsBefore)
+	}
+}
+
+func countLines(t *testing.T, path string) int {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bytes.Count(data, []byte("\n"))
+}

@@ -1,0 +1,61 @@
+package netns
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// TestMain makes the test binary play the programs the tests run inside
+// hosts: the holder, as xrdtest does, and small daemons.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case HolderCommand:
+			if err := RunHolder(os.Stdin, os.Stdout); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(1)
+			}
+			os.Exit(0)
+		case "__test-serve": // ADDR GREETING: answer every connection
+			l, err := net.Listen("tcp", os.Args[2])
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(1)
+			}
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					os.Exit(1)
+				}
+				host, _ := os.Hostname()
+				fmt.Fprintf(c, "%s from %s\n", os.Args[3], host)
+				c.Close()
+			}
+		case "__test-alloc": // MiB: touch that much memory
+			n, _ := strconv.Atoi(os.Args[2])
+			b := make([]byte, n<<20)
+			for i := 0; i < len(b); i += 4096 {
+				b[i] = 1
+			}
+			fmt.Println("allocated", n, "MiB")
+			os.Exit(0)
+		}
+	}
+	os.Exit(m.Run())
+}
+
+// dial connects to addr and returns the first line.
+func dial(addr string) (string, error) {
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	return bufio.NewReader(c).ReadString('\n')
+}
