@@ -39,6 +39,12 @@ type Config struct {
 	MinBackoff, MaxBackoff time.Duration
 	// WorkRetention limits the session work directories kept in WorkDir.
 	WorkRetention WorkRetention
+	// Shell runs the stage scripts ("" = bash): the netns backend's
+	// slaves run bash inside their host's namespaces through it.
+	Shell string
+	// SyncDir holds the stages' sync sockets as files ("" = abstract
+	// sockets): scripts in another network namespace reach them.
+	SyncDir string
 }
 
 // Agent is a running slave.
@@ -328,7 +334,7 @@ func (a *Agent) runStage(ctx, agentCtx context.Context, st *heldStage, rs *proto
 	var seq uint64
 	env := append(append([]string{}, a.cfg.Env...), rs.GetEnv()...)
 	env = append(env, "PATH="+a.binDir+string(os.PathListSeparator)+os.Getenv("PATH"))
-	if sock, err := syncsock.Listen(); err != nil {
+	if sock, err := syncsock.ListenIn(a.cfg.SyncDir); err != nil {
 		log.Warn("no sync socket for this stage: xrdtest sync will fail", "err", err)
 	} else {
 		env = append(env, sock.Env()...)
@@ -349,6 +355,7 @@ func (a *Agent) runStage(ctx, agentCtx context.Context, st *heldStage, rs *proto
 		Env:     env,
 		Timeout: time.Duration(rs.GetTimeoutMs()) * time.Millisecond,
 		Grace:   time.Duration(rs.GetKillGraceMs()) * time.Millisecond,
+		Shell:   a.cfg.Shell,
 		Logger:  log,
 		Output: func(chunk []byte) {
 			seq++

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/xrdtest/xrdtest/internal/pki"
@@ -51,12 +52,20 @@ type Server struct {
 
 // Listen opens an abstract Unix socket (no file to clean up, no path
 // length limit); the random token keeps other local processes out.
-func Listen() (*Server, error) {
+func Listen() (*Server, error) { return ListenIn("") }
+
+// ListenIn opens the socket as a file in dir, or abstract for "". A
+// file is what a script in another network namespace reaches (abstract
+// sockets belong to one); it is removed when the stage ends.
+func ListenIn(dir string) (*Server, error) {
 	b := make([]byte, 16)
 	if _, err := rand.Read(b); err != nil {
 		return nil, err
 	}
 	name := "@xrdtest-sync-" + hex.EncodeToString(b[:8])
+	if dir != "" {
+		name = filepath.Join(dir, "sync-"+hex.EncodeToString(b[:8])+".sock")
+	}
 	ln, err := net.Listen("unix", name)
 	if err != nil {
 		return nil, err

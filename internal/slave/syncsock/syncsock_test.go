@@ -2,18 +2,39 @@ package syncsock
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 )
 
+// TestRoundTrip: calls reach the handler through an abstract socket
+// and through a file socket, which is gone when the stage ends.
 func TestRoundTrip(t *testing.T) {
-	s, err := Listen()
+	for _, dir := range []string{"", t.TempDir()} {
+		t.Run(map[bool]string{true: "abstract", false: "file"}[dir == ""], func(t *testing.T) { roundTrip(t, dir) })
+	}
+}
+
+func roundTrip(t *testing.T, dir string) {
+	s, err := ListenIn(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	if dir != "" {
+		files, _ := filepath.Glob(filepath.Join(dir, "*.sock"))
+		if len(files) != 1 || !strings.HasPrefix(s.Env()[0], EnvSocket+"="+dir+"/") {
+			t.Fatalf("socket files %v, env %v", files, s.Env())
+		}
+		t.Cleanup(func() {
+			if files, _ := filepath.Glob(filepath.Join(dir, "*")); len(files) != 0 {
+				t.Errorf("left after the stage: %v", files)
+			}
+		})
+		defer func() { cancel(); time.Sleep(50 * time.Millisecond) }()
+	}
 	got := make(chan Request, 1)
 	go s.Serve(ctx, func(_ context.Context, r Request) string {
 		got <- r
