@@ -16,6 +16,8 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+
+	"github.com/xrdtest/xrdtest/internal/hypervisor/netns"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -78,6 +80,15 @@ func commands() []command {
 }
 
 func main() {
+	// Hidden: the netns backend's host holder, started by the backend
+	// itself, never by a user.
+	if len(os.Args) > 1 && os.Args[1] == netns.HolderCommand {
+		if err := netns.RunHolder(os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "xrdtest "+netns.HolderCommand+":", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

@@ -6,29 +6,47 @@
 // bridge. Nothing is added to the root namespace, so two clusters with
 // the same subnet run side by side.
 //
-// What is built so far, in the order a start runs it:
+// A start, in order:
 //
-//   - plan.go checks a cluster (host names, addresses inside their
-//     network and unique, disks that fit) and settles what the start
-//     needs: each host's address (a stable one from the DHCP range for a
-//     host without one), its names, and the DNS records of the cluster
-//     (aliases round robin, master.xrd.test);
-//   - network.go creates and removes the namespaces, veths, bridge,
-//     addresses and routes with iproute2, named after the cluster so that
-//     a stop, or a hypervisor restarted after a crash, finds every one.
+//   - plan.go checks the cluster (host names, addresses inside their
+//     network and unique, disks that fit) and settles each host's address
+//     (a stable one from the DHCP range for a host without one), names
+//     and the cluster's DNS records (aliases round robin,
+//     master.xrd.test);
+//   - network.go creates the namespaces, veths, bridge, addresses and
+//     routes with iproute2, named after a hash of the state folder and
+//     the cluster, so that a stop, or a backend started again after a
+//     crash, finds every one;
+//   - dns.go starts dnsmasq in the cluster's namespace, on the gateway
+//     address, and relays master.xrd.test's ports (the master's daemon
+//     and web ports) from a socket on the gateway address, made in the
+//     cluster's namespace by the backend itself, to the master on this
+//     machine;
 //   - host.go starts each host's holder (holder.go, the hidden
 //     `xrdtest __netns-host`): the first process of the host's own PID
 //     namespace, born in its network namespace with new mount, UTS and
 //     IPC namespaces, which mounts its /proc, binds its /etc/hosts,
 //     /etc/hostname and /etc/resolv.conf and its private folders
-//     (DefaultPrivateDirs), then only reaps. Commands join the host
-//     through its enter script: the host's cgroup (cgroup.go: v1 memory
-//     and pids below the hypervisor's own groups, or v2; ramSize is the
-//     memory limit), then nsenter into the holder's namespaces. Killing
-//     the holder ends every process of the host, double-forked daemons
-//     included, and its mounts with its mount namespace.
+//     (DefaultPrivateDirs, Config.PrivateDirs), mounts its disks (sparse
+//     ext4 files on loop devices that go with the mount namespace), then
+//     only reaps. Commands join the host through its enter script: the
+//     host's cgroup (cgroup.go: v1 memory and pids below the
+//     hypervisor's own groups, or v2; ramSize is the memory limit), then
+//     nsenter into the holder's namespaces;
+//   - backend.go starts one slave per host in the machine's network
+//     namespace (its link to the master never crosses the cluster's
+//     network) with a shell that runs each stage inside its host.
 //
-// The backend itself (hypervisor.Backend: slaves, DNS server, disks,
-// re-adoption) is not wired yet; the factory does not
-// offer it.
+// A stop kills the holders, which ends every process of each host
+// (double-forked daemons included) and its mounts; the slaves and the
+// DNS server are ended through their cgroup; then the cgroups,
+// namespaces and folders are removed. Processes outlive a crashed
+// backend; New adopts the clusters whose hosts, DNS server and slaves
+// all still run and removes the others.
+//
+// Limits: disks are made anew at every start (Disk.Cache is ignored);
+// a host's processes share the machine's users, kernel and the file
+// system outside the private folders; private folders missing on the
+// machine are created there (empty) for the bind and removed at the stop
+// when still empty.
 package netns

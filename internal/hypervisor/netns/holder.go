@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"slices"
@@ -36,6 +37,9 @@ type holderConfig struct {
 	// folder covers them (the slave's folders for the host, under a
 	// private /tmp in tests).
 	Keep []string `json:"keep"`
+	// Disks are ext4 image files mounted (loop, cleared on unmount) at
+	// their target after the binds: in this host's mount namespace only.
+	Disks []bind `json:"disks"`
 }
 
 type bind struct {
@@ -131,6 +135,17 @@ func setupHost(cfg holderConfig) error {
 	for _, b := range binds {
 		if err := bindMount(b.Source, b.Target); err != nil {
 			return err
+		}
+	}
+	for _, d := range cfg.Disks {
+		if err := os.MkdirAll(d.Target, 0o755); err != nil {
+			return fmt.Errorf("disk %s: %w", d.Target, err)
+		}
+		// mount(8) sets up the loop device with autoclear: it goes with
+		// the last unmount, that is with the mount namespace.
+		out, err := exec.Command("mount", "-t", "ext4", "-o", "loop,user_xattr", d.Source, d.Target).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("disk %s: mount: %v: %s", d.Target, err, strings.TrimSpace(string(out)))
 		}
 	}
 	return nil

@@ -95,6 +95,19 @@ func startHost(ctx context.Context, n naming, p *plan, i int, dir string, holder
 		cfg.Binds = append(cfg.Binds, bind{Source: src, Target: target})
 	}
 	cfg.Keep = keep
+	for _, d := range hp.disks {
+		file := filepath.Join(dir, "disks", d.Name+".img")
+		if err := makeDisk(file, d.Size); err != nil {
+			return h, fmt.Errorf("disks: disk %s: %w", d.Name, err)
+		}
+		if _, err := os.Stat(d.MountPoint); errors.Is(err, fs.ErrNotExist) && !covered(d.MountPoint, cfg.Binds) {
+			if err := os.MkdirAll(d.MountPoint, 0o755); err != nil {
+				return h, fmt.Errorf("disks: disk %s: %w", d.Name, err)
+			}
+			h.created = append(h.created, d.MountPoint)
+		}
+		cfg.Disks = append(cfg.Disks, bind{Source: file, Target: d.MountPoint})
+	}
 
 	if h.cg, err = newCgroup(n.prefix()+fmt.Sprintf("h%d", i), hp.ramKiB*1024); err != nil {
 		return h, err
@@ -195,4 +208,27 @@ func (h *host) stop(wait time.Duration) error {
 		errs = append(errs, os.RemoveAll(h.dir))
 	}
 	return errors.Join(errs...)
+}
+
+// makeDisk makes file a new, sparse ext4 file system of size bytes.
+func makeDisk(file string, size uint64) error {
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		return err
+	}
+	os.Remove(file)
+	f, err := os.OpenFile(file, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	err = f.Truncate(int64(size))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if out, err := exec.Command("mkfs.ext4", "-q", "-F", file).CombinedOutput(); err != nil {
+		return fmt.Errorf("mkfs.ext4: %v: %s", err, strings.TrimSpace(string(out)))
+	}
+	return nil
 }

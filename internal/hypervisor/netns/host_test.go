@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -45,7 +46,7 @@ func runningHosts(t *testing.T, c *definition.Cluster, work string) (naming, []*
 	}
 	hosts := make([]*host, len(p.hosts))
 	for i := range p.hosts {
-		h, err := startHost(ctx, n, p, i, filepath.Join(dir, p.hosts[i].name), []string{os.Args[0], HolderCommand}, DefaultPrivateDirs, []string{work})
+		h, err := startHost(ctx, n, p, i, filepath.Join(dir, p.hosts[i].name), []string{os.Args[0], HolderCommand}, DefaultPrivateDirs, []string{work, dir})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -74,7 +75,11 @@ func TestHosts(t *testing.T) {
 	before := snapshot(t)
 	mountsBefore := countLines(t, "/proc/self/mountinfo")
 	work := t.TempDir()
-	n, hosts := runningHosts(t, fourHosts(), work)
+	loopsBefore := loopDevices(t)
+	c := fourHosts()
+	diskMount := "/mnt/xrdtest-disk-" + filepath.Base(work)
+	c.Hosts[1].Disks = []definition.Disk{{Name: "data", Size: 64 << 20, MountPoint: diskMount}}
+	n, hosts := runningHosts(t, c, work)
 	// The test binary plays the daemons; it must be where the hosts see
 	// it (its build folder is in the machine's /tmp).
 	self := filepath.Join(work, "daemon")
@@ -82,6 +87,23 @@ func TestHosts(t *testing.T) {
 		t.Fatalf("%v %s", err, out)
 	}
 
+	// srv1's data disk: an ext4 of its size there, nothing elsewhere.
+	for i, h := range hosts {
+		out, err := run(t, h, work, "findmnt", "-n", "-b", "-o", "FSTYPE,SIZE", diskMount)
+		if got, want := strings.Join(strings.Fields(out), " "), "ext4 "; i == 1 && (err != nil || !strings.HasPrefix(got, want)) {
+			t.Errorf("%s: %s: %q, %v; want an ext4", h.name, diskMount, out, err)
+		} else if i == 1 {
+			size, _ := strconv.ParseInt(strings.Fields(out)[1], 10, 64)
+			if size < 50<<20 || size > 64<<20 {
+				t.Errorf("%s: disk of %d bytes, defined 64 MiB", h.name, size)
+			}
+		} else if err == nil {
+			t.Errorf("%s: srv1's disk is mounted here too: %s", h.name, out)
+		}
+	}
+	if out, err := exec.Command("findmnt", diskMount).CombinedOutput(); err == nil {
+		t.Errorf("srv1's disk is mounted in the machine's namespace: %s", out)
+	}
 	for i, h := range hosts {
 		short, _, _ := strings.Cut(h.name, ".")
 		for argv, want := range map[string]string{"hostname": short, "hostname -f": h.name, "pwd": work, "cat /etc/hostname": short} {
@@ -157,6 +179,12 @@ func TestHosts(t *testing.T) {
 	if out, _ := exec.Command("pgrep", "-f", "__test-serve").Output(); len(out) > 0 {
 		t.Errorf("daemons left after the stop: %s", out)
 	}
+	if _, err := os.Stat(diskMount); err == nil {
+		t.Errorf("mount point %s made for the disk is left", diskMount)
+	}
+	if got := loopDevices(t); got != loopsBefore {
+		t.Errorf("%d loop devices in use, %d before", got, loopsBefore)
+	}
 	if n := countLines(t, "/proc/self/mountinfo"); n != mountsBefore {
 		t.Errorf("%d mounts in the machine's namespace, %d before", n, mountsBefore)
 	}
@@ -169,4 +197,14 @@ func countLines(t *testing.T, path string) int {
 		t.Fatal(err)
 	}
 	return bytes.Count(data, []byte("\n"))
+}
+
+// loopDevices counts the loop devices in use.
+func loopDevices(t *testing.T) int {
+	t.Helper()
+	files, err := filepath.Glob("/sys/block/loop*/loop/backing_file")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(files)
 }

@@ -349,3 +349,12 @@ func (p *plan) domain() string {
 	}
 	return d
 }
+
+// netipParse reads a gateway address back as the prefix forward needs.
+func netipParse(s string) (netip.Prefix, error) {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, 32), nil
+}

@@ -1,0 +1,537 @@
+package netns
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/xrdtest/xrdtest/internal/hypervisor"
+	"github.com/xrdtest/xrdtest/internal/pki"
+)
+
+// Config configures a Backend.
+type Config struct {
+	// StateDir holds <cluster>/: the cluster's state file, its DNS
+	// server's files (net/), one folder per host (its /etc files, private
+	// folders, enter script, the slave's state and work folders) and
+	// shared/. Required.
+	StateDir string
+	// Binary is the xrdtest executable: the hosts' holders run
+	// `Binary __netns-host`, the slaves `Binary slave ...`.
+	Binary string
+	// MasterHost is where this machine reaches the master ("" =
+	// 127.0.0.1): the slaves connect there, and master.xrd.test's ports
+	// inside the hosts are relayed there.
+	MasterHost string
+	// ForwardPorts are the master's ports besides its daemon port that
+	// answer as master.xrd.test inside the hosts: its web port, which the
+	// scripts download from.
+	ForwardPorts []int
+	// PrivateDirs are the folders each host has its own copy of; nil
+	// means DefaultPrivateDirs.
+	PrivateDirs []string
+	// Token and Fingerprint stand in for a spec's missing token and CA
+	// fingerprint, as with the local backend.
+	Token       string
+	Fingerprint pki.Fingerprint
+	// FunctionsPath is where the slaves install functions.sh ("" =
+	// the original path, /etc/XrdTest/utils/functions.sh).
+	FunctionsPath string
+	// StopGrace is how long slaves get to stop after SIGTERM (0 = 10 s).
+	StopGrace time.Duration
+	Log       *slog.Logger
+}
+
+// Backend runs clusters in network namespaces; see the package doc.
+type Backend struct {
+	cfg Config
+	// ops serialises StartCluster and StopCluster; mu guards clusters
+	// only, so that Clusters and Running never wait for a slow stop.
+	ops      sync.Mutex
+	mu       sync.Mutex
+	clusters map[string]*cluster
+}
+
+var _ hypervisor.Backend = (*Backend)(nil)
+
+// cluster is a running cluster.
+type cluster struct {
+	name   string
+	n      naming
+	dir    string
+	hosts  []*host
+	ctl    cgroup // the DNS server and the slaves
+	fwd    *forwarder
+	slaves []*slave
+}
+
+type slave struct {
+	host string
+	pid  int
+	done chan struct{} // nil for an adopted slave
+}
+
+// Check reports what this machine lacks for the backend, naming it: root,
+// namespaces, iproute2, nsenter, dnsmasq, a cgroup memory controller.
+func Check() error {
+	var missing []string
+	if os.Geteuid() != 0 {
+		missing = append(missing, "root (it creates namespaces, mounts and cgroups)")
+	}
+	for _, ns := range []string{"net", "mnt", "pid", "uts", "ipc"} {
+		if _, err := os.Stat("/proc/self/ns/" + ns); err != nil {
+			missing = append(missing, ns+" namespaces (kernel support)")
+		}
+	}
+	for _, prog := range []string{"ip", "nsenter", "dnsmasq"} {
+		if _, err := exec.LookPath(prog); err != nil {
+			missing = append(missing, prog+" (apt-get install iproute2 util-linux dnsmasq-base)")
+		}
+	}
+	if !cgroupV2() {
+		if _, err := os.Stat(filepath.Join(cgroupRoot, "memory", "cgroup.procs")); err != nil {
+			missing = append(missing, "a cgroup memory controller (v1 at /sys/fs/cgroup/memory, or v2)")
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("netns backend: this machine lacks %s", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// New checks the machine (Check), then adopts the clusters a previous
+// backend with this StateDir left running, or removes those it cannot
+// (a host or its DNS server gone).
+func New(cfg Config) (*Backend, error) {
+	if cfg.StateDir == "" {
+		return nil, errors.New("netns backend: Config.StateDir is required")
+	}
+	abs, err := filepath.Abs(cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	cfg.StateDir = abs
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MasterHost == "" {
+		cfg.MasterHost = "127.0.0.1"
+	}
+	if cfg.PrivateDirs == nil {
+		cfg.PrivateDirs = DefaultPrivateDirs
+	}
+	if cfg.StopGrace == 0 {
+		cfg.StopGrace = 10 * time.Second
+	}
+	if err := Check(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.StateDir, 0o755); err != nil {
+		return nil, err
+	}
+	b := &Backend{cfg: cfg, clusters: map[string]*cluster{}}
+	b.recover()
+	return b, nil
+}
+
+// state is what a cluster's state file records, for a backend started
+// again after a crash.
+type state struct {
+	Name       string   `json:"name"`
+	Hosts      []string `json:"hosts"`
+	HolderPIDs []int    `json:"holder_pids"`
+	SlavePIDs  []int    `json:"slave_pids"`
+	Ports      []int    `json:"ports"`
+	Addr       string   `json:"gateway"`
+}
+
+func (b *Backend) clusterDir(name string) string { return filepath.Join(b.cfg.StateDir, name) }
+func stateFile(dir string) string                { return filepath.Join(dir, "cluster.json") }
+
+// StartCluster builds the cluster: its network, DNS server, hosts and
+// master.xrd.test relay, then starts one slave per host in the machine's
+// network namespace, each running its stages inside its host.
+func (b *Backend) StartCluster(ctx context.Context, spec hypervisor.ClusterSpec) (err error) {
+	if spec.Cluster == nil {
+		return fmt.Errorf("%w: the spec has no cluster", ErrInvalid)
+	}
+	name := spec.Cluster.Name
+	b.ops.Lock()
+	defer b.ops.Unlock()
+	if b.Running(name) {
+		return fmt.Errorf("start cluster %s: %w; stop it first", name, hypervisor.ErrAlreadyStarted)
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(b.cfg.StateDir, &st); err != nil {
+		return fmt.Errorf("start cluster %s: free space in %s: %w", name, b.cfg.StateDir, err)
+	}
+	p, err := newPlan(spec, st.Bavail*uint64(st.Bsize))
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("start cluster %s: %w", name, err)
+	}
+	c := &cluster{name: name, n: newNaming(b.cfg.StateDir, name), dir: b.clusterDir(name)}
+	defer func() {
+		if err != nil {
+			if uerr := b.teardown(context.WithoutCancel(ctx), c, false); uerr != nil {
+				b.cfg.Log.Error("undoing a failed start", "cluster", name, "err", uerr)
+			}
+			err = fmt.Errorf("start cluster %s: %w", name, err)
+		}
+	}()
+	// Leftovers of a start that crashed before it was recorded.
+	if err := b.teardown(ctx, c, false); err != nil {
+		return err
+	}
+	ports := append([]int{spec.Master.Port}, b.cfg.ForwardPorts...)
+	if err := b.build(ctx, c, p, spec, ports); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	b.clusters[name] = c
+	b.mu.Unlock()
+	b.cfg.Log.Info("netns cluster started", "cluster", name, "hosts", len(c.hosts))
+	return nil
+}
+
+func (b *Backend) build(ctx context.Context, c *cluster, p *plan, spec hypervisor.ClusterSpec, ports []int) error {
+	netDir := filepath.Join(c.dir, "net")
+	if err := os.MkdirAll(netDir, 0o755); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Join(c.dir, "shared"), 0o755); err != nil {
+		return err
+	}
+	if err := networkUp(ctx, c.n, p); err != nil {
+		return err
+	}
+	var err error
+	if c.ctl, err = newCgroup(c.n.prefix()+"ctl", 0); err != nil {
+		return err
+	}
+	if err := startDNS(ctx, c.n, p, netDir, c.ctl); err != nil {
+		return err
+	}
+	// Hosts side by side, a few at a time: each start is mostly waiting
+	// for its holder.
+	c.hosts = make([]*host, len(p.hosts))
+	errs := make([]error, len(p.hosts))
+	var wg sync.WaitGroup
+	limit := make(chan struct{}, max(2, runtime.NumCPU()*2))
+	for i, hp := range p.hosts {
+		hypervisor.ReportProgress(ctx, hp.name, "starting its namespaces")
+		wg.Go(func() {
+			limit <- struct{}{}
+			defer func() { <-limit }()
+			c.hosts[i], errs[i] = startHost(ctx, c.n, p, i, filepath.Join(c.dir, hp.name),
+				append([]string{b.cfg.Binary}, HolderCommand), b.cfg.PrivateDirs, []string{c.dir})
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if c.fwd, err = forward(c.n, p, b.cfg.MasterHost, ports, b.cfg.Log); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for i, hp := range p.hosts {
+		hypervisor.ReportProgress(ctx, hp.name, "starting its slave")
+		s, err := b.startSlave(c, c.hosts[i], spec)
+		if err != nil {
+			return fmt.Errorf("host %s: slave: %w", hp.name, err)
+		}
+		c.slaves = append(c.slaves, s)
+	}
+	return b.save(c, ports, p)
+}
+
+func (b *Backend) save(c *cluster, ports []int, p *plan) error {
+	s := state{Name: c.name, Ports: ports, Addr: p.net.Addr().String()}
+	for _, h := range c.hosts {
+		s.Hosts = append(s.Hosts, h.name)
+		s.HolderPIDs = append(s.HolderPIDs, h.pid)
+	}
+	for _, sl := range c.slaves {
+		s.SlavePIDs = append(s.SlavePIDs, sl.pid)
+	}
+	data, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := stateFile(c.dir) + ".new"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, stateFile(c.dir))
+}
+
+// shellScript is a host's shell for the slave's runner: bash, entered
+// into the host.
+func shellScript(h *host) string {
+	return "#!/bin/sh\nexec " + shellQuote(hostLayout(h.dir).enter()) + " bash \"$@\"\n"
+}
+
+func (b *Backend) startSlave(c *cluster, h *host, spec hypervisor.ClusterSpec) (*slave, error) {
+	shell := filepath.Join(h.dir, "shell")
+	if err := os.WriteFile(shell, []byte(shellScript(h)), 0o755); err != nil {
+		return nil, err
+	}
+	master := net.JoinHostPort(b.cfg.MasterHost, strconv.Itoa(spec.Master.Port))
+	fp := spec.Master.Fingerprint
+	if fp == (pki.Fingerprint{}) {
+		fp = b.cfg.Fingerprint
+	}
+	token := spec.Tokens[h.name]
+	if token == "" {
+		token = b.cfg.Token
+	}
+	functions := b.cfg.FunctionsPath
+	if functions == "" {
+		functions = "/etc/XrdTest/utils/functions.sh"
+	}
+	sd := filepath.Join(h.dir, "slave")
+	if err := os.MkdirAll(sd, 0o755); err != nil {
+		return nil, err
+	}
+	logf, err := os.OpenFile(filepath.Join(h.dir, "slave.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close()
+	cmd := exec.Command(b.cfg.Binary, "slave", "-c", "none", "--master", master, "--name", h.name,
+		"--state-dir", filepath.Join(sd, "state"), "--work-dir", filepath.Join(sd, "work"),
+		"--functions-path", functions, "--ca-fingerprint", fp.String(),
+		"--shell", shell, "--sync-dir", sd)
+	cmd.Env = append(os.Environ(), "XRDTEST_TOKEN="+token, "XRDTEST_SHARED="+filepath.Join(c.dir, "shared"),
+		"XRDTEST_FUNCTIONS="+functions)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// Its own session and no parent-death signal: like the hosts, the
+	// slaves outlive a crashed hypervisor, which adopts them again.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s := &slave{host: h.name, pid: cmd.Process.Pid, done: make(chan struct{})}
+	go func() { cmd.Wait(); close(s.done) }()
+	if err := c.ctl.add(s.pid); err != nil {
+		cmd.Process.Kill()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Clusters lists the clusters running here.
+func (b *Backend) Clusters() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Collect(maps.Keys(b.clusters))
+}
+
+// Running reports whether the cluster runs here.
+func (b *Backend) Running(cluster string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	_, ok := b.clusters[cluster]
+	return ok
+}
+
+// Capacity reports this machine's memory and CPUs (/proc/meminfo).
+func (b *Backend) Capacity(ctx context.Context) (hypervisor.Capacity, error) {
+	data, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return hypervisor.Capacity{}, fmt.Errorf("capacity: %w", err)
+	}
+	c := hypervisor.Capacity{CPUs: runtime.NumCPU()}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+			fmt.Sscan(v, &c.MemoryKiB)
+		} else if v, ok := strings.CutPrefix(line, "MemAvailable:"); ok {
+			fmt.Sscan(v, &c.FreeMemoryKiB)
+		}
+	}
+	return c, nil
+}
+
+// StopCluster ends the cluster: its slaves (TERM, KILL after StopGrace
+// or at once when ctx ends), every process of its hosts, its DNS server
+// and relay, and removes its namespaces, cgroups and folder. A cluster
+// not running here has its leftovers removed, if any.
+func (b *Backend) StopCluster(ctx context.Context, name string) error {
+	b.ops.Lock()
+	defer b.ops.Unlock()
+	b.mu.Lock()
+	c := b.clusters[name]
+	b.mu.Unlock()
+	if c == nil {
+		c = &cluster{name: name, n: newNaming(b.cfg.StateDir, name), dir: b.clusterDir(name)}
+	}
+	if err := b.teardown(ctx, c, true); err != nil {
+		return fmt.Errorf("stop cluster %s: %w", name, err)
+	}
+	b.mu.Lock()
+	delete(b.clusters, name)
+	b.mu.Unlock()
+	return nil
+}
+
+// teardown removes everything of c, also what c does not know about
+// (found by its names: namespaces, cgroups, its folder). graceful gives
+// the slaves StopGrace to end.
+func (b *Backend) teardown(ctx context.Context, c *cluster, graceful bool) error {
+	c.fwd.close()
+	if graceful && len(c.slaves) > 0 {
+		for _, s := range c.slaves {
+			unix.Kill(s.pid, unix.SIGTERM)
+		}
+		timer := time.NewTimer(b.cfg.StopGrace)
+		defer timer.Stop()
+	wait:
+		for _, s := range c.slaves {
+			if s.done == nil {
+				continue
+			}
+			select {
+			case <-s.done:
+			case <-timer.C:
+				break wait
+			case <-ctx.Done():
+				break wait
+			}
+		}
+	}
+	var errs []error
+	if len(c.ctl.dirs) > 0 {
+		errs = append(errs, c.ctl.remove(5*time.Second))
+	}
+	for _, s := range c.slaves {
+		if s.done != nil {
+			<-s.done
+		}
+	}
+	var wg sync.WaitGroup
+	herrs := make([]error, len(c.hosts))
+	for i, h := range c.hosts {
+		if h != nil {
+			wg.Go(func() { herrs[i] = h.stop(5 * time.Second) })
+		}
+	}
+	wg.Wait()
+	errs = append(errs, herrs...)
+	// What no record names: a start that crashed, a backend that died.
+	errs = append(errs, removeCgroups(c.n.prefix()))
+	errs = append(errs, networkDown(context.WithoutCancel(ctx), c.n))
+	if err := os.RemoveAll(c.dir); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// removeCgroups removes every cgroup whose name starts with prefix,
+// killing what is in it.
+func removeCgroups(prefix string) error {
+	parents, err := cgroupParents()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, p := range parents {
+		entries, _ := os.ReadDir(p)
+		for _, e := range entries {
+			if e.IsDir() && strings.HasPrefix(e.Name(), prefix) {
+				errs = append(errs, cgroup{dirs: []string{filepath.Join(p, e.Name())}}.remove(5*time.Second))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// recover adopts the clusters in StateDir whose hosts, DNS server and
+// slaves all still run, and removes the others.
+func (b *Backend) recover() {
+	entries, _ := os.ReadDir(b.cfg.StateDir)
+	for _, e := range entries {
+		dir := filepath.Join(b.cfg.StateDir, e.Name())
+		data, err := os.ReadFile(stateFile(dir))
+		var s state
+		if err == nil {
+			err = json.Unmarshal(data, &s)
+		}
+		if !e.IsDir() {
+			continue
+		}
+		c := &cluster{name: e.Name(), n: newNaming(b.cfg.StateDir, e.Name()), dir: dir}
+		if err == nil && s.Name == e.Name() {
+			err = b.adopt(c, s)
+		}
+		if err == nil {
+			b.clusters[c.name] = c
+			b.cfg.Log.Info("netns cluster adopted", "cluster", c.name, "hosts", len(c.hosts))
+			continue
+		}
+		b.cfg.Log.Warn("removing a netns cluster left behind", "cluster", c.name, "why", err)
+		if terr := b.teardown(context.Background(), c, false); terr != nil {
+			b.cfg.Log.Error("removing a netns cluster left behind", "cluster", c.name, "err", terr)
+		}
+	}
+}
+
+// adopt takes over a running cluster: its holders and slaves must live,
+// in its cgroups; the relay (a socket of the dead backend) is made anew.
+func (b *Backend) adopt(c *cluster, s state) error {
+	parents, err := cgroupParents()
+	if err != nil {
+		return err
+	}
+	ctl := cgroup{}
+	for _, p := range parents {
+		ctl.dirs = append(ctl.dirs, filepath.Join(p, c.n.prefix()+"ctl"))
+	}
+	c.ctl = ctl
+	inCtl := ctl.pids()
+	for _, pid := range s.SlavePIDs {
+		if !slices.Contains(inCtl, pid) {
+			return fmt.Errorf("slave %d is gone", pid)
+		}
+		c.slaves = append(c.slaves, &slave{pid: pid})
+	}
+	if len(inCtl) <= len(s.SlavePIDs) {
+		return errors.New("the DNS server is gone")
+	}
+	for i, name := range s.Hosts {
+		h := &host{name: name, dir: filepath.Join(c.dir, name), pid: s.HolderPIDs[i]}
+		for _, p := range parents {
+			h.cg.dirs = append(h.cg.dirs, filepath.Join(p, c.n.prefix()+fmt.Sprintf("h%d", i)))
+		}
+		c.hosts = append(c.hosts, h)
+		if !slices.Contains(h.cg.pids(), h.pid) {
+			return fmt.Errorf("host %s is gone", name)
+		}
+	}
+	gw, err := netipParse(s.Addr)
+	if err != nil {
+		return err
+	}
+	c.fwd, err = forward(c.n, &plan{net: gw}, b.cfg.MasterHost, s.Ports, b.cfg.Log)
+	return err
+}

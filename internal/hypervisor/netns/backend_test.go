@@ -1,0 +1,156 @@
+package netns
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/xrdtest/xrdtest/internal/definition"
+	"github.com/xrdtest/xrdtest/internal/hypervisor"
+	"github.com/xrdtest/xrdtest/internal/hypervisor/backendtest"
+)
+
+// newTestBackend is a backend whose holders and slaves are this test
+// binary (see TestMain), in a state folder of the test's own.
+func newTestBackend(t *testing.T, dir string) *Backend {
+	t.Helper()
+	b, err := New(Config{StateDir: dir, Binary: os.Args[0], StopGrace: 5 * time.Second,
+		FunctionsPath: filepath.Join(dir, "functions.sh"), Log: slog.New(slog.NewTextHandler(t.Output(), nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestBackend runs the backend contract: every cluster on the same
+// subnet, as they may be here.
+func TestBackend(t *testing.T) {
+	needRoot(t)
+	before := snapshot(t)
+	b := newTestBackend(t, t.TempDir())
+	backendtest.Run(t, backendtest.Config{Backend: b, Spec: func(name string) hypervisor.ClusterSpec {
+		return hypervisor.ClusterSpec{
+			Cluster: &definition.Cluster{Name: name, Network: definition.Network{Name: "net", IP: "10.7.0.1", Netmask: "255.255.255.0"},
+				Hosts: []*definition.Host{{Name: "h1." + name + ".xrd.test", IP: "10.7.0.11"}, {Name: "h2." + name + ".xrd.test"}}},
+			Master: hypervisor.MasterEndpoint{Port: 1},
+		}
+	}})
+	checkNothingLeft(t, before)
+}
+
+// startFour starts fourHosts through b with master.xrd.test's ports
+// relayed to a listener of the test on loopback; it returns that port.
+func startFour(t *testing.T, b *Backend) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("the master\n"))
+			c.Close()
+		}
+	}()
+	port := l.Addr().(*net.TCPAddr).Port
+	b.cfg.ForwardPorts = []int{port}
+	spec := hypervisor.ClusterSpec{Cluster: fourHosts(), Master: hypervisor.MasterEndpoint{Port: 1}}
+	t.Cleanup(func() { b.StopCluster(context.Background(), spec.Cluster.Name) })
+	t0 := time.Now()
+	if err := b.StartCluster(context.Background(), spec); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("4 hosts started in %v", time.Since(t0))
+	return port
+}
+
+// TestBackendNames: in every host, every host's FQDN and short name,
+// every alias (all its addresses) and master.xrd.test resolve, and
+// master.xrd.test reaches the master's relayed port.
+func TestBackendNames(t *testing.T) {
+	needRoot(t)
+	before := snapshot(t)
+	b := newTestBackend(t, t.TempDir())
+	port := startFour(t, b)
+	c := b.clusters["four"]
+	want := map[string]string{
+		"man": "192.168.128.3", "man.xrd.test": "192.168.128.3", "client": "192.168.128.6",
+		"srv2.xrd.test": "192.168.128.5", "master.xrd.test": "192.168.128.1",
+		"pool.xrd.test": "192.168.128.4 192.168.128.5",
+	}
+	for _, h := range c.hosts {
+		for name, addrs := range want {
+			// ahostsv4 asks the DNS server for names /etc/hosts lacks.
+			out, err := run(t, h, c.dir, "sh", "-c", "getent ahostsv4 "+name+" | awk '$2==\"STREAM\"{print $1}' | sort | xargs")
+			if err != nil || out != addrs {
+				t.Errorf("%s: %s resolves to %q (%v), want %q", h.name, name, out, err, addrs)
+			}
+		}
+		got, err := run(t, h, c.dir, "bash", "-c", "exec 3<>/dev/tcp/master.xrd.test/"+strconv.Itoa(port)+"; head -1 <&3")
+		if err != nil || got != "the master" {
+			t.Errorf("%s: master.xrd.test:%d: %q, %v", h.name, port, got, err)
+		}
+	}
+	if err := b.StopCluster(context.Background(), "four"); err != nil {
+		t.Fatal(err)
+	}
+	checkNothingLeft(t, before)
+	if out, _ := exec.Command("pgrep", "-f", "dnsmasq.*"+c.dir).Output(); len(out) > 0 {
+		t.Errorf("dnsmasq left: %s", out)
+	}
+}
+
+// TestBackendRestart: a backend that died (its clusters' processes run
+// on) is replaced by a new one on the same state folder, which adopts a
+// whole cluster and removes one that lost a host.
+func TestBackendRestart(t *testing.T) {
+	needRoot(t)
+	before := snapshot(t)
+	for _, tt := range []struct {
+		name   string
+		break_ func(c *cluster)
+		adopt  bool
+	}{
+		{"whole", func(*cluster) {}, true},
+		{"host gone", func(c *cluster) { syscall.Kill(c.hosts[2].pid, syscall.SIGKILL); <-c.hosts[2].done }, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			old := newTestBackend(t, dir)
+			startFour(t, old)
+			c := old.clusters["four"]
+			c.fwd.close() // what the death of its process does
+			tt.break_(c)
+			b := newTestBackend(t, dir)
+			if b.Running("four") != tt.adopt {
+				t.Fatalf("running after the restart: %v, want %v", b.Running("four"), tt.adopt)
+			}
+			if tt.adopt {
+				if out, err := run(t, b.clusters["four"].hosts[0], dir, "hostname"); err != nil || out != "man" {
+					t.Errorf("adopted host: hostname %q, %v", out, err)
+				}
+			}
+			if err := b.StopCluster(context.Background(), "four"); err != nil {
+				t.Fatal(err)
+			}
+			for _, h := range c.hosts {
+				if syscall.Kill(h.pid, 0) == nil {
+					t.Errorf("holder of %s still runs", h.name)
+				}
+			}
+		})
+	}
+	checkNothingLeft(t, before)
+}

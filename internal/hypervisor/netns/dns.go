@@ -1,0 +1,193 @@
+package netns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// dnsmasqConf is the cluster's DNS server configuration: it answers on
+// the gateway address only, from the cluster's names alone (hostsFile:
+// an alias on N hosts is N lines, which dnsmasq returns together), and
+// never forwards a question anywhere.
+func dnsmasqConf(p *plan, hostsFile string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "listen-address=%s\nbind-interfaces\nexcept-interface=lo\n", p.net.Addr())
+	b.WriteString("no-resolv\nno-hosts\nno-poll\nlocal-ttl=60\ndomain-needed\nbogus-priv\n")
+	fmt.Fprintf(&b, "addn-hosts=%s\n", hostsFile)
+	fmt.Fprintf(&b, "local=/%s/\n", "xrd.test")
+	if d := p.domain(); d != "" && d != "xrd.test" {
+		fmt.Fprintf(&b, "local=/%s/\n", d)
+	}
+	b.WriteString("pid-file=\nuser=root\n")
+	return b.String()
+}
+
+// dnsHosts is dnsmasq's hosts file: one line per name and address.
+func dnsHosts(p *plan) string {
+	var b strings.Builder
+	for _, r := range p.records() {
+		for _, a := range r.addrs {
+			fmt.Fprintf(&b, "%s %s\n", a, r.name)
+		}
+	}
+	return b.String()
+}
+
+// startDNS starts dnsmasq in the cluster's namespace, in cgroup cg (so
+// that a stop, or a hypervisor started again, finds it without a PID
+// file), and waits until it answers.
+func startDNS(ctx context.Context, n naming, p *plan, dir string, cg cgroup) error {
+	if _, err := exec.LookPath("dnsmasq"); err != nil {
+		return fmt.Errorf("the cluster's DNS server needs dnsmasq (apt-get install dnsmasq-base): %w", err)
+	}
+	conf, hosts := filepath.Join(dir, "dnsmasq.conf"), filepath.Join(dir, "dns-hosts")
+	if err := os.WriteFile(hosts, []byte(dnsHosts(p)), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(conf, []byte(dnsmasqConf(p, hosts)), 0o644); err != nil {
+		return err
+	}
+	logf, err := os.OpenFile(filepath.Join(dir, "dnsmasq.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	cmd := exec.Command("dnsmasq", "--keep-in-foreground", "--conf-file="+conf, "--log-facility=-")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// Its own session, no parent-death signal: it outlives a crashed
+	// hypervisor with the cluster.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := inNetns(n.clusterNS(), cmd.Start); err != nil {
+		return fmt.Errorf("start dnsmasq: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	if err := cg.add(cmd.Process.Pid); err != nil {
+		cmd.Process.Kill()
+		return err
+	}
+	// It answers once its socket is bound: ask for master.xrd.test.
+	for {
+		addrs, err := lookup(ctx, n.clusterNS(), p.net.Addr().String(), MasterName)
+		if err == nil && len(addrs) == 0 {
+			err = errors.New("no address")
+		}
+		if err == nil {
+			return nil
+		}
+		select {
+		case werr := <-exited:
+			data, _ := os.ReadFile(logf.Name())
+			return fmt.Errorf("dnsmasq ended: %v: %s", werr, strings.TrimSpace(string(data)))
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// lookup asks the DNS server at server (port 53) in network namespace ns
+// for name's IPv4 addresses.
+func lookup(ctx context.Context, ns, server, name string) ([]string, error) {
+	// The resolver dials from goroutines of its own: the socket is made
+	// in ns and handed over.
+	r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (c net.Conn, err error) {
+		err = inNetns(ns, func() (err error) {
+			c, err = net.Dial("udp", net.JoinHostPort(server, "53"))
+			return err
+		})
+		return c, err
+	}}
+	ctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel()
+	ips, err := r.LookupIP(ctx, "ip4", name)
+	var out []string
+	for _, ip := range ips {
+		out = append(out, ip.String())
+	}
+	return out, err
+}
+
+// forwarder makes master.xrd.test's ports answer inside a cluster: it
+// listens on the gateway address in the cluster's namespace (a socket
+// made there, held by the hypervisor: no process in the namespace, no
+// route or rule anywhere) and relays every connection to the master as
+// this machine reaches it.
+type forwarder struct {
+	listeners []net.Listener
+	wg        sync.WaitGroup
+}
+
+// forward listens on the gateway at each port and relays to masterHost
+// at the same port.
+func forward(n naming, p *plan, masterHost string, ports []int, log *slog.Logger) (*forwarder, error) {
+	f := &forwarder{}
+	for _, port := range ports {
+		var l net.Listener
+		err := inNetns(n.clusterNS(), func() (err error) {
+			l, err = net.Listen("tcp", net.JoinHostPort(p.net.Addr().String(), strconv.Itoa(port)))
+			return err
+		})
+		if err != nil {
+			f.close()
+			return nil, fmt.Errorf("forward master.xrd.test:%d: %w", port, err)
+		}
+		f.listeners = append(f.listeners, l)
+		target := net.JoinHostPort(masterHost, strconv.Itoa(port))
+		f.wg.Go(func() { relay(l, target, log) })
+	}
+	return f, nil
+}
+
+func relay(l net.Listener, target string, log *slog.Logger) {
+	for {
+		in, err := l.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer in.Close()
+			out, err := net.DialTimeout("tcp", target, 5*time.Second)
+			if err != nil {
+				log.Warn("master.xrd.test: cannot reach the master", "target", target, "err", err)
+				return
+			}
+			defer out.Close()
+			done := make(chan struct{}, 2)
+			cp := func(dst, src net.Conn) {
+				io.Copy(dst, src)
+				if tc, ok := dst.(*net.TCPConn); ok {
+					tc.CloseWrite()
+				}
+				done <- struct{}{}
+			}
+			go cp(out, in)
+			go cp(in, out)
+			<-done
+			<-done
+		}()
+	}
+}
+
+// close stops listening; connections in progress run to their end.
+func (f *forwarder) close() {
+	if f == nil {
+		return
+	}
+	for _, l := range f.listeners {
+		l.Close()
+	}
+	f.wg.Wait()
+}
