@@ -12,8 +12,11 @@ fi
 # Debian packages used by the tests. Nothing is installed when all are present.
 # postgresql: the store tests start throwaway servers from its binaries
 # (internal/store/pgtest), never the system's cluster; chromium: the browser
-# tests of the web pages.
-packages=(git ca-certificates bash procps protobuf-compiler postgresql chromium)
+# tests of the web pages; iproute2, util-linux (nsenter, mount, findmnt),
+# e2fsprogs (mkfs.ext4), dnsmasq-base and busybox: the netns backend and its
+# tests (busybox httpd serves the example suite's file between hosts).
+packages=(git ca-certificates bash procps protobuf-compiler postgresql chromium
+    iproute2 util-linux e2fsprogs dnsmasq-base busybox-static)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -19,7 +19,7 @@ import (
 func runHypervisor(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("hypervisor", "", stdout, stderr)
 	df := addDaemonFlags(fs.FlagSet, "hypervisor", config.DefaultHypervisorFile, "key, certificate and cluster records")
-	backend := fs.String("backend", "", "libvirt or local ([hypervisor] backend)")
+	backend := fs.String("backend", "", "libvirt, local or netns ([hypervisor] backend)")
 	fs.usage = "usage: xrdtest hypervisor [-c FILE] [--master HOST:PORT] [options]\n       xrdtest hypervisor purge [-c FILE]\n       xrdtest hypervisor install-image [-c FILE] --image DIR [--name VOLUME]\n\nRuns the hypervisor daemon: connects to the master and starts and stops the\nsuites' clusters on command. The first start enrolls with the connection\ntoken ([test_master] connection_passwd, or XRDTEST_TOKEN) and the master's CA\nfingerprint. purge removes the cached volumes xrdtest created (boot image\ncopies and data disks kept across runs); install-image puts an image made by\n`xrdtest image build` into the storage pool as a boot image."
 	if code, ok := fs.parse(args); !ok {
 		return code

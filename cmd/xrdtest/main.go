@@ -80,15 +80,6 @@ func commands() []command {
 }
 
 func main() {
-	// Hidden: the netns backend's host holder, started by the backend
-	// itself, never by a user.
-	if len(os.Args) > 1 && os.Args[1] == netns.HolderCommand {
-		if err := netns.RunHolder(os.Stdin, os.Stdout); err != nil {
-			fmt.Fprintln(os.Stderr, "xrdtest "+netns.HolderCommand+":", err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
@@ -98,6 +89,15 @@ func main() {
 // run runs the command args name: `xrdtest help [COMMAND...]` and
 // `xrdtest COMMAND help` are COMMAND's --help.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	// Hidden: the netns backend's host holder, started by the backend
+	// itself, never by a user.
+	if len(args) > 0 && args[0] == netns.HolderCommand {
+		if err := netns.RunHolder(os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(stderr, "xrdtest "+netns.HolderCommand+":", err)
+			return 1
+		}
+		return 0
+	}
 	top := command{name: "", subs: commands()}
 	if len(args) > 0 && args[0] == "help" {
 		return dispatch(ctx, top, "xrdtest", append(args[1:], "--help"), stdout, stderr)

@@ -15,6 +15,7 @@ import (
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/hypervisor/backends"
 	"github.com/xrdtest/xrdtest/internal/hypervisor/libvirt"
+	"github.com/xrdtest/xrdtest/internal/hypervisor/netns"
 	"github.com/xrdtest/xrdtest/internal/image"
 	"github.com/xrdtest/xrdtest/internal/master"
 	"github.com/xrdtest/xrdtest/internal/session"
@@ -29,13 +30,13 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 	keep := fs.Bool("keep", false, "leave the master (and its API) running after the sessions")
 	stateDir := fs.String("state-dir", "", "keep the master's state here (default: a new temporary folder)")
 	slaveWait := fs.Duration("slave-wait", 0, "how long a session waits for its slaves (default 60s, 5m with libvirt)")
-	backendName := fs.String("backend", "local", "where the hosts run: local (slave processes) or libvirt (VMs)")
+	backendName := fs.String("backend", "", "where the hosts run: netns (namespaces of their own: the default where this machine allows it), local (slave processes: the default otherwise) or libvirt (VMs)")
 	libvirtURI := fs.String("libvirt-uri", "qemu:///system", "libvirt `URI` (qemu:///system or qemu+unix:///system?socket=PATH)")
 	pool := fs.String("pool", "default", "libvirt storage `pool` holding the boot images")
 	imageDir := fs.String("image", "", "an image `DIR` made by `xrdtest image build` (default: build one)")
 	stageTimeout := fs.Duration("stage-timeout", 10*time.Minute, "stage timeout when the suite sets none")
 	logLevel := fs.String("log-level", "WARNING", "log level of the master (logs go to stderr)")
-	fs.usage = "usage: xrdtest quickstart [--defs DIR] [--suite NAME] [--json] [--keep]\n                          [--backend local|libvirt]\n\nStarts a master and a hypervisor backend (local: one slave process per host;\nlibvirt: one VM per host, booting the slave image, built when --image is not\ngiven), runs the suites once and prints what happened on every stage and\nslave. Exits non-zero when a session did not pass."
+	fs.usage = "usage: xrdtest quickstart [--defs DIR] [--suite NAME] [--json] [--keep]\n                          [--backend netns|local|libvirt]\n\nStarts a master and a hypervisor backend (netns: each host in network, mount,\nPID and UTS namespaces of its own, as root; local: one slave process per host;\nlibvirt: one VM per host, booting the slave image, built when --image is not\ngiven), runs the suites once and prints what happened on every stage and\nslave. Exits non-zero when a session did not pass."
 	if code, ok := fs.parse(args); !ok {
 		return code
 	}
@@ -78,6 +79,17 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 	// The machines' slaves enroll with one-time tokens the master issues
 	// per host and pin the CA the spec names; the master needs no
 	// connection token.
+	if *backendName == "" {
+		// The closest to VMs this machine allows, said on stderr (stdout
+		// may be the JSON document).
+		if err := netns.Check(); err != nil {
+			*backendName = backends.Local
+			fmt.Fprintf(stderr, "xrdtest quickstart: using the local backend: %v\n", err)
+		} else {
+			*backendName = backends.Netns
+			fmt.Fprintln(stderr, "xrdtest quickstart: using the netns backend (each host in namespaces of its own; --backend local for plain processes)")
+		}
+	}
 	be, err := backends.Open(ctx, *backendName, backends.Settings{StateDir: dir, LibvirtURI: *libvirtURI, Pool: *pool, Log: log})
 	if err != nil {
 		return fail("%v", err)
@@ -121,6 +133,10 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return fail("%v", err)
 	}
 	m.Manager.Settings.WebPort = portOf(m.WebAddr().String())
+	if be.Netns != nil {
+		// Scripts download from master.xrd.test's web port.
+		be.Netns.SetForwardPorts(m.Manager.Settings.WebPort)
+	}
 	serveCtx, stop := context.WithCancel(ctx)
 	served := make(chan error, 1)
 	go func() { served <- m.Serve(serveCtx) }()
@@ -162,7 +178,9 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 	} else {
 		fmt.Fprintf(stdout, "State, outputs and logs: %s\n", dir)
 		fmt.Fprintf(stdout, "  outputs:   %s\n", filepath.Join(dir, "master", "history", "outputs"))
-		fmt.Fprintf(stdout, "  slave logs: %s\n", filepath.Join(dir, "machines", "<cluster>", "<host>", "slave.log"))
+		if be.Name == backends.Local {
+			fmt.Fprintf(stdout, "  slave logs: %s\n", filepath.Join(dir, "machines", "<cluster>", "<host>", "slave.log"))
+		}
 		if !*keep {
 			fmt.Fprintln(stdout, "With --keep the master stays up: browse it with xrdtest status, xrdtest logs SESSION, xrdtest run SUITE.")
 		}

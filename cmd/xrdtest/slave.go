@@ -23,6 +23,7 @@ func runSlave(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	hostname := fs.String("hostname", "", "set the host name first (in a UTS namespace of its own)")
 	shell := fs.String("shell", "", "run the stage scripts with this shell instead of bash (netns backend: bash inside the host)")
 	syncDir := fs.String("sync-dir", "", "put the stages' sync sockets in this folder instead of abstract sockets")
+	filesRoot := fs.String("files-root", "", "read the collected log files below this folder (/proc/PID/root: as process PID sees them)")
 	fs.usage = "usage: xrdtest slave [-c FILE] [--master HOST:PORT] [--name NAME] [options]\n\nRuns the slave daemon: connects to the master and runs the stage scripts it\nsends. The first start enrolls with the connection token ([test_master]\nconnection_passwd, or XRDTEST_TOKEN) and the master's CA fingerprint; later\nstarts use the stored certificate."
 	if code, ok := fs.parse(args); !ok {
 		return code
@@ -59,7 +60,7 @@ func runSlave(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		StateDir: cfg.Slave.StateDir, WorkDir: cfg.Slave.WorkDir, FunctionsPath: cfg.Slave.FunctionsPath,
 		Token: cfg.TestMaster.ConnectionPasswd.Reveal(), Version: version, Log: log,
 		WorkRetention: slave.WorkRetention{MaxAge: cfg.Retention.MaxAge, MaxDirs: cfg.Retention.MaxSessions},
-		Shell:         *shell, SyncDir: *syncDir,
+		Shell:         *shell, SyncDir: *syncDir, FilesRoot: *filesRoot,
 	}
 	if ac.Pin, ac.HavePin, err = masterPin(cfg.TestMaster); err != nil {
 		return fail(2, "%v", err)

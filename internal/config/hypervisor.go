@@ -64,8 +64,9 @@ type HypervisorSection struct {
 	// StateDir: state_dir (default /var/lib/xrdtest/hypervisor): enrolled
 	// key and certificate, VM records.
 	StateDir string
-	// Backend: backend (new), "libvirt" (default: VMs) or "local" (the
-	// hosts run as local slave processes: tests, demos).
+	// Backend: backend (new), "libvirt" (default: VMs), "local" (the
+	// hosts run as local slave processes: tests, demos) or "netns" (each
+	// host in namespaces of its own on this machine; root).
 	Backend string
 }
 
@@ -176,7 +177,7 @@ func (h *Hypervisor) table() *table {
 				show: func() string { return h.VirtualMachines.StoragePool }},
 			strField("hypervisor", "name", &h.Hypervisor.Name),
 			pathField("hypervisor", "state_dir", &h.Hypervisor.StateDir),
-			choiceField("hypervisor", "backend", &h.Hypervisor.Backend, "libvirt", "local"),
+			choiceField("hypervisor", "backend", &h.Hypervisor.Backend, "libvirt", "local", "netns"),
 			strField("libvirt", "uri", &h.Libvirt.URI),
 			switchField("libvirt", "force_tcg", &h.Libvirt.ForceTCG),
 		},

@@ -45,6 +45,10 @@ type Config struct {
 	// SyncDir holds the stages' sync sockets as files ("" = abstract
 	// sockets): scripts in another network namespace reach them.
 	SyncDir string
+	// FilesRoot is prepended to the paths of collected log files ("" =
+	// none): /proc/<pid>/root reads them as a process of the host sees
+	// them (its private /tmp, /var/log).
+	FilesRoot string
 }
 
 // Agent is a running slave.
@@ -434,7 +438,7 @@ func (a *Agent) collectLogs(ctx context.Context, req *protocol.CollectLogs) {
 }
 
 func (a *Agent) sendFile(path string, maxBytes int64, chunk func(*protocol.LogChunk)) error {
-	f, err := os.Open(path)
+	f, err := os.Open(a.cfg.FilesRoot + path)
 	if err != nil {
 		return err
 	}

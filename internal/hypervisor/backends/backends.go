@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,16 +16,18 @@ import (
 	"github.com/xrdtest/xrdtest/internal/hypervisor"
 	"github.com/xrdtest/xrdtest/internal/hypervisor/libvirt"
 	"github.com/xrdtest/xrdtest/internal/hypervisor/local"
+	"github.com/xrdtest/xrdtest/internal/hypervisor/netns"
 )
 
 // The backends' names.
 const (
 	Local   = "local"   // slaves as processes on this machine
 	Libvirt = "libvirt" // VMs
+	Netns   = "netns"   // hosts in namespaces of their own on this machine
 )
 
 // Names lists the backends Open knows.
-var Names = []string{Local, Libvirt}
+var Names = []string{Local, Libvirt, Netns}
 
 // ErrUnknown is returned by Open for a name not in Names.
 var ErrUnknown = errors.New("unknown backend")
@@ -32,13 +35,15 @@ var ErrUnknown = errors.New("unknown backend")
 // Settings is what Open needs; each backend takes its part.
 type Settings struct {
 	// StateDir holds the backends' files: machines/ (local: the slaves'
-	// folders and logs) and libvirt/ (libvirt: state file, console logs).
+	// folders and logs), libvirt/ (libvirt: state file, console logs) and
+	// netns/ (netns: the clusters' folders).
 	StateDir string
-	// MasterAddr (local) is where the slaves reach the master; "" means
-	// this machine at the port each cluster's spec names.
+	// MasterAddr (local, netns) is where the slaves reach the master; ""
+	// means this machine at the port each cluster's spec names. netns
+	// takes its host only: the port is always the spec's.
 	MasterAddr string
-	// Binary (local) is the xrdtest executable the slaves run; "" means
-	// this one.
+	// Binary (local, netns) is the xrdtest executable the slaves run; ""
+	// means this one.
 	Binary string
 	// LibvirtURI, Pool and ForceTCG (libvirt): see libvirt.Config.
 	LibvirtURI string
@@ -55,6 +60,9 @@ type Backend struct {
 	// Libvirt is the libvirt backend when Name is Libvirt, for its own
 	// operations (boot images, cached volumes); nil otherwise.
 	Libvirt *libvirt.Backend
+	// Netns is the netns backend when Name is Netns (for the master's web
+	// port, known once it listens); nil otherwise.
+	Netns *netns.Backend
 }
 
 // Close releases what Open took (libvirt: the connection and the state
@@ -67,8 +75,8 @@ func (b *Backend) Close() error {
 }
 
 // Open returns the backend called name. Errors name the backend: an
-// unknown name (ErrUnknown, listing Names), or "libvirt: " and why
-// libvirtd cannot be used.
+// unknown name (ErrUnknown, listing Names), "libvirt: " and why libvirtd
+// cannot be used, or "netns backend: " and what the machine lacks.
 func Open(ctx context.Context, name string, s Settings) (*Backend, error) {
 	if s.Log == nil {
 		s.Log = slog.New(slog.DiscardHandler)
@@ -84,6 +92,25 @@ func Open(ctx context.Context, name string, s Settings) (*Backend, error) {
 		}
 		return &Backend{Name: name, Backend: &local.Backend{Binary: bin, Dir: filepath.Join(s.StateDir, "machines"),
 			MasterAddr: s.MasterAddr, Log: s.Log}}, nil
+	case Netns:
+		bin := s.Binary
+		if bin == "" {
+			var err error
+			if bin, err = os.Executable(); err != nil {
+				return nil, fmt.Errorf("netns: cannot find the xrdtest binary: %w", err)
+			}
+		}
+		host := ""
+		if s.MasterAddr != "" {
+			if h, _, err := net.SplitHostPort(s.MasterAddr); err == nil {
+				host = h
+			}
+		}
+		nb, err := netns.New(netns.Config{StateDir: filepath.Join(s.StateDir, "netns"), Binary: bin, MasterHost: host, Log: s.Log})
+		if err != nil {
+			return nil, err
+		}
+		return &Backend{Name: name, Backend: nb, Netns: nb}, nil
 	case Libvirt:
 		lb, err := libvirt.New(ctx, libvirt.Config{URI: s.LibvirtURI, Pool: s.Pool, ForceTCG: s.ForceTCG,
 			StateDir: filepath.Join(s.StateDir, "libvirt")}, s.Log)

@@ -7,7 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/xrdtest/xrdtest/internal/hypervisor"
 	"github.com/xrdtest/xrdtest/internal/hypervisor/local"
+	"github.com/xrdtest/xrdtest/internal/hypervisor/netns"
 )
 
 func TestOpen(t *testing.T) {
@@ -19,8 +21,8 @@ func TestOpen(t *testing.T) {
 	}{
 		{"local", Settings{StateDir: dir, MasterAddr: "m:20000"}, ""},
 		{"libvirt", Settings{StateDir: dir, LibvirtURI: "qemu+tcp://elsewhere/system", Pool: "p"}, "libvirt: "},
-		{"", Settings{}, `unknown backend "" (known: local, libvirt)`},
-		{"Local", Settings{}, `unknown backend "Local" (known: local, libvirt)`},
+		{"", Settings{}, `unknown backend "" (known: local, libvirt, netns)`},
+		{"Local", Settings{}, `unknown backend "Local" (known: local, libvirt, netns)`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			b, err := Open(context.Background(), tt.name, tt.s)
@@ -45,5 +47,25 @@ func TestOpen(t *testing.T) {
 				t.Errorf("local backend %+v", l)
 			}
 		})
+	}
+}
+
+// TestOpenNetns: the netns backend opens where the machine has what it
+// needs, and otherwise says what is missing.
+func TestOpenNetns(t *testing.T) {
+	dir := t.TempDir()
+	b, err := Open(context.Background(), Netns, Settings{StateDir: dir, MasterAddr: "127.0.0.1:20000"})
+	if cerr := netns.Check(); cerr != nil {
+		if err == nil || !strings.HasPrefix(err.Error(), "netns backend: this machine lacks ") {
+			t.Fatalf("Open without %v: %v", cerr, err)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if b.Name != Netns || b.Netns == nil || b.Libvirt != nil || b.Backend != hypervisor.Backend(b.Netns) {
+		t.Errorf("opened %+v", b)
 	}
 }

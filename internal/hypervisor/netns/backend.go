@@ -217,9 +217,6 @@ func (b *Backend) build(ctx context.Context, c *cluster, p *plan, spec hyperviso
 	if err := os.MkdirAll(netDir, 0o755); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Join(c.dir, "shared"), 0o755); err != nil {
-		return err
-	}
 	if err := networkUp(ctx, c.n, p); err != nil {
 		return err
 	}
@@ -322,9 +319,9 @@ func (b *Backend) startSlave(c *cluster, h *host, spec hypervisor.ClusterSpec) (
 	cmd := exec.Command(b.cfg.Binary, "slave", "-c", "none", "--master", master, "--name", h.name,
 		"--state-dir", filepath.Join(sd, "state"), "--work-dir", filepath.Join(sd, "work"),
 		"--functions-path", functions, "--ca-fingerprint", fp.String(),
-		"--shell", shell, "--sync-dir", sd)
-	cmd.Env = append(os.Environ(), "XRDTEST_TOKEN="+token, "XRDTEST_SHARED="+filepath.Join(c.dir, "shared"),
-		"XRDTEST_FUNCTIONS="+functions)
+		"--shell", shell, "--sync-dir", sd, "--files-root", fmt.Sprintf("/proc/%d/root", h.pid))
+	// No XRDTEST_SHARED: like VMs, hosts share nothing but their network.
+	cmd.Env = append(os.Environ(), "XRDTEST_TOKEN="+token, "XRDTEST_FUNCTIONS="+functions)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// Its own session and no parent-death signal: like the hosts, the
 	// slaves outlive a crashed hypervisor, which adopts them again.
@@ -339,6 +336,14 @@ func (b *Backend) startSlave(c *cluster, h *host, spec hypervisor.ClusterSpec) (
 		return nil, err
 	}
 	return s, nil
+}
+
+// SetForwardPorts sets Config.ForwardPorts for the clusters started from
+// now on: for a master whose web port is known only once it listens.
+func (b *Backend) SetForwardPorts(ports ...int) {
+	b.ops.Lock()
+	defer b.ops.Unlock()
+	b.cfg.ForwardPorts = slices.Clone(ports)
 }
 
 // Clusters lists the clusters running here.
