@@ -21,7 +21,7 @@ import (
 // binary (see TestMain), in a state folder of the test's own.
 func newTestBackend(t *testing.T, dir string) *Backend {
 	t.Helper()
-	b, err := New(Config{StateDir: dir, Binary: os.Args[0], StopGrace: 5 * time.Second,
+	b, err := New(Config{StateDir: dir, Binary: testBinary(), StopGrace: 5 * time.Second,
 		FunctionsPath: filepath.Join(dir, "functions.sh"), Log: slog.New(slog.NewTextHandler(t.Output(), nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -154,3 +154,6 @@ func TestBackendRestart(t *testing.T) {
 	}
 	checkNothingLeft(t, before)
 }
+
+// testBinary is this test binary, which plays holders and slaves.
+func testBinary() string { return os.Args[0] }

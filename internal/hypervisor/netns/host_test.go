@@ -59,6 +59,13 @@ func runningHosts(t *testing.T, c *definition.Cluster, work string) (naming, []*
 // run runs argv in host h from folder dir and returns its output.
 func run(t *testing.T, h *host, dir string, argv ...string) (string, error) {
 	t.Helper()
+	return runFrom(h, dir, argv...)
+}
+
+// runIn runs argv in host h from its own folder.
+func runIn(h *host, argv ...string) (string, error) { return runFrom(h, h.dir, argv...) }
+
+func runFrom(h *host, dir string, argv ...string) (string, error) {
 	cmd := exec.Command(hostLayout(h.dir).enter(), argv...)
 	cmd.Dir = dir
 	var out bytes.Buffer

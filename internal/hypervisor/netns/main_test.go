@@ -23,7 +23,15 @@ func TestMain(m *testing.M) {
 				os.Exit(1)
 			}
 			os.Exit(0)
-		case "slave": // a stand-in slave: runs until stopped
+		case "slave": // a stand-in slave: says its name to --master, runs until stopped
+			for i, a := range os.Args {
+				if a == "--master" && i+2 < len(os.Args) {
+					if c, err := net.Dial("tcp", os.Args[i+1]); err == nil {
+						fmt.Fprintln(c, os.Args[i+3])
+						defer c.Close()
+					}
+				}
+			}
 			sig := make(chan os.Signal, 1)
 			signal.Notify(sig, syscall.SIGTERM)
 			<-sig
