@@ -229,6 +229,10 @@ func (b *Backend) build(ctx context.Context, c *cluster, p *plan, spec hyperviso
 	}
 	// Hosts side by side, a few at a time: each start is mostly waiting
 	// for its holder.
+	// The hosts see the slave's folders and the xrdtest binary (which the
+	// stages call for `xrdtest sync`) even where a private folder covers
+	// them (a state folder or a build under /tmp).
+	keep := []string{c.dir, filepath.Dir(b.cfg.Binary)}
 	c.hosts = make([]*host, len(p.hosts))
 	errs := make([]error, len(p.hosts))
 	var wg sync.WaitGroup
@@ -239,7 +243,7 @@ func (b *Backend) build(ctx context.Context, c *cluster, p *plan, spec hyperviso
 			limit <- struct{}{}
 			defer func() { <-limit }()
 			c.hosts[i], errs[i] = startHost(ctx, c.n, p, i, filepath.Join(c.dir, hp.name),
-				append([]string{b.cfg.Binary}, HolderCommand), b.cfg.PrivateDirs, []string{c.dir})
+				append([]string{b.cfg.Binary}, HolderCommand), b.cfg.PrivateDirs, keep)
 		})
 	}
 	wg.Wait()

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/xrdtest/xrdtest/internal/hypervisor/netns"
+	"github.com/xrdtest/xrdtest/internal/testutil"
+)
+
+// netnsCluster: four hosts, two of them behind one alias, a data disk on
+// ds1, 128 MiB each.
+const netnsCluster = `
+def getCluster():
+    c = Cluster('cluster_ns')
+    c.defaultHost.bootImage = 'none.img'
+    c.defaultHost.arch = 'x86_64'
+    c.defaultHost.ramSize = '131072'
+    c.network.ip = '192.168.128.1'
+    c.network.netmask = '255.255.255.0'
+    c.network.DHCPRange = ('192.168.128.100', '192.168.128.200')
+    ds1 = Host('ds1.xrd.test', '192.168.128.11', aliases=['pool.xrd.test'])
+    ds1.disks = [Disk('data', '64M', device='vdb', mountPoint='/data')]
+    c.addHosts([Host('redir.xrd.test', '192.168.128.10'), ds1,
+                Host('ds2.xrd.test', '192.168.128.12', aliases=['pool.xrd.test']), Host('client.xrd.test', '192.168.128.13')])
+    return c
+`
+
+const netnsSuite = `
+def getTestSuite():
+    ts = TestSuite('isolation')
+    ts.clusters = ['cluster_ns']
+    ts.machines = ['redir', 'ds1', 'ds2', 'client']
+    ts.tests = ['names', 'kill', 'cut']
+    ts.initialize = 'file://suite_init.sh'
+    ts.stage_timeout = 60
+    ts.schedule = dict(hour='3')
+    return ts
+`
+
+// netnsScripts: every host serves its short name on port 8000 from a
+// daemon started in the background (double-forked) by the suite's init;
+// the cases check names, disks, memory, pkill and a cut network.
+var netnsScripts = map[string]string{
+	"suite_init.sh": `set -e
+mkdir -p /tmp/www; hostname > /tmp/www/index.html
+setsid busybox httpd -f -p 8000 -h /tmp/www </dev/null >/dev/null 2>&1 &
+sleep 0.2`,
+	"tc/names/run.sh": `set -e
+name=@slavename@
+[ "$(hostname)" = "${name%%.*}" ] || { echo "hostname $(hostname)"; exit 1; }
+[ "$(hostname -f)" = "$name" ] || { echo "hostname -f $(hostname -f)"; exit 1; }
+for h in redir ds1.xrd.test ds2 client.xrd.test; do
+  got=$(busybox wget -q -O - http://$h:8000/); [ "$got" = "${h%%.xrd.test}" ] || { echo "$h:8000 says $got"; exit 1; }
+done
+pool=$(getent ahostsv4 pool.xrd.test | awk '$2=="STREAM"{print $1}' | sort | xargs)
+[ "$pool" = "192.168.128.11 192.168.128.12" ] || { echo "pool.xrd.test: $pool"; exit 1; }
+getent hosts master.xrd.test >/dev/null
+if [ "$(hostname)" = ds1 ]; then [ "$(findmnt -n -o FSTYPE /data)" = ext4 ]; else ! mountpoint -q /data; fi
+# 300 MiB in a 128 MiB host: tail is killed
+if head -c 300m /dev/zero | tail -c 300m >/dev/null; then echo "allocated past ramSize"; exit 1; fi
+echo "names ok on $(hostname)"`,
+	"tc/kill/init.sh": `[ "$(hostname)" != redir ] || pkill -f "busybox httpd"`,
+	"tc/kill/run.sh":  `if [ "$(hostname)" = redir ]; then ! pgrep -f "busybox httpd"; else pgrep -f "busybox httpd" >/dev/null; fi`,
+	"tc/cut/init.sh":  `[ "$(hostname)" != ds2 ] || ip link set eth0 down`,
+	"tc/cut/run.sh": `set -e
+xrdtest sync barrier after-cut
+if [ "$(hostname)" = client ]; then ! busybox wget -q -T 2 -O - http://ds2:8000/ && busybox wget -q -O - http://ds1:8000/; fi
+echo "cut ok on $(hostname)"`,
+}
+
+// TestQuickstartNetns runs a suite on the netns backend with real slaves:
+// names, shared ports, pkill, disks, ramSize and a cut data network that
+// leaves the slave and barriers working; afterwards nothing is left.
+func TestQuickstartNetns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	if err := netns.Check(); err != nil {
+		if os.Geteuid() != 0 {
+			t.Skip(err)
+		}
+		t.Fatal(err)
+	}
+	defs := t.TempDir()
+	files := map[string]string{"clusters/cluster_ns.py": netnsCluster, "test-suites/isolation/test_suite.py": netnsSuite}
+	for p, s := range netnsScripts {
+		files["test-suites/isolation/"+p] = "#!/bin/bash\n" + s + "\n"
+	}
+	testutil.WriteFiles(t, defs, files)
+	before := leftovers(t)
+	t.Setenv("XRDTEST_TEST_MAIN", "1")
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"quickstart", "--defs", defs, "--json", "--backend", "netns", "--state-dir", t.TempDir()}, &stdout, &stderr)
+	var doc struct {
+		Sessions []struct {
+			State  string `json:"state"`
+			Stages []struct {
+				Name    string `json:"name"`
+				Results []struct {
+					Slave, Status, Output string
+				} `json:"results"`
+			} `json:"stages"`
+		} `json:"sessions"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &doc); err != nil || len(doc.Sessions) != 1 {
+		t.Fatalf("exit %d, %v\nstdout:\n%s\nstderr:\n%s", code, err, stdout.String(), stderr.String())
+	}
+	if code != 0 || doc.Sessions[0].State != "passed" {
+		for _, st := range doc.Sessions[0].Stages {
+			for _, r := range st.Results {
+				t.Logf("%s %s %s: %s", st.Name, r.Slave, r.Status, r.Output)
+			}
+		}
+		t.Fatalf("exit %d, session %s\nstderr:\n%s", code, doc.Sessions[0].State, stderr.String())
+	}
+	if after := leftovers(t); after != before {
+		t.Errorf("left after the quickstart: %s\nbefore: %s", after, before)
+	}
+}
+
+// leftovers describes what a netns cluster makes: its namespaces, loop
+// devices, mounts, and httpd daemons.
+func leftovers(t *testing.T) string {
+	t.Helper()
+	var ns []string
+	entries, _ := os.ReadDir("/run/netns")
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "xrdn-") {
+			ns = append(ns, e.Name())
+		}
+	}
+	loops, _ := filepath.Glob("/sys/block/loop*/loop/backing_file")
+	mounts, _ := os.ReadFile("/proc/self/mountinfo")
+	httpd, _ := exec.Command("pgrep", "-f", "busybox httpd -f -p 8000").Output()
+	return strings.Join([]string{"namespaces " + strings.Join(ns, ","), "loop devices " + strconv.Itoa(len(loops)),
+		"mounts " + strconv.Itoa(bytes.Count(mounts, []byte("\n"))), "httpd " + strings.TrimSpace(string(httpd))}, "; ")
+}
