@@ -1,6 +1,7 @@
 package netns
 
 import (
+	"bufio"
 	"context"
 	"log/slog"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/hypervisor"
 	"github.com/xrdtest/xrdtest/internal/hypervisor/backendtest"
+	"github.com/xrdtest/xrdtest/internal/proctree"
 )
 
 // newTestBackend is a backend whose holders and slaves are this test
@@ -146,7 +148,7 @@ func TestBackendRestart(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, h := range c.hosts {
-				if syscall.Kill(h.pid, 0) == nil {
+				if alive(h.pid) {
 					t.Errorf("holder of %s still runs", h.name)
 				}
 			}
@@ -157,3 +159,63 @@ func TestBackendRestart(t *testing.T) {
 
 // testBinary is this test binary, which plays holders and slaves.
 func testBinary() string { return os.Args[0] }
+
+// TestBackendKilled: a hypervisor process killed with -9 leaves its
+// cluster running; a backend started again on its state folder adopts it
+// and its stop leaves nothing.
+func TestBackendKilled(t *testing.T) {
+	needRoot(t)
+	before := snapshot(t)
+	dir := t.TempDir()
+	hv := exec.Command(testBinary(), "__test-hypervisor", dir)
+	out, err := hv.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, _ := bufio.NewReader(out).ReadString('\n')
+	if line != "started\n" {
+		hv.Process.Kill()
+		hv.Wait()
+		t.Fatalf("the hypervisor said %q", line)
+	}
+	hv.Process.Signal(syscall.SIGKILL)
+	hv.Wait()
+
+	b := newTestBackend(t, dir)
+	if !b.Running("four") {
+		t.Fatal("the cluster of the killed hypervisor is not adopted")
+	}
+	c := b.clusters["four"]
+	if out, err := runIn(c.hosts[3], "hostname", "-f"); err != nil || out != "client.xrd.test" {
+		t.Errorf("adopted host: hostname -f %q, %v", out, err)
+	}
+	if err := b.StopCluster(context.Background(), "four"); err != nil {
+		t.Fatal(err)
+	}
+	// Orphans of the killed process: the machine's init reaps them, in
+	// its own time; a zombie has ended.
+	for _, h := range c.hosts {
+		if alive(h.pid) {
+			t.Errorf("holder of %s still runs", h.name)
+		}
+	}
+	for _, s := range c.slaves {
+		if alive(s.pid) {
+			t.Errorf("slave %d still runs", s.pid)
+		}
+	}
+	if left := filepath.Join(dir, "four"); exists(left) {
+		t.Errorf("%s left", left)
+	}
+	checkNothingLeft(t, before)
+}
+
+func alive(pid int) bool {
+	st, err := proctree.ReadStat(pid)
+	return err == nil && st.State != 'Z'
+}
+
+func exists(path string) bool { _, err := os.Stat(path); return err == nil }

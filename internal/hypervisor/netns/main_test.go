@@ -2,6 +2,7 @@ package netns
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/xrdtest/xrdtest/internal/hypervisor"
 )
 
 // TestMain makes the test binary play the programs the tests run inside
@@ -36,6 +39,17 @@ func TestMain(m *testing.M) {
 			signal.Notify(sig, syscall.SIGTERM)
 			<-sig
 			os.Exit(0)
+		case "__test-hypervisor": // DIR: start fourHosts, say so, run until killed
+			b, err := New(Config{StateDir: os.Args[2], Binary: os.Args[0]})
+			if err == nil {
+				err = b.StartCluster(context.Background(), hypervisor.ClusterSpec{Cluster: fourHosts(), Master: hypervisor.MasterEndpoint{Port: 1}})
+			}
+			if err != nil {
+				fmt.Println("error:", err)
+				os.Exit(1)
+			}
+			fmt.Println("started")
+			select {}
 		case "__test-serve": // ADDR GREETING: answer every connection
 			l, err := net.Listen("tcp", os.Args[2])
 			if err != nil {
