@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -12,23 +14,38 @@ import (
 
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/hypervisor"
+	"github.com/xrdtest/xrdtest/internal/hypervisor/local"
 )
 
 // BenchmarkStartStop measures, for 8 and 64 hosts, StartCluster until
 // every (stand-in) slave has connected to the master and every host
 // resolves master.xrd.test, the shared alias and the last host's name,
-// and StopCluster. It reports them as start-ms and stop-ms:
+// and StopCluster; the process backend (local) beside it, slaves only.
+// It reports them as start-ms and stop-ms:
 //
 //	go test -run '^$' -bench StartStop -benchtime 3x ./internal/hypervisor/netns
 func BenchmarkStartStop(b *testing.B) {
 	if testing.Short() {
 		b.Skip("creates namespaces")
 	}
-	for _, n := range []int{8, 64} {
-		b.Run(fmt.Sprintf("hosts=%d", n), func(b *testing.B) {
-			be, err := New(Config{StateDir: b.TempDir(), Binary: testBinary(), StopGrace: 5 * time.Second})
-			if err != nil {
-				b.Fatal(err)
+	for _, tt := range []struct {
+		backend string
+		hosts   int
+	}{{"netns", 8}, {"netns", 64}, {"local", 8}, {"local", 64}} {
+		n := tt.hosts
+		b.Run(fmt.Sprintf("%s/hosts=%d", tt.backend, n), func(b *testing.B) {
+			var be hypervisor.Backend
+			var nb *Backend
+			if tt.backend == "local" {
+				// The process backend beside it: slaves only, no names.
+				be = &local.Backend{Binary: testBinary(), Dir: b.TempDir(), StopGrace: 5 * time.Second,
+					FunctionsPath: filepath.Join(b.TempDir(), "functions.sh"), Log: slog.New(slog.DiscardHandler)}
+			} else {
+				var err error
+				if nb, err = New(Config{StateDir: b.TempDir(), Binary: testBinary(), StopGrace: 5 * time.Second}); err != nil {
+					b.Fatal(err)
+				}
+				be = nb
 			}
 			l, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
@@ -62,9 +79,11 @@ func BenchmarkStartStop(b *testing.B) {
 						b.Fatal("slaves did not connect")
 					}
 				}
-				if err := resolveEverywhere(be.clusters[spec.Cluster.Name], spec.Cluster); err != nil {
-					be.StopCluster(context.Background(), spec.Cluster.Name)
-					b.Fatal(err)
+				if nb != nil {
+					if err := resolveEverywhere(nb.clusters[spec.Cluster.Name], spec.Cluster); err != nil {
+						be.StopCluster(context.Background(), spec.Cluster.Name)
+						b.Fatal(err)
+					}
 				}
 				start += time.Since(t0)
 				t0 = time.Now()
