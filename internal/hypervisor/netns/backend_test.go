@@ -3,12 +3,14 @@ package netns
 import (
 	"bufio"
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -219,3 +221,37 @@ func alive(pid int) bool {
 }
 
 func exists(path string) bool { _, err := os.Stat(path); return err == nil }
+
+// TestBackendBadInput: a cluster the backend cannot run is refused naming
+// the host and the field, and nothing is made.
+func TestBackendBadInput(t *testing.T) {
+	needRoot(t)
+	before := snapshot(t)
+	dir := t.TempDir()
+	b := newTestBackend(t, dir)
+	for _, tt := range []struct {
+		name string
+		edit func(c *definition.Cluster)
+		want string
+	}{
+		{"same ip", func(c *definition.Cluster) { c.Hosts[1].IP = c.Hosts[0].IP }, "host srv1.xrd.test: ip: 192.168.128.3 is also man.xrd.test's address"},
+		{"ip outside", func(c *definition.Cluster) { c.Hosts[1].IP = "10.0.0.1" }, "host srv1.xrd.test: ip: 10.0.0.1 is outside network 192.168.128.0/24"},
+		{"disk too big", func(c *definition.Cluster) {
+			c.Hosts[2].Disks = []definition.Disk{{Name: "data", Size: 1 << 60, MountPoint: "/data"}}
+		}, "host srv2.xrd.test: disks: disk data of 1152921504606846976 bytes does not fit"},
+		{"bad name", func(c *definition.Cluster) { c.Hosts[3].Name = "client_1.xrd.test" }, `host client_1.xrd.test: name: "client_1.xrd.test" is not a valid host name`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := fourHosts()
+			tt.edit(c)
+			err := b.StartCluster(context.Background(), hypervisor.ClusterSpec{Cluster: c, Master: hypervisor.MasterEndpoint{Port: 1}})
+			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("start: %v, want ErrInvalid naming %q", err, tt.want)
+			}
+			if b.Running(c.Name) || exists(filepath.Join(dir, c.Name)) {
+				t.Error("the refused cluster is listed or has a folder")
+			}
+		})
+	}
+	checkNothingLeft(t, before)
+}

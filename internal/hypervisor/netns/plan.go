@@ -155,7 +155,10 @@ func newPlan(spec hypervisor.ClusterSpec, freeBytes uint64) (*plan, error) {
 				return nil, hbad("disks", "disk %s: size %d is below the %d bytes an ext4 needs", d.Name, d.Size, minDiskSize)
 			}
 			disks[d.Name] = true
-			total += d.Size
+			if total += d.Size; total > freeBytes {
+				return nil, hbad("disks", "disk %s of %d bytes does not fit: %d bytes are free for the cluster's disks, %d of them taken by those before it",
+					d.Name, d.Size, freeBytes, total-d.Size)
+			}
 		}
 		p.hosts = append(p.hosts, hp)
 	}
@@ -166,9 +169,6 @@ func newPlan(spec hypervisor.ClusterSpec, freeBytes uint64) (*plan, error) {
 				return nil, bad("host %s: aliases: %q is %s's name", h.name, al, owner)
 			}
 		}
-	}
-	if total > freeBytes {
-		return nil, bad("disks: %d bytes in all, more than the %d bytes free for them", total, freeBytes)
 	}
 	if err := p.assignAddresses(n, inside, used); err != nil {
 		return nil, err

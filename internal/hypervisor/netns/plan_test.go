@@ -120,7 +120,7 @@ func TestPlanInvalid(t *testing.T) {
 		{"not an ip", func(c *definition.Cluster) { c.Hosts[2].IP = "192.168.128" },
 			1 << 30, `host man2.xrd.test: ip: "192.168.128" is not an IPv4 address`},
 		{"disks bigger than the free space", func(c *definition.Cluster) {},
-			100 << 20, "disks: 268435456 bytes in all, more than the 104857600 bytes free for them"},
+			100 << 20, "host srv2.xrd.test: disks: disk data of 67108864 bytes does not fit: 104857600 bytes are free for the cluster's disks, 67108864 of them taken by those before it"},
 		{"underscore in a name", func(c *definition.Cluster) { c.Hosts[0].Name = "meta_man.xrd.test" },
 			1 << 30, `host meta_man.xrd.test: name: "meta_man.xrd.test" is not a valid host name`},
 		{"label too long", func(c *definition.Cluster) { c.Hosts[0].Name = strings.Repeat("a", 64) + ".xrd.test" },
