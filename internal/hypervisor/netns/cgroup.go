@@ -66,13 +66,18 @@ func cgroupParents() ([]string, error) {
 		}
 		return []string{base}, nil
 	}
+	// memory carries the limit and is required; pids, where mounted,
+	// lists every process of a host whatever a memory controller's
+	// delegation.
 	var out []string
 	for _, c := range []string{"memory", "pids"} {
 		own, err := ownCgroup(c)
-		if err != nil {
-			return nil, fmt.Errorf("cgroup v1: %w (is the %s controller mounted at %s/%s?)", err, c, cgroupRoot, c)
+		if err != nil && c == "memory" {
+			return nil, fmt.Errorf("cgroup v1: %w (is the memory controller mounted at %s/memory?)", err, cgroupRoot)
 		}
-		out = append(out, filepath.Join(cgroupRoot, c, own))
+		if err == nil {
+			out = append(out, filepath.Join(cgroupRoot, c, own))
+		}
 	}
 	return out, nil
 }
