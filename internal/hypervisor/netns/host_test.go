@@ -126,11 +126,18 @@ func TestHosts(t *testing.T) {
 			t.Fatalf("%s: write /tmp: %v %s", h.name, err, out)
 		}
 	}
-	time.Sleep(300 * time.Millisecond) // the daemons listen
-	// Two hosts serve port 1094 at once, each under its own name.
+	// Two hosts serve port 1094 at once, each under its own name (once
+	// their daemons listen).
 	for _, h := range hosts[:2] {
 		short, _, _ := strings.Cut(h.name, ".")
-		if got, err := run(t, hosts[3], work, "bash", "-c", "exec 3<>/dev/tcp/"+short+"/1094; head -1 <&3"); err != nil || got != "xrootd from "+short {
+		var got string
+		var err error
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if got, err = run(t, hosts[3], work, "bash", "-c", "exec 3<>/dev/tcp/"+short+"/1094; head -1 <&3"); err == nil {
+				break
+			}
+		}
+		if err != nil || got != "xrootd from "+short {
 			t.Errorf("client -> %s:1094: %q, %v", short, got, err)
 		}
 	}
@@ -138,7 +145,11 @@ func TestHosts(t *testing.T) {
 	if out, err := run(t, hosts[0], work, "pkill", "-f", "__test-serve"); err != nil {
 		t.Errorf("pkill in %s: %v %s", hosts[0].name, err, out)
 	}
-	time.Sleep(100 * time.Millisecond)
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if out, _ := run(t, hosts[0], work, "pgrep", "-f", "__test-serve"); out == "" {
+			break
+		}
+	}
 	for i, h := range hosts {
 		out, _ := run(t, h, work, "pgrep", "-f", "__test-serve")
 		if running := out != ""; running != (i != 0) {
