@@ -185,8 +185,10 @@ func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''
 // stop ends the host: SIGKILL to its holder ends every process in its PID
 // namespace (double-forked daemons included) and with them its mount
 // namespace; what is left in its cgroup (an enter in progress) is killed
-// too, then the cgroup and the host's folder are removed.
+// too, then the cgroup and the host's folder are removed. A second stop
+// does nothing: the holder's PID may belong to another process by then.
 func (h *host) stop(wait time.Duration) error {
+	defer func() { h.pid, h.cg, h.created, h.dir = 0, cgroup{}, nil, "" }()
 	var errs []error
 	if h.pid > 0 {
 		unix.Kill(h.pid, unix.SIGKILL)

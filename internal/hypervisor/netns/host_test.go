@@ -178,13 +178,17 @@ func TestHosts(t *testing.T) {
 	}
 
 	for _, h := range hosts {
+		cg := h.cg
+		if len(cg.dirs) == 0 || len(cg.pids()) == 0 {
+			t.Errorf("%s: no cgroup or nothing in it: %+v", h.name, cg)
+		}
 		if err := h.stop(5 * time.Second); err != nil {
 			t.Errorf("stop %s: %v", h.name, err)
 		}
-		if len(h.cg.pids()) != 0 {
+		if len(cg.pids()) != 0 {
 			t.Errorf("%s: processes left", h.name)
 		}
-		for _, d := range h.cg.dirs {
+		for _, d := range cg.dirs {
 			if _, err := os.Stat(d); err == nil {
 				t.Errorf("%s: cgroup %s left", h.name, d)
 			}
