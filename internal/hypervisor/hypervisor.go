@@ -1,6 +1,7 @@
 // Package hypervisor defines how the master gets a cluster's machines: a
 // Backend starts and stops them. Implementations: local (slaves as local
-// processes: quickstart, tests) and libvirt (VMs); backends opens them by
+// processes: tests), netns (hosts in namespaces of their own on this
+// machine: quickstart as root) and libvirt (VMs); backends opens them by
 // name and backendtest checks them against the contract.
 package hypervisor
 
@@ -48,7 +49,8 @@ type Capacity struct {
 }
 
 // Backend brings clusters' machines up and down and says which it runs.
-// The local backend runs them as processes, the libvirt one as VMs; the
+// The local backend runs them as processes, the netns one in namespaces,
+// the libvirt one as VMs; the
 // master's placement over connected hypervisor daemons is one too.
 //
 // StartCluster creates the cluster's machines and returns once they are

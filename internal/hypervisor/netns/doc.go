@@ -1,9 +1,9 @@
 // Package netns is the hypervisor backend that runs each host of a
-// cluster in network namespaces of its own, on this machine, without a
-// VM: the cluster's network is a bridge in a namespace of its own holding
-// the network's address, and every host a namespace with a veth into
-// that bridge, its defined address and a default route through the
-// bridge. Nothing is added to the root namespace, so two clusters with
+// cluster on this machine, without a VM, in network, mount, PID, UTS and
+// IPC namespaces and a cgroup of its own: the cluster's network is a
+// bridge in a network namespace of its own holding the network's
+// address, and every host has a veth into that bridge, its defined
+// address and a default route through the bridge. Nothing is added to the root namespace, so two clusters with
 // the same subnet run side by side.
 //
 // A start, in order:
