@@ -70,7 +70,7 @@ type Capacity struct {
 // Running reports whether one of them is cluster. A cluster is listed at
 // the latest when StartCluster returns nil and until StopCluster returns
 // nil; while either is in progress it may or may not be. Backends that
-// outlive their process (libvirt) list what they started before.
+// outlive their process (libvirt, netns) list what they started before.
 //
 // Capacity reports the machine's memory and CPUs (the sum over the
 // hypervisors for the master's placement); an error means it could not be
