@@ -139,6 +139,9 @@ func newPlan(spec hypervisor.ClusterSpec, freeBytes uint64) (*plan, error) {
 				return nil, hbad("aliases", "%q is not a valid host name", al)
 			}
 		}
+		if h.RAMKiB != 0 && h.RAMKiB < minRAMKiB {
+			return nil, hbad("ramSize", "%d KiB is below the %d KiB a host needs here (the memory limit of all its processes)", h.RAMKiB, minRAMKiB)
+		}
 		if h.MAC != "" {
 			if _, err := parseMAC(h.MAC); err != nil {
 				return nil, hbad("mac", "%q: %v", h.MAC, err)
@@ -183,6 +186,10 @@ func newPlan(spec hypervisor.ClusterSpec, freeBytes uint64) (*plan, error) {
 	}
 	return p, nil
 }
+
+// minRAMKiB is the smallest ramSize a host runs a stage in: bash,
+// nsenter and a little room for what the stage starts. 0 means no limit.
+const minRAMKiB = 16 << 10
 
 // minDiskSize is the smallest file system mkfs.ext4 makes without
 // complaint.

@@ -142,6 +142,8 @@ func TestPlanInvalid(t *testing.T) {
 			c.Hosts[0].IP = ""
 		}, 1 << 30, "network net: DHCP range 10.0.0.1-10.0.0.9 is not a range inside the network"},
 		{"no hosts", func(c *definition.Cluster) { c.Hosts = nil }, 1 << 30, "no hosts"},
+		{"ramSize too small", func(c *definition.Cluster) { c.Hosts[4].RAMKiB = 1024 },
+			1 << 30, "host srv2.xrd.test: ramSize: 1024 KiB is below the 16384 KiB a host needs here"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c := metaManager()
