@@ -4,14 +4,22 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/xrdtest/xrdtest/internal/daemons"
+	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/hypervisor/netns"
+	"github.com/xrdtest/xrdtest/internal/master"
+	"github.com/xrdtest/xrdtest/internal/session"
+	"github.com/xrdtest/xrdtest/internal/store"
 	"github.com/xrdtest/xrdtest/internal/testutil"
 )
 
@@ -142,4 +150,90 @@ func leftovers(t *testing.T) string {
 	httpd, _ := exec.Command("pgrep", "-f", "busybox httpd -f -p 8000").Output()
 	return strings.Join([]string{"namespaces " + strings.Join(ns, ","), "loop devices " + strconv.Itoa(len(loops)),
 		"mounts " + strconv.Itoa(bytes.Count(mounts, []byte("\n"))), "httpd " + strings.TrimSpace(string(httpd))}, "; ")
+}
+
+// TestHypervisorDaemonNetns: an `xrdtest hypervisor --backend netns`
+// process starts the cluster a master places on it; the session runs in
+// the hosts (own names, the other hosts by name) and the stop after it
+// leaves no namespace.
+func TestHypervisorDaemonNetns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	if err := netns.Check(); err != nil {
+		if os.Geteuid() != 0 {
+			t.Skip(err)
+		}
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	testutil.WriteFiles(t, filepath.Join(dir, "repo"), map[string]string{
+		"clusters/cluster_e2e.py":      strings.ReplaceAll(cluster3, "'1024'", "'65536'"),
+		"test-suites/hv/test_suite.py": suiteDef("hv", "", "c"),
+		"test-suites/hv/init.sh":       "#!/bin/bash\n",
+		"test-suites/hv/tc/c/run.sh": "#!/bin/bash\nset -e\n[ \"$(hostname -f)\" = @slavename@ ]\n" +
+			"getent hosts s1 s2.xrd.test master.xrd.test >/dev/null\necho run in $(hostname)\n",
+	})
+	before := leftovers(t)
+	logs := &syncBuffer{}
+	m, err := master.Open(context.Background(), master.Options{
+		StateDir: filepath.Join(dir, "master"), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0",
+		Token: e2eToken, Repos: []definition.Repo{{Root: filepath.Join(dir, "repo")}}, StartClusters: true,
+		Settings:  session.Settings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: 30 * time.Second},
+		Heartbeat: testHeartbeat, HeartbeatTimeout: 5 * testHeartbeat, ReconnectGrace: testGrace,
+		Log: slog.New(slog.NewTextHandler(logs, nil)), Version: "e2e",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); m.Serve(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	self, _ := os.Executable()
+	hvLog := &syncBuffer{}
+	hv := exec.Command(self, "hypervisor", "-c", "none", "--backend", "netns", "--master", m.DaemonAddr().String(),
+		"--name", "hv1", "--ca-fingerprint", m.CA.Fingerprint().String(), "--state-dir", filepath.Join(dir, "hv"))
+	hv.Env = append(os.Environ(), "XRDTEST_TEST_MAIN=1", "XRDTEST_TOKEN="+e2eToken)
+	hv.Stdout, hv.Stderr = hvLog, hvLog
+	if err := hv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		hv.Process.Signal(os.Interrupt)
+		hv.Wait()
+		if t.Failed() {
+			t.Logf("master log:\n%s\nhypervisor log:\n%s", logs.String(), hvLog.String())
+		}
+	}()
+	for deadline := time.Now().Add(20 * time.Second); !slices.ContainsFunc(m.Registry.Daemons(), func(d daemons.DaemonInfo) bool {
+		return d.Role == "hypervisor"
+	}); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the hypervisor did not connect")
+		}
+	}
+	s, err := m.Manager.Start(context.Background(), "hv", nil, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, wcancel := context.WithTimeout(context.Background(), time.Minute)
+	defer wcancel()
+	if _, err := m.Manager.Wait(wctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	d, err := store.Detail(wctx, m.Store, s.ID)
+	if err != nil || d.State != store.SessionPassed {
+		t.Fatalf("session: %v %s %q", err, d.State, d.Reason)
+	}
+	if out, _ := readOutput(m.Store, d.ID, 2, "s3.xrd.test"); out != "run in s3\n" {
+		t.Errorf("output %q", out)
+	}
+	// The master stops the cluster after the session.
+	for deadline := time.Now().Add(10 * time.Second); leftovers(t) != before; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("left after the session: %s\nbefore: %s", leftovers(t), before)
+		}
+	}
 }
