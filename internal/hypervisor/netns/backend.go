@@ -537,7 +537,7 @@ func (b *Backend) adopt(c *cluster, s state) error {
 			return fmt.Errorf("host %s is gone", name)
 		}
 	}
-	gw, err := netipParse(s.Addr)
+	gw, err := gatewayPrefix(s.Addr)
 	if err != nil {
 		return err
 	}

@@ -14,8 +14,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// cgroupRoot is where the machine mounts its cgroup file systems.
-const cgroupRoot = "/sys/fs/cgroup"
+// cgroupRoot is where the machine mounts its cgroup file systems (a
+// variable for the tests of the layout).
+var cgroupRoot = "/sys/fs/cgroup"
 
 // cgroup is a host's control group: one folder per hierarchy it uses.
 // With cgroup v1 (memory and pids controllers mounted) it lives below

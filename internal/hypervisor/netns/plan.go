@@ -357,8 +357,9 @@ func (p *plan) domain() string {
 	return d
 }
 
-// netipParse reads a gateway address back as the prefix forward needs.
-func netipParse(s string) (netip.Prefix, error) {
+// gatewayPrefix reads a recorded gateway address back as the prefix
+// forward needs.
+func gatewayPrefix(s string) (netip.Prefix, error) {
 	a, err := netip.ParseAddr(s)
 	if err != nil {
 		return netip.Prefix{}, err
