@@ -201,7 +201,12 @@ func (b *Backend) StartCluster(ctx context.Context, spec hypervisor.ClusterSpec)
 	if err := b.teardown(ctx, c, false); err != nil {
 		return err
 	}
-	ports := append([]int{spec.Master.Port}, b.cfg.ForwardPorts...)
+	var ports []int
+	for _, port := range append([]int{spec.Master.Port}, b.cfg.ForwardPorts...) {
+		if port > 0 && !slices.Contains(ports, port) {
+			ports = append(ports, port)
+		}
+	}
 	if err := b.build(ctx, c, p, spec, ports); err != nil {
 		return err
 	}
@@ -227,12 +232,12 @@ func (b *Backend) build(ctx context.Context, c *cluster, p *plan, spec hyperviso
 	if err := startDNS(ctx, c.n, p, netDir, c.ctl); err != nil {
 		return err
 	}
-	// Hosts side by side, a few at a time: each start is mostly waiting
-	// for its holder.
 	// The hosts see the slave's folders and the xrdtest binary (which the
 	// stages call for `xrdtest sync`) even where a private folder covers
 	// them (a state folder or a build under /tmp).
 	keep := []string{c.dir, filepath.Dir(b.cfg.Binary)}
+	// Hosts side by side, a few at a time: each start is mostly waiting
+	// for its holder.
 	c.hosts = make([]*host, len(p.hosts))
 	errs := make([]error, len(p.hosts))
 	var wg sync.WaitGroup
