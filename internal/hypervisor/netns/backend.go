@@ -525,6 +525,7 @@ func (b *Backend) adopt(c *cluster, s state) error {
 	inCtl := ctl.pids()
 	for _, pid := range s.SlavePIDs {
 		if !slices.Contains(inCtl, pid) {
+			// Not signalled by PID: it may be another process's.
 			return fmt.Errorf("slave %d is gone", pid)
 		}
 		c.slaves = append(c.slaves, &slave{pid: pid})
@@ -532,15 +533,22 @@ func (b *Backend) adopt(c *cluster, s state) error {
 	if len(inCtl) <= len(s.SlavePIDs) {
 		return errors.New("the DNS server is gone")
 	}
+	if len(s.HolderPIDs) != len(s.Hosts) {
+		return errors.New("the state file does not match")
+	}
 	for i, name := range s.Hosts {
 		h := &host{name: name, dir: filepath.Join(c.dir, name), pid: s.HolderPIDs[i]}
 		for _, p := range parents {
 			h.cg.dirs = append(h.cg.dirs, filepath.Join(p, c.n.prefix()+fmt.Sprintf("h%d", i)))
 		}
-		c.hosts = append(c.hosts, h)
 		if !slices.Contains(h.cg.pids(), h.pid) {
+			// Its recorded PID may be another process's by now: the
+			// removal goes by the host's cgroup only.
+			h.pid = 0
+			c.hosts = append(c.hosts, h)
 			return fmt.Errorf("host %s is gone", name)
 		}
+		c.hosts = append(c.hosts, h)
 	}
 	gw, err := gatewayPrefix(s.Addr)
 	if err != nil {
