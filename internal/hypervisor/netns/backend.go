@@ -109,10 +109,30 @@ func Check() error {
 			missing = append(missing, "a cgroup memory controller (v1 at /sys/fs/cgroup/memory, or v2)")
 		}
 	}
+	if len(missing) == 0 {
+		missing = probe()
+	}
 	if len(missing) > 0 {
 		return fmt.Errorf("netns backend: this machine lacks %s", strings.Join(missing, ", "))
 	}
 	return nil
+}
+
+// probe tries what a start does, where files alone cannot tell (a
+// container may deny it to root): new namespaces of every kind, and a
+// cgroup with a memory limit.
+func probe() []string {
+	var missing []string
+	if out, err := exec.Command("unshare", "--net", "--mount", "--uts", "--ipc", "--pid", "--fork", "true").CombinedOutput(); err != nil {
+		missing = append(missing, fmt.Sprintf("the right to make namespaces (unshare: %v: %s)", err, strings.TrimSpace(string(out))))
+	}
+	cg, err := newCgroup(fmt.Sprintf("%sprobe-%d", nsPrefix, os.Getpid()), 64<<20)
+	if err != nil {
+		missing = append(missing, fmt.Sprintf("a cgroup it may make and limit (%v)", err))
+	} else if err := cg.remove(time.Second); err != nil {
+		missing = append(missing, fmt.Sprintf("a cgroup it may remove (%v)", err))
+	}
+	return missing
 }
 
 // New checks the machine (Check), then adopts the clusters a previous
