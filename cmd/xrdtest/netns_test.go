@@ -103,10 +103,11 @@ func TestQuickstartNetns(t *testing.T) {
 		files["test-suites/isolation/"+p] = "#!/bin/bash\n" + s + "\n"
 	}
 	testutil.WriteFiles(t, defs, files)
-	before := leftovers(t)
+	state := t.TempDir()
+	before := leftovers(t, state, "cluster_ns")
 	t.Setenv("XRDTEST_TEST_MAIN", "1")
 	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), []string{"quickstart", "--defs", defs, "--json", "--backend", "netns", "--state-dir", t.TempDir()}, &stdout, &stderr)
+	code := run(context.Background(), []string{"quickstart", "--defs", defs, "--json", "--backend", "netns", "--state-dir", state}, &stdout, &stderr)
 	var doc struct {
 		Sessions []struct {
 			State  string `json:"state"`
@@ -129,27 +130,42 @@ func TestQuickstartNetns(t *testing.T) {
 		}
 		t.Fatalf("exit %d, session %s\nstderr:\n%s", code, doc.Sessions[0].State, stderr.String())
 	}
-	if after := leftovers(t); after != before {
+	if after := leftovers(t, state, "cluster_ns"); after != before {
 		t.Errorf("left after the quickstart: %s\nbefore: %s", after, before)
 	}
 }
 
-// leftovers describes what a netns cluster makes: its namespaces, loop
-// devices, mounts, and httpd daemons.
-func leftovers(t *testing.T) string {
+// leftovers describes what the netns backend with state folder stateDir
+// made for cluster and left: its namespaces and their mounts, loop devices
+// on its files, other mounts of the machine, and httpd daemons. Only what
+// it names counts: other tests make clusters meanwhile.
+func leftovers(t *testing.T, stateDir, cluster string) string {
 	t.Helper()
+	prefix := netns.NamePrefix(filepath.Join(stateDir, "netns"), cluster)
 	var ns []string
 	entries, _ := os.ReadDir("/run/netns")
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), "xrdn-") {
+		if strings.HasPrefix(e.Name(), prefix) {
 			ns = append(ns, e.Name())
 		}
 	}
-	loops, _ := filepath.Glob("/sys/block/loop*/loop/backing_file")
-	mounts, _ := os.ReadFile("/proc/self/mountinfo")
+	loops := 0
+	files, _ := filepath.Glob("/sys/block/loop*/loop/backing_file")
+	for _, f := range files {
+		if b, _ := os.ReadFile(f); strings.HasPrefix(string(b), stateDir) {
+			loops++
+		}
+	}
+	mounts := 0
+	info, _ := os.ReadFile("/proc/self/mountinfo")
+	for _, line := range strings.Split(string(info), "\n") {
+		if line != "" && (!strings.Contains(line, " /run/netns/") || strings.Contains(line, " /run/netns/"+prefix)) {
+			mounts++
+		}
+	}
 	httpd, _ := exec.Command("pgrep", "-f", "busybox httpd -f -p 8000").Output()
-	return strings.Join([]string{"namespaces " + strings.Join(ns, ","), "loop devices " + strconv.Itoa(len(loops)),
-		"mounts " + strconv.Itoa(bytes.Count(mounts, []byte("\n"))), "httpd " + strings.TrimSpace(string(httpd))}, "; ")
+	return strings.Join([]string{"namespaces " + strings.Join(ns, ","), "loop devices " + strconv.Itoa(loops),
+		"mounts " + strconv.Itoa(mounts), "httpd " + strings.TrimSpace(string(httpd))}, "; ")
 }
 
 // TestHypervisorDaemonNetns: an `xrdtest hypervisor --backend netns`
@@ -174,7 +190,8 @@ func TestHypervisorDaemonNetns(t *testing.T) {
 		"test-suites/hv/tc/c/run.sh": "#!/bin/bash\nset -e\n[ \"$(hostname -f)\" = @slavename@ ]\n" +
 			"getent hosts s1 s2.xrd.test master.xrd.test >/dev/null\necho run in $(hostname)\n",
 	})
-	before := leftovers(t)
+	hvState := filepath.Join(dir, "hv")
+	before := leftovers(t, hvState, "cluster_e2e")
 	logs := &syncBuffer{}
 	m, err := master.Open(context.Background(), master.Options{
 		StateDir: filepath.Join(dir, "master"), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0",
@@ -194,7 +211,7 @@ func TestHypervisorDaemonNetns(t *testing.T) {
 	self, _ := os.Executable()
 	hvLog := &syncBuffer{}
 	hv := exec.Command(self, "hypervisor", "-c", "none", "--backend", "netns", "--master", m.DaemonAddr().String(),
-		"--name", "hv1", "--ca-fingerprint", m.CA.Fingerprint().String(), "--state-dir", filepath.Join(dir, "hv"))
+		"--name", "hv1", "--ca-fingerprint", m.CA.Fingerprint().String(), "--state-dir", hvState)
 	hv.Env = append(os.Environ(), "XRDTEST_TEST_MAIN=1", "XRDTEST_TOKEN="+e2eToken)
 	hv.Stdout, hv.Stderr = hvLog, hvLog
 	if err := hv.Start(); err != nil {
@@ -231,9 +248,9 @@ func TestHypervisorDaemonNetns(t *testing.T) {
 		t.Errorf("output %q", out)
 	}
 	// The master stops the cluster after the session.
-	for deadline := time.Now().Add(10 * time.Second); leftovers(t) != before; time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); leftovers(t, hvState, "cluster_e2e") != before; time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("left after the session: %s\nbefore: %s", leftovers(t), before)
+			t.Fatalf("left after the session: %s\nbefore: %s", leftovers(t, hvState, "cluster_e2e"), before)
 		}
 	}
 }

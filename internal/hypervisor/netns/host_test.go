@@ -80,13 +80,16 @@ func runFrom(h *host, dir string, argv ...string) (string, error) {
 func TestHosts(t *testing.T) {
 	needRoot(t)
 	before := snapshot(t)
-	mountsBefore := countLines(t, "/proc/self/mountinfo")
+	mountsBefore := machineMounts(t)
 	work := t.TempDir()
-	loopsBefore := loopDevices(t)
 	c := fourHosts()
 	diskMount := "/mnt/xrdtest-disk-" + filepath.Base(work)
 	c.Hosts[1].Disks = []definition.Disk{{Name: "data", Size: 64 << 20, MountPoint: diskMount}}
 	n, hosts := runningHosts(t, c, work)
+	// The test's folders share a parent: the disk file is below it.
+	if got := loopDevices(t, filepath.Dir(work)); got != 1 {
+		t.Errorf("%d loop devices on the test's disk files, want 1", got)
+	}
 	// The test binary plays the daemons; it must be where the hosts see
 	// it (its build folder is in the machine's /tmp).
 	self := filepath.Join(work, "daemon")
@@ -204,29 +207,44 @@ func TestHosts(t *testing.T) {
 	if _, err := os.Stat(diskMount); err == nil {
 		t.Errorf("mount point %s made for the disk is left", diskMount)
 	}
-	if got := loopDevices(t); got != loopsBefore {
-		t.Errorf("%d loop devices in use, %d before", got, loopsBefore)
+	if got := loopDevices(t, filepath.Dir(work)); got != 0 {
+		t.Errorf("%d loop devices left on the test's disk files", got)
 	}
-	if n := countLines(t, "/proc/self/mountinfo"); n != mountsBefore {
+	if n := machineMounts(t); n != mountsBefore {
 		t.Errorf("%d mounts in the machine's namespace, %d before", n, mountsBefore)
 	}
 }
 
-func countLines(t *testing.T, path string) int {
+// machineMounts counts the mounts of the machine's mount namespace but
+// for the named network namespaces (/run/netns), which other tests make
+// and remove meanwhile; checkNothingLeft counts this test's.
+func machineMounts(t *testing.T) int {
 	t.Helper()
-	data, err := os.ReadFile(path)
+	data, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return bytes.Count(data, []byte("\n"))
+	n := 0
+	for _, line := range strings.Split(string(data), "\n") {
+		if line != "" && !strings.Contains(line, " "+netnsDir+"/") {
+			n++
+		}
+	}
+	return n
 }
 
-// loopDevices counts the loop devices in use.
-func loopDevices(t *testing.T) int {
+// loopDevices counts the loop devices in use whose file is below dir.
+func loopDevices(t *testing.T, dir string) int {
 	t.Helper()
 	files, err := filepath.Glob("/sys/block/loop*/loop/backing_file")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return len(files)
+	n := 0
+	for _, f := range files {
+		if b, err := os.ReadFile(f); err == nil && strings.HasPrefix(string(b), dir) {
+			n++
+		}
+	}
+	return n
 }

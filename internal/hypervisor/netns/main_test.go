@@ -18,6 +18,15 @@ import (
 // TestMain makes the test binary play the programs the tests run inside
 // hosts: the holder, as xrdtest does, and small daemons.
 func TestMain(m *testing.M) {
+	// This test process and its children (holders, a hypervisor) name
+	// what they make with a prefix of their own: the tests count only
+	// that, while other packages' tests make clusters too.
+	if p := os.Getenv("XRDTEST_NETNS_TEST_PREFIX"); p != "" {
+		nsPrefix = p
+	} else {
+		nsPrefix = fmt.Sprintf("xrdt%d-", os.Getpid())
+		os.Setenv("XRDTEST_NETNS_TEST_PREFIX", nsPrefix)
+	}
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
 		case HolderCommand:

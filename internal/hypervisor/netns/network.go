@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 )
@@ -17,8 +18,10 @@ import (
 // netnsDir is where iproute2 keeps named network namespaces.
 const netnsDir = "/run/netns"
 
-// nsPrefix starts the name of every namespace this backend creates.
-const nsPrefix = "xrdn-"
+// nsPrefix starts the name of every namespace and cgroup this backend
+// creates (a variable: the tests give their process tree one of its own,
+// so that they count only what they made while other tests run).
+var nsPrefix = "xrdn-"
 
 // naming names what the backend creates for one cluster. Its id is a hash
 // of the backend's state folder and the cluster's name: two backends on
@@ -32,8 +35,18 @@ func newNaming(stateDir, cluster string) naming {
 	return naming{id: hex.EncodeToString(sum[:5])}
 }
 
-// prefix starts every namespace name of the cluster.
+// prefix starts every namespace and cgroup name of the cluster.
 func (n naming) prefix() string { return nsPrefix + n.id + "-" }
+
+// NamePrefix starts the name of every network namespace and cgroup the
+// backend with state folder stateDir makes for cluster: `ip netns list |
+// grep PREFIX` shows a cluster's namespaces.
+func NamePrefix(stateDir, cluster string) string {
+	if abs, err := filepath.Abs(stateDir); err == nil {
+		stateDir = abs
+	}
+	return newNaming(stateDir, cluster).prefix()
+}
 
 // clusterNS holds the cluster's bridge (and later its DNS server).
 func (n naming) clusterNS() string { return n.prefix() + "net" }
