@@ -26,7 +26,7 @@ func dnsmasqConf(p *plan, hostsFile string) string {
 	fmt.Fprintf(&b, "listen-address=%s\nbind-interfaces\nexcept-interface=lo\n", p.net.Addr())
 	b.WriteString("no-resolv\nno-hosts\nno-poll\nlocal-ttl=60\ndomain-needed\nbogus-priv\n")
 	fmt.Fprintf(&b, "addn-hosts=%s\n", hostsFile)
-	fmt.Fprintf(&b, "local=/%s/\n", "xrd.test")
+	b.WriteString("local=/xrd.test/\n") // master.xrd.test and the usual host names
 	if d := p.domain(); d != "" && d != "xrd.test" {
 		fmt.Fprintf(&b, "local=/%s/\n", d)
 	}
