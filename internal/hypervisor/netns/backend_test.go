@@ -255,3 +255,29 @@ func TestBackendBadInput(t *testing.T) {
 	}
 	checkNothingLeft(t, before)
 }
+
+// TestCheckNotRoot: without root, Check names what is missing.
+func TestCheckNotRoot(t *testing.T) {
+	needRoot(t) // to run the check as another user
+	tmp := t.TempDir()
+	dir := filepath.Join(tmp, "bin")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// nobody must reach the copy: the test's folders are private.
+	for _, d := range []string{tmp, filepath.Dir(tmp)} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bin := filepath.Join(dir, "netns.test")
+	if out, err := exec.Command("cp", testBinary(), bin).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	cmd := exec.Command(bin, "__test-check")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if want := "netns backend: this machine lacks root (it creates namespaces, mounts and cgroups)"; err != nil || !strings.HasPrefix(string(out), want) {
+		t.Errorf("as nobody: %q, %v; want it to start %q", out, err, want)
+	}
+}

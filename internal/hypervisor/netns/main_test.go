@@ -59,6 +59,9 @@ func TestMain(m *testing.M) {
 			}
 			fmt.Println("started")
 			select {}
+		case "__test-check": // print what Check says
+			fmt.Println(Check())
+			os.Exit(0)
 		case "__test-serve": // ADDR GREETING: answer every connection
 			l, err := net.Listen("tcp", os.Args[2])
 			if err != nil {
