@@ -8,6 +8,10 @@ package hypervisor
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
 
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/pki"
@@ -112,4 +116,22 @@ func ReportProgress(ctx context.Context, host, phase string) {
 	if f, ok := ctx.Value(progressKey{}).(func(host, phase string)); ok && f != nil {
 		f(host, phase)
 	}
+}
+
+// MachineCapacity is the capacity of this machine (/proc/meminfo and the
+// CPUs Go sees): the backends whose hosts run here report it.
+func MachineCapacity() (Capacity, error) {
+	data, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return Capacity{}, fmt.Errorf("capacity: %w", err)
+	}
+	c := Capacity{CPUs: runtime.NumCPU()}
+	for line := range strings.Lines(string(data)) {
+		if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+			fmt.Sscan(v, &c.MemoryKiB)
+		} else if v, ok := strings.CutPrefix(line, "MemAvailable:"); ok {
+			fmt.Sscan(v, &c.FreeMemoryKiB)
+		}
+	}
+	return c, nil
 }

@@ -390,21 +390,9 @@ func (b *Backend) Running(cluster string) bool {
 	return ok
 }
 
-// Capacity reports this machine's memory and CPUs (/proc/meminfo).
-func (b *Backend) Capacity(ctx context.Context) (hypervisor.Capacity, error) {
-	data, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		return hypervisor.Capacity{}, fmt.Errorf("capacity: %w", err)
-	}
-	c := hypervisor.Capacity{CPUs: runtime.NumCPU()}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
-			fmt.Sscan(v, &c.MemoryKiB)
-		} else if v, ok := strings.CutPrefix(line, "MemAvailable:"); ok {
-			fmt.Sscan(v, &c.FreeMemoryKiB)
-		}
-	}
-	return c, nil
+// Capacity reports this machine's memory and CPUs.
+func (b *Backend) Capacity(context.Context) (hypervisor.Capacity, error) {
+	return hypervisor.MachineCapacity()
 }
 
 // StopCluster ends the cluster: its slaves (TERM, KILL after StopGrace
