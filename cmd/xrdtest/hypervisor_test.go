@@ -6,10 +6,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/api"
+	"github.com/xrdtest/xrdtest/internal/daemons"
 	"github.com/xrdtest/xrdtest/internal/testutil"
 
 	"github.com/xrdtest/xrdtest/internal/session"
@@ -77,34 +80,7 @@ func TestHypervisorDaemon(t *testing.T) {
 		t.Errorf("without a hypervisor: %s: %q", d.State, d.Reason)
 	}
 
-	self, _ := os.Executable()
-	hvLog := &syncBuffer{}
-	hv := exec.Command(self, "hypervisor", "-c", "none", "--backend", "local", "--master", m.DaemonAddr().String(),
-		"--name", "hv1", "--ca-fingerprint", m.CA.Fingerprint().String(), "--state-dir", filepath.Join(dir, "hv"))
-	hv.Env = append(os.Environ(), "XRDTEST_TEST_MAIN=1", "XRDTEST_TOKEN="+e2eToken)
-	hv.Stdout, hv.Stderr = hvLog, hvLog
-	if err := hv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		hv.Process.Signal(os.Interrupt)
-		hv.Wait()
-		if t.Failed() {
-			t.Logf("master log:\n%s\nhypervisor log:\n%s", logs.String(), hvLog.String())
-		}
-	}()
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		found := false
-		for _, d := range m.Registry.Daemons() {
-			found = found || d.Role == "hypervisor" && d.Name == "hv1"
-		}
-		if found {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the hypervisor did not connect")
-		}
-	}
+	defer startHypervisorProc(t, m, "local", filepath.Join(dir, "hv"), logs)()
 
 	d := run("hv")
 	if d.State != store.SessionPassed {
@@ -145,4 +121,37 @@ func TestHypervisorDaemon(t *testing.T) {
 	if d := run("big"); d.State != store.SessionFailed || !strings.Contains(d.Reason, "no hypervisor has room for cluster cluster_huge") || !strings.Contains(d.Reason, "hv1 has") {
 		t.Errorf("too big: %s: %q", d.State, d.Reason)
 	}
+}
+
+// startHypervisorProc starts `xrdtest hypervisor --backend backend` as a
+// child process enrolled with m and waits until it is connected; the
+// function it returns stops it (printing the master's and its log when the
+// test failed).
+func startHypervisorProc(t *testing.T, m *master.Master, backend, stateDir string, masterLog *syncBuffer) (stop func()) {
+	t.Helper()
+	self, _ := os.Executable()
+	hvLog := &syncBuffer{}
+	hv := exec.Command(self, "hypervisor", "-c", "none", "--backend", backend, "--master", m.DaemonAddr().String(),
+		"--name", "hv1", "--ca-fingerprint", m.CA.Fingerprint().String(), "--state-dir", stateDir)
+	hv.Env = append(os.Environ(), "XRDTEST_TEST_MAIN=1", "XRDTEST_TOKEN="+e2eToken)
+	hv.Stdout, hv.Stderr = hvLog, hvLog
+	if err := hv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stop = func() {
+		hv.Process.Signal(os.Interrupt)
+		hv.Wait()
+		if t.Failed() {
+			t.Logf("master log:\n%s\nhypervisor log:\n%s", masterLog.String(), hvLog.String())
+		}
+	}
+	for deadline := time.Now().Add(20 * time.Second); !slices.ContainsFunc(m.Registry.Daemons(), func(d daemons.DaemonInfo) bool {
+		return d.Role == api.RoleHypervisor && d.Name == "hv1"
+	}); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			stop()
+			t.Fatal("the hypervisor did not connect")
+		}
+	}
+	return stop
 }

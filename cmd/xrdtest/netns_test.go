@@ -8,13 +8,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/xrdtest/xrdtest/internal/daemons"
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/hypervisor/netns"
 	"github.com/xrdtest/xrdtest/internal/master"
@@ -208,29 +206,7 @@ func TestHypervisorDaemonNetns(t *testing.T) {
 	go func() { defer close(done); m.Serve(ctx) }()
 	defer func() { cancel(); <-done }()
 
-	self, _ := os.Executable()
-	hvLog := &syncBuffer{}
-	hv := exec.Command(self, "hypervisor", "-c", "none", "--backend", "netns", "--master", m.DaemonAddr().String(),
-		"--name", "hv1", "--ca-fingerprint", m.CA.Fingerprint().String(), "--state-dir", hvState)
-	hv.Env = append(os.Environ(), "XRDTEST_TEST_MAIN=1", "XRDTEST_TOKEN="+e2eToken)
-	hv.Stdout, hv.Stderr = hvLog, hvLog
-	if err := hv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		hv.Process.Signal(os.Interrupt)
-		hv.Wait()
-		if t.Failed() {
-			t.Logf("master log:\n%s\nhypervisor log:\n%s", logs.String(), hvLog.String())
-		}
-	}()
-	for deadline := time.Now().Add(20 * time.Second); !slices.ContainsFunc(m.Registry.Daemons(), func(d daemons.DaemonInfo) bool {
-		return d.Role == "hypervisor"
-	}); time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the hypervisor did not connect")
-		}
-	}
+	defer startHypervisorProc(t, m, "netns", hvState, logs)()
 	s, err := m.Manager.Start(context.Background(), "hv", nil, "test")
 	if err != nil {
 		t.Fatal(err)
