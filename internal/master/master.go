@@ -175,7 +175,6 @@ type Master struct {
 	Scheduler *scheduler.Scheduler
 	Changes   *httpapi.Changes // tells live views which sessions changed
 	Metrics   *httpapi.Metrics
-	views     *views.Views
 	opts      Options
 
 	daemonLn, webLn net.Listener
@@ -391,11 +390,10 @@ func (m *Master) serveWeb() error {
 	api := &httpapi.API{Manager: m.Manager, Scheduler: m.Scheduler, Registry: m.Registry, Store: m.Store, Actions: actions,
 		Bearer: bearer, Streams: streams, Version: opts.Version, Started: time.Now(),
 		LastReload: m.Catalog.LastReload, Log: opts.Log}
-	m.views = api.Views()
 	site := &httpapi.Site{API: api, Metrics: m.Metrics, TestCredentials: testCreds, Repos: opts.Repos, WebpageDir: opts.WebpageDir,
 		Hosts: certHosts(opts), Log: opts.Log}
 	if opts.Pages != nil {
-		ui, err := web.New(m.pagesConfig(*opts.Pages, actions, bearer, streams))
+		ui, err := web.New(m.pagesConfig(*opts.Pages, api.Views(), actions, bearer, streams))
 		if err != nil {
 			return fmt.Errorf("web pages: %w", err)
 		}
@@ -409,8 +407,8 @@ func (m *Master) serveWeb() error {
 }
 
 // pagesConfig configures the web pages over the master's parts.
-func (m *Master) pagesConfig(p Pages, actions *httpapi.Actions, bearer *httpapi.Bearer, streams *httpapi.Streams) web.Config {
-	return web.Config{Views: m.views, Actions: actions, Store: m.Store, Changes: m.Changes, Registry: m.Registry,
+func (m *Master) pagesConfig(p Pages, v *views.Views, actions *httpapi.Actions, bearer *httpapi.Bearer, streams *httpapi.Streams) web.Config {
+	return web.Config{Views: v, Actions: actions, Store: m.Store, Changes: m.Changes, Registry: m.Registry,
 		Definitions: m.Catalog.Definitions, Password: func() string { return p.Password },
 		APIIdentity: bearer.Identity, Guesses: bearer.Guesses, Streams: streams,
 		Public: p.Public, Secure: m.opts.WebTLS, KeyFile: p.KeyFile, Log: m.opts.Log,
@@ -431,12 +429,6 @@ func (s managerStarter) Start(ctx context.Context, suite string, cases []string,
 
 func (s managerStarter) Running(suite string) bool { return s.m.Running(suite) }
 
-// Views builds what the web pages and the API show.
-func (m *Master) Views() *views.Views { return m.views }
-
-// Options returns the options the master was opened with.
-func (m *Master) Options() Options { return m.opts }
-
 // DaemonAddr is the address daemons connect to.
 func (m *Master) DaemonAddr() net.Addr { return m.daemonLn.Addr() }
 
@@ -455,12 +447,6 @@ func (m *Master) Reload(ctx context.Context) *definition.Set {
 
 // LastReload reports the definitions loaded last.
 func (m *Master) LastReload() *catalog.ReloadReport { return m.Catalog.LastReload() }
-
-// PruneHistory deletes what the retention limits no longer keep, now; it
-// returns how many sessions it deleted whole.
-func (m *Master) PruneHistory(ctx context.Context) (int, error) {
-	return store.PruneHistory(ctx, m.Store, m.opts.Retention, m.opts.Log)
-}
 
 // Serve serves until ctx ends, then stops the scheduler, the sessions
 // (they end interrupted, see Close), the ports and the history.

@@ -50,13 +50,11 @@ type Server struct {
 	token string
 }
 
-// Listen opens an abstract Unix socket (no file to clean up, no path
-// length limit); the random token keeps other local processes out.
-func Listen() (*Server, error) { return ListenIn("") }
-
-// ListenIn opens the socket as a file in dir, or abstract for "". A
-// file is what a script in another network namespace reaches (abstract
-// sockets belong to one); it is removed when the stage ends.
+// ListenIn opens the socket: abstract for dir "" (no file to clean up, no
+// path length limit), else as a file in dir, which is what a script in
+// another network namespace reaches (abstract sockets belong to one); the
+// file is removed when the stage ends. The random token keeps other local
+// processes out.
 func ListenIn(dir string) (*Server, error) {
 	b := make([]byte, 16)
 	if _, err := rand.Read(b); err != nil {
