@@ -31,6 +31,8 @@ type API struct {
 	Scheduler *scheduler.Scheduler
 	Registry  *daemons.Registry
 	Store     store.Store
+	// Views builds what the pages show, which the API sends too.
+	Views *views.Views
 	// Actions are the state-changing operations, shared with the pages.
 	Actions *Actions
 	// Bearer checks the tokens actions need; no tokens disables actions.
@@ -51,13 +53,6 @@ func (a *API) log() *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return a.Log
-}
-
-// views.Views returns the view builder over the API's parts: the pages and the
-// API show the same views.
-func (a *API) Views() *views.Views {
-	return &views.Views{Manager: a.Manager, Registry: a.Registry, Scheduler: a.Scheduler, Store: a.Store, Version: a.Version, Started: a.Started,
-		LastReload: a.LastReload}
 }
 
 // authorized lets an action through with a valid bearer token.
@@ -172,7 +167,7 @@ func (a *API) repos(*http.Request) (any, error) {
 // ---- the views the pages show ----
 
 func (a *API) dashboard(r *http.Request) (any, error) {
-	return a.Views().Dashboard(r.Context(), views.DefaultStatsDays)
+	return a.Views.Dashboard(r.Context(), views.DefaultStatsDays)
 }
 
 func (a *API) stats(r *http.Request) (any, error) {
@@ -184,21 +179,21 @@ func (a *API) stats(r *http.Request) (any, error) {
 		}
 		days = n
 	}
-	return a.Views().Stats(r.Context(), days)
+	return a.Views.Stats(r.Context(), days)
 }
 
-func (a *API) clusters(r *http.Request) (any, error) { return a.Views().Clusters(r.Context()) }
+func (a *API) clusters(r *http.Request) (any, error) { return a.Views.Clusters(r.Context()) }
 
-func (a *API) hypervisors(*http.Request) (any, error) { return a.Views().Hypervisors(), nil }
+func (a *API) hypervisors(*http.Request) (any, error) { return a.Views.Hypervisors(), nil }
 
-func (a *API) suitesOverview(r *http.Request) (any, error) { return a.Views().Suites(r.Context()) }
+func (a *API) suitesOverview(r *http.Request) (any, error) { return a.Views.Suites(r.Context()) }
 
 func (a *API) history(r *http.Request) (any, error) {
 	q, err := views.ParseHistoryQuery(r.URL.Query())
 	if err != nil {
 		return nil, err
 	}
-	return a.Views().History(r.Context(), q)
+	return a.Views.History(r.Context(), q)
 }
 
 func (a *API) sessionView(r *http.Request) (any, error) {
@@ -206,7 +201,7 @@ func (a *API) sessionView(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return a.Views().Session(r.Context(), id)
+	return a.Views.Session(r.Context(), id)
 }
 
 // ---- text answers ----
@@ -230,7 +225,7 @@ func (a *API) script(w http.ResponseWriter, r *http.Request) {
 		writeError(w, withStatus(http.StatusBadRequest, err))
 		return
 	}
-	res, err := a.Views().Result(r.Context(), id, stage, slave)
+	res, err := a.Views.Result(r.Context(), id, stage, slave)
 	if err != nil {
 		writeError(w, err)
 		return

@@ -387,13 +387,16 @@ func (m *Master) serveWeb() error {
 		return fmt.Errorf("the suites' test CA ([security] ca_certfile, ca_keyfile): %w", err)
 	}
 	actions := &httpapi.Actions{Manager: m.Manager, Scheduler: m.Scheduler, Reload: m.Catalog.Reload, Log: opts.Log}
-	api := &httpapi.API{Manager: m.Manager, Scheduler: m.Scheduler, Registry: m.Registry, Store: m.Store, Actions: actions,
-		Bearer: bearer, Streams: streams, Version: opts.Version, Started: time.Now(),
+	started := time.Now()
+	v := &views.Views{Manager: m.Manager, Registry: m.Registry, Scheduler: m.Scheduler, Store: m.Store, Version: opts.Version,
+		Started: started, LastReload: m.Catalog.LastReload}
+	api := &httpapi.API{Manager: m.Manager, Scheduler: m.Scheduler, Registry: m.Registry, Store: m.Store, Views: v, Actions: actions,
+		Bearer: bearer, Streams: streams, Version: opts.Version, Started: started,
 		LastReload: m.Catalog.LastReload, Log: opts.Log}
 	site := &httpapi.Site{API: api, Metrics: m.Metrics, TestCredentials: testCreds, Repos: opts.Repos, WebpageDir: opts.WebpageDir,
 		Hosts: certHosts(opts), Log: opts.Log}
 	if opts.Pages != nil {
-		ui, err := web.New(m.pagesConfig(*opts.Pages, api.Views(), actions, bearer, streams))
+		ui, err := web.New(m.pagesConfig(*opts.Pages, v, actions, bearer, streams))
 		if err != nil {
 			return fmt.Errorf("web pages: %w", err)
 		}
