@@ -340,6 +340,7 @@ func (a *Agent) runStage(ctx, agentCtx context.Context, st *heldStage, rs *proto
 	env = append(env, "PATH="+a.binDir+string(os.PathListSeparator)+os.Getenv("PATH"))
 	if sock, err := syncsock.ListenIn(a.cfg.SyncDir); err != nil {
 		log.Warn("no sync socket for this stage: xrdtest sync will fail", "err", err)
+		env = append(env, syncsock.EnvError+"="+err.Error())
 	} else {
 		env = append(env, sock.Env()...)
 		go sock.Serve(ctx, func(callCtx context.Context, r syncsock.Request) string {

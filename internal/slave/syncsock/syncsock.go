@@ -18,12 +18,17 @@ import (
 	"time"
 
 	"github.com/xrdtest/xrdtest/internal/pki"
+	"golang.org/x/sys/unix"
 )
 
 // Environment variables a script inherits.
 const (
 	EnvSocket = "XRDTEST_SYNC_SOCKET"
 	EnvToken  = "XRDTEST_SYNC_TOKEN"
+	// EnvError says why a stage has no socket: the slave could not open
+	// one (its log says so too), which a script would otherwise take
+	// for not being in a stage.
+	EnvError = "XRDTEST_SYNC_ERROR"
 )
 
 // Request is one call, as sent over the socket (one JSON line).
@@ -46,8 +51,10 @@ type Handler func(ctx context.Context, r Request) string
 
 // Server is one stage's socket.
 type Server struct {
-	ln    net.Listener
-	token string
+	ln      net.Listener
+	path    string // what scripts dial: the file, or the abstract name
+	token   string
+	release func()
 }
 
 // ListenIn opens the socket: abstract for dir "" (no file to clean up, no
@@ -60,20 +67,53 @@ func ListenIn(dir string) (*Server, error) {
 	if _, err := rand.Read(b); err != nil {
 		return nil, err
 	}
-	name := "@xrdtest-sync-" + hex.EncodeToString(b[:8])
+	path := "@xrdtest-sync-" + hex.EncodeToString(b[:8])
+	release := func() {}
+	name := path
 	if dir != "" {
-		name = filepath.Join(dir, "sync-"+hex.EncodeToString(b[:8])+".sock")
+		path = filepath.Join(dir, "sync-"+hex.EncodeToString(b[:8])+".sock")
+		var err error
+		if name, release, err = reachable(path); err != nil {
+			return nil, err
+		}
 	}
 	ln, err := net.Listen("unix", name)
 	if err != nil {
+		release()
 		return nil, err
 	}
-	return &Server{ln: ln, token: hex.EncodeToString(b[8:])}, nil
+	return &Server{ln: ln, path: path, token: hex.EncodeToString(b[8:]), release: release}, nil
+}
+
+// sunPathMax is the longest socket path bind and connect take: sun_path
+// holds 108 bytes on Linux, the terminating NUL included.
+const sunPathMax = 107
+
+// reachable returns a name for the socket file at path that bind and
+// connect take: path itself, or for a longer one (a deep state folder:
+// the netns backend's hosts) the file's name under /proc/self/fd/N, N
+// being its folder opened O_PATH. release closes that folder; until then
+// the name stays valid, the listener's removal of the file at Close
+// included.
+func reachable(path string) (name string, release func(), err error) {
+	if len(path) <= sunPathMax {
+		return path, func() {}, nil
+	}
+	fd, err := unix.Open(filepath.Dir(path), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", nil, fmt.Errorf("sync socket folder: %w", err)
+	}
+	name = fmt.Sprintf("/proc/self/fd/%d/%s", fd, filepath.Base(path))
+	if len(name) > sunPathMax {
+		unix.Close(fd)
+		return "", nil, fmt.Errorf("sync socket %s: its name is too long", path)
+	}
+	return name, func() { unix.Close(fd) }, nil
 }
 
 // Env is what the script needs to call back.
 func (s *Server) Env() []string {
-	return []string{EnvSocket + "=" + s.ln.Addr().String(), EnvToken + "=" + s.token}
+	return []string{EnvSocket + "=" + s.path, EnvToken + "=" + s.token}
 }
 
 // Serve answers calls until ctx ends.
@@ -81,6 +121,7 @@ func (s *Server) Serve(ctx context.Context, h Handler) {
 	go func() {
 		<-ctx.Done()
 		s.ln.Close()
+		s.release()
 	}()
 	for {
 		conn, err := s.ln.Accept()
@@ -118,10 +159,18 @@ var ErrNotInStage = errors.New("not inside an xrdtest stage script (" + EnvSocke
 func Call(ctx context.Context, op, name string, count int64, timeout time.Duration) error {
 	sock, token := os.Getenv(EnvSocket), os.Getenv(EnvToken)
 	if sock == "" {
+		if why := os.Getenv(EnvError); why != "" {
+			return fmt.Errorf("the slave has no sync socket for this stage: %s", why)
+		}
 		return ErrNotInStage
 	}
+	addr, release, err := reachable(sock)
+	if err != nil {
+		return fmt.Errorf("cannot reach the slave: %w", err)
+	}
 	var d net.Dialer
-	conn, err := d.DialContext(ctx, "unix", sock)
+	conn, err := d.DialContext(ctx, "unix", addr)
+	release() // a connected socket no longer needs the name
 	if err != nil {
 		return fmt.Errorf("cannot reach the slave: %w", err)
 	}

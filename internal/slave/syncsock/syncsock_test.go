@@ -2,6 +2,7 @@ package syncsock
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -9,10 +10,16 @@ import (
 )
 
 // TestRoundTrip: calls reach the handler through an abstract socket
-// and through a file socket, which is gone when the stage ends.
+// and through a file socket, which is gone when the stage ends, also in
+// a folder whose path is longer than a socket address holds (a netns
+// host's slave folder deep in a state folder).
 func TestRoundTrip(t *testing.T) {
-	for _, dir := range []string{"", t.TempDir()} {
-		t.Run(map[bool]string{true: "abstract", false: "file"}[dir == ""], func(t *testing.T) { roundTrip(t, dir) })
+	deep := filepath.Join(t.TempDir(), strings.Repeat("d", 60), strings.Repeat("e", 60))
+	if err := os.MkdirAll(deep, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, dir := range map[string]string{"abstract": "", "file": t.TempDir(), "long path": deep} {
+		t.Run(name, func(t *testing.T) { roundTrip(t, dir) })
 	}
 }
 
@@ -65,5 +72,16 @@ func roundTrip(t *testing.T, dir string) {
 	t.Setenv(EnvSocket, "")
 	if err := Call(ctx, "signal", "x", 0, time.Minute); err != ErrNotInStage {
 		t.Errorf("outside a stage: %v", err)
+	}
+}
+
+// TestCallNoSocket: a script whose slave could not open a socket is told
+// why, not that it runs outside a stage.
+func TestCallNoSocket(t *testing.T) {
+	t.Setenv(EnvSocket, "")
+	t.Setenv(EnvError, "listen unix /x: bind: invalid argument")
+	err := Call(context.Background(), "signal", "x", 0, time.Second)
+	if err == nil || !strings.Contains(err.Error(), "no sync socket for this stage: listen unix /x") {
+		t.Errorf("error %v", err)
 	}
 }
