@@ -168,8 +168,9 @@ func leftovers(t *testing.T, stateDir, cluster string) string {
 
 // TestHypervisorDaemonNetns: an `xrdtest hypervisor --backend netns`
 // process starts the cluster a master places on it; the session runs in
-// the hosts (own names, the other hosts by name) and the stop after it
-// leaves no namespace.
+// the hosts (own names, the other hosts by name, a file downloaded from
+// master.xrd.test's web port as the original suites do) and the stop
+// after it leaves no namespace.
 func TestHypervisorDaemonNetns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
@@ -185,8 +186,12 @@ func TestHypervisorDaemonNetns(t *testing.T) {
 		"clusters/cluster_e2e.py":      strings.ReplaceAll(cluster3, "'1024'", "'65536'"),
 		"test-suites/hv/test_suite.py": suiteDef("hv", "", "c"),
 		"test-suites/hv/init.sh":       "#!/bin/bash\n",
+		"test-suites/hv/payload.txt":   "payload of the master\n",
 		"test-suites/hv/tc/c/run.sh": "#!/bin/bash\nset -e\n[ \"$(hostname -f)\" = @slavename@ ]\n" +
-			"getent hosts s1 s2.xrd.test master.xrd.test >/dev/null\necho run in $(hostname)\n",
+			"getent hosts s1 s2.xrd.test master.xrd.test >/dev/null\n" +
+			"got=$(busybox wget -q -O - @proto@://master.xrd.test:@port@/downloadScript/test-suites/hv/payload.txt)\n" +
+			"[ \"$got\" = \"payload of the master\" ] || { echo \"downloaded: $got\"; exit 1; }\n" +
+			"echo run in $(hostname)\n",
 	})
 	hvState := filepath.Join(dir, "hv")
 	before := leftovers(t, hvState, "cluster_e2e")

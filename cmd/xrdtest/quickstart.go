@@ -123,7 +123,7 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 		StateDir: filepath.Join(dir, "master"), DaemonAddr: daemonAddr, WebAddr: "127.0.0.1:0",
 		APIToken: apiToken, Repos: []definition.Repo{{Root: *defs}},
 		Settings: session.Settings{StageTimeout: *stageTimeout, KillGrace: 5 * time.Second, SlaveWait: *slaveWait,
-			WebPort: 8080, WebProto: "http", LogMaxBytes: 1 << 20},
+			LogMaxBytes: 1 << 20}, // @port@ and @proto@: the web port as it listens
 		Clusters: be, Log: log, Version: version,
 		// The pages too, public, for looking at what ran (--keep); the
 		// actions need the API token.
@@ -131,11 +131,6 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 	})
 	if err != nil {
 		return fail("%v", err)
-	}
-	m.Manager.Settings.WebPort = portOf(m.WebAddr().String())
-	if be.Netns != nil {
-		// Scripts download from master.xrd.test's web port.
-		be.Netns.SetForwardPorts(m.Manager.Settings.WebPort)
 	}
 	serveCtx, stop := context.WithCancel(ctx)
 	served := make(chan error, 1)
@@ -236,17 +231,6 @@ func randomToken() string {
 		panic(err) // crypto/rand does not fail on Linux
 	}
 	return hex.EncodeToString(b)
-}
-
-func portOf(addr string) int {
-	var port int
-	for i := len(addr) - 1; i >= 0; i-- {
-		if addr[i] == ':' {
-			fmt.Sscan(addr[i+1:], &port)
-			break
-		}
-	}
-	return port
 }
 
 // quickstart --json document.

@@ -37,12 +37,9 @@ type Config struct {
 	Binary string
 	// MasterHost is where this machine reaches the master ("" =
 	// 127.0.0.1): the slaves connect there, and master.xrd.test's ports
-	// inside the hosts are relayed there.
+	// inside the hosts (the spec's Master.Port and Master.WebPort) are
+	// relayed there.
 	MasterHost string
-	// ForwardPorts are the master's ports besides its daemon port that
-	// answer as master.xrd.test inside the hosts: its web port, which the
-	// scripts download from.
-	ForwardPorts []int
 	// PrivateDirs are the folders each host has its own copy of; nil
 	// means DefaultPrivateDirs.
 	PrivateDirs []string
@@ -222,7 +219,7 @@ func (b *Backend) StartCluster(ctx context.Context, spec hypervisor.ClusterSpec)
 		return err
 	}
 	var ports []int
-	for _, port := range append([]int{spec.Master.Port}, b.cfg.ForwardPorts...) {
+	for _, port := range []int{spec.Master.Port, spec.Master.WebPort} {
 		if port > 0 && !slices.Contains(ports, port) {
 			ports = append(ports, port)
 		}
@@ -365,14 +362,6 @@ func (b *Backend) startSlave(c *cluster, h *host, spec hypervisor.ClusterSpec) (
 		return nil, err
 	}
 	return s, nil
-}
-
-// SetForwardPorts sets Config.ForwardPorts for the clusters started from
-// now on: for a master whose web port is known only once it listens.
-func (b *Backend) SetForwardPorts(ports ...int) {
-	b.ops.Lock()
-	defer b.ops.Unlock()
-	b.cfg.ForwardPorts = slices.Clone(ports)
 }
 
 // Clusters lists the clusters running here.

@@ -69,8 +69,7 @@ func startFour(t *testing.T, b *Backend) int {
 		}
 	}()
 	port := l.Addr().(*net.TCPAddr).Port
-	b.cfg.ForwardPorts = []int{port}
-	spec := hypervisor.ClusterSpec{Cluster: fourHosts(), Master: hypervisor.MasterEndpoint{Port: 1}}
+	spec := hypervisor.ClusterSpec{Cluster: fourHosts(), Master: hypervisor.MasterEndpoint{Port: 1, WebPort: port}}
 	t.Cleanup(func() { b.StopCluster(context.Background(), spec.Cluster.Name) })
 	t0 := time.Now()
 	if err := b.StartCluster(context.Background(), spec); err != nil {
