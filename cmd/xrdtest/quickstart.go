@@ -115,19 +115,28 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 				}
 			}
 		}()
-		// The VMs reach the master through their network's gateway.
+		// The VMs reach the master as master.xrd.test, their network's
+		// gateway: its daemon port, and its web port, where the scripts
+		// download from.
 		daemonAddr = "0.0.0.0:0"
 	}
 	apiToken := randomToken()
+	// Pages readable without a login only where the web port is this
+	// machine's alone; elsewhere the login is the API token.
+	public := daemonAddr == "127.0.0.1:0"
+	pagesPass := ""
+	if !public {
+		pagesPass = apiToken
+	}
 	m, err := master.Open(ctx, master.Options{
-		StateDir: filepath.Join(dir, "master"), DaemonAddr: daemonAddr, WebAddr: "127.0.0.1:0",
+		StateDir: filepath.Join(dir, "master"), DaemonAddr: daemonAddr, WebAddr: daemonAddr,
 		APIToken: apiToken, Repos: []definition.Repo{{Root: *defs}},
 		Settings: session.Settings{StageTimeout: *stageTimeout, KillGrace: 5 * time.Second, SlaveWait: *slaveWait,
 			LogMaxBytes: 1 << 20}, // @port@ and @proto@: the web port as it listens
 		Clusters: be, Log: log, Version: version,
-		// The pages too, public, for looking at what ran (--keep); the
-		// actions need the API token.
-		Pages: &master.Pages{Public: true, KeyFile: filepath.Join(dir, "master", "web-login-key")},
+		// The pages too, for looking at what ran (--keep); the actions
+		// need the API token.
+		Pages: &master.Pages{Public: public, Password: pagesPass, KeyFile: filepath.Join(dir, "master", "web-login-key")},
 	})
 	if err != nil {
 		return fail("%v", err)
@@ -181,7 +190,11 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 		}
 	}
 	if *keep {
-		fmt.Fprintf(stderr, "master running: web pages and API http://%s (token %s), daemons %s; Ctrl-C stops it\n", m.WebAddr(), apiToken, m.DaemonAddr())
+		login := ""
+		if !public {
+			login = ", the pages' login too"
+		}
+		fmt.Fprintf(stderr, "master running: web pages and API http://%s (token %s%s), daemons %s; Ctrl-C stops it\n", m.WebAddr(), apiToken, login, m.DaemonAddr())
 		<-ctx.Done()
 	}
 	return code
