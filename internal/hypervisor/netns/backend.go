@@ -364,6 +364,26 @@ func (b *Backend) startSlave(c *cluster, h *host, spec hypervisor.ClusterSpec) (
 	return s, nil
 }
 
+// HostCommand returns a command that runs name with arg inside a host of
+// a running cluster (its cgroup, then its namespaces), as the stages do:
+// for tools that look into a host, and the bench that times names
+// resolving in every host.
+func (b *Backend) HostCommand(cluster, host, name string, arg ...string) (*exec.Cmd, error) {
+	b.mu.Lock()
+	c := b.clusters[cluster]
+	b.mu.Unlock()
+	if c == nil {
+		return nil, fmt.Errorf("cluster %s is not running here", cluster)
+	}
+	for _, h := range c.hosts {
+		if h.name == host {
+			// From c.dir: a stop in progress clears h.dir.
+			return exec.Command(hostLayout(filepath.Join(c.dir, host)).enter(), append([]string{name}, arg...)...), nil
+		}
+	}
+	return nil, fmt.Errorf("cluster %s has no host %s", cluster, host)
+}
+
 // Clusters lists the clusters running here.
 func (b *Backend) Clusters() []string {
 	b.mu.Lock()
