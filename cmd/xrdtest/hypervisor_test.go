@@ -129,8 +129,23 @@ func TestHypervisorDaemon(t *testing.T) {
 // test failed).
 func startHypervisorProc(t *testing.T, m *master.Master, backend, stateDir string, masterLog *syncBuffer) (stop func()) {
 	t.Helper()
-	self, _ := os.Executable()
 	hvLog := &syncBuffer{}
+	hv := startHypervisorCmd(t, m, backend, stateDir, hvLog)
+	return func() {
+		hv.Process.Signal(os.Interrupt)
+		hv.Wait()
+		if t.Failed() {
+			t.Logf("master log:\n%s\nhypervisor log:\n%s", masterLog.String(), hvLog.String())
+		}
+	}
+}
+
+// startHypervisorCmd starts `xrdtest hypervisor --backend backend` named
+// hv1, logging to hvLog, and waits until m has it connected. Ending it is
+// the caller's.
+func startHypervisorCmd(t *testing.T, m *master.Master, backend, stateDir string, hvLog *syncBuffer) *exec.Cmd {
+	t.Helper()
+	self, _ := os.Executable()
 	hv := exec.Command(self, "hypervisor", "-c", "none", "--backend", backend, "--master", m.DaemonAddr().String(),
 		"--name", "hv1", "--ca-fingerprint", m.CA.Fingerprint().String(), "--state-dir", stateDir)
 	hv.Env = append(os.Environ(), "XRDTEST_TEST_MAIN=1", "XRDTEST_TOKEN="+e2eToken)
@@ -138,20 +153,14 @@ func startHypervisorProc(t *testing.T, m *master.Master, backend, stateDir strin
 	if err := hv.Start(); err != nil {
 		t.Fatal(err)
 	}
-	stop = func() {
-		hv.Process.Signal(os.Interrupt)
-		hv.Wait()
-		if t.Failed() {
-			t.Logf("master log:\n%s\nhypervisor log:\n%s", masterLog.String(), hvLog.String())
-		}
-	}
 	for deadline := time.Now().Add(20 * time.Second); !slices.ContainsFunc(m.Registry.Daemons(), func(d daemons.DaemonInfo) bool {
 		return d.Role == api.RoleHypervisor && d.Name == "hv1"
 	}); time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			stop()
-			t.Fatal("the hypervisor did not connect")
+			hv.Process.Kill()
+			hv.Wait()
+			t.Fatalf("the hypervisor did not connect:\n%s", hvLog.String())
 		}
 	}
-	return stop
+	return hv
 }

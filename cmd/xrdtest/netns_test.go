@@ -4,15 +4,22 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io/fs"
 	"log/slog"
+	"maps"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/api"
+	"github.com/xrdtest/xrdtest/internal/daemons"
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/hypervisor/netns"
 	"github.com/xrdtest/xrdtest/internal/master"
@@ -135,8 +142,9 @@ func TestQuickstartNetns(t *testing.T) {
 
 // leftovers describes what the netns backend with state folder stateDir
 // made for cluster and left: its namespaces and their mounts, loop devices
-// on its files, other mounts of the machine, and httpd daemons. Only what
-// it names counts: other tests make clusters meanwhile.
+// on its files, other mounts of the machine, links of the root namespace,
+// its cgroups, the processes in them or started from its folder, and httpd
+// daemons. Only what it names counts: other tests make clusters meanwhile.
 func leftovers(t *testing.T, stateDir, cluster string) string {
 	t.Helper()
 	prefix := netns.NamePrefix(filepath.Join(stateDir, "netns"), cluster)
@@ -161,15 +169,39 @@ func leftovers(t *testing.T, stateDir, cluster string) string {
 			mounts++
 		}
 	}
+	links, _ := net.Interfaces()
+	var cgroups []string
+	filepath.WalkDir("/sys/fs/cgroup", func(path string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() && strings.HasPrefix(d.Name(), prefix) {
+			cgroups = append(cgroups, strings.TrimPrefix(path, "/sys/fs/cgroup/"))
+			return fs.SkipDir
+		}
+		return nil
+	})
+	// The cluster's processes: in its cgroups (hosts, slaves, DNS server)
+	// or started from its folder; not the hypervisor, which names only
+	// stateDir.
+	var procs []string
+	clusterDir := filepath.Join(stateDir, "netns", cluster)
+	pids, _ := filepath.Glob("/proc/[0-9]*")
+	for _, p := range pids {
+		cmdline, _ := os.ReadFile(p + "/cmdline")
+		cg, _ := os.ReadFile(p + "/cgroup")
+		if len(cmdline) > 0 && (strings.Contains(string(cmdline), clusterDir) || strings.Contains(string(cg), "/"+prefix)) {
+			procs = append(procs, filepath.Base(p))
+		}
+	}
 	httpd, _ := exec.Command("pgrep", "-f", "busybox httpd -f -p 8000").Output()
 	return strings.Join([]string{"namespaces " + strings.Join(ns, ","), "loop devices " + strconv.Itoa(loops),
-		"mounts " + strconv.Itoa(mounts), "httpd " + strings.TrimSpace(string(httpd))}, "; ")
+		"mounts " + strconv.Itoa(mounts), "root links " + strconv.Itoa(len(links)), "cgroups " + strings.Join(cgroups, ","),
+		"processes " + strings.Join(procs, ","), "httpd " + strings.TrimSpace(string(httpd))}, "; ")
 }
 
 // TestHypervisorDaemonNetns: an `xrdtest hypervisor --backend netns`
 // process starts the cluster a master places on it; the session runs in
-// the hosts (own names, the other hosts by name) and the stop after it
-// leaves no namespace.
+// the hosts (own names, the other hosts by name, a file downloaded from
+// master.xrd.test's web port as the original suites do) and the stop
+// after it leaves no namespace.
 func TestHypervisorDaemonNetns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
@@ -185,8 +217,12 @@ func TestHypervisorDaemonNetns(t *testing.T) {
 		"clusters/cluster_e2e.py":      strings.ReplaceAll(cluster3, "'1024'", "'65536'"),
 		"test-suites/hv/test_suite.py": suiteDef("hv", "", "c"),
 		"test-suites/hv/init.sh":       "#!/bin/bash\n",
+		"test-suites/hv/payload.txt":   "payload of the master\n",
 		"test-suites/hv/tc/c/run.sh": "#!/bin/bash\nset -e\n[ \"$(hostname -f)\" = @slavename@ ]\n" +
-			"getent hosts s1 s2.xrd.test master.xrd.test >/dev/null\necho run in $(hostname)\n",
+			"getent hosts s1 s2.xrd.test master.xrd.test >/dev/null\n" +
+			"got=$(busybox wget -q -O - @proto@://master.xrd.test:@port@/downloadScript/test-suites/hv/payload.txt)\n" +
+			"[ \"$got\" = \"payload of the master\" ] || { echo \"downloaded: $got\"; exit 1; }\n" +
+			"echo run in $(hostname)\n",
 	})
 	hvState := filepath.Join(dir, "hv")
 	before := leftovers(t, hvState, "cluster_e2e")
@@ -228,5 +264,158 @@ func TestHypervisorDaemonNetns(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("left after the session: %s\nbefore: %s", leftovers(t, hvState, "cluster_e2e"), before)
 		}
+	}
+}
+
+// TestHypervisorNetnsKilled: the `xrdtest hypervisor --backend netns`
+// process is killed with -9 while a session runs on its cluster. The
+// hosts, their slaves (still connected on the connection they had) and
+// the DNS server run on; started again on its state folder, the
+// hypervisor adopts the cluster, the master re-adopts it, master.xrd.test
+// answers again in the hosts, the session passes, and the stop after it
+// leaves nothing: namespaces, links, mounts, loop devices, cgroups,
+// processes.
+func TestHypervisorNetnsKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	if err := netns.Check(); err != nil {
+		if os.Geteuid() != 0 {
+			t.Skip(err)
+		}
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	repo := filepath.Join(dir, "repo")
+	// The stage waits for a file the test adds to the repository once the
+	// cluster is adopted again, fetched through master.xrd.test's web port.
+	testutil.WriteFiles(t, repo, map[string]string{
+		"clusters/cluster_e2e.py": strings.NewReplacer("'1024'", "'65536'", "Host('s2.xrd.test', '10.99.0.12')", "s2", "    c.addHosts(",
+			"    s2 = Host('s2.xrd.test', '10.99.0.12')\n    s2.disks = [Disk('data', '16M', device='vdb', mountPoint='/data')]\n    c.addHosts(").Replace(cluster3),
+		"test-suites/hvk/test_suite.py": suiteDef("hvk", "", "wait"),
+		"test-suites/hvk/init.sh":       "#!/bin/bash\necho up on @slavename@\n",
+		"test-suites/hvk/tc/wait/run.sh": "#!/bin/bash\n[ $(hostname) != s2 ] || findmnt -n /data >/dev/null || { echo no disk; exit 1; }\n" +
+			"until got=$(busybox wget -q -O - @proto@://master.xrd.test:@port@/downloadScript/test-suites/hvk/go.txt 2>/dev/null); do sleep 0.2; done\n" +
+			"echo \"$got on $(hostname)\"\n",
+	})
+	hvState := filepath.Join(dir, "hv")
+	before := leftovers(t, hvState, "cluster_e2e")
+	logs := &syncBuffer{}
+	m, err := master.Open(context.Background(), master.Options{
+		StateDir: filepath.Join(dir, "master"), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0",
+		Token: e2eToken, Repos: []definition.Repo{{Root: repo}}, StartClusters: true,
+		Settings:  session.Settings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: 30 * time.Second},
+		Heartbeat: testHeartbeat, HeartbeatTimeout: 5 * testHeartbeat, ReconnectGrace: testGrace,
+		Log: slog.New(slog.NewTextHandler(logs, nil)), Version: "e2e",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); m.Serve(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	hvLog := &syncBuffer{}
+	hv := startHypervisorCmd(t, m, "netns", hvState, hvLog)
+	defer func() {
+		if hv.ProcessState == nil {
+			hv.Process.Signal(os.Interrupt)
+			hv.Wait()
+		}
+		if t.Failed() {
+			t.Logf("master log:\n%s\nhypervisor log:\n%s", logs.String(), hvLog.String())
+		}
+	}()
+	s, err := m.Manager.Start(context.Background(), "hvk", nil, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	slaves := func() map[string]time.Time {
+		out := map[string]time.Time{}
+		for _, d := range m.Registry.Daemons() {
+			if d.Role == api.RoleSlave {
+				out[d.Name] = d.Since
+			}
+		}
+		return out
+	}
+	waitFor := func(d time.Duration, what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(d); !cond(); time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+		}
+	}
+	waitFor(time.Minute, "the wait stage to run on the 3 hosts", func() bool {
+		d, err := store.Detail(context.Background(), m.Store, s.ID)
+		if err != nil || d.State.Finished() {
+			t.Fatalf("session ended early: %v %+v", err, d.Session)
+		}
+		for _, st := range d.Stages {
+			if st.Name == "wait:run" {
+				return len(st.Results) == 3 && !slices.ContainsFunc(st.Results, func(r *store.Result) bool { return r.Status != store.StatusRunning })
+			}
+		}
+		return false
+	})
+	connected := slaves()
+	if len(connected) != 3 {
+		t.Fatalf("slaves connected: %v", connected)
+	}
+
+	hv.Process.Signal(syscall.SIGKILL)
+	hv.Wait()
+	waitFor(20*time.Second, "the master to see the hypervisor gone", func() bool {
+		return !slices.ContainsFunc(m.Registry.Daemons(), func(d daemons.DaemonInfo) bool { return d.Role == api.RoleHypervisor })
+	})
+	if left := leftovers(t, hvState, "cluster_e2e"); left == before {
+		t.Fatal("the cluster did not outlive its killed hypervisor")
+	} else {
+		t.Logf("after the kill: %s", left)
+	}
+	hv = startHypervisorCmd(t, m, "netns", hvState, hvLog)
+	waitFor(20*time.Second, "the re-adoption", func() bool {
+		return strings.Contains(logs.String(), "cluster re-adopted after the hypervisor reconnected")
+	})
+	if !strings.Contains(hvLog.String(), "netns cluster adopted") {
+		t.Error("the hypervisor did not say it adopted the cluster")
+	}
+	// The slaves never noticed: same connections as before the kill.
+	if now := slaves(); !maps.Equal(now, connected) {
+		t.Errorf("slaves after the restart %v, before %v", now, connected)
+	}
+	testutil.WriteFiles(t, repo, map[string]string{"test-suites/hvk/go.txt": "go\n"})
+	wctx, wcancel := context.WithTimeout(context.Background(), time.Minute)
+	defer wcancel()
+	if _, err := m.Manager.Wait(wctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	d, err := store.Detail(wctx, m.Store, s.ID)
+	if err != nil || d.State != store.SessionPassed {
+		t.Fatalf("session: %v %s %q", err, d.State, d.Reason)
+	}
+	for _, st := range d.Stages {
+		if out, _ := readOutput(m.Store, d.ID, st.Index, "s2.xrd.test"); st.Name == "wait:run" && out != "go on s2\n" {
+			t.Errorf("output of wait:run on s2: %q", out)
+		}
+	}
+	if strings.Contains(logs.String(), "removing a cluster no session uses") {
+		t.Error("the cluster of the running session was removed")
+	}
+	// The master stops the cluster after the session: nothing is left,
+	// the killed hypervisor's orphans included.
+	for deadline := time.Now().Add(15 * time.Second); leftovers(t, hvState, "cluster_e2e") != before; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("left after the session: %s\nbefore: %s", leftovers(t, hvState, "cluster_e2e"), before)
+		}
+	}
+	hv.Process.Signal(os.Interrupt)
+	if err := hv.Wait(); err != nil {
+		t.Errorf("hypervisor exit: %v", err)
+	}
+	if after := leftovers(t, hvState, "cluster_e2e"); after != before {
+		t.Errorf("left after the hypervisor's stop: %s\nbefore: %s", after, before)
 	}
 }

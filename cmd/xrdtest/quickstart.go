@@ -115,27 +115,31 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 				}
 			}
 		}()
-		// The VMs reach the master through their network's gateway.
+		// The VMs reach the master as master.xrd.test, their network's
+		// gateway: its daemon port, and its web port, where the scripts
+		// download from.
 		daemonAddr = "0.0.0.0:0"
 	}
 	apiToken := randomToken()
+	// Pages readable without a login only where the web port is this
+	// machine's alone; elsewhere the login is the API token.
+	public := daemonAddr == "127.0.0.1:0"
+	pagesPass := ""
+	if !public {
+		pagesPass = apiToken
+	}
 	m, err := master.Open(ctx, master.Options{
-		StateDir: filepath.Join(dir, "master"), DaemonAddr: daemonAddr, WebAddr: "127.0.0.1:0",
+		StateDir: filepath.Join(dir, "master"), DaemonAddr: daemonAddr, WebAddr: daemonAddr,
 		APIToken: apiToken, Repos: []definition.Repo{{Root: *defs}},
 		Settings: session.Settings{StageTimeout: *stageTimeout, KillGrace: 5 * time.Second, SlaveWait: *slaveWait,
-			WebPort: 8080, WebProto: "http", LogMaxBytes: 1 << 20},
+			LogMaxBytes: 1 << 20}, // @port@ and @proto@: the web port as it listens
 		Clusters: be, Log: log, Version: version,
-		// The pages too, public, for looking at what ran (--keep); the
-		// actions need the API token.
-		Pages: &master.Pages{Public: true, KeyFile: filepath.Join(dir, "master", "web-login-key")},
+		// The pages too, for looking at what ran (--keep); the actions
+		// need the API token.
+		Pages: &master.Pages{Public: public, Password: pagesPass, KeyFile: filepath.Join(dir, "master", "web-login-key")},
 	})
 	if err != nil {
 		return fail("%v", err)
-	}
-	m.Manager.Settings.WebPort = portOf(m.WebAddr().String())
-	if be.Netns != nil {
-		// Scripts download from master.xrd.test's web port.
-		be.Netns.SetForwardPorts(m.Manager.Settings.WebPort)
 	}
 	serveCtx, stop := context.WithCancel(ctx)
 	served := make(chan error, 1)
@@ -186,7 +190,11 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 		}
 	}
 	if *keep {
-		fmt.Fprintf(stderr, "master running: web pages and API http://%s (token %s), daemons %s; Ctrl-C stops it\n", m.WebAddr(), apiToken, m.DaemonAddr())
+		login := ""
+		if !public {
+			login = ", the pages' login too"
+		}
+		fmt.Fprintf(stderr, "master running: web pages and API http://%s (token %s%s), daemons %s; Ctrl-C stops it\n", m.WebAddr(), apiToken, login, m.DaemonAddr())
 		<-ctx.Done()
 	}
 	return code
@@ -236,17 +244,6 @@ func randomToken() string {
 		panic(err) // crypto/rand does not fail on Linux
 	}
 	return hex.EncodeToString(b)
-}
-
-func portOf(addr string) int {
-	var port int
-	for i := len(addr) - 1; i >= 0; i-- {
-		if addr[i] == ':' {
-			fmt.Sscan(addr[i+1:], &port)
-			break
-		}
-	}
-	return port
 }
 
 // quickstart --json document.

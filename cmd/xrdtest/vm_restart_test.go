@@ -65,7 +65,11 @@ func TestVMHypervisorRestart(t *testing.T) {
 		"clusters/cluster_hvr.py": hvrCluster,
 		"test-suites/hvr/test_suite.py": "def getTestSuite():\n    ts = TestSuite('hvr')\n    ts.clusters = ['cluster_hvr']\n" +
 			"    ts.tests = ['wait']\n    ts.schedule = dict(hour='3')\n    ts.initialize = 'file://init.sh'\n    return ts\n",
-		"test-suites/hvr/init.sh": "#!/bin/bash\necho up on @slavename@\n",
+		// The VMs reach the master's web port at master.xrd.test too.
+		"test-suites/hvr/payload.txt": "payload of the master\n",
+		"test-suites/hvr/init.sh": "#!/bin/bash\nset -e\n" +
+			"got=$(wget -q -O - @proto@://master.xrd.test:@port@/downloadScript/test-suites/hvr/payload.txt)\n" +
+			"[ \"$got\" = \"payload of the master\" ] || { echo \"downloaded: $got\"; exit 1; }\necho up on @slavename@\n",
 		// Long enough for a kill, a restart and a re-adoption.
 		"test-suites/hvr/tc/wait/run.sh": "#!/bin/bash\nsleep 20\necho still here on @slavename@\n",
 	})
@@ -86,7 +90,7 @@ func TestVMHypervisorRestart(t *testing.T) {
 
 	logs := &syncBuffer{}
 	m, err := master.Open(ctx, master.Options{
-		StateDir: filepath.Join(dir, "master"), DaemonAddr: "0.0.0.0:0", WebAddr: "127.0.0.1:0",
+		StateDir: filepath.Join(dir, "master"), DaemonAddr: "0.0.0.0:0", WebAddr: "0.0.0.0:0",
 		Token: e2eToken, Repos: []definition.Repo{{Root: filepath.Join(dir, "repo")}}, StartClusters: true,
 		Settings:  session.Settings{StageTimeout: 5 * time.Minute, KillGrace: time.Second, SlaveWait: 4 * time.Minute},
 		Heartbeat: testHeartbeat, HeartbeatTimeout: 10 * testHeartbeat, ReconnectGrace: 30 * time.Second,

@@ -42,12 +42,15 @@ var vmSuite = map[string]string{
     ts.initialize = 'file://init.sh'
     return ts
 `,
-	"test-suites/vms/init.sh": "#!/bin/bash\nsource /etc/XrdTest/utils/functions.sh\n@diskmounts@\nlog \"up on $(hostname)\"\n",
+	"test-suites/vms/payload.txt": "payload of the master\n",
+	"test-suites/vms/init.sh":     "#!/bin/bash\nsource /etc/XrdTest/utils/functions.sh\n@diskmounts@\nlog \"up on $(hostname)\"\n",
 	"test-suites/vms/tc/dns/run.sh": `#!/bin/bash
 set -e
 for h in vm1 vm2 vm3 master; do
     nslookup -type=a $h.xrd.test >/dev/null || { echo "cannot resolve $h.xrd.test"; exit 1; }
 done
+got=$(wget -q -O - @proto@://master.xrd.test:@port@/downloadScript/test-suites/vms/payload.txt)
+[ "$got" = "payload of the master" ] || { echo "downloaded from master.xrd.test: $got"; exit 1; }
 n=$(nslookup -type=a pool.xrd.test | grep -c '^Address: 10.97.0.1[123]')
 echo "pool.xrd.test has $n addresses"
 [ "$n" -eq 3 ]

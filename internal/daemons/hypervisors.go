@@ -108,7 +108,7 @@ func (h *Hypervisors) StartCluster(ctx context.Context, spec hypervisor.ClusterS
 	h.mu.Unlock()
 	err = h.command(ctx, c, spec.Cluster.Name, func(id string) *protocol.MasterMessage {
 		return &protocol.MasterMessage{Msg: &protocol.MasterMessage_StartCluster{StartCluster: &protocol.StartCluster{
-			Id: id, ClusterJson: body, MasterPort: int32(spec.Master.Port), MasterIp: spec.Master.IP,
+			Id: id, ClusterJson: body, MasterPort: int32(spec.Master.Port), MasterWebPort: int32(spec.Master.WebPort), MasterIp: spec.Master.IP,
 			CaFingerprint: spec.Master.Fingerprint.String(), Tokens: spec.Tokens}}}
 	})
 	if err != nil {

@@ -31,6 +31,11 @@ type ClusterSpec struct {
 type MasterEndpoint struct {
 	// Port is the master's daemon port.
 	Port int
+	// WebPort is the master's web port (0: none), where the suites'
+	// scripts download from (@proto@://master.xrd.test:@port@/): a backend
+	// makes master.xrd.test answer there as it does at Port. The bytes
+	// are relayed or routed as they are, so HTTP and HTTPS alike.
+	WebPort int
 	// IP is the address master.xrd.test resolves to in the cluster's
 	// network; "" means the network's gateway (a master listening there).
 	IP string

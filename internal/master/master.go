@@ -48,7 +48,9 @@ type Options struct {
 	// APITokens are more tokens of the API, each with its holder's name.
 	APITokens []httpapi.APIToken
 	Repos     []definition.Repo
-	Settings  session.Settings
+	// Settings are the sessions' defaults; a zero WebPort (@port@) is the
+	// web port as it listens, an empty WebProto (@proto@) follows WebTLS.
+	Settings session.Settings
 	// Clusters starts the suites' clusters; nil with StartClusters: the
 	// connected hypervisor daemons; nil without: none (the slaves of
 	// physical machines connect by themselves).
@@ -340,9 +342,19 @@ func (m *Master) openSessions(tokens *daemons.OneTimeTokens) error {
 	m.Changes = &httpapi.Changes{}
 	m.Metrics = httpapi.NewMetrics(m.Store, m.Registry, func() int { return m.Manager.InProgress() }, opts.Version, opts.Log)
 	alerts := &notify.Alerts{Store: m.Store, Notifier: opts.Notifier, BaseURL: opts.BaseURL, Log: opts.Log}
+	// The machines reach both ports as master.xrd.test; @port@ and
+	// @proto@ default to the web port as it listens.
+	webPort := m.webLn.Addr().(*net.TCPAddr).Port
+	settings := opts.Settings
+	if settings.WebPort == 0 {
+		settings.WebPort = webPort
+	}
+	if settings.WebProto == "" {
+		settings.WebProto = map[bool]string{false: "http", true: "https"}[opts.WebTLS]
+	}
 	m.Manager = &session.Manager{Store: m.Store, Slaves: m.Registry, Sync: hub, Definitions: m.Catalog.Definitions,
-		Clusters: clusters, Tokens: tokens, Settings: opts.Settings, Log: opts.Log,
-		Endpoint: hypervisor.MasterEndpoint{Port: m.daemonLn.Addr().(*net.TCPAddr).Port, Fingerprint: m.CA.Fingerprint()},
+		Clusters: clusters, Tokens: tokens, Settings: settings, Log: opts.Log,
+		Endpoint: hypervisor.MasterEndpoint{Port: m.daemonLn.Addr().(*net.TCPAddr).Port, WebPort: webPort, Fingerprint: m.CA.Fingerprint()},
 		Changed:  m.Changes.Publish, ObserveStage: m.Metrics.StageEnded, CaseEnded: alerts.CaseEnded,
 		Ended: func(s *store.Session, suite *definition.Suite) {
 			m.Scheduler.SessionEnded(suite.Name) // a queued scheduled run may start

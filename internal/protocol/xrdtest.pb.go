@@ -1568,7 +1568,10 @@ type StartCluster struct {
 	MasterIp      string `protobuf:"bytes,4,opt,name=master_ip,json=masterIp,proto3" json:"master_ip,omitempty"`
 	CaFingerprint string `protobuf:"bytes,5,opt,name=ca_fingerprint,json=caFingerprint,proto3" json:"ca_fingerprint,omitempty"`
 	// One-time enrollment token per host name.
-	Tokens        map[string]string `protobuf:"bytes,6,rep,name=tokens,proto3" json:"tokens,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Tokens map[string]string `protobuf:"bytes,6,rep,name=tokens,proto3" json:"tokens,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// The master's web port (0: none), which master.xrd.test serves too:
+	// the scripts download from it.
+	MasterWebPort int32 `protobuf:"varint,7,opt,name=master_web_port,json=masterWebPort,proto3" json:"master_web_port,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1643,6 +1646,13 @@ func (x *StartCluster) GetTokens() map[string]string {
 		return x.Tokens
 	}
 	return nil
+}
+
+func (x *StartCluster) GetMasterWebPort() int32 {
+	if x != nil {
+		return x.MasterWebPort
+	}
+	return 0
 }
 
 // StopCluster asks a hypervisor to remove a cluster.
@@ -1901,7 +1911,7 @@ const file_xrdtest_proto_rawDesc = "" +
 	"timeout_ms\x18\x06 \x01(\x03R\ttimeoutMs\"4\n" +
 	"\fSyncResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
-	"\x05error\x18\x02 \x01(\tR\x05error\"\x9f\x02\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error\"\xc7\x02\n" +
 	"\fStartCluster\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fcluster_json\x18\x02 \x01(\fR\vclusterJson\x12\x1f\n" +
@@ -1909,7 +1919,8 @@ const file_xrdtest_proto_rawDesc = "" +
 	"masterPort\x12\x1b\n" +
 	"\tmaster_ip\x18\x04 \x01(\tR\bmasterIp\x12%\n" +
 	"\x0eca_fingerprint\x18\x05 \x01(\tR\rcaFingerprint\x12<\n" +
-	"\x06tokens\x18\x06 \x03(\v2$.xrdtest.v1.StartCluster.TokensEntryR\x06tokens\x1a9\n" +
+	"\x06tokens\x18\x06 \x03(\v2$.xrdtest.v1.StartCluster.TokensEntryR\x06tokens\x12&\n" +
+	"\x0fmaster_web_port\x18\a \x01(\x05R\rmasterWebPort\x1a9\n" +
 	"\vTokensEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"7\n" +

@@ -1,6 +1,7 @@
 // Package agent is the hypervisor daemon: it connects to the master like
 // a slave does (enrollment, mutual TLS, reconnects) and starts and stops
-// clusters through its backend (libvirt, or local processes) on command.
+// clusters through its backend (libvirt, netns or local processes) on
+// command.
 package agent
 
 import (
@@ -18,7 +19,7 @@ import (
 // Config configures a hypervisor daemon.
 type Config struct {
 	Connection  daemonclient.Config // Role is set to hypervisor
-	BackendName string              // "libvirt" or "local", for the master's display
+	BackendName string              // "libvirt", "netns" or "local", for the master's display
 	Backend     hypervisor.Backend
 	Log         *slog.Logger
 }
@@ -90,7 +91,8 @@ func (a *Agent) Handle(ctx context.Context, m *protocol.MasterMessage) {
 				return c.Name, err
 			}
 			spec := hypervisor.ClusterSpec{Cluster: c, Tokens: m.StartCluster.GetTokens(),
-				Master: hypervisor.MasterEndpoint{Port: int(m.StartCluster.GetMasterPort()), IP: m.StartCluster.GetMasterIp(), Fingerprint: fp}}
+				Master: hypervisor.MasterEndpoint{Port: int(m.StartCluster.GetMasterPort()), WebPort: int(m.StartCluster.GetMasterWebPort()),
+					IP: m.StartCluster.GetMasterIp(), Fingerprint: fp}}
 			a.cfg.Log.Info("starting cluster", "cluster", c.Name, "hosts", len(c.Hosts))
 			id := m.StartCluster.GetId()
 			pctx := hypervisor.WithProgress(ctx, func(host, phase string) {

@@ -60,9 +60,6 @@ type Backend struct {
 	// Libvirt is the libvirt backend when Name is Libvirt, for its own
 	// operations (boot images, cached volumes); nil otherwise.
 	Libvirt *libvirt.Backend
-	// Netns is the netns backend when Name is Netns (for the master's web
-	// port, known once it listens); nil otherwise.
-	Netns *netns.Backend
 }
 
 // Close releases what Open took (libvirt: the connection and the state
@@ -110,7 +107,7 @@ func Open(ctx context.Context, name string, s Settings) (*Backend, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &Backend{Name: name, Backend: nb, Netns: nb}, nil
+		return &Backend{Name: name, Backend: nb}, nil
 	case Libvirt:
 		lb, err := libvirt.New(ctx, libvirt.Config{URI: s.LibvirtURI, Pool: s.Pool, ForceTCG: s.ForceTCG,
 			StateDir: filepath.Join(s.StateDir, "libvirt")}, s.Log)

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/xrdtest/xrdtest/internal/hypervisor"
 	"github.com/xrdtest/xrdtest/internal/hypervisor/local"
 	"github.com/xrdtest/xrdtest/internal/hypervisor/netns"
 )
@@ -65,7 +64,7 @@ func TestOpenNetns(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	if b.Name != Netns || b.Netns == nil || b.Libvirt != nil || b.Backend != hypervisor.Backend(b.Netns) {
+	if _, ok := b.Backend.(*netns.Backend); b.Name != Netns || !ok || b.Libvirt != nil {
 		t.Errorf("opened %+v", b)
 	}
 }

@@ -22,6 +22,11 @@
 //	                        virtio NIC with the host's MAC, serial console to
 //	                        <StateDir>/console/C_H.log
 //
+// master.xrd.test is the spec's Master.IP, else the network's gateway:
+// this machine's address on the bridge, where the guests reach the
+// master's daemon and web ports (Master.Port, Master.WebPort) as they are,
+// no relay: the master listens on an address that includes it.
+//
 // Domains are defined and started in parallel. The domain type is kvm where
 // libvirtd offers it (Config.ForceTCG forces qemu, i.e. TCG).
 //

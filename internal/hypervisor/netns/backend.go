@@ -37,12 +37,9 @@ type Config struct {
 	Binary string
 	// MasterHost is where this machine reaches the master ("" =
 	// 127.0.0.1): the slaves connect there, and master.xrd.test's ports
-	// inside the hosts are relayed there.
+	// inside the hosts (the spec's Master.Port and Master.WebPort) are
+	// relayed there.
 	MasterHost string
-	// ForwardPorts are the master's ports besides its daemon port that
-	// answer as master.xrd.test inside the hosts: its web port, which the
-	// scripts download from.
-	ForwardPorts []int
 	// PrivateDirs are the folders each host has its own copy of; nil
 	// means DefaultPrivateDirs.
 	PrivateDirs []string
@@ -222,7 +219,7 @@ func (b *Backend) StartCluster(ctx context.Context, spec hypervisor.ClusterSpec)
 		return err
 	}
 	var ports []int
-	for _, port := range append([]int{spec.Master.Port}, b.cfg.ForwardPorts...) {
+	for _, port := range []int{spec.Master.Port, spec.Master.WebPort} {
 		if port > 0 && !slices.Contains(ports, port) {
 			ports = append(ports, port)
 		}
@@ -367,12 +364,24 @@ func (b *Backend) startSlave(c *cluster, h *host, spec hypervisor.ClusterSpec) (
 	return s, nil
 }
 
-// SetForwardPorts sets Config.ForwardPorts for the clusters started from
-// now on: for a master whose web port is known only once it listens.
-func (b *Backend) SetForwardPorts(ports ...int) {
-	b.ops.Lock()
-	defer b.ops.Unlock()
-	b.cfg.ForwardPorts = slices.Clone(ports)
+// HostCommand returns a command that runs name with arg inside a host of
+// a running cluster (its cgroup, then its namespaces), as the stages do:
+// for tools that look into a host, and the bench that times names
+// resolving in every host.
+func (b *Backend) HostCommand(cluster, host, name string, arg ...string) (*exec.Cmd, error) {
+	b.mu.Lock()
+	c := b.clusters[cluster]
+	b.mu.Unlock()
+	if c == nil {
+		return nil, fmt.Errorf("cluster %s is not running here", cluster)
+	}
+	for _, h := range c.hosts {
+		if h.name == host {
+			// From c.dir: a stop in progress clears h.dir.
+			return exec.Command(hostLayout(filepath.Join(c.dir, host)).enter(), append([]string{name}, arg...)...), nil
+		}
+	}
+	return nil, fmt.Errorf("cluster %s has no host %s", cluster, host)
 }
 
 // Clusters lists the clusters running here.

@@ -69,8 +69,7 @@ func startFour(t *testing.T, b *Backend) int {
 		}
 	}()
 	port := l.Addr().(*net.TCPAddr).Port
-	b.cfg.ForwardPorts = []int{port}
-	spec := hypervisor.ClusterSpec{Cluster: fourHosts(), Master: hypervisor.MasterEndpoint{Port: 1}}
+	spec := hypervisor.ClusterSpec{Cluster: fourHosts(), Master: hypervisor.MasterEndpoint{Port: 1, WebPort: port}}
 	t.Cleanup(func() { b.StopCluster(context.Background(), spec.Cluster.Name) })
 	t0 := time.Now()
 	if err := b.StartCluster(context.Background(), spec); err != nil {
@@ -107,8 +106,21 @@ func TestBackendNames(t *testing.T) {
 			t.Errorf("%s: master.xrd.test:%d: %q, %v", h.name, port, got, err)
 		}
 	}
+	cmd, err := b.HostCommand("four", "srv2.xrd.test", "hostname", "-f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := cmd.Output(); err != nil || string(out) != "srv2.xrd.test\n" {
+		t.Errorf("HostCommand: hostname -f %q, %v", out, err)
+	}
+	if _, err := b.HostCommand("four", "nohost.xrd.test", "true"); err == nil {
+		t.Error("HostCommand in a host the cluster lacks: no error")
+	}
 	if err := b.StopCluster(context.Background(), "four"); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := b.HostCommand("four", "srv2.xrd.test", "true"); err == nil {
+		t.Error("HostCommand in a stopped cluster: no error")
 	}
 	checkNothingLeft(t, before)
 	if out, _ := exec.Command("pgrep", "-f", "dnsmasq.*"+c.dir).Output(); len(out) > 0 {

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -55,6 +56,23 @@ func ownCgroup(controller string) (string, error) {
 // cgroupParents are the folders the backend's cgroups are made in.
 func cgroupParents() ([]string, error) {
 	if cgroupV2() {
+		// A controller bound to a v1 hierarchy (a hybrid machine's
+		// cgroup2 mount) or disabled is not offered here: say which,
+		// before anything is made.
+		offered, err := os.ReadFile(filepath.Join(cgroupRoot, "cgroup.controllers"))
+		if err != nil {
+			return nil, fmt.Errorf("cgroup v2: %w", err)
+		}
+		var missing []string
+		for _, c := range []string{"memory", "pids"} {
+			if !slices.Contains(strings.Fields(string(offered)), c) {
+				missing = append(missing, c)
+			}
+		}
+		if len(missing) > 0 {
+			return nil, fmt.Errorf("cgroup v2 at %s offers no %s controller (cgroup.controllers: %q): bound to a cgroup v1 hierarchy, or disabled",
+				cgroupRoot, strings.Join(missing, " or "), strings.TrimSpace(string(offered)))
+		}
 		base := filepath.Join(cgroupRoot, "xrdtest-netns")
 		if err := os.Mkdir(base, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
 			return nil, err

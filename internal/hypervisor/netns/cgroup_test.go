@@ -9,8 +9,8 @@ import (
 // TestCgroupV2Layout: on a machine with the unified hierarchy alone, a
 // host's group is <root>/xrdtest-netns/<name> with memory and pids
 // enabled above it and memory.max as the limit. The kernel's side is
-// stood in for by plain files: only the layout is checked here (this
-// machine runs cgroup v1, which the other tests use for real).
+// stood in for by plain files: only the layout is checked here, on any
+// machine; TestCgroupV2Kernel checks it against the kernel.
 func TestCgroupV2Layout(t *testing.T) {
 	root := t.TempDir()
 	old := cgroupRoot

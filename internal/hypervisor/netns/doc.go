@@ -44,6 +44,20 @@
 // backend; New adopts the clusters whose hosts, DNS server and slaves
 // all still run and removes the others.
 //
+// cgroups, what is tested where: cgroup v1 (memory and pids controllers)
+// by every test that starts hosts, on the machines CI runs on. cgroup v2
+// by TestCgroupV2Kernel on a cgroup2 mount of its own: with the memory and
+// pids controllers (a v2-only machine, or the VM TestCgroupV2InVM boots,
+// whose only hierarchy is v2: CI runs it beside the libvirt tests) the
+// layout, memory.max enforced by the kernel (an entered command past the
+// limit is OOM-killed), the enter script joining the group, listing,
+// killing and removing groups, a leftover group removed by its prefix and
+// Check's probe; on a hybrid machine (controllers bound to v1, cgroup2
+// holding none of them) the refusal naming them. Not tested on cgroup v2:
+// a whole cluster (namespaces, dnsmasq, holders, slaves: the VM has no
+// iproute2 or dnsmasq), and a hypervisor under systemd or in a container
+// with a cgroup namespace.
+//
 // Limits: disks are made anew at every start (Disk.Cache is ignored);
 // a host's processes share the machine's users, kernel and the file
 // system outside the private folders; private folders missing on the

@@ -16,6 +16,9 @@ import (
 // TestMain makes the test binary play the programs the tests run inside
 // hosts: the holder, as xrdtest does, and small daemons.
 func TestMain(m *testing.M) {
+	if os.Getpid() == 1 && os.Getenv(guestEnv) == "1" {
+		guestInit(m) // never returns
+	}
 	// This test process and its children (holders, a hypervisor) name
 	// what they make with a prefix of their own: the tests count only
 	// that, while other packages' tests make clusters too.
@@ -86,4 +89,33 @@ func TestMain(m *testing.M) {
 		}
 	}
 	os.Exit(m.Run())
+}
+
+// guestEnv, set on the kernel command line of TestCgroupV2InVM's VM,
+// makes this binary that VM's init; guestExit starts the line where it
+// prints the tests' exit code.
+const (
+	guestEnv  = "XRDTEST_CGROUP_GUEST"
+	guestExit = "xrdtest-guest-exit: "
+)
+
+// guestInit is PID 1 of TestCgroupV2InVM's VM: it mounts what the tests
+// use, runs TestCgroupV2Kernel, prints its exit code and reboots, which
+// ends QEMU (-no-reboot).
+func guestInit(m *testing.M) {
+	for _, fs := range []struct{ src, dir, typ string }{
+		{"proc", "/proc", "proc"}, {"sysfs", "/sys", "sysfs"}, {"devtmpfs", "/dev", "devtmpfs"}, {"tmpfs", "/tmp", "tmpfs"},
+	} {
+		if err := syscall.Mount(fs.src, fs.dir, fs.typ, 0, ""); err != nil {
+			fmt.Println("mount", fs.dir, err)
+		}
+	}
+	os.Setenv("PATH", "/bin")
+	os.Setenv("TMPDIR", "/tmp")
+	os.Args = []string{os.Args[0], "-test.run", "^TestCgroupV2Kernel$", "-test.v"}
+	code := m.Run()
+	fmt.Printf("\n%s%d\n", guestExit, code)
+	syscall.Sync()
+	syscall.Reboot(syscall.LINUX_REBOOT_CMD_RESTART)
+	select {}
 }
