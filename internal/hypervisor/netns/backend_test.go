@@ -293,3 +293,45 @@ func TestCheckNotRoot(t *testing.T) {
 		t.Errorf("as nobody: %q, %v; want it to start %q", out, err, want)
 	}
 }
+
+// TestBackendStopLeavesOthers: a cluster's stop leaves the private
+// folders of another cluster's hosts mounted, also one the machine
+// lacked and the backend made for the bind (removing such a mount point
+// would detach it in every host that uses it).
+func TestBackendStopLeavesOthers(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "made-for-the-bind")
+	b, err := New(Config{StateDir: filepath.Join(dir, "state"), Binary: testBinary(), StopGrace: 5 * time.Second,
+		PrivateDirs: []string{"/var/tmp", missing}, FunctionsPath: filepath.Join(dir, "functions.sh"),
+		Log: slog.New(slog.NewTextHandler(t.Output(), nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"one", "two"} {
+		c := fourHosts()
+		c.Name = name
+		spec := hypervisor.ClusterSpec{Cluster: c, Master: hypervisor.MasterEndpoint{Port: 1}}
+		if err := b.StartCluster(context.Background(), spec); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { b.StopCluster(context.Background(), name) })
+	}
+	write, err := b.HostCommand("two", "srv1.xrd.test", "sh", "-c", "echo kept > "+missing+"/f && echo kept > /var/tmp/f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := write.CombinedOutput(); err != nil {
+		t.Fatalf("write in two/srv1: %v %s", err, out)
+	}
+	if err := b.StopCluster(context.Background(), "one"); err != nil {
+		t.Fatal(err)
+	}
+	read, err := b.HostCommand("two", "srv1.xrd.test", "cat", missing+"/f", "/var/tmp/f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := read.CombinedOutput(); err != nil || string(out) != "kept\nkept\n" {
+		t.Errorf("two/srv1 after one stopped: %q, %v", out, err)
+	}
+}

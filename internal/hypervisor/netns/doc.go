@@ -60,7 +60,8 @@
 //
 // Limits: disks are made anew at every start (Disk.Cache is ignored);
 // a host's processes share the machine's users, kernel and the file
-// system outside the private folders; private folders missing on the
-// machine are created there (empty) for the bind and removed at the stop
-// when still empty.
+// system outside the private folders; private folders and disk mount
+// points missing on the machine are created there (empty) for the bind
+// and left there: removing one would detach it from the hosts of every
+// other cluster that mounts it.
 package netns

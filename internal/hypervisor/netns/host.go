@@ -31,9 +31,6 @@ type host struct {
 	// done is closed when the holder has ended (nil for a holder this
 	// process did not start: it is then polled).
 	done chan struct{}
-	// created are private folder targets missing on the machine that
-	// the start created: removed again at the stop when still empty.
-	created []string
 }
 
 // hostLayout names the files of a host's folder.
@@ -80,10 +77,12 @@ func startHost(ctx context.Context, n naming, p *plan, i int, dir string, holder
 		if st, err := os.Stat(target); err == nil {
 			mode = st.Mode().Perm() | st.Mode()&fs.ModeSticky
 		} else if errors.Is(err, fs.ErrNotExist) {
+			// Left there at the stop: removing a folder that is a
+			// mount point in other mount namespaces detaches those
+			// mounts, so another cluster's hosts would lose theirs.
 			if err := os.MkdirAll(target, 0o755); err != nil {
 				return h, fmt.Errorf("private folder %s: %w", target, err)
 			}
-			h.created = append(h.created, target)
 		}
 		src := lay.private(target)
 		if err := os.MkdirAll(src, 0o755); err != nil {
@@ -101,10 +100,9 @@ func startHost(ctx context.Context, n naming, p *plan, i int, dir string, holder
 			return h, fmt.Errorf("disks: disk %s: %w", d.Name, err)
 		}
 		if _, err := os.Stat(d.MountPoint); errors.Is(err, fs.ErrNotExist) && !covered(d.MountPoint, cfg.Binds) {
-			if err := os.MkdirAll(d.MountPoint, 0o755); err != nil {
+			if err := os.MkdirAll(d.MountPoint, 0o755); err != nil { // left there, as above
 				return h, fmt.Errorf("disks: disk %s: %w", d.Name, err)
 			}
-			h.created = append(h.created, d.MountPoint)
 		}
 		cfg.Disks = append(cfg.Disks, bind{Source: file, Target: d.MountPoint})
 	}
@@ -188,7 +186,7 @@ func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''
 // too, then the cgroup and the host's folder are removed. A second stop
 // does nothing: the holder's PID may belong to another process by then.
 func (h *host) stop(wait time.Duration) error {
-	defer func() { h.pid, h.cg, h.created, h.dir = 0, cgroup{}, nil, "" }()
+	defer func() { h.pid, h.cg, h.dir = 0, cgroup{}, "" }()
 	var errs []error
 	if h.pid > 0 {
 		unix.Kill(h.pid, unix.SIGKILL)
@@ -202,9 +200,6 @@ func (h *host) stop(wait time.Duration) error {
 	}
 	if len(h.cg.dirs) > 0 {
 		errs = append(errs, h.cg.remove(wait))
-	}
-	for _, t := range h.created {
-		os.Remove(t) // only if empty: another cluster's host may use it
 	}
 	if h.dir != "" {
 		errs = append(errs, os.RemoveAll(h.dir))
