@@ -420,7 +420,9 @@ func (m *Manager) collectLogs(ctx context.Context, s *store.Session, suite *defi
 			open := func(path string) (io.WriteCloser, error) { return m.Store.LogWriter(s.ID, slave, path) }
 			id := fmt.Sprintf("%d/logs/%s", s.ID, slave)
 			if err := m.Slaves.CollectLogs(ctx, slave, id, paths, m.Settings.LogMaxBytes, open); err != nil {
-				log.Warn("log collection incomplete", "slave", slave, "err", err)
+				// A host that never wrote a log (a client without the
+				// servers' logs) is normal: an event, not a warning.
+				log.Info("log collection incomplete", "slave", slave, "err", err)
 				m.event(ctx, s.ID, "logs", fmt.Sprintf("logs of %s: %v", slave, err))
 			}
 		}()
