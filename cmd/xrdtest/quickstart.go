@@ -10,6 +10,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/xrdtest/xrdtest/internal/definition"
@@ -25,7 +28,9 @@ import (
 func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("quickstart", "", stdout, stderr)
 	defs := fs.String("defs", "examples", "the definitions repository `DIR`")
-	suiteName := fs.String("suite", "", "run only this suite (default: every suite, one after another)")
+	var suiteNames listFlag
+	fs.Var(&suiteNames, "suite", "run this `suite`; repeat it for several, run in the order given (default: every suite, one after another)")
+	check := fs.Bool("check", false, "only say whether the backend (--backend, default netns) can run on this machine: exit 0, or 1 naming what it lacks")
 	asJSON := fs.Bool("json", false, "print one JSON document instead of the summary")
 	keep := fs.Bool("keep", false, "leave the master (and its API) running after the sessions")
 	stateDir := fs.String("state-dir", "", "keep the master's state here (default: a new temporary folder)")
@@ -36,7 +41,7 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 	imageDir := fs.String("image", "", "an image `DIR` made by `xrdtest image build` (default: build one)")
 	stageTimeout := fs.Duration("stage-timeout", 10*time.Minute, "stage timeout when the suite sets none")
 	logLevel := fs.String("log-level", "WARNING", "log level of the master (logs go to stderr)")
-	fs.usage = "usage: xrdtest quickstart [--defs DIR] [--suite NAME] [--json] [--keep]\n                          [--backend netns|local|libvirt]\n\nStarts a master and a hypervisor backend (netns: each host in network, mount,\nPID and UTS namespaces of its own, as root; local: one slave process per host;\nlibvirt: one VM per host, booting the slave image, built when --image is not\ngiven), runs the suites once and prints what happened on every stage and\nslave. Exits non-zero when a session did not pass."
+	fs.usage = "usage: xrdtest quickstart [--defs DIR] [--suite NAME]... [--json] [--keep]\n                          [--backend netns|local|libvirt]\n       xrdtest quickstart --check [--backend netns|local|libvirt]\n\nStarts a master and a hypervisor backend (netns: each host in network, mount,\nPID and UTS namespaces of its own, as root; local: one slave process per host;\nlibvirt: one VM per host, booting the slave image, built when --image is not\ngiven), runs the suites once and prints what happened on every stage and\nslave. Exits non-zero when a session did not pass."
 	if code, ok := fs.parse(args); !ok {
 		return code
 	}
@@ -47,6 +52,16 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 	log, err := newLogger(stderr, *logLevel, "text")
 	if err != nil {
 		return fail("%v", err)
+	}
+	if *check {
+		if *backendName == "" {
+			*backendName = backends.Netns
+		}
+		if err := checkBackend(ctx, *backendName, *libvirtURI, *pool); err != nil {
+			return fail("the %s backend cannot run here: %v", *backendName, err)
+		}
+		fmt.Fprintf(stdout, "the %s backend can run here\n", *backendName)
+		return 0
 	}
 	dir := *stateDir
 	if dir == "" {
@@ -66,14 +81,16 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 			return fail("no suite loaded from %s", *defs)
 		}
 	}
-	var suites []string
-	for _, s := range set.Suites {
-		if *suiteName == "" || s.Name == *suiteName {
+	suites := []string(suiteNames)
+	if len(suites) == 0 {
+		for _, s := range set.Suites {
 			suites = append(suites, s.Name)
 		}
 	}
-	if len(suites) == 0 {
-		return fail("no suite %q in %s", *suiteName, *defs)
+	for _, name := range suites {
+		if set.Suite(name) == nil {
+			return fail("no suite %q in %s", name, *defs)
+		}
 	}
 
 	// The machines' slaves enroll with one-time tokens the master issues
@@ -172,6 +189,7 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 		}
 		if !*asJSON {
 			printSummary(stdout, d) // the history's records are the API's
+			printCollectedLogs(ctx, stdout, m.Store, d.ID, filepath.Join(dir, "master", "history", "logs"))
 			fmt.Fprintln(stdout)
 		}
 	}
@@ -198,6 +216,49 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 		<-ctx.Done()
 	}
 	return code
+}
+
+// printCollectedLogs says which of the suite's log files were collected,
+// from how many hosts, and where they are: under
+// logs/<session>/<host>/, each named by its path on the host with its
+// slashes escaped.
+func printCollectedLogs(ctx context.Context, w io.Writer, st store.Store, session int64, dir string) {
+	logs, err := st.Logs(ctx, session)
+	if err != nil || len(logs) == 0 {
+		return
+	}
+	hosts := map[string]bool{}
+	var paths []string
+	for _, l := range logs {
+		hosts[l.Slave] = true
+		if !slices.Contains(paths, l.Path) {
+			paths = append(paths, l.Path)
+		}
+	}
+	fmt.Fprintf(w, "  logs collected: %d files from %d hosts (%s) in %s\n", len(logs), len(hosts),
+		strings.Join(paths, ", "), filepath.Join(dir, strconv.FormatInt(session, 10), "<host>"))
+}
+
+// checkBackend says why the backend called name cannot run here, or nil.
+func checkBackend(ctx context.Context, name, libvirtURI, pool string) error {
+	switch name {
+	case backends.Netns:
+		return netns.Check()
+	case backends.Libvirt:
+		dir, err := os.MkdirTemp("", "xrdtest-check-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		be, err := backends.Open(ctx, name, backends.Settings{StateDir: dir, LibvirtURI: libvirtURI, Pool: pool})
+		if err != nil {
+			return err
+		}
+		return be.Close()
+	case backends.Local:
+		return nil
+	}
+	return fmt.Errorf("%w %q (known: %s)", backends.ErrUnknown, name, strings.Join(backends.Names, ", "))
 }
 
 // installSlaveImage installs the slave image (built unless imageDir is
