@@ -14,9 +14,12 @@ fi
 # (internal/store/pgtest), never the system's cluster; chromium: the browser
 # tests of the web pages; iproute2, util-linux (nsenter, mount, findmnt),
 # e2fsprogs (mkfs.ext4), dnsmasq-base and busybox: the netns backend and its
-# tests (busybox httpd serves the example suite's file between hosts).
+# tests (busybox httpd serves the example suite's file between hosts);
+# xrootd-server and xrootd-client: the XRootD example suite (xrootd, cmsd,
+# xrdcp, xrdfs), run by scripts/run.sh and the tests.
 packages=(git ca-certificates bash procps protobuf-compiler postgresql chromium
-    iproute2 util-linux e2fsprogs dnsmasq-base busybox-static)
+    iproute2 util-linux e2fsprogs dnsmasq-base busybox-static curl
+    xrootd-server xrootd-client)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

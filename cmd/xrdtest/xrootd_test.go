@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/xrdtest/xrdtest/internal/hypervisor/netns"
+)
+
+// TestQuickstartXRootD runs the example XRootD suite (examples/) on the
+// netns backend, as scripts/run.sh does: a real meta manager, two managers,
+// four data servers and a client. Beyond the session passing, it reads
+// what the checks printed, so that a suite edited into checking nothing
+// fails here, and it finds every server's xrootd and cmsd log collected
+// and nothing of the cluster left afterwards.
+func TestQuickstartXRootD(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	if err := netns.Check(); err != nil {
+		if os.Geteuid() != 0 {
+			t.Skip(err)
+		}
+		t.Fatal(err)
+	}
+	for _, tool := range []string{"xrootd", "cmsd", "xrdcp", "xrdfs"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s: %v (scripts/setup.sh installs xrootd-server and xrootd-client)", tool, err)
+			}
+			t.Skipf("%s: %v (apt-get install xrootd-server xrootd-client)", tool, err)
+		}
+	}
+	state := t.TempDir()
+	before := leftovers(t, state, "cluster_meta_manager")
+	t.Setenv("XRDTEST_TEST_MAIN", "1")
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"quickstart", "--defs", "../../examples", "--suite", "xrootd",
+		"--json", "--backend", "netns", "--state-dir", state}, &stdout, &stderr)
+	var doc struct {
+		Sessions []struct {
+			ID     int64  `json:"id"`
+			State  string `json:"state"`
+			Stages []struct {
+				Name    string `json:"name"`
+				Results []struct {
+					Slave, Status, Output string
+				} `json:"results"`
+			} `json:"stages"`
+		} `json:"sessions"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &doc); err != nil || len(doc.Sessions) != 1 {
+		t.Fatalf("exit %d, %v\nstdout:\n%s\nstderr:\n%s", code, err, stdout.String(), stderr.String())
+	}
+	s := doc.Sessions[0]
+	// The suite may fail on one check only, rejoin's, and only saying it
+	// found a problem of XRootD's (see tc/rejoin/run.sh): xrdtest ran it
+	// right. Anything else failing is a failure here.
+	output := map[string]string{} // "stage host" -> output
+	var failed []string
+	for _, st := range s.Stages {
+		for _, r := range st.Results {
+			key := st.Name + " " + strings.TrimSuffix(r.Slave, ".xrd.test")
+			output[key] = r.Output
+			finding := key == "rejoin:run client1" && r.Status == "failed" && strings.Contains(r.Output, "FAIL on client1: XRootD finding: ")
+			if r.Status != "passed" && !finding {
+				failed = append(failed, key+" "+r.Status)
+			}
+		}
+	}
+	if len(failed) > 0 || (s.State != "passed" && s.State != "failed") || (s.State == "passed") != (code == 0) {
+		for _, st := range s.Stages {
+			for _, r := range st.Results {
+				t.Logf("%s %s %s:\n%s", st.Name, r.Slave, r.Status, r.Output)
+			}
+		}
+		t.Fatalf("exit %d, session %s, failed: %v\nstderr:\n%s", code, s.State, failed, stderr.String())
+	}
+	if s.State == "failed" {
+		t.Logf("the suite's XRootD finding: %s", output["rejoin:run client1"])
+	}
+
+	// What the checks say they saw.
+	want := map[string][]*regexp.Regexp{
+		"suite_init client1": {regexp.MustCompile(`the meta manager finds all four data servers`)},
+		"copy:run client1": {regexp.MustCompile(`f0: 0 bytes on srv[1-4], adler32 00000001 both ways`),
+			regexp.MustCompile(`f9000000: 9000000 bytes on srv[1-4], adler32 [0-9a-f]{8} both ways`)},
+		"xrdfs:run client1": {regexp.MustCompile(`/data/fs/g6: on srv[1-4], 6666 bytes`),
+			regexp.MustCompile(`rm /data/fs/g5: gone from srv[1-4]`)},
+		"server_down:run client1":      {regexp.MustCompile(`\(srv1\): reported missing \d+ s after srv1 stopped`), regexp.MustCompile(`\(srv[234]\): read`)},
+		"server_down:finalize client1": {regexp.MustCompile(`\(srv1\): found again after \d+ s`)},
+		"rejoin:run client1":           {regexp.MustCompile(`rm d\d+ \(srv[134]\): done`)},
+		"suite_finalize srv1":          {regexp.MustCompile(`srv1: xrootd and cmsd stopped`)},
+	}
+	for _, srv := range []string{"srv1", "srv2", "srv3", "srv4"} {
+		want["spread:run "+srv] = []*regexp.Regexp{regexp.MustCompile(srv + ` holds ([1-9]|1[0-6]) of the 16 files on its disk`)}
+	}
+	for key, res := range want {
+		for _, re := range res {
+			if !re.MatchString(output[key]) {
+				t.Errorf("%s: no %q in:\n%s", key, re, output[key])
+			}
+		}
+	}
+
+	// Every server's logs, collected.
+	for _, host := range []string{"metaman", "man1", "man2", "srv1", "srv2", "srv3", "srv4"} {
+		for _, d := range []string{"xrootd", "cmsd"} {
+			f := filepath.Join(state, "master", "history", "logs", strconv.FormatInt(s.ID, 10), host+".xrd.test", "%2Fvar%2Flog%2Fxrootd%2F"+d+".log")
+			if b, err := os.ReadFile(f); err != nil || !bytes.Contains(b, []byte("xrd version v")) {
+				t.Errorf("%s's %s log: %v (%d bytes)", host, d, err, len(b))
+			}
+		}
+	}
+	if after := leftovers(t, state, "cluster_meta_manager"); after != before {
+		t.Errorf("left after the quickstart: %s\nbefore: %s", after, before)
+	}
+}

@@ -1,0 +1,3 @@
+#!/bin/bash
+# Nothing to prepare: the files are server_down's.
+exit 0
