@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"fmt"
 	"strings"
+
+	"github.com/xrdtest/xrdtest/internal/config/ini"
 )
 
 // DefaultHypervisorFile is where the original framework looked for the
@@ -95,7 +97,7 @@ func DefaultHypervisor() *Hypervisor {
 // validated; see LoadMaster.
 func LoadHypervisor(path string) (*Hypervisor, []Warning, error) {
 	h := DefaultHypervisor()
-	f, err := ReadFile(path)
+	f, err := ini.ReadFile(path)
 	if err != nil {
 		return h, nil, err
 	}
@@ -106,7 +108,7 @@ func LoadHypervisor(path string) (*Hypervisor, []Warning, error) {
 // Load merges the INI file at path into h; see Master.Load. A file
 // without storage_pool gives a warning.
 func (h *Hypervisor) Load(path string) ([]Warning, error) {
-	f, err := ReadFile(path)
+	f, err := ini.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +116,7 @@ func (h *Hypervisor) Load(path string) ([]Warning, error) {
 }
 
 // Merge merges a parsed file into h.
-func (h *Hypervisor) Merge(f *File) ([]Warning, error) {
+func (h *Hypervisor) Merge(f *ini.File) ([]Warning, error) {
 	warns, err := h.table().merge(f, knownSections("test_master", "virtual_machines", "hypervisor", "libvirt", "security", "daemon"))
 	if e, ok := f.Raw("virtual_machines", "storage_pool"); (!ok && h.Source("virtual_machines.storage_pool").IsDefault()) || (ok && e.Value == "") {
 		src := Source{File: f.Name}

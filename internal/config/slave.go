@@ -2,6 +2,8 @@ package config
 
 import (
 	"strings"
+
+	"github.com/xrdtest/xrdtest/internal/config/ini"
 )
 
 // DefaultSlaveFile is where the original framework looked for the slave
@@ -70,7 +72,7 @@ func DefaultSlave() *Slave {
 // see LoadMaster.
 func LoadSlave(path string) (*Slave, []Warning, error) {
 	s := DefaultSlave()
-	f, err := ReadFile(path)
+	f, err := ini.ReadFile(path)
 	if err != nil {
 		return s, nil, err
 	}
@@ -80,7 +82,7 @@ func LoadSlave(path string) (*Slave, []Warning, error) {
 
 // Load merges the INI file at path into s; see Master.Load.
 func (s *Slave) Load(path string) ([]Warning, error) {
-	f, err := ReadFile(path)
+	f, err := ini.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +90,7 @@ func (s *Slave) Load(path string) ([]Warning, error) {
 }
 
 // Merge merges a parsed file into s.
-func (s *Slave) Merge(f *File) ([]Warning, error) {
+func (s *Slave) Merge(f *ini.File) ([]Warning, error) {
 	return s.table().merge(f, knownSections("test_master", "slave", "security", "daemon", "retention"))
 }
 

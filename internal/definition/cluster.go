@@ -3,11 +3,12 @@ package definition
 import (
 	"crypto/sha256"
 	"fmt"
-	"github.com/xrdtest/xrdtest/internal/definition/pyeval"
 	"slices"
 	"strings"
 
 	"go.starlark.net/starlark"
+
+	"github.com/xrdtest/xrdtest/internal/definition/pyeval"
 )
 
 // subnet is a validated IPv4 network of a cluster.

@@ -1,11 +1,12 @@
 package definition
 
 import (
-	"github.com/xrdtest/xrdtest/internal/definition/pyeval"
 	"reflect"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/xrdtest/xrdtest/internal/definition/pyeval"
 )
 
 func TestHostConstructorForms(t *testing.T) {

@@ -2,10 +2,11 @@ package definition
 
 import (
 	"fmt"
-	"github.com/xrdtest/xrdtest/internal/definition/pyeval"
 	"strconv"
 
 	"go.starlark.net/starlark"
+
+	"github.com/xrdtest/xrdtest/internal/definition/pyeval"
 )
 
 // conv converts evaluated objects into the model, reporting every problem

@@ -1,10 +1,11 @@
 package definition
 
 import (
-	"github.com/xrdtest/xrdtest/internal/definition/pyeval"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/xrdtest/xrdtest/internal/definition/pyeval"
 )
 
 // FuzzLoadCluster feeds arbitrary source to the evaluator and converter:

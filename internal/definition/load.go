@@ -6,13 +6,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"github.com/xrdtest/xrdtest/internal/definition/pyeval"
 	"hash"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/xrdtest/xrdtest/internal/definition/pyeval"
 )
 
 // MaxDefinitionBytes bounds a definition file.

@@ -2,9 +2,10 @@ package definition
 
 import (
 	"context"
-	"github.com/xrdtest/xrdtest/internal/definition/pyeval"
 	"strings"
 	"testing"
+
+	"github.com/xrdtest/xrdtest/internal/definition/pyeval"
 )
 
 // TestClusterMustReject has one case per cluster error that DEFINITIONS.md

@@ -3,7 +3,6 @@ package definition
 import (
 	"errors"
 	"fmt"
-	"github.com/xrdtest/xrdtest/internal/definition/pyeval"
 	"io/fs"
 	"net/mail"
 	"path"
@@ -15,6 +14,7 @@ import (
 	"go.starlark.net/starlark"
 
 	"github.com/xrdtest/xrdtest/internal/cron"
+	"github.com/xrdtest/xrdtest/internal/definition/pyeval"
 )
 
 // jobOptions are APScheduler job options that the original passed through

@@ -3,7 +3,9 @@ package testutil
 
 import (
 	"bytes"
+	"strings"
 	"sync"
+	"testing"
 )
 
 // SyncBuffer collects output written from several goroutines (loggers,
@@ -24,4 +26,19 @@ func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// ContainsInOrder fails t unless s contains every string of want, in that
+// order.
+func ContainsInOrder(t testing.TB, s string, want []string) {
+	t.Helper()
+	rest := s
+	for _, w := range want {
+		i := strings.Index(rest, w)
+		if i < 0 {
+			t.Errorf("%q: want %q (in order)", s, w)
+			return
+		}
+		rest = rest[i+len(w):]
+	}
 }
