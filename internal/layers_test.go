@@ -30,6 +30,9 @@ var forbidden = map[string][]string{
 	"definition/pyeval/": {"internal/"},
 	// INI files know nothing of the configurations read from them.
 	"config/ini/": {"internal/"},
+	// The daemons' process plumbing knows their [daemon] section only.
+	"daemonproc/": {"internal/session", "internal/daemons", "internal/daemonclient", "internal/httpapi", "internal/views", "internal/catalog",
+		"internal/master", "internal/web", "internal/api", "internal/store", "internal/hypervisor", "internal/slave", "internal/definition"},
 	"definition/": {"internal/session", "internal/daemons", "internal/httpapi", "internal/views", "internal/catalog", "internal/master", "internal/web", "internal/api", "internal/store"},
 	"pki/":        {"internal/session", "internal/daemons", "internal/httpapi", "internal/views", "internal/catalog", "internal/master", "internal/web", "internal/api", "internal/store"},
 	"protocol/":   {"internal/"},

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/daemonproc"
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/hypervisor/backends"
 	"github.com/xrdtest/xrdtest/internal/hypervisor/libvirt"
@@ -44,7 +45,7 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fmt.Fprintf(stderr, "xrdtest quickstart: "+format+"\n", a...)
 		return 1
 	}
-	log, err := newLogger(stderr, *logLevel, "text")
+	log, err := daemonproc.NewLogger(stderr, *logLevel, "text")
 	if err != nil {
 		return fail("%v", err)
 	}
