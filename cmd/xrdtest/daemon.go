@@ -19,8 +19,10 @@ type daemonCommand struct {
 	name string
 }
 
-func newDaemonCommand(name string, stdout, stderr io.Writer) *daemonCommand {
-	return &daemonCommand{flags: newFlags(name, "", stdout, stderr), name: name}
+// newDaemonCommand makes `xrdtest name`; usage is printed above the
+// flags' defaults.
+func newDaemonCommand(name, usage string, stdout, stderr io.Writer) *daemonCommand {
+	return &daemonCommand{flags: newFlags(name, usage, stdout, stderr), name: name}
 }
 
 // fail prints the message as the command's and returns status: 2 for a

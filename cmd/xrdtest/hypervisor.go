@@ -14,10 +14,9 @@ import (
 
 // runHypervisor is `xrdtest hypervisor`: the daemon.
 func runHypervisor(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	c := newDaemonCommand("hypervisor", stdout, stderr)
+	c := newDaemonCommand("hypervisor", "usage: xrdtest hypervisor [-c FILE] [--master HOST:PORT] [options]\n       xrdtest hypervisor purge [-c FILE]\n       xrdtest hypervisor install-image [-c FILE] --image DIR [--name VOLUME]\n\nRuns the hypervisor daemon: connects to the master and starts and stops the\nsuites' clusters on command. The first start enrolls with the connection\ntoken ([test_master] connection_passwd, or XRDTEST_TOKEN) and the master's CA\nfingerprint. purge removes the cached volumes xrdtest created (boot image\ncopies and data disks kept across runs); install-image puts an image made by\n`xrdtest image build` into the storage pool as a boot image.", stdout, stderr)
 	df := addDaemonFlags(c.FlagSet, "hypervisor", config.DefaultHypervisorFile, "key, certificate and cluster records")
 	backend := c.String("backend", "", "libvirt, local or netns ([hypervisor] backend)")
-	c.usage = "usage: xrdtest hypervisor [-c FILE] [--master HOST:PORT] [options]\n       xrdtest hypervisor purge [-c FILE]\n       xrdtest hypervisor install-image [-c FILE] --image DIR [--name VOLUME]\n\nRuns the hypervisor daemon: connects to the master and starts and stops the\nsuites' clusters on command. The first start enrolls with the connection\ntoken ([test_master] connection_passwd, or XRDTEST_TOKEN) and the master's CA\nfingerprint. purge removes the cached volumes xrdtest created (boot image\ncopies and data disks kept across runs); install-image puts an image made by\n`xrdtest image build` into the storage pool as a boot image."
 	if code, ok := c.parse(args); !ok {
 		return code
 	}

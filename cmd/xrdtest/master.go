@@ -26,7 +26,7 @@ import (
 )
 
 func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	c := newDaemonCommand("master", stdout, stderr)
+	c := newDaemonCommand("master", "usage: xrdtest master [-c FILE] [--set section.key=value]...\n\nRuns the master daemon in the foreground: daemons connect to its daemon port,\nthe JSON API is on its web port. The configuration is the original\nXrdTestMaster.conf, plus the keys documented in internal/config.", stdout, stderr)
 	file := c.String("c", "", "configuration `file` (default "+config.DefaultMasterFile+" when it exists; \"none\": no file)")
 	var sets setFlags
 	c.Var(&sets, "set", "override a key: `section.key=value` (repeatable); XRDTEST_SECTION_KEY variables work too")
@@ -35,7 +35,6 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	webPort := c.String("web-port", "", "web port ([webserver] port)")
 	ip := c.String("ip", "", "listening address ([server] ip)")
 	logFormat := c.String("log-format", "", "text or json ([daemon] log_format)")
-	c.usage = "usage: xrdtest master [-c FILE] [--set section.key=value]...\n\nRuns the master daemon in the foreground: daemons connect to its daemon port,\nthe JSON API is on its web port. The configuration is the original\nXrdTestMaster.conf, plus the keys documented in internal/config."
 	if code, ok := c.parse(args); !ok {
 		return code
 	}

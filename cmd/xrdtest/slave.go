@@ -13,7 +13,7 @@ import (
 )
 
 func runSlave(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	c := newDaemonCommand("slave", stdout, stderr)
+	c := newDaemonCommand("slave", "usage: xrdtest slave [-c FILE] [--master HOST:PORT] [--name NAME] [options]\n\nRuns the slave daemon: connects to the master and runs the stage scripts it\nsends. The first start enrolls with the connection token ([test_master]\nconnection_passwd, or XRDTEST_TOKEN) and the master's CA fingerprint; later\nstarts use the stored certificate.", stdout, stderr)
 	df := addDaemonFlags(c.FlagSet, "slave", config.DefaultSlaveFile, "where the slave keeps its key and certificate")
 	workDir := c.String("work-dir", "", "where scripts run, one folder per session ([slave] work_dir)")
 	functions := c.String("functions-path", "", "where to install functions.sh ([slave] functions_path)")
@@ -21,7 +21,6 @@ func runSlave(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	shell := c.String("shell", "", "run the stage scripts with this shell instead of bash (netns backend: bash inside the host)")
 	syncDir := c.String("sync-dir", "", "put the stages' sync sockets in this folder instead of abstract sockets")
 	filesRoot := c.String("files-root", "", "read the collected log files below this folder (/proc/PID/root: as process PID sees them)")
-	c.usage = "usage: xrdtest slave [-c FILE] [--master HOST:PORT] [--name NAME] [options]\n\nRuns the slave daemon: connects to the master and runs the stage scripts it\nsends. The first start enrolls with the connection token ([test_master]\nconnection_passwd, or XRDTEST_TOKEN) and the master's CA fingerprint; later\nstarts use the stored certificate."
 	if code, ok := c.parse(args); !ok {
 		return code
 	}
