@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/master/mastertest"
 	"github.com/xrdtest/xrdtest/internal/testutil"
 
 	"github.com/xrdtest/xrdtest/internal/httpapi"
@@ -106,18 +107,12 @@ func actionsRepo(t *testing.T) string {
 // (nil: none) and the API token apiToken.
 func actionsMaster(t *testing.T, repo string, clusters hypervisor.Backend) *master.Master {
 	t.Helper()
-	m, err := master.Open(context.Background(), master.Options{
-		StateDir: t.TempDir(), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0", Token: token, APIToken: apiToken,
-		Log: logger(), Version: "test", Repos: []definition.Repo{{Root: repo}}, Clusters: clusters, ReloadDebounce: -1,
-		Settings: session.Settings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: 100 * time.Millisecond},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := mastertest.Open(t, master.Options{Token: token, APIToken: apiToken, Log: logger(), Repos: []definition.Repo{{Root: repo}},
+		Clusters: clusters, ReloadDebounce: -1, Settings: mastertest.Settings(100 * time.Millisecond)})
 	if errs := m.Definitions().Diagnostics.Errors(); len(errs) > 0 {
 		t.Fatalf("definitions: %v", errs)
 	}
-	t.Cleanup(serve(t, m))
+	t.Cleanup(mastertest.Serve(m))
 	return m
 }
 
@@ -378,16 +373,9 @@ func TestStopClusterNotRunning(t *testing.T) {
 // name, and no token is ever logged.
 func TestNamedAPITokens(t *testing.T) {
 	const ciToken, aliceToken = "ci-token-0123456789abcdef", "alice-token-0123456789abcdef"
-	m, err := master.Open(context.Background(), master.Options{
-		StateDir: t.TempDir(), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0", Token: token, APIToken: apiToken,
+	m := mastertest.Start(t, master.Options{Token: token, APIToken: apiToken,
 		APITokens: []httpapi.APIToken{{Name: "ci", Token: ciToken}, {Name: "alice", Token: aliceToken}},
-		Log:       logger(), Version: "test", Repos: []definition.Repo{{Root: actionsRepo(t)}}, ReloadDebounce: -1,
-		Settings: session.Settings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: 100 * time.Millisecond},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(serve(t, m))
+		Log:       logger(), Repos: []definition.Repo{{Root: actionsRepo(t)}}, ReloadDebounce: -1, Settings: mastertest.Settings(100 * time.Millisecond)})
 	for _, tc := range []struct{ tok, by, want string }{
 		{ciToken, "carol", "token ci (carol)"},
 		{aliceToken, "", "token alice"},

@@ -16,6 +16,7 @@ import (
 
 	"github.com/xrdtest/xrdtest/internal/hypervisor"
 	"github.com/xrdtest/xrdtest/internal/master"
+	"github.com/xrdtest/xrdtest/internal/master/mastertest"
 	"github.com/xrdtest/xrdtest/internal/pki"
 	"github.com/xrdtest/xrdtest/internal/protocol"
 	"github.com/xrdtest/xrdtest/internal/slave"
@@ -26,14 +27,8 @@ import (
 func guessMaster(t *testing.T) (*master.Master, string) {
 	t.Helper()
 	const pass = "run-pass-0123456789"
-	m, err := master.Open(context.Background(), master.Options{
-		StateDir: t.TempDir(), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0", Token: token, APIToken: pass,
-		Log: logger(), Version: "test", ReloadDebounce: -1, Pages: &master.Pages{Password: pass, Public: true},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(serve(t, m))
+	m := mastertest.Start(t, master.Options{Token: token, APIToken: pass, Log: logger(), ReloadDebounce: -1,
+		Pages: &master.Pages{Password: pass, Public: true}})
 	return m, pass
 }
 

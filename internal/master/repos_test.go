@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/xrdtest/xrdtest/internal/catalog"
-	"github.com/xrdtest/xrdtest/internal/session"
+	"github.com/xrdtest/xrdtest/internal/master/mastertest"
 
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/master"
@@ -35,18 +35,15 @@ func gitMaster(t *testing.T, u *testutil.Upstream, interval time.Duration, slave
 	t.Helper()
 	dir := t.TempDir()
 	checkout := filepath.Join(dir, "checkout")
-	m, err := master.Open(context.Background(), master.Options{
-		StateDir: filepath.Join(dir, "state"), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0", Token: token, APIToken: "api-token", Log: logger(),
+	m := mastertest.Open(t, master.Options{
+		StateDir: filepath.Join(dir, "state"), Token: token, APIToken: "api-token", Log: logger(),
 		Repos: []definition.Repo{{Name: "defs", Root: checkout}},
 		Git: []catalog.GitRepo{{Name: "defs", Interval: interval,
 			Git: &repo.Git{URL: u.Bare, RemoteBranch: "origin/master", LocalBranch: "master", Dir: checkout, Timeout: 30 * time.Second}}},
-		Settings:  session.Settings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: slaveWait},
+		Settings:  mastertest.Settings(slaveWait),
 		Heartbeat: 200 * time.Millisecond, HeartbeatTimeout: 2 * time.Second,
 		ReloadDebounce: 50 * time.Millisecond,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	return m, checkout
 }
 
@@ -110,7 +107,7 @@ func TestGitRepoPolling(t *testing.T) {
 	if s := startSession(t, m); s.RepoRevision != "defs@"+rev1 {
 		t.Errorf("session revision %q, want defs@%s", s.RepoRevision, rev1)
 	}
-	defer serve(t, m)()
+	defer mastertest.Serve(m)()
 
 	rev2 := u.Commit("case d", map[string]string{"test-suites/ts/test_suite.py": gitSuite("'c', 'd'")})
 	// The definitions are published a moment before the reload's report.
@@ -200,7 +197,7 @@ func TestReloadOnDemand(t *testing.T) {
 		"test-suites/ts/tc/c/run.sh":   "#!/bin/bash\n",
 	})
 	m, _ := gitMaster(t, u, time.Hour, time.Second)
-	defer serve(t, m)()
+	defer mastertest.Serve(m)()
 	base := "http://" + m.WebAddr().String()
 	post := func(token string) (*http.Response, []byte) {
 		t.Helper()
@@ -272,14 +269,11 @@ func TestRunningSessionKeepsItsDefinitions(t *testing.T) {
 	})
 	rev1 := testutil.Git(t, u.Work, "rev-parse", "HEAD")
 	m, _ := gitMaster(t, u, time.Hour, 10*time.Second)
-	defer serve(t, m)()
+	defer mastertest.Serve(m)()
 	gate := filepath.Join(t.TempDir(), "go")
 	t.Setenv("GO", gate) // the slaves' scripts inherit it
-	for _, h := range []string{"h1.xrd.test", "h2.xrd.test"} {
-		stop, errc := runAgent(t, m, agentConfig(t, m, h))
-		defer func() { stop(); <-errc }()
-		waitConnected(t, m, h)
-	}
+	defer runAgents(t, m, hosts...)()
+	waitConnected(t, m, hosts...)
 	s := startSession(t, m)
 	waitUntil(t, "the session runs c:init", func() bool {
 		d, err := store.Detail(context.Background(), m.Store, s.ID)
@@ -359,17 +353,14 @@ exit $rc
 	os.MkdirAll(filepath.Join(local, "clusters"), 0o755)
 	os.MkdirAll(filepath.Join(local, "test-suites"), 0o755)
 	checkout := filepath.Join(dir, "checkout")
-	m, err := master.Open(context.Background(), master.Options{
-		StateDir: filepath.Join(dir, "state"), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0", Log: logger(),
+	m := mastertest.Open(t, master.Options{
+		StateDir: filepath.Join(dir, "state"), Log: logger(),
 		Repos: []definition.Repo{{Name: "defs", Root: checkout}, {Name: "local", Root: local}},
 		Git: []catalog.GitRepo{{Name: "defs", Interval: 20 * time.Millisecond,
 			Git: &repo.Git{URL: u.Bare, RemoteBranch: "origin/master", LocalBranch: "master", Dir: checkout, GitPath: wrapper}}},
 		ReloadDebounce: time.Millisecond,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer serve(t, m)()
+	defer mastertest.Serve(m)()
 	if m.Definitions().Suite("ts") == nil {
 		t.Fatalf("ts did not load: %+v", m.LastReload())
 	}
@@ -430,16 +421,13 @@ exec git "$@"
 	open := func() (*master.Master, time.Duration) {
 		t.Helper()
 		start := time.Now()
-		m, err := master.Open(context.Background(), master.Options{
-			StateDir: filepath.Join(dir, "state"), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0", Log: logger(),
+		m := mastertest.Open(t, master.Options{
+			StateDir: filepath.Join(dir, "state"), Log: logger(),
 			Repos: []definition.Repo{{Name: "defs", Root: checkout}},
 			Git: []catalog.GitRepo{{Name: "defs", Interval: time.Hour,
 				Git: &repo.Git{URL: u.Bare, RemoteBranch: "origin/master", LocalBranch: "master", Dir: checkout, GitPath: wrapper}}},
 			GitStartWait: 300 * time.Millisecond, ReloadDebounce: -1,
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
 		return m, time.Since(start)
 	}
 	closed := func(m *master.Master) {

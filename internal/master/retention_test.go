@@ -14,6 +14,7 @@ import (
 
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/master"
+	"github.com/xrdtest/xrdtest/internal/master/mastertest"
 	"github.com/xrdtest/xrdtest/internal/slave"
 	"github.com/xrdtest/xrdtest/internal/store"
 	"github.com/xrdtest/xrdtest/internal/store/sqlite"
@@ -72,7 +73,7 @@ func TestRetentionAtStart(t *testing.T) {
 	m := masterWithRepoOpts(t, state, "#!/bin/bash\n", time.Second, func(o *master.Options) {
 		o.Retention = store.Retention{MaxAge: 30 * 24 * time.Hour, OutputsMaxAge: 7 * 24 * time.Hour}
 	})
-	defer serve(t, m)()
+	defer mastertest.Serve(m)()
 	waitFor(t, "the old sessions pruned", func() bool { return countSessions(t, m.Store) == 2 })
 	for _, id := range old {
 		if _, err := m.Store.OpenOutput(id, 0, "h1.xrd.test"); !errors.Is(err, store.ErrNotFound) {
@@ -118,11 +119,8 @@ func TestRetentionWhileSessionsRun(t *testing.T) {
 		mu.Unlock()
 		ended(s, suite)
 	}
-	defer serve(t, m)()
-	for _, h := range []string{"h1.xrd.test", "h2.xrd.test"} {
-		stop, errc := runAgent(t, m, agentConfig(t, m, h))
-		defer func() { stop(); <-errc }()
-	}
+	defer mastertest.Serve(m)()
+	defer runAgents(t, m, hosts...)()
 	ctx := context.Background()
 	var ids []int64
 	for range 3 {
@@ -157,7 +155,7 @@ func TestRetentionWhileSessionsRun(t *testing.T) {
 func TestSlaveWorkRetention(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "state")
 	m := masterWithRepoOpts(t, state, "#!/bin/bash\ntouch running\nwhile [ ! -e go ]; do sleep 0.02; done\n", 10*time.Second)
-	defer serve(t, m)()
+	defer mastertest.Serve(m)()
 	month := 30 * 24 * time.Hour
 	old := func(p string) {
 		t.Helper()
@@ -178,7 +176,7 @@ func TestSlaveWorkRetention(t *testing.T) {
 	old(stale)
 	h2 := agentConfig(t, m, "h2.xrd.test")
 	for _, c := range []slave.Config{cfg, h2} {
-		stop, errc := runAgent(t, m, c)
+		stop, errc := mastertest.RunSlave(c)
 		defer func() { stop(); <-errc }()
 	}
 	waitFor(t, "the stale work directory deleted", func() bool { _, err := os.Stat(stale); return os.IsNotExist(err) })

@@ -2,7 +2,6 @@ package master_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/master"
+	"github.com/xrdtest/xrdtest/internal/master/mastertest"
 	"github.com/xrdtest/xrdtest/internal/pki"
 )
 
@@ -36,14 +36,8 @@ func TestTestCredentials(t *testing.T) {
 	os.MkdirAll(filepath.Join(webroot, "utils"), 0o755)
 	os.WriteFile(filepath.Join(webroot, "utils", "get_xrd_latest.py"), []byte("print('latest')\n"), 0o644)
 
-	m, err := master.Open(context.Background(), master.Options{
-		StateDir: filepath.Join(dir, "state"), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0", Token: token, APIToken: apiToken,
-		Log: logger(), Repos: []definition.Repo{{Root: actionsRepo(t)}}, ReloadDebounce: -1, WebpageDir: webroot,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(serve(t, m))
+	m := mastertest.Start(t, master.Options{StateDir: filepath.Join(dir, "state"), Token: token, APIToken: apiToken,
+		Log: logger(), Repos: []definition.Repo{{Root: actionsRepo(t)}}, ReloadDebounce: -1, WebpageDir: webroot})
 	base := "http://" + m.WebAddr().String()
 	do := func(req *http.Request) (int, []byte) {
 		t.Helper()
@@ -109,8 +103,7 @@ func TestTestCredentials(t *testing.T) {
 	}
 
 	// A connected slave's address needs no token.
-	stop, errc := runAgent(t, m, agentConfig(t, m, "h1.xrd.test"))
-	defer func() { stop(); <-errc }()
+	defer runAgents(t, m, "h1.xrd.test")()
 	waitConnected(t, m, "h1.xrd.test")
 	if code, body := do(signReq("")); code != 200 {
 		t.Errorf("signing for a connected slave's address: %d %s", code, body)
