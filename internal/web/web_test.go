@@ -28,7 +28,7 @@ import (
 	"time"
 
 	"github.com/xrdtest/xrdtest/internal/httpapi"
-	"github.com/xrdtest/xrdtest/internal/session"
+	"github.com/xrdtest/xrdtest/internal/master/mastertest"
 
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/hypervisor"
@@ -84,26 +84,18 @@ func start(t *testing.T, opts ...option) *testServer {
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var wo webOpts
 	mo := master.Options{
-		StateDir: filepath.Join(dir, "master"), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0",
-		Token: "daemon-token", APIToken: "api-token-123", APITokens: []httpapi.APIToken{{Name: "ci", Token: "ci-token-0123456789abcdef"}},
-		Repos:    []definition.Repo{{Root: repo}},
-		Settings: session.Settings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: time.Second},
-		Log:      log, Version: "test", ReloadDebounce: -1,
+		StateDir: filepath.Join(dir, "master"), Token: "daemon-token", APIToken: "api-token-123",
+		APITokens: []httpapi.APIToken{{Name: "ci", Token: "ci-token-0123456789abcdef"}},
+		Repos:     []definition.Repo{{Root: repo}}, Settings: mastertest.Settings(time.Second), Log: log, ReloadDebounce: -1,
 	}
 	for _, o := range opts {
 		o(&mo, &wo)
 	}
 	mo.Pages = &master.Pages{Password: password, Public: !wo.private, KeyFile: filepath.Join(dir, "master", "web-key")}
-	m, err := master.Open(context.Background(), mo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); m.Serve(ctx) }()
+	m := mastertest.Open(t, mo)
+	stop := mastertest.Serve(m)
 	t.Cleanup(func() {
-		cancel()
-		<-done
+		stop()
 		if t.Failed() {
 			t.Logf("master log:\n%s", logs.String())
 		}
