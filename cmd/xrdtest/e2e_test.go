@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
@@ -21,6 +20,7 @@ import (
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/hypervisor/local"
 	"github.com/xrdtest/xrdtest/internal/master"
+	"github.com/xrdtest/xrdtest/internal/master/mastertest"
 	"github.com/xrdtest/xrdtest/internal/session"
 	"github.com/xrdtest/xrdtest/internal/store"
 	"github.com/xrdtest/xrdtest/internal/testutil"
@@ -69,18 +69,14 @@ func startMaster(t *testing.T, suites map[string]string) *testMaster {
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := debugLog(logs)
 	backend := &local.Backend{Binary: self, Dir: filepath.Join(dir, "machines"), Token: e2eToken, Log: log,
 		FunctionsPath: filepath.Join(dir, "functions.sh"), StopGrace: 5 * time.Second}
-	m, err := master.Open(context.Background(), master.Options{
-		StateDir: filepath.Join(dir, "master"), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0",
-		Token: e2eToken, APIToken: "e2e-api-token", Repos: []definition.Repo{{Root: repo}},
+	m := mastertest.Open(t, master.Options{
+		StateDir: filepath.Join(dir, "master"), Token: e2eToken, APIToken: "e2e-api-token", Repos: []definition.Repo{{Root: repo}},
 		Settings: session.Settings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: 30 * time.Second, WebPort: 8080, WebProto: "http"},
 		Clusters: backend, Log: log, Version: "e2e", Heartbeat: 500 * time.Millisecond, HeartbeatTimeout: 5 * time.Second,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if errs := m.Definitions().Diagnostics.Errors(); len(errs) > 0 {
 		t.Fatalf("definitions: %v", errs)
 	}
@@ -111,20 +107,7 @@ func startMaster(t *testing.T, suites map[string]string) *testMaster {
 // runSuite runs a session of suite and returns it with its stages.
 func (tm *testMaster) runSuite(t *testing.T, suite string) *store.SessionDetail {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	s, err := tm.Manager.Start(ctx, suite, nil, "e2e")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tm.Manager.Wait(ctx, s.ID); err != nil {
-		t.Fatal(err)
-	}
-	d, err := store.Detail(ctx, tm.Store, s.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
+	return mastertest.Run(t, tm.Master, suite, 2*time.Minute)
 }
 
 func (tm *testMaster) output(t *testing.T, d *store.SessionDetail, stage, slave string) string {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,10 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/hypervisor/netns"
-	"github.com/xrdtest/xrdtest/internal/master"
-	"github.com/xrdtest/xrdtest/internal/session"
+	"github.com/xrdtest/xrdtest/internal/master/mastertest"
 	"github.com/xrdtest/xrdtest/internal/store"
 	"github.com/xrdtest/xrdtest/internal/testutil"
 )
@@ -191,34 +188,14 @@ func TestHypervisorDaemonNetns(t *testing.T) {
 	hvState := filepath.Join(dir, "hv")
 	before := leftovers(t, hvState, "cluster_e2e")
 	logs := &syncBuffer{}
-	m, err := master.Open(context.Background(), master.Options{
-		StateDir: filepath.Join(dir, "master"), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0",
-		Token: e2eToken, Repos: []definition.Repo{{Root: filepath.Join(dir, "repo")}}, StartClusters: true,
-		Settings:  session.Settings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: 30 * time.Second},
-		Heartbeat: testHeartbeat, HeartbeatTimeout: 5 * testHeartbeat, ReconnectGrace: testGrace,
-		Log: slog.New(slog.NewTextHandler(logs, nil)), Version: "e2e",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); m.Serve(ctx) }()
-	defer func() { cancel(); <-done }()
+	opts := e2eOptions(dir, logs)
+	opts.StartClusters = true
+	m := mastertest.Start(t, opts)
 
 	defer startHypervisorProc(t, m, "netns", hvState, logs)()
-	s, err := m.Manager.Start(context.Background(), "hv", nil, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	wctx, wcancel := context.WithTimeout(context.Background(), time.Minute)
-	defer wcancel()
-	if _, err := m.Manager.Wait(wctx, s.ID); err != nil {
-		t.Fatal(err)
-	}
-	d, err := store.Detail(wctx, m.Store, s.ID)
-	if err != nil || d.State != store.SessionPassed {
-		t.Fatalf("session: %v %s %q", err, d.State, d.Reason)
+	d := mastertest.Run(t, m, "hv", time.Minute)
+	if d.State != store.SessionPassed {
+		t.Fatalf("session: %s %q", d.State, d.Reason)
 	}
 	if out, _ := readOutput(m.Store, d.ID, 2, "s3.xrd.test"); out != "run in s3\n" {
 		t.Errorf("output %q", out)

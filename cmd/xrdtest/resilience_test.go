@@ -15,12 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/master/mastertest"
 	"github.com/xrdtest/xrdtest/internal/testutil"
 
 	"github.com/xrdtest/xrdtest/internal/api"
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/master"
-	"github.com/xrdtest/xrdtest/internal/session"
 	"github.com/xrdtest/xrdtest/internal/store"
 )
 
@@ -45,6 +45,23 @@ type slaveProc struct {
 	log  *syncBuffer
 }
 
+// e2eOptions are the options of an end-to-end test's master: its state
+// in dir/master, the definitions of dir/repo, the e2e token, short
+// heartbeats and grace (testHeartbeat, testGrace), slaves awaited 30 s,
+// and a DEBUG log into logs.
+func e2eOptions(dir string, logs *syncBuffer) master.Options {
+	return master.Options{
+		StateDir: filepath.Join(dir, "master"), Token: e2eToken, Repos: []definition.Repo{{Root: filepath.Join(dir, "repo")}},
+		Settings: mastertest.Settings(30 * time.Second), Heartbeat: testHeartbeat, HeartbeatTimeout: 5 * testHeartbeat, ReconnectGrace: testGrace,
+		Log: debugLog(logs), Version: "e2e",
+	}
+}
+
+// debugLog is a logger into logs, from DEBUG on.
+func debugLog(logs *syncBuffer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
 func startResilienceMaster(t *testing.T, suites map[string]string) *resilienceMaster {
 	t.Helper()
 	return startTestMaster(t, "cluster_e2e.py", cluster3, suites, nil)
@@ -63,25 +80,13 @@ func startTestMaster(t *testing.T, clusterFile, cluster string, suites map[strin
 	}
 	testutil.WriteFiles(t, filepath.Join(dir, "repo"), files)
 	logs := &syncBuffer{}
-	opts := master.Options{
-		StateDir: filepath.Join(dir, "master"), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0",
-		Token: e2eToken, APIToken: "api-token", Repos: []definition.Repo{{Root: filepath.Join(dir, "repo")}},
-		Settings:  session.Settings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: 30 * time.Second},
-		Heartbeat: testHeartbeat, HeartbeatTimeout: 5 * testHeartbeat, ReconnectGrace: testGrace,
-		Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Version: "e2e",
-	}
+	opts := e2eOptions(dir, logs)
+	opts.APIToken = "api-token"
 	if tweak != nil {
 		tweak(&opts)
 	}
-	m, err := master.Open(context.Background(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); m.Serve(ctx) }()
-	rm := &resilienceMaster{Master: m, dir: dir, logs: logs}
-	rm.stop = func() { cancel(); <-done }
+	m := mastertest.Open(t, opts)
+	rm := &resilienceMaster{Master: m, dir: dir, logs: logs, stop: mastertest.Serve(m)}
 	t.Cleanup(func() {
 		for _, p := range rm.procs {
 			p.cmd.Process.Kill()

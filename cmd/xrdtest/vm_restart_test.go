@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,14 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/master/mastertest"
 	"github.com/xrdtest/xrdtest/internal/testutil"
 
-	"github.com/xrdtest/xrdtest/internal/session"
-
-	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/hypervisor/libvirt"
 	"github.com/xrdtest/xrdtest/internal/image"
-	"github.com/xrdtest/xrdtest/internal/master"
 	"github.com/xrdtest/xrdtest/internal/store"
 )
 
@@ -85,20 +81,14 @@ func TestVMHypervisorRestart(t *testing.T) {
 	}
 
 	logs := &syncBuffer{}
-	m, err := master.Open(ctx, master.Options{
-		StateDir: filepath.Join(dir, "master"), DaemonAddr: "0.0.0.0:0", WebAddr: "127.0.0.1:0",
-		Token: e2eToken, Repos: []definition.Repo{{Root: filepath.Join(dir, "repo")}}, StartClusters: true,
-		Settings:  session.Settings{StageTimeout: 5 * time.Minute, KillGrace: time.Second, SlaveWait: 4 * time.Minute},
-		Heartbeat: testHeartbeat, HeartbeatTimeout: 10 * testHeartbeat, ReconnectGrace: 30 * time.Second,
-		Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Version: "e2e",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sctx, stop := context.WithCancel(ctx)
-	served := make(chan struct{})
-	go func() { defer close(served); m.Serve(sctx) }()
-	defer func() { stop(); <-served }()
+	// The VMs reach the master through their network's gateway, and boot
+	// and reconnect slowly.
+	opts := e2eOptions(dir, logs)
+	opts.DaemonAddr, opts.StartClusters = "0.0.0.0:0", true
+	opts.Settings.StageTimeout, opts.Settings.SlaveWait = 5*time.Minute, 4*time.Minute
+	opts.HeartbeatTimeout, opts.ReconnectGrace = 10*testHeartbeat, 30*time.Second
+	m := mastertest.Open(t, opts)
+	defer mastertest.Serve(m)()
 
 	self, _ := os.Executable()
 	hvLog := &syncBuffer{}

@@ -15,6 +15,7 @@ import (
 	"github.com/xrdtest/xrdtest/internal/pki"
 	"github.com/xrdtest/xrdtest/internal/session"
 	"github.com/xrdtest/xrdtest/internal/slave"
+	"github.com/xrdtest/xrdtest/internal/store"
 )
 
 // Open opens a master for t, failing t if it cannot. What opts leaves
@@ -54,6 +55,27 @@ func Start(t testing.TB, opts master.Options) *master.Master {
 	m := Open(t, opts)
 	t.Cleanup(Serve(m))
 	return m
+}
+
+// Run starts a session of suite on m, triggered by "test", waits at most
+// timeout for it to end and returns it with its stages; anything else
+// fails t.
+func Run(t testing.TB, m *master.Master, suite string, timeout time.Duration) *store.SessionDetail {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	s, err := m.Manager.Start(ctx, suite, nil, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Manager.Wait(ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	d, err := store.Detail(ctx, m.Store, s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 // Settings are the sessions of a test master: a minute per stage, a
