@@ -281,9 +281,7 @@ func (ev *evaluator) newNetwork(_ *starlark.Thread, b *starlark.Builtin, args st
 	}
 	n := ev.newObject(NetworkClass)
 	n.setNetworkDefaults()
-	for k, v := range given {
-		n.set(k, v, n.line)
-	}
+	n.setGiven(given)
 	return n, nil
 }
 
@@ -320,9 +318,7 @@ func (ev *evaluator) newHost(_ *starlark.Thread, b *starlark.Builtin, args starl
 		return nil, err
 	}
 	h := ev.blankHost()
-	for k, v := range given {
-		h.set(k, v, h.line)
-	}
+	h.setGiven(given)
 	return h, nil
 }
 
@@ -335,9 +331,7 @@ func (ev *evaluator) newDisk(_ *starlark.Thread, b *starlark.Builtin, args starl
 	d.setDefault("device", starlark.String("vda"))
 	d.setDefault("mountPoint", starlark.String("/data"))
 	d.setDefault("cache", starlark.True)
-	for k, v := range given {
-		d.set(k, v, d.line)
-	}
+	d.setGiven(given)
 	return d, nil
 }
 
@@ -359,9 +353,7 @@ func (ev *evaluator) newSuite(_ *starlark.Thread, b *starlark.Builtin, args star
 	s.setDefault("alert_success", starlark.String("SUITE"))
 	s.setDefault("alert_failure", starlark.String("CASE"))
 	s.setDefault("stage_timeout", starlark.None)
-	for k, v := range given {
-		s.set(k, v, s.line)
-	}
+	s.setGiven(given)
 	return s, nil
 }
 

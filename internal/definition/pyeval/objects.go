@@ -147,6 +147,13 @@ func (o *Object) set(name string, v starlark.Value, line int) {
 	o.setAt[name] = line
 }
 
+// setGiven stores a constructor's arguments, given at the object's line.
+func (o *Object) setGiven(given map[string]starlark.Value) {
+	for k, v := range given {
+		o.set(k, v, o.line)
+	}
+}
+
 // setDefault stores a framework default, not counted as given.
 func (o *Object) setDefault(name string, v starlark.Value) {
 	o.attrs[name] = v
