@@ -88,7 +88,7 @@ func TestBackendNames(t *testing.T) {
 	before := snapshot(t)
 	b := newTestBackend(t, t.TempDir())
 	port := startFour(t, b)
-	c := b.clusters["four"]
+	c := running(b, "four")
 	want := map[string]string{
 		"man": "192.168.128.3", "man.xrd.test": "192.168.128.3", "client": "192.168.128.6",
 		"srv2.xrd.test": "192.168.128.5", "master.xrd.test": "192.168.128.1",
@@ -134,7 +134,7 @@ func TestBackendRestart(t *testing.T) {
 			dir := t.TempDir()
 			old := newTestBackend(t, dir)
 			startFour(t, old)
-			c := old.clusters["four"]
+			c := running(old, "four")
 			c.fwd.close() // what the death of its process does
 			tt.break_(c)
 			b := newTestBackend(t, dir)
@@ -142,7 +142,7 @@ func TestBackendRestart(t *testing.T) {
 				t.Fatalf("running after the restart: %v, want %v", b.Running("four"), tt.adopt)
 			}
 			if tt.adopt {
-				if out, err := run(t, b.clusters["four"].hosts[0], dir, "hostname"); err != nil || out != "man" {
+				if out, err := run(t, running(b, "four").hosts[0], dir, "hostname"); err != nil || out != "man" {
 					t.Errorf("adopted host: hostname %q, %v", out, err)
 				}
 			}
@@ -190,7 +190,7 @@ func TestBackendKilled(t *testing.T) {
 	if !b.Running("four") {
 		t.Fatal("the cluster of the killed hypervisor is not adopted")
 	}
-	c := b.clusters["four"]
+	c := running(b, "four")
 	if out, err := runIn(c.hosts[3], "hostname", "-f"); err != nil || out != "client.xrd.test" {
 		t.Errorf("adopted host: hostname -f %q, %v", out, err)
 	}
@@ -280,4 +280,10 @@ func TestCheckNotRoot(t *testing.T) {
 	if want := "netns backend: this machine lacks root (it creates namespaces, mounts and cgroups)"; err != nil || !strings.HasPrefix(string(out), want) {
 		t.Errorf("as nobody: %q, %v; want it to start %q", out, err, want)
 	}
+}
+
+// running is what b keeps of the cluster name it runs (nil: none).
+func running(b *Backend, name string) *cluster {
+	c, _ := b.clusters.Get(name)
+	return c
 }
