@@ -20,16 +20,7 @@ import (
 
 // netnsCluster: four hosts, two of them behind one alias, a data disk on
 // ds1, 128 MiB each.
-const netnsCluster = `
-def getCluster():
-    c = Cluster('cluster_ns')
-    c.defaultHost.bootImage = 'none.img'
-    c.defaultHost.arch = 'x86_64'
-    c.defaultHost.ramSize = '131072'
-    c.network.ip = '192.168.128.1'
-    c.network.netmask = '255.255.255.0'
-    c.network.DHCPRange = ('192.168.128.100', '192.168.128.200')
-    ds1 = Host('ds1.xrd.test', '192.168.128.11', aliases=['pool.xrd.test'])
+var netnsCluster = testutil.ClusterHead("cluster_ns", "192.168.128", "none.img", "'131072'") + `    ds1 = Host('ds1.xrd.test', '192.168.128.11', aliases=['pool.xrd.test'])
     ds1.disks = [Disk('data', '64M', device='vdb', mountPoint='/data')]
     c.addHosts([Host('redir.xrd.test', '192.168.128.10'), ds1,
                 Host('ds2.xrd.test', '192.168.128.12', aliases=['pool.xrd.test']), Host('client.xrd.test', '192.168.128.13')])

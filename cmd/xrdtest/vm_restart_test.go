@@ -19,16 +19,7 @@ import (
 )
 
 // hvrCluster is two VMs of the slave image, on a network of their own.
-const hvrCluster = `
-def getCluster():
-    c = Cluster('cluster_hvr')
-    c.defaultHost.bootImage = 'xrdtest-hvr.qcow2'
-    c.defaultHost.arch = 'x86_64'
-    c.defaultHost.ramSize = '163840'
-    c.defaultHost.cacheBootImage = False
-    c.network.ip = '10.95.0.1'
-    c.network.netmask = '255.255.255.0'
-    c.network.DHCPRange = ('10.95.0.100', '10.95.0.200')
+var hvrCluster = testutil.ClusterHead("cluster_hvr", "10.95.0", "xrdtest-hvr.qcow2", "'163840'") + `    c.defaultHost.cacheBootImage = False
     c.addHosts([Host('r1.xrd.test', '10.95.0.11'), Host('r2.xrd.test', '10.95.0.12')])
     return c
 `

@@ -15,16 +15,7 @@ import (
 
 // vmCluster is a cluster of three VMs booting the xrdtest slave image: a
 // round-robin alias over all of them and a data disk on vm2.
-const vmCluster = `
-def getCluster():
-    c = Cluster('cluster_vm')
-    c.defaultHost.bootImage = 'xrdtest-slave.qcow2'
-    c.defaultHost.arch = 'x86_64'
-    c.defaultHost.ramSize = '196608'
-    c.network.ip = '10.97.0.1'
-    c.network.netmask = '255.255.255.0'
-    c.network.DHCPRange = ('10.97.0.100', '10.97.0.200')
-    rr = ['pool.xrd.test']
+var vmCluster = testutil.ClusterHead("cluster_vm", "10.97.0", "xrdtest-slave.qcow2", "'196608'") + `    rr = ['pool.xrd.test']
     vm1 = Host('vm1.xrd.test', '10.97.0.11', aliases=rr)
     vm2 = Host('vm2.xrd.test', '10.97.0.12', aliases=rr)
     vm3 = Host('vm3.xrd.test', '10.97.0.13', aliases=rr)
