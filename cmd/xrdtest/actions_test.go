@@ -76,9 +76,7 @@ func stageNames(d *store.SessionDetail) string {
 // those cases (in suite order), `xrdtest rerun` runs them again, and an
 // unknown case is refused naming the suite's cases.
 func TestRunCasesAndRerunCLI(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
+	endToEnd(t)
 	tm := startMaster(t, map[string]string{
 		"cs/test_suite.py": suiteDef("cs", "", "c1", "c2", "c3"),
 		"cs/init.sh":       "#!/bin/bash\n",
@@ -147,9 +145,7 @@ func TestRunCasesAndRerunCLI(t *testing.T) {
 // TestClusterStopCLI: `xrdtest cluster stop` is refused while a session
 // uses the cluster and when it is not running, and stops it otherwise.
 func TestClusterStopCLI(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
+	endToEnd(t)
 	tm := startMaster(t, map[string]string{
 		"cl/test_suite.py": suiteDef("cl", "", "c"),
 		"cl/init.sh":       "#!/bin/bash\n",
@@ -213,9 +209,7 @@ func TestClusterStopCLI(t *testing.T) {
 
 // TestSuiteCLI: suite list, enable and disable through the API.
 func TestSuiteCLI(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
+	endToEnd(t)
 	tm := startMaster(t, map[string]string{
 		"sb/test_suite.py": suiteDef("sb", "", "x"),
 		"sb/init.sh":       "#!/bin/bash\n",

@@ -30,9 +30,7 @@ func freePort(t *testing.T) int {
 // three `xrdtest slave` processes, then drives them with run, status and
 // logs, as a user would.
 func TestDaemons(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
+	endToEnd(t)
 	dir := t.TempDir()
 	testutil.WriteFiles(t, filepath.Join(dir, "repo"), map[string]string{
 		"clusters/cluster_e2e.py":            cluster3,

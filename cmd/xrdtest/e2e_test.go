@@ -40,6 +40,15 @@ func TestMain(m *testing.M) {
 
 type syncBuffer = testutil.SyncBuffer
 
+// endToEnd skips t in -short mode: it runs a master and real slave
+// processes.
+func endToEnd(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+}
+
 const e2eToken = "e2e-secret-token-0123456789"
 
 // testMaster is a master with a local backend whose slaves are real
@@ -161,9 +170,7 @@ func suiteDef(name, extra string, cases ...string) string {
 // TestLockStep: stages with deliberately slow members still run in
 // lock-step, proven from the times the master recorded.
 func TestLockStep(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
+	endToEnd(t)
 	slow := "#!/bin/bash\ncase @slavename@ in s1.xrd.test) sleep 0.6;; s2.xrd.test) sleep 0.3;; esac\necho done on @slavename@\n"
 	tm := startMaster(t, map[string]string{
 		"ls/test_suite.py":     suiteDef("ls", "    ts.finalize = 'file://fin.sh'\n", "c1", "c2"),
@@ -217,9 +224,7 @@ func TestLockStep(t *testing.T) {
 
 // TestFailureRulesEndToEnd runs the failure rules with real slaves.
 func TestFailureRulesEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
+	endToEnd(t)
 	ok := "#!/bin/bash\necho ok\n"
 	tm := startMaster(t, map[string]string{
 		// a: init fails on s2 -> a:run skipped, a:finalize runs; b: run fails on s3; c passes.
@@ -287,9 +292,7 @@ func TestFailureRulesEndToEnd(t *testing.T) {
 // TestScriptsEnvironment: tags, functions.sh, stderr interleaving, stdin,
 // the work dir shared by a session's stages, the host name.
 func TestScriptsEnvironment(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
+	endToEnd(t)
 	tm := startMaster(t, map[string]string{
 		"env/test_suite.py": suiteDef("env", "", "t"),
 		"env/init.sh":       "#!/bin/bash\necho '@slavename@ @port@ @proto@ @unknown@'\necho kept > relative.txt\n",
@@ -343,9 +346,7 @@ echo "host=$(hostname)"
 // TestStageTimeoutKillsSetsidChildren: a stage timeout kills the whole
 // process tree, including a child that left the process group.
 func TestStageTimeoutKillsSetsidChildren(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
+	endToEnd(t)
 	tm := startMaster(t, map[string]string{
 		"to/test_suite.py": suiteDef("to", "    ts.stage_timeout = 2\n", "t"),
 		"to/init.sh":       "#!/bin/bash\n",
@@ -386,9 +387,7 @@ func TestStageTimeoutKillsSetsidChildren(t *testing.T) {
 // TestLogsCollected: the suite's logs files are fetched from every slave
 // after the session.
 func TestLogsCollected(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
+	endToEnd(t)
 	logDir := t.TempDir()
 	tm := startMaster(t, map[string]string{
 		"lg/test_suite.py": suiteDef("lg", "    ts.logs = ['"+logDir+"/@slavename@.log', '"+logDir+"/missing.log']\n", "t"),
@@ -434,9 +433,7 @@ func TestLogsCollected(t *testing.T) {
 // TestQuickstartJSON runs the quickstart command on the examples and
 // checks its one JSON document.
 func TestQuickstartJSON(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
+	endToEnd(t)
 	t.Setenv("XRDTEST_TEST_MAIN", "1")
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), []string{"quickstart", "--defs", "../../examples", "--json", "--state-dir", t.TempDir()}, &stdout, &stderr)
@@ -501,9 +498,7 @@ func TestQuickstartJSON(t *testing.T) {
 // serving the web pages (public, to look at what ran) and its scripts,
 // with a relative --defs, until it is stopped.
 func TestQuickstartKeepServesPages(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
+	endToEnd(t)
 	t.Setenv("XRDTEST_TEST_MAIN", "1")
 	var stdout, stderr testutil.SyncBuffer
 	ctx, cancel := context.WithCancel(context.Background())

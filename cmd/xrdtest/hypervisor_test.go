@@ -24,9 +24,7 @@ import (
 // the slaves the hypervisor started with one-time tokens; without a
 // hypervisor, or without room on it, the session fails saying so.
 func TestHypervisorDaemon(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
+	endToEnd(t)
 	dir := t.TempDir()
 	huge := strings.ReplaceAll(strings.ReplaceAll(cluster3, "cluster_e2e", "cluster_huge"), "'1024'", "'107374182400'")
 	huge = strings.ReplaceAll(strings.ReplaceAll(huge, "10.99.0.", "10.98.0."), ".xrd.test", ".huge.test")

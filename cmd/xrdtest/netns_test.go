@@ -18,6 +18,20 @@ import (
 	"github.com/xrdtest/xrdtest/internal/testutil"
 )
 
+// needNetns skips an end-to-end test in -short mode, and where this
+// machine lacks what the netns backend needs unless run as root: root
+// lacking it fails.
+func needNetns(t *testing.T) {
+	t.Helper()
+	endToEnd(t)
+	if err := netns.Check(); err != nil {
+		if os.Geteuid() != 0 {
+			t.Skip(err)
+		}
+		t.Fatal(err)
+	}
+}
+
 // netnsCluster: four hosts, two of them behind one alias, a data disk on
 // ds1, 128 MiB each.
 var netnsCluster = testutil.ClusterHead("cluster_ns", "192.168.128", "none.img", "'131072'") + `    ds1 = Host('ds1.xrd.test', '192.168.128.11', aliases=['pool.xrd.test'])
@@ -74,15 +88,7 @@ echo "cut ok on $(hostname)"`,
 // names, shared ports, pkill, disks, ramSize and a cut data network that
 // leaves the slave and barriers working; afterwards nothing is left.
 func TestQuickstartNetns(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
-	if err := netns.Check(); err != nil {
-		if os.Geteuid() != 0 {
-			t.Skip(err)
-		}
-		t.Fatal(err)
-	}
+	needNetns(t)
 	defs := t.TempDir()
 	files := map[string]string{"clusters/cluster_ns.py": netnsCluster, "test-suites/isolation/test_suite.py": netnsSuite}
 	for p, s := range netnsScripts {
@@ -159,15 +165,7 @@ func leftovers(t *testing.T, stateDir, cluster string) string {
 // the hosts (own names, the other hosts by name) and the stop after it
 // leaves no namespace.
 func TestHypervisorDaemonNetns(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
-	if err := netns.Check(); err != nil {
-		if os.Geteuid() != 0 {
-			t.Skip(err)
-		}
-		t.Fatal(err)
-	}
+	needNetns(t)
 	dir := t.TempDir()
 	testutil.WriteFiles(t, filepath.Join(dir, "repo"), map[string]string{
 		"clusters/cluster_e2e.py":      strings.ReplaceAll(cluster3, "'1024'", "'65536'"),

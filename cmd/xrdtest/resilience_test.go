@@ -201,9 +201,7 @@ func checkLost(t *testing.T, d *store.SessionDetail) {
 // TestSlaveKilledMidStage: kill -9 of a slave is named in the failure
 // within the grace period plus two heartbeats.
 func TestSlaveKilledMidStage(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
+	endToEnd(t)
 	rm := startResilienceMaster(t, longSuite("#!/bin/bash\n[ @slavename@ = s2.xrd.test ] && sleep 600\necho run done\n"))
 	procs := rm.startAll(t, "")
 	s, err := rm.Manager.Start(context.Background(), "long", nil, "test")
@@ -248,9 +246,7 @@ func TestSlaveKilledMidStage(t *testing.T) {
 // TestFrozenConnection: a slave whose connection stays open but carries
 // nothing is detected by heartbeats and lost.
 func TestFrozenConnection(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
+	endToEnd(t)
 	rm := startResilienceMaster(t, longSuite("#!/bin/bash\n[ @slavename@ = s2.xrd.test ] && sleep 600\necho run done\n"))
 	proxy := newFaultProxy(t, rm.DaemonAddr().String())
 	rm.startAll(t, proxy.addr())
@@ -274,9 +270,7 @@ func TestFrozenConnection(t *testing.T) {
 // TestCutAndResume: a connection cut while a script runs is resumed: the
 // script ran once, its output is complete and in order.
 func TestCutAndResume(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
+	endToEnd(t)
 	run := `#!/bin/bash
 if [ @slavename@ = s2.xrd.test ]; then
     echo "one line" >> "$XRDTEST_SHARED/appended.txt"
@@ -325,9 +319,7 @@ fi
 // reconnecting slaves stop the script the session left running, and
 // nothing runs twice.
 func TestMasterKilledAndRestarted(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
+	endToEnd(t)
 	dir := t.TempDir()
 	shared := filepath.Join(dir, "shared")
 	os.MkdirAll(shared, 0o755)
@@ -463,9 +455,7 @@ func TestMasterKilledAndRestarted(t *testing.T) {
 // KILL after the grace), the finalize stages still run, the session ends
 // cancelled.
 func TestCancelFromCLI(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
+	endToEnd(t)
 	rm := startResilienceMaster(t, longSuite("#!/bin/bash\ntrap '' TERM\nsleep 600 &\necho $! > \"$XRDTEST_SHARED/cancel.@slavename@\"\nwait\n"))
 	rm.startAll(t, "")
 	s, err := rm.Manager.Start(context.Background(), "long", nil, "test")

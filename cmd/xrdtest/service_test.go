@@ -130,9 +130,7 @@ heartbeat_timeout = 1
 // SIGHUP reopens a rotated log file and reloads the definitions; SIGTERM
 // ends it with status 0.
 func TestMasterDaemonFiles(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
+	endToEnd(t)
 	dir := t.TempDir()
 	testutil.WriteFiles(t, filepath.Join(dir, "repo"), map[string]string{
 		"clusters/cluster_e2e.py":         cluster3,
@@ -216,9 +214,7 @@ func TestMasterDaemonFiles(t *testing.T) {
 // hypervisor exit 0 on SIGTERM too, removing their pid files, and reopen
 // their log files on SIGHUP.
 func TestMasterSIGTERMMidSession(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
+	endToEnd(t)
 	dir := t.TempDir()
 	shared := filepath.Join(dir, "shared")
 	os.MkdirAll(shared, 0o755)
@@ -377,9 +373,7 @@ func TestMasterSIGTERMMidSession(t *testing.T) {
 // stops its script's process tree before it exits 0; the master sees the
 // slave lost.
 func TestSlaveSIGTERMStopsScripts(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
+	endToEnd(t)
 	rm := startResilienceMaster(t, longSuite("#!/bin/bash\n[ @slavename@ = s1.xrd.test ] || exit 0\ntrap '' TERM\nsleep 600 &\necho $! > \"$XRDTEST_SHARED/child.@slavename@\"\nwait\n"))
 	procs := rm.startAll(t, "")
 	s, err := rm.Manager.Start(context.Background(), "long", nil, "test")

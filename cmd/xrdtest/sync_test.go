@@ -21,9 +21,7 @@ func syncSuite(run string) map[string]string {
 // TestSyncBarrierSignalWait: the sync commands work in scripts as written
 // (the slave puts xrdtest on their PATH) and order what they should.
 func TestSyncBarrierSignalWait(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
+	endToEnd(t)
 	run := `#!/bin/bash
 set -e
 F="$XRDTEST_SHARED/sync-@slavename@"
@@ -63,9 +61,7 @@ echo done
 // reaching fails at once, naming it; so does one whose member is lost;
 // and every call times out.
 func TestSyncNeverCompletes(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
+	endToEnd(t)
 	run := `#!/bin/bash
 case @slavename@ in
   s3.xrd.test) echo "s3 leaves without the barrier"; exit 0 ;;
@@ -93,9 +89,7 @@ xrdtest sync barrier meet
 }
 
 func TestSyncMemberLost(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
+	endToEnd(t)
 	run := `#!/bin/bash
 case @slavename@ in
   s3.xrd.test) sleep 600 ;;
@@ -122,9 +116,7 @@ xrdtest sync barrier meet
 }
 
 func TestSyncTimeout(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
+	endToEnd(t)
 	run := `#!/bin/bash
 case @slavename@ in
   s3.xrd.test) sleep 4 ;;
