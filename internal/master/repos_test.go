@@ -29,6 +29,17 @@ func gitSuite(tests string) string {
 		"    ts.schedule = dict(hour='1')\n    ts.initialize = '#!/bin/bash\\necho init'\n    return ts\n"
 }
 
+// tsUpstream is a git repository of twoHosts and the suite "ts" of
+// test_suite.py suite and these files (below test-suites/ts/).
+func tsUpstream(t *testing.T, suite string, files map[string]string) *testutil.Upstream {
+	t.Helper()
+	all := map[string]string{"clusters/cluster_t.py": twoHosts, "test-suites/ts/test_suite.py": suite}
+	for p, c := range files {
+		all["test-suites/ts/"+p] = c
+	}
+	return testutil.NewUpstream(t, all)
+}
+
 // gitMaster opens a master whose only repository "defs" is a git clone of
 // u, fetched every interval.
 func gitMaster(t *testing.T, u *testutil.Upstream, interval time.Duration, slaveWait time.Duration) (*master.Master, string) {
@@ -88,12 +99,7 @@ func startSession(t *testing.T, m *master.Master) *store.Session {
 // revision of the definitions it runs.
 func TestGitRepoPolling(t *testing.T) {
 	testutil.HermeticGit(t)
-	u := testutil.NewUpstream(t, map[string]string{
-		"clusters/cluster_t.py":        twoHosts,
-		"test-suites/ts/test_suite.py": gitSuite("'c'"),
-		"test-suites/ts/tc/c/run.sh":   "#!/bin/bash\n",
-		"test-suites/ts/tc/d/run.sh":   "#!/bin/bash\n",
-	})
+	u := tsUpstream(t, gitSuite("'c'"), map[string]string{"tc/c/run.sh": "#!/bin/bash\n", "tc/d/run.sh": "#!/bin/bash\n"})
 	rev1 := testutil.Git(t, u.Work, "rev-parse", "HEAD")
 	m, checkout := gitMaster(t, u, 50*time.Millisecond, 100*time.Millisecond)
 	// Cloned by Open, before Serve.
@@ -191,11 +197,7 @@ func hasProblem(ps []catalog.Problem, substr string) bool {
 // token.
 func TestReloadOnDemand(t *testing.T) {
 	testutil.HermeticGit(t)
-	u := testutil.NewUpstream(t, map[string]string{
-		"clusters/cluster_t.py":        twoHosts,
-		"test-suites/ts/test_suite.py": gitSuite("'c'"),
-		"test-suites/ts/tc/c/run.sh":   "#!/bin/bash\n",
-	})
+	u := tsUpstream(t, gitSuite("'c'"), map[string]string{"tc/c/run.sh": "#!/bin/bash\n"})
 	m, _ := gitMaster(t, u, time.Hour, time.Second)
 	defer mastertest.Serve(m)()
 	base := "http://" + m.WebAddr().String()
@@ -261,11 +263,9 @@ func TestReloadOnDemand(t *testing.T) {
 // scripts of the revision it started with while a new one is loaded.
 func TestRunningSessionKeepsItsDefinitions(t *testing.T) {
 	testutil.HermeticGit(t)
-	u := testutil.NewUpstream(t, map[string]string{
-		"clusters/cluster_t.py":        twoHosts,
-		"test-suites/ts/test_suite.py": gitSuite("'c'"),
-		"test-suites/ts/tc/c/init.sh":  "#!/bin/bash\nwhile [ ! -e \"$GO\" ]; do sleep 0.05; done\n",
-		"test-suites/ts/tc/c/run.sh":   "#!/bin/bash\necho first revision\n",
+	u := tsUpstream(t, gitSuite("'c'"), map[string]string{
+		"tc/c/init.sh": "#!/bin/bash\nwhile [ ! -e \"$GO\" ]; do sleep 0.05; done\n",
+		"tc/c/run.sh":  "#!/bin/bash\necho first revision\n",
 	})
 	rev1 := testutil.Git(t, u.Work, "rev-parse", "HEAD")
 	m, _ := gitMaster(t, u, time.Hour, 10*time.Second)
@@ -344,11 +344,7 @@ exit $rc
 		io.WriteString(w, "#!/bin/bash\necho init\n")
 	}))
 	defer srv.Close()
-	u := testutil.NewUpstream(t, map[string]string{
-		"clusters/cluster_t.py":        twoHosts,
-		"test-suites/ts/test_suite.py": strings.Replace(gitSuite("'c'"), "'#!/bin/bash\\necho init'", "'"+srv.URL+"/init.sh'", 1),
-		"test-suites/ts/tc/c/run.sh":   "#!/bin/bash\n",
-	})
+	u := tsUpstream(t, strings.Replace(gitSuite("'c'"), "'#!/bin/bash\\necho init'", "'"+srv.URL+"/init.sh'", 1), map[string]string{"tc/c/run.sh": "#!/bin/bash\n"})
 	local := filepath.Join(dir, "local")
 	os.MkdirAll(filepath.Join(local, "clusters"), 0o755)
 	os.MkdirAll(filepath.Join(local, "test-suites"), 0o755)
@@ -411,11 +407,7 @@ esac
 exec git "$@"
 `), 0o755)
 	t.Setenv("HANG", hang)
-	u := testutil.NewUpstream(t, map[string]string{
-		"clusters/cluster_t.py":        twoHosts,
-		"test-suites/ts/test_suite.py": gitSuite("'c'"),
-		"test-suites/ts/tc/c/run.sh":   "#!/bin/bash\n",
-	})
+	u := tsUpstream(t, gitSuite("'c'"), map[string]string{"tc/c/run.sh": "#!/bin/bash\n"})
 	rev := testutil.Git(t, u.Work, "rev-parse", "HEAD")
 	checkout := filepath.Join(dir, "checkout")
 	open := func() (*master.Master, time.Duration) {
