@@ -21,6 +21,7 @@ import (
 
 	"github.com/xrdtest/xrdtest/internal/api"
 	"github.com/xrdtest/xrdtest/internal/hypervisor"
+	"github.com/xrdtest/xrdtest/internal/master/mastertest"
 	"github.com/xrdtest/xrdtest/internal/store"
 )
 
@@ -152,10 +153,7 @@ func TestClusterStopCLI(t *testing.T) {
 		"cl/tc/c/run.sh":   "#!/bin/bash\nsleep 60\n",
 	})
 	ctx := context.Background()
-	s, err := tm.Manager.Start(ctx, "cl", nil, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mastertest.StartSession(t, tm.Master, "cl")
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		if d, _ := store.Detail(ctx, tm.Store, s.ID); d != nil && d.State == store.SessionRunning {
 			break

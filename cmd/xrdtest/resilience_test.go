@@ -204,10 +204,7 @@ func TestSlaveKilledMidStage(t *testing.T) {
 	endToEnd(t)
 	rm := startResilienceMaster(t, longSuite("#!/bin/bash\n[ @slavename@ = s2.xrd.test ] && sleep 600\necho run done\n"))
 	procs := rm.startAll(t, "")
-	s, err := rm.Manager.Start(context.Background(), "long", nil, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mastertest.StartSession(t, rm.Master, "long")
 	rm.waitStage(t, s.ID, "c:run")
 	time.Sleep(200 * time.Millisecond) // let s2's script start
 	killed := time.Now()
@@ -250,10 +247,7 @@ func TestFrozenConnection(t *testing.T) {
 	rm := startResilienceMaster(t, longSuite("#!/bin/bash\n[ @slavename@ = s2.xrd.test ] && sleep 600\necho run done\n"))
 	proxy := newFaultProxy(t, rm.DaemonAddr().String())
 	rm.startAll(t, proxy.addr())
-	s, err := rm.Manager.Start(context.Background(), "long", nil, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mastertest.StartSession(t, rm.Master, "long")
 	rm.waitStage(t, s.ID, "c:run")
 	proxy.freeze()
 	start := time.Now()
@@ -281,10 +275,7 @@ fi
 	rm := startResilienceMaster(t, longSuite(run))
 	proxy := newFaultProxy(t, rm.DaemonAddr().String())
 	rm.startAll(t, proxy.addr())
-	s, err := rm.Manager.Start(context.Background(), "long", nil, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mastertest.StartSession(t, rm.Master, "long")
 	rm.waitStage(t, s.ID, "c:run")
 	time.Sleep(time.Second)
 	// Hold what s2 sends in the proxy for a while, then cut: those chunks
@@ -458,10 +449,7 @@ func TestCancelFromCLI(t *testing.T) {
 	endToEnd(t)
 	rm := startResilienceMaster(t, longSuite("#!/bin/bash\ntrap '' TERM\nsleep 600 &\necho $! > \"$XRDTEST_SHARED/cancel.@slavename@\"\nwait\n"))
 	rm.startAll(t, "")
-	s, err := rm.Manager.Start(context.Background(), "long", nil, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mastertest.StartSession(t, rm.Master, "long")
 	rm.waitStage(t, s.ID, "c:run")
 	time.Sleep(300 * time.Millisecond)
 	webURL := "http://" + rm.WebAddr().String()

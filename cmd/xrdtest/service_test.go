@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/master/mastertest"
 	"github.com/xrdtest/xrdtest/internal/testutil"
 
 	"github.com/xrdtest/xrdtest/internal/api"
@@ -376,10 +377,7 @@ func TestSlaveSIGTERMStopsScripts(t *testing.T) {
 	endToEnd(t)
 	rm := startResilienceMaster(t, longSuite("#!/bin/bash\n[ @slavename@ = s1.xrd.test ] || exit 0\ntrap '' TERM\nsleep 600 &\necho $! > \"$XRDTEST_SHARED/child.@slavename@\"\nwait\n"))
 	procs := rm.startAll(t, "")
-	s, err := rm.Manager.Start(context.Background(), "long", nil, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mastertest.StartSession(t, rm.Master, "long")
 	child := filepath.Join(rm.dir, "child.s1.xrd.test")
 	waitFor(t, "c:run on s1", func() bool { b, _ := os.ReadFile(child); return len(b) > 0 })
 	b, _ := os.ReadFile(child)

@@ -134,10 +134,7 @@ func TestVMHypervisorRestart(t *testing.T) {
 	// both VMs.
 	running := func() *store.Session {
 		t.Helper()
-		s, err := m.Manager.Start(ctx, "hvr", nil, "test")
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := mastertest.StartSession(t, m, "hvr")
 		waitUntil(t, 4*time.Minute, "the wait stage to run on both VMs", func() bool {
 			d, err := store.Detail(ctx, m.Store, s.ID)
 			if err != nil || d.State.Finished() {

@@ -256,12 +256,9 @@ func TestStopCluster(t *testing.T) {
 		t.Errorf("unknown cluster: %v", err)
 	}
 	// A session starting the cluster holds it.
-	s, err := m.Manager.Start(ctx, "ts", nil, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mastertest.StartSession(t, m, "ts")
 	<-fc.started
-	err = m.Manager.StopCluster(ctx, "cluster_t", "alice")
+	err := m.Manager.StopCluster(ctx, "cluster_t", "alice")
 	if !errors.Is(err, session.ErrClusterInUse) || err.Error() != fmt.Sprintf("cluster in use: cluster cluster_t is used by session %d: cancel it first", s.ID) {
 		t.Errorf("in use: %v", err)
 	}
@@ -422,10 +419,7 @@ func TestActionStatuses(t *testing.T) {
 	if code, body := post(t, m, "/api/v1/sessions/999/cancel", apiToken, nil, nil); code != http.StatusNotFound || !strings.Contains(body, "no session 999") {
 		t.Errorf("cancel of an unknown session: %d %s", code, body)
 	}
-	s, err := m.Manager.Start(ctx, "ts", nil, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mastertest.StartSession(t, m, "ts")
 	m.Manager.Wait(ctx, s.ID) // fails: no slaves
 	code, body := post(t, m, fmt.Sprintf("/api/v1/sessions/%d/cancel", s.ID), apiToken, nil, nil)
 	if code != http.StatusConflict || !strings.Contains(body, "is not running (it is failed)") {

@@ -144,10 +144,7 @@ func TestCaseAlertsAsCasesEnd(t *testing.T) {
 			})
 			defer mastertest.Serve(m)()
 			defer runAgents(t, m, hosts...)()
-			s, err := m.Manager.Start(context.Background(), "ts", nil, "test")
-			if err != nil {
-				t.Fatal(err)
-			}
+			s := mastertest.StartSession(t, m, "ts")
 			started.Store(&struct {
 				m  *master.Master
 				id int64

@@ -126,10 +126,7 @@ func (f *tokenClusters) StartCluster(ctx context.Context, spec hypervisor.Cluste
 func TestOneTimeTokensRevokedWithTheCluster(t *testing.T) {
 	fc := &tokenClusters{tokens: make(chan map[string]string, 1)}
 	m := actionsMaster(t, actionsRepo(t), fc)
-	s, err := m.Manager.Start(context.Background(), "ts", nil, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mastertest.StartSession(t, m, "ts")
 	tokens := <-fc.tokens
 	if s, _ := m.Manager.Wait(context.Background(), s.ID); !s.State.Finished() {
 		t.Fatalf("session %s", s.State)

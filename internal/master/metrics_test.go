@@ -96,10 +96,7 @@ func TestMetrics(t *testing.T) {
 	defer runAgents(t, m, hosts...)()
 	waitConnected(t, m, hosts...)
 	ctx := context.Background()
-	s, err := m.Manager.Start(ctx, "ts", nil, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mastertest.StartSession(t, m, "ts")
 	// While the run stage waits for the gate.
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		d, _ := store.Detail(ctx, m.Store, s.ID)
@@ -134,7 +131,8 @@ func TestMetrics(t *testing.T) {
 	if err := os.WriteFile(gate, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if s, err = m.Manager.Wait(ctx, s.ID); err != nil || s.State != store.SessionPassed {
+	s, err := m.Manager.Wait(ctx, s.ID)
+	if err != nil || s.State != store.SessionPassed {
 		t.Fatalf("session: %v %+v", err, s)
 	}
 	fams = scrape(t, m)

@@ -82,10 +82,7 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 // startSession starts a session of ts and returns its record as created.
 func startSession(t *testing.T, m *master.Master) *store.Session {
 	t.Helper()
-	s, err := m.Manager.Start(context.Background(), "ts", nil, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mastertest.StartSession(t, m, "ts")
 	got, err := m.Store.Session(context.Background(), s.ID)
 	if err != nil {
 		t.Fatal(err)

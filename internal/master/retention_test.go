@@ -124,10 +124,7 @@ func TestRetentionWhileSessionsRun(t *testing.T) {
 	ctx := context.Background()
 	var ids []int64
 	for range 3 {
-		s, err := m.Manager.Start(ctx, "ts", nil, "test")
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := mastertest.StartSession(t, m, "ts")
 		ids = append(ids, s.ID)
 	}
 	waitFor(t, "the sessions to end", func() bool {
@@ -182,10 +179,7 @@ func TestSlaveWorkRetention(t *testing.T) {
 	waitFor(t, "the stale work directory deleted", func() bool { _, err := os.Stat(stale); return os.IsNotExist(err) })
 
 	ctx := context.Background()
-	s, err := m.Manager.Start(ctx, "ts", nil, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mastertest.StartSession(t, m, "ts")
 	dirs := []string{filepath.Join(cfg.WorkDir, fmt.Sprintf("session-%d", s.ID)), filepath.Join(h2.WorkDir, fmt.Sprintf("session-%d", s.ID))}
 	waitFor(t, "the run stage", func() bool { _, err := os.Stat(filepath.Join(dirs[0], "running")); return err == nil })
 	old(dirs[0])
@@ -200,7 +194,8 @@ func TestSlaveWorkRetention(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if s, err = m.Manager.Wait(ctx, s.ID); err != nil || s.State != store.SessionPassed {
+	s, err := m.Manager.Wait(ctx, s.ID)
+	if err != nil || s.State != store.SessionPassed {
 		t.Fatalf("session: %v %+v", err, s)
 	}
 	if !strings.Contains(h1log.String(), "old session work directories deleted") {

@@ -56,11 +56,8 @@ func TestSessionFailsNamingAbsentSlaves(t *testing.T) {
 	defer mastertest.Serve(m)()
 	defer runAgents(t, m, "h1.xrd.test")()
 	waitConnected(t, m, "h1.xrd.test")
-	s, err := m.Manager.Start(context.Background(), "ts", nil, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err = m.Manager.Wait(context.Background(), s.ID)
+	s := mastertest.StartSession(t, m, "ts")
+	s, err := m.Manager.Wait(context.Background(), s.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,10 +71,7 @@ func TestCancelRunningScript(t *testing.T) {
 	defer mastertest.Serve(m)()
 	defer runAgents(t, m, hosts...)()
 	ctx := context.Background()
-	s, err := m.Manager.Start(ctx, "ts", nil, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mastertest.StartSession(t, m, "ts")
 	// Cancel once the run stage is under way on both.
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		d, _ := store.Detail(ctx, m.Store, s.ID)
@@ -100,7 +94,7 @@ func TestCancelRunningScript(t *testing.T) {
 	if err := m.Manager.Cancel(s.ID); err != nil {
 		t.Fatal(err)
 	}
-	s, err = m.Manager.Wait(ctx, s.ID)
+	s, err := m.Manager.Wait(ctx, s.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,11 +137,9 @@ func testHistorySurvivesRestart(t *testing.T, url string) (state string) {
 	stopServe := mastertest.Serve(m)
 	stopAgents := runAgents(t, m, hosts...)
 	ctx := context.Background()
-	s, err := m.Manager.Start(ctx, "ts", nil, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s, err = m.Manager.Wait(ctx, s.ID); err != nil || s.State != store.SessionPassed {
+	s := mastertest.StartSession(t, m, "ts")
+	s, err := m.Manager.Wait(ctx, s.ID)
+	if err != nil || s.State != store.SessionPassed {
 		t.Fatalf("session: %v %+v", err, s)
 	}
 	fp := m.CA.Fingerprint()
@@ -249,11 +241,9 @@ func TestStageStartDated(t *testing.T) {
 	defer mastertest.Serve(m)()
 	defer runAgents(t, m, hosts...)()
 	ctx := context.Background()
-	s, err := m.Manager.Start(ctx, "ts", nil, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s, err = m.Manager.Wait(ctx, s.ID); err != nil || s.State != store.SessionPassed {
+	s := mastertest.StartSession(t, m, "ts")
+	s, err := m.Manager.Wait(ctx, s.ID)
+	if err != nil || s.State != store.SessionPassed {
 		t.Fatalf("session: %v %+v", err, s)
 	}
 	d, err := store.Detail(ctx, m.Store, s.ID)

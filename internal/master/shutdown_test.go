@@ -35,10 +35,7 @@ func TestShutdownMidSession(t *testing.T) {
 	stopServe := mastertest.Serve(m)
 	defer runAgents(t, m, hosts...)()
 	ctx := context.Background()
-	s, err := m.Manager.Start(ctx, "ts", nil, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mastertest.StartSession(t, m, "ts")
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		a, _ := os.ReadFile(filepath.Join(pids, "h1.xrd.test"))
 		b, _ := os.ReadFile(filepath.Join(pids, "h2.xrd.test"))

@@ -57,6 +57,17 @@ func Start(t testing.TB, opts master.Options) *master.Master {
 	return m
 }
 
+// StartSession starts a session of suite on m, triggered by "test"; an
+// error fails t.
+func StartSession(t testing.TB, m *master.Master, suite string) *store.Session {
+	t.Helper()
+	s, err := m.Manager.Start(context.Background(), suite, nil, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // Run starts a session of suite on m, triggered by "test", waits at most
 // timeout for it to end and returns it with its stages; anything else
 // fails t.
@@ -64,10 +75,7 @@ func Run(t testing.TB, m *master.Master, suite string, timeout time.Duration) *s
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	s, err := m.Manager.Start(ctx, suite, nil, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := StartSession(t, m, suite)
 	if _, err := m.Manager.Wait(ctx, s.ID); err != nil {
 		t.Fatal(err)
 	}
