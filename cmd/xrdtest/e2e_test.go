@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xrdtest/xrdtest/internal/api"
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/hypervisor/local"
 	"github.com/xrdtest/xrdtest/internal/master"
@@ -134,21 +133,9 @@ func (tm *testMaster) output(t *testing.T, d *store.SessionDetail, stage, slave 
 	return ""
 }
 
+// result is the result of slave in stage of d, nil when it has none; d
+// may come from the store or the API (the same types).
 func result(d *store.SessionDetail, stage, slave string) *store.Result {
-	for _, st := range d.Stages {
-		if st.Name == stage {
-			for _, r := range st.Results {
-				if r.Slave == slave {
-					return r
-				}
-			}
-		}
-	}
-	return nil
-}
-
-// apiResult is result for a session read from the API.
-func apiResult(d *api.SessionDetail, stage, slave string) *api.Result {
 	for _, st := range d.Stages {
 		if st.Name == stage {
 			for _, r := range st.Results {

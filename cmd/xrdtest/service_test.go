@@ -303,7 +303,7 @@ func TestMasterSIGTERMMidSession(t *testing.T) {
 	for _, c := range []struct{ stage, want string }{{"suite_init", "passed"}, {"c:run", "cancelled"}, {"c:finalize", "skipped"},
 		{"d:run", "skipped"}, {"suite_finalize", "skipped"}} {
 		for _, h := range []string{"s1", "s2", "s3"} {
-			if r := apiResult(d, c.stage, h+".xrd.test"); r == nil || string(r.Status) != c.want {
+			if r := result(d, c.stage, h+".xrd.test"); r == nil || string(r.Status) != c.want {
 				t.Errorf("%s on %s: %+v, want %s", c.stage, h, r, c.want)
 			}
 		}
