@@ -153,12 +153,8 @@ func (c *Client) credentials(ctx context.Context) (*pki.Credentials, error) {
 }
 
 func (c *Client) enroll(ctx context.Context) (*pki.Credentials, error) {
-	key, err := pki.NewKey()
-	if err != nil {
-		return nil, err
-	}
 	id := c.Identity()
-	csr, err := pki.CSR(key, id)
+	key, csr, err := pki.NewRequest(id)
 	if err != nil {
 		return nil, err
 	}
