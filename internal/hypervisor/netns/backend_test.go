@@ -57,17 +57,7 @@ func startFour(t *testing.T, b *Backend) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Write([]byte("the master\n"))
-			c.Close()
-		}
-	}()
+	greet(t, l, "the master")
 	port := l.Addr().(*net.TCPAddr).Port
 	b.cfg.ForwardPorts = []int{port}
 	spec := hypervisor.ClusterSpec{Cluster: fourHosts(), Master: hypervisor.MasterEndpoint{Port: 1}}
