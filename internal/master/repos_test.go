@@ -58,6 +58,7 @@ func gitMaster(t *testing.T, u *testutil.Upstream, interval time.Duration, slave
 	return m, checkout
 }
 
+// suiteCases names the test cases of the suite "ts" m loaded, in order.
 func suiteCases(m *master.Master) string {
 	s := m.Definitions().Suite("ts")
 	if s == nil {

@@ -99,22 +99,11 @@ func TestReloadOnChange(t *testing.T) {
 		Repos: []definition.Repo{{Root: repo}}, ReloadDebounce: 50 * time.Millisecond,
 	})
 	defer mastertest.Serve(m)()
-	cases := func() string {
-		s := m.Definitions().Suite("ts")
-		if s == nil {
-			return "<none>"
-		}
-		var names []string
-		for _, tc := range s.Tests {
-			names = append(names, tc.Name)
-		}
-		return strings.Join(names, ",")
-	}
 	waitFor := func(want string) {
 		t.Helper()
-		for deadline := time.Now().Add(10 * time.Second); cases() != want; time.Sleep(20 * time.Millisecond) {
+		for deadline := time.Now().Add(10 * time.Second); suiteCases(m) != want; time.Sleep(20 * time.Millisecond) {
 			if time.Now().After(deadline) {
-				t.Fatalf("cases %q, want %q", cases(), want)
+				t.Fatalf("cases %q, want %q", suiteCases(m), want)
 			}
 		}
 	}
@@ -127,8 +116,8 @@ func TestReloadOnChange(t *testing.T) {
 			t.Fatal("the broken edit was not reloaded")
 		}
 	}
-	if cases() != "c,d" {
-		t.Errorf("after a broken edit: cases %q, want the last good c,d", cases())
+	if suiteCases(m) != "c,d" {
+		t.Errorf("after a broken edit: cases %q, want the last good c,d", suiteCases(m))
 	}
 	found := false
 	for _, d := range m.Definitions().Diagnostics.Warnings() {
