@@ -250,7 +250,11 @@ func portOf(addr string) int {
 	return port
 }
 
-// quickstart --json document.
+// qsDocument is the quickstart --json document.
+type qsDocument struct {
+	Sessions []qsSession `json:"sessions"`
+}
+
 type qsResult struct {
 	Slave    string  `json:"slave"`
 	Status   string  `json:"status"`
@@ -281,9 +285,7 @@ func rfc3339(t time.Time) *string {
 }
 
 func writeQuickstartJSON(w io.Writer, st store.Store, details []*store.SessionDetail) error {
-	out := struct {
-		Sessions []qsSession `json:"sessions"`
-	}{Sessions: []qsSession{}}
+	out := qsDocument{Sessions: []qsSession{}}
 	for _, d := range details {
 		s := qsSession{ID: d.ID, Suite: d.Suite, State: string(d.State), Stages: []qsStage{}}
 		for _, stg := range d.Stages {

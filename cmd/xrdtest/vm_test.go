@@ -84,17 +84,7 @@ func TestVMQuickstart(t *testing.T) {
 		}
 		t.Fatalf("quickstart: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), tail(stderr.String(), 6000))
 	}
-	var doc struct {
-		Sessions []struct {
-			State  string `json:"state"`
-			Stages []struct {
-				Name    string `json:"name"`
-				Results []struct {
-					Slave, Status, Start, End, Output string
-				} `json:"results"`
-			} `json:"stages"`
-		} `json:"sessions"`
-	}
+	var doc qsDocument
 	if err := json.Unmarshal(stdout.Bytes(), &doc); err != nil || len(doc.Sessions) != 1 {
 		t.Fatalf("output: %v\n%s", err, stdout.String())
 	}
@@ -106,12 +96,18 @@ func TestVMQuickstart(t *testing.T) {
 	for i := 1; i < len(s.Stages); i++ {
 		var lastEnd, firstStart time.Time
 		for _, r := range s.Stages[i-1].Results {
-			if e, _ := time.Parse(time.RFC3339Nano, r.End); e.After(lastEnd) {
+			if r.End == nil {
+				continue
+			}
+			if e, _ := time.Parse(time.RFC3339Nano, *r.End); e.After(lastEnd) {
 				lastEnd = e
 			}
 		}
 		for _, r := range s.Stages[i].Results {
-			if st, err := time.Parse(time.RFC3339Nano, r.Start); err == nil && (firstStart.IsZero() || st.Before(firstStart)) {
+			if r.Start == nil {
+				continue
+			}
+			if st, err := time.Parse(time.RFC3339Nano, *r.Start); err == nil && (firstStart.IsZero() || st.Before(firstStart)) {
 				firstStart = st
 			}
 		}
