@@ -62,16 +62,22 @@ type testMaster struct {
 // cluster3 is a three-host cluster definition.
 var cluster3 = testutil.ClusterDef("cluster_e2e", "10.99.0", "none.img", "'1024'", "s1.xrd.test", "s2.xrd.test", "s3.xrd.test")
 
+// e2eRepo is a definitions repository of the end-to-end tests: cluster3
+// and the suites' files (paths below test-suites/).
+func e2eRepo(suites map[string]string) map[string]string {
+	files := map[string]string{"clusters/cluster_e2e.py": cluster3}
+	for k, v := range suites {
+		files["test-suites/"+k] = v
+	}
+	return files
+}
+
 func startMaster(t *testing.T, suites map[string]string) *testMaster {
 	t.Helper()
 	t.Setenv("XRDTEST_TEST_MAIN", "1") // inherited by the slave processes
 	dir := t.TempDir()
 	repo := filepath.Join(dir, "repo")
-	files := map[string]string{"clusters/cluster_e2e.py": cluster3}
-	for k, v := range suites {
-		files["test-suites/"+k] = v
-	}
-	testutil.WriteFiles(t, repo, files)
+	testutil.WriteFiles(t, repo, e2eRepo(suites))
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)

@@ -28,16 +28,16 @@ func TestHypervisorDaemon(t *testing.T) {
 	dir := t.TempDir()
 	huge := strings.ReplaceAll(strings.ReplaceAll(cluster3, "cluster_e2e", "cluster_huge"), "'1024'", "'107374182400'")
 	huge = strings.ReplaceAll(strings.ReplaceAll(huge, "10.99.0.", "10.98.0."), ".xrd.test", ".huge.test")
-	testutil.WriteFiles(t, filepath.Join(dir, "repo"), map[string]string{
-		"clusters/cluster_e2e.py":       cluster3,
-		"clusters/cluster_huge.py":      huge,
-		"test-suites/hv/test_suite.py":  suiteDef("hv", "", "c"),
-		"test-suites/hv/init.sh":        "#!/bin/bash\necho init on @slavename@\n",
-		"test-suites/hv/tc/c/run.sh":    "#!/bin/bash\necho run on @slavename@\n",
-		"test-suites/big/test_suite.py": strings.Replace(suiteDef("big", "", "c"), "cluster_e2e", "cluster_huge", 1),
-		"test-suites/big/init.sh":       "#!/bin/bash\n",
-		"test-suites/big/tc/c/run.sh":   "#!/bin/bash\n",
+	files := e2eRepo(map[string]string{
+		"hv/test_suite.py":  suiteDef("hv", "", "c"),
+		"hv/init.sh":        "#!/bin/bash\necho init on @slavename@\n",
+		"hv/tc/c/run.sh":    "#!/bin/bash\necho run on @slavename@\n",
+		"big/test_suite.py": strings.Replace(suiteDef("big", "", "c"), "cluster_e2e", "cluster_huge", 1),
+		"big/init.sh":       "#!/bin/bash\n",
+		"big/tc/c/run.sh":   "#!/bin/bash\n",
 	})
+	files["clusters/cluster_huge.py"] = huge
+	testutil.WriteFiles(t, filepath.Join(dir, "repo"), files)
 	logs := &syncBuffer{}
 	opts := e2eOptions(dir, logs)
 	opts.StartClusters = true

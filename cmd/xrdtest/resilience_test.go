@@ -314,12 +314,11 @@ func TestMasterKilledAndRestarted(t *testing.T) {
 	dir := t.TempDir()
 	shared := filepath.Join(dir, "shared")
 	os.MkdirAll(shared, 0o755)
-	testutil.WriteFiles(t, filepath.Join(dir, "repo"), map[string]string{
-		"clusters/cluster_e2e.py":      cluster3,
-		"test-suites/mk/test_suite.py": suiteDef("mk", "", "c"),
-		"test-suites/mk/init.sh":       "#!/bin/bash\necho init output kept\n",
-		"test-suites/mk/tc/c/run.sh":   "#!/bin/bash\necho ran >> \"$XRDTEST_SHARED/ran.@slavename@\"\nsleep 600 &\necho $! > \"$XRDTEST_SHARED/pid.@slavename@\"\necho started\nwait\n",
-	})
+	testutil.WriteFiles(t, filepath.Join(dir, "repo"), e2eRepo(map[string]string{
+		"mk/test_suite.py": suiteDef("mk", "", "c"),
+		"mk/init.sh":       "#!/bin/bash\necho init output kept\n",
+		"mk/tc/c/run.sh":   "#!/bin/bash\necho ran >> \"$XRDTEST_SHARED/ran.@slavename@\"\nsleep 600 &\necho $! > \"$XRDTEST_SHARED/pid.@slavename@\"\necho started\nwait\n",
+	}))
 	daemonPort, webPort := freePort(t), freePort(t)
 	testutil.WriteFiles(t, dir, map[string]string{"master.conf": masterConf(daemonPort, webPort, "reconnect_grace = 2\n", "log_level = DEBUG\n")})
 	self, _ := os.Executable()

@@ -133,11 +133,10 @@ heartbeat_timeout = 1
 func TestMasterDaemonFiles(t *testing.T) {
 	endToEnd(t)
 	dir := t.TempDir()
-	testutil.WriteFiles(t, filepath.Join(dir, "repo"), map[string]string{
-		"clusters/cluster_e2e.py":         cluster3,
-		"test-suites/hello/test_suite.py": suiteDef("hello", "", "greet"),
-		"test-suites/hello/init.sh":       "#!/bin/bash\n",
-	})
+	testutil.WriteFiles(t, filepath.Join(dir, "repo"), e2eRepo(map[string]string{
+		"hello/test_suite.py": suiteDef("hello", "", "greet"),
+		"hello/init.sh":       "#!/bin/bash\n",
+	}))
 	pidFile, logFile := filepath.Join(dir, "run", "master.pid"), filepath.Join(dir, "log", "master.log")
 	testutil.WriteFiles(t, dir, map[string]string{"master.conf": masterConf(freePort(t), freePort(t), "",
 		"pid_file_path = run/master.pid\nlog_file_path = log/master.log\nlog_format = json\nlog_level = DEBUG\n")})
@@ -219,14 +218,13 @@ func TestMasterSIGTERMMidSession(t *testing.T) {
 	dir := t.TempDir()
 	shared := filepath.Join(dir, "shared")
 	os.MkdirAll(shared, 0o755)
-	testutil.WriteFiles(t, filepath.Join(dir, "repo"), map[string]string{
-		"clusters/cluster_e2e.py":      cluster3,
-		"test-suites/mk/test_suite.py": suiteDef("mk", "    ts.finalize = 'file://fin.sh'\n", "c", "d"),
-		"test-suites/mk/init.sh":       "#!/bin/bash\necho init output kept\n",
-		"test-suites/mk/fin.sh":        "#!/bin/bash\necho fin >> \"$XRDTEST_SHARED/fin.@slavename@\"\n",
-		"test-suites/mk/tc/c/run.sh":   "#!/bin/bash\necho ran >> \"$XRDTEST_SHARED/ran.@slavename@\"\necho started\nsleep 600 &\necho $! > \"$XRDTEST_SHARED/pid.@slavename@\"\nwait\n",
-		"test-suites/mk/tc/d/run.sh":   "#!/bin/bash\necho d >> \"$XRDTEST_SHARED/d.@slavename@\"\n",
-	})
+	testutil.WriteFiles(t, filepath.Join(dir, "repo"), e2eRepo(map[string]string{
+		"mk/test_suite.py": suiteDef("mk", "    ts.finalize = 'file://fin.sh'\n", "c", "d"),
+		"mk/init.sh":       "#!/bin/bash\necho init output kept\n",
+		"mk/fin.sh":        "#!/bin/bash\necho fin >> \"$XRDTEST_SHARED/fin.@slavename@\"\n",
+		"mk/tc/c/run.sh":   "#!/bin/bash\necho ran >> \"$XRDTEST_SHARED/ran.@slavename@\"\necho started\nsleep 600 &\necho $! > \"$XRDTEST_SHARED/pid.@slavename@\"\nwait\n",
+		"mk/tc/d/run.sh":   "#!/bin/bash\necho d >> \"$XRDTEST_SHARED/d.@slavename@\"\n",
+	}))
 	daemonPort, webPort := freePort(t), freePort(t)
 	testutil.WriteFiles(t, dir, map[string]string{"master.conf": masterConf(daemonPort, webPort, "", "log_level = DEBUG\n")})
 	mc := startDaemonCmd(t, nil, "master", "-c", filepath.Join(dir, "master.conf"))
