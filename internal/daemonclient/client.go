@@ -242,17 +242,12 @@ func (c *Client) session(ctx context.Context, creds *pki.Credentials, h Handler)
 	var mu sync.Mutex
 	seen := time.Now()
 	go func() {
-		for {
-			m, err := stream.Recv()
-			if err != nil {
-				errc <- err
-				return
-			}
+		errc <- protocol.Receive(stream.Recv, func(m *protocol.MasterMessage) {
 			mu.Lock()
 			seen = time.Now()
 			mu.Unlock()
 			h.Handle(ctx, m)
-		}
+		})
 	}()
 	go func() {
 		tick := time.NewTicker(interval)
