@@ -339,10 +339,7 @@ func TestClientFlagsAnywhere(t *testing.T) {
 		}
 		switch r.Method + " " + r.URL.Path {
 		case "GET /api/v1/sessions/7":
-			json.NewEncoder(w).Encode(api.SessionDetail{
-				Session: &api.Session{ID: 7, Suite: "s", State: api.SessionPassed},
-				Stages: []api.StageDetail{{Stage: &api.Stage{SessionID: 7, Name: "suite_init"},
-					Results: []*api.Result{{SessionID: 7, Slave: "a.xrd.test", Status: api.StatusPassed}}}}})
+			json.NewEncoder(w).Encode(session7)
 		case "GET /api/v1/sessions/7/output":
 			io.WriteString(w, "init output\n")
 		case "POST /api/v1/sessions/7/cancel":

@@ -76,6 +76,14 @@ func openPTY(t *testing.T) (tty, pty *os.File) {
 	return tty, pty
 }
 
+// session7 is a passed session of one stage on one slave, as a fake API
+// serves it to the client commands.
+var session7 = api.SessionDetail{
+	Session: &api.Session{ID: 7, Suite: "s", State: api.SessionPassed},
+	Stages: []api.StageDetail{{Stage: &api.Stage{SessionID: 7, Name: "suite_init"},
+		Results: []*api.Result{{SessionID: 7, Slave: "a.xrd.test", Status: api.StatusPassed}}}},
+}
+
 // TestLogsOnTerminalEscaped: a script's escape sequences reach a terminal
 // as visible text, not as commands to it; piped, the output is exact.
 func TestLogsOnTerminalEscaped(t *testing.T) {
@@ -83,10 +91,7 @@ func TestLogsOnTerminalEscaped(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/api/v1/sessions/7":
-			json.NewEncoder(w).Encode(api.SessionDetail{
-				Session: &api.Session{ID: 7, Suite: "s", State: api.SessionPassed},
-				Stages: []api.StageDetail{{Stage: &api.Stage{SessionID: 7, Name: "suite_init"},
-					Results: []*api.Result{{SessionID: 7, Slave: "a.xrd.test", Status: api.StatusPassed}}}}})
+			json.NewEncoder(w).Encode(session7)
 		case "/api/v1/sessions/7/output":
 			io.WriteString(w, evil)
 		default:
