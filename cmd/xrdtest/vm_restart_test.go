@@ -166,19 +166,12 @@ func TestVMHypervisorRestart(t *testing.T) {
 			}
 		}
 	}
-	virsh := func(args ...string) string {
-		out, err := exec.Command("virsh", append([]string{"-c", uri}, args...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("virsh %v: %v: %s", args, err, out)
-		}
-		return string(out)
-	}
 	gone := func(why string) {
 		t.Helper()
 		waitUntil(t, 2*time.Minute, why, func() bool {
-			return !strings.Contains(virsh("list", "--all", "--name"), "cluster_hvr") &&
-				!strings.Contains(virsh("net-list", "--all", "--name"), "cluster_hvr") &&
-				!strings.Contains(virsh("vol-list", pool), "cluster_hvr")
+			return !strings.Contains(virsh(t, uri, "list", "--all", "--name"), "cluster_hvr") &&
+				!strings.Contains(virsh(t, uri, "net-list", "--all", "--name"), "cluster_hvr") &&
+				!strings.Contains(virsh(t, uri, "vol-list", pool), "cluster_hvr")
 		})
 	}
 
@@ -201,7 +194,7 @@ func TestVMHypervisorRestart(t *testing.T) {
 	s = running()
 	kill()
 	passed(s)
-	if !strings.Contains(virsh("list", "--name"), "cluster_hvr") {
+	if !strings.Contains(virsh(t, uri, "list", "--name"), "cluster_hvr") {
 		t.Fatal("the VMs of session 2 did not outlive their killed hypervisor")
 	}
 	startHV()
@@ -229,6 +222,17 @@ func libvirtEnv(t *testing.T) (uri, netns, pool string) {
 		t.Skip(msg)
 	}
 	return uri, envOr("XRDTEST_LIBVIRT_NETNS", "xrdtest-lv"), envOr("XRDTEST_LIBVIRT_POOL", "xrdtest")
+}
+
+// virsh runs virsh on the libvirtd at uri and returns its output; a
+// failure fails t.
+func virsh(t *testing.T, uri string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("virsh", append([]string{"-c", uri}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("virsh %v: %v: %s", args, err, out)
+	}
+	return string(out)
 }
 
 // waitUntil polls cond until it holds, failing the test after d.

@@ -127,11 +127,7 @@ func TestVMQuickstart(t *testing.T) {
 	}
 	// Teardown: no domain, network or non-cached volume of the cluster left.
 	for _, args := range [][]string{{"list", "--all", "--name"}, {"net-list", "--all", "--name"}} {
-		out, err := exec.Command("virsh", append([]string{"-c", uri}, args...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("virsh %v: %v: %s", args, err, out)
-		}
-		if strings.Contains(string(out), "cluster_vm") {
+		if out := virsh(t, uri, args...); strings.Contains(out, "cluster_vm") {
 			t.Errorf("left after the quickstart (virsh %s):\n%s", args[0], out)
 		}
 	}
