@@ -400,6 +400,34 @@ func (t *table) invalid(section, key, msg string) error {
 	return &Error{Source: t.source(section + "." + key), Section: section, Key: key, Err: ErrInvalid, Msg: msg}
 }
 
+// merger is a configuration an INI file merges into: Master, Hypervisor,
+// Slave.
+type merger interface {
+	Merge(f *ini.File) ([]Warning, error)
+	Validate() error
+}
+
+// load is the Load of each configuration: the INI file at path merged
+// into c.
+func load(c merger, path string) ([]Warning, error) {
+	f, err := ini.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return c.Merge(f)
+}
+
+// loadValidated is LoadMaster, LoadHypervisor and LoadSlave: c, a
+// configuration of defaults, with the file at path merged in, validated.
+func loadValidated[C merger](c C, path string) (C, []Warning, error) {
+	f, err := ini.ReadFile(path)
+	if err != nil {
+		return c, nil, err
+	}
+	warns, err := c.Merge(f)
+	return c, warns, Join(err, c.Validate())
+}
+
 // resolvePath makes a relative path absolute: against the directory of
 // the file it comes from, else against the working directory.
 func resolvePath(p string, src Source) (string, error) {

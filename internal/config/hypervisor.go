@@ -96,24 +96,12 @@ func DefaultHypervisor() *Hypervisor {
 // LoadHypervisor returns the defaults merged with the file at path,
 // validated; see LoadMaster.
 func LoadHypervisor(path string) (*Hypervisor, []Warning, error) {
-	h := DefaultHypervisor()
-	f, err := ini.ReadFile(path)
-	if err != nil {
-		return h, nil, err
-	}
-	warns, err := h.Merge(f)
-	return h, warns, Join(err, h.Validate())
+	return loadValidated(DefaultHypervisor(), path)
 }
 
 // Load merges the INI file at path into h; see Master.Load. A file
 // without storage_pool gives a warning.
-func (h *Hypervisor) Load(path string) ([]Warning, error) {
-	f, err := ini.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return h.Merge(f)
-}
+func (h *Hypervisor) Load(path string) ([]Warning, error) { return load(h, path) }
 
 // Merge merges a parsed file into h.
 func (h *Hypervisor) Merge(f *ini.File) ([]Warning, error) {

@@ -334,13 +334,7 @@ func DefaultMaster() *Master {
 // Only a file that cannot be read or parsed (ini.ReadFile) stops before the
 // values are checked.
 func LoadMaster(path string) (*Master, []Warning, error) {
-	m := DefaultMaster()
-	f, err := ini.ReadFile(path)
-	if err != nil {
-		return m, nil, err
-	}
-	warns, err := m.Merge(f)
-	return m, warns, Join(err, m.Validate())
+	return loadValidated(DefaultMaster(), path)
 }
 
 // Load merges the INI file at path into m. It returns the warnings
@@ -348,13 +342,7 @@ func LoadMaster(path string) (*Master, []Warning, error) {
 // every refused value as Errors, in file order; errors.As finds *Error. A
 // file that cannot be read or parsed gives ini.ReadFile's error and sets
 // nothing.
-func (m *Master) Load(path string) ([]Warning, error) {
-	f, err := ini.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return m.Merge(f)
-}
+func (m *Master) Load(path string) ([]Warning, error) { return load(m, path) }
 
 // Merge merges a parsed file into m, as Load.
 func (m *Master) Merge(f *ini.File) ([]Warning, error) {

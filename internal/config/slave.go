@@ -71,23 +71,11 @@ func DefaultSlave() *Slave {
 // LoadSlave returns the defaults merged with the file at path, validated;
 // see LoadMaster.
 func LoadSlave(path string) (*Slave, []Warning, error) {
-	s := DefaultSlave()
-	f, err := ini.ReadFile(path)
-	if err != nil {
-		return s, nil, err
-	}
-	warns, err := s.Merge(f)
-	return s, warns, Join(err, s.Validate())
+	return loadValidated(DefaultSlave(), path)
 }
 
 // Load merges the INI file at path into s; see Master.Load.
-func (s *Slave) Load(path string) ([]Warning, error) {
-	f, err := ini.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return s.Merge(f)
-}
+func (s *Slave) Load(path string) ([]Warning, error) { return load(s, path) }
 
 // Merge merges a parsed file into s.
 func (s *Slave) Merge(f *ini.File) ([]Warning, error) {
