@@ -32,6 +32,9 @@ var forbidden = map[string][]string{
 	"definition/pyeval/": {"internal/"},
 	// INI files know nothing of the configurations read from them.
 	"config/ini/": {"internal/"},
+	// What the command line shows knows the API's types only.
+	"console/": {"internal/session", "internal/daemons", "internal/httpapi", "internal/views", "internal/catalog",
+		"internal/master", "internal/web", "internal/store", "internal/hypervisor", "internal/slave", "internal/definition"},
 	// The daemons' process plumbing knows their [daemon] section only.
 	"daemonproc/": {"internal/session", "internal/daemons", "internal/daemonclient", "internal/httpapi", "internal/views", "internal/catalog",
 		"internal/master", "internal/web", "internal/api", "internal/store", "internal/hypervisor", "internal/slave", "internal/definition"},

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/console"
 	"github.com/xrdtest/xrdtest/internal/daemonproc"
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/hypervisor/backends"
@@ -168,7 +169,7 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 			code = 1
 		}
 		if !*asJSON {
-			printSummary(stdout, d) // the history's records are the API's
+			console.Summary(stdout, d) // the history's records are the API's
 			fmt.Fprintln(stdout)
 		}
 	}
