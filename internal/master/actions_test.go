@@ -128,12 +128,7 @@ func post(t *testing.T, m *master.Master, path, tok string, body any, out any) (
 	if tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	resp, b := testutil.Do(t, req)
 	if out != nil && resp.StatusCode < 300 {
 		if err := json.Unmarshal(b, out); err != nil {
 			t.Fatalf("%s: %v: %s", path, err, b)
@@ -390,14 +385,8 @@ func TestNamedAPITokens(t *testing.T) {
 	// A body that is not JSON is refused before anything is done.
 	req, _ := http.NewRequest(http.MethodPost, "http://"+m.WebAddr().String()+"/api/v1/sessions/1/cancel", strings.NewReader("{by: nobody"))
 	req.Header.Set("Authorization", "Bearer "+ciToken)
-	if resp, err := http.DefaultClient.Do(req); err != nil {
-		t.Fatal(err)
-	} else {
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "bad request body") {
-			t.Errorf("cancel with a bad body: %d %s", resp.StatusCode, b)
-		}
+	if resp, b := testutil.Do(t, req); resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "bad request body") {
+		t.Errorf("cancel with a bad body: %d %s", resp.StatusCode, b)
 	}
 	for _, bad := range []string{"", "ci", ciToken + "x", ciToken[:len(ciToken)-1], "token ci"} {
 		if code, _ := post(t, m, "/api/v1/reload", bad, nil, nil); code != http.StatusUnauthorized {

@@ -205,13 +205,7 @@ func TestReloadOnDemand(t *testing.T) {
 		if token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp, b
+		return testutil.Do(t, req)
 	}
 	rev := u.Commit("broken", map[string]string{"test-suites/ts/tc/c/run.sh": "", "clusters/cluster_x.py": "x = (\n"})
 	if resp, _ := post(""); resp.StatusCode != http.StatusUnauthorized {

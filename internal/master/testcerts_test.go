@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"io"
 	"mime/multipart"
 	"net/http"
 	"os"
@@ -18,6 +17,7 @@ import (
 	"github.com/xrdtest/xrdtest/internal/master"
 	"github.com/xrdtest/xrdtest/internal/master/mastertest"
 	"github.com/xrdtest/xrdtest/internal/pki"
+	"github.com/xrdtest/xrdtest/internal/testutil"
 )
 
 // TestTestCredentials: the original's /getTrustedCACertificate,
@@ -41,12 +41,7 @@ func TestTestCredentials(t *testing.T) {
 	base := "http://" + m.WebAddr().String()
 	do := func(req *http.Request) (int, []byte) {
 		t.Helper()
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
+		resp, b := testutil.Do(t, req)
 		return resp.StatusCode, b
 	}
 	get := func(path, tok string) (int, []byte) {
@@ -136,12 +131,7 @@ func TestSSSKeytableWithoutXrdsssadmin(t *testing.T) {
 	m := actionsMaster(t, actionsRepo(t), nil)
 	req, _ := http.NewRequest(http.MethodGet, "http://"+m.WebAddr().String()+"/getSSSKeytable", nil)
 	req.Header.Set("Authorization", "Bearer "+apiToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	resp, b := testutil.Do(t, req)
 	if resp.StatusCode != http.StatusNotImplemented || !strings.Contains(string(b), "xrdsssadmin (from the XRootD client package) is not installed") {
 		t.Errorf("%d %s", resp.StatusCode, b)
 	}

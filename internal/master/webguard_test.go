@@ -2,7 +2,6 @@ package master_test
 
 import (
 	"crypto/tls"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -10,6 +9,7 @@ import (
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/master"
 	"github.com/xrdtest/xrdtest/internal/master/mastertest"
+	"github.com/xrdtest/xrdtest/internal/testutil"
 )
 
 // TestWebPortGuards: requests that change state or that an address opens
@@ -27,12 +27,7 @@ func TestWebPortGuards(t *testing.T) {
 		if host != "" {
 			req.Host = host
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
+		resp, b := testutil.Do(t, req)
 		return resp, string(b)
 	}
 	// A connected daemon's address opens the test credentials: the

@@ -3,6 +3,8 @@ package testutil
 
 import (
 	"bytes"
+	"io"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -41,4 +43,20 @@ func ContainsInOrder(t testing.TB, s string, want []string) {
 		}
 		rest = rest[i+len(w):]
 	}
+}
+
+// Do sends req with the default client and returns the response, its
+// body read and closed; an error fails t.
+func Do(t testing.TB, req *http.Request) (*http.Response, []byte) {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, b
 }
