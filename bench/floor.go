@@ -218,12 +218,8 @@ func floor(ctx context.Context, o *options, n int) (*floorRound, error) {
 // issue makes a key and a certificate for a simulated client, signed by
 // ca directly.
 func issue(ca *pki.CA, name, dir string) (*pki.Credentials, error) {
-	key, err := pki.NewKey()
-	if err != nil {
-		return nil, err
-	}
 	id := pki.Identity{Role: pki.RoleSlave, Name: name}
-	csr, err := pki.CSR(key, id)
+	key, csr, err := pki.NewRequest(id)
 	if err != nil {
 		return nil, err
 	}

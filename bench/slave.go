@@ -50,12 +50,8 @@ type simSlave struct {
 // the master by its CA fingerprint, and stores it in dir, as a real slave
 // does on its first start.
 func enroll(ctx context.Context, addr string, fp pki.Fingerprint, name, dir string) (*pki.Credentials, error) {
-	key, err := pki.NewKey()
-	if err != nil {
-		return nil, err
-	}
 	id := pki.Identity{Role: pki.RoleSlave, Name: name}
-	csr, err := pki.CSR(key, id)
+	key, csr, err := pki.NewRequest(id)
 	if err != nil {
 		return nil, err
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/xrdtest/xrdtest/internal/api"
 	"github.com/xrdtest/xrdtest/internal/hypervisor"
+	"github.com/xrdtest/xrdtest/internal/master/mastertest"
 	"github.com/xrdtest/xrdtest/internal/store"
 )
 
@@ -76,9 +77,7 @@ func stageNames(d *store.SessionDetail) string {
 // those cases (in suite order), `xrdtest rerun` runs them again, and an
 // unknown case is refused naming the suite's cases.
 func TestRunCasesAndRerunCLI(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
+	endToEnd(t)
 	tm := startMaster(t, map[string]string{
 		"cs/test_suite.py": suiteDef("cs", "", "c1", "c2", "c3"),
 		"cs/init.sh":       "#!/bin/bash\n",
@@ -147,19 +146,14 @@ func TestRunCasesAndRerunCLI(t *testing.T) {
 // TestClusterStopCLI: `xrdtest cluster stop` is refused while a session
 // uses the cluster and when it is not running, and stops it otherwise.
 func TestClusterStopCLI(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
+	endToEnd(t)
 	tm := startMaster(t, map[string]string{
 		"cl/test_suite.py": suiteDef("cl", "", "c"),
 		"cl/init.sh":       "#!/bin/bash\n",
 		"cl/tc/c/run.sh":   "#!/bin/bash\nsleep 60\n",
 	})
 	ctx := context.Background()
-	s, err := tm.Manager.Start(ctx, "cl", nil, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mastertest.StartSession(t, tm.Master, "cl")
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		if d, _ := store.Detail(ctx, tm.Store, s.ID); d != nil && d.State == store.SessionRunning {
 			break
@@ -213,9 +207,7 @@ func TestClusterStopCLI(t *testing.T) {
 
 // TestSuiteCLI: suite list, enable and disable through the API.
 func TestSuiteCLI(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
+	endToEnd(t)
 	tm := startMaster(t, map[string]string{
 		"sb/test_suite.py": suiteDef("sb", "", "x"),
 		"sb/init.sh":       "#!/bin/bash\n",
@@ -347,10 +339,7 @@ func TestClientFlagsAnywhere(t *testing.T) {
 		}
 		switch r.Method + " " + r.URL.Path {
 		case "GET /api/v1/sessions/7":
-			json.NewEncoder(w).Encode(api.SessionDetail{
-				Session: &api.Session{ID: 7, Suite: "s", State: api.SessionPassed},
-				Stages: []api.StageDetail{{Stage: &api.Stage{SessionID: 7, Name: "suite_init"},
-					Results: []*api.Result{{SessionID: 7, Slave: "a.xrd.test", Status: api.StatusPassed}}}}})
+			json.NewEncoder(w).Encode(session7)
 		case "GET /api/v1/sessions/7/output":
 			io.WriteString(w, "init output\n")
 		case "POST /api/v1/sessions/7/cancel":

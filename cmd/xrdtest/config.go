@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/xrdtest/xrdtest/internal/config"
+	"github.com/xrdtest/xrdtest/internal/config/ini"
 )
 
 // runConfigCheck is `xrdtest config check FILE`: validate a master,
@@ -97,7 +98,7 @@ func runConfigCheck(ctx context.Context, args []string, stdout, stderr io.Writer
 // checkConfig merges file into cfg and validates the result: every error,
 // in file order, unless the file cannot be read or parsed (then only that).
 func checkConfig(cfg daemonConfig, file string) ([]config.Warning, error) {
-	f, err := config.ReadFile(file)
+	f, err := ini.ReadFile(file)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +140,7 @@ func kindFromName(file string) string {
 func guessKind(file string) (kind, why, note string, err error) {
 	fromSections, sectionsWhy, ambiguous := "", "", ""
 	if f, err := os.Open(file); err == nil {
-		ini, perr := config.ParseINI(file, f)
+		ini, perr := ini.Parse(file, f)
 		f.Close()
 		if perr == nil {
 			fromSections, sectionsWhy, ambiguous = kindFromSections(ini.Sections())

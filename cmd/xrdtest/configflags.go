@@ -9,13 +9,14 @@ import (
 	"strings"
 
 	"github.com/xrdtest/xrdtest/internal/config"
+	"github.com/xrdtest/xrdtest/internal/config/ini"
 	"github.com/xrdtest/xrdtest/internal/pki"
 )
 
 // daemonConfig is what the master, slave and hypervisor configurations
 // share: keys set by file, environment or flag.
 type daemonConfig interface {
-	Merge(f *config.File) ([]config.Warning, error)
+	Merge(f *ini.File) ([]config.Warning, error)
 	Set(key, value, source string) error
 	Settings() []config.Setting
 	Validate() error
@@ -59,7 +60,7 @@ func loadDaemonConfig(cfg daemonConfig, file, defaultFile string, sets []string,
 	}
 	var errs []error
 	if file != "" {
-		f, err := config.ReadFile(file)
+		f, err := ini.ReadFile(file)
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,5 +40,35 @@ func TestLoadDaemonConfigEveryError(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "warning: "+path+":7: [slave] colour: unknown key: ignored") {
 		t.Errorf("no warning for the unknown key:\n%s", stderr.String())
+	}
+}
+
+// TestDaemonConfigErrors: each daemon refuses a wrong value with exit 2
+// and a message naming the file, line, section and key, and warns about an
+// unknown key, before starting anything.
+func TestDaemonConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		cmd, text, err, warn string
+	}{
+		{"master", "[server]\nport = 20000\n[daemon]\nlog_level = LOUD\nlog_colour = blue\n",
+			`:4: [daemon] log_level: unknown log level "LOUD"`, ":5: [daemon] log_colour: unknown key: ignored"},
+		{"hypervisor", "[test_master]\nip = m\nretries = 3\n[daemon]\nlog_format = xml\n",
+			`:5: [daemon] log_format: invalid value "xml": want text or json`, ":3: [test_master] retries: unknown key: ignored"},
+		{"slave", "[test_master]\nip = m\nport = twenty\n[slave]\ncolour = blue\n",
+			`:3: [test_master] port: invalid port "twenty"`, ":5: [slave] colour: unknown key: ignored"},
+	} {
+		t.Run(tc.cmd, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, tc.cmd+".conf")
+			os.WriteFile(path, []byte(tc.text), 0o644)
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), []string{tc.cmd, "-c", path, "--set", "daemon.pid_file_path=" + filepath.Join(dir, "x.pid")}, &stdout, &stderr)
+			if code != 2 || !strings.Contains(stderr.String(), path+tc.err) || !strings.Contains(stderr.String(), "warning: "+path+tc.warn) {
+				t.Errorf("exit %d, stderr:\n%s\nwant %q and %q", code, stderr.String(), path+tc.err, path+tc.warn)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "x.pid")); err == nil {
+				t.Errorf("a pid file was written")
+			}
+		})
 	}
 }

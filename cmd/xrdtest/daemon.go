@@ -1,131 +1,68 @@
 package main
 
 import (
-	"context"
-	"errors"
+	"fmt"
 	"io"
-	"log/slog"
+	"net"
 	"os"
-	"os/signal"
-	"syscall"
+	"strconv"
 
 	"github.com/xrdtest/xrdtest/internal/config"
+	"github.com/xrdtest/xrdtest/internal/daemonclient"
+	"github.com/xrdtest/xrdtest/internal/daemonproc"
 )
 
-// daemonProc is what the master, slave and hypervisor daemons share as
-// Linux processes, from their [daemon] section: the logger (standard
-// error, or log_file_path reopened on SIGHUP), the pid file, and the
-// hang-up signal. SIGTERM and SIGINT end the context main gives the
-// daemons.
-type daemonProc struct {
-	name    string
-	log     *slog.Logger
-	file    *logFile // nil: standard error
-	pidFile string   // "": none
-	hup     chan os.Signal
+// daemonCommand is one of the daemons' commands (master, slave,
+// hypervisor): its flags, its error output and the start they share.
+type daemonCommand struct {
+	*flags
+	name string
 }
 
-// startDaemon writes the pid file, opens the log file and makes the
-// logger. Errors are for standard error: nothing is logged yet.
-func startDaemon(name string, d config.Daemon, stderr io.Writer) (*daemonProc, error) {
-	p := &daemonProc{name: name, hup: make(chan os.Signal, 1)}
-	// SIGHUP ends a process that does not handle it: from now on it means
-	// "reopen the log file" (and, for the master, reload the definitions).
-	signal.Notify(p.hup, syscall.SIGHUP)
-	var stale int
-	if d.PidFilePath != "" {
-		var err error
-		if stale, err = writePidFile(d.PidFilePath); err != nil {
-			signal.Stop(p.hup)
-			return nil, err
-		}
-		p.pidFile = d.PidFilePath
+// newDaemonCommand makes `xrdtest name`; usage is printed above the
+// flags' defaults.
+func newDaemonCommand(name, usage string, stdout, stderr io.Writer) *daemonCommand {
+	return &daemonCommand{flags: newFlags(name, usage, stdout, stderr), name: name}
+}
+
+// fail prints the message as the command's and returns status: 2 for a
+// bad configuration, 1 for what failed when it ran.
+func (c *daemonCommand) fail(status int, format string, a ...any) int {
+	fmt.Fprintf(c.stderr, "xrdtest %s: %s\n", c.name, fmt.Sprintf(format, a...))
+	return status
+}
+
+// start loads the configuration with load (an error: status 2), then
+// starts the process from the [daemon] section d that load filled (pid
+// file, log file, logger; an error: status 1). ok false: the command ends
+// with code. The caller closes the process and serves SIGHUP
+// (HandleHangups): the master reloads its definitions then, once it has
+// them.
+func (c *daemonCommand) start(load func() error, d *config.Daemon) (p *daemonproc.Proc, code int, ok bool) {
+	if err := load(); err != nil {
+		return nil, c.fail(2, "configuration: %v", err), false
 	}
-	var w io.Writer = stderr
-	if d.LogFilePath != "" {
-		f, err := openLogFile(d.LogFilePath)
-		if err != nil {
-			p.close()
-			return nil, err
-		}
-		p.file, w = f, f
-	}
-	log, err := newLogger(w, string(d.LogLevel), d.LogFormat)
+	p, err := daemonproc.Start(c.name, version, *d, c.stderr)
 	if err != nil {
-		p.close()
-		return nil, err
+		return nil, c.fail(1, "%v", err), false
 	}
-	p.log = log
-	if stale != 0 {
-		log.Warn("replaced a stale pid file: its process is not running", "pid_file", p.pidFile, "stale_pid", stale)
-	}
-	log.Info("xrdtest "+name+" starting", "version", version, "pid", os.Getpid(), "pid_file", p.pidFile, "log_file", d.LogFilePath,
-		"log_level", string(d.LogLevel))
-	return p, nil
+	return p, 0, true
 }
 
-// handleHangups serves SIGHUP until ctx ends: the log file is reopened at
-// once, and reload (if any) runs in its own goroutine. A git reload can
-// take minutes; a SIGHUP from logrotate meanwhile must not wait for it, or
-// the logs go on into the rotated file. Reloads are coalesced: while one
-// runs, at most one more waits, however many signals come.
-func (p *daemonProc) handleHangups(ctx context.Context, reload func()) {
-	var due chan struct{} // capacity 1: the reload waiting
-	if reload != nil {
-		due = make(chan struct{}, 1)
-		go func() {
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-due:
-				}
-				reload()
-			}
-		}()
-	}
-	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-p.hup:
-			}
-			var reopened error
-			if p.file != nil {
-				reopened = p.file.reopen()
-			}
-			if due != nil {
-				select {
-				case due <- struct{}{}:
-				default: // a reload is already waiting: it will see this change too
-				}
-			}
-			// Logged once the signal is fully handled: a line in the new
-			// file says so.
-			switch {
-			case p.file == nil:
-			case reopened != nil:
-				p.log.Error("cannot reopen the log file: still logging to the old one", "err", reopened)
-			default:
-				p.log.Info("log file reopened (SIGHUP)", "log_file", p.file.path)
-			}
-		}
-	}()
-}
-
-// close removes the pid file and closes the log file.
-func (p *daemonProc) close() {
-	signal.Stop(p.hup)
-	if p.pidFile != "" {
-		if err := removePidFile(p.pidFile); err != nil && !errors.Is(err, os.ErrNotExist) && p.log != nil {
-			p.log.Warn("cannot remove the pid file", "pid_file", p.pidFile, "err", err)
+// daemonConnection is how a slave or hypervisor reaches and trusts the
+// master: its [test_master] section, the daemon's name (its section's
+// name key; "": this machine's host name) and state folder. An error is
+// one of the configuration.
+func daemonConnection(tm config.TestMaster, name, stateDir string) (daemonclient.Config, error) {
+	if name == "" {
+		var err error
+		if name, err = os.Hostname(); err != nil {
+			return daemonclient.Config{}, fmt.Errorf("no name given and no host name: %v", err)
 		}
 	}
-	if p.log != nil {
-		p.log.Info("xrdtest " + p.name + " stopped")
-	}
-	if p.file != nil {
-		p.file.Close()
-	}
+	c := daemonclient.Config{Master: net.JoinHostPort(tm.IP, strconv.Itoa(tm.Port)), Name: name, StateDir: stateDir,
+		Token: tm.ConnectionPasswd.Reveal(), Version: version}
+	var err error
+	c.Pin, c.HavePin, err = masterPin(tm)
+	return c, err
 }

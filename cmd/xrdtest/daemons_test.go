@@ -30,17 +30,14 @@ func freePort(t *testing.T) int {
 // three `xrdtest slave` processes, then drives them with run, status and
 // logs, as a user would.
 func TestDaemons(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
+	endToEnd(t)
 	dir := t.TempDir()
-	testutil.WriteFiles(t, filepath.Join(dir, "repo"), map[string]string{
-		"clusters/cluster_e2e.py":            cluster3,
-		"test-suites/hello/test_suite.py":    suiteDef("hello", "", "greet"),
-		"test-suites/hello/init.sh":          "#!/bin/bash\necho init on @slavename@\n",
-		"test-suites/hello/tc/greet/run.sh":  "#!/bin/bash\necho \"hello from @slavename@, token: [$XRDTEST_TOKEN]\"\n",
-		"test-suites/hello/tc/greet/init.sh": "#!/bin/bash\n",
-	})
+	testutil.WriteFiles(t, filepath.Join(dir, "repo"), e2eRepo(map[string]string{
+		"hello/test_suite.py":    suiteDef("hello", "", "greet"),
+		"hello/init.sh":          "#!/bin/bash\necho init on @slavename@\n",
+		"hello/tc/greet/run.sh":  "#!/bin/bash\necho \"hello from @slavename@, token: [$XRDTEST_TOKEN]\"\n",
+		"hello/tc/greet/init.sh": "#!/bin/bash\n",
+	}))
 	daemonPort, webPort := freePort(t), freePort(t)
 	conf := fmt.Sprintf(`# an original XrdTestMaster.conf, plus our keys
 [general]

@@ -51,9 +51,7 @@ func TestSystemdUnits(t *testing.T) {
 // master with the original pid and log file names, rotates its log file
 // and the master goes on in a new one.
 func TestLogrotateSnippet(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
+	endToEnd(t)
 	lr, err := exec.LookPath("logrotate")
 	if err != nil {
 		t.Skip("logrotate not installed")

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
@@ -17,10 +16,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xrdtest/xrdtest/internal/api"
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/hypervisor/local"
 	"github.com/xrdtest/xrdtest/internal/master"
+	"github.com/xrdtest/xrdtest/internal/master/mastertest"
 	"github.com/xrdtest/xrdtest/internal/session"
 	"github.com/xrdtest/xrdtest/internal/store"
 	"github.com/xrdtest/xrdtest/internal/testutil"
@@ -40,6 +39,15 @@ func TestMain(m *testing.M) {
 
 type syncBuffer = testutil.SyncBuffer
 
+// endToEnd skips t in -short mode: it runs a master and real slave
+// processes.
+func endToEnd(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+}
+
 const e2eToken = "e2e-secret-token-0123456789"
 
 // testMaster is a master with a local backend whose slaves are real
@@ -54,33 +62,35 @@ type testMaster struct {
 // cluster3 is a three-host cluster definition.
 var cluster3 = testutil.ClusterDef("cluster_e2e", "10.99.0", "none.img", "'1024'", "s1.xrd.test", "s2.xrd.test", "s3.xrd.test")
 
+// e2eRepo is a definitions repository of the end-to-end tests: cluster3
+// and the suites' files (paths below test-suites/).
+func e2eRepo(suites map[string]string) map[string]string {
+	files := map[string]string{"clusters/cluster_e2e.py": cluster3}
+	for k, v := range suites {
+		files["test-suites/"+k] = v
+	}
+	return files
+}
+
 func startMaster(t *testing.T, suites map[string]string) *testMaster {
 	t.Helper()
 	t.Setenv("XRDTEST_TEST_MAIN", "1") // inherited by the slave processes
 	dir := t.TempDir()
 	repo := filepath.Join(dir, "repo")
-	files := map[string]string{"clusters/cluster_e2e.py": cluster3}
-	for k, v := range suites {
-		files["test-suites/"+k] = v
-	}
-	testutil.WriteFiles(t, repo, files)
+	testutil.WriteFiles(t, repo, e2eRepo(suites))
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := debugLog(logs)
 	backend := &local.Backend{Binary: self, Dir: filepath.Join(dir, "machines"), Token: e2eToken, Log: log,
 		FunctionsPath: filepath.Join(dir, "functions.sh"), StopGrace: 5 * time.Second}
-	m, err := master.Open(context.Background(), master.Options{
-		StateDir: filepath.Join(dir, "master"), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0",
-		Token: e2eToken, APIToken: "e2e-api-token", Repos: []definition.Repo{{Root: repo}},
+	m := mastertest.Open(t, master.Options{
+		StateDir: filepath.Join(dir, "master"), Token: e2eToken, APIToken: "e2e-api-token", Repos: []definition.Repo{{Root: repo}},
 		Settings: session.Settings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: 30 * time.Second, WebPort: 8080, WebProto: "http"},
 		Clusters: backend, Log: log, Version: "e2e", Heartbeat: 500 * time.Millisecond, HeartbeatTimeout: 5 * time.Second,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if errs := m.Definitions().Diagnostics.Errors(); len(errs) > 0 {
 		t.Fatalf("definitions: %v", errs)
 	}
@@ -111,20 +121,7 @@ func startMaster(t *testing.T, suites map[string]string) *testMaster {
 // runSuite runs a session of suite and returns it with its stages.
 func (tm *testMaster) runSuite(t *testing.T, suite string) *store.SessionDetail {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	s, err := tm.Manager.Start(ctx, suite, nil, "e2e")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tm.Manager.Wait(ctx, s.ID); err != nil {
-		t.Fatal(err)
-	}
-	d, err := store.Detail(ctx, tm.Store, s.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
+	return mastertest.Run(t, tm.Master, suite, 2*time.Minute)
 }
 
 func (tm *testMaster) output(t *testing.T, d *store.SessionDetail, stage, slave string) string {
@@ -142,21 +139,9 @@ func (tm *testMaster) output(t *testing.T, d *store.SessionDetail, stage, slave 
 	return ""
 }
 
+// result is the result of slave in stage of d, nil when it has none; d
+// may come from the store or the API (the same types).
 func result(d *store.SessionDetail, stage, slave string) *store.Result {
-	for _, st := range d.Stages {
-		if st.Name == stage {
-			for _, r := range st.Results {
-				if r.Slave == slave {
-					return r
-				}
-			}
-		}
-	}
-	return nil
-}
-
-// apiResult is result for a session read from the API.
-func apiResult(d *api.SessionDetail, stage, slave string) *api.Result {
 	for _, st := range d.Stages {
 		if st.Name == stage {
 			for _, r := range st.Results {
@@ -178,9 +163,7 @@ func suiteDef(name, extra string, cases ...string) string {
 // TestLockStep: stages with deliberately slow members still run in
 // lock-step, proven from the times the master recorded.
 func TestLockStep(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
+	endToEnd(t)
 	slow := "#!/bin/bash\ncase @slavename@ in s1.xrd.test) sleep 0.6;; s2.xrd.test) sleep 0.3;; esac\necho done on @slavename@\n"
 	tm := startMaster(t, map[string]string{
 		"ls/test_suite.py":     suiteDef("ls", "    ts.finalize = 'file://fin.sh'\n", "c1", "c2"),
@@ -234,9 +217,7 @@ func TestLockStep(t *testing.T) {
 
 // TestFailureRulesEndToEnd runs the failure rules with real slaves.
 func TestFailureRulesEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
+	endToEnd(t)
 	ok := "#!/bin/bash\necho ok\n"
 	tm := startMaster(t, map[string]string{
 		// a: init fails on s2 -> a:run skipped, a:finalize runs; b: run fails on s3; c passes.
@@ -304,9 +285,7 @@ func TestFailureRulesEndToEnd(t *testing.T) {
 // TestScriptsEnvironment: tags, functions.sh, stderr interleaving, stdin,
 // the work dir shared by a session's stages, the host name.
 func TestScriptsEnvironment(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
+	endToEnd(t)
 	tm := startMaster(t, map[string]string{
 		"env/test_suite.py": suiteDef("env", "", "t"),
 		"env/init.sh":       "#!/bin/bash\necho '@slavename@ @port@ @proto@ @unknown@'\necho kept > relative.txt\n",
@@ -360,9 +339,7 @@ echo "host=$(hostname)"
 // TestStageTimeoutKillsSetsidChildren: a stage timeout kills the whole
 // process tree, including a child that left the process group.
 func TestStageTimeoutKillsSetsidChildren(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
+	endToEnd(t)
 	tm := startMaster(t, map[string]string{
 		"to/test_suite.py": suiteDef("to", "    ts.stage_timeout = 2\n", "t"),
 		"to/init.sh":       "#!/bin/bash\n",
@@ -403,9 +380,7 @@ func TestStageTimeoutKillsSetsidChildren(t *testing.T) {
 // TestLogsCollected: the suite's logs files are fetched from every slave
 // after the session.
 func TestLogsCollected(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
+	endToEnd(t)
 	logDir := t.TempDir()
 	tm := startMaster(t, map[string]string{
 		"lg/test_suite.py": suiteDef("lg", "    ts.logs = ['"+logDir+"/@slavename@.log', '"+logDir+"/missing.log']\n", "t"),
@@ -451,9 +426,7 @@ func TestLogsCollected(t *testing.T) {
 // TestQuickstartJSON runs the quickstart command on the examples and
 // checks its one JSON document.
 func TestQuickstartJSON(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
+	endToEnd(t)
 	t.Setenv("XRDTEST_TEST_MAIN", "1")
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), []string{"quickstart", "--defs", "../../examples", "--json", "--state-dir", t.TempDir()}, &stdout, &stderr)
@@ -518,9 +491,7 @@ func TestQuickstartJSON(t *testing.T) {
 // serving the web pages (public, to look at what ran) and its scripts,
 // with a relative --defs, until it is stopped.
 func TestQuickstartKeepServesPages(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
+	endToEnd(t)
 	t.Setenv("XRDTEST_TEST_MAIN", "1")
 	var stdout, stderr testutil.SyncBuffer
 	ctx, cancel := context.WithCancel(context.Background())

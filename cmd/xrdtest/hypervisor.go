@@ -4,12 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
-	"os"
-	"strconv"
 
 	"github.com/xrdtest/xrdtest/internal/config"
-	"github.com/xrdtest/xrdtest/internal/daemonclient"
+	"github.com/xrdtest/xrdtest/internal/daemonproc"
 	"github.com/xrdtest/xrdtest/internal/hypervisor/agent"
 	"github.com/xrdtest/xrdtest/internal/hypervisor/backends"
 	"github.com/xrdtest/xrdtest/internal/image"
@@ -17,50 +14,37 @@ import (
 
 // runHypervisor is `xrdtest hypervisor`: the daemon.
 func runHypervisor(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("hypervisor", "", stdout, stderr)
-	df := addDaemonFlags(fs.FlagSet, "hypervisor", config.DefaultHypervisorFile, "key, certificate and cluster records")
-	backend := fs.String("backend", "", "libvirt, local or netns ([hypervisor] backend)")
-	fs.usage = "usage: xrdtest hypervisor [-c FILE] [--master HOST:PORT] [options]\n       xrdtest hypervisor purge [-c FILE]\n       xrdtest hypervisor install-image [-c FILE] --image DIR [--name VOLUME]\n\nRuns the hypervisor daemon: connects to the master and starts and stops the\nsuites' clusters on command. The first start enrolls with the connection\ntoken ([test_master] connection_passwd, or XRDTEST_TOKEN) and the master's CA\nfingerprint. purge removes the cached volumes xrdtest created (boot image\ncopies and data disks kept across runs); install-image puts an image made by\n`xrdtest image build` into the storage pool as a boot image."
-	if code, ok := fs.parse(args); !ok {
-		return code
-	}
-	fail := func(code int, format string, a ...any) int {
-		fmt.Fprintf(stderr, "xrdtest hypervisor: "+format+"\n", a...)
+	c := newDaemonCommand("hypervisor", "usage: xrdtest hypervisor [-c FILE] [--master HOST:PORT] [options]\n       xrdtest hypervisor purge [-c FILE]\n       xrdtest hypervisor install-image [-c FILE] --image DIR [--name VOLUME]\n\nRuns the hypervisor daemon: connects to the master and starts and stops the\nsuites' clusters on command. The first start enrolls with the connection\ntoken ([test_master] connection_passwd, or XRDTEST_TOKEN) and the master's CA\nfingerprint. purge removes the cached volumes xrdtest created (boot image\ncopies and data disks kept across runs); install-image puts an image made by\n`xrdtest image build` into the storage pool as a boot image.", stdout, stderr)
+	df := addDaemonFlags(c.FlagSet, "hypervisor", config.DefaultHypervisorFile, "key, certificate and cluster records")
+	backend := c.String("backend", "", "libvirt, local or netns ([hypervisor] backend)")
+	if code, ok := c.parse(args); !ok {
 		return code
 	}
 	cfg := config.DefaultHypervisor()
-	if err := df.load(cfg, config.DefaultHypervisorFile, map[string]string{"hypervisor.backend": *backend}, stderr); err != nil {
-		return fail(2, "configuration: %v", err)
+	load := func() error {
+		return df.load(cfg, config.DefaultHypervisorFile, map[string]string{"hypervisor.backend": *backend}, stderr)
 	}
-	proc, err := startDaemon("hypervisor", cfg.Daemon, stderr)
+	proc, code, ok := c.start(load, &cfg.Daemon)
+	if !ok {
+		return code
+	}
+	defer proc.Close()
+	proc.HandleHangups(ctx, nil)
+	log := proc.Log
+	conn, err := daemonConnection(cfg.TestMaster, cfg.Hypervisor.Name, cfg.Hypervisor.StateDir)
 	if err != nil {
-		return fail(1, "%v", err)
+		return c.fail(2, "%v", err)
 	}
-	defer proc.close()
-	proc.handleHangups(ctx, nil)
-	log := proc.log
-	hvName := cfg.Hypervisor.Name
-	if hvName == "" {
-		if hvName, err = os.Hostname(); err != nil {
-			return fail(2, "no name given and no host name: %v", err)
-		}
-	}
-	master := net.JoinHostPort(cfg.TestMaster.IP, strconv.Itoa(cfg.TestMaster.Port))
-	conn := daemonclient.Config{Master: master, Name: hvName, StateDir: cfg.Hypervisor.StateDir,
-		Token: cfg.TestMaster.ConnectionPasswd.Reveal(), Version: version}
-	if conn.Pin, conn.HavePin, err = masterPin(cfg.TestMaster); err != nil {
-		return fail(2, "%v", err)
-	}
-	be, err := backends.Open(ctx, cfg.Hypervisor.Backend, backends.Settings{StateDir: cfg.Hypervisor.StateDir, MasterAddr: master,
+	be, err := backends.Open(ctx, cfg.Hypervisor.Backend, backends.Settings{StateDir: cfg.Hypervisor.StateDir, MasterAddr: conn.Master,
 		LibvirtURI: cfg.Libvirt.URI, Pool: cfg.VirtualMachines.StoragePool, ForceTCG: cfg.Libvirt.ForceTCG, Log: log})
 	if err != nil {
-		return fail(1, "%v", err)
+		return c.fail(1, "%v", err)
 	}
 	defer be.Close()
-	a := agent.New(agent.Config{Connection: conn, BackendName: be.Name, Backend: be, Log: log.With("hypervisor", hvName)})
+	a := agent.New(agent.Config{Connection: conn, BackendName: be.Name, Backend: be, Log: log.With("hypervisor", conn.Name)})
 	if err := a.Run(ctx); err != nil {
 		log.Error("hypervisor stopped", "err", err)
-		return fail(1, "%v", err)
+		return c.fail(1, "%v", err)
 	}
 	// The libvirt backend's VMs outlive the daemon: its state file lists
 	// them, and when the daemon is back the master re-adopts those its
@@ -114,7 +98,7 @@ func runHypervisorTool(ctx context.Context, tool string, args []string, stdout, 
 	if err := loadDaemonConfig(cfg, *file, config.DefaultHypervisorFile, sets, nil, stderr); err != nil {
 		return fail(2, "configuration: %v", err)
 	}
-	log, err := newLogger(stderr, string(cfg.Daemon.LogLevel), cfg.Daemon.LogFormat)
+	log, err := daemonproc.NewLogger(stderr, string(cfg.Daemon.LogLevel), cfg.Daemon.LogFormat)
 	if err != nil {
 		return fail(2, "%v", err)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,11 +12,9 @@ import (
 
 	"github.com/xrdtest/xrdtest/internal/api"
 	"github.com/xrdtest/xrdtest/internal/daemons"
+	"github.com/xrdtest/xrdtest/internal/master/mastertest"
 	"github.com/xrdtest/xrdtest/internal/testutil"
 
-	"github.com/xrdtest/xrdtest/internal/session"
-
-	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/master"
 	"github.com/xrdtest/xrdtest/internal/store"
 )
@@ -27,54 +24,25 @@ import (
 // the slaves the hypervisor started with one-time tokens; without a
 // hypervisor, or without room on it, the session fails saying so.
 func TestHypervisorDaemon(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
+	endToEnd(t)
 	dir := t.TempDir()
 	huge := strings.ReplaceAll(strings.ReplaceAll(cluster3, "cluster_e2e", "cluster_huge"), "'1024'", "'107374182400'")
 	huge = strings.ReplaceAll(strings.ReplaceAll(huge, "10.99.0.", "10.98.0."), ".xrd.test", ".huge.test")
-	testutil.WriteFiles(t, filepath.Join(dir, "repo"), map[string]string{
-		"clusters/cluster_e2e.py":       cluster3,
-		"clusters/cluster_huge.py":      huge,
-		"test-suites/hv/test_suite.py":  suiteDef("hv", "", "c"),
-		"test-suites/hv/init.sh":        "#!/bin/bash\necho init on @slavename@\n",
-		"test-suites/hv/tc/c/run.sh":    "#!/bin/bash\necho run on @slavename@\n",
-		"test-suites/big/test_suite.py": strings.Replace(suiteDef("big", "", "c"), "cluster_e2e", "cluster_huge", 1),
-		"test-suites/big/init.sh":       "#!/bin/bash\n",
-		"test-suites/big/tc/c/run.sh":   "#!/bin/bash\n",
+	files := e2eRepo(map[string]string{
+		"hv/test_suite.py":  suiteDef("hv", "", "c"),
+		"hv/init.sh":        "#!/bin/bash\necho init on @slavename@\n",
+		"hv/tc/c/run.sh":    "#!/bin/bash\necho run on @slavename@\n",
+		"big/test_suite.py": strings.Replace(suiteDef("big", "", "c"), "cluster_e2e", "cluster_huge", 1),
+		"big/init.sh":       "#!/bin/bash\n",
+		"big/tc/c/run.sh":   "#!/bin/bash\n",
 	})
+	files["clusters/cluster_huge.py"] = huge
+	testutil.WriteFiles(t, filepath.Join(dir, "repo"), files)
 	logs := &syncBuffer{}
-	m, err := master.Open(context.Background(), master.Options{
-		StateDir: filepath.Join(dir, "master"), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0",
-		Token: e2eToken, Repos: []definition.Repo{{Root: filepath.Join(dir, "repo")}}, StartClusters: true,
-		Settings:  session.Settings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: 30 * time.Second},
-		Heartbeat: testHeartbeat, HeartbeatTimeout: 5 * testHeartbeat, ReconnectGrace: testGrace,
-		Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Version: "e2e",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); m.Serve(ctx) }()
-	defer func() { cancel(); <-done }()
-	run := func(suite string) *store.SessionDetail {
-		t.Helper()
-		s, err := m.Manager.Start(context.Background(), suite, nil, "test")
-		if err != nil {
-			t.Fatal(err)
-		}
-		wctx, wcancel := context.WithTimeout(context.Background(), time.Minute)
-		defer wcancel()
-		if _, err := m.Manager.Wait(wctx, s.ID); err != nil {
-			t.Fatal(err)
-		}
-		d, err := store.Detail(wctx, m.Store, s.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return d
-	}
+	opts := e2eOptions(dir, logs)
+	opts.StartClusters = true
+	m := mastertest.Start(t, opts)
+	run := func(suite string) *store.SessionDetail { t.Helper(); return mastertest.Run(t, m, suite, time.Minute) }
 
 	if d := run("hv"); d.State != store.SessionFailed || !strings.Contains(d.Reason, "no hypervisor is connected") {
 		t.Errorf("without a hypervisor: %s: %q", d.State, d.Reason)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/xrdtest/xrdtest/internal/api"
+	"github.com/xrdtest/xrdtest/internal/console"
 )
 
 // runLogs is `xrdtest logs`: it prints the output of a session's stages,
@@ -23,7 +24,7 @@ func runLogs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	// The outputs are the scripts' text: on a terminal, their escape
 	// sequences are shown, not obeyed.
-	out := terminalSafe(stdout)
+	out := console.Safe(stdout)
 	printed := map[string]bool{}
 	for {
 		d, err := c.Session(ctx, id)

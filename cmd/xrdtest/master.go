@@ -26,32 +26,27 @@ import (
 )
 
 func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("master", "", stdout, stderr)
-	file := fs.String("c", "", "configuration `file` (default "+config.DefaultMasterFile+" when it exists; \"none\": no file)")
+	c := newDaemonCommand("master", "usage: xrdtest master [-c FILE] [--set section.key=value]...\n\nRuns the master daemon in the foreground: daemons connect to its daemon port,\nthe JSON API is on its web port. The configuration is the original\nXrdTestMaster.conf, plus the keys documented in internal/config.", stdout, stderr)
+	file := c.String("c", "", "configuration `file` (default "+config.DefaultMasterFile+" when it exists; \"none\": no file)")
 	var sets setFlags
-	fs.Var(&sets, "set", "override a key: `section.key=value` (repeatable); XRDTEST_SECTION_KEY variables work too")
-	stateDir := fs.String("state-dir", "", "the master's state folder ([general] state_dir)")
-	port := fs.String("port", "", "daemon port ([server] port)")
-	webPort := fs.String("web-port", "", "web port ([webserver] port)")
-	ip := fs.String("ip", "", "listening address ([server] ip)")
-	logFormat := fs.String("log-format", "", "text or json ([daemon] log_format)")
-	fs.usage = "usage: xrdtest master [-c FILE] [--set section.key=value]...\n\nRuns the master daemon in the foreground: daemons connect to its daemon port,\nthe JSON API is on its web port. The configuration is the original\nXrdTestMaster.conf, plus the keys documented in internal/config."
-	if code, ok := fs.parse(args); !ok {
+	c.Var(&sets, "set", "override a key: `section.key=value` (repeatable); XRDTEST_SECTION_KEY variables work too")
+	stateDir := c.String("state-dir", "", "the master's state folder ([general] state_dir)")
+	port := c.String("port", "", "daemon port ([server] port)")
+	webPort := c.String("web-port", "", "web port ([webserver] port)")
+	ip := c.String("ip", "", "listening address ([server] ip)")
+	logFormat := c.String("log-format", "", "text or json ([daemon] log_format)")
+	if code, ok := c.parse(args); !ok {
 		return code
 	}
 	cfg := config.DefaultMaster()
 	named := map[string]string{"general.state_dir": *stateDir, "server.port": *port, "webserver.port": *webPort, "server.ip": *ip, "daemon.log_format": *logFormat}
-	if err := loadDaemonConfig(cfg, *file, config.DefaultMasterFile, sets, named, stderr); err != nil {
-		fmt.Fprintf(stderr, "xrdtest master: configuration: %v\n", err)
-		return 2
+	load := func() error { return loadDaemonConfig(cfg, *file, config.DefaultMasterFile, sets, named, stderr) }
+	proc, code, ok := c.start(load, &cfg.Daemon)
+	if !ok {
+		return code
 	}
-	proc, err := startDaemon("master", cfg.Daemon, stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "xrdtest master: %v\n", err)
-		return 1
-	}
-	defer proc.close()
-	log := proc.log
+	defer proc.Close()
+	log := proc.Log
 	var repos []definition.Repo
 	var gitRepos []catalog.GitRepo
 	for _, r := range cfg.Repos {
@@ -67,8 +62,7 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	namedTokens, err := cfg.Webserver.NamedTokens() // checked by the config's validation
 	if err != nil {
-		fmt.Fprintf(stderr, "xrdtest master: [webserver] api_tokens: %v\n", err)
-		return 2
+		return c.fail(2, "[webserver] api_tokens: %v", err)
 	}
 	var apiTokens []httpapi.APIToken
 	for _, t := range namedTokens {
@@ -118,14 +112,13 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			KeyFile: filepath.Join(cfg.General.StateDir, "web-login-key")},
 	})
 	if err != nil {
-		if proc.file != nil {
+		if proc.LogsToFile() {
 			log.Error("cannot start", "err", err)
 		}
-		fmt.Fprintf(stderr, "xrdtest master: %v\n", err)
-		return 1
+		return c.fail(1, "%v", err)
 	}
 	// SIGHUP: the log file is reopened and the definitions reloaded.
-	proc.handleHangups(ctx, func() {
+	proc.HandleHangups(ctx, func() {
 		log.Info("reloading the definitions (SIGHUP)")
 		m.Reload(ctx)
 	})

@@ -23,23 +23,29 @@ import (
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/hypervisor/netns"
 	"github.com/xrdtest/xrdtest/internal/master"
+	"github.com/xrdtest/xrdtest/internal/master/mastertest"
 	"github.com/xrdtest/xrdtest/internal/session"
 	"github.com/xrdtest/xrdtest/internal/store"
 	"github.com/xrdtest/xrdtest/internal/testutil"
 )
 
+// needNetns skips an end-to-end test in -short mode, and where this
+// machine lacks what the netns backend needs unless run as root: root
+// lacking it fails.
+func needNetns(t *testing.T) {
+	t.Helper()
+	endToEnd(t)
+	if err := netns.Check(); err != nil {
+		if os.Geteuid() != 0 {
+			t.Skip(err)
+		}
+		t.Fatal(err)
+	}
+}
+
 // netnsCluster: four hosts, two of them behind one alias, a data disk on
 // ds1, 128 MiB each.
-const netnsCluster = `
-def getCluster():
-    c = Cluster('cluster_ns')
-    c.defaultHost.bootImage = 'none.img'
-    c.defaultHost.arch = 'x86_64'
-    c.defaultHost.ramSize = '131072'
-    c.network.ip = '192.168.128.1'
-    c.network.netmask = '255.255.255.0'
-    c.network.DHCPRange = ('192.168.128.100', '192.168.128.200')
-    ds1 = Host('ds1.xrd.test', '192.168.128.11', aliases=['pool.xrd.test'])
+var netnsCluster = testutil.ClusterHead("cluster_ns", "192.168.128", "none.img", "'131072'") + `    ds1 = Host('ds1.xrd.test', '192.168.128.11', aliases=['pool.xrd.test'])
     ds1.disks = [Disk('data', '64M', device='vdb', mountPoint='/data')]
     c.addHosts([Host('redir.xrd.test', '192.168.128.10'), ds1,
                 Host('ds2.xrd.test', '192.168.128.12', aliases=['pool.xrd.test']), Host('client.xrd.test', '192.168.128.13')])
@@ -93,15 +99,7 @@ echo "cut ok on $(hostname)"`,
 // names, shared ports, pkill, disks, ramSize and a cut data network that
 // leaves the slave and barriers working; afterwards nothing is left.
 func TestQuickstartNetns(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
-	if err := netns.Check(); err != nil {
-		if os.Geteuid() != 0 {
-			t.Skip(err)
-		}
-		t.Fatal(err)
-	}
+	needNetns(t)
 	defs := t.TempDir()
 	files := map[string]string{"clusters/cluster_ns.py": netnsCluster, "test-suites/isolation/test_suite.py": netnsSuite}
 	for p, s := range netnsScripts {
@@ -113,17 +111,7 @@ func TestQuickstartNetns(t *testing.T) {
 	t.Setenv("XRDTEST_TEST_MAIN", "1")
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), []string{"quickstart", "--defs", defs, "--json", "--backend", "netns", "--state-dir", state}, &stdout, &stderr)
-	var doc struct {
-		Sessions []struct {
-			State  string `json:"state"`
-			Stages []struct {
-				Name    string `json:"name"`
-				Results []struct {
-					Slave, Status, Output string
-				} `json:"results"`
-			} `json:"stages"`
-		} `json:"sessions"`
-	}
+	var doc qsDocument
 	if err := json.Unmarshal(stdout.Bytes(), &doc); err != nil || len(doc.Sessions) != 1 {
 		t.Fatalf("exit %d, %v\nstdout:\n%s\nstderr:\n%s", code, err, stdout.String(), stderr.String())
 	}
@@ -203,15 +191,7 @@ func leftovers(t *testing.T, stateDir, cluster string) string {
 // master.xrd.test's web port as the original suites do) and the stop
 // after it leaves no namespace.
 func TestHypervisorDaemonNetns(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
-	if err := netns.Check(); err != nil {
-		if os.Geteuid() != 0 {
-			t.Skip(err)
-		}
-		t.Fatal(err)
-	}
+	needNetns(t)
 	dir := t.TempDir()
 	testutil.WriteFiles(t, filepath.Join(dir, "repo"), map[string]string{
 		"clusters/cluster_e2e.py":      strings.ReplaceAll(cluster3, "'1024'", "'65536'"),
@@ -227,34 +207,14 @@ func TestHypervisorDaemonNetns(t *testing.T) {
 	hvState := filepath.Join(dir, "hv")
 	before := leftovers(t, hvState, "cluster_e2e")
 	logs := &syncBuffer{}
-	m, err := master.Open(context.Background(), master.Options{
-		StateDir: filepath.Join(dir, "master"), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0",
-		Token: e2eToken, Repos: []definition.Repo{{Root: filepath.Join(dir, "repo")}}, StartClusters: true,
-		Settings:  session.Settings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: 30 * time.Second},
-		Heartbeat: testHeartbeat, HeartbeatTimeout: 5 * testHeartbeat, ReconnectGrace: testGrace,
-		Log: slog.New(slog.NewTextHandler(logs, nil)), Version: "e2e",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); m.Serve(ctx) }()
-	defer func() { cancel(); <-done }()
+	opts := e2eOptions(dir, logs)
+	opts.StartClusters = true
+	m := mastertest.Start(t, opts)
 
 	defer startHypervisorProc(t, m, "netns", hvState, logs)()
-	s, err := m.Manager.Start(context.Background(), "hv", nil, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	wctx, wcancel := context.WithTimeout(context.Background(), time.Minute)
-	defer wcancel()
-	if _, err := m.Manager.Wait(wctx, s.ID); err != nil {
-		t.Fatal(err)
-	}
-	d, err := store.Detail(wctx, m.Store, s.ID)
-	if err != nil || d.State != store.SessionPassed {
-		t.Fatalf("session: %v %s %q", err, d.State, d.Reason)
+	d := mastertest.Run(t, m, "hv", time.Minute)
+	if d.State != store.SessionPassed {
+		t.Fatalf("session: %s %q", d.State, d.Reason)
 	}
 	if out, _ := readOutput(m.Store, d.ID, 2, "s3.xrd.test"); out != "run in s3\n" {
 		t.Errorf("output %q", out)

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/console"
+	"github.com/xrdtest/xrdtest/internal/daemonproc"
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/hypervisor/backends"
 	"github.com/xrdtest/xrdtest/internal/hypervisor/libvirt"
@@ -49,7 +51,7 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fmt.Fprintf(stderr, "xrdtest quickstart: "+format+"\n", a...)
 		return 1
 	}
-	log, err := newLogger(stderr, *logLevel, "text")
+	log, err := daemonproc.NewLogger(stderr, *logLevel, "text")
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -188,7 +190,7 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 			code = 1
 		}
 		if !*asJSON {
-			printSummary(stdout, d) // the history's records are the API's
+			console.Summary(stdout, d) // the history's records are the API's
 			printCollectedLogs(ctx, stdout, m.Store, d.ID, filepath.Join(dir, "master", "history", "logs"))
 			fmt.Fprintln(stdout)
 		}
@@ -307,7 +309,11 @@ func randomToken() string {
 	return hex.EncodeToString(b)
 }
 
-// quickstart --json document.
+// qsDocument is the quickstart --json document.
+type qsDocument struct {
+	Sessions []qsSession `json:"sessions"`
+}
+
 type qsResult struct {
 	Slave    string  `json:"slave"`
 	Status   string  `json:"status"`
@@ -338,9 +344,7 @@ func rfc3339(t time.Time) *string {
 }
 
 func writeQuickstartJSON(w io.Writer, st store.Store, details []*store.SessionDetail) error {
-	out := struct {
-		Sessions []qsSession `json:"sessions"`
-	}{Sessions: []qsSession{}}
+	out := qsDocument{Sessions: []qsSession{}}
 	for _, d := range details {
 		s := qsSession{ID: d.ID, Suite: d.Suite, State: string(d.State), Stages: []qsStage{}}
 		for _, stg := range d.Stages {

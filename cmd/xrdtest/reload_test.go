@@ -21,12 +21,11 @@ import (
 func TestReloadCommand(t *testing.T) {
 	testutil.HermeticGit(t)
 	dir := t.TempDir()
-	u := testutil.NewUpstream(t, map[string]string{
-		"clusters/cluster_e2e.py":           cluster3,
-		"test-suites/hello/test_suite.py":   suiteDef("hello", "", "greet"),
-		"test-suites/hello/init.sh":         "#!/bin/bash\n",
-		"test-suites/hello/tc/greet/run.sh": "#!/bin/bash\necho hello\n",
-	})
+	u := testutil.NewUpstream(t, e2eRepo(map[string]string{
+		"hello/test_suite.py":   suiteDef("hello", "", "greet"),
+		"hello/init.sh":         "#!/bin/bash\n",
+		"hello/tc/greet/run.sh": "#!/bin/bash\necho hello\n",
+	}))
 	testutil.WriteFiles(t, filepath.Join(dir, "local"), map[string]string{"clusters/.keep": "", "test-suites/.keep": ""})
 	webPort := freePort(t)
 	testutil.WriteFiles(t, dir, map[string]string{"master.conf": fmt.Sprintf(`[general]

@@ -15,12 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/master/mastertest"
 	"github.com/xrdtest/xrdtest/internal/testutil"
 
 	"github.com/xrdtest/xrdtest/internal/api"
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/master"
-	"github.com/xrdtest/xrdtest/internal/session"
 	"github.com/xrdtest/xrdtest/internal/store"
 )
 
@@ -45,6 +45,23 @@ type slaveProc struct {
 	log  *syncBuffer
 }
 
+// e2eOptions are the options of an end-to-end test's master: its state
+// in dir/master, the definitions of dir/repo, the e2e token, short
+// heartbeats and grace (testHeartbeat, testGrace), slaves awaited 30 s,
+// and a DEBUG log into logs.
+func e2eOptions(dir string, logs *syncBuffer) master.Options {
+	return master.Options{
+		StateDir: filepath.Join(dir, "master"), Token: e2eToken, Repos: []definition.Repo{{Root: filepath.Join(dir, "repo")}},
+		Settings: mastertest.Settings(30 * time.Second), Heartbeat: testHeartbeat, HeartbeatTimeout: 5 * testHeartbeat, ReconnectGrace: testGrace,
+		Log: debugLog(logs), Version: "e2e",
+	}
+}
+
+// debugLog is a logger into logs, from DEBUG on.
+func debugLog(logs *syncBuffer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
 func startResilienceMaster(t *testing.T, suites map[string]string) *resilienceMaster {
 	t.Helper()
 	return startTestMaster(t, "cluster_e2e.py", cluster3, suites, nil)
@@ -63,25 +80,13 @@ func startTestMaster(t *testing.T, clusterFile, cluster string, suites map[strin
 	}
 	testutil.WriteFiles(t, filepath.Join(dir, "repo"), files)
 	logs := &syncBuffer{}
-	opts := master.Options{
-		StateDir: filepath.Join(dir, "master"), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0",
-		Token: e2eToken, APIToken: "api-token", Repos: []definition.Repo{{Root: filepath.Join(dir, "repo")}},
-		Settings:  session.Settings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: 30 * time.Second},
-		Heartbeat: testHeartbeat, HeartbeatTimeout: 5 * testHeartbeat, ReconnectGrace: testGrace,
-		Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Version: "e2e",
-	}
+	opts := e2eOptions(dir, logs)
+	opts.APIToken = "api-token"
 	if tweak != nil {
 		tweak(&opts)
 	}
-	m, err := master.Open(context.Background(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); m.Serve(ctx) }()
-	rm := &resilienceMaster{Master: m, dir: dir, logs: logs}
-	rm.stop = func() { cancel(); <-done }
+	m := mastertest.Open(t, opts)
+	rm := &resilienceMaster{Master: m, dir: dir, logs: logs, stop: mastertest.Serve(m)}
 	t.Cleanup(func() {
 		for _, p := range rm.procs {
 			p.cmd.Process.Kill()
@@ -196,15 +201,10 @@ func checkLost(t *testing.T, d *store.SessionDetail) {
 // TestSlaveKilledMidStage: kill -9 of a slave is named in the failure
 // within the grace period plus two heartbeats.
 func TestSlaveKilledMidStage(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
+	endToEnd(t)
 	rm := startResilienceMaster(t, longSuite("#!/bin/bash\n[ @slavename@ = s2.xrd.test ] && sleep 600\necho run done\n"))
 	procs := rm.startAll(t, "")
-	s, err := rm.Manager.Start(context.Background(), "long", nil, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mastertest.StartSession(t, rm.Master, "long")
 	rm.waitStage(t, s.ID, "c:run")
 	time.Sleep(200 * time.Millisecond) // let s2's script start
 	killed := time.Now()
@@ -243,16 +243,11 @@ func TestSlaveKilledMidStage(t *testing.T) {
 // TestFrozenConnection: a slave whose connection stays open but carries
 // nothing is detected by heartbeats and lost.
 func TestFrozenConnection(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
+	endToEnd(t)
 	rm := startResilienceMaster(t, longSuite("#!/bin/bash\n[ @slavename@ = s2.xrd.test ] && sleep 600\necho run done\n"))
 	proxy := newFaultProxy(t, rm.DaemonAddr().String())
 	rm.startAll(t, proxy.addr())
-	s, err := rm.Manager.Start(context.Background(), "long", nil, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mastertest.StartSession(t, rm.Master, "long")
 	rm.waitStage(t, s.ID, "c:run")
 	proxy.freeze()
 	start := time.Now()
@@ -269,9 +264,7 @@ func TestFrozenConnection(t *testing.T) {
 // TestCutAndResume: a connection cut while a script runs is resumed: the
 // script ran once, its output is complete and in order.
 func TestCutAndResume(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
+	endToEnd(t)
 	run := `#!/bin/bash
 if [ @slavename@ = s2.xrd.test ]; then
     echo "one line" >> "$XRDTEST_SHARED/appended.txt"
@@ -282,10 +275,7 @@ fi
 	rm := startResilienceMaster(t, longSuite(run))
 	proxy := newFaultProxy(t, rm.DaemonAddr().String())
 	rm.startAll(t, proxy.addr())
-	s, err := rm.Manager.Start(context.Background(), "long", nil, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mastertest.StartSession(t, rm.Master, "long")
 	rm.waitStage(t, s.ID, "c:run")
 	time.Sleep(time.Second)
 	// Hold what s2 sends in the proxy for a while, then cut: those chunks
@@ -320,18 +310,15 @@ fi
 // reconnecting slaves stop the script the session left running, and
 // nothing runs twice.
 func TestMasterKilledAndRestarted(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
+	endToEnd(t)
 	dir := t.TempDir()
 	shared := filepath.Join(dir, "shared")
 	os.MkdirAll(shared, 0o755)
-	testutil.WriteFiles(t, filepath.Join(dir, "repo"), map[string]string{
-		"clusters/cluster_e2e.py":      cluster3,
-		"test-suites/mk/test_suite.py": suiteDef("mk", "", "c"),
-		"test-suites/mk/init.sh":       "#!/bin/bash\necho init output kept\n",
-		"test-suites/mk/tc/c/run.sh":   "#!/bin/bash\necho ran >> \"$XRDTEST_SHARED/ran.@slavename@\"\nsleep 600 &\necho $! > \"$XRDTEST_SHARED/pid.@slavename@\"\necho started\nwait\n",
-	})
+	testutil.WriteFiles(t, filepath.Join(dir, "repo"), e2eRepo(map[string]string{
+		"mk/test_suite.py": suiteDef("mk", "", "c"),
+		"mk/init.sh":       "#!/bin/bash\necho init output kept\n",
+		"mk/tc/c/run.sh":   "#!/bin/bash\necho ran >> \"$XRDTEST_SHARED/ran.@slavename@\"\nsleep 600 &\necho $! > \"$XRDTEST_SHARED/pid.@slavename@\"\necho started\nwait\n",
+	}))
 	daemonPort, webPort := freePort(t), freePort(t)
 	testutil.WriteFiles(t, dir, map[string]string{"master.conf": masterConf(daemonPort, webPort, "reconnect_grace = 2\n", "log_level = DEBUG\n")})
 	self, _ := os.Executable()
@@ -458,15 +445,10 @@ func TestMasterKilledAndRestarted(t *testing.T) {
 // KILL after the grace), the finalize stages still run, the session ends
 // cancelled.
 func TestCancelFromCLI(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
+	endToEnd(t)
 	rm := startResilienceMaster(t, longSuite("#!/bin/bash\ntrap '' TERM\nsleep 600 &\necho $! > \"$XRDTEST_SHARED/cancel.@slavename@\"\nwait\n"))
 	rm.startAll(t, "")
-	s, err := rm.Manager.Start(context.Background(), "long", nil, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mastertest.StartSession(t, rm.Master, "long")
 	rm.waitStage(t, s.ID, "c:run")
 	time.Sleep(300 * time.Millisecond)
 	webURL := "http://" + rm.WebAddr().String()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/xrdtest/xrdtest/internal/api"
+	"github.com/xrdtest/xrdtest/internal/console"
 )
 
 // runRun is `xrdtest run`: it starts a session of a suite.
@@ -50,7 +51,7 @@ func waitAndPrint(ctx context.Context, c *api.Client, id int64, stdout, stderr i
 			state = d.State
 		}
 		if d.State.Finished() {
-			printSummary(stdout, d)
+			console.Summary(stdout, d)
 			if d.State != api.SessionPassed {
 				return 1
 			}

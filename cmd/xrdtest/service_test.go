@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/master/mastertest"
 	"github.com/xrdtest/xrdtest/internal/testutil"
 
 	"github.com/xrdtest/xrdtest/internal/api"
@@ -130,15 +131,12 @@ heartbeat_timeout = 1
 // SIGHUP reopens a rotated log file and reloads the definitions; SIGTERM
 // ends it with status 0.
 func TestMasterDaemonFiles(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
+	endToEnd(t)
 	dir := t.TempDir()
-	testutil.WriteFiles(t, filepath.Join(dir, "repo"), map[string]string{
-		"clusters/cluster_e2e.py":         cluster3,
-		"test-suites/hello/test_suite.py": suiteDef("hello", "", "greet"),
-		"test-suites/hello/init.sh":       "#!/bin/bash\n",
-	})
+	testutil.WriteFiles(t, filepath.Join(dir, "repo"), e2eRepo(map[string]string{
+		"hello/test_suite.py": suiteDef("hello", "", "greet"),
+		"hello/init.sh":       "#!/bin/bash\n",
+	}))
 	pidFile, logFile := filepath.Join(dir, "run", "master.pid"), filepath.Join(dir, "log", "master.log")
 	testutil.WriteFiles(t, dir, map[string]string{"master.conf": masterConf(freePort(t), freePort(t), "",
 		"pid_file_path = run/master.pid\nlog_file_path = log/master.log\nlog_format = json\nlog_level = DEBUG\n")})
@@ -216,20 +214,17 @@ func TestMasterDaemonFiles(t *testing.T) {
 // hypervisor exit 0 on SIGTERM too, removing their pid files, and reopen
 // their log files on SIGHUP.
 func TestMasterSIGTERMMidSession(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
+	endToEnd(t)
 	dir := t.TempDir()
 	shared := filepath.Join(dir, "shared")
 	os.MkdirAll(shared, 0o755)
-	testutil.WriteFiles(t, filepath.Join(dir, "repo"), map[string]string{
-		"clusters/cluster_e2e.py":      cluster3,
-		"test-suites/mk/test_suite.py": suiteDef("mk", "    ts.finalize = 'file://fin.sh'\n", "c", "d"),
-		"test-suites/mk/init.sh":       "#!/bin/bash\necho init output kept\n",
-		"test-suites/mk/fin.sh":        "#!/bin/bash\necho fin >> \"$XRDTEST_SHARED/fin.@slavename@\"\n",
-		"test-suites/mk/tc/c/run.sh":   "#!/bin/bash\necho ran >> \"$XRDTEST_SHARED/ran.@slavename@\"\necho started\nsleep 600 &\necho $! > \"$XRDTEST_SHARED/pid.@slavename@\"\nwait\n",
-		"test-suites/mk/tc/d/run.sh":   "#!/bin/bash\necho d >> \"$XRDTEST_SHARED/d.@slavename@\"\n",
-	})
+	testutil.WriteFiles(t, filepath.Join(dir, "repo"), e2eRepo(map[string]string{
+		"mk/test_suite.py": suiteDef("mk", "    ts.finalize = 'file://fin.sh'\n", "c", "d"),
+		"mk/init.sh":       "#!/bin/bash\necho init output kept\n",
+		"mk/fin.sh":        "#!/bin/bash\necho fin >> \"$XRDTEST_SHARED/fin.@slavename@\"\n",
+		"mk/tc/c/run.sh":   "#!/bin/bash\necho ran >> \"$XRDTEST_SHARED/ran.@slavename@\"\necho started\nsleep 600 &\necho $! > \"$XRDTEST_SHARED/pid.@slavename@\"\nwait\n",
+		"mk/tc/d/run.sh":   "#!/bin/bash\necho d >> \"$XRDTEST_SHARED/d.@slavename@\"\n",
+	}))
 	daemonPort, webPort := freePort(t), freePort(t)
 	testutil.WriteFiles(t, dir, map[string]string{"master.conf": masterConf(daemonPort, webPort, "", "log_level = DEBUG\n")})
 	mc := startDaemonCmd(t, nil, "master", "-c", filepath.Join(dir, "master.conf"))
@@ -306,7 +301,7 @@ func TestMasterSIGTERMMidSession(t *testing.T) {
 	for _, c := range []struct{ stage, want string }{{"suite_init", "passed"}, {"c:run", "cancelled"}, {"c:finalize", "skipped"},
 		{"d:run", "skipped"}, {"suite_finalize", "skipped"}} {
 		for _, h := range []string{"s1", "s2", "s3"} {
-			if r := apiResult(d, c.stage, h+".xrd.test"); r == nil || string(r.Status) != c.want {
+			if r := result(d, c.stage, h+".xrd.test"); r == nil || string(r.Status) != c.want {
 				t.Errorf("%s on %s: %+v, want %s", c.stage, h, r, c.want)
 			}
 		}
@@ -377,15 +372,10 @@ func TestMasterSIGTERMMidSession(t *testing.T) {
 // stops its script's process tree before it exits 0; the master sees the
 // slave lost.
 func TestSlaveSIGTERMStopsScripts(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
+	endToEnd(t)
 	rm := startResilienceMaster(t, longSuite("#!/bin/bash\n[ @slavename@ = s1.xrd.test ] || exit 0\ntrap '' TERM\nsleep 600 &\necho $! > \"$XRDTEST_SHARED/child.@slavename@\"\nwait\n"))
 	procs := rm.startAll(t, "")
-	s, err := rm.Manager.Start(context.Background(), "long", nil, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mastertest.StartSession(t, rm.Master, "long")
 	child := filepath.Join(rm.dir, "child.s1.xrd.test")
 	waitFor(t, "c:run on s1", func() bool { b, _ := os.ReadFile(child); return len(b) > 0 })
 	b, _ := os.ReadFile(child)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/xrdtest/xrdtest/internal/api"
+	"github.com/xrdtest/xrdtest/internal/console"
 )
 
 // runStatus is `xrdtest status [SESSION]`.
@@ -34,7 +35,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		if err != nil {
 			return cmd.fail(1, err)
 		}
-		printSummary(stdout, d)
+		console.Summary(stdout, d)
 		return 0
 	}
 	daemons, err := c.Daemons(ctx)

@@ -1,12 +1,12 @@
 package main
 
 import (
-	"context"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/master/mastertest"
 	"github.com/xrdtest/xrdtest/internal/store"
 )
 
@@ -21,9 +21,7 @@ func syncSuite(run string) map[string]string {
 // TestSyncBarrierSignalWait: the sync commands work in scripts as written
 // (the slave puts xrdtest on their PATH) and order what they should.
 func TestSyncBarrierSignalWait(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
+	endToEnd(t)
 	run := `#!/bin/bash
 set -e
 F="$XRDTEST_SHARED/sync-@slavename@"
@@ -42,10 +40,7 @@ echo done
 `
 	rm := startResilienceMaster(t, syncSuite(run))
 	rm.startAll(t, "")
-	s, err := rm.Manager.Start(context.Background(), "sy", nil, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mastertest.StartSession(t, rm.Master, "sy")
 	d := rm.finish(t, s.ID)
 	if d.State != store.SessionPassed {
 		for _, h := range []string{"s1", "s2", "s3"} {
@@ -63,9 +58,7 @@ echo done
 // reaching fails at once, naming it; so does one whose member is lost;
 // and every call times out.
 func TestSyncNeverCompletes(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
+	endToEnd(t)
 	run := `#!/bin/bash
 case @slavename@ in
   s3.xrd.test) echo "s3 leaves without the barrier"; exit 0 ;;
@@ -74,10 +67,7 @@ xrdtest sync barrier meet
 `
 	rm := startResilienceMaster(t, syncSuite(run))
 	rm.startAll(t, "")
-	s, err := rm.Manager.Start(context.Background(), "sy", nil, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mastertest.StartSession(t, rm.Master, "sy")
 	start := time.Now()
 	d := rm.finish(t, s.ID)
 	if took := time.Since(start); took > 10*time.Second {
@@ -93,9 +83,7 @@ xrdtest sync barrier meet
 }
 
 func TestSyncMemberLost(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
+	endToEnd(t)
 	run := `#!/bin/bash
 case @slavename@ in
   s3.xrd.test) sleep 600 ;;
@@ -104,10 +92,7 @@ xrdtest sync barrier meet
 `
 	rm := startResilienceMaster(t, syncSuite(run))
 	procs := rm.startAll(t, "")
-	s, err := rm.Manager.Start(context.Background(), "sy", nil, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mastertest.StartSession(t, rm.Master, "sy")
 	rm.waitStage(t, s.ID, "c:run")
 	time.Sleep(300 * time.Millisecond)
 	procs["s3.xrd.test"].cmd.Process.Signal(syscall.SIGKILL)
@@ -122,9 +107,7 @@ xrdtest sync barrier meet
 }
 
 func TestSyncTimeout(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
+	endToEnd(t)
 	run := `#!/bin/bash
 case @slavename@ in
   s3.xrd.test) sleep 4 ;;
@@ -133,10 +116,7 @@ xrdtest sync barrier --timeout 1s meet
 `
 	rm := startResilienceMaster(t, syncSuite(run))
 	rm.startAll(t, "")
-	s, err := rm.Manager.Start(context.Background(), "sy", nil, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mastertest.StartSession(t, rm.Master, "sy")
 	d := rm.finish(t, s.ID)
 	// s1 and s2 wait for s3; the first to time out ends its stage, so the
 	// other may learn first that the barrier can never complete: which

@@ -18,31 +18,6 @@ import (
 	"github.com/xrdtest/xrdtest/internal/api"
 )
 
-func TestControlEscaper(t *testing.T) {
-	for _, tc := range []struct {
-		writes []string
-		want   string
-	}{
-		{[]string{"plain text\n\twith tab\r\n"}, "plain text\n\twith tab\r\n"},
-		{[]string{"\x1b]0;pwned\x07\x1b[2J"}, "^[]0;pwned^G^[[2J"},
-		{[]string{"del\x7f bs\b"}, "del^? bs^H"},
-		{[]string{"csi \u009b31m é"}, `csi \u009b31m é`},
-		{[]string{"split \xc2", "\x9b end"}, `split \u009b end`},
-		{[]string{"é split \xc3", "\xa9"}, "é split é"},
-	} {
-		var b bytes.Buffer
-		e := &controlEscaper{w: &b}
-		for _, w := range tc.writes {
-			if n, err := e.Write([]byte(w)); n != len(w) || err != nil {
-				t.Errorf("Write(%q) = %d, %v", w, n, err)
-			}
-		}
-		if b.String() != tc.want {
-			t.Errorf("%q: wrote %q, want %q", tc.writes, b.String(), tc.want)
-		}
-	}
-}
-
 // openPTY opens a pseudo-terminal: the side a program writes to, and the
 // side that reads what it shows.
 func openPTY(t *testing.T) (tty, pty *os.File) {
@@ -76,6 +51,14 @@ func openPTY(t *testing.T) (tty, pty *os.File) {
 	return tty, pty
 }
 
+// session7 is a passed session of one stage on one slave, as a fake API
+// serves it to the client commands.
+var session7 = api.SessionDetail{
+	Session: &api.Session{ID: 7, Suite: "s", State: api.SessionPassed},
+	Stages: []api.StageDetail{{Stage: &api.Stage{SessionID: 7, Name: "suite_init"},
+		Results: []*api.Result{{SessionID: 7, Slave: "a.xrd.test", Status: api.StatusPassed}}}},
+}
+
 // TestLogsOnTerminalEscaped: a script's escape sequences reach a terminal
 // as visible text, not as commands to it; piped, the output is exact.
 func TestLogsOnTerminalEscaped(t *testing.T) {
@@ -83,10 +66,7 @@ func TestLogsOnTerminalEscaped(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/api/v1/sessions/7":
-			json.NewEncoder(w).Encode(api.SessionDetail{
-				Session: &api.Session{ID: 7, Suite: "s", State: api.SessionPassed},
-				Stages: []api.StageDetail{{Stage: &api.Stage{SessionID: 7, Name: "suite_init"},
-					Results: []*api.Result{{SessionID: 7, Slave: "a.xrd.test", Status: api.StatusPassed}}}}})
+			json.NewEncoder(w).Encode(session7)
 		case "/api/v1/sessions/7/output":
 			io.WriteString(w, evil)
 		default:

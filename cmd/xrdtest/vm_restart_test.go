@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,28 +10,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/master/mastertest"
 	"github.com/xrdtest/xrdtest/internal/testutil"
 
-	"github.com/xrdtest/xrdtest/internal/session"
-
-	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/hypervisor/libvirt"
 	"github.com/xrdtest/xrdtest/internal/image"
-	"github.com/xrdtest/xrdtest/internal/master"
 	"github.com/xrdtest/xrdtest/internal/store"
 )
 
 // hvrCluster is two VMs of the slave image, on a network of their own.
-const hvrCluster = `
-def getCluster():
-    c = Cluster('cluster_hvr')
-    c.defaultHost.bootImage = 'xrdtest-hvr.qcow2'
-    c.defaultHost.arch = 'x86_64'
-    c.defaultHost.ramSize = '163840'
-    c.defaultHost.cacheBootImage = False
-    c.network.ip = '10.95.0.1'
-    c.network.netmask = '255.255.255.0'
-    c.network.DHCPRange = ('10.95.0.100', '10.95.0.200')
+var hvrCluster = testutil.ClusterHead("cluster_hvr", "10.95.0", "xrdtest-hvr.qcow2", "'163840'") + `    c.defaultHost.cacheBootImage = False
     c.addHosts([Host('r1.xrd.test', '10.95.0.11'), Host('r2.xrd.test', '10.95.0.12')])
     return c
 `
@@ -89,20 +76,14 @@ func TestVMHypervisorRestart(t *testing.T) {
 	}
 
 	logs := &syncBuffer{}
-	m, err := master.Open(ctx, master.Options{
-		StateDir: filepath.Join(dir, "master"), DaemonAddr: "0.0.0.0:0", WebAddr: "0.0.0.0:0",
-		Token: e2eToken, Repos: []definition.Repo{{Root: filepath.Join(dir, "repo")}}, StartClusters: true,
-		Settings:  session.Settings{StageTimeout: 5 * time.Minute, KillGrace: time.Second, SlaveWait: 4 * time.Minute},
-		Heartbeat: testHeartbeat, HeartbeatTimeout: 10 * testHeartbeat, ReconnectGrace: 30 * time.Second,
-		Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Version: "e2e",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sctx, stop := context.WithCancel(ctx)
-	served := make(chan struct{})
-	go func() { defer close(served); m.Serve(sctx) }()
-	defer func() { stop(); <-served }()
+	// The VMs reach the master through their network's gateway, and boot
+	// and reconnect slowly.
+	opts := e2eOptions(dir, logs)
+	opts.DaemonAddr, opts.WebAddr, opts.StartClusters = "0.0.0.0:0", "0.0.0.0:0", true
+	opts.Settings.StageTimeout, opts.Settings.SlaveWait = 5*time.Minute, 4*time.Minute
+	opts.HeartbeatTimeout, opts.ReconnectGrace = 10*testHeartbeat, 30*time.Second
+	m := mastertest.Open(t, opts)
+	defer mastertest.Serve(m)()
 
 	self, _ := os.Executable()
 	hvLog := &syncBuffer{}
@@ -157,10 +138,7 @@ func TestVMHypervisorRestart(t *testing.T) {
 	// both VMs.
 	running := func() *store.Session {
 		t.Helper()
-		s, err := m.Manager.Start(ctx, "hvr", nil, "test")
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := mastertest.StartSession(t, m, "hvr")
 		waitUntil(t, 4*time.Minute, "the wait stage to run on both VMs", func() bool {
 			d, err := store.Detail(ctx, m.Store, s.ID)
 			if err != nil || d.State.Finished() {
@@ -192,19 +170,12 @@ func TestVMHypervisorRestart(t *testing.T) {
 			}
 		}
 	}
-	virsh := func(args ...string) string {
-		out, err := exec.Command("virsh", append([]string{"-c", uri}, args...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("virsh %v: %v: %s", args, err, out)
-		}
-		return string(out)
-	}
 	gone := func(why string) {
 		t.Helper()
 		waitUntil(t, 2*time.Minute, why, func() bool {
-			return !strings.Contains(virsh("list", "--all", "--name"), "cluster_hvr") &&
-				!strings.Contains(virsh("net-list", "--all", "--name"), "cluster_hvr") &&
-				!strings.Contains(virsh("vol-list", pool), "cluster_hvr")
+			return !strings.Contains(virsh(t, uri, "list", "--all", "--name"), "cluster_hvr") &&
+				!strings.Contains(virsh(t, uri, "net-list", "--all", "--name"), "cluster_hvr") &&
+				!strings.Contains(virsh(t, uri, "vol-list", pool), "cluster_hvr")
 		})
 	}
 
@@ -227,7 +198,7 @@ func TestVMHypervisorRestart(t *testing.T) {
 	s = running()
 	kill()
 	passed(s)
-	if !strings.Contains(virsh("list", "--name"), "cluster_hvr") {
+	if !strings.Contains(virsh(t, uri, "list", "--name"), "cluster_hvr") {
 		t.Fatal("the VMs of session 2 did not outlive their killed hypervisor")
 	}
 	startHV()
@@ -255,6 +226,17 @@ func libvirtEnv(t *testing.T) (uri, netns, pool string) {
 		t.Skip(msg)
 	}
 	return uri, envOr("XRDTEST_LIBVIRT_NETNS", "xrdtest-lv"), envOr("XRDTEST_LIBVIRT_POOL", "xrdtest")
+}
+
+// virsh runs virsh on the libvirtd at uri and returns its output; a
+// failure fails t.
+func virsh(t *testing.T, uri string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("virsh", append([]string{"-c", uri}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("virsh %v: %v: %s", args, err, out)
+	}
+	return string(out)
 }
 
 // waitUntil polls cond until it holds, failing the test after d.

@@ -15,16 +15,7 @@ import (
 
 // vmCluster is a cluster of three VMs booting the xrdtest slave image: a
 // round-robin alias over all of them and a data disk on vm2.
-const vmCluster = `
-def getCluster():
-    c = Cluster('cluster_vm')
-    c.defaultHost.bootImage = 'xrdtest-slave.qcow2'
-    c.defaultHost.arch = 'x86_64'
-    c.defaultHost.ramSize = '196608'
-    c.network.ip = '10.97.0.1'
-    c.network.netmask = '255.255.255.0'
-    c.network.DHCPRange = ('10.97.0.100', '10.97.0.200')
-    rr = ['pool.xrd.test']
+var vmCluster = testutil.ClusterHead("cluster_vm", "10.97.0", "xrdtest-slave.qcow2", "'196608'") + `    rr = ['pool.xrd.test']
     vm1 = Host('vm1.xrd.test', '10.97.0.11', aliases=rr)
     vm2 = Host('vm2.xrd.test', '10.97.0.12', aliases=rr)
     vm3 = Host('vm3.xrd.test', '10.97.0.13', aliases=rr)
@@ -96,17 +87,7 @@ func TestVMQuickstart(t *testing.T) {
 		}
 		t.Fatalf("quickstart: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), tail(stderr.String(), 6000))
 	}
-	var doc struct {
-		Sessions []struct {
-			State  string `json:"state"`
-			Stages []struct {
-				Name    string `json:"name"`
-				Results []struct {
-					Slave, Status, Start, End, Output string
-				} `json:"results"`
-			} `json:"stages"`
-		} `json:"sessions"`
-	}
+	var doc qsDocument
 	if err := json.Unmarshal(stdout.Bytes(), &doc); err != nil || len(doc.Sessions) != 1 {
 		t.Fatalf("output: %v\n%s", err, stdout.String())
 	}
@@ -118,12 +99,18 @@ func TestVMQuickstart(t *testing.T) {
 	for i := 1; i < len(s.Stages); i++ {
 		var lastEnd, firstStart time.Time
 		for _, r := range s.Stages[i-1].Results {
-			if e, _ := time.Parse(time.RFC3339Nano, r.End); e.After(lastEnd) {
+			if r.End == nil {
+				continue
+			}
+			if e, _ := time.Parse(time.RFC3339Nano, *r.End); e.After(lastEnd) {
 				lastEnd = e
 			}
 		}
 		for _, r := range s.Stages[i].Results {
-			if st, err := time.Parse(time.RFC3339Nano, r.Start); err == nil && (firstStart.IsZero() || st.Before(firstStart)) {
+			if r.Start == nil {
+				continue
+			}
+			if st, err := time.Parse(time.RFC3339Nano, *r.Start); err == nil && (firstStart.IsZero() || st.Before(firstStart)) {
 				firstStart = st
 			}
 		}
@@ -143,11 +130,7 @@ func TestVMQuickstart(t *testing.T) {
 	}
 	// Teardown: no domain, network or non-cached volume of the cluster left.
 	for _, args := range [][]string{{"list", "--all", "--name"}, {"net-list", "--all", "--name"}} {
-		out, err := exec.Command("virsh", append([]string{"-c", uri}, args...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("virsh %v: %v: %s", args, err, out)
-		}
-		if strings.Contains(string(out), "cluster_vm") {
+		if out := virsh(t, uri, args...); strings.Contains(out, "cluster_vm") {
 			t.Errorf("left after the quickstart (virsh %s):\n%s", args[0], out)
 		}
 	}

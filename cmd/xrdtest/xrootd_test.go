@@ -45,18 +45,7 @@ func TestQuickstartXRootD(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), []string{"quickstart", "--defs", "../../examples", "--suite", "xrootd",
 		"--json", "--backend", "netns", "--state-dir", state}, &stdout, &stderr)
-	var doc struct {
-		Sessions []struct {
-			ID     int64  `json:"id"`
-			State  string `json:"state"`
-			Stages []struct {
-				Name    string `json:"name"`
-				Results []struct {
-					Slave, Status, Output string
-				} `json:"results"`
-			} `json:"stages"`
-		} `json:"sessions"`
-	}
+	var doc qsDocument
 	if err := json.Unmarshal(stdout.Bytes(), &doc); err != nil || len(doc.Sessions) != 1 {
 		t.Fatalf("exit %d, %v\nstdout:\n%s\nstderr:\n%s", code, err, stdout.String(), stderr.String())
 	}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/master/mastertest"
 	"github.com/xrdtest/xrdtest/internal/testutil"
 
 	"github.com/xrdtest/xrdtest/internal/api"
@@ -24,8 +25,6 @@ import (
 	hvagent "github.com/xrdtest/xrdtest/internal/hypervisor/agent"
 	"github.com/xrdtest/xrdtest/internal/master"
 	"github.com/xrdtest/xrdtest/internal/pki"
-	"github.com/xrdtest/xrdtest/internal/session"
-	"github.com/xrdtest/xrdtest/internal/slave"
 )
 
 // The contract test runs a real master with two in-process slaves, runs
@@ -77,30 +76,16 @@ func contractMaster(t *testing.T) *master.Master {
 	repo := filepath.Join(dir, "repo")
 	testutil.WriteFiles(t, repo, files)
 	log := slog.New(slog.DiscardHandler)
-	m, err := master.Open(context.Background(), master.Options{
-		StateDir: filepath.Join(dir, "master"), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0",
-		Token: connToken, APIToken: apiToken, Repos: []definition.Repo{{Root: repo}}, Log: log, Version: "contract",
-		Settings:  session.Settings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: 20 * time.Second},
+	m := mastertest.Start(t, master.Options{
+		StateDir: filepath.Join(dir, "master"), Token: connToken, APIToken: apiToken, Repos: []definition.Repo{{Root: repo}},
+		Log: log, Version: "contract", Settings: mastertest.Settings(20 * time.Second),
 		Heartbeat: 200 * time.Millisecond, HeartbeatTimeout: 2 * time.Second,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan struct{})
-	go func() { defer close(served); m.Serve(ctx) }()
-	t.Cleanup(func() { cancel(); <-served })
 	for _, h := range []string{"h1.xrd.test", "h2.xrd.test"} {
-		hd := filepath.Join(dir, h)
-		cfg := slave.Config{
-			Master: m.DaemonAddr().String(), Name: h, StateDir: filepath.Join(hd, "state"), WorkDir: filepath.Join(hd, "work"),
-			FunctionsPath: filepath.Join(hd, "functions.sh"), Token: connToken, Pin: pki.PinFingerprint(m.CA.Fingerprint()), HavePin: true,
-			Version: "contract", Log: log, MinBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
-		}
-		sctx, stop := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { defer close(done); slave.New(cfg).Run(sctx) }()
-		t.Cleanup(func() { stop(); <-done })
+		cfg := mastertest.SlaveConfig(m, filepath.Join(dir, h), h, connToken, log)
+		cfg.Version = "contract"
+		stop, errc := mastertest.RunSlave(cfg)
+		t.Cleanup(func() { stop(); <-errc })
 	}
 	// A hypervisor whose backend starts nothing: the hosts are the
 	// slaves above. It is there to be listed.
@@ -158,15 +143,7 @@ func exchange(t *testing.T, method, url string, body any) (int, []byte) {
 		t.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+apiToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp, b := testutil.Do(t, req)
 	return resp.StatusCode, b
 }
 

@@ -1,198 +1,46 @@
 package config
 
 import (
-	"cmp"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
-	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/xrdtest/xrdtest/internal/config/ini"
 )
 
-// Sentinel errors, wrapped by *Error.
+// The places and problems of a configuration are those of its INI files
+// (package ini): a Source, an *Error naming it, Errors in file order
+// (Join), Warnings.
+type (
+	Source  = ini.Source
+	Error   = ini.Error
+	Errors  = ini.Errors
+	Warning = ini.Warning
+)
+
+// DefaultSource is the source of a value nobody set.
+var DefaultSource = ini.DefaultSource
+
+// Join returns errs as Errors in file order, or nil; see ini.Join.
+func Join(errs ...error) error { return ini.Join(errs...) }
+
+// Sentinel errors, wrapped by *Error: those of reading the file (see
+// package ini), then those of the configuration.
 var (
-	// ErrSyntax: a line of an INI file is none of header, key, comment or
-	// continuation.
-	ErrSyntax = errors.New("syntax error")
-	// ErrNoSectionHeader: a key before the first [section].
-	ErrNoSectionHeader = errors.New("no section header")
-	// ErrInterpolation: a bad "%" or a "%(key)s" that cannot be expanded.
-	ErrInterpolation = errors.New("interpolation error")
+	ErrSyntax          = ini.ErrSyntax
+	ErrNoSectionHeader = ini.ErrNoSectionHeader
+	ErrInterpolation   = ini.ErrInterpolation
+	ErrMissing         = ini.ErrMissing
 	// ErrInvalid: a value that does not parse or is out of range.
 	ErrInvalid = errors.New("invalid value")
-	// ErrMissing: a required key or section is absent.
-	ErrMissing = errors.New("missing setting")
 	// ErrUnknownKey: Set was given a key the configuration does not have.
 	ErrUnknownKey = errors.New("unknown key")
 )
-
-// Source tells where a setting's value came from: a file and line, or an
-// origin such as "default", "flag --port" or "env XRDTEST_PORT".
-type Source struct {
-	File   string `json:"file,omitempty"`
-	Line   int    `json:"line,omitempty"`
-	Origin string `json:"origin,omitempty"`
-}
-
-// DefaultSource is the source of a value nobody set.
-var DefaultSource = Source{Origin: "default"}
-
-// String returns "file:line", "file", or the origin ("default" when empty).
-func (s Source) String() string {
-	switch {
-	case s.File != "" && s.Line > 0:
-		return s.File + ":" + strconv.Itoa(s.Line)
-	case s.File != "":
-		return s.File
-	case s.Origin != "":
-		return s.Origin
-	}
-	return "default"
-}
-
-// IsDefault reports whether the value is a built-in default.
-func (s Source) IsDefault() bool { return s.File == "" && (s.Origin == "" || s.Origin == "default") }
-
-// Error is a configuration error located at a source and, where it
-// applies, a section and key. Its text is "SOURCE: [section] key: message".
-// Messages never contain secret values.
-type Error struct {
-	Source  Source
-	Section string
-	Key     string
-	Err     error // one of the Err* sentinels
-	Msg     string
-}
-
-func (e *Error) Error() string { return locate(e.Source, e.Section, e.Key) + e.message() }
-
-func (e *Error) message() string {
-	if e.Msg == "" && e.Err != nil {
-		return e.Err.Error()
-	}
-	return e.Msg
-}
-
-// Unwrap returns the sentinel error.
-func (e *Error) Unwrap() error { return e.Err }
-
-// MarshalJSON gives an error the JSON form of a Warning: source, section,
-// key, message.
-func (e *Error) MarshalJSON() ([]byte, error) {
-	return json.Marshal(Warning{Source: e.Source, Section: e.Section, Key: e.Key, Msg: e.message()})
-}
-
-// Errors is every error found in a configuration, in file order (see
-// Join). Its text is their texts, one a line; errors.Is and errors.As look
-// into each. ParseINI, Merge, Validate, and Load and LoadMaster,
-// LoadHypervisor and LoadSlave return one whenever they find an error (a
-// file that cannot be read gives the error of reading it).
-type Errors []error
-
-func (es Errors) Error() string {
-	lines := make([]string, len(es))
-	for i, e := range es {
-		lines[i] = e.Error()
-	}
-	return strings.Join(lines, "\n")
-}
-
-// Unwrap returns the errors, for errors.Is and errors.As.
-func (es Errors) Unwrap() []error { return es }
-
-// MarshalJSON gives a list of objects: an *Error as in Error.MarshalJSON,
-// any other error as its message alone.
-func (es Errors) MarshalJSON() ([]byte, error) {
-	out := make([]any, len(es))
-	for i, e := range es {
-		if ce, ok := e.(*Error); ok {
-			out[i] = ce
-		} else {
-			out[i] = struct {
-				Msg string `json:"message"`
-			}{e.Error()}
-		}
-	}
-	return json.Marshal(out)
-}
-
-// Join returns errs as Errors in file order, or nil when none is left:
-// nils are dropped and Errors flattened; the errors located in a file
-// come first, by file (in the order they first appear) and line, then the
-// others (defaults, environment, flags, errors without a location) in the
-// order given. Errors on one line keep the order given.
-func Join(errs ...error) error {
-	var out Errors
-	var flatten func([]error)
-	flatten = func(errs []error) {
-		for _, err := range errs {
-			if es, ok := err.(Errors); ok {
-				flatten(es)
-			} else if err != nil {
-				out = append(out, err)
-			}
-		}
-	}
-	flatten(errs)
-	if len(out) == 0 {
-		return nil
-	}
-	type entry struct {
-		err        error
-		file, line int // file: the rank of its file, by first appearance; MaxInt: none
-	}
-	entries := make([]entry, len(out))
-	files := map[string]int{}
-	for i, err := range out {
-		entries[i] = entry{err: err, file: math.MaxInt}
-		var e *Error
-		if errors.As(err, &e) && e.Source.File != "" {
-			if _, ok := files[e.Source.File]; !ok {
-				files[e.Source.File] = len(files)
-			}
-			entries[i].file, entries[i].line = files[e.Source.File], e.Source.Line
-		}
-	}
-	slices.SortStableFunc(entries, func(a, b entry) int {
-		return cmp.Or(cmp.Compare(a.file, b.file), cmp.Compare(a.line, b.line))
-	})
-	for i, e := range entries {
-		out[i] = e.err
-	}
-	return out
-}
-
-// Warning is a finding that does not stop a configuration from loading:
-// an unknown section or key, a repeated key, an ignored setting.
-type Warning struct {
-	Source  Source `json:"source"`
-	Section string `json:"section,omitempty"`
-	Key     string `json:"key,omitempty"`
-	Msg     string `json:"message"`
-}
-
-// String returns "SOURCE: [section] key: message".
-func (w Warning) String() string { return locate(w.Source, w.Section, w.Key) + w.Msg }
-
-func locate(src Source, section, key string) string {
-	loc := src.String() + ": "
-	switch {
-	case section != "" && key != "":
-		loc += "[" + section + "] " + key + ": "
-	case section != "":
-		loc += "[" + section + "]: "
-	case key != "":
-		loc += key + ": "
-	}
-	return loc
-}
 
 // Setting is one key of a configuration as `xrdtest config check` shows it.
 type Setting struct {
@@ -452,7 +300,7 @@ func (t *table) apply(fd field, value string, src Source) (*Warning, error) {
 // tells which sections the configuration has; other sections and keys
 // give warnings. A refused value does not stop it: the error is Errors,
 // one per refused value.
-func (t *table) merge(f *File, known func(section string) bool) ([]Warning, error) {
+func (t *table) merge(f *ini.File, known func(section string) bool) ([]Warning, error) {
 	warns := append([]Warning(nil), f.Warnings...)
 	var errs []error
 	for _, name := range f.Sections() {
@@ -552,16 +400,32 @@ func (t *table) invalid(section, key, msg string) error {
 	return &Error{Source: t.source(section + "." + key), Section: section, Key: key, Err: ErrInvalid, Msg: msg}
 }
 
-// ReadFile parses the INI file at path (see ParseINI). Its error, the
-// file cannot be read or is not INI, is one to stop at: nothing of the
-// file can be merged, and validating the defaults would only mislead.
-func ReadFile(path string) (*File, error) {
-	fh, err := os.Open(path)
+// merger is a configuration an INI file merges into: Master, Hypervisor,
+// Slave.
+type merger interface {
+	Merge(f *ini.File) ([]Warning, error)
+	Validate() error
+}
+
+// load is the Load of each configuration: the INI file at path merged
+// into c.
+func load(c merger, path string) ([]Warning, error) {
+	f, err := ini.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	defer fh.Close()
-	return ParseINI(path, fh)
+	return c.Merge(f)
+}
+
+// loadValidated is LoadMaster, LoadHypervisor and LoadSlave: c, a
+// configuration of defaults, with the file at path merged in, validated.
+func loadValidated[C merger](c C, path string) (C, []Warning, error) {
+	f, err := ini.ReadFile(path)
+	if err != nil {
+		return c, nil, err
+	}
+	warns, err := c.Merge(f)
+	return c, warns, Join(err, c.Validate())
 }
 
 // resolvePath makes a relative path absolute: against the directory of

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/xrdtest/xrdtest/internal/testutil"
 )
 
 func TestSlaveOriginal(t *testing.T) {
@@ -181,7 +183,7 @@ func TestHypervisorStoragePool(t *testing.T) {
 func TestHypervisorErrors(t *testing.T) {
 	path := writeConf(t, "[test_master]\nip = m\nport = 0\n[libvirt]\nforce_tcg = sometimes\nuri =\n")
 	_, _, err := LoadHypervisor(path)
-	checkContainsInOrder(t, errString(err), []string{
+	testutil.ContainsInOrder(t, errString(err), []string{
 		path + `:3: [test_master] port: invalid port "0"`,
 		path + `:5: [libvirt] force_tcg: invalid switch "sometimes"`,
 	})

@@ -5,12 +5,10 @@
 //
 // # Files
 //
-// ParseINI reads a file with the rules of Python 2's ConfigParser, which
-// the original used: [sections], "key = value" or "key: value", '#' and
-// ';' comment lines, ';' inline comments after whitespace, indented
-// continuation lines, case-insensitive keys, a [DEFAULT] section inherited
-// by every section, and "%(key)s" interpolation. See ParseINI and
-// File.Interpolate for the exact rules, quirks included.
+// Package ini reads the files, with the rules of Python 2's ConfigParser
+// that the original used, and owns what names a place in them (Source)
+// and what is found there (Error, Errors, Warning); this package's names
+// for those are aliases.
 //
 // # Configurations
 //
@@ -45,7 +43,7 @@
 // earlier value, and their error was given), and LoadMaster,
 // LoadHypervisor and LoadSlave return both lists as one. Two cases stop early, because what follows
 // would check only the defaults: a file that cannot be read, and one that
-// is not INI (ReadFile: every syntax error is reported, but a key before
+// is not INI (ini.ReadFile: every syntax error is reported, but a key before
 // the first [section] stops the parsing, as in Python). Warnings are
 // unaffected: they come with the errors.
 //

@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"fmt"
 	"strings"
+
+	"github.com/xrdtest/xrdtest/internal/config/ini"
 )
 
 // DefaultHypervisorFile is where the original framework looked for the
@@ -94,27 +96,15 @@ func DefaultHypervisor() *Hypervisor {
 // LoadHypervisor returns the defaults merged with the file at path,
 // validated; see LoadMaster.
 func LoadHypervisor(path string) (*Hypervisor, []Warning, error) {
-	h := DefaultHypervisor()
-	f, err := ReadFile(path)
-	if err != nil {
-		return h, nil, err
-	}
-	warns, err := h.Merge(f)
-	return h, warns, Join(err, h.Validate())
+	return loadValidated(DefaultHypervisor(), path)
 }
 
 // Load merges the INI file at path into h; see Master.Load. A file
 // without storage_pool gives a warning.
-func (h *Hypervisor) Load(path string) ([]Warning, error) {
-	f, err := ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return h.Merge(f)
-}
+func (h *Hypervisor) Load(path string) ([]Warning, error) { return load(h, path) }
 
 // Merge merges a parsed file into h.
-func (h *Hypervisor) Merge(f *File) ([]Warning, error) {
+func (h *Hypervisor) Merge(f *ini.File) ([]Warning, error) {
 	warns, err := h.table().merge(f, knownSections("test_master", "virtual_machines", "hypervisor", "libvirt", "security", "daemon"))
 	if e, ok := f.Raw("virtual_machines", "storage_pool"); (!ok && h.Source("virtual_machines.storage_pool").IsDefault()) || (ok && e.Value == "") {
 		src := Source{File: f.Name}

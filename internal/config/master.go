@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/xrdtest/xrdtest/internal/config/ini"
 )
 
 // DefaultMasterFile is where the original framework looked for the master
@@ -329,33 +331,21 @@ func DefaultMaster() *Master {
 
 // LoadMaster returns the defaults merged with the file at path, validated:
 // the errors of Load and of Validate together, as Errors in file order.
-// Only a file that cannot be read or parsed (ReadFile) stops before the
+// Only a file that cannot be read or parsed (ini.ReadFile) stops before the
 // values are checked.
 func LoadMaster(path string) (*Master, []Warning, error) {
-	m := DefaultMaster()
-	f, err := ReadFile(path)
-	if err != nil {
-		return m, nil, err
-	}
-	warns, err := m.Merge(f)
-	return m, warns, Join(err, m.Validate())
+	return loadValidated(DefaultMaster(), path)
 }
 
 // Load merges the INI file at path into m. It returns the warnings
 // (unknown sections and keys, repeated keys, unlisted repositories) and
 // every refused value as Errors, in file order; errors.As finds *Error. A
-// file that cannot be read or parsed gives ReadFile's error and sets
+// file that cannot be read or parsed gives ini.ReadFile's error and sets
 // nothing.
-func (m *Master) Load(path string) ([]Warning, error) {
-	f, err := ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return m.Merge(f)
-}
+func (m *Master) Load(path string) ([]Warning, error) { return load(m, path) }
 
 // Merge merges a parsed file into m, as Load.
-func (m *Master) Merge(f *File) ([]Warning, error) {
+func (m *Master) Merge(f *ini.File) ([]Warning, error) {
 	m.syncReposIn()
 	for _, name := range f.Sections() {
 		if repo, ok := strings.CutPrefix(name, RepoSectionPrefix); ok && repo != "" && m.repoDefs[repo] == nil {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/xrdtest/xrdtest/internal/testutil"
 )
 
 func abs(t *testing.T, p string) string {
@@ -260,7 +262,7 @@ func TestMasterErrors(t *testing.T) {
 			for i, w := range tc.want {
 				want[i] = strings.ReplaceAll(w, "FILE", path)
 			}
-			checkContainsInOrder(t, err.Error(), want)
+			testutil.ContainsInOrder(t, err.Error(), want)
 		})
 	}
 }

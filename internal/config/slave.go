@@ -2,6 +2,8 @@ package config
 
 import (
 	"strings"
+
+	"github.com/xrdtest/xrdtest/internal/config/ini"
 )
 
 // DefaultSlaveFile is where the original framework looked for the slave
@@ -69,26 +71,14 @@ func DefaultSlave() *Slave {
 // LoadSlave returns the defaults merged with the file at path, validated;
 // see LoadMaster.
 func LoadSlave(path string) (*Slave, []Warning, error) {
-	s := DefaultSlave()
-	f, err := ReadFile(path)
-	if err != nil {
-		return s, nil, err
-	}
-	warns, err := s.Merge(f)
-	return s, warns, Join(err, s.Validate())
+	return loadValidated(DefaultSlave(), path)
 }
 
 // Load merges the INI file at path into s; see Master.Load.
-func (s *Slave) Load(path string) ([]Warning, error) {
-	f, err := ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return s.Merge(f)
-}
+func (s *Slave) Load(path string) ([]Warning, error) { return load(s, path) }
 
 // Merge merges a parsed file into s.
-func (s *Slave) Merge(f *File) ([]Warning, error) {
+func (s *Slave) Merge(f *ini.File) ([]Warning, error) {
 	return s.table().merge(f, knownSections("test_master", "slave", "security", "daemon", "retention"))
 }
 

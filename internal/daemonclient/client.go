@@ -153,12 +153,8 @@ func (c *Client) credentials(ctx context.Context) (*pki.Credentials, error) {
 }
 
 func (c *Client) enroll(ctx context.Context) (*pki.Credentials, error) {
-	key, err := pki.NewKey()
-	if err != nil {
-		return nil, err
-	}
 	id := c.Identity()
-	csr, err := pki.CSR(key, id)
+	key, csr, err := pki.NewRequest(id)
 	if err != nil {
 		return nil, err
 	}
@@ -246,17 +242,12 @@ func (c *Client) session(ctx context.Context, creds *pki.Credentials, h Handler)
 	var mu sync.Mutex
 	seen := time.Now()
 	go func() {
-		for {
-			m, err := stream.Recv()
-			if err != nil {
-				errc <- err
-				return
-			}
+		errc <- protocol.Receive(stream.Recv, func(m *protocol.MasterMessage) {
 			mu.Lock()
 			seen = time.Now()
 			mu.Unlock()
 			h.Handle(ctx, m)
-		}
+		})
 	}()
 	go func() {
 		tick := time.NewTicker(interval)

@@ -169,16 +169,7 @@ func (s *Server) Connect(stream protocol.Master_ConnectServer) error {
 			h.adopt(c, hello.GetHypervisor().GetClusters())
 		}
 	}
-	go func() {
-		for {
-			m, err := stream.Recv()
-			if err != nil {
-				errc <- err
-				return
-			}
-			c.handle(m)
-		}
-	}()
+	go func() { errc <- protocol.Receive(stream.Recv, c.handle) }()
 	err = <-errc
 	reason := "stream ended"
 	switch {

@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/xrdtest/xrdtest/internal/definition/pyeval"
 )
 
 func TestHostConstructorForms(t *testing.T) {
@@ -142,7 +144,7 @@ func TestNetworkDerivedValues(t *testing.T) {
 		wantHostNet, wantRange [2]string
 	}{
 		{"implicit network named after the cluster", body("c.addHost(Host('a.xrd.test', '10.0.0.5'))"),
-			"cluster_t_net", defaultBridgeName("cluster_t_net"), [2]string{}, [2]string{"10.0.0.100", "10.0.0.200"}},
+			"cluster_t_net", pyeval.DefaultBridgeName("cluster_t_net"), [2]string{}, [2]string{"10.0.0.100", "10.0.0.200"}},
 		{"2012: Cluster() then name", `
 def getCluster():
     c = Cluster()
@@ -157,7 +159,7 @@ def getCluster():
     h = Host('a.xrd.test', '10.0.0.5', c.network.name)
     c.addHost(h)
     return c
-`, "cluster_t_net", defaultBridgeName("cluster_t_net"), [2]string{}, [2]string{"10.0.0.100", "10.0.0.200"}},
+`, "cluster_t_net", pyeval.DefaultBridgeName("cluster_t_net"), [2]string{}, [2]string{"10.0.0.100", "10.0.0.200"}},
 		{"2012: explicit Network() with bridge, both addHosts", `
 from XrdTest.ClusterUtils import (Cluster,
     Network, Host)
@@ -195,7 +197,7 @@ def getCluster():
     c.defaultHost.ramSize = '1024'
     c.addHost(Host('a.xrd.test', '10.0.0.5', 'tnet'))
     return c
-`, "tnet", defaultBridgeName("tnet"), [2]string{}, [2]string{"10.0.0.100", "10.0.0.200"}},
+`, "tnet", pyeval.DefaultBridgeName("tnet"), [2]string{}, [2]string{"10.0.0.100", "10.0.0.200"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -213,7 +215,7 @@ def getCluster():
 
 func TestBridgeNameDefault(t *testing.T) {
 	// md5("cluster_t_net") starts with these hex digits.
-	if got := defaultBridgeName("cluster_t_net"); !regexp.MustCompile(`^virbr_[0-9a-f]{8}$`).MatchString(got) || got != "virbr_"+md5hex("cluster_t_net")[:8] {
+	if got := pyeval.DefaultBridgeName("cluster_t_net"); !regexp.MustCompile(`^virbr_[0-9a-f]{8}$`).MatchString(got) || got != "virbr_"+md5hex("cluster_t_net")[:8] {
 		t.Errorf("bridge = %s", got)
 	}
 }
@@ -329,5 +331,5 @@ func TestHostIPInsideDHCPRangeIsAWarning(t *testing.T) {
 }
 
 func md5hex(s string) string {
-	return strings.TrimPrefix(defaultBridgeName(s), "virbr_") + strings.Repeat("0", 24)
+	return strings.TrimPrefix(pyeval.DefaultBridgeName(s), "virbr_") + strings.Repeat("0", 24)
 }

@@ -5,6 +5,8 @@ import (
 	"strconv"
 
 	"go.starlark.net/starlark"
+
+	"github.com/xrdtest/xrdtest/internal/definition/pyeval"
 )
 
 // conv converts evaluated objects into the model, reporting every problem
@@ -16,28 +18,28 @@ type conv struct {
 
 func (c *conv) errorf(line int, format string, args ...any) {
 	c.errs++
-	c.rep.errorf(line, format, args...)
+	c.rep.Errorf(line, format, args...)
 }
 
 func (c *conv) warnf(line int, format string, args ...any) {
-	c.rep.warnf(line, format, args...)
+	c.rep.Warnf(line, format, args...)
 }
 
 // label names an object in messages: `host "a.xrd.test"`, `cluster.defaultHost`...
-func label(o *object) string {
-	if n := o.getString("name"); n != "" {
-		return fmt.Sprintf("%s %q", o.cls.name, n)
+func label(o *pyeval.Object) string {
+	if n := o.GetString("name"); n != "" {
+		return fmt.Sprintf("%s %q", o.Class().Name(), n)
 	}
-	return o.cls.name
+	return o.Class().Name()
 }
 
-func (c *conv) typeError(o *object, attr, want string, v starlark.Value) {
-	c.errorf(o.lineOf(attr), "%s: %s must be %s, got %s %s", label(o), attr, want, v.Type(), describe(v))
+func (c *conv) typeError(o *pyeval.Object, attr, want string, v starlark.Value) {
+	c.errorf(o.LineOf(attr), "%s: %s must be %s, got %s %s", label(o), attr, want, v.Type(), pyeval.Describe(v))
 }
 
 // str returns a string attribute; unset and None are "".
-func (c *conv) str(o *object, attr string) string {
-	switch v := o.get(attr).(type) {
+func (c *conv) str(o *pyeval.Object, attr string) string {
+	switch v := o.Get(attr).(type) {
 	case nil, starlark.NoneType:
 		return ""
 	case starlark.String:
@@ -49,8 +51,8 @@ func (c *conv) str(o *object, attr string) string {
 }
 
 // boolean accepts True/False and, as Python code often uses, 0/1.
-func (c *conv) boolean(o *object, attr string, def bool) bool {
-	switch v := o.get(attr).(type) {
+func (c *conv) boolean(o *pyeval.Object, attr string, def bool) bool {
+	switch v := o.Get(attr).(type) {
 	case nil, starlark.NoneType:
 		return def
 	case starlark.Bool:
@@ -68,8 +70,8 @@ func (c *conv) boolean(o *object, attr string, def bool) bool {
 
 // list returns the elements of a list or tuple attribute; unset and None
 // are empty.
-func (c *conv) list(o *object, attr string) []starlark.Value {
-	v := o.get(attr)
+func (c *conv) list(o *pyeval.Object, attr string) []starlark.Value {
+	v := o.Get(attr)
 	switch v := v.(type) {
 	case nil, starlark.NoneType:
 		return nil
@@ -91,12 +93,12 @@ func (c *conv) list(o *object, attr string) []starlark.Value {
 }
 
 // strList returns a list of strings.
-func (c *conv) strList(o *object, attr string) []string {
+func (c *conv) strList(o *pyeval.Object, attr string) []string {
 	out := []string{}
 	for i, v := range c.list(o, attr) {
 		s, ok := v.(starlark.String)
 		if !ok {
-			c.errorf(o.lineOf(attr), "%s: %s[%d] must be a string, got %s %s", label(o), attr, i, v.Type(), describe(v))
+			c.errorf(o.LineOf(attr), "%s: %s[%d] must be a string, got %s %s", label(o), attr, i, v.Type(), pyeval.Describe(v))
 			continue
 		}
 		out = append(out, string(s))
@@ -107,8 +109,8 @@ func (c *conv) strList(o *object, attr string) []string {
 // uintValue accepts a digit string or a non-negative int, as the original
 // did for ramSize. present is false when the attribute is unset, None or
 // ”; a value of the wrong kind is reported and counts as present.
-func (c *conv) uintValue(o *object, attr string) (n uint64, present bool) {
-	switch v := o.get(attr).(type) {
+func (c *conv) uintValue(o *pyeval.Object, attr string) (n uint64, present bool) {
+	switch v := o.Get(attr).(type) {
 	case nil, starlark.NoneType:
 		return 0, false
 	case starlark.String:

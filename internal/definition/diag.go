@@ -77,11 +77,11 @@ type reporter struct {
 	out        *Diagnostics
 }
 
-func (r reporter) errorf(line int, format string, args ...any) {
+func (r reporter) Errorf(line int, format string, args ...any) {
 	r.add(Error, line, fmt.Sprintf(format, args...))
 }
 
-func (r reporter) warnf(line int, format string, args ...any) {
+func (r reporter) Warnf(line int, format string, args ...any) {
 	r.add(Warning, line, fmt.Sprintf(format, args...))
 }
 

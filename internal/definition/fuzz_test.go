@@ -3,8 +3,9 @@ package definition
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
+
+	"github.com/xrdtest/xrdtest/internal/definition/pyeval"
 )
 
 // FuzzLoadCluster feeds arbitrary source to the evaluator and converter:
@@ -22,7 +23,7 @@ func FuzzLoadCluster(f *testing.F) {
 	f.Fuzz(func(t *testing.T, src []byte) {
 		var ds Diagnostics
 		rep := reporter{file: "clusters/cluster_t.py", out: &ds}
-		root := evalDefinition(rep, src, "getCluster", clusterClass, limits{maxSteps: 200_000, maxMemory: 256 << 20})
+		root := pyeval.Evaluate(rep.file, src, "getCluster", pyeval.ClusterClass, pyeval.Limits{MaxSteps: 200_000, MaxMemory: 256 << 20}, rep)
 		if root == nil {
 			if len(ds.Errors()) == 0 {
 				t.Fatalf("no cluster and no error for:\n%s", src)
@@ -37,18 +38,6 @@ func FuzzLoadCluster(f *testing.F) {
 			if d.File != "clusters/cluster_t.py" || d.Message == "" || d.Line < 0 {
 				t.Fatalf("bad diagnostic %+v", d)
 			}
-		}
-	})
-}
-
-// FuzzBlankImports checks that blanking never moves a line.
-func FuzzBlankImports(f *testing.F) {
-	f.Add("from XrdTest.ClusterUtils import (Cluster,\n  Host)\nx = 1\n")
-	f.Add("'''\nimport os\n'''\nfrom XrdTest import \\\n  Host\n")
-	f.Fuzz(func(t *testing.T, src string) {
-		out, _ := blankImports(src)
-		if strings.Count(out, "\n") != strings.Count(src, "\n") {
-			t.Fatalf("line count changed:\n%q\n->\n%q", src, out)
 		}
 	})
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/xrdtest/xrdtest/internal/testutil"
 )
 
 // writeRepo creates a repository from file contents keyed by relative path.
@@ -31,17 +33,8 @@ func loadRepo(t testing.TB, files map[string]string) *Set {
 
 // clusterHeader is the preamble of a minimal valid cluster; tests append
 // host lines and `return c`.
-const clusterHeader = `from XrdTest.ClusterUtils import Cluster, Network, Host, Disk
-
-def getCluster():
-    c = Cluster('cluster_t')
-    c.defaultHost.bootImage = 'base.img'
-    c.defaultHost.arch = 'x86_64'
-    c.defaultHost.ramSize = '1048576'
-    c.network.ip = '10.0.0.1'
-    c.network.netmask = '255.255.255.0'
-    c.network.DHCPRange = ('10.0.0.100', '10.0.0.200')
-`
+var clusterHeader = "from XrdTest.ClusterUtils import Cluster, Network, Host, Disk\n" +
+	testutil.ClusterHead("cluster_t", "10.0.0", "base.img", "'1048576'")
 
 // loadCluster loads one cluster file named cluster_t.py.
 func loadCluster(t testing.TB, src string) (*Cluster, Diagnostics) {

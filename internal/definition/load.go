@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/xrdtest/xrdtest/internal/definition/pyeval"
 )
 
 // MaxDefinitionBytes bounds a definition file.
@@ -39,10 +41,10 @@ type Options struct {
 	Fetcher Fetcher
 	// FetchTimeout bounds one fetch; 0: 10 s.
 	FetchTimeout time.Duration
-	// MaxSteps bounds the evaluation of one file; 0: DefaultMaxSteps.
+	// MaxSteps bounds the evaluation of one file; 0: pyeval.DefaultMaxSteps.
 	MaxSteps uint64
 	// MaxMemory bounds the heap growth while a file is evaluated; 0:
-	// DefaultMaxMemory.
+	// pyeval.DefaultMaxMemory.
 	MaxMemory uint64
 }
 
@@ -178,8 +180,8 @@ func (s *Set) Revision(suite *Suite) string {
 	return strings.Join(out, ",")
 }
 
-func (l *loader) limits() limits {
-	return limits{maxSteps: l.opts.MaxSteps, maxMemory: l.opts.MaxMemory}
+func (l *loader) limits() pyeval.Limits {
+	return pyeval.Limits{MaxSteps: l.opts.MaxSteps, MaxMemory: l.opts.MaxMemory}
 }
 
 func (l *loader) reporter(r Repo, path string) reporter {
@@ -201,10 +203,10 @@ func (l *loader) checkLayout(r Repo) {
 	switch len(missing) {
 	case 1:
 		rep.file = filepath.ToSlash(missing[0])
-		rep.warnf(0, "no such folder: this repository has no %s", missing[0])
+		rep.Warnf(0, "no such folder: this repository has no %s", missing[0])
 	case 2:
 		rep.file = "."
-		rep.errorf(0, "%s is not a definitions repository: it has neither %s/ nor %s/", r.Root, r.ClusterDir, r.SuiteDir)
+		rep.Errorf(0, "%s is not a definitions repository: it has neither %s/ nor %s/", r.Root, r.ClusterDir, r.SuiteDir)
 	}
 }
 
@@ -265,7 +267,7 @@ func (l *loader) readDefinition(rep reporter, path string) []byte {
 		src, err = os.ReadFile(path)
 	}
 	if err != nil {
-		rep.errorf(0, "cannot read: %v", err)
+		rep.Errorf(0, "cannot read: %v", err)
 		return nil
 	}
 	l.record(rep.repo, rep.file, src)
@@ -286,7 +288,7 @@ func (l *loader) loadCluster(r Repo, path string) {
 		fail()
 		return
 	}
-	root := evalDefinition(rep, src, "getCluster", clusterClass, l.limits())
+	root := pyeval.Evaluate(rep.file, src, "getCluster", pyeval.ClusterClass, l.limits(), rep)
 	if root == nil {
 		fail()
 		return
@@ -313,7 +315,7 @@ func (l *loader) checkAgainstOthers(rep reporter, cl *Cluster, sub subnet) bool 
 			where = filepath.Join(o.Repo, o.File)
 		}
 		clash := func(what, v string) {
-			rep.errorf(0, "%s %q is already used by cluster %q in %s", what, v, o.Name, where)
+			rep.Errorf(0, "%s %q is already used by cluster %q in %s", what, v, o.Name, where)
 			ok = false
 		}
 		switch {
@@ -327,7 +329,7 @@ func (l *loader) checkAgainstOthers(rep reporter, cl *Cluster, sub subnet) bool 
 		case o.Network.IP == cl.Network.IP:
 			clash("network ip", cl.Network.IP)
 		case sub.valid && l.subnets[o].valid && sub.overlaps(l.subnets[o]):
-			rep.warnf(0, "network %s/%s overlaps network %s/%s of cluster %q in %s", cl.Network.IP, cl.Network.Netmask, o.Network.IP, o.Network.Netmask, o.Name, where)
+			rep.Warnf(0, "network %s/%s overlaps network %s/%s of cluster %q in %s", cl.Network.IP, cl.Network.Netmask, o.Network.IP, o.Network.Netmask, o.Name, where)
 		}
 	}
 	return ok
@@ -343,7 +345,7 @@ func (l *loader) loadSuite(r Repo, folder, path string) {
 		fail(folder)
 		return
 	}
-	root := evalDefinition(rep, src, "getTestSuite", suiteClass, l.limits())
+	root := pyeval.Evaluate(rep.file, src, "getTestSuite", pyeval.SuiteClass, l.limits(), rep)
 	if root == nil {
 		fail(folder)
 		return
@@ -360,12 +362,12 @@ func (l *loader) loadSuite(r Repo, folder, path string) {
 	}
 	s := convertSuite(rep, root, env)
 	if s == nil {
-		fail(cmp.Or(root.getString("name"), folder))
+		fail(cmp.Or(root.GetString("name"), folder))
 		return
 	}
 	if i := slices.IndexFunc(l.set.Suites, func(o *Suite) bool { return o.Name == s.Name }); i >= 0 {
 		o := l.set.Suites[i]
-		rep.errorf(root.lineOf("name"), "test suite name %q is already used by %s", s.Name, filepath.Join(o.Repo, o.File))
+		rep.Errorf(root.LineOf("name"), "test suite name %q is already used by %s", s.Name, filepath.Join(o.Repo, o.File))
 		fail(s.Name)
 		return
 	}

@@ -1,8 +1,6 @@
 package definition
 
 import (
-	"crypto/md5"
-	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"regexp"
@@ -50,11 +48,6 @@ func validMountPoint(s string) bool {
 		}
 	}
 	return true
-}
-
-func defaultBridgeName(network string) string {
-	sum := md5.Sum([]byte(network))
-	return "virbr_" + hex.EncodeToString(sum[:])[:8]
 }
 
 // parseSize parses a disk size: digits with an optional upper-case unit

@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/xrdtest/xrdtest/internal/definition/pyeval"
 )
 
 // TestClusterMustReject has one case per cluster error that DEFINITIONS.md
@@ -119,7 +121,7 @@ func TestClustersAcrossFiles(t *testing.T) {
 	}{
 		{"same gateway", cluster("cluster_b", "10.0.0.1", "255.255.255.0", "10.0.0.100", "10.0.0.200", ""), Error, `network ip "10.0.0.1" is already used by cluster "cluster_a" in clusters/cluster_a.py`, false},
 		{"same network name", cluster("cluster_b", "10.0.1.1", "255.255.255.0", "10.0.1.100", "10.0.1.200", "    c.network.name = 'cluster_a_net'\n"), Error, `network name "cluster_a_net" is already used by cluster "cluster_a"`, false},
-		{"same bridge", cluster("cluster_b", "10.0.1.1", "255.255.255.0", "10.0.1.100", "10.0.1.200", "    c.network.bridgeName = '"+defaultBridgeName("cluster_a_net")+"'\n"), Error, "bridge name", false},
+		{"same bridge", cluster("cluster_b", "10.0.1.1", "255.255.255.0", "10.0.1.100", "10.0.1.200", "    c.network.bridgeName = '"+pyeval.DefaultBridgeName("cluster_a_net")+"'\n"), Error, "bridge name", false},
 		{"overlapping subnet", cluster("cluster_b", "10.0.0.129", "255.255.255.128", "10.0.0.200", "10.0.0.250", "", "10.0.0.130"), Warning, "overlaps network 10.0.0.1/255.255.255.0", true},
 		{"disjoint", cluster("cluster_b", "10.0.1.1", "255.255.255.0", "10.0.1.100", "10.0.1.200", ""), Warning, "", true},
 	}

@@ -14,6 +14,7 @@ import (
 	"go.starlark.net/starlark"
 
 	"github.com/xrdtest/xrdtest/internal/cron"
+	"github.com/xrdtest/xrdtest/internal/definition/pyeval"
 )
 
 // jobOptions are APScheduler job options that the original passed through
@@ -29,19 +30,19 @@ type suiteEnv struct {
 	broken   map[string]string // cluster name -> file of a cluster that failed to load
 }
 
-func convertSuite(rep reporter, root *object, env suiteEnv) *Suite {
+func convertSuite(rep reporter, root *pyeval.Object, env suiteEnv) *Suite {
 	c := &conv{rep: rep}
 	s := &Suite{File: rep.file, Repo: rep.repo, Dir: env.dirRel}
 	s.Name = c.str(root, "name")
 	switch {
 	case s.Name == "":
-		c.errorf(root.lineOf("name"), "the test suite has no name: use TestSuite(%q)", env.folder)
+		c.errorf(root.LineOf("name"), "the test suite has no name: use TestSuite(%q)", env.folder)
 	case strings.ContainsAny(s.Name, " \t\r\n"):
-		c.errorf(root.lineOf("name"), "test suite name %q contains blanks", s.Name)
+		c.errorf(root.LineOf("name"), "test suite name %q contains blanks", s.Name)
 	case !validName(s.Name):
-		c.errorf(root.lineOf("name"), "invalid test suite name %q: use letters, digits, '_', '.' and '-'", s.Name)
+		c.errorf(root.LineOf("name"), "invalid test suite name %q: use letters, digits, '_', '.' and '-'", s.Name)
 	case s.Name != env.folder:
-		c.warnf(root.lineOf("name"), "test suite name %q differs from its folder name %q", s.Name, env.folder)
+		c.warnf(root.LineOf("name"), "test suite name %q differs from its folder name %q", s.Name, env.folder)
 	}
 	s.DescName = c.str(root, "descName")
 	c.suiteClusters(s, root, env)
@@ -50,25 +51,25 @@ func convertSuite(rep reporter, root *object, env suiteEnv) *Suite {
 
 	var err error
 	if s.Initialize, err = env.scripts.resolve(c.str(root, "initialize")); err != nil {
-		c.errorf(root.lineOf("initialize"), "initialize: %v", err)
+		c.errorf(root.LineOf("initialize"), "initialize: %v", err)
 	} else if s.Initialize == nil {
-		c.errorf(root.lineOf("initialize"), "no initialize script: set ts.initialize (e.g. \"file://suite_init.sh\" or an inline \"#!/bin/bash\\n...\")")
+		c.errorf(root.LineOf("initialize"), "no initialize script: set ts.initialize (e.g. \"file://suite_init.sh\" or an inline \"#!/bin/bash\\n...\")")
 	}
 	if s.Finalize, err = env.scripts.resolve(c.str(root, "finalize")); err != nil {
-		c.errorf(root.lineOf("finalize"), "finalize: %v", err)
+		c.errorf(root.LineOf("finalize"), "finalize: %v", err)
 	}
 
 	s.Logs = c.strList(root, "logs")
 	for _, l := range s.Logs {
 		p := strings.ReplaceAll(l, "@slavename@", "host")
 		if !path.IsAbs(p) || strings.ContainsAny(l, "\x00\r\n") || slices.Contains(strings.Split(p, "/"), "..") {
-			c.errorf(root.lineOf("logs"), "logs: %q is not a clean absolute path on the slaves", l)
+			c.errorf(root.LineOf("logs"), "logs: %q is not a clean absolute path on the slaves", l)
 		}
 	}
 	s.AlertEmails = c.strList(root, "alert_emails")
 	for _, a := range s.AlertEmails {
 		if _, err := mail.ParseAddress(a); err != nil {
-			c.errorf(root.lineOf("alert_emails"), "alert_emails: %q is not an e-mail address", a)
+			c.errorf(root.LineOf("alert_emails"), "alert_emails: %q is not an e-mail address", a)
 		}
 	}
 	s.AlertSuccess = c.alertPolicy(root, "alert_success")
@@ -80,17 +81,17 @@ func convertSuite(rep reporter, root *object, env suiteEnv) *Suite {
 	return s
 }
 
-func (c *conv) suiteClusters(s *Suite, root *object, env suiteEnv) {
+func (c *conv) suiteClusters(s *Suite, root *pyeval.Object, env suiteEnv) {
 	s.Clusters = c.strList(root, "clusters")
 	if len(s.Clusters) == 0 {
-		c.errorf(root.lineOf("clusters"), "no clusters: set ts.clusters to the names of the clusters the suite runs on")
+		c.errorf(root.LineOf("clusters"), "no clusters: set ts.clusters to the names of the clusters the suite runs on")
 		return
 	}
 	var hosts []*Host
 	resolvable := true
 	for i, name := range s.Clusters {
 		if slices.Contains(s.Clusters[:i], name) {
-			c.errorf(root.lineOf("clusters"), "cluster %q is listed twice", name)
+			c.errorf(root.LineOf("clusters"), "cluster %q is listed twice", name)
 			resolvable = false
 			continue
 		}
@@ -100,10 +101,10 @@ func (c *conv) suiteClusters(s *Suite, root *object, env suiteEnv) {
 			hosts = append(hosts, cl.Hosts...)
 		case env.broken[name] != "":
 			resolvable = false
-			c.errorf(root.lineOf("clusters"), "cluster %q failed to load (see the errors of %s)", name, env.broken[name])
+			c.errorf(root.LineOf("clusters"), "cluster %q failed to load (see the errors of %s)", name, env.broken[name])
 		default:
 			resolvable = false
-			c.errorf(root.lineOf("clusters"), "unknown cluster %q (known: %s)", name, knownNames(env.clusters))
+			c.errorf(root.LineOf("clusters"), "unknown cluster %q (known: %s)", name, knownNames(env.clusters))
 		}
 	}
 	// A slave is identified by its host name, so one session cannot have
@@ -117,7 +118,7 @@ func (c *conv) suiteClusters(s *Suite, root *object, env suiteEnv) {
 		for _, h := range cl.Hosts {
 			if prev, dup := owner[h.Name]; dup && prev != name {
 				resolvable = false
-				c.errorf(root.lineOf("clusters"), "host %q is in both cluster %q and cluster %q: a suite cannot use both", h.Name, prev, name)
+				c.errorf(root.LineOf("clusters"), "host %q is in both cluster %q and cluster %q: a suite cannot use both", h.Name, prev, name)
 			}
 			owner[h.Name] = name
 		}
@@ -137,11 +138,11 @@ func (c *conv) suiteClusters(s *Suite, root *object, env suiteEnv) {
 	for _, m := range machines {
 		full, err := resolveMachine(m, hosts)
 		if err != nil {
-			c.errorf(root.lineOf("machines"), "machines: %v", err)
+			c.errorf(root.LineOf("machines"), "machines: %v", err)
 			continue
 		}
 		if slices.Contains(s.Machines, full) {
-			c.warnf(root.lineOf("machines"), "machines: %q is listed twice", full)
+			c.warnf(root.LineOf("machines"), "machines: %q is listed twice", full)
 			continue
 		}
 		s.Machines = append(s.Machines, full)
@@ -187,9 +188,9 @@ func knownNames(clusters map[string]*Cluster) string {
 }
 
 // suiteTests reads each listed case's tc/<case>/{init,run,finalize}.sh.
-func (c *conv) suiteTests(s *Suite, root *object, env suiteEnv) {
+func (c *conv) suiteTests(s *Suite, root *pyeval.Object, env suiteEnv) {
 	names := c.strList(root, "tests")
-	line := root.lineOf("tests")
+	line := root.LineOf("tests")
 	if len(names) == 0 {
 		c.errorf(line, "no tests: set ts.tests to the names of the case folders under tc/")
 		return
@@ -232,11 +233,11 @@ func (c *conv) suiteTests(s *Suite, root *object, env suiteEnv) {
 	}
 }
 
-func (c *conv) suiteSchedule(s *Suite, root *object) {
-	line := root.lineOf("schedule")
-	d, ok := root.get("schedule").(*starlark.Dict)
+func (c *conv) suiteSchedule(s *Suite, root *pyeval.Object) {
+	line := root.LineOf("schedule")
+	d, ok := root.Get("schedule").(*starlark.Dict)
 	if !ok {
-		c.typeError(root, "schedule", "a dict such as dict(hour='3')", root.get("schedule"))
+		c.typeError(root, "schedule", "a dict such as dict(hour='3')", root.Get("schedule"))
 		return
 	}
 	s.Schedule = map[string]any{}
@@ -267,7 +268,7 @@ func (c *conv) suiteSchedule(s *Suite, root *object) {
 			s.Schedule[key] = i
 		default:
 			if !jobOption {
-				c.errorf(line, "schedule: %s must be a string or an int, got %s %s", key, v.Type(), describe(v))
+				c.errorf(line, "schedule: %s must be a string or an int, got %s %s", key, v.Type(), pyeval.Describe(v))
 			}
 			continue
 		}
@@ -287,28 +288,28 @@ func (c *conv) suiteSchedule(s *Suite, root *object) {
 	s.Cron = sched
 }
 
-func (c *conv) alertPolicy(root *object, attr string) AlertPolicy {
+func (c *conv) alertPolicy(root *pyeval.Object, attr string) AlertPolicy {
 	v := c.str(root, attr)
 	switch p := AlertPolicy(v); p {
 	case AlertSuite, AlertCase, AlertNone:
 		return p
 	case "":
 		// The original sent no mail for an empty value.
-		c.warnf(root.lineOf(attr), "%s is empty: taken as 'NONE' (no mail), as the original did", attr)
+		c.warnf(root.LineOf(attr), "%s is empty: taken as 'NONE' (no mail), as the original did", attr)
 		return AlertNone
 	default:
 		hint := ""
 		if up := AlertPolicy(strings.ToUpper(v)); up == AlertSuite || up == AlertCase || up == AlertNone {
 			hint = fmt.Sprintf(" (write %q: the value is case-sensitive)", up)
 		}
-		c.errorf(root.lineOf(attr), "%s %q is invalid: want 'SUITE', 'CASE' or 'NONE'%s", attr, v, hint)
+		c.errorf(root.LineOf(attr), "%s %q is invalid: want 'SUITE', 'CASE' or 'NONE'%s", attr, v, hint)
 		return ""
 	}
 }
 
-func (c *conv) stageTimeout(root *object) float64 {
+func (c *conv) stageTimeout(root *pyeval.Object) float64 {
 	var secs float64
-	switch v := root.get("stage_timeout").(type) {
+	switch v := root.Get("stage_timeout").(type) {
 	case nil, starlark.NoneType:
 		return 0
 	case starlark.Int:
@@ -321,7 +322,7 @@ func (c *conv) stageTimeout(root *object) float64 {
 		return 0
 	}
 	if secs <= 0 {
-		c.errorf(root.lineOf("stage_timeout"), "stage_timeout must be a positive number of seconds, got %v", secs)
+		c.errorf(root.LineOf("stage_timeout"), "stage_timeout must be a positive number of seconds, got %v", secs)
 		return 0
 	}
 	return secs

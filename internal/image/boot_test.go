@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/master/mastertest"
 	"github.com/xrdtest/xrdtest/internal/session"
 
 	"github.com/xrdtest/xrdtest/internal/master"
@@ -58,15 +59,8 @@ func TestBootImage(t *testing.T) {
 
 	// ---- master on loopback
 	logs := &syncBuffer{}
-	mst, err := master.Open(ctx, master.Options{StateDir: t.TempDir(), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0",
-		Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Version: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sctx, stop := context.WithCancel(context.Background())
-	served := make(chan struct{})
-	go func() { defer close(served); mst.Serve(sctx) }()
-	defer func() { stop(); <-served }()
+	mst := mastertest.Open(t, master.Options{Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	defer mastertest.Serve(mst)()
 	port := mst.DaemonAddr().(*net.TCPAddr).Port
 	const name = "vm1.xrd.test"
 	token := mst.Manager.Tokens.Issue(name)

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/master/mastertest"
 	"github.com/xrdtest/xrdtest/internal/testutil"
 
 	"github.com/xrdtest/xrdtest/internal/httpapi"
@@ -106,18 +107,12 @@ func actionsRepo(t *testing.T) string {
 // (nil: none) and the API token apiToken.
 func actionsMaster(t *testing.T, repo string, clusters hypervisor.Backend) *master.Master {
 	t.Helper()
-	m, err := master.Open(context.Background(), master.Options{
-		StateDir: t.TempDir(), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0", Token: token, APIToken: apiToken,
-		Log: logger(), Version: "test", Repos: []definition.Repo{{Root: repo}}, Clusters: clusters, ReloadDebounce: -1,
-		Settings: session.Settings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: 100 * time.Millisecond},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := mastertest.Open(t, master.Options{Token: token, APIToken: apiToken, Log: logger(), Repos: []definition.Repo{{Root: repo}},
+		Clusters: clusters, ReloadDebounce: -1, Settings: mastertest.Settings(100 * time.Millisecond)})
 	if errs := m.Definitions().Diagnostics.Errors(); len(errs) > 0 {
 		t.Fatalf("definitions: %v", errs)
 	}
-	t.Cleanup(serve(t, m))
+	t.Cleanup(mastertest.Serve(m))
 	return m
 }
 
@@ -133,12 +128,7 @@ func post(t *testing.T, m *master.Master, path, tok string, body any, out any) (
 	if tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	resp, b := testutil.Do(t, req)
 	if out != nil && resp.StatusCode < 300 {
 		if err := json.Unmarshal(b, out); err != nil {
 			t.Fatalf("%s: %v: %s", path, err, b)
@@ -261,12 +251,9 @@ func TestStopCluster(t *testing.T) {
 		t.Errorf("unknown cluster: %v", err)
 	}
 	// A session starting the cluster holds it.
-	s, err := m.Manager.Start(ctx, "ts", nil, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mastertest.StartSession(t, m, "ts")
 	<-fc.started
-	err = m.Manager.StopCluster(ctx, "cluster_t", "alice")
+	err := m.Manager.StopCluster(ctx, "cluster_t", "alice")
 	if !errors.Is(err, session.ErrClusterInUse) || err.Error() != fmt.Sprintf("cluster in use: cluster cluster_t is used by session %d: cancel it first", s.ID) {
 		t.Errorf("in use: %v", err)
 	}
@@ -378,16 +365,9 @@ func TestStopClusterNotRunning(t *testing.T) {
 // name, and no token is ever logged.
 func TestNamedAPITokens(t *testing.T) {
 	const ciToken, aliceToken = "ci-token-0123456789abcdef", "alice-token-0123456789abcdef"
-	m, err := master.Open(context.Background(), master.Options{
-		StateDir: t.TempDir(), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0", Token: token, APIToken: apiToken,
+	m := mastertest.Start(t, master.Options{Token: token, APIToken: apiToken,
 		APITokens: []httpapi.APIToken{{Name: "ci", Token: ciToken}, {Name: "alice", Token: aliceToken}},
-		Log:       logger(), Version: "test", Repos: []definition.Repo{{Root: actionsRepo(t)}}, ReloadDebounce: -1,
-		Settings: session.Settings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: 100 * time.Millisecond},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(serve(t, m))
+		Log:       logger(), Repos: []definition.Repo{{Root: actionsRepo(t)}}, ReloadDebounce: -1, Settings: mastertest.Settings(100 * time.Millisecond)})
 	for _, tc := range []struct{ tok, by, want string }{
 		{ciToken, "carol", "token ci (carol)"},
 		{aliceToken, "", "token alice"},
@@ -405,14 +385,8 @@ func TestNamedAPITokens(t *testing.T) {
 	// A body that is not JSON is refused before anything is done.
 	req, _ := http.NewRequest(http.MethodPost, "http://"+m.WebAddr().String()+"/api/v1/sessions/1/cancel", strings.NewReader("{by: nobody"))
 	req.Header.Set("Authorization", "Bearer "+ciToken)
-	if resp, err := http.DefaultClient.Do(req); err != nil {
-		t.Fatal(err)
-	} else {
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "bad request body") {
-			t.Errorf("cancel with a bad body: %d %s", resp.StatusCode, b)
-		}
+	if resp, b := testutil.Do(t, req); resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "bad request body") {
+		t.Errorf("cancel with a bad body: %d %s", resp.StatusCode, b)
 	}
 	for _, bad := range []string{"", "ci", ciToken + "x", ciToken[:len(ciToken)-1], "token ci"} {
 		if code, _ := post(t, m, "/api/v1/reload", bad, nil, nil); code != http.StatusUnauthorized {
@@ -434,10 +408,7 @@ func TestActionStatuses(t *testing.T) {
 	if code, body := post(t, m, "/api/v1/sessions/999/cancel", apiToken, nil, nil); code != http.StatusNotFound || !strings.Contains(body, "no session 999") {
 		t.Errorf("cancel of an unknown session: %d %s", code, body)
 	}
-	s, err := m.Manager.Start(ctx, "ts", nil, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mastertest.StartSession(t, m, "ts")
 	m.Manager.Wait(ctx, s.ID) // fails: no slaves
 	code, body := post(t, m, fmt.Sprintf("/api/v1/sessions/%d/cancel", s.ID), apiToken, nil, nil)
 	if code != http.StatusConflict || !strings.Contains(body, "is not running (it is failed)") {

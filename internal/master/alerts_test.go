@@ -14,9 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/master/mastertest"
 	"github.com/xrdtest/xrdtest/internal/testutil"
-
-	"github.com/xrdtest/xrdtest/internal/session"
 
 	"github.com/emersion/go-smtp"
 
@@ -137,24 +136,15 @@ func TestCaseAlertsAsCasesEnd(t *testing.T) {
 			srv, port := startMailServer(t, state)
 			mailer := notify.NewSMTP(notify.Config{Host: "127.0.0.1", Port: port, TLS: notify.TLSNone, From: "xrdtest@example.org"}, logger())
 			defer mailer.Close(context.Background())
-			m, err := master.Open(context.Background(), master.Options{
-				StateDir: filepath.Join(dir, "state"), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0", Token: token, Log: logger(),
+			m := mastertest.Open(t, master.Options{
+				StateDir: filepath.Join(dir, "state"), Token: token, Log: logger(),
 				Repos:    []definition.Repo{{Root: repo}},
-				Settings: session.Settings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: 10 * time.Second},
+				Settings: mastertest.Settings(10 * time.Second),
 				Notifier: mailer, BaseURL: "https://xrdtest.example.org",
 			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer serve(t, m)()
-			for _, h := range []string{"h1.xrd.test", "h2.xrd.test"} {
-				stop, errc := runAgent(t, m, agentConfig(t, m, h))
-				defer func() { stop(); <-errc }()
-			}
-			s, err := m.Manager.Start(context.Background(), "ts", nil, "test")
-			if err != nil {
-				t.Fatal(err)
-			}
+			defer mastertest.Serve(m)()
+			defer runAgents(t, m, hosts...)()
+			s := mastertest.StartSession(t, m, "ts")
 			started.Store(&struct {
 				m  *master.Master
 				id int64

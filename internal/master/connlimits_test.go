@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/xrdtest/xrdtest/internal/master"
+	"github.com/xrdtest/xrdtest/internal/master/mastertest"
 	"github.com/xrdtest/xrdtest/internal/pki"
 	"github.com/xrdtest/xrdtest/internal/protocol"
 )
@@ -27,16 +28,8 @@ import (
 // limitsMaster serves a master with pages and short web limits.
 func limitsMaster(t *testing.T, limits master.WebLimits) *master.Master {
 	t.Helper()
-	m, err := master.Open(context.Background(), master.Options{
-		StateDir: t.TempDir(), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0", Token: token,
-		Log: logger(), Version: "test", ReloadDebounce: -1, Pages: &master.Pages{Password: "run-pass-0123456789", Public: true},
-		WebLimits: limits,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(serve(t, m))
-	return m
+	return mastertest.Start(t, master.Options{Token: token, Log: logger(), ReloadDebounce: -1,
+		Pages: &master.Pages{Password: "run-pass-0123456789", Public: true}, WebLimits: limits})
 }
 
 // closedWithin reports whether the server closes conn within d (the
@@ -154,16 +147,8 @@ func TestStreamsOutliveTimeoutsAndAreBounded(t *testing.T) {
 // daemonLimitsMaster serves a master with short daemon port limits.
 func daemonLimitsMaster(t *testing.T) *master.Master {
 	t.Helper()
-	m, err := master.Open(context.Background(), master.Options{
-		StateDir: t.TempDir(), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0", Token: token,
-		Log: logger(), Version: "test", Heartbeat: 200 * time.Millisecond, HeartbeatTimeout: 2 * time.Second,
-		DaemonLimits: master.DaemonLimits{Handshake: 300 * time.Millisecond, Hello: 300 * time.Millisecond, Idle: 300 * time.Millisecond},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(serve(t, m))
-	return m
+	return mastertest.Start(t, master.Options{Token: token, Log: logger(), Heartbeat: 200 * time.Millisecond, HeartbeatTimeout: 2 * time.Second,
+		DaemonLimits: master.DaemonLimits{Handshake: 300 * time.Millisecond, Hello: 300 * time.Millisecond, Idle: 300 * time.Millisecond}})
 }
 
 // TestDaemonPortConnectionsCut: on the daemon port, a TLS connection that
@@ -203,7 +188,7 @@ func TestDaemonPortConnectionsCut(t *testing.T) {
 
 	// An enrolled daemon's stream without Hello.
 	cfg := agentConfig(t, m, "quiet.xrd.test")
-	stop, errc := runAgent(t, m, cfg)
+	stop, errc := mastertest.RunSlave(cfg)
 	waitConnected(t, m, "quiet.xrd.test")
 	stop()
 	<-errc

@@ -16,6 +16,7 @@ import (
 
 	"github.com/xrdtest/xrdtest/internal/hypervisor"
 	"github.com/xrdtest/xrdtest/internal/master"
+	"github.com/xrdtest/xrdtest/internal/master/mastertest"
 	"github.com/xrdtest/xrdtest/internal/pki"
 	"github.com/xrdtest/xrdtest/internal/protocol"
 	"github.com/xrdtest/xrdtest/internal/slave"
@@ -26,14 +27,8 @@ import (
 func guessMaster(t *testing.T) (*master.Master, string) {
 	t.Helper()
 	const pass = "run-pass-0123456789"
-	m, err := master.Open(context.Background(), master.Options{
-		StateDir: t.TempDir(), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0", Token: token, APIToken: pass,
-		Log: logger(), Version: "test", ReloadDebounce: -1, Pages: &master.Pages{Password: pass, Public: true},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(serve(t, m))
+	m := mastertest.Start(t, master.Options{Token: token, APIToken: pass, Log: logger(), ReloadDebounce: -1,
+		Pages: &master.Pages{Password: pass, Public: true}})
 	return m, pass
 }
 
@@ -131,10 +126,7 @@ func (f *tokenClusters) StartCluster(ctx context.Context, spec hypervisor.Cluste
 func TestOneTimeTokensRevokedWithTheCluster(t *testing.T) {
 	fc := &tokenClusters{tokens: make(chan map[string]string, 1)}
 	m := actionsMaster(t, actionsRepo(t), fc)
-	s, err := m.Manager.Start(context.Background(), "ts", nil, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mastertest.StartSession(t, m, "ts")
 	tokens := <-fc.tokens
 	if s, _ := m.Manager.Wait(context.Background(), s.ID); !s.State.Finished() {
 		t.Fatalf("session %s", s.State)

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/xrdtest/xrdtest/internal/master"
+	"github.com/xrdtest/xrdtest/internal/master/mastertest"
 	"github.com/xrdtest/xrdtest/internal/store"
 )
 
@@ -71,7 +72,7 @@ func TestMetrics(t *testing.T) {
 	dir := t.TempDir()
 	gate := filepath.Join(dir, "go")
 	m := masterWithRepo(t, filepath.Join(dir, "state"), "#!/bin/bash\nwhile [ ! -e "+gate+" ]; do sleep 0.05; done\necho ran\n", 10*time.Second)
-	defer serve(t, m)()
+	defer mastertest.Serve(m)()
 	m.Metrics.SetSessionCountsTTL(0)
 
 	fams := scrape(t, m)
@@ -85,23 +86,17 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("no %s: the Go and process collectors are missing", name)
 		}
 	}
-	if value(fams, "xrdtest_build_info", "version=") != 1 { // masterWithRepo gives no version
+	if value(fams, "xrdtest_build_info", "version=test") != 1 { // the version of test masters
 		t.Errorf("build info: %v", fams["xrdtest_build_info"])
 	}
 	if fams["xrdtest_stage_duration_seconds"] != nil && len(fams["xrdtest_stage_duration_seconds"].GetMetric()) > 0 {
 		t.Errorf("stage durations before any stage: %v", fams["xrdtest_stage_duration_seconds"])
 	}
 
-	for _, h := range []string{"h1.xrd.test", "h2.xrd.test"} {
-		stop, errc := runAgent(t, m, agentConfig(t, m, h))
-		defer func() { stop(); <-errc }()
-		waitConnected(t, m, h)
-	}
+	defer runAgents(t, m, hosts...)()
+	waitConnected(t, m, hosts...)
 	ctx := context.Background()
-	s, err := m.Manager.Start(ctx, "ts", nil, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mastertest.StartSession(t, m, "ts")
 	// While the run stage waits for the gate.
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		d, _ := store.Detail(ctx, m.Store, s.ID)
@@ -136,7 +131,8 @@ func TestMetrics(t *testing.T) {
 	if err := os.WriteFile(gate, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if s, err = m.Manager.Wait(ctx, s.ID); err != nil || s.State != store.SessionPassed {
+	s, err := m.Manager.Wait(ctx, s.ID)
+	if err != nil || s.State != store.SessionPassed {
 		t.Fatalf("session: %v %+v", err, s)
 	}
 	fams = scrape(t, m)

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/xrdtest/xrdtest/internal/catalog"
-	"github.com/xrdtest/xrdtest/internal/session"
+	"github.com/xrdtest/xrdtest/internal/master/mastertest"
 
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/master"
@@ -29,27 +29,36 @@ func gitSuite(tests string) string {
 		"    ts.schedule = dict(hour='1')\n    ts.initialize = '#!/bin/bash\\necho init'\n    return ts\n"
 }
 
+// tsUpstream is a git repository of twoHosts and the suite "ts" of
+// test_suite.py suite and these files (below test-suites/ts/).
+func tsUpstream(t *testing.T, suite string, files map[string]string) *testutil.Upstream {
+	t.Helper()
+	all := map[string]string{"clusters/cluster_t.py": twoHosts, "test-suites/ts/test_suite.py": suite}
+	for p, c := range files {
+		all["test-suites/ts/"+p] = c
+	}
+	return testutil.NewUpstream(t, all)
+}
+
 // gitMaster opens a master whose only repository "defs" is a git clone of
 // u, fetched every interval.
 func gitMaster(t *testing.T, u *testutil.Upstream, interval time.Duration, slaveWait time.Duration) (*master.Master, string) {
 	t.Helper()
 	dir := t.TempDir()
 	checkout := filepath.Join(dir, "checkout")
-	m, err := master.Open(context.Background(), master.Options{
-		StateDir: filepath.Join(dir, "state"), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0", Token: token, APIToken: "api-token", Log: logger(),
+	m := mastertest.Open(t, master.Options{
+		StateDir: filepath.Join(dir, "state"), Token: token, APIToken: "api-token", Log: logger(),
 		Repos: []definition.Repo{{Name: "defs", Root: checkout}},
 		Git: []catalog.GitRepo{{Name: "defs", Interval: interval,
 			Git: &repo.Git{URL: u.Bare, RemoteBranch: "origin/master", LocalBranch: "master", Dir: checkout, Timeout: 30 * time.Second}}},
-		Settings:  session.Settings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: slaveWait},
+		Settings:  mastertest.Settings(slaveWait),
 		Heartbeat: 200 * time.Millisecond, HeartbeatTimeout: 2 * time.Second,
 		ReloadDebounce: 50 * time.Millisecond,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	return m, checkout
 }
 
+// suiteCases names the test cases of the suite "ts" m loaded, in order.
 func suiteCases(m *master.Master) string {
 	s := m.Definitions().Suite("ts")
 	if s == nil {
@@ -74,10 +83,7 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 // startSession starts a session of ts and returns its record as created.
 func startSession(t *testing.T, m *master.Master) *store.Session {
 	t.Helper()
-	s, err := m.Manager.Start(context.Background(), "ts", nil, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mastertest.StartSession(t, m, "ts")
 	got, err := m.Store.Session(context.Background(), s.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -91,12 +97,7 @@ func startSession(t *testing.T, m *master.Master) *store.Session {
 // revision of the definitions it runs.
 func TestGitRepoPolling(t *testing.T) {
 	testutil.HermeticGit(t)
-	u := testutil.NewUpstream(t, map[string]string{
-		"clusters/cluster_t.py":        twoHosts,
-		"test-suites/ts/test_suite.py": gitSuite("'c'"),
-		"test-suites/ts/tc/c/run.sh":   "#!/bin/bash\n",
-		"test-suites/ts/tc/d/run.sh":   "#!/bin/bash\n",
-	})
+	u := tsUpstream(t, gitSuite("'c'"), map[string]string{"tc/c/run.sh": "#!/bin/bash\n", "tc/d/run.sh": "#!/bin/bash\n"})
 	rev1 := testutil.Git(t, u.Work, "rev-parse", "HEAD")
 	m, checkout := gitMaster(t, u, 50*time.Millisecond, 100*time.Millisecond)
 	// Cloned by Open, before Serve.
@@ -110,7 +111,7 @@ func TestGitRepoPolling(t *testing.T) {
 	if s := startSession(t, m); s.RepoRevision != "defs@"+rev1 {
 		t.Errorf("session revision %q, want defs@%s", s.RepoRevision, rev1)
 	}
-	defer serve(t, m)()
+	defer mastertest.Serve(m)()
 
 	rev2 := u.Commit("case d", map[string]string{"test-suites/ts/test_suite.py": gitSuite("'c', 'd'")})
 	// The definitions are published a moment before the reload's report.
@@ -194,13 +195,9 @@ func hasProblem(ps []catalog.Problem, substr string) bool {
 // token.
 func TestReloadOnDemand(t *testing.T) {
 	testutil.HermeticGit(t)
-	u := testutil.NewUpstream(t, map[string]string{
-		"clusters/cluster_t.py":        twoHosts,
-		"test-suites/ts/test_suite.py": gitSuite("'c'"),
-		"test-suites/ts/tc/c/run.sh":   "#!/bin/bash\n",
-	})
+	u := tsUpstream(t, gitSuite("'c'"), map[string]string{"tc/c/run.sh": "#!/bin/bash\n"})
 	m, _ := gitMaster(t, u, time.Hour, time.Second)
-	defer serve(t, m)()
+	defer mastertest.Serve(m)()
 	base := "http://" + m.WebAddr().String()
 	post := func(token string) (*http.Response, []byte) {
 		t.Helper()
@@ -208,13 +205,7 @@ func TestReloadOnDemand(t *testing.T) {
 		if token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp, b
+		return testutil.Do(t, req)
 	}
 	rev := u.Commit("broken", map[string]string{"test-suites/ts/tc/c/run.sh": "", "clusters/cluster_x.py": "x = (\n"})
 	if resp, _ := post(""); resp.StatusCode != http.StatusUnauthorized {
@@ -264,22 +255,17 @@ func TestReloadOnDemand(t *testing.T) {
 // scripts of the revision it started with while a new one is loaded.
 func TestRunningSessionKeepsItsDefinitions(t *testing.T) {
 	testutil.HermeticGit(t)
-	u := testutil.NewUpstream(t, map[string]string{
-		"clusters/cluster_t.py":        twoHosts,
-		"test-suites/ts/test_suite.py": gitSuite("'c'"),
-		"test-suites/ts/tc/c/init.sh":  "#!/bin/bash\nwhile [ ! -e \"$GO\" ]; do sleep 0.05; done\n",
-		"test-suites/ts/tc/c/run.sh":   "#!/bin/bash\necho first revision\n",
+	u := tsUpstream(t, gitSuite("'c'"), map[string]string{
+		"tc/c/init.sh": "#!/bin/bash\nwhile [ ! -e \"$GO\" ]; do sleep 0.05; done\n",
+		"tc/c/run.sh":  "#!/bin/bash\necho first revision\n",
 	})
 	rev1 := testutil.Git(t, u.Work, "rev-parse", "HEAD")
 	m, _ := gitMaster(t, u, time.Hour, 10*time.Second)
-	defer serve(t, m)()
+	defer mastertest.Serve(m)()
 	gate := filepath.Join(t.TempDir(), "go")
 	t.Setenv("GO", gate) // the slaves' scripts inherit it
-	for _, h := range []string{"h1.xrd.test", "h2.xrd.test"} {
-		stop, errc := runAgent(t, m, agentConfig(t, m, h))
-		defer func() { stop(); <-errc }()
-		waitConnected(t, m, h)
-	}
+	defer runAgents(t, m, hosts...)()
+	waitConnected(t, m, hosts...)
 	s := startSession(t, m)
 	waitUntil(t, "the session runs c:init", func() bool {
 		d, err := store.Detail(context.Background(), m.Store, s.ID)
@@ -350,26 +336,19 @@ exit $rc
 		io.WriteString(w, "#!/bin/bash\necho init\n")
 	}))
 	defer srv.Close()
-	u := testutil.NewUpstream(t, map[string]string{
-		"clusters/cluster_t.py":        twoHosts,
-		"test-suites/ts/test_suite.py": strings.Replace(gitSuite("'c'"), "'#!/bin/bash\\necho init'", "'"+srv.URL+"/init.sh'", 1),
-		"test-suites/ts/tc/c/run.sh":   "#!/bin/bash\n",
-	})
+	u := tsUpstream(t, strings.Replace(gitSuite("'c'"), "'#!/bin/bash\\necho init'", "'"+srv.URL+"/init.sh'", 1), map[string]string{"tc/c/run.sh": "#!/bin/bash\n"})
 	local := filepath.Join(dir, "local")
 	os.MkdirAll(filepath.Join(local, "clusters"), 0o755)
 	os.MkdirAll(filepath.Join(local, "test-suites"), 0o755)
 	checkout := filepath.Join(dir, "checkout")
-	m, err := master.Open(context.Background(), master.Options{
-		StateDir: filepath.Join(dir, "state"), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0", Log: logger(),
+	m := mastertest.Open(t, master.Options{
+		StateDir: filepath.Join(dir, "state"), Log: logger(),
 		Repos: []definition.Repo{{Name: "defs", Root: checkout}, {Name: "local", Root: local}},
 		Git: []catalog.GitRepo{{Name: "defs", Interval: 20 * time.Millisecond,
 			Git: &repo.Git{URL: u.Bare, RemoteBranch: "origin/master", LocalBranch: "master", Dir: checkout, GitPath: wrapper}}},
 		ReloadDebounce: time.Millisecond,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer serve(t, m)()
+	defer mastertest.Serve(m)()
 	if m.Definitions().Suite("ts") == nil {
 		t.Fatalf("ts did not load: %+v", m.LastReload())
 	}
@@ -420,26 +399,19 @@ esac
 exec git "$@"
 `), 0o755)
 	t.Setenv("HANG", hang)
-	u := testutil.NewUpstream(t, map[string]string{
-		"clusters/cluster_t.py":        twoHosts,
-		"test-suites/ts/test_suite.py": gitSuite("'c'"),
-		"test-suites/ts/tc/c/run.sh":   "#!/bin/bash\n",
-	})
+	u := tsUpstream(t, gitSuite("'c'"), map[string]string{"tc/c/run.sh": "#!/bin/bash\n"})
 	rev := testutil.Git(t, u.Work, "rev-parse", "HEAD")
 	checkout := filepath.Join(dir, "checkout")
 	open := func() (*master.Master, time.Duration) {
 		t.Helper()
 		start := time.Now()
-		m, err := master.Open(context.Background(), master.Options{
-			StateDir: filepath.Join(dir, "state"), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0", Log: logger(),
+		m := mastertest.Open(t, master.Options{
+			StateDir: filepath.Join(dir, "state"), Log: logger(),
 			Repos: []definition.Repo{{Name: "defs", Root: checkout}},
 			Git: []catalog.GitRepo{{Name: "defs", Interval: time.Hour,
 				Git: &repo.Git{URL: u.Bare, RemoteBranch: "origin/master", LocalBranch: "master", Dir: checkout, GitPath: wrapper}}},
 			GitStartWait: 300 * time.Millisecond, ReloadDebounce: -1,
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
 		return m, time.Since(start)
 	}
 	closed := func(m *master.Master) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/master"
+	"github.com/xrdtest/xrdtest/internal/master/mastertest"
 	"github.com/xrdtest/xrdtest/internal/slave"
 	"github.com/xrdtest/xrdtest/internal/store"
 	"github.com/xrdtest/xrdtest/internal/store/sqlite"
@@ -72,7 +73,7 @@ func TestRetentionAtStart(t *testing.T) {
 	m := masterWithRepoOpts(t, state, "#!/bin/bash\n", time.Second, func(o *master.Options) {
 		o.Retention = store.Retention{MaxAge: 30 * 24 * time.Hour, OutputsMaxAge: 7 * 24 * time.Hour}
 	})
-	defer serve(t, m)()
+	defer mastertest.Serve(m)()
 	waitFor(t, "the old sessions pruned", func() bool { return countSessions(t, m.Store) == 2 })
 	for _, id := range old {
 		if _, err := m.Store.OpenOutput(id, 0, "h1.xrd.test"); !errors.Is(err, store.ErrNotFound) {
@@ -118,18 +119,12 @@ func TestRetentionWhileSessionsRun(t *testing.T) {
 		mu.Unlock()
 		ended(s, suite)
 	}
-	defer serve(t, m)()
-	for _, h := range []string{"h1.xrd.test", "h2.xrd.test"} {
-		stop, errc := runAgent(t, m, agentConfig(t, m, h))
-		defer func() { stop(); <-errc }()
-	}
+	defer mastertest.Serve(m)()
+	defer runAgents(t, m, hosts...)()
 	ctx := context.Background()
 	var ids []int64
 	for range 3 {
-		s, err := m.Manager.Start(ctx, "ts", nil, "test")
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := mastertest.StartSession(t, m, "ts")
 		ids = append(ids, s.ID)
 	}
 	waitFor(t, "the sessions to end", func() bool {
@@ -157,7 +152,7 @@ func TestRetentionWhileSessionsRun(t *testing.T) {
 func TestSlaveWorkRetention(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "state")
 	m := masterWithRepoOpts(t, state, "#!/bin/bash\ntouch running\nwhile [ ! -e go ]; do sleep 0.02; done\n", 10*time.Second)
-	defer serve(t, m)()
+	defer mastertest.Serve(m)()
 	month := 30 * 24 * time.Hour
 	old := func(p string) {
 		t.Helper()
@@ -178,16 +173,13 @@ func TestSlaveWorkRetention(t *testing.T) {
 	old(stale)
 	h2 := agentConfig(t, m, "h2.xrd.test")
 	for _, c := range []slave.Config{cfg, h2} {
-		stop, errc := runAgent(t, m, c)
+		stop, errc := mastertest.RunSlave(c)
 		defer func() { stop(); <-errc }()
 	}
 	waitFor(t, "the stale work directory deleted", func() bool { _, err := os.Stat(stale); return os.IsNotExist(err) })
 
 	ctx := context.Background()
-	s, err := m.Manager.Start(ctx, "ts", nil, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mastertest.StartSession(t, m, "ts")
 	dirs := []string{filepath.Join(cfg.WorkDir, fmt.Sprintf("session-%d", s.ID)), filepath.Join(h2.WorkDir, fmt.Sprintf("session-%d", s.ID))}
 	waitFor(t, "the run stage", func() bool { _, err := os.Stat(filepath.Join(dirs[0], "running")); return err == nil })
 	old(dirs[0])
@@ -202,7 +194,8 @@ func TestSlaveWorkRetention(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if s, err = m.Manager.Wait(ctx, s.ID); err != nil || s.State != store.SessionPassed {
+	s, err := m.Manager.Wait(ctx, s.ID)
+	if err != nil || s.State != store.SessionPassed {
 		t.Fatalf("session: %v %+v", err, s)
 	}
 	if !strings.Contains(h1log.String(), "old session work directories deleted") {

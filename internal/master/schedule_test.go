@@ -8,9 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/master/mastertest"
 	"github.com/xrdtest/xrdtest/internal/testutil"
-
-	"github.com/xrdtest/xrdtest/internal/session"
 
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/master"
@@ -34,22 +33,16 @@ func TestScheduledSessionAndAlerts(t *testing.T) {
 	testutil.WriteFiles(t, repo, files)
 	clock := scheduler.NewFakeClock(time.Date(2026, 11, 29, 10, 7, 0, 0, time.UTC))
 	mails := &notify.Recorder{}
-	m, err := master.Open(context.Background(), master.Options{
-		StateDir: filepath.Join(dir, "state"), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0", Token: token, Log: logger(),
+	m := mastertest.Open(t, master.Options{
+		StateDir: filepath.Join(dir, "state"), Token: token, Log: logger(),
 		Repos:    []definition.Repo{{Root: repo}},
-		Settings: session.Settings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: 10 * time.Second},
+		Settings: mastertest.Settings(10 * time.Second),
 		Schedule: scheduler.Config{Enabled: true, Clock: clock, Location: time.UTC},
 		Notifier: mails, BaseURL: "https://xrdtest.example.org",
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer serve(t, m)()
-	for _, h := range []string{"h1.xrd.test", "h2.xrd.test"} {
-		stop, errc := runAgent(t, m, agentConfig(t, m, h))
-		defer func() { stop(); <-errc }()
-		waitConnected(t, m, h)
-	}
+	defer mastertest.Serve(m)()
+	defer runAgents(t, m, hosts...)()
+	waitConnected(t, m, hosts...)
 	next := m.Scheduler.NextRuns()
 	if len(next) != 1 || !next[0].Next.Equal(time.Date(2026, 11, 29, 10, 15, 0, 0, time.UTC)) {
 		t.Fatalf("next runs %+v", next)
@@ -101,30 +94,16 @@ func TestReloadOnChange(t *testing.T) {
 	write("test-suites/ts/test_suite.py", suite("'c'"))
 	write("test-suites/ts/tc/c/run.sh", "#!/bin/bash\n")
 	write("test-suites/ts/tc/d/run.sh", "#!/bin/bash\n")
-	m, err := master.Open(context.Background(), master.Options{
-		StateDir: filepath.Join(dir, "state"), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0", Log: logger(),
+	m := mastertest.Open(t, master.Options{
+		StateDir: filepath.Join(dir, "state"), Log: logger(),
 		Repos: []definition.Repo{{Root: repo}}, ReloadDebounce: 50 * time.Millisecond,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer serve(t, m)()
-	cases := func() string {
-		s := m.Definitions().Suite("ts")
-		if s == nil {
-			return "<none>"
-		}
-		var names []string
-		for _, tc := range s.Tests {
-			names = append(names, tc.Name)
-		}
-		return strings.Join(names, ",")
-	}
+	defer mastertest.Serve(m)()
 	waitFor := func(want string) {
 		t.Helper()
-		for deadline := time.Now().Add(10 * time.Second); cases() != want; time.Sleep(20 * time.Millisecond) {
+		for deadline := time.Now().Add(10 * time.Second); suiteCases(m) != want; time.Sleep(20 * time.Millisecond) {
 			if time.Now().After(deadline) {
-				t.Fatalf("cases %q, want %q", cases(), want)
+				t.Fatalf("cases %q, want %q", suiteCases(m), want)
 			}
 		}
 	}
@@ -137,8 +116,8 @@ func TestReloadOnChange(t *testing.T) {
 			t.Fatal("the broken edit was not reloaded")
 		}
 	}
-	if cases() != "c,d" {
-		t.Errorf("after a broken edit: cases %q, want the last good c,d", cases())
+	if suiteCases(m) != "c,d" {
+		t.Errorf("after a broken edit: cases %q, want the last good c,d", suiteCases(m))
 	}
 	found := false
 	for _, d := range m.Definitions().Diagnostics.Warnings() {
@@ -169,12 +148,9 @@ func TestNameClashKeepsLoadedSuite(t *testing.T) {
 	write(filepath.Join(r2, "clusters", "cluster_t.py"), twoHosts)
 	write(filepath.Join(r2, "test-suites", "ts", "test_suite.py"), suite("from_r2"))
 	write(filepath.Join(r2, "test-suites", "ts", "tc", "from_r2", "run.sh"), "#!/bin/bash\n")
-	opts := master.Options{StateDir: filepath.Join(dir, "state"), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0", Log: logger(),
+	opts := master.Options{StateDir: filepath.Join(dir, "state"), Log: logger(),
 		Repos: []definition.Repo{{Name: "r1", Root: r1}, {Name: "r2", Root: r2}}, ReloadDebounce: -1}
-	m, err := master.Open(context.Background(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := mastertest.Open(t, opts)
 	if s := m.Definitions().Suite("ts"); s == nil || s.Repo != r2 {
 		t.Fatalf("ts from r2 not loaded: %+v", m.LastReload())
 	}
@@ -199,10 +175,7 @@ func TestNameClashKeepsLoadedSuite(t *testing.T) {
 	m.Close()
 
 	// A fresh start: the first repository wins.
-	m, err = master.Open(context.Background(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m = mastertest.Open(t, opts)
 	defer m.Close()
 	if s := m.Definitions().Suite("ts"); s == nil || s.Repo != r1 {
 		t.Errorf("fresh start: ts from %v, want r1", s)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	"github.com/xrdtest/xrdtest/internal/master"
+	"github.com/xrdtest/xrdtest/internal/master/mastertest"
 	"github.com/xrdtest/xrdtest/internal/pki"
 	"github.com/xrdtest/xrdtest/internal/protocol"
 	"github.com/xrdtest/xrdtest/internal/slave"
@@ -32,52 +32,42 @@ func logger() *slog.Logger {
 
 func startMaster(t *testing.T) *master.Master {
 	t.Helper()
-	m, err := master.Open(context.Background(), master.Options{
-		StateDir: t.TempDir(), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0", Token: token,
-		Log: logger(), Version: "test", Heartbeat: 200 * time.Millisecond, HeartbeatTimeout: 2 * time.Second,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); m.Serve(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return m
+	return mastertest.Start(t, master.Options{Token: token, Log: logger(), Heartbeat: 200 * time.Millisecond, HeartbeatTimeout: 2 * time.Second})
 }
 
 func agentConfig(t *testing.T, m *master.Master, name string) slave.Config {
-	dir := t.TempDir()
-	return slave.Config{
-		Master: m.DaemonAddr().String(), Name: name, StateDir: filepath.Join(dir, "state"), WorkDir: filepath.Join(dir, "work"),
-		FunctionsPath: filepath.Join(dir, "functions.sh"), Token: token, Pin: pki.PinFingerprint(m.CA.Fingerprint()), HavePin: true,
-		Version: "test", Log: logger(), MinBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
+	return mastertest.SlaveConfig(m, t.TempDir(), name, token, logger())
+}
+
+// runAgents runs a slave of each name; stop ends them and waits for them.
+func runAgents(t *testing.T, m *master.Master, names ...string) (stop func()) {
+	t.Helper()
+	var stops []func()
+	for _, name := range names {
+		stop, errc := mastertest.RunSlave(agentConfig(t, m, name))
+		stops = append(stops, func() { stop(); <-errc })
+	}
+	return func() {
+		for _, stop := range stops {
+			stop()
+		}
 	}
 }
 
-// runAgent runs a slave until it is connected (or fails) and returns a
-// function that stops it.
-func runAgent(t *testing.T, m *master.Master, cfg slave.Config) (stop func(), errc <-chan error) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	ch := make(chan error, 1)
-	go func() { ch <- slave.New(cfg).Run(ctx) }()
-	return cancel, ch
-}
-
-func waitConnected(t *testing.T, m *master.Master, name string) {
+// waitConnected waits until the slaves of these names are connected.
+func waitConnected(t *testing.T, m *master.Master, names ...string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if missing := m.Registry.WaitForSlaves(ctx, []string{name}, nil); len(missing) > 0 {
-		t.Fatalf("%s did not connect", name)
+	if missing := m.Registry.WaitForSlaves(ctx, names, nil); len(missing) > 0 {
+		t.Fatalf("%v did not connect", missing)
 	}
 }
 
 func TestEnrollAndConnect(t *testing.T) {
 	m := startMaster(t)
 	cfg := agentConfig(t, m, "good.xrd.test")
-	stop, errc := runAgent(t, m, cfg)
+	stop, errc := mastertest.RunSlave(cfg)
 	waitConnected(t, m, "good.xrd.test")
 	stop()
 	if err := <-errc; err != nil {
@@ -85,7 +75,7 @@ func TestEnrollAndConnect(t *testing.T) {
 	}
 	// The second start uses the stored certificate: no token needed.
 	cfg.Token, cfg.HavePin = "", false
-	stop, errc = runAgent(t, m, cfg)
+	stop, errc = mastertest.RunSlave(cfg)
 	waitConnected(t, m, "good.xrd.test")
 	stop()
 	<-errc
@@ -170,7 +160,7 @@ func rawConnect(t *testing.T, m *master.Master, tlsConf credentials.TransportCre
 func TestConnectRefusals(t *testing.T) {
 	m := startMaster(t)
 	cfg := agentConfig(t, m, "a.xrd.test")
-	stop, errc := runAgent(t, m, cfg)
+	stop, errc := mastertest.RunSlave(cfg)
 	waitConnected(t, m, "a.xrd.test")
 	defer func() { stop(); <-errc }()
 	creds, err := pki.LoadCredentials(cfg.StateDir)
@@ -237,7 +227,7 @@ func TestOneTimeTokens(t *testing.T) {
 	tok := m.Manager.Tokens.Issue("vm1.xrd.test")
 	cfg := agentConfig(t, m, "vm1.xrd.test")
 	cfg.Token = tok
-	stop, errc := runAgent(t, m, cfg)
+	stop, errc := mastertest.RunSlave(cfg)
 	waitConnected(t, m, "vm1.xrd.test")
 	stop()
 	<-errc

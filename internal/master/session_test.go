@@ -9,9 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/master/mastertest"
 	"github.com/xrdtest/xrdtest/internal/testutil"
-
-	"github.com/xrdtest/xrdtest/internal/session"
 
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/master"
@@ -20,7 +19,10 @@ import (
 	"github.com/xrdtest/xrdtest/internal/store/sqlite"
 )
 
-var twoHosts = testutil.ClusterDef("cluster_t", "10.1.0", "i.img", "1024", "h1.xrd.test", "h2.xrd.test")
+var (
+	hosts    = []string{"h1.xrd.test", "h2.xrd.test"}
+	twoHosts = testutil.ClusterDef("cluster_t", "10.1.0", "i.img", "1024", hosts...)
+)
 
 // masterWithRepo opens a master on state (reused across restarts) with a
 // repository holding twoHosts and the suite "ts" whose run.sh is given.
@@ -40,39 +42,22 @@ func masterWithRepoOpts(t *testing.T, state, run string, slaveWait time.Duration
 	}
 	testutil.WriteFiles(t, repo, files)
 	opts := master.Options{
-		StateDir: state, DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0", Token: token, Log: logger(),
-		Repos:     []definition.Repo{{Root: repo}},
-		Settings:  session.Settings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: slaveWait},
+		StateDir: state, Token: token, Log: logger(), Repos: []definition.Repo{{Root: repo}}, Settings: mastertest.Settings(slaveWait),
 		Heartbeat: 200 * time.Millisecond, HeartbeatTimeout: 2 * time.Second,
 	}
 	for _, f := range set {
 		f(&opts)
 	}
-	m, err := master.Open(context.Background(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
-func serve(t *testing.T, m *master.Master) (stop func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); m.Serve(ctx) }()
-	return func() { cancel(); <-done }
+	return mastertest.Open(t, opts)
 }
 
 func TestSessionFailsNamingAbsentSlaves(t *testing.T) {
 	m := masterWithRepo(t, t.TempDir(), "#!/bin/bash\n", 500*time.Millisecond)
-	defer serve(t, m)()
-	stopA, errc := runAgent(t, m, agentConfig(t, m, "h1.xrd.test"))
-	defer func() { stopA(); <-errc }()
+	defer mastertest.Serve(m)()
+	defer runAgents(t, m, "h1.xrd.test")()
 	waitConnected(t, m, "h1.xrd.test")
-	s, err := m.Manager.Start(context.Background(), "ts", nil, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err = m.Manager.Wait(context.Background(), s.ID)
+	s := mastertest.StartSession(t, m, "ts")
+	s, err := m.Manager.Wait(context.Background(), s.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,16 +68,10 @@ func TestSessionFailsNamingAbsentSlaves(t *testing.T) {
 
 func TestCancelRunningScript(t *testing.T) {
 	m := masterWithRepo(t, t.TempDir(), "#!/bin/bash\necho started\nsleep 600\n", 10*time.Second)
-	defer serve(t, m)()
-	for _, h := range []string{"h1.xrd.test", "h2.xrd.test"} {
-		stop, errc := runAgent(t, m, agentConfig(t, m, h))
-		defer func() { stop(); <-errc }()
-	}
+	defer mastertest.Serve(m)()
+	defer runAgents(t, m, hosts...)()
 	ctx := context.Background()
-	s, err := m.Manager.Start(ctx, "ts", nil, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mastertest.StartSession(t, m, "ts")
 	// Cancel once the run stage is under way on both.
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		d, _ := store.Detail(ctx, m.Store, s.ID)
@@ -115,7 +94,7 @@ func TestCancelRunningScript(t *testing.T) {
 	if err := m.Manager.Cancel(s.ID); err != nil {
 		t.Fatal(err)
 	}
-	s, err = m.Manager.Wait(ctx, s.ID)
+	s, err := m.Manager.Wait(ctx, s.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,24 +134,16 @@ func testHistorySurvivesRestart(t *testing.T, url string) (state string) {
 	state = filepath.Join(t.TempDir(), "state")
 	db := func(o *master.Options) { o.Database = url }
 	m := masterWithRepoOpts(t, state, "#!/bin/bash\necho 'kept across restarts'\n", 10*time.Second, db)
-	stopServe := serve(t, m)
-	var stops []func()
-	for _, h := range []string{"h1.xrd.test", "h2.xrd.test"} {
-		stop, errc := runAgent(t, m, agentConfig(t, m, h))
-		stops = append(stops, func() { stop(); <-errc })
-	}
+	stopServe := mastertest.Serve(m)
+	stopAgents := runAgents(t, m, hosts...)
 	ctx := context.Background()
-	s, err := m.Manager.Start(ctx, "ts", nil, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s, err = m.Manager.Wait(ctx, s.ID); err != nil || s.State != store.SessionPassed {
+	s := mastertest.StartSession(t, m, "ts")
+	s, err := m.Manager.Wait(ctx, s.ID)
+	if err != nil || s.State != store.SessionPassed {
 		t.Fatalf("session: %v %+v", err, s)
 	}
 	fp := m.CA.Fingerprint()
-	for _, stop := range stops {
-		stop()
-	}
+	stopAgents()
 	stopServe()
 
 	m = masterWithRepoOpts(t, state, "#!/bin/bash\n", 10*time.Second, db)
@@ -267,17 +238,12 @@ func TestInterruptedStageWithoutResults(t *testing.T) {
 // its duration for a shorter one, which sends no StageStarted.
 func TestStageStartDated(t *testing.T) {
 	m := masterWithRepo(t, t.TempDir(), "#!/bin/bash\nsleep 0.4\necho late\n", 10*time.Second)
-	defer serve(t, m)()
-	for _, h := range []string{"h1.xrd.test", "h2.xrd.test"} {
-		stop, errc := runAgent(t, m, agentConfig(t, m, h))
-		defer func() { stop(); <-errc }()
-	}
+	defer mastertest.Serve(m)()
+	defer runAgents(t, m, hosts...)()
 	ctx := context.Background()
-	s, err := m.Manager.Start(ctx, "ts", nil, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s, err = m.Manager.Wait(ctx, s.ID); err != nil || s.State != store.SessionPassed {
+	s := mastertest.StartSession(t, m, "ts")
+	s, err := m.Manager.Wait(ctx, s.ID)
+	if err != nil || s.State != store.SessionPassed {
 		t.Fatalf("session: %v %+v", err, s)
 	}
 	d, err := store.Detail(ctx, m.Store, s.ID)

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/master/mastertest"
 	"github.com/xrdtest/xrdtest/internal/session"
 
 	"github.com/xrdtest/xrdtest/internal/master"
@@ -31,16 +32,10 @@ func TestShutdownMidSession(t *testing.T) {
 	os.MkdirAll(pids, 0o755)
 	run := "#!/bin/bash\necho started\necho ran >> " + pids + "/ran.@slavename@\nsleep 600 &\necho $! > " + pids + "/@slavename@\nwait\n"
 	m := masterWithRepo(t, state, run, 10*time.Second)
-	stopServe := serve(t, m)
-	for _, h := range []string{"h1.xrd.test", "h2.xrd.test"} {
-		stop, errc := runAgent(t, m, agentConfig(t, m, h))
-		defer func() { stop(); <-errc }()
-	}
+	stopServe := mastertest.Serve(m)
+	defer runAgents(t, m, hosts...)()
 	ctx := context.Background()
-	s, err := m.Manager.Start(ctx, "ts", nil, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mastertest.StartSession(t, m, "ts")
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		a, _ := os.ReadFile(filepath.Join(pids, "h1.xrd.test"))
 		b, _ := os.ReadFile(filepath.Join(pids, "h2.xrd.test"))
@@ -122,12 +117,7 @@ func (lostStore) WatchLock(context.Context, time.Duration, *slog.Logger) error {
 // TestServeStopsWhenTheHistoryIsLost: a master whose database another
 // master took stops, saying why.
 func TestServeStopsWhenTheHistoryIsLost(t *testing.T) {
-	m, err := master.Open(context.Background(), master.Options{
-		StateDir: t.TempDir(), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0", Token: token, Log: logger(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := mastertest.Open(t, master.Options{Token: token, Log: logger()})
 	m.Store = lostStore{m.Store}
 	done := make(chan error, 1)
 	go func() { done <- m.Serve(context.Background()) }()

@@ -2,12 +2,10 @@ package master_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"io"
 	"mime/multipart"
 	"net/http"
 	"os"
@@ -17,7 +15,9 @@ import (
 
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/master"
+	"github.com/xrdtest/xrdtest/internal/master/mastertest"
 	"github.com/xrdtest/xrdtest/internal/pki"
+	"github.com/xrdtest/xrdtest/internal/testutil"
 )
 
 // TestTestCredentials: the original's /getTrustedCACertificate,
@@ -36,23 +36,12 @@ func TestTestCredentials(t *testing.T) {
 	os.MkdirAll(filepath.Join(webroot, "utils"), 0o755)
 	os.WriteFile(filepath.Join(webroot, "utils", "get_xrd_latest.py"), []byte("print('latest')\n"), 0o644)
 
-	m, err := master.Open(context.Background(), master.Options{
-		StateDir: filepath.Join(dir, "state"), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0", Token: token, APIToken: apiToken,
-		Log: logger(), Repos: []definition.Repo{{Root: actionsRepo(t)}}, ReloadDebounce: -1, WebpageDir: webroot,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(serve(t, m))
+	m := mastertest.Start(t, master.Options{StateDir: filepath.Join(dir, "state"), Token: token, APIToken: apiToken,
+		Log: logger(), Repos: []definition.Repo{{Root: actionsRepo(t)}}, ReloadDebounce: -1, WebpageDir: webroot})
 	base := "http://" + m.WebAddr().String()
 	do := func(req *http.Request) (int, []byte) {
 		t.Helper()
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
+		resp, b := testutil.Do(t, req)
 		return resp.StatusCode, b
 	}
 	get := func(path, tok string) (int, []byte) {
@@ -109,8 +98,7 @@ func TestTestCredentials(t *testing.T) {
 	}
 
 	// A connected slave's address needs no token.
-	stop, errc := runAgent(t, m, agentConfig(t, m, "h1.xrd.test"))
-	defer func() { stop(); <-errc }()
+	defer runAgents(t, m, "h1.xrd.test")()
 	waitConnected(t, m, "h1.xrd.test")
 	if code, body := do(signReq("")); code != 200 {
 		t.Errorf("signing for a connected slave's address: %d %s", code, body)
@@ -143,12 +131,7 @@ func TestSSSKeytableWithoutXrdsssadmin(t *testing.T) {
 	m := actionsMaster(t, actionsRepo(t), nil)
 	req, _ := http.NewRequest(http.MethodGet, "http://"+m.WebAddr().String()+"/getSSSKeytable", nil)
 	req.Header.Set("Authorization", "Bearer "+apiToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	resp, b := testutil.Do(t, req)
 	if resp.StatusCode != http.StatusNotImplemented || !strings.Contains(string(b), "xrdsssadmin (from the XRootD client package) is not installed") {
 		t.Errorf("%d %s", resp.StatusCode, b)
 	}

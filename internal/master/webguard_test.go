@@ -1,15 +1,15 @@
 package master_test
 
 import (
-	"context"
 	"crypto/tls"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/master"
+	"github.com/xrdtest/xrdtest/internal/master/mastertest"
+	"github.com/xrdtest/xrdtest/internal/testutil"
 )
 
 // TestWebPortGuards: requests that change state or that an address opens
@@ -27,18 +27,13 @@ func TestWebPortGuards(t *testing.T) {
 		if host != "" {
 			req.Host = host
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
+		resp, b := testutil.Do(t, req)
 		return resp, string(b)
 	}
 	// A connected daemon's address opens the test credentials: the
 	// rebinding attack comes from a browser on such a machine.
 	cfg := agentConfig(t, m, "h1.xrd.test")
-	stop, errc := runAgent(t, m, cfg)
+	stop, errc := mastertest.RunSlave(cfg)
 	defer func() { stop(); <-errc }()
 	waitConnected(t, m, "h1.xrd.test")
 	for _, tc := range []struct {
@@ -70,14 +65,8 @@ func TestWebPortGuards(t *testing.T) {
 
 // TestHSTS: under HTTPS every answer tells browsers to keep to HTTPS.
 func TestHSTS(t *testing.T) {
-	m, err := master.Open(context.Background(), master.Options{
-		StateDir: t.TempDir(), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0", Token: token, WebTLS: true,
-		Log: logger(), Version: "test", ReloadDebounce: -1, Repos: []definition.Repo{{Root: actionsRepo(t)}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(serve(t, m))
+	m := mastertest.Start(t, master.Options{Token: token, WebTLS: true, Log: logger(), ReloadDebounce: -1,
+		Repos: []definition.Repo{{Root: actionsRepo(t)}}})
 	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	resp, err := c.Get("https://" + m.WebAddr().String() + "/api/v1/status")
 	if err != nil {

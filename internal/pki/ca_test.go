@@ -4,20 +4,20 @@ import (
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"math/big"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/xrdtest/xrdtest/internal/testutil"
 )
 
 func mode(t *testing.T, path string) os.FileMode {
@@ -259,16 +259,7 @@ func TestValidNames(t *testing.T) {
 // IdentityOf shapes Issue never produces.
 func selfSigned(t *testing.T, uris ...string) *x509.Certificate {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "x"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-	}
+	tmpl := &x509.Certificate{Subject: pkix.Name{CommonName: "x"}}
 	for _, u := range uris {
 		p, err := url.Parse(u)
 		if err != nil {
@@ -276,14 +267,7 @@ func selfSigned(t *testing.T, uris ...string) *x509.Certificate {
 		}
 		tmpl.URIs = append(tmpl.URIs, p)
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, _ := testutil.SelfSigned(t, tmpl)
 	return c
 }
 

@@ -52,6 +52,18 @@ func CSR(key *ecdsa.PrivateKey, id Identity) ([]byte, error) {
 	return pem.EncodeToMemory(&pem.Block{Type: pemCSR, Bytes: der}), nil
 }
 
+// NewRequest makes a new key (NewKey) and its certificate request for id
+// (CSR): what a daemon enrolls with.
+func NewRequest(id Identity) (key *ecdsa.PrivateKey, csr []byte, err error) {
+	if key, err = NewKey(); err != nil {
+		return nil, nil, err
+	}
+	if csr, err = CSR(key, id); err != nil {
+		return nil, nil, err
+	}
+	return key, csr, nil
+}
+
 // Credentials are a daemon's stored identity: its key, its certificate,
 // and the CA it was enrolled with, which from then on is its only trust
 // anchor for the master.

@@ -28,11 +28,7 @@ func testCA(t *testing.T) (*CA, string) {
 // the network, and returns the saved credentials.
 func enroll(t *testing.T, ca *CA, id Identity, validity time.Duration) *Credentials {
 	t.Helper()
-	key, err := NewKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	csr, err := CSR(key, id)
+	key, csr, err := NewRequest(id)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package proctree
 import (
 	"errors"
 	"log/slog"
-	"os"
 	"os/exec"
 	"syscall"
 	"testing"
@@ -25,25 +24,10 @@ func TestKillTree(t *testing.T) {
 		{"ignores TERM", "trap '' TERM; setsid sleep 600 & sleep 600", 300 * time.Millisecond, syscall.SIGKILL, 300 * time.Millisecond},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			marker := "XRDTEST_TEST_MARKER=" + t.Name()
-			cmd := exec.Command("bash", "-c", tt.script)
-			cmd.Env = append(os.Environ(), marker)
-			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-			done, err := StartCommand(cmd)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer done()
-			waited := make(chan error, 1)
-			go func() { waited <- cmd.Wait() }()
+			marker, cmd, waited := startTree(t, tt.script)
 			want := needle(marker)
-			for deadline := time.Now().Add(5 * time.Second); len(scanMarker(want)) < 3; time.Sleep(10 * time.Millisecond) {
-				if time.Now().After(deadline) {
-					t.Fatalf("processes did not start: %v", scanMarker(want))
-				}
-			}
 			t0 := time.Now()
-			err = KillTree(marker, cmd.Process.Pid, tt.grace, waited, slog.New(slog.NewTextHandler(t.Output(), nil)))
+			err := KillTree(marker, cmd.Process.Pid, tt.grace, waited, slog.New(slog.NewTextHandler(t.Output(), nil)))
 			if taken := time.Since(t0); taken < tt.minTaken || taken > tt.grace+3*time.Second {
 				t.Errorf("KillTree took %v with a grace of %v", taken, tt.grace)
 			}

@@ -23,3 +23,16 @@ func ServerOptions() []grpc.ServerOption {
 func DialOptions() []grpc.DialOption {
 	return []grpc.DialOption{grpc.WithInitialWindowSize(WindowSize), grpc.WithInitialConnWindowSize(WindowSize)}
 }
+
+// Receive hands each message recv returns to handle, in order, until recv
+// fails, and returns that error: the receiving half of a Connect stream,
+// on either end.
+func Receive[M any](recv func() (M, error), handle func(M)) error {
+	for {
+		m, err := recv()
+		if err != nil {
+			return err
+		}
+		handle(m)
+	}
+}

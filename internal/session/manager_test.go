@@ -37,18 +37,27 @@ func stillQueued(t *testing.T, h *sessiontest.Harness, id int64) {
 	}
 }
 
+// queuedBehind starts the suite "ts", held in its suite_init until
+// release is closed, then "other" on the same machines, and checks that
+// other is queued behind it.
+func queuedBehind(t *testing.T) (h *sessiontest.Harness, first, second *store.Session, release chan struct{}) {
+	t.Helper()
+	other := testSuite()
+	other.Name = "other"
+	h = sessiontest.New(t, testSuite(), other)
+	release = make(chan struct{})
+	h.Slaves.On("m1", "suite_init", sessiontest.BlockUntil(release))
+	first = h.Start("ts")
+	h.Slaves.Await(t, sessiontest.Event{Kind: sessiontest.Started, Slave: "m1", Session: first.ID, Stage: "suite_init"})
+	second = h.Start("other")
+	stillQueued(t, h, second.ID)
+	return h, first, second, release
+}
+
 // TestQueueSameMachines: a session waits until the session that holds
 // its machines has ended, then runs.
 func TestQueueSameMachines(t *testing.T) {
-	other := testSuite()
-	other.Name = "other"
-	h := sessiontest.New(t, testSuite(), other)
-	release := make(chan struct{})
-	h.Slaves.On("m1", "suite_init", sessiontest.BlockUntil(release))
-	first := h.Start("ts")
-	h.Slaves.Await(t, sessiontest.Event{Kind: sessiontest.Started, Slave: "m1", Session: first.ID, Stage: "suite_init"})
-	second := h.Start("other")
-	stillQueued(t, h, second.ID)
+	h, first, second, release := queuedBehind(t)
 	close(release)
 	for _, id := range []int64{first.ID, second.ID} {
 		if s := h.Wait(id); s.State != store.SessionPassed {
@@ -87,15 +96,7 @@ func TestDifferentMachinesInParallel(t *testing.T) {
 }
 
 func TestCancelQueued(t *testing.T) {
-	other := testSuite()
-	other.Name = "other"
-	h := sessiontest.New(t, testSuite(), other)
-	release := make(chan struct{})
-	h.Slaves.On("m1", "suite_init", sessiontest.BlockUntil(release))
-	first := h.Start("ts")
-	h.Slaves.Await(t, sessiontest.Event{Kind: sessiontest.Started, Slave: "m1", Session: first.ID, Stage: "suite_init"})
-	second := h.Start("other")
-	stillQueued(t, h, second.ID)
+	h, first, second, release := queuedBehind(t)
 	if err := h.Manager.Cancel(second.ID); err != nil {
 		t.Fatal(err)
 	}

@@ -209,13 +209,21 @@ func (a *Agent) held() []*protocol.HeldStage {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var out []*protocol.HeldStage
+	a.eachStage(func(id string, st *heldStage) {
+		out = append(out, &protocol.HeldStage{Id: id, Finished: st.done != nil})
+	})
+	return out
+}
+
+// eachStage calls f on each stage held, in the order they started, with
+// the stage locked; the caller holds a.mu.
+func (a *Agent) eachStage(f func(id string, st *heldStage)) {
 	for _, id := range a.order {
 		st := a.stages[id]
 		st.mu.Lock()
-		out = append(out, &protocol.HeldStage{Id: id, Finished: st.done != nil})
+		f(id, st)
 		st.mu.Unlock()
 	}
-	return out
 }
 
 // resends returns, stage by stage, what the master has not acknowledged:
@@ -224,9 +232,7 @@ func (a *Agent) resends() []*protocol.DaemonMessage {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var out []*protocol.DaemonMessage
-	for _, id := range a.order {
-		st := a.stages[id]
-		st.mu.Lock()
+	a.eachStage(func(id string, st *heldStage) {
 		if st.started {
 			out = append(out, &protocol.DaemonMessage{Msg: &protocol.DaemonMessage_StageStarted{StageStarted: &protocol.StageStarted{Id: id,
 				RunningUs: time.Since(st.begun).Microseconds()}}})
@@ -237,8 +243,7 @@ func (a *Agent) resends() []*protocol.DaemonMessage {
 		if st.done != nil {
 			out = append(out, &protocol.DaemonMessage{Msg: &protocol.DaemonMessage_StageDone{StageDone: st.done}})
 		}
-		st.mu.Unlock()
-	}
+	})
 	for _, c := range a.syncCalls {
 		out = append(out, &protocol.DaemonMessage{Msg: &protocol.DaemonMessage_SyncRequest{SyncRequest: c.req}})
 	}

@@ -9,14 +9,21 @@ import (
 )
 
 // ClusterDef is a cluster definition in the original format, for tests:
-// cluster name on the network subnet.1/24 ("10.99.0": 10.99.0.1, DHCP
-// .100-.200), every host with bootImage image and ramSize ram (Python, as
-// written: 1024 or '1024'), the hosts given by FQDN at subnet.11, .12...
+// ClusterHead, then the hosts given by FQDN at subnet.11, .12...
 func ClusterDef(name, subnet, image, ram string, hosts ...string) string {
 	var hs []string
 	for i, h := range hosts {
 		hs = append(hs, fmt.Sprintf("Host('%s', '%s.%d')", h, subnet, 11+i))
 	}
+	return ClusterHead(name, subnet, image, ram) + "    c.addHosts([" + strings.Join(hs, ", ") + "])\n    return c\n"
+}
+
+// ClusterHead is the start of a cluster definition in the original
+// format, for tests to add hosts to and `return c`: cluster name on the
+// network subnet.1/24 ("10.99.0": 10.99.0.1, DHCP .100-.200), every host
+// with bootImage image and ramSize ram (Python, as written: 1024 or
+// '1024'). It starts with an empty line.
+func ClusterHead(name, subnet, image, ram string) string {
 	return fmt.Sprintf(`
 def getCluster():
     c = Cluster('%s')
@@ -26,9 +33,7 @@ def getCluster():
     c.network.ip = '%s.1'
     c.network.netmask = '255.255.255.0'
     c.network.DHCPRange = ('%s.100', '%s.200')
-    c.addHosts([%s])
-    return c
-`, name, image, ram, subnet, subnet, subnet, strings.Join(hs, ", "))
+`, name, image, ram, subnet, subnet, subnet)
 }
 
 // WriteFiles writes files (path relative to root, slash-separated ->

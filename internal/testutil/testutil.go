@@ -3,7 +3,11 @@ package testutil
 
 import (
 	"bytes"
+	"io"
+	"net/http"
+	"strings"
 	"sync"
+	"testing"
 )
 
 // SyncBuffer collects output written from several goroutines (loggers,
@@ -24,4 +28,35 @@ func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// ContainsInOrder fails t unless s contains every string of want, in that
+// order.
+func ContainsInOrder(t testing.TB, s string, want []string) {
+	t.Helper()
+	rest := s
+	for _, w := range want {
+		i := strings.Index(rest, w)
+		if i < 0 {
+			t.Errorf("%q: want %q (in order)", s, w)
+			return
+		}
+		rest = rest[i+len(w):]
+	}
+}
+
+// Do sends req with the default client and returns the response, its
+// body read and closed; an error fails t.
+func Do(t testing.TB, req *http.Request) (*http.Response, []byte) {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, b
 }

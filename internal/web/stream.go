@@ -45,6 +45,33 @@ func (h *Handler) startSSE(w http.ResponseWriter, r *http.Request) (*sse, bool) 
 	return &sse{w: w, f: f, release: release}, true
 }
 
+// changes is an event stream that follows the session changes (sub) and
+// keeps its connection alive (tick: send a comment).
+type changes struct {
+	*sse
+	sub  *httpapi.Subscription
+	tick *time.Ticker
+}
+
+// startChanges starts a changes stream, as startSSE starts a stream; the
+// caller defers s.close.
+func (h *Handler) startChanges(w http.ResponseWriter, r *http.Request) (*changes, bool) {
+	// Subscribed first: no change is missed while the stream starts.
+	sub := h.cfg.Changes.Subscribe()
+	s, ok := h.startSSE(w, r)
+	if !ok {
+		sub.Close()
+		return nil, false
+	}
+	return &changes{sse: s, sub: sub, tick: time.NewTicker(keepAlive)}, true
+}
+
+func (s *changes) close() {
+	s.tick.Stop()
+	s.release()
+	s.sub.Close()
+}
+
 // send writes one event; data is JSON (one line), id "" for none.
 func (s *sse) send(event, id string, data any) error {
 	b, err := json.Marshal(data)
@@ -164,29 +191,25 @@ func (h *Handler) sessionEvents(w http.ResponseWriter, r *http.Request) {
 		h.viewError(w, r, err)
 		return
 	}
-	sub := h.cfg.Changes.Subscribe()
-	defer sub.Close()
-	s, ok := h.startSSE(w, r)
+	s, ok := h.startChanges(w, r)
 	if !ok {
 		return
 	}
-	defer s.release()
+	defer s.close()
 	if se.State.Finished() {
 		s.send("end", "", map[string]any{"state": se.State})
 		return
 	}
-	tick := time.NewTicker(keepAlive)
-	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick.C:
+		case <-s.tick.C:
 			if s.comment() != nil {
 				return
 			}
-		case <-sub.Ready():
-			if _, mine := sub.Take()[id]; !mine {
+		case <-s.sub.Ready():
+			if _, mine := s.sub.Take()[id]; !mine {
 				continue
 			}
 			se, err := h.cfg.Store.Session(ctx, id)
@@ -214,27 +237,23 @@ func (h *Handler) sessionEvents(w http.ResponseWriter, r *http.Request) {
 // daemon connects or disconnects, at most about once a second.
 func (h *Handler) dashboardEvents(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	sub := h.cfg.Changes.Subscribe()
-	defer sub.Close()
-	s, ok := h.startSSE(w, r)
+	s, ok := h.startChanges(w, r)
 	if !ok {
 		return
 	}
-	defer s.release()
-	tick := time.NewTicker(keepAlive)
-	defer tick.Stop()
+	defer s.close()
 	for {
 		daemons := h.cfg.Registry.Changed()
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick.C:
+		case <-s.tick.C:
 			if s.comment() != nil {
 				return
 			}
 			continue
-		case <-sub.Ready():
-			sub.Take()
+		case <-s.sub.Ready():
+			s.sub.Take()
 		case <-daemons:
 		}
 		if s.send("change", "", map[string]any{}) != nil {

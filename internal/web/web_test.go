@@ -3,9 +3,6 @@ package web_test
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -28,7 +25,7 @@ import (
 	"time"
 
 	"github.com/xrdtest/xrdtest/internal/httpapi"
-	"github.com/xrdtest/xrdtest/internal/session"
+	"github.com/xrdtest/xrdtest/internal/master/mastertest"
 
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/hypervisor"
@@ -84,26 +81,18 @@ func start(t *testing.T, opts ...option) *testServer {
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var wo webOpts
 	mo := master.Options{
-		StateDir: filepath.Join(dir, "master"), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0",
-		Token: "daemon-token", APIToken: "api-token-123", APITokens: []httpapi.APIToken{{Name: "ci", Token: "ci-token-0123456789abcdef"}},
-		Repos:    []definition.Repo{{Root: repo}},
-		Settings: session.Settings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: time.Second},
-		Log:      log, Version: "test", ReloadDebounce: -1,
+		StateDir: filepath.Join(dir, "master"), Token: "daemon-token", APIToken: "api-token-123",
+		APITokens: []httpapi.APIToken{{Name: "ci", Token: "ci-token-0123456789abcdef"}},
+		Repos:     []definition.Repo{{Root: repo}}, Settings: mastertest.Settings(time.Second), Log: log, ReloadDebounce: -1,
 	}
 	for _, o := range opts {
 		o(&mo, &wo)
 	}
 	mo.Pages = &master.Pages{Password: password, Public: !wo.private, KeyFile: filepath.Join(dir, "master", "web-key")}
-	m, err := master.Open(context.Background(), mo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); m.Serve(ctx) }()
+	m := mastertest.Open(t, mo)
+	stop := mastertest.Serve(m)
 	t.Cleanup(func() {
-		cancel()
-		<-done
+		stop()
 		if t.Failed() {
 			t.Logf("master log:\n%s", logs.String())
 		}
@@ -904,25 +893,15 @@ func TestDashboardEvents(t *testing.T) {
 // as a site's own CA would issue, and returns the certificate.
 func siteCert(t *testing.T, certFile, keyFile, cn string) *x509.Certificate {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cert, key := testutil.SelfSigned(t, &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}})
 	kder, err := x509.MarshalECPrivateKey(key)
 	if err != nil {
 		t.Fatal(err)
 	}
 	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600)
-	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
-	cert, _ := x509.ParseCertificate(der)
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), 0o644)
 	return cert
 }
 

@@ -37,6 +37,18 @@ const testState = "/var/lib/xrdtest/hypervisor/state.json"
 
 // goldenCluster: three hosts, an alias on all three (round robin), one
 // alias on one host, data disks on two.
+// goldenXML compares the document of x with testdata/name (see golden)
+// and returns it.
+func goldenXML(t *testing.T, name string, x interface{ Marshal() (string, error) }) string {
+	t.Helper()
+	doc, err := x.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, name, doc+"\n")
+	return doc
+}
+
 func goldenCluster() *definition.Cluster {
 	host := func(n int, aliases []string, disks []definition.Disk) *definition.Host {
 		d := string(rune('0' + n))
@@ -106,11 +118,7 @@ func TestGoldenNetwork(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			doc, err := x.Marshal()
-			if err != nil {
-				t.Fatal(err)
-			}
-			golden(t, tc.name, doc+"\n")
+			doc := goldenXML(t, tc.name, x)
 			if x.Forward != nil {
 				t.Error("network has a <forward>: it must be isolated")
 			}
@@ -169,11 +177,7 @@ func TestGoldenDomain(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			doc, err := x.Marshal()
-			if err != nil {
-				t.Fatal(err)
-			}
-			golden(t, tc.name, doc+"\n")
+			goldenXML(t, tc.name, x)
 			if o, ok := parseOwner(x.Metadata.XML); !ok || o.Cluster != "rr" || o.Host != tc.host.Name || o.State != testState {
 				t.Errorf("metadata does not parse back: %+v %v", o, ok)
 			}

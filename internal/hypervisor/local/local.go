@@ -9,12 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -51,11 +49,9 @@ type Backend struct {
 	// StopGrace is how long a slave gets to stop after SIGTERM.
 	StopGrace time.Duration
 
-	// ops serialises StartCluster and StopCluster; mu guards clusters
-	// only, so that Clusters and Running never wait for a slow stop.
+	// ops serialises StartCluster and StopCluster.
 	ops      sync.Mutex
-	mu       sync.Mutex
-	clusters map[string][]*slaveProc
+	clusters hypervisor.ClusterSet[[]*slaveProc]
 }
 
 var _ hypervisor.Backend = (*Backend)(nil)
@@ -65,7 +61,6 @@ type slaveProc struct {
 	cmd  *exec.Cmd
 	done chan struct{}
 	err  error
-	log  *os.File
 }
 
 // clusterMarker is put in every slave's environment; everything the slaves
@@ -107,10 +102,6 @@ func (b *Backend) StartCluster(ctx context.Context, spec hypervisor.ClusterSpec)
 	if err := os.MkdirAll(shared, 0o755); err != nil {
 		return err
 	}
-	fp := spec.Master.Fingerprint
-	if fp == (pki.Fingerprint{}) {
-		fp = b.Fingerprint
-	}
 	var procs []*slaveProc
 	fail := func(host string, err error) error {
 		b.stopProcs(context.WithoutCancel(ctx), c.Name, procs)
@@ -120,10 +111,7 @@ func (b *Backend) StartCluster(ctx context.Context, spec hypervisor.ClusterSpec)
 		if err := ctx.Err(); err != nil {
 			return fail(h.Name, err)
 		}
-		token := spec.Tokens[h.Name]
-		if token == "" {
-			token = b.Token
-		}
+		token, fp := spec.Credentials(h.Name, b.Token, b.Fingerprint)
 		hypervisor.ReportProgress(ctx, h.Name, "starting its slave process")
 		p, err := b.startSlave(c, h, master, shared, token, fp)
 		if err != nil {
@@ -131,12 +119,7 @@ func (b *Backend) StartCluster(ctx context.Context, spec hypervisor.ClusterSpec)
 		}
 		procs = append(procs, p)
 	}
-	b.mu.Lock()
-	if b.clusters == nil {
-		b.clusters = map[string][]*slaveProc{}
-	}
-	b.clusters[c.Name] = procs
-	b.mu.Unlock()
+	b.clusters.Put(c.Name, procs)
 	b.Log.Info("local cluster started", "cluster", c.Name, "hosts", len(procs))
 	return nil
 }
@@ -146,60 +129,35 @@ func (b *Backend) startSlave(c *definition.Cluster, h *definition.Host, master, 
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	logf, err := os.OpenFile(filepath.Join(dir, "slave.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	functions := b.functionsPath()
-	args := []string{"slave", "-c", "none",
-		"--master", master, "--name", h.Name,
-		"--state-dir", filepath.Join(dir, "state"), "--work-dir", filepath.Join(dir, "work"),
-		"--functions-path", functions, "--ca-fingerprint", fp.String()}
-	cmd := exec.Command(b.Binary, args...)
-	cmd.Env = append(os.Environ(),
-		"XRDTEST_TOKEN="+token,
-		"XRDTEST_SHARED="+shared,
-		"XRDTEST_FUNCTIONS="+functions,
-		b.clusterMarker(c.Name),
-	)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	sp := hypervisor.SlaveProcess{Binary: b.Binary, Master: master, Host: h.Name, Dir: dir, Log: filepath.Join(dir, "slave.log"),
+		Functions: b.functionsPath(), Token: token, Fingerprint: fp, Env: []string{"XRDTEST_SHARED=" + shared, b.clusterMarker(c.Name)},
+		Attr: &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}}
 	if os.Geteuid() == 0 {
 		// Its own host name: the slave sets it inside the new namespace.
 		short, _, _ := strings.Cut(h.Name, ".")
-		cmd.Args = append(cmd.Args, "--hostname", short)
-		cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWUTS
+		sp.Args = []string{"--hostname", short}
+		sp.Attr.Cloneflags = syscall.CLONE_NEWUTS
 	}
-	if err := cmd.Start(); err != nil {
-		logf.Close()
+	cmd, err := sp.Start()
+	if err != nil {
 		return nil, err
 	}
-	p := &slaveProc{host: h.Name, cmd: cmd, done: make(chan struct{}), log: logf}
+	p := &slaveProc{host: h.Name, cmd: cmd, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
-		logf.Close()
 		close(p.done)
 		if p.err != nil {
-			b.Log.Warn("local slave exited", "host", h.Name, "err", p.err, "log", logf.Name())
+			b.Log.Warn("local slave exited", "host", h.Name, "err", p.err, "log", sp.Log)
 		}
 	}()
 	return p, nil
 }
 
 // Clusters lists the clusters running here.
-func (b *Backend) Clusters() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return slices.Collect(maps.Keys(b.clusters))
-}
+func (b *Backend) Clusters() []string { return b.clusters.Names() }
 
 // Running reports whether the cluster runs here.
-func (b *Backend) Running(cluster string) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	_, ok := b.clusters[cluster]
-	return ok
-}
+func (b *Backend) Running(cluster string) bool { return b.clusters.Has(cluster) }
 
 // Capacity reports this machine's memory and CPUs.
 func (b *Backend) Capacity(context.Context) (hypervisor.Capacity, error) {
@@ -212,10 +170,7 @@ func (b *Backend) Capacity(context.Context) (hypervisor.Capacity, error) {
 func (b *Backend) StopCluster(ctx context.Context, cluster string) error {
 	b.ops.Lock()
 	defer b.ops.Unlock()
-	b.mu.Lock()
-	procs := b.clusters[cluster]
-	delete(b.clusters, cluster)
-	b.mu.Unlock()
+	procs, _ := b.clusters.Take(cluster)
 	return b.stopProcs(ctx, cluster, procs)
 }
 

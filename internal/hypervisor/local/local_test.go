@@ -110,8 +110,9 @@ func TestStopLeavesOtherBackends(t *testing.T) {
 	if n := proctree.KillMarked(bs[0].clusterMarker("same"), time.Second); n != 0 {
 		t.Errorf("%d processes of the stopped cluster left", n)
 	}
+	procs, _ := bs[1].clusters.Get("same")
 	select {
-	case <-bs[1].clusters["same"][0].done:
+	case <-procs[0].done:
 		t.Error("the other backend's slave was stopped too")
 	default:
 	}

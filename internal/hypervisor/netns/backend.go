@@ -1,12 +1,12 @@
 package netns
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"net"
 	"os"
 	"os/exec"
@@ -58,11 +58,9 @@ type Config struct {
 // Backend runs clusters in network namespaces; see the package doc.
 type Backend struct {
 	cfg Config
-	// ops serialises StartCluster and StopCluster; mu guards clusters
-	// only, so that Clusters and Running never wait for a slow stop.
+	// ops serialises StartCluster and StopCluster.
 	ops      sync.Mutex
-	mu       sync.Mutex
-	clusters map[string]*cluster
+	clusters hypervisor.ClusterSet[*cluster]
 }
 
 var _ hypervisor.Backend = (*Backend)(nil)
@@ -162,7 +160,7 @@ func New(cfg Config) (*Backend, error) {
 	if err := os.MkdirAll(cfg.StateDir, 0o755); err != nil {
 		return nil, err
 	}
-	b := &Backend{cfg: cfg, clusters: map[string]*cluster{}}
+	b := &Backend{cfg: cfg}
 	b.recover()
 	return b, nil
 }
@@ -227,9 +225,7 @@ func (b *Backend) StartCluster(ctx context.Context, spec hypervisor.ClusterSpec)
 	if err := b.build(ctx, c, p, spec, ports); err != nil {
 		return err
 	}
-	b.mu.Lock()
-	b.clusters[name] = c
-	b.mu.Unlock()
+	b.clusters.Put(name, c)
 	b.cfg.Log.Info("netns cluster started", "cluster", name, "hosts", len(c.hosts))
 	return nil
 }
@@ -320,39 +316,20 @@ func (b *Backend) startSlave(c *cluster, h *host, spec hypervisor.ClusterSpec) (
 	if err := os.WriteFile(shell, []byte(shellScript(h)), 0o755); err != nil {
 		return nil, err
 	}
-	master := net.JoinHostPort(b.cfg.MasterHost, strconv.Itoa(spec.Master.Port))
-	fp := spec.Master.Fingerprint
-	if fp == (pki.Fingerprint{}) {
-		fp = b.cfg.Fingerprint
-	}
-	token := spec.Tokens[h.name]
-	if token == "" {
-		token = b.cfg.Token
-	}
-	functions := b.cfg.FunctionsPath
-	if functions == "" {
-		functions = "/etc/XrdTest/utils/functions.sh"
-	}
+	token, fp := spec.Credentials(h.name, b.cfg.Token, b.cfg.Fingerprint)
 	sd := filepath.Join(h.dir, "slave")
 	if err := os.MkdirAll(sd, 0o755); err != nil {
 		return nil, err
 	}
-	logf, err := os.OpenFile(filepath.Join(h.dir, "slave.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	defer logf.Close()
-	cmd := exec.Command(b.cfg.Binary, "slave", "-c", "none", "--master", master, "--name", h.name,
-		"--state-dir", filepath.Join(sd, "state"), "--work-dir", filepath.Join(sd, "work"),
-		"--functions-path", functions, "--ca-fingerprint", fp.String(),
-		"--shell", shell, "--sync-dir", sd, "--files-root", fmt.Sprintf("/proc/%d/root", h.pid))
 	// No XRDTEST_SHARED: like VMs, hosts share nothing but their network.
-	cmd.Env = append(os.Environ(), "XRDTEST_TOKEN="+token, "XRDTEST_FUNCTIONS="+functions)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	// Its own session and no parent-death signal: like the hosts, the
-	// slaves outlive a crashed hypervisor, which adopts them again.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
+	cmd, err := hypervisor.SlaveProcess{Binary: b.cfg.Binary, Master: net.JoinHostPort(b.cfg.MasterHost, strconv.Itoa(spec.Master.Port)),
+		Host: h.name, Dir: sd, Log: filepath.Join(h.dir, "slave.log"), Functions: cmp.Or(b.cfg.FunctionsPath, "/etc/XrdTest/utils/functions.sh"),
+		Token: token, Fingerprint: fp, Args: []string{"--shell", shell, "--sync-dir", sd, "--files-root", fmt.Sprintf("/proc/%d/root", h.pid)},
+		// Its own session and no parent-death signal: like the hosts, the
+		// slaves outlive a crashed hypervisor, which adopts them again.
+		Attr: &syscall.SysProcAttr{Setsid: true},
+	}.Start()
+	if err != nil {
 		return nil, err
 	}
 	s := &slave{host: h.name, pid: cmd.Process.Pid, done: make(chan struct{})}
@@ -369,10 +346,8 @@ func (b *Backend) startSlave(c *cluster, h *host, spec hypervisor.ClusterSpec) (
 // for tools that look into a host, and the bench that times names
 // resolving in every host.
 func (b *Backend) HostCommand(cluster, host, name string, arg ...string) (*exec.Cmd, error) {
-	b.mu.Lock()
-	c := b.clusters[cluster]
-	b.mu.Unlock()
-	if c == nil {
+	c, ok := b.clusters.Get(cluster)
+	if !ok {
 		return nil, fmt.Errorf("cluster %s is not running here", cluster)
 	}
 	for _, h := range c.hosts {
@@ -385,19 +360,10 @@ func (b *Backend) HostCommand(cluster, host, name string, arg ...string) (*exec.
 }
 
 // Clusters lists the clusters running here.
-func (b *Backend) Clusters() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return slices.Collect(maps.Keys(b.clusters))
-}
+func (b *Backend) Clusters() []string { return b.clusters.Names() }
 
 // Running reports whether the cluster runs here.
-func (b *Backend) Running(cluster string) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	_, ok := b.clusters[cluster]
-	return ok
-}
+func (b *Backend) Running(cluster string) bool { return b.clusters.Has(cluster) }
 
 // Capacity reports this machine's memory and CPUs.
 func (b *Backend) Capacity(context.Context) (hypervisor.Capacity, error) {
@@ -411,18 +377,14 @@ func (b *Backend) Capacity(context.Context) (hypervisor.Capacity, error) {
 func (b *Backend) StopCluster(ctx context.Context, name string) error {
 	b.ops.Lock()
 	defer b.ops.Unlock()
-	b.mu.Lock()
-	c := b.clusters[name]
-	b.mu.Unlock()
+	c, _ := b.clusters.Get(name)
 	if c == nil {
 		c = &cluster{name: name, n: newNaming(b.cfg.StateDir, name), dir: b.clusterDir(name)}
 	}
 	if err := b.teardown(ctx, c, true); err != nil {
 		return fmt.Errorf("stop cluster %s: %w", name, err)
 	}
-	b.mu.Lock()
-	delete(b.clusters, name)
-	b.mu.Unlock()
+	b.clusters.Take(name)
 	return nil
 }
 
@@ -516,7 +478,7 @@ func (b *Backend) recover() {
 			err = b.adopt(c, s)
 		}
 		if err == nil {
-			b.clusters[c.name] = c
+			b.clusters.Put(c.name, c)
 			b.cfg.Log.Info("netns cluster adopted", "cluster", c.name, "hosts", len(c.hosts))
 			continue
 		}

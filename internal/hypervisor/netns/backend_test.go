@@ -57,17 +57,7 @@ func startFour(t *testing.T, b *Backend) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Write([]byte("the master\n"))
-			c.Close()
-		}
-	}()
+	greet(t, l, "the master")
 	port := l.Addr().(*net.TCPAddr).Port
 	spec := hypervisor.ClusterSpec{Cluster: fourHosts(), Master: hypervisor.MasterEndpoint{Port: 1, WebPort: port}}
 	t.Cleanup(func() { b.StopCluster(context.Background(), spec.Cluster.Name) })
@@ -87,7 +77,7 @@ func TestBackendNames(t *testing.T) {
 	before := snapshot(t)
 	b := newTestBackend(t, t.TempDir())
 	port := startFour(t, b)
-	c := b.clusters["four"]
+	c := running(b, "four")
 	want := map[string]string{
 		"man": "192.168.128.3", "man.xrd.test": "192.168.128.3", "client": "192.168.128.6",
 		"srv2.xrd.test": "192.168.128.5", "master.xrd.test": "192.168.128.1",
@@ -146,7 +136,7 @@ func TestBackendRestart(t *testing.T) {
 			dir := t.TempDir()
 			old := newTestBackend(t, dir)
 			startFour(t, old)
-			c := old.clusters["four"]
+			c := running(old, "four")
 			c.fwd.close() // what the death of its process does
 			tt.break_(c)
 			b := newTestBackend(t, dir)
@@ -154,7 +144,7 @@ func TestBackendRestart(t *testing.T) {
 				t.Fatalf("running after the restart: %v, want %v", b.Running("four"), tt.adopt)
 			}
 			if tt.adopt {
-				if out, err := run(t, b.clusters["four"].hosts[0], dir, "hostname"); err != nil || out != "man" {
+				if out, err := run(t, running(b, "four").hosts[0], dir, "hostname"); err != nil || out != "man" {
 					t.Errorf("adopted host: hostname %q, %v", out, err)
 				}
 			}
@@ -202,7 +192,7 @@ func TestBackendKilled(t *testing.T) {
 	if !b.Running("four") {
 		t.Fatal("the cluster of the killed hypervisor is not adopted")
 	}
-	c := b.clusters["four"]
+	c := running(b, "four")
 	if out, err := runIn(c.hosts[3], "hostname", "-f"); err != nil || out != "client.xrd.test" {
 		t.Errorf("adopted host: hostname -f %q, %v", out, err)
 	}
@@ -334,4 +324,10 @@ func TestBackendStopLeavesOthers(t *testing.T) {
 	if out, err := read.CombinedOutput(); err != nil || string(out) != "kept\nkept\n" {
 		t.Errorf("two/srv1 after one stopped: %q, %v", out, err)
 	}
+}
+
+// running is what b keeps of the cluster name it runs (nil: none).
+func running(b *Backend, name string) *cluster {
+	c, _ := b.clusters.Get(name)
+	return c
 }

@@ -80,7 +80,7 @@ func BenchmarkStartStop(b *testing.B) {
 					}
 				}
 				if nb != nil {
-					if err := resolveEverywhere(nb.clusters[spec.Cluster.Name], spec.Cluster); err != nil {
+					if err := resolveEverywhere(running(nb, spec.Cluster.Name), spec.Cluster); err != nil {
 						be.StopCluster(context.Background(), spec.Cluster.Name)
 						b.Fatal(err)
 					}

@@ -66,6 +66,16 @@ func checkNothingLeft(t *testing.T, before machineState) {
 	}
 }
 
+// metaPlan is the plan of the meta-manager cluster.
+func metaPlan(t *testing.T) *plan {
+	t.Helper()
+	p, err := newPlan(hypervisor.ClusterSpec{Cluster: metaManager()}, 1<<30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // serve answers every connection to addr inside network namespace ns
 // with greeting, until the test ends.
 func serve(t *testing.T, ns, addr, greeting string) {
@@ -74,6 +84,11 @@ func serve(t *testing.T, ns, addr, greeting string) {
 	if err := inNetns(ns, func() (err error) { l, err = net.Listen("tcp", addr); return err }); err != nil {
 		t.Fatal(err)
 	}
+	greet(t, l, greeting)
+}
+
+// greet answers every connection to l with greeting, until the test ends.
+func greet(t *testing.T, l net.Listener, greeting string) {
 	t.Cleanup(func() { l.Close() })
 	go func() {
 		for {
@@ -112,10 +127,7 @@ func TestNetworkTwoClustersSameSubnet(t *testing.T) {
 	needRoot(t)
 	before := snapshot(t)
 	ctx := context.Background()
-	p, err := newPlan(hypervisor.ClusterSpec{Cluster: metaManager()}, 1<<30)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := metaPlan(t)
 	dir := t.TempDir()
 	names := []naming{newNaming(dir, "a"), newNaming(dir, "b")}
 	for _, n := range names {
@@ -160,10 +172,7 @@ func TestNetworkUpFailsCleanly(t *testing.T) {
 	needRoot(t)
 	before := snapshot(t)
 	ctx := context.Background()
-	p, err := newPlan(hypervisor.ClusterSpec{Cluster: metaManager()}, 1<<30)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := metaPlan(t)
 	n := newNaming(t.TempDir(), "c")
 	if err := ipBatch(ctx, "", false, []string{"netns add " + n.hostNS(5)}); err != nil {
 		t.Fatal(err)

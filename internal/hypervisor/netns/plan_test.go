@@ -28,10 +28,7 @@ func metaManager() *definition.Cluster {
 }
 
 func TestPlanMetaManager(t *testing.T) {
-	p, err := newPlan(hypervisor.ClusterSpec{Cluster: metaManager()}, 1<<30)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := metaPlan(t)
 	if p.net.String() != "192.168.128.1/24" || p.master.String() != "192.168.128.1" {
 		t.Errorf("network %s, master %s", p.net, p.master)
 	}

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,18 +25,9 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 type pgAt struct{ url, dir string }
 
 func TestPostgres(t *testing.T) {
-	var mu sync.Mutex
-	at := map[*testing.T]pgAt{}
+	at := storetest.Places(func(t *testing.T) pgAt { return pgAt{pgtest.Database(t), filepath.Join(t.TempDir(), "store")} })
 	storetest.Run(t, func(t *testing.T) store.Store {
-		mu.Lock()
-		a, ok := at[t]
-		mu.Unlock()
-		if !ok {
-			a = pgAt{pgtest.Database(t), filepath.Join(t.TempDir(), "store")}
-			mu.Lock()
-			at[t] = a
-			mu.Unlock()
-		}
+		a := at(t)
 		s, err := postgres.Open(context.Background(), a.url, a.dir)
 		if err != nil {
 			t.Fatal(err)

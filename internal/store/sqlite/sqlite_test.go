@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/xrdtest/xrdtest/internal/store"
@@ -17,17 +16,9 @@ import (
 )
 
 func TestSQLite(t *testing.T) {
-	var mu sync.Mutex
-	dirs := map[*testing.T]string{}
+	dir := storetest.Places(func(t *testing.T) string { return filepath.Join(t.TempDir(), "store") })
 	storetest.Run(t, func(t *testing.T) store.Store {
-		mu.Lock()
-		dir, ok := dirs[t]
-		if !ok {
-			dir = filepath.Join(t.TempDir(), "store")
-			dirs[t] = dir
-		}
-		mu.Unlock()
-		s, err := sqlite.Open(context.Background(), dir)
+		s, err := sqlite.Open(context.Background(), dir(t))
 		if err != nil {
 			t.Fatal(err)
 		}

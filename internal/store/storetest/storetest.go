@@ -24,6 +24,26 @@ import (
 	"github.com/xrdtest/xrdtest/internal/store"
 )
 
+// Places gives each test its own place for a store (a folder, a
+// database...): the one newPlace makes on the test's first call, the same
+// on the next, as Run's reopening needs.
+func Places[P any](newPlace func(t *testing.T) P) func(t *testing.T) P {
+	var mu sync.Mutex
+	places := map[*testing.T]P{}
+	return func(t *testing.T) P {
+		mu.Lock()
+		p, ok := places[t]
+		mu.Unlock()
+		if !ok {
+			p = newPlace(t)
+			mu.Lock()
+			places[t] = p
+			mu.Unlock()
+		}
+		return p
+	}
+}
+
 // Run runs the suite. Each subtest calls open with its own t; open must
 // return a Store whose data is private to that t, and calling open again
 // with the same t (after the first store was closed) must reopen the same

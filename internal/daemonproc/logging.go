@@ -1,4 +1,4 @@
-package main
+package daemonproc
 
 import (
 	"fmt"
@@ -11,10 +11,10 @@ import (
 	"github.com/xrdtest/xrdtest/internal/config"
 )
 
-// newLogger makes the structured logger of a command. level is a Python
+// NewLogger makes the structured logger of a command. level is a Python
 // level name as [daemon] log_level takes it (NOTSET logs everything,
 // CRITICAL only what is above ERROR; "" is INFO).
-func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+func NewLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	lv := config.LogLevel("INFO")
 	if level != "" {
 		var err error

@@ -1,4 +1,4 @@
-package main
+package console
 
 import (
 	"fmt"
@@ -10,9 +10,9 @@ import (
 	"github.com/xrdtest/xrdtest/internal/api"
 )
 
-// printSummary prints a session as a matrix: one row per stage, one
+// Summary prints a session as a matrix: one row per stage, one
 // column per slave, each cell the status (and exit code when it failed).
-func printSummary(w io.Writer, d *api.SessionDetail) {
+func Summary(w io.Writer, d *api.SessionDetail) {
 	s := d.Session
 	dur := ""
 	if !s.Started.IsZero() && !s.Ended.IsZero() {
@@ -41,6 +41,8 @@ func printSummary(w io.Writer, d *api.SessionDetail) {
 	tw.Flush()
 }
 
+// cell is the cell of slave in a stage of results: its status, exit code
+// and duration, "-" when the stage did not run there.
 func cell(results []*api.Result, slave string) string {
 	for _, r := range results {
 		if r.Slave != slave {

@@ -1,4 +1,4 @@
-package definition
+package pyeval
 
 import (
 	"fmt"
@@ -9,10 +9,10 @@ import (
 )
 
 // method implements a method of a framework class; self is the receiver.
-type method func(ev *evaluator, self *object, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error)
+type method func(ev *evaluator, self *Object, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error)
 
-// class describes one of the framework's Python classes.
-type class struct {
+// Class describes one of the framework's Python classes.
+type Class struct {
 	name string
 	// known attributes; assigning any other one is allowed (as in Python)
 	// but warned about, since the framework would ignore it. nil: all known.
@@ -20,15 +20,15 @@ type class struct {
 	methods map[string]method
 	// onSet runs before an attribute is stored, for the side effects the
 	// original classes had (e.g. Cluster.network sets defaultHost.net).
-	onSet func(self *object, name string, v starlark.Value) error
+	onSet func(self *Object, name string, v starlark.Value) error
 	// derived computes an attribute that was never stored (e.g. bridgeName).
-	derived func(self *object, name string) starlark.Value
+	derived func(self *Object, name string) starlark.Value
 }
 
-// object is an instance of a framework class. Like a Python object it is a
+// Object is an instance of a framework class. Like a Python object it is a
 // mutable reference: every variable bound to it sees every change.
-type object struct {
-	cls   *class
+type Object struct {
+	cls   *Class
 	ev    *evaluator
 	id    uint64
 	line  int // where it was constructed
@@ -38,35 +38,48 @@ type object struct {
 	setAt    map[string]int
 	frozen   bool
 	warned   map[string]bool
-	netHosts []*object // Network only: hosts registered for DHCP and DNS
-	owner    *object   // Network only: the cluster it was made the network of
+	netHosts []*Object // Network only: hosts registered for DHCP and DNS
+	owner    *Object   // Network only: the cluster it was made the network of
 }
 
 var (
-	_ starlark.HasAttrs    = (*object)(nil)
-	_ starlark.HasSetField = (*object)(nil)
+	_ starlark.HasAttrs    = (*Object)(nil)
+	_ starlark.HasSetField = (*Object)(nil)
 )
 
-func (ev *evaluator) newObject(cls *class) *object {
+func (ev *evaluator) newObject(cls *Class) *Object {
 	ev.nextID++
-	return &object{cls: cls, ev: ev, id: ev.nextID, line: ev.line(),
+	return &Object{cls: cls, ev: ev, id: ev.nextID, line: ev.line(),
 		attrs: map[string]starlark.Value{}, setAt: map[string]int{}, warned: map[string]bool{}}
 }
 
-func (o *object) String() string {
+func (o *Object) String() string {
 	if n, ok := o.attrs["name"].(starlark.String); ok && n != "" {
 		return fmt.Sprintf("<%s %s>", o.cls.name, string(n))
 	}
 	return fmt.Sprintf("<%s>", o.cls.name)
 }
 
-func (o *object) Type() string         { return o.cls.name }
-func (o *object) Truth() starlark.Bool { return true }
+// Name is the class's name as definitions spell it: "Host".
+func (c *Class) Name() string { return c.name }
+
+// Class is the object's class.
+func (o *Object) Class() *Class { return o.cls }
+
+// Line is where the object was constructed.
+func (o *Object) Line() int { return o.line }
+
+// NetHosts are the hosts registered with a Network for DHCP and DNS
+// (addHost, addHosts...), in order; nil for the other classes.
+func (o *Object) NetHosts() []*Object { return o.netHosts }
+
+func (o *Object) Type() string         { return o.cls.name }
+func (o *Object) Truth() starlark.Bool { return true }
 
 // Hash follows Python's default: identity.
-func (o *object) Hash() (uint32, error) { return uint32(o.id ^ o.id>>32), nil }
+func (o *Object) Hash() (uint32, error) { return uint32(o.id ^ o.id>>32), nil }
 
-func (o *object) Freeze() {
+func (o *Object) Freeze() {
 	if o.frozen {
 		return
 	}
@@ -76,7 +89,7 @@ func (o *object) Freeze() {
 	}
 }
 
-func (o *object) Attr(name string) (starlark.Value, error) {
+func (o *Object) Attr(name string) (starlark.Value, error) {
 	if m, ok := o.cls.methods[name]; ok {
 		return starlark.NewBuiltin(o.cls.name+"."+name, func(_ *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 			return m(o.ev, o, args, kwargs)
@@ -93,7 +106,7 @@ func (o *object) Attr(name string) (starlark.Value, error) {
 	return nil, nil // starlark reports: <Class> has no .name field or method
 }
 
-func (o *object) AttrNames() []string {
+func (o *Object) AttrNames() []string {
 	names := make([]string, 0, len(o.attrs)+len(o.cls.methods))
 	for n := range o.attrs {
 		names = append(names, n)
@@ -105,7 +118,7 @@ func (o *object) AttrNames() []string {
 	return names
 }
 
-func (o *object) SetField(name string, v starlark.Value) error {
+func (o *Object) SetField(name string, v starlark.Value) error {
 	if o.frozen {
 		return fmt.Errorf("cannot set %s.%s: object is frozen", o.cls.name, name)
 	}
@@ -122,41 +135,48 @@ func (o *object) SetField(name string, v starlark.Value) error {
 	o.setAt[name] = line
 	if o.cls.known != nil && !slices.Contains(o.cls.known, name) && !o.warned[name] {
 		o.warned[name] = true
-		o.ev.rep.warnf(line, "unknown attribute %s.%s assigned: the framework does not use it", o.cls.name, name)
+		o.ev.rep.Warnf(line, "unknown attribute %s.%s assigned: the framework does not use it", o.cls.name, name)
 	}
 	return nil
 }
 
 // set stores a value the way a constructor or the framework does: the
 // value counts as given (explicit) at line.
-func (o *object) set(name string, v starlark.Value, line int) {
+func (o *Object) set(name string, v starlark.Value, line int) {
 	o.attrs[name] = v
 	o.setAt[name] = line
 }
 
+// setGiven stores a constructor's arguments, given at the object's line.
+func (o *Object) setGiven(given map[string]starlark.Value) {
+	for k, v := range given {
+		o.set(k, v, o.line)
+	}
+}
+
 // setDefault stores a framework default, not counted as given.
-func (o *object) setDefault(name string, v starlark.Value) {
+func (o *Object) setDefault(name string, v starlark.Value) {
 	o.attrs[name] = v
 	delete(o.setAt, name)
 }
 
-// explicit reports whether the definition gave the attribute a value.
-func (o *object) explicit(name string) bool {
+// Explicit reports whether the definition gave the attribute a value.
+func (o *Object) Explicit(name string) bool {
 	_, ok := o.setAt[name]
 	return ok
 }
 
-// lineOf is the line that gave the attribute its value, or the line the
+// LineOf is the line that gave the attribute its value, or the line the
 // object was built on.
-func (o *object) lineOf(name string) int {
+func (o *Object) LineOf(name string) int {
 	if l, ok := o.setAt[name]; ok && l > 0 {
 		return l
 	}
 	return o.line
 }
 
-// get returns an attribute, derived ones included, or nil.
-func (o *object) get(name string) starlark.Value {
+// Get returns an attribute, derived ones included, or nil.
+func (o *Object) Get(name string) starlark.Value {
 	v, _ := o.Attr(name)
 	if _, isMethod := o.cls.methods[name]; isMethod {
 		return nil
@@ -164,22 +184,22 @@ func (o *object) get(name string) starlark.Value {
 	return v
 }
 
-// getString returns a string attribute, "" when unset or None.
-func (o *object) getString(name string) string {
-	s, _ := starlark.AsString(o.get(name))
+// GetString returns a string attribute, "" when unset or None.
+func (o *Object) GetString(name string) string {
+	s, _ := starlark.AsString(o.Get(name))
 	return s
 }
 
-// asObject returns v as an instance of cls, or nil.
-func asObject(v starlark.Value, cls *class) *object {
-	if o, ok := v.(*object); ok && o.cls == cls {
+// AsObject returns v as an instance of cls, or nil.
+func AsObject(v starlark.Value, cls *Class) *Object {
+	if o, ok := v.(*Object); ok && o.cls == cls {
 		return o
 	}
 	return nil
 }
 
-// describe renders a value for error messages: its repr, shortened.
-func describe(v starlark.Value) string {
+// Describe renders a value for error messages: its repr, shortened.
+func Describe(v starlark.Value) string {
 	if v == nil {
 		return "nothing"
 	}

@@ -1,6 +1,8 @@
-package definition
+package pyeval
 
 import (
+	"crypto/md5"
+	"encoding/hex"
 	"fmt"
 	"regexp"
 
@@ -10,36 +12,36 @@ import (
 // The framework classes. They are filled in by init because their methods
 // refer to each other.
 var (
-	clusterClass = &class{name: "Cluster", known: []string{"name", "hosts", "defaultHost", "network", "info"}}
-	networkClass = &class{name: "Network", known: []string{"name", "clusterName", "ip", "netmask", "DHCPRange", "bridgeName", "lbAlias", "lbHosts"}}
-	hostClass    = &class{name: "Host", known: []string{"name", "ip", "net", "ramSize", "arch", "bootImage", "cacheBootImage", "emulatorPath", "uuid", "aliases", "mac", "disks", "clusterName"}}
-	diskClass    = &class{name: "Disk", known: []string{"name", "size", "device", "mountPoint", "cache"}}
-	suiteClass   = &class{name: "TestSuite", known: []string{"name", "descName", "clusters", "machines", "tests", "schedule", "initialize", "finalize", "logs", "alert_emails", "alert_success", "alert_failure", "stage_timeout"}}
+	ClusterClass = &Class{name: "Cluster", known: []string{"name", "hosts", "defaultHost", "network", "info"}}
+	NetworkClass = &Class{name: "Network", known: []string{"name", "clusterName", "ip", "netmask", "DHCPRange", "bridgeName", "lbAlias", "lbHosts"}}
+	HostClass    = &Class{name: "Host", known: []string{"name", "ip", "net", "ramSize", "arch", "bootImage", "cacheBootImage", "emulatorPath", "uuid", "aliases", "mac", "disks", "clusterName"}}
+	DiskClass    = &Class{name: "Disk", known: []string{"name", "size", "device", "mountPoint", "cache"}}
+	SuiteClass   = &Class{name: "TestSuite", known: []string{"name", "descName", "clusters", "machines", "tests", "schedule", "initialize", "finalize", "logs", "alert_emails", "alert_success", "alert_failure", "stage_timeout"}}
 	// TestCase objects are accepted and ignored, as by the original: cases
 	// come from the tc/ folders.
-	caseClass = &class{name: "TestCase"}
+	CaseClass = &Class{name: "TestCase"}
 )
 
 func init() {
-	clusterClass.onSet = clusterOnSet
-	clusterClass.methods = map[string]method{
+	ClusterClass.onSet = clusterOnSet
+	ClusterClass.methods = map[string]method{
 		"addHost":  oneArg("addHost", clusterAddHost),
 		"addHosts": eachArg("addHosts", clusterAddHost),
 		// The original set the (ignored) emulator path of every host.
-		"setEmulatorPath": func(*evaluator, *object, starlark.Tuple, []starlark.Tuple) (starlark.Value, error) {
+		"setEmulatorPath": func(*evaluator, *Object, starlark.Tuple, []starlark.Tuple) (starlark.Value, error) {
 			return starlark.None, nil
 		},
 	}
-	networkClass.methods = map[string]method{
+	NetworkClass.methods = map[string]method{
 		"addHost":     oneArg("addHost", networkAddHost),
 		"addHosts":    eachArg("addHosts", networkAddHost),
 		"addDnsHost":  oneArg("addDnsHost", networkAddHost),
 		"addDHCPHost": oneArg("addDHCPHost", networkAddHost),
 	}
-	networkClass.onSet = networkOnSet
-	networkClass.derived = func(n *object, attr string) starlark.Value {
+	NetworkClass.onSet = networkOnSet
+	NetworkClass.derived = func(n *Object, attr string) starlark.Value {
 		if attr == "bridgeName" {
-			return starlark.String(defaultBridgeName(n.getString("name")))
+			return starlark.String(DefaultBridgeName(n.GetString("name")))
 		}
 		return nil
 	}
@@ -87,13 +89,13 @@ func (ev *evaluator) newCluster(_ *starlark.Thread, b *starlark.Builtin, args st
 	if err != nil {
 		return nil, err
 	}
-	c := ev.newObject(clusterClass)
+	c := ev.newObject(ClusterClass)
 	c.setDefault("name", starlark.String(""))
 	c.setDefault("hosts", newList())
 	c.setDefault("info", starlark.None)
 	dh := ev.blankHost()
 	c.setDefault("defaultHost", dh)
-	net := ev.newObject(networkClass)
+	net := ev.newObject(NetworkClass)
 	net.setNetworkDefaults()
 	c.setDefault("network", net)
 	net.owner = c
@@ -110,7 +112,7 @@ func (ev *evaluator) newCluster(_ *starlark.Thread, b *starlark.Builtin, args st
 	return c, nil
 }
 
-func (n *object) setNetworkDefaults() {
+func (n *Object) setNetworkDefaults() {
 	n.setDefault("name", starlark.String(""))
 	n.setDefault("clusterName", starlark.String(""))
 	n.setDefault("ip", starlark.String(""))
@@ -122,35 +124,35 @@ func (n *object) setNetworkDefaults() {
 
 // clusterOnSet keeps the derived names consistent, as the original's
 // constructor and network property did.
-func clusterOnSet(c *object, attr string, v starlark.Value) error {
-	dh := asObject(c.attrs["defaultHost"], hostClass)
+func clusterOnSet(c *Object, attr string, v starlark.Value) error {
+	dh := AsObject(c.attrs["defaultHost"], HostClass)
 	switch attr {
 	case "name":
 		name, ok := starlark.AsString(v)
 		if !ok {
 			return nil // reported by validation, with the line
 		}
-		net := asObject(c.attrs["network"], networkClass)
+		net := AsObject(c.attrs["network"], NetworkClass)
 		if net == nil {
 			return nil
 		}
-		if !net.explicit("clusterName") {
+		if !net.Explicit("clusterName") {
 			net.setDefault("clusterName", starlark.String(name))
 		}
-		if net.explicit("name") {
+		if net.Explicit("name") {
 			return nil
 		}
-		old := net.getString("name")
+		old := net.GetString("name")
 		derived := ""
 		if name != "" {
 			derived = name + "_net"
 		}
 		net.setDefault("name", starlark.String(derived))
-		if dh != nil && !dh.explicit("net") && dh.getString("net") == old {
+		if dh != nil && !dh.Explicit("net") && dh.GetString("net") == old {
 			dh.setDefault("net", starlark.String(derived))
 		}
 	case "network":
-		net := asObject(v, networkClass)
+		net := AsObject(v, NetworkClass)
 		if net == nil {
 			return fmt.Errorf("Cluster.network must be a Network, got %s", v.Type())
 		}
@@ -165,48 +167,48 @@ func clusterOnSet(c *object, attr string, v starlark.Value) error {
 
 // networkOnSet keeps the default host's network name in step with the
 // cluster network's name, unless the definition set it itself.
-func networkOnSet(n *object, attr string, v starlark.Value) error {
+func networkOnSet(n *Object, attr string, v starlark.Value) error {
 	name, ok := starlark.AsString(v)
-	if attr != "name" || !ok || n.owner == nil || asObject(n.owner.attrs["network"], networkClass) != n {
+	if attr != "name" || !ok || n.owner == nil || AsObject(n.owner.attrs["network"], NetworkClass) != n {
 		return nil
 	}
-	dh := asObject(n.owner.attrs["defaultHost"], hostClass)
-	if dh != nil && !dh.explicit("net") && dh.getString("net") == n.getString("name") {
+	dh := AsObject(n.owner.attrs["defaultHost"], HostClass)
+	if dh != nil && !dh.Explicit("net") && dh.GetString("net") == n.GetString("name") {
 		dh.setDefault("net", starlark.String(name))
 	}
 	return nil
 }
 
 // oneArg adapts f to a method taking one positional argument.
-func oneArg(name string, f func(ev *evaluator, self, arg *object) error) method {
-	return func(ev *evaluator, self *object, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+func oneArg(name string, f func(ev *evaluator, self, arg *Object) error) method {
+	return func(ev *evaluator, self *Object, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 		var v starlark.Value
 		if err := starlark.UnpackPositionalArgs(self.cls.name+"."+name, args, kwargs, 1, &v); err != nil {
 			return nil, err
 		}
-		h := asObject(v, hostClass)
+		h := AsObject(v, HostClass)
 		if h == nil {
-			return nil, fmt.Errorf("want a Host, got %s %s", v.Type(), describe(v))
+			return nil, fmt.Errorf("want a Host, got %s %s", v.Type(), Describe(v))
 		}
 		return starlark.None, f(ev, self, h)
 	}
 }
 
 // eachArg adapts f to a method taking a list of hosts.
-func eachArg(name string, f func(ev *evaluator, self, arg *object) error) method {
-	return func(ev *evaluator, self *object, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+func eachArg(name string, f func(ev *evaluator, self, arg *Object) error) method {
+	return func(ev *evaluator, self *Object, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 		var it starlark.Iterable
 		if err := starlark.UnpackPositionalArgs(self.cls.name+"."+name, args, kwargs, 1, &it); err != nil {
 			return nil, err
 		}
-		var hosts []*object
+		var hosts []*Object
 		iter := it.Iterate()
 		defer iter.Done()
 		var v starlark.Value
 		for i := 0; iter.Next(&v); i++ {
-			h := asObject(v, hostClass)
+			h := AsObject(v, HostClass)
 			if h == nil {
-				return nil, fmt.Errorf("element %d: want a Host, got %s %s", i, v.Type(), describe(v))
+				return nil, fmt.Errorf("element %d: want a Host, got %s %s", i, v.Type(), Describe(v))
 			}
 			hosts = append(hosts, h)
 		}
@@ -222,8 +224,8 @@ func eachArg(name string, f func(ev *evaluator, self, arg *object) error) method
 // clusterAddHost copies the cluster's default arch, ramSize and net into
 // the host's empty ones (at call time, as the original did), and registers
 // the host in the cluster and its network.
-func clusterAddHost(ev *evaluator, c, h *object) error {
-	dh := asObject(c.attrs["defaultHost"], hostClass)
+func clusterAddHost(ev *evaluator, c, h *Object) error {
+	dh := AsObject(c.attrs["defaultHost"], HostClass)
 	if dh == nil {
 		return fmt.Errorf("Cluster.defaultHost is not a Host")
 	}
@@ -239,7 +241,7 @@ func clusterAddHost(ev *evaluator, c, h *object) error {
 		}
 	}
 	h.attrs["clusterName"] = c.attrs["name"]
-	net := asObject(c.attrs["network"], networkClass)
+	net := AsObject(c.attrs["network"], NetworkClass)
 	if net == nil {
 		return fmt.Errorf("Cluster.network is not a Network")
 	}
@@ -252,7 +254,7 @@ func clusterAddHost(ev *evaluator, c, h *object) error {
 	}
 	for i := range hosts.Len() {
 		if hosts.Index(i) == h {
-			ev.rep.warnf(ev.line(), "host %s added to the cluster twice: added once", h.getString("name"))
+			ev.rep.Warnf(ev.line(), "host %s added to the cluster twice: added once", h.GetString("name"))
 			return nil
 		}
 	}
@@ -262,7 +264,7 @@ func clusterAddHost(ev *evaluator, c, h *object) error {
 // networkAddHost registers a host for DHCP and DNS. 2012 definitions call
 // both net.addHosts and cluster.addHosts with the same hosts: registering
 // is idempotent.
-func networkAddHost(_ *evaluator, n, h *object) error {
+func networkAddHost(_ *evaluator, n, h *Object) error {
 	for _, r := range n.netHosts {
 		if r == h {
 			return nil
@@ -277,11 +279,9 @@ func (ev *evaluator) newNetwork(_ *starlark.Thread, b *starlark.Builtin, args st
 	if err != nil {
 		return nil, err
 	}
-	n := ev.newObject(networkClass)
+	n := ev.newObject(NetworkClass)
 	n.setNetworkDefaults()
-	for k, v := range given {
-		n.set(k, v, n.line)
-	}
+	n.setGiven(given)
 	return n, nil
 }
 
@@ -292,8 +292,8 @@ var (
 )
 
 // blankHost is a Host with the framework's defaults.
-func (ev *evaluator) blankHost() *object {
-	h := ev.newObject(hostClass)
+func (ev *evaluator) blankHost() *Object {
+	h := ev.newObject(HostClass)
 	for _, f := range []string{"name", "ip", "net", "ramSize", "arch", "emulatorPath", "uuid", "mac", "clusterName"} {
 		h.setDefault(f, starlark.String(""))
 	}
@@ -309,7 +309,7 @@ func (ev *evaluator) newHost(_ *starlark.Thread, b *starlark.Builtin, args starl
 	if len(args) >= 3 {
 		// The 2012 releases had the MAC third; a MAC-shaped third argument
 		// can only mean that order (a network name cannot look like one).
-		if s, ok := starlark.AsString(args[2]); ok && macRe.MatchString(s) {
+		if s, ok := starlark.AsString(args[2]); ok && IsMAC(s) {
 			params = hostParams2012
 		}
 	}
@@ -318,9 +318,7 @@ func (ev *evaluator) newHost(_ *starlark.Thread, b *starlark.Builtin, args starl
 		return nil, err
 	}
 	h := ev.blankHost()
-	for k, v := range given {
-		h.set(k, v, h.line)
-	}
+	h.setGiven(given)
 	return h, nil
 }
 
@@ -329,13 +327,11 @@ func (ev *evaluator) newDisk(_ *starlark.Thread, b *starlark.Builtin, args starl
 	if err != nil {
 		return nil, err
 	}
-	d := ev.newObject(diskClass)
+	d := ev.newObject(DiskClass)
 	d.setDefault("device", starlark.String("vda"))
 	d.setDefault("mountPoint", starlark.String("/data"))
 	d.setDefault("cache", starlark.True)
-	for k, v := range given {
-		d.set(k, v, d.line)
-	}
+	d.setGiven(given)
 	return d, nil
 }
 
@@ -344,7 +340,7 @@ func (ev *evaluator) newSuite(_ *starlark.Thread, b *starlark.Builtin, args star
 	if err != nil {
 		return nil, err
 	}
-	s := ev.newObject(suiteClass)
+	s := ev.newObject(SuiteClass)
 	for _, f := range []string{"name", "descName", "initialize", "finalize"} {
 		s.setDefault(f, starlark.String(""))
 	}
@@ -352,17 +348,17 @@ func (ev *evaluator) newSuite(_ *starlark.Thread, b *starlark.Builtin, args star
 		s.setDefault(f, newList())
 	}
 	s.setDefault("schedule", starlark.NewDict(0))
-	s.setDefault("alert_success", starlark.String(AlertSuite))
-	s.setDefault("alert_failure", starlark.String(AlertCase))
+	// The framework's alert policies, as definition.AlertSuite and AlertCase
+	// spell them.
+	s.setDefault("alert_success", starlark.String("SUITE"))
+	s.setDefault("alert_failure", starlark.String("CASE"))
 	s.setDefault("stage_timeout", starlark.None)
-	for k, v := range given {
-		s.set(k, v, s.line)
-	}
+	s.setGiven(given)
 	return s, nil
 }
 
 func (ev *evaluator) newCase(_ *starlark.Thread, _ *starlark.Builtin, _ starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	c := ev.newObject(caseClass)
+	c := ev.newObject(CaseClass)
 	for _, f := range []string{"name", "initialize", "run", "finalize"} {
 		c.setDefault(f, starlark.String(""))
 	}
@@ -373,3 +369,15 @@ func (ev *evaluator) newCase(_ *starlark.Thread, _ *starlark.Builtin, _ starlark
 	}
 	return c, nil
 }
+
+// DefaultBridgeName is a network's bridge name when the definition sets
+// none: virbr_ and the first 8 hex digits of the MD5 of the network's
+// name.
+func DefaultBridgeName(network string) string {
+	sum := md5.Sum([]byte(network))
+	return "virbr_" + hex.EncodeToString(sum[:])[:8]
+}
+
+// IsMAC reports whether s is a MAC address as definitions write it: six
+// hex pairs such as 52:54:00:12:34:56.
+func IsMAC(s string) bool { return macRe.MatchString(s) }

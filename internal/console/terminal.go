@@ -1,4 +1,4 @@
-package main
+package console
 
 import (
 	"fmt"
@@ -8,8 +8,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// isTerminal reports whether w is a terminal.
-func isTerminal(w io.Writer) bool {
+// IsTerminal reports whether w is a terminal.
+func IsTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	if !ok {
 		return false
@@ -18,13 +18,13 @@ func isTerminal(w io.Writer) bool {
 	return err == nil
 }
 
-// terminalSafe returns w, made safe for text from elsewhere when w is a
+// Safe returns w, made safe for text from elsewhere when w is a
 // terminal: a script's output could otherwise drive the user's terminal
 // with escape sequences (retitle it, rewrite what is shown, or, with some
 // terminals, make it answer as if typed). Piped or redirected, the text
 // stays exact.
-func terminalSafe(w io.Writer) io.Writer {
-	if !isTerminal(w) {
+func Safe(w io.Writer) io.Writer {
+	if !IsTerminal(w) {
 		return w
 	}
 	return &controlEscaper{w: w}

@@ -1,10 +1,11 @@
-package config
+package ini
 
 import (
 	"bufio"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 )
 
@@ -240,7 +241,7 @@ func isSpace(c byte) bool {
 
 const spaces = " \t\n\r\v\f"
 
-// ParseINI reads an INI file with the rules of Python 2's ConfigParser,
+// Parse reads an INI file with the rules of Python 2's ConfigParser,
 // which the original framework used; name is used in messages.
 //
 //   - Blank lines, and lines whose first character is '#' or ';', are
@@ -263,7 +264,7 @@ const spaces = " \t\n\r\v\f"
 //
 // CRLF line ends and a leading UTF-8 byte order mark are accepted.
 // Values are interpolated when read with Get (see Interpolate).
-func ParseINI(name string, r io.Reader) (*File, error) {
+func Parse(name string, r io.Reader) (*File, error) {
 	f := &File{Name: name, defaults: newSection(DefaultSection, 0), byName: map[string]*Section{}}
 	br := bufio.NewReader(r)
 	var (
@@ -370,6 +371,18 @@ func ParseINI(name string, r io.Reader) (*File, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// ReadFile parses the INI file at path (see Parse). Its error, the
+// file cannot be read or is not INI, is one to stop at: nothing of the
+// file can be merged, and validating the defaults would only mislead.
+func ReadFile(path string) (*File, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	return Parse(path, fh)
 }
 
 func (f *File) warn(src Source, section, key, msg string) {

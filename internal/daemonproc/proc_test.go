@@ -1,4 +1,4 @@
-package main
+package daemonproc
 
 import (
 	"bufio"
@@ -144,15 +144,15 @@ func TestDaemonLogging(t *testing.T) {
 			t.Run(tt.level+"/"+format, func(t *testing.T) {
 				path := filepath.Join(t.TempDir(), "daemon.log")
 				var stderr bytes.Buffer
-				p, err := startDaemon("test", config.Daemon{LogFilePath: path, LogLevel: config.LogLevel(tt.level), LogFormat: format}, &stderr)
+				p, err := Start("test", "test", config.Daemon{LogFilePath: path, LogLevel: config.LogLevel(tt.level), LogFormat: format}, &stderr)
 				if err != nil {
 					t.Fatal(err)
 				}
-				p.log.Debug("debug")
-				p.log.Info("info")
-				p.log.Warn("warning", "secret", config.Secret("hunter2"))
-				p.log.Error("error")
-				p.close()
+				p.Log.Debug("debug")
+				p.Log.Info("info")
+				p.Log.Warn("warning", "secret", config.Secret("hunter2"))
+				p.Log.Error("error")
+				p.Close()
 				if stderr.Len() != 0 {
 					t.Errorf("logged to stderr with a log file: %q", stderr.String())
 				}
@@ -205,7 +205,7 @@ func TestDaemonLogging(t *testing.T) {
 func TestDaemonPidFileRefused(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "d.pid")
 	var stderr bytes.Buffer
-	p, err := startDaemon("test", config.Daemon{PidFilePath: path, LogLevel: "INFO", LogFormat: "text"}, &stderr)
+	p, err := Start("test", "test", config.Daemon{PidFilePath: path, LogLevel: "INFO", LogFormat: "text"}, &stderr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,42 +215,12 @@ func TestDaemonPidFileRefused(t *testing.T) {
 	}
 	defer func() { sleeper.Process.Kill(); sleeper.Wait() }()
 	os.WriteFile(path, []byte(strconv.Itoa(sleeper.Process.Pid)), 0o644)
-	if _, err := startDaemon("test", config.Daemon{PidFilePath: path, LogLevel: "INFO", LogFormat: "text"}, &stderr); !errors.Is(err, ErrPidFileHeld) {
+	if _, err := Start("test", "test", config.Daemon{PidFilePath: path, LogLevel: "INFO", LogFormat: "text"}, &stderr); !errors.Is(err, ErrPidFileHeld) {
 		t.Errorf("second daemon: %v", err)
 	}
-	p.close() // the file names the other process now: kept
+	p.Close() // the file names the other process now: kept
 	if _, err := os.Stat(path); err != nil {
 		t.Errorf("pid file of another process removed: %v", err)
-	}
-}
-
-// TestDaemonConfigErrors: each daemon refuses a wrong value with exit 2
-// and a message naming the file, line, section and key, and warns about an
-// unknown key, before starting anything.
-func TestDaemonConfigErrors(t *testing.T) {
-	for _, tc := range []struct {
-		cmd, text, err, warn string
-	}{
-		{"master", "[server]\nport = 20000\n[daemon]\nlog_level = LOUD\nlog_colour = blue\n",
-			`:4: [daemon] log_level: unknown log level "LOUD"`, ":5: [daemon] log_colour: unknown key: ignored"},
-		{"hypervisor", "[test_master]\nip = m\nretries = 3\n[daemon]\nlog_format = xml\n",
-			`:5: [daemon] log_format: invalid value "xml": want text or json`, ":3: [test_master] retries: unknown key: ignored"},
-		{"slave", "[test_master]\nip = m\nport = twenty\n[slave]\ncolour = blue\n",
-			`:3: [test_master] port: invalid port "twenty"`, ":5: [slave] colour: unknown key: ignored"},
-	} {
-		t.Run(tc.cmd, func(t *testing.T) {
-			dir := t.TempDir()
-			path := filepath.Join(dir, tc.cmd+".conf")
-			os.WriteFile(path, []byte(tc.text), 0o644)
-			var stdout, stderr bytes.Buffer
-			code := run(context.Background(), []string{tc.cmd, "-c", path, "--set", "daemon.pid_file_path=" + filepath.Join(dir, "x.pid")}, &stdout, &stderr)
-			if code != 2 || !strings.Contains(stderr.String(), path+tc.err) || !strings.Contains(stderr.String(), "warning: "+path+tc.warn) {
-				t.Errorf("exit %d, stderr:\n%s\nwant %q and %q", code, stderr.String(), path+tc.err, path+tc.warn)
-			}
-			if _, err := os.Stat(filepath.Join(dir, "x.pid")); err == nil {
-				t.Errorf("a pid file was written")
-			}
-		})
 	}
 }
 
@@ -264,18 +234,18 @@ func TestHangupReopensDuringReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	log, err := newLogger(f, "INFO", "text")
+	log, err := NewLogger(f, "INFO", "text")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &daemonProc{name: "test", log: log, file: f, hup: make(chan os.Signal, 1)}
+	p := &Proc{name: "test", Log: log, file: f, hup: make(chan os.Signal, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	started, release := make(chan int, 10), make(chan struct{})
 	var releaseOnce sync.Once
 	defer releaseOnce.Do(func() { close(release) })
 	var reloads atomic.Int32
-	p.handleHangups(ctx, func() {
+	p.HandleHangups(ctx, func() {
 		started <- int(reloads.Add(1))
 		<-release
 	})

@@ -1,4 +1,4 @@
-package definition
+package pyeval
 
 import (
 	"cmp"
@@ -33,7 +33,7 @@ var fileOptions = &syntax.FileOptions{Set: true, While: true, TopLevelControl: t
 // evaluator evaluates one definition file.
 type evaluator struct {
 	file     string // name used in positions: the path relative to the repo
-	rep      reporter
+	rep      Reporter
 	thread   *starlark.Thread
 	nextID   uint64
 	maxSteps uint64
@@ -63,10 +63,10 @@ func (ev *evaluator) line() int {
 // evaluate runs src and calls its entry function (getCluster or
 // getTestSuite), which must return an instance of want. Problems are
 // reported; the result is nil when there is none to convert.
-func (ev *evaluator) evaluate(src []byte, entry string, want *class) *object {
+func (ev *evaluator) evaluate(src []byte, entry string, want *Class) *Object {
 	text, errs := blankImports(string(src))
 	for _, e := range errs {
-		ev.rep.errorf(e.line, "%s", e.msg)
+		ev.rep.Errorf(e.line, "%s", e.msg)
 	}
 	if len(errs) > 0 {
 		return nil
@@ -78,7 +78,7 @@ func (ev *evaluator) evaluate(src []byte, entry string, want *class) *object {
 		return nil
 	}
 	if !definesFunction(f, entry) {
-		ev.rep.errorf(0, "no %s() function: a %s definition file must define %s() returning a %s",
+		ev.rep.Errorf(0, "no %s() function: a %s definition file must define %s() returning a %s",
 			entry, strings.ToLower(want.name), entry, want.name)
 		return nil
 	}
@@ -104,7 +104,7 @@ func (ev *evaluator) evaluate(src []byte, entry string, want *class) *object {
 	// semantics a module-level list may be mutated inside it.
 	fn, ok := globals[entry].(starlark.Callable)
 	if !ok {
-		ev.rep.errorf(0, "%s is a %s, not a function", entry, globals[entry].Type())
+		ev.rep.Errorf(0, "%s is a %s, not a function", entry, globals[entry].Type())
 		return nil
 	}
 	v, err := starlark.Call(ev.thread, fn, nil, nil)
@@ -112,13 +112,13 @@ func (ev *evaluator) evaluate(src []byte, entry string, want *class) *object {
 		ev.reportEvalError(err)
 		return nil
 	}
-	root := asObject(v, want)
+	root := AsObject(v, want)
 	if root == nil {
 		got := "None"
 		if v != starlark.None {
-			got = article(v.Type()) + " " + describe(v)
+			got = article(v.Type()) + " " + Describe(v)
 		}
-		ev.rep.errorf(functionLine(f, entry), "%s() returned %s, want a %s", entry, got, want.name)
+		ev.rep.Errorf(functionLine(f, entry), "%s() returned %s, want a %s", entry, got, want.name)
 		return nil
 	}
 	return root
@@ -158,13 +158,13 @@ func (ev *evaluator) reportCompileError(err error, text string) {
 		} else if strings.Contains(se.Msg, "reserved") {
 			msg += " (definitions are evaluated as Starlark: class, try, with, import and similar Python statements are not available)"
 		}
-		ev.rep.errorf(int(se.Pos.Line), "%s", msg)
+		ev.rep.Errorf(int(se.Pos.Line), "%s", msg)
 	case errors.As(err, &rl):
 		for _, e := range rl {
-			ev.rep.errorf(int(e.Pos.Line), "%s", e.Msg)
+			ev.rep.Errorf(int(e.Pos.Line), "%s", e.Msg)
 		}
 	default:
-		ev.rep.errorf(0, "%v", err)
+		ev.rep.Errorf(0, "%v", err)
 	}
 }
 
@@ -185,18 +185,18 @@ func (ev *evaluator) reportEvalError(err error) {
 		if errors.As(err, &ee) {
 			line = ev.stackLine(ee.CallStack)
 		}
-		ev.rep.errorf(line, "evaluation stopped: it used more than %d MiB of memory", ev.maxMemory>>20)
+		ev.rep.Errorf(line, "evaluation stopped: it used more than %d MiB of memory", ev.maxMemory>>20)
 		return
 	}
 	if ev.thread.ExecutionSteps() >= ev.maxSteps {
-		ev.rep.errorf(ev.stepsLine, "evaluation stopped after %d steps: an endless loop?", ev.maxSteps)
+		ev.rep.Errorf(ev.stepsLine, "evaluation stopped after %d steps: an endless loop?", ev.maxSteps)
 		return
 	}
 	if errors.As(err, &ee) {
-		ev.rep.errorf(ev.stackLine(ee.CallStack), "%s", ee.Msg)
+		ev.rep.Errorf(ev.stackLine(ee.CallStack), "%s", ee.Msg)
 		return
 	}
-	ev.rep.errorf(0, "%v", err)
+	ev.rep.Errorf(0, "%v", err)
 }
 
 func (ev *evaluator) stackLine(stack starlark.CallStack) int {
@@ -237,14 +237,24 @@ func (ev *evaluator) watchMemory() (stop func()) {
 	return func() { close(done) }
 }
 
-// limits bound the evaluation of one file; zero values mean the defaults.
-type limits struct {
-	maxSteps, maxMemory uint64
+// Reporter receives the problems of one file, at their line (0: the
+// file as a whole).
+type Reporter interface {
+	Errorf(line int, format string, args ...any)
+	Warnf(line int, format string, args ...any)
 }
 
-// evalDefinition evaluates a definition file for its root object.
-func evalDefinition(rep reporter, src []byte, entry string, want *class, lim limits) *object {
-	ev := &evaluator{file: rep.file, rep: rep,
-		maxSteps: cmp.Or(lim.maxSteps, DefaultMaxSteps), maxMemory: cmp.Or(lim.maxMemory, DefaultMaxMemory)}
+// Limits bound the evaluation of one file; zero values mean the defaults.
+type Limits struct {
+	MaxSteps, MaxMemory uint64
+}
+
+// Evaluate evaluates a definition file, named file in positions (the path
+// relative to its repository), and calls its entry function (getCluster or
+// getTestSuite), which must return an instance of want. Problems go to
+// rep; the result is nil when there is no object to convert.
+func Evaluate(file string, src []byte, entry string, want *Class, lim Limits, rep Reporter) *Object {
+	ev := &evaluator{file: file, rep: rep,
+		maxSteps: cmp.Or(lim.MaxSteps, DefaultMaxSteps), maxMemory: cmp.Or(lim.MaxMemory, DefaultMaxMemory)}
 	return ev.evaluate(src, entry, want)
 }
