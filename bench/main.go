@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
@@ -27,6 +26,8 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+
+	"github.com/xrdtest/xrdtest/bench/internal/benchkit"
 
 	"github.com/xrdtest/xrdtest/internal/api"
 )
@@ -221,7 +222,7 @@ func run(ctx context.Context, o *options) (*report, error) {
 	defer os.RemoveAll(buildDir)
 	bin := filepath.Join(buildDir, "xrdtest")
 	progress("building %s", bin)
-	if err := build(ctx, bin); err != nil {
+	if err := benchkit.Build(ctx, bin, "bench"); err != nil {
 		return nil, err
 	}
 
@@ -270,29 +271,6 @@ func run(ctx context.Context, o *options) (*report, error) {
 		return rep, errors.New("the stored output differs from what the slave sent (MISMATCH)")
 	}
 	return rep, nil
-}
-
-// build compiles ./cmd/xrdtest of the module bench belongs to.
-func build(ctx context.Context, bin string) error {
-	goCmd, err := exec.LookPath("go")
-	if err != nil {
-		goCmd = "/usr/local/go/bin/go" // where scripts/setup.sh expects Go
-	}
-	out, err := exec.CommandContext(ctx, goCmd, "env", "GOMOD").Output()
-	if err != nil {
-		return fmt.Errorf("go env GOMOD: %w", err)
-	}
-	mod := strings.TrimSpace(string(out))
-	if mod == "" || mod == os.DevNull {
-		return errors.New("run the benchmark from the xrdtest module (go run ./bench)")
-	}
-	cmd := exec.CommandContext(ctx, goCmd, "build", "-o", bin, "./cmd/xrdtest")
-	cmd.Dir = filepath.Dir(mod)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("go build ./cmd/xrdtest: %w", err)
-	}
-	return nil
 }
 
 func cleanup(o *options, dir string) {

@@ -20,7 +20,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -28,6 +27,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/xrdtest/xrdtest/bench/internal/benchkit"
 
 	"golang.org/x/sys/unix"
 
@@ -81,7 +82,7 @@ func main() {
 
 	bin := filepath.Join(dir, "xrdtest")
 	progress("building xrdtest...")
-	if err := build(ctx, bin); err != nil {
+	if err := benchkit.Build(ctx, bin, "bench/backends"); err != nil {
 		fatal(err)
 	}
 	m, err := master.Open(ctx, master.Options{StateDir: filepath.Join(dir, "master"), DaemonAddr: "127.0.0.1:0",
@@ -165,7 +166,7 @@ func openRow(ctx context.Context, r row, dir, bin string, m *master.Master, log 
 			return nil, err.Error()
 		}
 	case backends.Libvirt:
-		s.LibvirtURI, s.Pool = os.Getenv("XRDTEST_LIBVIRT_URI"), envOr("XRDTEST_LIBVIRT_POOL", "xrdtest")
+		s.LibvirtURI, s.Pool = os.Getenv("XRDTEST_LIBVIRT_URI"), benchkit.EnvOr("XRDTEST_LIBVIRT_POOL", "xrdtest")
 		if s.LibvirtURI == "" {
 			return nil, "no private libvirtd: XRDTEST_LIBVIRT_URI is not set (run it as bash scripts/libvirt-env.sh exec go run ./bench/backends)"
 		}
@@ -189,7 +190,7 @@ func openRow(ctx context.Context, r row, dir, bin string, m *master.Master, log 
 	}
 	if err == nil {
 		var stop func()
-		stop, err = relay(envOr("XRDTEST_LIBVIRT_NETNS", "xrdtest-lv"), []int{m.Manager.Endpoint.Port, m.Manager.Endpoint.WebPort})
+		stop, err = relay(benchkit.EnvOr("XRDTEST_LIBVIRT_NETNS", "xrdtest-lv"), []int{m.Manager.Endpoint.Port, m.Manager.Endpoint.WebPort})
 		if err == nil {
 			rb.closers = append(rb.closers, stop)
 		}
@@ -406,38 +407,7 @@ func secs(d time.Duration) string {
 	return fmt.Sprintf("%.1f s", d.Seconds())
 }
 
-// build compiles ./cmd/xrdtest of the module the bench belongs to: the
-// slaves (local, netns) and the hosts' first processes (netns) run it.
-func build(ctx context.Context, bin string) error {
-	goCmd, err := exec.LookPath("go")
-	if err != nil {
-		goCmd = "/usr/local/go/bin/go" // where scripts/setup.sh expects Go
-	}
-	out, err := exec.CommandContext(ctx, goCmd, "env", "GOMOD").Output()
-	if err != nil {
-		return fmt.Errorf("go env GOMOD: %w", err)
-	}
-	mod := strings.TrimSpace(string(out))
-	if mod == "" || mod == os.DevNull {
-		return errors.New("run the benchmark from the xrdtest module (go run ./bench/backends)")
-	}
-	cmd := exec.CommandContext(ctx, goCmd, "build", "-o", bin, "./cmd/xrdtest")
-	cmd.Dir = filepath.Dir(mod)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("go build ./cmd/xrdtest: %w", err)
-	}
-	return nil
-}
-
 func progress(msg string) { fmt.Fprintln(os.Stderr, msg) }
-
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
-}
 
 func fatal(err error) {
 	fmt.Fprintln(os.Stderr, "bench/backends:", err)

@@ -24,6 +24,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xrdtest/xrdtest/bench/internal/benchkit"
+
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/hypervisor"
 	"github.com/xrdtest/xrdtest/internal/hypervisor/libvirt"
@@ -37,7 +39,7 @@ func main() {
 	rounds := flag.String("rounds", "1,4,8,seq8", "the rounds to run, comma separated: 1, 4, 8 (VMs in parallel), seq8 (8 one after another)")
 	keep := flag.String("consoles", "", "copy the guests' serial console logs into this folder")
 	flag.Parse()
-	uri, pool := os.Getenv("XRDTEST_LIBVIRT_URI"), envOr("XRDTEST_LIBVIRT_POOL", "xrdtest")
+	uri, pool := os.Getenv("XRDTEST_LIBVIRT_URI"), benchkit.EnvOr("XRDTEST_LIBVIRT_POOL", "xrdtest")
 	if uri == "" {
 		fatal("XRDTEST_LIBVIRT_URI is not set: run it as bash scripts/libvirt-env.sh exec go run ./bench/vms")
 	}
@@ -47,7 +49,7 @@ func main() {
 		if err != nil {
 			fatal(err.Error())
 		}
-		cmd := exec.Command("ip", append([]string{"netns", "exec", envOr("XRDTEST_LIBVIRT_NETNS", "xrdtest-lv"), self}, os.Args[1:]...)...)
+		cmd := exec.Command("ip", append([]string{"netns", "exec", benchkit.EnvOr("XRDTEST_LIBVIRT_NETNS", "xrdtest-lv"), self}, os.Args[1:]...)...)
 		cmd.Env = append(os.Environ(), "XRDTEST_BENCH_IN_NETNS=1")
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 		if err := cmd.Run(); err != nil {
@@ -300,13 +302,6 @@ func summarize(v []float64) string {
 		lo, hi, sum = min(lo, x), max(hi, x), sum+x
 	}
 	return fmt.Sprintf("mean %.1f s, %.1f-%.1f s over %d", sum/float64(len(v)), lo, hi, len(v))
-}
-
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
 }
 
 func fatal(msg string) {

@@ -11,8 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/xrdtest/xrdtest/internal/hypervisor/netns"
 )
 
 // TestQuickstartXRootD runs the example XRootD suite (examples/) on the
@@ -22,15 +20,7 @@ import (
 // fails here, and it finds every server's xrootd and cmsd log collected
 // and nothing of the cluster left afterwards.
 func TestQuickstartXRootD(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
-	if err := netns.Check(); err != nil {
-		if os.Geteuid() != 0 {
-			t.Skip(err)
-		}
-		t.Fatal(err)
-	}
+	needNetns(t)
 	for _, tool := range []string{"xrootd", "cmsd", "xrdcp", "xrdfs"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			if os.Getenv("CI") == "true" {
