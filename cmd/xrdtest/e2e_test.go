@@ -429,7 +429,7 @@ func TestQuickstartJSON(t *testing.T) {
 	endToEnd(t)
 	t.Setenv("XRDTEST_TEST_MAIN", "1")
 	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), []string{"quickstart", "--defs", "../../examples", "--json", "--state-dir", t.TempDir()}, &stdout, &stderr)
+	code := run(context.Background(), []string{"quickstart", "--defs", "../../examples", "--suite", "lockstep", "--json", "--state-dir", t.TempDir()}, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
 	}
@@ -497,7 +497,7 @@ func TestQuickstartKeepServesPages(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"quickstart", "--defs", "../../examples", "--keep", "--state-dir", t.TempDir()}, &stdout, &stderr)
+		done <- run(ctx, []string{"quickstart", "--defs", "../../examples", "--suite", "lockstep", "--keep", "--state-dir", t.TempDir()}, &stdout, &stderr)
 	}()
 	defer func() {
 		cancel()
@@ -525,5 +525,35 @@ func TestQuickstartKeepServesPages(t *testing.T) {
 		if resp.StatusCode != 200 || !strings.Contains(string(b), want) {
 			t.Errorf("GET %s: %d, lacks %q", path, resp.StatusCode, want)
 		}
+	}
+}
+
+// TestQuickstartSummary: quickstart runs the suites given with --suite in
+// that order, and its summary of a failed session ends each failed stage
+// with the last line its script wrote on the slave it failed on.
+func TestQuickstartSummary(t *testing.T) {
+	endToEnd(t)
+	t.Setenv("XRDTEST_TEST_MAIN", "1")
+	defs := t.TempDir()
+	testutil.WriteFiles(t, defs, e2eRepo(map[string]string{
+		"b/test_suite.py": suiteDef("b", "", "t"), "b/init.sh": "#!/bin/bash\n", "b/tc/t/init.sh": "#!/bin/bash\n",
+		"b/tc/t/run.sh": "#!/bin/bash\necho working\n[ @slavename@ != s2.xrd.test ] || { echo 'FAIL: s2 saw the \x1b[31mreason'; exit 3; }\n",
+		"a/test_suite.py": suiteDef("a", "", "t"), "a/init.sh": "#!/bin/bash\n", "a/tc/t/init.sh": "#!/bin/bash\n", "a/tc/t/run.sh": "#!/bin/bash\n",
+	}))
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"quickstart", "--defs", defs, "--backend", "local", "--suite", "b", "--suite", "a",
+		"--state-dir", t.TempDir()}, &stdout, &stderr)
+	out := stdout.String()
+	if code != 1 {
+		t.Errorf("exit %d, want 1 (suite b failed)\n%s\n%s", code, out, stderr.String())
+	}
+	if b, a := strings.Index(out, "running suite b as session 1"), strings.Index(out, "running suite a as session 2"); b < 0 || a < b {
+		t.Errorf("suites not run in the order given:\n%s", out)
+	}
+	if !strings.Contains(out, "  t:run on s2.xrd.test: FAIL: s2 saw the \x1b[31mreason\n") { // shown, not obeyed, on terminals only
+		t.Errorf("no failure line for s2:\n%s", out)
+	}
+	if strings.Count(out, ": FAIL: ") != 1 {
+		t.Errorf("a failure line for a stage that passed:\n%s", out)
 	}
 }

@@ -191,6 +191,7 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 		}
 		if !*asJSON {
 			console.Summary(stdout, d) // the history's records are the API's
+			printFailures(console.Safe(stdout), m.Store, d)
 			printCollectedLogs(ctx, stdout, m.Store, d.ID, filepath.Join(dir, "master", "history", "logs"))
 			fmt.Fprintln(stdout)
 		}
@@ -218,6 +219,31 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 		<-ctx.Done()
 	}
 	return code
+}
+
+// printFailures prints, for each stage that failed on a slave, the last
+// line its script wrote: most scripts end with why they failed.
+func printFailures(w io.Writer, st store.Store, d *store.SessionDetail) {
+	for _, stg := range d.Stages {
+		for _, r := range stg.Results {
+			if r.Status != store.StatusFailed && r.Status != store.StatusTimeout {
+				continue
+			}
+			out, err := readOutput(st, d.ID, stg.Index, r.Slave)
+			if err != nil {
+				continue
+			}
+			lines := strings.Split(strings.TrimSpace(out), "\n")
+			last := strings.TrimSpace(lines[len(lines)-1])
+			if last == "" {
+				continue
+			}
+			if r := []rune(last); len(r) > 300 {
+				last = string(r[:300]) + "..."
+			}
+			fmt.Fprintf(w, "  %s on %s: %s\n", stg.Name, r.Slave, last)
+		}
+	}
 }
 
 // printCollectedLogs says which of the suite's log files were collected,
