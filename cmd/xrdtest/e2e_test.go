@@ -537,7 +537,7 @@ func TestQuickstartSummary(t *testing.T) {
 	defs := t.TempDir()
 	testutil.WriteFiles(t, defs, e2eRepo(map[string]string{
 		"b/test_suite.py": suiteDef("b", "", "t"), "b/init.sh": "#!/bin/bash\n", "b/tc/t/init.sh": "#!/bin/bash\n",
-		"b/tc/t/run.sh": "#!/bin/bash\necho working\n[ @slavename@ != s2.xrd.test ] || { echo 'FAIL: s2 saw the \x1b[31mreason'; exit 3; }\n",
+		"b/tc/t/run.sh":   "#!/bin/bash\necho working\n[ @slavename@ != s2.xrd.test ] || { echo 'FAIL: s2 saw the \x1b[31mreason'; exit 3; }\n",
 		"a/test_suite.py": suiteDef("a", "", "t"), "a/init.sh": "#!/bin/bash\n", "a/tc/t/init.sh": "#!/bin/bash\n", "a/tc/t/run.sh": "#!/bin/bash\n",
 	}))
 	var stdout, stderr bytes.Buffer
