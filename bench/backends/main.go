@@ -18,19 +18,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/xrdtest/xrdtest/bench/internal/benchkit"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/hypervisor"
@@ -189,10 +184,14 @@ func openRow(ctx context.Context, r row, dir, bin string, m *master.Master, log 
 		err = be.Libvirt.InstallImage(ctx, "xrdtest-bench.qcow2", img.Kernel, img.Initrd)
 	}
 	if err == nil {
-		var stop func()
-		stop, err = relay(benchkit.EnvOr("XRDTEST_LIBVIRT_NETNS", "xrdtest-lv"), []int{m.Manager.Endpoint.Port, m.Manager.Endpoint.WebPort})
+		// The VMs reach master.xrd.test at their network's gateway in
+		// the private libvirtd's namespace: its ports, relayed to the
+		// master on this machine's loopback.
+		var fwd *netns.Forwarder
+		fwd, err = netns.Forward(benchkit.EnvOr("XRDTEST_LIBVIRT_NETNS", "xrdtest-lv"), "", "127.0.0.1",
+			[]int{m.Manager.Endpoint.Port, m.Manager.Endpoint.WebPort}, slog.New(slog.DiscardHandler))
 		if err == nil {
-			rb.closers = append(rb.closers, stop)
+			rb.closers = append(rb.closers, fwd.Close)
 		}
 	}
 	if err != nil {
@@ -309,80 +308,6 @@ func cluster(r row, seq int) *definition.Cluster {
 		c.Hosts = append(c.Hosts, h)
 	}
 	return c
-}
-
-// relay listens at ports on every address of network namespace ns and
-// relays each connection to the same port on this machine's loopback,
-// where the master listens: the VMs reach master.xrd.test at their
-// network's gateway inside ns.
-func relay(ns string, ports []int) (stop func(), err error) {
-	var ls []net.Listener
-	stop = func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}
-	for _, port := range ports {
-		if port == 0 || slices.ContainsFunc(ls, func(l net.Listener) bool { return l.Addr().(*net.TCPAddr).Port == port }) {
-			continue
-		}
-		l, err := listenIn(ns, ":"+strconv.Itoa(port))
-		if err != nil {
-			stop()
-			return nil, err
-		}
-		ls = append(ls, l)
-		go func() {
-			for {
-				in, err := l.Accept()
-				if err != nil {
-					return
-				}
-				go func() {
-					defer in.Close()
-					out, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-					if err != nil {
-						return
-					}
-					defer out.Close()
-					done := make(chan struct{}, 2)
-					go func() { io.Copy(out, in); out.(*net.TCPConn).CloseWrite(); done <- struct{}{} }()
-					go func() { io.Copy(in, out); in.(*net.TCPConn).CloseWrite(); done <- struct{}{} }()
-					<-done
-					<-done
-				}()
-			}
-		}()
-	}
-	return stop, nil
-}
-
-// listenIn makes a listening socket inside network namespace ns, from a
-// thread that enters it and is then thrown away (never unlocked).
-func listenIn(ns, addr string) (net.Listener, error) {
-	type result struct {
-		l   net.Listener
-		err error
-	}
-	res := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		fd, err := unix.Open("/run/netns/"+ns, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			res <- result{err: fmt.Errorf("the private libvirtd's network namespace %s: %w", ns, err)}
-			return
-		}
-		err = unix.Setns(fd, unix.CLONE_NEWNET)
-		unix.Close(fd)
-		if err != nil {
-			res <- result{err: fmt.Errorf("enter network namespace %s: %w", ns, err)}
-			return
-		}
-		l, err := net.Listen("tcp", addr)
-		res <- result{l, err}
-	}()
-	r := <-res
-	return r.l, r.err
 }
 
 // summarize prints the mean and range of one figure over the runs.

@@ -72,7 +72,7 @@ type cluster struct {
 	dir    string
 	hosts  []*host
 	ctl    cgroup // the DNS server and the slaves
-	fwd    *forwarder
+	fwd    *Forwarder
 	slaves []*slave
 }
 
@@ -392,7 +392,7 @@ func (b *Backend) StopCluster(ctx context.Context, name string) error {
 // (found by its names: namespaces, cgroups, its folder). graceful gives
 // the slaves StopGrace to end.
 func (b *Backend) teardown(ctx context.Context, c *cluster, graceful bool) error {
-	c.fwd.close()
+	c.fwd.Close()
 	if graceful && len(c.slaves) > 0 {
 		for _, s := range c.slaves {
 			unix.Kill(s.pid, unix.SIGTERM)

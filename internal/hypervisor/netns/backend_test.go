@@ -137,7 +137,7 @@ func TestBackendRestart(t *testing.T) {
 			old := newTestBackend(t, dir)
 			startFour(t, old)
 			c := running(old, "four")
-			c.fwd.close() // what the death of its process does
+			c.fwd.Close() // what the death of its process does
 			tt.break_(c)
 			b := newTestBackend(t, dir)
 			if b.Running("four") != tt.adopt {

@@ -120,33 +120,49 @@ func lookup(ctx context.Context, ns, server, name string) ([]string, error) {
 	return out, err
 }
 
-// forwarder makes master.xrd.test's ports answer inside a cluster: it
-// listens on the gateway address in the cluster's namespace (a socket
-// made there, held by the hypervisor: no process in the namespace, no
-// route or rule anywhere) and relays every connection to the master as
-// this machine reaches it.
-type forwarder struct {
+// Forwarder makes ports of this machine answer inside a network
+// namespace: it listens there (a socket made in the namespace and held
+// by this process: no process in the namespace, no route or rule
+// anywhere) and relays every connection to the same port of a host as
+// this machine reaches it. The backend makes master.xrd.test's ports
+// answer on a cluster's gateway with one.
+type Forwarder struct {
 	listeners []net.Listener
 	wg        sync.WaitGroup
 }
 
-// forward listens on the gateway at each port and relays to masterHost
-// at the same port.
-func forward(n naming, p *plan, masterHost string, ports []int, log *slog.Logger) (*forwarder, error) {
-	f := &forwarder{}
+// Forward listens in network namespace ns (a name under /run/netns) on
+// listenHost ("" = every address) at each port, and relays to
+// targetHost at the same port. Port 0 and repeated ports are skipped.
+func Forward(ns, listenHost, targetHost string, ports []int, log *slog.Logger) (*Forwarder, error) {
+	f := &Forwarder{}
+	seen := map[int]bool{0: true}
 	for _, port := range ports {
+		if seen[port] {
+			continue
+		}
+		seen[port] = true
 		var l net.Listener
-		err := inNetns(n.clusterNS(), func() (err error) {
-			l, err = net.Listen("tcp", net.JoinHostPort(p.net.Addr().String(), strconv.Itoa(port)))
+		err := inNetns(ns, func() (err error) {
+			l, err = net.Listen("tcp", net.JoinHostPort(listenHost, strconv.Itoa(port)))
 			return err
 		})
 		if err != nil {
-			f.close()
-			return nil, fmt.Errorf("forward master.xrd.test:%d: %w", port, err)
+			f.Close()
+			return nil, fmt.Errorf("forward port %d in %s: %w", port, ns, err)
 		}
 		f.listeners = append(f.listeners, l)
-		target := net.JoinHostPort(masterHost, strconv.Itoa(port))
+		target := net.JoinHostPort(targetHost, strconv.Itoa(port))
 		f.wg.Go(func() { relay(l, target, log) })
+	}
+	return f, nil
+}
+
+// forward makes master.xrd.test's ports answer on the cluster's gateway.
+func forward(n naming, p *plan, masterHost string, ports []int, log *slog.Logger) (*Forwarder, error) {
+	f, err := Forward(n.clusterNS(), p.net.Addr().String(), masterHost, ports, log)
+	if err != nil {
+		return nil, fmt.Errorf("master.xrd.test: %w", err)
 	}
 	return f, nil
 }
@@ -161,7 +177,7 @@ func relay(l net.Listener, target string, log *slog.Logger) {
 			defer in.Close()
 			out, err := net.DialTimeout("tcp", target, 5*time.Second)
 			if err != nil {
-				log.Warn("master.xrd.test: cannot reach the master", "target", target, "err", err)
+				log.Warn("forward: cannot reach the target", "target", target, "err", err)
 				return
 			}
 			defer out.Close()
@@ -181,8 +197,8 @@ func relay(l net.Listener, target string, log *slog.Logger) {
 	}
 }
 
-// close stops listening; connections in progress run to their end.
-func (f *forwarder) close() {
+// Close stops listening; connections in progress run to their end.
+func (f *Forwarder) Close() {
 	if f == nil {
 		return
 	}
