@@ -44,4 +44,3 @@ func EnvOr(k, def string) string {
 	}
 	return def
 }
-
