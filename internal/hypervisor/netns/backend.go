@@ -74,6 +74,9 @@ type cluster struct {
 	ctl    cgroup // the DNS server and the slaves
 	fwd    *Forwarder
 	slaves []*slave
+
+	faultMu sync.Mutex    // one fault change at a time
+	faults  []faultRecord // on now, oldest first
 }
 
 type slave struct {
@@ -170,6 +173,7 @@ func New(cfg Config) (*Backend, error) {
 type state struct {
 	Name       string   `json:"name"`
 	Hosts      []string `json:"hosts"`
+	Addrs      []string `json:"addrs"` // the hosts', in order
 	HolderPIDs []int    `json:"holder_pids"`
 	SlavePIDs  []int    `json:"slave_pids"`
 	Ports      []int    `json:"ports"`
@@ -289,6 +293,7 @@ func (b *Backend) save(c *cluster, ports []int, p *plan) error {
 	s := state{Name: c.name, Ports: ports, Addr: p.net.Addr().String()}
 	for _, h := range c.hosts {
 		s.Hosts = append(s.Hosts, h.name)
+		s.Addrs = append(s.Addrs, h.addr)
 		s.HolderPIDs = append(s.HolderPIDs, h.pid)
 	}
 	for _, sl := range c.slaves {
@@ -517,6 +522,9 @@ func (b *Backend) adopt(c *cluster, s state) error {
 	}
 	for i, name := range s.Hosts {
 		h := &host{name: name, dir: filepath.Join(c.dir, name), pid: s.HolderPIDs[i]}
+		if i < len(s.Addrs) {
+			h.addr = s.Addrs[i]
+		}
 		for _, p := range parents {
 			h.cg.dirs = append(h.cg.dirs, filepath.Join(p, c.n.prefix()+fmt.Sprintf("h%d", i)))
 		}
@@ -533,6 +541,9 @@ func (b *Backend) adopt(c *cluster, s state) error {
 	if err != nil {
 		return err
 	}
-	c.fwd, err = forward(c.n, &plan{net: gw}, b.cfg.MasterHost, s.Ports, b.cfg.Log)
-	return err
+	if c.fwd, err = forward(c.n, &plan{net: gw}, b.cfg.MasterHost, s.Ports, b.cfg.Log); err != nil {
+		return err
+	}
+	b.healLeftovers(c)
+	return nil
 }

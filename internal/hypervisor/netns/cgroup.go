@@ -87,9 +87,9 @@ func cgroupParents() ([]string, error) {
 	}
 	// memory carries the limit and is required; pids, where mounted,
 	// lists every process of a host whatever a memory controller's
-	// delegation.
+	// delegation; freezer, where mounted, pauses a host (fault pause).
 	var out []string
-	for _, c := range []string{"memory", "pids"} {
+	for _, c := range []string{"memory", "pids", "freezer"} {
 		own, err := ownCgroup(c)
 		if err != nil && c == "memory" {
 			return nil, fmt.Errorf("cgroup v1: %w (is the memory controller mounted at %s/memory?)", err, cgroupRoot)
@@ -136,6 +136,22 @@ func newCgroup(name string, memBytes uint64) (cgroup, error) {
 	return cg, nil
 }
 
+// freeze freezes (or thaws) every process of the group: cgroup.freeze
+// on v2, the freezer controller's freezer.state on v1.
+func (cg cgroup) freeze(on bool) error {
+	if cgroupV2() && len(cg.dirs) > 0 {
+		v := map[bool]string{true: "1", false: "0"}[on]
+		return os.WriteFile(filepath.Join(cg.dirs[0], "cgroup.freeze"), []byte(v), 0)
+	}
+	for _, d := range cg.dirs {
+		if strings.HasPrefix(d, filepath.Join(cgroupRoot, "freezer")+"/") {
+			v := map[bool]string{true: "FROZEN", false: "THAWED"}[on]
+			return os.WriteFile(filepath.Join(d, "freezer.state"), []byte(v), 0)
+		}
+	}
+	return fmt.Errorf("no cgroup freezer: cgroup v1 without the freezer controller mounted at %s/freezer", cgroupRoot)
+}
+
 // procsFiles are the files a process writes its PID to to join.
 func (cg cgroup) procsFiles() []string {
 	var out []string
@@ -174,6 +190,7 @@ func (cg cgroup) pids() []int {
 // remove kills what is left in the group and removes it, waiting up to
 // wait for the processes to go. A group already gone is fine.
 func (cg cgroup) remove(wait time.Duration) error {
+	cg.freeze(false) // a frozen process (fault pause) would not die
 	deadline := time.Now().Add(wait)
 	for {
 		left := cg.pids()

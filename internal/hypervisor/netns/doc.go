@@ -37,6 +37,13 @@
 //     namespace (its link to the master never crosses the cluster's
 //     network) with a shell that runs each stage inside its host.
 //
+// Faults (fault.go, hypervisor.FaultInjector): partitions, isolation and
+// packet loss are iptables rules in the hosts' own network namespaces,
+// rates and delays tc queue disciplines on both ends of a host's link,
+// a pause the host cgroup's freezer, a kill pkill in the host, a fill
+// files on one of the host's disks; each is recorded with its undo in
+// faults.json, which a backend started again after a crash heals.
+//
 // A stop kills the holders, which ends every process of each host
 // (double-forked daemons included) and its mounts; the slaves and the
 // DNS server are ended through their cgroup; then the cgroups,

@@ -25,6 +25,7 @@ var DefaultPrivateDirs = []string{"/tmp", "/var/tmp", "/var/log", "/var/spool", 
 // host is a running host: its holder and its cgroup.
 type host struct {
 	name string
+	addr string // its address in the cluster's network
 	dir  string // <cluster folder>/<host name>
 	pid  int    // the holder's, in the machine's PID namespace
 	cg   cgroup
@@ -49,7 +50,7 @@ func (d hostLayout) enter() string { return filepath.Join(string(d), "enter") }
 // (the slave's). On error what was made is removed.
 func startHost(ctx context.Context, n naming, p *plan, i int, dir string, holder, private, keep []string) (h *host, err error) {
 	hp := p.hosts[i]
-	h = &host{name: hp.name, dir: dir}
+	h = &host{name: hp.name, addr: hp.addr.String(), dir: dir}
 	defer func() {
 		if err != nil {
 			h.stop(time.Second)
