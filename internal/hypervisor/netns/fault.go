@@ -316,7 +316,9 @@ func (c *cluster) hostIndex(name string) int {
 }
 
 // enter is host i's enter script.
-func (c *cluster) enter(i int) string { return hostLayout(filepath.Join(c.dir, c.hosts[i].name)).enter() }
+func (c *cluster) enter(i int) string {
+	return hostLayout(filepath.Join(c.dir, c.hosts[i].name)).enter()
+}
 
 func runCmd(ctx context.Context, name string, args ...string) error {
 	_, err := output(ctx, name, args...)
