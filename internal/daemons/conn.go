@@ -2,6 +2,7 @@ package daemons
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -219,12 +220,31 @@ func (c *daemonConn) handle(m *protocol.DaemonMessage) {
 // handleSync passes a script's sync call to the session's hub. The answer
 // goes to whatever connection the slave has when it is decided.
 func (c *daemonConn) handleSync(req *protocol.SyncRequest) {
-	respond := func(errMsg string) {
-		c.send(&protocol.MasterMessage{Msg: &protocol.MasterMessage_SyncResponse{SyncResponse: &protocol.SyncResponse{Id: req.GetId(), Error: errMsg}}})
+	answer := func(result, errMsg string) {
+		c.send(&protocol.MasterMessage{Msg: &protocol.MasterMessage_SyncResponse{SyncResponse: &protocol.SyncResponse{Id: req.GetId(), Error: errMsg, Result: result}}})
 	}
+	respond := func(errMsg string) { answer("", errMsg) }
 	w := c.registry.pendingStage(c.id.Name, req.GetStageId())
 	if w == nil {
 		respond("the stage " + req.GetStageId() + " is not running on " + c.id.Name)
+		return
+	}
+	if req.GetOp() == "fault" {
+		if c.registry.faults == nil {
+			respond("this master sets no faults")
+			return
+		}
+		// Off the connection's loop: a fault takes a while to set.
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			res, err := c.registry.faults.Fault(ctx, w.cmd.Session, c.id.Name, req.GetId(), req.GetArgs())
+			if err != nil {
+				respond(err.Error())
+				return
+			}
+			answer(res, "")
+		}()
 		return
 	}
 	if c.registry.sync == nil {

@@ -46,6 +46,8 @@ type Registry struct {
 	Grace time.Duration
 	// sync answers the scripts' `xrdtest sync` calls.
 	sync SyncHandler
+	// faults answers their `xrdtest fault` calls.
+	faults FaultHandler
 	// hv places clusters on the connected hypervisors (nil: the master
 	// starts no clusters).
 	hv *Hypervisors
@@ -58,6 +60,12 @@ type SyncHandler interface {
 	Request(session int64, slave, id, op, name string, count int64, timeout time.Duration, respond func(string))
 }
 
+// FaultHandler answers the scripts' `xrdtest fault` calls
+// (session.FaultHub): id identifies the call across resends.
+type FaultHandler interface {
+	Fault(ctx context.Context, session int64, slave, id string, args []string) (string, error)
+}
+
 // DefaultGrace is the default reconnect grace period.
 const DefaultGrace = 10 * time.Second
 
@@ -65,6 +73,8 @@ const DefaultGrace = 10 * time.Second
 type RegistryConfig struct {
 	// Sync answers the scripts' sync calls (nil: they fail).
 	Sync SyncHandler
+	// Faults answers their fault calls (nil: they fail).
+	Faults FaultHandler
 	// Grace is how long a disconnected slave may take to come back before
 	// its stages are lost (0: DefaultGrace).
 	Grace time.Duration
@@ -77,7 +87,7 @@ type RegistryConfig struct {
 func NewRegistry(cfg RegistryConfig) *Registry {
 	r := &Registry{daemons: map[pki.Identity]*daemonConn{}, pending: map[string]map[string]*stageWait{},
 		gone: map[string]time.Time{}, changed: make(chan struct{}), cancelWait: 30 * time.Second,
-		Grace: cmp.Or(cfg.Grace, DefaultGrace), sync: cfg.Sync}
+		Grace: cmp.Or(cfg.Grace, DefaultGrace), sync: cfg.Sync, faults: cfg.Faults}
 	if cfg.Hypervisors {
 		r.hv = &Hypervisors{Registry: r}
 	}

@@ -1421,12 +1421,14 @@ type SyncRequest struct {
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// The stage command the calling script belongs to.
 	StageId string `protobuf:"bytes,2,opt,name=stage_id,json=stageId,proto3" json:"stage_id,omitempty"`
-	// "barrier", "signal" or "wait".
+	// "barrier", "signal" or "wait"; "fault" for `xrdtest fault`.
 	Op   string `protobuf:"bytes,3,opt,name=op,proto3" json:"op,omitempty"`
 	Name string `protobuf:"bytes,4,opt,name=name,proto3" json:"name,omitempty"`
 	// For wait: how many signals to wait for.
-	Count         int64 `protobuf:"varint,5,opt,name=count,proto3" json:"count,omitempty"`
-	TimeoutMs     int64 `protobuf:"varint,6,opt,name=timeout_ms,json=timeoutMs,proto3" json:"timeout_ms,omitempty"`
+	Count     int64 `protobuf:"varint,5,opt,name=count,proto3" json:"count,omitempty"`
+	TimeoutMs int64 `protobuf:"varint,6,opt,name=timeout_ms,json=timeoutMs,proto3" json:"timeout_ms,omitempty"`
+	// For fault: its words (KIND ARGS..., heal [ID...|all], list).
+	Args          []string `protobuf:"bytes,7,rep,name=args,proto3" json:"args,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1503,11 +1505,20 @@ func (x *SyncRequest) GetTimeoutMs() int64 {
 	return 0
 }
 
+func (x *SyncRequest) GetArgs() []string {
+	if x != nil {
+		return x.Args
+	}
+	return nil
+}
+
 // SyncResponse answers a SyncRequest: an empty error means it completed.
 type SyncResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Error         string                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Error string                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	// What a completed call answers (a fault's id, the faults listed).
+	Result        string `protobuf:"bytes,3,opt,name=result,proto3" json:"result,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1552,6 +1563,13 @@ func (x *SyncResponse) GetId() string {
 func (x *SyncResponse) GetError() string {
 	if x != nil {
 		return x.Error
+	}
+	return ""
+}
+
+func (x *SyncResponse) GetResult() string {
+	if x != nil {
+		return x.Result
 	}
 	return ""
 }
@@ -1900,7 +1918,7 @@ const file_xrdtest_proto_rawDesc = "" +
 	"\x05error\x18\x05 \x01(\tR\x05error\x12\x12\n" +
 	"\x04done\x18\x06 \x01(\bR\x04done\"(\n" +
 	"\tHeartbeat\x12\x1b\n" +
-	"\tunix_nano\x18\x01 \x01(\x03R\bunixNano\"\x91\x01\n" +
+	"\tunix_nano\x18\x01 \x01(\x03R\bunixNano\"\xa5\x01\n" +
 	"\vSyncRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x19\n" +
 	"\bstage_id\x18\x02 \x01(\tR\astageId\x12\x0e\n" +
@@ -1908,10 +1926,12 @@ const file_xrdtest_proto_rawDesc = "" +
 	"\x04name\x18\x04 \x01(\tR\x04name\x12\x14\n" +
 	"\x05count\x18\x05 \x01(\x03R\x05count\x12\x1d\n" +
 	"\n" +
-	"timeout_ms\x18\x06 \x01(\x03R\ttimeoutMs\"4\n" +
+	"timeout_ms\x18\x06 \x01(\x03R\ttimeoutMs\x12\x12\n" +
+	"\x04args\x18\a \x03(\tR\x04args\"L\n" +
 	"\fSyncResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
-	"\x05error\x18\x02 \x01(\tR\x05error\"\xc7\x02\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error\x12\x16\n" +
+	"\x06result\x18\x03 \x01(\tR\x06result\"\xc7\x02\n" +
 	"\fStartCluster\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fcluster_json\x18\x02 \x01(\fR\vclusterJson\x12\x1f\n" +

@@ -79,7 +79,7 @@ type Agent struct {
 
 type syncCall struct {
 	req    *protocol.SyncRequest
-	answer chan string
+	answer chan syncsock.Response
 }
 
 // heldStage is a stage command the slave holds until the master has
@@ -180,11 +180,11 @@ func (a *Agent) installBinary() error {
 
 // relaySync sends a script's sync call to the master and waits for the
 // answer; the call is resent after a reconnect until answered.
-func (a *Agent) relaySync(ctx, agentCtx context.Context, stageID string, r syncsock.Request) string {
+func (a *Agent) relaySync(ctx, agentCtx context.Context, stageID string, r syncsock.Request) syncsock.Response {
 	a.mu.Lock()
 	a.syncSeq++
 	call := &syncCall{req: &protocol.SyncRequest{Id: fmt.Sprintf("%s/sync/%d", stageID, a.syncSeq), StageId: stageID,
-		Op: r.Op, Name: r.Name, Count: r.Count, TimeoutMs: r.TimeoutMs}, answer: make(chan string, 1)}
+		Op: r.Op, Name: r.Name, Count: r.Count, TimeoutMs: r.TimeoutMs, Args: r.Args}, answer: make(chan syncsock.Response, 1)}
 	a.syncCalls[call.req.Id] = call
 	a.mu.Unlock()
 	defer func() {
@@ -197,7 +197,7 @@ func (a *Agent) relaySync(ctx, agentCtx context.Context, stageID string, r syncs
 	case ans := <-call.answer:
 		return ans
 	case <-ctx.Done():
-		return "the stage ended"
+		return syncsock.Response{Error: "the stage ended"}
 	}
 }
 
@@ -303,7 +303,7 @@ func (a *Agent) handle(ctx context.Context, m *protocol.MasterMessage) {
 		a.mu.Unlock()
 		if call != nil {
 			select {
-			case call.answer <- m.SyncResponse.GetError():
+			case call.answer <- syncsock.Response{Result: m.SyncResponse.GetResult(), Error: m.SyncResponse.GetError()}:
 			default:
 			}
 		}
@@ -348,7 +348,7 @@ func (a *Agent) runStage(ctx, agentCtx context.Context, st *heldStage, rs *proto
 		env = append(env, syncsock.EnvError+"="+err.Error())
 	} else {
 		env = append(env, sock.Env()...)
-		go sock.Serve(ctx, func(callCtx context.Context, r syncsock.Request) string {
+		go sock.Serve(ctx, func(callCtx context.Context, r syncsock.Request) syncsock.Response {
 			return a.relaySync(callCtx, agentCtx, id, r)
 		})
 	}

@@ -38,16 +38,19 @@ type Request struct {
 	Name      string `json:"name"`
 	Count     int64  `json:"count,omitempty"`
 	TimeoutMs int64  `json:"timeout_ms,omitempty"`
+	// Args are a fault call's words (op "fault"): KIND ARGS, heal, list.
+	Args []string `json:"args,omitempty"`
 }
 
-// Response is the answer; an empty Error means the call completed.
+// Response is the answer; an empty Error means the call completed, with
+// Result as its outcome (a fault's id, the faults listed).
 type Response struct {
-	Error string `json:"error,omitempty"`
+	Result string `json:"result,omitempty"`
+	Error  string `json:"error,omitempty"`
 }
 
-// Handler decides a call; it returns "" or why it failed. ctx ends with
-// the stage.
-type Handler func(ctx context.Context, r Request) string
+// Handler decides a call. ctx ends with the stage.
+type Handler func(ctx context.Context, r Request) Response
 
 // Server is one stage's socket.
 type Server struct {
@@ -146,7 +149,7 @@ func (s *Server) serveConn(ctx context.Context, conn net.Conn, h Handler) {
 	case !pki.TokenEqual(req.Token, s.token):
 		resp.Error = "wrong sync token"
 	default:
-		resp.Error = h(ctx, req)
+		resp = h(ctx, req)
 	}
 	b, _ := json.Marshal(resp)
 	conn.Write(append(b, '\n'))
@@ -155,43 +158,56 @@ func (s *Server) serveConn(ctx context.Context, conn net.Conn, h Handler) {
 // ErrNotInStage is returned by Call outside a stage script.
 var ErrNotInStage = errors.New("not inside an xrdtest stage script (" + EnvSocket + " is not set)")
 
-// Call makes a call from a script, using the environment.
+// Call makes a sync call from a script, using the environment.
 func Call(ctx context.Context, op, name string, count int64, timeout time.Duration) error {
+	_, err := exchange(ctx, Request{Op: op, Name: name, Count: count, TimeoutMs: timeout.Milliseconds()})
+	return err
+}
+
+// Fault asks, from a script, for a fault to be set, healed or listed
+// (args: KIND ARGS..., heal [ID...|all], list); it returns the outcome.
+func Fault(ctx context.Context, args []string) (string, error) {
+	return exchange(ctx, Request{Op: "fault", Args: args})
+}
+
+// exchange sends r through the stage's socket and reads the answer.
+func exchange(ctx context.Context, r Request) (string, error) {
 	sock, token := os.Getenv(EnvSocket), os.Getenv(EnvToken)
 	if sock == "" {
 		if why := os.Getenv(EnvError); why != "" {
-			return fmt.Errorf("the slave has no sync socket for this stage: %s", why)
+			return "", fmt.Errorf("the slave has no sync socket for this stage: %s", why)
 		}
-		return ErrNotInStage
+		return "", ErrNotInStage
 	}
 	addr, release, err := reachable(sock)
 	if err != nil {
-		return fmt.Errorf("cannot reach the slave: %w", err)
+		return "", fmt.Errorf("cannot reach the slave: %w", err)
 	}
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "unix", addr)
 	release() // a connected socket no longer needs the name
 	if err != nil {
-		return fmt.Errorf("cannot reach the slave: %w", err)
+		return "", fmt.Errorf("cannot reach the slave: %w", err)
 	}
 	defer conn.Close()
 	if dl, ok := ctx.Deadline(); ok {
 		conn.SetDeadline(dl)
 	}
-	b, _ := json.Marshal(Request{Token: token, Op: op, Name: name, Count: count, TimeoutMs: timeout.Milliseconds()})
+	r.Token = token
+	b, _ := json.Marshal(r)
 	if _, err := conn.Write(append(b, '\n')); err != nil {
-		return fmt.Errorf("cannot reach the slave: %w", err)
+		return "", fmt.Errorf("cannot reach the slave: %w", err)
 	}
 	line, err := bufio.NewReader(conn).ReadBytes('\n')
 	if err != nil {
-		return fmt.Errorf("no answer from the slave: %w", err)
+		return "", fmt.Errorf("no answer from the slave: %w", err)
 	}
 	var resp Response
 	if err := json.Unmarshal(line, &resp); err != nil {
-		return fmt.Errorf("bad answer from the slave: %w", err)
+		return "", fmt.Errorf("bad answer from the slave: %w", err)
 	}
 	if resp.Error != "" {
-		return errors.New(resp.Error)
+		return "", errors.New(resp.Error)
 	}
-	return nil
+	return resp.Result, nil
 }

@@ -43,12 +43,15 @@ func roundTrip(t *testing.T, dir string) {
 		defer func() { cancel(); time.Sleep(50 * time.Millisecond) }()
 	}
 	got := make(chan Request, 1)
-	go s.Serve(ctx, func(_ context.Context, r Request) string {
+	go s.Serve(ctx, func(_ context.Context, r Request) Response {
 		got <- r
-		if r.Name == "bad" {
-			return "barrier bad can never complete"
+		switch {
+		case r.Name == "bad":
+			return Response{Error: "barrier bad can never complete"}
+		case r.Op == "fault":
+			return Response{Result: "f1 " + strings.Join(r.Args, " ")}
 		}
-		return ""
+		return Response{}
 	})
 	for _, kv := range s.Env() {
 		k, v, _ := strings.Cut(kv, "=")
@@ -65,6 +68,12 @@ func roundTrip(t *testing.T, dir string) {
 		t.Errorf("error %v", err)
 	}
 	<-got
+	if res, err := Fault(ctx, []string{"isolate", "srv1"}); err != nil || res != "f1 isolate srv1" {
+		t.Errorf("fault: %q, %v", res, err)
+	}
+	if r := <-got; r.Op != "fault" || len(r.Args) != 2 {
+		t.Errorf("fault request %+v", r)
+	}
 	t.Setenv(EnvToken, "wrong")
 	if err := Call(ctx, "signal", "x", 0, time.Minute); err == nil || !strings.Contains(err.Error(), "wrong sync token") {
 		t.Errorf("wrong token: %v", err)
