@@ -331,9 +331,9 @@ func (m *Master) openSessions(tokens *daemons.OneTimeTokens) error {
 		return err
 	}
 	// The daemons' registry dispatches the sessions' stages and passes the
-	// scripts' sync calls to the hub the sessions drive.
-	hub := session.NewSyncHub()
-	m.Registry = daemons.NewRegistry(daemons.RegistryConfig{Sync: hub, Grace: opts.ReconnectGrace,
+	// scripts' sync and fault calls to the hubs the sessions drive.
+	hub, faults := session.NewSyncHub(), session.NewFaultHub()
+	m.Registry = daemons.NewRegistry(daemons.RegistryConfig{Sync: hub, Faults: faults, Grace: opts.ReconnectGrace,
 		Hypervisors: opts.Clusters == nil && opts.StartClusters})
 	clusters := opts.Clusters
 	if h := m.Registry.Hypervisors(); h != nil {
@@ -352,7 +352,7 @@ func (m *Master) openSessions(tokens *daemons.OneTimeTokens) error {
 	if settings.WebProto == "" {
 		settings.WebProto = map[bool]string{false: "http", true: "https"}[opts.WebTLS]
 	}
-	m.Manager = &session.Manager{Store: m.Store, Slaves: m.Registry, Sync: hub, Definitions: m.Catalog.Definitions,
+	m.Manager = &session.Manager{Store: m.Store, Slaves: m.Registry, Sync: hub, Faults: faults, Definitions: m.Catalog.Definitions,
 		Clusters: clusters, Tokens: tokens, Settings: settings, Log: opts.Log,
 		Endpoint: hypervisor.MasterEndpoint{Port: m.daemonLn.Addr().(*net.TCPAddr).Port, WebPort: webPort, Fingerprint: m.CA.Fingerprint()},
 		Changed:  m.Changes.Publish, ObserveStage: m.Metrics.StageEnded, CaseEnded: alerts.CaseEnded,

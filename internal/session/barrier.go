@@ -42,6 +42,9 @@ type barrierEngine struct {
 	changed func(session int64)
 	// sync coordinates the scripts' sync calls (nil: none).
 	sync *SyncHub
+	// faults heals the faults scripts set when their case or the session
+	// ends (nil: no faults).
+	faults *FaultHub
 	// caseEnded, if set, is called when a test case's finalize stage
 	// ended, its results recorded (CASE alert mails).
 	caseEnded func(caseName string)
@@ -93,6 +96,7 @@ func (r *barrierEngine) run(ctx context.Context) (store.SessionState, string) {
 		if down {
 			skip = "the master is shutting down"
 		}
+		r.faults.beginStage(r.session.ID, ps.cas)
 		v := r.runStage(ctx, ps, lost, skip, cancelled)
 		if ctx.Err() != nil && shutdownAt == "" {
 			shutdownAt = "during " + ps.name
@@ -119,11 +123,15 @@ func (r *barrierEngine) run(ctx context.Context) (store.SessionState, string) {
 				skipRun = ps.name + " failed"
 			}
 		}
-		if ps.kind == CaseFinalize && r.caseEnded != nil {
-			r.caseEnded(ps.cas)
+		if ps.kind == CaseFinalize {
+			r.faults.endCase(ctx, r.session.ID, ps.cas)
+			if r.caseEnded != nil {
+				r.caseEnded(ps.cas)
+			}
 		}
 	}
 	r.sync.endSession(r.session.ID)
+	r.faults.endSession(ctx, r.session.ID)
 	switch {
 	case shutdownAt != "":
 		// The stage the shutdown cancelled shows as cancelled: the

@@ -34,6 +34,9 @@ type Manager struct {
 	// Sync answers the scripts' `xrdtest sync` calls (nil: none); the
 	// daemons pass it the calls, the sessions tell it their stages.
 	Sync *SyncHub
+	// Faults answers the scripts' `xrdtest fault` calls (nil: none), as
+	// Sync does theirs.
+	Faults *FaultHub
 	// Definitions returns the current definitions; a session keeps the
 	// snapshot it started with.
 	Definitions func() *definition.Set
@@ -365,11 +368,12 @@ func (m *Manager) execute(ctx context.Context, s *store.Session, suite *definiti
 	if suite.StageTimeout > 0 {
 		timeout = time.Duration(suite.StageTimeout * float64(time.Second))
 	}
+	m.beginFaults(ctx, s.ID, clusters)
 	run := &barrierEngine{
 		store: m.Store, disp: m.Slaves, log: log, session: s, suite: suite, hosts: hosts,
 		stages: plan(suite, s.Cases), webPort: m.Settings.WebPort, webProto: m.Settings.WebProto,
 		timeout: timeout, grace: m.Settings.KillGrace, cancelReq: a.cancel, changed: m.Changed, clock: m.clock(),
-		sync: m.Sync, observe: m.ObserveStage,
+		sync: m.Sync, faults: m.Faults, observe: m.ObserveStage,
 	}
 	if m.CaseEnded != nil {
 		run.caseEnded = func(c string) { m.CaseEnded(s, suite, c) }
@@ -383,6 +387,29 @@ func (m *Manager) execute(ctx context.Context, s *store.Session, suite *definiti
 		m.collectLogs(ctx, s, suite, log)
 	}
 	m.finish(ctx, s, state, reason)
+}
+
+// beginFaults opens the session's scope in the fault hub: its clusters'
+// hosts, and the backend that sets faults on them or why none can.
+func (m *Manager) beginFaults(ctx context.Context, id int64, clusters []*definition.Cluster) {
+	if m.Faults == nil {
+		return
+	}
+	hosts := map[string][]string{}
+	for _, c := range clusters {
+		for _, h := range c.Hosts {
+			hosts[c.Name] = append(hosts[c.Name], h.Name)
+		}
+	}
+	inj, _ := m.Clusters.(hypervisor.FaultInjector)
+	why := ""
+	switch {
+	case m.Clusters == nil:
+		why = "this master starts no clusters ([session] start_clusters = 0): their machines are not its to break"
+	case inj == nil:
+		why = "the clusters' backend cannot set faults (the local backend's hosts share this machine's network and processes; clusters on hypervisor daemons: not yet)"
+	}
+	m.Faults.begin(id, inj, why, hosts, func(msg string) { m.event(ctx, id, "fault", msg) })
 }
 
 func (m *Manager) stopClusters(ctx context.Context, clusters []*definition.Cluster, log *slog.Logger) {

@@ -62,6 +62,34 @@ type Backend struct {
 	Libvirt *libvirt.Backend
 }
 
+var _ hypervisor.FaultInjector = (*Backend)(nil)
+
+// SetFault sets a fault through the backend, or says it cannot.
+func (b *Backend) SetFault(ctx context.Context, cluster string, spec hypervisor.FaultSpec) (hypervisor.Fault, error) {
+	fi, ok := b.Backend.(hypervisor.FaultInjector)
+	if !ok {
+		return hypervisor.Fault{}, fmt.Errorf("the %s backend cannot set faults", b.Name)
+	}
+	return fi.SetFault(ctx, cluster, spec)
+}
+
+// HealFaults heals faults through the backend; one that sets none has
+// none to heal.
+func (b *Backend) HealFaults(ctx context.Context, cluster string, ids ...string) error {
+	if fi, ok := b.Backend.(hypervisor.FaultInjector); ok {
+		return fi.HealFaults(ctx, cluster, ids...)
+	}
+	return nil
+}
+
+// Faults lists the faults on through the backend.
+func (b *Backend) Faults(cluster string) []hypervisor.Fault {
+	if fi, ok := b.Backend.(hypervisor.FaultInjector); ok {
+		return fi.Faults(cluster)
+	}
+	return nil
+}
+
 // Close releases what Open took (libvirt: the connection and the state
 // dir's lock). Running clusters are left as they are.
 func (b *Backend) Close() error {
