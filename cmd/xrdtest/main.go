@@ -71,6 +71,7 @@ func commands() []command {
 			{name: "signal", args: "NAME", summary: "count a signal", run: runSync("signal")},
 			{name: "wait", args: "[--count N] NAME", summary: "wait for signals", run: runSync("wait")},
 		}},
+		{name: "fault", summary: "in a stage script: break hosts of the cluster on purpose (partition, pause, kill, ...), heal them", subs: faultCommands()},
 		{name: "config", summary: "config check FILE: validate a master, hypervisor or slave configuration", subs: []command{
 			{name: "check", args: "[--kind master|hypervisor|slave] [--json] FILE", summary: "validate a configuration and show every key with its origin", run: runConfigCheck},
 		}},

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/xrdtest/xrdtest/internal/slave/syncsock"
+)
+
+// faultCommands are `xrdtest fault KIND`, called by stage scripts to break
+// hosts of their session's cluster on purpose, through their slave and
+// the master, which asks the backend running the cluster.
+func faultCommands() []command {
+	cmds := []command{
+		{name: "partition", args: "GROUP1 GROUP2", summary: "no traffic between two groups of hosts (HOST,HOST,...), both ways"},
+		{name: "isolate", args: "HOST", summary: "the host reaches no other host"},
+		{name: "loss", args: "HOST PERCENT", summary: "the host's packets dropped at random"},
+		{name: "rate", args: "HOST RATE", summary: "the host's bandwidth capped (e.g. 1mbit)"},
+		{name: "delay", args: "HOST DURATION", summary: "latency added to the host's packets (needs the kernel's netem)"},
+		{name: "pause", args: "HOST", summary: "every process of the host frozen (its slave stays up)"},
+		{name: "resume", args: "HOST", summary: "the host's processes thawed"},
+		{name: "kill", args: "HOST PROCESS", summary: "SIGKILL to the host's processes named PROCESS"},
+		{name: "fill", args: "HOST PATH", summary: "the host's disk holding PATH filled until writes fail (ENOSPC)"},
+		{name: "heal", args: "[ID...|all]", summary: "heal faults of the session (default: all)"},
+		{name: "list", summary: "list the session's faults that are on"},
+	}
+	for i, c := range cmds {
+		usage := fmt.Sprintf("usage: xrdtest fault %s %s\n\n", c.name, c.args) +
+			strings.TrimSuffix(wrap("In a stage script: "+c.summary+".", "", usageWidth), "\n")
+		cmds[i].run = runFault(c.name, usage)
+	}
+	return cmds
+}
+
+// runFault is `xrdtest fault KIND ARGS...`: it prints the fault's id
+// (heal: the ids healed; list: the faults on, one a line).
+func runFault(kind, usage string) runFunc {
+	return func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+		fs := newFlags("fault "+kind, usage+"\n\nHosts are short names or FQDNs of the calling slave's cluster. A fault is\nhealed when its case ends (after its finalize; faults set in suite stages\nwhen the session ends), when healed by hand, or when the cluster stops.\nPrints the fault's id.", stdout, stderr)
+		timeout := fs.Duration("timeout", 2*time.Minute, "give up after this long")
+		if code, ok := fs.parse(args); !ok {
+			return code
+		}
+		cctx, cancel := context.WithTimeout(ctx, *timeout)
+		defer cancel()
+		res, err := syncsock.Fault(cctx, append([]string{kind}, fs.Args()...))
+		if err != nil {
+			fmt.Fprintf(stderr, "xrdtest fault %s: %v\n", kind, err)
+			return 1
+		}
+		if res != "" {
+			fmt.Fprintln(stdout, res)
+		}
+		return 0
+	}
+}
