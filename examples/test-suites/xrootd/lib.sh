@@ -41,10 +41,10 @@ start_daemons() {
     fi
     mkdir -p /var/log/xrootd /var/spool/xrootd /run/xrootd /data
     chown xrootd:xrootd /var/log/xrootd /var/spool/xrootd /run/xrootd /data
-    local d
+    local d out
     for d in xrootd cmsd; do
-        $d -b -R xrootd -l /var/log/xrootd/$d.log -c $SUITE_DIR/xrootd.cfg ||
-            fail "$d did not start: $(tail -n 20 /var/log/xrootd/$d.log)"
+        out=$($d -b -R xrootd -l /var/log/xrootd/$d.log -c $SUITE_DIR/xrootd.cfg 2>&1) ||
+            fail "$d did not start (exit $?): $out $(tail -n 20 /var/log/xrootd/$d.log)"
     done
     until_ok 30 "xrootd on $HOST answering" xrdfs "$HOST.xrd.test:1094" query config version
 }

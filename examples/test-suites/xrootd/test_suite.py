@@ -12,7 +12,7 @@ def getTestSuite():
     ts.descName = 'XRootD meta manager, managers and data servers: copy, spread, xrdfs, a server down and back'
     ts.clusters = ['cluster_meta_manager']
     ts.machines = ['metaman', 'man1', 'man2', 'srv1', 'srv2', 'srv3', 'srv4', 'client1']
-    ts.tests = ['copy', 'spread', 'xrdfs', 'server_down', 'rejoin']
+    ts.tests = ['copy', 'spread', 'xrdfs', 'partition', 'server_down', 'rejoin']
     ts.schedule = dict(hour='4', minute='0')   # daily at 04:00 (master time)
     ts.initialize = 'file://suite_init.sh'
     ts.finalize = 'file://suite_finalize.sh'
