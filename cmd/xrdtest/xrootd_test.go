@@ -77,7 +77,9 @@ func TestQuickstartXRootD(t *testing.T) {
 		"server_down:run client1":      {regexp.MustCompile(`\(srv1\): reported missing \d+ s after srv1 stopped`), regexp.MustCompile(`\(srv[234]\): read`)},
 		"server_down:finalize client1": {regexp.MustCompile(`\(srv1\): found again after \d+ s`)},
 		"rejoin:run client1":           {regexp.MustCompile(`rm d\d+ \(srv[134]\): done`)},
-		"suite_finalize srv1":          {regexp.MustCompile(`srv1: xrootd and cmsd stopped`)},
+		"partition:run client1": {regexp.MustCompile(`c\d+ \(srv3\): not read, as it should be`),
+			regexp.MustCompile(`fault f[0-9a-f]+ healed`), regexp.MustCompile(`every file read again`)},
+		"suite_finalize srv1": {regexp.MustCompile(`srv1: xrootd and cmsd stopped`)},
 	}
 	for _, srv := range []string{"srv1", "srv2", "srv3", "srv4"} {
 		want["spread:run "+srv] = []*regexp.Regexp{regexp.MustCompile(srv + ` holds ([1-9]|1[0-6]) of the 16 files on its disk`)}
