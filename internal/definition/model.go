@@ -95,7 +95,31 @@ type Suite struct {
 	AlertFailure AlertPolicy    `json:"alert_failure"`
 	// StageTimeout in seconds; 0 means the master's default.
 	StageTimeout float64 `json:"stage_timeout"`
+	// Faults is ts.faults, xrdtest's own (nil: none).
+	Faults *FaultSchedule `json:"faults,omitempty"`
 }
+
+// FaultSchedule is ts.faults: random faults on random hosts of the
+// suite's first cluster while the stages of the kinds in During run, one
+// at a time, each healed before the next; the same seed gives the same
+// sequence.
+type FaultSchedule struct {
+	// Seed seeds the choices; 0: a random one, printed in the session.
+	Seed int64 `json:"seed"`
+	// Interval is how long each fault lasts, in seconds.
+	Interval float64 `json:"interval"`
+	// During are stage kinds: suite_init, init, run, finalize,
+	// suite_finalize.
+	During []string `json:"during"`
+	// Kinds are what may be set: partition, isolate, pause, and with
+	// their argument loss:PERCENT, rate:RATE, delay:DURATION,
+	// kill:PROCESS.
+	Kinds []string `json:"kinds"`
+}
+
+// FaultKinds are the kinds a FaultSchedule takes, with ":" when they
+// need an argument.
+var FaultKinds = []string{"partition", "isolate", "pause", "loss:", "rate:", "delay:", "kill:"}
 
 // AlertPolicy says when a suite's alert e-mails are sent.
 type AlertPolicy string

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.starlark.net/starlark"
 
@@ -75,6 +76,7 @@ func convertSuite(rep reporter, root *pyeval.Object, env suiteEnv) *Suite {
 	s.AlertSuccess = c.alertPolicy(root, "alert_success")
 	s.AlertFailure = c.alertPolicy(root, "alert_failure")
 	s.StageTimeout = c.stageTimeout(root)
+	s.Faults = c.faultSchedule(root)
 	if c.errs > 0 {
 		return nil
 	}
@@ -326,4 +328,98 @@ func (c *conv) stageTimeout(root *pyeval.Object) float64 {
 		return 0
 	}
 	return secs
+}
+
+// faultSchedule reads ts.faults, e.g. dict(seed=7, interval='2s',
+// during=['run'], kinds=['partition', 'pause', 'kill:xrootd']).
+func (c *conv) faultSchedule(root *pyeval.Object) *FaultSchedule {
+	v := root.Get("faults")
+	if v == nil || v == starlark.None {
+		return nil
+	}
+	line := root.LineOf("faults")
+	d, ok := v.(*starlark.Dict)
+	if !ok {
+		c.typeError(root, "faults", "a dict such as dict(interval='2s', during=['run'], kinds=['partition'])", v)
+		return nil
+	}
+	fs := &FaultSchedule{}
+	strs := func(key string, v starlark.Value) []string {
+		l, ok := v.(*starlark.List)
+		if !ok || l.Len() == 0 {
+			c.errorf(line, "faults: %s must be a non-empty list of strings, got %s %s", key, v.Type(), pyeval.Describe(v))
+			return nil
+		}
+		var out []string
+		for i := range l.Len() {
+			s, ok := starlark.AsString(l.Index(i))
+			if !ok {
+				c.errorf(line, "faults: %s[%d] must be a string, got %s", key, i, l.Index(i).Type())
+				continue
+			}
+			out = append(out, s)
+		}
+		return out
+	}
+	for _, kv := range d.Items() {
+		key, _ := starlark.AsString(kv[0])
+		switch key {
+		case "seed":
+			var n int64
+			i, ok := kv[1].(starlark.Int)
+			if ok {
+				n, ok = i.Int64()
+			}
+			if !ok || n < 0 {
+				c.errorf(line, "faults: seed must be a whole number >= 0, got %s", pyeval.Describe(kv[1]))
+				continue
+			}
+			fs.Seed = n
+		case "interval":
+			secs := 0.0
+			switch iv := kv[1].(type) {
+			case starlark.String:
+				dur, err := time.ParseDuration(string(iv))
+				if err != nil {
+					c.errorf(line, "faults: interval %q is not a duration such as '2s'", string(iv))
+					continue
+				}
+				secs = dur.Seconds()
+			case starlark.Int:
+				n, _ := iv.Int64()
+				secs = float64(n)
+			case starlark.Float:
+				secs = float64(iv)
+			}
+			if secs < 0.1 || secs > 3600 {
+				c.errorf(line, "faults: interval must be from 0.1 s to 1 h (a duration such as '2s' or seconds), got %s", pyeval.Describe(kv[1]))
+				continue
+			}
+			fs.Interval = secs
+		case "during":
+			for _, k := range strs(key, kv[1]) {
+				if !slices.Contains([]string{"suite_init", "init", "run", "finalize", "suite_finalize"}, k) {
+					c.errorf(line, "faults: during: %q is not a stage kind (suite_init, init, run, finalize, suite_finalize)", k)
+				}
+				fs.During = append(fs.During, k)
+			}
+		case "kinds":
+			for _, k := range strs(key, kv[1]) {
+				name, arg, hasArg := strings.Cut(k, ":")
+				switch {
+				case slices.Contains(FaultKinds, name) && !hasArg:
+				case slices.Contains(FaultKinds, name+":") && hasArg && arg != "":
+				default:
+					c.errorf(line, "faults: kinds: %q is not one of partition, isolate, pause, loss:PERCENT, rate:RATE, delay:DURATION, kill:PROCESS", k)
+				}
+				fs.Kinds = append(fs.Kinds, k)
+			}
+		default:
+			c.errorf(line, "faults: unknown key %q (seed, interval, during, kinds)", key)
+		}
+	}
+	if fs.Interval == 0 || len(fs.During) == 0 || len(fs.Kinds) == 0 {
+		c.errorf(line, "faults: interval, during and kinds are required, e.g. dict(interval='2s', during=['run'], kinds=['partition'])")
+	}
+	return fs
 }

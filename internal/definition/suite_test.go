@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -272,6 +273,14 @@ func TestSuiteMustReject(t *testing.T) {
 		{"relative log path", suiteBody("ts.logs = ['xrootd.log']"), nil, 9, "not a clean absolute path"},
 		{"stage_timeout not positive", suiteBody("ts.stage_timeout = 0"), nil, 9, "stage_timeout must be a positive"},
 		{"stage_timeout a string", suiteBody("ts.stage_timeout = '60'"), nil, 9, "stage_timeout must be a number of seconds"},
+		{"faults not a dict", suiteBody("ts.faults = ['partition']"), nil, 9, "faults must be a dict"},
+		{"faults unknown key", suiteBody("ts.faults = dict(interval='2s', during=['run'], kinds=['pause'], often=True)"), nil, 9, `faults: unknown key "often"`},
+		{"faults unknown kind", suiteBody("ts.faults = dict(interval='2s', during=['run'], kinds=['flood'])"), nil, 9, `kinds: "flood" is not one of`},
+		{"faults kind without its argument", suiteBody("ts.faults = dict(interval='2s', during=['run'], kinds=['kill'])"), nil, 9, `kinds: "kill" is not one of`},
+		{"faults bad stage kind", suiteBody("ts.faults = dict(interval='2s', during=['setup'], kinds=['pause'])"), nil, 9, `during: "setup" is not a stage kind`},
+		{"faults bad interval", suiteBody("ts.faults = dict(interval='soon', during=['run'], kinds=['pause'])"), nil, 9, `interval "soon" is not a duration`},
+		{"faults missing kinds", suiteBody("ts.faults = dict(interval=2, during=['run'])"), nil, 9, "interval, during and kinds are required"},
+		{"faults negative seed", suiteBody("ts.faults = dict(seed=-1, interval=2, during=['run'], kinds=['pause'])"), nil, 9, "seed must be a whole number"},
 		{"getTestSuite returns a list", "def getTestSuite():\n    return []\n", nil, 1, "getTestSuite() returned a list"},
 		{"no getTestSuite", "def getSuite():\n    return None\n", nil, 0, "no getTestSuite() function"},
 	}
@@ -342,5 +351,19 @@ func TestSuiteScheduleJobOptions(t *testing.T) {
 	}
 	if got := s.Cron.Next(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)); !got.Equal(time.Date(2026, 1, 1, 12, 5, 0, 0, time.UTC)) {
 		t.Errorf("next run = %v, want 12:05:00: the options must not be cron fields", got)
+	}
+}
+
+// TestSuiteFaults: ts.faults, xrdtest's own attribute, read with its
+// defaults; a suite without it has none.
+func TestSuiteFaults(t *testing.T) {
+	s := mustSuite(t, loadRepo(t, suiteRepo(suiteBody("ts.faults = dict(seed=7, interval='1500ms', during=['run', 'finalize'], kinds=['partition', 'kill:xrootd'])"), nil)))
+	want := FaultSchedule{Seed: 7, Interval: 1.5, During: []string{"run", "finalize"}, Kinds: []string{"partition", "kill:xrootd"}}
+	if s.Faults == nil || s.Faults.Seed != want.Seed || s.Faults.Interval != want.Interval ||
+		!slices.Equal(s.Faults.During, want.During) || !slices.Equal(s.Faults.Kinds, want.Kinds) {
+		t.Errorf("faults %+v, want %+v", s.Faults, want)
+	}
+	if s := mustSuite(t, loadRepo(t, suiteRepo(suiteBody(), nil))); s.Faults != nil {
+		t.Errorf("no ts.faults: %+v", s.Faults)
 	}
 }
