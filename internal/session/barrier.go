@@ -96,8 +96,9 @@ func (r *barrierEngine) run(ctx context.Context) (store.SessionState, string) {
 		if down {
 			skip = "the master is shutting down"
 		}
-		r.faults.beginStage(r.session.ID, ps.cas)
+		r.faults.beginStage(r.session.ID, ps.cas, ps.kind.String())
 		v := r.runStage(ctx, ps, lost, skip, cancelled)
+		r.faults.endStage(r.session.ID)
 		if ctx.Err() != nil && shutdownAt == "" {
 			shutdownAt = "during " + ps.name
 			if down {

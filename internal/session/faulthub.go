@@ -3,11 +3,13 @@ package session
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/hypervisor"
 )
 
@@ -29,9 +31,15 @@ type faultSession struct {
 	why      string
 	clusters map[string][]string // cluster -> its host names
 	stage    string              // the running stage's case ("" for suite stages)
-	on       []faultOn
-	calls    map[string]*faultCall // by request id, for resends
-	event    func(msg string)
+	// sched is the suite's fault schedule (nil: none), drawn by plan on
+	// the hosts of schedCluster; stopSched ends the running stage's.
+	sched        *definition.FaultSchedule
+	plan         *faultPlan
+	schedCluster string
+	stopSched    func()
+	on           []faultOn
+	calls        map[string]*faultCall // by request id, for resends
+	event        func(msg string)
 }
 
 // faultCall is a call being answered or answered: a resend after a
@@ -48,26 +56,97 @@ type faultOn struct {
 }
 
 // begin opens a session's scope: inj is the backend of its clusters (nil
-// with why when it cannot inject faults), clusters their host names,
-// event records a session event.
-func (h *FaultHub) begin(session int64, inj hypervisor.FaultInjector, why string, clusters map[string][]string, event func(string)) {
+// with why when it cannot inject faults), clusters their host names in
+// the suite's order (the first is the schedule's), sched the suite's
+// fault schedule (nil: none), event records a session event.
+func (h *FaultHub) begin(session int64, inj hypervisor.FaultInjector, why string, clusters []*definition.Cluster,
+	sched *definition.FaultSchedule, event func(string)) {
 	if h == nil {
 		return
 	}
+	s := &faultSession{inj: inj, why: why, clusters: map[string][]string{}, calls: map[string]*faultCall{}, event: event}
+	for _, c := range clusters {
+		for _, host := range c.Hosts {
+			s.clusters[c.Name] = append(s.clusters[c.Name], host.Name)
+		}
+	}
+	if sched != nil && len(clusters) > 0 {
+		seed := sched.Seed
+		if seed == 0 {
+			seed = rand.Int64N(1<<31) + 1
+		}
+		s.sched, s.schedCluster = sched, clusters[0].Name
+		s.plan = newFaultPlan(seed, sched.Kinds, s.clusters[s.schedCluster])
+		event(fmt.Sprintf("fault schedule: seed %d, a fault every %v on cluster %s during %s stages: %s", seed,
+			time.Duration(sched.Interval*float64(time.Second)), s.schedCluster, strings.Join(sched.During, ", "), strings.Join(sched.Kinds, ", ")))
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.sessions[session] = &faultSession{inj: inj, why: why, clusters: clusters, calls: map[string]*faultCall{}, event: event}
+	h.sessions[session] = s
 }
 
-// beginStage says which case the session's stages now belong to.
-func (h *FaultHub) beginStage(session int64, cas string) {
+// beginStage says which case the session's stages now belong to, and
+// starts the schedule's faults for a stage of a kind it names.
+func (h *FaultHub) beginStage(session int64, cas, kind string) {
 	if h == nil {
 		return
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if s := h.sessions[session]; s != nil {
-		s.stage = cas
+	s := h.sessions[session]
+	if s == nil {
+		return
+	}
+	s.stage = cas
+	if s.sched == nil || !slices.Contains(s.sched.During, kind) {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	s.stopSched = func() { cancel(); <-done }
+	go func() {
+		defer close(done)
+		h.runSchedule(ctx, session, s)
+	}()
+}
+
+// endStage stops the schedule's faults of the stage that ended, healing
+// the one on.
+func (h *FaultHub) endStage(session int64) {
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	s := h.sessions[session]
+	var stop func()
+	if s != nil {
+		stop, s.stopSched = s.stopSched, nil
+	}
+	h.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+}
+
+// runSchedule sets the plan's next fault, keeps it on for the interval
+// (or until ctx ends), heals it, and goes on until ctx ends.
+func (h *FaultHub) runSchedule(ctx context.Context, session int64, s *faultSession) {
+	every := time.Duration(s.sched.Interval * float64(time.Second))
+	for ctx.Err() == nil {
+		h.mu.Lock()
+		words := s.plan.next()
+		h.mu.Unlock()
+		id, err := h.set(ctx, session, s.schedCluster, "the fault schedule", words)
+		if err != nil && ctx.Err() == nil {
+			s.event(fmt.Sprintf("fault schedule: %s not set: %v", strings.Join(words, " "), err))
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(every):
+		}
+		if id != "" {
+			h.heal(context.Background(), session, func(f faultOn) bool { return f.ID == id }, "the end of its interval")
+		}
 	}
 }
 
@@ -81,6 +160,7 @@ func (h *FaultHub) endSession(ctx context.Context, session int64) {
 	if h == nil {
 		return
 	}
+	h.endStage(session)
 	h.heal(ctx, session, func(faultOn) bool { return true }, "the end of the session")
 	h.mu.Lock()
 	delete(h.sessions, session)
@@ -252,4 +332,40 @@ func (h *FaultHub) list(session int64) string {
 		fmt.Fprintf(&b, "%s\t%s\tsince %s\tby %s\n", f.ID, f.Spec, f.Since.Format(time.TimeOnly), f.by)
 	}
 	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// faultPlan draws a fault schedule's faults: a kind, then its hosts (a
+// partition: a random part of the hosts against the rest), from a seeded
+// generator, so that the same seed and hosts give the same sequence.
+type faultPlan struct {
+	rng   *rand.Rand
+	kinds []string
+	hosts []string
+}
+
+func newFaultPlan(seed int64, kinds, hosts []string) *faultPlan {
+	return &faultPlan{rng: rand.New(rand.NewPCG(uint64(seed), 0x78726474657374)), kinds: kinds, hosts: hosts}
+}
+
+// next is the words of the next fault, as `xrdtest fault` takes them.
+func (p *faultPlan) next() []string {
+	name, arg, _ := strings.Cut(p.kinds[p.rng.IntN(len(p.kinds))], ":")
+	if name == hypervisor.FaultPartition && len(p.hosts) > 1 {
+		perm := p.rng.Perm(len(p.hosts))
+		n := 1 + p.rng.IntN(len(p.hosts)-1)
+		var a, b []string
+		for i, j := range perm {
+			if i < n {
+				a = append(a, p.hosts[j])
+			} else {
+				b = append(b, p.hosts[j])
+			}
+		}
+		return []string{name, strings.Join(a, ","), strings.Join(b, ",")}
+	}
+	host := p.hosts[p.rng.IntN(len(p.hosts))]
+	if arg == "" {
+		return []string{name, host}
+	}
+	return []string{name, host, arg}
 }

@@ -3,12 +3,14 @@ package session
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/hypervisor"
 )
 
@@ -49,13 +51,14 @@ func TestFaultHubScopes(t *testing.T) {
 	h := NewFaultHub()
 	inj := &fakeInjector{}
 	var events []string
-	h.begin(1, inj, "", map[string][]string{"c1": {"a.xrd.test", "b.xrd.test"}, "c2": {"x.xrd.test"}}, func(m string) { events = append(events, m) })
+	h.begin(1, inj, "", clustersOf(map[string][]string{"c1": {"a.xrd.test", "b.xrd.test"}, "c2": {"x.xrd.test"}}), nil,
+		func(m string) { events = append(events, m) })
 
-	h.beginStage(1, "") // suite_init
+	h.beginStage(1, "", "suite_init")
 	if id, err := h.Fault(ctx, 1, "a.xrd.test", "r1", []string{"isolate", "b"}); err != nil || id != "f1" {
 		t.Fatalf("suite fault: %q, %v", id, err)
 	}
-	h.beginStage(1, "case1")
+	h.beginStage(1, "case1", "run")
 	if id, err := h.Fault(ctx, 1, "b.xrd.test", "r2", []string{"partition", "a", "b"}); err != nil || id != "f2" {
 		t.Fatalf("case fault: %q, %v", id, err)
 	}
@@ -95,7 +98,7 @@ func TestFaultHubScopes(t *testing.T) {
 // says why, after checking its words.
 func TestFaultHubNoInjector(t *testing.T) {
 	h := NewFaultHub()
-	h.begin(2, nil, "this master starts no clusters", map[string][]string{"c": {"a.xrd.test"}}, func(string) {})
+	h.begin(2, nil, "this master starts no clusters", clustersOf(map[string][]string{"c": {"a.xrd.test"}}), nil, func(string) {})
 	if _, err := h.Fault(context.Background(), 2, "a.xrd.test", "r", []string{"pause", "a"}); err == nil || !strings.Contains(err.Error(), "this master starts no clusters") {
 		t.Errorf("%v", err)
 	}
@@ -103,4 +106,89 @@ func TestFaultHubNoInjector(t *testing.T) {
 		t.Errorf("%v", err)
 	}
 	h.endSession(context.Background(), 2)
+}
+
+// clustersOf makes clusters of the given host names, in name order.
+func clustersOf(hosts map[string][]string) []*definition.Cluster {
+	var out []*definition.Cluster
+	for _, name := range slices.Sorted(maps.Keys(hosts)) {
+		c := &definition.Cluster{Name: name}
+		for _, h := range hosts[name] {
+			c.Hosts = append(c.Hosts, &definition.Host{Name: h})
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// TestFaultPlan: the same seed draws the same faults, another seed others;
+// every draw is a fault `xrdtest fault` takes.
+func TestFaultPlan(t *testing.T) {
+	hosts := []string{"a.xrd.test", "b.xrd.test", "c.xrd.test", "d.xrd.test"}
+	kinds := []string{"partition", "pause", "kill:xrootd", "loss:30"}
+	draw := func(seed int64) []string {
+		p := newFaultPlan(seed, kinds, hosts)
+		var out []string
+		for range 30 {
+			words := p.next()
+			spec, err := hypervisor.ParseFault(words)
+			if err != nil {
+				t.Fatalf("seed %d drew %q: %v", seed, words, err)
+			}
+			out = append(out, spec.String())
+		}
+		return out
+	}
+	a, b, c := draw(7), draw(7), draw(8)
+	if !slices.Equal(a, b) {
+		t.Errorf("seed 7 twice:\n%v\n%v", a, b)
+	}
+	if slices.Equal(a, c) {
+		t.Error("seeds 7 and 8 drew the same faults")
+	}
+	seen := map[string]bool{}
+	for _, f := range a {
+		seen[strings.Fields(f)[0]] = true
+	}
+	if len(seen) != len(kinds) {
+		t.Errorf("30 draws of 4 kinds drew %v", seen)
+	}
+}
+
+// TestFaultSchedule: during a stage of a kind the schedule names, faults
+// are set one at a time, each healed after its interval, the last when
+// the stage ends; none in other stages; the seed is in the events.
+func TestFaultSchedule(t *testing.T) {
+	h := NewFaultHub()
+	inj := &fakeInjector{}
+	var mu sync.Mutex
+	var events []string
+	sched := &definition.FaultSchedule{Seed: 3, Interval: 0.02, During: []string{"run"}, Kinds: []string{"isolate", "pause"}}
+	h.begin(1, inj, "", clustersOf(map[string][]string{"c": {"a.xrd.test", "b.xrd.test"}}), sched, func(m string) {
+		mu.Lock()
+		events = append(events, m)
+		mu.Unlock()
+	})
+	h.beginStage(1, "x", "init")
+	time.Sleep(60 * time.Millisecond)
+	h.endStage(1)
+	if inj.n != 0 {
+		t.Fatalf("%d faults set during an init stage", inj.n)
+	}
+	h.beginStage(1, "x", "run")
+	time.Sleep(150 * time.Millisecond)
+	h.endStage(1)
+	inj.mu.Lock()
+	n, on := inj.n, len(inj.on)
+	inj.mu.Unlock()
+	if n < 3 || on != 0 {
+		t.Errorf("%d faults set during the run, %d still on after it", n, on)
+	}
+	h.endSession(context.Background(), 1)
+	mu.Lock()
+	defer mu.Unlock()
+	joined := strings.Join(events, "\n")
+	if !strings.Contains(joined, "fault schedule: seed 3") || strings.Count(joined, "healed at the end of its interval") < n-1 {
+		t.Errorf("events:\n%s", joined)
+	}
 }

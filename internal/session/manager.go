@@ -368,7 +368,7 @@ func (m *Manager) execute(ctx context.Context, s *store.Session, suite *definiti
 	if suite.StageTimeout > 0 {
 		timeout = time.Duration(suite.StageTimeout * float64(time.Second))
 	}
-	m.beginFaults(ctx, s.ID, clusters)
+	m.beginFaults(ctx, s.ID, clusters, suite.Faults)
 	run := &barrierEngine{
 		store: m.Store, disp: m.Slaves, log: log, session: s, suite: suite, hosts: hosts,
 		stages: plan(suite, s.Cases), webPort: m.Settings.WebPort, webProto: m.Settings.WebProto,
@@ -391,15 +391,9 @@ func (m *Manager) execute(ctx context.Context, s *store.Session, suite *definiti
 
 // beginFaults opens the session's scope in the fault hub: its clusters'
 // hosts, and the backend that sets faults on them or why none can.
-func (m *Manager) beginFaults(ctx context.Context, id int64, clusters []*definition.Cluster) {
+func (m *Manager) beginFaults(ctx context.Context, id int64, clusters []*definition.Cluster, sched *definition.FaultSchedule) {
 	if m.Faults == nil {
 		return
-	}
-	hosts := map[string][]string{}
-	for _, c := range clusters {
-		for _, h := range c.Hosts {
-			hosts[c.Name] = append(hosts[c.Name], h.Name)
-		}
 	}
 	inj, _ := m.Clusters.(hypervisor.FaultInjector)
 	why := ""
@@ -409,7 +403,7 @@ func (m *Manager) beginFaults(ctx context.Context, id int64, clusters []*definit
 	case inj == nil:
 		why = "the clusters' backend cannot set faults (the local backend's hosts share this machine's network and processes; clusters on hypervisor daemons: not yet)"
 	}
-	m.Faults.begin(id, inj, why, hosts, func(msg string) { m.event(ctx, id, "fault", msg) })
+	m.Faults.begin(id, inj, why, clusters, sched, func(msg string) { m.event(ctx, id, "fault", msg) })
 }
 
 func (m *Manager) stopClusters(ctx context.Context, clusters []*definition.Cluster, log *slog.Logger) {
