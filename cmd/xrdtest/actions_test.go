@@ -342,6 +342,9 @@ func TestClientFlagsAnywhere(t *testing.T) {
 			json.NewEncoder(w).Encode(session7)
 		case "GET /api/v1/sessions/7/output":
 			io.WriteString(w, "init output\n")
+		case "GET /api/v1/sessions/7/view":
+			json.NewEncoder(w).Encode(api.SessionView{Events: []api.Event{{Kind: "started", Message: "all slaves connected"},
+				{Kind: "fault", Message: "fault f1 on, set by a until the end of case c: isolate b"}}})
 		case "POST /api/v1/sessions/7/cancel":
 			json.NewEncoder(w).Encode(map[string]any{"cancelled": true})
 		default:
@@ -355,6 +358,8 @@ func TestClientFlagsAnywhere(t *testing.T) {
 	}{
 		{[]string{"logs", "7", "--token", tok, "--master", srv.URL}, "init output"},
 		{[]string{"status", "7", "--master", srv.URL, "--token", tok}, "suite_init"},
+		{[]string{"status", "7", "--master", srv.URL, "--token", tok}, "  faults:\n    "},
+		{[]string{"status", "7", "--master", srv.URL, "--token", tok}, "  fault f1 on, set by a until the end of case c: isolate b\n"},
 		{[]string{"cancel", "7", "--token", tok, "--master", srv.URL}, "session 7: cancelling"},
 	} {
 		var out, errOut bytes.Buffer

@@ -36,6 +36,20 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			return cmd.fail(1, err)
 		}
 		console.Summary(stdout, d)
+		// The faults set on its hosts, as the session recorded them.
+		if v, err := c.SessionView(ctx, id); err == nil {
+			first := true
+			for _, e := range v.Events {
+				if e.Kind != "fault" {
+					continue
+				}
+				if first {
+					fmt.Fprintln(stdout, "  faults:")
+					first = false
+				}
+				fmt.Fprintf(console.Safe(stdout), "    %s  %s\n", e.Time.Local().Format(time.TimeOnly), e.Message)
+			}
+		}
 		return 0
 	}
 	daemons, err := c.Daemons(ctx)
