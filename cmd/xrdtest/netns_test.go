@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -202,6 +203,9 @@ func TestHypervisorDaemonNetns(t *testing.T) {
 			"getent hosts s1 s2.xrd.test master.xrd.test >/dev/null\n" +
 			"got=$(busybox wget -q -O - @proto@://master.xrd.test:@port@/downloadScript/test-suites/hv/payload.txt)\n" +
 			"[ \"$got\" = \"payload of the master\" ] || { echo \"downloaded: $got\"; exit 1; }\n" +
+			// A fault set through the hypervisor daemon, and healed.
+			"if [ $(hostname) = s1 ]; then id=$(xrdtest fault isolate s2); ! busybox ping -c 1 -W 1 s2 >/dev/null\n" +
+			"  xrdtest fault heal $id >/dev/null; busybox ping -c 1 -W 1 s2 >/dev/null; echo \"fault $id set and healed\" >&2; fi\n" +
 			"echo run in $(hostname)\n",
 	})
 	hvState := filepath.Join(dir, "hv")
@@ -218,6 +222,9 @@ func TestHypervisorDaemonNetns(t *testing.T) {
 	}
 	if out, _ := readOutput(m.Store, d.ID, 2, "s3.xrd.test"); out != "run in s3\n" {
 		t.Errorf("output %q", out)
+	}
+	if out, _ := readOutput(m.Store, d.ID, 2, "s1.xrd.test"); !regexp.MustCompile(`fault f[0-9a-f]+ set and healed\n`).MatchString(out) {
+		t.Errorf("s1's output %q", out)
 	}
 	// The master stops the cluster after the session.
 	for deadline := time.Now().Add(10 * time.Second); leftovers(t, hvState, "cluster_e2e") != before; time.Sleep(50 * time.Millisecond) {

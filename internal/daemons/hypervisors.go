@@ -151,6 +151,55 @@ func (h *Hypervisors) StopCluster(ctx context.Context, cluster string) error {
 	return err
 }
 
+var _ hypervisor.FaultInjector = (*Hypervisors)(nil)
+
+// SetFault asks the hypervisor that runs the cluster to set the fault.
+func (h *Hypervisors) SetFault(ctx context.Context, cluster string, spec hypervisor.FaultSpec) (hypervisor.Fault, error) {
+	c, err := h.runner(cluster)
+	if err != nil {
+		return hypervisor.Fault{}, err
+	}
+	id, err := h.ask(ctx, c, cluster, func(id string) *protocol.MasterMessage {
+		return &protocol.MasterMessage{Msg: &protocol.MasterMessage_ClusterFault{ClusterFault: &protocol.ClusterFault{
+			Id: id, Cluster: cluster, Set: strings.Fields(spec.String())}}}
+	})
+	if err != nil {
+		return hypervisor.Fault{}, err
+	}
+	return hypervisor.Fault{ID: id, Spec: spec, Since: time.Now()}, nil
+}
+
+// HealFaults asks the hypervisor that runs the cluster to heal faults.
+func (h *Hypervisors) HealFaults(ctx context.Context, cluster string, ids ...string) error {
+	c, err := h.runner(cluster)
+	if err != nil {
+		return err
+	}
+	return h.command(ctx, c, cluster, func(id string) *protocol.MasterMessage {
+		return &protocol.MasterMessage{Msg: &protocol.MasterMessage_ClusterFault{ClusterFault: &protocol.ClusterFault{
+			Id: id, Cluster: cluster, Heal: ids, HealAll: len(ids) == 0}}}
+	})
+}
+
+// Faults is not tracked here: the session's fault hub lists them.
+func (h *Hypervisors) Faults(string) []hypervisor.Fault { return nil }
+
+// runner is the connection of the hypervisor that runs cluster.
+func (h *Hypervisors) runner(cluster string) (*daemonConn, error) {
+	h.mu.Lock()
+	h.init()
+	p, ok := h.placed[cluster]
+	h.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("cluster %s runs on no hypervisor", cluster)
+	}
+	c := h.Registry.daemon(pki.Identity{Role: pki.RoleHypervisor, Name: p.hypervisor})
+	if c == nil {
+		return nil, fmt.Errorf("hypervisor %s, which runs cluster %s, is not connected", p.hypervisor, cluster)
+	}
+	return c, nil
+}
+
 // Placements maps each cluster started on a hypervisor to its name.
 func (h *Hypervisors) Placements() map[string]string {
 	h.mu.Lock()
@@ -196,6 +245,13 @@ func (h *Hypervisors) Capacity(ctx context.Context) (hypervisor.Capacity, error)
 
 // command sends a cluster command and waits for its end, passing progress on.
 func (h *Hypervisors) command(ctx context.Context, c *daemonConn, cluster string, msg func(id string) *protocol.MasterMessage) error {
+	_, err := h.ask(ctx, c, cluster, msg)
+	return err
+}
+
+// ask is command, answering also what the command's end says (a fault's
+// id).
+func (h *Hypervisors) ask(ctx context.Context, c *daemonConn, cluster string, msg func(id string) *protocol.MasterMessage) (string, error) {
 	h.mu.Lock()
 	h.init()
 	h.nextID++
@@ -209,7 +265,7 @@ func (h *Hypervisors) command(ctx context.Context, c *daemonConn, cluster string
 		h.mu.Unlock()
 	}()
 	if !c.send(msg(id)) {
-		return fmt.Errorf("connection lost")
+		return "", fmt.Errorf("connection lost")
 	}
 	timeout := h.StartTimeout
 	if timeout == 0 {
@@ -223,15 +279,15 @@ func (h *Hypervisors) command(ctx context.Context, c *daemonConn, cluster string
 			hypervisor.ReportProgress(ctx, st.GetHost(), st.GetPhase())
 		case st := <-w.done:
 			if st.GetError() != "" {
-				return fmt.Errorf("%s", st.GetError())
+				return "", fmt.Errorf("%s", st.GetError())
 			}
-			return nil
+			return st.GetResult(), nil
 		case <-c.closed:
-			return fmt.Errorf("connection to the hypervisor lost: %s", c.closeReason())
+			return "", fmt.Errorf("connection to the hypervisor lost: %s", c.closeReason())
 		case <-timer.C:
-			return fmt.Errorf("no answer within %s", timeout)
+			return "", fmt.Errorf("no answer within %s", timeout)
 		case <-ctx.Done():
-			return ctx.Err()
+			return "", ctx.Err()
 		}
 	}
 }

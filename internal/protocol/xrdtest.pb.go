@@ -336,6 +336,7 @@ type MasterMessage struct {
 	//	*MasterMessage_SyncResponse
 	//	*MasterMessage_StartCluster
 	//	*MasterMessage_StopCluster
+	//	*MasterMessage_ClusterFault
 	Msg           isMasterMessage_Msg `protobuf_oneof:"msg"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -459,6 +460,15 @@ func (x *MasterMessage) GetStopCluster() *StopCluster {
 	return nil
 }
 
+func (x *MasterMessage) GetClusterFault() *ClusterFault {
+	if x != nil {
+		if x, ok := x.Msg.(*MasterMessage_ClusterFault); ok {
+			return x.ClusterFault
+		}
+	}
+	return nil
+}
+
 type isMasterMessage_Msg interface {
 	isMasterMessage_Msg()
 }
@@ -499,6 +509,10 @@ type MasterMessage_StopCluster struct {
 	StopCluster *StopCluster `protobuf:"bytes,9,opt,name=stop_cluster,json=stopCluster,proto3,oneof"`
 }
 
+type MasterMessage_ClusterFault struct {
+	ClusterFault *ClusterFault `protobuf:"bytes,10,opt,name=cluster_fault,json=clusterFault,proto3,oneof"`
+}
+
 func (*MasterMessage_Welcome) isMasterMessage_Msg() {}
 
 func (*MasterMessage_RunStage) isMasterMessage_Msg() {}
@@ -516,6 +530,8 @@ func (*MasterMessage_SyncResponse) isMasterMessage_Msg() {}
 func (*MasterMessage_StartCluster) isMasterMessage_Msg() {}
 
 func (*MasterMessage_StopCluster) isMasterMessage_Msg() {}
+
+func (*MasterMessage_ClusterFault) isMasterMessage_Msg() {}
 
 type Hello struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
@@ -1729,13 +1745,15 @@ func (x *StopCluster) GetCluster() string {
 // ClusterState reports progress (per host: defining, booting) and, with
 // done, the end of a StartCluster or StopCluster command.
 type ClusterState struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Cluster       string                 `protobuf:"bytes,2,opt,name=cluster,proto3" json:"cluster,omitempty"`
-	Host          string                 `protobuf:"bytes,3,opt,name=host,proto3" json:"host,omitempty"`
-	Phase         string                 `protobuf:"bytes,4,opt,name=phase,proto3" json:"phase,omitempty"`
-	Done          bool                   `protobuf:"varint,5,opt,name=done,proto3" json:"done,omitempty"`
-	Error         string                 `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Id      string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Cluster string                 `protobuf:"bytes,2,opt,name=cluster,proto3" json:"cluster,omitempty"`
+	Host    string                 `protobuf:"bytes,3,opt,name=host,proto3" json:"host,omitempty"`
+	Phase   string                 `protobuf:"bytes,4,opt,name=phase,proto3" json:"phase,omitempty"`
+	Done    bool                   `protobuf:"varint,5,opt,name=done,proto3" json:"done,omitempty"`
+	Error   string                 `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
+	// What a done command answers: a fault's id.
+	Result        string `protobuf:"bytes,7,opt,name=result,proto3" json:"result,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1812,6 +1830,92 @@ func (x *ClusterState) GetError() string {
 	return ""
 }
 
+func (x *ClusterState) GetResult() string {
+	if x != nil {
+		return x.Result
+	}
+	return ""
+}
+
+// ClusterFault asks a hypervisor to set a fault on a cluster's hosts (set:
+// the words of `xrdtest fault`, hosts as the cluster names them) or to heal
+// faults (heal: their ids, all when heal_all). Answered by a ClusterState.
+type ClusterFault struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Cluster       string                 `protobuf:"bytes,2,opt,name=cluster,proto3" json:"cluster,omitempty"`
+	Set           []string               `protobuf:"bytes,3,rep,name=set,proto3" json:"set,omitempty"`
+	Heal          []string               `protobuf:"bytes,4,rep,name=heal,proto3" json:"heal,omitempty"`
+	HealAll       bool                   `protobuf:"varint,5,opt,name=heal_all,json=healAll,proto3" json:"heal_all,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClusterFault) Reset() {
+	*x = ClusterFault{}
+	mi := &file_xrdtest_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClusterFault) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClusterFault) ProtoMessage() {}
+
+func (x *ClusterFault) ProtoReflect() protoreflect.Message {
+	mi := &file_xrdtest_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClusterFault.ProtoReflect.Descriptor instead.
+func (*ClusterFault) Descriptor() ([]byte, []int) {
+	return file_xrdtest_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ClusterFault) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ClusterFault) GetCluster() string {
+	if x != nil {
+		return x.Cluster
+	}
+	return ""
+}
+
+func (x *ClusterFault) GetSet() []string {
+	if x != nil {
+		return x.Set
+	}
+	return nil
+}
+
+func (x *ClusterFault) GetHeal() []string {
+	if x != nil {
+		return x.Heal
+	}
+	return nil
+}
+
+func (x *ClusterFault) GetHealAll() bool {
+	if x != nil {
+		return x.HealAll
+	}
+	return false
+}
+
 var File_xrdtest_proto protoreflect.FileDescriptor
 
 const file_xrdtest_proto_rawDesc = "" +
@@ -1836,7 +1940,7 @@ const file_xrdtest_proto_rawDesc = "" +
 	"\theartbeat\x18\x06 \x01(\v2\x15.xrdtest.v1.HeartbeatH\x00R\theartbeat\x12<\n" +
 	"\fsync_request\x18\a \x01(\v2\x17.xrdtest.v1.SyncRequestH\x00R\vsyncRequest\x12?\n" +
 	"\rcluster_state\x18\b \x01(\v2\x18.xrdtest.v1.ClusterStateH\x00R\fclusterStateB\x05\n" +
-	"\x03msg\"\x94\x04\n" +
+	"\x03msg\"\xd5\x04\n" +
 	"\rMasterMessage\x12/\n" +
 	"\awelcome\x18\x01 \x01(\v2\x13.xrdtest.v1.WelcomeH\x00R\awelcome\x123\n" +
 	"\trun_stage\x18\x02 \x01(\v2\x14.xrdtest.v1.RunStageH\x00R\brunStage\x12<\n" +
@@ -1846,7 +1950,9 @@ const file_xrdtest_proto_rawDesc = "" +
 	"\x03ack\x18\x06 \x01(\v2\x0f.xrdtest.v1.AckH\x00R\x03ack\x12?\n" +
 	"\rsync_response\x18\a \x01(\v2\x18.xrdtest.v1.SyncResponseH\x00R\fsyncResponse\x12?\n" +
 	"\rstart_cluster\x18\b \x01(\v2\x18.xrdtest.v1.StartClusterH\x00R\fstartCluster\x12<\n" +
-	"\fstop_cluster\x18\t \x01(\v2\x17.xrdtest.v1.StopClusterH\x00R\vstopClusterB\x05\n" +
+	"\fstop_cluster\x18\t \x01(\v2\x17.xrdtest.v1.StopClusterH\x00R\vstopCluster\x12?\n" +
+	"\rcluster_fault\x18\n" +
+	" \x01(\v2\x18.xrdtest.v1.ClusterFaultH\x00R\fclusterFaultB\x05\n" +
 	"\x03msg\"\xfd\x01\n" +
 	"\x05Hello\x12\x12\n" +
 	"\x04role\x18\x01 \x01(\tR\x04role\x12\x12\n" +
@@ -1946,14 +2052,21 @@ const file_xrdtest_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"7\n" +
 	"\vStopCluster\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
-	"\acluster\x18\x02 \x01(\tR\acluster\"\x8c\x01\n" +
+	"\acluster\x18\x02 \x01(\tR\acluster\"\xa4\x01\n" +
 	"\fClusterState\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\acluster\x18\x02 \x01(\tR\acluster\x12\x12\n" +
 	"\x04host\x18\x03 \x01(\tR\x04host\x12\x14\n" +
 	"\x05phase\x18\x04 \x01(\tR\x05phase\x12\x12\n" +
 	"\x04done\x18\x05 \x01(\bR\x04done\x12\x14\n" +
-	"\x05error\x18\x06 \x01(\tR\x05error2\x8e\x01\n" +
+	"\x05error\x18\x06 \x01(\tR\x05error\x12\x16\n" +
+	"\x06result\x18\a \x01(\tR\x06result\"y\n" +
+	"\fClusterFault\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
+	"\acluster\x18\x02 \x01(\tR\acluster\x12\x10\n" +
+	"\x03set\x18\x03 \x03(\tR\x03set\x12\x12\n" +
+	"\x04heal\x18\x04 \x03(\tR\x04heal\x12\x19\n" +
+	"\bheal_all\x18\x05 \x01(\bR\ahealAll2\x8e\x01\n" +
 	"\x06Master\x12?\n" +
 	"\x06Enroll\x12\x19.xrdtest.v1.EnrollRequest\x1a\x1a.xrdtest.v1.EnrollResponse\x12C\n" +
 	"\aConnect\x12\x19.xrdtest.v1.DaemonMessage\x1a\x19.xrdtest.v1.MasterMessage(\x010\x01B.Z,github.com/xrdtest/xrdtest/internal/protocolb\x06proto3"
@@ -1970,7 +2083,7 @@ func file_xrdtest_proto_rawDescGZIP() []byte {
 	return file_xrdtest_proto_rawDescData
 }
 
-var file_xrdtest_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_xrdtest_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_xrdtest_proto_goTypes = []any{
 	(*EnrollRequest)(nil),  // 0: xrdtest.v1.EnrollRequest
 	(*EnrollResponse)(nil), // 1: xrdtest.v1.EnrollResponse
@@ -1994,7 +2107,8 @@ var file_xrdtest_proto_goTypes = []any{
 	(*StartCluster)(nil),   // 19: xrdtest.v1.StartCluster
 	(*StopCluster)(nil),    // 20: xrdtest.v1.StopCluster
 	(*ClusterState)(nil),   // 21: xrdtest.v1.ClusterState
-	nil,                    // 22: xrdtest.v1.StartCluster.TokensEntry
+	(*ClusterFault)(nil),   // 22: xrdtest.v1.ClusterFault
+	nil,                    // 23: xrdtest.v1.StartCluster.TokensEntry
 }
 var file_xrdtest_proto_depIdxs = []int32{
 	4,  // 0: xrdtest.v1.DaemonMessage.hello:type_name -> xrdtest.v1.Hello
@@ -2014,18 +2128,19 @@ var file_xrdtest_proto_depIdxs = []int32{
 	18, // 14: xrdtest.v1.MasterMessage.sync_response:type_name -> xrdtest.v1.SyncResponse
 	19, // 15: xrdtest.v1.MasterMessage.start_cluster:type_name -> xrdtest.v1.StartCluster
 	20, // 16: xrdtest.v1.MasterMessage.stop_cluster:type_name -> xrdtest.v1.StopCluster
-	6,  // 17: xrdtest.v1.Hello.held_stages:type_name -> xrdtest.v1.HeldStage
-	5,  // 18: xrdtest.v1.Hello.hypervisor:type_name -> xrdtest.v1.HypervisorInfo
-	22, // 19: xrdtest.v1.StartCluster.tokens:type_name -> xrdtest.v1.StartCluster.TokensEntry
-	0,  // 20: xrdtest.v1.Master.Enroll:input_type -> xrdtest.v1.EnrollRequest
-	2,  // 21: xrdtest.v1.Master.Connect:input_type -> xrdtest.v1.DaemonMessage
-	1,  // 22: xrdtest.v1.Master.Enroll:output_type -> xrdtest.v1.EnrollResponse
-	3,  // 23: xrdtest.v1.Master.Connect:output_type -> xrdtest.v1.MasterMessage
-	22, // [22:24] is the sub-list for method output_type
-	20, // [20:22] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	22, // 17: xrdtest.v1.MasterMessage.cluster_fault:type_name -> xrdtest.v1.ClusterFault
+	6,  // 18: xrdtest.v1.Hello.held_stages:type_name -> xrdtest.v1.HeldStage
+	5,  // 19: xrdtest.v1.Hello.hypervisor:type_name -> xrdtest.v1.HypervisorInfo
+	23, // 20: xrdtest.v1.StartCluster.tokens:type_name -> xrdtest.v1.StartCluster.TokensEntry
+	0,  // 21: xrdtest.v1.Master.Enroll:input_type -> xrdtest.v1.EnrollRequest
+	2,  // 22: xrdtest.v1.Master.Connect:input_type -> xrdtest.v1.DaemonMessage
+	1,  // 23: xrdtest.v1.Master.Enroll:output_type -> xrdtest.v1.EnrollResponse
+	3,  // 24: xrdtest.v1.Master.Connect:output_type -> xrdtest.v1.MasterMessage
+	23, // [23:25] is the sub-list for method output_type
+	21, // [21:23] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_xrdtest_proto_init() }
@@ -2053,6 +2168,7 @@ func file_xrdtest_proto_init() {
 		(*MasterMessage_SyncResponse)(nil),
 		(*MasterMessage_StartCluster)(nil),
 		(*MasterMessage_StopCluster)(nil),
+		(*MasterMessage_ClusterFault)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2060,7 +2176,7 @@ func file_xrdtest_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_xrdtest_proto_rawDesc), len(file_xrdtest_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   23,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

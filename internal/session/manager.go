@@ -401,7 +401,7 @@ func (m *Manager) beginFaults(ctx context.Context, id int64, clusters []*definit
 	case m.Clusters == nil:
 		why = "this master starts no clusters ([session] start_clusters = 0): their machines are not its to break"
 	case inj == nil:
-		why = "the clusters' backend cannot set faults (the local backend's hosts share this machine's network and processes; clusters on hypervisor daemons: not yet)"
+		why = "the clusters' backend cannot set faults"
 	}
 	m.Faults.begin(id, inj, why, clusters, sched, func(msg string) { m.event(ctx, id, "fault", msg) })
 }

@@ -6,6 +6,7 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -81,14 +82,14 @@ func (a *Agent) Resends() []*protocol.DaemonMessage {
 func (a *Agent) Handle(ctx context.Context, m *protocol.MasterMessage) {
 	switch m := m.Msg.(type) {
 	case *protocol.MasterMessage_StartCluster:
-		a.run(ctx, m.StartCluster.GetId(), func() (string, error) {
+		a.run(ctx, m.StartCluster.GetId(), func() (string, string, error) {
 			c, err := hypervisor.DecodeCluster(m.StartCluster.GetClusterJson())
 			if err != nil {
-				return "", err
+				return "", "", err
 			}
 			fp, err := pki.ParseFingerprint(m.StartCluster.GetCaFingerprint())
 			if err != nil {
-				return c.Name, err
+				return c.Name, "", err
 			}
 			spec := hypervisor.ClusterSpec{Cluster: c, Tokens: m.StartCluster.GetTokens(),
 				Master: hypervisor.MasterEndpoint{Port: int(m.StartCluster.GetMasterPort()), WebPort: int(m.StartCluster.GetMasterWebPort()),
@@ -99,12 +100,30 @@ func (a *Agent) Handle(ctx context.Context, m *protocol.MasterMessage) {
 				a.client.Send(ctx, &protocol.DaemonMessage{Msg: &protocol.DaemonMessage_ClusterState{ClusterState: &protocol.ClusterState{
 					Id: id, Cluster: c.Name, Host: host, Phase: phase}}})
 			})
-			return c.Name, a.cfg.Backend.StartCluster(pctx, spec)
+			return c.Name, "", a.cfg.Backend.StartCluster(pctx, spec)
 		})
 	case *protocol.MasterMessage_StopCluster:
-		a.run(ctx, m.StopCluster.GetId(), func() (string, error) {
+		a.run(ctx, m.StopCluster.GetId(), func() (string, string, error) {
 			a.cfg.Log.Info("stopping cluster", "cluster", m.StopCluster.GetCluster())
-			return m.StopCluster.GetCluster(), a.cfg.Backend.StopCluster(ctx, m.StopCluster.GetCluster())
+			return m.StopCluster.GetCluster(), "", a.cfg.Backend.StopCluster(ctx, m.StopCluster.GetCluster())
+		})
+	case *protocol.MasterMessage_ClusterFault:
+		f := m.ClusterFault
+		a.run(ctx, f.GetId(), func() (string, string, error) {
+			fi, ok := a.cfg.Backend.(hypervisor.FaultInjector)
+			if !ok {
+				return f.GetCluster(), "", fmt.Errorf("this hypervisor's %s backend cannot set faults", a.cfg.BackendName)
+			}
+			if len(f.GetSet()) == 0 {
+				return f.GetCluster(), "", fi.HealFaults(ctx, f.GetCluster(), f.GetHeal()...)
+			}
+			spec, err := hypervisor.ParseFault(f.GetSet())
+			if err != nil {
+				return f.GetCluster(), "", err
+			}
+			a.cfg.Log.Info("setting a fault", "cluster", f.GetCluster(), "fault", spec.String())
+			fault, err := fi.SetFault(ctx, f.GetCluster(), spec)
+			return f.GetCluster(), fault.ID, err
 		})
 	case *protocol.MasterMessage_Heartbeat, *protocol.MasterMessage_Ack:
 	default:
@@ -113,7 +132,7 @@ func (a *Agent) Handle(ctx context.Context, m *protocol.MasterMessage) {
 }
 
 // run executes a command in the background and reports its end.
-func (a *Agent) run(ctx context.Context, id string, f func() (cluster string, err error)) {
+func (a *Agent) run(ctx context.Context, id string, f func() (cluster, result string, err error)) {
 	a.mu.Lock()
 	if a.running[id] {
 		a.mu.Unlock()
@@ -122,8 +141,8 @@ func (a *Agent) run(ctx context.Context, id string, f func() (cluster string, er
 	a.running[id] = true
 	a.mu.Unlock()
 	go func() {
-		cluster, err := f()
-		st := &protocol.ClusterState{Id: id, Cluster: cluster, Done: true}
+		cluster, result, err := f()
+		st := &protocol.ClusterState{Id: id, Cluster: cluster, Done: true, Result: result}
 		if err != nil {
 			st.Error = err.Error()
 			a.cfg.Log.Error("cluster command failed", "cluster", cluster, "err", err)
