@@ -11,8 +11,12 @@ command -v xrootd >/dev/null && command -v xrdcp >/dev/null ||
     { echo "FAIL on $(hostname): XRootD is not installed (Debian: xrootd-server xrootd-client)"; exit 1; }
 mkdir -p $SUITE_DIR
 for f in lib.sh config/xrootd.cfg; do
-    curl -fsS -o "$SUITE_DIR/${f##*/}" "$FILES/$f" || wget -q -O "$SUITE_DIR/${f##*/}" "$FILES/$f" ||
-        { echo "FAIL on $(hostname): cannot download $FILES/$f"; exit 1; }
+    # curl where there is one, else wget (busybox's in the VM image).
+    if command -v curl >/dev/null; then
+        curl -fsS -o "$SUITE_DIR/${f##*/}" "$FILES/$f"
+    else
+        wget -q -O "$SUITE_DIR/${f##*/}" "$FILES/$f"
+    fi || { echo "FAIL on $(hostname): cannot download $FILES/$f"; exit 1; }
 done
 source $SUITE_DIR/lib.sh
 log "$HOST: $(xrootd -v 2>&1), role $ROLE; managers: $MANAGERS; data servers: $DATA_SERVERS"
