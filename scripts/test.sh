@@ -87,8 +87,8 @@ load_libvirt_env "$lv_out"
 XRDTEST_LIBVIRT_REQUIRED=1 go test -count=1 ./internal/hypervisor/libvirt/
 echo "== netns backend's cgroup v2 code in a VM whose only hierarchy is v2 (no network device)"
 XRDTEST_LIBVIRT_REQUIRED=1 go test -count=1 -run '^TestCgroupV2InVM$' -v ./internal/hypervisor/netns/
-echo "== quickstart on VMs (3 VMs of the slave image)"
-XRDTEST_LIBVIRT_REQUIRED=1 go test -count=1 -run '^TestVM' -v ./cmd/xrdtest
+echo "== quickstart on VMs (3 VMs of the slave image; the xrootd_vm suite on 3 VMs of an image with the XRootD packages)"
+XRDTEST_LIBVIRT_REQUIRED=1 go test -count=1 -timeout 20m -run '^TestVM' -v ./cmd/xrdtest
 libvirt_cleanup
 trap - EXIT INT TERM
 

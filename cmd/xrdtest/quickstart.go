@@ -41,9 +41,11 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 	libvirtURI := fs.String("libvirt-uri", "qemu:///system", "libvirt `URI` (qemu:///system or qemu+unix:///system?socket=PATH)")
 	pool := fs.String("pool", "default", "libvirt storage `pool` holding the boot images")
 	imageDir := fs.String("image", "", "an image `DIR` made by `xrdtest image build` (default: build one)")
+	var packages listFlag
+	fs.Var(&packages, "package", "with libvirt and no --image: put this Debian `package` and its dependencies into the image built (xrdtest image build --package); repeat it for several")
 	stageTimeout := fs.Duration("stage-timeout", 10*time.Minute, "stage timeout when the suite sets none")
 	logLevel := fs.String("log-level", "WARNING", "log level of the master (logs go to stderr)")
-	fs.usage = "usage: xrdtest quickstart [--defs DIR] [--suite NAME]... [--json] [--keep]\n                          [--backend netns|local|libvirt]\n       xrdtest quickstart --check [--backend netns|local|libvirt]\n\nStarts a master and a hypervisor backend (netns: each host in network, mount,\nPID and UTS namespaces of its own, as root; local: one slave process per host;\nlibvirt: one VM per host, booting the slave image, built when --image is not\ngiven), runs the suites once and prints what happened on every stage and\nslave. Exits non-zero when a session did not pass."
+	fs.usage = "usage: xrdtest quickstart [--defs DIR] [--suite NAME]... [--json] [--keep]\n                          [--backend netns|local|libvirt]\n                          [--image DIR | --package NAME...]\n       xrdtest quickstart --check [--backend netns|local|libvirt]\n\nStarts a master and a hypervisor backend (netns: each host in network, mount,\nPID and UTS namespaces of its own, as root; local: one slave process per host;\nlibvirt: one VM per host, booting the slave image, built when --image is not\ngiven), runs the suites once and prints what happened on every stage and\nslave. Exits non-zero when a session did not pass."
 	if code, ok := fs.parse(args); !ok {
 		return code
 	}
@@ -54,6 +56,9 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 	log, err := daemonproc.NewLogger(stderr, *logLevel, "text")
 	if err != nil {
 		return fail("%v", err)
+	}
+	if len(packages) > 0 && (*imageDir != "" || *backendName != backends.Libvirt) {
+		return fail("--package goes into the image quickstart builds: only with --backend libvirt and without --image (xrdtest image build --package for one to reuse)")
 	}
 	if *check {
 		if *backendName == "" {
@@ -122,7 +127,7 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 		}
 	}
 	if be.Libvirt != nil {
-		if err := installSlaveImage(ctx, be.Libvirt, set, *imageDir, dir, stdout, *asJSON); err != nil {
+		if err := installSlaveImage(ctx, be.Libvirt, set, *imageDir, packages, dir, stdout, *asJSON); err != nil {
 			return fail("%v", err)
 		}
 		// A quickstart leaves nothing behind, cached volumes included:
@@ -292,7 +297,7 @@ func checkBackend(ctx context.Context, name, libvirtURI, pool string) error {
 // installSlaveImage installs the slave image (built unless imageDir is
 // given) into the pool under every boot image name the suites' clusters
 // use.
-func installSlaveImage(ctx context.Context, lb *libvirt.Backend, set *definition.Set, imageDir, dir string, stdout io.Writer, quiet bool) error {
+func installSlaveImage(ctx context.Context, lb *libvirt.Backend, set *definition.Set, imageDir string, packages []string, dir string, stdout io.Writer, quiet bool) error {
 	var kernel, initrd string
 	if imageDir != "" {
 		var err error
@@ -307,7 +312,7 @@ func installSlaveImage(ctx context.Context, lb *libvirt.Backend, set *definition
 		if quiet {
 			steps = io.Discard
 		}
-		img, err := image.Build(ctx, image.Options{OutDir: filepath.Join(dir, "image"), Version: version, Log: steps})
+		img, err := image.Build(ctx, image.Options{OutDir: filepath.Join(dir, "image"), Version: version, Packages: packages, Log: steps})
 		if err != nil {
 			return fmt.Errorf("building the slave image: %w", err)
 		}

@@ -69,7 +69,7 @@ func TestQuickstartXRootD(t *testing.T) {
 
 	// What the checks say they saw.
 	want := map[string][]*regexp.Regexp{
-		"suite_init client1": {regexp.MustCompile(`the meta manager finds all four data servers`)},
+		"suite_init client1": {regexp.MustCompile(`metaman.xrd.test finds all 4 data servers`)},
 		"copy:run client1": {regexp.MustCompile(`f0: 0 bytes on srv[1-4], adler32 00000001 both ways`),
 			regexp.MustCompile(`f9000000: 9000000 bytes on srv[1-4], adler32 [0-9a-f]{8} both ways`)},
 		"xrdfs:run client1": {regexp.MustCompile(`/data/fs/g6: on srv[1-4], 6666 bytes`),

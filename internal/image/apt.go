@@ -21,6 +21,9 @@ type apt struct {
 	updated bool // apt-get update ran already
 	// run runs a command and returns its combined output (tests replace it).
 	run func(ctx context.Context, dir string, name string, args ...string) ([]byte, error)
+	// runStdout runs a command and returns its standard output alone
+	// (tests replace it; nil: the real command).
+	runStdout func(ctx context.Context, name string, args ...string) ([]byte, error)
 }
 
 func newApt(cache string, logf func(string, ...any)) *apt {
@@ -34,6 +37,20 @@ func runCmd(ctx context.Context, dir string, name string, args ...string) ([]byt
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return out, fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, tail(out, 10))
+	}
+	return out, nil
+}
+
+// runStdout runs a command for its standard output, which a caller parses:
+// progress and warnings, on standard error, never mix into it.
+func runStdout(ctx context.Context, name string, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), "LC_ALL=C", "DEBIAN_FRONTEND=noninteractive")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return out, fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, tail([]byte(stderr.String()), 10))
 	}
 	return out, nil
 }

@@ -120,6 +120,21 @@ func (c *CPIOWriter) Has(name string) bool {
 	return err == nil && c.names[n]
 }
 
+// underNonDir reports whether a parent of name was added as something
+// other than a directory (a symlink): an entry below it cannot be added.
+func (c *CPIOWriter) underNonDir(name string) bool {
+	n, err := cleanName(name)
+	if err != nil {
+		return false
+	}
+	for d := path.Dir(n); d != "."; d = path.Dir(d) {
+		if c.names[d] && !c.dirs[d] {
+			return true
+		}
+	}
+	return false
+}
+
 // Close writes the trailer. It does not close the underlying writer.
 func (c *CPIOWriter) Close() error {
 	if c.err != nil {

@@ -78,6 +78,10 @@ type Options struct {
 	// DiskModules are loaded at boot when a virtio disk is attached
 	// (default DefaultDiskModules).
 	DiskModules []string
+	// Packages are Debian packages to put into the image with everything
+	// they depend on, resolved as for an empty system and fetched here
+	// (the guest has no network); see LeftOut for what is left out.
+	Packages []string
 	// Log receives one line per step (nil: discarded).
 	Log io.Writer
 	// Now is the build time (default time.Now).
@@ -110,6 +114,18 @@ type Manifest struct {
 	Builtin        []string          `json:"builtin_modules,omitempty"`
 	Cmdline        string            `json:"cmdline"` // the base kernel command line; add xrdtest.* words
 	MinRAMMiB      int               `json:"min_ram_mib"`
+	// Requested are the --package names; Packages then holds them and
+	// their dependencies too.
+	Requested []string `json:"requested_packages,omitempty"`
+	// ClosurePackages counts Requested and their dependencies.
+	ClosurePackages int `json:"closure_packages,omitempty"`
+	// Accounts are the system users and groups made for the packages.
+	Accounts []string `json:"accounts,omitempty"`
+	// LeftOut are the package folders not copied, LeftOutBytes their size.
+	LeftOut      []string `json:"left_out,omitempty"`
+	LeftOutBytes int64    `json:"left_out_bytes,omitempty"`
+	// PackageBytes is the size of the packages' files in the image.
+	PackageBytes int64 `json:"package_bytes,omitempty"`
 }
 
 // ReadManifest reads DIR/image.json.
@@ -222,6 +238,32 @@ func (b *builder) build(ctx context.Context) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
+	var trees []tree
+	var closure []*unpacked
+	if len(b.opts.Packages) > 0 {
+		refs, err := b.apt.resolveClosure(ctx, b.opts.Packages)
+		if err != nil {
+			return nil, fmt.Errorf("packages %s: %w", strings.Join(b.opts.Packages, " "), err)
+		}
+		var size int64
+		for _, r := range refs {
+			size += r.Size
+		}
+		b.logf("packages: %s and their dependencies, as for an empty system: %d packages, %s to fetch", strings.Join(b.opts.Packages, " "), len(refs), mibString(size))
+		if closure, err = b.apt.fetchAll(ctx, refs); err != nil {
+			return nil, fmt.Errorf("packages: %w", err)
+		}
+		for _, u := range closure {
+			trees = append(trees, tree{Name: u.Name, Dir: u.Dir})
+		}
+	}
+	accounts, err := deriveAccounts(trees)
+	if err != nil {
+		return nil, fmt.Errorf("accounts: %w", err)
+	}
+	for _, a := range accounts.summary() {
+		b.logf("accounts: %s", a)
+	}
 	bbBin := filepath.Join(busybox.Dir, "bin", "busybox")
 	bashBin := filepath.Join(bash.Dir, "bin", "bash-static")
 	for _, f := range []string{bbBin, bashBin} {
@@ -286,17 +328,30 @@ func (b *builder) build(ctx context.Context) (*Image, error) {
 	// by its old name too.
 	os.Remove(filepath.Join(b.opts.OutDir, "initrd.gz"))
 	rf := &rootfs{KernelVersion: kver, ModDir: moddir, Load: plan.Load, DiskLoad: diskLoad, DepFile: db.DepFile(shipped),
-		Busybox: bbBin, Bash: bashBin, Xrdtest: xbin, Applets: applets, Mtime: b.now}
+		Busybox: bbBin, Bash: bashBin, Xrdtest: xbin, Applets: applets, Mtime: b.now, Trees: trees, Accounts: accounts}
 	if img.InitrdUncompressed, err = writeInitrd(img.Initrd, rf); err != nil {
 		return nil, fmt.Errorf("initramfs: %w", err)
 	}
 	if err := copyFile(vmlinuz, img.Kernel, 0o644); err != nil {
 		return nil, fmt.Errorf("kernel: %w", err)
 	}
+	if len(trees) > 0 {
+		b.logf("packages: %s of files in the image, %s left out (%s)", mibString(rf.stats.Bytes), mibString(rf.stats.LeftBytes), strings.Join(LeftOut, " "))
+		for _, c := range rf.stats.Conflicts {
+			b.logf("packages: %s: kept the image's or an earlier package's entry", c)
+		}
+	}
 	m := Manifest{KernelVersion: kver, KernelPackage: kpkg, Built: b.now, XrdtestVersion: xver,
 		SHA256: map[string]string{}, Sizes: map[string]int64{},
 		Packages: map[string]string{kernel.Name: kernel.Version, busybox.Name: busybox.Version, bash.Name: bash.Version},
-		Modules:  plan.Load, DiskModules: diskLoad, Builtin: append(plan.Builtin, diskPlan.Builtin...), Cmdline: BaseCmdline, MinRAMMiB: MinRAMMiB}
+		Modules:  plan.Load, DiskModules: diskLoad, Builtin: append(plan.Builtin, diskPlan.Builtin...), Cmdline: BaseCmdline, MinRAMMiB: minRAM(img.InitrdUncompressed),
+		Accounts: accounts.summary()}
+	for _, u := range closure {
+		m.Packages[u.Name] = u.Version
+	}
+	if len(trees) > 0 {
+		m.Requested, m.ClosurePackages, m.LeftOut, m.LeftOutBytes, m.PackageBytes = b.opts.Packages, len(closure), LeftOut, rf.stats.LeftBytes, rf.stats.Bytes
+	}
 	for _, f := range []string{img.Kernel, img.Initrd} {
 		sum, size, err := hashFile(f)
 		if err != nil {
@@ -315,6 +370,8 @@ func (b *builder) build(ctx context.Context) (*Image, error) {
 	b.logf("image: %s in %.1f s", b.opts.OutDir, time.Since(start).Seconds())
 	return img, nil
 }
+
+func mibString(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 
 func moduleNames(load []string) string {
 	names := make([]string, len(load))
@@ -517,6 +574,9 @@ type rootfs struct {
 	Xrdtest       string
 	Applets       []string // busybox applet paths; nil: installed at boot
 	Mtime         time.Time
+	Trees         []tree       // unpacked packages, copied after the image's own files
+	Accounts      *sysAccounts // the packages' system users; nil: the base ones
+	stats         treeStats    // what copying Trees did
 }
 
 // writeInitrd writes the archive to file, uncompressed, and returns its
@@ -574,12 +634,8 @@ func (rf *rootfs) write(c *CPIOWriter) error {
 	must(c.CharDev("dev/null", 0o666, 1, 3))
 
 	etc := map[string]string{
-		"etc/passwd": "root:x:0:0:root:/root:/bin/bash\n" +
-			"daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n" +
-			// Stage scripts chown data disks to ${XROOTD_USER}:${XROOTD_GROUP}.
-			"xrootd:x:999:999:XRootD:/var/lib/xrootd:/usr/sbin/nologin\n" +
-			"nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
-		"etc/group":                "root:x:0:\ndaemon:x:1:\ntty:x:5:\nxrootd:x:999:\nnogroup:x:65534:\n",
+		"etc/passwd":               rf.Accounts.passwd(),
+		"etc/group":                rf.Accounts.group(),
 		"etc/shadow":               "root:*:19000:0:99999:7:::\n",
 		"etc/hosts":                "127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n",
 		"etc/hostname":             "xrdtest\n",
@@ -624,8 +680,14 @@ func (rf *rootfs) write(c *CPIOWriter) error {
 			return err
 		}
 	}
+	// Packages before the applet links: a package's real command wins
+	// over busybox's at the same path.
+	var err error
+	if rf.stats, err = writeTrees(c, rf.Trees); err != nil {
+		return err
+	}
 	for _, a := range rf.Applets {
-		if c.Has(a) || a == "linuxrc" {
+		if c.Has(a) || c.underNonDir(a) || a == "linuxrc" {
 			continue
 		}
 		if err := c.Symlink("/"+imageBusybox, a); err != nil {

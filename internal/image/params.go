@@ -24,6 +24,13 @@ const BaseCmdline = "console=ttyS0 panic=-1 clocksource=hpet quiet cryptomgr.not
 // unpacked into RAM next to the kernel; 128 MiB leaves room for scripts).
 const MinRAMMiB = 128
 
+// minRAM is the least guest RAM an image whose initramfs is initrd bytes
+// boots with: while the kernel unpacks the archive, it holds both the
+// archive and its files; 64 MiB more for the kernel and the slave.
+func minRAM(initrd int64) int {
+	return max(MinRAMMiB, int(2*initrd>>20)+64)
+}
+
 // BootParams is what a guest of the image needs to know: its identity and
 // how to reach and trust the master. The guest's /init reads them as
 // xrdtest.KEY=VALUE words from SMBIOS OEM strings (type 11) and then from

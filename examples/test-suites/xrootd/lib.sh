@@ -1,12 +1,30 @@
 # lib.sh: what the xrootd suite's scripts share. suite_init.sh downloads it
 # from the master (with config/xrootd.cfg) into $SUITE_DIR on every host;
-# the case scripts source it from there.
+# the case scripts source it from there. It serves every cluster whose
+# hosts are named by role (cluster_meta_manager's 8 hosts, and the 3 of
+# cluster_xrootd_vm for the xrootd_vm suite): metaman is the meta manager,
+# man<N> a manager, srv<N> a data server (under man1 for srv1 and srv2,
+# man2 for srv3 and srv4), any other host a client.
 
 SUITE_DIR=/var/lib/xrootd/xrdtest-suite
-MM=metaman.xrd.test                  # the meta manager: the clients' door
-ROOT=root://$MM:1094
-DATA_SERVERS="srv1 srv2 srv3 srv4"
 HOST=$(hostname -s)
+case $HOST in
+metaman) ROLE=meta ;;
+man[0-9]*) ROLE=manager ;;
+srv[0-9]*) ROLE=server ;;
+*) ROLE=client ;;
+esac
+# The cluster's layout: which of the role names it has. Both backends'
+# DNS answers for the cluster's own hosts only, at once.
+resolves() { getent hosts "$1.xrd.test" >/dev/null 2>&1; }
+MANAGERS= DATA_SERVERS=
+for h in metaman man1 man2; do resolves $h && MANAGERS="$MANAGERS $h"; done
+for h in srv1 srv2 srv3 srv4; do resolves $h && DATA_SERVERS="$DATA_SERVERS $h"; done
+MANAGERS=${MANAGERS# } DATA_SERVERS=${DATA_SERVERS# }
+N_DATA_SERVERS=$(echo $DATA_SERVERS | wc -w)
+# The clients' door: the meta manager, else the (first) manager.
+MM=${MANAGERS%% *}.xrd.test
+ROOT=root://$MM:1094
 # No XRootD client call waits longer than a minute (the default is 30 min):
 # a stuck request fails the stage with XRootD's own message.
 export XRD_REQUESTTIMEOUT=60
@@ -17,8 +35,7 @@ fail() {
 }
 
 is_server() {
-    case $HOST in metaman | man1 | man2 | srv[1-4]) return 0 ;; esac
-    return 1
+    [ $ROLE != client ]
 }
 
 # until SECONDS WHAT CMD...: run CMD every half second until it succeeds;
@@ -41,6 +58,11 @@ start_daemons() {
     fi
     mkdir -p /var/log/xrootd /var/spool/xrootd /run/xrootd /data
     chown xrootd:xrootd /var/log/xrootd /var/spool/xrootd /run/xrootd /data
+    # A manager reports to the meta manager when the cluster has one
+    # (config/xrootd.cfg: if defined ?~XRDTEST_UNDER_META).
+    if [ $ROLE = manager ] && resolves metaman; then
+        export XRDTEST_UNDER_META=1
+    fi
     local d out
     for d in xrootd cmsd; do
         out=$($d -b -R xrootd -l /var/log/xrootd/$d.log -c $SUITE_DIR/xrootd.cfg 2>&1) ||
