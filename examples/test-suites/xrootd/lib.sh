@@ -118,6 +118,33 @@ put() {
         fail "xrdcp $1 -> $ROOT/$2 failed: $out"
 }
 
+# place DIR MIN HOLDER...: writes /tmp/DIR/file (made by the caller)
+# through the meta manager as /data/DIR/D1, D2, ... (D: DIR's first letter;
+# MIN at least, 32 at most) until each
+# HOLDER (a grep pattern of data server names, e.g. 'srv[34]') holds one,
+# and lists each file's holder in /tmp/DIR/holders; fails naming what is
+# missing after 32.
+place() {
+    local dir=$1 min=$2 i h ok f
+    shift 2
+    : >/tmp/$dir/holders
+    for i in $(seq 1 32); do
+        f=${dir:0:1}$i
+        put /tmp/$dir/file /data/$dir/$f
+        echo "$f $(holder /data/$dir/$f)" >>/tmp/$dir/holders
+        [ $i -ge $min ] || continue
+        ok=yes
+        for h in "$@"; do
+            grep -q " $h\$" /tmp/$dir/holders || ok=
+        done
+        [ -z "$ok" ] || break
+    done
+    for h in "$@"; do
+        grep -q " $h\$" /tmp/$dir/holders || fail "of $i new files, none went to $h: $(echo $(cat /tmp/$dir/holders))"
+    done
+    log "$i files: $(echo $(cut -d' ' -f2 /tmp/$dir/holders | sort | uniq -c))"
+}
+
 # random_file PATH SIZE: SIZE bytes of random data.
 random_file() {
     head -c "$2" /dev/urandom >"$1"
