@@ -233,25 +233,8 @@ func TestRootfsPackages(t *testing.T) {
 	f, _ := os.Open(initrd)
 	raw, _ := io.ReadAll(f)
 	f.Close()
-	entries, err := readCPIO(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := map[string]cpioEntry{}
-	for _, x := range entries {
-		e[x.Name] = x
-	}
-	check := func(name string, mode uint32, data string) {
-		t.Helper()
-		x, ok := e[name]
-		if !ok {
-			t.Errorf("%s missing", name)
-			return
-		}
-		if x.Mode != mode || (data != "*" && string(x.Data) != data) {
-			t.Errorf("%s: mode %o %q, want %o %q", name, x.Mode, x.Data, mode, data)
-		}
-	}
+	e := cpioEntries(t, raw)
+	check := func(name string, mode uint32, data string) { t.Helper(); checkEntry(t, e, name, mode, data) }
 	check("usr/bin/xrdcp", cpioReg|0o4755, "XRDCP")
 	check("usr/bin/awk", cpioReg|0o644, "MAWK")
 	check("usr/bin/seq", cpioSymlink|0o777, "/bin/busybox")

@@ -118,28 +118,8 @@ func TestRootfs(t *testing.T) {
 	if int64(len(raw)) != size {
 		t.Errorf("size %d, archive %d", size, len(raw))
 	}
-	entries, err := readCPIO(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := map[string]cpioEntry{}
-	for _, x := range entries {
-		e[x.Name] = x
-	}
-	check := func(name string, mode uint32, data string) {
-		t.Helper()
-		x, ok := e[name]
-		if !ok {
-			t.Errorf("%s missing", name)
-			return
-		}
-		if x.Mode != mode {
-			t.Errorf("%s: mode %o, want %o", name, x.Mode, mode)
-		}
-		if data != "*" && string(x.Data) != data {
-			t.Errorf("%s: content %q, want %q", name, x.Data, data)
-		}
-	}
+	e := cpioEntries(t, raw)
+	check := func(name string, mode uint32, data string) { t.Helper(); checkEntry(t, e, name, mode, data) }
 	initScript, _ := initramfsFiles.ReadFile("initramfs/init")
 	check("init", cpioReg|0o755, string(initScript))
 	check("dev/console", cpioChar|0o600, "")
@@ -209,5 +189,36 @@ func TestMountpointScript(t *testing.T) {
 		if code != want {
 			t.Errorf("mountpoint -q %s: exit %d, want %d", dir, code, want)
 		}
+	}
+}
+
+// cpioEntries reads an archive's entries by name.
+func cpioEntries(t *testing.T, raw []byte) map[string]cpioEntry {
+	t.Helper()
+	entries, err := readCPIO(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := map[string]cpioEntry{}
+	for _, x := range entries {
+		e[x.Name] = x
+	}
+	return e
+}
+
+// checkEntry checks that e holds name with mode and content data ("*":
+// any).
+func checkEntry(t *testing.T, e map[string]cpioEntry, name string, mode uint32, data string) {
+	t.Helper()
+	x, ok := e[name]
+	if !ok {
+		t.Errorf("%s missing", name)
+		return
+	}
+	if x.Mode != mode {
+		t.Errorf("%s: mode %o, want %o", name, x.Mode, mode)
+	}
+	if data != "*" && string(x.Data) != data {
+		t.Errorf("%s: content %q, want %q", name, x.Data, data)
 	}
 }
