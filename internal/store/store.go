@@ -22,6 +22,9 @@ type (
 	LogFile      = api.LogFile
 	Stats        = api.Stats
 	DayStats     = api.DayStats
+	Fingerprint  = api.Fingerprint
+	SessionRef   = api.SessionRef
+	FailureRef   = api.FailureRef
 )
 
 // Session states. Queued and Running are the unfinished states (see
@@ -201,6 +204,36 @@ type Store interface {
 	// Events returns a session's events in the order they were added.
 	Events(ctx context.Context, session int64) ([]Event, error)
 
+	// CaseResults returns the results of the case stages (those with a
+	// Case) of the suite's finished sessions (neither queued nor running)
+	// created at or after from (zero: no time window) or among its newest
+	// finished ones (<= 0: none), newest session first (by Created, then
+	// ID), then by stage index, then in insertion order.
+	CaseResults(ctx context.Context, suite string, from time.Time, newest int) ([]CaseResult, error)
+	// PutFingerprint records the text of a fingerprint of failures; the
+	// first text recorded for an id stays.
+	PutFingerprint(ctx context.Context, id, text string) error
+	// Fingerprints summarises the failures (results whose Fingerprint is
+	// one of ids) over the whole history, one per id that occurs, the one
+	// first seen first: Count results in Sessions sessions, the First and
+	// Last session, the Hosts (sorted) and the latest result as Sample.
+	Fingerprints(ctx context.Context, ids []string) ([]Fingerprint, error)
+
 	// Close releases the store; closing twice is harmless.
 	Close() error
+}
+
+// CaseResult is one slave's result of one stage of a test case, with what
+// the statistics of the case need of its session.
+type CaseResult struct {
+	Session     int64
+	Created     time.Time // the session's
+	Revision    string    // the session's definitions revision
+	Case        string
+	StageIndex  int
+	Stage       string // the stage's name
+	Slave       string
+	Status      Status
+	ExitCode    *int
+	Fingerprint string
 }

@@ -94,6 +94,16 @@ CREATE TABLE suites (
 	updated_ns bigint  NOT NULL
 );
 `,
+	// 2: failure fingerprints. Only failed results have one: the partial
+	// index stays as small as the failures.
+	`
+ALTER TABLE results ADD COLUMN fingerprint text NOT NULL DEFAULT '';
+CREATE INDEX results_fingerprint ON results (fingerprint, session_id) WHERE fingerprint <> '';
+CREATE TABLE fingerprints (
+	id   text  PRIMARY KEY,
+	text bytea NOT NULL
+);
+`,
 }
 
 // pgMigrate is package sqlite's migrate for PostgreSQL: one transaction,

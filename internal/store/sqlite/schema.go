@@ -93,6 +93,16 @@ CREATE TABLE suites (
 	`
 CREATE INDEX sessions_created_stats ON sessions (created_ns, state, started_ns, ended_ns);
 `,
+	// 3: failure fingerprints. Only failed results have one: the partial
+	// index stays as small as the failures.
+	`
+ALTER TABLE results ADD COLUMN fingerprint TEXT NOT NULL DEFAULT '';
+CREATE INDEX results_fingerprint ON results (fingerprint, session_id) WHERE fingerprint != '';
+CREATE TABLE fingerprints (
+	id   TEXT PRIMARY KEY,
+	text TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+`,
 }
 
 // migrate brings the database to the latest schema version in one transaction. A database

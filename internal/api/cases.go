@@ -1,0 +1,128 @@
+package api
+
+import "time"
+
+// The types below are the answers of the case statistics: how each test
+// case of a suite fared over its history, and the fingerprints that group
+// its failures.
+
+// CasesView is GET /api/v1/suites/{suite}/cases: every case of a suite
+// seen in the window (the last Days days and the last Last finished
+// sessions, whichever reaches further back).
+type CasesView struct {
+	Suite string      `json:"suite"`
+	Now   time.Time   `json:"now"`  // the end of the windows
+	Days  int         `json:"days"` // Runs, Failures and PassRate cover these days
+	Last  int         `json:"last"` // Recent covers the suite's last sessions
+	Cases []CaseStats `json:"cases"`
+}
+
+// CaseStats is one case over its suite's history. A run is one session
+// that ran the case to a verdict: it failed when one of the case's stages
+// (init, run, finalize) failed, timed out or lost its slave on one host,
+// and passed when it ran and none did; a case skipped or cancelled is no
+// run.
+type CaseStats struct {
+	Name     string   `json:"name"`
+	Runs     int      `json:"runs"`
+	Failures int      `json:"failures"`
+	PassRate *float64 `json:"pass_rate"` // nil: no run in the window
+	// Recent is the same over the suite's last CasesView.Last sessions.
+	Recent Rate `json:"recent"`
+	// Hosts are the figures per host, by host name.
+	Hosts []HostRate `json:"hosts"`
+	// Flaky: the case both passed and failed on one definitions revision
+	// (FlakyRevisions, newest first): the change is not in the tests.
+	Flaky          bool     `json:"flaky"`
+	FlakyRevisions []string `json:"flaky_revisions"`
+	// Trend is the verdict of each of the last runs, newest first.
+	Trend []CaseRun `json:"trend"`
+	// Fingerprints group the case's failures in the window, the most
+	// recent first, each counted over the whole history.
+	Fingerprints []Fingerprint `json:"fingerprints"`
+}
+
+// Rate is a number of runs, how many failed and the pass rate.
+type Rate struct {
+	Runs     int      `json:"runs"`
+	Failures int      `json:"failures"`
+	PassRate *float64 `json:"pass_rate"` // nil: no run
+}
+
+// NewRate computes the pass rate of runs with failures.
+func NewRate(runs, failures int) Rate {
+	r := Rate{Runs: runs, Failures: failures}
+	if runs > 0 {
+		p := float64(runs-failures) / float64(runs)
+		r.PassRate = &p
+	}
+	return r
+}
+
+// HostRate is a case's figures on one host: over the days of the window
+// and over the last sessions.
+type HostRate struct {
+	Host   string `json:"host"`
+	Days   Rate   `json:"days"`
+	Recent Rate   `json:"recent"`
+}
+
+// CaseRun is one run of a case: a cell of its trend strip.
+type CaseRun struct {
+	Session  int64     `json:"session"`
+	Created  time.Time `json:"created"`
+	Revision string    `json:"revision,omitempty"`
+	Status   Status    `json:"status"` // passed or failed
+}
+
+// Fingerprint is a group of failures that look the same: the same stage,
+// exit status and last lines of output once the noise (numbers, hex ids,
+// times, temporary paths, host names) is normalised. Its figures cover the
+// whole history.
+type Fingerprint struct {
+	ID       string     `json:"id"`
+	Text     string     `json:"text"`     // the normalised stage, exit status and last lines
+	Count    int        `json:"count"`    // failed results (one per host and session)
+	Sessions int        `json:"sessions"` // sessions it occurred in
+	First    SessionRef `json:"first"`
+	Last     SessionRef `json:"last"`
+	Hosts    []string   `json:"hosts"`
+	// Sample is its latest occurrence, whose output shows it in full.
+	Sample FailureRef `json:"sample"`
+}
+
+// FailureRef names one slave's result of one stage.
+type FailureRef struct {
+	Session int64  `json:"session"`
+	Stage   int    `json:"stage"`
+	Slave   string `json:"slave"`
+}
+
+// CaseView is GET /api/v1/suites/{suite}/cases/{case}: one case's
+// figures and its recent failures.
+type CaseView struct {
+	Suite string    `json:"suite"`
+	Now   time.Time `json:"now"`
+	Days  int       `json:"days"`
+	Last  int       `json:"last"`
+	CaseStats
+	// Failures are the failed results in the window, newest first.
+	Failures []CaseFailure `json:"failures"`
+}
+
+// CaseFailure is one failed result of one of a case's stages.
+type CaseFailure struct {
+	FailureRef
+	Created     time.Time `json:"created"`
+	Revision    string    `json:"revision,omitempty"`
+	StageName   string    `json:"stage_name"`
+	Status      Status    `json:"status"`
+	ExitCode    *int      `json:"exit_code"`
+	Fingerprint string    `json:"fingerprint,omitempty"`
+}
+
+// SessionRef names a session and when it was created.
+type SessionRef struct {
+	ID      int64     `json:"id"`
+	Created time.Time `json:"created"`
+}
