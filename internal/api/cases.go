@@ -106,8 +106,9 @@ type CaseView struct {
 	Days  int       `json:"days"`
 	Last  int       `json:"last"`
 	CaseStats
-	// Failures are the failed results in the window, newest first.
-	Failures []CaseFailure `json:"failures"`
+	// RecentFailures are the failed results in the window, newest first
+	// (at most 100).
+	RecentFailures []CaseFailure `json:"recent_failures"`
 }
 
 // CaseFailure is one failed result of one of a case's stages.

@@ -331,6 +331,26 @@ func (c *Client) Hypervisors(ctx context.Context) ([]HypervisorView, error) {
 	return hs, c.get(ctx, "/api/v1/hypervisors", &hs)
 }
 
+// Cases is GET /api/v1/suites/{suite}/cases: every case of a suite over
+// its recent history.
+func (c *Client) Cases(ctx context.Context, suite string) (*CasesView, error) {
+	var v CasesView
+	if err := c.get(ctx, "/api/v1/suites/"+url.PathEscape(suite)+"/cases", &v); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+// Case is GET /api/v1/suites/{suite}/cases/{case}: one case and its
+// recent failures.
+func (c *Client) Case(ctx context.Context, suite, name string) (*CaseView, error) {
+	var v CaseView
+	if err := c.get(ctx, "/api/v1/suites/"+url.PathEscape(suite)+"/cases/"+url.PathEscape(name), &v); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
 // SuitesOverview is GET /api/v1/suites/overview.
 func (c *Client) SuitesOverview(ctx context.Context) (*SuitesView, error) {
 	var s SuitesView

@@ -308,6 +308,31 @@ func TestContract(t *testing.T) {
 	call(t, base, get, "/api/v1/history?suite=ok&state=passed&per_page=1", nil, http.StatusOK, func() (*api.HistoryView, error) {
 		return c.History(ctx, map[string][]string{"suite": {"ok"}, "state": {"passed"}, "per_page": {"1"}})
 	})
+	// The case statistics: "now" moves with the clock, so the client's
+	// answers are compared without it.
+	fcases := call[*api.CasesView](t, base, get, "/api/v1/suites/fails/cases", nil, http.StatusOK, nil)
+	if len(fcases.Cases) != 1 || fcases.Cases[0].Name != "c" || fcases.Cases[0].Runs != 1 || fcases.Cases[0].Failures != 1 ||
+		fcases.Cases[0].PassRate == nil || *fcases.Cases[0].PassRate != 0 || fcases.Cases[0].Flaky {
+		t.Errorf("cases of fails: %+v", fcases.Cases)
+	}
+	if cv, err := c.Cases(ctx, "fails"); err != nil {
+		t.Errorf("client, cases: %v", err)
+	} else if cv.Now = fcases.Now; !reflect.DeepEqual(cv, fcases) {
+		t.Errorf("client, cases: %+v, want %+v", cv, fcases)
+	}
+	fcase := call[*api.CaseView](t, base, get, "/api/v1/suites/fails/cases/c", nil, http.StatusOK, nil)
+	if len(fcase.RecentFailures) != 2 || fcase.Runs != 1 || fcase.Failures != 1 {
+		t.Errorf("case c of fails: %+v", fcase)
+	}
+	if cv, err := c.Case(ctx, "fails", "c"); err != nil {
+		t.Errorf("client, case: %v", err)
+	} else if cv.Now = fcase.Now; !reflect.DeepEqual(cv, fcase) {
+		t.Errorf("client, case: %+v, want %+v", cv, fcase)
+	}
+	if cv := call[*api.CasesView](t, base, get, "/api/v1/suites/ok/cases", nil, http.StatusOK, nil); len(cv.Cases) != 1 ||
+		cv.Cases[0].Runs != 2 || cv.Cases[0].Failures != 0 || len(cv.Cases[0].Trend) != 2 {
+		t.Errorf("cases of ok: %+v", cv.Cases)
+	}
 
 	// Errors.
 	for _, e := range []struct {
@@ -319,6 +344,8 @@ func TestContract(t *testing.T) {
 		{get, "/api/v1/sessions?state=nope", http.StatusBadRequest},
 		{get, "/api/v1/stats?days=0", http.StatusBadRequest},
 		{get, "/api/v1/nope", http.StatusNotFound},
+		{get, "/api/v1/suites/nope/cases", http.StatusNotFound},
+		{get, "/api/v1/suites/fails/cases/nope", http.StatusNotFound},
 		{post, fmt.Sprintf("/api/v1/sessions/%d/cancel", ok.ID), http.StatusConflict},
 	} {
 		body := call[api.ErrorBody](t, base, e.method, e.path, nil, e.status, nil)

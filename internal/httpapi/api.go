@@ -204,6 +204,14 @@ func (a *API) sessionView(r *http.Request) (any, error) {
 	return a.Views.Session(r.Context(), id)
 }
 
+func (a *API) cases(r *http.Request) (any, error) {
+	return a.Views.Cases(r.Context(), r.PathValue("suite"))
+}
+
+func (a *API) testCase(r *http.Request) (any, error) {
+	return a.Views.Case(r.Context(), r.PathValue("suite"), r.PathValue("case"))
+}
+
 // ---- text answers ----
 
 // plainText sets the headers of a text answer that must never be

@@ -71,6 +71,8 @@ func (s *Site) Routes() []Route {
 		h("GET /api/v1/suites/overview", serveJSON(a.suitesOverview)),
 		h("GET /api/v1/history", serveJSON(a.history)),
 		h("GET /api/v1/sessions/{id}/view", serveJSON(a.sessionView)),
+		h("GET /api/v1/suites/{suite}/cases", serveJSON(a.cases)),
+		h("GET /api/v1/suites/{suite}/cases/{case}", serveJSON(a.testCase)),
 		// The JSON API: actions, behind a bearer token.
 		h("POST /api/v1/sessions", a.action(a.startSession)),
 		h("POST /api/v1/sessions/{id}/cancel", a.action(a.cancel)),

@@ -62,9 +62,9 @@ func (v *Views) Case(ctx context.Context, suite, name string) (*api.CaseView, er
 	if err != nil {
 		return nil, err
 	}
-	out := &api.CaseView{Suite: suite, Now: now, Days: CaseDays, Last: CaseLast, CaseStats: c.stats(fps), Failures: c.failed}
-	if out.Failures == nil {
-		out.Failures = []api.CaseFailure{}
+	out := &api.CaseView{Suite: suite, Now: now, Days: CaseDays, Last: CaseLast, CaseStats: c.stats(fps), RecentFailures: c.failed}
+	if out.RecentFailures == nil {
+		out.RecentFailures = []api.CaseFailure{}
 	}
 	return out, nil
 }

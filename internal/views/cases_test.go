@@ -137,8 +137,8 @@ func TestCases(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(cv1.Failures) < tc.failuresN || cv1.Runs != c.Runs {
-				t.Errorf("case view: %d failures, %d runs", len(cv1.Failures), cv1.Runs)
+			if len(cv1.RecentFailures) < tc.failuresN || cv1.Runs != c.Runs {
+				t.Errorf("case view: %d failures, %d runs", len(cv1.RecentFailures), cv1.Runs)
 			}
 		})
 	}
