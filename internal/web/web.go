@@ -185,6 +185,8 @@ func (h *Handler) Routes() []httpapi.Route {
 		{Pattern: "GET /static/", Handler: http.StripPrefix("/static/", staticFiles(http.FileServerFS(static)))},
 		p("GET /{$}", h.dashboard),
 		p("GET /suites", h.suites),
+		p("GET /suites/{suite}/cases", h.cases),
+		p("GET /suites/{suite}/cases/{case}", h.testCase),
 		p("GET /history", h.history),
 		p("GET /clusters", h.clusters),
 		p("GET /hypervisors", h.hypervisors),
@@ -355,7 +357,7 @@ func (h *Handler) viewError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, views.ErrBadQuery):
 		h.errorPage(w, r, http.StatusBadRequest, err)
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, store.ErrNotFound), httpapi.Status(err) == http.StatusNotFound: // unknown suites and cases too
 		h.errorPage(w, r, http.StatusNotFound, err)
 	default:
 		h.cfg.Log.Error("web: reading the history", "path", r.URL.Path, "err", err)

@@ -190,6 +190,13 @@ func TestPagesRender(t *testing.T) {
 		// Its output file was deleted by retention (outputs_max_age).
 		{SessionID: s.ID, Stage: 0, Slave: "w2.xrd.test", Status: store.StatusFailed, ExitCode: &three, Start: s.Started, End: s.Started.Add(time.Second), OutputBytes: 2048},
 	})
+	// The case greet failed on w2 with a fingerprint.
+	ts.m.Store.PutStage(ctx, &store.Stage{SessionID: s.ID, Index: 1, Name: "greet:run", Case: "greet"})
+	ts.m.Store.PutFingerprint(ctx, "00ff00ff00ff00ff", "greet:run: exit 3\nconnection refused by <host>")
+	ts.m.Store.PutResults(ctx, []*store.Result{
+		{SessionID: s.ID, Stage: 1, Slave: "w1.xrd.test", Status: store.StatusPassed, ExitCode: new(int)},
+		{SessionID: s.ID, Stage: 1, Slave: "w2.xrd.test", Status: store.StatusFailed, ExitCode: &three, Fingerprint: "00ff00ff00ff00ff"},
+	})
 	for _, tc := range []struct {
 		path string
 		code int
@@ -204,6 +211,12 @@ func TestPagesRender(t *testing.T) {
 		{fmt.Sprintf("/sessions/%d/result?stage=0&slave=w1.xrd.test", s.ID), 200, []string{"suite_init", "echo init", "No output."}},
 		{fmt.Sprintf("/sessions/%d/result?stage=0&slave=w2.xrd.test", s.ID), 200, []string{"The output (2.0 KiB) is no longer kept", "outputs_max_age"}},
 		{fmt.Sprintf("/sessions/%d/log?slave=w1.xrd.test&path=/var/log/gone.log", s.ID), 404, []string{"log /var/log/gone.log of w1.xrd.test", "never collected, or deleted by the retention limits"}},
+		{"/suites/hello/cases", 200, []string{"Cases of hello", "/suites/hello/cases/greet", "bye", "0.0 %", "chip st-failed", "no run"}},
+		{"/suites/hello/cases/greet", 200, []string{"greet", "Failure fingerprints", "00ff00ff00ff00ff", "connection refused by &lt;host&gt;",
+			"1</strong> failure in 1 session", "w2.xrd.test", "Recent failures", "greet:run"}},
+		{"/suites/hello/cases/bye", 200, []string{"No fingerprinted failure", "No failure in the window"}},
+		{"/suites/hello/cases/nope", 404, []string{"no test case"}},
+		{"/suites/nope/cases", 404, []string{"unknown suite"}},
 		{"/clusters", 200, []string{"cluster_w", "w1.xrd.test", "10.98.0.11", "down"}},
 		{"/hypervisors", 200, []string{"No hypervisor is connected"}},
 		{"/login", 200, []string{"Password"}},
@@ -230,7 +243,8 @@ func TestPagesRender(t *testing.T) {
 	}
 	// The API gives the same views.
 	for _, p := range []string{"/api/v1/dashboard", "/api/v1/stats?days=7", "/api/v1/clusters", "/api/v1/hypervisors",
-		"/api/v1/suites/overview", "/api/v1/history?suite=hello", fmt.Sprintf("/api/v1/sessions/%d/view", s.ID)} {
+		"/api/v1/suites/overview", "/api/v1/history?suite=hello", fmt.Sprintf("/api/v1/sessions/%d/view", s.ID),
+		"/api/v1/suites/hello/cases", "/api/v1/suites/hello/cases/greet"} {
 		code, body, hd := ts.get(t, c, p)
 		if code != 200 || !strings.HasPrefix(hd.Get("Content-Type"), "application/json") || !json.Valid([]byte(body)) {
 			t.Errorf("GET %s: %d %s\n%s", p, code, hd.Get("Content-Type"), body)
@@ -506,6 +520,13 @@ func TestOutputEscaped(t *testing.T) {
 	w, _ := ts.m.Store.OutputWriter(s.ID, 0, "w1.xrd.test")
 	w.Append(1, []byte(evil+"\n"))
 	w.Close()
+	// A case named evil failed, on a revision named evil, with a
+	// fingerprint whose text is evil.
+	s.RepoRevision = evil
+	ts.m.Store.UpdateSession(ctx, s)
+	ts.m.Store.PutStage(ctx, &store.Stage{SessionID: s.ID, Index: 1, Name: evil + ":run", Case: evil})
+	ts.m.Store.PutFingerprint(ctx, "0123456789abcdef", evil)
+	ts.m.Store.PutResult(ctx, &store.Result{SessionID: s.ID, Stage: 1, Slave: "w1.xrd.test", Status: store.StatusFailed, Fingerprint: "0123456789abcdef"})
 	lw, _ := ts.m.Store.LogWriter(s.ID, "w1.xrd.test", "/var/log/"+evil)
 	lw.Write([]byte(evil))
 	lw.Close()
@@ -514,6 +535,8 @@ func TestOutputEscaped(t *testing.T) {
 		fmt.Sprintf("/sessions/%d/result?stage=0&slave=w1.xrd.test", s.ID),
 		fmt.Sprintf("/sessions/%d/log?slave=w1.xrd.test&path=%s", s.ID, url.QueryEscape("/var/log/"+evil)),
 		"/history",
+		"/suites/hello/cases",
+		"/suites/hello/cases/" + url.PathEscape(evil),
 	} {
 		code, body, hd := ts.get(t, c, p)
 		if code != 200 {
