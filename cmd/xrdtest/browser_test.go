@@ -339,5 +339,15 @@ func TestBrowser(t *testing.T) {
 	shoot(t, user, shots, "dashboard-after")
 }
 
-// checkFingerprintPage: no fingerprints yet.
-func checkFingerprintPage(t *testing.T, ctx context.Context) {}
+// checkFingerprintPage: the case page of bad shows the one fingerprint of
+// its failure, the script's markup as text in it.
+func checkFingerprintPage(t *testing.T, ctx context.Context) {
+	t.Helper()
+	if n := eval[int](t, ctx, `document.querySelectorAll('#fingerprints .fingerprint').length`); n != 1 {
+		t.Errorf("case bad: %d fingerprints, want 1", n)
+	}
+	if txt := eval[string](t, ctx, `document.querySelector('#fingerprints pre').textContent`); !strings.Contains(txt, "bad:run: exit 3") ||
+		!strings.Contains(txt, "<script>") {
+		t.Errorf("fingerprint of bad: %q", txt)
+	}
+}

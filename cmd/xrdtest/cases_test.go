@@ -70,7 +70,8 @@ func TestCasesCLI(t *testing.T) {
 	}
 	code, out, errOut = tm.cli("cases", "fl", "c")
 	if code != 0 || !strings.Contains(out, "flaky: passed and failed on revision") || !strings.Contains(out, "s1.xrd.test") ||
-		!strings.Contains(out, "recent failures") || !strings.Contains(out, "2 failed") {
+		!strings.Contains(out, "recent failures") || !strings.Contains(out, "2 failed") ||
+		!strings.Contains(out, "worker N on <host> gave up at <time>") {
 		t.Errorf("cases fl c: exit %d\n%s%s", code, out, errOut)
 	}
 	for _, tt := range []struct {
@@ -89,7 +90,14 @@ func TestCasesCLI(t *testing.T) {
 	}
 }
 
-// checkFingerprints: none yet.
+// checkFingerprints: the failures of c share one fingerprint, seen on
+// s1 only, whose count grew with each failure.
 func checkFingerprints(t *testing.T, c api.CaseStats, prints []int) {
 	t.Helper()
+	if len(c.Fingerprints) != 1 || c.Fingerprints[0].Count != 2 || c.Fingerprints[0].Sessions != 2 ||
+		len(prints) != 2 || prints[0] != 1 || prints[1] != 2 ||
+		strings.Join(c.Fingerprints[0].Hosts, ",") != "s1.xrd.test" ||
+		c.Fingerprints[0].Text != "c:run: exit 1\nworker N on <host> gave up at <time>" {
+		t.Errorf("fingerprints: %+v (counts as they grew: %v)", c.Fingerprints, prints)
+	}
 }

@@ -315,6 +315,22 @@ func TestContract(t *testing.T) {
 		fcases.Cases[0].PassRate == nil || *fcases.Cases[0].PassRate != 0 || fcases.Cases[0].Flaky {
 		t.Errorf("cases of fails: %+v", fcases.Cases)
 	}
+	// Its failure on both slaves: one fingerprint, new in its session.
+	if fps := fcases.Cases[0].Fingerprints; len(fps) != 1 || fps[0].Count != 2 || fps[0].Sessions != 1 || len(fps[0].Hosts) != 2 ||
+		fps[0].First.ID != fails.ID || fps[0].Text != "c:run: exit 3\nfailing" {
+		t.Errorf("fingerprints of fails: %+v", fps)
+	}
+	if fv, err := c.SessionView(ctx, fails.ID); err != nil || len(fv.Fingerprints) != 1 {
+		t.Errorf("session view of fails: fingerprints %+v (%v)", fv, err)
+	} else {
+		for _, row := range fv.Stages {
+			for _, cell := range row.Cells {
+				if (row.Name == "c:run") != (cell.NewFailure && cell.Fingerprint == fv.Fingerprints[0].ID) {
+					t.Errorf("session view of fails: stage %s cell %+v", row.Name, cell)
+				}
+			}
+		}
+	}
 	if cv, err := c.Cases(ctx, "fails"); err != nil {
 		t.Errorf("client, cases: %v", err)
 	} else if cv.Now = fcases.Now; !reflect.DeepEqual(cv, fcases) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/store"
+	"github.com/xrdtest/xrdtest/internal/triage"
 )
 
 // barrierEngine executes one session in lock-step: the stages of its plan,
@@ -301,10 +303,36 @@ func (r *barrierEngine) record(ctx context.Context, ps plannedStage, res *store.
 	if res.End.IsZero() {
 		res.End = r.clock.Now()
 	}
+	if res.Status == store.StatusFailed || res.Status == store.StatusTimeout || res.Status == store.StatusLost {
+		res.Fingerprint = r.fingerprint(ctx, ps, res)
+	}
 	r.putResult(ctx, res)
 	if r.observe != nil {
 		r.observe(ps.kind, res)
 	}
+}
+
+// fingerprint groups a failed result with the failures that look the
+// same (package triage), from the end of its output, and records the
+// fingerprint's text. The output is closed by now: what it holds is
+// final. A fingerprint that cannot be recorded is logged, and the result
+// kept without it.
+func (r *barrierEngine) fingerprint(ctx context.Context, ps plannedStage, res *store.Result) string {
+	var tail []byte
+	if out, err := r.store.OpenOutput(r.session.ID, ps.index, res.Slave); err == nil {
+		if end, err := out.Seek(0, io.SeekEnd); err == nil {
+			if _, err := out.Seek(max(end-triage.TailBytes, 0), io.SeekStart); err == nil {
+				tail, _ = io.ReadAll(io.LimitReader(out, triage.TailBytes))
+			}
+		}
+		out.Close()
+	}
+	id, text := triage.Fingerprint(triage.Failure{Stage: ps.name, Status: string(res.Status), Exit: res.ExitCode, Tail: tail, Hosts: r.session.Machines})
+	if err := r.store.PutFingerprint(context.WithoutCancel(ctx), id, text); err != nil {
+		r.log.Error("cannot record a failure's fingerprint", "stage", ps.name, "slave", res.Slave, "err", err)
+		return ""
+	}
+	return id
 }
 
 // put and putResult write to the history. A failing write is logged, not

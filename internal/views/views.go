@@ -488,7 +488,38 @@ func (v *Views) Session(ctx context.Context, id int64) (*api.SessionView, error)
 	if sv.Logs == nil {
 		sv.Logs = []store.LogFile{}
 	}
+	if err := v.markFailures(ctx, sv, results); err != nil {
+		return nil, err
+	}
 	return sv, nil
+}
+
+// markFailures adds the summaries of the session's fingerprints and marks
+// the cells whose failure this session saw first.
+func (v *Views) markFailures(ctx context.Context, sv *api.SessionView, results []*store.Result) error {
+	var ids []string
+	for _, r := range results {
+		ids = append(ids, r.Fingerprint)
+	}
+	fps, err := v.Store.Fingerprints(ctx, ids)
+	if err != nil {
+		return err
+	}
+	sv.Fingerprints = fps
+	if sv.Fingerprints == nil {
+		sv.Fingerprints = []api.Fingerprint{}
+	}
+	first := map[string]bool{}
+	for _, f := range fps {
+		first[f.ID] = f.First.ID == sv.ID
+	}
+	for i := range sv.Stages {
+		for j := range sv.Stages[i].Cells {
+			c := &sv.Stages[i].Cells[j]
+			c.NewFailure = c.Fingerprint != "" && first[c.Fingerprint]
+		}
+	}
+	return nil
 }
 
 // stageRows builds the matrix: the recorded stages, then the planned ones
@@ -510,7 +541,8 @@ func (v *Views) stageRows(s *store.Session, stages []*store.Stage, results []*st
 		for _, slave := range s.Machines {
 			c := api.Cell{Slave: slave, Status: store.StatusPending}
 			if r := byStage[st.Index][slave]; r != nil {
-				c = api.Cell{Slave: slave, Status: r.Status, ExitCode: r.ExitCode, Start: r.Start, End: r.End, Message: r.Message, OutputBytes: r.OutputBytes}
+				c = api.Cell{Slave: slave, Status: r.Status, ExitCode: r.ExitCode, Start: r.Start, End: r.End, Message: r.Message,
+					OutputBytes: r.OutputBytes, Fingerprint: r.Fingerprint}
 				if !r.Start.IsZero() {
 					end := r.End
 					if end.IsZero() {

@@ -197,6 +197,11 @@ func TestPagesRender(t *testing.T) {
 		{SessionID: s.ID, Stage: 1, Slave: "w1.xrd.test", Status: store.StatusPassed, ExitCode: new(int)},
 		{SessionID: s.ID, Stage: 1, Slave: "w2.xrd.test", Status: store.StatusFailed, ExitCode: &three, Fingerprint: "00ff00ff00ff00ff"},
 	})
+	// A later session failed the same way: not new there.
+	again := &store.Session{Suite: "hello", State: store.SessionFailed, Machines: []string{"w1.xrd.test"}, Cases: []string{"greet"}}
+	ts.m.Store.CreateSession(ctx, again)
+	ts.m.Store.PutStage(ctx, &store.Stage{SessionID: again.ID, Index: 0, Name: "greet:run", Case: "greet"})
+	ts.m.Store.PutResult(ctx, &store.Result{SessionID: again.ID, Stage: 0, Slave: "w1.xrd.test", Status: store.StatusFailed, ExitCode: &three, Fingerprint: "00ff00ff00ff00ff"})
 	for _, tc := range []struct {
 		path string
 		code int
@@ -207,13 +212,15 @@ func TestPagesRender(t *testing.T) {
 		{"/history", 200, []string{fmt.Sprintf("/sessions/%d", s.ID), "hello", "failed"}},
 		{"/history?suite=hello&state=failed&from=2000-01-01&to=2199-12-31&page=1&per_page=25", 200, []string{fmt.Sprintf("#%d", s.ID)}},
 		{"/history?state=passed", 200, []string{"No session matches"}},
-		{fmt.Sprintf("/sessions/%d", s.ID), 200, []string{"suite_init", "w1.xrd.test", "w2.xrd.test", "exit 3", "cell st-failed", "Timeline", "greet:run failed on w2.xrd.test"}},
+		{fmt.Sprintf("/sessions/%d", s.ID), 200, []string{"suite_init", "w1.xrd.test", "w2.xrd.test", "exit 3", "cell st-failed", "Timeline", "greet:run failed on w2.xrd.test",
+			"new failure", `title="a failure not seen before">new</span>`, "connection refused by &lt;host&gt;"}},
+		{fmt.Sprintf("/sessions/%d", again.ID), 200, []string{"seen 2 times since", fmt.Sprintf(`first <a href="/sessions/%d">`, s.ID), "00ff00ff00ff00ff"}},
 		{fmt.Sprintf("/sessions/%d/result?stage=0&slave=w1.xrd.test", s.ID), 200, []string{"suite_init", "echo init", "No output."}},
 		{fmt.Sprintf("/sessions/%d/result?stage=0&slave=w2.xrd.test", s.ID), 200, []string{"The output (2.0 KiB) is no longer kept", "outputs_max_age"}},
 		{fmt.Sprintf("/sessions/%d/log?slave=w1.xrd.test&path=/var/log/gone.log", s.ID), 404, []string{"log /var/log/gone.log of w1.xrd.test", "never collected, or deleted by the retention limits"}},
 		{"/suites/hello/cases", 200, []string{"Cases of hello", "/suites/hello/cases/greet", "bye", "0.0 %", "chip st-failed", "no run"}},
 		{"/suites/hello/cases/greet", 200, []string{"greet", "Failure fingerprints", "00ff00ff00ff00ff", "connection refused by &lt;host&gt;",
-			"1</strong> failure in 1 session", "w2.xrd.test", "Recent failures", "greet:run"}},
+			"2</strong> failures in 2 sessions", "w1.xrd.test, w2.xrd.test", "Recent failures", "greet:run"}},
 		{"/suites/hello/cases/bye", 200, []string{"No fingerprinted failure", "No failure in the window"}},
 		{"/suites/hello/cases/nope", 404, []string{"no test case"}},
 		{"/suites/nope/cases", 404, []string{"unknown suite"}},
