@@ -98,7 +98,27 @@ func printCase(w io.Writer, v *api.CaseView) {
 	if c.Flaky {
 		fmt.Fprintf(w, "flaky: passed and failed on revision %s\n", strings.Join(c.FlakyRevisions, ", "))
 	}
-	fmt.Fprintf(w, "trend: %s\n\n", trendText(c.Trend))
+	fmt.Fprintf(w, "trend: %s\n", trendText(c.Trend))
+	if r := v.Regression; r != nil {
+		fmt.Fprintf(w, "failing since session %d (%s, revision %s)", r.FirstBad.Session, r.FirstBad.Created.Local().Format(time.DateTime), r.FirstBad.Revision)
+		if r.LastGood != nil {
+			fmt.Fprintf(w, "; last passed in session %d (%s, revision %s)", r.LastGood.Session, r.LastGood.Created.Local().Format(time.DateTime), r.LastGood.Revision)
+		}
+		fmt.Fprintln(w)
+		if r.ChangesError != "" {
+			fmt.Fprintf(w, "  what changed is not known: %s\n", r.ChangesError)
+		}
+		for _, rc := range r.Changes {
+			fmt.Fprintf(w, "  %s %s..%s: %d commits touching the suite's files\n", rc.Repo, rc.From, rc.To, len(rc.Commits))
+			if rc.Note != "" {
+				fmt.Fprintf(w, "    %s\n", rc.Note)
+			}
+			for _, cm := range rc.Commits {
+				fmt.Fprintf(w, "    %.12s %s (%s)\n", cm.Hash, cm.Subject, cm.Author)
+			}
+		}
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "HOST\tRUNS %dd\tFAILED\tPASS\tRUNS LAST %d\tFAILED\tPASS\n", v.Days, v.Last)
 	for _, h := range c.Hosts {

@@ -71,7 +71,8 @@ func TestCasesCLI(t *testing.T) {
 	code, out, errOut = tm.cli("cases", "fl", "c")
 	if code != 0 || !strings.Contains(out, "flaky: passed and failed on revision") || !strings.Contains(out, "s1.xrd.test") ||
 		!strings.Contains(out, "recent failures") || !strings.Contains(out, "2 failed") ||
-		!strings.Contains(out, "worker N on <host> gave up at <time>") {
+		!strings.Contains(out, "worker N on <host> gave up at <time>") ||
+		!strings.Contains(out, "failing since session 4") || !strings.Contains(out, "last passed in session 3") {
 		t.Errorf("cases fl c: exit %d\n%s%s", code, out, errOut)
 	}
 	for _, tt := range []struct {

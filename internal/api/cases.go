@@ -106,6 +106,8 @@ type CaseView struct {
 	Days  int       `json:"days"`
 	Last  int       `json:"last"`
 	CaseStats
+	// Regression is set when the case's last run failed.
+	Regression *Regression `json:"regression"`
 	// RecentFailures are the failed results in the window, newest first
 	// (at most 100).
 	RecentFailures []CaseFailure `json:"recent_failures"`
@@ -126,4 +128,41 @@ type CaseFailure struct {
 type SessionRef struct {
 	ID      int64     `json:"id"`
 	Created time.Time `json:"created"`
+}
+
+// Regression is where a case failing now started failing: its last run
+// that passed and the first failed run after it, with what changed in
+// between in the definitions.
+type Regression struct {
+	// LastGood is nil when no run in the window passed.
+	LastGood *CaseRun `json:"last_good"`
+	FirstBad CaseRun  `json:"first_bad"`
+	// Changes lists, per repository whose revision differs between the
+	// two, what changed in the suite's files: empty when the revisions
+	// are the same (the change is not in the definitions).
+	Changes []RepoChanges `json:"changes"`
+	// ChangesError says why the changes could not be read.
+	ChangesError string `json:"changes_error,omitempty"`
+}
+
+// RepoChanges is what changed in one repository between two revisions.
+type RepoChanges struct {
+	Repo string `json:"repo"`
+	From string `json:"from"`
+	To   string `json:"to"`
+	// Git: the commits touching the suite's files, newest first, and
+	// their diff (cut at 256 KiB: Truncated).
+	Commits   []Commit `json:"commits"`
+	Diff      string   `json:"diff,omitempty"`
+	Truncated bool     `json:"truncated,omitempty"`
+	// Note says why there is no diff (a localfs repository).
+	Note string `json:"note,omitempty"`
+}
+
+// Commit is a commit of a RepoChanges.
+type Commit struct {
+	Hash    string    `json:"hash"`
+	Author  string    `json:"author"`
+	Date    time.Time `json:"date"`
+	Subject string    `json:"subject"`
 }

@@ -401,7 +401,7 @@ func (m *Master) serveWeb() error {
 	actions := &httpapi.Actions{Manager: m.Manager, Scheduler: m.Scheduler, Reload: m.Catalog.Reload, Log: opts.Log}
 	started := time.Now()
 	v := &views.Views{Manager: m.Manager, Registry: m.Registry, Scheduler: m.Scheduler, Store: m.Store, Version: opts.Version,
-		Started: started, LastReload: m.Catalog.LastReload}
+		Started: started, LastReload: m.Catalog.LastReload, Changes: m.Catalog.Changes}
 	api := &httpapi.API{Manager: m.Manager, Scheduler: m.Scheduler, Registry: m.Registry, Store: m.Store, Views: v, Actions: actions,
 		Bearer: bearer, Streams: streams, Version: opts.Version, Started: started,
 		LastReload: m.Catalog.LastReload, Log: opts.Log}

@@ -205,11 +205,13 @@ type Store interface {
 	Events(ctx context.Context, session int64) ([]Event, error)
 
 	// CaseResults returns the results of the case stages (those with a
-	// Case) of the suite's finished sessions (neither queued nor running)
+	// Case; caseName non-empty: that case's only) of the suite's finished sessions (neither queued nor running)
 	// created at or after from (zero: no time window) or among its newest
 	// finished ones (<= 0: none), newest session first (by Created, then
-	// ID), then by stage index, then in insertion order.
-	CaseResults(ctx context.Context, suite string, from time.Time, newest int) ([]CaseResult, error)
+	// ID), then by stage index, then in insertion order. Stage and
+	// ExitCode are set for the failures (failed, timeout, lost) only: a
+	// window holds tens of thousands of results.
+	CaseResults(ctx context.Context, suite, caseName string, from time.Time, newest int) ([]CaseResult, error)
 	// PutFingerprint records the text of a fingerprint of failures; the
 	// first text recorded for an id stays.
 	PutFingerprint(ctx context.Context, id, text string) error
@@ -231,9 +233,9 @@ type CaseResult struct {
 	Revision    string    // the session's definitions revision
 	Case        string
 	StageIndex  int
-	Stage       string // the stage's name
+	Stage       string // the stage's name, of a failure
 	Slave       string
 	Status      Status
-	ExitCode    *int
+	ExitCode    *int // of a failure
 	Fingerprint string
 }

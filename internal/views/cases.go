@@ -26,7 +26,7 @@ const (
 // suite is neither defined nor in the window of the history.
 func (v *Views) Cases(ctx context.Context, suite string) (*api.CasesView, error) {
 	now := v.now()
-	acc, err := v.caseHistory(ctx, suite, now)
+	acc, err := v.caseHistory(ctx, suite, "", now)
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +50,7 @@ func (v *Views) Cases(ctx context.Context, suite string) (*api.CasesView, error)
 // the history knows it.
 func (v *Views) Case(ctx context.Context, suite, name string) (*api.CaseView, error) {
 	now := v.now()
-	acc, err := v.caseHistory(ctx, suite, now)
+	acc, err := v.caseHistory(ctx, suite, name, now)
 	if err != nil {
 		return nil, err
 	}
@@ -66,14 +66,49 @@ func (v *Views) Case(ctx context.Context, suite, name string) (*api.CaseView, er
 	if out.RecentFailures == nil {
 		out.RecentFailures = []api.CaseFailure{}
 	}
+	out.Regression = v.regression(ctx, suite, c.all)
 	return out, nil
 }
 
-// caseHistory reads the window of the suite's history and folds it per
-// case.
-func (v *Views) caseHistory(ctx context.Context, suite string, now time.Time) (*suiteAcc, error) {
+// regression finds, for a case whose last run failed, its last passing
+// run and the first failed one after it (runs newest first), and what
+// changed in the definitions between the two.
+func (v *Views) regression(ctx context.Context, suite string, runs []api.CaseRun) *api.Regression {
+	if len(runs) == 0 || runs[0].Status != store.StatusFailed {
+		return nil
+	}
+	r := &api.Regression{FirstBad: runs[0], Changes: []api.RepoChanges{}}
+	for i, run := range runs {
+		if run.Status == store.StatusPassed {
+			good := run
+			r.LastGood, r.FirstBad = &good, runs[i-1]
+			break
+		}
+		r.FirstBad = run
+	}
+	if r.LastGood == nil || r.LastGood.Revision == r.FirstBad.Revision {
+		return r
+	}
+	if v.Changes == nil {
+		r.ChangesError = "the definition repositories are not known here"
+		return r
+	}
+	changes, err := v.Changes(ctx, suite, r.LastGood.Revision, r.FirstBad.Revision)
+	if err != nil {
+		r.ChangesError = err.Error()
+		return r
+	}
+	if changes != nil {
+		r.Changes = changes
+	}
+	return r
+}
+
+// caseHistory reads the window of the suite's history (of one case when
+// name is set) and folds it per case.
+func (v *Views) caseHistory(ctx context.Context, suite, name string, now time.Time) (*suiteAcc, error) {
 	from := now.AddDate(0, 0, -CaseDays)
-	rows, err := v.Store.CaseResults(ctx, suite, from, CaseLast)
+	rows, err := v.Store.CaseResults(ctx, suite, name, from, CaseLast)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +119,15 @@ func (v *Views) caseHistory(ctx context.Context, suite string, now time.Time) (*
 			acc.add(tc.Name)
 		}
 	} else if len(rows) == 0 {
-		return nil, fmt.Errorf("%w %q", session.ErrUnknownSuite, suite)
+		// Neither defined nor in the window: a suite of the history still
+		// has its page, with no case.
+		ss, _, err := v.Store.Sessions(ctx, store.Filter{Suite: suite, Limit: 1})
+		if err != nil {
+			return nil, err
+		}
+		if len(ss) == 0 {
+			return nil, fmt.Errorf("%w %q", session.ErrUnknownSuite, suite)
+		}
 	}
 	// Rows come newest session first: a run is complete when the next
 	// row is of another session or case.
@@ -138,6 +181,7 @@ type caseAcc struct {
 	rRuns, rFailures int // recent window
 	sessions         int // runs met, for the recent window
 	trend            []api.CaseRun
+	all              []api.CaseRun // every run in the window, newest first
 	hosts            map[string]*hostAcc
 	hostOrder        []string
 	revs             map[string]uint8 // revision: 1 passed, 2 failed, 3 both
@@ -192,8 +236,10 @@ func (c *caseAcc) addRun(rs []store.CaseResult, inDays bool) {
 	}
 	count(&c.runs, &c.failures, inDays)
 	count(&c.rRuns, &c.rFailures, recent)
+	run := api.CaseRun{Session: rs[0].Session, Created: rs[0].Created, Revision: rs[0].Revision, Status: v}
+	c.all = append(c.all, run)
 	if recent {
-		c.trend = append(c.trend, api.CaseRun{Session: rs[0].Session, Created: rs[0].Created, Revision: rs[0].Revision, Status: v})
+		c.trend = append(c.trend, run)
 	}
 	if rev := rs[0].Revision; rev != "" {
 		if _, ok := c.revs[rev]; !ok {

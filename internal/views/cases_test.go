@@ -179,3 +179,62 @@ func TestCasesRecentWindow(t *testing.T) {
 	}
 	_ = api.CaseRun{}
 }
+
+func TestRegression(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	F, P := store.StatusFailed, store.StatusPassed
+	a := func(s store.Status) map[string]store.Status { return map[string]store.Status{"a": s} }
+	tests := []struct {
+		name        string
+		runs        []run // newest first
+		none        bool
+		good, bad   int // indexes into runs; good -1: none
+		asked       string
+		changeError string
+	}{
+		{"broken by r3", []run{{0, "r3", a(F)}, {0, "r3", a(F)}, {0, "r2", a(P)}, {0, "r1", a(P)}}, false, 2, 1, "r2>r3", ""},
+		{"passing now", []run{{0, "r3", a(P)}, {0, "r3", a(F)}}, true, 0, 0, "", ""},
+		{"never passed", []run{{0, "r3", a(F)}, {0, "r2", a(F)}}, false, -1, 1, "", ""},
+		{"same revision: not the definitions", []run{{0, "r1", a(F)}, {0, "r1", a(P)}}, false, 1, 0, "", ""},
+		{"changes unreadable", []run{{0, "r2", a(F)}, {0, "r1", a(P)}}, false, 1, 0, "r1>r2", "boom"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			st, err := sqlite.Open(context.Background(), t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			ss := seedCases(t, st, now, tc.runs)
+			var asked string
+			v := &Views{Store: st, Now: func() time.Time { return now },
+				Changes: func(_ context.Context, suite, from, to string) ([]api.RepoChanges, error) {
+					asked = from + ">" + to
+					if tc.changeError != "" {
+						return nil, errors.New(tc.changeError)
+					}
+					return []api.RepoChanges{{Repo: "defs", From: from, To: to, Commits: []api.Commit{{Subject: "break it"}}}}, nil
+				}}
+			cv, err := v.Case(context.Background(), "s", "c")
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := cv.Regression
+			if tc.none {
+				if r != nil {
+					t.Errorf("regression %+v, want none", r)
+				}
+				return
+			}
+			if r == nil {
+				t.Fatal("no regression")
+			}
+			if r.FirstBad.Session != ss[tc.bad].ID || (tc.good < 0) != (r.LastGood == nil) || (tc.good >= 0 && r.LastGood.Session != ss[tc.good].ID) {
+				t.Errorf("regression %+v, want good %d bad %d", r, tc.good, tc.bad)
+			}
+			if asked != tc.asked || r.ChangesError != tc.changeError || (tc.asked != "" && tc.changeError == "" && len(r.Changes) != 1) {
+				t.Errorf("changes asked %q, error %q, %+v", asked, r.ChangesError, r.Changes)
+			}
+		})
+	}
+}

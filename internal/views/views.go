@@ -38,6 +38,9 @@ type Views struct {
 	Now func() time.Time
 	// LastReload reports the definitions' last load (nil: not known).
 	LastReload func() *catalog.ReloadReport
+	// Changes tells what changed in a suite's files between two
+	// definitions revisions (nil: not known); see catalog.Catalog.Changes.
+	Changes func(ctx context.Context, suite, from, to string) ([]api.RepoChanges, error)
 }
 
 // ErrBadQuery is wrapped by the errors of invalid view parameters (a bad

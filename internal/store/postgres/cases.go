@@ -10,47 +10,79 @@ import (
 	"github.com/xrdtest/xrdtest/internal/store/internal/sqlstore"
 )
 
-// caseResults is package sqlite's: the case stages of a window of a
-// suite's finished sessions, those created since $2 (NULL: none) and the
-// $3 newest.
-const caseResults = `WITH w AS (
+// caseWindow and caseResults are package sqlite's: the case stages'
+// results of a window of a suite's finished sessions, those created since
+// $2 (NULL: none) and the $3 newest, read narrow and unsorted.
+const caseWindow = `WITH w AS (
 	(SELECT id, created_ns, repo_revision FROM sessions
 		WHERE suite = $1 AND state NOT IN ('queued', 'running') AND $2::bigint IS NOT NULL AND created_ns >= $2::bigint)
 	UNION
 	(SELECT id, created_ns, repo_revision FROM sessions
 		WHERE suite = $1 AND state NOT IN ('queued', 'running') ORDER BY created_ns DESC, id DESC LIMIT $3)
-)
-SELECT w.id, w.created_ns, w.repo_revision, st.case_name, st.idx, st.name, r.slave, r.status, r.exit_code, r.fingerprint
-FROM w JOIN stages st ON st.session_id = w.id AND st.case_name <> ''
-	JOIN results r ON r.session_id = st.session_id AND r.stage = st.idx
-ORDER BY w.created_ns DESC, w.id DESC, st.idx, r.id`
+)`
+
+const caseResults = caseWindow + `
+SELECT w.id, st.idx, st.case_name, r.slave, r.status, r.id,
+	CASE WHEN r.status IN ('failed', 'timeout', 'lost') THEN st.name END,
+	CASE WHEN r.status IN ('failed', 'timeout', 'lost') THEN r.exit_code END,
+	r.fingerprint
+FROM w JOIN stages st ON st.session_id = w.id AND st.case_name <> '' AND ($4 = '' OR st.case_name = $4)
+	JOIN results r ON r.session_id = st.session_id AND r.stage = st.idx`
 
 // CaseResults implements store.Store.
-func (p *Store) CaseResults(ctx context.Context, suite string, from time.Time, newest int) ([]store.CaseResult, error) {
+func (p *Store) CaseResults(ctx context.Context, suite, caseName string, from time.Time, newest int) ([]store.CaseResult, error) {
 	fromNS, err := sqlstore.NS(from)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := p.pool.Query(ctx, caseResults, suite, fromNS, max(newest, 0))
-	if err != nil {
-		return nil, p.wrap(err, 0)
-	}
-	defer rows.Close()
 	var out []store.CaseResult
-	for rows.Next() {
-		var c store.CaseResult
-		var code *int64
-		if err := rows.Scan(&c.Session, sqlstore.ScanNS(&c.Created), &c.Revision, &c.Case, &c.StageIndex, &c.Stage,
-			&c.Slave, &c.Status, &code, &c.Fingerprint); err != nil {
-			return nil, p.wrap(err, 0)
+	err = p.tx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, caseWindow+` SELECT id, created_ns, repo_revision FROM w`, suite, fromNS, max(newest, 0))
+		if err != nil {
+			return err
 		}
-		if code != nil {
-			v := int(*code)
-			c.ExitCode = &v
+		sessions := map[int64]sqlstore.CaseSession{}
+		for rows.Next() {
+			var cs sqlstore.CaseSession
+			if err := rows.Scan(&cs.ID, sqlstore.ScanNS(&cs.Created), &cs.Revision); err != nil {
+				rows.Close()
+				return err
+			}
+			sessions[cs.ID] = cs
 		}
-		out = append(out, c)
-	}
-	return out, p.wrap(rows.Err(), 0)
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows, err = tx.Query(ctx, caseResults, suite, fromNS, max(newest, 0), caseName)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		var read []sqlstore.CaseRow
+		for rows.Next() {
+			var c sqlstore.CaseRow
+			var name *string
+			var code *int64
+			if err := rows.Scan(&c.Session, &c.StageIndex, &c.Case, &c.Slave, &c.Status, &c.Order, &name, &code, &c.Fingerprint); err != nil {
+				return err
+			}
+			if name != nil {
+				c.Stage = *name
+			}
+			if code != nil {
+				v := int(*code)
+				c.ExitCode = &v
+			}
+			read = append(read, c)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		out = sqlstore.SortCaseResults(sessions, read)
+		return nil
+	})
+	return out, p.wrap(err, 0)
 }
 
 // PutFingerprint implements store.Store.

@@ -10,48 +10,83 @@ import (
 	"time"
 )
 
-// caseResults reads the case stages of a window of a suite's finished
-// sessions: those created since ?2 (NULL: none) and the ?3 newest. The
-// window is small (a month, or 50 sessions) whatever the history's size;
-// each half is read from sessions_suite_created.
-const caseResults = `WITH w AS (
+// caseWindow is the window of CaseResults: a suite's finished sessions
+// created since ?2 (NULL: none) and its ?3 newest. It is small (a month, or
+// 50 sessions) whatever the history's size; each half is read from
+// sessions_suite_created.
+const caseWindow = `WITH w AS (
 	SELECT id, created_ns, repo_revision FROM sessions
 		WHERE suite = ?1 AND state NOT IN ('queued', 'running') AND ?2 IS NOT NULL AND created_ns >= ?2
 	UNION
 	SELECT * FROM (SELECT id, created_ns, repo_revision FROM sessions
 		WHERE suite = ?1 AND state NOT IN ('queued', 'running') ORDER BY created_ns DESC, id DESC LIMIT ?3)
-)
-SELECT w.id, w.created_ns, w.repo_revision, st.case_name, st.idx, st.name, r.slave, r.status, r.exit_code, r.fingerprint
-FROM w JOIN stages st ON st.session_id = w.id AND st.case_name != ''
-	JOIN results r ON r.session_id = st.session_id AND r.stage = st.idx
-ORDER BY w.created_ns DESC, w.id DESC, st.idx, r.id`
+)`
+
+// caseResults reads the case stages' results of the window. Tens of
+// thousands of rows: they are read narrow and unsorted (the window's
+// sessions come apart, sqlstore.SortCaseResults orders them), the stage
+// names and exit codes of the failures only; that is what keeps a
+// suite's cases page fast.
+const caseResults = caseWindow + `
+SELECT w.id, st.idx, st.case_name, r.slave, r.status, r.id,
+	CASE WHEN r.status IN ('failed', 'timeout', 'lost') THEN st.name END,
+	CASE WHEN r.status IN ('failed', 'timeout', 'lost') THEN r.exit_code END,
+	r.fingerprint
+FROM w JOIN stages st ON st.session_id = w.id AND st.case_name != '' AND (?4 = '' OR st.case_name = ?4)
+	JOIN results r ON r.session_id = st.session_id AND r.stage = st.idx`
 
 // CaseResults implements store.Store.
-func (s *Store) CaseResults(ctx context.Context, suite string, from time.Time, newest int) ([]store.CaseResult, error) {
+func (s *Store) CaseResults(ctx context.Context, suite, caseName string, from time.Time, newest int) ([]store.CaseResult, error) {
 	fromNS, err := sqlstore.NS(from)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.r.QueryContext(ctx, caseResults, suite, fromNS, max(newest, 0))
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, wrap(err)
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, caseWindow+` SELECT id, created_ns, repo_revision FROM w`, suite, fromNS, max(newest, 0))
+	if err != nil {
+		return nil, wrap(err)
+	}
+	sessions := map[int64]sqlstore.CaseSession{}
+	for rows.Next() {
+		var cs sqlstore.CaseSession
+		if err := rows.Scan(&cs.ID, sqlstore.ScanNS(&cs.Created), &cs.Revision); err != nil {
+			rows.Close()
+			return nil, wrap(err)
+		}
+		sessions[cs.ID] = cs
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, wrap(err)
+	}
+	rows, err = tx.QueryContext(ctx, caseResults, suite, fromNS, max(newest, 0), caseName)
 	if err != nil {
 		return nil, wrap(err)
 	}
 	defer rows.Close()
-	var out []store.CaseResult
+	var out []sqlstore.CaseRow
 	for rows.Next() {
-		var c store.CaseResult
+		var c sqlstore.CaseRow
+		var name sql.NullString
 		var code sql.NullInt64
-		if err := rows.Scan(&c.Session, sqlstore.ScanNS(&c.Created), &c.Revision, &c.Case, &c.StageIndex, &c.Stage,
-			&c.Slave, &c.Status, &code, &c.Fingerprint); err != nil {
+		if err := rows.Scan(&c.Session, &c.StageIndex, &c.Case, &c.Slave, &c.Status, &c.Order, &name, &code, &c.Fingerprint); err != nil {
 			return nil, wrap(err)
 		}
+		c.Stage = name.String
 		if code.Valid {
 			v := int(code.Int64)
 			c.ExitCode = &v
 		}
 		out = append(out, c)
 	}
-	return out, wrap(rows.Err())
+	if err := rows.Err(); err != nil {
+		return nil, wrap(err)
+	}
+	return sqlstore.SortCaseResults(sessions, out), nil
 }
 
 // PutFingerprint implements store.Store.

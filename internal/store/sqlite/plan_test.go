@@ -83,7 +83,7 @@ func TestCaseResultsPlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	p := queryPlan(t, s, caseResults, "a", int64(1), 50)
+	p := queryPlan(t, s, caseResults, "a", int64(1), 50, "")
 	t.Log(p)
 	if !strings.Contains(p, "INDEX sessions_suite") || strings.Contains(p, "SCAN r") || strings.Contains(p, "SCAN st") {
 		t.Errorf("plan %q", p)

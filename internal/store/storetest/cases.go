@@ -58,7 +58,7 @@ func testCaseResults(t *testing.T, open func(*testing.T) store.Store) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := s.CaseResults(ctx, "s", tc.from, tc.newest)
+			got, err := s.CaseResults(ctx, "s", "", tc.from, tc.newest)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -73,16 +73,24 @@ func testCaseResults(t *testing.T, open func(*testing.T) store.Store) {
 			}
 		})
 	}
-	got, err := s.CaseResults(ctx, "s", time.Time{}, 50)
+	got, err := s.CaseResults(ctx, "s", "", time.Time{}, 50)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// s2's: stage order, then insertion order (b before a).
+	// One case only: c's, none of another.
+	if only, err := s.CaseResults(ctx, "s", "c", time.Time{}, 50); err != nil || len(only) != len(got) {
+		t.Errorf("case c: %d results (%v), want %d", len(only), err, len(got))
+	}
+	if none, err := s.CaseResults(ctx, "s", "nope", time.Time{}, 50); err != nil || len(none) != 0 {
+		t.Errorf("case nope: %d results (%v), want none", len(none), err)
+	}
+	// s2's: stage order, then insertion order (b before a); the stage
+	// names and exit codes of the failures only.
 	want := []store.CaseResult{
-		{Session: s2.ID, Created: day(1), Revision: "r1", Case: "c", StageIndex: 1, Stage: "c:init", Slave: "b.xrd.test", Status: store.StatusPassed, ExitCode: intp(0)},
-		{Session: s2.ID, Created: day(1), Revision: "r1", Case: "c", StageIndex: 1, Stage: "c:init", Slave: "a.xrd.test", Status: store.StatusPassed, ExitCode: intp(0)},
-		{Session: s2.ID, Created: day(1), Revision: "r1", Case: "c", StageIndex: 2, Stage: "c:run", Slave: "b.xrd.test", Status: store.StatusPassed, ExitCode: intp(0)},
-		{Session: s2.ID, Created: day(1), Revision: "r1", Case: "c", StageIndex: 2, Stage: "c:run", Slave: "a.xrd.test", Status: store.StatusFailed, ExitCode: intp(3), Fingerprint: "fp1"},
+		{Session: s2.ID, Created: day(1).UTC(), Revision: "r1", Case: "c", StageIndex: 1, Slave: "b.xrd.test", Status: store.StatusPassed},
+		{Session: s2.ID, Created: day(1).UTC(), Revision: "r1", Case: "c", StageIndex: 1, Slave: "a.xrd.test", Status: store.StatusPassed},
+		{Session: s2.ID, Created: day(1).UTC(), Revision: "r1", Case: "c", StageIndex: 2, Slave: "b.xrd.test", Status: store.StatusPassed},
+		{Session: s2.ID, Created: day(1).UTC(), Revision: "r1", Case: "c", StageIndex: 2, Stage: "c:run", Slave: "a.xrd.test", Status: store.StatusFailed, ExitCode: intp(3), Fingerprint: "fp1"},
 	}
 	for i := range want {
 		if d := diff(&want[i], &got[4+i]); d != "" {
