@@ -11,12 +11,16 @@ import (
 )
 
 // ParseRevision splits a session's definitions revision
-// ("suites@3e44039a...,clusters@sha256:...") by repository name.
+// ("suites@3e44039a...,clusters@sha256:...") by repository name. A
+// repository named twice (an old suite kept on a newer cluster) keeps its
+// first revision: the suite's.
 func ParseRevision(rev string) map[string]string {
 	out := map[string]string{}
 	for _, part := range strings.Split(rev, ",") {
 		if name, r, ok := strings.Cut(part, "@"); ok && name != "" {
-			out[name] = r
+			if _, seen := out[name]; !seen {
+				out[name] = r
+			}
 		}
 	}
 	return out
@@ -37,11 +41,15 @@ func (c *Catalog) Changes(ctx context.Context, suite, from, to string) ([]api.Re
 			paths[cl.RepoName] = append(paths[cl.RepoName], cl.File)
 		}
 	}
+	configured := map[string]bool{}
+	for _, r := range c.cfg.Repos {
+		configured[r.Name] = true
+	}
 	before, after := ParseRevision(from), ParseRevision(to)
 	var out []api.RepoChanges
 	for _, name := range sortedKeys(after) {
 		old, now := before[name], after[name]
-		if old == now || paths[name] == nil {
+		if old == now || (paths[name] == nil && configured[name]) {
 			continue
 		}
 		rc := api.RepoChanges{Repo: name, From: old, To: now, Commits: []api.Commit{}}
@@ -49,6 +57,8 @@ func (c *Catalog) Changes(ctx context.Context, suite, from, to string) ([]api.Re
 		g := c.git[name]
 		c.mu.Unlock()
 		switch {
+		case !configured[name]:
+			rc.Note = "the repository is no longer configured"
 		case old == "":
 			rc.Note = "the repository was not in the earlier revision"
 		case g == nil:
