@@ -95,8 +95,11 @@ func printCase(w io.Writer, v *api.CaseView) {
 	c := v.CaseStats
 	fmt.Fprintf(w, "case %s of suite %s: %d runs, %d failed, pass rate %s (last %d days), %s (last %d sessions)\n",
 		c.Name, v.Suite, c.Runs, c.Failures, percent(c.PassRate), v.Days, percent(c.Recent.PassRate), v.Last)
-	if c.Flaky {
+	if len(c.FlakyRevisions) > 0 {
 		fmt.Fprintf(w, "flaky: passed and failed on revision %s\n", strings.Join(c.FlakyRevisions, ", "))
+	}
+	if c.PassedOnRetry > 0 {
+		fmt.Fprintf(w, "flaky: passed only on a retry in %d runs\n", c.PassedOnRetry)
 	}
 	fmt.Fprintf(w, "trend: %s\n", trendText(c.Trend))
 	if r := v.Regression; r != nil {

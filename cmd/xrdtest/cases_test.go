@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"path/filepath"
 	"strings"
@@ -100,5 +101,42 @@ func checkFingerprints(t *testing.T, c api.CaseStats, prints []int) {
 		strings.Join(c.Fingerprints[0].Hosts, ",") != "s1.xrd.test" ||
 		c.Fingerprints[0].Text != "c:run: exit 1\nworker N on <host> gave up at <time>" {
 		t.Errorf("fingerprints: %+v (counts as they grew: %v)", c.Fingerprints, prints)
+	}
+}
+
+// TestRetriesCLI: `xrdtest run --retries 1` runs a case that failed once
+// again; the session passes, both attempts are kept, and the case counts
+// as flaky, passed on a retry.
+func TestRetriesCLI(t *testing.T) {
+	endToEnd(t)
+	marker := filepath.Join(t.TempDir(), "failed-once")
+	tm := startMaster(t, map[string]string{
+		"rt/test_suite.py": suiteDef("rt", "", "c"),
+		"rt/init.sh":       "#!/bin/bash\n",
+		"rt/tc/c/run.sh": "#!/bin/bash\nif [ @slavename@ = s2.xrd.test ] && [ ! -e " + marker + " ]; then touch " + marker +
+			"; echo 'first attempt fails'; exit 1; fi\necho ok\n",
+	})
+	code, out, errOut := tm.cli("run", "--token", "e2e-api-token", "--wait", "--retries", "1", "rt")
+	if code != 0 || !strings.Contains(out, "c:run#2") {
+		t.Fatalf("run --retries 1: exit %d\n%s%s", code, out, errOut)
+	}
+	ss, _, err := tm.Store.Sessions(context.Background(), store.Filter{Suite: "rt"})
+	if err != nil || len(ss) != 1 || ss[0].State != store.SessionPassed || !strings.Contains(ss[0].Reason, "c passed on attempt 2, flaky") {
+		t.Fatalf("sessions %+v (%v)", ss, err)
+	}
+	d := tm.runSuite(t, "rt") // without retries: passes at once now
+	if d.State != store.SessionPassed || len(d.Stages) != 5 {
+		t.Errorf("second session: %s, %d stages", d.State, len(d.Stages))
+	}
+	code, out, errOut = tm.cli("cases", "--json", "rt")
+	var v api.CasesView
+	if code != 0 || json.Unmarshal([]byte(out), &v) != nil || len(v.Cases) != 1 {
+		t.Fatalf("cases: exit %d\n%s%s", code, out, errOut)
+	}
+	if c := v.Cases[0]; !c.Flaky || c.PassedOnRetry != 1 || c.Runs != 2 || c.Failures != 1 {
+		t.Errorf("case c: %+v", c)
+	}
+	if code, _, errOut := tm.cli("run", "--token", "e2e-api-token", "--retries", "11", "rt"); code != 1 || !strings.Contains(errOut, "at most 10 retries") {
+		t.Errorf("--retries 11: exit %d %q", code, errOut)
 	}
 }

@@ -32,9 +32,13 @@ type CaseStats struct {
 	// Hosts are the figures per host, by host name.
 	Hosts []HostRate `json:"hosts"`
 	// Flaky: the case both passed and failed on one definitions revision
-	// (FlakyRevisions, newest first): the change is not in the tests.
+	// (FlakyRevisions, newest first): the change is not in the tests; or
+	// it passed only on a retry (PassedOnRetry).
 	Flaky          bool     `json:"flaky"`
 	FlakyRevisions []string `json:"flaky_revisions"`
+	// PassedOnRetry counts the runs in the window that failed and then
+	// passed on a retry (ts.retries): flaky, and counted as failures.
+	PassedOnRetry int `json:"passed_on_retry"`
 	// Trend is the verdict of each of the last runs, newest first.
 	Trend []CaseRun `json:"trend"`
 	// Fingerprints group the case's failures in the window, the most

@@ -262,6 +262,12 @@ func (c *Client) Start(ctx context.Context, suite string, cases []string, by str
 	return &s, c.post(ctx, "/api/v1/sessions", StartRequest{Suite: suite, Cases: cases, By: by}, &s)
 }
 
+// StartWith is Start with every option of the request.
+func (c *Client) StartWith(ctx context.Context, req StartRequest) (*Session, error) {
+	var s Session
+	return &s, c.post(ctx, "/api/v1/sessions", req, &s)
+}
+
 // Rerun is POST /api/v1/sessions/{id}/rerun: it queues a new session of
 // the suite and cases of session id.
 func (c *Client) Rerun(ctx context.Context, id int64, by string) (*Session, error) {

@@ -184,6 +184,9 @@ type StartRequest struct {
 	Suite string   `json:"suite"`
 	Cases []string `json:"cases"`
 	By    string   `json:"by"` // the user asking, a hint for the logs
+	// Retries is how many times a failed case runs again (nil: the
+	// suite's ts.retries).
+	Retries *int `json:"retries,omitempty"`
 }
 
 // ActionRequest is the body of the actions on a session or a cluster

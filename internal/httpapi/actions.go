@@ -55,9 +55,18 @@ func (a *Actions) logged(c Caller, what string, attrs []any, do func() error) er
 // Run starts a session of suite: the given cases in suite order, or all
 // of them.
 func (a *Actions) Run(ctx context.Context, c Caller, suite string, cases []string) (*store.Session, error) {
+	return a.RunWith(ctx, c, suite, cases, session.StartOptions{Retries: -1})
+}
+
+// RunWith is Run with options (retries).
+func (a *Actions) RunWith(ctx context.Context, c Caller, suite string, cases []string, opts session.StartOptions) (*store.Session, error) {
 	var s *store.Session
-	err := a.logged(c, "run suite", []any{"suite", suite, "cases", cases}, func() (err error) {
-		s, err = a.Manager.Start(ctx, suite, cases, c.By)
+	attrs := []any{"suite", suite, "cases", cases}
+	if opts.Retries >= 0 {
+		attrs = append(attrs, "retries", opts.Retries)
+	}
+	err := a.logged(c, "run suite", attrs, func() (err error) {
+		s, err = a.Manager.StartWith(ctx, suite, cases, c.By, opts)
 		return err
 	})
 	return s, err

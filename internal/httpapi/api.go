@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/xrdtest/xrdtest/internal/api"
 	"github.com/xrdtest/xrdtest/internal/views"
 
 	"github.com/xrdtest/xrdtest/internal/catalog"
@@ -369,15 +370,18 @@ func sessionAction(r *http.Request) (int64, Caller, error) {
 }
 
 func (a *API) startSession(r *http.Request) (any, error) {
-	var req struct {
-		Suite string   `json:"suite"`
-		Cases []string `json:"cases"`
-		By    string   `json:"by"`
-	}
+	var req api.StartRequest
 	if err := decodeBody(r, 1<<20, &req, false); err != nil {
 		return nil, err
 	}
-	s, err := a.Actions.Run(r.Context(), caller(r, req.By), req.Suite, req.Cases)
+	retries := -1
+	if req.Retries != nil {
+		if *req.Retries < 0 {
+			return nil, badRequest("retries must not be negative, got %d", *req.Retries)
+		}
+		retries = *req.Retries
+	}
+	s, err := a.Actions.RunWith(r.Context(), caller(r, req.By), req.Suite, req.Cases, session.StartOptions{Retries: retries})
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -52,6 +53,8 @@ type barrierEngine struct {
 	clock   Clock
 	// observe is told of every stage that ran on a slave (nil: nobody).
 	observe func(kind StageKind, r *store.Result)
+	// retries is how many times a failed case runs again.
+	retries int
 }
 
 // stageVerdict summarises one stage over all its slaves.
@@ -75,7 +78,14 @@ func (r *barrierEngine) run(ctx context.Context) (store.SessionState, string) {
 		cancelled  bool
 		shutdownAt string // "during <stage>" the master's shutdown interrupted
 	)
-	for _, ps := range r.stages {
+	// A failed case runs again, as new stages ("<case>:run#2") after its
+	// finalize, up to r.retries times: the attempts' failures wait in
+	// caseFails until the case's last attempt.
+	stages := slices.Clone(r.stages)
+	attempts := map[string]int{}
+	var caseFails, earlier, flaky []string
+	for i := 0; i < len(stages); i++ {
+		ps := stages[i]
 		skip := ""
 		switch ps.kind {
 		case CaseInit:
@@ -103,7 +113,12 @@ func (r *barrierEngine) run(ctx context.Context) (store.SessionState, string) {
 			}
 		}
 		for _, f := range v.failed {
-			failures = append(failures, fmt.Sprintf("%s failed on %s", ps.name, f))
+			msg := fmt.Sprintf("%s failed on %s", ps.name, f)
+			if ps.cas != "" {
+				caseFails = append(caseFails, msg)
+			} else {
+				failures = append(failures, msg)
+			}
 		}
 		if len(v.lost) > 0 {
 			failures = append(failures, fmt.Sprintf("%s: slave lost: %s", ps.name, strings.Join(v.lost, ", ")))
@@ -121,7 +136,28 @@ func (r *barrierEngine) run(ctx context.Context) (store.SessionState, string) {
 				skipRun = ps.name + " failed"
 			}
 		}
-		if ps.kind == CaseFinalize && r.caseEnded != nil {
+		if ps.kind != CaseFinalize {
+			continue
+		}
+		n := attempts[ps.cas] + 1
+		if len(caseFails) > 0 && n <= r.retries && skipCases == "" && !cancelled && ctx.Err() == nil {
+			attempts[ps.cas] = n
+			earlier = append(earlier, caseFails...)
+			caseFails = nil
+			stages = slices.Insert(stages, i+1, r.attempt(ps.cas, n+1)...)
+			for j := i + 1; j < len(stages); j++ {
+				stages[j].index = j
+			}
+			continue
+		}
+		switch {
+		case len(caseFails) > 0:
+			failures = append(append(failures, earlier...), caseFails...)
+		case len(earlier) > 0:
+			flaky = append(flaky, fmt.Sprintf("%s passed on attempt %d, flaky (%s)", ps.cas, n, strings.Join(earlier, "; ")))
+		}
+		caseFails, earlier = nil, nil
+		if r.caseEnded != nil {
 			r.caseEnded(ps.cas)
 		}
 	}
@@ -134,9 +170,22 @@ func (r *barrierEngine) run(ctx context.Context) (store.SessionState, string) {
 	case cancelled:
 		return store.SessionCancelled, joinReasons(append([]string{"cancelled"}, failures...))
 	case len(failures) > 0:
-		return store.SessionFailed, joinReasons(failures)
+		return store.SessionFailed, joinReasons(append(failures, flaky...))
 	}
-	return store.SessionPassed, ""
+	return store.SessionPassed, joinReasons(flaky)
+}
+
+// attempt is another attempt of a case: its init, run and finalize, named
+// "<case>:run#N" (indices set by the caller).
+func (r *barrierEngine) attempt(cas string, n int) []plannedStage {
+	var out []plannedStage
+	for _, ps := range r.stages {
+		if ps.cas == cas {
+			ps.name = fmt.Sprintf("%s#%d", ps.name, n)
+			out = append(out, ps)
+		}
+	}
+	return out
 }
 
 func joinReasons(rs []string) string {

@@ -189,6 +189,7 @@ type caseAcc struct {
 	fps              map[string]bool
 	fpOrder          []string          // newest first
 	failed           []api.CaseFailure // the failures list, newest first
+	passedOnRetry    int               // runs that passed only on a retry
 }
 
 type hostAcc struct{ runs, failures, rRuns, rFailures int }
@@ -216,12 +217,42 @@ func verdict(rs []store.CaseResult) store.Status {
 	return ""
 }
 
+// passedOnRetry tells whether the session's last attempt of the case
+// passed after an earlier one failed. Attempts are the case's init, run
+// and finalize, recorded again in that order (session.StartOptions): the
+// case's stage indices in threes.
+func passedOnRetry(rs []store.CaseResult) bool {
+	var idx []int
+	for _, r := range rs {
+		if len(idx) == 0 || idx[len(idx)-1] != r.StageIndex {
+			idx = append(idx, r.StageIndex)
+		}
+	}
+	if len(idx) <= 3 {
+		return false
+	}
+	lastStart := idx[(len(idx)-1)/3*3]
+	var last []store.CaseResult
+	earlierFailed := false
+	for _, r := range rs {
+		if r.StageIndex >= lastStart {
+			last = append(last, r)
+		} else if failing(r.Status) {
+			earlierFailed = true
+		}
+	}
+	return earlierFailed && verdict(last) == store.StatusPassed
+}
+
 // addRun folds one session's results of the case; inDays tells whether
 // the session is in the days window.
 func (c *caseAcc) addRun(rs []store.CaseResult, inDays bool) {
 	v := verdict(rs)
 	if v == "" {
 		return
+	}
+	if passedOnRetry(rs) {
+		c.passedOnRetry++
 	}
 	recent := c.sessions < CaseLast
 	c.sessions++
@@ -314,7 +345,8 @@ func (c *caseAcc) stats(fps map[string]api.Fingerprint) api.CaseStats {
 			s.FlakyRevisions = append(s.FlakyRevisions, rev)
 		}
 	}
-	s.Flaky = len(s.FlakyRevisions) > 0
+	s.PassedOnRetry = c.passedOnRetry
+	s.Flaky = len(s.FlakyRevisions) > 0 || c.passedOnRetry > 0
 	for _, id := range c.fpOrder {
 		if f, ok := fps[id]; ok {
 			s.Fingerprints = append(s.Fingerprints, f)

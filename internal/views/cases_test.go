@@ -238,3 +238,32 @@ func TestRegression(t *testing.T) {
 		})
 	}
 }
+
+func TestPassedOnRetry(t *testing.T) {
+	F, P, S := store.StatusFailed, store.StatusPassed, store.StatusSkipped
+	// rows: stage index and status, two hosts per stage.
+	rows := func(st ...any) []store.CaseResult {
+		var out []store.CaseResult
+		for i := 0; i < len(st); i += 2 {
+			idx, s := st[i].(int), st[i+1].(store.Status)
+			out = append(out, store.CaseResult{StageIndex: idx, Slave: "a", Status: s}, store.CaseResult{StageIndex: idx, Slave: "b", Status: P})
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		rs   []store.CaseResult
+		want bool
+	}{
+		{"one attempt that passed", rows(1, P, 2, P, 3, P), false},
+		{"one attempt that failed", rows(1, P, 2, F, 3, P), false},
+		{"failed, then passed", rows(1, P, 2, F, 3, P, 4, P, 5, P, 6, P), true},
+		{"failed init, then passed", rows(1, F, 2, S, 3, P, 4, P, 5, P, 6, P), true},
+		{"failed twice", rows(1, P, 2, F, 3, P, 4, P, 5, F, 6, P), false},
+		{"failed, failed, passed", rows(1, P, 2, F, 3, P, 4, P, 5, F, 6, P, 7, P, 8, P, 9, P), true},
+	} {
+		if got := passedOnRetry(tc.rs); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
