@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/xrdtest/xrdtest/internal/api"
+	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/session"
 	"github.com/xrdtest/xrdtest/internal/store"
 	"github.com/xrdtest/xrdtest/internal/store/sqlite"
@@ -265,5 +268,26 @@ func TestPassedOnRetry(t *testing.T) {
 		if got := passedOnRetry(tc.rs); got != tc.want {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestPlannedAfterRetry: while a session runs, the stages still to come
+// follow those recorded, a case run again (c:run#2) included.
+func TestPlannedAfterRetry(t *testing.T) {
+	su := &definition.Suite{Name: "s", Tests: []definition.TestCase{{Name: "a"}, {Name: "b"}}}
+	v := &Views{Manager: &session.Manager{Definitions: func() *definition.Set { return &definition.Set{Suites: []*definition.Suite{su}} }}}
+	s := &store.Session{Suite: "s", State: store.SessionRunning, Machines: []string{"m"}, Cases: []string{"a", "b"}}
+	var stages []*store.Stage
+	for i, n := range []string{"suite_init", "a:init", "a:run", "a:finalize", "a:init#2"} {
+		stages = append(stages, &store.Stage{Index: i, Name: n})
+	}
+	var got []string
+	for _, r := range v.stageRows(s, stages, nil) {
+		got = append(got, fmt.Sprintf("%d %s %v", r.Index, r.Name, r.Planned))
+	}
+	want := []string{"0 suite_init false", "1 a:init false", "2 a:run false", "3 a:finalize false", "4 a:init#2 false",
+		"5 b:init true", "6 b:run true", "7 b:finalize true", "8 suite_finalize true"}
+	if !slices.Equal(got, want) {
+		t.Errorf("rows:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -537,9 +537,11 @@ func (v *Views) stageRows(s *store.Session, stages []*store.Stage, results []*st
 		byStage[r.Stage][r.Slave] = r
 	}
 	rows := []api.StageRow{}
-	seen := map[int]bool{}
+	seen := map[string]bool{}
+	next := 0 // the index of the next stage to run
 	for _, st := range stages {
-		seen[st.Index] = true
+		seen[st.Name] = true
+		next = max(next, st.Index+1)
 		row := api.StageRow{Index: st.Index, Name: st.Name, Case: st.Case, Started: st.Started, Ended: st.Ended}
 		for _, slave := range s.Machines {
 			c := api.Cell{Slave: slave, Status: store.StatusPending}
@@ -561,11 +563,14 @@ func (v *Views) stageRows(s *store.Session, stages []*store.Stage, results []*st
 	}
 	if !s.State.Finished() {
 		if su := v.defs().Suite(s.Suite); su != nil {
+			// By name: a case run again (c:run#2) moves the stages after
+			// it, which run in plan order after those recorded.
 			for _, ps := range session.Plan(su, s.Cases) {
-				if seen[ps.Index] {
+				if seen[ps.Name] {
 					continue
 				}
-				row := api.StageRow{Index: ps.Index, Name: ps.Name, Case: ps.Case, Planned: true, Status: store.StatusPending}
+				row := api.StageRow{Index: next, Name: ps.Name, Case: ps.Case, Planned: true, Status: store.StatusPending}
+				next++
 				for _, slave := range s.Machines {
 					row.Cells = append(row.Cells, api.Cell{Slave: slave, Status: store.StatusPending})
 				}
