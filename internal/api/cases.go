@@ -170,3 +170,24 @@ type Commit struct {
 	Date    time.Time `json:"date"`
 	Subject string    `json:"subject"`
 }
+
+// Quarantine is a test case set aside until a date: it still runs and its
+// results are shown, but its failures neither fail its sessions nor send
+// alerts. An element of CaseStats.Quarantine, the answer of POST
+// /api/v1/suites/{suite}/cases/{case}/quarantine.
+type Quarantine struct {
+	Suite  string    `json:"suite"`
+	Case   string    `json:"case"`
+	Reason string    `json:"reason"`
+	Until  time.Time `json:"until"`
+	By     string    `json:"by"`
+	Since  time.Time `json:"since"`
+}
+
+// QuarantineRequest is the body of POST
+// /api/v1/suites/{suite}/cases/{case}/quarantine.
+type QuarantineRequest struct {
+	Reason string    `json:"reason"`
+	Until  time.Time `json:"until"`
+	By     string    `json:"by"`
+}

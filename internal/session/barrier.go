@@ -55,6 +55,9 @@ type barrierEngine struct {
 	observe func(kind StageKind, r *store.Result)
 	// retries is how many times a failed case runs again.
 	retries int
+	// quarantined are the cases set aside when the session started: their
+	// failures do not fail the session and send no CASE mail.
+	quarantined map[string]store.Quarantine
 }
 
 // stageVerdict summarises one stage over all its slaves.
@@ -150,14 +153,18 @@ func (r *barrierEngine) run(ctx context.Context) (store.SessionState, string) {
 			}
 			continue
 		}
+		q, quarantined := r.quarantined[ps.cas]
 		switch {
+		case len(caseFails) > 0 && quarantined:
+			flaky = append(flaky, fmt.Sprintf("%s failed, quarantined until %s by %s: %s (%s)", ps.cas,
+				q.Until.Format("2006-01-02 15:04 MST"), q.By, q.Reason, strings.Join(append(earlier, caseFails...), "; ")))
 		case len(caseFails) > 0:
 			failures = append(append(failures, earlier...), caseFails...)
 		case len(earlier) > 0:
 			flaky = append(flaky, fmt.Sprintf("%s passed on attempt %d, flaky (%s)", ps.cas, n, strings.Join(earlier, "; ")))
 		}
 		caseFails, earlier = nil, nil
-		if r.caseEnded != nil {
+		if r.caseEnded != nil && !quarantined {
 			r.caseEnded(ps.cas)
 		}
 	}

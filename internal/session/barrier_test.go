@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -329,5 +330,56 @@ func TestRetries(t *testing.T) {
 	}
 	if _, err := sessiontest.New(t, testSuite()).Manager.StartWith(context.Background(), "ts", nil, "test", session.StartOptions{Retries: 11}); err == nil {
 		t.Error("11 retries accepted")
+	}
+}
+
+// TestQuarantine: a quarantined case still runs and its results are kept,
+// but its failure leaves the session passed and sends no CASE mail; once
+// the quarantine ends, it fails the session again.
+func TestQuarantine(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		until      time.Duration // from now; 0: no quarantine
+		wantState  store.SessionState
+		wantReason string
+		mailed     string // the cases CaseEnded was called for
+	}{
+		{"quarantined", time.Hour, store.SessionPassed, "a failed, quarantined until", "b"},
+		{"the quarantine ended", -time.Minute, store.SessionFailed, "a:run failed on m1 (exit 1)", "a,b"},
+		{"none", 0, store.SessionFailed, "a:run failed on m1 (exit 1)", "a,b"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := sessiontest.New(t, testSuite())
+			var mu sync.Mutex
+			var mailed []string
+			h.Manager.CaseEnded = func(_ *store.Session, _ *definition.Suite, c string) {
+				mu.Lock()
+				defer mu.Unlock()
+				mailed = append(mailed, c)
+			}
+			if tt.until != 0 {
+				if err := h.Store.SetQuarantine(context.Background(), store.Quarantine{Suite: "ts", Case: "a", Reason: "disk flaps",
+					Until: h.Clock.Now().Add(tt.until), By: "alice", Since: h.Clock.Now()}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			h.Slaves.On("m1", "a:run", sessiontest.Exit(1))
+			s := h.Run("ts")
+			if s.State != tt.wantState || !strings.HasPrefix(s.Reason, tt.wantReason) {
+				t.Errorf("state %s (%q), want %s (%q...)", s.State, s.Reason, tt.wantState, tt.wantReason)
+			}
+			if tt.wantState == store.SessionPassed && !strings.Contains(s.Reason, "by alice: disk flaps (a:run failed on m1 (exit 1))") {
+				t.Errorf("reason %q", s.Reason)
+			}
+			// The failure is recorded all the same.
+			if m := h.Matrix(s.ID); !slices.Contains(m, "a:run: failed passed passed") {
+				t.Errorf("matrix %q", m)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if strings.Join(mailed, ",") != tt.mailed {
+				t.Errorf("CASE mails for %q, want %q", mailed, tt.mailed)
+			}
+		})
 	}
 }

@@ -397,6 +397,19 @@ func (m *Manager) execute(ctx context.Context, s *store.Session, suite *definiti
 	if m.CaseEnded != nil {
 		run.caseEnded = func(c string) { m.CaseEnded(s, suite, c) }
 	}
+	// The quarantines in force as the session starts hold for all of it.
+	if qs, err := m.Store.Quarantines(ctx, suite.Name); err != nil {
+		log.Error("cannot read the quarantined cases: none is", "err", err)
+	} else {
+		now := m.clock().Now()
+		run.quarantined = map[string]store.Quarantine{}
+		for _, q := range qs {
+			if q.Until.After(now) {
+				run.quarantined[q.Case] = q
+				m.event(ctx, s.ID, "quarantine", fmt.Sprintf("case %s quarantined until %s by %s: %s", q.Case, q.Until.Format(time.RFC3339), q.By, q.Reason))
+			}
+		}
+	}
 	state, reason := run.run(ctx)
 	if ctx.Err() != nil {
 		if len(suite.Logs) > 0 {

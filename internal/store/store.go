@@ -24,6 +24,7 @@ type (
 	DayStats     = api.DayStats
 	Fingerprint  = api.Fingerprint
 	SessionRef   = api.SessionRef
+	Quarantine   = api.Quarantine
 	FailureRef   = api.FailureRef
 )
 
@@ -220,6 +221,15 @@ type Store interface {
 	// first seen first: Count results in Sessions sessions, the First and
 	// Last session, the Hosts (sorted) and the latest result as Sample.
 	Fingerprints(ctx context.Context, ids []string) ([]Fingerprint, error)
+
+	// SetQuarantine records (or replaces) the quarantine of q.Suite's
+	// case q.Case.
+	SetQuarantine(ctx context.Context, q Quarantine) error
+	// EndQuarantine removes a case's quarantine (ErrNotFound when none).
+	EndQuarantine(ctx context.Context, suite, caseName string) error
+	// Quarantines lists the quarantines of a suite ("": of every suite),
+	// expired ones too, by suite then case.
+	Quarantines(ctx context.Context, suite string) ([]Quarantine, error)
 
 	// Close releases the store; closing twice is harmless.
 	Close() error

@@ -104,6 +104,18 @@ CREATE TABLE fingerprints (
 	text bytea NOT NULL
 );
 `,
+	// 3: quarantined test cases.
+	`
+CREATE TABLE quarantines (
+	suite     text   NOT NULL,
+	case_name text   NOT NULL,
+	reason    bytea  NOT NULL,
+	until_ns  bigint NOT NULL,
+	by_user   text   NOT NULL,
+	since_ns  bigint NOT NULL,
+	PRIMARY KEY (suite, case_name)
+);
+`,
 }
 
 // pgMigrate is package sqlite's migrate for PostgreSQL: one transaction,

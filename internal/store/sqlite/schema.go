@@ -103,6 +103,18 @@ CREATE TABLE fingerprints (
 	text TEXT NOT NULL
 ) STRICT, WITHOUT ROWID;
 `,
+	// 4: quarantined test cases.
+	`
+CREATE TABLE quarantines (
+	suite     TEXT    NOT NULL,
+	case_name TEXT    NOT NULL,
+	reason    TEXT    NOT NULL,
+	until_ns  INTEGER NOT NULL,
+	by_user   TEXT    NOT NULL,
+	since_ns  INTEGER NOT NULL,
+	PRIMARY KEY (suite, case_name)
+) STRICT, WITHOUT ROWID;
+`,
 }
 
 // migrate brings the database to the latest schema version in one transaction. A database

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -137,5 +138,51 @@ func testFingerprints(t *testing.T, open func(*testing.T) store.Store) {
 	}
 	if got, err := s.Fingerprints(ctx, nil); err != nil || len(got) != 0 {
 		t.Errorf("no ids: %v, %v", got, err)
+	}
+}
+
+func testQuarantines(t *testing.T, open func(*testing.T) store.Store) {
+	s := open(t)
+	q := func(suite, c, reason string, until int) store.Quarantine {
+		return store.Quarantine{Suite: suite, Case: c, Reason: reason, Until: tm(until, 0).UTC(), By: "alice", Since: tm(0, 5).UTC()}
+	}
+	for _, x := range []store.Quarantine{q("s", "b", "flaky disk ünï", 60), q("s", "a", "x", 10), q("t", "a", "y", 10), q("s", "a", "replaced", 20)} {
+		if err := s.SetQuarantine(ctx, x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		suite string
+		want  []store.Quarantine
+	}{
+		{"s", []store.Quarantine{q("s", "a", "replaced", 20), q("s", "b", "flaky disk ünï", 60)}},
+		{"", []store.Quarantine{q("s", "a", "replaced", 20), q("s", "b", "flaky disk ünï", 60), q("t", "a", "y", 10)}},
+		{"none", nil},
+	}
+	for _, tc := range tests {
+		got, err := s.Quarantines(ctx, tc.suite)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(tc.want) {
+			t.Fatalf("suite %q: %+v, want %+v", tc.suite, got, tc.want)
+		}
+		for i := range got {
+			if d := diff(tc.want[i], got[i]); d != "" {
+				t.Errorf("suite %q, %d: %s", tc.suite, i, d)
+			}
+		}
+	}
+	if err := s.EndQuarantine(ctx, "s", "a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.EndQuarantine(ctx, "s", "a"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("ending it again: %v, want ErrNotFound", err)
+	}
+	if got, _ := s.Quarantines(ctx, "s"); len(got) != 1 || got[0].Case != "b" {
+		t.Errorf("after the end: %+v", got)
+	}
+	if err := s.SetQuarantine(ctx, store.Quarantine{Suite: "s", Case: "c"}); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("no dates: %v, want ErrInvalid", err)
 	}
 }

@@ -92,6 +92,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"PruneBatchesWhileRunning", testPruneBatchesWhileRunning},
 		{"CaseResults", testCaseResults},
 		{"Fingerprints", testFingerprints},
+		{"Quarantines", testQuarantines},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, o) })
