@@ -74,10 +74,14 @@ func trendText(runs []api.CaseRun) string {
 }
 
 func flakyText(c api.CaseStats) string {
+	var out []string
 	if c.Flaky {
-		return "flaky"
+		out = append(out, "flaky")
 	}
-	return ""
+	if c.Quarantine != nil {
+		out = append(out, "quarantined")
+	}
+	return strings.Join(out, ",")
 }
 
 func printCases(w io.Writer, v *api.CasesView) {
@@ -95,6 +99,9 @@ func printCase(w io.Writer, v *api.CaseView) {
 	c := v.CaseStats
 	fmt.Fprintf(w, "case %s of suite %s: %d runs, %d failed, pass rate %s (last %d days), %s (last %d sessions)\n",
 		c.Name, v.Suite, c.Runs, c.Failures, percent(c.PassRate), v.Days, percent(c.Recent.PassRate), v.Last)
+	if q := c.Quarantine; q != nil {
+		fmt.Fprintf(w, "quarantined until %s by %s: %s\n", q.Until.Local().Format(time.DateTime), q.By, q.Reason)
+	}
 	if len(c.FlakyRevisions) > 0 {
 		fmt.Fprintf(w, "flaky: passed and failed on revision %s\n", strings.Join(c.FlakyRevisions, ", "))
 	}

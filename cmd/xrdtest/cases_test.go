@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/xrdtest/xrdtest/internal/api"
 	"github.com/xrdtest/xrdtest/internal/store"
@@ -138,5 +139,52 @@ func TestRetriesCLI(t *testing.T) {
 	}
 	if code, _, errOut := tm.cli("run", "--token", "e2e-api-token", "--retries", "11", "rt"); code != 1 || !strings.Contains(errOut, "at most 10 retries") {
 		t.Errorf("--retries 11: exit %d %q", code, errOut)
+	}
+}
+
+// TestQuarantineCLI: `xrdtest quarantine` sets a failing case aside: its
+// session passes, `xrdtest cases` says so; `xrdtest unquarantine` makes its
+// failure count again.
+func TestQuarantineCLI(t *testing.T) {
+	endToEnd(t)
+	tm := startMaster(t, map[string]string{
+		"qs/test_suite.py": suiteDef("qs", "", "c"),
+		"qs/init.sh":       "#!/bin/bash\n",
+		"qs/tc/c/run.sh":   "#!/bin/bash\necho broken; exit 1\n",
+	})
+	until := time.Now().AddDate(0, 0, 3).Format(time.DateOnly)
+	code, out, errOut := tm.cli("quarantine", "--token", "e2e-api-token", "--reason", "known bug 42", "--until", until, "qs", "c")
+	if code != 0 || !strings.Contains(out, "case c of suite qs quarantined until "+until) {
+		t.Fatalf("quarantine: exit %d\n%s%s", code, out, errOut)
+	}
+	if d := tm.runSuite(t, "qs"); d.State != store.SessionPassed || !strings.Contains(d.Reason, "c failed, quarantined until") ||
+		!strings.Contains(d.Reason, "known bug 42") {
+		t.Errorf("quarantined session: %s %q", d.State, d.Reason)
+	}
+	if code, out, _ := tm.cli("cases", "qs", "c"); code != 0 || !strings.Contains(out, "quarantined until") || !strings.Contains(out, "known bug 42") {
+		t.Errorf("cases qs c: exit %d\n%s", code, out)
+	}
+	if code, out, errOut := tm.cli("unquarantine", "--token", "e2e-api-token", "qs", "c"); code != 0 || !strings.Contains(out, "no longer quarantined") {
+		t.Errorf("unquarantine: exit %d\n%s%s", code, out, errOut)
+	}
+	if d := tm.runSuite(t, "qs"); d.State != store.SessionFailed {
+		t.Errorf("after the quarantine: %s %q", d.State, d.Reason)
+	}
+	for _, tt := range []struct {
+		args []string
+		code int
+		err  string
+	}{
+		{[]string{"quarantine", "--token", "e2e-api-token", "--until", until, "qs", "c"}, 2, "--reason is required"},
+		{[]string{"quarantine", "--token", "e2e-api-token", "--reason", "x", "--until", "soon", "qs", "c"}, 2, "want YYYY-MM-DD"},
+		{[]string{"quarantine", "--token", "e2e-api-token", "--reason", "x", "--until", "2001-01-01", "qs", "c"}, 1, "is not in the future"},
+		{[]string{"quarantine", "--reason", "x", "--until", until, "qs", "c"}, 1, "a valid API token is required"},
+		{[]string{"unquarantine", "--token", "e2e-api-token", "qs", "c"}, 1, "no quarantine of case c"},
+		{[]string{"quarantine", "qs"}, 2, "usage: xrdtest quarantine"},
+	} {
+		code, out, errOut := tm.cli(tt.args...)
+		if code != tt.code || !strings.Contains(errOut, tt.err) {
+			t.Errorf("%q: exit %d, stderr %q, want %d and %q (stdout %q)", tt.args, code, errOut, tt.code, tt.err, out)
+		}
 	}
 }

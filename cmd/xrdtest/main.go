@@ -52,6 +52,8 @@ func commands() []command {
 		{name: "run", summary: "start a session of a suite on a master (--wait: until it ends)", run: runRun},
 		{name: "status", summary: "show connected daemons and recent sessions, or one session", run: runStatus},
 		{name: "cases", summary: "a suite's test cases over its history: pass rates, flakiness, failure fingerprints", run: runCases},
+		{name: "quarantine", summary: "set a test case aside until a date: its failures fail nothing, send no mail", run: runQuarantine},
+		{name: "unquarantine", summary: "end a test case's quarantine", run: runUnquarantine},
 		{name: "logs", summary: "print the output of a session's stages (-f: follow)", run: runLogs},
 		{name: "cancel", summary: "cancel a running session", run: runCancel},
 		{name: "reload", summary: "fetch the master's git repositories and reload the definitions now", run: runReload},

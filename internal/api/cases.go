@@ -39,6 +39,8 @@ type CaseStats struct {
 	// PassedOnRetry counts the runs in the window that failed and then
 	// passed on a retry (ts.retries): flaky, and counted as failures.
 	PassedOnRetry int `json:"passed_on_retry"`
+	// Quarantine is the case's quarantine in force (nil: none).
+	Quarantine *Quarantine `json:"quarantine"`
 	// Trend is the verdict of each of the last runs, newest first.
 	Trend []CaseRun `json:"trend"`
 	// Fingerprints group the case's failures in the window, the most
@@ -190,4 +192,11 @@ type QuarantineRequest struct {
 	Reason string    `json:"reason"`
 	Until  time.Time `json:"until"`
 	By     string    `json:"by"`
+}
+
+// Unquarantined is the answer of POST
+// /api/v1/suites/{suite}/cases/{case}/unquarantine.
+type Unquarantined struct {
+	Suite string `json:"suite"`
+	Case  string `json:"case"`
 }

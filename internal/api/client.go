@@ -357,6 +357,18 @@ func (c *Client) Case(ctx context.Context, suite, name string) (*CaseView, error
 	return &v, nil
 }
 
+// Quarantine is POST /api/v1/suites/{suite}/cases/{case}/quarantine.
+func (c *Client) Quarantine(ctx context.Context, suite, name string, req QuarantineRequest) (*Quarantine, error) {
+	var q Quarantine
+	return &q, c.post(ctx, "/api/v1/suites/"+url.PathEscape(suite)+"/cases/"+url.PathEscape(name)+"/quarantine", req, &q)
+}
+
+// Unquarantine is POST /api/v1/suites/{suite}/cases/{case}/unquarantine.
+func (c *Client) Unquarantine(ctx context.Context, suite, name, by string) (*Unquarantined, error) {
+	var u Unquarantined
+	return &u, c.post(ctx, "/api/v1/suites/"+url.PathEscape(suite)+"/cases/"+url.PathEscape(name)+"/unquarantine", ActionRequest{By: by}, &u)
+}
+
 // SuitesOverview is GET /api/v1/suites/overview.
 func (c *Client) SuitesOverview(ctx context.Context) (*SuitesView, error) {
 	var s SuitesView

@@ -350,6 +350,30 @@ func TestContract(t *testing.T) {
 		t.Errorf("cases of ok: %+v", cv.Cases)
 	}
 
+	// Quarantine: set, shown by the cases, ended.
+	until := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Second)
+	q := call[*api.Quarantine](t, base, post, "/api/v1/suites/fails/cases/c/quarantine", api.QuarantineRequest{Reason: "known bug", Until: until, By: "frank"}, http.StatusOK, nil)
+	if q.Suite != "fails" || q.Case != "c" || !q.Until.Equal(until) || q.Reason != "known bug" || !strings.Contains(q.By, "frank") {
+		t.Errorf("quarantine: %+v", q)
+	}
+	if cv, err := c.Cases(ctx, "fails"); err != nil || cv.Cases[0].Quarantine == nil || cv.Cases[0].Quarantine.Reason != "known bug" {
+		t.Errorf("cases with a quarantine: %+v (%v)", cv, err)
+	}
+	if got, err := c.Quarantine(ctx, "fails", "c", api.QuarantineRequest{Reason: "again", Until: until}); err != nil || got.Reason != "again" {
+		t.Errorf("client, quarantine: %+v (%v)", got, err)
+	}
+	call[api.Unquarantined](t, base, post, "/api/v1/suites/fails/cases/c/unquarantine", api.ActionRequest{By: "frank"}, http.StatusOK, nil)
+	if _, err := c.Unquarantine(ctx, "fails", "c", "frank"); !api.IsNotFound(err) {
+		t.Errorf("client, unquarantine of none: %v", err)
+	}
+	if _, err := c.Quarantine(ctx, "fails", "nope", api.QuarantineRequest{Reason: "x", Until: until}); !api.IsNotFound(err) {
+		t.Errorf("client, quarantine of an unknown case: %v", err)
+	}
+	anon, _ := api.NewClient(api.Options{URL: base})
+	if _, err := anon.Quarantine(ctx, "fails", "c", api.QuarantineRequest{Reason: "x", Until: until}); err == nil || !strings.Contains(err.Error(), "API token") {
+		t.Errorf("quarantine without a token: %v", err)
+	}
+
 	// Errors.
 	for _, e := range []struct {
 		method, path string
@@ -362,6 +386,7 @@ func TestContract(t *testing.T) {
 		{get, "/api/v1/nope", http.StatusNotFound},
 		{get, "/api/v1/suites/nope/cases", http.StatusNotFound},
 		{get, "/api/v1/suites/fails/cases/nope", http.StatusNotFound},
+		{post, "/api/v1/suites/fails/cases/nope/quarantine", http.StatusBadRequest},
 		{post, fmt.Sprintf("/api/v1/sessions/%d/cancel", ok.ID), http.StatusConflict},
 	} {
 		body := call[api.ErrorBody](t, base, e.method, e.path, nil, e.status, nil)

@@ -2,8 +2,11 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
+	"time"
 
 	"github.com/xrdtest/xrdtest/internal/catalog"
 	"github.com/xrdtest/xrdtest/internal/scheduler"
@@ -17,6 +20,7 @@ import (
 // Status.
 type Actions struct {
 	Manager   *session.Manager
+	Store     store.Store // quarantines
 	Scheduler *scheduler.Scheduler
 	// Reload fetches the git repositories and loads the definitions
 	// again (nil: not offered).
@@ -116,4 +120,50 @@ func (a *Actions) ReloadDefinitions(ctx context.Context, c Caller) (*catalog.Rel
 		return nil
 	})
 	return rep, err
+}
+
+// ErrBadQuarantine: a quarantine asked for without a reason or with an
+// end in the past.
+var ErrBadQuarantine = errors.New("bad quarantine")
+
+// Quarantine sets a suite's case aside until until: it still runs, but
+// its failures neither fail its sessions nor send alerts (sessions
+// started from now on). The suite must define the case.
+func (a *Actions) Quarantine(ctx context.Context, c Caller, suite, caseName, reason string, until time.Time) (*store.Quarantine, error) {
+	var q *store.Quarantine
+	err := a.logged(c, "quarantine case", []any{"suite", suite, "case", caseName, "until", until, "reason", reason}, func() error {
+		if err := a.knownCase(suite, caseName); err != nil {
+			return err
+		}
+		now := time.Now()
+		switch {
+		case strings.TrimSpace(reason) == "":
+			return fmt.Errorf("%w: a quarantine needs a reason", ErrBadQuarantine)
+		case !until.After(now):
+			return fmt.Errorf("%w: %s is not in the future", ErrBadQuarantine, until.Format(time.RFC3339))
+		}
+		q = &store.Quarantine{Suite: suite, Case: caseName, Reason: reason, Until: until.UTC(), By: c.By, Since: now.UTC()}
+		return a.Store.SetQuarantine(ctx, *q)
+	})
+	return q, err
+}
+
+// Unquarantine ends a case's quarantine (store.ErrNotFound when none).
+func (a *Actions) Unquarantine(ctx context.Context, c Caller, suite, caseName string) error {
+	return a.logged(c, "end quarantine", []any{"suite", suite, "case", caseName}, func() error {
+		return a.Store.EndQuarantine(ctx, suite, caseName)
+	})
+}
+
+func (a *Actions) knownCase(suite, caseName string) error {
+	s := a.Manager.Definitions().Suite(suite)
+	if s == nil {
+		return fmt.Errorf("%w %q", session.ErrUnknownSuite, suite)
+	}
+	for _, tc := range s.Tests {
+		if tc.Name == caseName {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: suite %s has no test case %q", session.ErrUnknownCase, suite, caseName)
 }

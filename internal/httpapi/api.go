@@ -428,6 +428,28 @@ func (a *API) setEnabled(r *http.Request) (any, error) {
 	return map[string]any{"suite": name, "enabled": *req.Enabled}, nil
 }
 
+// quarantine sets a case aside until a date.
+func (a *API) quarantine(r *http.Request) (any, error) {
+	var req api.QuarantineRequest
+	if err := decodeBody(r, 1<<16, &req, false); err != nil {
+		return nil, badRequest(`want {"reason": TEXT, "until": RFC 3339 time, "by": NAME}: %v`, err)
+	}
+	return a.Actions.Quarantine(r.Context(), caller(r, req.By), r.PathValue("suite"), r.PathValue("case"), req.Reason, req.Until)
+}
+
+// unquarantine ends a case's quarantine.
+func (a *API) unquarantine(r *http.Request) (any, error) {
+	c, err := actionCaller(r)
+	if err != nil {
+		return nil, err
+	}
+	suite, name := r.PathValue("suite"), r.PathValue("case")
+	if err := a.Actions.Unquarantine(r.Context(), c, suite, name); err != nil {
+		return nil, err
+	}
+	return api.Unquarantined{Suite: suite, Case: name}, nil
+}
+
 // stopCluster stops a cluster no session uses.
 func (a *API) stopCluster(r *http.Request) (any, error) {
 	c, err := actionCaller(r)

@@ -39,8 +39,29 @@ func (v *Views) Cases(ctx context.Context, suite string) (*api.CasesView, error)
 	if err != nil {
 		return nil, err
 	}
+	qs, err := v.quarantines(ctx, suite, now)
+	if err != nil {
+		return nil, err
+	}
 	for _, c := range all {
-		out.Cases = append(out.Cases, c.stats(fps))
+		st := c.stats(fps)
+		st.Quarantine = qs[c.name]
+		out.Cases = append(out.Cases, st)
+	}
+	return out, nil
+}
+
+// quarantines reads the quarantines of a suite in force at now, by case.
+func (v *Views) quarantines(ctx context.Context, suite string, now time.Time) (map[string]*api.Quarantine, error) {
+	qs, err := v.Store.Quarantines(ctx, suite)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]*api.Quarantine{}
+	for _, q := range qs {
+		if q.Until.After(now) {
+			out[q.Case] = &q
+		}
 	}
 	return out, nil
 }
@@ -67,6 +88,11 @@ func (v *Views) Case(ctx context.Context, suite, name string) (*api.CaseView, er
 		out.RecentFailures = []api.CaseFailure{}
 	}
 	out.Regression = v.regression(ctx, suite, c.all)
+	qs, err := v.quarantines(ctx, suite, now)
+	if err != nil {
+		return nil, err
+	}
+	out.Quarantine = qs[name]
 	return out, nil
 }
 

@@ -45,9 +45,7 @@ var funcs = template.FuncMap{
 	},
 	"suiteHistoryURL": func(suite string) string { return "/history?" + url.Values{"suite": {suite}}.Encode() },
 	"casesURL":        func(suite string) string { return "/suites/" + url.PathEscape(suite) + "/cases" },
-	"caseURL": func(suite, name string) string {
-		return "/suites/" + url.PathEscape(suite) + "/cases/" + url.PathEscape(name)
-	},
+	"caseURL":         caseURL,
 	// The trend strip reads oldest to newest, as the suites' strips do.
 	"oldestFirst": func(l []api.CaseRun) []api.CaseRun {
 		out := make([]api.CaseRun, len(l))

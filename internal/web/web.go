@@ -207,6 +207,8 @@ func (h *Handler) Routes() []httpapi.Route {
 		p("POST /sessions/{id}/rerun", h.action(h.rerun)),
 		p("POST /clusters/{name}/stop", h.action(h.stopCluster)),
 		p("POST /repos/reload", h.action(h.reload)),
+		p("POST /suites/{suite}/cases/{case}/quarantine", h.action(h.quarantine)),
+		p("POST /suites/{suite}/cases/{case}/unquarantine", h.action(h.unquarantine)),
 		p("/", func(w http.ResponseWriter, r *http.Request) {
 			h.errorPage(w, r, http.StatusNotFound, fmt.Errorf("no such page: %s %s", r.Method, r.URL.Path))
 		}),

@@ -314,7 +314,8 @@ func TestParamsValidated(t *testing.T) {
 func TestActionsNeedLoginAndCSRF(t *testing.T) {
 	ts := start(t)
 	anon := client(t)
-	posts := []string{"/suites/hello/run", "/suites/hello/enabled", "/sessions/1/cancel", "/sessions/1/rerun", "/clusters/cluster_w/stop", "/repos/reload", "/logout"}
+	posts := []string{"/suites/hello/run", "/suites/hello/enabled", "/sessions/1/cancel", "/sessions/1/rerun", "/clusters/cluster_w/stop", "/repos/reload",
+		"/suites/hello/cases/greet/quarantine", "/suites/hello/cases/greet/unquarantine", "/logout"}
 	for _, p := range posts {
 		if code, body, _ := ts.post(t, anon, p, "", url.Values{"enabled": {"0"}}); code != http.StatusUnauthorized {
 			t.Errorf("POST %s without login: %d, want 401\n%s", p, code, body)
@@ -1074,5 +1075,62 @@ func TestStreamsOutliveTimeouts(t *testing.T) {
 				break wait
 			}
 		}
+	}
+}
+
+// TestQuarantinePage: a logged-in user quarantines a case from its page
+// (CSRF-protected, logged with the user), the page and the cases API show
+// it, and ends it; bad forms are refused.
+func TestQuarantinePage(t *testing.T) {
+	ts := start(t)
+	c := client(t)
+	csrf := ts.login(t, c, "alice")
+	if _, body, _ := ts.get(t, c, "/suites/hello/cases/greet"); !strings.Contains(body, `id="quarantine-form"`) || !strings.Contains(body, "Not quarantined") {
+		t.Fatalf("no quarantine form:\n%s", body)
+	}
+	until := time.Now().AddDate(0, 0, 7).Format(time.DateOnly)
+	for _, tc := range []struct {
+		form url.Values
+		want int
+	}{
+		{url.Values{"reason": {""}, "until": {until}}, http.StatusBadRequest},
+		{url.Values{"reason": {"x"}, "until": {"next week"}}, http.StatusBadRequest},
+		{url.Values{"reason": {"x"}, "until": {"2000-01-01"}}, http.StatusBadRequest},
+	} {
+		tc.form.Set("csrf", csrf)
+		if code, body, _ := ts.post(t, c, "/suites/hello/cases/greet/quarantine", "", tc.form); code != tc.want {
+			t.Errorf("%v: %d, want %d\n%s", tc.form, code, tc.want, body)
+		}
+	}
+	if code, _, _ := ts.post(t, c, "/suites/hello/cases/nope/quarantine", "", url.Values{"csrf": {csrf}, "reason": {"x"}, "until": {until}}); code != http.StatusNotFound {
+		t.Errorf("unknown case: %d", code)
+	}
+	code, _, hd := ts.post(t, c, "/suites/hello/cases/greet/quarantine", "", url.Values{"csrf": {csrf}, "reason": {"<b>disk</b> flaps"}, "until": {until}})
+	if code != http.StatusSeeOther {
+		t.Fatalf("quarantine: %d", code)
+	}
+	if _, body, _ := ts.get(t, c, hd.Get("Location")); !strings.Contains(body, "Case greet quarantined until "+until) ||
+		!strings.Contains(body, "by web (alice)") || !strings.Contains(body, "&lt;b&gt;disk&lt;/b&gt; flaps") || !strings.Contains(body, `id="unquarantine-button"`) {
+		t.Errorf("after the quarantine:\n%s", body)
+	}
+	if !strings.Contains(ts.logs.String(), `msg="web: quarantine case" suite=hello case=greet`) {
+		t.Error("the quarantine is not logged")
+	}
+	_, body, _ := ts.get(t, c, "/api/v1/suites/hello/cases")
+	var cv struct {
+		Cases []struct {
+			Name       string
+			Quarantine *struct{ Reason, By string }
+		}
+	}
+	if err := json.Unmarshal([]byte(body), &cv); err != nil || len(cv.Cases) != 2 || cv.Cases[0].Quarantine == nil || cv.Cases[0].Quarantine.By != "web (alice)" || cv.Cases[1].Quarantine != nil {
+		t.Errorf("cases API: %s (%v)", body, err)
+	}
+	code, _, hd = ts.post(t, c, "/suites/hello/cases/greet/unquarantine", "", url.Values{"csrf": {csrf}})
+	if _, body, _ := ts.get(t, c, hd.Get("Location")); code != http.StatusSeeOther || !strings.Contains(body, "Case greet no longer quarantined.") || !strings.Contains(body, "Not quarantined") {
+		t.Errorf("unquarantine: %d\n%s", code, body)
+	}
+	if code, _, _ := ts.post(t, c, "/suites/hello/cases/greet/unquarantine", "", url.Values{"csrf": {csrf}}); code != http.StatusNotFound {
+		t.Errorf("unquarantine again: %d, want 404", code)
 	}
 }
