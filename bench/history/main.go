@@ -3,7 +3,8 @@
 // -slaves slaves: a stage row per stage, a result row per stage and slave,
 // and their events), starts a master with the web pages on it in this
 // process, and prints the median and maximum time of the dashboard and of
-// the first, a deep and a filtered history page (target: < 200 ms each),
+// the first, a deep and a filtered history page, and of the cases pages and
+// API of a suite (target: < 200 ms each),
 // plus a few other pages and their API twins. It prints figures; it
 // asserts nothing but that every page answers 200.
 //
@@ -99,6 +100,10 @@ func main() {
 		{"/history?suite=suite07&state=failed", true},
 		{"/history?suite=suite07&state=failed&page=20", true},
 		{"/history?state=cancelled&from=" + time.Now().AddDate(0, -1, 0).Format("2006-01-02"), true},
+		{"/suites/suite07/cases", true},
+		{"/suites/suite07/cases/c2", true},
+		{"/api/v1/suites/suite07/cases", true},
+		{"/api/v1/suites/suite07/cases/c2", true},
 		{"/suites", false},
 		{fmt.Sprintf("/sessions/%d", count/2), false},
 		{"/api/v1/dashboard", false},
@@ -205,8 +210,9 @@ func seed(ctx context.Context, dir string, n, slaves int) error {
 	insSession := prep(`INSERT INTO sessions (suite, state, reason, machines, cases, repo_revision, triggered_by, created_ns, started_ns, ended_ns)
 		VALUES (?, ?, ?, ?, '["c1","c2","c3"]', 'defs@3e44039a', 'schedule', ?, ?, ?)`)
 	insStage := prep(`INSERT INTO stages (session_id, idx, name, case_name, started_ns, ended_ns) VALUES (?, ?, ?, ?, ?, ?)`)
-	insResult := prep(`INSERT INTO results (session_id, stage, slave, status, exit_code, start_ns, end_ns, message, script, output_bytes)
-		VALUES (?, ?, ?, ?, ?, ?, ?, '', ?, ?)`)
+	insResult := prep(`INSERT INTO results (session_id, stage, slave, status, exit_code, start_ns, end_ns, message, script, output_bytes, fingerprint)
+		VALUES (?, ?, ?, ?, ?, ?, ?, '', ?, ?, ?)`)
+	insPrint := prep(`INSERT INTO fingerprints (id, text) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`)
 	insEvent := prep(`INSERT INTO events (session_id, time_ns, kind, message) VALUES (?, ?, ?, ?)`)
 
 	var machines []string
@@ -247,12 +253,20 @@ func seed(ctx context.Context, dir string, n, slaves int) error {
 				return err
 			}
 			for w := 1; w <= slaves; w++ {
-				status, code := store.StatusPassed, 0
+				status, code, fp := store.StatusPassed, 0, ""
 				if si == failAt && w == 2 {
+					// One of three failures of this stage of this suite,
+					// each with a fingerprint as the engine records it.
 					status, code = store.StatusFailed, 1
+					kind := r.IntN(3)
+					fp = fmt.Sprintf("%s-%02d-%x", suite, si, kind)
+					text := fmt.Sprintf("%s: exit 1\nerror kind %d", sn.name, kind)
+					if _, err := insPrint.Exec(fp, text); err != nil {
+						return err
+					}
 				}
 				if _, err := insResult.Exec(id, si, fmt.Sprintf("w%d.xrd.test", w), string(status), code, t.UnixNano(), end.UnixNano(),
-					"#!/bin/bash\necho "+sn.name+"\n", 6+r.IntN(4000)); err != nil {
+					"#!/bin/bash\necho "+sn.name+"\n", 6+r.IntN(4000), fp); err != nil {
 					return err
 				}
 			}

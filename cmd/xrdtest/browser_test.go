@@ -309,10 +309,45 @@ func TestBrowser(t *testing.T) {
 	}
 	shoot(t, user, shots, "result")
 
+	// The suite's cases: bad failed, its page lists the failure on s2,
+	// the markup of its output stays text there too.
+	navigate(t, user, base+"/suites/live/cases")
+	if txt := eval[string](t, user, `document.getElementById('cases').textContent`); !strings.Contains(txt, "stream") || !strings.Contains(txt, "bad") {
+		t.Errorf("cases of live: %q", txt)
+	}
+	if n := eval[int](t, user, `document.querySelectorAll('#cases .trend .chip.st-failed').length`); n != 1 {
+		t.Errorf("cases of live: %d failed runs in the trend strips, want 1", n)
+	}
+	shoot(t, user, shots, "cases")
+	if _, err := chromedp.RunResponse(user, chromedp.Click(chromedp.CSS(`#cases a[href="/suites/live/cases/bad"]`))); err != nil {
+		t.Fatal(err)
+	}
+	if txt := eval[string](t, user, `document.getElementById('failures').textContent`); !strings.Contains(txt, "s2.xrd.test") || !strings.Contains(txt, "bad:run") {
+		t.Errorf("failures of bad: %q", txt)
+	}
+	checkFingerprintPage(t, user)
+	if v := eval[string](t, user, `typeof window.__xss`); v != "undefined" {
+		t.Errorf("markup printed by a script ran in the case page (window.__xss is %s)", v)
+	}
+	shoot(t, user, shots, "case")
+
 	for _, p := range []struct{ path, name string }{{"/history", "history"}, {"/clusters", "clusters"}, {"/hypervisors", "hypervisors"}} {
 		navigate(t, user, base+p.path)
 		shoot(t, user, shots, p.name)
 	}
 	navigate(t, user, base+"/")
 	shoot(t, user, shots, "dashboard-after")
+}
+
+// checkFingerprintPage: the case page of bad shows the one fingerprint of
+// its failure, the script's markup as text in it.
+func checkFingerprintPage(t *testing.T, ctx context.Context) {
+	t.Helper()
+	if n := eval[int](t, ctx, `document.querySelectorAll('#fingerprints .fingerprint').length`); n != 1 {
+		t.Errorf("case bad: %d fingerprints, want 1", n)
+	}
+	if txt := eval[string](t, ctx, `document.querySelector('#fingerprints pre').textContent`); !strings.Contains(txt, "bad:run: exit 3") ||
+		!strings.Contains(txt, "<script>") {
+		t.Errorf("fingerprint of bad: %q", txt)
+	}
 }

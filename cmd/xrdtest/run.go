@@ -13,15 +13,20 @@ import (
 
 // runRun is `xrdtest run`: it starts a session of a suite.
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cmd := newClientCommand("run", "usage: xrdtest run [--wait] SUITE [--case NAME]...\n\nStarts a session of SUITE on the master, all its test cases or those given.", stdout, stderr)
+	cmd := newClientCommand("run", "usage: xrdtest run [--wait] [--retries N] SUITE [--case NAME]...\n\nStarts a session of SUITE on the master, all its test cases or those given.", stdout, stderr)
 	wait := cmd.Bool("wait", false, "wait for the session to end, print what happened and exit non-zero unless it passed")
+	retries := cmd.Int("retries", -1, "run a failed case again up to `N` times (init, run, finalize); a case passing only on a retry is flaky (default: the suite's ts.retries)")
 	var cases listFlag
 	cmd.Var(&cases, "case", "run only this test case (repeatable)")
 	pos, c, code, ok := cmd.connect(args, 1, 1)
 	if !ok {
 		return code
 	}
-	s, err := c.Start(ctx, pos[0], cases, who())
+	req := api.StartRequest{Suite: pos[0], Cases: cases, By: who()}
+	if *retries >= 0 {
+		req.Retries = retries
+	}
+	s, err := c.StartWith(ctx, req)
 	if err != nil {
 		return cmd.fail(1, err)
 	}

@@ -262,6 +262,12 @@ func (c *Client) Start(ctx context.Context, suite string, cases []string, by str
 	return &s, c.post(ctx, "/api/v1/sessions", StartRequest{Suite: suite, Cases: cases, By: by}, &s)
 }
 
+// StartWith is Start with every option of the request.
+func (c *Client) StartWith(ctx context.Context, req StartRequest) (*Session, error) {
+	var s Session
+	return &s, c.post(ctx, "/api/v1/sessions", req, &s)
+}
+
 // Rerun is POST /api/v1/sessions/{id}/rerun: it queues a new session of
 // the suite and cases of session id.
 func (c *Client) Rerun(ctx context.Context, id int64, by string) (*Session, error) {
@@ -329,6 +335,38 @@ func (c *Client) Clusters(ctx context.Context) ([]ClusterView, error) {
 func (c *Client) Hypervisors(ctx context.Context) ([]HypervisorView, error) {
 	var hs []HypervisorView
 	return hs, c.get(ctx, "/api/v1/hypervisors", &hs)
+}
+
+// Cases is GET /api/v1/suites/{suite}/cases: every case of a suite over
+// its recent history.
+func (c *Client) Cases(ctx context.Context, suite string) (*CasesView, error) {
+	var v CasesView
+	if err := c.get(ctx, "/api/v1/suites/"+url.PathEscape(suite)+"/cases", &v); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+// Case is GET /api/v1/suites/{suite}/cases/{case}: one case and its
+// recent failures.
+func (c *Client) Case(ctx context.Context, suite, name string) (*CaseView, error) {
+	var v CaseView
+	if err := c.get(ctx, "/api/v1/suites/"+url.PathEscape(suite)+"/cases/"+url.PathEscape(name), &v); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+// Quarantine is POST /api/v1/suites/{suite}/cases/{case}/quarantine.
+func (c *Client) Quarantine(ctx context.Context, suite, name string, req QuarantineRequest) (*Quarantine, error) {
+	var q Quarantine
+	return &q, c.post(ctx, "/api/v1/suites/"+url.PathEscape(suite)+"/cases/"+url.PathEscape(name)+"/quarantine", req, &q)
+}
+
+// Unquarantine is POST /api/v1/suites/{suite}/cases/{case}/unquarantine.
+func (c *Client) Unquarantine(ctx context.Context, suite, name, by string) (*Unquarantined, error) {
+	var u Unquarantined
+	return &u, c.post(ctx, "/api/v1/suites/"+url.PathEscape(suite)+"/cases/"+url.PathEscape(name)+"/unquarantine", ActionRequest{By: by}, &u)
 }
 
 // SuitesOverview is GET /api/v1/suites/overview.

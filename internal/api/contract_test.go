@@ -308,6 +308,71 @@ func TestContract(t *testing.T) {
 	call(t, base, get, "/api/v1/history?suite=ok&state=passed&per_page=1", nil, http.StatusOK, func() (*api.HistoryView, error) {
 		return c.History(ctx, map[string][]string{"suite": {"ok"}, "state": {"passed"}, "per_page": {"1"}})
 	})
+	// The case statistics: "now" moves with the clock, so the client's
+	// answers are compared without it.
+	fcases := call[*api.CasesView](t, base, get, "/api/v1/suites/fails/cases", nil, http.StatusOK, nil)
+	if len(fcases.Cases) != 1 || fcases.Cases[0].Name != "c" || fcases.Cases[0].Runs != 1 || fcases.Cases[0].Failures != 1 ||
+		fcases.Cases[0].PassRate == nil || *fcases.Cases[0].PassRate != 0 || fcases.Cases[0].Flaky {
+		t.Errorf("cases of fails: %+v", fcases.Cases)
+	}
+	// Its failure on both slaves: one fingerprint, new in its session.
+	if fps := fcases.Cases[0].Fingerprints; len(fps) != 1 || fps[0].Count != 2 || fps[0].Sessions != 1 || len(fps[0].Hosts) != 2 ||
+		fps[0].First.ID != fails.ID || fps[0].Text != "c:run: exit 3\nfailing" {
+		t.Errorf("fingerprints of fails: %+v", fps)
+	}
+	if fv, err := c.SessionView(ctx, fails.ID); err != nil || len(fv.Fingerprints) != 1 {
+		t.Errorf("session view of fails: fingerprints %+v (%v)", fv, err)
+	} else {
+		for _, row := range fv.Stages {
+			for _, cell := range row.Cells {
+				if (row.Name == "c:run") != (cell.NewFailure && cell.Fingerprint == fv.Fingerprints[0].ID) {
+					t.Errorf("session view of fails: stage %s cell %+v", row.Name, cell)
+				}
+			}
+		}
+	}
+	if cv, err := c.Cases(ctx, "fails"); err != nil {
+		t.Errorf("client, cases: %v", err)
+	} else if cv.Now = fcases.Now; !reflect.DeepEqual(cv, fcases) {
+		t.Errorf("client, cases: %+v, want %+v", cv, fcases)
+	}
+	fcase := call[*api.CaseView](t, base, get, "/api/v1/suites/fails/cases/c", nil, http.StatusOK, nil)
+	if len(fcase.RecentFailures) != 2 || fcase.Runs != 1 || fcase.Failures != 1 {
+		t.Errorf("case c of fails: %+v", fcase)
+	}
+	if cv, err := c.Case(ctx, "fails", "c"); err != nil {
+		t.Errorf("client, case: %v", err)
+	} else if cv.Now = fcase.Now; !reflect.DeepEqual(cv, fcase) {
+		t.Errorf("client, case: %+v, want %+v", cv, fcase)
+	}
+	if cv := call[*api.CasesView](t, base, get, "/api/v1/suites/ok/cases", nil, http.StatusOK, nil); len(cv.Cases) != 1 ||
+		cv.Cases[0].Runs != 2 || cv.Cases[0].Failures != 0 || len(cv.Cases[0].Trend) != 2 {
+		t.Errorf("cases of ok: %+v", cv.Cases)
+	}
+
+	// Quarantine: set, shown by the cases, ended.
+	until := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Second)
+	q := call[*api.Quarantine](t, base, post, "/api/v1/suites/fails/cases/c/quarantine", api.QuarantineRequest{Reason: "known bug", Until: until, By: "frank"}, http.StatusOK, nil)
+	if q.Suite != "fails" || q.Case != "c" || !q.Until.Equal(until) || q.Reason != "known bug" || !strings.Contains(q.By, "frank") {
+		t.Errorf("quarantine: %+v", q)
+	}
+	if cv, err := c.Cases(ctx, "fails"); err != nil || cv.Cases[0].Quarantine == nil || cv.Cases[0].Quarantine.Reason != "known bug" {
+		t.Errorf("cases with a quarantine: %+v (%v)", cv, err)
+	}
+	if got, err := c.Quarantine(ctx, "fails", "c", api.QuarantineRequest{Reason: "again", Until: until}); err != nil || got.Reason != "again" {
+		t.Errorf("client, quarantine: %+v (%v)", got, err)
+	}
+	call[api.Unquarantined](t, base, post, "/api/v1/suites/fails/cases/c/unquarantine", api.ActionRequest{By: "frank"}, http.StatusOK, nil)
+	if _, err := c.Unquarantine(ctx, "fails", "c", "frank"); !api.IsNotFound(err) {
+		t.Errorf("client, unquarantine of none: %v", err)
+	}
+	if _, err := c.Quarantine(ctx, "fails", "nope", api.QuarantineRequest{Reason: "x", Until: until}); !api.IsNotFound(err) {
+		t.Errorf("client, quarantine of an unknown case: %v", err)
+	}
+	anon, _ := api.NewClient(api.Options{URL: base})
+	if _, err := anon.Quarantine(ctx, "fails", "c", api.QuarantineRequest{Reason: "x", Until: until}); err == nil || !strings.Contains(err.Error(), "API token") {
+		t.Errorf("quarantine without a token: %v", err)
+	}
 
 	// Errors.
 	for _, e := range []struct {
@@ -319,6 +384,9 @@ func TestContract(t *testing.T) {
 		{get, "/api/v1/sessions?state=nope", http.StatusBadRequest},
 		{get, "/api/v1/stats?days=0", http.StatusBadRequest},
 		{get, "/api/v1/nope", http.StatusNotFound},
+		{get, "/api/v1/suites/nope/cases", http.StatusNotFound},
+		{get, "/api/v1/suites/fails/cases/nope", http.StatusNotFound},
+		{post, "/api/v1/suites/fails/cases/nope/quarantine", http.StatusBadRequest},
 		{post, fmt.Sprintf("/api/v1/sessions/%d/cancel", ok.ID), http.StatusConflict},
 	} {
 		body := call[api.ErrorBody](t, base, e.method, e.path, nil, e.status, nil)

@@ -45,6 +45,9 @@ type Result struct {
 	Message     string    `json:"message,omitempty"` // "killed after stage timeout 1m0s", "slave lost"...
 	Script      string    `json:"script,omitempty"`  // the script that ran; left out with scripts=0
 	OutputBytes int64     `json:"output_bytes"`
+	// Fingerprint groups a failed result with the failures that look the
+	// same (Fingerprint); empty for the others.
+	Fingerprint string `json:"fingerprint,omitempty"`
 }
 
 // SessionDetail is GET /api/v1/sessions/{id}: a session with its stages
@@ -181,6 +184,9 @@ type StartRequest struct {
 	Suite string   `json:"suite"`
 	Cases []string `json:"cases"`
 	By    string   `json:"by"` // the user asking, a hint for the logs
+	// Retries is how many times a failed case runs again (nil: the
+	// suite's ts.retries).
+	Retries *int `json:"retries,omitempty"`
 }
 
 // ActionRequest is the body of the actions on a session or a cluster

@@ -241,6 +241,9 @@ type SessionView struct {
 	Stages []StageRow `json:"stages"`
 	Events []Event    `json:"events"`
 	Logs   []LogFile  `json:"logs"`
+	// Fingerprints are those of the session's failures, over the whole
+	// history: First is this session for a new failure.
+	Fingerprints []Fingerprint `json:"fingerprints"`
 }
 
 // StageRow is one stage with a cell per slave.
@@ -265,6 +268,10 @@ type Cell struct {
 	Duration    Duration  `json:"duration"` // so far, while running
 	Message     string    `json:"message,omitempty"`
 	OutputBytes int64     `json:"output_bytes"`
+	// Fingerprint groups a failure with those that look the same;
+	// NewFailure: this session is the first it occurred in.
+	Fingerprint string `json:"fingerprint,omitempty"`
+	NewFailure  bool   `json:"new_failure,omitempty"`
 }
 
 // Event is something that happened to a session.

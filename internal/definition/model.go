@@ -95,6 +95,9 @@ type Suite struct {
 	AlertFailure AlertPolicy    `json:"alert_failure"`
 	// StageTimeout in seconds; 0 means the master's default.
 	StageTimeout float64 `json:"stage_timeout"`
+	// Retries is how many times a failed test case runs again (init, run,
+	// finalize); 0: never. A case that passes only on a retry is flaky.
+	Retries int `json:"retries"`
 	// Faults is ts.faults, xrdtest's own (nil: none).
 	Faults *FaultSchedule `json:"faults,omitempty"`
 }

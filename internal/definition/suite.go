@@ -76,6 +76,7 @@ func convertSuite(rep reporter, root *pyeval.Object, env suiteEnv) *Suite {
 	s.AlertSuccess = c.alertPolicy(root, "alert_success")
 	s.AlertFailure = c.alertPolicy(root, "alert_failure")
 	s.StageTimeout = c.stageTimeout(root)
+	s.Retries = c.retries(root)
 	s.Faults = c.faultSchedule(root)
 	if c.errs > 0 {
 		return nil
@@ -306,6 +307,27 @@ func (c *conv) alertPolicy(root *pyeval.Object, attr string) AlertPolicy {
 		}
 		c.errorf(root.LineOf(attr), "%s %q is invalid: want 'SUITE', 'CASE' or 'NONE'%s", attr, v, hint)
 		return ""
+	}
+}
+
+// MaxRetries bounds ts.retries (and xrdtest run --retries): a case that
+// needs more is broken, not flaky.
+const MaxRetries = 10
+
+func (c *conv) retries(root *pyeval.Object) int {
+	switch v := root.Get("retries").(type) {
+	case nil, starlark.NoneType:
+		return 0
+	case starlark.Int:
+		n, ok := v.Int64()
+		if !ok || n < 0 || n > MaxRetries {
+			c.errorf(root.LineOf("retries"), "retries must be a whole number from 0 to %d, got %v", MaxRetries, v)
+			return 0
+		}
+		return int(n)
+	default:
+		c.typeError(root, "retries", "a whole number", v)
+		return 0
 	}
 }
 

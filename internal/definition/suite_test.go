@@ -121,12 +121,13 @@ func TestSuiteForms(t *testing.T) {
 				}
 			}},
 		{"all attributes", suiteBody("ts.descName = 'A suite'", "ts.logs = ['/var/log/xrootd/@slavename@/xrootd.log']", "ts.alert_emails = ['a@example.org', 'B <b@example.org>']",
-			"ts.alert_success = 'NONE'", "ts.alert_failure = 'SUITE'", "ts.stage_timeout = 90", "ts.schedule = dict(second='00', minute=15, hour='*', day='*', month='*')"),
+			"ts.alert_success = 'NONE'", "ts.alert_failure = 'SUITE'", "ts.stage_timeout = 90", "ts.retries = 2", "ts.schedule = dict(second='00', minute=15, hour='*', day='*', month='*')"),
 			func(t *testing.T, s *Suite) {
 				want := Suite{DescName: "A suite", Logs: []string{"/var/log/xrootd/@slavename@/xrootd.log"}, AlertEmails: []string{"a@example.org", "B <b@example.org>"},
-					AlertSuccess: AlertNone, AlertFailure: AlertSuite, StageTimeout: 90,
+					AlertSuccess: AlertNone, AlertFailure: AlertSuite, StageTimeout: 90, Retries: 2,
 					Schedule: map[string]any{"second": "00", "minute": int64(15), "hour": "*", "day": "*", "month": "*"}}
-				got := Suite{DescName: s.DescName, Logs: s.Logs, AlertEmails: s.AlertEmails, AlertSuccess: s.AlertSuccess, AlertFailure: s.AlertFailure, StageTimeout: s.StageTimeout, Schedule: s.Schedule}
+				got := Suite{DescName: s.DescName, Logs: s.Logs, AlertEmails: s.AlertEmails, AlertSuccess: s.AlertSuccess, AlertFailure: s.AlertFailure, StageTimeout: s.StageTimeout,
+					Retries: s.Retries, Schedule: s.Schedule}
 				if !reflect.DeepEqual(got, want) {
 					t.Errorf("got %+v\nwant %+v", got, want)
 				}
@@ -281,6 +282,9 @@ func TestSuiteMustReject(t *testing.T) {
 		{"faults bad interval", suiteBody("ts.faults = dict(interval='soon', during=['run'], kinds=['pause'])"), nil, 9, `interval "soon" is not a duration`},
 		{"faults missing kinds", suiteBody("ts.faults = dict(interval=2, during=['run'])"), nil, 9, "interval, during and kinds are required"},
 		{"faults negative seed", suiteBody("ts.faults = dict(seed=-1, interval=2, during=['run'], kinds=['pause'])"), nil, 9, "seed must be a whole number"},
+		{"retries negative", suiteBody("ts.retries = -1"), nil, 9, "retries must be a whole number from 0 to 10"},
+		{"retries too many", suiteBody("ts.retries = 11"), nil, 9, "retries must be a whole number from 0 to 10"},
+		{"retries a string", suiteBody("ts.retries = '2'"), nil, 9, "retries must be a whole number"},
 		{"getTestSuite returns a list", "def getTestSuite():\n    return []\n", nil, 1, "getTestSuite() returned a list"},
 		{"no getTestSuite", "def getSuite():\n    return None\n", nil, 0, "no getTestSuite() function"},
 	}

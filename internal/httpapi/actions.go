@@ -2,8 +2,11 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
+	"time"
 
 	"github.com/xrdtest/xrdtest/internal/catalog"
 	"github.com/xrdtest/xrdtest/internal/scheduler"
@@ -17,6 +20,7 @@ import (
 // Status.
 type Actions struct {
 	Manager   *session.Manager
+	Store     store.Store // quarantines
 	Scheduler *scheduler.Scheduler
 	// Reload fetches the git repositories and loads the definitions
 	// again (nil: not offered).
@@ -55,9 +59,18 @@ func (a *Actions) logged(c Caller, what string, attrs []any, do func() error) er
 // Run starts a session of suite: the given cases in suite order, or all
 // of them.
 func (a *Actions) Run(ctx context.Context, c Caller, suite string, cases []string) (*store.Session, error) {
+	return a.RunWith(ctx, c, suite, cases, session.StartOptions{Retries: -1})
+}
+
+// RunWith is Run with options (retries).
+func (a *Actions) RunWith(ctx context.Context, c Caller, suite string, cases []string, opts session.StartOptions) (*store.Session, error) {
 	var s *store.Session
-	err := a.logged(c, "run suite", []any{"suite", suite, "cases", cases}, func() (err error) {
-		s, err = a.Manager.Start(ctx, suite, cases, c.By)
+	attrs := []any{"suite", suite, "cases", cases}
+	if opts.Retries >= 0 {
+		attrs = append(attrs, "retries", opts.Retries)
+	}
+	err := a.logged(c, "run suite", attrs, func() (err error) {
+		s, err = a.Manager.StartWith(ctx, suite, cases, c.By, opts)
 		return err
 	})
 	return s, err
@@ -107,4 +120,50 @@ func (a *Actions) ReloadDefinitions(ctx context.Context, c Caller) (*catalog.Rel
 		return nil
 	})
 	return rep, err
+}
+
+// ErrBadQuarantine: a quarantine asked for without a reason or with an
+// end in the past.
+var ErrBadQuarantine = errors.New("bad quarantine")
+
+// Quarantine sets a suite's case aside until until: it still runs, but
+// its failures neither fail its sessions nor send alerts (sessions
+// started from now on). The suite must define the case.
+func (a *Actions) Quarantine(ctx context.Context, c Caller, suite, caseName, reason string, until time.Time) (*store.Quarantine, error) {
+	var q *store.Quarantine
+	err := a.logged(c, "quarantine case", []any{"suite", suite, "case", caseName, "until", until, "reason", reason}, func() error {
+		if err := a.knownCase(suite, caseName); err != nil {
+			return err
+		}
+		now := time.Now()
+		switch {
+		case strings.TrimSpace(reason) == "":
+			return fmt.Errorf("%w: a quarantine needs a reason", ErrBadQuarantine)
+		case !until.After(now):
+			return fmt.Errorf("%w: %s is not in the future", ErrBadQuarantine, until.Format(time.RFC3339))
+		}
+		q = &store.Quarantine{Suite: suite, Case: caseName, Reason: reason, Until: until.UTC(), By: c.By, Since: now.UTC()}
+		return a.Store.SetQuarantine(ctx, *q)
+	})
+	return q, err
+}
+
+// Unquarantine ends a case's quarantine (store.ErrNotFound when none).
+func (a *Actions) Unquarantine(ctx context.Context, c Caller, suite, caseName string) error {
+	return a.logged(c, "end quarantine", []any{"suite", suite, "case", caseName}, func() error {
+		return a.Store.EndQuarantine(ctx, suite, caseName)
+	})
+}
+
+func (a *Actions) knownCase(suite, caseName string) error {
+	s := a.Manager.Definitions().Suite(suite)
+	if s == nil {
+		return fmt.Errorf("%w %q", session.ErrUnknownSuite, suite)
+	}
+	for _, tc := range s.Tests {
+		if tc.Name == caseName {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: suite %s has no test case %q", session.ErrUnknownCase, suite, caseName)
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/xrdtest/xrdtest/internal/api"
 	"github.com/xrdtest/xrdtest/internal/views"
 
 	"github.com/xrdtest/xrdtest/internal/catalog"
@@ -204,6 +205,14 @@ func (a *API) sessionView(r *http.Request) (any, error) {
 	return a.Views.Session(r.Context(), id)
 }
 
+func (a *API) cases(r *http.Request) (any, error) {
+	return a.Views.Cases(r.Context(), r.PathValue("suite"))
+}
+
+func (a *API) testCase(r *http.Request) (any, error) {
+	return a.Views.Case(r.Context(), r.PathValue("suite"), r.PathValue("case"))
+}
+
 // ---- text answers ----
 
 // plainText sets the headers of a text answer that must never be
@@ -361,15 +370,18 @@ func sessionAction(r *http.Request) (int64, Caller, error) {
 }
 
 func (a *API) startSession(r *http.Request) (any, error) {
-	var req struct {
-		Suite string   `json:"suite"`
-		Cases []string `json:"cases"`
-		By    string   `json:"by"`
-	}
+	var req api.StartRequest
 	if err := decodeBody(r, 1<<20, &req, false); err != nil {
 		return nil, err
 	}
-	s, err := a.Actions.Run(r.Context(), caller(r, req.By), req.Suite, req.Cases)
+	retries := -1
+	if req.Retries != nil {
+		if *req.Retries < 0 {
+			return nil, badRequest("retries must not be negative, got %d", *req.Retries)
+		}
+		retries = *req.Retries
+	}
+	s, err := a.Actions.RunWith(r.Context(), caller(r, req.By), req.Suite, req.Cases, session.StartOptions{Retries: retries})
 	if err != nil {
 		return nil, err
 	}
@@ -414,6 +426,28 @@ func (a *API) setEnabled(r *http.Request) (any, error) {
 		return nil, err
 	}
 	return map[string]any{"suite": name, "enabled": *req.Enabled}, nil
+}
+
+// quarantine sets a case aside until a date.
+func (a *API) quarantine(r *http.Request) (any, error) {
+	var req api.QuarantineRequest
+	if err := decodeBody(r, 1<<16, &req, false); err != nil {
+		return nil, badRequest(`want {"reason": TEXT, "until": RFC 3339 time, "by": NAME}: %v`, err)
+	}
+	return a.Actions.Quarantine(r.Context(), caller(r, req.By), r.PathValue("suite"), r.PathValue("case"), req.Reason, req.Until)
+}
+
+// unquarantine ends a case's quarantine.
+func (a *API) unquarantine(r *http.Request) (any, error) {
+	c, err := actionCaller(r)
+	if err != nil {
+		return nil, err
+	}
+	suite, name := r.PathValue("suite"), r.PathValue("case")
+	if err := a.Actions.Unquarantine(r.Context(), c, suite, name); err != nil {
+		return nil, err
+	}
+	return api.Unquarantined{Suite: suite, Case: name}, nil
 }
 
 // stopCluster stops a cluster no session uses.

@@ -9,6 +9,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -60,11 +62,18 @@ type junitCase struct {
 	Failure   *junitProblem `xml:"failure,omitempty"`
 	Error     *junitProblem `xml:"error,omitempty"`
 	Skipped   *junitSkipped `xml:"skipped,omitempty"`
-	SystemOut *junitText    `xml:"system-out,omitempty"`
+	// Retried attempts, as Maven surefire writes them: the failures of a
+	// test case that passed on a retry, and of the retries of one that
+	// failed every time.
+	FlakyFailure []*junitProblem `xml:"flakyFailure,omitempty"`
+	RerunFailure []*junitProblem `xml:"rerunFailure,omitempty"`
+	SystemOut    *junitText      `xml:"system-out,omitempty"`
 
-	result *store.Result
+	result *store.Result // of the last attempt
 	stage  int
 	give   int64 // output bytes this test case may show
+	// failed are the failures of the attempts before the last.
+	failed []*junitProblem
 }
 
 type junitProblem struct {
@@ -87,6 +96,46 @@ type junitSuite struct {
 	cases                     []*junitCase
 	failures, errors, skipped int
 	start, end                time.Time
+}
+
+// retrySuffix ends the name of a case's stage run again ("c:run#2").
+var retrySuffix = regexp.MustCompile(`#[0-9]+$`)
+
+// retried makes c, a later attempt, the test case in the place of p.
+func (p *junitCase) retried(c *junitCase) {
+	failed := c.failed
+	*p = *c
+	p.failed = failed
+}
+
+// settle sorts the failures of the attempts before the last: flaky when
+// the last passed, reruns' when it failed (the first failure stays the
+// <failure>).
+func (c *junitCase) settle() {
+	if len(c.failed) == 0 {
+		return
+	}
+	switch {
+	case c.Failure != nil:
+		c.RerunFailure = append(c.failed[1:], c.Failure)
+		c.Failure = c.failed[0]
+	case c.Error == nil && c.Skipped == nil:
+		c.FlakyFailure = c.failed
+	default:
+		c.RerunFailure = c.failed
+	}
+	c.failed = nil
+}
+
+func (s *junitSuite) count(c *junitCase) {
+	switch {
+	case c.Failure != nil:
+		s.failures++
+	case c.Error != nil:
+		s.errors++
+	case c.Skipped != nil:
+		s.skipped++
+	}
 }
 
 func (s *junitSuite) add(c *junitCase, start, end time.Time) {
@@ -119,6 +168,7 @@ func seconds(d time.Duration) string {
 func junitModel(d *store.SessionDetail, tail, budget int64) []*junitSuite {
 	own := &junitSuite{name: d.Suite + ".(suite)"}
 	suites := []*junitSuite{own}
+	attempts := map[string]*junitCase{} // by classname and name
 	byCase := map[string]*junitSuite{}
 	bad := false
 	for _, st := range d.Stages {
@@ -130,8 +180,14 @@ func junitModel(d *store.SessionDetail, tail, budget int64) []*junitSuite {
 				suites = append(suites, js)
 			}
 		}
+		// A retry ("c:run#2") is another attempt of the same test case.
+		name := st.Name
+		if st.Case != "" {
+			name = retrySuffix.ReplaceAllString(name, "")
+		}
 		for _, r := range st.Results {
-			c := &junitCase{Name: st.Name + " on " + r.Slave, Classname: js.name, result: r, stage: st.Index}
+			c := &junitCase{Name: name + " on " + r.Slave, Classname: js.name, result: r, stage: st.Index}
+			prev := attempts[c.Classname+"\x00"+c.Name]
 			if !r.Start.IsZero() && !r.End.IsZero() {
 				c.Time = seconds(r.End.Sub(r.Start))
 			} else {
@@ -160,7 +216,23 @@ func junitModel(d *store.SessionDetail, tail, budget int64) []*junitSuite {
 			case store.StatusPending, store.StatusRunning:
 				c.Skipped = &junitSkipped{Message: "not finished yet: the stage is " + string(r.Status)}
 			}
+			if prev != nil {
+				// The last attempt is the test case; the failures before
+				// it are flaky ones if it passed, reruns' if it failed.
+				prev.failed = append(prev.failed, prev.Failure)
+				c.failed = slices.DeleteFunc(prev.failed, func(p *junitProblem) bool { return p == nil })
+				prev.retried(c)
+				continue
+			}
+			attempts[c.Classname+"\x00"+c.Name] = c
 			js.add(c, r.Start, r.End)
+		}
+	}
+	for _, js := range suites {
+		js.failures, js.errors, js.skipped = 0, 0, 0
+		for _, c := range js.cases {
+			c.settle()
+			js.count(c)
 		}
 	}
 	if d.State.Finished() && d.State != store.SessionPassed && !bad {

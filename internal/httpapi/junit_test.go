@@ -55,7 +55,9 @@ type jCase struct {
 	Skipped   *struct {
 		Message string `xml:"message,attr"`
 	} `xml:"skipped"`
-	SystemOut *string `xml:"system-out"`
+	SystemOut    *string    `xml:"system-out"`
+	FlakyFailure []jProblem `xml:"flakyFailure"`
+	RerunFailure []jProblem `xml:"rerunFailure"`
 }
 
 func (d *jSuites) find(name string) *jCase {
@@ -365,5 +367,47 @@ func TestXMLText(t *testing.T) {
 		if got := xmlText([]byte(in)); got != want {
 			t.Errorf("xmlText(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestJUnitRetries: the attempts of a retried case are one test case, as
+// Maven surefire writes reruns: passed on a retry, its earlier failures
+// are <flakyFailure>s and it passes; failed every time, the first failure
+// is the <failure> and the others <rerunFailure>s; the output shown is
+// the last attempt's.
+func TestJUnitRetries(t *testing.T) {
+	f := newJUnitFixture(t, store.SessionFailed, "")
+	f.stage(t, 0, "suite_init", "")
+	f.result(t, 0, "h1.xrd.test", store.StatusPassed, 0, "", nil)
+	// c1 fails on h1, passes on its retry.
+	f.stage(t, 1, "c1:run", "c1")
+	f.result(t, 1, "h1.xrd.test", store.StatusFailed, 3, "", []byte("first try\n"))
+	f.stage(t, 2, "c1:run#2", "c1")
+	f.result(t, 2, "h1.xrd.test", store.StatusPassed, 0, "", []byte("second try\n"))
+	// c2 fails three times on h1, with different exit codes.
+	for i, code := range []int{1, 2, 4} {
+		name := "c2:run"
+		if i > 0 {
+			name = fmt.Sprintf("c2:run#%d", i+1)
+		}
+		f.stage(t, 3+i, name, "c2")
+		f.result(t, 3+i, "h1.xrd.test", store.StatusFailed, code, "", nil)
+	}
+	doc, raw := f.export(t, junitTail, junitBudget)
+	if doc.Tests != 3 || doc.Failures != 1 || doc.Errors != 0 {
+		t.Errorf("counts: %d tests, %d failures, %d errors\n%s", doc.Tests, doc.Failures, doc.Errors, raw)
+	}
+	c1 := doc.find("c1:run on h1.xrd.test")
+	if c1 == nil || c1.Failure != nil || len(c1.FlakyFailure) != 1 || c1.FlakyFailure[0].Message != "exit code 3" || len(c1.RerunFailure) != 0 ||
+		c1.SystemOut == nil || !strings.Contains(*c1.SystemOut, "second try") {
+		t.Errorf("c1: %+v\n%s", c1, raw)
+	}
+	c2 := doc.find("c2:run on h1.xrd.test")
+	if c2 == nil || c2.Failure == nil || c2.Failure.Message != "exit code 1" || len(c2.RerunFailure) != 2 ||
+		c2.RerunFailure[0].Message != "exit code 2" || c2.RerunFailure[1].Message != "exit code 4" || len(c2.FlakyFailure) != 0 {
+		t.Errorf("c2: %+v\n%s", c2, raw)
+	}
+	if doc.find("c1:run#2 on h1.xrd.test") != nil {
+		t.Errorf("a retry is a test case of its own:\n%s", raw)
 	}
 }

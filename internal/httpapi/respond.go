@@ -91,7 +91,7 @@ func Status(err error) int {
 		return se.Code
 	case errors.As(err, &re):
 		return http.StatusTooManyRequests
-	case errors.Is(err, views.ErrBadQuery):
+	case errors.Is(err, views.ErrBadQuery), errors.Is(err, session.ErrBadRetries), errors.Is(err, ErrBadQuarantine):
 		return http.StatusBadRequest
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, ErrNotOffered), errors.Is(err, session.ErrUnknownSuite), errors.Is(err, session.ErrUnknownCase),
 		errors.Is(err, session.ErrUnknownCluster), errors.Is(err, scheduler.ErrUnknownSuite):

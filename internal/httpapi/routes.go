@@ -71,6 +71,8 @@ func (s *Site) Routes() []Route {
 		h("GET /api/v1/suites/overview", serveJSON(a.suitesOverview)),
 		h("GET /api/v1/history", serveJSON(a.history)),
 		h("GET /api/v1/sessions/{id}/view", serveJSON(a.sessionView)),
+		h("GET /api/v1/suites/{suite}/cases", serveJSON(a.cases)),
+		h("GET /api/v1/suites/{suite}/cases/{case}", serveJSON(a.testCase)),
 		// The JSON API: actions, behind a bearer token.
 		h("POST /api/v1/sessions", a.action(a.startSession)),
 		h("POST /api/v1/sessions/{id}/cancel", a.action(a.cancel)),
@@ -78,6 +80,8 @@ func (s *Site) Routes() []Route {
 		h("POST /api/v1/suites/{name}/enabled", a.action(a.setEnabled)),
 		h("POST /api/v1/clusters/{name}/stop", a.action(a.stopCluster)),
 		h("POST /api/v1/reload", a.action(a.reload)),
+		h("POST /api/v1/suites/{suite}/cases/{case}/quarantine", a.action(a.quarantine)),
+		h("POST /api/v1/suites/{suite}/cases/{case}/unquarantine", a.action(a.unquarantine)),
 		h("/api/", func(w http.ResponseWriter, r *http.Request) {
 			writeError(w, withStatus(http.StatusNotFound, fmt.Errorf("no such API endpoint: %s %s", r.Method, r.URL.Path)))
 		}),

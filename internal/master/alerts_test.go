@@ -197,3 +197,45 @@ func TestCaseAlertsAsCasesEnd(t *testing.T) {
 		})
 	}
 }
+
+// TestAlertNewFailure: the first failure of its kind is a "new failure" in
+// the alert mail; the same failure next time, with another pid and time,
+// was "seen 2 times since" the first.
+func TestAlertNewFailure(t *testing.T) {
+	dir := t.TempDir()
+	repo := filepath.Join(dir, "repo")
+	testutil.WriteFiles(t, repo, map[string]string{
+		"clusters/cluster_t.py": twoHosts,
+		"test-suites/ts/test_suite.py": "def getTestSuite():\n    ts = TestSuite('ts')\n    ts.clusters = ['cluster_t']\n    ts.tests = ['a']\n" +
+			"    ts.schedule = dict(hour='1')\n    ts.alert_emails = ['ops@example.org']\n    ts.alert_failure = 'SUITE'\n    ts.initialize = '#!/bin/bash\\necho init'\n    return ts\n",
+		"test-suites/ts/tc/a/run.sh": "#!/bin/bash\n[ @slavename@ = h2.xrd.test ] && { echo \"daemon $$ died at $(date +%T.%N)\"; exit 3; }\nexit 0\n",
+	})
+	srv, port := startMailServer(t, func() store.SessionState { return "" })
+	mailer := notify.NewSMTP(notify.Config{Host: "127.0.0.1", Port: port, TLS: notify.TLSNone, From: "xrdtest@example.org"}, logger())
+	defer mailer.Close(context.Background())
+	m := mastertest.Open(t, master.Options{
+		StateDir: filepath.Join(dir, "state"), Token: token, Log: logger(),
+		Repos: []definition.Repo{{Root: repo}}, Settings: mastertest.Settings(10 * time.Second), Notifier: mailer,
+	})
+	if errs := m.Definitions().Diagnostics.Errors(); len(errs) > 0 {
+		t.Fatalf("definitions: %v", errs)
+	}
+	defer mastertest.Serve(m)()
+	defer runAgents(t, m, hosts...)()
+	first := mastertest.StartSession(t, m, "ts")
+	mail := srv.next(t)
+	if !strings.Contains(mail.Body, "(new failure)\n") || !strings.Contains(mail.Body, "stage a:run on h2.xrd.test: failed, exit code 3") {
+		t.Errorf("first mail:\n%s", mail.Body)
+	}
+	m.Manager.Wait(context.Background(), first.ID)
+	fs, err := m.Store.Session(context.Background(), first.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mastertest.StartSession(t, m, "ts")
+	mail = srv.next(t)
+	if want := "(seen 2 times since " + fs.Created.Local().Format("2006-01-02 15:04:05 MST") + ")\n"; !strings.Contains(mail.Body, want) ||
+		strings.Contains(mail.Body, "new failure") {
+		t.Errorf("second mail lacks %q:\n%s", want, mail.Body)
+	}
+}

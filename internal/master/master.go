@@ -398,10 +398,10 @@ func (m *Master) serveWeb() error {
 	if err != nil {
 		return fmt.Errorf("the suites' test CA ([security] ca_certfile, ca_keyfile): %w", err)
 	}
-	actions := &httpapi.Actions{Manager: m.Manager, Scheduler: m.Scheduler, Reload: m.Catalog.Reload, Log: opts.Log}
+	actions := &httpapi.Actions{Manager: m.Manager, Store: m.Store, Scheduler: m.Scheduler, Reload: m.Catalog.Reload, Log: opts.Log}
 	started := time.Now()
 	v := &views.Views{Manager: m.Manager, Registry: m.Registry, Scheduler: m.Scheduler, Store: m.Store, Version: opts.Version,
-		Started: started, LastReload: m.Catalog.LastReload}
+		Started: started, LastReload: m.Catalog.LastReload, Changes: m.Catalog.Changes}
 	api := &httpapi.API{Manager: m.Manager, Scheduler: m.Scheduler, Registry: m.Registry, Store: m.Store, Views: v, Actions: actions,
 		Bearer: bearer, Streams: streams, Version: opts.Version, Started: started,
 		LastReload: m.Catalog.LastReload, Log: opts.Log}

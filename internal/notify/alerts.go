@@ -46,6 +46,7 @@ func (a *Alerts) CaseEnded(s *store.Session, suite *definition.Suite, caseName s
 		}
 		rep.Stages = append(rep.Stages, sr)
 	}
+	a.fingerprints(ctx, &rep)
 	NotifyAll(ctx, a.Notifier, CaseMails(suite, rep, caseName, a.BaseURL))
 }
 
@@ -70,8 +71,30 @@ func (a *Alerts) SessionEnded(s *store.Session, suite *definition.Suite) {
 		}
 		rep.Stages = append(rep.Stages, sr)
 	}
+	a.fingerprints(ctx, &rep)
 	// The CASE mails went out as each case ended (CaseEnded).
 	NotifyAll(ctx, a.Notifier, SessionMails(suite, rep, a.BaseURL))
+}
+
+// fingerprints reads the summaries of the report's failures'
+// fingerprints. Without them the mail still goes, only without "new
+// failure" or "seen N times".
+func (a *Alerts) fingerprints(ctx context.Context, rep *SessionReport) {
+	var ids []string
+	for _, sr := range rep.Stages {
+		for _, r := range sr.Results {
+			ids = append(ids, r.Fingerprint)
+		}
+	}
+	fps, err := a.Store.Fingerprints(ctx, ids)
+	if err != nil {
+		a.Log.Error("alert mail: cannot read the failures' fingerprints", "session", rep.Session.ID, "err", err)
+		return
+	}
+	rep.Fingerprints = map[string]store.Fingerprint{}
+	for _, f := range fps {
+		rep.Fingerprints[f.ID] = f
+	}
 }
 
 // outputTail returns at most max bytes from the end of a stage's output.

@@ -44,6 +44,9 @@ func NotifyAll(ctx context.Context, n Notifier, msgs []Message) {
 type SessionReport struct {
 	Session *store.Session
 	Stages  []StageReport // in execution order
+	// Fingerprints are the summaries of the failures' fingerprints, by
+	// id: a failure first seen in this session is a new failure.
+	Fingerprints map[string]store.Fingerprint
 }
 
 // StageReport is one stage of a session with its per slave results.
@@ -84,7 +87,7 @@ func SessionMails(suite *definition.Suite, d SessionReport, baseURL string) []Me
 	if failures > 0 {
 		fmt.Fprintf(&b, "\nFailures (%d):\n", failures)
 		for _, sr := range d.Stages {
-			writeFailures(&b, sr)
+			writeFailures(&b, sr, d)
 		}
 	}
 	writeStageTable(&b, d.Stages)
@@ -167,7 +170,7 @@ func CaseMails(suite *definition.Suite, d SessionReport, caseName string, baseUR
 		}
 		fmt.Fprintf(&b, "\nFailures (%d):\n", nfail)
 		for _, sr := range stages {
-			writeFailures(&b, sr)
+			writeFailures(&b, sr, d)
 		}
 		writeStageTable(&b, stages)
 		writeTails(&b, stages)
@@ -369,10 +372,23 @@ func describeResult(r *store.Result) string {
 	return s
 }
 
-func writeFailures(b *strings.Builder, sr StageReport) {
+func writeFailures(b *strings.Builder, sr StageReport, d SessionReport) {
 	for _, r := range failedResults(sr) {
-		fmt.Fprintf(b, "  stage %s on %s: %s\n", sr.Stage.Name, r.Slave, describeResult(r))
+		fmt.Fprintf(b, "  stage %s on %s: %s%s\n", sr.Stage.Name, r.Slave, describeResult(r), seen(r, d))
 	}
+}
+
+// seen says whether a failure is new or was seen before: " (new failure)",
+// " (seen 12 times since 2026-03-01 03:00:00 UTC)"; "" when unknown.
+func seen(r *store.Result, d SessionReport) string {
+	f, ok := d.Fingerprints[r.Fingerprint]
+	if r.Fingerprint == "" || !ok {
+		return ""
+	}
+	if d.Session != nil && f.First.ID == d.Session.ID {
+		return " (new failure)"
+	}
+	return fmt.Sprintf(" (seen %d times since %s)", f.Count, fmtTime(f.First.Created))
 }
 
 func writeStageTable(b *strings.Builder, stages []StageReport) {

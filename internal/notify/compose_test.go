@@ -86,6 +86,18 @@ func TestSessionMails(t *testing.T) {
 				"--- output of stage b:run on m2.example.org (last lines) ---\nstarting xrootd\nxrdcp: [ERROR] Server responded with an error: [3011] No such file\n",
 				"sleeping forever\n", "passed 1, failed 1"},
 			[]string{"all good on m1"}},
+		{"failures new and seen before", suite(N, S, to...), func() SessionReport {
+			d := failedReport()
+			d.Stages[5].Results[1].Fingerprint = "fp-new"
+			d.Stages[3].Results[0].Fingerprint = "fp-old"
+			d.Fingerprints = map[string]store.Fingerprint{
+				"fp-new": {ID: "fp-new", Count: 1, First: store.SessionRef{ID: 42, Created: t0}},
+				"fp-old": {ID: "fp-old", Count: 12, First: store.SessionRef{ID: 7, Created: t0.Add(-48 * time.Hour)}},
+			}
+			return d
+		}(), 1, "[xrdtest] suite xrootd_basic session 42 FAILED",
+			[]string{"stage b:run on m2.example.org: failed, exit code 3, after 500ms (new failure)\n",
+				"killed after stage timeout 1m0s (seen 12 times since " + fmtTime(t0.Add(-48*time.Hour)) + ")\n"}, nil},
 		{"failure CASE", suite(N, C, to...), failedReport(), 1, "[xrdtest] suite xrootd_basic session 42 FAILED", []string{"exit code 3", "[3011] No such file"}, nil},
 		{"failure NONE", suite(S, N, to...), failedReport(), 0, "", nil, nil},
 		{"failure default policy", suite("", "", to...), failedReport(), 1, "[xrdtest] suite xrootd_basic session 42 FAILED", nil, nil},

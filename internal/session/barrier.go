@@ -4,14 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/store"
+	"github.com/xrdtest/xrdtest/internal/triage"
 )
 
 // barrierEngine executes one session in lock-step: the stages of its plan,
@@ -53,6 +56,11 @@ type barrierEngine struct {
 	clock   Clock
 	// observe is told of every stage that ran on a slave (nil: nobody).
 	observe func(kind StageKind, r *store.Result)
+	// retries is how many times a failed case runs again.
+	retries int
+	// quarantined are the cases set aside when the session started: their
+	// failures do not fail the session and send no CASE mail.
+	quarantined map[string]store.Quarantine
 }
 
 // stageVerdict summarises one stage over all its slaves.
@@ -76,7 +84,14 @@ func (r *barrierEngine) run(ctx context.Context) (store.SessionState, string) {
 		cancelled  bool
 		shutdownAt string // "during <stage>" the master's shutdown interrupted
 	)
-	for _, ps := range r.stages {
+	// A failed case runs again, as new stages ("<case>:run#2") after its
+	// finalize, up to r.retries times: the attempts' failures wait in
+	// caseFails until the case's last attempt.
+	stages := slices.Clone(r.stages)
+	attempts := map[string]int{}
+	var caseFails, earlier, flaky []string
+	for i := 0; i < len(stages); i++ {
+		ps := stages[i]
 		skip := ""
 		switch ps.kind {
 		case CaseInit:
@@ -106,7 +121,12 @@ func (r *barrierEngine) run(ctx context.Context) (store.SessionState, string) {
 			}
 		}
 		for _, f := range v.failed {
-			failures = append(failures, fmt.Sprintf("%s failed on %s", ps.name, f))
+			msg := fmt.Sprintf("%s failed on %s", ps.name, f)
+			if ps.cas != "" {
+				caseFails = append(caseFails, msg)
+			} else {
+				failures = append(failures, msg)
+			}
 		}
 		if len(v.lost) > 0 {
 			failures = append(failures, fmt.Sprintf("%s: slave lost: %s", ps.name, strings.Join(v.lost, ", ")))
@@ -124,11 +144,35 @@ func (r *barrierEngine) run(ctx context.Context) (store.SessionState, string) {
 				skipRun = ps.name + " failed"
 			}
 		}
-		if ps.kind == CaseFinalize {
-			r.faults.endCase(ctx, r.session.ID, ps.cas)
-			if r.caseEnded != nil {
-				r.caseEnded(ps.cas)
+		if ps.kind != CaseFinalize {
+			continue
+		}
+		// The case's faults go with its finalize, before any retry.
+		r.faults.endCase(ctx, r.session.ID, ps.cas)
+		n := attempts[ps.cas] + 1
+		if len(caseFails) > 0 && n <= r.retries && skipCases == "" && !cancelled && ctx.Err() == nil {
+			attempts[ps.cas] = n
+			earlier = append(earlier, caseFails...)
+			caseFails = nil
+			stages = slices.Insert(stages, i+1, r.attempt(ps.cas, n+1)...)
+			for j := i + 1; j < len(stages); j++ {
+				stages[j].index = j
 			}
+			continue
+		}
+		q, quarantined := r.quarantined[ps.cas]
+		switch {
+		case len(caseFails) > 0 && quarantined:
+			flaky = append(flaky, fmt.Sprintf("%s failed, quarantined until %s by %s: %s (%s)", ps.cas,
+				q.Until.Format("2006-01-02 15:04 MST"), q.By, q.Reason, strings.Join(append(earlier, caseFails...), "; ")))
+		case len(caseFails) > 0:
+			failures = append(append(failures, earlier...), caseFails...)
+		case len(earlier) > 0:
+			flaky = append(flaky, fmt.Sprintf("%s passed on attempt %d, flaky (%s)", ps.cas, n, strings.Join(earlier, "; ")))
+		}
+		caseFails, earlier = nil, nil
+		if r.caseEnded != nil && !quarantined {
+			r.caseEnded(ps.cas)
 		}
 	}
 	r.sync.endSession(r.session.ID)
@@ -141,9 +185,22 @@ func (r *barrierEngine) run(ctx context.Context) (store.SessionState, string) {
 	case cancelled:
 		return store.SessionCancelled, joinReasons(append([]string{"cancelled"}, failures...))
 	case len(failures) > 0:
-		return store.SessionFailed, joinReasons(failures)
+		return store.SessionFailed, joinReasons(append(failures, flaky...))
 	}
-	return store.SessionPassed, ""
+	return store.SessionPassed, joinReasons(flaky)
+}
+
+// attempt is another attempt of a case: its init, run and finalize, named
+// "<case>:run#N" (indices set by the caller).
+func (r *barrierEngine) attempt(cas string, n int) []plannedStage {
+	var out []plannedStage
+	for _, ps := range r.stages {
+		if ps.cas == cas {
+			ps.name = fmt.Sprintf("%s#%d", ps.name, n)
+			out = append(out, ps)
+		}
+	}
+	return out
 }
 
 func joinReasons(rs []string) string {
@@ -310,10 +367,36 @@ func (r *barrierEngine) record(ctx context.Context, ps plannedStage, res *store.
 	if res.End.IsZero() {
 		res.End = r.clock.Now()
 	}
+	if res.Status == store.StatusFailed || res.Status == store.StatusTimeout || res.Status == store.StatusLost {
+		res.Fingerprint = r.fingerprint(ctx, ps, res)
+	}
 	r.putResult(ctx, res)
 	if r.observe != nil {
 		r.observe(ps.kind, res)
 	}
+}
+
+// fingerprint groups a failed result with the failures that look the
+// same (package triage), from the end of its output, and records the
+// fingerprint's text. The output is closed by now: what it holds is
+// final. A fingerprint that cannot be recorded is logged, and the result
+// kept without it.
+func (r *barrierEngine) fingerprint(ctx context.Context, ps plannedStage, res *store.Result) string {
+	var tail []byte
+	if out, err := r.store.OpenOutput(r.session.ID, ps.index, res.Slave); err == nil {
+		if end, err := out.Seek(0, io.SeekEnd); err == nil {
+			if _, err := out.Seek(max(end-triage.TailBytes, 0), io.SeekStart); err == nil {
+				tail, _ = io.ReadAll(io.LimitReader(out, triage.TailBytes))
+			}
+		}
+		out.Close()
+	}
+	id, text := triage.Fingerprint(triage.Failure{Stage: ps.name, Status: string(res.Status), Exit: res.ExitCode, Tail: tail, Hosts: r.session.Machines})
+	if err := r.store.PutFingerprint(context.WithoutCancel(ctx), id, text); err != nil {
+		r.log.Error("cannot record a failure's fingerprint", "stage", ps.name, "slave", res.Slave, "err", err)
+		return ""
+	}
+	return id
 }
 
 // put and putResult write to the history. A failing write is logged, not

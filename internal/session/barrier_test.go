@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -262,5 +263,123 @@ func TestTagsSubstitutedPerSlave(t *testing.T) {
 	}
 	if n != 3 {
 		t.Errorf("suite_init ran on %d slaves, want 3", n)
+	}
+}
+
+// TestRetries: a failed case runs again (init, run, finalize) as new
+// stages, every attempt kept; passing on a retry passes the session with
+// the case named flaky; failing every attempt fails it with each
+// attempt's failure; no retry after a lost slave.
+func TestRetries(t *testing.T) {
+	const P, F, S, L = "passed", "failed", "skipped", "lost"
+	row := func(stage string, st ...string) string { return stage + ": " + strings.Join(st, " ") }
+	head := []string{row("suite_init", P, P, P), row("a:init", P, P, P)}
+	tail := []string{row("b:init", P, P, P), row("b:run", P, P, P), row("b:finalize", P, P, P), row("suite_finalize", P, P, P)}
+	tests := []struct {
+		name       string
+		suiteRetry int
+		retries    int // StartOptions; -1: the suite's
+		rules      []on
+		wantState  store.SessionState
+		wantReason string
+		want       []string
+	}{
+		{"passes on the first retry", 2, -1, []on{rule("m2", "a:run", sessiontest.Exit(1))}, store.SessionPassed,
+			"a passed on attempt 2, flaky (a:run failed on m2 (exit 1))",
+			slices.Concat(head, []string{row("a:run", P, F, P), row("a:finalize", P, P, P),
+				row("a:init#2", P, P, P), row("a:run#2", P, P, P), row("a:finalize#2", P, P, P)}, tail)},
+		{"fails every attempt", 0, 1, []on{rule("m1", "a:run", sessiontest.Exit(1)), rule("m1", "a:run#2", sessiontest.Exit(2))}, store.SessionFailed,
+			"a:run failed on m1 (exit 1); a:run#2 failed on m1 (exit 2)",
+			slices.Concat(head, []string{row("a:run", F, P, P), row("a:finalize", P, P, P),
+				row("a:init#2", P, P, P), row("a:run#2", F, P, P), row("a:finalize#2", P, P, P)}, tail)},
+		{"no retries asked: as before", 2, 0, []on{rule("m1", "a:run", sessiontest.Exit(1))}, store.SessionFailed,
+			"a:run failed on m1 (exit 1)",
+			slices.Concat(head, []string{row("a:run", F, P, P), row("a:finalize", P, P, P)}, tail)},
+		{"no retry after a lost slave", 2, -1, []on{rule("m3", "a:run", sessiontest.Vanish())}, store.SessionFailed,
+			"a:run: slave lost: m3",
+			slices.Concat(head, []string{row("a:run", P, P, L), row("a:finalize", P, P, S),
+				row("b:init", S, S, S), row("b:run", S, S, S), row("b:finalize", S, S, S), row("suite_finalize", P, P, S)})},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := testSuite()
+			ts.Retries = tt.suiteRetry
+			h := sessiontest.New(t, ts)
+			for _, r := range tt.rules {
+				h.Slaves.On(r.slave, r.stage, r.steps...)
+			}
+			s, err := h.Manager.StartWith(context.Background(), "ts", nil, "test", session.StartOptions{Retries: tt.retries})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s = h.Wait(s.ID)
+			if s.State != tt.wantState || s.Reason != tt.wantReason {
+				t.Errorf("state %s (%q), want %s (%q)", s.State, s.Reason, tt.wantState, tt.wantReason)
+			}
+			if matrix := h.Matrix(s.ID); !slices.Equal(matrix, tt.want) {
+				t.Errorf("matrix:\n%s\nwant:\n%s", strings.Join(matrix, "\n"), strings.Join(tt.want, "\n"))
+			}
+			// Every stage recorded once, in execution order, the
+			// retries with the case's name.
+			for i, st := range h.Detail(s.ID).Stages {
+				if st.Index != i || (strings.HasPrefix(st.Name, "a:") && st.Case != "a") {
+					t.Errorf("stage %d: %+v", i, st.Stage)
+				}
+			}
+		})
+	}
+	if _, err := sessiontest.New(t, testSuite()).Manager.StartWith(context.Background(), "ts", nil, "test", session.StartOptions{Retries: 11}); err == nil {
+		t.Error("11 retries accepted")
+	}
+}
+
+// TestQuarantine: a quarantined case still runs and its results are kept,
+// but its failure leaves the session passed and sends no CASE mail; once
+// the quarantine ends, it fails the session again.
+func TestQuarantine(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		until      time.Duration // from now; 0: no quarantine
+		wantState  store.SessionState
+		wantReason string
+		mailed     string // the cases CaseEnded was called for
+	}{
+		{"quarantined", time.Hour, store.SessionPassed, "a failed, quarantined until", "b"},
+		{"the quarantine ended", -time.Minute, store.SessionFailed, "a:run failed on m1 (exit 1)", "a,b"},
+		{"none", 0, store.SessionFailed, "a:run failed on m1 (exit 1)", "a,b"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := sessiontest.New(t, testSuite())
+			var mu sync.Mutex
+			var mailed []string
+			h.Manager.CaseEnded = func(_ *store.Session, _ *definition.Suite, c string) {
+				mu.Lock()
+				defer mu.Unlock()
+				mailed = append(mailed, c)
+			}
+			if tt.until != 0 {
+				if err := h.Store.SetQuarantine(context.Background(), store.Quarantine{Suite: "ts", Case: "a", Reason: "disk flaps",
+					Until: h.Clock.Now().Add(tt.until), By: "alice", Since: h.Clock.Now()}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			h.Slaves.On("m1", "a:run", sessiontest.Exit(1))
+			s := h.Run("ts")
+			if s.State != tt.wantState || !strings.HasPrefix(s.Reason, tt.wantReason) {
+				t.Errorf("state %s (%q), want %s (%q...)", s.State, s.Reason, tt.wantState, tt.wantReason)
+			}
+			if tt.wantState == store.SessionPassed && !strings.Contains(s.Reason, "by alice: disk flaps (a:run failed on m1 (exit 1))") {
+				t.Errorf("reason %q", s.Reason)
+			}
+			// The failure is recorded all the same.
+			if m := h.Matrix(s.ID); !slices.Contains(m, "a:run: failed passed passed") {
+				t.Errorf("matrix %q", m)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if strings.Join(mailed, ",") != tt.mailed {
+				t.Errorf("CASE mails for %q, want %q", mailed, tt.mailed)
+			}
+		})
 	}
 }

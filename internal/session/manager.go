@@ -81,9 +81,13 @@ type activeSession struct {
 	cancelOnce sync.Once
 	done       chan struct{}
 	clusters   []string // the suite's clusters (StopCluster refuses them)
+	retries    int      // of each failed case
 	// interrupt ends the session's context with errShutdown.
 	interrupt context.CancelCauseFunc
 }
+
+// ErrBadRetries: more retries asked for than definition.MaxRetries.
+var ErrBadRetries = errors.New("bad retries")
 
 // ErrUnknownSuite is returned when starting a suite that is not loaded.
 var ErrUnknownSuite = errors.New("unknown suite")
@@ -110,6 +114,18 @@ func (m *Manager) init() {
 // Start queues a session of suite (only the given cases, in suite order,
 // when cases is not empty) and runs it in the background.
 func (m *Manager) Start(ctx context.Context, suiteName string, cases []string, triggeredBy string) (*store.Session, error) {
+	return m.StartWith(ctx, suiteName, cases, triggeredBy, StartOptions{Retries: -1})
+}
+
+// StartOptions are the options of a session asked for.
+type StartOptions struct {
+	// Retries is how many times a failed case runs again; negative: the
+	// suite's ts.retries.
+	Retries int
+}
+
+// StartWith is Start with options.
+func (m *Manager) StartWith(ctx context.Context, suiteName string, cases []string, triggeredBy string, opts StartOptions) (*store.Session, error) {
 	m.mu.Lock()
 	closing := m.closing
 	m.mu.Unlock()
@@ -134,7 +150,14 @@ func (m *Manager) Start(ctx context.Context, suiteName string, cases []string, t
 	}
 	// Registered as starting before it is recorded: StopCluster, which
 	// checks the other way, cannot slip in between.
-	a := &activeSession{cancel: make(chan struct{}), done: make(chan struct{}), clusters: suite.Clusters}
+	if opts.Retries > definition.MaxRetries {
+		return nil, fmt.Errorf("%w: at most %d retries, not %d", ErrBadRetries, definition.MaxRetries, opts.Retries)
+	}
+	retries := suite.Retries
+	if opts.Retries >= 0 {
+		retries = opts.Retries
+	}
+	a := &activeSession{cancel: make(chan struct{}), done: make(chan struct{}), clusters: suite.Clusters, retries: retries}
 	if err := m.addPending(a); err != nil {
 		return nil, err
 	}
@@ -373,10 +396,23 @@ func (m *Manager) execute(ctx context.Context, s *store.Session, suite *definiti
 		store: m.Store, disp: m.Slaves, log: log, session: s, suite: suite, hosts: hosts,
 		stages: plan(suite, s.Cases), webPort: m.Settings.WebPort, webProto: m.Settings.WebProto,
 		timeout: timeout, grace: m.Settings.KillGrace, cancelReq: a.cancel, changed: m.Changed, clock: m.clock(),
-		sync: m.Sync, faults: m.Faults, observe: m.ObserveStage,
+		sync: m.Sync, faults: m.Faults, observe: m.ObserveStage, retries: a.retries,
 	}
 	if m.CaseEnded != nil {
 		run.caseEnded = func(c string) { m.CaseEnded(s, suite, c) }
+	}
+	// The quarantines in force as the session starts hold for all of it.
+	if qs, err := m.Store.Quarantines(ctx, suite.Name); err != nil {
+		log.Error("cannot read the quarantined cases: none is", "err", err)
+	} else {
+		now := m.clock().Now()
+		run.quarantined = map[string]store.Quarantine{}
+		for _, q := range qs {
+			if q.Until.After(now) {
+				run.quarantined[q.Case] = q
+				m.event(ctx, s.ID, "quarantine", fmt.Sprintf("case %s quarantined until %s by %s: %s", q.Case, q.Until.Format(time.RFC3339), q.By, q.Reason))
+			}
+		}
 	}
 	state, reason := run.run(ctx)
 	if ctx.Err() != nil {

@@ -22,6 +22,10 @@ type (
 	LogFile      = api.LogFile
 	Stats        = api.Stats
 	DayStats     = api.DayStats
+	Fingerprint  = api.Fingerprint
+	SessionRef   = api.SessionRef
+	Quarantine   = api.Quarantine
+	FailureRef   = api.FailureRef
 )
 
 // Session states. Queued and Running are the unfinished states (see
@@ -201,6 +205,47 @@ type Store interface {
 	// Events returns a session's events in the order they were added.
 	Events(ctx context.Context, session int64) ([]Event, error)
 
+	// CaseResults returns the results of the case stages (those with a
+	// Case; caseName non-empty: that case's only) of the suite's finished sessions (neither queued nor running)
+	// created at or after from (zero: no time window) or among its newest
+	// finished ones (<= 0: none), newest session first (by Created, then
+	// ID), then by stage index, then in insertion order. Stage and
+	// ExitCode are set for the failures (failed, timeout, lost) only: a
+	// window holds tens of thousands of results.
+	CaseResults(ctx context.Context, suite, caseName string, from time.Time, newest int) ([]CaseResult, error)
+	// PutFingerprint records the text of a fingerprint of failures; the
+	// first text recorded for an id stays.
+	PutFingerprint(ctx context.Context, id, text string) error
+	// Fingerprints summarises the failures (results whose Fingerprint is
+	// one of ids) over the whole history, one per id that occurs, the one
+	// first seen first: Count results in Sessions sessions, the First and
+	// Last session, the Hosts (sorted) and the latest result as Sample.
+	Fingerprints(ctx context.Context, ids []string) ([]Fingerprint, error)
+
+	// SetQuarantine records (or replaces) the quarantine of q.Suite's
+	// case q.Case.
+	SetQuarantine(ctx context.Context, q Quarantine) error
+	// EndQuarantine removes a case's quarantine (ErrNotFound when none).
+	EndQuarantine(ctx context.Context, suite, caseName string) error
+	// Quarantines lists the quarantines of a suite ("": of every suite),
+	// expired ones too, by suite then case.
+	Quarantines(ctx context.Context, suite string) ([]Quarantine, error)
+
 	// Close releases the store; closing twice is harmless.
 	Close() error
+}
+
+// CaseResult is one slave's result of one stage of a test case, with what
+// the statistics of the case need of its session.
+type CaseResult struct {
+	Session     int64
+	Created     time.Time // the session's
+	Revision    string    // the session's definitions revision
+	Case        string
+	StageIndex  int
+	Stage       string // the stage's name, of a failure
+	Slave       string
+	Status      Status
+	ExitCode    *int // of a failure
+	Fingerprint string
 }

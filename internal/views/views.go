@@ -38,6 +38,9 @@ type Views struct {
 	Now func() time.Time
 	// LastReload reports the definitions' last load (nil: not known).
 	LastReload func() *catalog.ReloadReport
+	// Changes tells what changed in a suite's files between two
+	// definitions revisions (nil: not known); see catalog.Catalog.Changes.
+	Changes func(ctx context.Context, suite, from, to string) ([]api.RepoChanges, error)
 }
 
 // ErrBadQuery is wrapped by the errors of invalid view parameters (a bad
@@ -488,7 +491,38 @@ func (v *Views) Session(ctx context.Context, id int64) (*api.SessionView, error)
 	if sv.Logs == nil {
 		sv.Logs = []store.LogFile{}
 	}
+	if err := v.markFailures(ctx, sv, results); err != nil {
+		return nil, err
+	}
 	return sv, nil
+}
+
+// markFailures adds the summaries of the session's fingerprints and marks
+// the cells whose failure this session saw first.
+func (v *Views) markFailures(ctx context.Context, sv *api.SessionView, results []*store.Result) error {
+	var ids []string
+	for _, r := range results {
+		ids = append(ids, r.Fingerprint)
+	}
+	fps, err := v.Store.Fingerprints(ctx, ids)
+	if err != nil {
+		return err
+	}
+	sv.Fingerprints = fps
+	if sv.Fingerprints == nil {
+		sv.Fingerprints = []api.Fingerprint{}
+	}
+	first := map[string]bool{}
+	for _, f := range fps {
+		first[f.ID] = f.First.ID == sv.ID
+	}
+	for i := range sv.Stages {
+		for j := range sv.Stages[i].Cells {
+			c := &sv.Stages[i].Cells[j]
+			c.NewFailure = c.Fingerprint != "" && first[c.Fingerprint]
+		}
+	}
+	return nil
 }
 
 // stageRows builds the matrix: the recorded stages, then the planned ones
@@ -503,14 +537,17 @@ func (v *Views) stageRows(s *store.Session, stages []*store.Stage, results []*st
 		byStage[r.Stage][r.Slave] = r
 	}
 	rows := []api.StageRow{}
-	seen := map[int]bool{}
+	seen := map[string]bool{}
+	next := 0 // the index of the next stage to run
 	for _, st := range stages {
-		seen[st.Index] = true
+		seen[st.Name] = true
+		next = max(next, st.Index+1)
 		row := api.StageRow{Index: st.Index, Name: st.Name, Case: st.Case, Started: st.Started, Ended: st.Ended}
 		for _, slave := range s.Machines {
 			c := api.Cell{Slave: slave, Status: store.StatusPending}
 			if r := byStage[st.Index][slave]; r != nil {
-				c = api.Cell{Slave: slave, Status: r.Status, ExitCode: r.ExitCode, Start: r.Start, End: r.End, Message: r.Message, OutputBytes: r.OutputBytes}
+				c = api.Cell{Slave: slave, Status: r.Status, ExitCode: r.ExitCode, Start: r.Start, End: r.End, Message: r.Message,
+					OutputBytes: r.OutputBytes, Fingerprint: r.Fingerprint}
 				if !r.Start.IsZero() {
 					end := r.End
 					if end.IsZero() {
@@ -526,11 +563,14 @@ func (v *Views) stageRows(s *store.Session, stages []*store.Stage, results []*st
 	}
 	if !s.State.Finished() {
 		if su := v.defs().Suite(s.Suite); su != nil {
+			// By name: a case run again (c:run#2) moves the stages after
+			// it, which run in plan order after those recorded.
 			for _, ps := range session.Plan(su, s.Cases) {
-				if seen[ps.Index] {
+				if seen[ps.Name] {
 					continue
 				}
-				row := api.StageRow{Index: ps.Index, Name: ps.Name, Case: ps.Case, Planned: true, Status: store.StatusPending}
+				row := api.StageRow{Index: next, Name: ps.Name, Case: ps.Case, Planned: true, Status: store.StatusPending}
+				next++
 				for _, slave := range s.Machines {
 					row.Cells = append(row.Cells, api.Cell{Slave: slave, Status: store.StatusPending})
 				}

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/xrdtest/xrdtest/internal/httpapi"
 )
@@ -129,4 +130,32 @@ func plural(n int, word string) string {
 		return "1 " + word
 	}
 	return strconv.Itoa(n) + " " + word + "s"
+}
+
+func (h *Handler) quarantine(w http.ResponseWriter, r *http.Request, u login) {
+	suite, name := r.PathValue("suite"), r.PathValue("case")
+	until, err := time.ParseInLocation(time.DateOnly, r.PostFormValue("until"), time.Local)
+	if err != nil {
+		h.errorPage(w, r, http.StatusBadRequest, fmt.Errorf("until %q: want a date, YYYY-MM-DD", r.PostFormValue("until")))
+		return
+	}
+	q, err := h.cfg.Actions.Quarantine(r.Context(), caller(r, u), suite, name, r.PostFormValue("reason"), until)
+	if err != nil {
+		h.errorPage(w, r, httpapi.Status(err), err)
+		return
+	}
+	h.back(w, r, caseURL(suite, name), fmt.Sprintf("Case %s quarantined until %s.", name, q.Until.Local().Format(time.DateOnly)))
+}
+
+func (h *Handler) unquarantine(w http.ResponseWriter, r *http.Request, u login) {
+	suite, name := r.PathValue("suite"), r.PathValue("case")
+	if err := h.cfg.Actions.Unquarantine(r.Context(), caller(r, u), suite, name); err != nil {
+		h.errorPage(w, r, httpapi.Status(err), err)
+		return
+	}
+	h.back(w, r, caseURL(suite, name), fmt.Sprintf("Case %s no longer quarantined.", name))
+}
+
+func caseURL(suite, name string) string {
+	return "/suites/" + url.PathEscape(suite) + "/cases/" + url.PathEscape(name)
 }

@@ -44,6 +44,16 @@ var funcs = template.FuncMap{
 		return "/history?" + q.Values().Encode()
 	},
 	"suiteHistoryURL": func(suite string) string { return "/history?" + url.Values{"suite": {suite}}.Encode() },
+	"casesURL":        func(suite string) string { return "/suites/" + url.PathEscape(suite) + "/cases" },
+	"caseURL":         caseURL,
+	// The trend strip reads oldest to newest, as the suites' strips do.
+	"oldestFirst": func(l []api.CaseRun) []api.CaseRun {
+		out := make([]api.CaseRun, len(l))
+		for i, x := range l {
+			out[len(l)-1-i] = x
+		}
+		return out
+	},
 	"hasState": func(q api.HistoryQuery, s store.SessionState) bool {
 		for _, x := range q.States {
 			if x == s {

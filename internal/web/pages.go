@@ -44,6 +44,24 @@ func (h *Handler) suites(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, http.StatusOK, "suites", h.newPage(r, "Suites", "suites", s))
 }
 
+func (h *Handler) cases(w http.ResponseWriter, r *http.Request) {
+	c, err := h.cfg.Views.Cases(r.Context(), r.PathValue("suite"))
+	if err != nil {
+		h.viewError(w, r, err)
+		return
+	}
+	h.render(w, r, http.StatusOK, "cases", h.newPage(r, "Cases of "+c.Suite, "suites", c))
+}
+
+func (h *Handler) testCase(w http.ResponseWriter, r *http.Request) {
+	c, err := h.cfg.Views.Case(r.Context(), r.PathValue("suite"), r.PathValue("case"))
+	if err != nil {
+		h.viewError(w, r, err)
+		return
+	}
+	h.render(w, r, http.StatusOK, "case", h.newPage(r, c.Name+" of "+c.Suite, "suites", c))
+}
+
 func (h *Handler) history(w http.ResponseWriter, r *http.Request) {
 	q, err := views.ParseHistoryQuery(r.URL.Query())
 	if err != nil {

@@ -185,6 +185,8 @@ func (h *Handler) Routes() []httpapi.Route {
 		{Pattern: "GET /static/", Handler: http.StripPrefix("/static/", staticFiles(http.FileServerFS(static)))},
 		p("GET /{$}", h.dashboard),
 		p("GET /suites", h.suites),
+		p("GET /suites/{suite}/cases", h.cases),
+		p("GET /suites/{suite}/cases/{case}", h.testCase),
 		p("GET /history", h.history),
 		p("GET /clusters", h.clusters),
 		p("GET /hypervisors", h.hypervisors),
@@ -205,6 +207,8 @@ func (h *Handler) Routes() []httpapi.Route {
 		p("POST /sessions/{id}/rerun", h.action(h.rerun)),
 		p("POST /clusters/{name}/stop", h.action(h.stopCluster)),
 		p("POST /repos/reload", h.action(h.reload)),
+		p("POST /suites/{suite}/cases/{case}/quarantine", h.action(h.quarantine)),
+		p("POST /suites/{suite}/cases/{case}/unquarantine", h.action(h.unquarantine)),
 		p("/", func(w http.ResponseWriter, r *http.Request) {
 			h.errorPage(w, r, http.StatusNotFound, fmt.Errorf("no such page: %s %s", r.Method, r.URL.Path))
 		}),
@@ -355,7 +359,7 @@ func (h *Handler) viewError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, views.ErrBadQuery):
 		h.errorPage(w, r, http.StatusBadRequest, err)
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, store.ErrNotFound), httpapi.Status(err) == http.StatusNotFound: // unknown suites and cases too
 		h.errorPage(w, r, http.StatusNotFound, err)
 	default:
 		h.cfg.Log.Error("web: reading the history", "path", r.URL.Path, "err", err)

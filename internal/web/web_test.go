@@ -190,6 +190,18 @@ func TestPagesRender(t *testing.T) {
 		// Its output file was deleted by retention (outputs_max_age).
 		{SessionID: s.ID, Stage: 0, Slave: "w2.xrd.test", Status: store.StatusFailed, ExitCode: &three, Start: s.Started, End: s.Started.Add(time.Second), OutputBytes: 2048},
 	})
+	// The case greet failed on w2 with a fingerprint.
+	ts.m.Store.PutStage(ctx, &store.Stage{SessionID: s.ID, Index: 1, Name: "greet:run", Case: "greet"})
+	ts.m.Store.PutFingerprint(ctx, "00ff00ff00ff00ff", "greet:run: exit 3\nconnection refused by <host>")
+	ts.m.Store.PutResults(ctx, []*store.Result{
+		{SessionID: s.ID, Stage: 1, Slave: "w1.xrd.test", Status: store.StatusPassed, ExitCode: new(int)},
+		{SessionID: s.ID, Stage: 1, Slave: "w2.xrd.test", Status: store.StatusFailed, ExitCode: &three, Fingerprint: "00ff00ff00ff00ff"},
+	})
+	// A later session failed the same way: not new there.
+	again := &store.Session{Suite: "hello", State: store.SessionFailed, Machines: []string{"w1.xrd.test"}, Cases: []string{"greet"}}
+	ts.m.Store.CreateSession(ctx, again)
+	ts.m.Store.PutStage(ctx, &store.Stage{SessionID: again.ID, Index: 0, Name: "greet:run", Case: "greet"})
+	ts.m.Store.PutResult(ctx, &store.Result{SessionID: again.ID, Stage: 0, Slave: "w1.xrd.test", Status: store.StatusFailed, ExitCode: &three, Fingerprint: "00ff00ff00ff00ff"})
 	for _, tc := range []struct {
 		path string
 		code int
@@ -200,10 +212,19 @@ func TestPagesRender(t *testing.T) {
 		{"/history", 200, []string{fmt.Sprintf("/sessions/%d", s.ID), "hello", "failed"}},
 		{"/history?suite=hello&state=failed&from=2000-01-01&to=2199-12-31&page=1&per_page=25", 200, []string{fmt.Sprintf("#%d", s.ID)}},
 		{"/history?state=passed", 200, []string{"No session matches"}},
-		{fmt.Sprintf("/sessions/%d", s.ID), 200, []string{"suite_init", "w1.xrd.test", "w2.xrd.test", "exit 3", "cell st-failed", "Timeline", "greet:run failed on w2.xrd.test"}},
+		{fmt.Sprintf("/sessions/%d", s.ID), 200, []string{"suite_init", "w1.xrd.test", "w2.xrd.test", "exit 3", "cell st-failed", "Timeline", "greet:run failed on w2.xrd.test",
+			"new failure", `title="a failure not seen before">new</span>`, "connection refused by &lt;host&gt;"}},
+		{fmt.Sprintf("/sessions/%d", again.ID), 200, []string{"seen 2 times since", fmt.Sprintf(`first <a href="/sessions/%d">`, s.ID), "00ff00ff00ff00ff"}},
 		{fmt.Sprintf("/sessions/%d/result?stage=0&slave=w1.xrd.test", s.ID), 200, []string{"suite_init", "echo init", "No output."}},
 		{fmt.Sprintf("/sessions/%d/result?stage=0&slave=w2.xrd.test", s.ID), 200, []string{"The output (2.0 KiB) is no longer kept", "outputs_max_age"}},
 		{fmt.Sprintf("/sessions/%d/log?slave=w1.xrd.test&path=/var/log/gone.log", s.ID), 404, []string{"log /var/log/gone.log of w1.xrd.test", "never collected, or deleted by the retention limits"}},
+		{"/suites/hello/cases", 200, []string{"Cases of hello", "/suites/hello/cases/greet", "bye", "0.0 %", "chip st-failed", "no run"}},
+		{"/suites/hello/cases/greet", 200, []string{"greet", "Failure fingerprints", "00ff00ff00ff00ff", "connection refused by &lt;host&gt;",
+			"2</strong> failures in 2 sessions", "w1.xrd.test, w2.xrd.test", "Recent failures", "greet:run",
+			"Failing since", fmt.Sprintf(`First failed run: <a href="/sessions/%d">`, s.ID), "No run passed in the window"}},
+		{"/suites/hello/cases/bye", 200, []string{"No fingerprinted failure", "No failure in the window"}},
+		{"/suites/hello/cases/nope", 404, []string{"no test case"}},
+		{"/suites/nope/cases", 404, []string{"unknown suite"}},
 		{"/clusters", 200, []string{"cluster_w", "w1.xrd.test", "10.98.0.11", "down"}},
 		{"/hypervisors", 200, []string{"No hypervisor is connected"}},
 		{"/login", 200, []string{"Password"}},
@@ -230,7 +251,8 @@ func TestPagesRender(t *testing.T) {
 	}
 	// The API gives the same views.
 	for _, p := range []string{"/api/v1/dashboard", "/api/v1/stats?days=7", "/api/v1/clusters", "/api/v1/hypervisors",
-		"/api/v1/suites/overview", "/api/v1/history?suite=hello", fmt.Sprintf("/api/v1/sessions/%d/view", s.ID)} {
+		"/api/v1/suites/overview", "/api/v1/history?suite=hello", fmt.Sprintf("/api/v1/sessions/%d/view", s.ID),
+		"/api/v1/suites/hello/cases", "/api/v1/suites/hello/cases/greet"} {
 		code, body, hd := ts.get(t, c, p)
 		if code != 200 || !strings.HasPrefix(hd.Get("Content-Type"), "application/json") || !json.Valid([]byte(body)) {
 			t.Errorf("GET %s: %d %s\n%s", p, code, hd.Get("Content-Type"), body)
@@ -292,7 +314,8 @@ func TestParamsValidated(t *testing.T) {
 func TestActionsNeedLoginAndCSRF(t *testing.T) {
 	ts := start(t)
 	anon := client(t)
-	posts := []string{"/suites/hello/run", "/suites/hello/enabled", "/sessions/1/cancel", "/sessions/1/rerun", "/clusters/cluster_w/stop", "/repos/reload", "/logout"}
+	posts := []string{"/suites/hello/run", "/suites/hello/enabled", "/sessions/1/cancel", "/sessions/1/rerun", "/clusters/cluster_w/stop", "/repos/reload",
+		"/suites/hello/cases/greet/quarantine", "/suites/hello/cases/greet/unquarantine", "/logout"}
 	for _, p := range posts {
 		if code, body, _ := ts.post(t, anon, p, "", url.Values{"enabled": {"0"}}); code != http.StatusUnauthorized {
 			t.Errorf("POST %s without login: %d, want 401\n%s", p, code, body)
@@ -506,6 +529,13 @@ func TestOutputEscaped(t *testing.T) {
 	w, _ := ts.m.Store.OutputWriter(s.ID, 0, "w1.xrd.test")
 	w.Append(1, []byte(evil+"\n"))
 	w.Close()
+	// A case named evil failed, on a revision named evil, with a
+	// fingerprint whose text is evil.
+	s.RepoRevision = evil
+	ts.m.Store.UpdateSession(ctx, s)
+	ts.m.Store.PutStage(ctx, &store.Stage{SessionID: s.ID, Index: 1, Name: evil + ":run", Case: evil})
+	ts.m.Store.PutFingerprint(ctx, "0123456789abcdef", evil)
+	ts.m.Store.PutResult(ctx, &store.Result{SessionID: s.ID, Stage: 1, Slave: "w1.xrd.test", Status: store.StatusFailed, Fingerprint: "0123456789abcdef"})
 	lw, _ := ts.m.Store.LogWriter(s.ID, "w1.xrd.test", "/var/log/"+evil)
 	lw.Write([]byte(evil))
 	lw.Close()
@@ -514,6 +544,8 @@ func TestOutputEscaped(t *testing.T) {
 		fmt.Sprintf("/sessions/%d/result?stage=0&slave=w1.xrd.test", s.ID),
 		fmt.Sprintf("/sessions/%d/log?slave=w1.xrd.test&path=%s", s.ID, url.QueryEscape("/var/log/"+evil)),
 		"/history",
+		"/suites/hello/cases",
+		"/suites/hello/cases/" + url.PathEscape(evil),
 	} {
 		code, body, hd := ts.get(t, c, p)
 		if code != 200 {
@@ -1043,5 +1075,62 @@ func TestStreamsOutliveTimeouts(t *testing.T) {
 				break wait
 			}
 		}
+	}
+}
+
+// TestQuarantinePage: a logged-in user quarantines a case from its page
+// (CSRF-protected, logged with the user), the page and the cases API show
+// it, and ends it; bad forms are refused.
+func TestQuarantinePage(t *testing.T) {
+	ts := start(t)
+	c := client(t)
+	csrf := ts.login(t, c, "alice")
+	if _, body, _ := ts.get(t, c, "/suites/hello/cases/greet"); !strings.Contains(body, `id="quarantine-form"`) || !strings.Contains(body, "Not quarantined") {
+		t.Fatalf("no quarantine form:\n%s", body)
+	}
+	until := time.Now().AddDate(0, 0, 7).Format(time.DateOnly)
+	for _, tc := range []struct {
+		form url.Values
+		want int
+	}{
+		{url.Values{"reason": {""}, "until": {until}}, http.StatusBadRequest},
+		{url.Values{"reason": {"x"}, "until": {"next week"}}, http.StatusBadRequest},
+		{url.Values{"reason": {"x"}, "until": {"2000-01-01"}}, http.StatusBadRequest},
+	} {
+		tc.form.Set("csrf", csrf)
+		if code, body, _ := ts.post(t, c, "/suites/hello/cases/greet/quarantine", "", tc.form); code != tc.want {
+			t.Errorf("%v: %d, want %d\n%s", tc.form, code, tc.want, body)
+		}
+	}
+	if code, _, _ := ts.post(t, c, "/suites/hello/cases/nope/quarantine", "", url.Values{"csrf": {csrf}, "reason": {"x"}, "until": {until}}); code != http.StatusNotFound {
+		t.Errorf("unknown case: %d", code)
+	}
+	code, _, hd := ts.post(t, c, "/suites/hello/cases/greet/quarantine", "", url.Values{"csrf": {csrf}, "reason": {"<b>disk</b> flaps"}, "until": {until}})
+	if code != http.StatusSeeOther {
+		t.Fatalf("quarantine: %d", code)
+	}
+	if _, body, _ := ts.get(t, c, hd.Get("Location")); !strings.Contains(body, "Case greet quarantined until "+until) ||
+		!strings.Contains(body, "by web (alice)") || !strings.Contains(body, "&lt;b&gt;disk&lt;/b&gt; flaps") || !strings.Contains(body, `id="unquarantine-button"`) {
+		t.Errorf("after the quarantine:\n%s", body)
+	}
+	if !strings.Contains(ts.logs.String(), `msg="web: quarantine case" suite=hello case=greet`) {
+		t.Error("the quarantine is not logged")
+	}
+	_, body, _ := ts.get(t, c, "/api/v1/suites/hello/cases")
+	var cv struct {
+		Cases []struct {
+			Name       string
+			Quarantine *struct{ Reason, By string }
+		}
+	}
+	if err := json.Unmarshal([]byte(body), &cv); err != nil || len(cv.Cases) != 2 || cv.Cases[0].Quarantine == nil || cv.Cases[0].Quarantine.By != "web (alice)" || cv.Cases[1].Quarantine != nil {
+		t.Errorf("cases API: %s (%v)", body, err)
+	}
+	code, _, hd = ts.post(t, c, "/suites/hello/cases/greet/unquarantine", "", url.Values{"csrf": {csrf}})
+	if _, body, _ := ts.get(t, c, hd.Get("Location")); code != http.StatusSeeOther || !strings.Contains(body, "Case greet no longer quarantined.") || !strings.Contains(body, "Not quarantined") {
+		t.Errorf("unquarantine: %d\n%s", code, body)
+	}
+	if code, _, _ := ts.post(t, c, "/suites/hello/cases/greet/unquarantine", "", url.Values{"csrf": {csrf}}); code != http.StatusNotFound {
+		t.Errorf("unquarantine again: %d, want 404", code)
 	}
 }

@@ -466,12 +466,12 @@ func (p *Store) PutResults(ctx context.Context, rs []*store.Result) error {
 			return err
 		}
 		sessionID = r.SessionID
-		b.Queue(`INSERT INTO results (session_id, stage, slave, status, exit_code, start_ns, end_ns, message, script, output_bytes)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		b.Queue(`INSERT INTO results (session_id, stage, slave, status, exit_code, start_ns, end_ns, message, script, output_bytes, fingerprint)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 			ON CONFLICT (session_id, stage, slave) DO UPDATE SET status = excluded.status, exit_code = excluded.exit_code,
 				start_ns = excluded.start_ns, end_ns = excluded.end_ns, message = excluded.message,
-				script = excluded.script, output_bytes = excluded.output_bytes`,
-			r.SessionID, r.Stage, r.Slave, string(r.Status), code, start, end, []byte(r.Message), []byte(r.Script), r.OutputBytes)
+				script = excluded.script, output_bytes = excluded.output_bytes, fingerprint = excluded.fingerprint`,
+			r.SessionID, r.Stage, r.Slave, string(r.Status), code, start, end, []byte(r.Message), []byte(r.Script), r.OutputBytes, r.Fingerprint)
 	}
 	if b.Len() == 0 {
 		return nil
@@ -497,7 +497,7 @@ func (p *Store) ResultSummaries(ctx context.Context, session int64) ([]*store.Re
 // value) read into Script.
 func (p *Store) results(ctx context.Context, session int64, script string) ([]*store.Result, error) {
 	rows, err := p.pool.Query(ctx, `SELECT session_id, stage, slave, status, exit_code, start_ns, end_ns,
-			message, `+script+`, output_bytes
+			message, `+script+`, output_bytes, fingerprint
 		FROM results WHERE session_id = $1 ORDER BY stage, id`, session)
 	if err != nil {
 		return nil, p.wrap(err, 0)
@@ -517,7 +517,7 @@ func (p *Store) results(ctx context.Context, session int64, script string) ([]*s
 // Result implements store.ResultReader.
 func (p *Store) Result(ctx context.Context, session int64, stage int, slave string) (*store.Result, error) {
 	r, err := scanPGResult(p.pool.QueryRow(ctx, `SELECT session_id, stage, slave, status, exit_code, start_ns, end_ns,
-			message, script, output_bytes
+			message, script, output_bytes, fingerprint
 		FROM results WHERE session_id = $1 AND stage = $2 AND slave = $3`, session, stage, slave))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("%w: result of session %d stage %d slave %s", store.ErrNotFound, session, stage, slave)
@@ -530,7 +530,7 @@ func scanPGResult(row pgx.Row) (*store.Result, error) {
 	var code *int64
 	var msg, script []byte
 	if err := row.Scan(&r.SessionID, &r.Stage, &r.Slave, &r.Status, &code, sqlstore.ScanNS(&r.Start), sqlstore.ScanNS(&r.End),
-		&msg, &script, &r.OutputBytes); err != nil {
+		&msg, &script, &r.OutputBytes, &r.Fingerprint); err != nil {
 		return nil, err
 	}
 	if code != nil {

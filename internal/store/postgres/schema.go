@@ -94,6 +94,28 @@ CREATE TABLE suites (
 	updated_ns bigint  NOT NULL
 );
 `,
+	// 2: failure fingerprints. Only failed results have one: the partial
+	// index stays as small as the failures.
+	`
+ALTER TABLE results ADD COLUMN fingerprint text NOT NULL DEFAULT '';
+CREATE INDEX results_fingerprint ON results (fingerprint, session_id) WHERE fingerprint <> '';
+CREATE TABLE fingerprints (
+	id   text  PRIMARY KEY,
+	text bytea NOT NULL
+);
+`,
+	// 3: quarantined test cases.
+	`
+CREATE TABLE quarantines (
+	suite     text   NOT NULL,
+	case_name text   NOT NULL,
+	reason    bytea  NOT NULL,
+	until_ns  bigint NOT NULL,
+	by_user   text   NOT NULL,
+	since_ns  bigint NOT NULL,
+	PRIMARY KEY (suite, case_name)
+);
+`,
 }
 
 // pgMigrate is package sqlite's migrate for PostgreSQL: one transaction,

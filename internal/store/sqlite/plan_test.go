@@ -73,3 +73,19 @@ func queryPlan(t *testing.T, s *Store, query string, args ...any) string {
 	}
 	return strings.Join(plan, "; ")
 }
+
+// TestCaseResultsPlan checks that the window of CaseResults comes from the
+// suite's index and that stages and results are looked up by their keys,
+// never scanned.
+func TestCaseResultsPlan(t *testing.T) {
+	s, err := Open(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	p := queryPlan(t, s, caseResults, "a", int64(1), 50, "")
+	t.Log(p)
+	if !strings.Contains(p, "INDEX sessions_suite") || strings.Contains(p, "SCAN r") || strings.Contains(p, "SCAN st") {
+		t.Errorf("plan %q", p)
+	}
+}

@@ -22,7 +22,7 @@ func (s *Store) ResultSummaries(ctx context.Context, session int64) ([]*store.Re
 // value) read into Script.
 func (s *Store) results(ctx context.Context, session int64, script string) ([]*store.Result, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT session_id, stage, slave, status, exit_code, start_ns, end_ns,
-			message, `+script+`, output_bytes
+			message, `+script+`, output_bytes, fingerprint
 		FROM results WHERE session_id = ? ORDER BY stage, id`, session)
 	if err != nil {
 		return nil, wrap(err)
@@ -42,7 +42,7 @@ func (s *Store) results(ctx context.Context, session int64, script string) ([]*s
 // Result implements store.ResultReader.
 func (s *Store) Result(ctx context.Context, session int64, stage int, slave string) (*store.Result, error) {
 	r, err := scanResult(s.r.QueryRowContext(ctx, `SELECT session_id, stage, slave, status, exit_code, start_ns, end_ns,
-			message, script, output_bytes
+			message, script, output_bytes, fingerprint
 		FROM results WHERE session_id = ? AND stage = ? AND slave = ?`, session, stage, slave))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: result of session %d stage %d slave %s", store.ErrNotFound, session, stage, slave)
@@ -54,7 +54,7 @@ func scanResult(row scanner) (*store.Result, error) {
 	r := new(store.Result)
 	var code sql.NullInt64
 	if err := row.Scan(&r.SessionID, &r.Stage, &r.Slave, &r.Status, &code, sqlstore.ScanNS(&r.Start), sqlstore.ScanNS(&r.End),
-		&r.Message, &r.Script, &r.OutputBytes); err != nil {
+		&r.Message, &r.Script, &r.OutputBytes, &r.Fingerprint); err != nil {
 		return nil, err
 	}
 	if code.Valid {

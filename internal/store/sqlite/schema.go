@@ -93,6 +93,28 @@ CREATE TABLE suites (
 	`
 CREATE INDEX sessions_created_stats ON sessions (created_ns, state, started_ns, ended_ns);
 `,
+	// 3: failure fingerprints. Only failed results have one: the partial
+	// index stays as small as the failures.
+	`
+ALTER TABLE results ADD COLUMN fingerprint TEXT NOT NULL DEFAULT '';
+CREATE INDEX results_fingerprint ON results (fingerprint, session_id) WHERE fingerprint != '';
+CREATE TABLE fingerprints (
+	id   TEXT PRIMARY KEY,
+	text TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+`,
+	// 4: quarantined test cases.
+	`
+CREATE TABLE quarantines (
+	suite     TEXT    NOT NULL,
+	case_name TEXT    NOT NULL,
+	reason    TEXT    NOT NULL,
+	until_ns  INTEGER NOT NULL,
+	by_user   TEXT    NOT NULL,
+	since_ns  INTEGER NOT NULL,
+	PRIMARY KEY (suite, case_name)
+) STRICT, WITHOUT ROWID;
+`,
 }
 
 // migrate brings the database to the latest schema version in one transaction. A database

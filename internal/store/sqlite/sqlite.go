@@ -490,11 +490,11 @@ func (s *Store) PutResult(ctx context.Context, r *store.Result) error {
 }
 
 const upsertResult = `INSERT INTO results (session_id, stage, slave, status, exit_code, start_ns, end_ns,
-		message, script, output_bytes)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		message, script, output_bytes, fingerprint)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (session_id, stage, slave) DO UPDATE SET status = excluded.status, exit_code = excluded.exit_code,
 		start_ns = excluded.start_ns, end_ns = excluded.end_ns, message = excluded.message,
-		script = excluded.script, output_bytes = excluded.output_bytes`
+		script = excluded.script, output_bytes = excluded.output_bytes, fingerprint = excluded.fingerprint`
 
 // PutResults implements store.Store: one transaction and one prepared
 // statement for the whole batch, which is what keeps a stage of 1000
@@ -519,7 +519,7 @@ func (s *Store) PutResults(ctx context.Context, rs []*store.Result) error {
 		for _, w := range rows {
 			sessionID = w.r.SessionID
 			if _, err := st.ExecContext(ctx, w.r.SessionID, w.r.Stage, w.r.Slave, string(w.r.Status), w.code, w.start, w.end,
-				w.r.Message, w.r.Script, w.r.OutputBytes); err != nil {
+				w.r.Message, w.r.Script, w.r.OutputBytes, w.r.Fingerprint); err != nil {
 				return err
 			}
 		}

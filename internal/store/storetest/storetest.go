@@ -90,6 +90,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Prune", testPrune},
 		{"PruneOutputs", testPruneOutputs},
 		{"PruneBatchesWhileRunning", testPruneBatchesWhileRunning},
+		{"CaseResults", testCaseResults},
+		{"Fingerprints", testFingerprints},
+		{"Quarantines", testQuarantines},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, o) })
@@ -336,6 +339,7 @@ func testResults(t *testing.T, open func(*testing.T) store.Store) {
 		r(1, "a.xrd.test", store.StatusFailed, intp(-1), "ünï"),
 		r(0, "c.xrd.test", store.StatusLost, nil, "slave lost"),
 	}
+	puts[3].Fingerprint = "0123456789abcdef"
 	for _, p := range puts {
 		if err := s.PutResult(ctx, p); err != nil {
 			t.Fatal(err)

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/xrdtest/xrdtest/internal/store"
@@ -62,4 +63,16 @@ func InterruptedMessage(reason string) string {
 		return string(store.SessionInterrupted)
 	}
 	return string(store.SessionInterrupted) + ": " + reason
+}
+
+// NonEmpty returns the distinct non-empty strings of ids, sorted.
+func NonEmpty(ids []string) []string {
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if id != "" {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
