@@ -172,31 +172,41 @@ func (h *FaultHub) heal(ctx context.Context, session int64, match func(faultOn) 
 	if h == nil {
 		return nil
 	}
+	// The faults are taken out under the lock and healed without it: a
+	// heal through a hypervisor daemon takes a while, and other sessions'
+	// calls go on meanwhile.
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	s := h.sessions[session]
 	if s == nil {
+		h.mu.Unlock()
 		return nil
 	}
-	var healed []string
+	var todo []faultOn
 	kept := s.on[:0]
 	for _, f := range s.on {
-		if !match(f) {
+		if match(f) {
+			todo = append(todo, f)
+		} else {
 			kept = append(kept, f)
-			continue
 		}
+	}
+	s.on = kept
+	h.mu.Unlock()
+	var healed []string
+	for _, f := range todo {
 		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		err := s.inj.HealFaults(hctx, f.cluster, f.ID)
 		cancel()
 		if err != nil {
 			s.event(fmt.Sprintf("fault %s (%s) not healed at %s: %v", f.ID, f.Spec, why, err))
-			kept = append(kept, f) // the session's end tries again
+			h.mu.Lock()
+			s.on = append(s.on, f) // the session's end tries again
+			h.mu.Unlock()
 			continue
 		}
 		s.event(fmt.Sprintf("fault %s healed at %s: %s, on since %s", f.ID, why, f.Spec, f.Since.Format(time.TimeOnly)))
 		healed = append(healed, f.ID)
 	}
-	s.on = kept
 	return healed
 }
 
@@ -268,13 +278,13 @@ func (h *FaultHub) set(ctx context.Context, session int64, cluster, slave string
 	if err != nil {
 		return "", err
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
 	if spec.Kind == hypervisor.FaultKill {
 		s.event(fmt.Sprintf("fault %s done by %s: %s", f.ID, slave, spec))
 		return f.ID, nil
 	}
+	h.mu.Lock()
 	s.on = append(s.on, faultOn{Fault: f, cluster: cluster, cas: cas, by: slave})
+	h.mu.Unlock()
 	scope := "the session's end"
 	if cas != "" {
 		scope = "the end of case " + cas
