@@ -187,6 +187,8 @@ type StartRequest struct {
 	// Retries is how many times a failed case runs again (nil: the
 	// suite's ts.retries).
 	Retries *int `json:"retries,omitempty"`
+	// Seed seeds the suite's fault schedule (0: its ts.faults seed).
+	Seed int64 `json:"seed,omitempty"`
 }
 
 // ActionRequest is the body of the actions on a session or a cluster

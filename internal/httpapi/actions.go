@@ -69,6 +69,9 @@ func (a *Actions) RunWith(ctx context.Context, c Caller, suite string, cases []s
 	if opts.Retries >= 0 {
 		attrs = append(attrs, "retries", opts.Retries)
 	}
+	if opts.Seed != 0 {
+		attrs = append(attrs, "seed", opts.Seed)
+	}
 	err := a.logged(c, "run suite", attrs, func() (err error) {
 		s, err = a.Manager.StartWith(ctx, suite, cases, c.By, opts)
 		return err

@@ -381,7 +381,10 @@ func (a *API) startSession(r *http.Request) (any, error) {
 		}
 		retries = *req.Retries
 	}
-	s, err := a.Actions.RunWith(r.Context(), caller(r, req.By), req.Suite, req.Cases, session.StartOptions{Retries: retries})
+	if req.Seed < 0 {
+		return nil, badRequest("seed must not be negative, got %d", req.Seed)
+	}
+	s, err := a.Actions.RunWith(r.Context(), caller(r, req.By), req.Suite, req.Cases, session.StartOptions{Retries: retries, Seed: req.Seed})
 	if err != nil {
 		return nil, err
 	}

@@ -82,6 +82,7 @@ type activeSession struct {
 	done       chan struct{}
 	clusters   []string // the suite's clusters (StopCluster refuses them)
 	retries    int      // of each failed case
+	seed       int64    // of the fault schedule (0: the suite's)
 	// interrupt ends the session's context with errShutdown.
 	interrupt context.CancelCauseFunc
 }
@@ -122,6 +123,9 @@ type StartOptions struct {
 	// Retries is how many times a failed case runs again; negative: the
 	// suite's ts.retries.
 	Retries int
+	// Seed seeds the suite's fault schedule instead of its ts.faults seed
+	// (0: that one).
+	Seed int64
 }
 
 // StartWith is Start with options.
@@ -157,7 +161,7 @@ func (m *Manager) StartWith(ctx context.Context, suiteName string, cases []strin
 	if opts.Retries >= 0 {
 		retries = opts.Retries
 	}
-	a := &activeSession{cancel: make(chan struct{}), done: make(chan struct{}), clusters: suite.Clusters, retries: retries}
+	a := &activeSession{cancel: make(chan struct{}), done: make(chan struct{}), clusters: suite.Clusters, retries: retries, seed: opts.Seed}
 	if err := m.addPending(a); err != nil {
 		return nil, err
 	}
@@ -391,7 +395,13 @@ func (m *Manager) execute(ctx context.Context, s *store.Session, suite *definiti
 	if suite.StageTimeout > 0 {
 		timeout = time.Duration(suite.StageTimeout * float64(time.Second))
 	}
-	m.beginFaults(ctx, s.ID, clusters, suite.Faults)
+	sched := suite.Faults
+	if sched != nil && a.seed != 0 {
+		over := *sched
+		over.Seed = a.seed
+		sched = &over
+	}
+	m.beginFaults(ctx, s.ID, clusters, sched)
 	run := &barrierEngine{
 		store: m.Store, disp: m.Slaves, log: log, session: s, suite: suite, hosts: hosts,
 		stages: plan(suite, s.Cases), webPort: m.Settings.WebPort, webProto: m.Settings.WebProto,

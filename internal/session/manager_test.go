@@ -545,3 +545,31 @@ func TestClusters(t *testing.T) {
 		}
 	})
 }
+
+// TestFaultScheduleSeed: a session's fault schedule uses the suite's seed,
+// or the one it was started with, and says which; a backend that cannot
+// set faults has each drawn fault recorded as not set.
+func TestFaultScheduleSeed(t *testing.T) {
+	suite := testSuite()
+	suite.Clusters = []string{"c1"}
+	suite.Faults = &definition.FaultSchedule{Seed: 5, Interval: 0.1, During: []string{"run"}, Kinds: []string{"pause"}}
+	h := sessiontest.New(t, suite)
+	h.UseClusters(cluster("c1", "m1", "m2", "m3"))
+	h.Manager.Faults = session.NewFaultHub()
+	for _, tt := range []struct {
+		seed int64
+		want string
+	}{{0, "seed 5,"}, {42, "seed 42,"}} {
+		s, err := h.Manager.StartWith(context.Background(), "ts", nil, "test", session.StartOptions{Retries: -1, Seed: tt.seed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s = h.Wait(s.ID); s.State != store.SessionPassed {
+			t.Fatalf("%s (%s)", s.State, s.Reason)
+		}
+		events := strings.Join(h.Events(s.ID), "\n")
+		if !strings.Contains(events, "fault: fault schedule: "+tt.want) {
+			t.Errorf("start seed %d: no %q in the events:\n%s", tt.seed, tt.want, events)
+		}
+	}
+}
