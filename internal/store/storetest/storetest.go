@@ -1531,7 +1531,7 @@ func testPruneBatchesWhileRunning(t *testing.T, open func(*testing.T) store.Stor
 		t.Fatal(err)
 	}
 
-	var writes, during atomic.Int64
+	var writes, during, slowest atomic.Int64 // slowest: the longest write round, ns
 	pruning := make(chan struct{})
 	stop := make(chan struct{})
 	errc := make(chan error, 1)
@@ -1545,6 +1545,7 @@ func testPruneBatchesWhileRunning(t *testing.T, open func(*testing.T) store.Stor
 				return
 			default:
 			}
+			round := time.Now()
 			if err := s.PutResult(ctx, &store.Result{SessionID: running.ID, Stage: i, Slave: "a.xrd.test", Status: store.StatusPassed}); err != nil {
 				errc <- err
 				return
@@ -1558,6 +1559,9 @@ func testPruneBatchesWhileRunning(t *testing.T, open func(*testing.T) store.Stor
 				return
 			}
 			writes.Add(1)
+			if d := time.Since(round).Nanoseconds(); d > slowest.Load() {
+				slowest.Store(d)
+			}
 			select {
 			case <-pruning:
 				during.Add(1)
@@ -1581,9 +1585,14 @@ func testPruneBatchesWhileRunning(t *testing.T, open func(*testing.T) store.Stor
 	if err != nil || n != old {
 		t.Fatalf("Prune = %d, %v; want %d", n, err, old)
 	}
-	t.Logf("pruned %d sessions (%d results) in %v; the running session made %d writes meanwhile", n, old*3+bigResults-3, d, duringPrune)
-	if duringPrune == 0 {
-		t.Error("the running session could not write while Prune ran")
+	round := time.Duration(slowest.Load())
+	t.Logf("pruned %d sessions (%d results) in %v; the running session made %d writes meanwhile (its slowest round of writes: %v)",
+		n, old*3+bigResults-3, d, duringPrune, round)
+	// A prune shorter than two rounds of the writer's (a fast or a busy
+	// machine) may well end between two of them; a longer one that let
+	// none finish held the writes back.
+	if duringPrune == 0 && d > 2*round {
+		t.Errorf("the running session could not write while Prune ran (%v; a round of writes takes up to %v)", d, round)
 	}
 	if rs, _ := s.Results(ctx, big.ID); len(rs) != 0 {
 		t.Errorf("the big session kept %d results", len(rs))
