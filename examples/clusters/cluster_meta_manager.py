@@ -31,10 +31,11 @@ def getCluster():
     client1 = Host('client1.xrd.test', '192.168.128.10', aliases=everyone)
 
     # A data server's files live on a disk of its own (sparse on netns,
-    # qcow2 on VMs); cmsd needs its free-space watermarks lowered for disks
-    # this small (config/xrootd.cfg).
+    # qcow2 on VMs, where the only virtio disk is vda, as in the original);
+    # cmsd needs its free-space watermarks lowered for disks this small
+    # (config/xrootd.cfg).
     for srv in [srv1, srv2, srv3, srv4]:
-        srv.disks = [Disk('data', '1G', device='vdb', mountPoint='/data')]
+        srv.disks = [Disk('data', '1G', device='vda', mountPoint='/data')]
 
     cluster.addHosts([metaman, man1, man2, srv1, srv2, srv3, srv4, client1])
     return cluster
