@@ -127,6 +127,7 @@ func (c *junitCase) settle() {
 	c.failed = nil
 }
 
+// count adds c's outcome to the suite's totals.
 func (s *junitSuite) count(c *junitCase) {
 	switch {
 	case c.Failure != nil:
@@ -140,14 +141,7 @@ func (s *junitSuite) count(c *junitCase) {
 
 func (s *junitSuite) add(c *junitCase, start, end time.Time) {
 	s.cases = append(s.cases, c)
-	switch {
-	case c.Failure != nil:
-		s.failures++
-	case c.Error != nil:
-		s.errors++
-	case c.Skipped != nil:
-		s.skipped++
-	}
+	s.count(c)
 	if !start.IsZero() && (s.start.IsZero() || start.Before(s.start)) {
 		s.start = start
 	}
