@@ -346,6 +346,17 @@ func (b *Backend) startSlave(c *cluster, h *host, spec hypervisor.ClusterSpec) (
 	return s, nil
 }
 
+// hostIndex is the index of the host called name, -1 if none.
+func (c *cluster) hostIndex(name string) int {
+	return slices.IndexFunc(c.hosts, func(h *host) bool { return h.name == name })
+}
+
+// enter is host i's enter script, from c.dir: a stop in progress clears
+// the host's own dir.
+func (c *cluster) enter(i int) string {
+	return hostLayout(filepath.Join(c.dir, c.hosts[i].name)).enter()
+}
+
 // HostCommand returns a command that runs name with arg inside a host of
 // a running cluster (its cgroup, then its namespaces), as the stages do:
 // for tools that look into a host, and the bench that times names
@@ -355,13 +366,11 @@ func (b *Backend) HostCommand(cluster, host, name string, arg ...string) (*exec.
 	if !ok {
 		return nil, fmt.Errorf("cluster %s is not running here", cluster)
 	}
-	for _, h := range c.hosts {
-		if h.name == host {
-			// From c.dir: a stop in progress clears h.dir.
-			return exec.Command(hostLayout(filepath.Join(c.dir, host)).enter(), append([]string{name}, arg...)...), nil
-		}
+	i := c.hostIndex(host)
+	if i < 0 {
+		return nil, fmt.Errorf("cluster %s has no host %s", cluster, host)
 	}
-	return nil, fmt.Errorf("cluster %s has no host %s", cluster, host)
+	return exec.Command(c.enter(i), append([]string{name}, arg...)...), nil
 }
 
 // Clusters lists the clusters running here.

@@ -310,16 +310,6 @@ func saveFaults(c *cluster) error {
 	return os.Rename(tmp, faultsFile(c.dir))
 }
 
-// hostIndex is the index of the host called name, -1 if none.
-func (c *cluster) hostIndex(name string) int {
-	return slices.IndexFunc(c.hosts, func(h *host) bool { return h.name == name })
-}
-
-// enter is host i's enter script.
-func (c *cluster) enter(i int) string {
-	return hostLayout(filepath.Join(c.dir, c.hosts[i].name)).enter()
-}
-
 func runCmd(ctx context.Context, name string, args ...string) error {
 	_, err := output(ctx, name, args...)
 	return err
