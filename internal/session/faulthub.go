@@ -247,7 +247,7 @@ func (h *FaultHub) Fault(ctx context.Context, session int64, slave, id string, a
 	case len(args) > 0 && args[0] == "list":
 		call.ans = h.list(session)
 	case len(args) > 0 && (args[0] == "heal" || args[0] == "resume"):
-		call.ans, call.err = h.healCall(ctx, session, args)
+		call.ans, call.err = h.healCall(ctx, session, cluster, args)
 	default:
 		call.ans, call.err = h.set(ctx, session, cluster, slave, args)
 	}
@@ -294,12 +294,13 @@ func (h *FaultHub) set(ctx context.Context, session int64, cluster, slave string
 }
 
 // healCall is `heal [ID...|all]` and `resume HOST`.
-func (h *FaultHub) healCall(ctx context.Context, session int64, args []string) (string, error) {
+func (h *FaultHub) healCall(ctx context.Context, session int64, cluster string, args []string) (string, error) {
 	h.mu.Lock()
 	s := h.sessions[session]
 	var on []faultOn
+	var hosts []string
 	if s != nil {
-		on = slices.Clone(s.on)
+		on, hosts = slices.Clone(s.on), s.clusters[cluster]
 	}
 	h.mu.Unlock()
 	var match func(faultOn) bool
@@ -308,8 +309,13 @@ func (h *FaultHub) healCall(ctx context.Context, session int64, args []string) (
 		if len(args) != 2 {
 			return "", fmt.Errorf("fault resume takes HOST")
 		}
+		// The host as a fault names it: short name or FQDN resolved.
+		host := hypervisor.FaultSpec{Kind: "resume", Hosts: []string{args[1]}}
+		if err := host.ResolveHosts(cluster, hosts); err != nil {
+			return "", err
+		}
 		match = func(f faultOn) bool {
-			return f.Spec.Kind == hypervisor.FaultPause && (f.Spec.Hosts[0] == args[1] || strings.SplitN(f.Spec.Hosts[0], ".", 2)[0] == args[1])
+			return f.Spec.Kind == hypervisor.FaultPause && f.Spec.Hosts[0] == host.Hosts[0]
 		}
 		if !slices.ContainsFunc(on, match) {
 			return "", fmt.Errorf("%s is not paused", args[1])
