@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/hypervisor"
 	"github.com/xrdtest/xrdtest/internal/slave/syncsock"
 )
 
@@ -14,16 +15,17 @@ import (
 // hosts of their session's cluster on purpose, through their slave and
 // the master, which asks the backend running the cluster.
 func faultCommands() []command {
+	words := hypervisor.FaultWords // what ParseFault takes
 	cmds := []command{
-		{name: "partition", args: "GROUP1 GROUP2", summary: "no traffic between two groups of hosts (HOST,HOST,...), both ways"},
-		{name: "isolate", args: "HOST", summary: "the host reaches no other host"},
-		{name: "loss", args: "HOST PERCENT", summary: "the host's packets dropped at random"},
-		{name: "rate", args: "HOST RATE", summary: "the host's bandwidth capped (e.g. 1mbit)"},
-		{name: "delay", args: "HOST DURATION", summary: "latency added to the host's packets (needs the kernel's netem)"},
-		{name: "pause", args: "HOST", summary: "every process of the host frozen (its slave stays up)"},
-		{name: "resume", args: "HOST", summary: "the host's processes thawed"},
-		{name: "kill", args: "HOST PROCESS", summary: "SIGKILL to the host's processes named PROCESS"},
-		{name: "fill", args: "HOST PATH", summary: "the host's disk holding PATH filled until writes fail (ENOSPC)"},
+		{name: "partition", args: words["partition"], summary: "no traffic between two groups of hosts (HOST,HOST,...), both ways"},
+		{name: "isolate", args: words["isolate"], summary: "the host reaches no other host"},
+		{name: "loss", args: words["loss"], summary: "the host's packets dropped at random"},
+		{name: "rate", args: words["rate"], summary: "the host's bandwidth capped (e.g. 1mbit)"},
+		{name: "delay", args: words["delay"], summary: "latency added to the host's packets (needs the kernel's netem)"},
+		{name: "pause", args: words["pause"], summary: "every process of the host frozen (its slave stays up)"},
+		{name: "resume", args: words["pause"], summary: "the host's processes thawed"},
+		{name: "kill", args: words["kill"], summary: "SIGKILL to the host's processes named PROCESS"},
+		{name: "fill", args: words["fill"], summary: "the host's disk holding PATH filled until writes fail (ENOSPC)"},
 		{name: "heal", args: "[ID...|all]", summary: "heal faults of the session (default: all)"},
 		{name: "list", summary: "list the session's faults that are on"},
 	}

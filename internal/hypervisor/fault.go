@@ -22,6 +22,13 @@ const (
 	FaultFill      = "fill"      // the file system holding a path filled
 )
 
+// FaultWords are the words each kind takes after its name, as its usage
+// says them.
+var FaultWords = map[string]string{
+	FaultPartition: "GROUP1 GROUP2", FaultIsolate: "HOST", FaultLoss: "HOST PERCENT", FaultRate: "HOST RATE",
+	FaultDelay: "HOST DURATION", FaultPause: "HOST", FaultKill: "HOST PROCESS", FaultFill: "HOST PATH",
+}
+
 // FaultKinds lists the kinds ParseFault takes.
 var FaultKinds = []string{FaultPartition, FaultIsolate, FaultLoss, FaultRate, FaultDelay, FaultPause, FaultKill, FaultFill}
 
@@ -90,10 +97,7 @@ func ParseFault(args []string) (FaultSpec, error) {
 		return FaultSpec{}, fmt.Errorf("no fault given (one of %s)", strings.Join(FaultKinds, ", "))
 	}
 	s := FaultSpec{Kind: args[0]}
-	want := map[string]string{
-		FaultPartition: "GROUP1 GROUP2", FaultIsolate: "HOST", FaultLoss: "HOST PERCENT", FaultRate: "HOST RATE",
-		FaultDelay: "HOST DURATION", FaultPause: "HOST", FaultKill: "HOST PROCESS", FaultFill: "HOST PATH",
-	}[s.Kind]
+	want := FaultWords[s.Kind]
 	if want == "" {
 		return FaultSpec{}, fmt.Errorf("unknown fault %q (one of %s)", s.Kind, strings.Join(FaultKinds, ", "))
 	}
