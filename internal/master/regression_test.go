@@ -47,14 +47,7 @@ func TestFirstBadRevision(t *testing.T) {
 	bad := run(store.SessionFailed)
 	run(store.SessionFailed)
 
-	c, err := api.NewClient(api.Options{URL: "http://" + m.WebAddr().String()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cv, err := c.Case(ctx, "ts", "c")
-	if err != nil {
-		t.Fatal(err)
-	}
+	cv := caseView(t, m, "ts", "c")
 	r := cv.Regression
 	if r == nil || r.LastGood == nil || r.LastGood.Session != good.ID || r.FirstBad.Session != bad.ID ||
 		r.LastGood.Revision != good.RepoRevision || r.FirstBad.Revision != bad.RepoRevision || r.ChangesError != "" {
@@ -92,16 +85,23 @@ func TestFirstBadRevisionLocalfs(t *testing.T) {
 		s := startSession(t, m)
 		m.Manager.Wait(ctx, s.ID)
 	}
-	c, err := api.NewClient(api.Options{URL: "http://" + m.WebAddr().String()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cv, err := c.Case(ctx, "ts", "c")
-	if err != nil {
-		t.Fatal(err)
-	}
+	cv := caseView(t, m, "ts", "c")
 	if r := cv.Regression; r == nil || r.LastGood == nil || len(r.Changes) != 1 || r.Changes[0].Repo != "local" ||
 		!strings.Contains(r.Changes[0].Note, "localfs") || len(r.Changes[0].Commits) != 0 {
 		t.Errorf("regression %+v", r)
 	}
+}
+
+// caseView is GET /api/v1/suites/SUITE/cases/CASE from m's API.
+func caseView(t *testing.T, m *master.Master, suite, cas string) *api.CaseView {
+	t.Helper()
+	c, err := api.NewClient(api.Options{URL: "http://" + m.WebAddr().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cv, err := c.Case(context.Background(), suite, cas)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cv
 }
