@@ -112,13 +112,7 @@ func TestFailureSemantics(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			s = h.Wait(s.ID)
-			if s.State != tt.wantState || s.Reason != tt.wantReason {
-				t.Errorf("state %s (%q), want %s (%q)", s.State, s.Reason, tt.wantState, tt.wantReason)
-			}
-			if matrix := h.Matrix(s.ID); !slices.Equal(matrix, tt.want) {
-				t.Errorf("matrix:\n%s\nwant:\n%s", strings.Join(matrix, "\n"), strings.Join(tt.want, "\n"))
-			}
+			s = wantOutcome(t, h, s.ID, tt.wantState, tt.wantReason, tt.want)
 		})
 	}
 }
@@ -312,13 +306,7 @@ func TestRetries(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s = h.Wait(s.ID)
-			if s.State != tt.wantState || s.Reason != tt.wantReason {
-				t.Errorf("state %s (%q), want %s (%q)", s.State, s.Reason, tt.wantState, tt.wantReason)
-			}
-			if matrix := h.Matrix(s.ID); !slices.Equal(matrix, tt.want) {
-				t.Errorf("matrix:\n%s\nwant:\n%s", strings.Join(matrix, "\n"), strings.Join(tt.want, "\n"))
-			}
+			s = wantOutcome(t, h, s.ID, tt.wantState, tt.wantReason, tt.want)
 			// Every stage recorded once, in execution order, the
 			// retries with the case's name.
 			for i, st := range h.Detail(s.ID).Stages {
@@ -382,4 +370,18 @@ func TestQuarantine(t *testing.T) {
 			}
 		})
 	}
+}
+
+// wantOutcome waits for session id and checks its state, reason and
+// matrix of results.
+func wantOutcome(t *testing.T, h *sessiontest.Harness, id int64, state store.SessionState, reason string, matrix []string) *store.Session {
+	t.Helper()
+	s := h.Wait(id)
+	if s.State != state || s.Reason != reason {
+		t.Errorf("state %s (%q), want %s (%q)", s.State, s.Reason, state, reason)
+	}
+	if got := h.Matrix(id); !slices.Equal(got, matrix) {
+		t.Errorf("matrix:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(matrix, "\n"))
+	}
+	return s
 }
