@@ -145,6 +145,15 @@ place() {
     log "$i files: $(echo $(cut -d' ' -f2 /tmp/$dir/holders | sort | uniq -c))"
 }
 
+# drop DIR: the files place made go, whatever rm through the meta manager
+# left: each data server removes /data/DIR itself, the client /tmp/DIR.
+drop() {
+    case $ROLE in
+    server) rm -rf "/data/$1" ;;
+    client) rm -rf "/tmp/$1" ;;
+    esac
+}
+
 # random_file PATH SIZE: SIZE bytes of random data.
 random_file() {
     head -c "$2" /dev/urandom >"$1"
