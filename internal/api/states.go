@@ -3,11 +3,15 @@ package api
 // SessionState is the state of a whole session.
 type SessionState string
 
-// Session states. Queued and Running are the unfinished states; the
-// others are final.
+// Session states. Queued, Running and Held are the unfinished states;
+// the others are final.
 const (
-	SessionQueued      SessionState = "queued"
-	SessionRunning     SessionState = "running"
+	SessionQueued  SessionState = "queued"
+	SessionRunning SessionState = "running"
+	// SessionHeld: a stage failed and the session waits, its cluster
+	// kept as it was, until released or its HoldUntil (`xrdtest run
+	// --hold`); then it goes on as it would have (finalizes, logs).
+	SessionHeld        SessionState = "held"
 	SessionPassed      SessionState = "passed"
 	SessionFailed      SessionState = "failed"
 	SessionCancelled   SessionState = "cancelled"
@@ -16,7 +20,7 @@ const (
 
 // Finished reports whether s is a final state.
 func (s SessionState) Finished() bool {
-	return s != SessionQueued && s != SessionRunning && s != ""
+	return s != SessionQueued && s != SessionRunning && s != SessionHeld && s != ""
 }
 
 // Status is the status of one slave in one stage.

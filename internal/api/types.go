@@ -21,6 +21,9 @@ type Session struct {
 	Created      time.Time    `json:"created,omitzero"`
 	Started      time.Time    `json:"started,omitzero"`
 	Ended        time.Time    `json:"ended,omitzero"`
+	// HoldUntil is when a held session goes on by itself (zero unless
+	// held).
+	HoldUntil time.Time `json:"hold_until,omitzero"`
 }
 
 // Stage is one stage of a session.

@@ -29,10 +29,12 @@ type (
 )
 
 // Session states. Queued and Running are the unfinished states (see
-// [Store.InterruptUnfinished]); the others are final.
+// [Store.InterruptUnfinished]); Held is unfinished too but outlives a
+// master's restart; the others are final.
 const (
 	SessionQueued      = api.SessionQueued
 	SessionRunning     = api.SessionRunning
+	SessionHeld        = api.SessionHeld
 	SessionPassed      = api.SessionPassed
 	SessionFailed      = api.SessionFailed
 	SessionCancelled   = api.SessionCancelled
@@ -53,7 +55,7 @@ const (
 
 // AllSessionStates lists every state a session can be in.
 func AllSessionStates() []SessionState {
-	return []SessionState{SessionQueued, SessionRunning, SessionPassed, SessionFailed, SessionCancelled, SessionInterrupted}
+	return []SessionState{SessionQueued, SessionRunning, SessionHeld, SessionPassed, SessionFailed, SessionCancelled, SessionInterrupted}
 }
 
 // JoinStates lists states for a message: "queued, running".

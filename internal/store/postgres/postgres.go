@@ -198,13 +198,13 @@ func nilIfEmpty(l []string) []string {
 
 // ---- sessions ----
 
-const pgSessionColumns = `id, suite, state, reason, machines, cases, repo_revision, triggered_by, created_ns, started_ns, ended_ns`
+const pgSessionColumns = `id, suite, state, reason, machines, cases, repo_revision, triggered_by, created_ns, started_ns, ended_ns, hold_until_ns`
 
 func pgScanSession(row pgx.Row) (*store.Session, error) {
 	s := new(store.Session)
 	var reason []byte
 	err := row.Scan(&s.ID, &s.Suite, &s.State, &reason, &s.Machines, &s.Cases,
-		&s.RepoRevision, &s.TriggeredBy, sqlstore.ScanNS(&s.Created), sqlstore.ScanNS(&s.Started), sqlstore.ScanNS(&s.Ended))
+		&s.RepoRevision, &s.TriggeredBy, sqlstore.ScanNS(&s.Created), sqlstore.ScanNS(&s.Started), sqlstore.ScanNS(&s.Ended), sqlstore.ScanNS(&s.HoldUntil))
 	if err != nil {
 		return nil, err
 	}
@@ -213,9 +213,9 @@ func pgScanSession(row pgx.Row) (*store.Session, error) {
 	return s, nil
 }
 
-// pgSessionArgs are the values of the columns suite ... ended_ns.
+// pgSessionArgs are the values of the columns suite ... hold_until_ns.
 func pgSessionArgs(se *store.Session) ([]any, error) {
-	ts, err := sqlstore.Times(se.Created, se.Started, se.Ended)
+	ts, err := sqlstore.Times(se.Created, se.Started, se.Ended, se.HoldUntil)
 	if err != nil {
 		return nil, err
 	}
@@ -239,7 +239,7 @@ func (p *Store) CreateSessions(ctx context.Context, ss []*store.Session) error {
 			return err
 		}
 		b.Queue(`INSERT INTO sessions (suite, state, reason, machines, cases, repo_revision, triggered_by,
-			created_ns, started_ns, ended_ns) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`, args...)
+			created_ns, started_ns, ended_ns, hold_until_ns) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`, args...)
 	}
 	ids := make([]int64, len(ss))
 	err := p.tx(ctx, func(tx pgx.Tx) error {
@@ -279,8 +279,8 @@ func (p *Store) UpdateSession(ctx context.Context, se *store.Session) error {
 		return err
 	}
 	tag, err := p.pool.Exec(ctx, `UPDATE sessions SET suite = $1, state = $2, reason = $3, machines = $4, cases = $5,
-		repo_revision = $6, triggered_by = $7, created_ns = coalesce($8::bigint, created_ns), started_ns = $9, ended_ns = $10
-		WHERE id = $11`, append(args, se.ID)...)
+		repo_revision = $6, triggered_by = $7, created_ns = coalesce($8::bigint, created_ns), started_ns = $9, ended_ns = $10, hold_until_ns = $11
+		WHERE id = $12`, append(args, se.ID)...)
 	if err != nil {
 		return p.wrap(err, 0)
 	}

@@ -220,8 +220,8 @@ func TestPostgresSchemaVersion(t *testing.T) {
 	}
 	defer c.Close(ctx)
 	var v, n int
-	if err := c.QueryRow(ctx, `SELECT max(version), count(*) FROM schema_version`).Scan(&v, &n); err != nil || v != 3 || n != 1 {
-		t.Errorf("schema_version: version %d in %d rows (%v), want 3 in 1", v, n, err)
+	if err := c.QueryRow(ctx, `SELECT max(version), count(*) FROM schema_version`).Scan(&v, &n); err != nil || v != 4 || n != 1 {
+		t.Errorf("schema_version: version %d in %d rows (%v), want 4 in 1", v, n, err)
 	}
 	if _, err := c.Exec(ctx, `UPDATE schema_version SET version = 99`); err != nil {
 		t.Fatal(err)

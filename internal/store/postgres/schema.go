@@ -116,6 +116,10 @@ CREATE TABLE quarantines (
 	PRIMARY KEY (suite, case_name)
 );
 `,
+	// 4: when a held session goes on by itself.
+	`
+ALTER TABLE sessions ADD COLUMN hold_until_ns bigint;
+`,
 }
 
 // pgMigrate is package sqlite's migrate for PostgreSQL: one transaction,

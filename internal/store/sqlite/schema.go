@@ -115,6 +115,10 @@ CREATE TABLE quarantines (
 	PRIMARY KEY (suite, case_name)
 ) STRICT, WITHOUT ROWID;
 `,
+	// 5: when a held session goes on by itself.
+	`
+ALTER TABLE sessions ADD COLUMN hold_until_ns INTEGER;
+`,
 }
 
 // migrate brings the database to the latest schema version in one transaction. A database

@@ -222,25 +222,25 @@ func wrap(err error) error {
 
 // ---- sessions ----
 
-const sessionColumns = `id, suite, state, reason, machines, cases, repo_revision, triggered_by, created_ns, started_ns, ended_ns`
+const sessionColumns = `id, suite, state, reason, machines, cases, repo_revision, triggered_by, created_ns, started_ns, ended_ns, hold_until_ns`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanSession(row scanner) (*store.Session, error) {
 	s := new(store.Session)
 	err := row.Scan(&s.ID, &s.Suite, &s.State, &s.Reason, jsonList{&s.Machines}, jsonList{&s.Cases},
-		&s.RepoRevision, &s.TriggeredBy, sqlstore.ScanNS(&s.Created), sqlstore.ScanNS(&s.Started), sqlstore.ScanNS(&s.Ended))
+		&s.RepoRevision, &s.TriggeredBy, sqlstore.ScanNS(&s.Created), sqlstore.ScanNS(&s.Started), sqlstore.ScanNS(&s.Ended), sqlstore.ScanNS(&s.HoldUntil))
 	if err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-const insertSession = `INSERT INTO sessions (suite, state, reason, machines, cases, repo_revision, triggered_by, created_ns, started_ns, ended_ns)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+const insertSession = `INSERT INTO sessions (suite, state, reason, machines, cases, repo_revision, triggered_by, created_ns, started_ns, ended_ns, hold_until_ns)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 func sessionArgs(se *store.Session) ([]any, error) {
-	ts, err := sqlstore.Times(se.Created, se.Started, se.Ended)
+	ts, err := sqlstore.Times(se.Created, se.Started, se.Ended, se.HoldUntil)
 	if err != nil {
 		return nil, err
 	}
@@ -301,7 +301,7 @@ func (s *Store) UpdateSession(ctx context.Context, se *store.Session) error {
 		return err
 	}
 	res, err := s.w.ExecContext(ctx, `UPDATE sessions SET suite = ?, state = ?, reason = ?, machines = ?, cases = ?,
-		repo_revision = ?, triggered_by = ?, created_ns = coalesce(?, created_ns), started_ns = ?, ended_ns = ?
+		repo_revision = ?, triggered_by = ?, created_ns = coalesce(?, created_ns), started_ns = ?, ended_ns = ?, hold_until_ns = ?
 		WHERE id = ?`, append(args, se.ID)...)
 	if err != nil {
 		return wrap(err)

@@ -158,8 +158,8 @@ func TestSchemaVersion(t *testing.T) {
 	if err := db.QueryRow(`SELECT version, (SELECT count(*) FROM schema_version) FROM schema_version`).Scan(&v, &n); err != nil {
 		t.Fatal(err)
 	}
-	if v != 4 || n != 1 {
-		t.Errorf("schema_version: version %d in %d rows, want 4 in 1", v, n)
+	if v != 5 || n != 1 {
+		t.Errorf("schema_version: version %d in %d rows, want 5 in 1", v, n)
 	}
 	var mode string
 	if err := db.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {

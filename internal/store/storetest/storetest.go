@@ -541,10 +541,15 @@ func testInterruptUnfinished(t *testing.T, open func(*testing.T) store.Store) {
 	ended := tm(50, 0)
 	var sessions []*store.Session
 	for _, st := range []store.SessionState{store.SessionQueued, store.SessionPassed, store.SessionRunning,
-		store.SessionFailed, store.SessionCancelled, store.SessionInterrupted, store.SessionRunning} {
+		store.SessionFailed, store.SessionCancelled, store.SessionInterrupted, store.SessionRunning, store.SessionHeld} {
 		se := &store.Session{Suite: "s", State: st, Created: tm(0, 0), Reason: "old"}
 		if st == store.SessionPassed || len(sessions) == 6 {
 			se.Ended = ended
+		}
+		// A held session outlives the master's restart, its deadline
+		// with it.
+		if st == store.SessionHeld {
+			se.HoldUntil = tm(90, 0)
 		}
 		sessions = append(sessions, mustCreate(t, s, se))
 	}
