@@ -157,6 +157,8 @@ type DaemonMessage struct {
 	//	*DaemonMessage_Heartbeat
 	//	*DaemonMessage_SyncRequest
 	//	*DaemonMessage_ClusterState
+	//	*DaemonMessage_ShellOutput
+	//	*DaemonMessage_ShellExit
 	Msg           isDaemonMessage_Msg `protobuf_oneof:"msg"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -271,6 +273,24 @@ func (x *DaemonMessage) GetClusterState() *ClusterState {
 	return nil
 }
 
+func (x *DaemonMessage) GetShellOutput() *ShellOutput {
+	if x != nil {
+		if x, ok := x.Msg.(*DaemonMessage_ShellOutput); ok {
+			return x.ShellOutput
+		}
+	}
+	return nil
+}
+
+func (x *DaemonMessage) GetShellExit() *ShellExit {
+	if x != nil {
+		if x, ok := x.Msg.(*DaemonMessage_ShellExit); ok {
+			return x.ShellExit
+		}
+	}
+	return nil
+}
+
 type isDaemonMessage_Msg interface {
 	isDaemonMessage_Msg()
 }
@@ -307,6 +327,14 @@ type DaemonMessage_ClusterState struct {
 	ClusterState *ClusterState `protobuf:"bytes,8,opt,name=cluster_state,json=clusterState,proto3,oneof"`
 }
 
+type DaemonMessage_ShellOutput struct {
+	ShellOutput *ShellOutput `protobuf:"bytes,9,opt,name=shell_output,json=shellOutput,proto3,oneof"`
+}
+
+type DaemonMessage_ShellExit struct {
+	ShellExit *ShellExit `protobuf:"bytes,10,opt,name=shell_exit,json=shellExit,proto3,oneof"`
+}
+
 func (*DaemonMessage_Hello) isDaemonMessage_Msg() {}
 
 func (*DaemonMessage_StageStarted) isDaemonMessage_Msg() {}
@@ -323,6 +351,10 @@ func (*DaemonMessage_SyncRequest) isDaemonMessage_Msg() {}
 
 func (*DaemonMessage_ClusterState) isDaemonMessage_Msg() {}
 
+func (*DaemonMessage_ShellOutput) isDaemonMessage_Msg() {}
+
+func (*DaemonMessage_ShellExit) isDaemonMessage_Msg() {}
+
 type MasterMessage struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Msg:
@@ -337,6 +369,8 @@ type MasterMessage struct {
 	//	*MasterMessage_StartCluster
 	//	*MasterMessage_StopCluster
 	//	*MasterMessage_ClusterFault
+	//	*MasterMessage_ShellOpen
+	//	*MasterMessage_ShellInput
 	Msg           isMasterMessage_Msg `protobuf_oneof:"msg"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -469,6 +503,24 @@ func (x *MasterMessage) GetClusterFault() *ClusterFault {
 	return nil
 }
 
+func (x *MasterMessage) GetShellOpen() *ShellOpen {
+	if x != nil {
+		if x, ok := x.Msg.(*MasterMessage_ShellOpen); ok {
+			return x.ShellOpen
+		}
+	}
+	return nil
+}
+
+func (x *MasterMessage) GetShellInput() *ShellInput {
+	if x != nil {
+		if x, ok := x.Msg.(*MasterMessage_ShellInput); ok {
+			return x.ShellInput
+		}
+	}
+	return nil
+}
+
 type isMasterMessage_Msg interface {
 	isMasterMessage_Msg()
 }
@@ -513,6 +565,14 @@ type MasterMessage_ClusterFault struct {
 	ClusterFault *ClusterFault `protobuf:"bytes,10,opt,name=cluster_fault,json=clusterFault,proto3,oneof"`
 }
 
+type MasterMessage_ShellOpen struct {
+	ShellOpen *ShellOpen `protobuf:"bytes,11,opt,name=shell_open,json=shellOpen,proto3,oneof"`
+}
+
+type MasterMessage_ShellInput struct {
+	ShellInput *ShellInput `protobuf:"bytes,12,opt,name=shell_input,json=shellInput,proto3,oneof"`
+}
+
 func (*MasterMessage_Welcome) isMasterMessage_Msg() {}
 
 func (*MasterMessage_RunStage) isMasterMessage_Msg() {}
@@ -532,6 +592,10 @@ func (*MasterMessage_StartCluster) isMasterMessage_Msg() {}
 func (*MasterMessage_StopCluster) isMasterMessage_Msg() {}
 
 func (*MasterMessage_ClusterFault) isMasterMessage_Msg() {}
+
+func (*MasterMessage_ShellOpen) isMasterMessage_Msg() {}
+
+func (*MasterMessage_ShellInput) isMasterMessage_Msg() {}
 
 type Hello struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
@@ -1916,6 +1980,358 @@ func (x *ClusterFault) GetHealAll() bool {
 	return false
 }
 
+// ShellOpen asks a slave for a shell (`xrdtest shell`, the pages'
+// terminal): an interactive bash, or one command, in the environment of
+// the session's stage scripts. It lives as long as the connection that
+// carried it: the slave kills its process tree when the connection
+// drops. Output and input are paced by windows (ShellInput.output_acked,
+// ShellOutput.input_acked) so that no shell fills the stream that the
+// stages share.
+type ShellOpen struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The command's words, run as "$@" by bash with functions.sh defined;
+	// empty: an interactive bash.
+	Command []string `protobuf:"bytes,2,rep,name=command,proto3" json:"command,omitempty"`
+	// Run on a pseudo-terminal of rows x cols; without, stdin, stdout and
+	// stderr are pipes.
+	Tty     bool   `protobuf:"varint,3,opt,name=tty,proto3" json:"tty,omitempty"`
+	Rows    uint32 `protobuf:"varint,4,opt,name=rows,proto3" json:"rows,omitempty"`
+	Cols    uint32 `protobuf:"varint,5,opt,name=cols,proto3" json:"cols,omitempty"`
+	Term    string `protobuf:"bytes,6,opt,name=term,proto3" json:"term,omitempty"`
+	Session int64  `protobuf:"varint,7,opt,name=session,proto3" json:"session,omitempty"`
+	// Extra environment, KEY=VALUE (XRDTEST_SESSION...).
+	Env           []string `protobuf:"bytes,8,rep,name=env,proto3" json:"env,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShellOpen) Reset() {
+	*x = ShellOpen{}
+	mi := &file_xrdtest_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShellOpen) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShellOpen) ProtoMessage() {}
+
+func (x *ShellOpen) ProtoReflect() protoreflect.Message {
+	mi := &file_xrdtest_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShellOpen.ProtoReflect.Descriptor instead.
+func (*ShellOpen) Descriptor() ([]byte, []int) {
+	return file_xrdtest_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ShellOpen) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ShellOpen) GetCommand() []string {
+	if x != nil {
+		return x.Command
+	}
+	return nil
+}
+
+func (x *ShellOpen) GetTty() bool {
+	if x != nil {
+		return x.Tty
+	}
+	return false
+}
+
+func (x *ShellOpen) GetRows() uint32 {
+	if x != nil {
+		return x.Rows
+	}
+	return 0
+}
+
+func (x *ShellOpen) GetCols() uint32 {
+	if x != nil {
+		return x.Cols
+	}
+	return 0
+}
+
+func (x *ShellOpen) GetTerm() string {
+	if x != nil {
+		return x.Term
+	}
+	return ""
+}
+
+func (x *ShellOpen) GetSession() int64 {
+	if x != nil {
+		return x.Session
+	}
+	return 0
+}
+
+func (x *ShellOpen) GetEnv() []string {
+	if x != nil {
+		return x.Env
+	}
+	return nil
+}
+
+// ShellInput carries what the client sends to a shell.
+type ShellInput struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Bytes for the shell's stdin (at most 32 KiB per message).
+	Data []byte `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
+	// The client's stdin ended.
+	Eof bool `protobuf:"varint,3,opt,name=eof,proto3" json:"eof,omitempty"`
+	// A new window size (tty only), when rows and cols are set.
+	Rows uint32 `protobuf:"varint,4,opt,name=rows,proto3" json:"rows,omitempty"`
+	Cols uint32 `protobuf:"varint,5,opt,name=cols,proto3" json:"cols,omitempty"`
+	// A signal for the shell's process group: INT, TERM, HUP, QUIT, KILL.
+	Signal string `protobuf:"bytes,6,opt,name=signal,proto3" json:"signal,omitempty"`
+	// Bytes of output the client has taken since the last ack.
+	OutputAcked uint64 `protobuf:"varint,7,opt,name=output_acked,json=outputAcked,proto3" json:"output_acked,omitempty"`
+	// The client is gone: kill the shell's process tree.
+	Close         bool `protobuf:"varint,8,opt,name=close,proto3" json:"close,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShellInput) Reset() {
+	*x = ShellInput{}
+	mi := &file_xrdtest_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShellInput) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShellInput) ProtoMessage() {}
+
+func (x *ShellInput) ProtoReflect() protoreflect.Message {
+	mi := &file_xrdtest_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShellInput.ProtoReflect.Descriptor instead.
+func (*ShellInput) Descriptor() ([]byte, []int) {
+	return file_xrdtest_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ShellInput) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ShellInput) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *ShellInput) GetEof() bool {
+	if x != nil {
+		return x.Eof
+	}
+	return false
+}
+
+func (x *ShellInput) GetRows() uint32 {
+	if x != nil {
+		return x.Rows
+	}
+	return 0
+}
+
+func (x *ShellInput) GetCols() uint32 {
+	if x != nil {
+		return x.Cols
+	}
+	return 0
+}
+
+func (x *ShellInput) GetSignal() string {
+	if x != nil {
+		return x.Signal
+	}
+	return ""
+}
+
+func (x *ShellInput) GetOutputAcked() uint64 {
+	if x != nil {
+		return x.OutputAcked
+	}
+	return 0
+}
+
+func (x *ShellInput) GetClose() bool {
+	if x != nil {
+		return x.Close
+	}
+	return false
+}
+
+// ShellOutput carries a shell's output (at most 32 KiB per message).
+type ShellOutput struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Data  []byte                 `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
+	// From stderr (without a tty; a tty has one stream).
+	Stderr bool `protobuf:"varint,3,opt,name=stderr,proto3" json:"stderr,omitempty"`
+	// Bytes of input written to the shell since the last ack.
+	InputAcked    uint64 `protobuf:"varint,4,opt,name=input_acked,json=inputAcked,proto3" json:"input_acked,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShellOutput) Reset() {
+	*x = ShellOutput{}
+	mi := &file_xrdtest_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShellOutput) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShellOutput) ProtoMessage() {}
+
+func (x *ShellOutput) ProtoReflect() protoreflect.Message {
+	mi := &file_xrdtest_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShellOutput.ProtoReflect.Descriptor instead.
+func (*ShellOutput) Descriptor() ([]byte, []int) {
+	return file_xrdtest_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ShellOutput) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ShellOutput) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *ShellOutput) GetStderr() bool {
+	if x != nil {
+		return x.Stderr
+	}
+	return false
+}
+
+func (x *ShellOutput) GetInputAcked() uint64 {
+	if x != nil {
+		return x.InputAcked
+	}
+	return 0
+}
+
+// ShellExit ends a shell: its exit code (128+N for a death by signal N),
+// or why it could not run or was ended.
+type ShellExit struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	ExitCode      int32                  `protobuf:"varint,2,opt,name=exit_code,json=exitCode,proto3" json:"exit_code,omitempty"`
+	Error         string                 `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShellExit) Reset() {
+	*x = ShellExit{}
+	mi := &file_xrdtest_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShellExit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShellExit) ProtoMessage() {}
+
+func (x *ShellExit) ProtoReflect() protoreflect.Message {
+	mi := &file_xrdtest_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShellExit.ProtoReflect.Descriptor instead.
+func (*ShellExit) Descriptor() ([]byte, []int) {
+	return file_xrdtest_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ShellExit) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ShellExit) GetExitCode() int32 {
+	if x != nil {
+		return x.ExitCode
+	}
+	return 0
+}
+
+func (x *ShellExit) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 var File_xrdtest_proto protoreflect.FileDescriptor
 
 const file_xrdtest_proto_rawDesc = "" +
@@ -1929,7 +2345,7 @@ const file_xrdtest_proto_rawDesc = "" +
 	"\acsr_pem\x18\x04 \x01(\fR\x06csrPem\"g\n" +
 	"\x0eEnrollResponse\x12'\n" +
 	"\x0fcertificate_pem\x18\x01 \x01(\fR\x0ecertificatePem\x12,\n" +
-	"\x12ca_certificate_pem\x18\x02 \x01(\fR\x10caCertificatePem\"\xe3\x03\n" +
+	"\x12ca_certificate_pem\x18\x02 \x01(\fR\x10caCertificatePem\"\xd9\x04\n" +
 	"\rDaemonMessage\x12)\n" +
 	"\x05hello\x18\x01 \x01(\v2\x11.xrdtest.v1.HelloH\x00R\x05hello\x12?\n" +
 	"\rstage_started\x18\x02 \x01(\v2\x18.xrdtest.v1.StageStartedH\x00R\fstageStarted\x12<\n" +
@@ -1939,8 +2355,12 @@ const file_xrdtest_proto_rawDesc = "" +
 	"\tlog_chunk\x18\x05 \x01(\v2\x14.xrdtest.v1.LogChunkH\x00R\blogChunk\x125\n" +
 	"\theartbeat\x18\x06 \x01(\v2\x15.xrdtest.v1.HeartbeatH\x00R\theartbeat\x12<\n" +
 	"\fsync_request\x18\a \x01(\v2\x17.xrdtest.v1.SyncRequestH\x00R\vsyncRequest\x12?\n" +
-	"\rcluster_state\x18\b \x01(\v2\x18.xrdtest.v1.ClusterStateH\x00R\fclusterStateB\x05\n" +
-	"\x03msg\"\xd5\x04\n" +
+	"\rcluster_state\x18\b \x01(\v2\x18.xrdtest.v1.ClusterStateH\x00R\fclusterState\x12<\n" +
+	"\fshell_output\x18\t \x01(\v2\x17.xrdtest.v1.ShellOutputH\x00R\vshellOutput\x126\n" +
+	"\n" +
+	"shell_exit\x18\n" +
+	" \x01(\v2\x15.xrdtest.v1.ShellExitH\x00R\tshellExitB\x05\n" +
+	"\x03msg\"\xc8\x05\n" +
 	"\rMasterMessage\x12/\n" +
 	"\awelcome\x18\x01 \x01(\v2\x13.xrdtest.v1.WelcomeH\x00R\awelcome\x123\n" +
 	"\trun_stage\x18\x02 \x01(\v2\x14.xrdtest.v1.RunStageH\x00R\brunStage\x12<\n" +
@@ -1952,7 +2372,11 @@ const file_xrdtest_proto_rawDesc = "" +
 	"\rstart_cluster\x18\b \x01(\v2\x18.xrdtest.v1.StartClusterH\x00R\fstartCluster\x12<\n" +
 	"\fstop_cluster\x18\t \x01(\v2\x17.xrdtest.v1.StopClusterH\x00R\vstopCluster\x12?\n" +
 	"\rcluster_fault\x18\n" +
-	" \x01(\v2\x18.xrdtest.v1.ClusterFaultH\x00R\fclusterFaultB\x05\n" +
+	" \x01(\v2\x18.xrdtest.v1.ClusterFaultH\x00R\fclusterFault\x126\n" +
+	"\n" +
+	"shell_open\x18\v \x01(\v2\x15.xrdtest.v1.ShellOpenH\x00R\tshellOpen\x129\n" +
+	"\vshell_input\x18\f \x01(\v2\x16.xrdtest.v1.ShellInputH\x00R\n" +
+	"shellInputB\x05\n" +
 	"\x03msg\"\xfd\x01\n" +
 	"\x05Hello\x12\x12\n" +
 	"\x04role\x18\x01 \x01(\tR\x04role\x12\x12\n" +
@@ -2066,7 +2490,36 @@ const file_xrdtest_proto_rawDesc = "" +
 	"\acluster\x18\x02 \x01(\tR\acluster\x12\x10\n" +
 	"\x03set\x18\x03 \x03(\tR\x03set\x12\x12\n" +
 	"\x04heal\x18\x04 \x03(\tR\x04heal\x12\x19\n" +
-	"\bheal_all\x18\x05 \x01(\bR\ahealAll2\x8e\x01\n" +
+	"\bheal_all\x18\x05 \x01(\bR\ahealAll\"\xaf\x01\n" +
+	"\tShellOpen\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
+	"\acommand\x18\x02 \x03(\tR\acommand\x12\x10\n" +
+	"\x03tty\x18\x03 \x01(\bR\x03tty\x12\x12\n" +
+	"\x04rows\x18\x04 \x01(\rR\x04rows\x12\x12\n" +
+	"\x04cols\x18\x05 \x01(\rR\x04cols\x12\x12\n" +
+	"\x04term\x18\x06 \x01(\tR\x04term\x12\x18\n" +
+	"\asession\x18\a \x01(\x03R\asession\x12\x10\n" +
+	"\x03env\x18\b \x03(\tR\x03env\"\xbb\x01\n" +
+	"\n" +
+	"ShellInput\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04data\x18\x02 \x01(\fR\x04data\x12\x10\n" +
+	"\x03eof\x18\x03 \x01(\bR\x03eof\x12\x12\n" +
+	"\x04rows\x18\x04 \x01(\rR\x04rows\x12\x12\n" +
+	"\x04cols\x18\x05 \x01(\rR\x04cols\x12\x16\n" +
+	"\x06signal\x18\x06 \x01(\tR\x06signal\x12!\n" +
+	"\foutput_acked\x18\a \x01(\x04R\voutputAcked\x12\x14\n" +
+	"\x05close\x18\b \x01(\bR\x05close\"j\n" +
+	"\vShellOutput\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04data\x18\x02 \x01(\fR\x04data\x12\x16\n" +
+	"\x06stderr\x18\x03 \x01(\bR\x06stderr\x12\x1f\n" +
+	"\vinput_acked\x18\x04 \x01(\x04R\n" +
+	"inputAcked\"N\n" +
+	"\tShellExit\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
+	"\texit_code\x18\x02 \x01(\x05R\bexitCode\x12\x14\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error2\x8e\x01\n" +
 	"\x06Master\x12?\n" +
 	"\x06Enroll\x12\x19.xrdtest.v1.EnrollRequest\x1a\x1a.xrdtest.v1.EnrollResponse\x12C\n" +
 	"\aConnect\x12\x19.xrdtest.v1.DaemonMessage\x1a\x19.xrdtest.v1.MasterMessage(\x010\x01B.Z,github.com/xrdtest/xrdtest/internal/protocolb\x06proto3"
@@ -2083,7 +2536,7 @@ func file_xrdtest_proto_rawDescGZIP() []byte {
 	return file_xrdtest_proto_rawDescData
 }
 
-var file_xrdtest_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_xrdtest_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_xrdtest_proto_goTypes = []any{
 	(*EnrollRequest)(nil),  // 0: xrdtest.v1.EnrollRequest
 	(*EnrollResponse)(nil), // 1: xrdtest.v1.EnrollResponse
@@ -2108,7 +2561,11 @@ var file_xrdtest_proto_goTypes = []any{
 	(*StopCluster)(nil),    // 20: xrdtest.v1.StopCluster
 	(*ClusterState)(nil),   // 21: xrdtest.v1.ClusterState
 	(*ClusterFault)(nil),   // 22: xrdtest.v1.ClusterFault
-	nil,                    // 23: xrdtest.v1.StartCluster.TokensEntry
+	(*ShellOpen)(nil),      // 23: xrdtest.v1.ShellOpen
+	(*ShellInput)(nil),     // 24: xrdtest.v1.ShellInput
+	(*ShellOutput)(nil),    // 25: xrdtest.v1.ShellOutput
+	(*ShellExit)(nil),      // 26: xrdtest.v1.ShellExit
+	nil,                    // 27: xrdtest.v1.StartCluster.TokensEntry
 }
 var file_xrdtest_proto_depIdxs = []int32{
 	4,  // 0: xrdtest.v1.DaemonMessage.hello:type_name -> xrdtest.v1.Hello
@@ -2119,28 +2576,32 @@ var file_xrdtest_proto_depIdxs = []int32{
 	16, // 5: xrdtest.v1.DaemonMessage.heartbeat:type_name -> xrdtest.v1.Heartbeat
 	17, // 6: xrdtest.v1.DaemonMessage.sync_request:type_name -> xrdtest.v1.SyncRequest
 	21, // 7: xrdtest.v1.DaemonMessage.cluster_state:type_name -> xrdtest.v1.ClusterState
-	8,  // 8: xrdtest.v1.MasterMessage.welcome:type_name -> xrdtest.v1.Welcome
-	9,  // 9: xrdtest.v1.MasterMessage.run_stage:type_name -> xrdtest.v1.RunStage
-	13, // 10: xrdtest.v1.MasterMessage.cancel_stage:type_name -> xrdtest.v1.CancelStage
-	14, // 11: xrdtest.v1.MasterMessage.collect_logs:type_name -> xrdtest.v1.CollectLogs
-	16, // 12: xrdtest.v1.MasterMessage.heartbeat:type_name -> xrdtest.v1.Heartbeat
-	7,  // 13: xrdtest.v1.MasterMessage.ack:type_name -> xrdtest.v1.Ack
-	18, // 14: xrdtest.v1.MasterMessage.sync_response:type_name -> xrdtest.v1.SyncResponse
-	19, // 15: xrdtest.v1.MasterMessage.start_cluster:type_name -> xrdtest.v1.StartCluster
-	20, // 16: xrdtest.v1.MasterMessage.stop_cluster:type_name -> xrdtest.v1.StopCluster
-	22, // 17: xrdtest.v1.MasterMessage.cluster_fault:type_name -> xrdtest.v1.ClusterFault
-	6,  // 18: xrdtest.v1.Hello.held_stages:type_name -> xrdtest.v1.HeldStage
-	5,  // 19: xrdtest.v1.Hello.hypervisor:type_name -> xrdtest.v1.HypervisorInfo
-	23, // 20: xrdtest.v1.StartCluster.tokens:type_name -> xrdtest.v1.StartCluster.TokensEntry
-	0,  // 21: xrdtest.v1.Master.Enroll:input_type -> xrdtest.v1.EnrollRequest
-	2,  // 22: xrdtest.v1.Master.Connect:input_type -> xrdtest.v1.DaemonMessage
-	1,  // 23: xrdtest.v1.Master.Enroll:output_type -> xrdtest.v1.EnrollResponse
-	3,  // 24: xrdtest.v1.Master.Connect:output_type -> xrdtest.v1.MasterMessage
-	23, // [23:25] is the sub-list for method output_type
-	21, // [21:23] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	25, // 8: xrdtest.v1.DaemonMessage.shell_output:type_name -> xrdtest.v1.ShellOutput
+	26, // 9: xrdtest.v1.DaemonMessage.shell_exit:type_name -> xrdtest.v1.ShellExit
+	8,  // 10: xrdtest.v1.MasterMessage.welcome:type_name -> xrdtest.v1.Welcome
+	9,  // 11: xrdtest.v1.MasterMessage.run_stage:type_name -> xrdtest.v1.RunStage
+	13, // 12: xrdtest.v1.MasterMessage.cancel_stage:type_name -> xrdtest.v1.CancelStage
+	14, // 13: xrdtest.v1.MasterMessage.collect_logs:type_name -> xrdtest.v1.CollectLogs
+	16, // 14: xrdtest.v1.MasterMessage.heartbeat:type_name -> xrdtest.v1.Heartbeat
+	7,  // 15: xrdtest.v1.MasterMessage.ack:type_name -> xrdtest.v1.Ack
+	18, // 16: xrdtest.v1.MasterMessage.sync_response:type_name -> xrdtest.v1.SyncResponse
+	19, // 17: xrdtest.v1.MasterMessage.start_cluster:type_name -> xrdtest.v1.StartCluster
+	20, // 18: xrdtest.v1.MasterMessage.stop_cluster:type_name -> xrdtest.v1.StopCluster
+	22, // 19: xrdtest.v1.MasterMessage.cluster_fault:type_name -> xrdtest.v1.ClusterFault
+	23, // 20: xrdtest.v1.MasterMessage.shell_open:type_name -> xrdtest.v1.ShellOpen
+	24, // 21: xrdtest.v1.MasterMessage.shell_input:type_name -> xrdtest.v1.ShellInput
+	6,  // 22: xrdtest.v1.Hello.held_stages:type_name -> xrdtest.v1.HeldStage
+	5,  // 23: xrdtest.v1.Hello.hypervisor:type_name -> xrdtest.v1.HypervisorInfo
+	27, // 24: xrdtest.v1.StartCluster.tokens:type_name -> xrdtest.v1.StartCluster.TokensEntry
+	0,  // 25: xrdtest.v1.Master.Enroll:input_type -> xrdtest.v1.EnrollRequest
+	2,  // 26: xrdtest.v1.Master.Connect:input_type -> xrdtest.v1.DaemonMessage
+	1,  // 27: xrdtest.v1.Master.Enroll:output_type -> xrdtest.v1.EnrollResponse
+	3,  // 28: xrdtest.v1.Master.Connect:output_type -> xrdtest.v1.MasterMessage
+	27, // [27:29] is the sub-list for method output_type
+	25, // [25:27] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_xrdtest_proto_init() }
@@ -2157,6 +2618,8 @@ func file_xrdtest_proto_init() {
 		(*DaemonMessage_Heartbeat)(nil),
 		(*DaemonMessage_SyncRequest)(nil),
 		(*DaemonMessage_ClusterState)(nil),
+		(*DaemonMessage_ShellOutput)(nil),
+		(*DaemonMessage_ShellExit)(nil),
 	}
 	file_xrdtest_proto_msgTypes[3].OneofWrappers = []any{
 		(*MasterMessage_Welcome)(nil),
@@ -2169,6 +2632,8 @@ func file_xrdtest_proto_init() {
 		(*MasterMessage_StartCluster)(nil),
 		(*MasterMessage_StopCluster)(nil),
 		(*MasterMessage_ClusterFault)(nil),
+		(*MasterMessage_ShellOpen)(nil),
+		(*MasterMessage_ShellInput)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2176,7 +2641,7 @@ func file_xrdtest_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_xrdtest_proto_rawDesc), len(file_xrdtest_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   24,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
