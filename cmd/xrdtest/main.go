@@ -56,6 +56,7 @@ func commands() []command {
 		{name: "unquarantine", summary: "end a test case's quarantine", run: runUnquarantine},
 		{name: "logs", summary: "print the output of a session's stages (-f: follow)", run: runLogs},
 		{name: "cancel", summary: "cancel a running session", run: runCancel},
+		{name: "shell", summary: "a shell, or one command, on a host of a running or held session", run: runShell},
 		{name: "reload", summary: "fetch the master's git repositories and reload the definitions now", run: runReload},
 		{name: "rerun", summary: "start a new session of a session's suite and test cases", run: runRerun},
 		{name: "cluster", summary: "cluster stop NAME: stop a cluster no session uses", subs: []command{

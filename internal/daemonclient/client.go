@@ -46,8 +46,22 @@ type Handler interface {
 	// Resends returns what the master has not acknowledged, sent first
 	// after each (re)connect.
 	Resends() []*protocol.DaemonMessage
-	// Handle processes one message from the master; ctx ends with Run.
+	// Handle processes one message from the master; ctx ends with Run,
+	// ConnectionDone(ctx) with the connection.
 	Handle(ctx context.Context, m *protocol.MasterMessage)
+}
+
+type connKey struct{}
+
+// ConnectionDone is closed when the connection that delivered a message
+// ends, for a Handler given ctx: what lives on one connection only (a
+// shell) ends with it, while the stages carry on over the next one. Nil
+// for a ctx that is not a Handler's.
+func ConnectionDone(ctx context.Context) <-chan struct{} {
+	if c, ok := ctx.Value(connKey{}).(context.Context); ok {
+		return c.Done()
+	}
+	return nil
 }
 
 // ErrRefused wraps a refusal by the master that retrying cannot cure (a
@@ -239,6 +253,7 @@ func (c *Client) session(ctx context.Context, creds *pki.Credentials, h Handler)
 	}
 
 	errc := make(chan error, 2)
+	hctx := context.WithValue(ctx, connKey{}, sctx)
 	var mu sync.Mutex
 	seen := time.Now()
 	go func() {
@@ -246,7 +261,7 @@ func (c *Client) session(ctx context.Context, creds *pki.Credentials, h Handler)
 			mu.Lock()
 			seen = time.Now()
 			mu.Unlock()
-			h.Handle(ctx, m)
+			h.Handle(hctx, m)
 		})
 	}()
 	go func() {

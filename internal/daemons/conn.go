@@ -44,6 +44,8 @@ type daemonConn struct {
 	// for it, and a slave that reconnects before it arrives resends the
 	// end, which is acknowledged again.
 	doneAcks []*protocol.MasterMessage
+	// shells are the shells open on this connection, by id (shells.go).
+	shells map[string]*Shell
 }
 
 func newDaemonConn(r *Registry, id pki.Identity, addr string, hello *protocol.Hello, log *slog.Logger) *daemonConn {
@@ -208,6 +210,14 @@ func (c *daemonConn) handle(m *protocol.DaemonMessage) {
 		c.handleLogChunk(m.LogChunk)
 	case *protocol.DaemonMessage_SyncRequest:
 		c.handleSync(m.SyncRequest)
+	case *protocol.DaemonMessage_ShellOutput:
+		if s := c.shell(m.ShellOutput.GetId()); s != nil {
+			s.output(m.ShellOutput)
+		}
+	case *protocol.DaemonMessage_ShellExit:
+		if s := c.shell(m.ShellExit.GetId()); s != nil {
+			s.end(m.ShellExit)
+		}
 	case *protocol.DaemonMessage_ClusterState:
 		if h := c.registry.hv; h != nil {
 			h.clusterState(m.ClusterState)

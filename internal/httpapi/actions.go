@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/xrdtest/xrdtest/internal/catalog"
+	"github.com/xrdtest/xrdtest/internal/daemons"
 	"github.com/xrdtest/xrdtest/internal/scheduler"
 	"github.com/xrdtest/xrdtest/internal/session"
 	"github.com/xrdtest/xrdtest/internal/store"
@@ -25,7 +26,14 @@ type Actions struct {
 	// Reload fetches the git repositories and loads the definitions
 	// again (nil: not offered).
 	Reload func(context.Context) *catalog.ReloadReport
-	Log    *slog.Logger
+	// Daemons opens the shells on the slaves (shell.go); Streams bounds
+	// them with the other long-lived answers.
+	Daemons *daemons.Registry
+	Streams *Streams
+	// ShellIdle and ShellLifetime end a shell idle for so long, or open
+	// for so long (0: DefaultShellIdle, DefaultShellLifetime).
+	ShellIdle, ShellLifetime time.Duration
+	Log                      *slog.Logger
 }
 
 // Caller is who asks for an action and through what: Via is "API" or

@@ -40,7 +40,8 @@ func (s *Site) guard(mux *http.ServeMux, next http.Handler) http.Handler {
 		// A bearer token is no ambient authority: a rebound page does not
 		// know it, so a client with one (xrdtest through a DNS alias) may
 		// use any name.
-		safe := r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodOptions
+		// A WebSocket (a shell) acts, though asked with GET.
+		safe := (r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodOptions) && r.Header.Get("Upgrade") == ""
 		ambient := r.Header.Get("Authorization") == ""
 		if ambient && (!safe || slices.Contains(addressGated, r.URL.Path)) && !hostAllowed(r.Host, s.Hosts) {
 			s.log().Warn("web: request refused: Host is not a name of this master", "host", r.Host, "method", r.Method, "path", r.URL.Path, "addr", r.RemoteAddr)

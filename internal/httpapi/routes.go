@@ -80,6 +80,8 @@ func (s *Site) Routes() []Route {
 		h("POST /api/v1/suites/{name}/enabled", a.action(a.setEnabled)),
 		h("POST /api/v1/clusters/{name}/stop", a.action(a.stopCluster)),
 		h("POST /api/v1/reload", a.action(a.reload)),
+		// A shell on a session's host: a WebSocket (api.ShellPath).
+		h("GET /api/v1/sessions/{id}/shell", a.authorized(a.shell)),
 		h("POST /api/v1/suites/{suite}/cases/{case}/quarantine", a.action(a.quarantine)),
 		h("POST /api/v1/suites/{suite}/cases/{case}/unquarantine", a.action(a.unquarantine)),
 		h("/api/", func(w http.ResponseWriter, r *http.Request) {

@@ -398,7 +398,8 @@ func (m *Master) serveWeb() error {
 	if err != nil {
 		return fmt.Errorf("the suites' test CA ([security] ca_certfile, ca_keyfile): %w", err)
 	}
-	actions := &httpapi.Actions{Manager: m.Manager, Store: m.Store, Scheduler: m.Scheduler, Reload: m.Catalog.Reload, Log: opts.Log}
+	actions := &httpapi.Actions{Manager: m.Manager, Store: m.Store, Scheduler: m.Scheduler, Reload: m.Catalog.Reload,
+		Daemons: m.Registry, Streams: streams, Log: opts.Log}
 	started := time.Now()
 	v := &views.Views{Manager: m.Manager, Registry: m.Registry, Scheduler: m.Scheduler, Store: m.Store, Version: opts.Version,
 		Started: started, LastReload: m.Catalog.LastReload, Changes: m.Catalog.Changes}

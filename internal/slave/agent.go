@@ -68,6 +68,8 @@ type Agent struct {
 	syncCalls map[string]*syncCall
 	syncSeq   uint64
 	binDir    string // holds the `xrdtest` the scripts call
+	// shells are the shells open, by id (shells.go).
+	shells map[string]*openShell
 	// scripts counts the stages running, for Run to wait for them.
 	scripts sync.WaitGroup
 
@@ -143,7 +145,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	go a.runWorkRetention(ctx)
 	err := a.client.Run(ctx, (*handler)(a))
-	// The scripts' contexts end with ctx: wait until they are stopped
+	// The scripts' and shells' contexts end with ctx: wait until they are stopped
 	// (TERM, then KILL after their grace), so that none outlives the
 	// slave.
 	a.scripts.Wait()
@@ -309,6 +311,10 @@ func (a *Agent) handle(ctx context.Context, m *protocol.MasterMessage) {
 		}
 	case *protocol.MasterMessage_CollectLogs:
 		go a.collectLogs(ctx, m.CollectLogs)
+	case *protocol.MasterMessage_ShellOpen:
+		a.openShellFor(ctx, m.ShellOpen)
+	case *protocol.MasterMessage_ShellInput:
+		a.shellInput(m.ShellInput)
 	case *protocol.MasterMessage_Heartbeat:
 	default:
 		a.log.Warn("unexpected message from the master", "type", fmt.Sprintf("%T", m))

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/xrdtest/xrdtest/internal/master/mastertest"
+	"github.com/xrdtest/xrdtest/internal/store"
+)
+
+// holdSuite is a suite whose run stage waits (bounded) until the test
+// creates $XRDTEST_SHARED/release: its session stays running meanwhile.
+func holdSuite() map[string]string {
+	return map[string]string{
+		"sh/test_suite.py": suiteDef("sh", "", "c"),
+		"sh/init.sh":       "#!/bin/bash\n",
+		"sh/tc/c/run.sh":   "#!/bin/bash\nfor i in $(seq 1200); do [ -e \"$XRDTEST_SHARED/release\" ] && exit 0; sleep 0.1; done\nexit 1\n",
+	}
+}
+
+// shellCLI runs `xrdtest shell` as its own process (as a user would,
+// stdin not a terminal) against the master's API.
+func shellCLI(t *testing.T, rm *resilienceMaster, token string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	self, _ := os.Executable()
+	full := append([]string{"shell", "--master", "http://" + rm.WebAddr().String()}, args...)
+	if token != "" {
+		full = append([]string{"shell", "--token", token}, full[1:]...)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := exec.CommandContext(ctx, self, full...)
+	c.Env = append(os.Environ(), "XRDTEST_TEST_MAIN=1", "XRDTEST_API_TOKEN=", "USER=tester")
+	var out, errOut bytes.Buffer
+	c.Stdout, c.Stderr = &out, &errOut
+	err := c.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatal(err)
+	}
+	return c.ProcessState.ExitCode(), out.String(), errOut.String()
+}
+
+// TestShellCLI: `xrdtest shell` runs a command on a host of a running
+// session in the stage scripts' environment, its output and exit code
+// passed through; an interactive shell works on a terminal; unauthorized
+// or wrong requests are refused clearly; each shell is a session event
+// naming who opened it.
+func TestShellCLI(t *testing.T) {
+	endToEnd(t)
+	rm := startResilienceMaster(t, holdSuite())
+	rm.startAll(t, "")
+	s := mastertest.StartSession(t, rm.Master, "sh")
+	rm.waitStage(t, s.ID, "c:run")
+	id := s.ID
+	sid := func() string { return strconv.FormatInt(id, 10) }
+
+	hostname, _ := os.Hostname()
+	code, out, errOut := shellCLI(t, rm, "api-token", sid(), "s1", "--", "sh", "-c", `hostname; echo "$XRDTEST_SLAVE $XRDTEST_SESSION $XRDTEST_SUITE"; pwd; echo err >&2`)
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	work := filepath.Join(rm.dir, "slaves", "s1.xrd.test", "work", "session-"+sid())
+	want := hostname + "\ns1.xrd.test " + sid() + " sh\n" + work + "\n"
+	if out != want || errOut != "err\n" {
+		t.Errorf("stdout %q, stderr %q; want %q and %q", out, errOut, want, "err\n")
+	}
+	// functions.sh's functions are there, as in the scripts.
+	if code, out, errOut := shellCLI(t, rm, "api-token", sid(), "s3", "--", "stamp", "echo", "hello"); code != 0 || !strings.HasSuffix(out, "]\thello\n") {
+		t.Errorf("stamp: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if code, _, errOut := shellCLI(t, rm, "api-token", sid(), "s2.xrd.test", "--", "sh", "-c", "exit 7"); code != 7 {
+		t.Errorf("exit %d (stderr %q), want 7", code, errOut)
+	}
+
+	t.Run("interactive", func(t *testing.T) { interactiveShell(t, rm, sid()) })
+
+	for _, tc := range []struct {
+		name, token string
+		args        []string
+		want        string
+	}{
+		{"no token", "", []string{sid(), "s1", "--", "true"}, "a valid API token is required"},
+		{"bad token", "wrong-token", []string{sid(), "s1", "--", "true"}, "a valid API token is required"},
+		{"unknown session", "api-token", []string{"9999", "s1", "--", "true"}, "no session 9999"},
+		{"host not in session", "api-token", []string{sid(), "nope.xrd.test", "--", "true"}, "host nope.xrd.test is not in this session (its hosts: s1.xrd.test, s2.xrd.test, s3.xrd.test)"},
+	} {
+		code, out, errOut := shellCLI(t, rm, tc.token, tc.args...)
+		if code != shellFailed || out != "" || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want %d and %q", tc.name, code, out, errOut, shellFailed, tc.want)
+		}
+	}
+
+	if err := os.WriteFile(filepath.Join(rm.dir, "release"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := rm.finish(t, id)
+	if d.State != store.SessionPassed {
+		t.Fatalf("session %s: %s", d.State, d.Reason)
+	}
+	code, _, errOut = shellCLI(t, rm, "api-token", sid(), "s1", "--", "true")
+	if code != shellFailed || !strings.Contains(errOut, "session "+sid()+" is passed: a shell opens on a running or held session only") {
+		t.Errorf("ended session: exit %d, stderr %q", code, errOut)
+	}
+
+	events, err := rm.Store.Events(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var shells []string
+	for _, e := range events {
+		if e.Kind == "shell" {
+			shells = append(shells, e.Message)
+		}
+	}
+	all := strings.Join(shells, "\n")
+	for _, w := range []string{
+		`"sh -c exit 7" on s2.xrd.test opened by api token (tester)`,
+		`"sh -c exit 7" on s2.xrd.test closed by api token (tester): exit 7`,
+		"a shell on s1.xrd.test opened by api token (tester)",
+		"a shell on s1.xrd.test closed by api token (tester): exit 3",
+	} {
+		if !strings.Contains(all, w) {
+			t.Errorf("no event %q in:\n%s", w, all)
+		}
+	}
+	if len(shells) != 8 {
+		t.Errorf("%d shell events, want 8 (4 shells opened and closed; none for the refused ones):\n%s", len(shells), all)
+	}
+}
+
+// interactiveShell drives `xrdtest shell SESSION s1` on a terminal: the
+// window size reaches the remote side, typed lines run, exit's code is
+// the command's.
+func interactiveShell(t *testing.T, rm *resilienceMaster, sid string) {
+	tty, pty := openPTY(t)
+	if err := unix.IoctlSetWinsize(int(tty.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 33, Col: 101}); err != nil {
+		t.Fatal(err)
+	}
+	self, _ := os.Executable()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := exec.CommandContext(ctx, self, "shell", "--master", "http://"+rm.WebAddr().String(), "--token", "api-token", sid, "s1")
+	c.Env = append(os.Environ(), "XRDTEST_TEST_MAIN=1", "USER=tester", "TERM=xterm")
+	c.Stdin, c.Stdout, c.Stderr = tty, tty, tty
+	c.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	tty.Close()
+	shown := &syncBuffer{}
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := pty.Read(buf)
+			shown.Write(buf[:n])
+			if err != nil {
+				return
+			}
+		}
+	}()
+	waitShown := func(want string) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); !strings.Contains(shown.String(), want); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %q on the terminal within 30s; it shows %q", want, shown.String())
+			}
+		}
+	}
+	// Keys as typed: Enter is \r, as on a terminal in raw mode.
+	pty.Write([]byte("stty size; echo hi-$((6*7))\r"))
+	waitShown("hi-42")
+	waitShown("33 101")
+	pty.Write([]byte("exit 3\r"))
+	err := c.Wait()
+	if c.ProcessState == nil || c.ProcessState.ExitCode() != 3 {
+		t.Fatalf("exit %v, want 3; the terminal shows %q", err, shown.String())
+	}
+}
