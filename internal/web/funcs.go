@@ -64,7 +64,9 @@ var funcs = template.FuncMap{
 	},
 	"states":   views.SessionStates,
 	"finished": func(s store.SessionState) bool { return s.Finished() },
-	"mib":      func(kib int64) string { return humanBytes(kib << 10) },
+	// shellable: the session's hosts take shells (running or held).
+	"shellable": func(s store.SessionState) bool { return s == store.SessionRunning || s == store.SessionHeld },
+	"mib":       func(kib int64) string { return humanBytes(kib << 10) },
 	"short": func(s string, n int) string {
 		if r := []rune(s); len(r) > n {
 			return string(r[:n-1]) + "…"

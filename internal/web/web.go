@@ -197,6 +197,7 @@ func (h *Handler) Routes() []httpapi.Route {
 		p("GET /sessions/{id}/log", h.logPage),
 		p("GET /sessions/{id}/log/raw", h.logRaw),
 		p("GET /sessions/{id}/events", h.sessionEvents),
+		p("GET /sessions/{id}/shell", h.shell),
 		p("GET /events", h.dashboardEvents),
 		p("GET /login", h.loginPage),
 		p("POST /login", h.login),
