@@ -1,0 +1,238 @@
+package master_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/xrdtest/xrdtest/internal/api"
+	"github.com/xrdtest/xrdtest/internal/master"
+	"github.com/xrdtest/xrdtest/internal/master/mastertest"
+	"github.com/xrdtest/xrdtest/internal/store"
+)
+
+// TestShellEndpoint: GET /api/v1/sessions/{id}/shell opens only with the
+// API token, on a host of a running or held session whose slave is
+// connected; every other request is refused before the upgrade with a
+// status and a message that say why, and changes nothing (no event).
+func TestShellEndpoint(t *testing.T) {
+	const apiToken = "shell-api-token-0123"
+	m := mastertest.Start(t, master.Options{Token: token, APIToken: apiToken, Log: logger(), Heartbeat: 200 * time.Millisecond, HeartbeatTimeout: 2 * time.Second})
+	defer runAgents(t, m, "h1.xrd.test")()
+	waitConnected(t, m, "h1.xrd.test")
+	ctx := context.Background()
+	machines := []string{"h1.xrd.test", "h2.xrd.test", "h2.other.test"}
+	newSession := func(state store.SessionState) int64 {
+		s := &store.Session{Suite: "s", State: state, Machines: machines}
+		if err := m.Store.CreateSession(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		return s.ID
+	}
+	running, held, passed := newSession(store.SessionRunning), newSession(store.SessionHeld), newSession(store.SessionPassed)
+	base := "ws://" + m.WebAddr().String()
+	path := func(id int64, host string, extra ...string) string {
+		p := api.ShellPath(id, host, api.ShellOptions{Command: []string{"sh", "-c", "echo on $XRDTEST_SLAVE; exit 6"}})
+		for _, e := range extra {
+			p += "&" + e
+		}
+		return p
+	}
+	bearer := http.Header{"Authorization": {"Bearer " + apiToken}}
+	for _, tc := range []struct {
+		name   string
+		path   string
+		header http.Header
+		status int
+		want   string
+	}{
+		{"no token", path(running, "h1"), nil, http.StatusUnauthorized, "a valid API token is required"},
+		{"wrong token", path(running, "h1"), http.Header{"Authorization": {"Bearer nope"}}, http.StatusUnauthorized, "a valid API token is required"},
+		{"bad session id", "/api/v1/sessions/x/shell?host=h1", bearer, http.StatusBadRequest, `bad session id "x"`},
+		{"unknown session", path(999, "h1"), bearer, http.StatusNotFound, "no session 999"},
+		{"no host", "/api/v1/sessions/1/shell", bearer, http.StatusBadRequest, "give host=NAME: one of h1.xrd.test, h2.xrd.test, h2.other.test"},
+		{"host not in the session", path(running, "h9"), bearer, http.StatusNotFound, "host h9 is not in this session (its hosts: h1.xrd.test, h2.xrd.test, h2.other.test)"},
+		{"ambiguous short name", path(running, "h2"), bearer, http.StatusBadRequest, "host h2 is ambiguous: give one of h2.xrd.test, h2.other.test"},
+		{"ended session", path(passed, "h1"), bearer, http.StatusConflict, "is passed: a shell opens on a running or held session only"},
+		{"slave not connected", path(held, "h2.xrd.test"), bearer, http.StatusConflict, "slave h2.xrd.test is not connected"},
+		{"bad window size", path(running, "h1", "tty=1", "rows=0", "cols=80"), bearer, http.StatusBadRequest, `rows "0"`},
+		{"bad terminal type", path(running, "h1", "term=x%60rm"), bearer, http.StatusBadRequest, "term \"x`rm\""},
+		{"another site's page", path(running, "h1"), http.Header{"Authorization": {"Bearer " + apiToken}, "Origin": {"http://evil.example"}}, http.StatusForbidden, ""},
+	} {
+		c, resp, err := websocket.Dial(ctx, base+tc.path, &websocket.DialOptions{HTTPHeader: tc.header})
+		if err == nil {
+			c.CloseNow()
+			t.Errorf("%s: the shell opened", tc.name)
+			continue
+		}
+		if resp == nil || resp.StatusCode != tc.status {
+			t.Errorf("%s: %v (%v), want status %d", tc.name, resp, err, tc.status)
+			continue
+		}
+		var body api.ErrorBody
+		json.NewDecoder(resp.Body).Decode(&body)
+		if !strings.Contains(body.Error, tc.want) {
+			t.Errorf("%s: error %q, want %q", tc.name, body.Error, tc.want)
+		}
+	}
+	for _, id := range []int64{running, held, passed} {
+		if evs, _ := m.Store.Events(ctx, id); len(evs) != 0 {
+			t.Errorf("session %d: refused shells recorded events %v", id, evs)
+		}
+	}
+
+	// The right request, on a held session by the short name: output and
+	// exit code, and two events.
+	c, _, err := websocket.Dial(ctx, base+path(held, "h1")+"&by="+url.QueryEscape("carol"), &websocket.DialOptions{HTTPHeader: bearer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	var out strings.Builder
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		typ, b, err := c.Read(rctx)
+		if err != nil {
+			t.Fatalf("read: %v (output so far %q)", err, out.String())
+		}
+		if typ == websocket.MessageBinary {
+			if b[0] != api.ShellStdout {
+				t.Errorf("stream %d, want stdout", b[0])
+			}
+			out.Write(b[1:])
+			continue
+		}
+		if string(b) != `{"exit":6}` {
+			t.Errorf("end %s, want exit 6", b)
+		}
+		break
+	}
+	if out.String() != "on h1.xrd.test\n" {
+		t.Errorf("output %q", out.String())
+	}
+	var evs []string
+	for deadline := time.Now().Add(10 * time.Second); len(evs) < 2 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		all, _ := m.Store.Events(ctx, held)
+		evs = evs[:0]
+		for _, e := range all {
+			evs = append(evs, e.Kind+": "+e.Message)
+		}
+	}
+	want := []string{`shell: "sh -c echo on $XRDTEST_SLAVE; exit 6" on h1.xrd.test opened by api token (carol)`,
+		`shell: "sh -c echo on $XRDTEST_SLAVE; exit 6" on h1.xrd.test closed by api token (carol): exit 6`}
+	if strings.Join(evs, "\n") != strings.Join(want, "\n") {
+		t.Errorf("events:\n%s\nwant:\n%s", strings.Join(evs, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestShellStalledClient: a client that stops reading a shell that
+// writes without end holds only the shell's window: the slave's stream,
+// which its stages and other shells share, goes on.
+func TestShellStalledClient(t *testing.T) {
+	const apiToken = "shell-api-token-0123"
+	m := mastertest.Start(t, master.Options{Token: token, APIToken: apiToken, Log: logger(), Heartbeat: 200 * time.Millisecond, HeartbeatTimeout: 2 * time.Second})
+	defer runAgents(t, m, "h1.xrd.test")()
+	waitConnected(t, m, "h1.xrd.test")
+	ctx := context.Background()
+	s := &store.Session{Suite: "s", State: store.SessionRunning, Machines: []string{"h1.xrd.test"}}
+	if err := m.Store.CreateSession(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	base := "ws://" + m.WebAddr().String()
+	bearer := http.Header{"Authorization": {"Bearer " + apiToken}}
+	flood, _, err := websocket.Dial(ctx, base+api.ShellPath(s.ID, "h1", api.ShellOptions{Command: []string{"cat", "/dev/zero"}}), &websocket.DialOptions{HTTPHeader: bearer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer flood.CloseNow()
+	// Never read: let the flood fill what it can.
+	time.Sleep(500 * time.Millisecond)
+	for i := range 3 {
+		start := time.Now()
+		c, _, err := websocket.Dial(ctx, base+api.ShellPath(s.ID, "h1", api.ShellOptions{Command: []string{"echo", "fine"}}), &websocket.DialOptions{HTTPHeader: bearer})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		var out []byte
+		for {
+			typ, b, err := c.Read(rctx)
+			if err != nil {
+				t.Fatalf("shell %d beside the flood: %v", i, err)
+			}
+			if typ == websocket.MessageText {
+				break
+			}
+			out = append(out, b[1:]...)
+		}
+		cancel()
+		c.CloseNow()
+		if string(out) != "fine\n" {
+			t.Errorf("shell %d: output %q", i, out)
+		}
+		t.Logf("shell %d beside the flood: %s", i, time.Since(start).Round(time.Millisecond))
+	}
+}
+
+// TestShellClientGone: when the client goes away, the slave kills the
+// shell's processes.
+func TestShellClientGone(t *testing.T) {
+	const apiToken = "shell-api-token-0123"
+	m := mastertest.Start(t, master.Options{Token: token, APIToken: apiToken, Log: logger(), Heartbeat: 200 * time.Millisecond, HeartbeatTimeout: 2 * time.Second})
+	defer runAgents(t, m, "h1.xrd.test")()
+	waitConnected(t, m, "h1.xrd.test")
+	ctx := context.Background()
+	s := &store.Session{Suite: "s", State: store.SessionRunning, Machines: []string{"h1.xrd.test"}}
+	if err := m.Store.CreateSession(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	// A unique argument finds the process.
+	arg := "301." + strings.TrimLeft(time.Now().Format("150405000"), "0")
+	c, _, err := websocket.Dial(ctx, "ws://"+m.WebAddr().String()+api.ShellPath(s.ID, "h1", api.ShellOptions{TTY: true, Command: []string{"bash", "-c", "echo started; sleep " + arg}}),
+		&websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + apiToken}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	var out []byte
+	for !strings.Contains(string(out), "started") {
+		_, b, err := c.Read(rctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b[1:]...)
+	}
+	if !sleeping(arg) {
+		t.Fatal("the shell's sleep is not running")
+	}
+	c.CloseNow()
+	for deadline := time.Now().Add(20 * time.Second); sleeping(arg); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the shell's sleep outlived its client by 20s")
+		}
+	}
+}
+
+// sleeping reports whether a live process runs `sleep arg`.
+func sleeping(arg string) bool {
+	ds, _ := os.ReadDir("/proc")
+	for _, d := range ds {
+		b, err := os.ReadFile("/proc/" + d.Name() + "/cmdline")
+		if err != nil || string(b) != "sleep\x00"+arg+"\x00" {
+			continue
+		}
+		if st, err := os.ReadFile("/proc/" + d.Name() + "/stat"); err == nil && !strings.Contains(string(st), ") Z ") {
+			return true
+		}
+	}
+	return false
+}
