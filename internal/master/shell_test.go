@@ -211,8 +211,10 @@ func TestShellClientGone(t *testing.T) {
 		}
 		out = append(out, b[1:]...)
 	}
-	if !sleeping(arg) {
-		t.Fatal("the shell's sleep is not running")
+	for deadline := time.Now().Add(20 * time.Second); !sleeping(arg); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the shell's sleep is not running")
+		}
 	}
 	c.CloseNow()
 	for deadline := time.Now().Add(20 * time.Second); sleeping(arg); time.Sleep(50 * time.Millisecond) {
