@@ -3,7 +3,8 @@
 // failed attempts throttled per address; the mutual-TLS Connect streams
 // with heartbeats), the Registry of the
 // connected slaves and hypervisors, which dispatches stages to the slaves
-// (session.Slaves) and collects their log files, and the placement of
+// (session.Slaves), collects their log files and relays shells (Shell),
+// and the placement of
 // clusters on the connected hypervisors (Hypervisors, a
 // hypervisor.Backend).
 package daemons

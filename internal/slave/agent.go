@@ -1,6 +1,7 @@
 // Package slave is the slave daemon: it enrolls with the master once,
 // keeps one Connect stream open (reconnecting with backoff), runs the
-// stage scripts the master sends and streams their output back.
+// stage scripts the master sends and streams their output back, and
+// opens the shells it asks for (shells.go).
 package slave
 
 import (

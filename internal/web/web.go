@@ -8,7 +8,8 @@
 // no inline script or style, so user-controlled text (names, output, log
 // content) can only ever be text.
 //
-// Actions (run, cancel, enable/disable, stop a cluster, re-run) need a
+// Actions (run, cancel, enable/disable, stop a cluster, re-run, a
+// terminal on a session's host: static/shell.js) need a
 // login with the [webserver] suite_run_pass: an HMAC-signed HttpOnly,
 // SameSite=Strict cookie, a CSRF token derived from it in every form, and
 // a same-origin check of Origin or Referer on every POST. A login lasts
