@@ -122,7 +122,11 @@ func (a *Actions) Shell(w http.ResponseWriter, r *http.Request, c Caller, id int
 	conn.SetReadLimit(shellReadLimit)
 	what := "a shell"
 	if len(req.Command) > 0 {
-		what = strconv.Quote(strings.Join(req.Command, " "))
+		cmd := []rune(strings.Join(req.Command, " "))
+		if len(cmd) > 120 { // the event names the command, not a script
+			cmd = append(cmd[:120], '…')
+		}
+		what = strconv.Quote(string(cmd))
 	}
 	a.log().Info(c.Via+": shell opened", "session", id, "host", host, "command", req.Command, "by", c.By, "addr", c.Addr)
 	a.Manager.AddEvent(r.Context(), id, "shell", fmt.Sprintf("%s on %s opened by %s", what, host, c.By))

@@ -238,3 +238,47 @@ func sleeping(arg string) bool {
 	}
 	return false
 }
+
+// TestShellOutlivesWebTimeouts: the web port's read and write timeouts
+// do not cut a shell short (it has bounds of its own).
+func TestShellOutlivesWebTimeouts(t *testing.T) {
+	const apiToken = "shell-api-token-0123"
+	m := mastertest.Start(t, master.Options{Token: token, APIToken: apiToken, Log: logger(), Heartbeat: 200 * time.Millisecond, HeartbeatTimeout: 2 * time.Second,
+		WebLimits: master.WebLimits{ReadHeader: 300 * time.Millisecond, Read: 300 * time.Millisecond, Write: 300 * time.Millisecond, Idle: 300 * time.Millisecond}})
+	defer runAgents(t, m, "h1.xrd.test")()
+	waitConnected(t, m, "h1.xrd.test")
+	ctx := context.Background()
+	s := &store.Session{Suite: "s", State: store.SessionRunning, Machines: []string{"h1.xrd.test"}}
+	if err := m.Store.CreateSession(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := websocket.Dial(ctx, "ws://"+m.WebAddr().String()+api.ShellPath(s.ID, "h1", api.ShellOptions{Command: []string{"sh", "-c", "read x; sleep 1; echo late $x"}}),
+		&websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + apiToken}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	time.Sleep(time.Second) // past both timeouts before any input
+	if err := c.Write(ctx, websocket.MessageBinary, []byte("input\n")); err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	var out []byte
+	for {
+		typ, b, err := c.Read(rctx)
+		if err != nil {
+			t.Fatalf("read: %v (output so far %q)", err, out)
+		}
+		if typ == websocket.MessageText {
+			if string(b) != `{"exit":0}` {
+				t.Errorf("end %s", b)
+			}
+			break
+		}
+		out = append(out, b[1:]...)
+	}
+	if string(out) != "late input\n" {
+		t.Errorf("output %q", out)
+	}
+}
