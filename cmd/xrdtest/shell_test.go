@@ -15,8 +15,10 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/xrdtest/xrdtest/internal/master"
 	"github.com/xrdtest/xrdtest/internal/master/mastertest"
 	"github.com/xrdtest/xrdtest/internal/store"
+	"github.com/xrdtest/xrdtest/internal/testutil"
 )
 
 // holdSuite is a suite whose run stage waits (bounded) until the test
@@ -31,10 +33,10 @@ func holdSuite() map[string]string {
 
 // shellCLI runs `xrdtest shell` as its own process (as a user would,
 // stdin not a terminal) against the master's API.
-func shellCLI(t *testing.T, rm *resilienceMaster, token string, args ...string) (code int, stdout, stderr string) {
+func shellCLI(t *testing.T, m *master.Master, token string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	self, _ := os.Executable()
-	full := append([]string{"shell", "--master", "http://" + rm.WebAddr().String()}, args...)
+	full := append([]string{"shell", "--master", "http://" + m.WebAddr().String()}, args...)
 	if token != "" {
 		full = append([]string{"shell", "--token", token}, full[1:]...)
 	}
@@ -67,7 +69,7 @@ func TestShellCLI(t *testing.T) {
 	sid := func() string { return strconv.FormatInt(id, 10) }
 
 	hostname, _ := os.Hostname()
-	code, out, errOut := shellCLI(t, rm, "api-token", sid(), "s1", "--", "sh", "-c", `hostname; echo "$XRDTEST_SLAVE $XRDTEST_SESSION $XRDTEST_SUITE"; pwd; echo err >&2`)
+	code, out, errOut := shellCLI(t, rm.Master, "api-token", sid(), "s1", "--", "sh", "-c", `hostname; echo "$XRDTEST_SLAVE $XRDTEST_SESSION $XRDTEST_SUITE"; pwd; echo err >&2`)
 	if code != 0 {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
@@ -77,14 +79,14 @@ func TestShellCLI(t *testing.T) {
 		t.Errorf("stdout %q, stderr %q; want %q and %q", out, errOut, want, "err\n")
 	}
 	// functions.sh's functions are there, as in the scripts.
-	if code, out, errOut := shellCLI(t, rm, "api-token", sid(), "s3", "--", "stamp", "echo", "hello"); code != 0 || !strings.HasSuffix(out, "]\thello\n") {
+	if code, out, errOut := shellCLI(t, rm.Master, "api-token", sid(), "s3", "--", "stamp", "echo", "hello"); code != 0 || !strings.HasSuffix(out, "]\thello\n") {
 		t.Errorf("stamp: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
-	if code, _, errOut := shellCLI(t, rm, "api-token", sid(), "s2.xrd.test", "--", "sh", "-c", "exit 7"); code != 7 {
+	if code, _, errOut := shellCLI(t, rm.Master, "api-token", sid(), "s2.xrd.test", "--", "sh", "-c", "exit 7"); code != 7 {
 		t.Errorf("exit %d (stderr %q), want 7", code, errOut)
 	}
 
-	t.Run("interactive", func(t *testing.T) { interactiveShell(t, rm, sid()) })
+	t.Run("interactive", func(t *testing.T) { interactiveShell(t, rm.Master, sid(), "s1", "") })
 
 	for _, tc := range []struct {
 		name, token string
@@ -96,7 +98,7 @@ func TestShellCLI(t *testing.T) {
 		{"unknown session", "api-token", []string{"9999", "s1", "--", "true"}, "no session 9999"},
 		{"host not in session", "api-token", []string{sid(), "nope.xrd.test", "--", "true"}, "host nope.xrd.test is not in this session (its hosts: s1.xrd.test, s2.xrd.test, s3.xrd.test)"},
 	} {
-		code, out, errOut := shellCLI(t, rm, tc.token, tc.args...)
+		code, out, errOut := shellCLI(t, rm.Master, tc.token, tc.args...)
 		if code != shellFailed || out != "" || !strings.Contains(errOut, tc.want) {
 			t.Errorf("%s: exit %d, stdout %q, stderr %q; want %d and %q", tc.name, code, out, errOut, shellFailed, tc.want)
 		}
@@ -109,7 +111,7 @@ func TestShellCLI(t *testing.T) {
 	if d.State != store.SessionPassed {
 		t.Fatalf("session %s: %s", d.State, d.Reason)
 	}
-	code, _, errOut = shellCLI(t, rm, "api-token", sid(), "s1", "--", "true")
+	code, _, errOut = shellCLI(t, rm.Master, "api-token", sid(), "s1", "--", "true")
 	if code != shellFailed || !strings.Contains(errOut, "session "+sid()+" is passed: a shell opens on a running or held session only") {
 		t.Errorf("ended session: exit %d, stderr %q", code, errOut)
 	}
@@ -140,10 +142,10 @@ func TestShellCLI(t *testing.T) {
 	}
 }
 
-// interactiveShell drives `xrdtest shell SESSION s1` on a terminal: the
-// window size reaches the remote side, typed lines run, exit's code is
-// the command's.
-func interactiveShell(t *testing.T, rm *resilienceMaster, sid string) {
+// interactiveShell drives `xrdtest shell SESSION HOST` on a terminal:
+// the window size reaches the remote side, typed lines run (there:
+// hostname -f says wantHost when given), exit's code is the command's.
+func interactiveShell(t *testing.T, m *master.Master, sid, host, wantHost string) {
 	tty, pty := openPTY(t)
 	if err := unix.IoctlSetWinsize(int(tty.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 33, Col: 101}); err != nil {
 		t.Fatal(err)
@@ -151,7 +153,7 @@ func interactiveShell(t *testing.T, rm *resilienceMaster, sid string) {
 	self, _ := os.Executable()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c := exec.CommandContext(ctx, self, "shell", "--master", "http://"+rm.WebAddr().String(), "--token", "api-token", sid, "s1")
+	c := exec.CommandContext(ctx, self, "shell", "--master", "http://"+m.WebAddr().String(), "--token", "api-token", sid, host)
 	c.Env = append(os.Environ(), "XRDTEST_TEST_MAIN=1", "USER=tester", "TERM=xterm")
 	c.Stdin, c.Stdout, c.Stderr = tty, tty, tty
 	c.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
@@ -182,9 +184,60 @@ func interactiveShell(t *testing.T, rm *resilienceMaster, sid string) {
 	pty.Write([]byte("stty size; echo hi-$((6*7))\r"))
 	waitShown("hi-42")
 	waitShown("33 101")
+	if wantHost != "" {
+		pty.Write([]byte("echo host=$(hostname -f)\r"))
+		waitShown("host=" + wantHost)
+	}
 	pty.Write([]byte("exit 3\r"))
 	err := c.Wait()
 	if c.ProcessState == nil || c.ProcessState.ExitCode() != 3 {
 		t.Fatalf("exit %v, want 3; the terminal shows %q", err, shown.String())
+	}
+}
+
+// TestShellNetns: on a netns cluster the shell runs inside the host (its
+// own name, its namespaces), in the session's work folder there, both one
+// command and a terminal; the shells release the waiting stage.
+func TestShellNetns(t *testing.T) {
+	needNetns(t)
+	dir := t.TempDir()
+	testutil.WriteFiles(t, filepath.Join(dir, "repo"), map[string]string{
+		"clusters/cluster_e2e.py":      strings.ReplaceAll(cluster3, "'1024'", "'65536'"),
+		"test-suites/sh/test_suite.py": suiteDef("sh", "", "c"),
+		"test-suites/sh/init.sh":       "#!/bin/bash\n",
+		// Waits for the file a shell makes in the work folder.
+		"test-suites/sh/tc/c/run.sh": "#!/bin/bash\nfor i in $(seq 1200); do [ -e release ] && exit 0; sleep 0.1; done\nexit 1\n",
+	})
+	logs := &syncBuffer{}
+	opts := e2eOptions(dir, logs)
+	opts.StartClusters = true
+	opts.APIToken = "api-token"
+	m := mastertest.Start(t, opts)
+	defer startHypervisorProc(t, m, "netns", filepath.Join(dir, "hv"), logs)()
+	s := mastertest.StartSession(t, m, "sh")
+	sid := strconv.FormatInt(s.ID, 10)
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		d, err := store.Detail(context.Background(), m.Store, s.ID)
+		if err == nil && len(d.Stages) > 2 && len(d.Stages[2].Results) == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("c:run did not start within 2 minutes")
+		}
+	}
+	code, out, errOut := shellCLI(t, m, "api-token", sid, "s1", "--", "sh", "-c", "hostname; hostname -f")
+	if code != 0 || out != "s1\ns1.xrd.test\n" {
+		t.Errorf("hostname: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	t.Run("interactive", func(t *testing.T) { interactiveShell(t, m, sid, "s2.xrd.test", "s2.xrd.test") })
+	for _, h := range []string{"s1", "s2", "s3"} {
+		if code, _, errOut := shellCLI(t, m, "api-token", sid, h, "--", "touch", "release"); code != 0 {
+			t.Errorf("%s: touch release: exit %d, %s", h, code, errOut)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if d, err := m.Manager.Wait(ctx, s.ID); err != nil || d.State != store.SessionPassed {
+		t.Fatalf("session: %v, %v", d, err)
 	}
 }

@@ -96,11 +96,14 @@ type Process struct {
 }
 
 // rcFile is the interactive shell's start-up file: the usual bashrc
-// files, then the stage scripts' functions, and a prompt that says where
-// the shell is.
+// files (aliases, completion), but the stage scripts' PATH kept, so that
+// commands resolve as in the scripts (xrdtest first); then the scripts'
+// functions, and a prompt that says where the shell is.
 const rcFile = `# xrdtest shell: written by the slave at each interactive shell.
+__xrdtest_path=$PATH
 [ -r /etc/bash.bashrc ] && . /etc/bash.bashrc
 [ -r ~/.bashrc ] && . ~/.bashrc
+PATH=$__xrdtest_path; unset __xrdtest_path
 ` + sourceFunctions + `
 PS1='[xrdtest${XRDTEST_SESSION:+ session $XRDTEST_SESSION} \h \W]\$ '
 `

@@ -143,10 +143,12 @@ func TestFunctions(t *testing.T) {
 // TestTerminal: an interactive shell on a terminal of the size asked,
 // resized, Ctrl-C interrupting its foreground job, and its exit code.
 func TestTerminal(t *testing.T) {
-	p, o := start(t, context.Background(), Spec{TTY: true, Rows: 30, Cols: 100, Env: []string{"XRDTEST_SESSION=9"}})
-	p.Write([]byte("stty size; echo \"term=$TERM\"\n"))
+	p, o := start(t, context.Background(), Spec{TTY: true, Rows: 30, Cols: 100, Env: []string{"XRDTEST_SESSION=9", "PATH=/xrdtest-first:" + os.Getenv("PATH")}})
+	p.Write([]byte("stty size; echo \"term=$TERM\"; echo \"path=$PATH\"\n"))
 	o.waitFor(t, "30 100")
 	o.waitFor(t, "term=xterm-256color")
+	// The bashrc files do not change the scripts' PATH.
+	o.waitFor(t, "path=/xrdtest-first:"+os.Getenv("PATH")+"\r\n")
 	if err := p.Resize(40, 120); err != nil {
 		t.Fatal(err)
 	}
