@@ -182,11 +182,18 @@ func TestShellStalledClient(t *testing.T) {
 	}
 }
 
-// TestShellClientGone: when the client goes away, the slave kills the
-// shell's processes.
+// TestShellClientGone: when the client goes away, or the slave's
+// connection to the master, the slave kills the shell's processes.
 func TestShellClientGone(t *testing.T) {
+	t.Run("client", func(t *testing.T) { shellGone(t, false) })
+	t.Run("connection", func(t *testing.T) { shellGone(t, true) })
+}
+
+func shellGone(t *testing.T, dropConnection bool) {
 	const apiToken = "shell-api-token-0123"
-	m := mastertest.Start(t, master.Options{Token: token, APIToken: apiToken, Log: logger(), Heartbeat: 200 * time.Millisecond, HeartbeatTimeout: 2 * time.Second})
+	m := mastertest.Open(t, master.Options{Token: token, APIToken: apiToken, Log: logger(), Heartbeat: 200 * time.Millisecond, HeartbeatTimeout: 2 * time.Second})
+	stopMaster := mastertest.Serve(m)
+	defer func() { stopMaster() }()
 	defer runAgents(t, m, "h1.xrd.test")()
 	waitConnected(t, m, "h1.xrd.test")
 	ctx := context.Background()
@@ -216,10 +223,15 @@ func TestShellClientGone(t *testing.T) {
 			t.Fatal("the shell's sleep is not running")
 		}
 	}
-	c.CloseNow()
+	if dropConnection {
+		stopMaster() // the slave stays, its connection goes
+		stopMaster = func() {}
+	} else {
+		c.CloseNow()
+	}
 	for deadline := time.Now().Add(20 * time.Second); sleeping(arg); time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatal("the shell's sleep outlived its client by 20s")
+			t.Fatalf("the shell's sleep outlived its client or connection by 20s (connection dropped: %v)", dropConnection)
 		}
 	}
 }
