@@ -90,6 +90,10 @@ func shellQuery(r *http.Request) (host string, req daemons.ShellRequest, err err
 // already authorized. Refusals answer before the upgrade, with the
 // API's errors; opening and closing are the session's events, naming c.
 func (a *Actions) Shell(w http.ResponseWriter, r *http.Request, c Caller, id int64) {
+	if a.Daemons == nil {
+		writeError(w, fmt.Errorf("shells are %w by this master", ErrNotOffered))
+		return
+	}
 	host, req, err := shellQuery(r)
 	if err == nil {
 		host, err = a.shellTarget(r.Context(), id, host, &req)

@@ -3,6 +3,7 @@ package master_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"github.com/xrdtest/xrdtest/internal/api"
 	"github.com/xrdtest/xrdtest/internal/master"
 	"github.com/xrdtest/xrdtest/internal/master/mastertest"
+	"github.com/xrdtest/xrdtest/internal/protocol"
 	"github.com/xrdtest/xrdtest/internal/store"
 )
 
@@ -292,5 +294,57 @@ func TestShellOutlivesWebTimeouts(t *testing.T) {
 	}
 	if string(out) != "late input\n" {
 		t.Errorf("output %q", out)
+	}
+}
+
+// TestShellsPerSlave: a slave takes protocol.MaxShells shells at once;
+// one more is refused, naming the bound, until one closes.
+func TestShellsPerSlave(t *testing.T) {
+	const apiToken = "shell-api-token-0123"
+	m := mastertest.Start(t, master.Options{Token: token, APIToken: apiToken, Log: logger(), Heartbeat: 200 * time.Millisecond, HeartbeatTimeout: 2 * time.Second})
+	defer runAgents(t, m, "h1.xrd.test")()
+	waitConnected(t, m, "h1.xrd.test")
+	ctx := context.Background()
+	s := &store.Session{Suite: "s", State: store.SessionRunning, Machines: []string{"h1.xrd.test"}}
+	if err := m.Store.CreateSession(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	dial := func() (*websocket.Conn, *http.Response, error) {
+		return websocket.Dial(ctx, "ws://"+m.WebAddr().String()+api.ShellPath(s.ID, "h1", api.ShellOptions{Command: []string{"sleep", "60"}}),
+			&websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + apiToken}}})
+	}
+	var open []*websocket.Conn
+	defer func() {
+		for _, c := range open {
+			c.CloseNow()
+		}
+	}()
+	for range protocol.MaxShells {
+		c, _, err := dial()
+		if err != nil {
+			t.Fatal(err)
+		}
+		open = append(open, c)
+	}
+	_, resp, err := dial()
+	if err == nil || resp == nil || resp.StatusCode != http.StatusConflict {
+		t.Fatalf("shell %d: %v, %v; want 409", protocol.MaxShells+1, resp, err)
+	}
+	var body api.ErrorBody
+	json.NewDecoder(resp.Body).Decode(&body)
+	if want := fmt.Sprintf("h1.xrd.test has %d shells open already, the most it allows: close one first", protocol.MaxShells); !strings.Contains(body.Error, want) {
+		t.Errorf("error %q, want %q", body.Error, want)
+	}
+	open[0].CloseNow()
+	open = open[1:]
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		c, _, err := dial()
+		if err == nil {
+			open = append(open, c)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no shell once one closed: %v", err)
+		}
 	}
 }
