@@ -274,6 +274,15 @@ func (m *Master) open(ctx context.Context) error {
 	// the git repositories (bounded wait, then in the background).
 	m.Catalog.Start(ctx)
 	m.onClose(m.Catalog.Close)
+	// The sessions the previous master left held go on being held, with
+	// the definitions just loaded, before anything else may start.
+	keep, err := m.Manager.ResumeHeld(ctx)
+	if err != nil {
+		return err
+	}
+	if h := m.Registry.Hypervisors(); h != nil {
+		h.Keep(keep...)
+	}
 	return nil
 }
 
