@@ -13,7 +13,7 @@ import (
 
 // runRun is `xrdtest run`: it starts a session of a suite.
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cmd := newClientCommand("run", "usage: xrdtest run [--wait] [--retries N] [--seed N] [--hold DURATION] SUITE [--case NAME]...\n\nStarts a session of SUITE on the master, all its test cases or those given.", stdout, stderr)
+	cmd := newClientCommand("run", "usage: xrdtest run [--wait] [--retries N] [--seed N] [--hold DURATION]\n                   SUITE [--case NAME]...\n\nStarts a session of SUITE on the master, all its test cases or those given.", stdout, stderr)
 	wait := cmd.Bool("wait", false, "wait for the session to end, print what happened and exit non-zero unless it passed")
 	retries := cmd.Int("retries", -1, "run a failed case again up to `N` times (init, run, finalize); a case passing only on a retry is flaky (default: the suite's ts.retries)")
 	seed := cmd.Int64("seed", 0, "seed the suite's fault schedule (ts.faults) with `N`: the same seed, the same faults (default: its own seed)")
