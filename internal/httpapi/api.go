@@ -84,7 +84,7 @@ func (a *API) action(e endpoint) http.HandlerFunc { return a.authorized(serveJSO
 // ---- reads ----
 
 func (a *API) status(r *http.Request) (any, error) {
-	running, _, err := a.Store.Sessions(r.Context(), store.Filter{States: []store.SessionState{store.SessionQueued, store.SessionRunning}})
+	running, _, err := a.Store.Sessions(r.Context(), store.Filter{States: store.UnfinishedStates()})
 	if err != nil {
 		return nil, err
 	}
