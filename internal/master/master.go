@@ -336,7 +336,8 @@ func (m *Master) openSessions(tokens *daemons.OneTimeTokens) error {
 	opts := m.opts
 	var err error
 	if m.Catalog, err = catalog.New(catalog.Config{Repos: opts.Repos, Git: opts.Git, GitStartWait: opts.GitStartWait,
-		Loaded: func(set *definition.Set) { m.Scheduler.SetSuites(set.Suites) }, Log: opts.Log}); err != nil {
+		Loaded:      func(set *definition.Set) { m.Scheduler.SetSuites(set.Suites) },
+		ManifestDir: filepath.Join(opts.StateDir, "revisions"), Log: opts.Log}); err != nil {
 		return err
 	}
 	// The daemons' registry dispatches the sessions' stages and passes the
