@@ -119,6 +119,13 @@ func printCase(w io.Writer, v *api.CaseView) {
 			fmt.Fprintf(w, "  what changed is not known: %s\n", r.ChangesError)
 		}
 		for _, rc := range r.Changes {
+			if rc.Files != nil {
+				fmt.Fprintf(w, "  %s %s..%s: %d of the suite's files changed\n", rc.Repo, rc.From, rc.To, len(rc.Files))
+				for _, f := range rc.Files {
+					fmt.Fprintf(w, "    %-8s %s\n", f.Change, f.Path)
+				}
+				continue
+			}
 			fmt.Fprintf(w, "  %s %s..%s: %d commits touching the suite's files\n", rc.Repo, rc.From, rc.To, len(rc.Commits))
 			if rc.Note != "" {
 				fmt.Fprintf(w, "    %s\n", rc.Note)

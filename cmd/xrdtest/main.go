@@ -57,6 +57,10 @@ func commands() []command {
 		{name: "logs", summary: "print the output of a session's stages (-f: follow)", run: runLogs},
 		{name: "cancel", summary: "cancel a running session", run: runCancel},
 		{name: "shell", summary: "a shell, or one command, on a host of a running or held session", run: runShell},
+		{name: "hold", summary: "hold release|extend SESSION: a failed session held with its cluster up (run --hold)", subs: []command{
+			{name: "release", args: "SESSION", summary: "let a held session go on: finalizes, logs, cluster stopped", run: runHoldRelease},
+			{name: "extend", args: "SESSION DURATION", summary: "move a held session's deadline (up to [session] max_hold in all)", run: runHoldExtend},
+		}},
 		{name: "reload", summary: "fetch the master's git repositories and reload the definitions now", run: runReload},
 		{name: "rerun", summary: "start a new session of a session's suite and test cases", run: runRerun},
 		{name: "cluster", summary: "cluster stop NAME: stop a cluster no session uses", subs: []command{

@@ -43,9 +43,10 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 	imageDir := fs.String("image", "", "an image `DIR` made by `xrdtest image build` (default: build one)")
 	var packages listFlag
 	fs.Var(&packages, "package", "with libvirt and no --image: put this Debian `package` and its dependencies into the image built (xrdtest image build --package); repeat it for several")
+	hold := fs.Duration("hold", 0, "at a session's first failed stage, hold it before any finalize, its cluster up, for `DURATION` (e.g. 30m): quickstart prints how to reach it (xrdtest shell, xrdtest hold release)")
 	stageTimeout := fs.Duration("stage-timeout", 10*time.Minute, "stage timeout when the suite sets none")
 	logLevel := fs.String("log-level", "WARNING", "log level of the master (logs go to stderr)")
-	fs.usage = "usage: xrdtest quickstart [--defs DIR] [--suite NAME]... [--json] [--keep]\n                          [--backend netns|local|libvirt]\n                          [--image DIR | --package NAME...]\n       xrdtest quickstart --check [--backend netns|local|libvirt]\n\nStarts a master and a hypervisor backend (netns: each host in network, mount,\nPID and UTS namespaces of its own, as root; local: one slave process per host;\nlibvirt: one VM per host, booting the slave image, built when --image is not\ngiven), runs the suites once and prints what happened on every stage and\nslave. Exits non-zero when a session did not pass."
+	fs.usage = "usage: xrdtest quickstart [--defs DIR] [--suite NAME]... [--json] [--keep]\n                          [--hold DURATION]\n                          [--backend netns|local|libvirt]\n                          [--image DIR | --package NAME...]\n       xrdtest quickstart --check [--backend netns|local|libvirt]\n\nStarts a master and a hypervisor backend (netns: each host in network, mount,\nPID and UTS namespaces of its own, as root; local: one slave process per host;\nlibvirt: one VM per host, booting the slave image, built when --image is not\ngiven), runs the suites once and prints what happened on every stage and\nslave. Exits non-zero when a session did not pass."
 	if code, ok := fs.parse(args); !ok {
 		return code
 	}
@@ -176,14 +177,18 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 	var details []*store.SessionDetail
 	code := 0
 	for _, name := range suites {
-		s, err := m.Manager.Start(ctx, name, nil, "quickstart")
+		s, err := m.Manager.StartWith(ctx, name, nil, "quickstart", session.StartOptions{Retries: -1, Hold: *hold})
 		if err != nil {
 			return fail("%v", err)
 		}
 		if !*asJSON {
 			fmt.Fprintf(stdout, "running suite %s as session %d...\n", name, s.ID)
 		}
-		if _, err := m.Manager.Wait(ctx, s.ID); err != nil {
+		wctx, waited := context.WithCancel(ctx)
+		go announceHold(wctx, m, s.ID, apiToken, stderr)
+		_, err = m.Manager.Wait(ctx, s.ID)
+		waited()
+		if err != nil {
 			return fail("%v", err)
 		}
 		d, err := store.Detail(context.WithoutCancel(ctx), m.Store, s.ID)
@@ -224,6 +229,29 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 		<-ctx.Done()
 	}
 	return code
+}
+
+// announceHold tells, on stderr, how to reach session id once it is held:
+// the quickstart's master is only known to it. It returns when ctx ends.
+func announceHold(ctx context.Context, m *master.Master, id int64, token string, stderr io.Writer) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
+		s, err := m.Store.Session(ctx, id)
+		if err != nil || s.State != store.SessionHeld {
+			continue
+		}
+		fmt.Fprintf(stderr, `session %d held until %s: its cluster is up as the failure left it. From another terminal:
+  export XRDTEST_MASTER=http://%s XRDTEST_API_TOKEN=%s
+  xrdtest shell %d HOST [-- COMMAND...]   # a shell on a host (the pages have one too)
+  xrdtest hold extend %d 30m               # more time
+  xrdtest hold release %d                  # go on: finalizes, logs, the cluster stopped
+`, id, s.HoldUntil.Local().Format(time.DateTime), m.WebAddr(), token, id, id, id)
+		return
+	}
 }
 
 // printFailures prints, for each stage that failed on a slave, the last

@@ -13,10 +13,11 @@ import (
 
 // runRun is `xrdtest run`: it starts a session of a suite.
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cmd := newClientCommand("run", "usage: xrdtest run [--wait] [--retries N] [--seed N] SUITE [--case NAME]...\n\nStarts a session of SUITE on the master, all its test cases or those given.", stdout, stderr)
+	cmd := newClientCommand("run", "usage: xrdtest run [--wait] [--retries N] [--seed N] [--hold DURATION]\n                   SUITE [--case NAME]...\n\nStarts a session of SUITE on the master, all its test cases or those given.", stdout, stderr)
 	wait := cmd.Bool("wait", false, "wait for the session to end, print what happened and exit non-zero unless it passed")
 	retries := cmd.Int("retries", -1, "run a failed case again up to `N` times (init, run, finalize); a case passing only on a retry is flaky (default: the suite's ts.retries)")
 	seed := cmd.Int64("seed", 0, "seed the suite's fault schedule (ts.faults) with `N`: the same seed, the same faults (default: its own seed)")
+	hold := cmd.Duration("hold", 0, "at the first failed stage, hold the session before any finalize, its cluster up, for `DURATION` (e.g. 30m): look with `xrdtest shell`, then `xrdtest hold release` (default: the suite's ts.hold_on_failure)")
 	var cases listFlag
 	cmd.Var(&cases, "case", "run only this test case (repeatable)")
 	pos, c, code, ok := cmd.connect(args, 1, 1)
@@ -28,6 +29,12 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		req.Retries = retries
 	}
 	req.Seed = *seed
+	if *hold < 0 {
+		return cmd.fail(2, fmt.Errorf("--hold %s: a hold cannot be negative", *hold))
+	}
+	if *hold > 0 {
+		req.Hold = hold.String()
+	}
 	s, err := c.StartWith(ctx, req)
 	if err != nil {
 		return cmd.fail(1, err)
@@ -54,7 +61,12 @@ func waitAndPrint(ctx context.Context, c *api.Client, id int64, stdout, stderr i
 			return 1
 		}
 		if d.State != state && !d.State.Finished() {
-			fmt.Fprintf(stdout, "session %d %s\n", id, d.State)
+			if d.State == api.SessionHeld {
+				fmt.Fprintf(stdout, "session %d held until %s: its cluster is up as the failure left it (xrdtest shell %d HOST; xrdtest hold release %d)\n",
+					id, d.HoldUntil.Local().Format("2006-01-02 15:04:05 MST"), id, id)
+			} else {
+				fmt.Fprintf(stdout, "session %d %s\n", id, d.State)
+			}
 			state = d.State
 		}
 		if d.State.Finished() {

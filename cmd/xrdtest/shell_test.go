@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,9 +22,9 @@ import (
 	"github.com/xrdtest/xrdtest/internal/testutil"
 )
 
-// holdSuite is a suite whose run stage waits (bounded) until the test
+// waitingSuite is a suite whose run stage waits (bounded) until the test
 // creates $XRDTEST_SHARED/release: its session stays running meanwhile.
-func holdSuite() map[string]string {
+func waitingSuite() map[string]string {
 	return map[string]string{
 		"sh/test_suite.py": suiteDef("sh", "", "c"),
 		"sh/init.sh":       "#!/bin/bash\n",
@@ -61,7 +62,7 @@ func shellCLI(t *testing.T, m *master.Master, token string, args ...string) (cod
 // naming who opened it.
 func TestShellCLI(t *testing.T) {
 	endToEnd(t)
-	rm := startResilienceMaster(t, holdSuite())
+	rm := startResilienceMaster(t, waitingSuite())
 	rm.startAll(t, "")
 	s := mastertest.StartSession(t, rm.Master, "sh")
 	rm.waitStage(t, s.ID, "c:run")
@@ -239,5 +240,53 @@ func TestShellNetns(t *testing.T) {
 	defer cancel()
 	if d, err := m.Manager.Wait(ctx, s.ID); err != nil || d.State != store.SessionPassed {
 		t.Fatalf("session: %v, %v", d, err)
+	}
+}
+
+// TestShellOnHeldSession: a held session's hosts take shells (the failed
+// one too); a shell still open when the session is released ends when
+// the session does, saying why.
+func TestShellOnHeldSession(t *testing.T) {
+	endToEnd(t)
+	shared := t.TempDir()
+	tm := startMaster(t, holdSuite(shared))
+	const token = "e2e-api-token"
+	code, out, errOut := tm.cli("run", "hd", "--token", token, "--hold", "1h")
+	var id int64
+	if _, err := fmt.Sscanf(out, "session %d of suite hd queued", &id); code != 0 || err != nil {
+		t.Fatalf("run: exit %d %v\n%s%s", code, err, out, errOut)
+	}
+	awaitHeld(t, tm.Store, id)
+	sid := strconv.FormatInt(id, 10)
+	code, out, errOut = shellCLI(t, tm.Master, token, sid, "s2", "--", "sh", "-c", `echo "on $XRDTEST_SLAVE"`)
+	if code != 0 || out != "on s2.xrd.test\n" {
+		t.Fatalf("held session: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+
+	// A shell open across the release.
+	self, _ := os.Executable()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := exec.CommandContext(ctx, self, "shell", "--master", "http://"+tm.WebAddr().String(), "--token", token, sid, "s1", "--", "sh", "-c", "echo open; sleep 120")
+	c.Env = append(os.Environ(), "XRDTEST_TEST_MAIN=1")
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	c.Stdout, c.Stderr = stdout, stderr
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(stdout.String(), "open"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the shell did not open: %q", stderr.String())
+		}
+	}
+	if code, out, errOut := tm.cli("hold", "release", "--token", token, sid); code != 0 {
+		t.Fatalf("hold release: exit %d\n%s%s", code, out, errOut)
+	}
+	c.Wait()
+	// It ends with the session, or before, with its cluster: the slave
+	// goes away with the machines.
+	why := stderr.String()
+	if code := c.ProcessState.ExitCode(); code != shellFailed || !(strings.Contains(why, "session "+sid+" has ended") || strings.Contains(why, "the connection to slave s1.xrd.test dropped")) {
+		t.Errorf("the shell open across the release: exit %d, stderr %q", code, stderr.String())
 	}
 }

@@ -71,7 +71,11 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	fmt.Fprintf(tw, "\nSessions (%d of %d)\n", len(list.Sessions), list.Total)
 	for _, s := range list.Sessions {
-		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\n", s.ID, s.Suite, s.State, s.Created.Local().Format(time.DateTime), s.Reason)
+		state := string(s.State)
+		if s.State == api.SessionHeld {
+			state += " until " + s.HoldUntil.Local().Format(time.DateTime)
+		}
+		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\n", s.ID, s.Suite, state, s.Created.Local().Format(time.DateTime), s.Reason)
 	}
 	tw.Flush()
 	return 0

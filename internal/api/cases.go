@@ -161,8 +161,18 @@ type RepoChanges struct {
 	Commits   []Commit `json:"commits"`
 	Diff      string   `json:"diff,omitempty"`
 	Truncated bool     `json:"truncated,omitempty"`
-	// Note says why there is no diff (a localfs repository).
+	// Localfs: the suite's files that changed (nil when that is not
+	// known: Note says why).
+	Files []FileChange `json:"files,omitempty"`
+	// Note says why there is no diff nor file list.
 	Note string `json:"note,omitempty"`
+}
+
+// FileChange is a file of a localfs repository that changed between two
+// revisions: "added", "removed" or "modified".
+type FileChange struct {
+	Path   string `json:"path"`
+	Change string `json:"change"`
 }
 
 // Commit is a commit of a RepoChanges.

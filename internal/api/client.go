@@ -281,6 +281,20 @@ func (c *Client) Cancel(ctx context.Context, id int64, by string) (*Cancelling, 
 	return &a, c.post(ctx, fmt.Sprintf("/api/v1/sessions/%d/cancel", id), ActionRequest{By: by}, &a)
 }
 
+// Release is POST /api/v1/sessions/{id}/hold/release: the held session
+// goes on (finalizes, logs, its cluster stopped).
+func (c *Client) Release(ctx context.Context, id int64, by string) (*HoldReply, error) {
+	var a HoldReply
+	return &a, c.post(ctx, fmt.Sprintf("/api/v1/sessions/%d/hold/release", id), ActionRequest{By: by}, &a)
+}
+
+// Extend is POST /api/v1/sessions/{id}/hold/extend: it moves the held
+// session's deadline by d.
+func (c *Client) Extend(ctx context.Context, id int64, d time.Duration, by string) (*HoldReply, error) {
+	var a HoldReply
+	return &a, c.post(ctx, fmt.Sprintf("/api/v1/sessions/%d/hold/extend", id), ExtendRequest{By: by, Duration: d.String()}, &a)
+}
+
 // SetEnabled is POST /api/v1/suites/{name}/enabled: it enables or
 // disables a suite's schedule.
 func (c *Client) SetEnabled(ctx context.Context, suite string, enabled bool, by string) (*SuiteEnabled, error) {

@@ -446,6 +446,29 @@ func TestContract(t *testing.T) {
 			t.Errorf("log: %q", b)
 		}
 	}
+	// Held at its failure, then extended and released (last: the
+	// counts above do not include it).
+	held, err := c.StartWith(ctx, api.StartRequest{Suite: "fails", Cases: []string{"c"}, By: "bob", Hold: "1h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		d := call[*api.SessionDetail](t, base, get, fmt.Sprintf("/api/v1/sessions/%d", held.ID), nil, http.StatusOK, nil)
+		if d.State == api.SessionHeld && !d.HoldUntil.IsZero() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("session %d is %s, not held", held.ID, d.State)
+		}
+	}
+	ext := call[api.HoldReply](t, base, post, fmt.Sprintf("/api/v1/sessions/%d/hold/extend", held.ID), api.ExtendRequest{By: "bob", Duration: "30m"}, http.StatusOK, nil)
+	if ext.Session != held.ID || ext.Until.IsZero() {
+		t.Errorf("extend: %+v", ext)
+	}
+	call[api.ErrorBody](t, base, post, fmt.Sprintf("/api/v1/sessions/%d/hold/extend", held.ID), api.ExtendRequest{Duration: "soon"}, http.StatusBadRequest, nil)
+	call[api.HoldReply](t, base, post, fmt.Sprintf("/api/v1/sessions/%d/hold/release", held.ID), api.ActionRequest{By: "bob"}, http.StatusAccepted, nil)
+	finish(held.ID)
+	call[api.ErrorBody](t, base, post, fmt.Sprintf("/api/v1/sessions/%d/hold/release", held.ID), api.ActionRequest{By: "bob"}, http.StatusConflict, nil)
 }
 
 func errorsAs(err error, target **api.Error) bool { return errors.As(err, target) }

@@ -192,6 +192,25 @@ type StartRequest struct {
 	Retries *int `json:"retries,omitempty"`
 	// Seed seeds the suite's fault schedule (0: its ts.faults seed).
 	Seed int64 `json:"seed,omitempty"`
+	// Hold holds the session at its first failed stage, its cluster up,
+	// for that long, a duration such as "30m" ("": the suite's
+	// ts.hold_on_failure).
+	Hold string `json:"hold,omitempty"`
+}
+
+// ExtendRequest is the body of POST /api/v1/sessions/{id}/hold/extend.
+type ExtendRequest struct {
+	By string `json:"by"`
+	// Duration moves the deadline by that much, e.g. "30m".
+	Duration string `json:"duration"`
+}
+
+// HoldReply is the answer of POST /api/v1/sessions/{id}/hold/release and
+// .../hold/extend.
+type HoldReply struct {
+	Session  int64     `json:"session"`
+	Released bool      `json:"released,omitempty"`
+	Until    time.Time `json:"hold_until,omitzero"` // the new deadline of an extension
 }
 
 // ActionRequest is the body of the actions on a session or a cluster

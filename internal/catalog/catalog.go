@@ -59,7 +59,11 @@ type Config struct {
 	// Loaded, if set, is called with every set of definitions loaded,
 	// once Definitions returns it (the scheduler's suites).
 	Loaded func(*definition.Set)
-	Log    *slog.Logger
+	// ManifestDir keeps the file lists of the localfs repositories'
+	// revisions (manifests.go; "": none are kept, and what changed
+	// between two of them is not known).
+	ManifestDir string
+	Log         *slog.Logger
 }
 
 // Catalog keeps the master's current definitions. Everything that touches
@@ -230,6 +234,7 @@ func (c *Catalog) reload(ctx context.Context, which func(name string) bool, forc
 	}
 	c.cfg.Log.Info("definitions loaded", "clusters", len(set.Clusters), "suites", len(set.Suites), "errors", len(rep.Errors))
 	c.defs.Store(set)
+	c.saveManifests(set)
 	if c.cfg.Loaded != nil {
 		c.cfg.Loaded(set)
 	}

@@ -29,7 +29,8 @@ func ParseRevision(rev string) map[string]string {
 // Changes tells what changed in a suite's files (its folder, its clusters'
 // files) between two definitions revisions of sessions, per repository
 // whose revision differs: for a git repository the commits and their diff,
-// for a localfs one only that its digest changed.
+// for a localfs one the files added, removed or modified (from the
+// manifests the catalog kept).
 func (c *Catalog) Changes(ctx context.Context, suite, from, to string) ([]api.RepoChanges, error) {
 	s := c.Definitions().Suite(suite)
 	if s == nil {
@@ -62,7 +63,15 @@ func (c *Catalog) Changes(ctx context.Context, suite, from, to string) ([]api.Re
 		case old == "":
 			rc.Note = "the repository was not in the earlier revision"
 		case g == nil:
-			rc.Note = "a localfs repository is recorded by a digest of all its files: which of them changed is not known"
+			files, err := c.localChanges(name, old, now, cleanPaths(paths[name]))
+			if err != nil {
+				return nil, fmt.Errorf("repository %s: %w", name, err)
+			}
+			if files == nil {
+				rc.Note = "the file lists of these localfs revisions were not both kept: which files changed is not known"
+			} else {
+				rc.Files = files
+			}
 		default:
 			ch, err := g.Git.Changes(ctx, old, now, cleanPaths(paths[name]))
 			if err != nil {
@@ -76,6 +85,20 @@ func (c *Catalog) Changes(ctx context.Context, suite, from, to string) ([]api.Re
 		out = append(out, rc)
 	}
 	return out, nil
+}
+
+// localChanges compares the manifests of two revisions of a localfs
+// repository over paths; nil when one of them was not kept.
+func (c *Catalog) localChanges(repo, from, to string, paths []string) ([]api.FileChange, error) {
+	before, err := c.readManifest(repo, from)
+	if err != nil || before == nil {
+		return nil, err
+	}
+	after, err := c.readManifest(repo, to)
+	if err != nil || after == nil {
+		return nil, err
+	}
+	return append([]api.FileChange{}, fileChanges(before, after, paths)...), nil
 }
 
 func cleanPaths(ps []string) []string {

@@ -297,6 +297,9 @@ type Session struct {
 	// HeartbeatTimeout: heartbeat_timeout (default 10 s), the silence after
 	// which a daemon is lost. Must exceed HeartbeatInterval.
 	HeartbeatTimeout time.Duration
+	// MaxHold: max_hold (default 4h), the longest a failed session may be
+	// held with its cluster up (`xrdtest run --hold`, extensions included).
+	MaxHold time.Duration
 }
 
 // MasterSecurity is the master's [security] section.
@@ -324,7 +327,8 @@ func DefaultMaster() *Master {
 		Scheduler: Scheduler{Enabled: true, Overlap: "queue"},
 		SMTP:      SMTP{TLS: "starttls", From: "xrdtest@localhost"},
 		Session: Session{StageTimeout: time.Hour, SlaveWaitTimeout: 5 * time.Minute,
-			HeartbeatInterval: 2 * time.Second, HeartbeatTimeout: 10 * time.Second, ReconnectGrace: 10 * time.Second, StartClusters: true},
+			HeartbeatInterval: 2 * time.Second, HeartbeatTimeout: 10 * time.Second, ReconnectGrace: 10 * time.Second, StartClusters: true,
+			MaxHold: 4 * time.Hour},
 		Daemon: defaultDaemon(),
 	}
 }
@@ -464,7 +468,8 @@ func (m *Master) Validate() error {
 		t.validatePositive("session", "slave_wait_timeout", s.SlaveWaitTimeout),
 		t.validatePositive("session", "heartbeat_interval", s.HeartbeatInterval),
 		t.validatePositive("session", "heartbeat_timeout", s.HeartbeatTimeout),
-		t.validatePositive("session", "reconnect_grace", s.ReconnectGrace))
+		t.validatePositive("session", "reconnect_grace", s.ReconnectGrace),
+		t.validatePositive("session", "max_hold", s.MaxHold))
 	if s.HeartbeatInterval > 0 && s.HeartbeatTimeout > 0 && s.HeartbeatTimeout <= s.HeartbeatInterval && !t.refused["session.heartbeat_interval"] {
 		errs = append(errs, t.invalid("session", "heartbeat_timeout",
 			fmt.Sprintf("%s must exceed heartbeat_interval %s (%s)", s.HeartbeatTimeout, s.HeartbeatInterval, t.source("session.heartbeat_interval"))))
@@ -630,6 +635,7 @@ func (m *Master) table() *table {
 		durationField("session", "heartbeat_interval", &m.Session.HeartbeatInterval),
 		durationField("session", "heartbeat_timeout", &m.Session.HeartbeatTimeout),
 		durationField("session", "reconnect_grace", &m.Session.ReconnectGrace),
+		durationField("session", "max_hold", &m.Session.MaxHold),
 		switchField("session", "start_clusters", &m.Session.StartClusters),
 		pathField("security", "certfile", &m.Security.CertFile),
 		pathField("security", "keyfile", &m.Security.KeyFile),

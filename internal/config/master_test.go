@@ -120,7 +120,7 @@ func TestMasterFull(t *testing.T) {
 		SuiteRunPass: "run-me", APIToken: "api-secret", APITokens: "ci:ci-token-0123456789abcdef,\nalice:alice-token-0123456789abcdef",
 		BaseURL: "https://xrdtest.example.org", PublicPages: false})
 	equal(t, "Session", m.Session, Session{StageTimeout: time.Hour, SlaveWaitTimeout: 5 * time.Minute,
-		HeartbeatInterval: 2 * time.Second, HeartbeatTimeout: 10 * time.Second, ReconnectGrace: 10 * time.Second, StartClusters: true})
+		HeartbeatInterval: 2 * time.Second, HeartbeatTimeout: 10 * time.Second, ReconnectGrace: 10 * time.Second, StartClusters: true, MaxHold: 4 * time.Hour})
 	equal(t, "Daemon.LogLevel", m.Daemon.LogLevel, LogLevel("DEBUG"))
 	equal(t, "Daemon.LogFormat", m.Daemon.LogFormat, "json")
 	// Every key of the master appears in the example, so that it documents
@@ -141,7 +141,7 @@ func TestMasterDefaults(t *testing.T) {
 	m.Webserver.Protocol = "https"
 	equal(t, "web port https", m.Webserver.EffectivePort(), 8443)
 	equal(t, "Session", m.Session, Session{StageTimeout: 3600 * time.Second, SlaveWaitTimeout: 300 * time.Second,
-		HeartbeatInterval: 2 * time.Second, HeartbeatTimeout: 10 * time.Second, ReconnectGrace: 10 * time.Second, StartClusters: true})
+		HeartbeatInterval: 2 * time.Second, HeartbeatTimeout: 10 * time.Second, ReconnectGrace: 10 * time.Second, StartClusters: true, MaxHold: 4 * time.Hour})
 	equal(t, "Server", m.Server, Server{IP: "0.0.0.0", Port: 20000})
 	equal(t, "Scheduler", m.Scheduler.Enabled, true)
 	equal(t, "public pages", m.Webserver.PublicPages, true)

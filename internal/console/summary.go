@@ -18,6 +18,9 @@ func Summary(w io.Writer, d *api.SessionDetail) {
 	if !s.Started.IsZero() && !s.Ended.IsZero() {
 		dur = " in " + s.Ended.Sub(s.Started).Round(10*time.Millisecond).String()
 	}
+	if s.State == api.SessionHeld && !s.HoldUntil.IsZero() {
+		dur = " until " + s.HoldUntil.Local().Format("2006-01-02 15:04:05 MST")
+	}
 	fmt.Fprintf(w, "session %d  suite %s  %s%s\n", s.ID, s.Suite, strings.ToUpper(string(s.State)), dur)
 	if s.Reason != "" {
 		fmt.Fprintf(w, "  %s\n", s.Reason)

@@ -138,6 +138,9 @@ func (h *Hypervisors) StopCluster(ctx context.Context, cluster string) error {
 			delete(h.placed, cluster)
 		}
 		h.mu.Unlock()
+		if p.hypervisor == "" {
+			return fmt.Errorf("the hypervisor that runs cluster %s has not reconnected since the master's restart: it cleans up when it does", cluster)
+		}
 		return fmt.Errorf("hypervisor %s, which runs cluster %s, is not connected: it cleans up when it reconnects", p.hypervisor, cluster)
 	}
 	err := h.command(ctx, c, cluster, func(id string) *protocol.MasterMessage {
@@ -310,6 +313,21 @@ func (h *Hypervisors) clusterState(st *protocol.ClusterState) {
 	}
 }
 
+// Keep marks clusters in use before their hypervisors connect: a
+// restarted master's held sessions (session.Manager.ResumeHeld) still
+// use them, so the hypervisor that comes back with one keeps it instead of
+// removing it.
+func (h *Hypervisors) Keep(clusters ...string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.init()
+	for _, cl := range clusters {
+		if _, ok := h.placed[cl]; !ok {
+			h.placed[cl] = placement{}
+		}
+	}
+}
+
 // adopt runs when a hypervisor connects with the clusters it runs: those
 // placed on it (a session still uses them) are adopted again, the others
 // (left by a crash of the master or of a session) are removed.
@@ -319,6 +337,15 @@ func (h *Hypervisors) adopt(c *daemonConn, clusters []string) {
 		h.init()
 		p, ok := h.placed[cl]
 		h.mu.Unlock()
+		if ok && p.hypervisor == "" {
+			// Kept for a held session by a master that restarted: the
+			// memory it uses is no longer in the free memory reported.
+			h.mu.Lock()
+			h.placed[cl] = placement{hypervisor: c.id.Name}
+			h.mu.Unlock()
+			c.log.Info("cluster of a held session adopted", "cluster", cl)
+			continue
+		}
 		if ok && p.hypervisor == c.id.Name {
 			c.log.Info("cluster re-adopted after the hypervisor reconnected", "cluster", cl)
 			continue

@@ -69,6 +69,38 @@ func TestAdoptAfterHypervisorRestart(t *testing.T) {
 	}
 }
 
+// TestKeepHeld: a restarted master keeps the clusters of its held
+// sessions: the hypervisor that comes back with one keeps it and is known
+// to run it; the others are removed as ever.
+func TestKeepHeld(t *testing.T) {
+	r := NewRegistry(RegistryConfig{Hypervisors: true})
+	h := r.Hypervisors()
+	h.Keep("held")
+	if !h.Running("held") {
+		t.Fatal("a kept cluster is not in use")
+	}
+	id := pki.Identity{Role: pki.RoleHypervisor, Name: "hv1"}
+	c := &daemonConn{id: id, out: make(chan *protocol.MasterMessage, 8), closed: make(chan struct{}), log: discardLogger()}
+	h.adopt(c, []string{"held", "orphan"})
+	if len(c.out) != 1 || (<-c.out).GetStopCluster().GetCluster() != "orphan" {
+		t.Error("want only the orphan removed")
+	}
+	h.mu.Lock()
+	p := h.placed["held"]
+	h.mu.Unlock()
+	if p.hypervisor != "hv1" {
+		t.Errorf("the held cluster is placed on %q, want hv1", p.hypervisor)
+	}
+	// Stopped before its hypervisor came back: it is no longer kept.
+	h.Keep("gone")
+	if err := h.StopCluster(t.Context(), "gone"); err == nil || !strings.Contains(err.Error(), "has not reconnected since the master's restart") {
+		t.Errorf("stop of a kept cluster whose hypervisor is away: %v", err)
+	}
+	if h.Running("gone") {
+		t.Error("still kept after its stop")
+	}
+}
+
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // A session that ends while its hypervisor is away cannot stop its

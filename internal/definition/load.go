@@ -33,6 +33,10 @@ type Repo struct {
 	// repository (definitions and stage scripts): "sha256:" and 12 hex
 	// digits, equal for equal contents.
 	Revision string
+	// Files, for a repository whose Revision Load set, are the files it
+	// read there (relative, slash-separated) with a digest of each: what
+	// changed between two such revisions.
+	Files map[string]string `json:"-"`
 }
 
 // Options tune loading; the zero value is usable.
@@ -96,7 +100,8 @@ type loader struct {
 	subnets  map[*Cluster]subnet
 	broken   map[string]string // cluster name -> file
 	clusters map[string]*Cluster
-	digests  map[string]hash.Hash // repository root -> what was read there
+	digests  map[string]hash.Hash         // repository root -> what was read there
+	files    map[string]map[string]string // repository root -> file -> its digest
 }
 
 // Load reads every repository's clusters, then every suite (suites may use
@@ -110,13 +115,14 @@ func Load(ctx context.Context, repos []Repo, opts Options) *Set {
 		opts.FetchTimeout = 10 * time.Second
 	}
 	l := &loader{ctx: ctx, opts: opts, set: &Set{Diagnostics: Diagnostics{}},
-		subnets: map[*Cluster]subnet{}, broken: map[string]string{}, clusters: map[string]*Cluster{}, digests: map[string]hash.Hash{}}
+		subnets: map[*Cluster]subnet{}, broken: map[string]string{}, clusters: map[string]*Cluster{}, digests: map[string]hash.Hash{}, files: map[string]map[string]string{}}
 	for i := range repos {
 		r := &repos[i]
 		r.Name = cmp.Or(r.Name, filepath.Base(r.Root))
 		r.ClusterDir = cmp.Or(r.ClusterDir, "clusters")
 		r.SuiteDir = cmp.Or(r.SuiteDir, "test-suites")
 		l.digests[r.Root] = sha256.New()
+		l.files[r.Root] = map[string]string{}
 		l.checkLayout(*r)
 		for _, f := range discoverClusters(filepath.Join(r.Root, r.ClusterDir)) {
 			l.loadCluster(*r, f)
@@ -137,6 +143,8 @@ func (l *loader) record(root, rel string, content []byte) {
 	if h := l.digests[root]; h != nil {
 		fmt.Fprintf(h, "%s\x00%d\x00", rel, len(content))
 		h.Write(content)
+		sum := sha256.Sum256(content)
+		l.files[root][rel] = hex.EncodeToString(sum[:8])
 	}
 }
 
@@ -147,6 +155,7 @@ func (l *loader) setRevisions(repos []Repo) {
 	for _, r := range repos {
 		if r.Revision == "" {
 			r.Revision = "sha256:" + hex.EncodeToString(l.digests[r.Root].Sum(nil))[:12]
+			r.Files = l.files[r.Root]
 		}
 		if _, ok := byRoot[r.Root]; !ok {
 			byRoot[r.Root] = r

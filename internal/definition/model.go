@@ -3,6 +3,7 @@ package definition
 import (
 	"encoding/json"
 	"strings"
+	"time"
 
 	"github.com/xrdtest/xrdtest/internal/cron"
 )
@@ -98,6 +99,10 @@ type Suite struct {
 	// Retries is how many times a failed test case runs again (init, run,
 	// finalize); 0: never. A case that passes only on a retry is flaky.
 	Retries int `json:"retries"`
+	// HoldOnFailure is ts.hold_on_failure, xrdtest's own: how long a
+	// session that fails stays held, its cluster up, before it goes on
+	// (0: it does not hold).
+	HoldOnFailure time.Duration `json:"hold_on_failure,omitempty"`
 	// Faults is ts.faults, xrdtest's own (nil: none).
 	Faults *FaultSchedule `json:"faults,omitempty"`
 }

@@ -77,6 +77,7 @@ func convertSuite(rep reporter, root *pyeval.Object, env suiteEnv) *Suite {
 	s.AlertFailure = c.alertPolicy(root, "alert_failure")
 	s.StageTimeout = c.stageTimeout(root)
 	s.Retries = c.retries(root)
+	s.HoldOnFailure = c.holdOnFailure(root)
 	s.Faults = c.faultSchedule(root)
 	if c.errs > 0 {
 		return nil
@@ -329,6 +330,40 @@ func (c *conv) retries(root *pyeval.Object) int {
 		c.typeError(root, "retries", "a whole number", v)
 		return 0
 	}
+}
+
+// MaxHold bounds ts.hold_on_failure; the master's [session] max_hold
+// bounds it further.
+const MaxHold = 7 * 24 * time.Hour
+
+// holdOnFailure reads ts.hold_on_failure: a duration such as '30m', or
+// seconds; None or 0: no hold.
+func (c *conv) holdOnFailure(root *pyeval.Object) time.Duration {
+	var d time.Duration
+	switch v := root.Get("hold_on_failure").(type) {
+	case nil, starlark.NoneType:
+		return 0
+	case starlark.String:
+		var err error
+		if d, err = time.ParseDuration(string(v)); err != nil {
+			c.errorf(root.LineOf("hold_on_failure"), "hold_on_failure %q is not a duration such as '30m' or '2h'", string(v))
+			return 0
+		}
+	case starlark.Int:
+		n, ok := v.Int64()
+		if !ok || n > int64(MaxHold/time.Second) {
+			n = -1
+		}
+		d = time.Duration(n) * time.Second
+	default:
+		c.typeError(root, "hold_on_failure", "a duration such as '30m'", v)
+		return 0
+	}
+	if d < 0 || d > MaxHold {
+		c.errorf(root.LineOf("hold_on_failure"), "hold_on_failure must be from 0 to %s, got %s", MaxHold, pyeval.Describe(root.Get("hold_on_failure")))
+		return 0
+	}
+	return d
 }
 
 func (c *conv) stageTimeout(root *pyeval.Object) float64 {

@@ -121,13 +121,13 @@ func TestSuiteForms(t *testing.T) {
 				}
 			}},
 		{"all attributes", suiteBody("ts.descName = 'A suite'", "ts.logs = ['/var/log/xrootd/@slavename@/xrootd.log']", "ts.alert_emails = ['a@example.org', 'B <b@example.org>']",
-			"ts.alert_success = 'NONE'", "ts.alert_failure = 'SUITE'", "ts.stage_timeout = 90", "ts.retries = 2", "ts.schedule = dict(second='00', minute=15, hour='*', day='*', month='*')"),
+			"ts.alert_success = 'NONE'", "ts.alert_failure = 'SUITE'", "ts.stage_timeout = 90", "ts.retries = 2", "ts.hold_on_failure = '30m'", "ts.schedule = dict(second='00', minute=15, hour='*', day='*', month='*')"),
 			func(t *testing.T, s *Suite) {
 				want := Suite{DescName: "A suite", Logs: []string{"/var/log/xrootd/@slavename@/xrootd.log"}, AlertEmails: []string{"a@example.org", "B <b@example.org>"},
-					AlertSuccess: AlertNone, AlertFailure: AlertSuite, StageTimeout: 90, Retries: 2,
+					AlertSuccess: AlertNone, AlertFailure: AlertSuite, StageTimeout: 90, Retries: 2, HoldOnFailure: 30 * time.Minute,
 					Schedule: map[string]any{"second": "00", "minute": int64(15), "hour": "*", "day": "*", "month": "*"}}
 				got := Suite{DescName: s.DescName, Logs: s.Logs, AlertEmails: s.AlertEmails, AlertSuccess: s.AlertSuccess, AlertFailure: s.AlertFailure, StageTimeout: s.StageTimeout,
-					Retries: s.Retries, Schedule: s.Schedule}
+					Retries: s.Retries, HoldOnFailure: s.HoldOnFailure, Schedule: s.Schedule}
 				if !reflect.DeepEqual(got, want) {
 					t.Errorf("got %+v\nwant %+v", got, want)
 				}
@@ -285,6 +285,10 @@ func TestSuiteMustReject(t *testing.T) {
 		{"retries negative", suiteBody("ts.retries = -1"), nil, 9, "retries must be a whole number from 0 to 10"},
 		{"retries too many", suiteBody("ts.retries = 11"), nil, 9, "retries must be a whole number from 0 to 10"},
 		{"retries a string", suiteBody("ts.retries = '2'"), nil, 9, "retries must be a whole number"},
+		{"hold not a duration", suiteBody("ts.hold_on_failure = '30 minutes'"), nil, 9, `hold_on_failure "30 minutes" is not a duration such as '30m'`},
+		{"hold negative", suiteBody("ts.hold_on_failure = -5"), nil, 9, "hold_on_failure must be from 0 to 168h0m0s, got -5"},
+		{"hold too long", suiteBody("ts.hold_on_failure = '200h'"), nil, 9, "hold_on_failure must be from 0 to 168h0m0s"},
+		{"hold a list", suiteBody("ts.hold_on_failure = ['1h']"), nil, 9, "hold_on_failure"},
 		{"getTestSuite returns a list", "def getTestSuite():\n    return []\n", nil, 1, "getTestSuite() returned a list"},
 		{"no getTestSuite", "def getSuite():\n    return None\n", nil, 0, "no getTestSuite() function"},
 	}

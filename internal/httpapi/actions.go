@@ -80,6 +80,9 @@ func (a *Actions) RunWith(ctx context.Context, c Caller, suite string, cases []s
 	if opts.Seed != 0 {
 		attrs = append(attrs, "seed", opts.Seed)
 	}
+	if opts.Hold != 0 {
+		attrs = append(attrs, "hold", opts.Hold)
+	}
 	err := a.logged(c, "run suite", attrs, func() (err error) {
 		s, err = a.Manager.StartWith(ctx, suite, cases, c.By, opts)
 		return err
@@ -101,6 +104,22 @@ func (a *Actions) Rerun(ctx context.Context, c Caller, id int64, cases []string)
 // Cancel cancels a queued or running session.
 func (a *Actions) Cancel(c Caller, id int64) error {
 	return a.logged(c, "cancel session", []any{"session", id}, func() error { return a.Manager.Cancel(id) })
+}
+
+// Release ends the hold of a held session: it goes on (finalizes, logs,
+// its cluster stopped).
+func (a *Actions) Release(ctx context.Context, c Caller, id int64) error {
+	return a.logged(c, "release held session", []any{"session", id}, func() error { return a.Manager.Release(ctx, id, c.By) })
+}
+
+// Extend moves the deadline of a held session by d.
+func (a *Actions) Extend(ctx context.Context, c Caller, id int64, d time.Duration) (time.Time, error) {
+	var until time.Time
+	err := a.logged(c, "extend held session", []any{"session", id, "by", d}, func() (err error) {
+		until, err = a.Manager.Extend(ctx, id, d, c.By)
+		return err
+	})
+	return until, err
 }
 
 // SetEnabled enables or disables a suite's schedule.

@@ -84,7 +84,7 @@ func (a *API) action(e endpoint) http.HandlerFunc { return a.authorized(serveJSO
 // ---- reads ----
 
 func (a *API) status(r *http.Request) (any, error) {
-	running, _, err := a.Store.Sessions(r.Context(), store.Filter{States: []store.SessionState{store.SessionQueued, store.SessionRunning}})
+	running, _, err := a.Store.Sessions(r.Context(), store.Filter{States: store.UnfinishedStates()})
 	if err != nil {
 		return nil, err
 	}
@@ -384,7 +384,14 @@ func (a *API) startSession(r *http.Request) (any, error) {
 	if req.Seed < 0 {
 		return nil, badRequest("seed must not be negative, got %d", req.Seed)
 	}
-	s, err := a.Actions.RunWith(r.Context(), caller(r, req.By), req.Suite, req.Cases, session.StartOptions{Retries: retries, Seed: req.Seed})
+	var hold time.Duration
+	if req.Hold != "" {
+		var err error
+		if hold, err = time.ParseDuration(req.Hold); err != nil || hold <= 0 {
+			return nil, badRequest("hold %q is not a positive duration such as \"30m\"", req.Hold)
+		}
+	}
+	s, err := a.Actions.RunWith(r.Context(), caller(r, req.By), req.Suite, req.Cases, session.StartOptions{Retries: retries, Seed: req.Seed, Hold: hold})
 	if err != nil {
 		return nil, err
 	}
@@ -413,6 +420,39 @@ func (a *API) cancel(r *http.Request) (any, error) {
 		return nil, err
 	}
 	return Reply{http.StatusAccepted, map[string]any{"cancelling": id}}, nil
+}
+
+// release ends the hold of a held session.
+func (a *API) release(r *http.Request) (any, error) {
+	id, c, err := sessionAction(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.Actions.Release(r.Context(), c, id); err != nil {
+		return nil, err
+	}
+	return Reply{http.StatusAccepted, api.HoldReply{Session: id, Released: true}}, nil
+}
+
+// extend moves the deadline of a held session: {"duration": "30m"}.
+func (a *API) extend(r *http.Request) (any, error) {
+	id, err := sessionID(r)
+	if err != nil {
+		return nil, err
+	}
+	var req api.ExtendRequest
+	if err := decodeBody(r, 1<<16, &req, false); err != nil {
+		return nil, err
+	}
+	d, err := time.ParseDuration(req.Duration)
+	if err != nil || d <= 0 {
+		return nil, badRequest("duration %q is not a positive duration such as \"30m\"", req.Duration)
+	}
+	until, err := a.Actions.Extend(r.Context(), caller(r, req.By), id, d)
+	if err != nil {
+		return nil, err
+	}
+	return api.HoldReply{Session: id, Until: until}, nil
 }
 
 // setEnabled enables or disables a suite's schedule: {"enabled": bool}.

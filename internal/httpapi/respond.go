@@ -91,13 +91,14 @@ func Status(err error) int {
 		return se.Code
 	case errors.As(err, &re):
 		return http.StatusTooManyRequests
-	case errors.Is(err, views.ErrBadQuery), errors.Is(err, session.ErrBadRetries), errors.Is(err, ErrBadQuarantine):
+	case errors.Is(err, views.ErrBadQuery), errors.Is(err, session.ErrBadRetries), errors.Is(err, ErrBadQuarantine),
+		errors.Is(err, session.ErrBadHold):
 		return http.StatusBadRequest
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, ErrNotOffered), errors.Is(err, session.ErrUnknownSuite), errors.Is(err, session.ErrUnknownCase),
 		errors.Is(err, session.ErrUnknownCluster), errors.Is(err, scheduler.ErrUnknownSuite):
 		return http.StatusNotFound
 	case errors.Is(err, session.ErrClusterInUse), errors.Is(err, session.ErrNoClusters), errors.Is(err, session.ErrClusterNotRunning),
-		errors.Is(err, session.ErrNotRunning):
+		errors.Is(err, session.ErrNotRunning), errors.Is(err, session.ErrNotHeld):
 		return http.StatusConflict
 	case errors.Is(err, session.ErrShuttingDown):
 		return http.StatusServiceUnavailable

@@ -77,6 +77,8 @@ func (s *Site) Routes() []Route {
 		h("POST /api/v1/sessions", a.action(a.startSession)),
 		h("POST /api/v1/sessions/{id}/cancel", a.action(a.cancel)),
 		h("POST /api/v1/sessions/{id}/rerun", a.action(a.rerun)),
+		h("POST /api/v1/sessions/{id}/hold/release", a.action(a.release)),
+		h("POST /api/v1/sessions/{id}/hold/extend", a.action(a.extend)),
 		h("POST /api/v1/suites/{name}/enabled", a.action(a.setEnabled)),
 		h("POST /api/v1/clusters/{name}/stop", a.action(a.stopCluster)),
 		h("POST /api/v1/reload", a.action(a.reload)),

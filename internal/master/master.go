@@ -274,6 +274,15 @@ func (m *Master) open(ctx context.Context) error {
 	// the git repositories (bounded wait, then in the background).
 	m.Catalog.Start(ctx)
 	m.onClose(m.Catalog.Close)
+	// The sessions the previous master left held go on being held, with
+	// the definitions just loaded, before anything else may start.
+	keep, err := m.Manager.ResumeHeld(ctx)
+	if err != nil {
+		return err
+	}
+	if h := m.Registry.Hypervisors(); h != nil {
+		h.Keep(keep...)
+	}
 	return nil
 }
 
@@ -327,7 +336,8 @@ func (m *Master) openSessions(tokens *daemons.OneTimeTokens) error {
 	opts := m.opts
 	var err error
 	if m.Catalog, err = catalog.New(catalog.Config{Repos: opts.Repos, Git: opts.Git, GitStartWait: opts.GitStartWait,
-		Loaded: func(set *definition.Set) { m.Scheduler.SetSuites(set.Suites) }, Log: opts.Log}); err != nil {
+		Loaded:      func(set *definition.Set) { m.Scheduler.SetSuites(set.Suites) },
+		ManifestDir: filepath.Join(opts.StateDir, "revisions"), Log: opts.Log}); err != nil {
 		return err
 	}
 	// The daemons' registry dispatches the sessions' stages and passes the

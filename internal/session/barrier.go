@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"maps"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -56,11 +55,9 @@ type barrierEngine struct {
 	clock   Clock
 	// observe is told of every stage that ran on a slave (nil: nobody).
 	observe func(kind StageKind, r *store.Result)
-	// retries is how many times a failed case runs again.
-	retries int
-	// quarantined are the cases set aside when the session started: their
-	// failures do not fail the session and send no CASE mail.
-	quarantined map[string]store.Quarantine
+	// hold, if set, holds the session at its first failed stage (named)
+	// until it is released, and tells how the hold ended.
+	hold func(ctx context.Context, failed string) holdEnd
 }
 
 // stageVerdict summarises one stage over all its slaves.
@@ -72,135 +69,54 @@ type stageVerdict struct {
 
 func (v stageVerdict) ok() bool { return len(v.failed) == 0 && len(v.lost) == 0 && !v.cancelled }
 
-// run executes the session and returns its final state and, when it did
-// not pass, why.
-func (r *barrierEngine) run(ctx context.Context) (store.SessionState, string) {
-	var (
-		lost       = map[string]bool{}
-		skipCases  string // why the remaining cases are skipped
-		skipRun    string // why the current case's run is skipped
-		caseActive string // the case whose init was dispatched
-		failures   []string
-		cancelled  bool
-		shutdownAt string // "during <stage>" the master's shutdown interrupted
-	)
-	// A failed case runs again, as new stages ("<case>:run#2") after its
-	// finalize, up to r.retries times: the attempts' failures wait in
-	// caseFails until the case's last attempt.
-	stages := slices.Clone(r.stages)
-	attempts := map[string]int{}
-	var caseFails, earlier, flaky []string
-	for i := 0; i < len(stages); i++ {
-		ps := stages[i]
-		skip := ""
-		switch ps.kind {
-		case CaseInit:
-			skipRun, caseActive = "", ""
-			skip = skipCases
-			if skip == "" {
-				caseActive = ps.cas
-			}
-		case CaseRun:
-			skip = firstNonEmpty(skipCases, skipRun)
-		case CaseFinalize:
-			if caseActive != ps.cas {
-				skip = skipCases
-			}
-		}
+// run executes the session's stages from stage next of p (0 for a new
+// session, further for a held session resumed after the master's
+// restart) and returns its final state and, when it did not pass, why.
+// It returns SessionHeld when the master shut down while the session was
+// held: nothing more ran, its cluster is left up for the next master.
+func (r *barrierEngine) run(ctx context.Context, p *progress, next int) (store.SessionState, string) {
+	shutdownAt := "" // "during <stage>" the master's shutdown interrupted
+	for i := next; i < len(p.stages); i++ {
+		ps := p.stages[i]
+		skip := p.skip(ps)
 		down := ctx.Err() != nil
 		if down {
 			skip = "the master is shutting down"
 		}
 		r.faults.beginStage(r.session.ID, ps.cas, ps.kind.String())
-		v := r.runStage(ctx, ps, lost, skip, cancelled)
+		v := r.runStage(ctx, ps, p.lost, skip, p.cancelled)
 		r.faults.endStage(r.session.ID)
 		if ctx.Err() != nil && shutdownAt == "" {
-			shutdownAt = "during " + ps.name
+			shutdownAt = interruptedAt(ctx, "during "+ps.name)
 			if down {
-				shutdownAt = "before " + ps.name
+				shutdownAt = interruptedAt(ctx, "before "+ps.name)
 			}
 		}
-		for _, f := range v.failed {
-			msg := fmt.Sprintf("%s failed on %s", ps.name, f)
-			if ps.cas != "" {
-				caseFails = append(caseFails, msg)
-			} else {
-				failures = append(failures, msg)
+		p.record(ps, v)
+		if r.hold != nil && (len(v.failed) > 0 || len(v.lost) > 0) && ctx.Err() == nil {
+			// The first failure holds the session, before any
+			// finalize: the cluster stays as the failure left it.
+			switch r.hold(ctx, ps.name) {
+			case holdInterrupted:
+				r.sync.endSession(r.session.ID)
+				return store.SessionHeld, ""
+			case holdCancelled:
+				p.cancel()
 			}
-		}
-		if len(v.lost) > 0 {
-			failures = append(failures, fmt.Sprintf("%s: slave lost: %s", ps.name, strings.Join(v.lost, ", ")))
-			skipCases = firstNonEmpty(skipCases, "slave lost: "+strings.Join(v.lost, ", "))
-		}
-		if v.cancelled && !cancelled {
-			cancelled = true
-			skipCases = firstNonEmpty(skipCases, "the session was cancelled")
-		}
-		if !v.ok() {
-			switch ps.kind {
-			case SuiteInit:
-				skipCases = firstNonEmpty(skipCases, "suite_init failed")
-			case CaseInit:
-				skipRun = ps.name + " failed"
-			}
+			r.hold = nil
 		}
 		if ps.kind != CaseFinalize {
 			continue
 		}
 		// The case's faults go with its finalize, before any retry.
 		r.faults.endCase(ctx, r.session.ID, ps.cas)
-		n := attempts[ps.cas] + 1
-		if len(caseFails) > 0 && n <= r.retries && skipCases == "" && !cancelled && ctx.Err() == nil {
-			attempts[ps.cas] = n
-			earlier = append(earlier, caseFails...)
-			caseFails = nil
-			stages = slices.Insert(stages, i+1, r.attempt(ps.cas, n+1)...)
-			for j := i + 1; j < len(stages); j++ {
-				stages[j].index = j
-			}
-			continue
-		}
-		q, quarantined := r.quarantined[ps.cas]
-		switch {
-		case len(caseFails) > 0 && quarantined:
-			flaky = append(flaky, fmt.Sprintf("%s failed, quarantined until %s by %s: %s (%s)", ps.cas,
-				q.Until.Format("2006-01-02 15:04 MST"), q.By, q.Reason, strings.Join(append(earlier, caseFails...), "; ")))
-		case len(caseFails) > 0:
-			failures = append(append(failures, earlier...), caseFails...)
-		case len(earlier) > 0:
-			flaky = append(flaky, fmt.Sprintf("%s passed on attempt %d, flaky (%s)", ps.cas, n, strings.Join(earlier, "; ")))
-		}
-		caseFails, earlier = nil, nil
-		if r.caseEnded != nil && !quarantined {
+		if ended, quarantined := p.endCase(i, ps, ctx.Err() == nil); ended && r.caseEnded != nil && !quarantined {
 			r.caseEnded(ps.cas)
 		}
 	}
 	r.sync.endSession(r.session.ID)
 	r.faults.endSession(ctx, r.session.ID)
-	switch {
-	case shutdownAt != "":
-		// The stage the shutdown cancelled shows as cancelled: the
-		// session is interrupted, not cancelled by a user.
-		return store.SessionInterrupted, joinReasons(append([]string{fmt.Sprintf("%v %s", context.Cause(ctx), shutdownAt)}, failures...))
-	case cancelled:
-		return store.SessionCancelled, joinReasons(append([]string{"cancelled"}, failures...))
-	case len(failures) > 0:
-		return store.SessionFailed, joinReasons(append(failures, flaky...))
-	}
-	return store.SessionPassed, joinReasons(flaky)
-}
-
-// attempt is another attempt of a case: its init, run and finalize, named
-// "<case>:run#N" (indices set by the caller).
-func (r *barrierEngine) attempt(cas string, n int) []plannedStage {
-	var out []plannedStage
-	for _, ps := range r.stages {
-		if ps.cas == cas {
-			ps.name = fmt.Sprintf("%s#%d", ps.name, n)
-			out = append(out, ps)
-		}
-	}
-	return out
+	return p.outcome(shutdownAt)
 }
 
 func joinReasons(rs []string) string {

@@ -24,6 +24,9 @@ type Settings struct {
 	WebPort      int           // @port@
 	WebProto     string        // @proto@
 	LogMaxBytes  int64         // per collected log file, from its end (0: all)
+	// MaxHold bounds how long a failed session is held in all (0:
+	// DefaultMaxHold).
+	MaxHold time.Duration
 }
 
 // Manager starts, runs, cancels and records sessions.
@@ -83,6 +86,7 @@ type activeSession struct {
 	clusters   []string // the suite's clusters (StopCluster refuses them)
 	retries    int      // of each failed case
 	seed       int64    // of the fault schedule (0: the suite's)
+	hold       *holdState
 	// interrupt ends the session's context with errShutdown.
 	interrupt context.CancelCauseFunc
 }
@@ -126,6 +130,9 @@ type StartOptions struct {
 	// Seed seeds the suite's fault schedule instead of its ts.faults seed
 	// (0: that one).
 	Seed int64
+	// Hold holds the session at its first failed stage for that long
+	// (0: the suite's ts.hold_on_failure; see hold.go).
+	Hold time.Duration
 }
 
 // StartWith is Start with options.
@@ -161,7 +168,12 @@ func (m *Manager) StartWith(ctx context.Context, suiteName string, cases []strin
 	if opts.Retries >= 0 {
 		retries = opts.Retries
 	}
-	a := &activeSession{cancel: make(chan struct{}), done: make(chan struct{}), clusters: suite.Clusters, retries: retries, seed: opts.Seed}
+	if opts.Hold < 0 || opts.Hold > m.maxHold() {
+		return nil, fmt.Errorf("%w: a session may be held from 0 to %s (the master's max_hold), not %s", ErrBadHold, m.maxHold(), opts.Hold)
+	}
+	hold, holdNote := m.holdFor(opts.Hold, suite.HoldOnFailure)
+	a := &activeSession{cancel: make(chan struct{}), done: make(chan struct{}), clusters: suite.Clusters, retries: retries, seed: opts.Seed,
+		hold: newHoldState(hold)}
 	if err := m.addPending(a); err != nil {
 		return nil, err
 	}
@@ -190,21 +202,30 @@ func (m *Manager) StartWith(ctx context.Context, suiteName string, cases []strin
 	m.wg.Add(1)
 	m.mu.Unlock()
 	m.event(ctx, s.ID, "queued", fmt.Sprintf("session of %s queued by %s", suite.Name, triggeredBy))
+	if holdNote != "" {
+		m.event(ctx, s.ID, "hold", holdNote)
+	}
 	snapshot := *s
+	m.goRun(ectx, interrupt, &snapshot, suite, a, func() bool { return m.execute(ectx, &snapshot, suite, defs, a) })
+	return s, nil
+}
+
+// goRun carries out session s in the background with f, which reports
+// whether the session ended (false: it stays held for the next master).
+func (m *Manager) goRun(ctx context.Context, interrupt context.CancelCauseFunc, s *store.Session, suite *definition.Suite, a *activeSession, f func() bool) {
 	go func() {
 		defer m.wg.Done()
 		defer close(a.done)
-		m.execute(ectx, &snapshot, suite, defs, a)
+		ended := f()
 		interrupt(nil)
 		m.mu.Lock()
 		delete(m.running, s.ID)
 		m.bySuite[suite.Name]--
 		m.mu.Unlock()
-		if m.Ended != nil {
-			m.Ended(&snapshot, suite)
+		if ended && m.Ended != nil {
+			m.Ended(s, suite)
 		}
 	}()
-	return s, nil
 }
 
 // Running reports whether a session of the suite is queued or running.
@@ -315,29 +336,25 @@ func (m *Manager) finish(ctx context.Context, s *store.Session, state store.Sess
 	m.Log.Info("session finished", "session", s.ID, "suite", s.Suite, "state", state, "reason", reason)
 }
 
-func (m *Manager) execute(ctx context.Context, s *store.Session, suite *definition.Suite, defs *definition.Set, a *activeSession) {
+// execute carries out session s: it queues it until its machines are
+// free, starts its clusters, waits for the slaves and runs the stages. It
+// reports whether the session ended: false when the master shut down while
+// it was held (its cluster is left up for the next master, ResumeHeld).
+func (m *Manager) execute(ctx context.Context, s *store.Session, suite *definition.Suite, defs *definition.Set, a *activeSession) bool {
 	log := m.Log.With("session", s.ID, "suite", s.Suite)
 	// Queued: wait until no other session holds these machines.
 	if err := m.reserve(ctx, s.ID, s.Machines, a.cancel); err != nil {
 		if ctx.Err() != nil {
 			m.finish(ctx, s, store.SessionInterrupted, errShutdown.Error()+" before the session started")
-			return
+			return true
 		}
 		m.finish(ctx, s, store.SessionCancelled, "cancelled while queued")
-		return
+		return true
 	}
 	defer m.release(s.ID)
 
-	clusters := make([]*definition.Cluster, 0, len(suite.Clusters))
-	hosts := map[string]*definition.Host{}
-	for _, name := range suite.Clusters {
-		if c := defs.Cluster(name); c != nil {
-			clusters = append(clusters, c)
-			for _, h := range c.Hosts {
-				hosts[h.Name] = h
-			}
-		}
-	}
+	clusters, hosts := suiteClusters(defs, suite)
+	keep := false // the clusters outlive a session held at the master's shutdown
 	if m.Clusters != nil {
 		for i, c := range clusters {
 			m.event(ctx, s.ID, "cluster", "starting cluster "+c.Name)
@@ -352,16 +369,50 @@ func (m *Manager) execute(ctx context.Context, s *store.Session, suite *definiti
 				m.stopClusters(ctx, clusters[:i+1], log)
 				if ctx.Err() != nil {
 					m.finish(ctx, s, store.SessionInterrupted, fmt.Sprintf("%v while starting cluster %s", errShutdown, c.Name))
-					return
+					return true
 				}
 				m.finish(ctx, s, store.SessionFailed, fmt.Sprintf("cannot start cluster %s: %v", c.Name, err))
-				return
+				return true
 			}
 		}
-		defer m.stopClusters(ctx, clusters, log)
+		defer func() {
+			if !keep {
+				m.stopClusters(ctx, clusters, log)
+			}
+		}()
 	}
+	if !m.waitSlaves(ctx, s, a) {
+		return true
+	}
+	s.State, s.Started = store.SessionRunning, m.clock().Now()
+	m.update(ctx, s)
+	m.event(ctx, s.ID, "started", "all slaves connected: "+strings.Join(s.Machines, ", "))
+	r, p := m.engine(ctx, s, suite, hosts, clusters, a, log)
+	r.hold = m.holder(s, a)
+	state, reason := r.run(ctx, p, 0)
+	keep = state == store.SessionHeld
+	return m.conclude(ctx, s, suite, state, reason, log)
+}
 
-	// Wait, bounded, for every machine to be connected and idle.
+// suiteClusters returns the suite's clusters and their hosts by name.
+func suiteClusters(defs *definition.Set, suite *definition.Suite) ([]*definition.Cluster, map[string]*definition.Host) {
+	clusters := make([]*definition.Cluster, 0, len(suite.Clusters))
+	hosts := map[string]*definition.Host{}
+	for _, name := range suite.Clusters {
+		if c := defs.Cluster(name); c != nil {
+			clusters = append(clusters, c)
+			for _, h := range c.Hosts {
+				hosts[h.Name] = h
+			}
+		}
+	}
+	return clusters, hosts
+}
+
+// waitSlaves waits, bounded by Settings.SlaveWait, for every machine of s
+// to be connected and idle. When they are not, it ends the session and
+// returns false.
+func (m *Manager) waitSlaves(ctx context.Context, s *store.Session, a *activeSession) bool {
 	waitCtx, stop := context.WithTimeout(ctx, m.Settings.SlaveWait)
 	go func() {
 		select {
@@ -374,23 +425,26 @@ func (m *Manager) execute(ctx context.Context, s *store.Session, suite *definiti
 		m.event(ctx, s.ID, "slave", slave+": slave connected")
 	})
 	stop()
-	if len(missing) > 0 {
-		if ctx.Err() != nil {
-			m.finish(ctx, s, store.SessionInterrupted, errShutdown.Error()+" while waiting for slaves")
-			return
-		}
-		select {
-		case <-a.cancel:
-			m.finish(ctx, s, store.SessionCancelled, "cancelled while waiting for slaves")
-		default:
-			m.finish(ctx, s, store.SessionFailed, fmt.Sprintf("slaves not connected and idle after %s: %s", m.Settings.SlaveWait, strings.Join(missing, ", ")))
-		}
-		return
+	if len(missing) == 0 {
+		return true
 	}
+	if ctx.Err() != nil {
+		m.finish(ctx, s, store.SessionInterrupted, errShutdown.Error()+" while waiting for slaves")
+		return false
+	}
+	select {
+	case <-a.cancel:
+		m.finish(ctx, s, store.SessionCancelled, "cancelled while waiting for slaves")
+	default:
+		m.finish(ctx, s, store.SessionFailed, fmt.Sprintf("slaves not connected and idle after %s: %s", m.Settings.SlaveWait, strings.Join(missing, ", ")))
+	}
+	return false
+}
 
-	s.State, s.Started = store.SessionRunning, m.clock().Now()
-	m.update(ctx, s)
-	m.event(ctx, s.ID, "started", "all slaves connected: "+strings.Join(s.Machines, ", "))
+// engine makes the barrier engine of session s and its progress at the
+// start, and opens the session's scope in the fault hub.
+func (m *Manager) engine(ctx context.Context, s *store.Session, suite *definition.Suite, hosts map[string]*definition.Host,
+	clusters []*definition.Cluster, a *activeSession, log *slog.Logger) (*barrierEngine, *progress) {
 	timeout := m.Settings.StageTimeout
 	if suite.StageTimeout > 0 {
 		timeout = time.Duration(suite.StageTimeout * float64(time.Second))
@@ -402,29 +456,38 @@ func (m *Manager) execute(ctx context.Context, s *store.Session, suite *definiti
 		sched = &over
 	}
 	m.beginFaults(ctx, s.ID, clusters, sched)
-	run := &barrierEngine{
+	r := &barrierEngine{
 		store: m.Store, disp: m.Slaves, log: log, session: s, suite: suite, hosts: hosts,
 		stages: plan(suite, s.Cases), webPort: m.Settings.WebPort, webProto: m.Settings.WebProto,
 		timeout: timeout, grace: m.Settings.KillGrace, cancelReq: a.cancel, changed: m.Changed, clock: m.clock(),
-		sync: m.Sync, faults: m.Faults, observe: m.ObserveStage, retries: a.retries,
+		sync: m.Sync, faults: m.Faults, observe: m.ObserveStage,
 	}
 	if m.CaseEnded != nil {
-		run.caseEnded = func(c string) { m.CaseEnded(s, suite, c) }
+		r.caseEnded = func(c string) { m.CaseEnded(s, suite, c) }
 	}
 	// The quarantines in force as the session starts hold for all of it.
+	quarantined := map[string]store.Quarantine{}
 	if qs, err := m.Store.Quarantines(ctx, suite.Name); err != nil {
 		log.Error("cannot read the quarantined cases: none is", "err", err)
 	} else {
 		now := m.clock().Now()
-		run.quarantined = map[string]store.Quarantine{}
 		for _, q := range qs {
 			if q.Until.After(now) {
-				run.quarantined[q.Case] = q
+				quarantined[q.Case] = q
 				m.event(ctx, s.ID, "quarantine", fmt.Sprintf("case %s quarantined until %s by %s: %s", q.Case, q.Until.Format(time.RFC3339), q.By, q.Reason))
 			}
 		}
 	}
-	state, reason := run.run(ctx)
+	return r, newProgress(r.stages, a.retries, quarantined)
+}
+
+// conclude collects the logs of a session whose stages ended and records
+// its end; a session left held (the master shuts down) is not ended: it
+// returns false.
+func (m *Manager) conclude(ctx context.Context, s *store.Session, suite *definition.Suite, state store.SessionState, reason string, log *slog.Logger) bool {
+	if state == store.SessionHeld {
+		return false
+	}
 	if ctx.Err() != nil {
 		if len(suite.Logs) > 0 {
 			m.event(ctx, s.ID, "logs", "logs not collected: "+errShutdown.Error())
@@ -433,6 +496,7 @@ func (m *Manager) execute(ctx context.Context, s *store.Session, suite *definiti
 		m.collectLogs(ctx, s, suite, log)
 	}
 	m.finish(ctx, s, state, reason)
+	return true
 }
 
 // beginFaults opens the session's scope in the fault hub: its clusters'

@@ -58,6 +58,12 @@ func AllSessionStates() []SessionState {
 	return []SessionState{SessionQueued, SessionRunning, SessionHeld, SessionPassed, SessionFailed, SessionCancelled, SessionInterrupted}
 }
 
+// UnfinishedStates lists the states of the sessions in progress: those
+// the dashboard and the status show as active.
+func UnfinishedStates() []SessionState {
+	return []SessionState{SessionQueued, SessionRunning, SessionHeld}
+}
+
 // JoinStates lists states for a message: "queued, running".
 func JoinStates(ss []SessionState) string {
 	parts := make([]string, len(ss))

@@ -103,9 +103,10 @@ func (v *Views) Dashboard(ctx context.Context, statsDays int) (*api.Dashboard, e
 	return d, nil
 }
 
-// activeSessions lists the queued and running sessions, oldest first.
+// activeSessions lists the queued, running and held sessions, oldest
+// first.
 func (v *Views) activeSessions(ctx context.Context) ([]*store.Session, error) {
-	list, _, err := v.Store.Sessions(ctx, store.Filter{States: []store.SessionState{store.SessionQueued, store.SessionRunning}, Limit: 200})
+	list, _, err := v.Store.Sessions(ctx, store.Filter{States: store.UnfinishedStates(), Limit: 200})
 	slices.Reverse(list)
 	return list, err
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/xrdtest/xrdtest/internal/httpapi"
+	"github.com/xrdtest/xrdtest/internal/session"
 )
 
 // caller is who asks for an action from the pages: sessions they start
@@ -43,10 +44,36 @@ func formCases(r *http.Request) []string {
 	return out
 }
 
+// formStartOptions reads the retries and the hold of a run form (blank:
+// the suite's).
+func formStartOptions(r *http.Request) (session.StartOptions, error) {
+	opts := session.StartOptions{Retries: -1}
+	if v := strings.TrimSpace(r.PostFormValue("retries")); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return opts, fmt.Errorf("retries %q: want a whole number from 0", v)
+		}
+		opts.Retries = n
+	}
+	if v := strings.TrimSpace(r.PostFormValue("hold")); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return opts, fmt.Errorf("hold %q: want a duration such as 30m or 2h", v)
+		}
+		opts.Hold = d
+	}
+	return opts, nil
+}
+
 func (h *Handler) run(w http.ResponseWriter, r *http.Request, u login) {
 	name := r.PathValue("name")
 	cases := formCases(r)
-	s, err := h.cfg.Actions.Run(r.Context(), caller(r, u), name, cases)
+	opts, err := formStartOptions(r)
+	if err != nil {
+		h.errorPage(w, r, http.StatusBadRequest, err)
+		return
+	}
+	s, err := h.cfg.Actions.RunWith(r.Context(), caller(r, u), name, cases, opts)
 	if err != nil {
 		h.errorPage(w, r, httpapi.Status(err), err)
 		return
@@ -86,6 +113,36 @@ func (h *Handler) cancel(w http.ResponseWriter, r *http.Request, u login) {
 		return
 	}
 	http.Redirect(w, r, fmt.Sprintf("/sessions/%d", id), http.StatusSeeOther)
+}
+
+func (h *Handler) release(w http.ResponseWriter, r *http.Request, u login) {
+	id, ok := h.pathID(w, r)
+	if !ok {
+		return
+	}
+	if err := h.cfg.Actions.Release(r.Context(), caller(r, u), id); err != nil {
+		h.errorPage(w, r, httpapi.Status(err), err)
+		return
+	}
+	h.back(w, r, fmt.Sprintf("/sessions/%d", id), fmt.Sprintf("Session %d released: its finalizes run, then its cluster stops.", id))
+}
+
+func (h *Handler) extend(w http.ResponseWriter, r *http.Request, u login) {
+	id, ok := h.pathID(w, r)
+	if !ok {
+		return
+	}
+	d, err := time.ParseDuration(r.PostFormValue("duration"))
+	if err != nil || d <= 0 {
+		h.errorPage(w, r, http.StatusBadRequest, fmt.Errorf("duration %q: want a duration such as 30m", r.PostFormValue("duration")))
+		return
+	}
+	until, err := h.cfg.Actions.Extend(r.Context(), caller(r, u), id, d)
+	if err != nil {
+		h.errorPage(w, r, httpapi.Status(err), err)
+		return
+	}
+	h.back(w, r, fmt.Sprintf("/sessions/%d", id), fmt.Sprintf("Session %d held until %s.", id, until.Local().Format(time.DateTime)))
 }
 
 func (h *Handler) rerun(w http.ResponseWriter, r *http.Request, u login) {

@@ -207,6 +207,8 @@ func (h *Handler) Routes() []httpapi.Route {
 		p("POST /suites/{name}/enabled", h.action(h.setEnabled)),
 		p("POST /sessions/{id}/cancel", h.action(h.cancel)),
 		p("POST /sessions/{id}/rerun", h.action(h.rerun)),
+		p("POST /sessions/{id}/hold/release", h.action(h.release)),
+		p("POST /sessions/{id}/hold/extend", h.action(h.extend)),
 		p("POST /clusters/{name}/stop", h.action(h.stopCluster)),
 		p("POST /repos/reload", h.action(h.reload)),
 		p("POST /suites/{suite}/cases/{case}/quarantine", h.action(h.quarantine)),

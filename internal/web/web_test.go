@@ -314,7 +314,7 @@ func TestParamsValidated(t *testing.T) {
 func TestActionsNeedLoginAndCSRF(t *testing.T) {
 	ts := start(t)
 	anon := client(t)
-	posts := []string{"/suites/hello/run", "/suites/hello/enabled", "/sessions/1/cancel", "/sessions/1/rerun", "/clusters/cluster_w/stop", "/repos/reload",
+	posts := []string{"/suites/hello/run", "/suites/hello/enabled", "/sessions/1/cancel", "/sessions/1/rerun", "/sessions/1/hold/release", "/sessions/1/hold/extend", "/clusters/cluster_w/stop", "/repos/reload",
 		"/suites/hello/cases/greet/quarantine", "/suites/hello/cases/greet/unquarantine", "/logout"}
 	for _, p := range posts {
 		if code, body, _ := ts.post(t, anon, p, "", url.Values{"enabled": {"0"}}); code != http.StatusUnauthorized {
@@ -778,6 +778,46 @@ func TestLargeOutputPaged(t *testing.T) {
 	}
 }
 
+// TestHeldSessionPage: a held session's page says until when and how to
+// look at it; a logged-in user gets the release and extend buttons, the
+// others a login link. A release of a session that is not held is
+// refused.
+func TestHeldSessionPage(t *testing.T) {
+	ts := start(t)
+	ctx := context.Background()
+	until := time.Now().Add(time.Hour).Truncate(time.Second)
+	s := &store.Session{Suite: "hello", State: store.SessionHeld, Machines: []string{"w1.xrd.test"}, Cases: []string{"greet"}, HoldUntil: until}
+	ts.m.Store.CreateSession(ctx, s)
+	page := fmt.Sprintf("/sessions/%d", s.ID)
+	_, body, _ := ts.get(t, client(t), page)
+	for _, want := range []string{`class="badge st-held"`, "Held until " + until.Local().Format("2006-01-02 15:04:05"), fmt.Sprintf("xrdtest shell %d HOST", s.ID), "Log in to release or extend"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("anonymous page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "hold/release") {
+		t.Error("a release button without a login")
+	}
+	c := client(t)
+	csrf := ts.login(t, c, "dave")
+	_, body, _ = ts.get(t, c, page)
+	for _, want := range []string{page + "/hold/release", page + "/hold/extend", `<option value="30m">`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("logged-in page lacks %q", want)
+		}
+	}
+	// No session of this master holds it: refused, nothing changed.
+	if code, body, _ := ts.post(t, c, page+"/hold/release", "", url.Values{"csrf": {csrf}}); code != http.StatusConflict || !strings.Contains(body, "not held") {
+		t.Errorf("release: %d\n%s", code, body)
+	}
+	if code, body, _ := ts.post(t, c, page+"/hold/extend", "", url.Values{"csrf": {csrf}, "duration": {"later"}}); code != http.StatusBadRequest {
+		t.Errorf("extend by nonsense: %d\n%s", code, body)
+	}
+	if got, _ := ts.m.Store.Session(ctx, s.ID); got.State != store.SessionHeld || !got.HoldUntil.Equal(until) {
+		t.Errorf("the refused actions changed the session: %+v", got)
+	}
+}
+
 // TestRerunAndRun: the re-run button starts the same suite again (all its
 // cases, or those checked); Run now with some cases runs only those.
 func TestRerunAndRun(t *testing.T) {
@@ -813,6 +853,20 @@ func TestRerunAndRun(t *testing.T) {
 	}
 	if code, body, _ := ts.post(t, c, "/suites/hello/run", "", url.Values{"csrf": {csrf}, "case": {"nope"}}); code != http.StatusNotFound || !strings.Contains(body, "nope") {
 		t.Errorf("run of an unknown case: %d\n%s", code, body)
+	}
+	// The form's retries and hold go to the session.
+	code, _, hd = ts.post(t, c, "/suites/hello/run", "", url.Values{"csrf": {csrf}, "retries": {"2"}, "hold": {"30m"}})
+	if s := started(code, hd); s.Suite != "hello" {
+		t.Errorf("run with retries and hold: %+v", s)
+	}
+	if !strings.Contains(ts.logs.String(), "retries=2 hold=30m0s") {
+		t.Errorf("the run's retries and hold are not in the log")
+	}
+	for _, form := range []url.Values{{"hold": {"soon"}}, {"hold": {"-5m"}}, {"retries": {"-1"}}, {"retries": {"many"}}, {"hold": {"5h"}}} {
+		form.Set("csrf", csrf)
+		if code, body, _ := ts.post(t, c, "/suites/hello/run", "", form); code != http.StatusBadRequest {
+			t.Errorf("run with %v: %d, want 400\n%s", form, code, body)
+		}
 	}
 	// This master's machines connect by themselves: no cluster to stop
 	// (409, as the API answers the same action).

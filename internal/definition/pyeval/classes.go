@@ -16,7 +16,7 @@ var (
 	NetworkClass = &Class{name: "Network", known: []string{"name", "clusterName", "ip", "netmask", "DHCPRange", "bridgeName", "lbAlias", "lbHosts"}}
 	HostClass    = &Class{name: "Host", known: []string{"name", "ip", "net", "ramSize", "arch", "bootImage", "cacheBootImage", "emulatorPath", "uuid", "aliases", "mac", "disks", "clusterName"}}
 	DiskClass    = &Class{name: "Disk", known: []string{"name", "size", "device", "mountPoint", "cache"}}
-	SuiteClass   = &Class{name: "TestSuite", known: []string{"name", "descName", "clusters", "machines", "tests", "schedule", "initialize", "finalize", "logs", "alert_emails", "alert_success", "alert_failure", "stage_timeout", "retries", "faults"}}
+	SuiteClass   = &Class{name: "TestSuite", known: []string{"name", "descName", "clusters", "machines", "tests", "schedule", "initialize", "finalize", "logs", "alert_emails", "alert_success", "alert_failure", "stage_timeout", "retries", "faults", "hold_on_failure"}}
 	// TestCase objects are accepted and ignored, as by the original: cases
 	// come from the tc/ folders.
 	CaseClass = &Class{name: "TestCase"}
@@ -354,7 +354,8 @@ func (ev *evaluator) newSuite(_ *starlark.Thread, b *starlark.Builtin, args star
 	s.setDefault("alert_failure", starlark.String("CASE"))
 	s.setDefault("stage_timeout", starlark.None)
 	s.setDefault("retries", starlark.None)
-	s.setDefault("faults", starlark.None) // xrdtest's own: a seeded fault schedule
+	s.setDefault("faults", starlark.None)          // xrdtest's own: a seeded fault schedule
+	s.setDefault("hold_on_failure", starlark.None) // xrdtest's own: keep a failed cluster
 	s.setGiven(given)
 	return s, nil
 }

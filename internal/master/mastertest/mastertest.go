@@ -73,13 +73,19 @@ func StartSession(t testing.TB, m *master.Master, suite string) *store.Session {
 // fails t.
 func Run(t testing.TB, m *master.Master, suite string, timeout time.Duration) *store.SessionDetail {
 	t.Helper()
+	return Wait(t, m, StartSession(t, m, suite).ID, timeout)
+}
+
+// Wait waits at most timeout for session id of m to end and returns it
+// with its stages; anything else fails t.
+func Wait(t testing.TB, m *master.Master, id int64, timeout time.Duration) *store.SessionDetail {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	s := StartSession(t, m, suite)
-	if _, err := m.Manager.Wait(ctx, s.ID); err != nil {
+	if _, err := m.Manager.Wait(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	d, err := store.Detail(ctx, m.Store, s.ID)
+	d, err := store.Detail(ctx, m.Store, id)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,10 +15,10 @@ import (
 // $2 (NULL: none) and the $3 newest, read narrow and unsorted.
 const caseWindow = `WITH w AS (
 	(SELECT id, created_ns, repo_revision FROM sessions
-		WHERE suite = $1 AND state NOT IN ('queued', 'running') AND $2::bigint IS NOT NULL AND created_ns >= $2::bigint)
+		WHERE suite = $1 AND state NOT IN ('queued', 'running', 'held') AND $2::bigint IS NOT NULL AND created_ns >= $2::bigint)
 	UNION
 	(SELECT id, created_ns, repo_revision FROM sessions
-		WHERE suite = $1 AND state NOT IN ('queued', 'running') ORDER BY created_ns DESC, id DESC LIMIT $3)
+		WHERE suite = $1 AND state NOT IN ('queued', 'running', 'held') ORDER BY created_ns DESC, id DESC LIMIT $3)
 )`
 
 const caseResults = caseWindow + `

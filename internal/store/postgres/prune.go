@@ -28,8 +28,8 @@ func (p *Store) PruneOutputs(ctx context.Context, olderThan time.Time) (int, err
 type prunable struct{ p *Store }
 
 func (q prunable) FinishedBefore(ctx context.Context, ids []int64, before int64) ([]int64, error) {
-	rows, err := q.p.pool.Query(ctx, `SELECT id FROM sessions WHERE id = ANY($1) AND created_ns < $2 AND state NOT IN ($3, $4) ORDER BY id`,
-		pgx.QueryExecModeExec, ids, before, string(store.SessionQueued), string(store.SessionRunning))
+	rows, err := q.p.pool.Query(ctx, `SELECT id FROM sessions WHERE id = ANY($1) AND created_ns < $2 AND state NOT IN ($3, $4, $5) ORDER BY id`,
+		pgx.QueryExecModeExec, ids, before, string(store.SessionQueued), string(store.SessionRunning), string(store.SessionHeld))
 	if err != nil {
 		return nil, err
 	}
@@ -47,9 +47,9 @@ func (q prunable) NthNewest(ctx context.Context, n int) (k sqlstore.Key, ok bool
 
 func (q prunable) Prunable(ctx context.Context, after, before sqlstore.Key, limit int) ([]sqlstore.Key, error) {
 	rows, err := q.p.pool.Query(ctx, `SELECT created_ns, id FROM sessions
-		WHERE (created_ns, id) > ($1, $2) AND (created_ns, id) < ($3, $4) AND state NOT IN ($5, $6)
-		ORDER BY created_ns, id LIMIT $7`,
-		after.Created, after.ID, before.Created, before.ID, string(store.SessionQueued), string(store.SessionRunning), int64(limit))
+		WHERE (created_ns, id) > ($1, $2) AND (created_ns, id) < ($3, $4) AND state NOT IN ($5, $6, $7)
+		ORDER BY created_ns, id LIMIT $8`,
+		after.Created, after.ID, before.Created, before.ID, string(store.SessionQueued), string(store.SessionRunning), string(store.SessionHeld), int64(limit))
 	if err != nil {
 		return nil, err
 	}
@@ -69,7 +69,14 @@ func (q prunable) DeleteRows(ctx context.Context, table string, ids []int64, lim
 }
 
 func (q prunable) DeleteSessions(ctx context.Context, ids []int64) (int, error) {
-	tag, err := q.p.pool.Exec(ctx, `DELETE FROM sessions WHERE id = ANY($1) AND state NOT IN ($2, $3)`,
-		pgx.QueryExecModeExec, ids, string(store.SessionQueued), string(store.SessionRunning))
+	tag, err := q.p.pool.Exec(ctx, `DELETE FROM sessions WHERE id = ANY($1) AND state NOT IN ($2, $3, $4)`,
+		pgx.QueryExecModeExec, ids, string(store.SessionQueued), string(store.SessionRunning), string(store.SessionHeld))
 	return int(tag.RowsAffected()), err
+}
+
+func (q prunable) DeleteOrphanFingerprints(ctx context.Context) error {
+	// "fingerprint <> ''" lets the partial index results_fingerprint serve.
+	_, err := q.p.pool.Exec(ctx, `DELETE FROM fingerprints f
+		WHERE NOT EXISTS (SELECT 1 FROM results r WHERE r.fingerprint = f.id AND r.fingerprint <> '')`)
+	return err
 }

@@ -16,10 +16,10 @@ import (
 // sessions_suite_created.
 const caseWindow = `WITH w AS (
 	SELECT id, created_ns, repo_revision FROM sessions
-		WHERE suite = ?1 AND state NOT IN ('queued', 'running') AND ?2 IS NOT NULL AND created_ns >= ?2
+		WHERE suite = ?1 AND state NOT IN ('queued', 'running', 'held') AND ?2 IS NOT NULL AND created_ns >= ?2
 	UNION
 	SELECT * FROM (SELECT id, created_ns, repo_revision FROM sessions
-		WHERE suite = ?1 AND state NOT IN ('queued', 'running') ORDER BY created_ns DESC, id DESC LIMIT ?3)
+		WHERE suite = ?1 AND state NOT IN ('queued', 'running', 'held') ORDER BY created_ns DESC, id DESC LIMIT ?3)
 )`
 
 // caseResults reads the case stages' results of the window. Tens of

@@ -41,6 +41,19 @@ func TestQueryPlans(t *testing.T) {
 	}
 }
 
+// TestOrphanFingerprintsPlan: forgetting the pruned fingerprints looks each
+// up in the failures' index, not through every result.
+func TestOrphanFingerprintsPlan(t *testing.T) {
+	s, err := Open(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if p := queryPlan(t, s, deleteOrphanFingerprints); !strings.Contains(p, "INDEX results_fingerprint") {
+		t.Errorf("plan %q", p)
+	}
+}
+
 // TestStatsPlan checks that Stats reads its covering index only, not the
 // wide session rows.
 func TestStatsPlan(t *testing.T) {

@@ -32,8 +32,8 @@ type prunable struct{ s *Store }
 
 func (p prunable) FinishedBefore(ctx context.Context, ids []int64, before int64) ([]int64, error) {
 	in, args := inList(ids)
-	rows, err := p.s.r.QueryContext(ctx, `SELECT id FROM sessions WHERE id IN `+in+` AND created_ns < ? AND state NOT IN (?, ?) ORDER BY id`,
-		append(args, before, string(store.SessionQueued), string(store.SessionRunning))...)
+	rows, err := p.s.r.QueryContext(ctx, `SELECT id FROM sessions WHERE id IN `+in+` AND created_ns < ? AND state NOT IN (?, ?, ?) ORDER BY id`,
+		append(args, before, string(store.SessionQueued), string(store.SessionRunning), string(store.SessionHeld))...)
 	if err != nil {
 		return nil, err
 	}
@@ -62,10 +62,10 @@ func (p prunable) Prunable(ctx context.Context, after, before sqlstore.Key, limi
 	// The range on created_ns is what the index serves; the rest filters.
 	rows, err := p.s.r.QueryContext(ctx, `SELECT created_ns, id FROM sessions
 		WHERE created_ns >= ? AND created_ns <= ? AND (created_ns > ? OR id > ?) AND (created_ns < ? OR id < ?)
-			AND state NOT IN (?, ?)
+			AND state NOT IN (?, ?, ?)
 		ORDER BY created_ns, id LIMIT ?`,
 		after.Created, before.Created, after.Created, after.ID, before.Created, before.ID,
-		string(store.SessionQueued), string(store.SessionRunning), limit)
+		string(store.SessionQueued), string(store.SessionRunning), string(store.SessionHeld), limit)
 	if err != nil {
 		return nil, err
 	}
@@ -102,11 +102,21 @@ func (p prunable) DeleteRows(ctx context.Context, table string, ids []int64, lim
 
 func (p prunable) DeleteSessions(ctx context.Context, ids []int64) (int, error) {
 	in, args := inList(ids)
-	res, err := p.s.w.ExecContext(ctx, `DELETE FROM sessions WHERE id IN `+in+` AND state NOT IN (?, ?)`,
-		append(args, string(store.SessionQueued), string(store.SessionRunning))...)
+	res, err := p.s.w.ExecContext(ctx, `DELETE FROM sessions WHERE id IN `+in+` AND state NOT IN (?, ?, ?)`,
+		append(args, string(store.SessionQueued), string(store.SessionRunning), string(store.SessionHeld))...)
 	if err != nil {
 		return 0, err
 	}
 	n, err := res.RowsAffected()
 	return int(n), err
+}
+
+// deleteOrphanFingerprints: "fingerprint != ”" lets the partial index
+// results_fingerprint serve.
+const deleteOrphanFingerprints = `DELETE FROM fingerprints
+	WHERE NOT EXISTS (SELECT 1 FROM results WHERE fingerprint = fingerprints.id AND fingerprint != '')`
+
+func (p prunable) DeleteOrphanFingerprints(ctx context.Context) error {
+	_, err := p.s.w.ExecContext(ctx, deleteOrphanFingerprints)
+	return err
 }

@@ -1312,14 +1312,15 @@ func testIDsAboveFiles(t *testing.T, open func(*testing.T) store.Store) {
 	}
 }
 
-// pruneSetup creates 12 sessions a minute apart, each with a stage, two
-// results, an event, an output and a log; 1 is queued and 4 running (the
-// unfinished ones), 10 is created at the same time as 9 (ties are broken
-// by ID). It returns them by index.
+// pruneSetup creates 13 sessions a minute apart, each with a stage, two
+// results, an event, an output and a log; 1 is queued, 4 running and 12
+// held (the unfinished ones; 12 is created between 0 and 1), 10 is
+// created at the same time as 9 (ties are broken by ID). It returns them
+// by index.
 func pruneSetup(t *testing.T, s store.Store) []*store.Session {
 	t.Helper()
 	var ss []*store.Session
-	for i := range 12 {
+	for i := range 13 {
 		st := store.SessionPassed
 		switch i {
 		case 1:
@@ -1330,10 +1331,15 @@ func pruneSetup(t *testing.T, s store.Store) []*store.Session {
 			st = store.SessionFailed
 		case 8:
 			st = store.SessionInterrupted
+		case 12:
+			st = store.SessionHeld // unfinished, however old
 		}
 		created := tm(i, 0)
-		if i == 10 {
+		switch i {
+		case 10:
 			created = tm(9, 0)
+		case 12:
+			created = tm(0, 5)
 		}
 		se := mustCreate(t, s, &store.Session{Suite: "s", State: st, Created: created})
 		if err := s.PutStage(ctx, &store.Stage{SessionID: se.ID, Name: "suite_init"}); err != nil {
@@ -1468,6 +1474,41 @@ func testPrune(t *testing.T, open func(*testing.T) store.Store) {
 			}
 		})
 	}
+	// A fingerprint whose failures were all pruned is forgotten: the next
+	// failure like it records its text anew. One with failures left stays.
+	t.Run("fingerprints", func(t *testing.T) {
+		s := open(t)
+		old := caseSession(t, s, "s", store.SessionFailed, tm(0, 0), "r1", "a.xrd.test", "fpgone")
+		if err := s.PutResult(ctx, &store.Result{SessionID: old.ID, Stage: 1, Slave: "a.xrd.test", Status: store.StatusFailed, Fingerprint: "fpkept"}); err != nil {
+			t.Fatal(err)
+		}
+		caseSession(t, s, "s", store.SessionFailed, tm(10, 0), "r1", "a.xrd.test", "fpkept")
+		for _, id := range []string{"fpgone", "fpkept"} {
+			if err := s.PutFingerprint(ctx, id, id+" first"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n, err := s.Prune(ctx, tm(5, 0), 0); err != nil || n != 1 {
+			t.Fatalf("Prune = %d, %v", n, err)
+		}
+		again := caseSession(t, s, "s", store.SessionFailed, tm(20, 0), "r1", "a.xrd.test", "fpgone")
+		for _, id := range []string{"fpgone", "fpkept"} {
+			if err := s.PutFingerprint(ctx, id, id+" again"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := s.Fingerprints(ctx, []string{"fpgone", "fpkept"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		texts := map[string]string{}
+		for _, f := range got {
+			texts[f.ID] = f.Text
+		}
+		if texts["fpgone"] != "fpgone again" || texts["fpkept"] != "fpkept first" {
+			t.Errorf("texts after Prune: %q (session %d)", texts, again.ID)
+		}
+	})
 	t.Run("cancelled", func(t *testing.T) {
 		s := open(t)
 		pruneSetup(t, s)

@@ -43,12 +43,20 @@ type DB interface {
 	// FinishedBefore returns those of the sessions ids that are finished
 	// and were created before the time before (ns).
 	FinishedBefore(ctx context.Context, ids []int64, before int64) ([]int64, error)
+	// DeleteOrphanFingerprints deletes the texts of the fingerprints no
+	// result has any more.
+	DeleteOrphanFingerprints(ctx context.Context) error
 }
 
 // Prune implements Store.Prune. Files go before rows: a crash in between
 // leaves rows of sessions without files, which the next Prune deletes,
 // never files nothing refers to.
 func Prune(ctx context.Context, db DB, fs files.Files, olderThan time.Time, keepNewest int) (int, error) {
+	n, err := prune(ctx, db, fs, olderThan, keepNewest)
+	return pruneFingerprints(ctx, db, n, err)
+}
+
+func prune(ctx context.Context, db DB, fs files.Files, olderThan time.Time, keepNewest int) (int, error) {
 	var before Key
 	limited := false
 	if !olderThan.IsZero() {
@@ -105,6 +113,15 @@ func Prune(ctx context.Context, db DB, fs files.Files, olderThan time.Time, keep
 			return deleted, err
 		}
 	}
+}
+
+// pruneFingerprints forgets the fingerprints whose failures were all
+// pruned: a later failure that looks the same is new again.
+func pruneFingerprints(ctx context.Context, db DB, deleted int, err error) (int, error) {
+	if err != nil || deleted == 0 {
+		return deleted, err
+	}
+	return deleted, db.DeleteOrphanFingerprints(ctx)
 }
 
 // PruneOutputs implements Store.PruneOutputs. The sessions that still
