@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/api"
 	"github.com/xrdtest/xrdtest/internal/console"
 	"github.com/xrdtest/xrdtest/internal/daemonproc"
 	"github.com/xrdtest/xrdtest/internal/definition"
@@ -25,6 +26,7 @@ import (
 	"github.com/xrdtest/xrdtest/internal/master"
 	"github.com/xrdtest/xrdtest/internal/session"
 	"github.com/xrdtest/xrdtest/internal/store"
+	"github.com/xrdtest/xrdtest/internal/views"
 )
 
 func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -45,6 +47,7 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.Var(&packages, "package", "with libvirt and no --image: put this Debian `package` and its dependencies into the image built (xrdtest image build --package); repeat it for several")
 	stageTimeout := fs.Duration("stage-timeout", 10*time.Minute, "stage timeout when the suite sets none")
 	logLevel := fs.String("log-level", "WARNING", "log level of the master (logs go to stderr)")
+	seed := fs.Int64("seed", 0, "seed the suites' fault schedules (ts.faults) with `N`: the same seed, the same faults (default: each its own seed)")
 	fs.usage = "usage: xrdtest quickstart [--defs DIR] [--suite NAME]... [--json] [--keep]\n                          [--backend netns|local|libvirt]\n                          [--image DIR | --package NAME...]\n       xrdtest quickstart --check [--backend netns|local|libvirt]\n\nStarts a master and a hypervisor backend (netns: each host in network, mount,\nPID and UTS namespaces of its own, as root; local: one slave process per host;\nlibvirt: one VM per host, booting the slave image, built when --image is not\ngiven), runs the suites once and prints what happened on every stage and\nslave. Exits non-zero when a session did not pass."
 	if code, ok := fs.parse(args); !ok {
 		return code
@@ -176,7 +179,7 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 	var details []*store.SessionDetail
 	code := 0
 	for _, name := range suites {
-		s, err := m.Manager.Start(ctx, name, nil, "quickstart")
+		s, err := m.Manager.StartWith(ctx, name, nil, "quickstart", session.StartOptions{Retries: -1, Seed: *seed})
 		if err != nil {
 			return fail("%v", err)
 		}
@@ -364,6 +367,8 @@ type qsSession struct {
 	Suite  string    `json:"suite"`
 	State  string    `json:"state"`
 	Stages []qsStage `json:"stages"`
+	// Faults are those set on the session's hosts, with their windows.
+	Faults []api.Fault `json:"faults"`
 }
 
 func rfc3339(t time.Time) *string {
@@ -377,7 +382,11 @@ func rfc3339(t time.Time) *string {
 func writeQuickstartJSON(w io.Writer, st store.Store, details []*store.SessionDetail) error {
 	out := qsDocument{Sessions: []qsSession{}}
 	for _, d := range details {
-		s := qsSession{ID: d.ID, Suite: d.Suite, State: string(d.State), Stages: []qsStage{}}
+		events, err := st.Events(context.Background(), d.ID)
+		if err != nil {
+			return err
+		}
+		s := qsSession{ID: d.ID, Suite: d.Suite, State: string(d.State), Stages: []qsStage{}, Faults: views.FaultWindows(events)}
 		for _, stg := range d.Stages {
 			qs := qsStage{Name: stg.Name, Results: []qsResult{}}
 			for _, r := range stg.Results {
