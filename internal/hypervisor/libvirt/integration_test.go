@@ -981,6 +981,8 @@ func (e *itEnv) checkFaults(t *testing.T, b *Backend, c *definition.Cluster) *Ba
 		{[]string{"fill", "h1", "/data"}, "cannot fill a disk inside a VM"},
 		{[]string{"partition", "h1", "h2"}, "not in this network namespace"},
 		{[]string{"loss", "h1", "10"}, "not in this network namespace"},
+		{[]string{"rate", "h3", "1mbit"}, "not in this network namespace"},
+		{[]string{"isolate", "h3"}, "not in this network namespace"},
 	} {
 		f, err := set(tc.args...)
 		if nerr == nil && tc.args[0] != "kill" && tc.args[0] != "fill" {
