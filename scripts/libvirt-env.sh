@@ -49,7 +49,7 @@ NETNS=${XRDTEST_LIBVIRT_NETNS:-xrdtest-lv}
 POOL=${XRDTEST_LIBVIRT_POOL:-xrdtest}
 IMAGE=xrdtest-probe            # pool files: IMAGE.qcow2, IMAGE.vmlinuz, IMAGE.initrd.gz
 GUEST_MODULES=(virtio_pci virtio_net virtio_blk)   # plus their deps, from modules.dep
-PACKAGES=(qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients
+PACKAGES=(qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients nftables
 	dnsmasq-base e2fsprogs busybox-static iproute2)
 BUSYBOX=/bin/busybox           # from busybox-static: goes into the guest
 

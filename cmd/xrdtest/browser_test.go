@@ -297,6 +297,40 @@ func TestBrowser(t *testing.T) {
 	}
 	shoot(t, user, shots, "session")
 
+	// A fault on s2 over the session's stages: shaded on s2's timeline
+	// row, with its tooltip.
+	{
+		d, err := store.Detail(context.Background(), rm.Store, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range []store.Event{
+			{Session: id, Time: d.Started, Kind: "fault", Message: "fault f0123abcd on, set by s1.xrd.test until the end of case bad: isolate s2.xrd.test"},
+			{Session: id, Time: d.Ended, Kind: "fault", Message: "fault f0123abcd healed at the end of case bad: isolate s2.xrd.test, on since 00:00:00"},
+		} {
+			if err := rm.Store.AddEvent(context.Background(), e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		navigate(t, user, fmt.Sprintf("%s/sessions/%d", base, id))
+		shade := `document.querySelector('svg.timeline rect.tl-fault.fault-isolate')`
+		if w := eval[float64](t, user, shade+`.getBBox().width`); w < 100 {
+			t.Errorf("fault shade %v wide, want most of the timeline", w)
+		}
+		if n := eval[int](t, user, `document.querySelectorAll('svg.timeline rect.tl-fault, svg.timeline rect.tl-fault-band').length`); n != 2 {
+			t.Errorf("%d fault shades, want a wash and a band (on s2 only)", n)
+		}
+		if tip := eval[string](t, user, shade+`.textContent`); !strings.HasPrefix(tip, "fault isolate f0123abcd, set by s1.xrd.test, ") {
+			t.Errorf("fault tooltip %q", tip)
+		}
+		// On s2's row: its y is that of the row whose label is s2.
+		if ok := eval[bool](t, user, `(() => { const r = `+shade+`; const l = [...document.querySelectorAll('svg.timeline text.tl-slave')].find(e => e.textContent === 's2.xrd.test');
+			return l !== undefined && Math.abs(l.getBBox().y - r.getBBox().y) < 22; })()`); !ok {
+			t.Error("the fault shade is not on s2's row")
+		}
+		shoot(t, user, shots, "session-fault")
+	}
+
 	// The script's markup is shown as text and never runs.
 	if _, err := chromedp.RunResponse(user, chromedp.Click(chromedp.CSS(bad+" a"))); err != nil {
 		t.Fatal(err)

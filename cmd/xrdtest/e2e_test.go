@@ -449,6 +449,15 @@ func TestQuickstartJSON(t *testing.T) {
 					Output   string `json:"output"`
 				} `json:"results"`
 			} `json:"stages"`
+			Faults []struct {
+				ID    string   `json:"id"`
+				Kind  string   `json:"kind"`
+				Spec  string   `json:"spec"`
+				Hosts []string `json:"hosts"`
+				By    string   `json:"by"`
+				Start string   `json:"start"`
+				End   string   `json:"end"`
+			} `json:"faults"`
 		} `json:"sessions"`
 	}
 	dec := json.NewDecoder(&stdout)
@@ -459,7 +468,7 @@ func TestQuickstartJSON(t *testing.T) {
 	if dec.More() {
 		t.Fatal("more than one JSON document")
 	}
-	if len(doc.Sessions) != 1 || doc.Sessions[0].Suite != "lockstep" || doc.Sessions[0].State != "passed" {
+	if len(doc.Sessions) != 1 || doc.Sessions[0].Suite != "lockstep" || doc.Sessions[0].State != "passed" || doc.Sessions[0].Faults == nil || len(doc.Sessions[0].Faults) != 0 {
 		t.Fatalf("sessions: %+v", doc.Sessions)
 	}
 	var names []string

@@ -22,10 +22,10 @@ func faultCommands() []command {
 		{name: "loss", args: words["loss"], summary: "the host's packets dropped at random"},
 		{name: "rate", args: words["rate"], summary: "the host's bandwidth capped (e.g. 1mbit)"},
 		{name: "delay", args: words["delay"], summary: "latency added to the host's packets (needs the kernel's netem)"},
-		{name: "pause", args: words["pause"], summary: "every process of the host frozen (its slave stays up)"},
+		{name: "pause", args: words["pause"], summary: "every process of the host frozen (netns: its slave stays up; a VM is suspended whole)"},
 		{name: "resume", args: words["pause"], summary: "the host's processes thawed"},
-		{name: "kill", args: words["kill"], summary: "SIGKILL to the host's processes named PROCESS"},
-		{name: "fill", args: words["fill"], summary: "the host's disk holding PATH filled until writes fail (ENOSPC)"},
+		{name: "kill", args: words["kill"], summary: "SIGKILL to the host's processes named PROCESS (netns; refused on VMs)"},
+		{name: "fill", args: words["fill"], summary: "the host's disk holding PATH filled until writes fail (ENOSPC; netns, refused on VMs)"},
 		{name: "heal", args: "[ID...|all]", summary: "heal faults of the session (default: all)"},
 		{name: "list", summary: "list the session's faults that are on"},
 	}

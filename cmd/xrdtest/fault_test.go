@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/xrdtest/xrdtest/internal/api"
 	"github.com/xrdtest/xrdtest/internal/testutil"
 )
 
@@ -69,6 +70,84 @@ if [ "$(hostname)" = client ]; then ` + ping + ` ds1; [ -z "$(xrdtest fault list
 	} {
 		if !strings.Contains(out[key], want) {
 			t.Errorf("%s: no %q in:\n%s", key, want, out[key])
+		}
+	}
+}
+
+// TestFaultScheduleNetns: a suite's ts.faults on the netns backend, run
+// twice with its seed, sets the same faults in the same order, one at a
+// time, each healed before the next and all by the session's end;
+// `quickstart --seed` draws others.
+func TestFaultScheduleNetns(t *testing.T) {
+	needNetns(t)
+	defs := t.TempDir()
+	suite := strings.NewReplacer("'isolation'", "'chaos'", "['names', 'kill', 'cut']", "['busy']",
+		"    return ts", "    ts.faults = dict(seed=7, interval='700ms', during=['run'], kinds=['isolate', 'pause', 'partition', 'loss:50'])\n    return ts").Replace(netnsSuite)
+	testutil.WriteFiles(t, defs, map[string]string{
+		"clusters/cluster_ns.py": netnsCluster, "test-suites/chaos/test_suite.py": suite,
+		"test-suites/chaos/suite_init.sh":    "#!/bin/bash\n",
+		"test-suites/chaos/tc/busy/init.sh":  "#!/bin/bash\n",
+		"test-suites/chaos/tc/busy/run.sh":   "#!/bin/bash\nsleep 4\necho done on $(hostname)\n",
+		"test-suites/chaos/tc/busy/final.sh": "#!/bin/bash\n",
+	})
+	t.Setenv("XRDTEST_TEST_MAIN", "1")
+	run1 := func(extra ...string) []api.Fault {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), append([]string{"quickstart", "--defs", defs, "--json", "--backend", "netns", "--state-dir", t.TempDir()}, extra...), &stdout, &stderr)
+		var doc struct {
+			Sessions []struct {
+				State  string      `json:"state"`
+				Faults []api.Fault `json:"faults"`
+			} `json:"sessions"`
+		}
+		if err := json.Unmarshal(stdout.Bytes(), &doc); err != nil || len(doc.Sessions) != 1 || code != 0 || doc.Sessions[0].State != "passed" {
+			t.Fatalf("exit %d, %v\nstdout:\n%s\nstderr:\n%s", code, err, stdout.String(), stderr.String())
+		}
+		faults := doc.Sessions[0].Faults
+		var specs []string
+		for i, f := range faults {
+			specs = append(specs, f.Spec)
+			if f.By != "the fault schedule" || f.End.IsZero() {
+				t.Errorf("fault %d: %+v, want one of the schedule, healed", i, f)
+			}
+			if i > 0 && f.Start.Before(faults[i-1].End) {
+				t.Errorf("fault %d (%s) set at %s, before fault %d was healed at %s", i, f.Spec, f.Start, i-1, faults[i-1].End)
+			}
+		}
+		t.Logf("%v: %d faults: %s", extra, len(faults), strings.Join(specs, "; "))
+		if len(faults) < 3 {
+			t.Fatalf("%d faults in a 4 s run stage with a 700 ms interval, want 3 or more", len(faults))
+		}
+		return faults
+	}
+	same := func(a, b []api.Fault) bool {
+		for i := range min(len(a), len(b)) {
+			if a[i].Spec != b[i].Spec {
+				return false
+			}
+		}
+		return true
+	}
+	first, second, other := run1(), run1(), run1("--seed", "8")
+	if !same(first, second) {
+		t.Errorf("seed 7 drew different faults in two sessions")
+	}
+	if same(first, other) {
+		t.Errorf("--seed 8 drew the faults of seed 7")
+	}
+}
+
+// TestFaultOutsideStage: `xrdtest fault` outside a stage script says so
+// and fails; nothing is asked of any master.
+func TestFaultOutsideStage(t *testing.T) {
+	t.Setenv("XRDTEST_SYNC_SOCKET", "")
+	t.Setenv("XRDTEST_SYNC_ERROR", "")
+	for _, args := range [][]string{{"fault", "isolate", "s2"}, {"fault", "heal"}, {"fault", "list"}} {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), args, &stdout, &stderr)
+		if code != 1 || stdout.Len() != 0 || !strings.Contains(stderr.String(), "not inside an xrdtest stage script") {
+			t.Errorf("%v: exit %d\nstdout: %s\nstderr: %s", args, code, stdout.String(), stderr.String())
 		}
 	}
 }

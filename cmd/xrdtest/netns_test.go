@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"maps"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -384,5 +386,107 @@ func TestHypervisorNetnsKilled(t *testing.T) {
 	}
 	if after := leftovers(t, hvState, "cluster_e2e"); after != before {
 		t.Errorf("left after the hypervisor's stop: %s\nbefore: %s", after, before)
+	}
+}
+
+// TestMasterKilledDuringFault: the master is killed (kill -9) while a
+// fault (a pause) is on in a netns cluster of a hypervisor daemon;
+// restarted, it interrupts the session and has the cluster, no session's
+// now, removed by the hypervisor: the fault with it, nothing left.
+func TestMasterKilledDuringFault(t *testing.T) {
+	needNetns(t)
+	dir := t.TempDir()
+	testutil.WriteFiles(t, filepath.Join(dir, "repo"), e2eRepo(map[string]string{
+		"mkf/test_suite.py": suiteDef("mkf", "", "hold"),
+		"mkf/init.sh":       "#!/bin/bash\n",
+		"mkf/tc/hold/run.sh": "#!/bin/bash\nset -e\n[ $(hostname) != s1 ] || echo \"paused: $(xrdtest fault pause s2)\"\n" +
+			"xrdtest sync barrier paused\nsleep 600\n",
+	}))
+	// The hosts' RAM in KiB, as the netns backend needs it.
+	cl := filepath.Join(dir, "repo", "clusters", "cluster_e2e.py")
+	b, _ := os.ReadFile(cl)
+	os.WriteFile(cl, []byte(strings.Replace(string(b), "'1024'", "'65536'", 1)), 0o644)
+	daemonPort, webPort := freePort(t), freePort(t)
+	conf := strings.Replace(masterConf(daemonPort, webPort, "reconnect_grace = 2\n", "log_level = DEBUG\n"), "start_clusters = 0", "start_clusters = 1", 1)
+	testutil.WriteFiles(t, dir, map[string]string{"master.conf": conf})
+	hvState := filepath.Join(dir, "hv")
+	before := leftovers(t, hvState, "cluster_e2e")
+	self, _ := os.Executable()
+	var masterLog, hvLog syncBuffer
+	startMasterProc := func() *exec.Cmd {
+		c := exec.Command(self, "master", "-c", filepath.Join(dir, "master.conf"))
+		c.Env = append(os.Environ(), "XRDTEST_TEST_MAIN=1")
+		c.Stdout, c.Stderr = &masterLog, &masterLog
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	mc := startMasterProc()
+	defer func() { mc.Process.Kill(); mc.Wait() }()
+	var fp string
+	for deadline := time.Now().Add(20 * time.Second); fp == ""; time.Sleep(50 * time.Millisecond) {
+		if m := regexp.MustCompile(`CA fingerprint[^:]*: (sha256:[0-9a-f]{64})`).FindStringSubmatch(masterLog.String()); m != nil {
+			fp = m[1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no fingerprint:\n%s", masterLog.String())
+		}
+	}
+	hv := exec.Command(self, "hypervisor", "-c", "none", "--backend", "netns", "--master", fmt.Sprintf("127.0.0.1:%d", daemonPort),
+		"--name", "hv1", "--ca-fingerprint", fp, "--state-dir", hvState)
+	hv.Env = append(os.Environ(), "XRDTEST_TEST_MAIN=1", "XRDTEST_TOKEN="+e2eToken)
+	hv.Stdout, hv.Stderr = &hvLog, &hvLog
+	if err := hv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		hv.Process.Signal(os.Interrupt)
+		hv.Wait()
+		if t.Failed() {
+			t.Logf("master log:\n%s\nhypervisor log:\n%s", tail(masterLog.String(), 8000), tail(hvLog.String(), 8000))
+		}
+	}()
+	client, err := api.NewClient(api.Options{URL: fmt.Sprintf("http://127.0.0.1:%d", webPort), Token: "api-token", HTTP: &http.Client{Timeout: 5 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	waitFor := func(d time.Duration, what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(d); !cond(); time.Sleep(100 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+		}
+	}
+	waitFor(20*time.Second, "the hypervisor to connect", func() bool {
+		return strings.Contains(masterLog.String(), `msg="daemon connected" role=hypervisor`)
+	})
+	s, err := client.Start(ctx, "mkf", nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	faults := filepath.Join(hvState, "netns", "cluster_e2e", "faults.json")
+	waitFor(2*time.Minute, "the pause to be on", func() bool {
+		if d, err := client.Session(ctx, s.ID); err == nil && d.State.Finished() {
+			t.Fatalf("session ended: %+v", d.Session)
+		}
+		b, err := os.ReadFile(faults)
+		return err == nil && strings.Contains(string(b), `"pause"`)
+	})
+	mc.Process.Signal(syscall.SIGKILL)
+	mc.Wait()
+	mc = startMasterProc()
+	waitFor(time.Minute, "the restarted master to have the cluster removed", func() bool {
+		return leftovers(t, hvState, "cluster_e2e") == before
+	})
+	if _, err := os.Stat(faults); !os.IsNotExist(err) {
+		t.Errorf("faults.json left: %v", err)
+	}
+	d, err := client.Session(ctx, s.ID)
+	if err != nil || d.State != api.SessionInterrupted {
+		t.Errorf("session after the restart: %v, %+v", err, d)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xrdtest/xrdtest/internal/api"
 	"github.com/xrdtest/xrdtest/internal/console"
 	"github.com/xrdtest/xrdtest/internal/daemonproc"
 	"github.com/xrdtest/xrdtest/internal/definition"
@@ -25,6 +26,7 @@ import (
 	"github.com/xrdtest/xrdtest/internal/master"
 	"github.com/xrdtest/xrdtest/internal/session"
 	"github.com/xrdtest/xrdtest/internal/store"
+	"github.com/xrdtest/xrdtest/internal/views"
 )
 
 func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -46,7 +48,8 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 	hold := fs.Duration("hold", 0, "at a session's first failed stage, hold it before any finalize, its cluster up, for `DURATION` (e.g. 30m): quickstart prints how to reach it (xrdtest shell, xrdtest hold release)")
 	stageTimeout := fs.Duration("stage-timeout", 10*time.Minute, "stage timeout when the suite sets none")
 	logLevel := fs.String("log-level", "WARNING", "log level of the master (logs go to stderr)")
-	fs.usage = "usage: xrdtest quickstart [--defs DIR] [--suite NAME]... [--json] [--keep]\n                          [--hold DURATION]\n                          [--backend netns|local|libvirt]\n                          [--image DIR | --package NAME...]\n       xrdtest quickstart --check [--backend netns|local|libvirt]\n\nStarts a master and a hypervisor backend (netns: each host in network, mount,\nPID and UTS namespaces of its own, as root; local: one slave process per host;\nlibvirt: one VM per host, booting the slave image, built when --image is not\ngiven), runs the suites once and prints what happened on every stage and\nslave. Exits non-zero when a session did not pass."
+	seed := fs.Int64("seed", 0, "seed the suites' fault schedules (ts.faults) with `N`: the same seed, the same faults (default: each its own seed)")
+	fs.usage = "usage: xrdtest quickstart [--defs DIR] [--suite NAME]... [--json] [--keep]\n                          [--hold DURATION] [--seed N]\n                          [--backend netns|local|libvirt]\n                          [--image DIR | --package NAME...]\n       xrdtest quickstart --check [--backend netns|local|libvirt]\n\nStarts a master and a hypervisor backend (netns: each host in network, mount,\nPID and UTS namespaces of its own, as root; local: one slave process per host;\nlibvirt: one VM per host, booting the slave image, built when --image is not\ngiven), runs the suites once and prints what happened on every stage and\nslave. Exits non-zero when a session did not pass."
 	if code, ok := fs.parse(args); !ok {
 		return code
 	}
@@ -177,7 +180,7 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 	var details []*store.SessionDetail
 	code := 0
 	for _, name := range suites {
-		s, err := m.Manager.StartWith(ctx, name, nil, "quickstart", session.StartOptions{Retries: -1, Hold: *hold})
+		s, err := m.Manager.StartWith(ctx, name, nil, "quickstart", session.StartOptions{Retries: -1, Hold: *hold, Seed: *seed})
 		if err != nil {
 			return fail("%v", err)
 		}
@@ -392,6 +395,8 @@ type qsSession struct {
 	Suite  string    `json:"suite"`
 	State  string    `json:"state"`
 	Stages []qsStage `json:"stages"`
+	// Faults are those set on the session's hosts, with their windows.
+	Faults []api.Fault `json:"faults"`
 }
 
 func rfc3339(t time.Time) *string {
@@ -405,7 +410,11 @@ func rfc3339(t time.Time) *string {
 func writeQuickstartJSON(w io.Writer, st store.Store, details []*store.SessionDetail) error {
 	out := qsDocument{Sessions: []qsSession{}}
 	for _, d := range details {
-		s := qsSession{ID: d.ID, Suite: d.Suite, State: string(d.State), Stages: []qsStage{}}
+		events, err := st.Events(context.Background(), d.ID)
+		if err != nil {
+			return err
+		}
+		s := qsSession{ID: d.ID, Suite: d.Suite, State: string(d.State), Stages: []qsStage{}, Faults: views.FaultWindows(events)}
 		for _, stg := range d.Stages {
 			qs := qsStage{Name: stg.Name, Results: []qsResult{}}
 			for _, r := range stg.Results {

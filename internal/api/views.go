@@ -240,7 +240,10 @@ type SessionView struct {
 	// Stages are its rows, in execution order, planned ones included.
 	Stages []StageRow `json:"stages"`
 	Events []Event    `json:"events"`
-	Logs   []LogFile  `json:"logs"`
+	// Faults are those set on its hosts (`xrdtest fault`, ts.faults), in
+	// the order they were set, from its events.
+	Faults []Fault   `json:"faults"`
+	Logs   []LogFile `json:"logs"`
 	// Fingerprints are those of the session's failures, over the whole
 	// history: First is this session for a new failure.
 	Fingerprints []Fingerprint `json:"fingerprints"`
@@ -280,6 +283,23 @@ type Event struct {
 	Time    time.Time `json:"time"`
 	Kind    string    `json:"kind"`
 	Message string    `json:"message"`
+}
+
+// Fault is a fault a session set on its hosts, and its window.
+type Fault struct {
+	ID   string `json:"id"`
+	Kind string `json:"kind"`
+	// Spec is the fault as `xrdtest fault` takes it (kind and words).
+	Spec string `json:"spec"`
+	// Hosts are the hosts it was set on: both groups of a partition.
+	Hosts []string `json:"hosts"`
+	// By is who set it: the slave whose script did, or "the fault schedule".
+	By    string    `json:"by"`
+	Start time.Time `json:"start"`
+	// End is when it was healed; zero while it is on, and for one the
+	// session ended without healing (a master that crashed: the backend
+	// heals it when it takes the cluster over). A kill has End = Start.
+	End time.Time `json:"end,omitzero"`
 }
 
 // LogFile is a log file collected from a slave.

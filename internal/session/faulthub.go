@@ -204,7 +204,7 @@ func (h *FaultHub) heal(ctx context.Context, session int64, match func(faultOn) 
 			h.mu.Unlock()
 			continue
 		}
-		s.event(fmt.Sprintf("fault %s healed at %s: %s, on since %s", f.ID, why, f.Spec, f.Since.Format(time.TimeOnly)))
+		s.event(faultHealedMsg(f.ID, why, f.Spec, f.Since))
 		healed = append(healed, f.ID)
 	}
 	return healed
@@ -279,7 +279,7 @@ func (h *FaultHub) set(ctx context.Context, session int64, cluster, slave string
 		return "", err
 	}
 	if spec.Kind == hypervisor.FaultKill {
-		s.event(fmt.Sprintf("fault %s done by %s: %s", f.ID, slave, spec))
+		s.event(faultDoneMsg(f.ID, slave, spec))
 		return f.ID, nil
 	}
 	h.mu.Lock()
@@ -289,7 +289,7 @@ func (h *FaultHub) set(ctx context.Context, session int64, cluster, slave string
 	if cas != "" {
 		scope = "the end of case " + cas
 	}
-	s.event(fmt.Sprintf("fault %s on, set by %s until %s: %s", f.ID, slave, scope, spec))
+	s.event(faultSetMsg(f.ID, slave, scope, spec))
 	return f.ID, nil
 }
 

@@ -489,6 +489,7 @@ func (v *Views) Session(ctx context.Context, id int64) (*api.SessionView, error)
 	if sv.Events == nil {
 		sv.Events = []store.Event{}
 	}
+	sv.Faults = FaultWindows(sv.Events)
 	if sv.Logs == nil {
 		sv.Logs = []store.LogFile{}
 	}
@@ -614,4 +615,35 @@ func summarize(cells []api.Cell, ended bool) store.Status {
 // exact script that ran, after tag substitution).
 func (v *Views) Result(ctx context.Context, id int64, stage int, slave string) (*store.Result, error) {
 	return store.OneResult(ctx, v.Store, id, stage, slave)
+}
+
+// FaultWindows are the faults a session's events record, each with its
+// window: from the event that set it to the one that healed it.
+func FaultWindows(events []store.Event) []api.Fault {
+	out := []api.Fault{}
+	at := map[string]int{} // fault id -> index in out
+	for _, e := range events {
+		if e.Kind != "fault" {
+			continue
+		}
+		ev, ok := session.ParseFaultEvent(e.Message)
+		if !ok {
+			continue
+		}
+		switch ev.Op {
+		case session.FaultSet, session.FaultDone:
+			f := api.Fault{ID: ev.ID, Kind: ev.Spec.Kind, Spec: ev.Spec.String(), By: ev.By, Start: e.Time,
+				Hosts: append(slices.Clone(ev.Spec.Hosts), ev.Spec.Peers...)}
+			if ev.Op == session.FaultDone {
+				f.End = e.Time
+			}
+			at[ev.ID] = len(out)
+			out = append(out, f)
+		case session.FaultHealed:
+			if i, ok := at[ev.ID]; ok && out[i].End.IsZero() {
+				out[i].End = e.Time
+			}
+		}
+	}
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -187,6 +188,14 @@ type timelineRow struct {
 	Slave string
 	Y     int
 	Bars  []timelineBar
+	// Faults shade the windows of the faults set on the slave's host.
+	Faults []timelineFault
+}
+
+type timelineFault struct {
+	X, W  int
+	Kind  string
+	Title string
 }
 
 type timelineBar struct {
@@ -254,6 +263,24 @@ func buildTimeline(v *api.SessionView, now time.Time) *timeline {
 					Title: fmt.Sprintf("%s on %s: %s, %s", st.Name, slave, c.Status, dur(c.Duration)),
 					URL:   fmt.Sprintf("/sessions/%d/result?%s", v.ID, url.Values{"stage": {strconv.Itoa(st.Index)}, "slave": {slave}}.Encode())})
 			}
+		}
+		for _, f := range v.Faults {
+			if !slices.Contains(f.Hosts, slave) {
+				continue
+			}
+			end, until := f.End, f.End.Format(time.TimeOnly)
+			if end.IsZero() {
+				end, until = now, "now"
+				if v.Session != nil && !v.Ended.IsZero() {
+					end, until = v.Ended, "the session's end, not healed"
+				}
+			}
+			from, to := max(scale(f.Start), tlLabel), min(scale(end), tlWidth-10)
+			if to < tlLabel || from > tlWidth-10 {
+				continue // outside the stages' span
+			}
+			row.Faults = append(row.Faults, timelineFault{X: from, W: max(2, to-from), Kind: f.Kind,
+				Title: fmt.Sprintf("fault %s %s, set by %s, %s to %s: %s", f.Kind, f.ID, f.By, f.Start.Format(time.TimeOnly), until, f.Spec)})
 		}
 		tl.Rows = append(tl.Rows, row)
 	}

@@ -126,6 +126,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Backend, error) {
 	if _, err := b.pool(l); err != nil {
 		return fail(err)
 	}
+	b.healLeftoverFaults()
 	b.log.Info("libvirt backend ready", "uri", cfg.URI, "pool", cfg.Pool, "domain_type", b.domainType, "cpu_mode", cmp.Or(b.cpuMode, "default"),
 		"kvm_offered", dc.Domain == "kvm", "state", b.stateFile)
 	return b, nil

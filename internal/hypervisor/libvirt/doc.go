@@ -66,4 +66,19 @@
 // before creating anything. A failed start removes what it created.
 // Leftovers lists what belongs to no started cluster; Cleanup removes all
 // clusters but those it is told to keep.
+//
+// # Faults
+//
+// fault.go (hypervisor.FaultInjector): partition, isolate, loss and rate
+// are nftables tables of family bridge (nft, package nftables), one per
+// fault, filtering what the cluster's bridge forwards between the guests'
+// addresses, in the network namespace the backend runs in, which must be
+// libvirtd's (where the bridge is; the fault is refused otherwise). What a
+// guest sends to the gateway (the master) is not forwarded, so the slaves'
+// channel to the master is never filtered. delay is netem on the host's
+// tap (refused by a kernel without sch_netem); pause suspends the domain.
+// kill and fill are refused: the backend has no way into a guest. Each
+// fault's steps are in the cluster's record of the state file before they
+// are made; a heal, StopCluster, or New on the state dir after a crash
+// takes them back.
 package libvirt

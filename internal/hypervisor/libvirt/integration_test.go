@@ -15,7 +15,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -574,6 +576,8 @@ func TestIntegrationCluster(t *testing.T) {
 		t.Logf("%s: init at uptime %s; lease %s; done at uptime %s; alias -> %s", h.Name, r.initAt, r.lease, r.doneAt, r.resolve["pool.it.xrd.test"])
 	}
 
+	b = e.checkFaults(t, b, c)
+
 	data := func(h *definition.Host) string { return DataVolumeName(c.Name, h.Name, "data") }
 	uuids := map[string]string{}
 	for _, h := range c.Hosts {
@@ -912,4 +916,111 @@ func TestIntegrationBackendContract(t *testing.T) {
 		}
 		return itSpec(itCluster(name, subnets[name], 1, e.image))
 	}})
+}
+
+// checkFaults sets faults on the running cluster c: a pause suspends a
+// domain and its heal resumes it; a pause left on by a backend that is
+// closed (as a crashed one) is healed by the next on the same state dir,
+// which it returns. Kill and fill are refused naming what is missing, and
+// so are network faults outside libvirtd's network namespace (where the
+// tests run unless started in it), with nothing recorded.
+func (e *itEnv) checkFaults(t *testing.T, b *Backend, c *definition.Cluster) *Backend {
+	t.Helper()
+	ctx := context.Background()
+	h2 := c.Hosts[1].Name
+	state := func() libvirt.DomainState {
+		t.Helper()
+		d, err := e.raw.DomainLookupByName(DomainName(c.Name, h2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, _, err := e.raw.DomainGetState(d, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return libvirt.DomainState(st)
+	}
+	set := func(args ...string) (hypervisor.Fault, error) {
+		spec, err := hypervisor.ParseFault(args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b.SetFault(ctx, c.Name, spec)
+	}
+	f, err := set("pause", "h2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := state(); st != libvirt.DomainPaused {
+		t.Errorf("after pause: domain state %d, want paused", st)
+	}
+	if on := b.Faults(c.Name); len(on) != 1 || on[0].ID != f.ID || on[0].Spec.Hosts[0] != h2 {
+		t.Errorf("faults on: %+v", on)
+	}
+	if _, err := set("pause", "h2"); err == nil || !strings.Contains(err.Error(), "paused already") {
+		t.Errorf("second pause: %v", err)
+	}
+	if err := b.HealFaults(ctx, c.Name, f.ID); err != nil {
+		t.Fatal(err)
+	}
+	if st := state(); st != libvirt.DomainRunning {
+		t.Errorf("after heal: domain state %d, want running", st)
+	}
+	if err := b.HealFaults(ctx, c.Name, f.ID); err != nil || len(b.Faults(c.Name)) != 0 {
+		t.Errorf("healed again: %v, faults on %v", err, b.Faults(c.Name))
+	}
+
+	// Network faults are set where the cluster's bridge is: refused here
+	// unless the test runs in libvirtd's network namespace.
+	_, nerr := net.InterfaceByName(c.Network.BridgeName)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"kill", "h1", "sshd"}, "cannot kill a process inside a VM"},
+		{[]string{"fill", "h1", "/data"}, "cannot fill a disk inside a VM"},
+		{[]string{"partition", "h1", "h2"}, "not in this network namespace"},
+		{[]string{"loss", "h1", "10"}, "not in this network namespace"},
+		{[]string{"rate", "h3", "1mbit"}, "not in this network namespace"},
+		{[]string{"isolate", "h3"}, "not in this network namespace"},
+	} {
+		f, err := set(tc.args...)
+		if nerr == nil && tc.args[0] != "kill" && tc.args[0] != "fill" {
+			if err != nil {
+				t.Errorf("fault %v in libvirtd's namespace: %v", tc.args, err)
+			} else if out, err := exec.Command("nft", "list", "table", "bridge", "xrdtest_"+f.ID).CombinedOutput(); err != nil {
+				t.Errorf("fault %v: its table: %v\n%s", tc.args, err, out)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("fault %v: %v, want an error with %q", tc.args, err, tc.want)
+		} else {
+			t.Logf("fault %v refused: %v", tc.args, err)
+		}
+	}
+	if on := b.Faults(c.Name); nerr != nil && len(on) != 0 {
+		t.Errorf("faults recorded after refused ones: %+v", on)
+	}
+	if err := b.HealFaults(ctx, c.Name); err != nil {
+		t.Error(err)
+	}
+	if out, _ := exec.Command("nft", "list", "tables", "bridge").CombinedOutput(); strings.Contains(string(out), "xrdtest_") {
+		t.Errorf("tables left after the heal:\n%s", out)
+	}
+
+	// A pause left on by a backend gone: the next one resumes the domain.
+	if _, err := set("pause", "h2"); err != nil {
+		t.Fatal(err)
+	}
+	dir := b.cfg.StateDir
+	b.Close()
+	b = e.backend(t, dir, func(cfg *Config) { cfg.ExtraKernelArgs = probeArgs(c) })
+	if st := state(); st != libvirt.DomainRunning {
+		t.Errorf("after a new backend took the state dir over: domain state %d, want running", st)
+	}
+	if on := b.Faults(c.Name); len(on) != 0 {
+		t.Errorf("faults left recorded: %+v", on)
+	}
+	return b
 }

@@ -158,10 +158,15 @@ func (b *Backend) StartCluster(ctx context.Context, spec hypervisor.ClusterSpec)
 		}
 	}()
 	netName := netXML.Name
+	addrs := map[string]string{}
+	for _, h := range c.Hosts {
+		addrs[h.Name] = h.IP
+	}
 	if err := b.st.update(func(st *State) {
 		st.Clusters[c.Name] = &ClusterRecord{
 			Started: time.Now().UTC(),
 			Network: &NetworkRecord{Name: netName, Bridge: netXML.Bridge.Name},
+			Addrs:   addrs,
 		}
 	}); err != nil {
 		return err

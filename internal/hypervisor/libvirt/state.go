@@ -35,6 +35,11 @@ type ClusterRecord struct {
 	Domains []string       `json:"domains,omitempty"`
 	// Volumes are the non-cached volumes, deleted at stop.
 	Volumes []VolumeRecord `json:"volumes,omitempty"`
+	// Addrs are the hosts' addresses by name: what network faults filter.
+	Addrs map[string]string `json:"addrs,omitempty"`
+	// Faults are the faults on (fault.go), each step written before it is
+	// made: a stop, a heal or a backend started after a crash undoes them.
+	Faults []FaultRecord `json:"faults,omitempty"`
 }
 
 // NetworkRecord names a network the backend defined; UUID is set once

@@ -45,6 +45,11 @@ func (b *Backend) stopLocked(ctx context.Context, cluster string) error {
 		}
 	})
 	var errs []error
+	// Faults first: a filter outliving the cluster would hit the next
+	// one on its addresses.
+	if err := b.healLocked(cluster); err != nil {
+		errs = append(errs, fmt.Errorf("faults: %w", err))
+	}
 
 	// Domains: ours by metadata; a recorded name now held by a domain
 	// without our metadata is left alone.

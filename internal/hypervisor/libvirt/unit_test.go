@@ -262,3 +262,18 @@ func TestCPUMode(t *testing.T) {
 		}
 	}
 }
+
+func TestRateBytes(t *testing.T) {
+	for rate, want := range map[string]int64{
+		"8bit": 1, "1mbit": 125000, "500kbit": 62500, "2mbps": 2000000, "1.5kbps": 1500, "1gbit": 125000000,
+	} {
+		if got, err := rateBytes(rate); err != nil || got != want {
+			t.Errorf("rateBytes(%q) = %d, %v; want %d", rate, got, err, want)
+		}
+	}
+	for _, rate := range []string{"fast", "1bit", "10", "1tbit"} {
+		if got, err := rateBytes(rate); err == nil {
+			t.Errorf("rateBytes(%q) = %d, want an error", rate, got)
+		}
+	}
+}

@@ -1,0 +1,397 @@
+// Command stages measures what a lock-step stage costs with many hosts on
+// one machine, side by side in one run: bash's own start cost (the yard
+// stick), then for each backend (local: slave processes; netns: hosts in
+// namespaces of their own) and host count a real master and real slaves
+// running a generated suite of 62 stages whose scripts are all
+// `#!/bin/bash\ntrue`, and Ansible's time per task on as many hosts when
+// ansible-playbook is installed (linear strategy, local connection, forks =
+// hosts, the same script). It prints figures and their ratios to the
+// floors; it asserts nothing, and fails only when a session does not pass.
+//
+//	go run ./bench/stages                      # as root for the netns rows
+//	go run ./bench/stages -hosts 10 -backends local
+//
+// Figures per row:
+//   - stage wall: the median over the session's stages of the time from a
+//     stage's start to its end, as the master recorded them;
+//   - floor: hosts x bash's start cost / CPUs, the least a stage can take
+//     when every host starts one bash;
+//   - CPU per host per stage: the CPU time of the master (this process)
+//     and of every slave with its reaped children (the scripts' bash),
+//     read from /proc before and after the session, divided by hosts x
+//     stages.
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/xrdtest/xrdtest/bench/internal/benchkit"
+
+	"github.com/xrdtest/xrdtest/internal/definition"
+	"github.com/xrdtest/xrdtest/internal/hypervisor/backends"
+	"github.com/xrdtest/xrdtest/internal/hypervisor/netns"
+	"github.com/xrdtest/xrdtest/internal/master"
+	"github.com/xrdtest/xrdtest/internal/session"
+	"github.com/xrdtest/xrdtest/internal/store"
+	"github.com/xrdtest/xrdtest/internal/testutil"
+)
+
+// cases of the generated suite: 20 cases of 3 stages, with suite_init and
+// suite_finalize 62 stages, every one dispatched to every host.
+const cases = 20
+
+func main() {
+	hostsFlag := flag.String("hosts", "1,10,50", "host counts, comma separated")
+	backendsFlag := flag.String("backends", "local,netns", "backends, comma separated")
+	forks := flag.Int("forks", 200, "runs of `bash -c :` timed for the yard stick")
+	ansibleTasks := flag.Int("ansible-tasks", 4, "tasks of the Ansible playbook per host count (0: no Ansible)")
+	flag.Parse()
+	var hostCounts []int
+	for _, s := range strings.Split(*hostsFlag, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 {
+			fatal(fmt.Errorf("-hosts: %q is not a host count", s))
+		}
+		hostCounts = append(hostCounts, n)
+	}
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "xrdtest-bench-stages-")
+	if err != nil {
+		fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "xrdtest")
+	progress("building xrdtest...")
+	if err := benchkit.Build(ctx, bin, "bench/stages"); err != nil {
+		fatal(err)
+	}
+	script := filepath.Join(dir, "true.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/bash\ntrue\n"), 0o755); err != nil {
+		fatal(err)
+	}
+
+	progress("timing %d runs of bash -c :...", *forks)
+	bashWall, bashCPU, err := bashCost(*forks)
+	if err != nil {
+		fatal(err)
+	}
+	cpus := runtime.NumCPU()
+	load, _ := os.ReadFile("/proc/loadavg")
+	fmt.Printf("%d CPUs, load %s at the start\n", cpus, strings.Join(strings.Fields(string(load))[:3], " "))
+	fmt.Printf("bash start (os/exec of `bash -c :`, %d runs): %.2f ms wall (median), %.2f ms CPU each\n\n", *forks, ms(bashWall), ms(bashCPU))
+	fmt.Printf("%-8s %5s %7s  %10s %10s %6s  %14s %6s  %12s %8s\n", "backend", "hosts", "stages",
+		"stage wall", "floor", "ratio", "CPU/host/stage", "/bash", "ansible/task", "/xrdtest")
+
+	ansible := map[int]time.Duration{}
+	ansibleWhy := ""
+	if *ansibleTasks > 0 {
+		if _, err := exec.LookPath("ansible-playbook"); err != nil {
+			ansibleWhy = "ansible-playbook is not installed (Debian: apt-get install ansible-core)"
+		}
+	} else {
+		ansibleWhy = "not run (-ansible-tasks 0)"
+	}
+	for _, be := range strings.Split(*backendsFlag, ",") {
+		be = strings.TrimSpace(be)
+		for _, n := range hostCounts {
+			if be == backends.Netns {
+				if err := netns.Check(); err != nil {
+					fmt.Printf("%-8s %5d  not measured: %v\n", be, n, err)
+					continue
+				}
+			}
+			progress("%s with %d hosts...", be, n)
+			r, err := row(ctx, dir, bin, be, n)
+			if err != nil {
+				fatal(fmt.Errorf("%s with %d hosts: %w", be, n, err))
+			}
+			floor := time.Duration(float64(n) * float64(bashWall) / float64(cpus))
+			cpu := time.Duration(float64(r.cpu) / float64(n*r.stages))
+			ans, vs := "-", "-"
+			if ansibleWhy == "" {
+				t, ok := ansible[n]
+				if !ok {
+					progress("ansible with %d hosts, %d tasks...", n, *ansibleTasks)
+					if t, err = ansibleTask(ctx, dir, script, n, *ansibleTasks); err != nil {
+						fatal(fmt.Errorf("ansible with %d hosts: %w", n, err))
+					}
+					ansible[n] = t
+				}
+				ans, vs = fmt.Sprintf("%.0f ms", ms(t)), fmt.Sprintf("%.1fx", float64(t)/float64(r.wall))
+			}
+			fmt.Printf("%-8s %5d %7d  %7.1f ms %7.1f ms %5.2fx  %11.2f ms %5.2fx  %12s %8s\n", be, n, r.stages,
+				ms(r.wall), ms(floor), float64(r.wall)/float64(floor), ms(cpu), float64(cpu)/float64(bashCPU), ans, vs)
+		}
+	}
+	fmt.Println("\nratio: stage wall / floor (floor = hosts x bash start / CPUs); /bash: CPU per host per stage / bash's CPU;")
+	fmt.Println("/xrdtest: Ansible's time per task / xrdtest's stage wall (the same script on as many hosts)")
+	if ansibleWhy != "" {
+		fmt.Println("ansible: " + ansibleWhy)
+	}
+}
+
+// result is one row's session.
+type result struct {
+	stages int
+	wall   time.Duration // median stage
+	cpu    time.Duration // master and slaves, with the scripts
+}
+
+// row starts a master and a cluster of n hosts on the backend, runs the
+// generated suite once and measures it.
+func row(ctx context.Context, dir, bin, backend string, n int) (result, error) {
+	rdir := filepath.Join(dir, fmt.Sprintf("%s%d", backend, n))
+	repo := filepath.Join(rdir, "repo")
+	if err := writeRepo(repo, n); err != nil {
+		return result{}, err
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	be, err := backends.Open(ctx, backend, backends.Settings{StateDir: filepath.Join(rdir, "backend"), Binary: bin, Log: log})
+	if err != nil {
+		return result{}, err
+	}
+	defer be.Close()
+	m, err := master.Open(ctx, master.Options{StateDir: filepath.Join(rdir, "master"), DaemonAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0",
+		Repos: []definition.Repo{{Root: repo}}, Clusters: be, Log: log,
+		Settings: session.Settings{StageTimeout: time.Minute, KillGrace: time.Second, SlaveWait: 2 * time.Minute}})
+	if err != nil {
+		return result{}, err
+	}
+	defer m.Close()
+	sctx, stop := context.WithCancel(ctx)
+	served := make(chan struct{})
+	go func() { defer close(served); m.Serve(sctx) }()
+	defer func() { stop(); <-served }()
+
+	// The CPU is sampled from the start of stage 1 to the start of
+	// suite_finalize, whose script waits a moment: every slave is up
+	// then (the cluster starts before the first stage and stops after
+	// the last), and stages 1 to 60 ran in between.
+	s, err := m.Manager.Start(ctx, "stages", nil, "bench")
+	if err != nil {
+		return result{}, err
+	}
+	first, last := 1, cases*3+1
+	before, err := atStage(ctx, m, s.ID, first, rdir)
+	if err != nil {
+		return result{}, err
+	}
+	after, err := atStage(ctx, m, s.ID, last, rdir)
+	if err != nil {
+		return result{}, err
+	}
+	if _, err := m.Manager.Wait(ctx, s.ID); err != nil {
+		return result{}, err
+	}
+	d, err := store.Detail(ctx, m.Store, s.ID)
+	if err != nil {
+		return result{}, err
+	}
+	if d.State != store.SessionPassed {
+		return result{}, fmt.Errorf("session %d %s: %s", d.ID, d.State, d.Reason)
+	}
+	var walls []time.Duration
+	for _, st := range d.Stages[first:last] {
+		walls = append(walls, st.Ended.Sub(st.Started))
+	}
+	slices.Sort(walls)
+	return result{stages: len(walls), wall: walls[len(walls)/2], cpu: after.total() - before.total()}, nil
+}
+
+// atStage waits until stage index of session id has started and samples
+// the CPU times then.
+func atStage(ctx context.Context, m *master.Master, id int64, index int, rdir string) (cpuSample, error) {
+	for {
+		stages, err := m.Store.Stages(ctx, id)
+		if err != nil {
+			return cpuSample{}, err
+		}
+		if len(stages) > index {
+			return sample(rdir), nil
+		}
+		s, err := m.Store.Session(ctx, id)
+		if err != nil {
+			return cpuSample{}, err
+		}
+		if s.State.Finished() {
+			return cpuSample{}, fmt.Errorf("session %d %s before stage %d: %s", id, s.State, index, s.Reason)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// writeRepo writes a definitions repository in the original format:
+// cluster_stages with n hosts and the suite "stages", every script
+// `true`.
+func writeRepo(repo string, n int) error {
+	var hosts []string
+	for i := range n {
+		hosts = append(hosts, fmt.Sprintf("h%d.stages.xrd.test", i))
+	}
+	files := map[string]string{
+		"clusters/cluster_stages.py": testutil.ClusterDef("cluster_stages", "10.31.0", "none.img", "1024", hosts...),
+		"test-suites/stages/test_suite.py": fmt.Sprintf(`from XrdTest.TestUtils import TestSuite
+
+def getTestSuite():
+    ts = TestSuite('stages')
+    ts.clusters = ['cluster_stages']
+    ts.tests = [%s]
+    ts.schedule = dict(hour='3')
+    ts.initialize = 'file://true.sh'
+    ts.finalize = 'file://wait.sh'
+    return ts
+`, caseNames()),
+		"test-suites/stages/true.sh": "#!/bin/bash\ntrue\n",
+		// The CPU is read as it starts: all slaves are still up.
+		"test-suites/stages/wait.sh": "#!/bin/bash\nread -t 0.5 < /dev/zero || true\n",
+	}
+	for i := range cases {
+		for _, s := range []string{"init", "run", "finalize"} {
+			files[fmt.Sprintf("test-suites/stages/tc/c%02d/%s.sh", i, s)] = "#!/bin/bash\ntrue\n"
+		}
+	}
+	for p, c := range files {
+		full := filepath.Join(repo, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func caseNames() string {
+	var out []string
+	for i := range cases {
+		out = append(out, fmt.Sprintf("'c%02d'", i))
+	}
+	return strings.Join(out, ", ")
+}
+
+// cpuSample is the CPU time of this process (the master) and of the
+// slaves of a row, with their reaped children.
+type cpuSample struct {
+	self, slaves time.Duration
+}
+
+func (s cpuSample) total() time.Duration { return s.self + s.slaves }
+
+// sample reads the CPU times: this process's from getrusage, the slaves'
+// (the processes whose command line names the row's folder) from
+// /proc/PID/stat, children included.
+func sample(rdir string) cpuSample {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	s := cpuSample{self: time.Duration(ru.Utime.Nano() + ru.Stime.Nano())}
+	entries, _ := os.ReadDir("/proc")
+	tick := time.Second / 100 // USER_HZ
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil || !bytes.Contains(cmdline, []byte("\x00slave\x00")) || !bytes.Contains(cmdline, []byte(rdir)) {
+			continue
+		}
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// The fields after the command (which may hold spaces): utime is
+		// the 14th field, stime, cutime, cstime follow.
+		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+2:]))
+		for _, i := range []int{11, 12, 13, 14} {
+			v, _ := strconv.ParseInt(f[i], 10, 64)
+			s.slaves += time.Duration(v) * tick
+		}
+	}
+	return s
+}
+
+// bashCost times n runs of `bash -c :` through os/exec: the median wall
+// time and the mean CPU time of one (from the reaped children's rusage).
+func bashCost(n int) (wall, cpu time.Duration, err error) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		return 0, 0, err
+	}
+	exec.Command(bash, "-c", ":").Run() // warm the page cache
+	var before syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &before)
+	walls := make([]time.Duration, 0, n)
+	for range n {
+		t := time.Now()
+		if err := exec.Command(bash, "-c", ":").Run(); err != nil {
+			return 0, 0, err
+		}
+		walls = append(walls, time.Since(t))
+	}
+	var after syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &after)
+	slices.Sort(walls)
+	used := after.Utime.Nano() + after.Stime.Nano() - before.Utime.Nano() - before.Stime.Nano()
+	return walls[n/2], time.Duration(used / int64(n)), nil
+}
+
+// ansibleTask runs a playbook of tasks tasks, each the script on n hosts
+// (local connection, forks = n, linear strategy, no facts) and returns the
+// time per task.
+func ansibleTask(ctx context.Context, dir, script string, n, tasks int) (time.Duration, error) {
+	adir := filepath.Join(dir, fmt.Sprintf("ansible%d", n))
+	if err := os.MkdirAll(adir, 0o755); err != nil {
+		return 0, err
+	}
+	var inv strings.Builder
+	inv.WriteString("[hosts]\n")
+	for i := range n {
+		fmt.Fprintf(&inv, "h%d ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n", i)
+	}
+	var pb strings.Builder
+	pb.WriteString("- hosts: hosts\n  gather_facts: false\n  tasks:\n")
+	for i := range tasks {
+		fmt.Fprintf(&pb, "    - name: t%d\n      ansible.builtin.command: /bin/bash %s\n", i, script)
+	}
+	files := map[string]string{"inventory": inv.String(), "playbook.yml": pb.String()}
+	for name, c := range files {
+		if err := os.WriteFile(filepath.Join(adir, name), []byte(c), 0o644); err != nil {
+			return 0, err
+		}
+	}
+	cmd := exec.CommandContext(ctx, "ansible-playbook", "-i", "inventory", "-f", strconv.Itoa(n), "playbook.yml")
+	cmd.Dir = adir
+	cmd.Env = append(os.Environ(), "ANSIBLE_HOST_KEY_CHECKING=False", "ANSIBLE_RETRY_FILES_ENABLED=False",
+		"ANSIBLE_LOCAL_TEMP="+filepath.Join(adir, "tmp"), "ANSIBLE_HOME="+filepath.Join(adir, "home"))
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	t := time.Now()
+	if err := cmd.Run(); err != nil {
+		tail := out.Bytes()
+		return 0, fmt.Errorf("ansible-playbook: %w\n%s", err, tail[max(len(tail)-2000, 0):])
+	}
+	return time.Since(t) / time.Duration(tasks), nil
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func progress(format string, a ...any) { fmt.Fprintf(os.Stderr, format+"\n", a...) }
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, "bench/stages:", err)
+	os.Exit(1)
+}
