@@ -79,6 +79,13 @@ func TestBrowserShell(t *testing.T) {
 		t.Errorf("the page's policy blocked %q", v)
 	}
 
+	// A refusal is shown, with the master's reason.
+	js(t, user, "a host not in the session", `(document.querySelector('[data-shell-host="s2.xrd.test"]').setAttribute('data-shell-host', 'nope.xrd.test'), true)`)
+	if err := chromedp.Do(user, chromedp.Click(chromedp.CSS(`[data-shell-host="nope.xrd.test"]`))); err != nil {
+		t.Fatal(err)
+	}
+	js(t, user, "refusal shown", `document.getElementById('terminal-state').textContent.includes('refused: session `+fmt.Sprint(s.ID)+`: host nope.xrd.test is not in this session (its hosts: s1.xrd.test, s2.xrd.test)')`)
+
 	events, err := rm.Store.Events(context.Background(), s.ID)
 	if err != nil {
 		t.Fatal(err)

@@ -18,7 +18,8 @@ import (
 // ShellStderr and the rest output, then one text message, the ShellEnd,
 // and closes. Refusals (no such session or host, a session that is not
 // running or held, a slave not connected) come before the upgrade, as
-// the API's errors.
+// the API's errors; the same request without the upgrade answers them
+// alone (ShellCheck), opening nothing.
 
 // The first byte of the master's binary messages: which stream the rest
 // is from (a terminal has one stream, ShellStdout).
@@ -48,6 +49,14 @@ type ShellSize struct {
 type ShellEnd struct {
 	Exit  *int   `json:"exit,omitempty"`
 	Error string `json:"error,omitempty"`
+}
+
+// ShellCheck answers the same request without the upgrade: the shell
+// would open (on Host, the full name), else the refusal is the error.
+// Nothing is opened.
+type ShellCheck struct {
+	Session int64  `json:"session"`
+	Host    string `json:"host"`
 }
 
 // ShellOptions are what a shell runs and on what.

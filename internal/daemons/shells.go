@@ -74,6 +74,9 @@ func (r *Registry) OpenShell(slave string, req ShellRequest) (*Shell, error) {
 	return s, nil
 }
 
+// SlaveConnected reports whether the slave is connected now.
+func (r *Registry) SlaveConnected(name string) bool { return r.slave(name) != nil }
+
 func (c *daemonConn) dropShell(s *Shell) {
 	c.mu.Lock()
 	if c.shells[s.id] == s {

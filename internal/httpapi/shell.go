@@ -103,6 +103,16 @@ func (a *Actions) Shell(w http.ResponseWriter, r *http.Request, c Caller, id int
 		writeError(w, err)
 		return
 	}
+	if r.Header.Get("Upgrade") == "" {
+		// Not a WebSocket: a check of what the upgrade would refuse (a
+		// browser's WebSocket cannot read a refusal), which opens nothing.
+		if !a.Daemons.SlaveConnected(host) {
+			writeError(w, withStatus(http.StatusConflict, fmt.Errorf("%w: slave %s is not connected", daemons.ErrShellRefused, host)))
+			return
+		}
+		writeJSON(w, http.StatusOK, api.ShellCheck{Session: id, Host: host})
+		return
+	}
 	release, err := a.Streams.Start(w, r)
 	if err != nil {
 		writeError(w, err)

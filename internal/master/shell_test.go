@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -82,6 +83,30 @@ func TestShellEndpoint(t *testing.T) {
 		json.NewDecoder(resp.Body).Decode(&body)
 		if !strings.Contains(body.Error, tc.want) {
 			t.Errorf("%s: error %q, want %q", tc.name, body.Error, tc.want)
+		}
+	}
+	// Without the upgrade, the same request is a check: it says whether
+	// the shell would open, and opens nothing.
+	for _, tc := range []struct {
+		path   string
+		status int
+		want   string
+	}{
+		{path(held, "h1"), http.StatusOK, fmt.Sprintf(`{"session":%d,"host":"h1.xrd.test"}`, held)},
+		{path(held, "h2.xrd.test"), http.StatusConflict, "slave h2.xrd.test is not connected"},
+		{path(passed, "h1"), http.StatusConflict, "a shell opens on a running or held session only"},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+m.WebAddr().String()+tc.path, nil)
+		req.Header = bearer.Clone()
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		io.Copy(&b, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || !strings.Contains(strings.Join(strings.Fields(b.String()), ""), strings.Join(strings.Fields(tc.want), "")) {
+			t.Errorf("check %s: %s %s, want %d and %s", tc.path, resp.Status, b.String(), tc.status, tc.want)
 		}
 	}
 	for _, id := range []int64{running, held, passed} {

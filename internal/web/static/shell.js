@@ -51,7 +51,7 @@
     var c = current;
     current = null;
     window.removeEventListener("resize", c.onResize);
-    if (c.ws.readyState <= 1) { c.ws.close(1000, "closed by the user"); }
+    if (c.ws && c.ws.readyState <= 1) { c.ws.close(1000, "closed by the user"); }
     c.term.dispose();
   }
 
@@ -68,18 +68,44 @@
     term.open(box);
     fit.fit();
     var q = new URLSearchParams({ host: host, csrf: csrf, tty: "1", rows: String(term.rows), cols: String(term.cols), term: "xterm-256color" });
-    var scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
-    var ws = new WebSocket(scheme + "//" + window.location.host + "/sessions/" + session + "/shell?" + q.toString());
-    ws.binaryType = "arraybuffer";
-    var c = { ws: ws, term: term, ended: false, opened: false, onResize: function () { fit.fit(); } };
+    var path = "/sessions/" + session + "/shell?" + q.toString();
+    var c = { ws: null, term: term, ended: false, opened: false, onResize: function () { fit.fit(); } };
     current = c;
+    window.addEventListener("resize", c.onResize);
+    // The same request without the upgrade says why a shell would be
+    // refused, which a WebSocket cannot tell.
+    fetch(path, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (r) {
+        if (r.ok) { return null; }
+        return r.text().then(function (t) {
+          try { return JSON.parse(t).error || t; } catch (e) { return t || ("refused: " + r.status); }
+        });
+      }, function () { return "the master cannot be reached"; })
+      .then(function (refused) {
+        if (current !== c) { return; }
+        if (refused) { c.ended = true; setState("refused: " + refused, "st-failed"); return; }
+        connect(c, path);
+      });
+  }
+
+  function connect(c, path) {
+    var term = c.term;
+    var scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
+    var ws = new WebSocket(scheme + "//" + window.location.host + path);
+    ws.binaryType = "arraybuffer";
+    c.ws = ws;
     var enc = new TextEncoder();
     function send(data) {
       if (ws.readyState !== 1) { return; }
       // Pieces below the master's message limit (a large paste).
       for (var i = 0; i < data.length; i += 16384) { ws.send(data.subarray(i, i + 16384)); }
     }
-    ws.addEventListener("open", function () { c.opened = true; setState("connected", "st-running"); term.focus(); });
+    ws.addEventListener("open", function () {
+      c.opened = true;
+      setState("connected", "st-running");
+      ws.send(JSON.stringify({ resize: { rows: term.rows, cols: term.cols } }));
+      term.focus();
+    });
     ws.addEventListener("message", function (ev) {
       if (typeof ev.data === "string") {
         var end = JSON.parse(ev.data);
@@ -95,7 +121,7 @@
     });
     ws.addEventListener("close", function () {
       if (c.ended) { return; }
-      setState(c.opened ? "disconnected" : "refused (is the session still running, the host's slave connected, your login valid?)", "st-failed");
+      setState(c.opened ? "disconnected" : "refused", "st-failed");
     });
     term.onData(function (d) { send(enc.encode(d)); });
     term.onBinary(function (d) {
@@ -106,7 +132,6 @@
     term.onResize(function (s) {
       if (ws.readyState === 1) { ws.send(JSON.stringify({ resize: { rows: s.rows, cols: s.cols } })); }
     });
-    window.addEventListener("resize", c.onResize);
   }
 
   // The buttons are in a live part of the page, replaced on refresh:
