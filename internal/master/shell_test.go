@@ -109,6 +109,11 @@ func TestShellEndpoint(t *testing.T) {
 			t.Errorf("check %s: %s %s, want %d and %s", tc.path, resp.Status, b.String(), tc.status, tc.want)
 		}
 	}
+	// A WebSocket acts: without a token, its Host must name the master
+	// (a rebound name is refused before anything else), as a POST's.
+	if _, resp, err := websocket.Dial(ctx, base+path(running, "h1"), &websocket.DialOptions{Host: "evil.example:80"}); err == nil || resp == nil || resp.StatusCode != http.StatusMisdirectedRequest {
+		t.Errorf("a rebound Host: %v, %v; want 421", resp, err)
+	}
 	for _, id := range []int64{running, held, passed} {
 		if evs, _ := m.Store.Events(ctx, id); len(evs) != 0 {
 			t.Errorf("session %d: refused shells recorded events %v", id, evs)
