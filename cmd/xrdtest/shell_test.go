@@ -88,6 +88,7 @@ func TestShellCLI(t *testing.T) {
 	}
 
 	t.Run("interactive", func(t *testing.T) { interactiveShell(t, rm.Master, sid(), "s1", "") })
+	t.Run("Ctrl-C without a terminal", func(t *testing.T) { interruptShell(t, rm.Master, sid()) })
 
 	for _, tc := range []struct {
 		name, token string
@@ -138,8 +139,8 @@ func TestShellCLI(t *testing.T) {
 			t.Errorf("no event %q in:\n%s", w, all)
 		}
 	}
-	if len(shells) != 8 {
-		t.Errorf("%d shell events, want 8 (4 shells opened and closed; none for the refused ones):\n%s", len(shells), all)
+	if len(shells) != 10 {
+		t.Errorf("%d shell events, want 10 (5 shells opened and closed; none for the refused ones):\n%s", len(shells), all)
 	}
 }
 
@@ -288,5 +289,31 @@ func TestShellOnHeldSession(t *testing.T) {
 	why := stderr.String()
 	if code := c.ProcessState.ExitCode(); code != shellFailed || !(strings.Contains(why, "session "+sid+" has ended") || strings.Contains(why, "the connection to slave s1.xrd.test dropped")) {
 		t.Errorf("the shell open across the release: exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+// interruptShell: without a terminal, a Ctrl-C (SIGINT) to xrdtest goes
+// to the remote command, whose exit code is then xrdtest's.
+func interruptShell(t *testing.T, m *master.Master, sid string) {
+	self, _ := os.Executable()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := exec.CommandContext(ctx, self, "shell", "--master", "http://"+m.WebAddr().String(), "--token", "api-token", sid, "s1", "--",
+		"bash", "-c", "trap 'echo got-int; exit 9' INT; echo ready; while :; do sleep 0.05; done")
+	c.Env = append(os.Environ(), "XRDTEST_TEST_MAIN=1")
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	c.Stdout, c.Stderr = stdout, stderr
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(stdout.String(), "ready"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the command did not start: %q", stderr.String())
+		}
+	}
+	c.Process.Signal(syscall.SIGINT)
+	c.Wait()
+	if code := c.ProcessState.ExitCode(); code != 9 || stdout.String() != "ready\ngot-int\n" {
+		t.Errorf("exit %d, stdout %q, stderr %q; want 9 and the trap's line", code, stdout.String(), stderr.String())
 	}
 }
