@@ -179,8 +179,12 @@ func (a *Actions) shellTarget(ctx context.Context, id int64, host string, req *d
 // relayShell passes the shell's output to the client and the client's
 // input to the shell until one of them ends, and returns the end it sent.
 func (a *Actions) relayShell(ctx context.Context, conn *websocket.Conn, sh *daemons.Shell, id int64) api.ShellEnd {
-	ctx, cancel := context.WithTimeout(ctx, cmpDur(a.ShellLifetime, DefaultShellLifetime))
+	// ctx ends when the relay does; life at the shell's lifetime, which
+	// only the watcher below sees, so that the shell's end is still sent.
+	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	life, cancelLife := context.WithTimeout(ctx, cmpDur(a.ShellLifetime, DefaultShellLifetime))
+	defer cancelLife()
 	var active atomic.Int64
 	active.Store(time.Now().UnixNano())
 	touch := func() { active.Store(time.Now().UnixNano()) }
@@ -229,8 +233,8 @@ func (a *Actions) relayShell(ctx context.Context, conn *websocket.Conn, sh *daem
 		}()
 		for {
 			select {
-			case <-ctx.Done():
-				if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			case <-life.Done():
+				if errors.Is(life.Err(), context.DeadlineExceeded) {
 					sh.Close(fmt.Sprintf("the shell's lifetime (%s) is over", cmpDur(a.ShellLifetime, DefaultShellLifetime)))
 				}
 				return

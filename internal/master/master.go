@@ -140,18 +140,23 @@ type WebLimits struct {
 	// StreamsPerClient and Streams bound the open streams of one client
 	// address and of all.
 	StreamsPerClient, Streams int
+	// ShellIdle ends a shell without input or output for so long,
+	// ShellLifetime one open for so long.
+	ShellIdle, ShellLifetime time.Duration
 }
 
 // DefaultWebLimits are the limits a zero field of WebLimits takes: an
 // action such as a reload that fetches git repositories fits in Write.
 var DefaultWebLimits = WebLimits{ReadHeader: 10 * time.Second, Read: 30 * time.Second, Write: 2 * time.Minute,
-	Idle: 30 * time.Second, StreamsPerClient: httpapi.DefaultStreamsPerClient, Streams: httpapi.DefaultStreams}
+	Idle: 30 * time.Second, StreamsPerClient: httpapi.DefaultStreamsPerClient, Streams: httpapi.DefaultStreams,
+	ShellIdle: httpapi.DefaultShellIdle, ShellLifetime: httpapi.DefaultShellLifetime}
 
 // orDefault fills the zero fields of l with DefaultWebLimits'.
 func (l WebLimits) orDefault() WebLimits {
 	d := DefaultWebLimits
 	return WebLimits{ReadHeader: cmp.Or(l.ReadHeader, d.ReadHeader), Read: cmp.Or(l.Read, d.Read), Write: cmp.Or(l.Write, d.Write),
-		Idle: cmp.Or(l.Idle, d.Idle), StreamsPerClient: cmp.Or(l.StreamsPerClient, d.StreamsPerClient), Streams: cmp.Or(l.Streams, d.Streams)}
+		Idle: cmp.Or(l.Idle, d.Idle), StreamsPerClient: cmp.Or(l.StreamsPerClient, d.StreamsPerClient), Streams: cmp.Or(l.Streams, d.Streams),
+		ShellIdle: cmp.Or(l.ShellIdle, d.ShellIdle), ShellLifetime: cmp.Or(l.ShellLifetime, d.ShellLifetime)}
 }
 
 // Pages configures the web pages.
@@ -409,7 +414,7 @@ func (m *Master) serveWeb() error {
 		return fmt.Errorf("the suites' test CA ([security] ca_certfile, ca_keyfile): %w", err)
 	}
 	actions := &httpapi.Actions{Manager: m.Manager, Store: m.Store, Scheduler: m.Scheduler, Reload: m.Catalog.Reload,
-		Daemons: m.Registry, Streams: streams, Log: opts.Log}
+		Daemons: m.Registry, Streams: streams, ShellIdle: limits.ShellIdle, ShellLifetime: limits.ShellLifetime, Log: opts.Log}
 	started := time.Now()
 	v := &views.Views{Manager: m.Manager, Registry: m.Registry, Scheduler: m.Scheduler, Store: m.Store, Version: opts.Version,
 		Started: started, LastReload: m.Catalog.LastReload, Changes: m.Catalog.Changes}

@@ -378,3 +378,53 @@ func TestShellsPerSlave(t *testing.T) {
 		}
 	}
 }
+
+// TestShellBounds: a shell without input or output for ShellIdle ends,
+// and so does one open for ShellLifetime however busy, each saying why.
+func TestShellBounds(t *testing.T) {
+	const apiToken = "shell-api-token-0123"
+	for _, tc := range []struct {
+		name    string
+		limits  master.WebLimits
+		command []string
+		want    string
+	}{
+		{"idle", master.WebLimits{ShellIdle: 400 * time.Millisecond}, []string{"sleep", "60"}, `{"error":"idle for 400ms"}`},
+		{"lifetime", master.WebLimits{ShellLifetime: 1500 * time.Millisecond}, []string{"sh", "-c", "while :; do echo busy; sleep 0.1; done"},
+			`{"error":"the shell's lifetime (1.5s) is over"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := mastertest.Start(t, master.Options{Token: token, APIToken: apiToken, Log: logger(), Heartbeat: 200 * time.Millisecond, HeartbeatTimeout: 2 * time.Second,
+				WebLimits: tc.limits})
+			defer runAgents(t, m, "h1.xrd.test")()
+			waitConnected(t, m, "h1.xrd.test")
+			ctx := context.Background()
+			s := &store.Session{Suite: "s", State: store.SessionRunning, Machines: []string{"h1.xrd.test"}}
+			if err := m.Store.CreateSession(ctx, s); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			c, _, err := websocket.Dial(ctx, "ws://"+m.WebAddr().String()+api.ShellPath(s.ID, "h1", api.ShellOptions{Command: tc.command}),
+				&websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + apiToken}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.CloseNow()
+			rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			for {
+				typ, b, err := c.Read(rctx)
+				if err != nil {
+					t.Fatalf("no end within 30s: %v", err)
+				}
+				if typ == websocket.MessageText {
+					if string(b) != tc.want {
+						t.Errorf("end %s, want %s", b, tc.want)
+					}
+					break
+				}
+			}
+			t.Logf("ended after %s", time.Since(start).Round(time.Millisecond))
+		})
+	}
+}
