@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -426,5 +427,51 @@ func TestShellBounds(t *testing.T) {
 			}
 			t.Logf("ended after %s", time.Since(start).Round(time.Millisecond))
 		})
+	}
+}
+
+// TestShellHTTPS: the API client's shell dial works with a master that
+// serves HTTPS (which offers HTTP/2, where a WebSocket upgrade cannot
+// be), its CA given as `xrdtest --ca` gives it.
+func TestShellHTTPS(t *testing.T) {
+	const apiToken = "shell-api-token-0123"
+	state := t.TempDir()
+	m := mastertest.Start(t, master.Options{StateDir: state, Token: token, APIToken: apiToken, WebTLS: true, Log: logger(),
+		Heartbeat: 200 * time.Millisecond, HeartbeatTimeout: 2 * time.Second})
+	defer runAgents(t, m, "h1.xrd.test")()
+	waitConnected(t, m, "h1.xrd.test")
+	ctx := context.Background()
+	s := &store.Session{Suite: "s", State: store.SessionRunning, Machines: []string{"h1.xrd.test"}}
+	if err := m.Store.CreateSession(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := api.NewClient(api.Options{URL: "https://" + m.WebAddr().String(), Token: apiToken, CAFile: filepath.Join(state, "ca", "ca.pem")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url, header, hc := cl.ShellRequest(s.ID, "h1", api.ShellOptions{Command: []string{"echo", "over tls"}})
+	if !strings.HasPrefix(url, "wss://") {
+		t.Errorf("address %s, want wss://", url)
+	}
+	c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: hc, HTTPHeader: header})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	var out []byte
+	for {
+		typ, b, err := c.Read(rctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if typ == websocket.MessageText {
+			break
+		}
+		out = append(out, b[1:]...)
+	}
+	if string(out) != "over tls\n" {
+		t.Errorf("output %q", out)
 	}
 }
