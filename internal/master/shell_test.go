@@ -431,8 +431,8 @@ func TestShellBounds(t *testing.T) {
 }
 
 // TestShellHTTPS: the API client's shell dial works with a master that
-// serves HTTPS (which offers HTTP/2, where a WebSocket upgrade cannot
-// be), its CA given as `xrdtest --ca` gives it.
+// serves HTTPS, its CA given as `xrdtest --ca` gives it (wss://, the
+// client's transport and CA).
 func TestShellHTTPS(t *testing.T) {
 	const apiToken = "shell-api-token-0123"
 	state := t.TempDir()
