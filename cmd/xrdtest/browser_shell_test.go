@@ -182,6 +182,12 @@ func TestBrowserShell(t *testing.T) {
 		}
 	}
 	c.CloseNow()
+
+	// When the session ends, the page's live update takes the buttons away.
+	if err := os.WriteFile(filepath.Join(rm.dir, "release"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	js(t, user, "shell buttons gone with the session", `document.getElementById('shells').hidden && document.querySelectorAll('[data-shell-host]').length === 0`)
 }
 
 // typeLine types a line into the focused terminal: the text as typed

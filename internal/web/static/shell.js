@@ -138,7 +138,8 @@
   // one listener on the document serves them all.
   document.addEventListener("click", function (e) {
     var b = e.target.closest ? e.target.closest("[data-shell-host]") : null;
-    if (b) { e.preventDefault(); open(b.getAttribute("data-shell-host")); }
+    // Blurred: a live part holding the focus is not refreshed.
+    if (b) { e.preventDefault(); b.blur(); open(b.getAttribute("data-shell-host")); }
   });
   document.getElementById("terminal-close").addEventListener("click", function () { close(); panel.hidden = true; });
 })();
