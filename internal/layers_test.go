@@ -49,6 +49,10 @@ var forbidden = map[string][]string{
 	// The session engine depends on small interfaces, not on transports.
 	"session/": {"internal/daemons", "internal/httpapi", "internal/views", "internal/web", "internal/master", "internal/catalog", "internal/api",
 		"internal/protocol", "google.golang.org/grpc", "net/http"},
+	// The faults know the backends' contract and the definitions, not
+	// the sessions that open their scopes nor the transports.
+	"faults/": {"internal/session", "internal/daemons", "internal/httpapi", "internal/views", "internal/web", "internal/master", "internal/catalog", "internal/api",
+		"internal/protocol", "internal/store", "google.golang.org/grpc", "net/http"},
 	"daemons/": {"internal/httpapi", "internal/views", "internal/web", "internal/master", "internal/catalog"},
 	"catalog/": {"internal/session", "internal/daemons", "internal/httpapi", "internal/views", "internal/web", "internal/master"},
 	"views/":   {"internal/httpapi", "internal/web", "internal/master"},
