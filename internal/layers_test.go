@@ -20,8 +20,9 @@ const module = "github.com/xrdtest/xrdtest/"
 // forbidden maps a package (path under internal/, a trailing / for its
 // subpackages too) to the imports it must never have: what sits above it.
 var forbidden = map[string][]string{
-	// The master's test fixture serves tests only.
-	"": {"internal/master/mastertest"},
+	// The master's test fixture serves tests only; the quickstart is a
+	// command's.
+	"": {"internal/master/mastertest", "internal/quickstart"},
 	// The leaves know nothing of the master's parts.
 	// The stores implement one contract and know nothing of each other.
 	"store/sqlite/":   {"internal/store/postgres"},
