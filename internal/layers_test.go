@@ -20,8 +20,9 @@ const module = "github.com/xrdtest/xrdtest/"
 // forbidden maps a package (path under internal/, a trailing / for its
 // subpackages too) to the imports it must never have: what sits above it.
 var forbidden = map[string][]string{
-	// The master's test fixture serves tests only.
-	"": {"internal/master/mastertest"},
+	// The master's test fixture serves tests only; the quickstart is a
+	// command's.
+	"": {"internal/master/mastertest", "internal/quickstart"},
 	// The leaves know nothing of the master's parts.
 	// The stores implement one contract and know nothing of each other.
 	"store/sqlite/":   {"internal/store/postgres"},
@@ -49,6 +50,10 @@ var forbidden = map[string][]string{
 	// The session engine depends on small interfaces, not on transports.
 	"session/": {"internal/daemons", "internal/httpapi", "internal/views", "internal/web", "internal/master", "internal/catalog", "internal/api",
 		"internal/protocol", "google.golang.org/grpc", "net/http"},
+	// The faults know the backends' contract and the definitions, not
+	// the sessions that open their scopes nor the transports.
+	"faults/": {"internal/session", "internal/daemons", "internal/httpapi", "internal/views", "internal/web", "internal/master", "internal/catalog", "internal/api",
+		"internal/protocol", "internal/store", "google.golang.org/grpc", "net/http"},
 	"daemons/": {"internal/httpapi", "internal/views", "internal/web", "internal/master", "internal/catalog"},
 	"catalog/": {"internal/session", "internal/daemons", "internal/httpapi", "internal/views", "internal/web", "internal/master"},
 	"views/":   {"internal/httpapi", "internal/web", "internal/master"},

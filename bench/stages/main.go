@@ -58,6 +58,7 @@ func main() {
 	backendsFlag := flag.String("backends", "local,netns", "backends, comma separated")
 	forks := flag.Int("forks", 200, "runs of `bash -c :` timed for the yard stick")
 	ansibleTasks := flag.Int("ansible-tasks", 4, "tasks of the Ansible playbook per host count (0: no Ansible)")
+	binary := flag.String("binary", "", "run this xrdtest binary instead of building one (e.g. to profile it)")
 	flag.Parse()
 	var hostCounts []int
 	for _, s := range strings.Split(*hostsFlag, ",") {
@@ -73,10 +74,13 @@ func main() {
 		fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "xrdtest")
-	progress("building xrdtest...")
-	if err := benchkit.Build(ctx, bin, "bench/stages"); err != nil {
-		fatal(err)
+	bin := *binary
+	if bin == "" {
+		bin = filepath.Join(dir, "xrdtest")
+		progress("building xrdtest...")
+		if err := benchkit.Build(ctx, bin, "bench/stages"); err != nil {
+			fatal(err)
+		}
 	}
 	script := filepath.Join(dir, "true.sh")
 	if err := os.WriteFile(script, []byte("#!/bin/bash\ntrue\n"), 0o755); err != nil {
@@ -92,8 +96,8 @@ func main() {
 	load, _ := os.ReadFile("/proc/loadavg")
 	fmt.Printf("%d CPUs, load %s at the start\n", cpus, strings.Join(strings.Fields(string(load))[:3], " "))
 	fmt.Printf("bash start (os/exec of `bash -c :`, %d runs): %.2f ms wall (median), %.2f ms CPU each\n\n", *forks, ms(bashWall), ms(bashCPU))
-	fmt.Printf("%-8s %5s %7s  %10s %10s %6s  %14s %6s  %12s %8s\n", "backend", "hosts", "stages",
-		"stage wall", "floor", "ratio", "CPU/host/stage", "/bash", "ansible/task", "/xrdtest")
+	fmt.Printf("%-8s %5s %7s  %10s %10s %6s  %14s %6s  %6s %6s  %12s %8s\n", "backend", "hosts", "stages",
+		"stage wall", "floor", "ratio", "CPU/host/stage", "/bash", "master", "slaves", "ansible/task", "/xrdtest")
 
 	ansible := map[int]time.Duration{}
 	ansibleWhy := ""
@@ -118,8 +122,11 @@ func main() {
 			if err != nil {
 				fatal(fmt.Errorf("%s with %d hosts: %w", be, n, err))
 			}
-			floor := time.Duration(float64(n) * float64(bashWall) / float64(cpus))
-			cpu := time.Duration(float64(r.cpu) / float64(n*r.stages))
+			// One bash per host, spread over the CPUs; a single host's
+			// bash runs on one CPU.
+			floor := max(bashWall, time.Duration(float64(n)*float64(bashWall)/float64(cpus)))
+			per := func(d time.Duration) time.Duration { return time.Duration(float64(d) / float64(n*r.stages)) }
+			cpu := per(r.cpu.total())
 			ans, vs := "-", "-"
 			if ansibleWhy == "" {
 				t, ok := ansible[n]
@@ -132,11 +139,13 @@ func main() {
 				}
 				ans, vs = fmt.Sprintf("%.0f ms", ms(t)), fmt.Sprintf("%.1fx", float64(t)/float64(r.wall))
 			}
-			fmt.Printf("%-8s %5d %7d  %7.1f ms %7.1f ms %5.2fx  %11.2f ms %5.2fx  %12s %8s\n", be, n, r.stages,
-				ms(r.wall), ms(floor), float64(r.wall)/float64(floor), ms(cpu), float64(cpu)/float64(bashCPU), ans, vs)
+			fmt.Printf("%-8s %5d %7d  %7.1f ms %7.1f ms %5.2fx  %11.2f ms %5.2fx  %6.2f %6.2f  %12s %8s\n", be, n, r.stages,
+				ms(r.wall), ms(floor), float64(r.wall)/float64(floor), ms(cpu), float64(cpu)/float64(bashCPU),
+				ms(per(r.cpu.self)), ms(per(r.cpu.slaves)), ans, vs)
 		}
 	}
-	fmt.Println("\nratio: stage wall / floor (floor = hosts x bash start / CPUs); /bash: CPU per host per stage / bash's CPU;")
+	fmt.Println("\nratio: stage wall / floor (floor = hosts x bash start / CPUs, at least one bash start); /bash: CPU per host")
+	fmt.Println("per stage / bash's CPU; master, slaves: the CPU per host per stage (ms) of each, the slaves' with their scripts;")
 	fmt.Println("/xrdtest: Ansible's time per task / xrdtest's stage wall (the same script on as many hosts)")
 	if ansibleWhy != "" {
 		fmt.Println("ansible: " + ansibleWhy)
@@ -147,7 +156,7 @@ func main() {
 type result struct {
 	stages int
 	wall   time.Duration // median stage
-	cpu    time.Duration // master and slaves, with the scripts
+	cpu    cpuSample     // master and slaves (with the scripts), during the stages
 }
 
 // row starts a master and a cluster of n hosts on the backend, runs the
@@ -176,16 +185,18 @@ func row(ctx context.Context, dir, bin, backend string, n int) (result, error) {
 	go func() { defer close(served); m.Serve(sctx) }()
 	defer func() { stop(); <-served }()
 
-	// The CPU is sampled from the start of stage 1 to the start of
-	// suite_finalize, whose script waits a moment: every slave is up
-	// then (the cluster starts before the first stage and stops after
-	// the last), and stages 1 to 60 ran in between.
+	// The CPU is sampled while suite_init and suite_finalize run, whose
+	// scripts sleep a second (sampled 300 ms into it, once bash and
+	// sleep have started): every slave is up then
+	// (the cluster starts before the first stage and stops after the
+	// last), and stages 1 to 60 ran in between. The session's record is
+	// polled every 100 ms only: the polls are the master's CPU too.
 	s, err := m.Manager.Start(ctx, "stages", nil, "bench")
 	if err != nil {
 		return result{}, err
 	}
 	first, last := 1, cases*3+1
-	before, err := atStage(ctx, m, s.ID, first, rdir)
+	before, err := atStage(ctx, m, s.ID, first-1, rdir)
 	if err != nil {
 		return result{}, err
 	}
@@ -208,7 +219,7 @@ func row(ctx context.Context, dir, bin, backend string, n int) (result, error) {
 		walls = append(walls, st.Ended.Sub(st.Started))
 	}
 	slices.Sort(walls)
-	return result{stages: len(walls), wall: walls[len(walls)/2], cpu: after.total() - before.total()}, nil
+	return result{stages: len(walls), wall: walls[len(walls)/2], cpu: cpuSample{self: after.self - before.self, slaves: after.slaves - before.slaves}}, nil
 }
 
 // atStage waits until stage index of session id has started and samples
@@ -220,6 +231,7 @@ func atStage(ctx context.Context, m *master.Master, id int64, index int, rdir st
 			return cpuSample{}, err
 		}
 		if len(stages) > index {
+			time.Sleep(300 * time.Millisecond)
 			return sample(rdir), nil
 		}
 		s, err := m.Store.Session(ctx, id)
@@ -229,7 +241,7 @@ func atStage(ctx context.Context, m *master.Master, id int64, index int, rdir st
 		if s.State.Finished() {
 			return cpuSample{}, fmt.Errorf("session %d %s before stage %d: %s", id, s.State, index, s.Reason)
 		}
-		time.Sleep(2 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
@@ -250,13 +262,13 @@ def getTestSuite():
     ts.clusters = ['cluster_stages']
     ts.tests = [%s]
     ts.schedule = dict(hour='3')
-    ts.initialize = 'file://true.sh'
+    ts.initialize = 'file://wait.sh'
     ts.finalize = 'file://wait.sh'
     return ts
 `, caseNames()),
 		"test-suites/stages/true.sh": "#!/bin/bash\ntrue\n",
-		// The CPU is read as it starts: all slaves are still up.
-		"test-suites/stages/wait.sh": "#!/bin/bash\nread -t 0.5 < /dev/zero || true\n",
+		// The CPU is read while suite_init and suite_finalize wait.
+		"test-suites/stages/wait.sh": "#!/bin/bash\nsleep 1\n",
 	}
 	for i := range cases {
 		for _, s := range []string{"init", "run", "finalize"} {

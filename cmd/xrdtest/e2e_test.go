@@ -20,6 +20,7 @@ import (
 	"github.com/xrdtest/xrdtest/internal/hypervisor/local"
 	"github.com/xrdtest/xrdtest/internal/master"
 	"github.com/xrdtest/xrdtest/internal/master/mastertest"
+	"github.com/xrdtest/xrdtest/internal/quickstart"
 	"github.com/xrdtest/xrdtest/internal/session"
 	"github.com/xrdtest/xrdtest/internal/store"
 	"github.com/xrdtest/xrdtest/internal/testutil"
@@ -565,4 +566,17 @@ func TestQuickstartSummary(t *testing.T) {
 	if strings.Count(out, ": FAIL: ") != 1 {
 		t.Errorf("a failure line for a stage that passed:\n%s", out)
 	}
+}
+
+// The quickstart's JSON document, as the tests read it.
+type (
+	qsDocument = quickstart.Document
+	qsSession  = quickstart.Session
+	qsStage    = quickstart.Stage
+	qsResult   = quickstart.Result
+)
+
+// readOutput is the whole stored output of a slave's stage.
+func readOutput(st store.Store, session int64, stage int, slave string) (string, error) {
+	return quickstart.ReadOutput(st, session, stage, slave)
 }

@@ -61,7 +61,7 @@ type SyncHandler interface {
 }
 
 // FaultHandler answers the scripts' `xrdtest fault` calls
-// (session.FaultHub): id identifies the call across resends.
+// (faults.Hub): id identifies the call across resends.
 type FaultHandler interface {
 	Fault(ctx context.Context, session int64, slave, id string, args []string) (string, error)
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/xrdtest/xrdtest/internal/catalog"
 	"github.com/xrdtest/xrdtest/internal/daemons"
 	"github.com/xrdtest/xrdtest/internal/definition"
+	"github.com/xrdtest/xrdtest/internal/faults"
 	"github.com/xrdtest/xrdtest/internal/httpapi"
 	"github.com/xrdtest/xrdtest/internal/hypervisor"
 	"github.com/xrdtest/xrdtest/internal/notify"
@@ -347,8 +348,8 @@ func (m *Master) openSessions(tokens *daemons.OneTimeTokens) error {
 	}
 	// The daemons' registry dispatches the sessions' stages and passes the
 	// scripts' sync and fault calls to the hubs the sessions drive.
-	hub, faults := session.NewSyncHub(), session.NewFaultHub()
-	m.Registry = daemons.NewRegistry(daemons.RegistryConfig{Sync: hub, Faults: faults, Grace: opts.ReconnectGrace,
+	hub, faultHub := session.NewSyncHub(), faults.NewHub()
+	m.Registry = daemons.NewRegistry(daemons.RegistryConfig{Sync: hub, Faults: faultHub, Grace: opts.ReconnectGrace,
 		Hypervisors: opts.Clusters == nil && opts.StartClusters})
 	clusters := opts.Clusters
 	if h := m.Registry.Hypervisors(); h != nil {
@@ -367,7 +368,7 @@ func (m *Master) openSessions(tokens *daemons.OneTimeTokens) error {
 	if settings.WebProto == "" {
 		settings.WebProto = map[bool]string{false: "http", true: "https"}[opts.WebTLS]
 	}
-	m.Manager = &session.Manager{Store: m.Store, Slaves: m.Registry, Sync: hub, Faults: faults, Definitions: m.Catalog.Definitions,
+	m.Manager = &session.Manager{Store: m.Store, Slaves: m.Registry, Sync: hub, Faults: faultHub, Definitions: m.Catalog.Definitions,
 		Clusters: clusters, Tokens: tokens, Settings: settings, Log: opts.Log,
 		Endpoint: hypervisor.MasterEndpoint{Port: m.daemonLn.Addr().(*net.TCPAddr).Port, WebPort: webPort, Fingerprint: m.CA.Fingerprint()},
 		Changed:  m.Changes.Publish, ObserveStage: m.Metrics.StageEnded, CaseEnded: alerts.CaseEnded,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -141,5 +142,30 @@ func TestReapOrphansLeavesExecChildren(t *testing.T) {
 		if err := c.Wait(); !errors.As(err, &ee) || ee.ExitCode() != want {
 			t.Errorf("%v: Wait: %v, want exit %d", c.Args, err, want)
 		}
+	}
+}
+
+// TestChildPIDs: the children are read from the threads' children files,
+// adopted orphans included, without a scan of /proc.
+func TestChildPIDs(t *testing.T) {
+	pids, ok := childPIDs()
+	if !ok {
+		t.Skip("this kernel has no /proc/PID/task/TID/children (CONFIG_PROC_CHILDREN): ReapOrphans scans /proc instead")
+	}
+	adopted := orphan(t)
+	defer func() { unix.Kill(adopted, unix.SIGKILL); waitStat(t, adopted, isZombie); ReapOrphans() }()
+	cmd := exec.Command("sleep", "600")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	pids, _ = childPIDs()
+	for _, want := range []int{adopted, cmd.Process.Pid} {
+		if !slices.Contains(pids, want) {
+			t.Errorf("children %v lack %d", pids, want)
+		}
+	}
+	if slices.Contains(pids, os.Getpid()) || slices.Contains(pids, os.Getppid()) {
+		t.Errorf("children %v hold this process or its parent", pids)
 	}
 }

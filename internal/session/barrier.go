@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/xrdtest/xrdtest/internal/definition"
+	"github.com/xrdtest/xrdtest/internal/faults"
 	"github.com/xrdtest/xrdtest/internal/store"
 	"github.com/xrdtest/xrdtest/internal/triage"
 )
@@ -46,7 +47,7 @@ type barrierEngine struct {
 	sync *SyncHub
 	// faults heals the faults scripts set when their case or the session
 	// ends (nil: no faults).
-	faults *FaultHub
+	faults *faults.Hub
 	// caseEnded, if set, is called when a test case's finalize stage
 	// ended, its results recorded (CASE alert mails).
 	caseEnded func(caseName string)
@@ -83,9 +84,9 @@ func (r *barrierEngine) run(ctx context.Context, p *progress, next int) (store.S
 		if down {
 			skip = "the master is shutting down"
 		}
-		r.faults.beginStage(r.session.ID, ps.cas, ps.kind.String())
+		r.faults.BeginStage(r.session.ID, ps.cas, ps.kind.String())
 		v := r.runStage(ctx, ps, p.lost, skip, p.cancelled)
-		r.faults.endStage(r.session.ID)
+		r.faults.EndStage(r.session.ID)
 		if ctx.Err() != nil && shutdownAt == "" {
 			shutdownAt = interruptedAt(ctx, "during "+ps.name)
 			if down {
@@ -109,13 +110,13 @@ func (r *barrierEngine) run(ctx context.Context, p *progress, next int) (store.S
 			continue
 		}
 		// The case's faults go with its finalize, before any retry.
-		r.faults.endCase(ctx, r.session.ID, ps.cas)
+		r.faults.EndCase(ctx, r.session.ID, ps.cas)
 		if ended, quarantined := p.endCase(i, ps, ctx.Err() == nil); ended && r.caseEnded != nil && !quarantined {
 			r.caseEnded(ps.cas)
 		}
 	}
 	r.sync.endSession(r.session.ID)
-	r.faults.endSession(ctx, r.session.ID)
+	r.faults.EndSession(ctx, r.session.ID)
 	return p.outcome(shutdownAt)
 }
 

@@ -2,8 +2,10 @@
 // its machines are free (reservation), starts and stops the suite's
 // clusters, waits for the slaves, runs the stage plan in lock-step (the
 // barrier engine, barrier.go, with the failure rules of DEFINITIONS.md
-// d), records the results in batches, answers the scripts' `xrdtest sync`
-// calls (SyncHub) and collects the suite's logs.
+// d, progress.go), holds a failed session with its cluster up when asked
+// (hold.go), records the results in batches, answers the scripts'
+// `xrdtest sync` calls (SyncHub), opens and closes the scopes of their
+// faults (package faults) and collects the suite's logs.
 //
 // It depends on small interfaces only: Slaves (dispatch to the slaves,
 // their connection, log collection; package daemons implements it over

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/xrdtest/xrdtest/internal/definition"
+	"github.com/xrdtest/xrdtest/internal/faults"
 	"github.com/xrdtest/xrdtest/internal/hypervisor"
 	"github.com/xrdtest/xrdtest/internal/store"
 )
@@ -39,7 +40,7 @@ type Manager struct {
 	Sync *SyncHub
 	// Faults answers the scripts' `xrdtest fault` calls (nil: none), as
 	// Sync does theirs.
-	Faults *FaultHub
+	Faults *faults.Hub
 	// Definitions returns the current definitions; a session keeps the
 	// snapshot it started with.
 	Definitions func() *definition.Set
@@ -513,7 +514,7 @@ func (m *Manager) beginFaults(ctx context.Context, id int64, clusters []*definit
 	case inj == nil:
 		why = "the clusters' backend cannot set faults"
 	}
-	m.Faults.begin(id, inj, why, clusters, sched, func(msg string) { m.event(ctx, id, "fault", msg) })
+	m.Faults.Begin(id, inj, why, clusters, sched, func(msg string) { m.event(ctx, id, "fault", msg) })
 }
 
 func (m *Manager) stopClusters(ctx context.Context, clusters []*definition.Cluster, log *slog.Logger) {

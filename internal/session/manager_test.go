@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/xrdtest/xrdtest/internal/definition"
+	"github.com/xrdtest/xrdtest/internal/faults"
 	"github.com/xrdtest/xrdtest/internal/session"
 	"github.com/xrdtest/xrdtest/internal/session/sessiontest"
 	"github.com/xrdtest/xrdtest/internal/store"
@@ -555,7 +556,7 @@ func TestFaultScheduleSeed(t *testing.T) {
 	suite.Faults = &definition.FaultSchedule{Seed: 5, Interval: 0.1, During: []string{"run"}, Kinds: []string{"pause"}}
 	h := sessiontest.New(t, suite)
 	h.UseClusters(cluster("c1", "m1", "m2", "m3"))
-	h.Manager.Faults = session.NewFaultHub()
+	h.Manager.Faults = faults.NewHub()
 	for _, tt := range []struct {
 		seed int64
 		want string

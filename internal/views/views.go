@@ -16,6 +16,7 @@ import (
 	"github.com/xrdtest/xrdtest/internal/api"
 	"github.com/xrdtest/xrdtest/internal/catalog"
 	"github.com/xrdtest/xrdtest/internal/daemons"
+	"github.com/xrdtest/xrdtest/internal/faults"
 	"github.com/xrdtest/xrdtest/internal/session"
 
 	"github.com/xrdtest/xrdtest/internal/definition"
@@ -626,20 +627,20 @@ func FaultWindows(events []store.Event) []api.Fault {
 		if e.Kind != "fault" {
 			continue
 		}
-		ev, ok := session.ParseFaultEvent(e.Message)
+		ev, ok := faults.ParseEvent(e.Message)
 		if !ok {
 			continue
 		}
 		switch ev.Op {
-		case session.FaultSet, session.FaultDone:
+		case faults.EventSet, faults.EventDone:
 			f := api.Fault{ID: ev.ID, Kind: ev.Spec.Kind, Spec: ev.Spec.String(), By: ev.By, Start: e.Time,
 				Hosts: append(slices.Clone(ev.Spec.Hosts), ev.Spec.Peers...)}
-			if ev.Op == session.FaultDone {
+			if ev.Op == faults.EventDone {
 				f.End = e.Time
 			}
 			at[ev.ID] = len(out)
 			out = append(out, f)
-		case session.FaultHealed:
+		case faults.EventHealed:
 			if i, ok := at[ev.ID]; ok && out[i].End.IsZero() {
 				out[i].End = e.Time
 			}

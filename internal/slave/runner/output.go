@@ -23,8 +23,19 @@ type pump struct {
 	drainEnd time.Time  // zero: the main process is still running
 }
 
+// buffers are the pumps' buffers, kept from one stage to the next: a
+// stage of a short script would otherwise cost a 64 KiB allocation and
+// its garbage.
+var buffers = sync.Pool{New: func() any { return new([MaxChunk]byte) }}
+
 func newPump(r *os.File, out func([]byte)) *pump {
-	return &pump{r: r, out: out, buf: make([]byte, MaxChunk), done: make(chan struct{})}
+	return &pump{r: r, out: out, buf: buffers.Get().(*[MaxChunk]byte)[:], done: make(chan struct{})}
+}
+
+// release returns the buffer once run has returned (out never keeps it).
+func (p *pump) release() {
+	buffers.Put((*[MaxChunk]byte)(p.buf))
+	p.buf = nil
 }
 
 // run reads until EOF, a read error, or the end of the drain period.

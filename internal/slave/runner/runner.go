@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -141,7 +143,7 @@ func (res *Result) run(ctx context.Context, spec Spec) {
 		Args:   []string{spec.Shell, script},
 		Dir:    dir,
 		Env:    environ(spec.Env, id),
-		Stdin:  nil, // /dev/null
+		Stdin:  devNull, // nil if it could not be opened: os/exec opens it then
 		Stdout: pw,
 		Stderr: pw, // the same pipe: one stream, order kept
 		SysProcAttr: &syscall.SysProcAttr{
@@ -153,6 +155,7 @@ func (res *Result) run(ctx context.Context, spec Spec) {
 	if err != nil {
 		pw.Close()
 		pr.Close()
+		shells.Delete(spec.Shell)
 		res.Err = fmt.Errorf("runner: start %s: %w", spec.Shell, err)
 		return
 	}
@@ -194,6 +197,7 @@ func (res *Result) run(ctx context.Context, spec Spec) {
 
 	out.drain(spec.Drain)
 	<-out.done
+	out.release()
 
 	res.ExitCode, res.Err = exitCode(cmd, werr)
 }
@@ -220,14 +224,26 @@ func withDefaults(s Spec) Spec {
 	return s
 }
 
+// devNull is the scripts' stdin, opened once for all of them.
+var devNull, _ = os.Open(os.DevNull)
+
+// shells caches the paths lookShell found: a search of PATH per stage is
+// work a stage need not pay. A path that disappears fails the Start,
+// which drops it from the cache.
+var shells sync.Map // name -> path
+
 func lookShell(shell string) (string, error) {
 	if strings.Contains(shell, "/") {
 		return shell, nil // Start reports a missing file
+	}
+	if p, ok := shells.Load(shell); ok {
+		return p.(string), nil
 	}
 	p, err := exec.LookPath(shell)
 	if err != nil {
 		return "", fmt.Errorf("runner: shell: %w", err)
 	}
+	shells.Store(shell, p)
 	return p, nil
 }
 
@@ -249,11 +265,15 @@ func writeScript(dir, id, text string) (absDir, file string, err error) {
 		return "", "", fmt.Errorf("runner: work dir: %w", err)
 	}
 	sdir := filepath.Join(absDir, ScriptDir)
-	if err := os.MkdirAll(sdir, 0o700); err != nil {
-		return "", "", fmt.Errorf("runner: work dir: %w", err)
-	}
 	file = filepath.Join(sdir, "stage-"+id+".sh")
+	// The folders exist from the first stage on: made only when missing.
 	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o700)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(sdir, 0o700); err != nil {
+			return "", "", fmt.Errorf("runner: work dir: %w", err)
+		}
+		f, err = os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o700)
+	}
 	if err != nil {
 		return "", "", fmt.Errorf("runner: script file: %w", err)
 	}

@@ -1,4 +1,4 @@
-package session
+package faults
 
 import (
 	"context"
@@ -48,17 +48,17 @@ func (f *fakeInjector) Faults(string) []hypervisor.Fault { return nil }
 // is answered once; hosts are checked against the caller's cluster.
 func TestFaultHubScopes(t *testing.T) {
 	ctx := context.Background()
-	h := NewFaultHub()
+	h := NewHub()
 	inj := &fakeInjector{}
 	var events []string
-	h.begin(1, inj, "", clustersOf(map[string][]string{"c1": {"a.xrd.test", "b.xrd.test"}, "c2": {"x.xrd.test"}}), nil,
+	h.Begin(1, inj, "", clustersOf(map[string][]string{"c1": {"a.xrd.test", "b.xrd.test"}, "c2": {"x.xrd.test"}}), nil,
 		func(m string) { events = append(events, m) })
 
-	h.beginStage(1, "", "suite_init")
+	h.BeginStage(1, "", "suite_init")
 	if id, err := h.Fault(ctx, 1, "a.xrd.test", "r1", []string{"isolate", "b"}); err != nil || id != "f1" {
 		t.Fatalf("suite fault: %q, %v", id, err)
 	}
-	h.beginStage(1, "case1", "run")
+	h.BeginStage(1, "case1", "run")
 	if id, err := h.Fault(ctx, 1, "b.xrd.test", "r2", []string{"partition", "a", "b"}); err != nil || id != "f2" {
 		t.Fatalf("case fault: %q, %v", id, err)
 	}
@@ -74,11 +74,11 @@ func TestFaultHubScopes(t *testing.T) {
 	if list, _ := h.Fault(ctx, 1, "a.xrd.test", "r5", []string{"list"}); strings.Count(list, "\n") != 1 || !strings.Contains(list, "f2\tpartition a.xrd.test b.xrd.test") {
 		t.Errorf("list:\n%s", list)
 	}
-	h.endCase(ctx, 1, "case1")
+	h.EndCase(ctx, 1, "case1")
 	if !slices.Equal(inj.on, []string{"f1"}) {
 		t.Errorf("after case1: on %v, want [f1]", inj.on)
 	}
-	h.endSession(ctx, 1)
+	h.EndSession(ctx, 1)
 	if len(inj.on) != 0 {
 		t.Errorf("after the session: on %v", inj.on)
 	}
@@ -97,15 +97,15 @@ func TestFaultHubScopes(t *testing.T) {
 // TestFaultHubNoInjector: without a backend that sets faults, a call
 // says why, after checking its words.
 func TestFaultHubNoInjector(t *testing.T) {
-	h := NewFaultHub()
-	h.begin(2, nil, "this master starts no clusters", clustersOf(map[string][]string{"c": {"a.xrd.test"}}), nil, func(string) {})
+	h := NewHub()
+	h.Begin(2, nil, "this master starts no clusters", clustersOf(map[string][]string{"c": {"a.xrd.test"}}), nil, func(string) {})
 	if _, err := h.Fault(context.Background(), 2, "a.xrd.test", "r", []string{"pause", "a"}); err == nil || !strings.Contains(err.Error(), "this master starts no clusters") {
 		t.Errorf("%v", err)
 	}
 	if _, err := h.Fault(context.Background(), 2, "a.xrd.test", "r2", []string{"pause"}); err == nil || !strings.Contains(err.Error(), "takes HOST") {
 		t.Errorf("%v", err)
 	}
-	h.endSession(context.Background(), 2)
+	h.EndSession(context.Background(), 2)
 }
 
 // clustersOf makes clusters of the given host names, in name order.
@@ -127,7 +127,7 @@ func TestFaultPlan(t *testing.T) {
 	hosts := []string{"a.xrd.test", "b.xrd.test", "c.xrd.test", "d.xrd.test"}
 	kinds := []string{"partition", "pause", "kill:xrootd", "loss:30"}
 	draw := func(seed int64) []string {
-		p := newFaultPlan(seed, kinds, hosts)
+		p := newSchedulePlan(seed, kinds, hosts)
 		var out []string
 		for range 30 {
 			words := p.next()
@@ -159,32 +159,32 @@ func TestFaultPlan(t *testing.T) {
 // are set one at a time, each healed after its interval, the last when
 // the stage ends; none in other stages; the seed is in the events.
 func TestFaultSchedule(t *testing.T) {
-	h := NewFaultHub()
+	h := NewHub()
 	inj := &fakeInjector{}
 	var mu sync.Mutex
 	var events []string
 	sched := &definition.FaultSchedule{Seed: 3, Interval: 0.02, During: []string{"run"}, Kinds: []string{"isolate", "pause"}}
-	h.begin(1, inj, "", clustersOf(map[string][]string{"c": {"a.xrd.test", "b.xrd.test"}}), sched, func(m string) {
+	h.Begin(1, inj, "", clustersOf(map[string][]string{"c": {"a.xrd.test", "b.xrd.test"}}), sched, func(m string) {
 		mu.Lock()
 		events = append(events, m)
 		mu.Unlock()
 	})
-	h.beginStage(1, "x", "init")
+	h.BeginStage(1, "x", "init")
 	time.Sleep(60 * time.Millisecond)
-	h.endStage(1)
+	h.EndStage(1)
 	if inj.n != 0 {
 		t.Fatalf("%d faults set during an init stage", inj.n)
 	}
-	h.beginStage(1, "x", "run")
+	h.BeginStage(1, "x", "run")
 	time.Sleep(150 * time.Millisecond)
-	h.endStage(1)
+	h.EndStage(1)
 	inj.mu.Lock()
 	n, on := inj.n, len(inj.on)
 	inj.mu.Unlock()
 	if n < 3 || on != 0 {
 		t.Errorf("%d faults set during the run, %d still on after it", n, on)
 	}
-	h.endSession(context.Background(), 1)
+	h.EndSession(context.Background(), 1)
 	mu.Lock()
 	defer mu.Unlock()
 	joined := strings.Join(events, "\n")

@@ -1,4 +1,11 @@
-package session
+// Package faults carries out the faults of the sessions: the scripts'
+// `xrdtest fault` calls and a suite's seeded fault schedule (ts.faults),
+// set through the backend that runs the cluster
+// (hypervisor.FaultInjector), and healed when their scope ends (their
+// case, the session). Each change is a session event, which Event reads
+// back (the session timeline). The session package opens and closes the
+// scopes as its stages go; the daemons pass it the scripts' calls.
+package faults
 
 import (
 	"context"
@@ -13,20 +20,20 @@ import (
 	"github.com/xrdtest/xrdtest/internal/hypervisor"
 )
 
-// FaultHub answers the scripts' `xrdtest fault` calls: it sets faults on
+// Hub answers the scripts' `xrdtest fault` calls: it sets faults on
 // the hosts of the calling slave's cluster through the backend that runs
 // it (hypervisor.FaultInjector), and heals each when its scope ends: the
 // case it was set in after its finalize, a suite stage's at the session's
 // end, which also heals everything left. Every change is a session event.
-type FaultHub struct {
+type Hub struct {
 	mu       sync.Mutex
-	sessions map[int64]*faultSession
+	sessions map[int64]*scope
 }
 
-// NewFaultHub returns a hub with no session.
-func NewFaultHub() *FaultHub { return &FaultHub{sessions: map[int64]*faultSession{}} }
+// NewHub returns a hub with no session.
+func NewHub() *Hub { return &Hub{sessions: map[int64]*scope{}} }
 
-type faultSession struct {
+type scope struct {
 	inj      hypervisor.FaultInjector // nil: why says why not
 	why      string
 	clusters map[string][]string // cluster -> its host names
@@ -34,37 +41,37 @@ type faultSession struct {
 	// sched is the suite's fault schedule (nil: none), drawn by plan on
 	// the hosts of schedCluster; stopSched ends the running stage's.
 	sched        *definition.FaultSchedule
-	plan         *faultPlan
+	plan         *schedulePlan
 	schedCluster string
 	stopSched    func()
-	on           []faultOn
-	calls        map[string]*faultCall // by request id, for resends
+	on           []active
+	calls        map[string]*call // by request id, for resends
 	event        func(msg string)
 }
 
-// faultCall is a call being answered or answered: a resend after a
+// call is a call being answered or answered: a resend after a
 // reconnect waits for it and gets its answer; nothing is done twice.
-type faultCall struct {
+type call struct {
 	done chan struct{}
 	ans  string
 	err  error
 }
 
-type faultOn struct {
+type active struct {
 	hypervisor.Fault
 	cluster, cas, by string
 }
 
-// begin opens a session's scope: inj is the backend of its clusters (nil
+// Begin opens a session's scope: inj is the backend of its clusters (nil
 // with why when it cannot inject faults), clusters their host names in
 // the suite's order (the first is the schedule's), sched the suite's
 // fault schedule (nil: none), event records a session event.
-func (h *FaultHub) begin(session int64, inj hypervisor.FaultInjector, why string, clusters []*definition.Cluster,
+func (h *Hub) Begin(session int64, inj hypervisor.FaultInjector, why string, clusters []*definition.Cluster,
 	sched *definition.FaultSchedule, event func(string)) {
 	if h == nil {
 		return
 	}
-	s := &faultSession{inj: inj, why: why, clusters: map[string][]string{}, calls: map[string]*faultCall{}, event: event}
+	s := &scope{inj: inj, why: why, clusters: map[string][]string{}, calls: map[string]*call{}, event: event}
 	for _, c := range clusters {
 		for _, host := range c.Hosts {
 			s.clusters[c.Name] = append(s.clusters[c.Name], host.Name)
@@ -76,7 +83,7 @@ func (h *FaultHub) begin(session int64, inj hypervisor.FaultInjector, why string
 			seed = rand.Int64N(1<<31) + 1
 		}
 		s.sched, s.schedCluster = sched, clusters[0].Name
-		s.plan = newFaultPlan(seed, sched.Kinds, s.clusters[s.schedCluster])
+		s.plan = newSchedulePlan(seed, sched.Kinds, s.clusters[s.schedCluster])
 		event(fmt.Sprintf("fault schedule: seed %d, a fault every %v on cluster %s during %s stages: %s", seed,
 			time.Duration(sched.Interval*float64(time.Second)), s.schedCluster, strings.Join(sched.During, ", "), strings.Join(sched.Kinds, ", ")))
 	}
@@ -85,9 +92,9 @@ func (h *FaultHub) begin(session int64, inj hypervisor.FaultInjector, why string
 	h.sessions[session] = s
 }
 
-// beginStage says which case the session's stages now belong to, and
+// BeginStage says which case the session's stages now belong to, and
 // starts the schedule's faults for a stage of a kind it names.
-func (h *FaultHub) beginStage(session int64, cas, kind string) {
+func (h *Hub) BeginStage(session int64, cas, kind string) {
 	if h == nil {
 		return
 	}
@@ -110,9 +117,9 @@ func (h *FaultHub) beginStage(session int64, cas, kind string) {
 	}()
 }
 
-// endStage stops the schedule's faults of the stage that ended, healing
+// EndStage stops the schedule's faults of the stage that ended, healing
 // the one on.
-func (h *FaultHub) endStage(session int64) {
+func (h *Hub) EndStage(session int64) {
 	if h == nil {
 		return
 	}
@@ -130,7 +137,7 @@ func (h *FaultHub) endStage(session int64) {
 
 // runSchedule sets the plan's next fault, keeps it on for the interval
 // (or until ctx ends), heals it, and goes on until ctx ends.
-func (h *FaultHub) runSchedule(ctx context.Context, session int64, s *faultSession) {
+func (h *Hub) runSchedule(ctx context.Context, session int64, s *scope) {
 	every := time.Duration(s.sched.Interval * float64(time.Second))
 	for ctx.Err() == nil {
 		h.mu.Lock()
@@ -145,30 +152,30 @@ func (h *FaultHub) runSchedule(ctx context.Context, session int64, s *faultSessi
 		case <-time.After(every):
 		}
 		if id != "" {
-			h.heal(context.Background(), session, func(f faultOn) bool { return f.ID == id }, "the end of its interval")
+			h.heal(context.Background(), session, func(f active) bool { return f.ID == id }, "the end of its interval")
 		}
 	}
 }
 
-// endCase heals the faults set in case cas (its finalize has ended).
-func (h *FaultHub) endCase(ctx context.Context, session int64, cas string) {
-	h.heal(ctx, session, func(f faultOn) bool { return f.cas == cas }, "the end of case "+cas)
+// EndCase heals the faults set in case cas (its finalize has ended).
+func (h *Hub) EndCase(ctx context.Context, session int64, cas string) {
+	h.heal(ctx, session, func(f active) bool { return f.cas == cas }, "the end of case "+cas)
 }
 
-// endSession heals every fault the session left on and closes it.
-func (h *FaultHub) endSession(ctx context.Context, session int64) {
+// EndSession heals every fault the session left on and closes it.
+func (h *Hub) EndSession(ctx context.Context, session int64) {
 	if h == nil {
 		return
 	}
-	h.endStage(session)
-	h.heal(ctx, session, func(faultOn) bool { return true }, "the end of the session")
+	h.EndStage(session)
+	h.heal(ctx, session, func(active) bool { return true }, "the end of the session")
 	h.mu.Lock()
 	delete(h.sessions, session)
 	h.mu.Unlock()
 }
 
 // heal heals the session's faults that match, recording each.
-func (h *FaultHub) heal(ctx context.Context, session int64, match func(faultOn) bool, why string) []string {
+func (h *Hub) heal(ctx context.Context, session int64, match func(active) bool, why string) []string {
 	if h == nil {
 		return nil
 	}
@@ -181,7 +188,7 @@ func (h *FaultHub) heal(ctx context.Context, session int64, match func(faultOn) 
 		h.mu.Unlock()
 		return nil
 	}
-	var todo []faultOn
+	var todo []active
 	kept := s.on[:0]
 	for _, f := range s.on {
 		if match(f) {
@@ -204,7 +211,7 @@ func (h *FaultHub) heal(ctx context.Context, session int64, match func(faultOn) 
 			h.mu.Unlock()
 			continue
 		}
-		s.event(faultHealedMsg(f.ID, why, f.Spec, f.Since))
+		s.event(healedMsg(f.ID, why, f.Spec, f.Since))
 		healed = append(healed, f.ID)
 	}
 	return healed
@@ -215,7 +222,7 @@ func (h *FaultHub) heal(ctx context.Context, session int64, match func(faultOn) 
 // session's faults (all when no id is given); resume HOST heals the pause
 // of HOST; list answers the faults on, one a line. id identifies the call:
 // a resend after a reconnect gets the first answer, nothing is done twice.
-func (h *FaultHub) Fault(ctx context.Context, session int64, slave, id string, args []string) (string, error) {
+func (h *Hub) Fault(ctx context.Context, session int64, slave, id string, args []string) (string, error) {
 	h.mu.Lock()
 	s := h.sessions[session]
 	if s == nil {
@@ -231,7 +238,7 @@ func (h *FaultHub) Fault(ctx context.Context, session int64, slave, id string, a
 			return "", ctx.Err()
 		}
 	}
-	call := &faultCall{done: make(chan struct{})}
+	call := &call{done: make(chan struct{})}
 	s.calls[id] = call
 	defer close(call.done)
 	cluster := ""
@@ -255,7 +262,7 @@ func (h *FaultHub) Fault(ctx context.Context, session int64, slave, id string, a
 }
 
 // set parses and sets a fault on the cluster of the calling slave.
-func (h *FaultHub) set(ctx context.Context, session int64, cluster, slave string, args []string) (string, error) {
+func (h *Hub) set(ctx context.Context, session int64, cluster, slave string, args []string) (string, error) {
 	spec, err := hypervisor.ParseFault(args)
 	if err != nil {
 		return "", err
@@ -279,31 +286,31 @@ func (h *FaultHub) set(ctx context.Context, session int64, cluster, slave string
 		return "", err
 	}
 	if spec.Kind == hypervisor.FaultKill {
-		s.event(faultDoneMsg(f.ID, slave, spec))
+		s.event(doneMsg(f.ID, slave, spec))
 		return f.ID, nil
 	}
 	h.mu.Lock()
-	s.on = append(s.on, faultOn{Fault: f, cluster: cluster, cas: cas, by: slave})
+	s.on = append(s.on, active{Fault: f, cluster: cluster, cas: cas, by: slave})
 	h.mu.Unlock()
 	scope := "the session's end"
 	if cas != "" {
 		scope = "the end of case " + cas
 	}
-	s.event(faultSetMsg(f.ID, slave, scope, spec))
+	s.event(setMsg(f.ID, slave, scope, spec))
 	return f.ID, nil
 }
 
 // healCall is `heal [ID...|all]` and `resume HOST`.
-func (h *FaultHub) healCall(ctx context.Context, session int64, cluster string, args []string) (string, error) {
+func (h *Hub) healCall(ctx context.Context, session int64, cluster string, args []string) (string, error) {
 	h.mu.Lock()
 	s := h.sessions[session]
-	var on []faultOn
+	var on []active
 	var hosts []string
 	if s != nil {
 		on, hosts = slices.Clone(s.on), s.clusters[cluster]
 	}
 	h.mu.Unlock()
-	var match func(faultOn) bool
+	var match func(active) bool
 	switch {
 	case args[0] == "resume":
 		if len(args) != 2 {
@@ -314,29 +321,29 @@ func (h *FaultHub) healCall(ctx context.Context, session int64, cluster string, 
 		if err := host.ResolveHosts(cluster, hosts); err != nil {
 			return "", err
 		}
-		match = func(f faultOn) bool {
+		match = func(f active) bool {
 			return f.Spec.Kind == hypervisor.FaultPause && f.Spec.Hosts[0] == host.Hosts[0]
 		}
 		if !slices.ContainsFunc(on, match) {
 			return "", fmt.Errorf("%s is not paused", args[1])
 		}
 	case len(args) == 1 || (len(args) == 2 && args[1] == "all"):
-		match = func(faultOn) bool { return true }
+		match = func(active) bool { return true }
 	default:
 		ids := args[1:]
 		for _, id := range ids {
-			if !slices.ContainsFunc(on, func(f faultOn) bool { return f.ID == id }) {
+			if !slices.ContainsFunc(on, func(f active) bool { return f.ID == id }) {
 				return "", fmt.Errorf("no fault %s is on in this session", id)
 			}
 		}
-		match = func(f faultOn) bool { return slices.Contains(ids, f.ID) }
+		match = func(f active) bool { return slices.Contains(ids, f.ID) }
 	}
 	healed := h.heal(ctx, session, match, "a script's request")
 	return strings.Join(healed, " "), nil
 }
 
 // list is the session's faults that are on, one a line.
-func (h *FaultHub) list(session int64) string {
+func (h *Hub) list(session int64) string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var b strings.Builder
@@ -350,21 +357,21 @@ func (h *FaultHub) list(session int64) string {
 	return strings.TrimSuffix(b.String(), "\n")
 }
 
-// faultPlan draws a fault schedule's faults: a kind, then its hosts (a
+// schedulePlan draws a fault schedule's faults: a kind, then its hosts (a
 // partition: a random part of the hosts against the rest), from a seeded
 // generator, so that the same seed and hosts give the same sequence.
-type faultPlan struct {
+type schedulePlan struct {
 	rng   *rand.Rand
 	kinds []string
 	hosts []string
 }
 
-func newFaultPlan(seed int64, kinds, hosts []string) *faultPlan {
-	return &faultPlan{rng: rand.New(rand.NewPCG(uint64(seed), 0x78726474657374)), kinds: kinds, hosts: hosts}
+func newSchedulePlan(seed int64, kinds, hosts []string) *schedulePlan {
+	return &schedulePlan{rng: rand.New(rand.NewPCG(uint64(seed), 0x78726474657374)), kinds: kinds, hosts: hosts}
 }
 
 // next is the words of the next fault, as `xrdtest fault` takes them.
-func (p *faultPlan) next() []string {
+func (p *schedulePlan) next() []string {
 	name, arg, _ := strings.Cut(p.kinds[p.rng.IntN(len(p.kinds))], ":")
 	if name == hypervisor.FaultPartition && len(p.hosts) > 1 {
 		perm := p.rng.Perm(len(p.hosts))

@@ -1,4 +1,4 @@
-package session
+package faults
 
 import (
 	"testing"
@@ -7,23 +7,23 @@ import (
 	"github.com/xrdtest/xrdtest/internal/hypervisor"
 )
 
-// TestFaultEvents: what the hub writes, ParseFaultEvent reads back; the
+// TestFaultEvents: what the hub writes, ParseEvent reads back; the
 // other fault events are not taken for a fault's set or heal.
 func TestFaultEvents(t *testing.T) {
 	part := hypervisor.FaultSpec{Kind: "partition", Hosts: []string{"a.xrd.test", "b.xrd.test"}, Peers: []string{"c.xrd.test"}}
 	kill := hypervisor.FaultSpec{Kind: "kill", Hosts: []string{"a.xrd.test"}, Process: "xrootd"}
 	for _, tc := range []struct {
 		msg  string
-		want FaultEvent
+		want Event
 	}{
-		{faultSetMsg("f01", "a.xrd.test", "the end of case cut", part), FaultEvent{Op: FaultSet, ID: "f01", By: "a.xrd.test", Spec: part}},
-		{faultSetMsg("f02", "the fault schedule", "the session's end", part), FaultEvent{Op: FaultSet, ID: "f02", By: "the fault schedule", Spec: part}},
-		{faultHealedMsg("f01", "the end of case cut", part, time.Now()), FaultEvent{Op: FaultHealed, ID: "f01", Spec: part}},
-		{faultDoneMsg("f03", "c.xrd.test", kill), FaultEvent{Op: FaultDone, ID: "f03", By: "c.xrd.test", Spec: kill}},
+		{setMsg("f01", "a.xrd.test", "the end of case cut", part), Event{Op: EventSet, ID: "f01", By: "a.xrd.test", Spec: part}},
+		{setMsg("f02", "the fault schedule", "the session's end", part), Event{Op: EventSet, ID: "f02", By: "the fault schedule", Spec: part}},
+		{healedMsg("f01", "the end of case cut", part, time.Now()), Event{Op: EventHealed, ID: "f01", Spec: part}},
+		{doneMsg("f03", "c.xrd.test", kill), Event{Op: EventDone, ID: "f03", By: "c.xrd.test", Spec: kill}},
 	} {
-		got, ok := ParseFaultEvent(tc.msg)
+		got, ok := ParseEvent(tc.msg)
 		if !ok || got.Op != tc.want.Op || got.ID != tc.want.ID || got.By != tc.want.By || got.Spec.String() != tc.want.Spec.String() {
-			t.Errorf("ParseFaultEvent(%q) = %+v, %v; want %+v", tc.msg, got, ok, tc.want)
+			t.Errorf("ParseEvent(%q) = %+v, %v; want %+v", tc.msg, got, ok, tc.want)
 		}
 	}
 	for _, msg := range []string{
@@ -31,8 +31,8 @@ func TestFaultEvents(t *testing.T) {
 		"fault f01 (isolate a.xrd.test) not healed at the session's end: boom",
 		"fault schedule: isolate a.xrd.test not set: no",
 	} {
-		if ev, ok := ParseFaultEvent(msg); ok {
-			t.Errorf("ParseFaultEvent(%q) = %+v, want none", msg, ev)
+		if ev, ok := ParseEvent(msg); ok {
+			t.Errorf("ParseEvent(%q) = %+v, want none", msg, ev)
 		}
 	}
 }
