@@ -3,6 +3,7 @@ package master_test
 import (
 	"context"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -60,8 +61,9 @@ func TestFirstBadRevision(t *testing.T) {
 	}
 }
 
-// TestFirstBadRevisionLocalfs: a localfs repository is recorded by a
-// digest of its files only: the case's view says so rather than guess.
+// TestFirstBadRevisionLocalfs: between the last good and the first bad
+// session of a localfs repository, the case's view names the suite's
+// files that changed (the catalog kept each revision's file list).
 func TestFirstBadRevisionLocalfs(t *testing.T) {
 	dir := t.TempDir()
 	repo := filepath.Join(dir, "repo")
@@ -86,8 +88,9 @@ func TestFirstBadRevisionLocalfs(t *testing.T) {
 		m.Manager.Wait(ctx, s.ID)
 	}
 	cv := caseView(t, m, "ts", "c")
+	want := []api.FileChange{{Path: "test-suites/ts/tc/c/run.sh", Change: "modified"}}
 	if r := cv.Regression; r == nil || r.LastGood == nil || len(r.Changes) != 1 || r.Changes[0].Repo != "local" ||
-		!strings.Contains(r.Changes[0].Note, "localfs") || len(r.Changes[0].Commits) != 0 {
+		!reflect.DeepEqual(r.Changes[0].Files, want) || r.Changes[0].Note != "" || len(r.Changes[0].Commits) != 0 {
 		t.Errorf("regression %+v", r)
 	}
 }
