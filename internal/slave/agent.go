@@ -106,8 +106,11 @@ type heldStage struct {
 // startedDelay is how long a stage runs before the slave tells the master
 // it started: the end of a shorter stage says it all (its duration dates
 // the start), one message instead of two, which is much of what a slave
-// costs the master per stage.
-const startedDelay = 10 * time.Millisecond
+// costs the master per stage. A stage that starts a bash takes about 10
+// ms of CPU here, more with many hosts on one machine, so a shorter delay
+// announced most of them; the master shows a running stage after a
+// second anyway (session.runningDelay).
+const startedDelay = 200 * time.Millisecond
 
 // window bounds the unacknowledged output a stage may hold: beyond it the
 // script's output is not read, which blocks the script, until the master
