@@ -67,6 +67,13 @@ func RunReaper(ctx context.Context, interval time.Duration) {
 func ReapOrphans() int {
 	started.Lock()
 	defer started.Unlock()
+	// Most SIGCHLDs are a script's end whose Wait reaped it already: a
+	// look, without reaping, at whether any child is a zombie spares the
+	// listing then.
+	var info unix.Siginfo
+	if err := unix.Waitid(unix.P_ALL, 0, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil); err != nil || info.Signo == 0 {
+		return 0
+	}
 	self, pgrp := os.Getpid(), unix.Getpgrp()
 	pids, ok := childPIDs()
 	if !ok {
