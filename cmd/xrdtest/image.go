@@ -46,8 +46,10 @@ sysusers.d and tmpfiles.d files name are made, and documentation, manual
 pages and translations are left out (image.json lists the packages and
 versions, the accounts and what was left out).
 
-Guests need at least %d MiB of RAM, a virtio-net NIC, a serial console and
-this kernel command line:
+Guests need the RAM the build prints (min_ram_mib in image.json: about 3.25
+times the archive plus 64 MiB, as the kernel unpacks the archive into a
+tmpfs capped at half the RAM), a virtio-net NIC, a serial console and this
+kernel command line:
 
 %s \
     [xrdtest.master=HOST:PORT] [xrdtest.token=TOKEN] [xrdtest.ca=sha256:...] \
@@ -59,7 +61,7 @@ connection. The same xrdtest.* words are also read from SMBIOS OEM strings
 (type 11). Data disks (virtio-blk, formatted ext4) are mounted by the
 scripts. See docs/full-image.md.
 
-options:`, image.MinRAMMiB, cmdline(image.BaseCmdline+" xrdtest.name=FQDN"), image.DefaultMaster)
+options:`, cmdline(image.BaseCmdline+" xrdtest.name=FQDN"), image.DefaultMaster)
 	if code, ok := fs.parse(args); !ok {
 		return code
 	}

@@ -344,7 +344,7 @@ func (b *builder) build(ctx context.Context) (*Image, error) {
 	m := Manifest{KernelVersion: kver, KernelPackage: kpkg, Built: b.now, XrdtestVersion: xver,
 		SHA256: map[string]string{}, Sizes: map[string]int64{},
 		Packages: map[string]string{kernel.Name: kernel.Version, busybox.Name: busybox.Version, bash.Name: bash.Version},
-		Modules:  plan.Load, DiskModules: diskLoad, Builtin: append(plan.Builtin, diskPlan.Builtin...), Cmdline: BaseCmdline, MinRAMMiB: minRAM(img.InitrdUncompressed),
+		Modules:  plan.Load, DiskModules: diskLoad, Builtin: append(plan.Builtin, diskPlan.Builtin...), Cmdline: BaseCmdline, MinRAMMiB: MinRAM(img.InitrdUncompressed),
 		Accounts: accounts.summary()}
 	for _, u := range closure {
 		m.Packages[u.Name] = u.Version

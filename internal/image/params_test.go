@@ -2,6 +2,7 @@ package image
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -192,5 +193,32 @@ func TestIdentityHelper(t *testing.T) {
 	os.WriteFile(cmdline, []byte("quiet\n"), 0o644)
 	if _, env = run(); len(env) != 0 {
 		t.Errorf("no identity: %v", env)
+	}
+}
+
+// TestMinRAM holds MinRAM against the boot thresholds measured with qemu
+// (TCG, Debian's 6.1 cloud kernel): the least RAM with which the kernel
+// unpacked the archive, for the image without packages and the one with
+// the XRootD packages. MinRAM must not fall below them, nor ask for much
+// more.
+func TestMinRAM(t *testing.T) {
+	for _, c := range []struct {
+		initrd   int64
+		measured int // MiB: one MiB less failed with "Initramfs unpacking failed"
+	}{
+		{35839676, 150},  // 34.2 MiB: the image without packages
+		{198680296, 643}, // 189.5 MiB: xrootd-server, xrootd-client, procps, libc-bin
+	} {
+		got := MinRAM(c.initrd)
+		if got < c.measured || got > c.measured+64 || got%16 != 0 {
+			t.Errorf("MinRAM(%d) = %d MiB, want a multiple of 16 from %d to %d", c.initrd, got, c.measured, c.measured+64)
+		}
+		if err := RAMCheck(uint64(got)<<10, c.initrd); err != nil {
+			t.Errorf("RAMCheck at MinRAM: %v", err)
+		}
+		err := RAMCheck(uint64(c.measured-1)<<10, c.initrd)
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("at least %d MiB (ramSize '%d')", got, got<<10)) {
+			t.Errorf("RAMCheck below the measured threshold: %v", err)
+		}
 	}
 }

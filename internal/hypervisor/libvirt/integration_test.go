@@ -32,6 +32,7 @@ import (
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/hypervisor"
 	"github.com/xrdtest/xrdtest/internal/hypervisor/backendtest"
+	"github.com/xrdtest/xrdtest/internal/image"
 	"github.com/xrdtest/xrdtest/internal/pki"
 )
 
@@ -659,6 +660,43 @@ func TestIntegrationMissingBootImage(t *testing.T) {
 	if !errors.Is(err, ErrBootImageMissing) || !strings.Contains(err.Error(), "no-such-image.qcow2") ||
 		!strings.Contains(err.Error(), "pool "+e.pool) {
 		t.Fatalf("got %v, want ErrBootImageMissing naming the volume and pool %s", err, e.pool)
+	}
+	t.Logf("error: %v", err)
+	if after := e.snapshot(t); after != before {
+		t.Errorf("objects changed:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+}
+
+// TestIntegrationRAMTooSmall: a host whose RAM cannot unpack its boot
+// image's initramfs is refused at once, naming the host and the RAM it
+// needs, with nothing created (the guest would otherwise boot into
+// "Initramfs unpacking failed" and its slave never connect).
+func TestIntegrationRAMTooSmall(t *testing.T) {
+	e := integrationEnv(t)
+	const name = "xrdtest-ramcheck"
+	for _, v := range []struct {
+		name   string
+		format string
+		size   uint64
+	}{{name + ".qcow2", "qcow2", 16 << 20}, {name + ".vmlinuz", "raw", 1 << 20}, {name + ".initrd.img", "raw", 64 << 20}} {
+		x := &libvirtxml.StorageVolume{Name: v.name, Capacity: &libvirtxml.StorageVolumeSize{Unit: "bytes", Value: v.size},
+			Target: &libvirtxml.StorageVolumeTarget{Format: &libvirtxml.StorageVolumeTargetFormat{Type: v.format}}}
+		doc, _ := x.Marshal()
+		vol, err := e.raw.StorageVolCreateXML(e.pref, doc, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { e.raw.StorageVolDelete(vol, 0) })
+	}
+	b := e.backend(t, e.stateDir(t), nil)
+	before := e.snapshot(t)
+	c := itCluster("ramcheck", 62, 2, name+".qcow2")
+	c.Hosts[1].RAMKiB = 512 << 10 // enough for a 64 MiB archive: only host 0 is named
+	err := b.StartCluster(context.Background(), itSpec(c))
+	need := image.MinRAM(64 << 20)
+	if err == nil || !strings.Contains(err.Error(), "host "+c.Hosts[0].Name) || strings.Contains(err.Error(), c.Hosts[1].Name) ||
+		!strings.Contains(err.Error(), fmt.Sprintf("at least %d MiB", need)) {
+		t.Fatalf("got %v, want an error naming host %s only and its %d MiB", err, c.Hosts[0].Name, need)
 	}
 	t.Logf("error: %v", err)
 	if after := e.snapshot(t); after != before {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/hypervisor"
+	"github.com/xrdtest/xrdtest/internal/image"
 )
 
 // bootImage is a boot volume of the pool and, when present, the kernel and
@@ -28,6 +29,10 @@ type bootImage struct {
 	capacity uint64
 	kernel   string
 	initrd   string
+	// initrdSize is the uncompressed initramfs's size (0: unknown, as
+	// for a gzip one of an earlier install): it sets the RAM a guest
+	// needs to boot.
+	initrdSize int64
 }
 
 // volPlan is a volume a host needs.
@@ -259,6 +264,12 @@ func (b *Backend) planHosts(l *libvirt.Libvirt, pool poolInfo, c *definition.Clu
 		if img == nil {
 			continue
 		}
+		if img.initrdSize > 0 {
+			if err := image.RAMCheck(h.RAMKiB, img.initrdSize); err != nil {
+				problems = append(problems, fmt.Sprintf("host %s (boot image %s): %v", h.Name, h.BootImage, err))
+				continue
+			}
+		}
 		p.boot = img
 		p.overlay = volPlan{name: OverlayVolumeName(c.Name, h.Name), cached: h.CacheBootImage}
 		for _, d := range h.Disks {
@@ -304,14 +315,22 @@ func (b *Backend) lookupBootImage(l *libvirt.Libvirt, pool poolInfo, name string
 	kname, iname := KernelVolumeNames(name)
 	kpath, kerr := volPath(l, pool, kname)
 	ipath, ierr := volPath(l, pool, iname)
+	legacy := false // a gzip initrd: its unpacked size is not known here
 	if isNotFound(ierr) {
 		if p, err := volPath(l, pool, legacyInitrdName(name)); err == nil || !isNotFound(err) {
-			ipath, ierr = p, err
+			ipath, ierr, legacy = p, err, true
 		}
 	}
 	switch {
 	case kerr == nil && ierr == nil:
 		img.kernel, img.initrd = kpath, ipath
+		if !legacy {
+			size, err := volSize(l, pool, iname)
+			if err != nil {
+				return nil, fmt.Errorf("boot image %s: initrd %s: %w", name, iname, err)
+			}
+			img.initrdSize = int64(size)
+		}
 	case isNotFound(kerr) && isNotFound(ierr):
 		// disk boot
 	case kerr == nil && isNotFound(ierr):
@@ -339,6 +358,16 @@ func volPath(l *libvirt.Libvirt, pool poolInfo, name string) (string, error) {
 		return "", err
 	}
 	return l.StorageVolGetPath(v)
+}
+
+// volSize is a volume's size in bytes.
+func volSize(l *libvirt.Libvirt, pool poolInfo, name string) (uint64, error) {
+	v, err := l.StorageVolLookupByName(pool.ref, name)
+	if err != nil {
+		return 0, err
+	}
+	_, capacity, _, err := l.StorageVolGetInfo(v)
+	return capacity, err
 }
 
 // checkFree makes sure nothing in the way of the cluster exists: its
