@@ -1,4 +1,4 @@
-package httpapi
+package junit
 
 import (
 	"bytes"
@@ -135,7 +135,7 @@ func (f *junitFixture) export(t *testing.T, tail, budget int64) (*jSuites, []byt
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	if err := writeJUnit(context.Background(), &buf, f.st, d, tail, budget, time.Now()); err != nil {
+	if err := Write(context.Background(), &buf, f.st, d, tail, budget, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	raw := buf.Bytes()
@@ -191,7 +191,7 @@ func TestJUnit(t *testing.T) {
 	f.result(t, 7, h1, store.StatusSkipped, -1, "the slave was lost earlier in the session", nil)
 	f.result(t, 7, h2, store.StatusPassed, 0, "", []byte("bye\n"))
 
-	doc, _ := f.export(t, junitTail, junitBudget)
+	doc, _ := f.export(t, DefaultTail, Budget)
 	if doc.Tests != 16 || doc.Failures != 2 || doc.Errors != 1 || doc.Skipped != 5 || doc.Time != 90 {
 		t.Errorf("totals: %+v", doc)
 	}
@@ -252,7 +252,7 @@ func TestJUnit(t *testing.T) {
 	if _, err := fmt.Sscanf(first, "[first %d bytes cut, the whole output: /api/v1/sessions/", &cut); err != nil {
 		t.Fatalf("cut note %q: %v", first, err)
 	}
-	if cut+len(rest) != big.Len() || !strings.HasSuffix(big.String(), rest) || !strings.HasPrefix(rest, "line ") || len(rest) > junitTail {
+	if cut+len(rest) != big.Len() || !strings.HasSuffix(big.String(), rest) || !strings.HasPrefix(rest, "line ") || len(rest) > DefaultTail {
 		t.Errorf("tail: cut %d + %d bytes of %d; starts %q", cut, len(rest), big.Len(), rest[:20])
 	}
 	if !strings.Contains(first, fmt.Sprintf("/api/v1/sessions/%d/output?slave=h1.xrd.test&stage=3", f.session.ID)) {
@@ -261,11 +261,11 @@ func TestJUnit(t *testing.T) {
 
 	// tail=0: no output, a note instead; a small budget goes to the
 	// failing test cases first.
-	doc, _ = f.export(t, 0, junitBudget)
+	doc, _ = f.export(t, 0, Budget)
 	if c := doc.find("c1:run on h1.xrd.test"); !strings.Contains(deref(c.SystemOut), "not included (tail=0)") {
 		t.Errorf("tail=0: %q", deref(c.SystemOut))
 	}
-	doc, raw := f.export(t, junitTail, int64(len(nasty))+8)
+	doc, raw := f.export(t, DefaultTail, int64(len(nasty))+8)
 	if c := doc.find("c1:run on h1.xrd.test"); deref(c.SystemOut) != nastyParsed {
 		t.Errorf("failing case lost its output to the budget: %q", deref(c.SystemOut))
 	}
@@ -302,7 +302,7 @@ func TestJUnitSessionCase(t *testing.T) {
 		{store.SessionPassed, "", 0, 0, 0},
 	} {
 		f := newJUnitFixture(t, tt.state, tt.reason)
-		doc, _ := f.export(t, junitTail, junitBudget)
+		doc, _ := f.export(t, DefaultTail, Budget)
 		if doc.Failures != tt.failures || doc.Errors != tt.errs || doc.Skipped != tt.skipped {
 			t.Errorf("%s: %+v", tt.state, doc)
 		}
@@ -342,7 +342,7 @@ func TestJUnitRunning(t *testing.T) {
 	r := &store.Result{SessionID: f.session.ID, Stage: 0, Slave: "h1.xrd.test", Status: store.StatusRunning, Start: f.session.Started}
 	f.st.PutResult(context.Background(), r) // OutputBytes is 0 until the end
 	f.result(t, 0, "h2.xrd.test", store.StatusPending, -1, "", nil)
-	doc, _ := f.export(t, junitTail, junitBudget)
+	doc, _ := f.export(t, DefaultTail, Budget)
 	c := doc.find("suite_init on h1.xrd.test")
 	if c == nil || c.Skipped == nil || c.Skipped.Message != "not finished yet: the stage is running" || deref(c.SystemOut) != "so far\n" {
 		t.Errorf("running: %+v %q", c, deref(c.SystemOut))
@@ -393,7 +393,7 @@ func TestJUnitRetries(t *testing.T) {
 		f.stage(t, 3+i, name, "c2")
 		f.result(t, 3+i, "h1.xrd.test", store.StatusFailed, code, "", nil)
 	}
-	doc, raw := f.export(t, junitTail, junitBudget)
+	doc, raw := f.export(t, DefaultTail, Budget)
 	if doc.Tests != 3 || doc.Failures != 1 || doc.Errors != 0 {
 		t.Errorf("counts: %d tests, %d failures, %d errors\n%s", doc.Tests, doc.Failures, doc.Errors, raw)
 	}
