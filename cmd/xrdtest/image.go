@@ -46,8 +46,8 @@ sysusers.d and tmpfiles.d files name are made, and documentation, manual
 pages and translations are left out (image.json lists the packages and
 versions, the accounts and what was left out).
 
-Guests need the RAM the build prints (min_ram_mib in image.json: about 3.25
-times the archive plus 64 MiB, as the kernel unpacks the archive into a
+Guests need the RAM the build prints (min_ram_mib in image.json: about 3.2
+times the archive plus 48 MiB, as the kernel unpacks the archive into a
 tmpfs capped at half the RAM), a virtio-net NIC, a serial console and this
 kernel command line:
 

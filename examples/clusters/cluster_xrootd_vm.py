@@ -15,7 +15,7 @@ def getCluster():
     cluster.defaultHost.cacheBootImage = True
     cluster.defaultHost.arch = 'x86_64'
     # KiB: 768 MiB. The image with the XRootD packages lives in RAM and
-    # needs ~690 MiB to boot (min_ram_mib in its image.json; the hypervisor
+    # needs ~660 MiB to boot (min_ram_mib in its image.json; the hypervisor
     # refuses less); the rest is for the servers.
     cluster.defaultHost.ramSize = '786432'
 

@@ -210,8 +210,8 @@ func TestMinRAM(t *testing.T) {
 		{198680296, 643}, // 189.5 MiB: xrootd-server, xrootd-client, procps, libc-bin
 	} {
 		got := MinRAM(c.initrd)
-		if got < c.measured || got > c.measured+64 || got%16 != 0 {
-			t.Errorf("MinRAM(%d) = %d MiB, want a multiple of 16 from %d to %d", c.initrd, got, c.measured, c.measured+64)
+		if got < c.measured || got > c.measured+32 || got%8 != 0 {
+			t.Errorf("MinRAM(%d) = %d MiB, want a multiple of 8 from %d to %d", c.initrd, got, c.measured, c.measured+32)
 		}
 		if err := RAMCheck(uint64(got)<<10, c.initrd); err != nil {
 			t.Errorf("RAMCheck at MinRAM: %v", err)
