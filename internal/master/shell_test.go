@@ -27,8 +27,7 @@ import (
 // connected; every other request is refused before the upgrade with a
 // status and a message that say why, and changes nothing (no event).
 func TestShellEndpoint(t *testing.T) {
-	const apiToken = "shell-api-token-0123"
-	m := mastertest.Start(t, master.Options{Token: token, APIToken: apiToken, Log: logger(), Heartbeat: 200 * time.Millisecond, HeartbeatTimeout: 2 * time.Second})
+	m := mastertest.Start(t, shellOptions())
 	defer runAgents(t, m, "h1.xrd.test")()
 	waitConnected(t, m, "h1.xrd.test")
 	ctx := context.Background()
@@ -49,7 +48,7 @@ func TestShellEndpoint(t *testing.T) {
 		}
 		return p
 	}
-	bearer := http.Header{"Authorization": {"Bearer " + apiToken}}
+	bearer := http.Header{"Authorization": {"Bearer " + shellAPIToken}}
 	for _, tc := range []struct {
 		name   string
 		path   string
@@ -68,7 +67,7 @@ func TestShellEndpoint(t *testing.T) {
 		{"slave not connected", path(held, "h2.xrd.test"), bearer, http.StatusConflict, "slave h2.xrd.test is not connected"},
 		{"bad window size", path(running, "h1", "tty=1", "rows=0", "cols=80"), bearer, http.StatusBadRequest, `rows "0"`},
 		{"bad terminal type", path(running, "h1", "term=x%60rm"), bearer, http.StatusBadRequest, "term \"x`rm\""},
-		{"another site's page", path(running, "h1"), http.Header{"Authorization": {"Bearer " + apiToken}, "Origin": {"http://evil.example"}}, http.StatusForbidden, ""},
+		{"another site's page", path(running, "h1"), http.Header{"Authorization": {"Bearer " + shellAPIToken}, "Origin": {"http://evil.example"}}, http.StatusForbidden, ""},
 	} {
 		c, resp, err := websocket.Dial(ctx, base+tc.path, &websocket.DialOptions{HTTPHeader: tc.header})
 		if err == nil {
@@ -170,18 +169,11 @@ func TestShellEndpoint(t *testing.T) {
 // writes without end holds only the shell's window: the slave's stream,
 // which its stages and other shells share, goes on.
 func TestShellStalledClient(t *testing.T) {
-	const apiToken = "shell-api-token-0123"
-	m := mastertest.Start(t, master.Options{Token: token, APIToken: apiToken, Log: logger(), Heartbeat: 200 * time.Millisecond, HeartbeatTimeout: 2 * time.Second})
-	defer runAgents(t, m, "h1.xrd.test")()
-	waitConnected(t, m, "h1.xrd.test")
+	m := mastertest.Start(t, shellOptions())
+	s, stop := runningShellSession(t, m)
+	defer stop()
 	ctx := context.Background()
-	s := &store.Session{Suite: "s", State: store.SessionRunning, Machines: []string{"h1.xrd.test"}}
-	if err := m.Store.CreateSession(ctx, s); err != nil {
-		t.Fatal(err)
-	}
-	base := "ws://" + m.WebAddr().String()
-	bearer := http.Header{"Authorization": {"Bearer " + apiToken}}
-	flood, _, err := websocket.Dial(ctx, base+api.ShellPath(s.ID, "h1", api.ShellOptions{Command: []string{"cat", "/dev/zero"}}), &websocket.DialOptions{HTTPHeader: bearer})
+	flood, _, err := dialShell(ctx, m, s.ID, api.ShellOptions{Command: []string{"cat", "/dev/zero"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,23 +182,14 @@ func TestShellStalledClient(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	for i := range 3 {
 		start := time.Now()
-		c, _, err := websocket.Dial(ctx, base+api.ShellPath(s.ID, "h1", api.ShellOptions{Command: []string{"echo", "fine"}}), &websocket.DialOptions{HTTPHeader: bearer})
+		c, _, err := dialShell(ctx, m, s.ID, api.ShellOptions{Command: []string{"echo", "fine"}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		var out []byte
-		for {
-			typ, b, err := c.Read(rctx)
-			if err != nil {
-				t.Fatalf("shell %d beside the flood: %v", i, err)
-			}
-			if typ == websocket.MessageText {
-				break
-			}
-			out = append(out, b[1:]...)
+		out, _, err := readShell(ctx, c, 20*time.Second)
+		if err != nil {
+			t.Fatalf("shell %d beside the flood: %v", i, err)
 		}
-		cancel()
 		c.CloseNow()
 		if string(out) != "fine\n" {
 			t.Errorf("shell %d: output %q", i, out)
@@ -223,21 +206,15 @@ func TestShellClientGone(t *testing.T) {
 }
 
 func shellGone(t *testing.T, dropConnection bool) {
-	const apiToken = "shell-api-token-0123"
-	m := mastertest.Open(t, master.Options{Token: token, APIToken: apiToken, Log: logger(), Heartbeat: 200 * time.Millisecond, HeartbeatTimeout: 2 * time.Second})
+	m := mastertest.Open(t, shellOptions())
 	stopMaster := mastertest.Serve(m)
 	defer func() { stopMaster() }()
-	defer runAgents(t, m, "h1.xrd.test")()
-	waitConnected(t, m, "h1.xrd.test")
+	s, stop := runningShellSession(t, m)
+	defer stop()
 	ctx := context.Background()
-	s := &store.Session{Suite: "s", State: store.SessionRunning, Machines: []string{"h1.xrd.test"}}
-	if err := m.Store.CreateSession(ctx, s); err != nil {
-		t.Fatal(err)
-	}
 	// A unique argument finds the process.
 	arg := "301." + strings.TrimLeft(time.Now().Format("150405000"), "0")
-	c, _, err := websocket.Dial(ctx, "ws://"+m.WebAddr().String()+api.ShellPath(s.ID, "h1", api.ShellOptions{TTY: true, Command: []string{"bash", "-c", "echo started; sleep " + arg}}),
-		&websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + apiToken}}})
+	c, _, err := dialShell(ctx, m, s.ID, api.ShellOptions{TTY: true, Command: []string{"bash", "-c", "echo started; sleep " + arg}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,18 +264,13 @@ func sleeping(arg string) bool {
 // TestShellOutlivesWebTimeouts: the web port's read and write timeouts
 // do not cut a shell short (it has bounds of its own).
 func TestShellOutlivesWebTimeouts(t *testing.T) {
-	const apiToken = "shell-api-token-0123"
-	m := mastertest.Start(t, master.Options{Token: token, APIToken: apiToken, Log: logger(), Heartbeat: 200 * time.Millisecond, HeartbeatTimeout: 2 * time.Second,
-		WebLimits: master.WebLimits{ReadHeader: 300 * time.Millisecond, Read: 300 * time.Millisecond, Write: 300 * time.Millisecond, Idle: 300 * time.Millisecond}})
-	defer runAgents(t, m, "h1.xrd.test")()
-	waitConnected(t, m, "h1.xrd.test")
+	opts := shellOptions()
+	opts.WebLimits = master.WebLimits{ReadHeader: 300 * time.Millisecond, Read: 300 * time.Millisecond, Write: 300 * time.Millisecond, Idle: 300 * time.Millisecond}
+	m := mastertest.Start(t, opts)
+	s, stop := runningShellSession(t, m)
+	defer stop()
 	ctx := context.Background()
-	s := &store.Session{Suite: "s", State: store.SessionRunning, Machines: []string{"h1.xrd.test"}}
-	if err := m.Store.CreateSession(ctx, s); err != nil {
-		t.Fatal(err)
-	}
-	c, _, err := websocket.Dial(ctx, "ws://"+m.WebAddr().String()+api.ShellPath(s.ID, "h1", api.ShellOptions{Command: []string{"sh", "-c", "read x; sleep 1; echo late $x"}}),
-		&websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + apiToken}}})
+	c, _, err := dialShell(ctx, m, s.ID, api.ShellOptions{Command: []string{"sh", "-c", "read x; sleep 1; echo late $x"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,21 +279,12 @@ func TestShellOutlivesWebTimeouts(t *testing.T) {
 	if err := c.Write(ctx, websocket.MessageBinary, []byte("input\n")); err != nil {
 		t.Fatal(err)
 	}
-	rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	var out []byte
-	for {
-		typ, b, err := c.Read(rctx)
-		if err != nil {
-			t.Fatalf("read: %v (output so far %q)", err, out)
-		}
-		if typ == websocket.MessageText {
-			if string(b) != `{"exit":0}` {
-				t.Errorf("end %s", b)
-			}
-			break
-		}
-		out = append(out, b[1:]...)
+	out, end, err := readShell(ctx, c, 20*time.Second)
+	if err != nil {
+		t.Fatalf("read: %v (output so far %q)", err, out)
+	}
+	if end != `{"exit":0}` {
+		t.Errorf("end %s", end)
 	}
 	if string(out) != "late input\n" {
 		t.Errorf("output %q", out)
@@ -331,18 +294,12 @@ func TestShellOutlivesWebTimeouts(t *testing.T) {
 // TestShellsPerSlave: a slave takes protocol.MaxShells shells at once;
 // one more is refused, naming the bound, until one closes.
 func TestShellsPerSlave(t *testing.T) {
-	const apiToken = "shell-api-token-0123"
-	m := mastertest.Start(t, master.Options{Token: token, APIToken: apiToken, Log: logger(), Heartbeat: 200 * time.Millisecond, HeartbeatTimeout: 2 * time.Second})
-	defer runAgents(t, m, "h1.xrd.test")()
-	waitConnected(t, m, "h1.xrd.test")
+	m := mastertest.Start(t, shellOptions())
+	s, stop := runningShellSession(t, m)
+	defer stop()
 	ctx := context.Background()
-	s := &store.Session{Suite: "s", State: store.SessionRunning, Machines: []string{"h1.xrd.test"}}
-	if err := m.Store.CreateSession(ctx, s); err != nil {
-		t.Fatal(err)
-	}
 	dial := func() (*websocket.Conn, *http.Response, error) {
-		return websocket.Dial(ctx, "ws://"+m.WebAddr().String()+api.ShellPath(s.ID, "h1", api.ShellOptions{Command: []string{"sleep", "60"}}),
-			&websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + apiToken}}})
+		return dialShell(ctx, m, s.ID, api.ShellOptions{Command: []string{"sleep", "60"}})
 	}
 	var open []*websocket.Conn
 	defer func() {
@@ -383,7 +340,6 @@ func TestShellsPerSlave(t *testing.T) {
 // TestShellBounds: a shell without input or output for ShellIdle ends,
 // and so does one open for ShellLifetime however busy, each saying why.
 func TestShellBounds(t *testing.T) {
-	const apiToken = "shell-api-token-0123"
 	for _, tc := range []struct {
 		name    string
 		limits  master.WebLimits
@@ -395,35 +351,24 @@ func TestShellBounds(t *testing.T) {
 			`{"error":"the shell's lifetime (1.5s) is over"}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m := mastertest.Start(t, master.Options{Token: token, APIToken: apiToken, Log: logger(), Heartbeat: 200 * time.Millisecond, HeartbeatTimeout: 2 * time.Second,
-				WebLimits: tc.limits})
-			defer runAgents(t, m, "h1.xrd.test")()
-			waitConnected(t, m, "h1.xrd.test")
+			opts := shellOptions()
+			opts.WebLimits = tc.limits
+			m := mastertest.Start(t, opts)
+			s, stop := runningShellSession(t, m)
+			defer stop()
 			ctx := context.Background()
-			s := &store.Session{Suite: "s", State: store.SessionRunning, Machines: []string{"h1.xrd.test"}}
-			if err := m.Store.CreateSession(ctx, s); err != nil {
-				t.Fatal(err)
-			}
 			start := time.Now()
-			c, _, err := websocket.Dial(ctx, "ws://"+m.WebAddr().String()+api.ShellPath(s.ID, "h1", api.ShellOptions{Command: tc.command}),
-				&websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + apiToken}}})
+			c, _, err := dialShell(ctx, m, s.ID, api.ShellOptions{Command: tc.command})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer c.CloseNow()
-			rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			defer cancel()
-			for {
-				typ, b, err := c.Read(rctx)
-				if err != nil {
-					t.Fatalf("no end within 30s: %v", err)
-				}
-				if typ == websocket.MessageText {
-					if string(b) != tc.want {
-						t.Errorf("end %s, want %s", b, tc.want)
-					}
-					break
-				}
+			_, end, err := readShell(ctx, c, 30*time.Second)
+			if err != nil {
+				t.Fatalf("no end within 30s: %v", err)
+			}
+			if end != tc.want {
+				t.Errorf("end %s, want %s", end, tc.want)
 			}
 			t.Logf("ended after %s", time.Since(start).Round(time.Millisecond))
 		})
@@ -434,18 +379,14 @@ func TestShellBounds(t *testing.T) {
 // serves HTTPS, its CA given as `xrdtest --ca` gives it (wss://, the
 // client's transport and CA).
 func TestShellHTTPS(t *testing.T) {
-	const apiToken = "shell-api-token-0123"
 	state := t.TempDir()
-	m := mastertest.Start(t, master.Options{StateDir: state, Token: token, APIToken: apiToken, WebTLS: true, Log: logger(),
-		Heartbeat: 200 * time.Millisecond, HeartbeatTimeout: 2 * time.Second})
-	defer runAgents(t, m, "h1.xrd.test")()
-	waitConnected(t, m, "h1.xrd.test")
+	opts := shellOptions()
+	opts.StateDir, opts.WebTLS = state, true
+	m := mastertest.Start(t, opts)
+	s, stop := runningShellSession(t, m)
+	defer stop()
 	ctx := context.Background()
-	s := &store.Session{Suite: "s", State: store.SessionRunning, Machines: []string{"h1.xrd.test"}}
-	if err := m.Store.CreateSession(ctx, s); err != nil {
-		t.Fatal(err)
-	}
-	cl, err := api.NewClient(api.Options{URL: "https://" + m.WebAddr().String(), Token: apiToken, CAFile: filepath.Join(state, "ca", "ca.pem")})
+	cl, err := api.NewClient(api.Options{URL: "https://" + m.WebAddr().String(), Token: shellAPIToken, CAFile: filepath.Join(state, "ca", "ca.pem")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -458,20 +399,62 @@ func TestShellHTTPS(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.CloseNow()
-	rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	var out []byte
-	for {
-		typ, b, err := c.Read(rctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if typ == websocket.MessageText {
-			break
-		}
-		out = append(out, b[1:]...)
+	out, _, err := readShell(ctx, c, 20*time.Second)
+	if err != nil {
+		t.Fatal(err)
 	}
 	if string(out) != "over tls\n" {
 		t.Errorf("output %q", out)
+	}
+}
+
+// shellAPIToken is the API token of the masters of the shell tests.
+const shellAPIToken = "shell-api-token-0123"
+
+// shellOptions are the options of a master of the shell tests.
+func shellOptions() master.Options {
+	return master.Options{Token: token, APIToken: shellAPIToken, Log: logger(), Heartbeat: 200 * time.Millisecond, HeartbeatTimeout: 2 * time.Second}
+}
+
+// runningShellSession runs the slave h1.xrd.test for m, waits until it is
+// connected and creates a running session on it; stop ends the slave.
+func runningShellSession(t *testing.T, m *master.Master) (s *store.Session, stop func()) {
+	t.Helper()
+	stop = runAgents(t, m, "h1.xrd.test")
+	ok := false
+	defer func() {
+		if !ok {
+			stop()
+		}
+	}()
+	waitConnected(t, m, "h1.xrd.test")
+	s = &store.Session{Suite: "s", State: store.SessionRunning, Machines: []string{"h1.xrd.test"}}
+	if err := m.Store.CreateSession(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	ok = true
+	return s, stop
+}
+
+// dialShell opens a shell on h1 of session id of m, with the API token.
+func dialShell(ctx context.Context, m *master.Master, id int64, opts api.ShellOptions) (*websocket.Conn, *http.Response, error) {
+	return websocket.Dial(ctx, "ws://"+m.WebAddr().String()+api.ShellPath(id, "h1", opts),
+		&websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + shellAPIToken}}})
+}
+
+// readShell reads the shell c until its end, for at most timeout: the
+// output (each message without its stream byte) and the end message.
+func readShell(ctx context.Context, c *websocket.Conn, timeout time.Duration) (out []byte, end string, err error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		typ, b, err := c.Read(ctx)
+		if err != nil {
+			return out, "", err
+		}
+		if typ == websocket.MessageText {
+			return out, string(b), nil
+		}
+		out = append(out, b[1:]...)
 	}
 }
