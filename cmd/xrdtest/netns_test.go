@@ -413,26 +413,9 @@ func TestMasterKilledDuringFault(t *testing.T) {
 	before := leftovers(t, hvState, "cluster_e2e")
 	self, _ := os.Executable()
 	var masterLog, hvLog syncBuffer
-	startMasterProc := func() *exec.Cmd {
-		c := exec.Command(self, "master", "-c", filepath.Join(dir, "master.conf"))
-		c.Env = append(os.Environ(), "XRDTEST_TEST_MAIN=1")
-		c.Stdout, c.Stderr = &masterLog, &masterLog
-		if err := c.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
-	mc := startMasterProc()
+	mc := startMasterProc(t, dir, &masterLog)
 	defer func() { mc.Process.Kill(); mc.Wait() }()
-	var fp string
-	for deadline := time.Now().Add(20 * time.Second); fp == ""; time.Sleep(50 * time.Millisecond) {
-		if m := regexp.MustCompile(`CA fingerprint[^:]*: (sha256:[0-9a-f]{64})`).FindStringSubmatch(masterLog.String()); m != nil {
-			fp = m[1]
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no fingerprint:\n%s", masterLog.String())
-		}
-	}
+	fp := waitFingerprint(t, &masterLog)
 	hv := exec.Command(self, "hypervisor", "-c", "none", "--backend", "netns", "--master", fmt.Sprintf("127.0.0.1:%d", daemonPort),
 		"--name", "hv1", "--ca-fingerprint", fp, "--state-dir", hvState)
 	hv.Env = append(os.Environ(), "XRDTEST_TEST_MAIN=1", "XRDTEST_TOKEN="+e2eToken)
@@ -478,7 +461,7 @@ func TestMasterKilledDuringFault(t *testing.T) {
 	})
 	mc.Process.Signal(syscall.SIGKILL)
 	mc.Wait()
-	mc = startMasterProc()
+	mc = startMasterProc(t, dir, &masterLog)
 	waitFor(time.Minute, "the restarted master to have the cluster removed", func() bool {
 		return leftovers(t, hvState, "cluster_e2e") == before
 	})

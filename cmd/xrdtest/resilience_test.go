@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -323,16 +322,7 @@ func TestMasterKilledAndRestarted(t *testing.T) {
 	testutil.WriteFiles(t, dir, map[string]string{"master.conf": masterConf(daemonPort, webPort, "reconnect_grace = 2\n", "log_level = DEBUG\n")})
 	self, _ := os.Executable()
 	var masterLog syncBuffer
-	startMasterProc := func() *exec.Cmd {
-		c := exec.Command(self, "master", "-c", filepath.Join(dir, "master.conf"))
-		c.Env = append(os.Environ(), "XRDTEST_TEST_MAIN=1")
-		c.Stdout, c.Stderr = &masterLog, &masterLog
-		if err := c.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
-	mc := startMasterProc()
+	mc := startMasterProc(t, dir, &masterLog)
 	defer func() { mc.Process.Kill(); mc.Wait() }()
 	client, err := api.NewClient(api.Options{URL: fmt.Sprintf("http://127.0.0.1:%d", webPort), Token: "api-token", HTTP: &http.Client{Timeout: 5 * time.Second}})
 	if err != nil {
@@ -340,15 +330,7 @@ func TestMasterKilledAndRestarted(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	var fp string
-	for deadline := time.Now().Add(20 * time.Second); fp == ""; time.Sleep(50 * time.Millisecond) {
-		if m := regexp.MustCompile(`CA fingerprint[^:]*: (sha256:[0-9a-f]{64})`).FindStringSubmatch(masterLog.String()); m != nil {
-			fp = m[1]
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no fingerprint:\n%s", masterLog.String())
-		}
-	}
+	fp := waitFingerprint(t, &masterLog)
 	var slaveLogs []*syncBuffer
 	for _, h := range []string{"s1", "s2", "s3"} {
 		c := exec.Command(self, "slave", "-c", "none", "--master", fmt.Sprintf("127.0.0.1:%d", daemonPort), "--name", h+".xrd.test",
@@ -391,7 +373,7 @@ func TestMasterKilledAndRestarted(t *testing.T) {
 	}
 	mc.Process.Signal(syscall.SIGKILL)
 	mc.Wait()
-	mc = startMasterProc()
+	mc = startMasterProc(t, dir, &masterLog)
 
 	// The session is interrupted, its history intact.
 	var d *api.SessionDetail

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -97,6 +98,35 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func fileHas(path, s string) bool {
 	b, _ := os.ReadFile(path)
 	return bytes.Contains(b, []byte(s))
+}
+
+// startMasterProc starts `xrdtest master` with dir/master.conf, its
+// stdout and stderr written to log.
+func startMasterProc(t *testing.T, dir string, log io.Writer) *exec.Cmd {
+	t.Helper()
+	self, _ := os.Executable()
+	c := exec.Command(self, "master", "-c", filepath.Join(dir, "master.conf"))
+	c.Env = append(os.Environ(), "XRDTEST_TEST_MAIN=1")
+	c.Stdout, c.Stderr = log, log
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// waitFingerprint waits at most 20s for the master writing log to print
+// its CA's fingerprint, and returns it.
+func waitFingerprint(t *testing.T, log *syncBuffer) string {
+	t.Helper()
+	re := regexp.MustCompile(`CA fingerprint[^:]*: (sha256:[0-9a-f]{64})`)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if m := re.FindStringSubmatch(log.String()); m != nil {
+			return m[1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no fingerprint:\n%s", log.String())
+		}
+	}
 }
 
 // masterConf is an original-style master configuration on loopback;
