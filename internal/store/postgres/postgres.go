@@ -440,15 +440,8 @@ func (p *Store) Stages(ctx context.Context, session int64) ([]*store.Stage, erro
 		return nil, p.wrap(err, 0)
 	}
 	defer rows.Close()
-	var out []*store.Stage
-	for rows.Next() {
-		st := new(store.Stage)
-		if err := rows.Scan(&st.SessionID, &st.Index, &st.Name, &st.Case, sqlstore.ScanNS(&st.Started), sqlstore.ScanNS(&st.Ended)); err != nil {
-			return nil, p.wrap(err, 0)
-		}
-		out = append(out, st)
-	}
-	return out, p.wrap(rows.Err(), 0)
+	out, err := sqlstore.ScanStages(rows)
+	return out, p.wrap(err, 0)
 }
 
 // PutResult implements store.Store.

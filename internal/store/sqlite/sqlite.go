@@ -473,15 +473,8 @@ func (s *Store) Stages(ctx context.Context, session int64) ([]*store.Stage, erro
 		return nil, wrap(err)
 	}
 	defer rows.Close()
-	var out []*store.Stage
-	for rows.Next() {
-		st := new(store.Stage)
-		if err := rows.Scan(&st.SessionID, &st.Index, &st.Name, &st.Case, sqlstore.ScanNS(&st.Started), sqlstore.ScanNS(&st.Ended)); err != nil {
-			return nil, wrap(err)
-		}
-		out = append(out, st)
-	}
-	return out, wrap(rows.Err())
+	out, err := sqlstore.ScanStages(rows)
+	return out, wrap(err)
 }
 
 // PutResult implements store.Store.

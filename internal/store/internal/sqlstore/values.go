@@ -76,3 +76,25 @@ func NonEmpty(ids []string) []string {
 	slices.Sort(out)
 	return slices.Compact(out)
 }
+
+// Rows is what ScanStages needs of a query's rows: *sql.Rows and
+// pgx.Rows both are.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// ScanStages reads the rows of a query of stages' session_id, idx, name,
+// case_name, started_ns and ended_ns; the caller closes rows.
+func ScanStages(rows Rows) ([]*store.Stage, error) {
+	var out []*store.Stage
+	for rows.Next() {
+		st := new(store.Stage)
+		if err := rows.Scan(&st.SessionID, &st.Index, &st.Name, &st.Case, ScanNS(&st.Started), ScanNS(&st.Ended)); err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, rows.Err()
+}
