@@ -17,6 +17,22 @@ func newGit(u *testutil.Upstream, dir string) *Git {
 	return &Git{URL: u.Bare, RemoteBranch: "origin/master", LocalBranch: "master", Dir: dir, Timeout: 30 * time.Second}
 }
 
+// syncedGit is a checkout, in a new folder dir, of a new upstream u
+// holding a.py ("a"), under testutil.HermeticGit; first is its first
+// Sync.
+func syncedGit(t *testing.T) (u *testutil.Upstream, dir string, g *Git, first Result) {
+	t.Helper()
+	testutil.HermeticGit(t)
+	u = testutil.NewUpstream(t, map[string]string{"a.py": "a"})
+	dir = filepath.Join(t.TempDir(), "c")
+	g = newGit(u, dir)
+	first, err := g.Sync(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u, dir, g, first
+}
+
 func readT(t *testing.T, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -108,14 +124,8 @@ func TestSyncOtherBranches(t *testing.T) {
 // TestSyncSetsLocalEditsAside: the master's checkout follows the remote,
 // but an edit made there by hand is stashed, not lost.
 func TestSyncSetsLocalEditsAside(t *testing.T) {
-	testutil.HermeticGit(t)
 	ctx := context.Background()
-	u := testutil.NewUpstream(t, map[string]string{"a.py": "a"})
-	dir := filepath.Join(t.TempDir(), "c")
-	g := newGit(u, dir)
-	if _, err := g.Sync(ctx); err != nil {
-		t.Fatal(err)
-	}
+	u, dir, g, _ := syncedGit(t)
 	os.WriteFile(filepath.Join(dir, "a.py"), []byte("edited by hand"), 0o644)
 	os.WriteFile(filepath.Join(dir, "new.py"), []byte("untracked"), 0o644)
 	rev := u.Commit("upstream edit", map[string]string{"a.py": "upstream"})
@@ -178,15 +188,8 @@ func TestSyncRefusesForeignFolders(t *testing.T) {
 // TestSyncFailureKeepsCheckout: an unreachable remote is an error; the
 // checkout and its revision stay as they were.
 func TestSyncFailureKeepsCheckout(t *testing.T) {
-	testutil.HermeticGit(t)
 	ctx := context.Background()
-	u := testutil.NewUpstream(t, map[string]string{"a.py": "a"})
-	dir := filepath.Join(t.TempDir(), "c")
-	g := newGit(u, dir)
-	first, err := g.Sync(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	u, dir, g, first := syncedGit(t)
 	os.Rename(u.Bare, u.Bare+".gone")
 	res, err := g.Sync(ctx)
 	if err == nil || !strings.Contains(err.Error(), "git fetch") {
