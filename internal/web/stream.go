@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -70,6 +71,41 @@ func (s *changes) close() {
 	s.tick.Stop()
 	s.release()
 	s.sub.Close()
+}
+
+// next waits for sessions to change, or for the channel other returns
+// (asked again after each keep-alive; nil: none) to be closed, sending a
+// keep-alive comment at each tick meanwhile. It returns the sessions
+// changed (none when it was other), and false once the client has gone.
+func (s *changes) next(ctx context.Context, other func() <-chan struct{}) (map[int64]struct{}, bool) {
+	for {
+		var otherc <-chan struct{}
+		if other != nil {
+			otherc = other()
+		}
+		select {
+		case <-ctx.Done():
+			return nil, false
+		case <-s.tick.C:
+			if s.comment() != nil {
+				return nil, false
+			}
+		case <-s.sub.Ready():
+			return s.sub.Take(), true
+		case <-otherc:
+			return nil, true
+		}
+	}
+}
+
+// pause waits d, false when ctx ends first.
+func pause(ctx context.Context, d time.Duration) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(d):
+		return true
+	}
 }
 
 // send writes one event; data is JSON (one line), id "" for none.
@@ -201,34 +237,27 @@ func (h *Handler) sessionEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for {
-		select {
-		case <-ctx.Done():
+		changed, ok := s.next(ctx, nil)
+		if !ok {
 			return
-		case <-s.tick.C:
-			if s.comment() != nil {
-				return
-			}
-		case <-s.sub.Ready():
-			if _, mine := s.sub.Take()[id]; !mine {
-				continue
-			}
-			se, err := h.cfg.Store.Session(ctx, id)
-			if err != nil {
-				return
-			}
-			if se.State.Finished() {
-				s.send("end", "", map[string]any{"state": se.State})
-				return
-			}
-			if s.send("change", "", map[string]any{"state": se.State}) != nil {
-				return
-			}
-			// Coalesce: at most a few refreshes per second.
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(250 * time.Millisecond):
-			}
+		}
+		if _, mine := changed[id]; !mine {
+			continue
+		}
+		se, err := h.cfg.Store.Session(ctx, id)
+		if err != nil {
+			return
+		}
+		if se.State.Finished() {
+			s.send("end", "", map[string]any{"state": se.State})
+			return
+		}
+		if s.send("change", "", map[string]any{"state": se.State}) != nil {
+			return
+		}
+		// Coalesce: at most a few refreshes per second.
+		if !pause(ctx, 250*time.Millisecond) {
+			return
 		}
 	}
 }
@@ -243,26 +272,14 @@ func (h *Handler) dashboardEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.close()
 	for {
-		daemons := h.cfg.Registry.Changed()
-		select {
-		case <-ctx.Done():
+		if _, ok := s.next(ctx, h.cfg.Registry.Changed); !ok {
 			return
-		case <-s.tick.C:
-			if s.comment() != nil {
-				return
-			}
-			continue
-		case <-s.sub.Ready():
-			s.sub.Take()
-		case <-daemons:
 		}
 		if s.send("change", "", map[string]any{}) != nil {
 			return
 		}
-		select {
-		case <-ctx.Done():
+		if !pause(ctx, time.Second) {
 			return
-		case <-time.After(time.Second):
 		}
 	}
 }
