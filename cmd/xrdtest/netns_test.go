@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"maps"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -430,10 +429,7 @@ func TestMasterKilledDuringFault(t *testing.T) {
 			t.Logf("master log:\n%s\nhypervisor log:\n%s", tail(masterLog.String(), 8000), tail(hvLog.String(), 8000))
 		}
 	}()
-	client, err := api.NewClient(api.Options{URL: fmt.Sprintf("http://127.0.0.1:%d", webPort), Token: "api-token", HTTP: &http.Client{Timeout: 5 * time.Second}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	client := masterClient(t, webPort)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	waitFor := func(d time.Duration, what string, cond func() bool) {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -324,10 +323,7 @@ func TestMasterKilledAndRestarted(t *testing.T) {
 	var masterLog syncBuffer
 	mc := startMasterProc(t, dir, &masterLog)
 	defer func() { mc.Process.Kill(); mc.Wait() }()
-	client, err := api.NewClient(api.Options{URL: fmt.Sprintf("http://127.0.0.1:%d", webPort), Token: "api-token", HTTP: &http.Client{Timeout: 5 * time.Second}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	client := masterClient(t, webPort)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	fp := waitFingerprint(t, &masterLog)

@@ -114,6 +114,16 @@ func startMasterProc(t *testing.T, dir string, log io.Writer) *exec.Cmd {
 	return c
 }
 
+// masterClient is an API client of the master of masterConf on webPort.
+func masterClient(t *testing.T, webPort int) *api.Client {
+	t.Helper()
+	client, err := api.NewClient(api.Options{URL: fmt.Sprintf("http://127.0.0.1:%d", webPort), Token: "api-token", HTTP: &http.Client{Timeout: 5 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client
+}
+
 // waitFingerprint waits at most 20s for the master writing log to print
 // its CA's fingerprint, and returns it.
 func waitFingerprint(t *testing.T, log *syncBuffer) string {
@@ -289,10 +299,7 @@ func TestMasterSIGTERMMidSession(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	client, err := api.NewClient(api.Options{URL: fmt.Sprintf("http://127.0.0.1:%d", webPort), Token: "api-token", HTTP: &http.Client{Timeout: 5 * time.Second}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	client := masterClient(t, webPort)
 	s, err := client.Start(ctx, "mk", nil, "")
 	if err != nil {
 		t.Fatal(err)
