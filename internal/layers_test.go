@@ -36,6 +36,10 @@ var forbidden = map[string][]string{
 	// What the command line shows knows the API's types only.
 	"console/": {"internal/session", "internal/daemons", "internal/httpapi", "internal/views", "internal/catalog",
 		"internal/master", "internal/web", "internal/store", "internal/hypervisor", "internal/slave", "internal/definition"},
+	// The client end of `xrdtest shell` knows the API's types and client
+	// only, not the slave's end nor what relays it.
+	"shellclient/": {"internal/slave", "internal/session", "internal/daemons", "internal/httpapi", "internal/views", "internal/catalog",
+		"internal/master", "internal/web", "internal/store", "internal/hypervisor", "internal/definition", "internal/config"},
 	// The daemons' process plumbing knows their [daemon] section only.
 	"daemonproc/": {"internal/session", "internal/daemons", "internal/daemonclient", "internal/httpapi", "internal/views", "internal/catalog",
 		"internal/master", "internal/web", "internal/api", "internal/store", "internal/hypervisor", "internal/slave", "internal/definition"},
