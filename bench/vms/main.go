@@ -29,6 +29,7 @@ import (
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/hypervisor"
 	"github.com/xrdtest/xrdtest/internal/hypervisor/libvirt"
+	"github.com/xrdtest/xrdtest/internal/hypervisor/libvirt/lvxml"
 	"github.com/xrdtest/xrdtest/internal/image"
 	"github.com/xrdtest/xrdtest/internal/master"
 )
@@ -112,7 +113,7 @@ func main() {
 			var doms []string
 			for _, c := range clusters {
 				for _, h := range c.Hosts {
-					doms = append(doms, libvirt.DomainName(c.Name, h.Name))
+					doms = append(doms, lvxml.DomainName(c.Name, h.Name))
 				}
 			}
 			if cpu, n := qemuCPU(doms); n > 0 {

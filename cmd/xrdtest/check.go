@@ -2,18 +2,16 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"path/filepath"
-	"slices"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/xrdtest/xrdtest/internal/definition"
+	"github.com/xrdtest/xrdtest/internal/definition/checkreport"
 )
 
+// runCheck is `xrdtest check DIR...`: the report of package checkreport
+// on the definitions of the repositories; status 1 when they have errors.
 func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("check", "", stdout, stderr)
 	asJSON := fs.Bool("json", false, "print one JSON object instead of the summary")
@@ -43,9 +41,9 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	set := definition.Load(ctx, repos, definition.Options{})
 	var err error
 	if *asJSON {
-		err = writeCheckJSON(stdout, set, now)
+		err = checkreport.JSON(stdout, set, now)
 	} else {
-		err = writeCheckText(stdout, set, now)
+		err = checkreport.Text(stdout, set, now)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "xrdtest check: %v\n", err)
@@ -55,157 +53,4 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	return 0
-}
-
-// suiteView adds what depends on the moment of the check to a suite.
-type suiteView struct {
-	*definition.Suite
-	NextRun      *string  `json:"next_run"`
-	StageTimeout *float64 `json:"stage_timeout"`
-}
-
-func nextRun(s *definition.Suite, now time.Time) *string {
-	if s.Cron == nil {
-		return nil
-	}
-	t := s.Cron.Next(now)
-	if t.IsZero() {
-		return nil
-	}
-	v := t.Format(time.RFC3339)
-	return &v
-}
-
-func writeCheckJSON(w io.Writer, set *definition.Set, now time.Time) error {
-	out := struct {
-		Clusters []*definition.Cluster  `json:"clusters"`
-		Suites   []suiteView            `json:"suites"`
-		Warnings definition.Diagnostics `json:"warnings"`
-		Errors   definition.Diagnostics `json:"errors"`
-	}{Clusters: set.Clusters, Suites: []suiteView{}, Warnings: set.Diagnostics.Warnings(), Errors: set.Diagnostics.Errors()}
-	if out.Clusters == nil {
-		out.Clusters = []*definition.Cluster{}
-	}
-	for _, s := range set.Suites {
-		v := suiteView{Suite: s, NextRun: nextRun(s, now)}
-		if s.StageTimeout > 0 {
-			v.StageTimeout = &s.StageTimeout
-		}
-		out.Suites = append(out.Suites, v)
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
-}
-
-func writeCheckText(w io.Writer, set *definition.Set, now time.Time) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	hosts, cases := 0, 0
-	fmt.Fprintf(tw, "Clusters (%d)\n", len(set.Clusters))
-	for _, c := range set.Clusters {
-		n := c.Network
-		fmt.Fprintf(tw, "  %s\t%s\n", c.Name, filepath.Join(c.Repo, c.File))
-		fmt.Fprintf(tw, "    network %s\tgateway %s/%s, DHCP %s-%s, bridge %s\n", n.Name, n.IP, n.Netmask, n.DHCPRange[0], n.DHCPRange[1], n.BridgeName)
-		for _, h := range c.Hosts {
-			hosts++
-			extra := ""
-			if len(h.Aliases) > 0 {
-				extra += " aliases " + strings.Join(h.Aliases, ",")
-			}
-			for _, d := range h.Disks {
-				extra += fmt.Sprintf(" disk %s %s %s->%s", d.Name, bytesize(d.Size), d.Device, d.MountPoint)
-				if !d.Cache {
-					extra += " (fresh)"
-				}
-			}
-			cache := ""
-			if !h.CacheBootImage {
-				cache = " (fresh copy)"
-			}
-			fmt.Fprintf(tw, "    %s\t%s\t%s\t%s\t%s\t%s%s%s\n", h.Name, h.IP, h.MAC, bytesize(h.RAMKiB*1024), h.Arch, h.BootImage, cache, extra)
-		}
-	}
-	fmt.Fprintf(tw, "\nSuites (%d)\n", len(set.Suites))
-	for _, s := range set.Suites {
-		cases += len(s.Tests)
-		names := make([]string, len(s.Tests))
-		for i, t := range s.Tests {
-			names[i] = t.Name
-		}
-		next := "never"
-		if n := nextRun(s, now); n != nil {
-			next = *n
-		}
-		fmt.Fprintf(tw, "  %s\t%s\n", s.Name, filepath.Join(s.Repo, s.File))
-		fmt.Fprintf(tw, "    clusters\t%s\n", strings.Join(s.Clusters, ", "))
-		fmt.Fprintf(tw, "    machines\t%s\n", strings.Join(s.Machines, ", "))
-		fmt.Fprintf(tw, "    cases\t%s\n", strings.Join(names, ", "))
-		fmt.Fprintf(tw, "    schedule\t%s (next run %s)\n", scheduleText(s.Schedule), next)
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	warnings, errors := set.Diagnostics.Warnings(), set.Diagnostics.Errors()
-	for _, group := range []struct {
-		title string
-		ds    definition.Diagnostics
-	}{{"Warnings", warnings}, {"Errors", errors}} {
-		if len(group.ds) == 0 {
-			continue
-		}
-		fmt.Fprintf(w, "\n%s (%d)\n", group.title, len(group.ds))
-		for _, d := range group.ds {
-			loc := filepath.Join(d.Repo, d.File)
-			if d.Line > 0 {
-				loc = fmt.Sprintf("%s:%d", loc, d.Line)
-			}
-			fmt.Fprintf(w, "  %s: %s\n", loc, d.Message)
-		}
-	}
-	failed := ""
-	if len(set.Failed) > 0 {
-		var names []string
-		for _, f := range set.Failed {
-			names = append(names, f.Kind+" "+f.Name)
-		}
-		failed = "; not loaded: " + strings.Join(names, ", ")
-	}
-	_, err := fmt.Fprintf(w, "\n%s, %s, %s, %s; %s, %s%s\n",
-		plural(len(set.Clusters), "cluster"), plural(hosts, "host"), plural(len(set.Suites), "suite"), plural(cases, "case"),
-		plural(len(warnings), "warning"), plural(len(errors), "error"), failed)
-	return err
-}
-
-func scheduleText(m map[string]any) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		if s, ok := m[k].(string); ok {
-			parts[i] = fmt.Sprintf("%s=%q", k, s)
-		} else {
-			parts[i] = fmt.Sprintf("%s=%v", k, m[k])
-		}
-	}
-	return "dict(" + strings.Join(parts, ", ") + ")"
-}
-
-func plural(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
-	}
-	return fmt.Sprintf("%d %ss", n, what)
-}
-
-func bytesize(n uint64) string {
-	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB"}
-	i := 0
-	for n >= 1024 && n%1024 == 0 && i < len(units)-1 {
-		n /= 1024
-		i++
-	}
-	return fmt.Sprintf("%d %s", n, units[i])
 }

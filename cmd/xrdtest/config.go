@@ -207,3 +207,11 @@ func kindFromSections(sections []string) (kind, why, ambiguous string) {
 	}
 	return "", "", ""
 }
+
+// plural is "1 what" or "n whats".
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}

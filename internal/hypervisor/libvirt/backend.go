@@ -18,6 +18,7 @@ import (
 	"libvirt.org/go/libvirtxml"
 
 	"github.com/xrdtest/xrdtest/internal/hypervisor"
+	"github.com/xrdtest/xrdtest/internal/hypervisor/libvirt/lvxml"
 )
 
 // Backend starts clusters as libvirt domains on isolated libvirt networks.
@@ -183,7 +184,7 @@ func (b *Backend) StateFile() string { return b.stateFile }
 
 // ConsoleLog is the serial console log of a host's domain.
 func (b *Backend) ConsoleLog(cluster, host string) string {
-	return filepath.Join(b.cfg.StateDir, consoleFile(DomainName(cluster, host)))
+	return filepath.Join(b.cfg.StateDir, lvxml.ConsoleFile(lvxml.DomainName(cluster, host)))
 }
 
 // Capacity is the hypervisor host's memory, free memory and CPUs, as
@@ -337,35 +338,35 @@ func uuidString(u libvirt.UUID) string {
 
 // domainOwner reads the backend's metadata of a domain; ok is false for a
 // domain without it.
-func domainOwner(l *libvirt.Libvirt, d libvirt.Domain) (Owner, bool, error) {
-	s, err := l.DomainGetMetadata(d, int32(libvirt.DomainMetadataElement), libvirt.OptString{MetadataNS}, libvirt.DomainAffectCurrent)
+func domainOwner(l *libvirt.Libvirt, d libvirt.Domain) (lvxml.Owner, bool, error) {
+	s, err := l.DomainGetMetadata(d, int32(libvirt.DomainMetadataElement), libvirt.OptString{lvxml.MetadataNS}, libvirt.DomainAffectCurrent)
 	if err != nil {
 		if isNotFound(err) {
-			return Owner{}, false, nil
+			return lvxml.Owner{}, false, nil
 		}
-		return Owner{}, false, err
+		return lvxml.Owner{}, false, err
 	}
-	o, ok := parseMetadataAnswer(s)
+	o, ok := lvxml.ParseMetadataAnswer(s)
 	return o, ok, nil
 }
 
 // networkOwner reads the backend's metadata of a network from its XML.
-func networkOwner(x *libvirtxml.Network) (Owner, bool) {
+func networkOwner(x *libvirtxml.Network) (lvxml.Owner, bool) {
 	if x.Metadata == nil {
-		return Owner{}, false
+		return lvxml.Owner{}, false
 	}
-	return parseOwner(x.Metadata.XML)
+	return lvxml.ParseOwner(x.Metadata.XML)
 }
 
-func (b *Backend) ours(o Owner, ok bool) bool { return ok && o.State == b.stateFile }
+func (b *Backend) ours(o lvxml.Owner, ok bool) bool { return ok && o.State == b.stateFile }
 
 // listNetworks returns every network with its XML and whether it is active.
-func listNetworks(l *libvirt.Libvirt) ([]existingNetwork, []libvirt.Network, error) {
+func listNetworks(l *libvirt.Libvirt) ([]lvxml.ExistingNetwork, []libvirt.Network, error) {
 	all, _, err := l.ConnectListAllNetworks(1, 0)
 	if err != nil {
 		return nil, nil, fmt.Errorf("list networks: %w", err)
 	}
-	var out []existingNetwork
+	var out []lvxml.ExistingNetwork
 	var refs []libvirt.Network
 	for _, n := range all {
 		s, err := l.NetworkGetXMLDesc(n, 0)
@@ -386,7 +387,7 @@ func listNetworks(l *libvirt.Libvirt) ([]existingNetwork, []libvirt.Network, err
 		if err != nil {
 			return nil, nil, fmt.Errorf("network %s: %w", n.Name, err)
 		}
-		out = append(out, existingNetwork{XML: x, Active: active == 1})
+		out = append(out, lvxml.ExistingNetwork{XML: x, Active: active == 1})
 		refs = append(refs, n)
 	}
 	return out, refs, nil
@@ -395,7 +396,7 @@ func listNetworks(l *libvirt.Libvirt) ([]existingNetwork, []libvirt.Network, err
 // ourDomain is a domain carrying the backend's metadata.
 type ourDomain struct {
 	ref   libvirt.Domain
-	owner Owner
+	owner lvxml.Owner
 }
 
 // listOurDomains returns the domains whose metadata names our state file.

@@ -1,7 +1,8 @@
 // Package libvirt is the hypervisor backend that starts a cluster's hosts
 // as libvirt/QEMU virtual machines on a private, isolated libvirt network.
 // It talks to libvirtd over its unix socket with go-libvirt (pure Go, no
-// cgo) and builds all XML with libvirtxml.
+// cgo); the XML it defines (built with libvirtxml), the names of what it
+// creates and the network collision check are package lvxml's.
 //
 // # What StartCluster creates
 //
@@ -57,7 +58,7 @@
 // # Ownership and the state file
 //
 // Every domain and network carries a metadata element in the namespace
-// MetadataNS naming its cluster, host, network and the state file
+// lvxml.MetadataNS naming its cluster, host, network and the state file
 // (<StateDir>/state.json) of the backend that made it. The state file
 // records every object before it is created (JSON, written atomically), so
 // a crash leaves a record. Only objects with our metadata, or recorded in

@@ -20,6 +20,7 @@ import (
 	"github.com/digitalocean/go-libvirt"
 
 	"github.com/xrdtest/xrdtest/internal/hypervisor"
+	"github.com/xrdtest/xrdtest/internal/hypervisor/libvirt/lvxml"
 )
 
 // Faults on VMs (hypervisor.FaultInjector). Network faults are filters on
@@ -267,7 +268,7 @@ func rateBytes(rate string) (int64, error) {
 // the guest waits.
 func (b *Backend) delay(ctx context.Context, cluster string, rec ClusterRecord, fr *FaultRecord) error {
 	host := fr.Spec.Hosts[0]
-	tap, err := b.tap(DomainName(cluster, host))
+	tap, err := b.tap(lvxml.DomainName(cluster, host))
 	if err != nil {
 		return err
 	}
@@ -327,7 +328,7 @@ func (b *Backend) pause(cluster string, fr *FaultRecord) error {
 	if err != nil {
 		return err
 	}
-	name := DomainName(cluster, fr.Spec.Hosts[0])
+	name := lvxml.DomainName(cluster, fr.Spec.Hosts[0])
 	d, err := l.DomainLookupByName(name)
 	if err != nil {
 		return fmt.Errorf("domain %s: %w", name, err)

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 
 	"libvirt.org/go/libvirtxml"
+
+	"github.com/xrdtest/xrdtest/internal/hypervisor/libvirt/lvxml"
 )
 
 // InstallImage puts an image built by `xrdtest image build` into the pool
@@ -26,7 +28,7 @@ func (b *Backend) InstallImage(ctx context.Context, name, kernel, initrd string)
 	if err != nil {
 		return err
 	}
-	kname, iname := KernelVolumeNames(name)
+	kname, iname := lvxml.KernelVolumeNames(name)
 	for _, f := range []struct{ src, dst string }{{kernel, kname}, {initrd, iname}} {
 		if err := copyIfChanged(f.src, filepath.Join(pool.path, f.dst)); err != nil {
 			return fmt.Errorf("installing %s into pool %s: %w", f.dst, b.cfg.Pool, err)
@@ -34,8 +36,8 @@ func (b *Backend) InstallImage(ctx context.Context, name, kernel, initrd string)
 	}
 	// The initrd of an earlier install under its old name would be
 	// shadowed by the new one: remove it.
-	if err := os.Remove(filepath.Join(pool.path, legacyInitrdName(name))); err == nil {
-		b.log.Info("removed the initrd of an earlier install", "volume", legacyInitrdName(name))
+	if err := os.Remove(filepath.Join(pool.path, lvxml.LegacyInitrdName(name))); err == nil {
+		b.log.Info("removed the initrd of an earlier install", "volume", lvxml.LegacyInitrdName(name))
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("installing %s into pool %s: %w", iname, b.cfg.Pool, err)
 	}

@@ -32,6 +32,7 @@ import (
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/hypervisor"
 	"github.com/xrdtest/xrdtest/internal/hypervisor/backendtest"
+	"github.com/xrdtest/xrdtest/internal/hypervisor/libvirt/lvxml"
 	"github.com/xrdtest/xrdtest/internal/image"
 	"github.com/xrdtest/xrdtest/internal/pki"
 )
@@ -179,7 +180,7 @@ func itSpec(c *definition.Cluster) hypervisor.ClusterSpec {
 
 // probeArgs makes the probe guest resolve every host, the alias and the master.
 func probeArgs(c *definition.Cluster) []string {
-	names := []string{"pool." + c.Name + ".xrd.test", MasterName}
+	names := []string{"pool." + c.Name + ".xrd.test", lvxml.MasterName}
 	for _, h := range c.Hosts {
 		names = append(names, h.Name)
 	}
@@ -442,7 +443,7 @@ func (e *itEnv) waitProbes(t *testing.T, b *Backend, c *definition.Cluster, time
 			if !r.done {
 				pending++
 				if polls%10 == 9 {
-					d, err := e.raw.DomainLookupByName(DomainName(c.Name, h.Name))
+					d, err := e.raw.DomainLookupByName(lvxml.DomainName(c.Name, h.Name))
 					if err != nil {
 						t.Fatalf("domain of %s: %v", h.Name, err)
 					}
@@ -515,7 +516,7 @@ func TestIntegrationCluster(t *testing.T) {
 	// the host's CPU.
 	{
 		want := map[string]string{"qemu": "maximum", "kvm": "host-passthrough"}[b.DomainType()]
-		dom, err := e.raw.DomainLookupByName(DomainName(c.Name, c.Hosts[0].Name))
+		dom, err := e.raw.DomainLookupByName(lvxml.DomainName(c.Name, c.Hosts[0].Name))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -545,7 +546,7 @@ func TestIntegrationCluster(t *testing.T) {
 	slices.Sort(pool)
 	for k, h := range c.Hosts {
 		r := reports[h.Name]
-		short := shortName(h.Name)
+		short, _, _ := strings.Cut(h.Name, ".") // the DHCP lease's name
 		for key, want := range map[string]string{
 			"xrdtest.name":   h.Name,
 			"xrdtest.master": "master.xrd.test:20000",
@@ -571,15 +572,15 @@ func TestIntegrationCluster(t *testing.T) {
 		if got := sortedCSV(r.resolve["pool.it.xrd.test"]); got != strings.Join(pool, ",") {
 			t.Errorf("%s resolves the alias to %q, want all of %v (round robin)", h.Name, got, pool)
 		}
-		if r.resolve[MasterName] != c.Network.IP {
-			t.Errorf("%s resolves %s to %q, want the gateway %s", h.Name, MasterName, r.resolve[MasterName], c.Network.IP)
+		if r.resolve[lvxml.MasterName] != c.Network.IP {
+			t.Errorf("%s resolves %s to %q, want the gateway %s", h.Name, lvxml.MasterName, r.resolve[lvxml.MasterName], c.Network.IP)
 		}
 		t.Logf("%s: init at uptime %s; lease %s; done at uptime %s; alias -> %s", h.Name, r.initAt, r.lease, r.doneAt, r.resolve["pool.it.xrd.test"])
 	}
 
 	b = e.checkFaults(t, b, c)
 
-	data := func(h *definition.Host) string { return DataVolumeName(c.Name, h.Name, "data") }
+	data := func(h *definition.Host) string { return lvxml.DataVolumeName(c.Name, h.Name, "data") }
 	uuids := map[string]string{}
 	for _, h := range c.Hosts {
 		uuids[h.Name] = ext4UUID(t, e.volPath(t, data(h)))
@@ -593,14 +594,14 @@ func TestIntegrationCluster(t *testing.T) {
 	if left := e.ourObjects(t, b); len(left) != 0 {
 		t.Errorf("after stop, ours left: %v", left)
 	}
-	if _, err := e.raw.NetworkLookupByName(NetworkName(c.Name, c.Network.Name)); !isNotFound(err) {
+	if _, err := e.raw.NetworkLookupByName(lvxml.NetworkName(c.Name, c.Network.Name)); !isNotFound(err) {
 		t.Errorf("network still there: %v", err)
 	}
 	for _, h := range c.Hosts {
 		cached := h != h1
-		if e.hasVolume(t, OverlayVolumeName(c.Name, h.Name)) != cached || e.hasVolume(t, data(h)) != cached {
+		if e.hasVolume(t, lvxml.OverlayVolumeName(c.Name, h.Name)) != cached || e.hasVolume(t, data(h)) != cached {
 			t.Errorf("%s: overlay/data volumes present = %v/%v after stop, want %v (cached)", h.Name,
-				e.hasVolume(t, OverlayVolumeName(c.Name, h.Name)), e.hasVolume(t, data(h)), cached)
+				e.hasVolume(t, lvxml.OverlayVolumeName(c.Name, h.Name)), e.hasVolume(t, data(h)), cached)
 		}
 	}
 	if !e.hasVolume(t, e.image) {
@@ -741,7 +742,7 @@ func TestIntegrationCollisions(t *testing.T) {
 
 	// A volume of our naming scheme that we did not make.
 	c = itCluster("collide", 64, 1, e.image)
-	vx := buildDataVolume(DataVolumeName(c.Name, c.Hosts[0].Name, "data"), 1<<20)
+	vx := lvxml.BuildDataVolume(lvxml.DataVolumeName(c.Name, c.Hosts[0].Name, "data"), 1<<20)
 	doc, _ = vx.Marshal()
 	v, err := e.raw.StorageVolCreateXML(e.pref, doc, 0)
 	if err != nil {
@@ -786,7 +787,7 @@ func TestIntegrationUndo(t *testing.T) {
 	progress := &progressLog{}
 	b.cfg.Progress = progress.record
 	err = b.StartCluster(ctx, itSpec(c))
-	if err == nil || !strings.Contains(err.Error(), "define domain "+DomainName(c.Name, c.Hosts[1].Name)) {
+	if err == nil || !strings.Contains(err.Error(), "define domain "+lvxml.DomainName(c.Name, c.Hosts[1].Name)) {
 		t.Fatalf("got %v, want a define error for host 2", err)
 	}
 	t.Logf("define failure: %v", err)
@@ -833,10 +834,10 @@ func TestIntegrationLeftovers(t *testing.T) {
 	// lo2's start "crashed": its record is not live.
 	b.st.update(func(st *State) { st.Clusters["lo2"].Live = false })
 	// A domain of ours the state does not know (state lost or edited).
-	ghost := domainPlan{Name: "ghost_h1", Type: "qemu", RAMKiB: 65536, MAC: "52:54:00:d6:ff:01",
-		Network: NetworkName(c1.Name, c1.Network.Name), Overlay: "/nonexistent.qcow2",
-		Owner: Owner{Cluster: "ghost", Host: "h1", Network: "ghost_net", State: b.StateFile()}, Console: "/dev/null"}
-	gx, _ := buildDomain(ghost)
+	ghost := lvxml.DomainPlan{Name: "ghost_h1", Type: "qemu", RAMKiB: 65536, MAC: "52:54:00:d6:ff:01",
+		Network: lvxml.NetworkName(c1.Name, c1.Network.Name), Overlay: "/nonexistent.qcow2",
+		Owner: lvxml.Owner{Cluster: "ghost", Host: "h1", Network: "ghost_net", State: b.StateFile()}, Console: "/dev/null"}
+	gx, _ := lvxml.BuildDomain(ghost)
 	doc, _ := gx.Marshal()
 	if _, err := e.raw.DomainDefineXML(doc); err != nil {
 		t.Fatal(err)
@@ -905,7 +906,7 @@ func TestIntegrationDiskBoot(t *testing.T) {
 	if err := b.StartCluster(ctx, itSpec(c)); err != nil {
 		t.Fatal(err)
 	}
-	d, err := e.raw.DomainLookupByName(DomainName(c.Name, c.Hosts[0].Name))
+	d, err := e.raw.DomainLookupByName(lvxml.DomainName(c.Name, c.Hosts[0].Name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -968,7 +969,7 @@ func (e *itEnv) checkFaults(t *testing.T, b *Backend, c *definition.Cluster) *Ba
 	h2 := c.Hosts[1].Name
 	state := func() libvirt.DomainState {
 		t.Helper()
-		d, err := e.raw.DomainLookupByName(DomainName(c.Name, h2))
+		d, err := e.raw.DomainLookupByName(lvxml.DomainName(c.Name, h2))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/hypervisor"
+	"github.com/xrdtest/xrdtest/internal/hypervisor/libvirt/lvxml"
 	"github.com/xrdtest/xrdtest/internal/image"
 )
 
@@ -123,7 +124,7 @@ func (b *Backend) StartCluster(ctx context.Context, spec hypervisor.ClusterSpec)
 	if err != nil {
 		return err
 	}
-	netXML, err := buildNetwork(spec, b.stateFile)
+	netXML, err := lvxml.BuildNetwork(spec, b.stateFile)
 	if err != nil {
 		return err
 	}
@@ -241,7 +242,7 @@ func (b *Backend) planHosts(l *libvirt.Libvirt, pool poolInfo, c *definition.Clu
 	var missing, problems []string
 	var plans []*hostPlan
 	for _, h := range c.Hosts {
-		p := &hostPlan{host: h, domain: DomainName(c.Name, h.Name)}
+		p := &hostPlan{host: h, domain: lvxml.DomainName(c.Name, h.Name)}
 		plans = append(plans, p)
 		if h.BootImage == "" {
 			problems = append(problems, fmt.Sprintf("host %s has no boot image", h.Name))
@@ -271,9 +272,9 @@ func (b *Backend) planHosts(l *libvirt.Libvirt, pool poolInfo, c *definition.Clu
 			}
 		}
 		p.boot = img
-		p.overlay = volPlan{name: OverlayVolumeName(c.Name, h.Name), cached: h.CacheBootImage}
+		p.overlay = volPlan{name: lvxml.OverlayVolumeName(c.Name, h.Name), cached: h.CacheBootImage}
 		for _, d := range h.Disks {
-			p.data = append(p.data, volPlan{name: DataVolumeName(c.Name, h.Name, d.Name), cached: d.Cache})
+			p.data = append(p.data, volPlan{name: lvxml.DataVolumeName(c.Name, h.Name, d.Name), cached: d.Cache})
 		}
 	}
 	if len(missing) > 0 {
@@ -312,12 +313,12 @@ func (b *Backend) lookupBootImage(l *libvirt.Libvirt, pool poolInfo, name string
 	if img.path == "" {
 		return nil, fmt.Errorf("boot image %s in pool %s has no path", name, b.cfg.Pool)
 	}
-	kname, iname := KernelVolumeNames(name)
+	kname, iname := lvxml.KernelVolumeNames(name)
 	kpath, kerr := volPath(l, pool, kname)
 	ipath, ierr := volPath(l, pool, iname)
 	legacy := false // a gzip initrd: its unpacked size is not known here
 	if isNotFound(ierr) {
-		if p, err := volPath(l, pool, legacyInitrdName(name)); err == nil || !isNotFound(err) {
+		if p, err := volPath(l, pool, lvxml.LegacyInitrdName(name)); err == nil || !isNotFound(err) {
 			ipath, ierr, legacy = p, err, true
 		}
 	}
@@ -379,7 +380,7 @@ func (b *Backend) checkFree(l *libvirt.Libvirt, pool poolInfo, c *definition.Clu
 	if err != nil {
 		return err
 	}
-	if err := checkCollisions(netXML, nets); err != nil {
+	if err := lvxml.CheckCollisions(netXML, nets); err != nil {
 		return err
 	}
 	var problems []string
@@ -470,12 +471,12 @@ func (b *Backend) prepareVolumes(ctx context.Context, l *libvirt.Libvirt, pool p
 		capacity = 1 << 30
 	}
 	if _, err := b.ensureVolume(l, pool, cluster, p.overlay, undo,
-		buildOverlay(p.overlay.name, capacity, p.boot.path, p.boot.format)); err != nil {
+		lvxml.BuildOverlay(p.overlay.name, capacity, p.boot.path, p.boot.format)); err != nil {
 		return err
 	}
 	for i, d := range p.host.Disks {
 		vp := p.data[i]
-		path, err := b.ensureVolume(l, pool, cluster, vp, undo, buildDataVolume(vp.name, d.Size))
+		path, err := b.ensureVolume(l, pool, cluster, vp, undo, lvxml.BuildDataVolume(vp.name, d.Size))
 		if err != nil {
 			return err
 		}
@@ -558,11 +559,11 @@ func (b *Backend) startDomain(ctx context.Context, l *libvirt.Libvirt, pool pool
 	if err != nil {
 		return fmt.Errorf("volume %s: %w", p.overlay.name, err)
 	}
-	plan := domainPlan{
+	plan := lvxml.DomainPlan{
 		Name:    p.domain,
 		Type:    b.domainType,
 		CPUMode: b.cpuMode,
-		Owner:   Owner{Cluster: c.Name, Host: p.host.Name, Network: netName, State: b.stateFile},
+		Owner:   lvxml.Owner{Cluster: c.Name, Host: p.host.Name, Network: netName, State: b.stateFile},
 		Arch:    p.host.Arch,
 		RAMKiB:  p.host.RAMKiB,
 		UUID:    p.host.UUID,
@@ -571,18 +572,18 @@ func (b *Backend) startDomain(ctx context.Context, l *libvirt.Libvirt, pool pool
 		Overlay: overlay,
 		Kernel:  p.boot.kernel,
 		Initrd:  p.boot.initrd,
-		Params:  bootParams(spec, p.host.Name),
+		Params:  lvxml.BootParams(spec, p.host.Name),
 		Extra:   b.cfg.ExtraKernelArgs,
-		Console: filepath.Join(b.cfg.StateDir, consoleFile(p.domain)),
+		Console: filepath.Join(b.cfg.StateDir, lvxml.ConsoleFile(p.domain)),
 	}
 	for i, d := range p.host.Disks {
 		path, err := volPath(l, pool, p.data[i].name)
 		if err != nil {
 			return fmt.Errorf("volume %s: %w", p.data[i].name, err)
 		}
-		plan.Data = append(plan.Data, dataDiskPlan{Path: path, Device: d.Device})
+		plan.Data = append(plan.Data, lvxml.DataDiskPlan{Path: path, Device: d.Device})
 	}
-	x, err := buildDomain(plan)
+	x, err := lvxml.BuildDomain(plan)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,8 @@ import (
 	"sync"
 
 	"github.com/digitalocean/go-libvirt"
+
+	"github.com/xrdtest/xrdtest/internal/hypervisor/libvirt/lvxml"
 )
 
 // StopCluster destroys and undefines the cluster's domains and network
@@ -105,7 +107,7 @@ func (b *Backend) stopLocked(ctx context.Context, cluster string) error {
 
 	// Non-cached volumes.
 	for _, v := range rec.Volumes {
-		if !ownsVolumeName(cluster, v.Name) {
+		if !lvxml.OwnsVolumeName(cluster, v.Name) {
 			b.log.Warn("recorded volume has a name not of the cluster; left alone", "volume", v.Name, "cluster", cluster)
 			continue
 		}
@@ -311,7 +313,7 @@ func (b *Backend) Purge(ctx context.Context) error {
 		switch {
 		case busy:
 			errs = append(errs, fmt.Errorf("volume %s kept: cluster %s is started or has leftovers", v.Name, v.Cluster))
-		case !ownsVolumeName(v.Cluster, v.Name):
+		case !lvxml.OwnsVolumeName(v.Cluster, v.Name):
 			errs = append(errs, fmt.Errorf("volume %s kept: not a name of cluster %s", v.Name, v.Cluster))
 		default:
 			if err := deletePoolVolume(l, v.Pool, v.Name); err != nil {

@@ -1,8 +1,6 @@
-package libvirt
+package lvxml
 
 import (
-	"github.com/xrdtest/xrdtest/internal/image"
-
 	"encoding/xml"
 	"fmt"
 	"net/netip"
@@ -11,6 +9,7 @@ import (
 	"libvirt.org/go/libvirtxml"
 
 	"github.com/xrdtest/xrdtest/internal/hypervisor"
+	"github.com/xrdtest/xrdtest/internal/image"
 )
 
 // MetadataNS is the XML namespace of the element the backend puts in the
@@ -63,13 +62,13 @@ func (o Owner) marshal() (string, error) {
 	return string(b), err
 }
 
-// parseOwner finds the backend's element in a metadata element or in the
+// ParseOwner finds the backend's element in a metadata element or in the
 // inner XML of <metadata>; ok is false when there is none.
-func parseOwner(s string) (Owner, bool) { return parseOwnerElement(s, false) }
+func ParseOwner(s string) (Owner, bool) { return parseOwnerElement(s, false) }
 
-// parseMetadataAnswer parses what virDomainGetMetadata returns for our
+// ParseMetadataAnswer parses what virDomainGetMetadata returns for our
 // namespace: the element with its namespace stripped (<owner>...</owner>).
-func parseMetadataAnswer(s string) (Owner, bool) { return parseOwnerElement(s, true) }
+func ParseMetadataAnswer(s string) (Owner, bool) { return parseOwnerElement(s, true) }
 
 func parseOwnerElement(s string, bare bool) (Owner, bool) {
 	d := xml.NewDecoder(strings.NewReader(s))
@@ -118,11 +117,11 @@ func dnsDomain(spec hypervisor.ClusterSpec) string {
 	return d
 }
 
-// buildNetwork is the cluster's isolated network (no <forward>): its
+// BuildNetwork is the cluster's isolated network (no <forward>): its
 // bridge, gateway and subnet, DHCP with a fixed lease (MAC, address,
 // short name) per host, and DNS: every host name and alias (an alias on N
 // hosts gives N A records: round robin) and master.xrd.test.
-func buildNetwork(spec hypervisor.ClusterSpec, stateFile string) (*libvirtxml.Network, error) {
+func BuildNetwork(spec hypervisor.ClusterSpec, stateFile string) (*libvirtxml.Network, error) {
 	c := spec.Cluster
 	if c == nil {
 		return nil, fmt.Errorf("cluster spec has no cluster")
@@ -184,10 +183,10 @@ func buildNetwork(spec hypervisor.ClusterSpec, stateFile string) (*libvirtxml.Ne
 	return x, nil
 }
 
-// bootParams are the key=value pairs a guest finds its identity and its
+// BootParams are the key=value pairs a guest finds its identity and its
 // master by: on the kernel command line (kernel boot) or as SMBIOS OEM
 // strings (disk boot).
-func bootParams(spec hypervisor.ClusterSpec, host string) []string {
+func BootParams(spec hypervisor.ClusterSpec, host string) []string {
 	p := []string{
 		"xrdtest.name=" + host,
 		fmt.Sprintf("xrdtest.master=%s:%d", MasterName, spec.Master.Port),
@@ -199,8 +198,8 @@ func bootParams(spec hypervisor.ClusterSpec, host string) []string {
 	return p
 }
 
-// domainPlan is everything a host's domain XML depends on, resolved.
-type domainPlan struct {
+// DomainPlan is everything a host's domain XML depends on, resolved.
+type DomainPlan struct {
 	Name    string
 	Type    string // kvm or qemu
 	CPUMode string // "maximum", "host-passthrough", or "": libvirt's default CPU model
@@ -211,25 +210,26 @@ type domainPlan struct {
 	MAC     string
 	Network string
 	Overlay string // path of the qcow2 boot overlay
-	Data    []dataDiskPlan
+	Data    []DataDiskPlan
 	Kernel  string // kernel and initrd paths; empty: disk boot
 	Initrd  string
-	Params  []string // bootParams
+	Params  []string // BootParams
 	Extra   []string // extra kernel arguments
 	Console string   // serial console log file
 }
 
-type dataDiskPlan struct {
+// DataDiskPlan is a data disk of a DomainPlan.
+type DataDiskPlan struct {
 	Path   string
 	Device string // vda, vdb, ...
 }
 
 func uintp(v uint) *uint { return &v }
 
-// buildDomain is a host's domain. The boot overlay sits on a virtio-scsi
+// BuildDomain is a host's domain. The boot overlay sits on a virtio-scsi
 // controller as sda, so data disks keep the virtio names (vda, vdb...) the
 // definitions give them.
-func buildDomain(p domainPlan) (*libvirtxml.Domain, error) {
+func BuildDomain(p DomainPlan) (*libvirtxml.Domain, error) {
 	meta, err := p.Owner.marshal()
 	if err != nil {
 		return nil, err
@@ -305,9 +305,9 @@ func buildDomain(p domainPlan) (*libvirtxml.Domain, error) {
 	return d, nil
 }
 
-// buildOverlay is a qcow2 volume backed by the boot image, which it
+// BuildOverlay is a qcow2 volume backed by the boot image, which it
 // leaves untouched.
-func buildOverlay(name string, capacity uint64, backing, backingFormat string) *libvirtxml.StorageVolume {
+func BuildOverlay(name string, capacity uint64, backing, backingFormat string) *libvirtxml.StorageVolume {
 	return &libvirtxml.StorageVolume{
 		Name:     name,
 		Capacity: &libvirtxml.StorageVolumeSize{Unit: "bytes", Value: capacity},
@@ -319,8 +319,8 @@ func buildOverlay(name string, capacity uint64, backing, backingFormat string) *
 	}
 }
 
-// buildDataVolume is a sparse raw volume.
-func buildDataVolume(name string, size uint64) *libvirtxml.StorageVolume {
+// BuildDataVolume is a sparse raw volume.
+func BuildDataVolume(name string, size uint64) *libvirtxml.StorageVolume {
 	return &libvirtxml.StorageVolume{
 		Name:       name,
 		Allocation: &libvirtxml.StorageVolumeSize{Unit: "bytes", Value: 0},

@@ -1,4 +1,4 @@
-package libvirt
+package lvxml
 
 import (
 	"flag"
@@ -114,7 +114,7 @@ func TestGoldenNetwork(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			spec := goldenSpec()
 			spec.Master.IP = tc.masterIP
-			x, err := buildNetwork(spec, testState)
+			x, err := BuildNetwork(spec, testState)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -129,10 +129,10 @@ func TestGoldenNetwork(t *testing.T) {
 	}
 }
 
-func goldenPlan(spec hypervisor.ClusterSpec, h *definition.Host, typ string, kernel bool) domainPlan {
+func goldenPlan(spec hypervisor.ClusterSpec, h *definition.Host, typ string, kernel bool) DomainPlan {
 	c := spec.Cluster
 	dom := DomainName(c.Name, h.Name)
-	p := domainPlan{
+	p := DomainPlan{
 		Name:    dom,
 		Type:    typ,
 		Owner:   Owner{Cluster: c.Name, Host: h.Name, Network: NetworkName(c.Name, c.Network.Name), State: testState},
@@ -142,11 +142,11 @@ func goldenPlan(spec hypervisor.ClusterSpec, h *definition.Host, typ string, ker
 		MAC:     h.MAC,
 		Network: NetworkName(c.Name, c.Network.Name),
 		Overlay: "/pool/" + OverlayVolumeName(c.Name, h.Name),
-		Params:  bootParams(spec, h.Name),
-		Console: "/var/lib/xrdtest/hypervisor/" + consoleFile(dom),
+		Params:  BootParams(spec, h.Name),
+		Console: "/var/lib/xrdtest/hypervisor/" + ConsoleFile(dom),
 	}
 	for _, d := range h.Disks {
-		p.Data = append(p.Data, dataDiskPlan{Path: "/pool/" + DataVolumeName(c.Name, h.Name, d.Name), Device: d.Device})
+		p.Data = append(p.Data, DataDiskPlan{Path: "/pool/" + DataVolumeName(c.Name, h.Name, d.Name), Device: d.Device})
 	}
 	p.CPUMode = map[string]string{"qemu": "maximum", "kvm": "host-passthrough"}[typ] // what the backend picks when libvirt offers it
 	if kernel {
@@ -173,12 +173,12 @@ func TestGoldenDomain(t *testing.T) {
 		{"domain-smbios-kvm-i686.golden", hosts[2], "kvm", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			x, err := buildDomain(goldenPlan(spec, tc.host, tc.typ, tc.kernel))
+			x, err := BuildDomain(goldenPlan(spec, tc.host, tc.typ, tc.kernel))
 			if err != nil {
 				t.Fatal(err)
 			}
 			goldenXML(t, tc.name, x)
-			if o, ok := parseOwner(x.Metadata.XML); !ok || o.Cluster != "rr" || o.Host != tc.host.Name || o.State != testState {
+			if o, ok := ParseOwner(x.Metadata.XML); !ok || o.Cluster != "rr" || o.Host != tc.host.Name || o.State != testState {
 				t.Errorf("metadata does not parse back: %+v %v", o, ok)
 			}
 		})
@@ -186,12 +186,12 @@ func TestGoldenDomain(t *testing.T) {
 }
 
 func TestGoldenVolumes(t *testing.T) {
-	ov, err := buildOverlay("rr_h1.rr.xrd.test.qcow2", 2<<30, "/pool/slave.qcow2", "qcow2").Marshal()
+	ov, err := BuildOverlay("rr_h1.rr.xrd.test.qcow2", 2<<30, "/pool/slave.qcow2", "qcow2").Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "volume-overlay.golden", ov+"\n")
-	dv, err := buildDataVolume("rr_h1.rr.xrd.test_data.img", 64<<20).Marshal()
+	dv, err := BuildDataVolume("rr_h1.rr.xrd.test_data.img", 64<<20).Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,14 +200,14 @@ func TestGoldenVolumes(t *testing.T) {
 
 func TestBootParams(t *testing.T) {
 	spec := goldenSpec()
-	got := strings.Join(bootParams(spec, "h1.rr.xrd.test"), " ")
+	got := strings.Join(BootParams(spec, "h1.rr.xrd.test"), " ")
 	want := "xrdtest.name=h1.rr.xrd.test xrdtest.master=master.xrd.test:20000 xrdtest.token=tok-1 " +
 		"xrdtest.ca=sha256:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f xrdtest.gw=10.213.50.1"
 	if got != want {
-		t.Errorf("bootParams = %q\nwant %q", got, want)
+		t.Errorf("BootParams = %q\nwant %q", got, want)
 	}
 	delete(spec.Tokens, "h1.rr.xrd.test")
-	if got := strings.Join(bootParams(spec, "h1.rr.xrd.test"), " "); strings.Contains(got, "xrdtest.token") {
+	if got := strings.Join(BootParams(spec, "h1.rr.xrd.test"), " "); strings.Contains(got, "xrdtest.token") {
 		t.Errorf("no token in the spec, yet %q", got)
 	}
 }
@@ -218,7 +218,7 @@ func TestParseOwner(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, ok := parseOwner(s); !ok || got != o {
+	if got, ok := ParseOwner(s); !ok || got != o {
 		t.Errorf("round trip: %+v %v", got, ok)
 	}
 	// As libvirt returns it: indented, inside <metadata>, beside others.
@@ -231,7 +231,7 @@ func TestParseOwner(t *testing.T) {
       <xrdtest:state>/s/state.json</xrdtest:state>
     </xrdtest:owner>
   </metadata>`
-	if got, ok := parseOwner(lv); !ok || got != o {
+	if got, ok := ParseOwner(lv); !ok || got != o {
 		t.Errorf("libvirt form: %+v %v", got, ok)
 	}
 	for _, bad := range []string{
@@ -241,8 +241,8 @@ func TestParseOwner(t *testing.T) {
 		`<x:owner xmlns:x="https://xrdtest.dev/libvirt/1"><x:cluster>c</x:cluster></x:owner>`,         // no state
 		`<x:owner xmlns:x="https://xrdtest.dev/libvirt/1"><x:state>/s/state.json</x:state></x:owner>`, // no cluster
 	} {
-		if got, ok := parseOwner(bad); ok {
-			t.Errorf("parseOwner(%q) = %+v, want none", bad, got)
+		if got, ok := ParseOwner(bad); ok {
+			t.Errorf("ParseOwner(%q) = %+v, want none", bad, got)
 		}
 	}
 }
@@ -256,13 +256,13 @@ func TestParseMetadataAnswer(t *testing.T) {
   <state>/s/state.json</state>
 </owner>`
 	want := Owner{Cluster: "it", Host: "h1.it.xrd.test", Network: "it_it_net", State: "/s/state.json"}
-	if got, ok := parseMetadataAnswer(answer); !ok || got != want {
+	if got, ok := ParseMetadataAnswer(answer); !ok || got != want {
 		t.Errorf("parseMetadataAnswer = %+v, %v", got, ok)
 	}
-	if got, ok := parseOwner(answer); ok {
-		t.Errorf("parseOwner took a bare element from a <metadata>: %+v", got)
+	if got, ok := ParseOwner(answer); ok {
+		t.Errorf("ParseOwner took a bare element from a <metadata>: %+v", got)
 	}
-	if _, ok := parseMetadataAnswer("<owner><cluster>it</cluster></owner>"); ok {
+	if _, ok := ParseMetadataAnswer("<owner><cluster>it</cluster></owner>"); ok {
 		t.Error("an answer without state accepted")
 	}
 }

@@ -1,4 +1,4 @@
-package libvirt
+package lvxml
 
 import (
 	"errors"
@@ -8,8 +8,8 @@ import (
 	"libvirt.org/go/libvirtxml"
 )
 
-// existingNetwork is a network already defined in libvirt.
-type existingNetwork struct {
+// ExistingNetwork is a network already defined in libvirt.
+type ExistingNetwork struct {
 	XML    *libvirtxml.Network
 	Active bool
 }
@@ -27,10 +27,10 @@ func (e *CollisionError) Error() string {
 
 func (e *CollisionError) Unwrap() error { return ErrNetworkCollision }
 
-// checkCollisions finds what keeps want from being created: a network of
+// CheckCollisions finds what keeps want from being created: a network of
 // the same name, a network (active or not) with the same bridge, or an
 // active network whose subnet overlaps want's.
-func checkCollisions(want *libvirtxml.Network, existing []existingNetwork) error {
+func CheckCollisions(want *libvirtxml.Network, existing []ExistingNetwork) error {
 	var problems []string
 	var wantBridge string
 	if want.Bridge != nil {
@@ -67,15 +67,7 @@ func checkCollisions(want *libvirtxml.Network, existing []existingNetwork) error
 	return &CollisionError{Network: want.Name, Problems: problems}
 }
 
-// Sentinel errors; errors.Is works on what the backend returns.
-var (
-	// ErrNetworkCollision: the cluster's network would clash with one
-	// libvirt already has (name, bridge or subnet).
-	ErrNetworkCollision = errors.New("network collision")
-	// ErrBootImageMissing: a host's boot image is not in the pool.
-	ErrBootImageMissing = errors.New("boot image missing")
-	// ErrNotOurs: an object the cluster needs exists and was not created
-	// by this backend (no metadata or state record of ours); it is left
-	// alone.
-	ErrNotOurs = errors.New("object exists and was not created by xrdtest")
-)
+// ErrNetworkCollision: the cluster's network would clash with one libvirt
+// already has (name, bridge or subnet). The libvirt backend returns it
+// (as libvirt.ErrNetworkCollision) wrapped in a *CollisionError.
+var ErrNetworkCollision = errors.New("network collision")

@@ -1,4 +1,4 @@
-package libvirt
+package lvxml
 
 import (
 	"path"
@@ -22,16 +22,16 @@ func DataVolumeName(cluster, host, disk string) string {
 
 // KernelVolumeNames are the kernel and initrd beside a boot image in the
 // pool that make the backend boot the kernel directly:
-// <image without extension>.vmlinuz and .initrd.img (legacyInitrdName:
+// <image without extension>.vmlinuz and .initrd.img (LegacyInitrdName:
 // .initrd.gz, as images were installed before).
 func KernelVolumeNames(bootImage string) (kernel, initrd string) {
 	base := imageBase(bootImage)
 	return base + ".vmlinuz", base + ".initrd.img"
 }
 
-// legacyInitrdName is the initrd's name in pools filled by earlier
+// LegacyInitrdName is the initrd's name in pools filled by earlier
 // versions (gzip-compressed then; the kernel reads either).
-func legacyInitrdName(bootImage string) string { return imageBase(bootImage) + ".initrd.gz" }
+func LegacyInitrdName(bootImage string) string { return imageBase(bootImage) + ".initrd.gz" }
 
 func imageBase(bootImage string) string {
 	base := strings.TrimSuffix(bootImage, path.Ext(bootImage))
@@ -47,11 +47,11 @@ func shortName(host string) string {
 	return s
 }
 
-// consoleFile is the serial console log of a domain, relative to StateDir.
-func consoleFile(domain string) string { return path.Join("console", domain+".log") }
+// ConsoleFile is the serial console log of a domain, relative to StateDir.
+func ConsoleFile(domain string) string { return path.Join("console", domain+".log") }
 
-// ownsVolumeName says whether a volume name belongs to the cluster's
+// OwnsVolumeName says whether a volume name belongs to the cluster's
 // naming scheme; Purge and cleanup never delete a volume without it.
-func ownsVolumeName(cluster, vol string) bool {
+func OwnsVolumeName(cluster, vol string) bool {
 	return strings.HasPrefix(vol, cluster+"_") && (strings.HasSuffix(vol, ".qcow2") || strings.HasSuffix(vol, ".img"))
 }
