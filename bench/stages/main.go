@@ -96,8 +96,8 @@ func main() {
 	load, _ := os.ReadFile("/proc/loadavg")
 	fmt.Printf("%d CPUs, load %s at the start\n", cpus, strings.Join(strings.Fields(string(load))[:3], " "))
 	fmt.Printf("bash start (os/exec of `bash -c :`, %d runs): %.2f ms wall (median), %.2f ms CPU each\n\n", *forks, ms(bashWall), ms(bashCPU))
-	fmt.Printf("%-8s %5s %7s  %10s %10s %6s  %14s %6s  %6s %6s  %12s %8s\n", "backend", "hosts", "stages",
-		"stage wall", "floor", "ratio", "CPU/host/stage", "/bash", "master", "slaves", "ansible/task", "/xrdtest")
+	fmt.Printf("%-8s %5s %7s  %10s %10s %6s  %14s %6s  %6s %6s %7s  %12s %8s\n", "backend", "hosts", "stages",
+		"stage wall", "floor", "ratio", "CPU/host/stage", "/bash", "master", "slave", "scripts", "ansible/task", "/xrdtest")
 
 	ansible := map[int]time.Duration{}
 	ansibleWhy := ""
@@ -139,13 +139,14 @@ func main() {
 				}
 				ans, vs = fmt.Sprintf("%.0f ms", ms(t)), fmt.Sprintf("%.1fx", float64(t)/float64(r.wall))
 			}
-			fmt.Printf("%-8s %5d %7d  %7.1f ms %7.1f ms %5.2fx  %11.2f ms %5.2fx  %6.2f %6.2f  %12s %8s\n", be, n, r.stages,
+			fmt.Printf("%-8s %5d %7d  %7.1f ms %7.1f ms %5.2fx  %11.2f ms %5.2fx  %6.2f %6.2f %7.2f  %12s %8s\n", be, n, r.stages,
 				ms(r.wall), ms(floor), float64(r.wall)/float64(floor), ms(cpu), float64(cpu)/float64(bashCPU),
-				ms(per(r.cpu.self)), ms(per(r.cpu.slaves)), ans, vs)
+				ms(per(r.cpu.self)), ms(per(r.cpu.slaves)), ms(per(r.cpu.scripts)), ans, vs)
 		}
 	}
 	fmt.Println("\nratio: stage wall / floor (floor = hosts x bash start / CPUs, at least one bash start); /bash: CPU per host")
-	fmt.Println("per stage / bash's CPU; master, slaves: the CPU per host per stage (ms) of each, the slaves' with their scripts;")
+	fmt.Println("per stage / bash's CPU; master, slave, scripts: the CPU per host per stage (ms) of the master, of the slave")
+	fmt.Println("processes themselves and of their reaped children (the scripts' bash);")
 	fmt.Println("/xrdtest: Ansible's time per task / xrdtest's stage wall (the same script on as many hosts)")
 	if ansibleWhy != "" {
 		fmt.Println("ansible: " + ansibleWhy)
@@ -219,7 +220,8 @@ func row(ctx context.Context, dir, bin, backend string, n int) (result, error) {
 		walls = append(walls, st.Ended.Sub(st.Started))
 	}
 	slices.Sort(walls)
-	return result{stages: len(walls), wall: walls[len(walls)/2], cpu: cpuSample{self: after.self - before.self, slaves: after.slaves - before.slaves}}, nil
+	return result{stages: len(walls), wall: walls[len(walls)/2], cpu: cpuSample{self: after.self - before.self, slaves: after.slaves - before.slaves,
+		scripts: after.scripts - before.scripts}}, nil
 }
 
 // atStage waits until stage index of session id has started and samples
@@ -254,7 +256,7 @@ func writeRepo(repo string, n int) error {
 		hosts = append(hosts, fmt.Sprintf("h%d.stages.xrd.test", i))
 	}
 	files := map[string]string{
-		"clusters/cluster_stages.py": testutil.ClusterDef("cluster_stages", "10.31.0", "none.img", "1024", hosts...),
+		"clusters/cluster_stages.py": testutil.ClusterDef("cluster_stages", "10.31.0", "none.img", "262144", hosts...),
 		"test-suites/stages/test_suite.py": fmt.Sprintf(`from XrdTest.TestUtils import TestSuite
 
 def getTestSuite():
@@ -295,13 +297,13 @@ func caseNames() string {
 	return strings.Join(out, ", ")
 }
 
-// cpuSample is the CPU time of this process (the master) and of the
-// slaves of a row, with their reaped children.
+// cpuSample is the CPU time of this process (the master), of the slaves
+// of a row and of their reaped children (the scripts).
 type cpuSample struct {
-	self, slaves time.Duration
+	self, slaves, scripts time.Duration
 }
 
-func (s cpuSample) total() time.Duration { return s.self + s.slaves }
+func (s cpuSample) total() time.Duration { return s.self + s.slaves + s.scripts }
 
 // sample reads the CPU times: this process's from getrusage, the slaves'
 // (the processes whose command line names the row's folder) from
@@ -328,10 +330,12 @@ func sample(rdir string) cpuSample {
 		// The fields after the command (which may hold spaces): utime is
 		// the 14th field, stime, cutime, cstime follow.
 		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+2:]))
-		for _, i := range []int{11, 12, 13, 14} {
+		field := func(i int) time.Duration {
 			v, _ := strconv.ParseInt(f[i], 10, 64)
-			s.slaves += time.Duration(v) * tick
+			return time.Duration(v) * tick
 		}
+		s.slaves += field(11) + field(12)
+		s.scripts += field(13) + field(14)
 	}
 	return s
 }

@@ -272,4 +272,20 @@ func TestHoldMasterKilled(t *testing.T) {
 	if sn, err := client.Session(ctx, next.ID); err != nil || sn.Started.Before(d.Ended) && !sn.Started.IsZero() {
 		t.Errorf("the next session started at %v, before the held one ended at %v (%v)", sn.Started, d.Ended, err)
 	}
+	// The next session's case starts the daemons again; its finalize
+	// stops them. Ended before the slaves are: a slave leaves what a
+	// finished stage started running, as a physical machine would.
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		if sn, err := client.Session(ctx, next.ID); err == nil && sn.State.Finished() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the next session %d did not end", next.ID)
+		}
+	}
+	for _, h := range hosts {
+		if n := finalized(shared, h); n < 2 {
+			t.Errorf("%s: %d finalizes after the next session, want 2", h, n)
+		}
+	}
 }
