@@ -170,13 +170,18 @@ func startHost(ctx context.Context, n naming, p *plan, i int, dir string, holder
 // in the caller's work folder. The exit status is the command's; a
 // command killed by a signal kills nsenter with it.
 func writeEnter(path, name string, pid int, cg cgroup) error {
+	return os.WriteFile(path, []byte(enterScript(name, pid, cg, `"$@"`)), 0o755)
+}
+
+// enterScript is a script that runs command (shell words) in the host.
+func enterScript(name string, pid int, cg cgroup, command string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "#!/bin/sh\n# Runs \"$@\" in host %s: in its cgroup, then in its namespaces.\n", name)
+	fmt.Fprintf(&b, "#!/bin/sh\n# Runs %s in host %s: in its cgroup, then in its namespaces.\n", command, name)
 	for _, f := range cg.procsFiles() {
 		fmt.Fprintf(&b, "echo $$ > %s || exit 125\n", shellQuote(f))
 	}
-	fmt.Fprintf(&b, "exec nsenter --target %d --mount --uts --ipc --net --pid --wd=\"$PWD\" -- \"$@\"\n", pid)
-	return os.WriteFile(path, []byte(b.String()), 0o755)
+	fmt.Fprintf(&b, "exec nsenter --target %d --mount --uts --ipc --net --pid --wd=\"$PWD\" -- %s\n", pid, command)
+	return b.String()
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
