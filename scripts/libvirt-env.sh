@@ -408,8 +408,10 @@ start_daemons() {
 	rm -rf "$NSROOT/run"   # stale sockets and runtime state of an earlier run
 	write_daemon_configs
 	export XRDTEST_LIBVIRT_ENV_DIR=$WORK XRDTEST_LIBVIRT_NETNS=$NETNS
+	# The daemons outlive this script: they must not hold the caller's
+	# stdout (fd 3, fd 4 in exec), or a reader of it waits for them.
 	setsid ip netns exec "$NETNS" unshare --mount --propagation private -- "$SELF" __daemons \
-		</dev/null >>"$LOGS/daemons.log" 2>&1 &
+		</dev/null >>"$LOGS/daemons.log" 2>&1 3>&- 4>&- &
 	wrapper=$!
 	for ((i = 0; i < 900; i++)); do   # bounded: 90 s (first start probes QEMU)
 		if [[ -S $SOCK ]] && vsh version >/dev/null 2>&1; then break; fi

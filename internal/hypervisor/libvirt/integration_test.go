@@ -668,6 +668,19 @@ func TestIntegrationMissingBootImage(t *testing.T) {
 	}
 }
 
+// volume creates an empty volume in the pool, deleted when t ends.
+func (e *itEnv) volume(t *testing.T, name, format string, size uint64) {
+	t.Helper()
+	x := &libvirtxml.StorageVolume{Name: name, Capacity: &libvirtxml.StorageVolumeSize{Unit: "bytes", Value: size},
+		Target: &libvirtxml.StorageVolumeTarget{Format: &libvirtxml.StorageVolumeTargetFormat{Type: format}}}
+	doc, _ := x.Marshal()
+	v, err := e.raw.StorageVolCreateXML(e.pref, doc, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.raw.StorageVolDelete(v, 0) })
+}
+
 // TestIntegrationRAMTooSmall: a host whose RAM cannot unpack its boot
 // image's initramfs is refused at once, naming the host and the RAM it
 // needs, with nothing created (the guest would otherwise boot into
@@ -680,14 +693,7 @@ func TestIntegrationRAMTooSmall(t *testing.T) {
 		format string
 		size   uint64
 	}{{name + ".qcow2", "qcow2", 16 << 20}, {name + ".vmlinuz", "raw", 1 << 20}, {name + ".initrd.img", "raw", 64 << 20}} {
-		x := &libvirtxml.StorageVolume{Name: v.name, Capacity: &libvirtxml.StorageVolumeSize{Unit: "bytes", Value: v.size},
-			Target: &libvirtxml.StorageVolumeTarget{Format: &libvirtxml.StorageVolumeTargetFormat{Type: v.format}}}
-		doc, _ := x.Marshal()
-		vol, err := e.raw.StorageVolCreateXML(e.pref, doc, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { e.raw.StorageVolDelete(vol, 0) })
+		e.volume(t, v.name, v.format, v.size)
 	}
 	b := e.backend(t, e.stateDir(t), nil)
 	before := e.snapshot(t)
@@ -891,17 +897,10 @@ func TestIntegrationLeftovers(t *testing.T) {
 func TestIntegrationDiskBoot(t *testing.T) {
 	e := integrationEnv(t)
 	ctx := context.Background()
-	img := &libvirtxml.StorageVolume{Name: "xrdtest-diskboot.qcow2",
-		Capacity: &libvirtxml.StorageVolumeSize{Unit: "bytes", Value: 16 << 20},
-		Target:   &libvirtxml.StorageVolumeTarget{Format: &libvirtxml.StorageVolumeTargetFormat{Type: "qcow2"}}}
-	doc, _ := img.Marshal()
-	v, err := e.raw.StorageVolCreateXML(e.pref, doc, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.raw.StorageVolDelete(v, 0) })
+	const img = "xrdtest-diskboot.qcow2"
+	e.volume(t, img, "qcow2", 16<<20)
 	b := e.backend(t, e.stateDir(t), nil)
-	c := itCluster("diskboot", 69, 1, img.Name)
+	c := itCluster("diskboot", 69, 1, img)
 	c.Hosts[0].Disks = nil
 	if err := b.StartCluster(ctx, itSpec(c)); err != nil {
 		t.Fatal(err)
