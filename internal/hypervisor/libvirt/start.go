@@ -315,23 +315,17 @@ func (b *Backend) lookupBootImage(l *libvirt.Libvirt, pool poolInfo, name string
 	}
 	kname, iname := lvxml.KernelVolumeNames(name)
 	kpath, kerr := volPath(l, pool, kname)
-	ipath, ierr := volPath(l, pool, iname)
-	legacy := false // a gzip initrd: its unpacked size is not known here
+	// The uncompressed initrd's size sets the RAM a guest needs; a gzip
+	// one's (an earlier install's) is not known here and stays 0.
+	ipath, isize, ierr := volPathSize(l, pool, iname)
 	if isNotFound(ierr) {
 		if p, err := volPath(l, pool, lvxml.LegacyInitrdName(name)); err == nil || !isNotFound(err) {
-			ipath, ierr, legacy = p, err, true
+			ipath, isize, ierr = p, 0, err
 		}
 	}
 	switch {
 	case kerr == nil && ierr == nil:
-		img.kernel, img.initrd = kpath, ipath
-		if !legacy {
-			size, err := volSize(l, pool, iname)
-			if err != nil {
-				return nil, fmt.Errorf("boot image %s: initrd %s: %w", name, iname, err)
-			}
-			img.initrdSize = int64(size)
-		}
+		img.kernel, img.initrd, img.initrdSize = kpath, ipath, int64(isize)
 	case isNotFound(kerr) && isNotFound(ierr):
 		// disk boot
 	case kerr == nil && isNotFound(ierr):
@@ -361,14 +355,18 @@ func volPath(l *libvirt.Libvirt, pool poolInfo, name string) (string, error) {
 	return l.StorageVolGetPath(v)
 }
 
-// volSize is a volume's size in bytes.
-func volSize(l *libvirt.Libvirt, pool poolInfo, name string) (uint64, error) {
+// volPathSize is a volume's path and size in bytes.
+func volPathSize(l *libvirt.Libvirt, pool poolInfo, name string) (string, uint64, error) {
 	v, err := l.StorageVolLookupByName(pool.ref, name)
 	if err != nil {
-		return 0, err
+		return "", 0, err
+	}
+	path, err := l.StorageVolGetPath(v)
+	if err != nil {
+		return "", 0, err
 	}
 	_, capacity, _, err := l.StorageVolGetInfo(v)
-	return capacity, err
+	return path, capacity, err
 }
 
 // checkFree makes sure nothing in the way of the cluster exists: its
