@@ -10,6 +10,7 @@ import (
 	"github.com/xrdtest/xrdtest/internal/config"
 	"github.com/xrdtest/xrdtest/internal/proctree"
 	"github.com/xrdtest/xrdtest/internal/slave"
+	"github.com/xrdtest/xrdtest/internal/slave/inhost"
 )
 
 func runSlave(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -21,6 +22,8 @@ func runSlave(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	shell := c.String("shell", "", "run the stage scripts with this shell instead of bash (netns backend: bash inside the host)")
 	syncDir := c.String("sync-dir", "", "put the stages' sync sockets in this folder instead of abstract sockets")
 	filesRoot := c.String("files-root", "", "read the collected log files below this folder (/proc/PID/root: as process PID sees them)")
+	hostNetns := c.String("host-netns", "", "start the stage scripts and shells in this network namespace: a slave beside its host (netns backend)")
+	hostJoin := c.String("host-join", "", "with --host-netns: the file the scripts' bash reads first (BASH_ENV), which joins the host's cgroup")
 	if code, ok := c.parse(args); !ok {
 		return code
 	}
@@ -38,6 +41,18 @@ func runSlave(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return c.fail(1, "cannot set the host name to %s: %v", *hostname, err)
 		}
 	}
+	var host *inhost.Host
+	if *hostNetns != "" || *hostJoin != "" {
+		if *hostNetns == "" || *hostJoin == "" {
+			return c.fail(2, "--host-netns and --host-join go together")
+		}
+		h, err := inhost.Open(*hostNetns, *hostJoin)
+		if err != nil {
+			return c.fail(1, "%v", err)
+		}
+		host = h
+		defer host.Close()
+	}
 	conn, err := daemonConnection(cfg.TestMaster, cfg.Slave.Name, cfg.Slave.StateDir)
 	if err != nil {
 		return c.fail(2, "%v", err)
@@ -46,7 +61,7 @@ func runSlave(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		Master: conn.Master, Name: conn.Name, StateDir: conn.StateDir, Token: conn.Token, Pin: conn.Pin, HavePin: conn.HavePin,
 		Version: conn.Version, Log: log, WorkDir: cfg.Slave.WorkDir, FunctionsPath: cfg.Slave.FunctionsPath,
 		WorkRetention: slave.WorkRetention{MaxAge: cfg.Retention.MaxAge, MaxDirs: cfg.Retention.MaxSessions},
-		Shell:         *shell, SyncDir: *syncDir, FilesRoot: *filesRoot,
+		Shell:         *shell, Host: host, SyncDir: *syncDir, FilesRoot: *filesRoot,
 	}
 	if err := proctree.BecomeSubreaper(); err != nil {
 		log.Warn("cannot become a child subreaper; orphaned script processes will not be reaped", "err", err)

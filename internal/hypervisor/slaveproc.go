@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"syscall"
 
 	"github.com/xrdtest/xrdtest/internal/pki"
@@ -37,6 +38,10 @@ type SlaveProcess struct {
 	Args        []string        // more arguments
 	Env         []string        // more environment variables
 	Attr        *syscall.SysProcAttr
+	// Via is a command the slave is started through, the slave's command
+	// line as its arguments (the netns backend: into its host's
+	// namespaces); nil = start it directly.
+	Via []string
 }
 
 // Start starts the slave; the caller waits for it.
@@ -49,7 +54,8 @@ func (p SlaveProcess) Start() (*exec.Cmd, error) {
 	args := append([]string{"slave", "-c", "none", "--master", p.Master, "--name", p.Host,
 		"--state-dir", filepath.Join(p.Dir, "state"), "--work-dir", filepath.Join(p.Dir, "work"),
 		"--functions-path", p.Functions, "--ca-fingerprint", p.Fingerprint.String()}, p.Args...)
-	cmd := exec.Command(p.Binary, args...)
+	argv := append(append(slices.Clip(p.Via), p.Binary), args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(append(os.Environ(), "XRDTEST_TOKEN="+p.Token, "XRDTEST_FUNCTIONS="+p.Functions), p.Env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = p.Attr

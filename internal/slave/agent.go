@@ -18,6 +18,7 @@ import (
 	"github.com/xrdtest/xrdtest/internal/daemonclient"
 	"github.com/xrdtest/xrdtest/internal/pki"
 	"github.com/xrdtest/xrdtest/internal/protocol"
+	"github.com/xrdtest/xrdtest/internal/slave/inhost"
 	"github.com/xrdtest/xrdtest/internal/slave/runner"
 	"github.com/xrdtest/xrdtest/internal/slave/syncsock"
 )
@@ -40,9 +41,11 @@ type Config struct {
 	MinBackoff, MaxBackoff time.Duration
 	// WorkRetention limits the session work directories kept in WorkDir.
 	WorkRetention WorkRetention
-	// Shell runs the stage scripts ("" = bash): the netns backend's
-	// slaves run bash inside their host's namespaces through it.
+	// Shell runs the stage scripts and shells ("" = bash).
 	Shell string
+	// Host, when set, is the host this slave runs beside (the netns
+	// backend's slaves): stage scripts and shells start inside it.
+	Host *inhost.Host
 	// SyncDir holds the stages' sync sockets as files ("" = abstract
 	// sockets): scripts in another network namespace reach them.
 	SyncDir string
@@ -353,6 +356,7 @@ func (a *Agent) runStage(ctx, agentCtx context.Context, st *heldStage, rs *proto
 	var seq uint64
 	env := append(append([]string{}, a.cfg.Env...), rs.GetEnv()...)
 	env = append(env, "PATH="+a.binDir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	env = append(env, a.hostEnv()...)
 	if sock, err := syncsock.ListenIn(a.cfg.SyncDir); err != nil {
 		log.Warn("no sync socket for this stage: xrdtest sync will fail", "err", err)
 		env = append(env, syncsock.EnvError+"="+err.Error())
@@ -376,6 +380,7 @@ func (a *Agent) runStage(ctx, agentCtx context.Context, st *heldStage, rs *proto
 		Timeout: time.Duration(rs.GetTimeoutMs()) * time.Millisecond,
 		Grace:   time.Duration(rs.GetKillGraceMs()) * time.Millisecond,
 		Shell:   a.cfg.Shell,
+		Start:   a.hostStart(),
 		Logger:  log,
 		Output: func(chunk []byte) {
 			seq++
@@ -400,6 +405,24 @@ func (a *Agent) runStage(ctx, agentCtx context.Context, st *heldStage, rs *proto
 	st.announce.Unlock()
 	log.Info("stage done", "exit", res.ExitCode, "timed_out", res.TimedOut, "cancelled", res.Cancelled, "err", res.Err)
 	a.send(agentCtx, &protocol.DaemonMessage{Msg: &protocol.DaemonMessage_StageDone{StageDone: done}})
+}
+
+// hostEnv is what a script needs in its environment to join the host
+// the slave runs beside, if any.
+func (a *Agent) hostEnv() []string {
+	if a.cfg.Host == nil {
+		return nil
+	}
+	return a.cfg.Host.Env()
+}
+
+// hostStart starts scripts and shells inside the host the slave runs
+// beside; nil (start them here) for a slave in its host.
+func (a *Agent) hostStart() func(func() error) error {
+	if a.cfg.Host == nil {
+		return nil
+	}
+	return a.cfg.Host.Start
 }
 
 // announceStart sends StageStarted once, unless the stage has ended.

@@ -74,11 +74,12 @@ func (a *Agent) openShellFor(ctx context.Context, m *protocol.ShellOpen) {
 		"PATH="+a.binDir+string(os.PathListSeparator)+os.Getenv("PATH"),
 		// The sync calls belong to a stage: a shell has none to name.
 		syncsock.EnvError+"=xrdtest sync and fault work in stage scripts, not in a shell")
+	env = append(env, a.hostEnv()...)
 	a.useWorkDir(session, 1)
 	log := a.log.With("shell", m.GetId(), "session", session)
 	proc, err := shell.Start(sctx, shell.Spec{
 		Command: m.GetCommand(), TTY: m.GetTty(), Rows: uint16(m.GetRows()), Cols: uint16(m.GetCols()), Term: m.GetTerm(),
-		Dir: a.workDir(session), Env: env, Shell: a.cfg.Shell, Functions: a.cfg.FunctionsPath, Logger: log,
+		Dir: a.workDir(session), Env: env, Shell: a.cfg.Shell, Start: a.hostStart(), Functions: a.cfg.FunctionsPath, Logger: log,
 		Output: func(data []byte, stderr bool) { a.shellOutput(s, data, stderr) },
 	})
 	if err != nil {

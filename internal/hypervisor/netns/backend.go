@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -249,10 +250,13 @@ func (b *Backend) build(ctx context.Context, c *cluster, p *plan, spec hyperviso
 	if err := startDNS(ctx, c.n, p, netDir, c.ctl); err != nil {
 		return err
 	}
-	// The hosts see the slave's folders and the xrdtest binary (which the
-	// stages call for `xrdtest sync`) even where a private folder covers
-	// them (a state folder or a build under /tmp).
-	keep := []string{c.dir, filepath.Dir(b.cfg.Binary)}
+	// The hosts see the cluster's folder, with the slaves' folders and
+	// the binary they run (which the stages call for `xrdtest sync`),
+	// even where a private folder covers it (a state folder under /tmp).
+	keep := []string{c.dir}
+	if err := linkBinary(b.cfg.Binary, c.binary()); err != nil {
+		return err
+	}
 	// Hosts side by side, a few at a time: each start is mostly waiting
 	// for its holder.
 	c.hosts = make([]*host, len(p.hosts))
@@ -310,42 +314,109 @@ func (b *Backend) save(c *cluster, ports []int, p *plan) error {
 	return os.Rename(tmp, stateFile(c.dir))
 }
 
-// shellScript is a host's shell for the slave's runner: bash, entered
-// into the host. It is the enter script with bash in it, not a call of
-// the enter script: every exec counts in a stage's cost (a sh start is
-// ~3 ms of CPU on these machines, bash's own ~6 ms).
-func shellScript(h *host) string {
-	return enterScript(h.name, h.pid, h.cg, `bash "$@"`)
-}
-
+// startSlave starts host h's slave beside the host: in its mount, PID,
+// UTS and IPC namespaces (it sees the host's files and processes, and
+// starts a stage's bash with no exec before it), but in the machine's
+// network namespace and the cluster's control cgroup, so that faults
+// never cut its link to the master and a paused host does not freeze it
+// (package inhost). The scripts enter the host's network namespace and
+// cgroup as they start.
 func (b *Backend) startSlave(c *cluster, h *host, spec hypervisor.ClusterSpec) (*slave, error) {
-	shell := filepath.Join(h.dir, "shell")
-	if err := os.WriteFile(shell, []byte(shellScript(h)), 0o755); err != nil {
-		return nil, err
-	}
-	token, fp := spec.Credentials(h.name, b.cfg.Token, b.cfg.Fingerprint)
 	sd := filepath.Join(h.dir, "slave")
 	if err := os.MkdirAll(sd, 0o755); err != nil {
 		return nil, err
 	}
+	join := filepath.Join(h.dir, "join.sh")
+	if err := os.WriteFile(join, []byte(joinScript(h.name, h.cg)), 0o644); err != nil {
+		return nil, err
+	}
+	via := filepath.Join(h.dir, "slave-enter")
+	// Into the control cgroup before nsenter forks the slave: a slave
+	// moved after its start could fork outside it.
+	script := nsenterScript("Starts the slave of host "+h.name+" beside it: in the control cgroup, the host's namespaces but its network.",
+		h.pid, c.ctl, "--mount --uts --ipc --pid", shellQuote(sd), `"$@"`)
+	if err := os.WriteFile(via, []byte(script), 0o755); err != nil {
+		return nil, err
+	}
+	token, fp := spec.Credentials(h.name, b.cfg.Token, b.cfg.Fingerprint)
 	// No XRDTEST_SHARED: like VMs, hosts share nothing but their network.
-	cmd, err := hypervisor.SlaveProcess{Binary: b.cfg.Binary, Master: net.JoinHostPort(b.cfg.MasterHost, strconv.Itoa(spec.Master.Port)),
+	// /proc/1 is the host's holder in the host's PID namespace.
+	cmd, err := hypervisor.SlaveProcess{Binary: c.binary(), Master: net.JoinHostPort(b.cfg.MasterHost, strconv.Itoa(spec.Master.Port)),
 		Host: h.name, Dir: sd, Log: filepath.Join(h.dir, "slave.log"), Functions: cmp.Or(b.cfg.FunctionsPath, "/etc/XrdTest/utils/functions.sh"),
-		Token: token, Fingerprint: fp, Args: []string{"--shell", shell, "--sync-dir", sd, "--files-root", fmt.Sprintf("/proc/%d/root", h.pid)},
+		Token: token, Fingerprint: fp, Args: []string{"--host-netns", "/proc/1/ns/net", "--host-join", join, "--sync-dir", sd},
 		// Its own session and no parent-death signal: like the hosts, the
 		// slaves outlive a crashed hypervisor, which adopts them again.
 		Attr: &syscall.SysProcAttr{Setsid: true},
+		Via:  []string{via},
 	}.Start()
 	if err != nil {
 		return nil, err
 	}
-	s := &slave{host: h.name, pid: cmd.Process.Pid, done: make(chan struct{})}
-	go func() { cmd.Wait(); close(s.done) }()
-	if err := c.ctl.add(s.pid); err != nil {
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	// nsenter forks the slave into the host's PID namespace and waits
+	// for it: the slave is its one child.
+	pid, err := onlyChild(cmd.Process.Pid, done, 10*time.Second)
+	if err != nil {
 		cmd.Process.Kill()
-		return nil, err
+		log := filepath.Join(h.dir, "slave.log")
+		data, _ := os.ReadFile(log)
+		return nil, fmt.Errorf("%w: %s: %q", err, log, data[max(0, len(data)-300):])
 	}
-	return s, nil
+	return &slave{host: h.name, pid: pid, done: done}, nil
+}
+
+// binary is the xrdtest executable the cluster's slaves run, in its
+// folder: a host sees it wherever the original is.
+func (c *cluster) binary() string { return filepath.Join(c.dir, "xrdtest") }
+
+// linkBinary makes file the executable bin: a hard link, or a copy where
+// the two are on different file systems.
+func linkBinary(bin, file string) (err error) {
+	os.Remove(file)
+	if os.Link(bin, file) == nil {
+		return nil
+	}
+	src, err := os.Open(bin)
+	if err != nil {
+		return fmt.Errorf("the slaves' binary: %w", err)
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(file, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o755)
+	if err != nil {
+		return fmt.Errorf("the slaves' binary: %w", err)
+	}
+	_, err = io.Copy(dst, src)
+	if cerr := dst.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(file)
+		return fmt.Errorf("the slaves' binary: copy %s: %w", bin, err)
+	}
+	return nil
+}
+
+// onlyChild waits for process pid's first child and returns it; done is
+// closed when pid has exited.
+func onlyChild(pid int, done <-chan struct{}, wait time.Duration) (int, error) {
+	file := fmt.Sprintf("/proc/%d/task/%d/children", pid, pid)
+	deadline := time.Now().Add(wait)
+	for {
+		data, err := os.ReadFile(file)
+		if f := strings.Fields(string(data)); err == nil && len(f) > 0 {
+			return strconv.Atoi(f[0])
+		}
+		select {
+		case <-done:
+			return 0, errors.New("it exited at its start")
+		default:
+		}
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("nsenter started no slave in %v", wait)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // hostIndex is the index of the host called name, -1 if none.
@@ -505,6 +576,13 @@ func (b *Backend) recover() {
 	}
 }
 
+// isDNS reports whether process pid is a DNS server (the control cgroup
+// holds it, the slaves and the nsenters they were started through).
+func isDNS(pid int) bool {
+	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	return err == nil && strings.TrimSpace(string(comm)) == "dnsmasq"
+}
+
 // adopt takes over a running cluster: its holders and slaves must live,
 // in its cgroups; the relay (a socket of the dead backend) is made anew.
 func (b *Backend) adopt(c *cluster, s state) error {
@@ -517,20 +595,12 @@ func (b *Backend) adopt(c *cluster, s state) error {
 		ctl.dirs = append(ctl.dirs, filepath.Join(p, c.n.prefix()+"ctl"))
 	}
 	c.ctl = ctl
-	inCtl := ctl.pids()
-	for _, pid := range s.SlavePIDs {
-		if !slices.Contains(inCtl, pid) {
-			// Not signalled by PID: it may be another process's.
-			return fmt.Errorf("slave %d is gone", pid)
-		}
-		c.slaves = append(c.slaves, &slave{pid: pid})
-	}
-	if len(inCtl) <= len(s.SlavePIDs) {
-		return errors.New("the DNS server is gone")
-	}
 	if len(s.HolderPIDs) != len(s.Hosts) {
 		return errors.New("the state file does not match")
 	}
+	// Every host first, gone or not: a teardown after a failed adoption
+	// ends them by what is found here.
+	var gone error
 	for i, name := range s.Hosts {
 		h := &host{name: name, dir: filepath.Join(c.dir, name), pid: s.HolderPIDs[i]}
 		if i < len(s.Addrs) {
@@ -543,10 +613,23 @@ func (b *Backend) adopt(c *cluster, s state) error {
 			// Its recorded PID may be another process's by now: the
 			// removal goes by the host's cgroup only.
 			h.pid = 0
-			c.hosts = append(c.hosts, h)
-			return fmt.Errorf("host %s is gone", name)
+			gone = cmp.Or(gone, fmt.Errorf("host %s is gone", name))
 		}
 		c.hosts = append(c.hosts, h)
+	}
+	if gone != nil {
+		return gone
+	}
+	inCtl := ctl.pids()
+	for _, pid := range s.SlavePIDs {
+		if !slices.Contains(inCtl, pid) {
+			// Not signalled by PID: it may be another process's.
+			return fmt.Errorf("slave %d is gone", pid)
+		}
+		c.slaves = append(c.slaves, &slave{pid: pid})
+	}
+	if !slices.ContainsFunc(inCtl, isDNS) {
+		return errors.New("the DNS server is gone")
 	}
 	gw, err := gatewayPrefix(s.Addr)
 	if err != nil {

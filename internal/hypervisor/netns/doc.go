@@ -33,14 +33,22 @@
 //     host's cgroup (cgroup.go: v1 memory and pids below the
 //     hypervisor's own groups, or v2; ramSize is the memory limit), then
 //     nsenter into the holder's namespaces;
-//   - backend.go starts one slave per host in the machine's network
-//     namespace (its link to the master never crosses the cluster's
-//     network) with a shell that runs each stage inside its host.
+//   - backend.go starts one slave per host beside it (through nsenter,
+//     once): in the host's mount, PID, UTS and IPC namespaces, so that
+//     it starts each stage's bash with no other exec, but in the
+//     machine's network namespace, so that its link to the master never
+//     crosses the cluster's network, and in the cluster's control cgroup,
+//     so that a paused host does not freeze it. A stage's bash is born in
+//     the host's network namespace (forked from a thread that entered it)
+//     and joins the host's cgroup before its first command (BASH_ENV:
+//     package slave/inhost). The slaves run a link to the xrdtest binary
+//     in the cluster's folder, which every host sees.
 //
 // Faults (fault.go, hypervisor.FaultInjector): partitions, isolation and
 // packet loss are iptables rules in the hosts' own network namespaces,
 // rates and delays tc queue disciplines on both ends of a host's link,
-// a pause the host cgroup's freezer, a kill pkill in the host, a fill
+// a pause the host cgroup's freezer, a kill SIGKILL to the processes of
+// that name in the host's cgroup (never its holder or its slave), a fill
 // files on one of the host's disks; each is recorded with its undo in
 // faults.json, which a backend started again after a crash heals.
 //

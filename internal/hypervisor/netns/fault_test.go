@@ -3,6 +3,7 @@ package netns
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -185,6 +186,17 @@ func TestFaults(t *testing.T) {
 		}
 		if len(b.Faults("four")) != 0 {
 			t.Errorf("a kill is listed as on: %v", b.Faults("four"))
+		}
+		// The slave beside srv1 (this test binary, as is its holder)
+		// shares its PID namespace, yet a kill never reaches it.
+		self := filepath.Base(os.Args[0])
+		spec, _ = hypervisor.ParseFault([]string{"kill", "srv1", self})
+		if _, err := b.SetFault(ctx, "four", spec); err == nil || !strings.Contains(err.Error(), "no process "+self+" runs on srv1") {
+			t.Errorf("kill of the slave's name: %v", err)
+		}
+		c := running(b, "four")
+		if i := c.hostIndex("srv1.xrd.test"); !alive(c.slaves[i].pid) || !alive(c.hosts[i].pid) {
+			t.Error("a kill of their name ended srv1's slave or holder")
 		}
 	})
 	t.Run("fill", func(t *testing.T) {

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/xrdtest/xrdtest/internal/proctree"
 )
 
 // DefaultPrivateDirs are the folders each host gets a private, initially
@@ -175,12 +177,33 @@ func writeEnter(path, name string, pid int, cg cgroup) error {
 
 // enterScript is a script that runs command (shell words) in the host.
 func enterScript(name string, pid int, cg cgroup, command string) string {
+	return nsenterScript(fmt.Sprintf("Runs %s in host %s: in its cgroup, then in its namespaces.", command, name),
+		pid, cg, "--mount --uts --ipc --net --pid", `"$PWD"`, command)
+}
+
+// nsenterScript is a script that runs command (shell words) in cgroup cg,
+// then with nsenter in the namespaces ns (nsenter's flags) of process pid,
+// in folder wd (a shell word).
+func nsenterScript(comment string, pid int, cg cgroup, ns, wd, command string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "#!/bin/sh\n# Runs %s in host %s: in its cgroup, then in its namespaces.\n", command, name)
+	fmt.Fprintf(&b, "#!/bin/sh\n# %s\n", comment)
 	for _, f := range cg.procsFiles() {
 		fmt.Fprintf(&b, "echo $$ > %s || exit 125\n", shellQuote(f))
 	}
-	fmt.Fprintf(&b, "exec nsenter --target %d --mount --uts --ipc --net --pid --wd=\"$PWD\" -- %s\n", pid, command)
+	fmt.Fprintf(&b, "exec nsenter --target %d %s --wd=%s -- %s\n", pid, ns, wd, command)
+	return b.String()
+}
+
+// joinScript is the file a stage's bash reads first (BASH_ENV) in host
+// name: it joins the host's cgroup before the script's first command,
+// and leaves the environment of the script's own children as it was.
+func joinScript(name string, cg cgroup) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Read by bash before each stage script of host %s: joins its cgroup.\n", name)
+	for _, f := range cg.procsFiles() {
+		fmt.Fprintf(&b, "echo $$ > %s || exit 125\n", shellQuote(f))
+	}
+	b.WriteString("unset BASH_ENV\n")
 	return b.String()
 }
 
@@ -196,12 +219,10 @@ func (h *host) stop(wait time.Duration) error {
 	var errs []error
 	if h.pid > 0 {
 		unix.Kill(h.pid, unix.SIGKILL)
-		if h.done != nil {
-			select {
-			case <-h.done:
-			case <-time.After(wait):
-				errs = append(errs, fmt.Errorf("holder %d did not end", h.pid))
-			}
+		// A holder ends once every process of its PID namespace has
+		// (the slave beside it included): a stop returns after that.
+		if !h.ended(wait) {
+			errs = append(errs, fmt.Errorf("holder %d did not end", h.pid))
 		}
 	}
 	if len(h.cg.dirs) > 0 {
@@ -211,6 +232,27 @@ func (h *host) stop(wait time.Duration) error {
 		errs = append(errs, os.RemoveAll(h.dir))
 	}
 	return errors.Join(errs...)
+}
+
+// ended waits up to wait for the holder to end: reaped by this process,
+// or for an adopted one (another parent), gone or a zombie.
+func (h *host) ended(wait time.Duration) bool {
+	if h.done != nil {
+		select {
+		case <-h.done:
+			return true
+		case <-time.After(wait):
+			return false
+		}
+	}
+	for deadline := time.Now().Add(wait); ; time.Sleep(5 * time.Millisecond) {
+		if st, err := proctree.ReadStat(h.pid); err != nil || st.State == 'Z' {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
 }
 
 // makeDisk makes file a new, sparse ext4 file system of size bytes.

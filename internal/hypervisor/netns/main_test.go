@@ -60,6 +60,12 @@ func TestMain(m *testing.M) {
 			}
 			fmt.Println("started")
 			select {}
+		case "__test-runner": // JOIN WORK: TestRunnerInHost's runner beside a host
+			if err := runBeside(os.Args[2], os.Args[3]); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(1)
+			}
+			os.Exit(0)
 		case "__test-check": // print what Check says
 			fmt.Println(Check())
 			os.Exit(0)

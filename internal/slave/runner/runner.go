@@ -72,6 +72,11 @@ type Spec struct {
 	Shell string
 	// Logger receives debug and warning messages about killing; nil = none.
 	Logger *slog.Logger
+	// Start, when set, is called with the function that forks and execs
+	// the shell, and must call it: a slave beside its host starts its
+	// scripts from a thread in the host's network namespace (package
+	// inhost). nil = call it directly.
+	Start func(start func() error) error
 }
 
 // Result is the outcome of Run.
@@ -151,7 +156,19 @@ func (res *Result) run(ctx context.Context, spec Spec) {
 		},
 	}
 	res.Start = time.Now()
-	started, err := proctree.StartCommand(cmd)
+	var started func()
+	start := func() (err error) {
+		started, err = proctree.StartCommand(cmd)
+		return err
+	}
+	if spec.Start != nil {
+		err = spec.Start(start)
+	} else {
+		err = start()
+	}
+	if err == nil && started == nil {
+		err = errors.New("Spec.Start did not start the shell")
+	}
 	if err != nil {
 		pw.Close()
 		pr.Close()

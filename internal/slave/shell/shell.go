@@ -59,9 +59,11 @@ type Spec struct {
 	Dir string
 	// Env is added to the slave's environment.
 	Env []string
-	// Shell is the bash to run ("" = bash): the netns backend's wrapper
-	// runs it inside the host.
+	// Shell is the bash to run ("" = bash).
 	Shell string
+	// Start, when set, is called with the function that forks and execs
+	// the shell, and must call it (see runner.Spec.Start).
+	Start func(start func() error) error
 	// Functions is functions.sh, sourced before the command or the
 	// prompt ("" = none).
 	Functions string
@@ -100,6 +102,9 @@ type Process struct {
 // commands resolve as in the scripts (xrdtest first); then the scripts'
 // functions, and a prompt that says where the shell is.
 const rcFile = `# xrdtest shell: written by the slave at each interactive shell.
+# What a script's bash reads first, which an interactive one skips (for a
+# slave beside its host it joins the host's cgroup).
+[ -n "${BASH_ENV-}" ] && . "$BASH_ENV"
 __xrdtest_path=$PATH
 [ -r /etc/bash.bashrc ] && . /etc/bash.bashrc
 [ -r ~/.bashrc ] && . ~/.bashrc
@@ -210,7 +215,19 @@ func Start(ctx context.Context, spec Spec) (*Process, error) {
 		outputs = []*os.File{outR, errR}
 		closeAfterStart = []io.Closer{inR, outW, errW}
 	}
-	started, err := proctree.StartCommand(p.cmd)
+	var started func()
+	start := func() (err error) {
+		started, err = proctree.StartCommand(p.cmd)
+		return err
+	}
+	if spec.Start != nil {
+		err = spec.Start(start)
+	} else {
+		err = start()
+	}
+	if err == nil && started == nil {
+		err = errors.New("Spec.Start did not start the shell")
+	}
 	for _, c := range closeAfterStart {
 		c.Close()
 	}

@@ -1,0 +1,94 @@
+// Package inhost starts a slave's stage scripts and shells inside its host
+// when the slave runs beside the host rather than in it.
+//
+// The netns backend's slave shares its host's mount, PID, UTS and IPC
+// namespaces but keeps the machine's network namespace, so that its link
+// to the master never crosses the cluster's network (faults cannot cut
+// it), and a cgroup of its own, so that a paused host does not freeze it.
+// What it starts must still be wholly in the host. Two steps, neither an
+// extra exec (each exec of a dynamically linked program costs about as
+// much CPU as the stage's own bash on small machines):
+//
+//   - the network namespace: the fork happens on an OS thread that has
+//     entered the host's network namespace, and a child is born in the
+//     namespaces of the thread that forks it;
+//   - the cgroup: bash sources the file named by BASH_ENV before it runs
+//     a script, in the script's own process, so a join file there moves
+//     the script into the host's cgroup before its first command and any
+//     child it forks.
+package inhost
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// JoinEnv is the variable bash reads its join file from.
+const JoinEnv = "BASH_ENV"
+
+// Host is where a slave beside its host starts processes.
+type Host struct {
+	netns *os.File // the host's network namespace
+	home  *os.File // the slave's own, to go back to
+	join  string   // the file bash sources first: it joins the host's cgroup
+}
+
+// Open opens the host's network namespace (a path such as
+// /proc/1/ns/net) and checks the join file, which the backend writes.
+// The join file's name is expanded by bash, so it may not hold '$' or
+// '`'.
+func Open(netnsPath, joinFile string) (*Host, error) {
+	if strings.ContainsAny(joinFile, "$`") {
+		return nil, fmt.Errorf("host join file %q: bash would expand '$' or '`' in its name", joinFile)
+	}
+	if _, err := os.Stat(joinFile); err != nil {
+		return nil, fmt.Errorf("host join file: %w", err)
+	}
+	netns, err := os.Open(netnsPath)
+	if err != nil {
+		return nil, fmt.Errorf("host network namespace: %w", err)
+	}
+	// Every thread of this process is in its own network namespace: only
+	// Start's threads leave it, and they come back or end.
+	home, err := os.Open("/proc/thread-self/ns/net")
+	if err != nil {
+		netns.Close()
+		return nil, fmt.Errorf("own network namespace: %w", err)
+	}
+	return &Host{netns: netns, home: home, join: joinFile}, nil
+}
+
+// Close releases the namespaces.
+func (h *Host) Close() error {
+	return errors.Join(h.netns.Close(), h.home.Close())
+}
+
+// Env is what a script's environment needs to join the host: bash runs
+// the join file first.
+func (h *Host) Env() []string { return []string{JoinEnv + "=" + h.join} }
+
+// Start calls start, which forks and execs, on an OS thread in the
+// host's network namespace, and waits for it. The thread returns to the
+// Go runtime only once it is back in the slave's namespace; if it cannot
+// go back, it ends with its goroutine, so no other code ever runs there.
+func (h *Host) Start(start func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		if err := unix.Setns(int(h.netns.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("enter the host's network namespace: %w", err)
+			return // the thread ends: its namespace is not certain
+		}
+		err := start()
+		if unix.Setns(int(h.home.Fd()), unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		}
+		errc <- err
+	}()
+	return <-errc
+}

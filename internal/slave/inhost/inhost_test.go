@@ -1,0 +1,93 @@
+package inhost
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// TestStart: a process started through Start is born in the host's
+// network namespace, and the threads Start used come back: processes
+// started afterwards without it are in the slave's own.
+func TestStart(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: makes a network namespace")
+	}
+	// The host: a process in a network namespace of its own.
+	host := exec.Command("sleep", "60")
+	host.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
+	if err := host.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { host.Process.Kill(); host.Wait() })
+	hostNS := "/proc/" + strconv.Itoa(host.Process.Pid) + "/ns/net"
+	want, err := os.Readlink(hostNS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, err := os.Readlink("/proc/self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	join := filepath.Join(t.TempDir(), "join.sh")
+	if err := os.WriteFile(join, []byte("unset BASH_ENV\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h, err := Open(hostNS, join)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	netns := func(start func(func() error) error) string {
+		t.Helper()
+		var out strings.Builder
+		cmd := exec.Command("readlink", "/proc/self/ns/net")
+		cmd.Stdout = &out
+		if err := start(cmd.Start); err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(out.String())
+	}
+	direct := func(start func() error) error { return start() }
+	// Many, so that the runtime reuses the threads Start used.
+	for i := range 20 {
+		if got := netns(h.Start); got != want {
+			t.Fatalf("start %d through the host: network namespace %s, want the host's %s", i, got, want)
+		}
+		if got := netns(direct); got != own {
+			t.Fatalf("start %d after it: network namespace %s, want the slave's %s", i, got, own)
+		}
+	}
+	if got := h.Env(); len(got) != 1 || got[0] != "BASH_ENV="+join {
+		t.Errorf("Env() = %q", got)
+	}
+}
+
+// TestOpenErrors: what Open refuses, naming the reason.
+func TestOpenErrors(t *testing.T) {
+	dir := t.TempDir()
+	join := filepath.Join(dir, "join.sh")
+	if err := os.WriteFile(join, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ netns, join, want string }{
+		{"/proc/self/ns/net", filepath.Join(dir, "j$HOME"), "would expand"},
+		{"/proc/self/ns/net", filepath.Join(dir, "missing"), "host join file"},
+		{filepath.Join(dir, "no-netns"), join, "host network namespace"},
+	} {
+		h, err := Open(tt.netns, tt.join)
+		if err == nil {
+			h.Close()
+			t.Errorf("Open(%s, %s) succeeded", tt.netns, tt.join)
+		} else if !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Open(%s, %s): %v, want it to say %q", tt.netns, tt.join, err, tt.want)
+		}
+	}
+}
