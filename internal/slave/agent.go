@@ -68,6 +68,10 @@ type Agent struct {
 	// resent by the master after a reconnect never runs twice.
 	completed map[string]bool
 	compOrder []string
+	// syncSrv is the scripts' socket for sync calls, opened by Run; syncErr
+	// says why there is none.
+	syncSrv *syncsock.Server
+	syncErr error
 	// syncCalls are the scripts' sync calls waiting for the master.
 	syncCalls map[string]*syncCall
 	syncSeq   uint64
@@ -151,6 +155,13 @@ func (a *Agent) Run(ctx context.Context) error {
 		return fmt.Errorf("cannot put xrdtest on the scripts' PATH: %w", err)
 	}
 	go a.runWorkRetention(ctx)
+	// One socket for every stage's sync calls; without it the stages
+	// run, and their sync calls say why they fail.
+	if a.syncSrv, a.syncErr = syncsock.ListenIn(a.cfg.SyncDir); a.syncErr != nil {
+		a.log.Warn("no sync socket: xrdtest sync will fail in the stages", "err", a.syncErr)
+	} else {
+		go a.syncSrv.Serve(ctx)
+	}
 	err := a.client.Run(ctx, (*handler)(a))
 	// The scripts' and shells' contexts end with ctx: wait until they are stopped
 	// (TERM, then KILL after their grace), so that none outlives the
@@ -357,14 +368,20 @@ func (a *Agent) runStage(ctx, agentCtx context.Context, st *heldStage, rs *proto
 	env := append(append([]string{}, a.cfg.Env...), rs.GetEnv()...)
 	env = append(env, "PATH="+a.binDir+string(os.PathListSeparator)+os.Getenv("PATH"))
 	env = append(env, a.hostEnv()...)
-	if sock, err := syncsock.ListenIn(a.cfg.SyncDir); err != nil {
-		log.Warn("no sync socket for this stage: xrdtest sync will fail", "err", err)
-		env = append(env, syncsock.EnvError+"="+err.Error())
-	} else {
-		env = append(env, sock.Env()...)
-		go sock.Serve(ctx, func(callCtx context.Context, r syncsock.Request) syncsock.Response {
+	syncErr := a.syncErr
+	if a.syncSrv != nil {
+		senv, end, err := a.syncSrv.Stage(ctx, func(callCtx context.Context, r syncsock.Request) syncsock.Response {
 			return a.relaySync(callCtx, agentCtx, id, r)
 		})
+		if err == nil {
+			defer end()
+			env = append(env, senv...)
+		}
+		syncErr = err
+	}
+	if syncErr != nil {
+		log.Warn("no sync socket for this stage: xrdtest sync will fail", "err", syncErr)
+		env = append(env, syncsock.EnvError+"="+syncErr.Error())
 	}
 	a.useWorkDir(rs.GetSession(), 1)
 	defer a.useWorkDir(rs.GetSession(), -1)

@@ -9,10 +9,12 @@ import (
 	"time"
 )
 
-// TestRoundTrip: calls reach the handler through an abstract socket
-// and through a file socket, which is gone when the stage ends, also in
-// a folder whose path is longer than a socket address holds (a netns
-// host's slave folder deep in a state folder).
+// TestRoundTrip: calls reach the handler of their stage through an
+// abstract socket and through a file socket, which is gone when the
+// slave stops serving, also in a folder whose path is longer than a
+// socket address holds (a netns host's slave folder deep in a state
+// folder); a stage that has ended, or a wrong token, gets no answer from
+// any handler.
 func TestRoundTrip(t *testing.T) {
 	deep := filepath.Join(t.TempDir(), strings.Repeat("d", 60), strings.Repeat("e", 60))
 	if err := os.MkdirAll(deep, 0o755); err != nil {
@@ -30,20 +32,23 @@ func roundTrip(t *testing.T, dir string) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	served := make(chan struct{})
+	go func() { s.Serve(ctx); close(served) }()
 	if dir != "" {
 		files, _ := filepath.Glob(filepath.Join(dir, "*.sock"))
-		if len(files) != 1 || !strings.HasPrefix(s.Env()[0], EnvSocket+"="+dir+"/") {
-			t.Fatalf("socket files %v, env %v", files, s.Env())
+		if len(files) != 1 {
+			t.Fatalf("socket files %v", files)
 		}
 		t.Cleanup(func() {
 			if files, _ := filepath.Glob(filepath.Join(dir, "*")); len(files) != 0 {
-				t.Errorf("left after the stage: %v", files)
+				t.Errorf("left after the slave stopped serving: %v", files)
 			}
 		})
-		defer func() { cancel(); time.Sleep(50 * time.Millisecond) }()
+		defer func() { cancel(); <-served; time.Sleep(50 * time.Millisecond) }()
 	}
+	// Two stages at once, each answered by its own handler.
 	got := make(chan Request, 1)
-	go s.Serve(ctx, func(_ context.Context, r Request) Response {
+	env, end, err := s.Stage(ctx, func(_ context.Context, r Request) Response {
 		got <- r
 		switch {
 		case r.Name == "bad":
@@ -53,10 +58,24 @@ func roundTrip(t *testing.T, dir string) {
 		}
 		return Response{}
 	})
-	for _, kv := range s.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
+	if err != nil {
+		t.Fatal(err)
 	}
+	other, endOther, err := s.Stage(ctx, func(context.Context, Request) Response { return Response{Error: "the other stage"} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer endOther()
+	if dir != "" && !strings.HasPrefix(env[0], EnvSocket+"="+dir+"/") {
+		t.Fatalf("env %v", env)
+	}
+	setEnv := func(env []string) {
+		for _, kv := range env {
+			k, v, _ := strings.Cut(kv, "=")
+			t.Setenv(k, v)
+		}
+	}
+	setEnv(env)
 	if err := Call(ctx, "wait", "go", 3, time.Minute); err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +93,17 @@ func roundTrip(t *testing.T, dir string) {
 	if r := <-got; r.Op != "fault" || len(r.Args) != 2 {
 		t.Errorf("fault request %+v", r)
 	}
-	t.Setenv(EnvToken, "wrong")
+	setEnv(other)
+	if err := Call(ctx, "signal", "x", 0, time.Minute); err == nil || err.Error() != "the other stage" {
+		t.Errorf("the other stage's call: %v", err)
+	}
+	setEnv(env)
+	end()
+	if err := Call(ctx, "signal", "x", 0, time.Minute); err == nil || !strings.Contains(err.Error(), "its stage has ended") {
+		t.Errorf("a call after the stage: %v", err)
+	}
+	// Right stage id, wrong secret.
+	t.Setenv(EnvToken, strings.Split(other[1], "=")[1][:idLen]+strings.Repeat("0", 32))
 	if err := Call(ctx, "signal", "x", 0, time.Minute); err == nil || !strings.Contains(err.Error(), "wrong sync token") {
 		t.Errorf("wrong token: %v", err)
 	}
