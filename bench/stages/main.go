@@ -96,8 +96,9 @@ func main() {
 	load, _ := os.ReadFile("/proc/loadavg")
 	fmt.Printf("%d CPUs, load %s at the start\n", cpus, strings.Join(strings.Fields(string(load))[:3], " "))
 	fmt.Printf("bash start (os/exec of `bash -c :`, %d runs): %.2f ms wall (median), %.2f ms CPU each\n\n", *forks, ms(bashWall), ms(bashCPU))
-	fmt.Printf("%-8s %5s %7s  %10s %10s %6s  %14s %6s  %6s %6s %7s  %12s %8s\n", "backend", "hosts", "stages",
-		"stage wall", "floor", "ratio", "CPU/host/stage", "/bash", "master", "slave", "scripts", "ansible/task", "/xrdtest")
+	fmt.Printf("%-8s %5s %7s  %10s %10s %6s %10s %6s  %14s %6s %8s %6s  %6s %6s %7s  %12s %8s\n", "backend", "hosts", "stages",
+		"stage wall", "floor", "ratio", "together", "ratio", "CPU/host/stage", "/bash", "together", "ratio", "master", "slave", "scripts", "ansible/task", "/xrdtest")
+	together := map[int]bashRound{}
 
 	ansible := map[int]time.Duration{}
 	ansibleWhy := ""
@@ -127,6 +128,14 @@ func main() {
 			floor := max(bashWall, time.Duration(float64(n)*float64(bashWall)/float64(cpus)))
 			per := func(d time.Duration) time.Duration { return time.Duration(float64(d) / float64(n*r.stages)) }
 			cpu := per(r.cpu.total())
+			tg, ok := together[n]
+			if !ok {
+				progress("timing %d runs of %d bash %s at once...", *forks/n+3, n, filepath.Base(script))
+				if tg, err = bashTogether(n, *forks/n+3, script); err != nil {
+					fatal(err)
+				}
+				together[n] = tg
+			}
 			ans, vs := "-", "-"
 			if ansibleWhy == "" {
 				t, ok := ansible[n]
@@ -139,13 +148,16 @@ func main() {
 				}
 				ans, vs = fmt.Sprintf("%.0f ms", ms(t)), fmt.Sprintf("%.1fx", float64(t)/float64(r.wall))
 			}
-			fmt.Printf("%-8s %5d %7d  %7.1f ms %7.1f ms %5.2fx  %11.2f ms %5.2fx  %6.2f %6.2f %7.2f  %12s %8s\n", be, n, r.stages,
-				ms(r.wall), ms(floor), float64(r.wall)/float64(floor), ms(cpu), float64(cpu)/float64(bashCPU),
+			fmt.Printf("%-8s %5d %7d  %7.1f ms %7.1f ms %5.2fx %7.1f ms %5.2fx  %11.2f ms %5.2fx %5.2f ms %5.2fx  %6.2f %6.2f %7.2f  %12s %8s\n", be, n, r.stages,
+				ms(r.wall), ms(floor), float64(r.wall)/float64(floor), ms(tg.wall), float64(r.wall)/float64(tg.wall),
+				ms(cpu), float64(cpu)/float64(bashCPU), ms(tg.cpu), float64(cpu)/float64(tg.cpu),
 				ms(per(r.cpu.self)), ms(per(r.cpu.slaves)), ms(per(r.cpu.scripts)), ans, vs)
 		}
 	}
 	fmt.Println("\nratio: stage wall / floor (floor = hosts x bash start / CPUs, at least one bash start); /bash: CPU per host")
-	fmt.Println("per stage / bash's CPU; master, slave, scripts: the CPU per host per stage (ms) of the master, of the slave")
+	fmt.Println("per stage / bash's CPU; together: as many `bash true.sh` as hosts started at once by one process, the wall")
+	fmt.Println("time of such a round (median) and the CPU of one bash in it, and the stage's ratios to them (the same bash")
+	fmt.Println("work a stage does, with nothing of xrdtest); master, slave, scripts: the CPU per host per stage (ms) of the master, of the slave")
 	fmt.Println("processes themselves and of their reaped children (the scripts' bash);")
 	fmt.Println("/xrdtest: Ansible's time per task / xrdtest's stage wall (the same script on as many hosts)")
 	if ansibleWhy != "" {
@@ -363,6 +375,45 @@ func bashCost(n int) (wall, cpu time.Duration, err error) {
 	slices.Sort(walls)
 	used := after.Utime.Nano() + after.Stime.Nano() - before.Utime.Nano() - before.Stime.Nano()
 	return walls[n/2], time.Duration(used / int64(n)), nil
+}
+
+// bashRound is what starting as many bash as hosts at once costs.
+type bashRound struct {
+	wall time.Duration // a round, from the first start to the last exit (median)
+	cpu  time.Duration // one bash (mean)
+}
+
+// bashTogether times rounds rounds of n `bash script` started at once
+// from this process and waited for: a stage's bash work on n hosts with
+// nothing of xrdtest around it.
+func bashTogether(n, rounds int, script string) (bashRound, error) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		return bashRound{}, err
+	}
+	var before, after syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &before)
+	walls := make([]time.Duration, 0, rounds)
+	cmds := make([]*exec.Cmd, n)
+	for range rounds {
+		t := time.Now()
+		for i := range cmds {
+			cmds[i] = exec.Command(bash, script)
+			if err := cmds[i].Start(); err != nil {
+				return bashRound{}, err
+			}
+		}
+		for _, c := range cmds {
+			if err := c.Wait(); err != nil {
+				return bashRound{}, err
+			}
+		}
+		walls = append(walls, time.Since(t))
+	}
+	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &after)
+	slices.Sort(walls)
+	used := after.Utime.Nano() + after.Stime.Nano() - before.Utime.Nano() - before.Stime.Nano()
+	return bashRound{wall: walls[rounds/2], cpu: time.Duration(used / int64(rounds*n))}, nil
 }
 
 // ansibleTask runs a playbook of tasks tasks, each the script on n hosts
