@@ -32,6 +32,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -59,7 +60,18 @@ func main() {
 	forks := flag.Int("forks", 200, "runs of `bash -c :` timed for the yard stick")
 	ansibleTasks := flag.Int("ansible-tasks", 4, "tasks of the Ansible playbook per host count (0: no Ansible)")
 	binary := flag.String("binary", "", "run this xrdtest binary instead of building one (e.g. to profile it)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of this process (the master) to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var hostCounts []int
 	for _, s := range strings.Split(*hostsFlag, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -209,11 +221,14 @@ func row(ctx context.Context, dir, bin, backend string, n int) (result, error) {
 		return result{}, err
 	}
 	first, last := 1, cases*3+1
-	before, err := atStage(ctx, m, s.ID, first-1, rdir)
+	// The scan of /proc for the slaves is this process's CPU too: it
+	// stays out of the window (before it at the start, after it at the
+	// end).
+	before, err := atStage(ctx, m, s.ID, first-1, rdir, true)
 	if err != nil {
 		return result{}, err
 	}
-	after, err := atStage(ctx, m, s.ID, last, rdir)
+	after, err := atStage(ctx, m, s.ID, last, rdir, false)
 	if err != nil {
 		return result{}, err
 	}
@@ -238,7 +253,7 @@ func row(ctx context.Context, dir, bin, backend string, n int) (result, error) {
 
 // atStage waits until stage index of session id has started and samples
 // the CPU times then.
-func atStage(ctx context.Context, m *master.Master, id int64, index int, rdir string) (cpuSample, error) {
+func atStage(ctx context.Context, m *master.Master, id int64, index int, rdir string, selfLast bool) (cpuSample, error) {
 	for {
 		stages, err := m.Store.Stages(ctx, id)
 		if err != nil {
@@ -246,7 +261,7 @@ func atStage(ctx context.Context, m *master.Master, id int64, index int, rdir st
 		}
 		if len(stages) > index {
 			time.Sleep(300 * time.Millisecond)
-			return sample(rdir), nil
+			return sample(rdir, selfLast), nil
 		}
 		s, err := m.Store.Session(ctx, id)
 		if err != nil {
@@ -317,13 +332,21 @@ type cpuSample struct {
 
 func (s cpuSample) total() time.Duration { return s.self + s.slaves + s.scripts }
 
-// sample reads the CPU times: this process's from getrusage, the slaves'
-// (the processes whose command line names the row's folder) from
-// /proc/PID/stat, children included.
-func sample(rdir string) cpuSample {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	s := cpuSample{self: time.Duration(ru.Utime.Nano() + ru.Stime.Nano())}
+// sample reads the CPU times: this process's from getrusage (after the
+// slaves' with selfLast, else before), the slaves' (the processes whose
+// command line names the row's folder) from /proc/PID/stat, children
+// included.
+func sample(rdir string, selfLast bool) (s cpuSample) {
+	self := func() time.Duration {
+		var ru syscall.Rusage
+		syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	if !selfLast {
+		s.self = self()
+	} else {
+		defer func() { s.self = self() }()
+	}
 	entries, _ := os.ReadDir("/proc")
 	tick := time.Second / 100 // USER_HZ
 	for _, e := range entries {
