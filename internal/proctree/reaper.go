@@ -2,6 +2,7 @@ package proctree
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -179,4 +180,21 @@ func StartCommand(cmd *exec.Cmd) (done func(), err error) {
 		delete(started.pids, pid)
 		started.mu.Unlock()
 	}, nil
+}
+
+// StartCommandVia is StartCommand called through via, which must call
+// the function it is given (nil: StartCommand directly): a slave beside
+// its host forks from a thread in the host's network namespace.
+func StartCommandVia(cmd *exec.Cmd, via func(start func() error) error) (done func(), err error) {
+	if via == nil {
+		return StartCommand(cmd)
+	}
+	err = via(func() (err error) {
+		done, err = StartCommand(cmd)
+		return err
+	})
+	if err == nil && done == nil {
+		err = errors.New("proctree: the start hook did not start the command")
+	}
+	return done, err
 }

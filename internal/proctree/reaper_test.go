@@ -169,3 +169,38 @@ func TestChildPIDs(t *testing.T) {
 		t.Errorf("children %v hold this process or its parent", pids)
 	}
 }
+
+// TestStartCommandVia: the hook starts the command, or its failure to
+// is an error, not a command that was never started.
+func TestStartCommandVia(t *testing.T) {
+	hookErr := errors.New("hook failed")
+	for _, tt := range []struct {
+		name    string
+		via     func(func() error) error
+		started bool
+		err     error
+	}{
+		{"direct", nil, true, nil},
+		{"through", func(start func() error) error { return start() }, true, nil},
+		{"hook fails", func(func() error) error { return hookErr }, false, hookErr},
+		{"hook forgets", func(func() error) error { return nil }, false, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := exec.Command("true")
+			done, err := StartCommandVia(cmd, tt.via)
+			if tt.started {
+				if err != nil || done == nil {
+					t.Fatalf("StartCommandVia: %v", err)
+				}
+				done()
+				if err := cmd.Wait(); err != nil {
+					t.Errorf("wait: %v", err)
+				}
+				return
+			}
+			if err == nil || (tt.err != nil && !errors.Is(err, tt.err)) || cmd.Process != nil {
+				t.Errorf("StartCommandVia: err %v, process %v; want an error (%v) and no process", err, cmd.Process, tt.err)
+			}
+		})
+	}
+}

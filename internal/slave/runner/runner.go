@@ -156,19 +156,7 @@ func (res *Result) run(ctx context.Context, spec Spec) {
 		},
 	}
 	res.Start = time.Now()
-	var started func()
-	start := func() (err error) {
-		started, err = proctree.StartCommand(cmd)
-		return err
-	}
-	if spec.Start != nil {
-		err = spec.Start(start)
-	} else {
-		err = start()
-	}
-	if err == nil && started == nil {
-		err = errors.New("Spec.Start did not start the shell")
-	}
+	started, err := proctree.StartCommandVia(cmd, spec.Start)
 	if err != nil {
 		pw.Close()
 		pr.Close()

@@ -215,19 +215,7 @@ func Start(ctx context.Context, spec Spec) (*Process, error) {
 		outputs = []*os.File{outR, errR}
 		closeAfterStart = []io.Closer{inR, outW, errW}
 	}
-	var started func()
-	start := func() (err error) {
-		started, err = proctree.StartCommand(p.cmd)
-		return err
-	}
-	if spec.Start != nil {
-		err = spec.Start(start)
-	} else {
-		err = start()
-	}
-	if err == nil && started == nil {
-		err = errors.New("Spec.Start did not start the shell")
-	}
+	started, err := proctree.StartCommandVia(p.cmd, spec.Start)
 	for _, c := range closeAfterStart {
 		c.Close()
 	}
