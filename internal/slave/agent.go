@@ -368,20 +368,15 @@ func (a *Agent) runStage(ctx, agentCtx context.Context, st *heldStage, rs *proto
 	env := append(append([]string{}, a.cfg.Env...), rs.GetEnv()...)
 	env = append(env, "PATH="+a.binDir+string(os.PathListSeparator)+os.Getenv("PATH"))
 	env = append(env, a.hostEnv()...)
-	syncErr := a.syncErr
 	if a.syncSrv != nil {
-		senv, end, err := a.syncSrv.Stage(ctx, func(callCtx context.Context, r syncsock.Request) syncsock.Response {
+		senv, end := a.syncSrv.Stage(ctx, func(callCtx context.Context, r syncsock.Request) syncsock.Response {
 			return a.relaySync(callCtx, agentCtx, id, r)
 		})
-		if err == nil {
-			defer end()
-			env = append(env, senv...)
-		}
-		syncErr = err
-	}
-	if syncErr != nil {
-		log.Warn("no sync socket for this stage: xrdtest sync will fail", "err", syncErr)
-		env = append(env, syncsock.EnvError+"="+syncErr.Error())
+		defer end()
+		env = append(env, senv...)
+	} else {
+		// Run logged why at the start.
+		env = append(env, syncsock.EnvError+"="+a.syncErr.Error())
 	}
 	a.useWorkDir(rs.GetSession(), 1)
 	defer a.useWorkDir(rs.GetSession(), -1)

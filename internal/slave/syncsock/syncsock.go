@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -72,6 +73,9 @@ type stage struct {
 	ctx   context.Context
 	h     Handler
 }
+
+// maxRequest bounds a request's size (a fault's words are the longest).
+const maxRequest = 64 << 10
 
 // requestWait bounds how long a connection may take to send its request.
 const requestWait = 10 * time.Second
@@ -135,11 +139,9 @@ func reachable(path string) (name string, release func(), err error) {
 
 // Stage lets a stage's script call: h answers its calls, with ctx,
 // until end is called. env is what the script needs to call back.
-func (s *Server) Stage(ctx context.Context, h Handler) (env []string, end func(), err error) {
+func (s *Server) Stage(ctx context.Context, h Handler) (env []string, end func()) {
 	b := make([]byte, idLen/2+16)
-	if _, err := rand.Read(b); err != nil {
-		return nil, nil, err
-	}
+	rand.Read(b) // never fails (crypto/rand)
 	token := hex.EncodeToString(b)
 	id := token[:idLen]
 	s.mu.Lock()
@@ -150,7 +152,7 @@ func (s *Server) Stage(ctx context.Context, h Handler) (env []string, end func()
 		delete(s.stages, id)
 		s.mu.Unlock()
 	}
-	return []string{EnvSocket + "=" + s.path, EnvToken + "=" + token}, end, nil
+	return []string{EnvSocket + "=" + s.path, EnvToken + "=" + token}, end
 }
 
 // Serve answers calls until ctx ends, then closes the socket.
@@ -186,7 +188,7 @@ func (s *Server) serveConn(conn net.Conn) {
 	// barrier waits.
 	conn.SetReadDeadline(time.Now().Add(requestWait))
 	var req Request
-	line, err := bufio.NewReader(conn).ReadBytes('\n')
+	line, err := bufio.NewReader(io.LimitReader(conn, maxRequest)).ReadBytes('\n')
 	if err == nil {
 		err = json.Unmarshal(line, &req)
 	}

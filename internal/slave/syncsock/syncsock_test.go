@@ -1,7 +1,10 @@
 package syncsock
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -48,7 +51,7 @@ func roundTrip(t *testing.T, dir string) {
 	}
 	// Two stages at once, each answered by its own handler.
 	got := make(chan Request, 1)
-	env, end, err := s.Stage(ctx, func(_ context.Context, r Request) Response {
+	env, end := s.Stage(ctx, func(_ context.Context, r Request) Response {
 		got <- r
 		switch {
 		case r.Name == "bad":
@@ -58,13 +61,7 @@ func roundTrip(t *testing.T, dir string) {
 		}
 		return Response{}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, endOther, err := s.Stage(ctx, func(context.Context, Request) Response { return Response{Error: "the other stage"} })
-	if err != nil {
-		t.Fatal(err)
-	}
+	other, endOther := s.Stage(ctx, func(context.Context, Request) Response { return Response{Error: "the other stage"} })
 	defer endOther()
 	if dir != "" && !strings.HasPrefix(env[0], EnvSocket+"="+dir+"/") {
 		t.Fatalf("env %v", env)
@@ -121,5 +118,28 @@ func TestCallNoSocket(t *testing.T) {
 	err := Call(context.Background(), "signal", "x", 0, time.Second)
 	if err == nil || !strings.Contains(err.Error(), "no sync socket for this stage: listen unix /x") {
 		t.Errorf("error %v", err)
+	}
+}
+
+// TestRequestBounded: a request past maxRequest is refused, not read
+// into memory without end.
+func TestRequestBounded(t *testing.T) {
+	s, err := ListenIn("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Serve(ctx)
+	conn, err := net.Dial("unix", s.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	go conn.Write(bytes.Repeat([]byte("x"), 2*maxRequest))
+	answer, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil || !strings.Contains(answer, "bad request") {
+		t.Errorf("answer %q, %v; want a bad request", answer, err)
 	}
 }
