@@ -147,11 +147,7 @@ func TestRunCasesAndRerunCLI(t *testing.T) {
 // uses the cluster and when it is not running, and stops it otherwise.
 func TestClusterStopCLI(t *testing.T) {
 	endToEnd(t)
-	tm := startMaster(t, map[string]string{
-		"cl/test_suite.py": suiteDef("cl", "", "c"),
-		"cl/init.sh":       "#!/bin/bash\n",
-		"cl/tc/c/run.sh":   "#!/bin/bash\nsleep 60\n",
-	})
+	tm := startMaster(t, oneCaseSuite("cl", "#!/bin/bash\nsleep 60\n"))
 	ctx := context.Background()
 	s := mastertest.StartSession(t, tm.Master, "cl")
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {

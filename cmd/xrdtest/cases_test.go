@@ -111,12 +111,8 @@ func checkFingerprints(t *testing.T, c api.CaseStats, prints []int) {
 func TestRetriesCLI(t *testing.T) {
 	endToEnd(t)
 	marker := filepath.Join(t.TempDir(), "failed-once")
-	tm := startMaster(t, map[string]string{
-		"rt/test_suite.py": suiteDef("rt", "", "c"),
-		"rt/init.sh":       "#!/bin/bash\n",
-		"rt/tc/c/run.sh": "#!/bin/bash\nif [ @slavename@ = s2.xrd.test ] && [ ! -e " + marker + " ]; then touch " + marker +
-			"; echo 'first attempt fails'; exit 1; fi\necho ok\n",
-	})
+	tm := startMaster(t, oneCaseSuite("rt", "#!/bin/bash\nif [ @slavename@ = s2.xrd.test ] && [ ! -e "+marker+" ]; then touch "+marker+
+		"; echo 'first attempt fails'; exit 1; fi\necho ok\n"))
 	code, out, errOut := tm.cli("run", "--token", "e2e-api-token", "--wait", "--retries", "1", "rt")
 	if code != 0 || !strings.Contains(out, "c:run#2") {
 		t.Fatalf("run --retries 1: exit %d\n%s%s", code, out, errOut)
@@ -147,11 +143,7 @@ func TestRetriesCLI(t *testing.T) {
 // failure count again.
 func TestQuarantineCLI(t *testing.T) {
 	endToEnd(t)
-	tm := startMaster(t, map[string]string{
-		"qs/test_suite.py": suiteDef("qs", "", "c"),
-		"qs/init.sh":       "#!/bin/bash\n",
-		"qs/tc/c/run.sh":   "#!/bin/bash\necho broken; exit 1\n",
-	})
+	tm := startMaster(t, oneCaseSuite("qs", "#!/bin/bash\necho broken; exit 1\n"))
 	until := time.Now().AddDate(0, 0, 3).Format(time.DateOnly)
 	code, out, errOut := tm.cli("quarantine", "--token", "e2e-api-token", "--reason", "known bug 42", "--until", until, "qs", "c")
 	if code != 0 || !strings.Contains(out, "case c of suite qs quarantined until "+until) {

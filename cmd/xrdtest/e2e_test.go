@@ -161,6 +161,17 @@ func suiteDef(name, extra string, cases ...string) string {
 		"    ts.initialize = 'file://init.sh'\n" + extra + "    return ts\n"
 }
 
+// oneCaseSuite is the files of suite name (paths below test-suites/): one
+// case, c, whose run stage is the script run, and a suite init that does
+// nothing.
+func oneCaseSuite(name, run string) map[string]string {
+	return map[string]string{
+		name + "/test_suite.py": suiteDef(name, "", "c"),
+		name + "/init.sh":       "#!/bin/bash\n",
+		name + "/tc/c/run.sh":   run,
+	}
+}
+
 // TestLockStep: stages with deliberately slow members still run in
 // lock-step, proven from the times the master recorded.
 func TestLockStep(t *testing.T) {

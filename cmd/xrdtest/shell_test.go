@@ -25,11 +25,7 @@ import (
 // waitingSuite is a suite whose run stage waits (bounded) until the test
 // creates $XRDTEST_SHARED/release: its session stays running meanwhile.
 func waitingSuite() map[string]string {
-	return map[string]string{
-		"sh/test_suite.py": suiteDef("sh", "", "c"),
-		"sh/init.sh":       "#!/bin/bash\n",
-		"sh/tc/c/run.sh":   "#!/bin/bash\nfor i in $(seq 1200); do [ -e \"$XRDTEST_SHARED/release\" ] && exit 0; sleep 0.1; done\nexit 1\n",
-	}
+	return oneCaseSuite("sh", "#!/bin/bash\nfor i in $(seq 1200); do [ -e \"$XRDTEST_SHARED/release\" ] && exit 0; sleep 0.1; done\nexit 1\n")
 }
 
 // shellCLI runs `xrdtest shell` as its own process (as a user would,

@@ -10,14 +10,6 @@ import (
 	"github.com/xrdtest/xrdtest/internal/store"
 )
 
-func syncSuite(run string) map[string]string {
-	return map[string]string{
-		"sy/test_suite.py": suiteDef("sy", "", "c"),
-		"sy/init.sh":       "#!/bin/bash\n",
-		"sy/tc/c/run.sh":   run,
-	}
-}
-
 // TestSyncBarrierSignalWait: the sync commands work in scripts as written
 // (the slave puts xrdtest on their PATH) and order what they should.
 func TestSyncBarrierSignalWait(t *testing.T) {
@@ -38,7 +30,7 @@ esac
 xrdtest sync barrier first   # the name is reusable once a barrier completed
 echo done
 `
-	rm := startResilienceMaster(t, syncSuite(run))
+	rm := startResilienceMaster(t, oneCaseSuite("sy", run))
 	rm.startAll(t, "")
 	s := mastertest.StartSession(t, rm.Master, "sy")
 	d := rm.finish(t, s.ID)
@@ -65,7 +57,7 @@ case @slavename@ in
 esac
 xrdtest sync barrier meet
 `
-	rm := startResilienceMaster(t, syncSuite(run))
+	rm := startResilienceMaster(t, oneCaseSuite("sy", run))
 	rm.startAll(t, "")
 	s := mastertest.StartSession(t, rm.Master, "sy")
 	start := time.Now()
@@ -90,7 +82,7 @@ case @slavename@ in
 esac
 xrdtest sync barrier meet
 `
-	rm := startResilienceMaster(t, syncSuite(run))
+	rm := startResilienceMaster(t, oneCaseSuite("sy", run))
 	procs := rm.startAll(t, "")
 	s := mastertest.StartSession(t, rm.Master, "sy")
 	rm.waitStage(t, s.ID, "c:run")
@@ -114,7 +106,7 @@ case @slavename@ in
 esac
 xrdtest sync barrier --timeout 1s meet
 `
-	rm := startResilienceMaster(t, syncSuite(run))
+	rm := startResilienceMaster(t, oneCaseSuite("sy", run))
 	rm.startAll(t, "")
 	s := mastertest.StartSession(t, rm.Master, "sy")
 	d := rm.finish(t, s.ID)
