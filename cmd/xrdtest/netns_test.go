@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io/fs"
 	"log/slog"
 	"maps"
@@ -405,17 +404,15 @@ func TestMasterKilledDuringFault(t *testing.T) {
 	cl := filepath.Join(dir, "repo", "clusters", "cluster_e2e.py")
 	b, _ := os.ReadFile(cl)
 	os.WriteFile(cl, []byte(strings.Replace(string(b), "'1024'", "'65536'", 1)), 0o644)
-	daemonPort, webPort := freePort(t), freePort(t)
-	conf := strings.Replace(masterConf(daemonPort, webPort, "reconnect_grace = 2\n", "log_level = DEBUG\n"), "start_clusters = 0", "start_clusters = 1", 1)
-	testutil.WriteFiles(t, dir, map[string]string{"master.conf": conf})
 	hvState := filepath.Join(dir, "hv")
 	before := leftovers(t, hvState, "cluster_e2e")
+	m := startKillableMaster(t, dir, func(conf string) string {
+		return strings.Replace(conf, "start_clusters = 0", "start_clusters = 1", 1)
+	})
 	self, _ := os.Executable()
-	var masterLog, hvLog syncBuffer
-	mc := startMasterProc(t, dir, &masterLog)
-	defer func() { mc.Process.Kill(); mc.Wait() }()
-	fp := waitFingerprint(t, &masterLog)
-	hv := exec.Command(self, "hypervisor", "-c", "none", "--backend", "netns", "--master", fmt.Sprintf("127.0.0.1:%d", daemonPort),
+	var hvLog syncBuffer
+	fp := waitFingerprint(t, &m.log)
+	hv := exec.Command(self, "hypervisor", "-c", "none", "--backend", "netns", "--master", m.daemonAddr(),
 		"--name", "hv1", "--ca-fingerprint", fp, "--state-dir", hvState)
 	hv.Env = append(os.Environ(), "XRDTEST_TEST_MAIN=1", "XRDTEST_TOKEN="+e2eToken)
 	hv.Stdout, hv.Stderr = &hvLog, &hvLog
@@ -426,10 +423,10 @@ func TestMasterKilledDuringFault(t *testing.T) {
 		hv.Process.Signal(os.Interrupt)
 		hv.Wait()
 		if t.Failed() {
-			t.Logf("master log:\n%s\nhypervisor log:\n%s", tail(masterLog.String(), 8000), tail(hvLog.String(), 8000))
+			t.Logf("master log:\n%s\nhypervisor log:\n%s", tail(m.log.String(), 8000), tail(hvLog.String(), 8000))
 		}
 	}()
-	client := masterClient(t, webPort)
+	client := m.client
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	waitFor := func(d time.Duration, what string, cond func() bool) {
@@ -441,7 +438,7 @@ func TestMasterKilledDuringFault(t *testing.T) {
 		}
 	}
 	waitFor(20*time.Second, "the hypervisor to connect", func() bool {
-		return strings.Contains(masterLog.String(), `msg="daemon connected" role=hypervisor`)
+		return strings.Contains(m.log.String(), `msg="daemon connected" role=hypervisor`)
 	})
 	s, err := client.Start(ctx, "mkf", nil, "")
 	if err != nil {
@@ -455,9 +452,7 @@ func TestMasterKilledDuringFault(t *testing.T) {
 		b, err := os.ReadFile(faults)
 		return err == nil && strings.Contains(string(b), `"pause"`)
 	})
-	mc.Process.Signal(syscall.SIGKILL)
-	mc.Wait()
-	mc = startMasterProc(t, dir, &masterLog)
+	m.restart(t)
 	waitFor(time.Minute, "the restarted master to have the cluster removed", func() bool {
 		return leftovers(t, hvState, "cluster_e2e") == before
 	})
