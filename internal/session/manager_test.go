@@ -295,10 +295,7 @@ func TestSyncThroughHub(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := sessiontest.New(t, testSuite())
-			for _, r := range tt.rules {
-				h.Slaves.On(r.slave, r.stage, r.steps...)
-			}
+			h := harnessWith(t, testSuite(), tt.rules)
 			s := h.Run("ts")
 			if m := h.Matrix(s.ID); !slices.Contains(m, tt.wantRun) {
 				t.Errorf("matrix:\n%s\nwant %s", strings.Join(m, "\n"), tt.wantRun)
