@@ -587,6 +587,48 @@ type (
 	qsResult   = quickstart.Result
 )
 
+// quickstartNetns runs `xrdtest quickstart --json --backend netns` in this
+// process on the definitions in defs, its state in state, with more
+// arguments, and returns its exit status, its session and its stderr; the
+// test fails unless it printed a document of one session.
+func quickstartNetns(t *testing.T, defs, state string, more ...string) (code int, s qsSession, stderr string) {
+	t.Helper()
+	t.Setenv("XRDTEST_TEST_MAIN", "1")
+	var stdout, errOut bytes.Buffer
+	code = run(context.Background(), append([]string{"quickstart", "--defs", defs, "--json", "--backend", "netns", "--state-dir", state}, more...), &stdout, &errOut)
+	var doc qsDocument
+	if err := json.Unmarshal(stdout.Bytes(), &doc); err != nil || len(doc.Sessions) != 1 {
+		t.Fatalf("exit %d, %v\nstdout:\n%s\nstderr:\n%s", code, err, stdout.String(), errOut.String())
+	}
+	return code, doc.Sessions[0], errOut.String()
+}
+
+// stageOutputs are the outputs of a quickstart session's results by "stage
+// host", the host's short name (no .xrd.test).
+func stageOutputs(s qsSession) map[string]string {
+	out := map[string]string{}
+	for _, st := range s.Stages {
+		for _, r := range st.Results {
+			out[st.Name+" "+strings.TrimSuffix(r.Slave, ".xrd.test")] = r.Output
+		}
+	}
+	return out
+}
+
+// checkOutputs fails the test for each pattern that the output of its
+// "stage host" (stageOutputs) does not match: what a suite's checks must
+// say they saw.
+func checkOutputs(t *testing.T, outputs map[string]string, want map[string][]*regexp.Regexp) {
+	t.Helper()
+	for key, res := range want {
+		for _, re := range res {
+			if !re.MatchString(outputs[key]) {
+				t.Errorf("%s: no %q in:\n%s", key, re, outputs[key])
+			}
+		}
+	}
+}
+
 // readOutput is the whole stored output of a slave's stage.
 func readOutput(st store.Store, session int64, stage int, slave string) (string, error) {
 	return quickstart.ReadOutput(st, session, stage, slave)

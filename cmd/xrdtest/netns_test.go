@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"io/fs"
 	"log/slog"
 	"maps"
@@ -109,20 +107,14 @@ func TestQuickstartNetns(t *testing.T) {
 	testutil.WriteFiles(t, defs, files)
 	state := t.TempDir()
 	before := leftovers(t, state, "cluster_ns")
-	t.Setenv("XRDTEST_TEST_MAIN", "1")
-	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), []string{"quickstart", "--defs", defs, "--json", "--backend", "netns", "--state-dir", state}, &stdout, &stderr)
-	var doc qsDocument
-	if err := json.Unmarshal(stdout.Bytes(), &doc); err != nil || len(doc.Sessions) != 1 {
-		t.Fatalf("exit %d, %v\nstdout:\n%s\nstderr:\n%s", code, err, stdout.String(), stderr.String())
-	}
-	if code != 0 || doc.Sessions[0].State != "passed" {
-		for _, st := range doc.Sessions[0].Stages {
+	code, s, stderr := quickstartNetns(t, defs, state)
+	if code != 0 || s.State != "passed" {
+		for _, st := range s.Stages {
 			for _, r := range st.Results {
 				t.Logf("%s %s %s: %s", st.Name, r.Slave, r.Status, r.Output)
 			}
 		}
-		t.Fatalf("exit %d, session %s\nstderr:\n%s", code, doc.Sessions[0].State, stderr.String())
+		t.Fatalf("exit %d, session %s\nstderr:\n%s", code, s.State, stderr)
 	}
 	if after := leftovers(t, state, "cluster_ns"); after != before {
 		t.Errorf("left after the quickstart: %s\nbefore: %s", after, before)
