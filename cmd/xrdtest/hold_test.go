@@ -113,22 +113,13 @@ func TestHoldEndToEnd(t *testing.T) {
 		t.Errorf("extended to %v, want %v", s.HoldUntil, held.HoldUntil.Add(30*time.Minute))
 	}
 
-	for _, tt := range []struct {
-		args []string
-		code int
-		err  string
-	}{
+	tm.checkRefusals(t, []cliRefusal{
 		{[]string{"hold", "release", fmt.Sprint(id)}, 1, "token"}, // no token
 		{[]string{"hold", "release", "--token", token, "999"}, 1, "no session 999"},
 		{[]string{"hold", "extend", "--token", token, fmt.Sprint(id), "soon"}, 2, `"soon" is not a positive duration`},
 		{[]string{"hold", "extend", "--token", token, fmt.Sprint(id), "5h"}, 1, "at the latest (max_hold 4h0m0s"},
 		{[]string{"hold", "release", "--token", token}, 2, "usage: xrdtest hold release SESSION"},
-	} {
-		code, out, errOut := tm.cli(tt.args...)
-		if code != tt.code || !strings.Contains(errOut, tt.err) {
-			t.Errorf("%q: exit %d, want %d with %q\n%s%s", tt.args, code, tt.code, tt.err, out, errOut)
-		}
-	}
+	})
 	if s, _ := tm.Store.Session(context.Background(), id); s.State != store.SessionHeld {
 		t.Fatalf("refused actions changed the session: %s", s.State)
 	}
