@@ -261,21 +261,7 @@ func TestShellOnHeldSession(t *testing.T) {
 	}
 
 	// A shell open across the release.
-	self, _ := os.Executable()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	c := exec.CommandContext(ctx, self, "shell", "--master", "http://"+tm.WebAddr().String(), "--token", token, sid, "s1", "--", "sh", "-c", "echo open; sleep 120")
-	c.Env = append(os.Environ(), "XRDTEST_TEST_MAIN=1")
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
-	c.Stdout, c.Stderr = stdout, stderr
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(stdout.String(), "open"); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the shell did not open: %q", stderr.String())
-		}
-	}
+	c, _, stderr := startShellCommand(t, tm.WebAddr().String(), token, sid, "s1", "open", "sh", "-c", "echo open; sleep 120")
 	if code, out, errOut := tm.cli("hold", "release", "--token", token, sid); code != 0 {
 		t.Fatalf("hold release: exit %d\n%s%s", code, out, errOut)
 	}
@@ -288,25 +274,34 @@ func TestShellOnHeldSession(t *testing.T) {
 	}
 }
 
-// interruptShell: without a terminal, a Ctrl-C (SIGINT) to xrdtest goes
-// to the remote command, whose exit code is then xrdtest's.
-func interruptShell(t *testing.T, m *master.Master, sid string) {
+// startShellCommand runs `xrdtest shell SID HOST -- COMMAND...` as its own
+// process (stdin not a terminal, a minute at most) against the master
+// serving webAddr, and waits at most 30 s for its stdout to say ready.
+func startShellCommand(t *testing.T, webAddr, token, sid, host, ready string, command ...string) (c *exec.Cmd, stdout, stderr *syncBuffer) {
+	t.Helper()
 	self, _ := os.Executable()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	c := exec.CommandContext(ctx, self, "shell", "--master", "http://"+m.WebAddr().String(), "--token", "api-token", sid, "s1", "--",
-		"bash", "-c", "trap 'echo got-int; exit 9' INT; echo ready; while :; do sleep 0.05; done")
+	t.Cleanup(cancel)
+	c = exec.CommandContext(ctx, self, append([]string{"shell", "--master", "http://" + webAddr, "--token", token, sid, host, "--"}, command...)...)
 	c.Env = append(os.Environ(), "XRDTEST_TEST_MAIN=1")
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	stdout, stderr = &syncBuffer{}, &syncBuffer{}
 	c.Stdout, c.Stderr = stdout, stderr
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(stdout.String(), "ready"); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(stdout.String(), ready); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("the command did not start: %q", stderr.String())
+			t.Fatalf("the shell's command did not print %q: stderr %q", ready, stderr.String())
 		}
 	}
+	return c, stdout, stderr
+}
+
+// interruptShell: without a terminal, a Ctrl-C (SIGINT) to xrdtest goes
+// to the remote command, whose exit code is then xrdtest's.
+func interruptShell(t *testing.T, m *master.Master, sid string) {
+	c, stdout, stderr := startShellCommand(t, m.WebAddr().String(), "api-token", sid, "s1", "ready",
+		"bash", "-c", "trap 'echo got-int; exit 9' INT; echo ready; while :; do sleep 0.05; done")
 	c.Process.Signal(syscall.SIGINT)
 	c.Wait()
 	if code := c.ProcessState.ExitCode(); code != 9 || stdout.String() != "ready\ngot-int\n" {
