@@ -63,6 +63,10 @@ type testMaster struct {
 // cluster3 is a three-host cluster definition.
 var cluster3 = testutil.ClusterDef("cluster_e2e", "10.99.0", "none.img", "'1024'", "s1.xrd.test", "s2.xrd.test", "s3.xrd.test")
 
+// cluster3Netns is cluster3 with the RAM the netns backend needs: 64 MiB
+// a host (ramSize is in KiB).
+var cluster3Netns = testutil.ClusterDef("cluster_e2e", "10.99.0", "none.img", "'65536'", "s1.xrd.test", "s2.xrd.test", "s3.xrd.test")
+
 // e2eRepo is a definitions repository of the end-to-end tests: cluster3
 // and the suites' files (paths below test-suites/).
 func e2eRepo(suites map[string]string) map[string]string {

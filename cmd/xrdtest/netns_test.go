@@ -187,7 +187,7 @@ func TestHypervisorDaemonNetns(t *testing.T) {
 	needNetns(t)
 	dir := t.TempDir()
 	testutil.WriteFiles(t, filepath.Join(dir, "repo"), map[string]string{
-		"clusters/cluster_e2e.py":      strings.ReplaceAll(cluster3, "'1024'", "'65536'"),
+		"clusters/cluster_e2e.py":      cluster3Netns,
 		"test-suites/hv/test_suite.py": suiteDef("hv", "", "c"),
 		"test-suites/hv/init.sh":       "#!/bin/bash\n",
 		"test-suites/hv/payload.txt":   "payload of the master\n",
@@ -249,8 +249,8 @@ func TestHypervisorNetnsKilled(t *testing.T) {
 	// The stage waits for a file the test adds to the repository once the
 	// cluster is adopted again, fetched through master.xrd.test's web port.
 	testutil.WriteFiles(t, repo, map[string]string{
-		"clusters/cluster_e2e.py": strings.NewReplacer("'1024'", "'65536'", "Host('s2.xrd.test', '10.99.0.12')", "s2", "    c.addHosts(",
-			"    s2 = Host('s2.xrd.test', '10.99.0.12')\n    s2.disks = [Disk('data', '16M', device='vdb', mountPoint='/data')]\n    c.addHosts(").Replace(cluster3),
+		"clusters/cluster_e2e.py": strings.NewReplacer("Host('s2.xrd.test', '10.99.0.12')", "s2", "    c.addHosts(",
+			"    s2 = Host('s2.xrd.test', '10.99.0.12')\n    s2.disks = [Disk('data', '16M', device='vdb', mountPoint='/data')]\n    c.addHosts(").Replace(cluster3Netns),
 		"test-suites/hvk/test_suite.py": suiteDef("hvk", "", "wait"),
 		"test-suites/hvk/init.sh":       "#!/bin/bash\necho up on @slavename@\n",
 		"test-suites/hvk/tc/wait/run.sh": "#!/bin/bash\n[ $(hostname) != s2 ] || findmnt -n /data >/dev/null || { echo no disk; exit 1; }\n" +
@@ -386,16 +386,14 @@ func TestHypervisorNetnsKilled(t *testing.T) {
 func TestMasterKilledDuringFault(t *testing.T) {
 	needNetns(t)
 	dir := t.TempDir()
-	testutil.WriteFiles(t, filepath.Join(dir, "repo"), e2eRepo(map[string]string{
+	files := e2eRepo(map[string]string{
 		"mkf/test_suite.py": suiteDef("mkf", "", "hold"),
 		"mkf/init.sh":       "#!/bin/bash\n",
 		"mkf/tc/hold/run.sh": "#!/bin/bash\nset -e\n[ $(hostname) != s1 ] || echo \"paused: $(xrdtest fault pause s2)\"\n" +
 			"xrdtest sync barrier paused\nsleep 600\n",
-	}))
-	// The hosts' RAM in KiB, as the netns backend needs it.
-	cl := filepath.Join(dir, "repo", "clusters", "cluster_e2e.py")
-	b, _ := os.ReadFile(cl)
-	os.WriteFile(cl, []byte(strings.Replace(string(b), "'1024'", "'65536'", 1)), 0o644)
+	})
+	files["clusters/cluster_e2e.py"] = cluster3Netns
+	testutil.WriteFiles(t, filepath.Join(dir, "repo"), files)
 	hvState := filepath.Join(dir, "hv")
 	before := leftovers(t, hvState, "cluster_e2e")
 	m := startKillableMaster(t, dir, func(conf string) string {

@@ -200,7 +200,7 @@ func TestShellNetns(t *testing.T) {
 	needNetns(t)
 	dir := t.TempDir()
 	testutil.WriteFiles(t, filepath.Join(dir, "repo"), map[string]string{
-		"clusters/cluster_e2e.py":      strings.ReplaceAll(cluster3, "'1024'", "'65536'"),
+		"clusters/cluster_e2e.py":      cluster3Netns,
 		"test-suites/sh/test_suite.py": suiteDef("sh", "", "c"),
 		"test-suites/sh/init.sh":       "#!/bin/bash\n",
 		// Waits for the file a shell makes in the work folder.
