@@ -322,18 +322,12 @@ func pgSessionsWhere(f store.Filter) (string, []any, error) {
 		}
 		add("state = ANY($%d)", states)
 	}
-	for _, c := range []struct {
-		t    time.Time
-		cond string
-	}{{f.From, "created_ns >= $%d"}, {f.To, "created_ns < $%d"}} {
-		if c.t.IsZero() {
-			continue
-		}
-		v, err := sqlstore.NS(c.t)
-		if err != nil {
-			return "", nil, err
-		}
-		add(c.cond, v)
+	bounds, err := sqlstore.CreatedBounds(f)
+	if err != nil {
+		return "", nil, err
+	}
+	for _, b := range bounds {
+		add("created_ns "+b.Op+" $%d", b.Value)
 	}
 	if len(where) == 0 {
 		return "", nil, nil

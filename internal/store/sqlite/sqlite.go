@@ -368,21 +368,13 @@ func sessionsWhere(f store.Filter) (string, []any, error) {
 			args = append(args, string(st))
 		}
 	}
-	if !f.From.IsZero() {
-		v, err := sqlstore.NS(f.From)
-		if err != nil {
-			return "", nil, err
-		}
-		where = append(where, "created_ns >= ?")
-		args = append(args, v)
+	bounds, err := sqlstore.CreatedBounds(f)
+	if err != nil {
+		return "", nil, err
 	}
-	if !f.To.IsZero() {
-		v, err := sqlstore.NS(f.To)
-		if err != nil {
-			return "", nil, err
-		}
-		where = append(where, "created_ns < ?")
-		args = append(args, v)
+	for _, b := range bounds {
+		where = append(where, "created_ns "+b.Op+" ?")
+		args = append(args, b.Value)
 	}
 	if len(where) == 0 {
 		return "", nil, nil
