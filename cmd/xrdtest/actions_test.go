@@ -56,6 +56,26 @@ func TestParseInterspersed(t *testing.T) {
 	}
 }
 
+// cliRefusal is a command the test master refuses: its exit status and
+// what its stderr must say.
+type cliRefusal struct {
+	args []string
+	code int
+	err  string
+}
+
+// checkRefusals runs each command against the test master and fails the
+// test for each that does not end with its status, saying its err.
+func (tm *testMaster) checkRefusals(t *testing.T, refusals []cliRefusal) {
+	t.Helper()
+	for _, r := range refusals {
+		code, out, errOut := tm.cli(r.args...)
+		if code != r.code || !strings.Contains(errOut, r.err) {
+			t.Errorf("%q: exit %d, stderr %q, want %d and %q (stdout %q)", r.args, code, errOut, r.code, r.err, out)
+		}
+	}
+}
+
 // cli runs an xrdtest command against the test master's API.
 func (tm *testMaster) cli(args ...string) (code int, stdout, stderr string) {
 	var out, errOut bytes.Buffer
@@ -123,11 +143,7 @@ func TestRunCasesAndRerunCLI(t *testing.T) {
 		t.Errorf("re-run triggered by %q", d2.TriggeredBy)
 	}
 
-	for _, tt := range []struct {
-		args []string
-		code int
-		err  string
-	}{
+	tm.checkRefusals(t, []cliRefusal{
 		{[]string{"run", "cs", "--token", "e2e-api-token", "--case", "nope"}, 1, `suite cs has no test case "nope" (its cases: c1, c2, c3)`},
 		{[]string{"run", "nosuch", "--token", "e2e-api-token"}, 1, `unknown suite "nosuch"`},
 		{[]string{"run", "cs", "--case", "c1"}, 1, "a valid API token is required"},
@@ -135,23 +151,14 @@ func TestRunCasesAndRerunCLI(t *testing.T) {
 		{[]string{"rerun", "--token", "e2e-api-token", "x"}, 2, `bad session id "x"`},
 		{[]string{"rerun"}, 2, "usage: xrdtest rerun"},
 		{[]string{"run", "cs", "other"}, 2, "usage: xrdtest run"},
-	} {
-		code, out, errOut := tm.cli(tt.args...)
-		if code != tt.code || !strings.Contains(errOut, tt.err) {
-			t.Errorf("%q: exit %d, stderr %q, want %d and %q (stdout %q)", tt.args, code, errOut, tt.code, tt.err, out)
-		}
-	}
+	})
 }
 
 // TestClusterStopCLI: `xrdtest cluster stop` is refused while a session
 // uses the cluster and when it is not running, and stops it otherwise.
 func TestClusterStopCLI(t *testing.T) {
 	endToEnd(t)
-	tm := startMaster(t, map[string]string{
-		"cl/test_suite.py": suiteDef("cl", "", "c"),
-		"cl/init.sh":       "#!/bin/bash\n",
-		"cl/tc/c/run.sh":   "#!/bin/bash\nsleep 60\n",
-	})
+	tm := startMaster(t, oneCaseSuite("cl", "#!/bin/bash\nsleep 60\n"))
 	ctx := context.Background()
 	s := mastertest.StartSession(t, tm.Master, "cl")
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
@@ -185,21 +192,12 @@ func TestClusterStopCLI(t *testing.T) {
 	if code != 0 || out != "cluster cluster_e2e stopped\n" || tm.backend.Running("cluster_e2e") {
 		t.Errorf("stop: exit %d %q %q", code, out, errOut)
 	}
-	for _, tt := range []struct {
-		args []string
-		code int
-		err  string
-	}{
+	tm.checkRefusals(t, []cliRefusal{
 		{[]string{"cluster", "stop", "--token", "e2e-api-token", "nope"}, 1, `unknown cluster "nope"`},
 		{[]string{"cluster", "stop", "cluster_e2e"}, 1, "a valid API token is required"},
 		{[]string{"cluster", "start", "cluster_e2e"}, 2, "usage: xrdtest cluster stop NAME"},
 		{[]string{"cluster"}, 2, "usage: xrdtest cluster stop NAME"},
-	} {
-		code, out, errOut := tm.cli(tt.args...)
-		if code != tt.code || !strings.Contains(errOut, tt.err) {
-			t.Errorf("%q: exit %d, stderr %q, want %d and %q (stdout %q)", tt.args, code, errOut, tt.code, tt.err, out)
-		}
-	}
+	})
 	if strings.Contains(tm.logs.String(), "e2e-api-token") {
 		t.Errorf("the API token appears in the master's log")
 	}
@@ -260,21 +258,12 @@ func TestSuiteCLI(t *testing.T) {
 	if !strings.Contains(tm.logs.String(), `msg="API: set suite enabled" suite=sa enabled=false by="api token (alice)"`) {
 		t.Errorf("the change is not logged with who asked")
 	}
-	for _, tt := range []struct {
-		args []string
-		code int
-		err  string
-	}{
+	tm.checkRefusals(t, []cliRefusal{
 		{[]string{"suite", "enable", "--token", "e2e-api-token", "nope"}, 1, `unknown suite "nope"`},
 		{[]string{"suite", "disable", "sa"}, 1, "a valid API token is required"},
 		{[]string{"suite", "toggle", "sa"}, 2, "usage: xrdtest suite list"},
 		{[]string{"suite"}, 2, "usage: xrdtest suite list"},
-	} {
-		code, out, errOut := tm.cli(tt.args...)
-		if code != tt.code || !strings.Contains(errOut, tt.err) {
-			t.Errorf("%q: exit %d, stderr %q, want %d and %q (stdout %q)", tt.args, code, errOut, tt.code, tt.err, out)
-		}
-	}
+	})
 }
 
 // TestSuiteListFormat: the next-run column, from a fake API.

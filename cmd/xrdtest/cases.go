@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -38,9 +37,7 @@ func runCases(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return cmd.fail(1, err)
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(v)
+		printJSON(stdout, v)
 		return 0
 	}
 	w := console.Safe(stdout)

@@ -77,20 +77,11 @@ func TestCasesCLI(t *testing.T) {
 		!strings.Contains(out, "failing since session 4") || !strings.Contains(out, "last passed in session 3") {
 		t.Errorf("cases fl c: exit %d\n%s%s", code, out, errOut)
 	}
-	for _, tt := range []struct {
-		args []string
-		code int
-		err  string
-	}{
+	tm.checkRefusals(t, []cliRefusal{
 		{[]string{"cases", "nope"}, 1, `unknown suite "nope"`},
 		{[]string{"cases", "fl", "nope"}, 1, `suite fl has no test case "nope"`},
 		{[]string{"cases"}, 2, "usage: xrdtest cases"},
-	} {
-		code, out, errOut := tm.cli(tt.args...)
-		if code != tt.code || !strings.Contains(errOut, tt.err) {
-			t.Errorf("%q: exit %d, stderr %q, want %d and %q (stdout %q)", tt.args, code, errOut, tt.code, tt.err, out)
-		}
-	}
+	})
 }
 
 // checkFingerprints: the failures of c share one fingerprint, seen on
@@ -111,12 +102,8 @@ func checkFingerprints(t *testing.T, c api.CaseStats, prints []int) {
 func TestRetriesCLI(t *testing.T) {
 	endToEnd(t)
 	marker := filepath.Join(t.TempDir(), "failed-once")
-	tm := startMaster(t, map[string]string{
-		"rt/test_suite.py": suiteDef("rt", "", "c"),
-		"rt/init.sh":       "#!/bin/bash\n",
-		"rt/tc/c/run.sh": "#!/bin/bash\nif [ @slavename@ = s2.xrd.test ] && [ ! -e " + marker + " ]; then touch " + marker +
-			"; echo 'first attempt fails'; exit 1; fi\necho ok\n",
-	})
+	tm := startMaster(t, oneCaseSuite("rt", "#!/bin/bash\nif [ @slavename@ = s2.xrd.test ] && [ ! -e "+marker+" ]; then touch "+marker+
+		"; echo 'first attempt fails'; exit 1; fi\necho ok\n"))
 	code, out, errOut := tm.cli("run", "--token", "e2e-api-token", "--wait", "--retries", "1", "rt")
 	if code != 0 || !strings.Contains(out, "c:run#2") {
 		t.Fatalf("run --retries 1: exit %d\n%s%s", code, out, errOut)
@@ -147,11 +134,7 @@ func TestRetriesCLI(t *testing.T) {
 // failure count again.
 func TestQuarantineCLI(t *testing.T) {
 	endToEnd(t)
-	tm := startMaster(t, map[string]string{
-		"qs/test_suite.py": suiteDef("qs", "", "c"),
-		"qs/init.sh":       "#!/bin/bash\n",
-		"qs/tc/c/run.sh":   "#!/bin/bash\necho broken; exit 1\n",
-	})
+	tm := startMaster(t, oneCaseSuite("qs", "#!/bin/bash\necho broken; exit 1\n"))
 	until := time.Now().AddDate(0, 0, 3).Format(time.DateOnly)
 	code, out, errOut := tm.cli("quarantine", "--token", "e2e-api-token", "--reason", "known bug 42", "--until", until, "qs", "c")
 	if code != 0 || !strings.Contains(out, "case c of suite qs quarantined until "+until) {
@@ -170,21 +153,12 @@ func TestQuarantineCLI(t *testing.T) {
 	if d := tm.runSuite(t, "qs"); d.State != store.SessionFailed {
 		t.Errorf("after the quarantine: %s %q", d.State, d.Reason)
 	}
-	for _, tt := range []struct {
-		args []string
-		code int
-		err  string
-	}{
+	tm.checkRefusals(t, []cliRefusal{
 		{[]string{"quarantine", "--token", "e2e-api-token", "--until", until, "qs", "c"}, 2, "--reason is required"},
 		{[]string{"quarantine", "--token", "e2e-api-token", "--reason", "x", "--until", "soon", "qs", "c"}, 2, "want YYYY-MM-DD"},
 		{[]string{"quarantine", "--token", "e2e-api-token", "--reason", "x", "--until", "2001-01-01", "qs", "c"}, 1, "is not in the future"},
 		{[]string{"quarantine", "--reason", "x", "--until", until, "qs", "c"}, 1, "a valid API token is required"},
 		{[]string{"unquarantine", "--token", "e2e-api-token", "qs", "c"}, 1, "no quarantine of case c"},
 		{[]string{"quarantine", "qs"}, 2, "usage: xrdtest quarantine"},
-	} {
-		code, out, errOut := tm.cli(tt.args...)
-		if code != tt.code || !strings.Contains(errOut, tt.err) {
-			t.Errorf("%q: exit %d, stderr %q, want %d and %q (stdout %q)", tt.args, code, errOut, tt.code, tt.err, out)
-		}
-	}
+	})
 }

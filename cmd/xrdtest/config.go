@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -81,9 +80,7 @@ func runConfigCheck(ctx context.Context, args []string, stdout, stderr io.Writer
 		return 1
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(cfg.Settings())
+		printJSON(stdout, cfg.Settings())
 		return 0
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
@@ -117,9 +114,7 @@ func writeConfigErrorsJSON(w io.Writer, warns []config.Warning, errs config.Erro
 	if out.Warnings == nil {
 		out.Warnings = []config.Warning{}
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.Encode(out)
+	printJSON(w, out)
 }
 
 func kindFromName(file string) string {

@@ -63,6 +63,10 @@ type testMaster struct {
 // cluster3 is a three-host cluster definition.
 var cluster3 = testutil.ClusterDef("cluster_e2e", "10.99.0", "none.img", "'1024'", "s1.xrd.test", "s2.xrd.test", "s3.xrd.test")
 
+// cluster3Netns is cluster3 with the RAM the netns backend needs: 64 MiB
+// a host (ramSize is in KiB).
+var cluster3Netns = testutil.ClusterDef("cluster_e2e", "10.99.0", "none.img", "'65536'", "s1.xrd.test", "s2.xrd.test", "s3.xrd.test")
+
 // e2eRepo is a definitions repository of the end-to-end tests: cluster3
 // and the suites' files (paths below test-suites/).
 func e2eRepo(suites map[string]string) map[string]string {
@@ -159,6 +163,17 @@ func suiteDef(name, extra string, cases ...string) string {
 	return "def getTestSuite():\n    ts = TestSuite('" + name + "')\n    ts.clusters = ['cluster_e2e']\n" +
 		"    ts.tests = ['" + strings.Join(cases, "', '") + "']\n    ts.schedule = dict(hour='3')\n" +
 		"    ts.initialize = 'file://init.sh'\n" + extra + "    return ts\n"
+}
+
+// oneCaseSuite is the files of suite name (paths below test-suites/): one
+// case, c, whose run stage is the script run, and a suite init that does
+// nothing.
+func oneCaseSuite(name, run string) map[string]string {
+	return map[string]string{
+		name + "/test_suite.py": suiteDef(name, "", "c"),
+		name + "/init.sh":       "#!/bin/bash\n",
+		name + "/tc/c/run.sh":   run,
+	}
 }
 
 // TestLockStep: stages with deliberately slow members still run in
@@ -575,6 +590,48 @@ type (
 	qsStage    = quickstart.Stage
 	qsResult   = quickstart.Result
 )
+
+// quickstartNetns runs `xrdtest quickstart --json --backend netns` in this
+// process on the definitions in defs, its state in state, with more
+// arguments, and returns its exit status, its session and its stderr; the
+// test fails unless it printed a document of one session.
+func quickstartNetns(t *testing.T, defs, state string, more ...string) (code int, s qsSession, stderr string) {
+	t.Helper()
+	t.Setenv("XRDTEST_TEST_MAIN", "1")
+	var stdout, errOut bytes.Buffer
+	code = run(context.Background(), append([]string{"quickstart", "--defs", defs, "--json", "--backend", "netns", "--state-dir", state}, more...), &stdout, &errOut)
+	var doc qsDocument
+	if err := json.Unmarshal(stdout.Bytes(), &doc); err != nil || len(doc.Sessions) != 1 {
+		t.Fatalf("exit %d, %v\nstdout:\n%s\nstderr:\n%s", code, err, stdout.String(), errOut.String())
+	}
+	return code, doc.Sessions[0], errOut.String()
+}
+
+// stageOutputs are the outputs of a quickstart session's results by "stage
+// host", the host's short name (no .xrd.test).
+func stageOutputs(s qsSession) map[string]string {
+	out := map[string]string{}
+	for _, st := range s.Stages {
+		for _, r := range st.Results {
+			out[st.Name+" "+strings.TrimSuffix(r.Slave, ".xrd.test")] = r.Output
+		}
+	}
+	return out
+}
+
+// checkOutputs fails the test for each pattern that the output of its
+// "stage host" (stageOutputs) does not match: what a suite's checks must
+// say they saw.
+func checkOutputs(t *testing.T, outputs map[string]string, want map[string][]*regexp.Regexp) {
+	t.Helper()
+	for key, res := range want {
+		for _, re := range res {
+			if !re.MatchString(outputs[key]) {
+				t.Errorf("%s: no %q in:\n%s", key, re, outputs[key])
+			}
+		}
+	}
+}
 
 // readOutput is the whole stored output of a slave's stage.
 func readOutput(st store.Store, session int64, stage int, slave string) (string, error) {

@@ -4,11 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -115,22 +113,13 @@ func TestHoldEndToEnd(t *testing.T) {
 		t.Errorf("extended to %v, want %v", s.HoldUntil, held.HoldUntil.Add(30*time.Minute))
 	}
 
-	for _, tt := range []struct {
-		args []string
-		code int
-		err  string
-	}{
+	tm.checkRefusals(t, []cliRefusal{
 		{[]string{"hold", "release", fmt.Sprint(id)}, 1, "token"}, // no token
 		{[]string{"hold", "release", "--token", token, "999"}, 1, "no session 999"},
 		{[]string{"hold", "extend", "--token", token, fmt.Sprint(id), "soon"}, 2, `"soon" is not a positive duration`},
 		{[]string{"hold", "extend", "--token", token, fmt.Sprint(id), "5h"}, 1, "at the latest (max_hold 4h0m0s"},
 		{[]string{"hold", "release", "--token", token}, 2, "usage: xrdtest hold release SESSION"},
-	} {
-		code, out, errOut := tm.cli(tt.args...)
-		if code != tt.code || !strings.Contains(errOut, tt.err) {
-			t.Errorf("%q: exit %d, want %d with %q\n%s%s", tt.args, code, tt.code, tt.err, out, errOut)
-		}
-	}
+	})
 	if s, _ := tm.Store.Session(context.Background(), id); s.State != store.SessionHeld {
 		t.Fatalf("refused actions changed the session: %s", s.State)
 	}
@@ -187,31 +176,20 @@ func TestHoldMasterKilled(t *testing.T) {
 	shared := filepath.Join(dir, "shared")
 	os.MkdirAll(shared, 0o755)
 	testutil.WriteFiles(t, filepath.Join(dir, "repo"), e2eRepo(holdSuite(shared)))
-	daemonPort, webPort := freePort(t), freePort(t)
-	testutil.WriteFiles(t, dir, map[string]string{"master.conf": masterConf(daemonPort, webPort, "reconnect_grace = 2\n", "log_level = DEBUG\n")})
-	self, _ := os.Executable()
-	var masterLog syncBuffer
-	mc := startMasterProc(t, dir, &masterLog)
-	defer func() { mc.Process.Kill(); mc.Wait() }()
+	m := startKillableMaster(t, dir, nil)
 	defer func() {
 		if t.Failed() {
-			t.Logf("master log:\n%s", masterLog.String())
+			t.Logf("master log:\n%s", m.log.String())
 		}
 	}()
-	client := masterClient(t, webPort)
+	client := m.client
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	fp := waitFingerprint(t, &masterLog)
+	fp := waitFingerprint(t, &m.log)
 	hosts := []string{"s1.xrd.test", "s2.xrd.test", "s3.xrd.test"}
 	for _, h := range hosts {
-		c := exec.Command(self, "slave", "-c", "none", "--master", fmt.Sprintf("127.0.0.1:%d", daemonPort), "--name", h,
-			"--ca-fingerprint", fp, "--state-dir", filepath.Join(dir, h, "state"), "--work-dir", filepath.Join(dir, h, "work"),
-			"--functions-path", filepath.Join(dir, h, "functions.sh"))
-		c.Env = append(os.Environ(), "XRDTEST_TEST_MAIN=1", "XRDTEST_TOKEN="+e2eToken, "XRDTEST_SHARED="+shared)
-		if err := c.Start(); err != nil {
-			t.Fatal(err)
-		}
-		defer func() { c.Process.Signal(os.Interrupt); c.Wait() }()
+		p := startSlaveProc(t, h, m.daemonAddr(), fp, filepath.Join(dir, h), shared)
+		defer func() { p.cmd.Process.Signal(os.Interrupt); p.cmd.Wait() }()
 	}
 	s, err := client.StartWith(ctx, api.StartRequest{Suite: "hd", Hold: "1h"})
 	if err != nil {
@@ -226,19 +204,8 @@ func TestHoldMasterKilled(t *testing.T) {
 			t.Fatalf("session %d not held: %+v %v", s.ID, held, err)
 		}
 	}
-	mc.Process.Signal(syscall.SIGKILL)
-	mc.Wait()
-	mc = startMasterProc(t, dir, &masterLog)
-
-	var d *api.SessionDetail
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if d, err = client.Session(ctx, s.ID); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("restarted master does not answer: %v", err)
-		}
-	}
+	m.restart(t)
+	d := m.awaitSession(t, ctx, s.ID)
 	if d.State != api.SessionHeld || !d.HoldUntil.Equal(held.HoldUntil) {
 		t.Fatalf("after the restart: %s until %v, want held until %v", d.State, d.HoldUntil, held.HoldUntil)
 	}

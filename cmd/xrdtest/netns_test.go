@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
 	"io/fs"
 	"log/slog"
 	"maps"
@@ -110,20 +107,14 @@ func TestQuickstartNetns(t *testing.T) {
 	testutil.WriteFiles(t, defs, files)
 	state := t.TempDir()
 	before := leftovers(t, state, "cluster_ns")
-	t.Setenv("XRDTEST_TEST_MAIN", "1")
-	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), []string{"quickstart", "--defs", defs, "--json", "--backend", "netns", "--state-dir", state}, &stdout, &stderr)
-	var doc qsDocument
-	if err := json.Unmarshal(stdout.Bytes(), &doc); err != nil || len(doc.Sessions) != 1 {
-		t.Fatalf("exit %d, %v\nstdout:\n%s\nstderr:\n%s", code, err, stdout.String(), stderr.String())
-	}
-	if code != 0 || doc.Sessions[0].State != "passed" {
-		for _, st := range doc.Sessions[0].Stages {
+	code, s, stderr := quickstartNetns(t, defs, state)
+	if code != 0 || s.State != "passed" {
+		for _, st := range s.Stages {
 			for _, r := range st.Results {
 				t.Logf("%s %s %s: %s", st.Name, r.Slave, r.Status, r.Output)
 			}
 		}
-		t.Fatalf("exit %d, session %s\nstderr:\n%s", code, doc.Sessions[0].State, stderr.String())
+		t.Fatalf("exit %d, session %s\nstderr:\n%s", code, s.State, stderr)
 	}
 	if after := leftovers(t, state, "cluster_ns"); after != before {
 		t.Errorf("left after the quickstart: %s\nbefore: %s", after, before)
@@ -196,7 +187,7 @@ func TestHypervisorDaemonNetns(t *testing.T) {
 	needNetns(t)
 	dir := t.TempDir()
 	testutil.WriteFiles(t, filepath.Join(dir, "repo"), map[string]string{
-		"clusters/cluster_e2e.py":      strings.ReplaceAll(cluster3, "'1024'", "'65536'"),
+		"clusters/cluster_e2e.py":      cluster3Netns,
 		"test-suites/hv/test_suite.py": suiteDef("hv", "", "c"),
 		"test-suites/hv/init.sh":       "#!/bin/bash\n",
 		"test-suites/hv/payload.txt":   "payload of the master\n",
@@ -258,8 +249,8 @@ func TestHypervisorNetnsKilled(t *testing.T) {
 	// The stage waits for a file the test adds to the repository once the
 	// cluster is adopted again, fetched through master.xrd.test's web port.
 	testutil.WriteFiles(t, repo, map[string]string{
-		"clusters/cluster_e2e.py": strings.NewReplacer("'1024'", "'65536'", "Host('s2.xrd.test', '10.99.0.12')", "s2", "    c.addHosts(",
-			"    s2 = Host('s2.xrd.test', '10.99.0.12')\n    s2.disks = [Disk('data', '16M', device='vdb', mountPoint='/data')]\n    c.addHosts(").Replace(cluster3),
+		"clusters/cluster_e2e.py": strings.NewReplacer("Host('s2.xrd.test', '10.99.0.12')", "s2", "    c.addHosts(",
+			"    s2 = Host('s2.xrd.test', '10.99.0.12')\n    s2.disks = [Disk('data', '16M', device='vdb', mountPoint='/data')]\n    c.addHosts(").Replace(cluster3Netns),
 		"test-suites/hvk/test_suite.py": suiteDef("hvk", "", "wait"),
 		"test-suites/hvk/init.sh":       "#!/bin/bash\necho up on @slavename@\n",
 		"test-suites/hvk/tc/wait/run.sh": "#!/bin/bash\n[ $(hostname) != s2 ] || findmnt -n /data >/dev/null || { echo no disk; exit 1; }\n" +
@@ -395,27 +386,23 @@ func TestHypervisorNetnsKilled(t *testing.T) {
 func TestMasterKilledDuringFault(t *testing.T) {
 	needNetns(t)
 	dir := t.TempDir()
-	testutil.WriteFiles(t, filepath.Join(dir, "repo"), e2eRepo(map[string]string{
+	files := e2eRepo(map[string]string{
 		"mkf/test_suite.py": suiteDef("mkf", "", "hold"),
 		"mkf/init.sh":       "#!/bin/bash\n",
 		"mkf/tc/hold/run.sh": "#!/bin/bash\nset -e\n[ $(hostname) != s1 ] || echo \"paused: $(xrdtest fault pause s2)\"\n" +
 			"xrdtest sync barrier paused\nsleep 600\n",
-	}))
-	// The hosts' RAM in KiB, as the netns backend needs it.
-	cl := filepath.Join(dir, "repo", "clusters", "cluster_e2e.py")
-	b, _ := os.ReadFile(cl)
-	os.WriteFile(cl, []byte(strings.Replace(string(b), "'1024'", "'65536'", 1)), 0o644)
-	daemonPort, webPort := freePort(t), freePort(t)
-	conf := strings.Replace(masterConf(daemonPort, webPort, "reconnect_grace = 2\n", "log_level = DEBUG\n"), "start_clusters = 0", "start_clusters = 1", 1)
-	testutil.WriteFiles(t, dir, map[string]string{"master.conf": conf})
+	})
+	files["clusters/cluster_e2e.py"] = cluster3Netns
+	testutil.WriteFiles(t, filepath.Join(dir, "repo"), files)
 	hvState := filepath.Join(dir, "hv")
 	before := leftovers(t, hvState, "cluster_e2e")
+	m := startKillableMaster(t, dir, func(conf string) string {
+		return strings.Replace(conf, "start_clusters = 0", "start_clusters = 1", 1)
+	})
 	self, _ := os.Executable()
-	var masterLog, hvLog syncBuffer
-	mc := startMasterProc(t, dir, &masterLog)
-	defer func() { mc.Process.Kill(); mc.Wait() }()
-	fp := waitFingerprint(t, &masterLog)
-	hv := exec.Command(self, "hypervisor", "-c", "none", "--backend", "netns", "--master", fmt.Sprintf("127.0.0.1:%d", daemonPort),
+	var hvLog syncBuffer
+	fp := waitFingerprint(t, &m.log)
+	hv := exec.Command(self, "hypervisor", "-c", "none", "--backend", "netns", "--master", m.daemonAddr(),
 		"--name", "hv1", "--ca-fingerprint", fp, "--state-dir", hvState)
 	hv.Env = append(os.Environ(), "XRDTEST_TEST_MAIN=1", "XRDTEST_TOKEN="+e2eToken)
 	hv.Stdout, hv.Stderr = &hvLog, &hvLog
@@ -426,10 +413,10 @@ func TestMasterKilledDuringFault(t *testing.T) {
 		hv.Process.Signal(os.Interrupt)
 		hv.Wait()
 		if t.Failed() {
-			t.Logf("master log:\n%s\nhypervisor log:\n%s", tail(masterLog.String(), 8000), tail(hvLog.String(), 8000))
+			t.Logf("master log:\n%s\nhypervisor log:\n%s", tail(m.log.String(), 8000), tail(hvLog.String(), 8000))
 		}
 	}()
-	client := masterClient(t, webPort)
+	client := m.client
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	waitFor := func(d time.Duration, what string, cond func() bool) {
@@ -441,7 +428,7 @@ func TestMasterKilledDuringFault(t *testing.T) {
 		}
 	}
 	waitFor(20*time.Second, "the hypervisor to connect", func() bool {
-		return strings.Contains(masterLog.String(), `msg="daemon connected" role=hypervisor`)
+		return strings.Contains(m.log.String(), `msg="daemon connected" role=hypervisor`)
 	})
 	s, err := client.Start(ctx, "mkf", nil, "")
 	if err != nil {
@@ -455,9 +442,7 @@ func TestMasterKilledDuringFault(t *testing.T) {
 		b, err := os.ReadFile(faults)
 		return err == nil && strings.Contains(string(b), `"pause"`)
 	})
-	mc.Process.Signal(syscall.SIGKILL)
-	mc.Wait()
-	mc = startMasterProc(t, dir, &masterLog)
+	m.restart(t)
 	waitFor(time.Minute, "the restarted master to have the cluster removed", func() bool {
 		return leftovers(t, hvState, "cluster_e2e") == before
 	})

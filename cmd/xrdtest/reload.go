@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -27,9 +26,7 @@ func runReload(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return cmd.fail(1, err)
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(rep)
+		printJSON(stdout, rep)
 	} else {
 		printReload(stdout, rep)
 	}

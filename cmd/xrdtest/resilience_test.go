@@ -101,19 +101,28 @@ func startTestMaster(t *testing.T, clusterFile, cluster string, suites map[strin
 	return rm
 }
 
-// startSlave starts a slave process dialing addr (the master or a proxy).
-func (rm *resilienceMaster) startSlave(t *testing.T, name, addr string) *slaveProc {
+// startSlaveProc starts `xrdtest slave` named name, dialing addr (a
+// master or a proxy) and trusting the CA of fingerprint, its state, work
+// folder and functions.sh in dir, with the e2e token and shared as its
+// scripts' $XRDTEST_SHARED; its output goes to its log. The caller stops it.
+func startSlaveProc(t *testing.T, name, addr, fingerprint, dir, shared string) *slaveProc {
 	t.Helper()
 	self, _ := os.Executable()
-	d := filepath.Join(rm.dir, "slaves", name)
-	c := exec.Command(self, "slave", "-c", "none", "--master", addr, "--name", name, "--ca-fingerprint", rm.CA.Fingerprint().String(),
-		"--state-dir", filepath.Join(d, "state"), "--work-dir", filepath.Join(d, "work"), "--functions-path", filepath.Join(d, "functions.sh"))
-	c.Env = append(os.Environ(), "XRDTEST_TEST_MAIN=1", "XRDTEST_TOKEN="+e2eToken, "XRDTEST_SHARED="+rm.dir)
+	c := exec.Command(self, "slave", "-c", "none", "--master", addr, "--name", name, "--ca-fingerprint", fingerprint,
+		"--state-dir", filepath.Join(dir, "state"), "--work-dir", filepath.Join(dir, "work"), "--functions-path", filepath.Join(dir, "functions.sh"))
+	c.Env = append(os.Environ(), "XRDTEST_TEST_MAIN=1", "XRDTEST_TOKEN="+e2eToken, "XRDTEST_SHARED="+shared)
 	p := &slaveProc{name: name, cmd: c, log: &syncBuffer{}}
 	c.Stdout, c.Stderr = p.log, p.log
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
+	return p
+}
+
+// startSlave starts a slave process dialing addr (the master or a proxy).
+func (rm *resilienceMaster) startSlave(t *testing.T, name, addr string) *slaveProc {
+	t.Helper()
+	p := startSlaveProc(t, name, addr, rm.CA.Fingerprint().String(), filepath.Join(rm.dir, "slaves", name), rm.dir)
 	rm.procs = append(rm.procs, p)
 	return p
 }
@@ -317,34 +326,21 @@ func TestMasterKilledAndRestarted(t *testing.T) {
 		"mk/init.sh":       "#!/bin/bash\necho init output kept\n",
 		"mk/tc/c/run.sh":   "#!/bin/bash\necho ran >> \"$XRDTEST_SHARED/ran.@slavename@\"\nsleep 600 &\necho $! > \"$XRDTEST_SHARED/pid.@slavename@\"\necho started\nwait\n",
 	}))
-	daemonPort, webPort := freePort(t), freePort(t)
-	testutil.WriteFiles(t, dir, map[string]string{"master.conf": masterConf(daemonPort, webPort, "reconnect_grace = 2\n", "log_level = DEBUG\n")})
-	self, _ := os.Executable()
-	var masterLog syncBuffer
-	mc := startMasterProc(t, dir, &masterLog)
-	defer func() { mc.Process.Kill(); mc.Wait() }()
-	client := masterClient(t, webPort)
+	m := startKillableMaster(t, dir, nil)
+	client := m.client
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	fp := waitFingerprint(t, &masterLog)
-	var slaveLogs []*syncBuffer
+	fp := waitFingerprint(t, &m.log)
+	var slaves []*slaveProc
 	for _, h := range []string{"s1", "s2", "s3"} {
-		c := exec.Command(self, "slave", "-c", "none", "--master", fmt.Sprintf("127.0.0.1:%d", daemonPort), "--name", h+".xrd.test",
-			"--ca-fingerprint", fp, "--state-dir", filepath.Join(dir, h, "state"), "--work-dir", filepath.Join(dir, h, "work"),
-			"--functions-path", filepath.Join(dir, h, "functions.sh"))
-		c.Env = append(os.Environ(), "XRDTEST_TEST_MAIN=1", "XRDTEST_TOKEN="+e2eToken, "XRDTEST_SHARED="+shared)
-		l := &syncBuffer{}
-		slaveLogs = append(slaveLogs, l)
-		c.Stdout, c.Stderr = l, l
-		if err := c.Start(); err != nil {
-			t.Fatal(err)
-		}
-		defer func() { c.Process.Signal(os.Interrupt); c.Wait() }()
+		p := startSlaveProc(t, h+".xrd.test", m.daemonAddr(), fp, filepath.Join(dir, h), shared)
+		slaves = append(slaves, p)
+		defer func() { p.cmd.Process.Signal(os.Interrupt); p.cmd.Wait() }()
 	}
 	defer func() {
 		if t.Failed() {
-			for i, l := range slaveLogs {
-				t.Logf("slave %d log:\n%s", i+1, l.String())
+			for i, p := range slaves {
+				t.Logf("slave %d log:\n%s", i+1, p.log.String())
 			}
 		}
 	}()
@@ -367,21 +363,10 @@ func TestMasterKilledAndRestarted(t *testing.T) {
 			t.Fatalf("c:run did not start: %v", pids)
 		}
 	}
-	mc.Process.Signal(syscall.SIGKILL)
-	mc.Wait()
-	mc = startMasterProc(t, dir, &masterLog)
+	m.restart(t)
 
 	// The session is interrupted, its history intact.
-	var d *api.SessionDetail
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		var err error
-		if d, err = client.Session(ctx, s.ID); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("restarted master does not answer: %v", err)
-		}
-	}
+	d := m.awaitSession(t, ctx, s.ID)
 	if d.State != api.SessionInterrupted {
 		t.Errorf("state %s, want interrupted", d.State)
 	}
@@ -414,7 +399,7 @@ func TestMasterKilledAndRestarted(t *testing.T) {
 			t.Errorf("%s: c:run ran %d times", h, strings.Count(string(b), "ran"))
 		}
 	}
-	if !strings.Contains(masterLog.String(), "cancelling a stage no session waits for") {
+	if !strings.Contains(m.log.String(), "cancelling a stage no session waits for") {
 		t.Errorf("the restarted master did not cancel the orphaned stages")
 	}
 }

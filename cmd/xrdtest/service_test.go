@@ -114,6 +114,59 @@ func startMasterProc(t *testing.T, dir string, log io.Writer) *exec.Cmd {
 	return c
 }
 
+// masterProc is `xrdtest master` run as a process of masterConf in dir,
+// with a reconnect grace of 2 s and DEBUG logs, for the tests that kill
+// it with -9 and start it again on the same state.
+type masterProc struct {
+	dir                 string
+	daemonPort, webPort int
+	log                 syncBuffer
+	cmd                 *exec.Cmd
+	client              *api.Client
+}
+
+// startKillableMaster writes dir/master.conf, changed by edit when not
+// nil, and starts the master; the test's end kills it.
+func startKillableMaster(t *testing.T, dir string, edit func(conf string) string) *masterProc {
+	t.Helper()
+	m := &masterProc{dir: dir, daemonPort: freePort(t), webPort: freePort(t)}
+	conf := masterConf(m.daemonPort, m.webPort, "reconnect_grace = 2\n", "log_level = DEBUG\n")
+	if edit != nil {
+		conf = edit(conf)
+	}
+	testutil.WriteFiles(t, dir, map[string]string{"master.conf": conf})
+	m.cmd = startMasterProc(t, dir, &m.log)
+	t.Cleanup(func() { m.cmd.Process.Kill(); m.cmd.Wait() })
+	m.client = masterClient(t, m.webPort)
+	return m
+}
+
+// daemonAddr is where the daemons dial the master.
+func (m *masterProc) daemonAddr() string { return fmt.Sprintf("127.0.0.1:%d", m.daemonPort) }
+
+// restart kills the master with -9 and starts it again.
+func (m *masterProc) restart(t *testing.T) {
+	t.Helper()
+	m.cmd.Process.Signal(syscall.SIGKILL)
+	m.cmd.Wait()
+	m.cmd = startMasterProc(t, m.dir, &m.log)
+}
+
+// awaitSession waits at most 20 s for the (restarted) master to answer
+// for session id, and returns what it says.
+func (m *masterProc) awaitSession(t *testing.T, ctx context.Context, id int64) *api.SessionDetail {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		d, err := m.client.Session(ctx, id)
+		if err == nil {
+			return d
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("restarted master does not answer: %v", err)
+		}
+	}
+}
+
 // masterClient is an API client of the master of masterConf on webPort.
 func masterClient(t *testing.T, webPort int) *api.Client {
 	t.Helper()

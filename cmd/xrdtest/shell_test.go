@@ -25,11 +25,7 @@ import (
 // waitingSuite is a suite whose run stage waits (bounded) until the test
 // creates $XRDTEST_SHARED/release: its session stays running meanwhile.
 func waitingSuite() map[string]string {
-	return map[string]string{
-		"sh/test_suite.py": suiteDef("sh", "", "c"),
-		"sh/init.sh":       "#!/bin/bash\n",
-		"sh/tc/c/run.sh":   "#!/bin/bash\nfor i in $(seq 1200); do [ -e \"$XRDTEST_SHARED/release\" ] && exit 0; sleep 0.1; done\nexit 1\n",
-	}
+	return oneCaseSuite("sh", "#!/bin/bash\nfor i in $(seq 1200); do [ -e \"$XRDTEST_SHARED/release\" ] && exit 0; sleep 0.1; done\nexit 1\n")
 }
 
 // shellCLI runs `xrdtest shell` as its own process (as a user would,
@@ -204,7 +200,7 @@ func TestShellNetns(t *testing.T) {
 	needNetns(t)
 	dir := t.TempDir()
 	testutil.WriteFiles(t, filepath.Join(dir, "repo"), map[string]string{
-		"clusters/cluster_e2e.py":      strings.ReplaceAll(cluster3, "'1024'", "'65536'"),
+		"clusters/cluster_e2e.py":      cluster3Netns,
 		"test-suites/sh/test_suite.py": suiteDef("sh", "", "c"),
 		"test-suites/sh/init.sh":       "#!/bin/bash\n",
 		// Waits for the file a shell makes in the work folder.
@@ -265,21 +261,7 @@ func TestShellOnHeldSession(t *testing.T) {
 	}
 
 	// A shell open across the release.
-	self, _ := os.Executable()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	c := exec.CommandContext(ctx, self, "shell", "--master", "http://"+tm.WebAddr().String(), "--token", token, sid, "s1", "--", "sh", "-c", "echo open; sleep 120")
-	c.Env = append(os.Environ(), "XRDTEST_TEST_MAIN=1")
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
-	c.Stdout, c.Stderr = stdout, stderr
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(stdout.String(), "open"); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the shell did not open: %q", stderr.String())
-		}
-	}
+	c, _, stderr := startShellCommand(t, tm.WebAddr().String(), token, sid, "s1", "open", "sh", "-c", "echo open; sleep 120")
 	if code, out, errOut := tm.cli("hold", "release", "--token", token, sid); code != 0 {
 		t.Fatalf("hold release: exit %d\n%s%s", code, out, errOut)
 	}
@@ -292,25 +274,34 @@ func TestShellOnHeldSession(t *testing.T) {
 	}
 }
 
-// interruptShell: without a terminal, a Ctrl-C (SIGINT) to xrdtest goes
-// to the remote command, whose exit code is then xrdtest's.
-func interruptShell(t *testing.T, m *master.Master, sid string) {
+// startShellCommand runs `xrdtest shell SID HOST -- COMMAND...` as its own
+// process (stdin not a terminal, a minute at most) against the master
+// serving webAddr, and waits at most 30 s for its stdout to say ready.
+func startShellCommand(t *testing.T, webAddr, token, sid, host, ready string, command ...string) (c *exec.Cmd, stdout, stderr *syncBuffer) {
+	t.Helper()
 	self, _ := os.Executable()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	c := exec.CommandContext(ctx, self, "shell", "--master", "http://"+m.WebAddr().String(), "--token", "api-token", sid, "s1", "--",
-		"bash", "-c", "trap 'echo got-int; exit 9' INT; echo ready; while :; do sleep 0.05; done")
+	t.Cleanup(cancel)
+	c = exec.CommandContext(ctx, self, append([]string{"shell", "--master", "http://" + webAddr, "--token", token, sid, host, "--"}, command...)...)
 	c.Env = append(os.Environ(), "XRDTEST_TEST_MAIN=1")
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	stdout, stderr = &syncBuffer{}, &syncBuffer{}
 	c.Stdout, c.Stderr = stdout, stderr
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(stdout.String(), "ready"); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(stdout.String(), ready); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("the command did not start: %q", stderr.String())
+			t.Fatalf("the shell's command did not print %q: stderr %q", ready, stderr.String())
 		}
 	}
+	return c, stdout, stderr
+}
+
+// interruptShell: without a terminal, a Ctrl-C (SIGINT) to xrdtest goes
+// to the remote command, whose exit code is then xrdtest's.
+func interruptShell(t *testing.T, m *master.Master, sid string) {
+	c, stdout, stderr := startShellCommand(t, m.WebAddr().String(), "api-token", sid, "s1", "ready",
+		"bash", "-c", "trap 'echo got-int; exit 9' INT; echo ready; while :; do sleep 0.05; done")
 	c.Process.Signal(syscall.SIGINT)
 	c.Wait()
 	if code := c.ProcessState.ExitCode(); code != 9 || stdout.String() != "ready\ngot-int\n" {

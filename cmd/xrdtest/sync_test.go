@@ -10,12 +10,13 @@ import (
 	"github.com/xrdtest/xrdtest/internal/store"
 )
 
-func syncSuite(run string) map[string]string {
-	return map[string]string{
-		"sy/test_suite.py": suiteDef("sy", "", "c"),
-		"sy/init.sh":       "#!/bin/bash\n",
-		"sy/tc/c/run.sh":   run,
-	}
+// startSyncSession starts a session of suite sy, one case whose run stage
+// is run, on three slave processes.
+func startSyncSession(t *testing.T, run string) (*resilienceMaster, map[string]*slaveProc, *store.Session) {
+	t.Helper()
+	rm := startResilienceMaster(t, oneCaseSuite("sy", run))
+	procs := rm.startAll(t, "")
+	return rm, procs, mastertest.StartSession(t, rm.Master, "sy")
 }
 
 // TestSyncBarrierSignalWait: the sync commands work in scripts as written
@@ -38,9 +39,7 @@ esac
 xrdtest sync barrier first   # the name is reusable once a barrier completed
 echo done
 `
-	rm := startResilienceMaster(t, syncSuite(run))
-	rm.startAll(t, "")
-	s := mastertest.StartSession(t, rm.Master, "sy")
+	rm, _, s := startSyncSession(t, run)
 	d := rm.finish(t, s.ID)
 	if d.State != store.SessionPassed {
 		for _, h := range []string{"s1", "s2", "s3"} {
@@ -65,9 +64,7 @@ case @slavename@ in
 esac
 xrdtest sync barrier meet
 `
-	rm := startResilienceMaster(t, syncSuite(run))
-	rm.startAll(t, "")
-	s := mastertest.StartSession(t, rm.Master, "sy")
+	rm, _, s := startSyncSession(t, run)
 	start := time.Now()
 	d := rm.finish(t, s.ID)
 	if took := time.Since(start); took > 10*time.Second {
@@ -90,9 +87,7 @@ case @slavename@ in
 esac
 xrdtest sync barrier meet
 `
-	rm := startResilienceMaster(t, syncSuite(run))
-	procs := rm.startAll(t, "")
-	s := mastertest.StartSession(t, rm.Master, "sy")
+	rm, procs, s := startSyncSession(t, run)
 	rm.waitStage(t, s.ID, "c:run")
 	time.Sleep(300 * time.Millisecond)
 	procs["s3.xrd.test"].cmd.Process.Signal(syscall.SIGKILL)
@@ -114,9 +109,7 @@ case @slavename@ in
 esac
 xrdtest sync barrier --timeout 1s meet
 `
-	rm := startResilienceMaster(t, syncSuite(run))
-	rm.startAll(t, "")
-	s := mastertest.StartSession(t, rm.Master, "sy")
+	rm, _, s := startSyncSession(t, run)
 	d := rm.finish(t, s.ID)
 	// s1 and s2 wait for s3; the first to time out ends its stage, so the
 	// other may learn first that the barrier can never complete: which

@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -78,13 +77,11 @@ func TestVMXRootD(t *testing.T) {
 		t.Fatalf("quickstart: %v, %v\nstdout:\n%s\nstderr:\n%s", err, jerr, tail(stdout.String(), 20000), tail(stderr.String(), 6000))
 	}
 	s := doc.Sessions[0]
-	output := map[string]string{} // "stage host" -> output
+	output := stageOutputs(s)
 	for _, st := range s.Stages {
 		for _, r := range st.Results {
-			key := st.Name + " " + strings.TrimSuffix(r.Slave, ".xrd.test")
-			output[key] = r.Output
 			if r.Status != "passed" {
-				t.Errorf("%s: %s\n%s", key, r.Status, r.Output)
+				t.Errorf("%s %s: %s\n%s", st.Name, strings.TrimSuffix(r.Slave, ".xrd.test"), r.Status, r.Output)
 			}
 		}
 	}
@@ -100,21 +97,8 @@ func TestVMXRootD(t *testing.T) {
 		"xrdfs:run client1":   {regexp.MustCompile(`/data/fs/g6: on srv1, 6666 bytes`), regexp.MustCompile(`rm /data/fs/g5: gone from srv1`)},
 		"suite_finalize srv1": {regexp.MustCompile(`srv1: xrootd and cmsd stopped`)},
 	}
-	for key, res := range want {
-		for _, re := range res {
-			if !re.MatchString(output[key]) {
-				t.Errorf("%s: no %q in:\n%s", key, re, output[key])
-			}
-		}
-	}
-	for _, host := range []string{"man1", "srv1"} {
-		for _, d := range []string{"xrootd", "cmsd"} {
-			f := filepath.Join(state, "master", "history", "logs", strconv.FormatInt(s.ID, 10), host+".xrd.test", "%2Fvar%2Flog%2Fxrootd%2F"+d+".log")
-			if b, err := os.ReadFile(f); err != nil || !bytes.Contains(b, []byte("xrd version v")) {
-				t.Errorf("%s's %s log: %v (%d bytes)", host, d, err, len(b))
-			}
-		}
-	}
+	checkOutputs(t, output, want)
+	checkXRootDLogs(t, state, s.ID, "man1", "srv1")
 	for _, args := range [][]string{{"list", "--all", "--name"}, {"net-list", "--all", "--name"}} {
 		if out := virsh(t, uri, args...); strings.Contains(out, "cluster_xrootd_vm") {
 			t.Errorf("left after the quickstart (virsh %s):\n%s", args[0], out)

@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +10,21 @@ import (
 	"strings"
 	"testing"
 )
+
+// checkXRootDLogs fails the test unless the xrootd and cmsd logs of each
+// host (short name) were collected into the history of session id, in the
+// quickstart's state folder state.
+func checkXRootDLogs(t *testing.T, state string, id int64, hosts ...string) {
+	t.Helper()
+	for _, host := range hosts {
+		for _, d := range []string{"xrootd", "cmsd"} {
+			f := filepath.Join(state, "master", "history", "logs", strconv.FormatInt(id, 10), host+".xrd.test", "%2Fvar%2Flog%2Fxrootd%2F"+d+".log")
+			if b, err := os.ReadFile(f); err != nil || !bytes.Contains(b, []byte("xrd version v")) {
+				t.Errorf("%s's %s log: %v (%d bytes)", host, d, err, len(b))
+			}
+		}
+	}
+}
 
 // TestQuickstartXRootD runs the example XRootD suite (examples/) on the
 // netns backend, as scripts/run.sh does: a real meta manager, two managers,
@@ -31,24 +44,15 @@ func TestQuickstartXRootD(t *testing.T) {
 	}
 	state := t.TempDir()
 	before := leftovers(t, state, "cluster_meta_manager")
-	t.Setenv("XRDTEST_TEST_MAIN", "1")
-	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), []string{"quickstart", "--defs", "../../examples", "--suite", "xrootd",
-		"--json", "--backend", "netns", "--state-dir", state}, &stdout, &stderr)
-	var doc qsDocument
-	if err := json.Unmarshal(stdout.Bytes(), &doc); err != nil || len(doc.Sessions) != 1 {
-		t.Fatalf("exit %d, %v\nstdout:\n%s\nstderr:\n%s", code, err, stdout.String(), stderr.String())
-	}
-	s := doc.Sessions[0]
+	code, s, stderr := quickstartNetns(t, "../../examples", state, "--suite", "xrootd")
 	// The suite may fail on one check only, rejoin's, and only saying it
 	// found a problem of XRootD's (see tc/rejoin/run.sh): xrdtest ran it
 	// right. Anything else failing is a failure here.
-	output := map[string]string{} // "stage host" -> output
+	output := stageOutputs(s)
 	var failed []string
 	for _, st := range s.Stages {
 		for _, r := range st.Results {
 			key := st.Name + " " + strings.TrimSuffix(r.Slave, ".xrd.test")
-			output[key] = r.Output
 			finding := key == "rejoin:run client1" && r.Status == "failed" && strings.Contains(r.Output, "FAIL on client1: XRootD finding: ")
 			if r.Status != "passed" && !finding {
 				failed = append(failed, key+" "+r.Status)
@@ -61,7 +65,7 @@ func TestQuickstartXRootD(t *testing.T) {
 				t.Logf("%s %s %s:\n%s", st.Name, r.Slave, r.Status, r.Output)
 			}
 		}
-		t.Fatalf("exit %d, session %s, failed: %v\nstderr:\n%s", code, s.State, failed, stderr.String())
+		t.Fatalf("exit %d, session %s, failed: %v\nstderr:\n%s", code, s.State, failed, stderr)
 	}
 	if s.State == "failed" {
 		t.Logf("the suite's XRootD finding: %s", output["rejoin:run client1"])
@@ -84,23 +88,10 @@ func TestQuickstartXRootD(t *testing.T) {
 	for _, srv := range []string{"srv1", "srv2", "srv3", "srv4"} {
 		want["spread:run "+srv] = []*regexp.Regexp{regexp.MustCompile(srv + ` holds ([1-9]|1[0-6]) of the 16 files on its disk`)}
 	}
-	for key, res := range want {
-		for _, re := range res {
-			if !re.MatchString(output[key]) {
-				t.Errorf("%s: no %q in:\n%s", key, re, output[key])
-			}
-		}
-	}
+	checkOutputs(t, output, want)
 
 	// Every server's logs, collected.
-	for _, host := range []string{"metaman", "man1", "man2", "srv1", "srv2", "srv3", "srv4"} {
-		for _, d := range []string{"xrootd", "cmsd"} {
-			f := filepath.Join(state, "master", "history", "logs", strconv.FormatInt(s.ID, 10), host+".xrd.test", "%2Fvar%2Flog%2Fxrootd%2F"+d+".log")
-			if b, err := os.ReadFile(f); err != nil || !bytes.Contains(b, []byte("xrd version v")) {
-				t.Errorf("%s's %s log: %v (%d bytes)", host, d, err, len(b))
-			}
-		}
-	}
+	checkXRootDLogs(t, state, s.ID, "metaman", "man1", "man2", "srv1", "srv2", "srv3", "srv4")
 	if after := leftovers(t, state, "cluster_meta_manager"); after != before {
 		t.Errorf("left after the quickstart: %s\nbefore: %s", after, before)
 	}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/xrdtest/xrdtest/internal/daemons"
 	"github.com/xrdtest/xrdtest/internal/session"
-	"github.com/xrdtest/xrdtest/internal/store/sqlite"
+	"github.com/xrdtest/xrdtest/internal/store/sqlite/sqlitetest"
 )
 
 // TestDashboardEmptyLists: with nothing running and no history, the
@@ -18,11 +18,7 @@ import (
 // daemons.TestBusySlaveInfo's).
 func TestDashboardEmptyLists(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := sqlitetest.Open(t, t.TempDir())
 	v := &views.Views{Manager: &session.Manager{}, Registry: daemons.NewRegistry(daemons.RegistryConfig{}), Store: st}
 	d, err := v.Dashboard(ctx, views.DefaultStatsDays)
 	if err != nil {

@@ -12,7 +12,7 @@ import (
 	"github.com/xrdtest/xrdtest/internal/daemons"
 
 	"github.com/xrdtest/xrdtest/internal/store"
-	"github.com/xrdtest/xrdtest/internal/store/sqlite"
+	"github.com/xrdtest/xrdtest/internal/store/sqlite/sqlitetest"
 	"github.com/xrdtest/xrdtest/internal/testutil"
 )
 
@@ -20,10 +20,7 @@ import (
 // store that fails leaves the other metrics served.
 func TestSessionCountsCache(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := sqlitetest.Open(t, t.TempDir())
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	logs := &testutil.SyncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
@@ -65,11 +62,7 @@ func TestSessionCountsCache(t *testing.T) {
 // the history, counting them every time (no cache) and with the cache.
 func BenchmarkMetricsScrape(b *testing.B) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
+	st := sqlitetest.Open(b, b.TempDir())
 	states := []store.SessionState{store.SessionPassed, store.SessionPassed, store.SessionPassed, store.SessionFailed, store.SessionCancelled, store.SessionInterrupted}
 	t0 := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 	const n = 100_000

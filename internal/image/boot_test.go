@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -355,23 +354,7 @@ func checkBuiltImage(t *testing.T, img *Image) {
 			}
 		}
 	}
-	f, err := os.Open(img.Initrd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	raw, err := io.ReadAll(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	entries, err := readCPIO(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	have := map[string]cpioEntry{}
-	for _, e := range entries {
-		have[e.Name] = e
-	}
+	have, _ := initrdEntries(t, img.Initrd)
 	for _, p := range []string{"init", "dev/console", "bin/bash", "bin/busybox", "usr/bin/xrdtest", "bin/mount", "bin/mkdir", "bin/chown",
 		"bin/mountpoint", "sbin/udhcpc", "sbin/insmod", "sbin/poweroff", "usr/bin/awk", "bin/sh"} {
 		if _, ok := have[p]; !ok {

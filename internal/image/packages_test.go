@@ -3,7 +3,6 @@ package image
 import (
 	"context"
 	"errors"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -230,10 +229,7 @@ func TestRootfsPackages(t *testing.T) {
 	if _, err := writeInitrd(initrd, rf); err != nil {
 		t.Fatal(err)
 	}
-	f, _ := os.Open(initrd)
-	raw, _ := io.ReadAll(f)
-	f.Close()
-	e := cpioEntries(t, raw)
+	e, _ := initrdEntries(t, initrd)
 	check := func(name string, mode uint32, data string) { t.Helper(); checkEntry(t, e, name, mode, data) }
 	check("usr/bin/xrdcp", cpioReg|0o4755, "XRDCP")
 	check("usr/bin/awk", cpioReg|0o644, "MAWK")

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"debug/elf"
 	"encoding/binary"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -106,19 +105,10 @@ func TestRootfs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(initrd)
-	if err != nil {
-		t.Fatal(err)
+	e, n := initrdEntries(t, initrd)
+	if int64(n) != size {
+		t.Errorf("size %d, archive %d", size, n)
 	}
-	defer f.Close()
-	raw, err := io.ReadAll(f) // uncompressed: the kernel copies it as it is
-	if err != nil {
-		t.Fatal(err)
-	}
-	if int64(len(raw)) != size {
-		t.Errorf("size %d, archive %d", size, len(raw))
-	}
-	e := cpioEntries(t, raw)
 	check := func(name string, mode uint32, data string) { t.Helper(); checkEntry(t, e, name, mode, data) }
 	initScript, _ := initramfsFiles.ReadFile("initramfs/init")
 	check("init", cpioReg|0o755, string(initScript))
@@ -190,6 +180,17 @@ func TestMountpointScript(t *testing.T) {
 			t.Errorf("mountpoint -q %s: exit %d, want %d", dir, code, want)
 		}
 	}
+}
+
+// initrdEntries reads the entries of the initrd at path (an uncompressed
+// archive: the kernel copies it as it is) by name, and its size.
+func initrdEntries(t *testing.T, path string) (map[string]cpioEntry, int) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cpioEntries(t, raw), len(raw)
 }
 
 // cpioEntries reads an archive's entries by name.

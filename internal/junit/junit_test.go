@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/xrdtest/xrdtest/internal/store"
-	"github.com/xrdtest/xrdtest/internal/store/sqlite"
+	"github.com/xrdtest/xrdtest/internal/store/sqlite/sqlitetest"
 )
 
 // The JUnit document as CI tools read it.
@@ -80,11 +80,7 @@ type junitFixture struct {
 
 func newJUnitFixture(t *testing.T, state store.SessionState, reason string) *junitFixture {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := sqlitetest.Open(t, t.TempDir())
 	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 	s := &store.Session{Suite: "ts", State: state, Reason: reason, Machines: []string{"h1.xrd.test", "h2.xrd.test"}, Cases: []string{"c1", "c2"},
 		TriggeredBy: "test", Created: t0, Started: t0, Ended: t0.Add(90 * time.Second)}

@@ -17,7 +17,7 @@ import (
 	"github.com/xrdtest/xrdtest/internal/master/mastertest"
 	"github.com/xrdtest/xrdtest/internal/slave"
 	"github.com/xrdtest/xrdtest/internal/store"
-	"github.com/xrdtest/xrdtest/internal/store/sqlite"
+	"github.com/xrdtest/xrdtest/internal/store/sqlite/sqlitetest"
 	"github.com/xrdtest/xrdtest/internal/testutil"
 )
 
@@ -46,10 +46,7 @@ func countSessions(t *testing.T, st store.Store) int {
 func TestRetentionAtStart(t *testing.T) {
 	ctx := context.Background()
 	state := filepath.Join(t.TempDir(), "state")
-	st, err := sqlite.Open(ctx, filepath.Join(state, "history"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := sqlitetest.Open(t, filepath.Join(state, "history"))
 	now := time.Now()
 	var old, all []int64
 	for i, age := range []time.Duration{100 * 24 * time.Hour, 40 * 24 * time.Hour, 31 * 24 * time.Hour, 29 * 24 * time.Hour, time.Hour} {

@@ -16,7 +16,7 @@ import (
 	"github.com/xrdtest/xrdtest/internal/master"
 	"github.com/xrdtest/xrdtest/internal/store"
 	"github.com/xrdtest/xrdtest/internal/store/pgtest"
-	"github.com/xrdtest/xrdtest/internal/store/sqlite"
+	"github.com/xrdtest/xrdtest/internal/store/sqlite/sqlitetest"
 )
 
 var (
@@ -180,10 +180,7 @@ func testHistorySurvivesRestart(t *testing.T, url string) (state string) {
 func TestInterruptedStageWithoutResults(t *testing.T) {
 	ctx := context.Background()
 	state := filepath.Join(t.TempDir(), "state")
-	st, err := sqlite.Open(ctx, filepath.Join(state, "history"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := sqlitetest.Open(t, filepath.Join(state, "history"))
 	t0 := time.Now().Add(-time.Minute)
 	s := &store.Session{Suite: "ts", State: store.SessionRunning, Machines: []string{"h1.xrd.test", "h2.xrd.test"}, Started: t0}
 	if err := st.CreateSession(ctx, s); err != nil {

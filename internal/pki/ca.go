@@ -279,9 +279,11 @@ func newSerial() (*big.Int, error) {
 	return n.Add(n, big.NewInt(1)), nil // positive, never 0
 }
 
-// issue creates the certificate DER for pub and id. The validity is cut
-// at the CA's own expiry, beyond which the certificate could not verify.
-func (ca *CA) issue(pub crypto.PublicKey, id Identity, validity time.Duration, hosts ...string) ([]byte, error) {
+// leafTemplate is the part of a leaf certificate's template that every
+// leaf of the CA shares: a new serial number and a validity from backdate
+// ago, cut at the CA's own expiry, beyond which the certificate could not
+// verify.
+func (ca *CA) leafTemplate(validity time.Duration) (*x509.Certificate, error) {
 	serial, err := newSerial()
 	if err != nil {
 		return nil, err
@@ -291,22 +293,25 @@ func (ca *CA) issue(pub crypto.PublicKey, id Identity, validity time.Duration, h
 	if notAfter.After(ca.cert.NotAfter) {
 		notAfter = ca.cert.NotAfter
 	}
+	return &x509.Certificate{SerialNumber: serial, NotBefore: now.Add(-backdate), NotAfter: notAfter, BasicConstraintsValid: true}, nil
+}
+
+// issue creates the certificate DER for pub and id (see leafTemplate for
+// its validity).
+func (ca *CA) issue(pub crypto.PublicKey, id Identity, validity time.Duration, hosts ...string) ([]byte, error) {
+	tmpl, err := ca.leafTemplate(validity)
+	if err != nil {
+		return nil, err
+	}
 	// Daemons only ever act as TLS clients; only the master serves, so
 	// only a master certificate is usable as a server certificate.
-	eku := []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
 	if id.Role == RoleMaster {
-		eku = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: id.Name},
-		NotBefore:             now.Add(-backdate),
-		NotAfter:              notAfter,
-		KeyUsage:              x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:           eku,
-		BasicConstraintsValid: true,
-		URIs:                  []*url.URL{id.uri()},
-	}
+	tmpl.Subject = pkix.Name{CommonName: id.Name}
+	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
+	tmpl.URIs = []*url.URL{id.uri()}
 	for _, h := range hosts {
 		if ip := net.ParseIP(h); ip != nil {
 			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)

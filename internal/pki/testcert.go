@@ -31,27 +31,15 @@ func (ca *CA) SignForTests(csr []byte) (certPEM []byte, err error) {
 	if req.Subject.CommonName == "" && len(req.DNSNames) == 0 && len(req.IPAddresses) == 0 {
 		return nil, errors.New("the request names nothing: give a subject CN or DNS names")
 	}
-	serial, err := newSerial()
+	tmpl, err := ca.leafTemplate(TestCertValidity)
 	if err != nil {
 		return nil, err
 	}
-	now := ca.clock()
-	notAfter := now.Add(TestCertValidity)
-	if notAfter.After(ca.cert.NotAfter) {
-		notAfter = ca.cert.NotAfter
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: req.Subject.CommonName, Organization: req.Subject.Organization, OrganizationalUnit: req.Subject.OrganizationalUnit, Country: req.Subject.Country, Locality: req.Subject.Locality, Province: req.Subject.Province},
-		NotBefore:    now.Add(-backdate),
-		NotAfter:     notAfter,
-		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		DNSNames:     req.DNSNames,
-		IPAddresses:  req.IPAddresses,
-		// No URIs: those are xrdtest identities.
-		BasicConstraintsValid: true,
-	}
+	tmpl.Subject = pkix.Name{CommonName: req.Subject.CommonName, Organization: req.Subject.Organization, OrganizationalUnit: req.Subject.OrganizationalUnit, Country: req.Subject.Country, Locality: req.Subject.Locality, Province: req.Subject.Province}
+	tmpl.KeyUsage = x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment
+	tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
+	// No URIs: those are xrdtest identities.
+	tmpl.DNSNames, tmpl.IPAddresses = req.DNSNames, req.IPAddresses
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, req.PublicKey, ca.key)
 	if err != nil {
 		return nil, fmt.Errorf("sign the request: %w", err)

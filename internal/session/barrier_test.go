@@ -37,6 +37,16 @@ type on struct {
 
 func rule(slave, stage string, steps ...sessiontest.Step) on { return on{slave, stage, steps} }
 
+// harnessWith is a harness of the suite whose slaves follow the rules.
+func harnessWith(t *testing.T, suite *definition.Suite, rules []on) *sessiontest.Harness {
+	t.Helper()
+	h := sessiontest.New(t, suite)
+	for _, r := range rules {
+		h.Slaves.On(r.slave, r.stage, r.steps...)
+	}
+	return h
+}
+
 // TestFailureSemantics: the failure rules of DEFINITIONS.md d, one row
 // each, through the whole Manager.
 func TestFailureSemantics(t *testing.T) {
@@ -101,10 +111,7 @@ func TestFailureSemantics(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := sessiontest.New(t, testSuite())
-			for _, r := range tt.rules {
-				h.Slaves.On(r.slave, r.stage, r.steps...)
-			}
+			h := harnessWith(t, testSuite(), tt.rules)
 			s := h.Start("ts")
 			if tt.cancelAt != "" {
 				h.Slaves.Await(t, sessiontest.Event{Kind: sessiontest.Started, Stage: tt.cancelAt})
@@ -298,10 +305,7 @@ func TestRetries(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ts := testSuite()
 			ts.Retries = tt.suiteRetry
-			h := sessiontest.New(t, ts)
-			for _, r := range tt.rules {
-				h.Slaves.On(r.slave, r.stage, r.steps...)
-			}
+			h := harnessWith(t, ts, tt.rules)
 			s, err := h.Manager.StartWith(context.Background(), "ts", nil, "test", session.StartOptions{Retries: tt.retries})
 			if err != nil {
 				t.Fatal(err)

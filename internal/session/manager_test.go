@@ -15,7 +15,7 @@ import (
 	"github.com/xrdtest/xrdtest/internal/session"
 	"github.com/xrdtest/xrdtest/internal/session/sessiontest"
 	"github.com/xrdtest/xrdtest/internal/store"
-	"github.com/xrdtest/xrdtest/internal/store/sqlite"
+	"github.com/xrdtest/xrdtest/internal/store/sqlite/sqlitetest"
 )
 
 // sessionRuns returns the stages session id ran.
@@ -295,10 +295,7 @@ func TestSyncThroughHub(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := sessiontest.New(t, testSuite())
-			for _, r := range tt.rules {
-				h.Slaves.On(r.slave, r.stage, r.steps...)
-			}
+			h := harnessWith(t, testSuite(), tt.rules)
 			s := h.Run("ts")
 			if m := h.Matrix(s.ID); !slices.Contains(m, tt.wantRun) {
 				t.Errorf("matrix:\n%s\nwant %s", strings.Join(m, "\n"), tt.wantRun)
@@ -356,11 +353,7 @@ func TestMasterRestart(t *testing.T) {
 			}
 
 			// The next start of the master, on the same history.
-			st, err := sqlite.Open(context.Background(), h.Dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
+			st := sqlitetest.Open(t, h.Dir)
 			ids, err := st.InterruptUnfinished(context.Background(), "the master stopped while the session was queued or running")
 			if err != nil || !slices.Equal(ids, []int64{s.ID}) {
 				t.Fatalf("InterruptUnfinished: %v %v", ids, err)

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/xrdtest/xrdtest/internal/store"
-	"github.com/xrdtest/xrdtest/internal/store/sqlite"
+	"github.com/xrdtest/xrdtest/internal/store/sqlite/sqlitetest"
 )
 
 // plainStore hides the SQLite store's optional abilities.
@@ -16,11 +16,7 @@ type plainStore struct{ store.Store }
 // without ResultReader, through Results.
 func TestResultReaderFallback(t *testing.T) {
 	ctx := context.Background()
-	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "store"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := sqlitetest.Open(t, filepath.Join(t.TempDir(), "store"))
 	var st store.Store = plainStore{s}
 	if _, ok := st.(store.ResultReader); ok {
 		t.Fatal("the wrapper should hide ResultReader")

@@ -13,7 +13,7 @@ import (
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/session"
 	"github.com/xrdtest/xrdtest/internal/store"
-	"github.com/xrdtest/xrdtest/internal/store/sqlite"
+	"github.com/xrdtest/xrdtest/internal/store/sqlite/sqlitetest"
 )
 
 // run is one session of suite "s" in a case history: its age in days, its
@@ -101,11 +101,7 @@ func TestCases(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			st, err := sqlite.Open(context.Background(), t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
+			st := sqlitetest.Open(t, t.TempDir())
 			seedCases(t, st, now, tc.runs)
 			v := &Views{Store: st, Now: func() time.Time { return now }}
 			cv, err := v.Cases(context.Background(), "s")
@@ -159,11 +155,7 @@ func TestCasesRecentWindow(t *testing.T) {
 		}
 		runs = append(runs, run{age: 0, rev: fmt.Sprint("r", i), hosts: map[string]store.Status{"a": s}})
 	}
-	st, err := sqlite.Open(context.Background(), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := sqlitetest.Open(t, t.TempDir())
 	seedCases(t, st, now, runs)
 	v := &Views{Store: st, Now: func() time.Time { return now }}
 	cv, err := v.Cases(context.Background(), "s")
@@ -203,11 +195,7 @@ func TestRegression(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			st, err := sqlite.Open(context.Background(), t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
+			st := sqlitetest.Open(t, t.TempDir())
 			ss := seedCases(t, st, now, tc.runs)
 			var asked string
 			v := &Views{Store: st, Now: func() time.Time { return now },

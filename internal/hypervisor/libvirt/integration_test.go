@@ -231,6 +231,25 @@ func (e *itEnv) volumes(t *testing.T) []string {
 	return names
 }
 
+// domainXML is the domain of host of cluster, its XML as libvirt has it
+// and that XML parsed.
+func (e *itEnv) domainXML(t *testing.T, cluster, host string) (libvirt.Domain, string, libvirtxml.Domain) {
+	t.Helper()
+	d, err := e.raw.DomainLookupByName(lvxml.DomainName(cluster, host))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := e.raw.DomainGetXMLDesc(d, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var x libvirtxml.Domain
+	if err := x.Unmarshal(s); err != nil {
+		t.Fatalf("domain XML of %s: %v\n%s", host, err, s)
+	}
+	return d, s, x
+}
+
 func (e *itEnv) hasVolume(t *testing.T, name string) bool {
 	return slices.Contains(e.volumes(t), name)
 }
@@ -516,17 +535,8 @@ func TestIntegrationCluster(t *testing.T) {
 	// the host's CPU.
 	{
 		want := map[string]string{"qemu": "maximum", "kvm": "host-passthrough"}[b.DomainType()]
-		dom, err := e.raw.DomainLookupByName(lvxml.DomainName(c.Name, c.Hosts[0].Name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		doc, err := e.raw.DomainGetXMLDesc(dom, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var x libvirtxml.Domain
-		if err := x.Unmarshal(doc); err != nil || x.CPU == nil || x.CPU.Mode != want {
-			t.Errorf("%s domain CPU: %+v (%v), want mode %s", b.DomainType(), x.CPU, err, want)
+		if _, _, x := e.domainXML(t, c.Name, c.Hosts[0].Name); x.CPU == nil || x.CPU.Mode != want {
+			t.Errorf("%s domain CPU: %+v, want mode %s", b.DomainType(), x.CPU, want)
 		}
 	}
 
@@ -905,18 +915,7 @@ func TestIntegrationDiskBoot(t *testing.T) {
 	if err := b.StartCluster(ctx, itSpec(c)); err != nil {
 		t.Fatal(err)
 	}
-	d, err := e.raw.DomainLookupByName(lvxml.DomainName(c.Name, c.Hosts[0].Name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := e.raw.DomainGetXMLDesc(d, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var x libvirtxml.Domain
-	if err := x.Unmarshal(s); err != nil {
-		t.Fatal(err)
-	}
+	d, s, x := e.domainXML(t, c.Name, c.Hosts[0].Name)
 	if x.OS.Kernel != "" || x.OS.SMBios == nil || x.OS.SMBios.Mode != "sysinfo" || len(x.SysInfo) != 1 ||
 		x.SysInfo[0].SMBIOS == nil || x.SysInfo[0].SMBIOS.OEMStrings == nil ||
 		!slices.Contains(x.SysInfo[0].SMBIOS.OEMStrings.Entry, "xrdtest.name="+c.Hosts[0].Name) {

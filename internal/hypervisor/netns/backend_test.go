@@ -148,17 +148,26 @@ func TestBackendRestart(t *testing.T) {
 					t.Errorf("adopted host: hostname %q, %v", out, err)
 				}
 			}
-			if err := b.StopCluster(context.Background(), "four"); err != nil {
-				t.Fatal(err)
-			}
-			for _, h := range c.hosts {
-				if alive(h.pid) {
-					t.Errorf("holder of %s still runs", h.name)
-				}
-			}
+			stopAdopted(t, b, c)
 		})
 	}
 	checkNothingLeft(t, before)
+}
+
+// stopAdopted stops cluster four, which b adopted, and fails the test if
+// a holder of c (the cluster as the backend before b ran it) still runs.
+// Orphans of a killed backend: the machine's init reaps them, in its own
+// time; a zombie has ended.
+func stopAdopted(t *testing.T, b *Backend, c *cluster) {
+	t.Helper()
+	if err := b.StopCluster(context.Background(), "four"); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range c.hosts {
+		if alive(h.pid) {
+			t.Errorf("holder of %s still runs", h.name)
+		}
+	}
 }
 
 // testBinary is this test binary, which plays holders and slaves.
@@ -196,16 +205,7 @@ func TestBackendKilled(t *testing.T) {
 	if out, err := runIn(c.hosts[3], "hostname", "-f"); err != nil || out != "client.xrd.test" {
 		t.Errorf("adopted host: hostname -f %q, %v", out, err)
 	}
-	if err := b.StopCluster(context.Background(), "four"); err != nil {
-		t.Fatal(err)
-	}
-	// Orphans of the killed process: the machine's init reaps them, in
-	// its own time; a zombie has ended.
-	for _, h := range c.hosts {
-		if alive(h.pid) {
-			t.Errorf("holder of %s still runs", h.name)
-		}
-	}
+	stopAdopted(t, b, c)
 	for _, s := range c.slaves {
 		if alive(s.pid) {
 			t.Errorf("slave %d still runs", s.pid)

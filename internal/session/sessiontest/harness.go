@@ -12,7 +12,7 @@ import (
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/session"
 	"github.com/xrdtest/xrdtest/internal/store"
-	"github.com/xrdtest/xrdtest/internal/store/sqlite"
+	"github.com/xrdtest/xrdtest/internal/store/sqlite/sqlitetest"
 )
 
 // Harness is a session.Manager wired to simulated slaves, a sync hub, a
@@ -40,15 +40,7 @@ type Harness struct {
 func New(t testing.TB, suites ...*definition.Suite) *Harness {
 	t.Helper()
 	dir := t.TempDir()
-	st, err := sqlite.Open(context.Background(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := st.Close(); err != nil {
-			t.Errorf("closing the store: %v", err)
-		}
-	})
+	st := sqlitetest.Open(t, dir)
 	var machines []string
 	for _, s := range suites {
 		for _, m := range s.Machines {

@@ -58,14 +58,11 @@ func (p *Store) CaseResults(ctx context.Context, suite, caseName string, from ti
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		var read []sqlstore.CaseRow
-		for rows.Next() {
-			var c sqlstore.CaseRow
+		read, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (c sqlstore.CaseRow, err error) {
 			var name *string
 			var code *int64
-			if err := rows.Scan(&c.Session, &c.StageIndex, &c.Case, &c.Slave, &c.Status, &c.Order, &name, &code, &c.Fingerprint); err != nil {
-				return err
+			if err := row.Scan(&c.Session, &c.StageIndex, &c.Case, &c.Slave, &c.Status, &c.Order, &name, &code, &c.Fingerprint); err != nil {
+				return c, err
 			}
 			if name != nil {
 				c.Stage = *name
@@ -74,9 +71,9 @@ func (p *Store) CaseResults(ctx context.Context, suite, caseName string, from ti
 				v := int(*code)
 				c.ExitCode = &v
 			}
-			read = append(read, c)
-		}
-		if err := rows.Err(); err != nil {
+			return c, nil
+		})
+		if err != nil {
 			return err
 		}
 		out = sqlstore.SortCaseResults(sessions, read)
@@ -109,20 +106,15 @@ func (p *Store) Fingerprints(ctx context.Context, ids []string) ([]store.Fingerp
 		if err != nil {
 			return err
 		}
-		for rows.Next() {
-			var f store.Fingerprint
+		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (f store.Fingerprint, err error) {
 			var text []byte
 			var n, ns int64
-			if err := rows.Scan(&f.ID, &n, &ns, &f.First.ID, sqlstore.ScanNS(&f.First.Created),
-				&f.Last.ID, sqlstore.ScanNS(&f.Last.Created), &text); err != nil {
-				rows.Close()
-				return err
-			}
+			err = row.Scan(&f.ID, &n, &ns, &f.First.ID, sqlstore.ScanNS(&f.First.Created),
+				&f.Last.ID, sqlstore.ScanNS(&f.Last.Created), &text)
 			f.Count, f.Sessions, f.Text = int(n), int(ns), string(text)
-			out = append(out, f)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+			return f, err
+		})
+		if err != nil {
 			return err
 		}
 		hosts := map[string][]string{}

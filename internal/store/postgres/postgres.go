@@ -322,18 +322,12 @@ func pgSessionsWhere(f store.Filter) (string, []any, error) {
 		}
 		add("state = ANY($%d)", states)
 	}
-	for _, c := range []struct {
-		t    time.Time
-		cond string
-	}{{f.From, "created_ns >= $%d"}, {f.To, "created_ns < $%d"}} {
-		if c.t.IsZero() {
-			continue
-		}
-		v, err := sqlstore.NS(c.t)
-		if err != nil {
-			return "", nil, err
-		}
-		add(c.cond, v)
+	bounds, err := sqlstore.CreatedBounds(f)
+	if err != nil {
+		return "", nil, err
+	}
+	for _, b := range bounds {
+		add("created_ns "+b.Op+" $%d", b.Value)
 	}
 	if len(where) == 0 {
 		return "", nil, nil
@@ -362,15 +356,7 @@ func (p *Store) Sessions(ctx context.Context, f store.Filter) ([]*store.Session,
 		if err != nil {
 			return err
 		}
-		for rows.Next() {
-			se, err := pgScanSession(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			out = append(out, se)
-		}
-		if err := rows.Err(); err != nil {
+		if out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (*store.Session, error) { return pgScanSession(row) }); err != nil {
 			return err
 		}
 		// The total is known without counting when the page is not cut.
@@ -495,16 +481,8 @@ func (p *Store) results(ctx context.Context, session int64, script string) ([]*s
 	if err != nil {
 		return nil, p.wrap(err, 0)
 	}
-	defer rows.Close()
-	var out []*store.Result
-	for rows.Next() {
-		r, err := scanPGResult(rows)
-		if err != nil {
-			return nil, p.wrap(err, 0)
-		}
-		out = append(out, r)
-	}
-	return out, p.wrap(rows.Err(), 0)
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*store.Result, error) { return scanPGResult(row) })
+	return out, p.wrap(err, 0)
 }
 
 // Result implements store.ResultReader.
@@ -559,21 +537,18 @@ func (p *Store) Logs(ctx context.Context, session int64) ([]store.LogFile, error
 	if err != nil {
 		return nil, p.wrap(err, 0)
 	}
-	defer rows.Close()
-	var out []store.LogFile
-	for rows.Next() {
-		var l store.LogFile
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (l store.LogFile, err error) {
 		var slave, path []byte
-		if err := rows.Scan(&slave, &path, &l.Size, &l.Complete); err != nil {
-			return nil, p.wrap(err, 0)
+		if err := row.Scan(&slave, &path, &l.Size, &l.Complete); err != nil {
+			return l, err
 		}
 		l.Slave, l.Path = string(slave), string(path)
 		if !l.Complete {
 			l.Size = files.LogSize(p.Files, session, l, l.Size)
 		}
-		out = append(out, l)
-	}
-	return out, p.wrap(rows.Err(), 0)
+		return l, nil
+	})
+	return out, p.wrap(err, 0)
 }
 
 // ---- suites and events ----
@@ -616,18 +591,13 @@ func (p *Store) Events(ctx context.Context, session int64) ([]store.Event, error
 	if err != nil {
 		return nil, p.wrap(err, 0)
 	}
-	defer rows.Close()
-	var out []store.Event
-	for rows.Next() {
-		var e store.Event
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (e store.Event, err error) {
 		var msg []byte
-		if err := rows.Scan(&e.Session, sqlstore.ScanNS(&e.Time), &e.Kind, &msg); err != nil {
-			return nil, p.wrap(err, 0)
-		}
+		err = row.Scan(&e.Session, sqlstore.ScanNS(&e.Time), &e.Kind, &msg)
 		e.Message = string(msg)
-		out = append(out, e)
-	}
-	return out, p.wrap(rows.Err(), 0)
+		return e, err
+	})
+	return out, p.wrap(err, 0)
 }
 
 // pgStatsQuery is package sqlite's statsQuery for PostgreSQL, from the

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/xrdtest/xrdtest/internal/store"
 	"github.com/xrdtest/xrdtest/internal/store/internal/sqlstore"
 )
@@ -42,16 +44,11 @@ func (p *Store) Quarantines(ctx context.Context, suite string) ([]store.Quaranti
 	if err != nil {
 		return nil, p.wrap(err, 0)
 	}
-	defer rows.Close()
-	var out []store.Quarantine
-	for rows.Next() {
-		var q store.Quarantine
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (q store.Quarantine, err error) {
 		var reason []byte
-		if err := rows.Scan(&q.Suite, &q.Case, &reason, sqlstore.ScanNS(&q.Until), &q.By, sqlstore.ScanNS(&q.Since)); err != nil {
-			return nil, p.wrap(err, 0)
-		}
+		err = row.Scan(&q.Suite, &q.Case, &reason, sqlstore.ScanNS(&q.Until), &q.By, sqlstore.ScanNS(&q.Since))
 		q.Reason = string(reason)
-		out = append(out, q)
-	}
-	return out, p.wrap(rows.Err(), 0)
+		return q, err
+	})
+	return out, p.wrap(err, 0)
 }

@@ -3,11 +3,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"strings"
+	"time"
 
 	"github.com/xrdtest/xrdtest/internal/store"
 	"github.com/xrdtest/xrdtest/internal/store/internal/sqlstore"
-	"time"
 )
 
 // caseWindow is the window of CaseResults: a suite's finished sessions
@@ -63,27 +62,20 @@ func (s *Store) CaseResults(ctx context.Context, suite, caseName string, from ti
 	if err := rows.Err(); err != nil {
 		return nil, wrap(err)
 	}
-	rows, err = tx.QueryContext(ctx, caseResults, suite, fromNS, max(newest, 0), caseName)
-	if err != nil {
-		return nil, wrap(err)
-	}
-	defer rows.Close()
-	var out []sqlstore.CaseRow
-	for rows.Next() {
-		var c sqlstore.CaseRow
+	out, err := queryAll(ctx, tx, func(row scanner) (c sqlstore.CaseRow, err error) {
 		var name sql.NullString
 		var code sql.NullInt64
-		if err := rows.Scan(&c.Session, &c.StageIndex, &c.Case, &c.Slave, &c.Status, &c.Order, &name, &code, &c.Fingerprint); err != nil {
-			return nil, wrap(err)
+		if err := row.Scan(&c.Session, &c.StageIndex, &c.Case, &c.Slave, &c.Status, &c.Order, &name, &code, &c.Fingerprint); err != nil {
+			return c, err
 		}
 		c.Stage = name.String
 		if code.Valid {
 			v := int(code.Int64)
 			c.ExitCode = &v
 		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
+		return c, nil
+	}, caseResults, suite, fromNS, max(newest, 0), caseName)
+	if err != nil {
 		return nil, wrap(err)
 	}
 	return sqlstore.SortCaseResults(sessions, out), nil
@@ -102,17 +94,17 @@ func (s *Store) Fingerprints(ctx context.Context, ids []string) ([]store.Fingerp
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	in := "(" + strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",") + ")"
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		args[i] = id
-	}
+	in, args := inList(ids)
 	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, wrap(err)
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, `SELECT f.fp, f.n, f.ns, f.first, sf.created_ns, f.last, sl.created_ns, COALESCE(t.text, '')
+	out, err := queryAll(ctx, tx, func(row scanner) (f store.Fingerprint, err error) {
+		err = row.Scan(&f.ID, &f.Count, &f.Sessions, &f.First.ID, sqlstore.ScanNS(&f.First.Created),
+			&f.Last.ID, sqlstore.ScanNS(&f.Last.Created), &f.Text)
+		return f, err
+	}, `SELECT f.fp, f.n, f.ns, f.first, sf.created_ns, f.last, sl.created_ns, COALESCE(t.text, '')
 		FROM (SELECT fingerprint AS fp, count(*) AS n, count(DISTINCT session_id) AS ns,
 				min(session_id) AS first, max(session_id) AS last
 			FROM results WHERE fingerprint != '' AND fingerprint IN `+in+` GROUP BY fingerprint) f
@@ -122,22 +114,8 @@ func (s *Store) Fingerprints(ctx context.Context, ids []string) ([]store.Fingerp
 	if err != nil {
 		return nil, wrap(err)
 	}
-	var out []store.Fingerprint
-	for rows.Next() {
-		var f store.Fingerprint
-		if err := rows.Scan(&f.ID, &f.Count, &f.Sessions, &f.First.ID, sqlstore.ScanNS(&f.First.Created),
-			&f.Last.ID, sqlstore.ScanNS(&f.Last.Created), &f.Text); err != nil {
-			rows.Close()
-			return nil, wrap(err)
-		}
-		out = append(out, f)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, wrap(err)
-	}
 	hosts := map[string][]string{}
-	rows, err = tx.QueryContext(ctx, `SELECT DISTINCT fingerprint, slave FROM results
+	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT fingerprint, slave FROM results
 		WHERE fingerprint != '' AND fingerprint IN `+in+` ORDER BY fingerprint, slave`, args...)
 	if err != nil {
 		return nil, wrap(err)

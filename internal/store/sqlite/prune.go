@@ -32,21 +32,8 @@ type prunable struct{ s *Store }
 
 func (p prunable) FinishedBefore(ctx context.Context, ids []int64, before int64) ([]int64, error) {
 	in, args := inList(ids)
-	rows, err := p.s.r.QueryContext(ctx, `SELECT id FROM sessions WHERE id IN `+in+` AND created_ns < ? AND state NOT IN (?, ?, ?) ORDER BY id`,
+	return queryAll(ctx, p.s.r, scanID, `SELECT id FROM sessions WHERE id IN `+in+` AND created_ns < ? AND state NOT IN (?, ?, ?) ORDER BY id`,
 		append(args, before, string(store.SessionQueued), string(store.SessionRunning), string(store.SessionHeld))...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
 }
 
 func (p prunable) NthNewest(ctx context.Context, n int) (k sqlstore.Key, ok bool, err error) {
@@ -60,29 +47,19 @@ func (p prunable) NthNewest(ctx context.Context, n int) (k sqlstore.Key, ok bool
 
 func (p prunable) Prunable(ctx context.Context, after, before sqlstore.Key, limit int) ([]sqlstore.Key, error) {
 	// The range on created_ns is what the index serves; the rest filters.
-	rows, err := p.s.r.QueryContext(ctx, `SELECT created_ns, id FROM sessions
+	return queryAll(ctx, p.s.r, func(row scanner) (k sqlstore.Key, err error) {
+		err = row.Scan(&k.Created, &k.ID)
+		return k, err
+	}, `SELECT created_ns, id FROM sessions
 		WHERE created_ns >= ? AND created_ns <= ? AND (created_ns > ? OR id > ?) AND (created_ns < ? OR id < ?)
 			AND state NOT IN (?, ?, ?)
 		ORDER BY created_ns, id LIMIT ?`,
 		after.Created, before.Created, after.Created, after.ID, before.Created, before.ID,
 		string(store.SessionQueued), string(store.SessionRunning), string(store.SessionHeld), limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []sqlstore.Key
-	for rows.Next() {
-		var k sqlstore.Key
-		if err := rows.Scan(&k.Created, &k.ID); err != nil {
-			return nil, err
-		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
 }
 
 // inList returns "(?, ?, ...)" and the ids as arguments.
-func inList(ids []int64) (string, []any) {
+func inList[T any](ids []T) (string, []any) {
 	args := make([]any, len(ids))
 	for i, id := range ids {
 		args[i] = id

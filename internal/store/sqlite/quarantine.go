@@ -37,19 +37,10 @@ func (s *Store) EndQuarantine(ctx context.Context, suite, caseName string) error
 
 // Quarantines implements store.Store.
 func (s *Store) Quarantines(ctx context.Context, suite string) ([]store.Quarantine, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT suite, case_name, reason, until_ns, by_user, since_ns FROM quarantines
+	out, err := queryAll(ctx, s.r, func(row scanner) (q store.Quarantine, err error) {
+		err = row.Scan(&q.Suite, &q.Case, &q.Reason, sqlstore.ScanNS(&q.Until), &q.By, sqlstore.ScanNS(&q.Since))
+		return q, err
+	}, `SELECT suite, case_name, reason, until_ns, by_user, since_ns FROM quarantines
 		WHERE ? = '' OR suite = ? ORDER BY suite, case_name`, suite, suite)
-	if err != nil {
-		return nil, wrap(err)
-	}
-	defer rows.Close()
-	var out []store.Quarantine
-	for rows.Next() {
-		var q store.Quarantine
-		if err := rows.Scan(&q.Suite, &q.Case, &q.Reason, sqlstore.ScanNS(&q.Until), &q.By, sqlstore.ScanNS(&q.Since)); err != nil {
-			return nil, wrap(err)
-		}
-		out = append(out, q)
-	}
-	return out, wrap(rows.Err())
+	return out, wrap(err)
 }

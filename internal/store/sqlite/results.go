@@ -21,22 +21,10 @@ func (s *Store) ResultSummaries(ctx context.Context, session int64) ([]*store.Re
 // results reads a session's results, script being the column (or empty
 // value) read into Script.
 func (s *Store) results(ctx context.Context, session int64, script string) ([]*store.Result, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT session_id, stage, slave, status, exit_code, start_ns, end_ns,
+	out, err := queryAll(ctx, s.r, scanResult, `SELECT session_id, stage, slave, status, exit_code, start_ns, end_ns,
 			message, `+script+`, output_bytes, fingerprint
 		FROM results WHERE session_id = ? ORDER BY stage, id`, session)
-	if err != nil {
-		return nil, wrap(err)
-	}
-	defer rows.Close()
-	var out []*store.Result
-	for rows.Next() {
-		r, err := scanResult(rows)
-		if err != nil {
-			return nil, wrap(err)
-		}
-		out = append(out, r)
-	}
-	return out, wrap(rows.Err())
+	return out, wrap(err)
 }
 
 // Result implements store.ResultReader.

@@ -226,6 +226,36 @@ const sessionColumns = `id, suite, state, reason, machines, cases, repo_revision
 
 type scanner interface{ Scan(dest ...any) error }
 
+// querier is a database or a transaction.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// queryAll runs a query and reads every row with scan, as pgx.CollectRows
+// does for the postgres store; the rows are closed when it returns.
+func queryAll[T any](ctx context.Context, q querier, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// scanID reads a row of one id.
+func scanID(row scanner) (id int64, err error) {
+	err = row.Scan(&id)
+	return id, err
+}
+
 func scanSession(row scanner) (*store.Session, error) {
 	s := new(store.Session)
 	err := row.Scan(&s.ID, &s.Suite, &s.State, &s.Reason, jsonList{&s.Machines}, jsonList{&s.Cases},
@@ -338,21 +368,13 @@ func sessionsWhere(f store.Filter) (string, []any, error) {
 			args = append(args, string(st))
 		}
 	}
-	if !f.From.IsZero() {
-		v, err := sqlstore.NS(f.From)
-		if err != nil {
-			return "", nil, err
-		}
-		where = append(where, "created_ns >= ?")
-		args = append(args, v)
+	bounds, err := sqlstore.CreatedBounds(f)
+	if err != nil {
+		return "", nil, err
 	}
-	if !f.To.IsZero() {
-		v, err := sqlstore.NS(f.To)
-		if err != nil {
-			return "", nil, err
-		}
-		where = append(where, "created_ns < ?")
-		args = append(args, v)
+	for _, b := range bounds {
+		where = append(where, "created_ns "+b.Op+" ?")
+		args = append(args, b.Value)
 	}
 	if len(where) == 0 {
 		return "", nil, nil
@@ -383,20 +405,8 @@ func (s *Store) Sessions(ctx context.Context, f store.Filter) ([]*store.Session,
 		return nil, 0, wrap(err)
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, fmt.Sprintf(sessionsPage, cond), append(args[:len(args):len(args)], limit, offset)...)
+	out, err := queryAll(ctx, tx, scanSession, fmt.Sprintf(sessionsPage, cond), append(args[:len(args):len(args)], limit, offset)...)
 	if err != nil {
-		return nil, 0, wrap(err)
-	}
-	var out []*store.Session
-	for rows.Next() {
-		se, err := scanSession(rows)
-		if err != nil {
-			rows.Close()
-			return nil, 0, wrap(err)
-		}
-		out = append(out, se)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, 0, wrap(err)
 	}
 	// The total is known without counting when the page is not cut.
@@ -414,20 +424,10 @@ func (s *Store) InterruptUnfinished(ctx context.Context, reason string) ([]int64
 	now := s.now().UnixNano()
 	var ids []int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT id FROM sessions WHERE state IN (?, ?) ORDER BY id`,
+		var err error
+		ids, err = queryAll(ctx, tx, scanID, `SELECT id FROM sessions WHERE state IN (?, ?) ORDER BY id`,
 			string(store.SessionQueued), string(store.SessionRunning))
 		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return err
-			}
-			ids = append(ids, id)
-		}
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		msg := sqlstore.InterruptedMessage(reason)
@@ -549,24 +549,17 @@ func (s *Store) LogWriter(session int64, slave, path string) (io.WriteCloser, er
 // Logs implements store.Store. The size of an incomplete log is the size of its
 // file now.
 func (s *Store) Logs(ctx context.Context, session int64) ([]store.LogFile, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT slave, path, size, complete FROM logs
-		WHERE session_id = ? ORDER BY slave, path`, session)
-	if err != nil {
-		return nil, wrap(err)
-	}
-	defer rows.Close()
-	var out []store.LogFile
-	for rows.Next() {
-		var l store.LogFile
-		if err := rows.Scan(&l.Slave, &l.Path, &l.Size, &l.Complete); err != nil {
-			return nil, wrap(err)
+	out, err := queryAll(ctx, s.r, func(row scanner) (l store.LogFile, err error) {
+		if err := row.Scan(&l.Slave, &l.Path, &l.Size, &l.Complete); err != nil {
+			return l, err
 		}
 		if !l.Complete {
 			l.Size = files.LogSize(s.Files, session, l, l.Size)
 		}
-		out = append(out, l)
-	}
-	return out, wrap(rows.Err())
+		return l, nil
+	}, `SELECT slave, path, size, complete FROM logs
+		WHERE session_id = ? ORDER BY slave, path`, session)
+	return out, wrap(err)
 }
 
 // ---- suites and events ----
@@ -604,21 +597,12 @@ func (s *Store) AddEvent(ctx context.Context, e store.Event) error {
 
 // Events implements store.Store.
 func (s *Store) Events(ctx context.Context, session int64) ([]store.Event, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT session_id, time_ns, kind, message FROM events
+	out, err := queryAll(ctx, s.r, func(row scanner) (e store.Event, err error) {
+		err = row.Scan(&e.Session, sqlstore.ScanNS(&e.Time), &e.Kind, &e.Message)
+		return e, err
+	}, `SELECT session_id, time_ns, kind, message FROM events
 		WHERE session_id = ? ORDER BY id`, session)
-	if err != nil {
-		return nil, wrap(err)
-	}
-	defer rows.Close()
-	var out []store.Event
-	for rows.Next() {
-		var e store.Event
-		if err := rows.Scan(&e.Session, sqlstore.ScanNS(&e.Time), &e.Kind, &e.Message); err != nil {
-			return nil, wrap(err)
-		}
-		out = append(out, e)
-	}
-	return out, wrap(rows.Err())
+	return out, wrap(err)
 }
 
 const statsQuery = `

@@ -12,6 +12,7 @@ import (
 
 	"github.com/xrdtest/xrdtest/internal/store"
 	"github.com/xrdtest/xrdtest/internal/store/sqlite"
+	"github.com/xrdtest/xrdtest/internal/store/sqlite/sqlitetest"
 	"github.com/xrdtest/xrdtest/internal/store/storetest"
 )
 
@@ -26,23 +27,13 @@ func TestSQLite(t *testing.T) {
 	})
 }
 
-func openAt(t testing.TB, dir string) *sqlite.Store {
-	t.Helper()
-	s, err := sqlite.Open(context.Background(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
 // TestPathsStayInside writes outputs and logs under hostile names with the
 // store deep inside a scratch directory, and checks that every file landed
 // inside the store, at the expected depth.
 func TestPathsStayInside(t *testing.T) {
 	base := t.TempDir()
 	dir := filepath.Join(base, "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "store")
-	s := openAt(t, dir)
+	s := sqlitetest.Open(t, dir)
 	ctx := context.Background()
 	se := &store.Session{Suite: "s"}
 	if err := s.CreateSession(ctx, se); err != nil {
@@ -112,7 +103,7 @@ func TestPathsStayInside(t *testing.T) {
 // TestReadableNames checks that host names are used as they are.
 func TestReadableNames(t *testing.T) {
 	dir := t.TempDir()
-	s := openAt(t, dir)
+	s := sqlitetest.Open(t, dir)
 	w, err := s.OutputWriter(3, 2, "a.xrd.test")
 	if err != nil {
 		t.Fatal(err)
@@ -183,7 +174,7 @@ func TestSchemaVersion(t *testing.T) {
 
 func TestOpenCreatesPrivateDir(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "a", "b")
-	s := openAt(t, dir)
+	s := sqlitetest.Open(t, dir)
 	_ = s
 	for _, p := range []string{dir, filepath.Join(dir, "outputs"), filepath.Join(dir, "logs")} {
 		if fi, err := os.Stat(p); err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 {
@@ -198,7 +189,7 @@ func TestOpenCreatesPrivateDir(t *testing.T) {
 // TestOddDirName: the directory name is escaped in the SQLite URI.
 func TestOddDirName(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "a ?b#c%20d&_txlock=x")
-	s := openAt(t, dir)
+	s := sqlitetest.Open(t, dir)
 	if err := s.CreateSession(context.Background(), &store.Session{Suite: "s"}); err != nil {
 		t.Fatal(err)
 	}
@@ -208,4 +199,6 @@ func TestOddDirName(t *testing.T) {
 }
 
 // BenchmarkSessions100k: see storetest.BenchSessions100k.
-func BenchmarkSessions100k(b *testing.B) { storetest.BenchSessions100k(b, openAt(b, b.TempDir())) }
+func BenchmarkSessions100k(b *testing.B) {
+	storetest.BenchSessions100k(b, sqlitetest.Open(b, b.TempDir()))
+}

@@ -36,9 +36,12 @@ func caseSession(t *testing.T, s store.Store, suite string, state store.SessionS
 	return se
 }
 
+// day is d days after tm(0, 0): the sessions of the case tests are a day
+// apart.
+func day(d int) time.Time { return tm(0, 0).Add(time.Duration(d) * 24 * time.Hour) }
+
 func testCaseResults(t *testing.T, open func(*testing.T) store.Store) {
 	s := open(t)
-	day := func(d int) time.Time { return tm(0, 0).Add(time.Duration(d) * 24 * time.Hour) }
 	s1 := caseSession(t, s, "s", store.SessionPassed, day(0), "r1", "", "")
 	s2 := caseSession(t, s, "s", store.SessionFailed, day(1), "r1", "a.xrd.test", "fp1")
 	s3 := caseSession(t, s, "s", store.SessionCancelled, day(2), "r2", "", "")
@@ -102,7 +105,6 @@ func testCaseResults(t *testing.T, open func(*testing.T) store.Store) {
 
 func testFingerprints(t *testing.T, open func(*testing.T) store.Store) {
 	s := open(t)
-	day := func(d int) time.Time { return tm(0, 0).Add(time.Duration(d) * 24 * time.Hour) }
 	s1 := caseSession(t, s, "s", store.SessionFailed, day(0), "r1", "a.xrd.test", "fp1")
 	s2 := caseSession(t, s, "s", store.SessionFailed, day(1), "r1", "b.xrd.test", "fp1")
 	s3 := caseSession(t, s, "s", store.SessionFailed, day(2), "r1", "b.xrd.test", "fp2")

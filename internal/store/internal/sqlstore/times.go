@@ -25,6 +25,33 @@ func NS(t time.Time) (any, error) {
 	return t.UnixNano(), nil
 }
 
+// Bound is a condition of a session filter on created_ns: the column is
+// Op ("<" or ">=") Value.
+type Bound struct {
+	Op    string
+	Value any
+}
+
+// CreatedBounds are the conditions on created_ns of f: from f.From on,
+// before f.To, each only when set.
+func CreatedBounds(f store.Filter) ([]Bound, error) {
+	var out []Bound
+	for _, b := range []struct {
+		t  time.Time
+		op string
+	}{{f.From, ">="}, {f.To, "<"}} {
+		if b.t.IsZero() {
+			continue
+		}
+		v, err := NS(b.t)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Bound{b.op, v})
+	}
+	return out, nil
+}
+
 // Times converts several times, for query arguments.
 func Times(ts ...time.Time) ([]any, error) {
 	out := make([]any, len(ts))
