@@ -52,7 +52,11 @@ var forbidden = map[string][]string{
 	"protocol/":   {"internal/"},
 	"hypervisor/": {"internal/session", "internal/daemons", "internal/httpapi", "internal/views", "internal/catalog", "internal/master", "internal/web", "internal/api", "internal/store"},
 	"proctree/":   {"internal/"},
-	"cron/":       {"internal/"},
+	// A netns host's first process and the start of a slave's scripts
+	// inside its host stand alone.
+	"hypervisor/netns/holder/": {"internal/"},
+	"slave/inhost/":            {"internal/"},
+	"cron/":                    {"internal/"},
 	// The libvirt backend's XML and names know the contract (the spec),
 	// not the backend that uses them, another backend, nor libvirtd.
 	"hypervisor/libvirt/lvxml/": {"internal/hypervisor/", "internal/quickstart", "internal/faults", "internal/junit", "internal/scheduler",

@@ -17,7 +17,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/xrdtest/xrdtest/internal/hypervisor/netns"
+	"github.com/xrdtest/xrdtest/internal/hypervisor/netns/holder"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -100,9 +100,9 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// Hidden: the netns backend's host holder, started by the backend
 	// itself, never by a user.
-	if len(args) > 0 && args[0] == netns.HolderCommand {
-		if err := netns.RunHolder(os.Stdin, os.Stdout); err != nil {
-			fmt.Fprintln(stderr, "xrdtest "+netns.HolderCommand+":", err)
+	if len(args) > 0 && args[0] == holder.Command {
+		if err := holder.Run(os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(stderr, "xrdtest "+holder.Command+":", err)
 			return 1
 		}
 		return 0

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/xrdtest/xrdtest/internal/hypervisor"
+	"github.com/xrdtest/xrdtest/internal/hypervisor/netns/holder"
 	"github.com/xrdtest/xrdtest/internal/pki"
 )
 
@@ -269,7 +270,7 @@ func (b *Backend) build(ctx context.Context, c *cluster, p *plan, spec hyperviso
 			limit <- struct{}{}
 			defer func() { <-limit }()
 			c.hosts[i], errs[i] = startHost(ctx, c.n, p, i, filepath.Join(c.dir, hp.name),
-				append([]string{b.cfg.Binary}, HolderCommand), b.cfg.PrivateDirs, keep)
+				append([]string{b.cfg.Binary}, holder.Command), b.cfg.PrivateDirs, keep)
 		})
 	}
 	wg.Wait()

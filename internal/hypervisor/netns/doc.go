@@ -22,7 +22,7 @@
 //     and web ports) from a socket on the gateway address, made in the
 //     cluster's namespace by the backend itself, to the master on this
 //     machine;
-//   - host.go starts each host's holder (holder.go, the hidden
+//   - host.go starts each host's holder (package holder, the hidden
 //     `xrdtest __netns-host`): the first process of the host's own PID
 //     namespace, born in its network namespace with new mount, UTS and
 //     IPC namespaces, which mounts its /proc, binds its /etc/hosts,

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/xrdtest/xrdtest/internal/hypervisor/netns/holder"
 	"github.com/xrdtest/xrdtest/internal/proctree"
 )
 
@@ -46,11 +47,11 @@ func (d hostLayout) private(target string) string {
 func (d hostLayout) enter() string { return filepath.Join(string(d), "enter") }
 
 // startHost starts host i of p: its /etc files and private folders in
-// dir, its cgroup, and its holder (holder is the command that runs
-// RunHolder) in the host's network namespace and new mount, UTS, PID and
+// dir, its cgroup, and its holder (holderCmd is the command that runs
+// holder.Run) in the host's network namespace and new mount, UTS, PID and
 // IPC namespaces. keep are folders that must stay visible in the host
 // (the slave's). On error what was made is removed.
-func startHost(ctx context.Context, n naming, p *plan, i int, dir string, holder, private, keep []string) (h *host, err error) {
+func startHost(ctx context.Context, n naming, p *plan, i int, dir string, holderCmd, private, keep []string) (h *host, err error) {
 	hp := p.hosts[i]
 	h = &host{name: hp.name, addr: hp.addr.String(), dir: dir}
 	defer func() {
@@ -60,7 +61,7 @@ func startHost(ctx context.Context, n naming, p *plan, i int, dir string, holder
 		}
 	}()
 	lay := hostLayout(dir)
-	cfg := holderConfig{Hostname: hp.short}
+	cfg := holder.Config{Hostname: hp.short}
 	files := map[string]string{
 		"hosts":       p.hostsFile(hp),
 		"hostname":    hp.short + "\n",
@@ -73,7 +74,7 @@ func startHost(ctx context.Context, n naming, p *plan, i int, dir string, holder
 		if err := os.WriteFile(lay.etc(name), []byte(files[name]), 0o644); err != nil {
 			return h, err
 		}
-		cfg.Binds = append(cfg.Binds, bind{Source: lay.etc(name), Target: "/etc/" + name})
+		cfg.Binds = append(cfg.Binds, holder.Bind{Source: lay.etc(name), Target: "/etc/" + name})
 	}
 	for _, target := range private {
 		mode := fs.FileMode(0o755)
@@ -94,7 +95,7 @@ func startHost(ctx context.Context, n naming, p *plan, i int, dir string, holder
 		if err := os.Chmod(src, mode); err != nil {
 			return h, err
 		}
-		cfg.Binds = append(cfg.Binds, bind{Source: src, Target: target})
+		cfg.Binds = append(cfg.Binds, holder.Bind{Source: src, Target: target})
 	}
 	cfg.Keep = keep
 	for _, d := range hp.disks {
@@ -102,18 +103,18 @@ func startHost(ctx context.Context, n naming, p *plan, i int, dir string, holder
 		if err := makeDisk(file, d.Size); err != nil {
 			return h, fmt.Errorf("disks: disk %s: %w", d.Name, err)
 		}
-		if _, err := os.Stat(d.MountPoint); errors.Is(err, fs.ErrNotExist) && !covered(d.MountPoint, cfg.Binds) {
+		if _, err := os.Stat(d.MountPoint); errors.Is(err, fs.ErrNotExist) && !holder.Covered(d.MountPoint, cfg.Binds) {
 			if err := os.MkdirAll(d.MountPoint, 0o755); err != nil { // left there, as above
 				return h, fmt.Errorf("disks: disk %s: %w", d.Name, err)
 			}
 		}
-		cfg.Disks = append(cfg.Disks, bind{Source: file, Target: d.MountPoint})
+		cfg.Disks = append(cfg.Disks, holder.Bind{Source: file, Target: d.MountPoint})
 	}
 
 	if h.cg, err = newCgroup(n.prefix()+fmt.Sprintf("h%d", i), hp.ramKiB*1024); err != nil {
 		return h, err
 	}
-	cmd := exec.Command(holder[0], holder[1:]...)
+	cmd := exec.Command(holderCmd[0], holderCmd[1:]...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWPID | unix.CLONE_NEWIPC,
 		// Its own session: the hypervisor's terminal signals are not the
@@ -155,7 +156,7 @@ func startHost(ctx context.Context, n naming, p *plan, i int, dir string, holder
 		return h, fmt.Errorf("configure the holder: %w", err)
 	}
 	ready := make(chan error, 1)
-	go func() { ready <- readReady(stdout) }()
+	go func() { ready <- holder.ReadReady(stdout) }()
 	select {
 	case err = <-ready:
 	case <-ctx.Done():

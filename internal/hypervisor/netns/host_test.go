@@ -13,6 +13,7 @@ import (
 
 	"github.com/xrdtest/xrdtest/internal/definition"
 	"github.com/xrdtest/xrdtest/internal/hypervisor"
+	"github.com/xrdtest/xrdtest/internal/hypervisor/netns/holder"
 )
 
 // fourHosts is a 4-host cluster: two servers sharing an alias, 64 MiB
@@ -46,7 +47,7 @@ func runningHosts(t *testing.T, c *definition.Cluster, work string) (naming, []*
 	}
 	hosts := make([]*host, len(p.hosts))
 	for i := range p.hosts {
-		h, err := startHost(ctx, n, p, i, filepath.Join(dir, p.hosts[i].name), []string{os.Args[0], HolderCommand}, DefaultPrivateDirs, []string{work, dir})
+		h, err := startHost(ctx, n, p, i, filepath.Join(dir, p.hosts[i].name), []string{os.Args[0], holder.Command}, DefaultPrivateDirs, []string{work, dir})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/xrdtest/xrdtest/internal/hypervisor"
+	"github.com/xrdtest/xrdtest/internal/hypervisor/netns/holder"
 )
 
 // TestMain makes the test binary play the programs the tests run inside
@@ -30,8 +31,8 @@ func TestMain(m *testing.M) {
 	}
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
-		case HolderCommand:
-			if err := RunHolder(os.Stdin, os.Stdout); err != nil {
+		case holder.Command:
+			if err := holder.Run(os.Stdin, os.Stdout); err != nil {
 				fmt.Fprintln(os.Stderr, err)
 				os.Exit(1)
 			}

@@ -1,4 +1,12 @@
-package netns
+// Package holder is a netns host's first process, the hidden
+// `xrdtest __netns-host`: to a host what init is to a VM. The netns
+// backend starts it as PID 1 of the host's new PID namespace, already in
+// the host's network namespace and in new mount, UTS and IPC namespaces;
+// it makes the host's file system view (its /proc, /etc files, private
+// folders and disks), says it is ready, then only reaps orphans until it
+// is killed. Its death ends every process of the host and, with the last
+// of them, the mount namespace and its mounts.
+package holder
 
 import (
 	"bufio"
@@ -16,43 +24,37 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// HolderCommand is the hidden xrdtest subcommand that runs RunHolder.
-const HolderCommand = "__netns-host"
+// Command is the hidden xrdtest subcommand that runs Run.
+const Command = "__netns-host"
 
-// The holder is to a host what init is to a VM: the first process of the
-// host's PID namespace, started by the backend already inside the host's
-// network namespace and in new mount, UTS, PID and IPC namespaces. It
-// makes the host's file system view (its /proc, /etc files and private
-// folders), says it is ready, then only reaps orphans until it is killed;
-// its death ends every process of the host and, with the last of them,
-// the mount namespace and its mounts. Stages join the host by entering
-// the holder's namespaces (see enterScript).
-type holderConfig struct {
+// Config is what the backend tells the holder on its stdin (JSON).
+type Config struct {
 	// Hostname is the host's short name.
 	Hostname string `json:"hostname"`
 	// Binds are mounted in order: a file or folder of the host's own
 	// over the machine's.
-	Binds []bind `json:"binds"`
+	Binds []Bind `json:"binds"`
 	// Keep are folders that stay visible at their path when a private
 	// folder covers them (the slave's folders for the host, under a
 	// private /tmp in tests).
 	Keep []string `json:"keep"`
 	// Disks are ext4 image files mounted (loop, cleared on unmount) at
 	// their target after the binds: in this host's mount namespace only.
-	Disks []bind `json:"disks"`
+	Disks []Bind `json:"disks"`
 }
 
-type bind struct {
+// Bind is a file or folder mounted over another (Source over Target).
+type Bind struct {
 	Source string `json:"source"`
 	Target string `json:"target"`
 }
 
-// RunHolder is the holder's main: it reads its holderConfig from in,
+// Run is the holder's main: it reads its Config from in,
 // answers "ready" or "error: ..." on out (one line), then reaps children
 // until SIGTERM or SIGKILL. It must run as PID 1 of a new PID namespace
 // with a new mount namespace.
-func RunHolder(in io.Reader, out io.Writer) error {
-	var cfg holderConfig
+func Run(in io.Reader, out io.Writer) error {
+	var cfg Config
 	err := json.NewDecoder(in).Decode(&cfg)
 	if err == nil {
 		err = setupHost(cfg)
@@ -84,7 +86,7 @@ func RunHolder(in io.Reader, out io.Writer) error {
 	return nil
 }
 
-func setupHost(cfg holderConfig) error {
+func setupHost(cfg Config) error {
 	var opened []*os.File
 	if os.Getpid() != 1 {
 		return errors.New("the holder must be PID 1 of its own PID namespace")
@@ -123,14 +125,14 @@ func setupHost(cfg holderConfig) error {
 		}
 	}
 	for _, k := range cfg.Keep {
-		if !covered(k, cfg.Binds) {
+		if !Covered(k, cfg.Binds) {
 			continue
 		}
 		src, err := open(k)
 		if err != nil {
 			return fmt.Errorf("keep %s: %w", k, err)
 		}
-		binds = append(binds, bind{Source: src, Target: k})
+		binds = append(binds, Bind{Source: src, Target: k})
 	}
 	for _, b := range binds {
 		if err := bindMount(b.Source, b.Target); err != nil {
@@ -151,8 +153,9 @@ func setupHost(cfg holderConfig) error {
 	return nil
 }
 
-// covered reports whether a folder bound over a parent of path.
-func covered(path string, binds []bind) bool {
+// Covered reports whether one of binds covers path: bound over it or
+// over a folder above it.
+func Covered(path string, binds []Bind) bool {
 	for _, b := range binds {
 		if path == b.Target || strings.HasPrefix(path, strings.TrimSuffix(b.Target, "/")+"/") {
 			return true
@@ -188,8 +191,8 @@ func bindMount(source, target string) error {
 	return nil
 }
 
-// readReady reads the holder's answer line.
-func readReady(r io.Reader) error {
+// ReadReady reads the holder's answer line.
+func ReadReady(r io.Reader) error {
 	line, err := bufio.NewReader(r).ReadString('\n')
 	line = strings.TrimSpace(line)
 	switch {
