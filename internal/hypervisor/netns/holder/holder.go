@@ -156,8 +156,10 @@ func setupHost(cfg Config) error {
 // Covered reports whether one of binds covers path: bound over it or
 // over a folder above it.
 func Covered(path string, binds []Bind) bool {
+	path = filepath.Clean(path)
 	for _, b := range binds {
-		if path == b.Target || strings.HasPrefix(path, strings.TrimSuffix(b.Target, "/")+"/") {
+		t := filepath.Clean(b.Target)
+		if path == t || strings.HasPrefix(path, strings.TrimSuffix(t, "/")+"/") {
 			return true
 		}
 	}
