@@ -23,8 +23,9 @@ import (
 // memory and pids controllers (a v2-only machine, or the VM of
 // TestCgroupV2InVM) it checks everything a host's group does: the layout
 // and limit, a command entered through the real enter script within the
-// limit and killed past it, the group's processes listed, killed and the
-// group removed, a leftover group found by its prefix, and Check's probe.
+// limit and killed past it, the join file moving a shell into the group,
+// the group's processes listed, killed and the group removed, a leftover
+// group found by its prefix, and Check's probe.
 // Where the controllers are bound to cgroup v1 (a hybrid machine, such as
 // the one this was written on) it checks that a start is refused naming
 // them, before anything is made.
@@ -99,6 +100,18 @@ func TestCgroupV2Kernel(t *testing.T) {
 	}
 	if ev, _ := os.ReadFile(filepath.Join(cg.dirs[0], "memory.events")); !bytes.Contains(ev, []byte("oom_kill ")) || bytes.Contains(ev, []byte("oom_kill 0\n")) {
 		t.Errorf("memory.events after the allocation past the limit:\n%s", ev)
+	}
+
+	// The join file a stage's bash reads first (BASH_ENV) beside such a
+	// host: sourced (by sh here: the VM has no bash), it moves the shell
+	// into the group.
+	join := filepath.Join(t.TempDir(), "join.sh")
+	if err := os.WriteFile(join, []byte(joinScript("v2", cg)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rel := strings.TrimPrefix(cg.dirs[0], cgroupRoot)
+	if out, err := exec.Command("sh", "-c", `. "$0" && cat /proc/self/cgroup`, join).CombinedOutput(); err != nil || !strings.Contains(string(out), "0::"+rel+"\n") {
+		t.Errorf("the join file: %v, /proc/self/cgroup %q, want 0::%s", err, out, rel)
 	}
 
 	sleep := exec.Command(enter, "sleep", "100")
