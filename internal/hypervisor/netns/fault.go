@@ -15,8 +15,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/xrdtest/xrdtest/internal/hypervisor"
 	"golang.org/x/sys/unix"
+
+	"github.com/xrdtest/xrdtest/internal/hypervisor"
 )
 
 // A fault is set by steps, each with its undo: firewall rules in the
