@@ -15,7 +15,9 @@
 //   - the cgroup: bash sources the file named by BASH_ENV before it runs
 //     a script, in the script's own process, so a join file there moves
 //     the script into the host's cgroup before its first command and any
-//     child it forks.
+//     child it forks. The join file unsets BASH_ENV, so the script's own
+//     bash children do not read it again; a BASH_ENV that a stage's
+//     environment sets is replaced by it.
 package inhost
 
 import (
