@@ -52,10 +52,12 @@ var forbidden = map[string][]string{
 	"protocol/":   {"internal/"},
 	"hypervisor/": {"internal/session", "internal/daemons", "internal/httpapi", "internal/views", "internal/catalog", "internal/master", "internal/web", "internal/api", "internal/store"},
 	"proctree/":   {"internal/"},
-	// A netns host's first process and the start of a slave's scripts
-	// inside its host stand alone.
+	// A netns host's first process and running on a thread in another
+	// network namespace stand alone; starting a slave's scripts inside
+	// its host needs only the latter.
 	"hypervisor/netns/holder/": {"internal/"},
-	"slave/inhost/":            {"internal/"},
+	"netnsthread/":             {"internal/"},
+	"slave/inhost/":            {"internal/hypervisor", "internal/session", "internal/daemons", "internal/store", "internal/slave/runner", "internal/proctree"},
 	"cron/":                    {"internal/"},
 	// The libvirt backend's XML and names know the contract (the spec),
 	// not the backend that uses them, another backend, nor libvirtd.

@@ -21,13 +21,11 @@
 package inhost
 
 import (
-	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"strings"
 
-	"golang.org/x/sys/unix"
+	"github.com/xrdtest/xrdtest/internal/netnsthread"
 )
 
 // JoinEnv is the variable bash reads its join file from.
@@ -36,7 +34,6 @@ const JoinEnv = "BASH_ENV"
 // Host is where a slave beside its host starts processes.
 type Host struct {
 	netns *os.File // the host's network namespace
-	home  *os.File // the slave's own, to go back to
 	join  string   // the file bash sources first: it joins the host's cgroup
 }
 
@@ -55,42 +52,16 @@ func Open(netnsPath, joinFile string) (*Host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("host network namespace: %w", err)
 	}
-	// Every thread of this process is in its own network namespace: only
-	// Start's threads leave it, and they come back or end.
-	home, err := os.Open("/proc/thread-self/ns/net")
-	if err != nil {
-		netns.Close()
-		return nil, fmt.Errorf("own network namespace: %w", err)
-	}
-	return &Host{netns: netns, home: home, join: joinFile}, nil
+	return &Host{netns: netns, join: joinFile}, nil
 }
 
-// Close releases the namespaces.
-func (h *Host) Close() error {
-	return errors.Join(h.netns.Close(), h.home.Close())
-}
+// Close releases the namespace.
+func (h *Host) Close() error { return h.netns.Close() }
 
 // Env is what a script's environment needs to join the host: bash runs
 // the join file first.
 func (h *Host) Env() []string { return []string{JoinEnv + "=" + h.join} }
 
 // Start calls start, which forks and execs, on an OS thread in the
-// host's network namespace, and waits for it. The thread returns to the
-// Go runtime only once it is back in the slave's namespace; if it cannot
-// go back, it ends with its goroutine, so no other code ever runs there.
-func (h *Host) Start(start func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		if err := unix.Setns(int(h.netns.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("enter the host's network namespace: %w", err)
-			return // the thread ends: its namespace is not certain
-		}
-		err := start()
-		if unix.Setns(int(h.home.Fd()), unix.CLONE_NEWNET) == nil {
-			runtime.UnlockOSThread()
-		}
-		errc <- err
-	}()
-	return <-errc
-}
+// host's network namespace (netnsthread.Do), and waits for it.
+func (h *Host) Start(start func() error) error { return netnsthread.Do(h.netns, start) }
