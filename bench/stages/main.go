@@ -337,15 +337,10 @@ func (s cpuSample) total() time.Duration { return s.self + s.slaves + s.scripts 
 // command line names the row's folder) from /proc/PID/stat, children
 // included.
 func sample(rdir string, selfLast bool) (s cpuSample) {
-	self := func() time.Duration {
-		var ru syscall.Rusage
-		syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	}
 	if !selfLast {
-		s.self = self()
+		s.self = cpuTime(syscall.RUSAGE_SELF)
 	} else {
-		defer func() { s.self = self() }()
+		defer func() { s.self = cpuTime(syscall.RUSAGE_SELF) }()
 	}
 	entries, _ := os.ReadDir("/proc")
 	tick := time.Second / 100 // USER_HZ
@@ -375,6 +370,14 @@ func sample(rdir string, selfLast bool) (s cpuSample) {
 	return s
 }
 
+// cpuTime is the user and system time of who (syscall.RUSAGE_SELF or
+// RUSAGE_CHILDREN: the reaped children).
+func cpuTime(who int) time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(who, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // bashCost times n runs of `bash -c :` through os/exec: the median wall
 // time and the mean CPU time of one (from the reaped children's rusage).
 func bashCost(n int) (wall, cpu time.Duration, err error) {
@@ -383,8 +386,7 @@ func bashCost(n int) (wall, cpu time.Duration, err error) {
 		return 0, 0, err
 	}
 	exec.Command(bash, "-c", ":").Run() // warm the page cache
-	var before syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &before)
+	before := cpuTime(syscall.RUSAGE_CHILDREN)
 	walls := make([]time.Duration, 0, n)
 	for range n {
 		t := time.Now()
@@ -393,11 +395,9 @@ func bashCost(n int) (wall, cpu time.Duration, err error) {
 		}
 		walls = append(walls, time.Since(t))
 	}
-	var after syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &after)
+	used := cpuTime(syscall.RUSAGE_CHILDREN) - before
 	slices.Sort(walls)
-	used := after.Utime.Nano() + after.Stime.Nano() - before.Utime.Nano() - before.Stime.Nano()
-	return walls[n/2], time.Duration(used / int64(n)), nil
+	return walls[n/2], used / time.Duration(n), nil
 }
 
 // bashRound is what starting as many bash as hosts at once costs.
@@ -414,8 +414,7 @@ func bashTogether(n, rounds int, script string) (bashRound, error) {
 	if err != nil {
 		return bashRound{}, err
 	}
-	var before, after syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &before)
+	before := cpuTime(syscall.RUSAGE_CHILDREN)
 	walls := make([]time.Duration, 0, rounds)
 	cmds := make([]*exec.Cmd, n)
 	for range rounds {
@@ -433,10 +432,9 @@ func bashTogether(n, rounds int, script string) (bashRound, error) {
 		}
 		walls = append(walls, time.Since(t))
 	}
-	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &after)
+	used := cpuTime(syscall.RUSAGE_CHILDREN) - before
 	slices.Sort(walls)
-	used := after.Utime.Nano() + after.Stime.Nano() - before.Utime.Nano() - before.Stime.Nano()
-	return bashRound{wall: walls[rounds/2], cpu: time.Duration(used / int64(rounds*n))}, nil
+	return bashRound{wall: walls[rounds/2], cpu: used / time.Duration(rounds*n)}, nil
 }
 
 // ansibleTask runs a playbook of tasks tasks, each the script on n hosts
