@@ -19,9 +19,8 @@ func runSlave(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	workDir := c.String("work-dir", "", "where scripts run, one folder per session ([slave] work_dir)")
 	functions := c.String("functions-path", "", "where to install functions.sh ([slave] functions_path)")
 	hostname := c.String("hostname", "", "set the host name first (in a UTS namespace of its own)")
-	shell := c.String("shell", "", "run the stage scripts with this shell instead of bash (netns backend: bash inside the host)")
-	syncDir := c.String("sync-dir", "", "put the stages' sync sockets in this folder instead of abstract sockets")
-	filesRoot := c.String("files-root", "", "read the collected log files below this folder (/proc/PID/root: as process PID sees them)")
+	shell := c.String("shell", "", "run the stage scripts with this shell instead of bash")
+	syncDir := c.String("sync-dir", "", "put the scripts' sync socket in this folder instead of an abstract socket")
 	hostNetns := c.String("host-netns", "", "start the stage scripts and shells in this network namespace: a slave beside its host (netns backend)")
 	hostJoin := c.String("host-join", "", "with --host-netns: the file the scripts' bash reads first (BASH_ENV), which joins the host's cgroup")
 	if code, ok := c.parse(args); !ok {
@@ -61,7 +60,7 @@ func runSlave(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		Master: conn.Master, Name: conn.Name, StateDir: conn.StateDir, Token: conn.Token, Pin: conn.Pin, HavePin: conn.HavePin,
 		Version: conn.Version, Log: log, WorkDir: cfg.Slave.WorkDir, FunctionsPath: cfg.Slave.FunctionsPath,
 		WorkRetention: slave.WorkRetention{MaxAge: cfg.Retention.MaxAge, MaxDirs: cfg.Retention.MaxSessions},
-		Shell:         *shell, Host: host, SyncDir: *syncDir, FilesRoot: *filesRoot,
+		Shell:         *shell, Host: host, SyncDir: *syncDir,
 	}
 	if err := proctree.BecomeSubreaper(); err != nil {
 		log.Warn("cannot become a child subreaper; orphaned script processes will not be reaped", "err", err)

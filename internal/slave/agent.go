@@ -46,13 +46,9 @@ type Config struct {
 	// Host, when set, is the host this slave runs beside (the netns
 	// backend's slaves): stage scripts and shells start inside it.
 	Host *inhost.Host
-	// SyncDir holds the stages' sync sockets as files ("" = abstract
-	// sockets): scripts in another network namespace reach them.
+	// SyncDir holds the scripts' sync socket as a file ("" = an abstract
+	// socket): scripts in another network namespace reach it.
 	SyncDir string
-	// FilesRoot is prepended to the paths of collected log files ("" =
-	// none): /proc/<pid>/root reads them as a process of the host sees
-	// them (its private /tmp, /var/log).
-	FilesRoot string
 }
 
 // Agent is a running slave.
@@ -489,7 +485,7 @@ func (a *Agent) collectLogs(ctx context.Context, req *protocol.CollectLogs) {
 }
 
 func (a *Agent) sendFile(path string, maxBytes int64, chunk func(*protocol.LogChunk)) error {
-	f, err := os.Open(a.cfg.FilesRoot + path)
+	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
