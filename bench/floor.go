@@ -329,6 +329,34 @@ func (e *echo) Connect(stream protocol.Master_ConnectServer) error {
 	}
 }
 
+// floorTarget is the barrier's goal: its p50 at most this times the
+// echo floor's, at 100 and 1000 slaves.
+const floorTarget = 1.3
+
+// budget is the CPU per stage result (us) of a barrier round and of the
+// echo floor at the same N. With the master (or the echo server) and the
+// simulated slaves (or the echo's clients) on the same CPUs, both rounds
+// are bound by CPU, so the barrier's ratio to the floor follows the
+// ratio of these sums.
+type budget struct {
+	master, slaves          float64
+	echoServer, echoClients float64
+}
+
+func budgetOf(f *floorRound, r *round) budget {
+	perF := 1e6 / float64(f.Rounds*f.Slaves)
+	perR := 1e6 / float64(r.Stages*r.Slaves)
+	return budget{master: r.MasterCPUS * perR, slaves: r.SlavesCPUS * perR,
+		echoServer: f.ServerCPUS * perF, echoClients: f.ClientsCPUS * perF}
+}
+
+// masterBudget is the master's CPU per result that would put the round
+// at floorTarget times the echo's CPU, the simulated slaves costing what
+// they cost.
+func (b budget) masterBudget() float64 {
+	return floorTarget*(b.echoServer+b.echoClients) - b.slaves
+}
+
 // printFloors prints the floor table and, per N, the barrier next to it.
 func printFloors(w io.Writer, rep *report) {
 	fmt.Fprintf(w, "Floor: a bare gRPC echo over N mutual-TLS Connect streams (same TLS, messages and client code, no xrdtest logic):\n")
@@ -347,6 +375,15 @@ func printFloors(w io.Writer, rep *report) {
 			}
 			fmt.Fprintf(w, "%4d slaves: xrdtest's barrier costs p50 %.2f ms / p99 %.2f ms where the bare echo over as many connections costs p50 %.2f ms / p99 %.2f ms (x%.1f at p50)\n",
 				r.Slaves, r.Overhead.P50, r.Overhead.P99, f.RoundTrip.P50, f.RoundTrip.P99, r.Overhead.P50/f.RoundTrip.P50)
+			b := budgetOf(f, r)
+			fmt.Fprintf(w, "            CPU per result: master %.0f + slaves %.0f = %.0f us, echo server %.0f + clients %.0f = %.0f us (x%.2f);\n",
+				b.master, b.slaves, b.master+b.slaves, b.echoServer, b.echoClients, b.echoServer+b.echoClients, (b.master+b.slaves)/(b.echoServer+b.echoClients))
+			fmt.Fprintf(w, "            at x%.1f of the echo's CPU the master could use %.0f us per result: %.0f us beside the bare echo server's own %.0f",
+				floorTarget, b.masterBudget(), b.masterBudget()-b.echoServer, b.echoServer)
+			if rep.RecordUs > 0 {
+				fmt.Fprintf(w, " (recording the result in SQLite alone: %.1f us)", rep.RecordUs)
+			}
+			fmt.Fprintln(w)
 		}
 	}
 	fmt.Fprintln(w)

@@ -51,12 +51,16 @@ type options struct {
 	// profileSeconds long from the session's start, to masterProfile-N.
 	masterProfile  string
 	profileSeconds int
+	binary         string // run this xrdtest binary instead of building one
 }
 
 // report is everything the run measured; -json prints it as is.
 type report struct {
-	Env      env           `json:"env"`
-	ForkExec *dist         `json:"fork_exec_bash"`
+	Env      env   `json:"env"`
+	ForkExec *dist `json:"fork_exec_bash"`
+	// RecordUs is the CPU of recording one stage result in SQLite (in
+	// batches of 100), beside the master.
+	RecordUs float64       `json:"record_result_cpu_us"`
 	Rounds   []*round      `json:"rounds"`
 	Floors   []*floorRound `json:"floor"`
 	Stream   *streamRound  `json:"stream,omitempty"`
@@ -140,6 +144,7 @@ func main() {
 	flag.StringVar(&o.masterCPUs, "master-cpus", "", "pin the masters and the echo server to these CPUs (taskset -c `LIST`); run the bench itself under taskset -c on the others. Not the headline figures")
 	flag.StringVar(&o.masterProfile, "master-cpuprofile", "", "write a CPU profile of each barrier round's master to `PREFIX`-N.prof (from the session's start, -profile-seconds long)")
 	flag.IntVar(&o.profileSeconds, "profile-seconds", 10, "length of the masters' CPU profiles")
+	flag.StringVar(&o.binary, "binary", "", "run this xrdtest binary as the master instead of building one (to compare two builds run after run)")
 	flag.Parse()
 	for _, f := range strings.Split(*nList, ",") {
 		if f = strings.TrimSpace(f); f == "" {
@@ -215,15 +220,18 @@ func run(ctx context.Context, o *options) (*report, error) {
 	pinned = o.masterCPUs
 	defer func() { rep.Env.LoadEnd = loadavg() }()
 
-	buildDir, err := tempDir(o.tmp, "xrdtest-bench-bin-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(buildDir)
-	bin := filepath.Join(buildDir, "xrdtest")
-	progress("building %s", bin)
-	if err := benchkit.Build(ctx, bin, "bench"); err != nil {
-		return nil, err
+	bin := o.binary
+	if bin == "" {
+		buildDir, err := tempDir(o.tmp, "xrdtest-bench-bin-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(buildDir)
+		bin = filepath.Join(buildDir, "xrdtest")
+		progress("building %s", bin)
+		if err := benchkit.Build(ctx, bin, "bench"); err != nil {
+			return nil, err
+		}
 	}
 
 	progress("timing %d runs of bash -c :", o.forks)
@@ -232,6 +240,13 @@ func run(ctx context.Context, o *options) (*report, error) {
 		return nil, fmt.Errorf("bash -c : %w", err)
 	}
 	rep.ForkExec = &fe
+
+	progress("timing the recording of stage results in SQLite")
+	rec, err := recordCost(ctx, o.tmp, 20000, 100)
+	if err != nil {
+		return nil, fmt.Errorf("recording results: %w", err)
+	}
+	rep.RecordUs = float64(rec.Nanoseconds()) / 1e3
 
 	for _, n := range o.ns {
 		if o.floorRounds > 0 {
@@ -422,6 +437,14 @@ func targets(rep *report) []target {
 				target{What: "master RSS after the session, 1000 slaves", Value: r.RSSAfterMiB, Limit: 300, Unit: "MiB"})
 		}
 	}
+	for _, f := range rep.Floors {
+		for _, r := range rep.Rounds {
+			if r.Slaves == f.Slaves && (r.Slaves == 100 || r.Slaves == 1000) && f.RoundTrip.P50 > 0 {
+				out = append(out, target{What: fmt.Sprintf("barrier p50 / echo floor p50, %d slaves", r.Slaves),
+					Value: r.Overhead.P50 / f.RoundTrip.P50, Limit: floorTarget, Unit: "x"})
+			}
+		}
+	}
 	if s := rep.Stream; s != nil {
 		out = append(out, target{What: "master RSS growth while storing the stream", Value: s.RSSGrowthMiB, Limit: 64, Unit: "MiB"})
 	}
@@ -476,6 +499,9 @@ func printTables(w io.Writer, rep *report) {
 	if fe := rep.ForkExec; fe != nil {
 		fmt.Fprintf(w, "For comparison, fork+exec of `bash -c :` via os/exec, %d runs: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n\n",
 			fe.N, fe.P50, fe.P99, fe.Max)
+	}
+	if rep.RecordUs > 0 {
+		fmt.Fprintf(w, "Recording stage results in SQLite as the master does (PutResults, batches of 100, 20000 rows): %.1f us of CPU per result\n\n", rep.RecordUs)
 	}
 	if s := rep.Stream; s != nil {
 		fmt.Fprintf(w, "Streaming: one slave sends %d MiB of output in one stage (%d chunks of 64 KiB, window 8 MiB)\n", s.Bytes>>20, s.Chunks)
