@@ -146,7 +146,7 @@ func main() {
 			tg, ok := together[n]
 			if !ok {
 				progress("timing %d runs of %d bash %s at once...", *forks/n+3, n, filepath.Base(script))
-				if tg, err = bashTogether(n, *forks/n+3, script, -1); err != nil {
+				if tg, err = bashTogether(n, *forks/n+3, script, false); err != nil {
 					fatal(err)
 				}
 				together[n] = tg
@@ -197,11 +197,11 @@ type measured struct{ wall, cpu time.Duration }
 // floor.
 const stageTarget = 1.3
 
-// printTargets sets the targets beside what bash alone reaches on this
-// machine: as many bash started at once as hosts, with nothing of xrdtest
-// (together), and the same on one CPU, which shows how much faster the
-// CPUs start processes together than one does: the floor assumes
-// they are CPUs times faster.
+// printTargets prints the targets for the best backend of each host
+// count beside what bash alone reaches on this machine (together: as many
+// bash started at once as hosts, with nothing of xrdtest), then times bash
+// alone on all CPUs and on one: the floor takes the CPUs to start
+// processes as many times as fast as one as there are CPUs.
 func printTargets(hostCounts []int, best map[int]measured, together map[int]bashRound, bashWall, bashCPU time.Duration, cpus int, script string, forks int) {
 	fmt.Printf("\ntargets (CPU per host per stage <= %.1fx bash's start, stage wall <= %.1fx the floor), the best backend\n", stageTarget, stageTarget)
 	fmt.Println("beside bash alone (`together`): what any tool that starts one bash per host and stage would pay here")
@@ -232,13 +232,13 @@ func printTargets(hostCounts []int, best map[int]measured, together map[int]bash
 }
 
 // bashScaling times rounds of n `bash script` at once on all CPUs and on
-// CPU 0, one after the other so that both see the same machine, and
+// one, one after the other so that both see the same machine, and
 // returns the median round of each.
 func bashScaling(n, rounds int, script string) (all, one time.Duration, err error) {
 	var walls [2][]time.Duration
 	for range rounds {
-		for i, cpu := range []int{-1, 0} {
-			r, err := bashTogether(n, 1, script, cpu)
+		for i, oneCPU := range []bool{false, true} {
+			r, err := bashTogether(n, 1, script, oneCPU)
 			if err != nil {
 				return 0, 0, err
 			}
@@ -495,15 +495,15 @@ type bashRound struct {
 
 // bashTogether times rounds rounds of n `bash script` started at once
 // from this process and waited for: a stage's bash work on n hosts with
-// nothing of xrdtest around it. With cpu >= 0 every bash runs on that CPU
-// only: the CPUs' speed-up over one is what the floor's division by the
-// CPU count assumes.
-func bashTogether(n, rounds int, script string, cpu int) (bashRound, error) {
+// nothing of xrdtest around it. With oneCPU every bash runs on the first
+// CPU this process may use: the CPUs' speed-up over one is what the
+// floor's division by the CPU count assumes.
+func bashTogether(n, rounds int, script string, oneCPU bool) (bashRound, error) {
 	bash, err := exec.LookPath("bash")
 	if err != nil {
 		return bashRound{}, err
 	}
-	if cpu >= 0 {
+	if oneCPU {
 		// A child inherits the affinity of the thread that forks it, and
 		// Start forks on the calling goroutine's thread.
 		runtime.LockOSThread()
@@ -511,6 +511,10 @@ func bashTogether(n, rounds int, script string, cpu int) (bashRound, error) {
 		if err := unix.SchedGetaffinity(0, &all); err != nil {
 			runtime.UnlockOSThread()
 			return bashRound{}, err
+		}
+		cpu := 0
+		for !all.IsSet(cpu) {
+			cpu++
 		}
 		one.Set(cpu)
 		if err := unix.SchedSetaffinity(0, &one); err != nil {
