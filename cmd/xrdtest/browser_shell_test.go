@@ -60,13 +60,13 @@ func TestBrowserShell(t *testing.T) {
 	if err := chromedp.Do(user, chromedp.SendKeys(chromedp.ID("login-name"), "alice"), chromedp.SendKeys(chromedp.ID("login-password"), browserPass)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := chromedp.RunResponse(user, chromedp.Click(chromedp.ID("login-submit"))); err != nil {
+	if _, err := chromedp.RunResponse(user, click(chromedp.ID("login-submit"))); err != nil {
 		t.Fatal(err)
 	}
 	js(t, user, "shell buttons", `document.querySelector('[data-shell-host="s1.xrd.test"]') !== null`)
 	// The page's policy stays strict: count what it blocks.
 	js(t, user, "watch the policy", `(window.__csp = [], document.addEventListener('securitypolicyviolation', e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI)), true)`)
-	if err := chromedp.Do(user, chromedp.Click(chromedp.CSS(`[data-shell-host="s1.xrd.test"]`))); err != nil {
+	if err := chromedp.Do(user, click(chromedp.CSS(`[data-shell-host="s1.xrd.test"]`))); err != nil {
 		t.Fatal(err)
 	}
 	js(t, user, "terminal connected", `document.getElementById('terminal-state').textContent === 'connected'`)
@@ -81,7 +81,7 @@ func TestBrowserShell(t *testing.T) {
 
 	// A refusal is shown, with the master's reason.
 	js(t, user, "a host not in the session", `(document.querySelector('[data-shell-host="s2.xrd.test"]').setAttribute('data-shell-host', 'nope.xrd.test'), true)`)
-	if err := chromedp.Do(user, chromedp.Click(chromedp.CSS(`[data-shell-host="nope.xrd.test"]`))); err != nil {
+	if err := chromedp.Do(user, click(chromedp.CSS(`[data-shell-host="nope.xrd.test"]`))); err != nil {
 		t.Fatal(err)
 	}
 	js(t, user, "refusal shown", `document.getElementById('terminal-state').textContent.includes('refused: session `+fmt.Sprint(s.ID)+`: host nope.xrd.test is not in this session (its hosts: s1.xrd.test, s2.xrd.test)')`)

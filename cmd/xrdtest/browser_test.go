@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/xrdtest/xrdtest/internal/testutil"
 
+	"github.com/chromedp/cdproto"
 	"github.com/chromedp/chromedp"
 
 	"github.com/xrdtest/xrdtest/internal/master"
@@ -161,6 +163,33 @@ func eval[T any](t *testing.T, ctx context.Context, expr string) T {
 	return v
 }
 
+// click clicks the element as a user would: mouse events at its centre.
+// The pages' live updates replace parts of them. One that replaces the
+// element between its lookup and the click makes chromedp fail before it
+// sends any mouse event (scrolling the stale node into view, or reading
+// its box): then the element is looked up again.
+func click[S chromedp.Selectable](sel S) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		for {
+			_, err := chromedp.Click(sel)(ctx, t)
+			if !staleNode(err) {
+				return err
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("%w (after %v)", ctx.Err(), err)
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	})
+}
+
+// staleNode tells the browser's answer for a node that left the document.
+func staleNode(err error) bool {
+	var e *cdproto.Error
+	return errors.As(err, &e) && (strings.Contains(e.Message, "node with given id") || strings.Contains(e.Message, "detached"))
+}
+
 func navigate(t *testing.T, ctx context.Context, url string) {
 	t.Helper()
 	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
@@ -240,10 +269,10 @@ func TestBrowser(t *testing.T) {
 	); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := chromedp.RunResponse(user, chromedp.Click(chromedp.ID("login-submit"))); err != nil {
+	if _, err := chromedp.RunResponse(user, click(chromedp.ID("login-submit"))); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := chromedp.RunResponse(user, chromedp.Click(chromedp.ID("cancel-button"))); err != nil {
+	if _, err := chromedp.RunResponse(user, click(chromedp.ID("cancel-button"))); err != nil {
 		t.Fatalf("cancel: %v", err)
 	}
 	js(t, user, "session cancelled", `document.querySelector('#session-state .badge').textContent === 'cancelled'`)
@@ -256,11 +285,11 @@ func TestBrowser(t *testing.T) {
 
 	// Run a session from the UI: the output of a running stage streams.
 	navigate(t, user, base+"/suites")
-	if err := chromedp.Do(user, chromedp.Click(chromedp.CSS(`#suite-live details.run summary`))); err != nil {
+	if err := chromedp.Do(user, click(chromedp.CSS(`#suite-live details.run summary`))); err != nil {
 		t.Fatal(err)
 	}
 	shoot(t, user, shots, "suites-run")
-	if _, err := chromedp.RunResponse(user, chromedp.Click(chromedp.CSS(`#suite-live .run-form button[type=submit]`))); err != nil {
+	if _, err := chromedp.RunResponse(user, click(chromedp.CSS(`#suite-live .run-form button[type=submit]`))); err != nil {
 		t.Fatal(err)
 	}
 	loc, _ := chromedp.Run(user, chromedp.Location())
@@ -272,7 +301,7 @@ func TestBrowser(t *testing.T) {
 	cell := `tr[data-stage="stream:run"] td[data-slave="s1.xrd.test"]`
 	js(t, user, "stream:run starts", `document.querySelector('`+cell+` a') !== null && document.querySelector('`+cell+`').dataset.status === 'running'`)
 	shoot(t, user, shots, "session-running")
-	if _, err := chromedp.RunResponse(user, chromedp.Click(chromedp.CSS(cell+" a"))); err != nil {
+	if _, err := chromedp.RunResponse(user, click(chromedp.CSS(cell+" a"))); err != nil {
 		t.Fatal(err)
 	}
 	js(t, user, "A streamed", `document.getElementById('output').textContent.includes('A\n')`)
@@ -332,7 +361,7 @@ func TestBrowser(t *testing.T) {
 	}
 
 	// The script's markup is shown as text and never runs.
-	if _, err := chromedp.RunResponse(user, chromedp.Click(chromedp.CSS(bad+" a"))); err != nil {
+	if _, err := chromedp.RunResponse(user, click(chromedp.CSS(bad+" a"))); err != nil {
 		t.Fatal(err)
 	}
 	if out := eval[string](t, user, `document.getElementById('output').textContent`); !strings.Contains(out, xssLine) {
@@ -353,7 +382,7 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("cases of live: %d failed runs in the trend strips, want 1", n)
 	}
 	shoot(t, user, shots, "cases")
-	if _, err := chromedp.RunResponse(user, chromedp.Click(chromedp.CSS(`#cases a[href="/suites/live/cases/bad"]`))); err != nil {
+	if _, err := chromedp.RunResponse(user, click(chromedp.CSS(`#cases a[href="/suites/live/cases/bad"]`))); err != nil {
 		t.Fatal(err)
 	}
 	if txt := eval[string](t, user, `document.getElementById('failures').textContent`); !strings.Contains(txt, "s2.xrd.test") || !strings.Contains(txt, "bad:run") {
