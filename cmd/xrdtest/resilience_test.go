@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/xrdtest/xrdtest/internal/master/mastertest"
+	"github.com/xrdtest/xrdtest/internal/proctree"
 	"github.com/xrdtest/xrdtest/internal/testutil"
 
 	"github.com/xrdtest/xrdtest/internal/api"
@@ -105,8 +106,11 @@ func startTestMaster(t *testing.T, clusterFile, cluster string, suites map[strin
 // master or a proxy) and trusting the CA of fingerprint, its state, work
 // folder and functions.sh in dir, with the e2e token and shared as its
 // scripts' $XRDTEST_SHARED; its output goes to its log. The caller stops it.
+// What its scripts leave running is stopped when the test ends: a slave
+// the test killed, or the caller's SIGKILL, leaves them orphaned.
 func startSlaveProc(t *testing.T, name, addr, fingerprint, dir, shared string) *slaveProc {
 	t.Helper()
+	t.Cleanup(func() { proctree.KillMarked("XRDTEST_SHARED="+shared, time.Second) })
 	self, _ := os.Executable()
 	c := exec.Command(self, "slave", "-c", "none", "--master", addr, "--name", name, "--ca-fingerprint", fingerprint,
 		"--state-dir", filepath.Join(dir, "state"), "--work-dir", filepath.Join(dir, "work"), "--functions-path", filepath.Join(dir, "functions.sh"))
