@@ -2,35 +2,22 @@ package netnsthread
 
 import (
 	"os"
-	"os/exec"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
+
+	"github.com/xrdtest/xrdtest/internal/testutil"
 )
 
-// otherNetns is a network namespace of its own (that of a sleep started
-// in one) and the link names of it and of this process's.
+// otherNetns is a network namespace of its own, open, and the links of
+// it and of this process's.
 func otherNetns(t *testing.T) (ns *os.File, its, own string) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: makes a network namespace")
-	}
-	sleep := exec.Command("sleep", "60")
-	sleep.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
-	if err := sleep.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sleep.Process.Kill(); sleep.Wait() })
-	path := "/proc/" + strconv.Itoa(sleep.Process.Pid) + "/ns/net"
+	path, its := testutil.OtherNetns(t)
 	ns, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ns.Close() })
-	if its, err = os.Readlink(path); err != nil {
-		t.Fatal(err)
-	}
 	if own, err = os.Readlink("/proc/self/ns/net"); err != nil {
 		t.Fatal(err)
 	}
@@ -42,27 +29,14 @@ func otherNetns(t *testing.T) (ns *os.File, its, own string) {
 // are in this process's own.
 func TestDo(t *testing.T) {
 	ns, want, own := otherNetns(t)
-	netns := func(start func(func() error) error) string {
-		t.Helper()
-		var out strings.Builder
-		cmd := exec.Command("readlink", "/proc/self/ns/net")
-		cmd.Stdout = &out
-		if err := start(cmd.Start); err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Wait(); err != nil {
-			t.Fatal(err)
-		}
-		return strings.TrimSpace(out.String())
-	}
 	through := func(start func() error) error { return Do(ns, start) }
 	direct := func(start func() error) error { return start() }
 	// Many, so that the runtime reuses the threads Do used.
 	for i := range 20 {
-		if got := netns(through); got != want {
+		if got := testutil.StartedNetns(t, through); got != want {
 			t.Fatalf("start %d in Do: network namespace %s, want the target's %s", i, got, want)
 		}
-		if got := netns(direct); got != own {
+		if got := testutil.StartedNetns(t, direct); got != own {
 			t.Fatalf("start %d after it: network namespace %s, want this process's %s", i, got, own)
 		}
 	}

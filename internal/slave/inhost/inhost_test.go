@@ -2,33 +2,19 @@ package inhost
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
+
+	"github.com/xrdtest/xrdtest/internal/testutil"
 )
 
 // TestStart: a process started through Start is born in the host's
 // network namespace (netnsthread.Do; its tests cover the threads), and
 // Env names the join file.
 func TestStart(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: makes a network namespace")
-	}
 	// The host: a process in a network namespace of its own.
-	host := exec.Command("sleep", "60")
-	host.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
-	if err := host.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { host.Process.Kill(); host.Wait() })
-	hostNS := "/proc/" + strconv.Itoa(host.Process.Pid) + "/ns/net"
-	want, err := os.Readlink(hostNS)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hostNS, want := testutil.OtherNetns(t)
 	join := filepath.Join(t.TempDir(), "join.sh")
 	if err := os.WriteFile(join, []byte("unset BASH_ENV\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -38,16 +24,7 @@ func TestStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer h.Close()
-	var out strings.Builder
-	cmd := exec.Command("readlink", "/proc/self/ns/net")
-	cmd.Stdout = &out
-	if err := h.Start(cmd.Start); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatal(err)
-	}
-	if got := strings.TrimSpace(out.String()); got != want {
+	if got := testutil.StartedNetns(t, h.Start); got != want {
 		t.Errorf("started through the host: network namespace %s, want the host's %s", got, want)
 	}
 	if got := h.Env(); len(got) != 1 || got[0] != "BASH_ENV="+join {
