@@ -580,8 +580,15 @@ func (b *Backend) recover() {
 // isDNS reports whether process pid is a DNS server (the control cgroup
 // holds it, the slaves and the nsenters they were started through).
 func isDNS(pid int) bool {
-	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
-	return err == nil && strings.TrimSpace(string(comm)) == "dnsmasq"
+	name, err := comm(pid)
+	return err == nil && name == "dnsmasq"
+}
+
+// comm is the name the kernel keeps for process pid (at most 15 bytes),
+// which pkill -x matches.
+func comm(pid int) (string, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	return strings.TrimSuffix(string(b), "\n"), err
 }
 
 // adopt takes over a running cluster: its holders and slaves must live,

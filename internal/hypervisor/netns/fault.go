@@ -345,8 +345,7 @@ func (h *host) killNamed(name string) int {
 		if err != nil {
 			continue
 		}
-		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
-		if err == nil && strings.TrimSuffix(string(comm), "\n") == name && unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0) == nil {
+		if c, err := comm(pid); err == nil && c == name && unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0) == nil {
 			n++
 		}
 		unix.Close(fd)

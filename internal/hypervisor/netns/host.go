@@ -188,9 +188,7 @@ func enterScript(name string, pid int, cg cgroup, command string) string {
 func nsenterScript(comment string, pid int, cg cgroup, ns, wd, command string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "#!/bin/sh\n# %s\n", comment)
-	for _, f := range cg.procsFiles() {
-		fmt.Fprintf(&b, "echo $$ > %s || exit 125\n", shellQuote(f))
-	}
+	writeJoin(&b, cg)
 	fmt.Fprintf(&b, "exec nsenter --target %d %s --wd=%s -- %s\n", pid, ns, wd, command)
 	return b.String()
 }
@@ -201,11 +199,17 @@ func nsenterScript(comment string, pid int, cg cgroup, ns, wd, command string) s
 func joinScript(name string, cg cgroup) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Read by bash before each stage script of host %s: joins its cgroup.\n", name)
-	for _, f := range cg.procsFiles() {
-		fmt.Fprintf(&b, "echo $$ > %s || exit 125\n", shellQuote(f))
-	}
+	writeJoin(&b, cg)
 	b.WriteString("unset BASH_ENV\n")
 	return b.String()
+}
+
+// writeJoin writes the shell lines that move the shell running them into
+// cgroup cg, and end it with status 125 if one fails.
+func writeJoin(b *strings.Builder, cg cgroup) {
+	for _, f := range cg.procsFiles() {
+		fmt.Fprintf(b, "echo $$ > %s || exit 125\n", shellQuote(f))
+	}
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
